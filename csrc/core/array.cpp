@@ -1,0 +1,186 @@
+// Array construction and the view ops (no copies here; see copy.cpp for those that copy).
+#include "core/array.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "core/errors.h"
+
+namespace fibril {
+
+Array::Array(std::shared_ptr<Storage> storage, DType dtype, Shape shape, Strides strides, int64_t offset)
+    : storage_(std::move(storage)), dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)),
+      offset_(offset) {
+  numel_ = checked_numel(shape_, "array");
+  FIBRIL_CHECK(shape_.size() == strides_.size(), Value, "[array] shape ", shape_str(shape_), " and strides ",
+               shape_str(strides_), " differ in length");
+  FIBRIL_CHECK(offset_ >= 0, Value, "[array] negative storage offset ", offset_);
+  int64_t last = offset_;
+  for (size_t i = 0; i < shape_.size(); ++i) {
+    FIBRIL_CHECK(strides_[i] >= 0, Value, "[array] negative strides are not supported, got ",
+                 shape_str(strides_));
+    if (numel_ > 0) {
+      FIBRIL_CHECK(strides_[i] <= (std::numeric_limits<int64_t>::max() - last) / std::max<int64_t>(shape_[i], 1),
+                   Value, "[array] strides ", shape_str(strides_), " overflow int64");
+      last += (shape_[i] - 1) * strides_[i];
+    }
+  }
+  const int64_t capacity = static_cast<int64_t>(storage_->nbytes() / itemsize());
+  FIBRIL_CHECK(numel_ == 0 || last < capacity, Value, "[array] a view of shape ", shape_str(shape_),
+               " with strides ", shape_str(strides_), " and offset ", offset_, " needs ", last + 1,
+               " elements, but the storage holds ", capacity);
+}
+
+Array Array::empty(const Shape& shape, DType dtype, Device device) {
+  int64_t n = checked_numel(shape, "empty");
+  FIBRIL_CHECK(n <= std::numeric_limits<int64_t>::max() / static_cast<int64_t>(fibril::itemsize(dtype)), Value,
+               "[empty] shape ", shape_str(shape), " of ", dtype_name(dtype), " overflows the byte size");
+  auto storage = Storage::allocate(static_cast<size_t>(n) * fibril::itemsize(dtype), device);
+  return Array(std::move(storage), dtype, shape, contiguous_strides(shape), 0);
+}
+
+Array Array::full(const Shape& shape, double value, DType dtype, Device device) {
+  Array out = empty(shape, dtype, device);
+  out.fill(value);
+  return out;
+}
+
+std::string Array::describe() const {
+  std::string s = std::string(dtype_name(dtype_)) + shape_str(shape_);
+  return device().is_cpu() ? s : s + " on " + device().str();
+}
+
+Array Array::view(const Shape& shape) const {
+  Shape target = infer_shape(shape, numel_, "view");
+  Strides strides = view_strides(shape_, strides_, target);
+  FIBRIL_CHECK(!strides.empty() || target.empty(), Runtime, "[view] cannot view ", describe(),
+               " with strides ", shape_str(strides_), " as shape ", shape_str(target),
+               " without copying; use reshape()");
+  return Array(storage_, dtype_, target, strides, offset_);
+}
+
+Array Array::reshape(const Shape& shape) const {
+  Shape target = infer_shape(shape, numel_, "reshape");
+  Strides strides = view_strides(shape_, strides_, target);
+  if (!strides.empty() || target.empty()) return Array(storage_, dtype_, target, strides, offset_);
+  return contiguous().view(target);
+}
+
+Array Array::transpose(int64_t dim0, int64_t dim1) const {
+  int a = wrap_dim(dim0, ndim(), "transpose"), b = wrap_dim(dim1, ndim(), "transpose");
+  if (ndim() == 0) return *this;
+  Shape shape = shape_;
+  Strides strides = strides_;
+  std::swap(shape[a], shape[b]);
+  std::swap(strides[a], strides[b]);
+  return Array(storage_, dtype_, shape, strides, offset_);
+}
+
+Array Array::permute(const std::vector<int64_t>& dims) const {
+  FIBRIL_CHECK(static_cast<int>(dims.size()) == ndim(), Value, "[permute] got ", dims.size(), " dims ",
+               shape_str(dims), " for an array of ", ndim(), " dims");
+  std::vector<bool> seen(dims.size(), false);
+  Shape shape(dims.size());
+  Strides strides(dims.size());
+  for (size_t i = 0; i < dims.size(); ++i) {
+    int d = wrap_dim(dims[i], ndim(), "permute");
+    FIBRIL_CHECK(!seen[d], Value, "[permute] dims ", shape_str(dims), " repeat dimension ", d);
+    seen[d] = true;
+    shape[i] = shape_[d];
+    strides[i] = strides_[d];
+  }
+  return Array(storage_, dtype_, shape, strides, offset_);
+}
+
+Array Array::slice(int64_t dim, int64_t start, int64_t stop, int64_t step) const {
+  FIBRIL_CHECK(ndim() > 0, Index, "[slice] cannot slice a 0-d array");
+  int d = wrap_dim(dim, ndim(), "slice");
+  FIBRIL_CHECK(step > 0, Value, "[slice] step must be positive, got ", step);
+  const int64_t size = shape_[d];
+  auto clamp = [size](int64_t i) {
+    if (i < 0) i = i < -size ? 0 : i + size;
+    return std::min(i, size);
+  };
+  start = clamp(start);
+  stop = std::max(clamp(stop), start);
+  Shape shape = shape_;
+  Strides strides = strides_;
+  shape[d] = (stop - start + step - 1) / step;
+  strides[d] = strides_[d] * step;
+  return Array(storage_, dtype_, shape, strides, shape[d] > 0 ? offset_ + start * strides_[d] : offset_);
+}
+
+Array Array::select(int64_t dim, int64_t index) const {
+  FIBRIL_CHECK(ndim() > 0, Index, "[select] cannot index a 0-d array");
+  int d = wrap_dim(dim, ndim(), "select");
+  FIBRIL_CHECK(index >= -shape_[d] && index < shape_[d], Index, "[select] index ", index,
+               " is out of bounds for dimension ", d, " with size ", shape_[d]);
+  if (index < 0) index += shape_[d];
+  Shape shape = shape_;
+  Strides strides = strides_;
+  shape.erase(shape.begin() + d);
+  strides.erase(strides.begin() + d);
+  return Array(storage_, dtype_, shape, strides, offset_ + index * strides_[d]);
+}
+
+Array Array::squeeze() const {
+  Shape shape;
+  Strides strides;
+  for (int i = 0; i < ndim(); ++i) {
+    if (shape_[i] == 1) continue;
+    shape.push_back(shape_[i]);
+    strides.push_back(strides_[i]);
+  }
+  return Array(storage_, dtype_, shape, strides, offset_);
+}
+
+Array Array::squeeze(int64_t dim) const {
+  int d = wrap_dim(dim, ndim(), "squeeze");
+  if (ndim() == 0 || shape_[d] != 1) return *this;
+  Shape shape = shape_;
+  Strides strides = strides_;
+  shape.erase(shape.begin() + d);
+  strides.erase(strides.begin() + d);
+  return Array(storage_, dtype_, shape, strides, offset_);
+}
+
+Array Array::unsqueeze(int64_t dim) const {
+  int d = wrap_dim(dim, ndim() + 1, "unsqueeze");
+  Shape shape = shape_;
+  Strides strides = strides_;
+  int64_t stride = d < ndim() ? strides_[d] * shape_[d] : 1;
+  shape.insert(shape.begin() + d, 1);
+  strides.insert(strides.begin() + d, stride);
+  return Array(storage_, dtype_, shape, strides, offset_);
+}
+
+Array Array::expand(const Shape& shape) const {
+  FIBRIL_CHECK(shape.size() >= shape_.size(), Value, "[expand] cannot expand ", describe(), " to ",
+               shape_str(shape), ": fewer dimensions");
+  const size_t lead = shape.size() - shape_.size();
+  Shape out(shape.size());
+  Strides strides(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i < lead) {
+      FIBRIL_CHECK(shape[i] >= 0, Value, "[expand] cannot expand ", describe(), " to ", shape_str(shape),
+                   ": new leading dimensions must be given (not -1)");
+      out[i] = shape[i];
+      strides[i] = 0;
+      continue;
+    }
+    int64_t have = shape_[i - lead], want = shape[i] == -1 ? have : shape[i];
+    FIBRIL_CHECK(want == have || (have == 1 && want >= 0), Value, "[expand] cannot expand ", describe(),
+                 " to ", shape_str(shape), ": size ", have, " at dimension ", i - lead, " must match or be 1");
+    out[i] = want;
+    strides[i] = want == have ? strides_[i - lead] : 0;
+  }
+  return Array(storage_, dtype_, out, strides, offset_);
+}
+
+Array Array::as_strided(const Shape& shape, const Strides& strides, int64_t offset) const {
+  FIBRIL_CHECK(shape.size() == strides.size(), Value, "[as_strided] shape ", shape_str(shape),
+               " and strides ", shape_str(strides), " differ in length");
+  return Array(storage_, dtype_, shape, strides, offset);
+}
+
+}  // namespace fibril

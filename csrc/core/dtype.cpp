@@ -1,0 +1,28 @@
+#include "core/dtype.h"
+
+#include "core/errors.h"
+
+namespace fibril {
+
+const char* dtype_name(DType dt) {
+  switch (dt) {
+    case DType::float32: return "float32";
+    case DType::float64: return "float64";
+    case DType::int64: return "int64";
+    case DType::int32: return "int32";
+    case DType::uint8: return "uint8";
+    case DType::bool_: return "bool";
+  }
+  return "?";
+}
+
+DType dtype_from_name(const std::string& name) {
+  for (int i = 0; i < kNumDTypes; ++i) {
+    DType dt = static_cast<DType>(i);
+    if (name == dtype_name(dt)) return dt;
+  }
+  FIBRIL_FAIL(Type, "unsupported dtype '", name,
+              "' (fibril has float32, float64, int64, int32, uint8, bool)");
+}
+
+}  // namespace fibril

@@ -1,0 +1,17 @@
+// One table per ISA build of the kernel sources; see kernels.h.
+#include "cpu/kernels.h"
+
+namespace fibril::cpu::FIBRIL_ISA {
+
+void copy(const CopyArgs& args);
+double fma_gflops(int64_t iterations);
+
+#define FIBRIL_STR2(x) #x
+#define FIBRIL_STR(x) FIBRIL_STR2(x)
+
+const KernelTable& table() {
+  static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, fma_gflops};
+  return t;
+}
+
+}  // namespace fibril::cpu::FIBRIL_ISA

@@ -1,0 +1,217 @@
+// The CUDA backend: device probe, a caching device allocator, transfers, fill and strided
+// gather. One stream per device; every op is ordered on it.
+//
+// Allocator: cudaMallocAsync from each device's default memory pool with the release
+// threshold at its maximum, so freed memory stays in the pool and is reused without a
+// cudaMalloc or the implicit synchronization of cudaFree. On exhaustion the pool is
+// trimmed once and the request retried before MemoryError.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/shape.h"
+#include "cuda/backend.h"
+
+namespace fibril::cuda {
+namespace {
+
+#define FIBRIL_CUDA_CHECK(expr)                                                              \
+  do {                                                                                       \
+    cudaError_t err_ = (expr);                                                               \
+    if (err_ != cudaSuccess) {                                                               \
+      cudaGetLastError();                                                                    \
+      FIBRIL_FAIL(Runtime, "[cuda] ", #expr, " failed: ", cudaGetErrorString(err_));         \
+    }                                                                                        \
+  } while (0)
+
+struct DeviceState {
+  cudaStream_t stream = nullptr;
+  cudaMemPool_t pool = nullptr;
+  int64_t hits = 0, misses = 0;  // misses: requests that grew the pool's reservation
+};
+
+std::mutex g_mutex;
+std::vector<DeviceState> g_devices;
+
+int probe_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    n = 0;
+  }
+  return n;
+}
+
+// Selects `device` on this thread and returns its state, creating stream and pool policy once.
+DeviceState& use(int device) {
+  const int count = device_count();
+  FIBRIL_CHECK(count > 0, Runtime, "[cuda] no CUDA device is available (no driver or no GPU)");
+  FIBRIL_CHECK(device >= 0 && device < count, Runtime, "[cuda] device ", device, " does not exist (",
+               count, " device(s))");
+  FIBRIL_CUDA_CHECK(cudaSetDevice(device));
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_devices.empty()) g_devices.resize(count);
+  DeviceState& s = g_devices[device];
+  if (!s.stream) {
+    FIBRIL_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+    FIBRIL_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&s.pool, device));
+    uint64_t keep_all = std::numeric_limits<uint64_t>::max();
+    FIBRIL_CUDA_CHECK(cudaMemPoolSetAttribute(s.pool, cudaMemPoolAttrReleaseThreshold, &keep_all));
+  }
+  return s;
+}
+
+uint64_t pool_attribute(cudaMemPool_t pool, cudaMemPoolAttr attr) {
+  uint64_t value = 0;
+  if (cudaMemPoolGetAttribute(pool, attr, &value) != cudaSuccess) cudaGetLastError();
+  return value;
+}
+
+template <typename T>
+__global__ void fill_kernel(T* dst, int64_t n, T value) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = value;
+}
+
+struct StridedLayout {
+  int ndim;
+  int64_t shape[kMaxDims];
+  int64_t strides[kMaxDims];
+};
+
+template <typename T>
+__global__ void gather_kernel(T* dst, const T* src, int64_t n, StridedLayout layout) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rest = i, offset = 0;
+    for (int d = layout.ndim - 1; d >= 0; --d) {
+      offset += (rest % layout.shape[d]) * layout.strides[d];
+      rest /= layout.shape[d];
+    }
+    dst[i] = src[offset];
+  }
+}
+
+unsigned grid_for(int64_t n, unsigned block) {
+  int64_t blocks = (n + block - 1) / block;
+  return static_cast<unsigned>(blocks < 65535 * 8 ? (blocks > 0 ? blocks : 1) : 65535 * 8);
+}
+
+}  // namespace
+
+bool built_with_cuda() { return true; }
+
+int device_count() {
+  static const int count = probe_device_count();
+  return count;
+}
+
+void* allocate(size_t nbytes, int device) {
+  DeviceState& s = use(device);
+  const uint64_t reserved_before = pool_attribute(s.pool, cudaMemPoolAttrReservedMemCurrent);
+  void* p = nullptr;
+  cudaError_t err = cudaMallocAsync(&p, nbytes > 0 ? nbytes : 1, s.stream);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    FIBRIL_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+    FIBRIL_CUDA_CHECK(cudaMemPoolTrimTo(s.pool, 0));
+    err = cudaMallocAsync(&p, nbytes > 0 ? nbytes : 1, s.stream);
+  }
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    FIBRIL_FAIL(Memory, "[cuda] out of memory: failed to allocate ", nbytes, " bytes on cuda:", device, " (",
+                cudaGetErrorString(err), ")");
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (pool_attribute(s.pool, cudaMemPoolAttrReservedMemCurrent) > reserved_before) s.misses++;
+  else s.hits++;
+  return p;
+}
+
+void release(void* ptr, int device) {
+  // Runs from destructors: never throws; errors during driver shutdown are ignored.
+  if (!ptr || cudaSetDevice(device) != cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  cudaStream_t stream = device < static_cast<int>(g_devices.size()) ? g_devices[device].stream : nullptr;
+  if (cudaFreeAsync(ptr, stream) != cudaSuccess) cudaGetLastError();
+}
+
+void memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind, int device) {
+  DeviceState& s = use(device);
+  const cudaMemcpyKind k = kind == CopyKind::HostToDevice   ? cudaMemcpyHostToDevice
+                           : kind == CopyKind::DeviceToHost ? cudaMemcpyDeviceToHost
+                                                            : cudaMemcpyDeviceToDevice;
+  FIBRIL_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, k, s.stream));
+  // Host memory is pageable and may be freed or read as soon as we return.
+  if (kind != CopyKind::DeviceToDevice) FIBRIL_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+}
+
+void fill(void* dst, DType dtype, int64_t count, double value, int device) {
+  DeviceState& s = use(device);
+  if (count == 0) return;
+  constexpr unsigned kBlock = 256;
+  visit_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    fill_kernel<T><<<grid_for(count, kBlock), kBlock, 0, s.stream>>>(static_cast<T*>(dst), count, static_cast<T>(value));
+  });
+  FIBRIL_CUDA_CHECK(cudaGetLastError());
+}
+
+void gather_strided(void* dst, const void* src, DType dtype, int ndim, const int64_t* shape,
+                    const int64_t* strides, int device) {
+  DeviceState& s = use(device);
+  StridedLayout layout{};
+  layout.ndim = ndim;
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) {
+    layout.shape[d] = shape[d];
+    layout.strides[d] = strides[d];
+    n *= shape[d];
+  }
+  if (n == 0) return;
+  constexpr unsigned kBlock = 256;
+  visit_dtype(dtype, [&](auto zero) {
+    using T = decltype(zero);
+    gather_kernel<T><<<grid_for(n, kBlock), kBlock, 0, s.stream>>>(static_cast<T*>(dst),
+                                                                   static_cast<const T*>(src), n, layout);
+  });
+  FIBRIL_CUDA_CHECK(cudaGetLastError());
+}
+
+void synchronize(int device) {
+  const int count = device_count();
+  FIBRIL_CHECK(count > 0, Runtime, "[cuda] no CUDA device is available (no driver or no GPU)");
+  for (int d = device < 0 ? 0 : device; d < (device < 0 ? count : device + 1); ++d) {
+    use(d);
+    FIBRIL_CUDA_CHECK(cudaDeviceSynchronize());
+  }
+}
+
+MemoryStats memory_stats(int device) {
+  MemoryStats m;
+  if (device_count() == 0) return m;
+  DeviceState& s = use(device);
+  m.allocated = static_cast<int64_t>(pool_attribute(s.pool, cudaMemPoolAttrUsedMemCurrent));
+  m.reserved = static_cast<int64_t>(pool_attribute(s.pool, cudaMemPoolAttrReservedMemCurrent));
+  m.peak_allocated = static_cast<int64_t>(pool_attribute(s.pool, cudaMemPoolAttrUsedMemHigh));
+  std::lock_guard<std::mutex> lock(g_mutex);
+  m.hits = s.hits;
+  m.misses = s.misses;
+  return m;
+}
+
+void empty_cache() {
+  for (int d = 0; d < device_count(); ++d) {
+    DeviceState& s = use(d);
+    FIBRIL_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+    FIBRIL_CUDA_CHECK(cudaMemPoolTrimTo(s.pool, 0));
+  }
+}
+
+}  // namespace fibril::cuda

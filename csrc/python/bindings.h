@@ -1,0 +1,29 @@
+// Shared helpers of the pybind11 layer: argument conversion and GIL-safe release of
+// memory owned by Python objects. The bindings convert and forward; no logic lives here.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <functional>
+
+#include "core/array.h"
+
+namespace fibril::python {
+
+namespace py = pybind11;
+
+// (2, 3), [2, 3] or 2, 3 as *args; ints only (TypeError), each fitting int64 (ValueError).
+Shape shape_from_args(const py::args& args);
+Shape shape_from_sequence(py::handle seq, const char* what);
+// fibril.float32, "float32", numpy dtypes and numpy scalar types.
+DType dtype_from_py(py::handle obj);
+Device device_from_py(py::handle obj);  // None -> cpu
+
+// Runs `fn` with the GIL held, unless the interpreter is shutting down (then leaks).
+void with_gil(const std::function<void()>& fn);
+
+void bind_array(py::module_& m);
+void bind_dlpack(py::module_& m, py::class_<Array>& cls);
+void bind_runtime(py::module_& m);
+
+}  // namespace fibril::python

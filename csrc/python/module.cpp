@@ -1,0 +1,36 @@
+// fibril._C: the one compiled module. Errors thrown as fibril::Error surface as the
+// matching Python exception type.
+#include "core/errors.h"
+#include "python/bindings.h"
+
+namespace fibril::python {
+namespace {
+
+PyObject* python_type(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::Value: return PyExc_ValueError;
+    case ErrorKind::Type: return PyExc_TypeError;
+    case ErrorKind::Index: return PyExc_IndexError;
+    case ErrorKind::Memory: return PyExc_MemoryError;
+    case ErrorKind::NotImplemented: return PyExc_NotImplementedError;
+    case ErrorKind::Runtime: return PyExc_RuntimeError;
+  }
+  return PyExc_RuntimeError;
+}
+
+}  // namespace
+}  // namespace fibril::python
+
+PYBIND11_MODULE(_C, m) {
+  using namespace fibril::python;
+  m.doc() = "fibril's compiled core: Array storage, CPU (and CUDA) kernels, runtime";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const fibril::Error& e) {
+      PyErr_SetString(python_type(e.kind()), e.what());
+    }
+  });
+  bind_array(m);
+  bind_runtime(m);
+}

@@ -1,0 +1,50 @@
+"""CUDA queries. With no CUDA build, driver or GPU, is_available() is False and nothing crashes."""
+
+from . import _C
+
+
+def is_built():
+    """True when this fibril was compiled with the CUDA backend."""
+    return _C.cuda.built()
+
+
+def device_count():
+    return _C.cuda.device_count()
+
+
+def is_available():
+    return device_count() > 0
+
+
+def _require():
+    if not is_available():
+        reason = "no CUDA device or driver" if is_built() else "fibril was built without CUDA"
+        raise RuntimeError(f"CUDA is not available: {reason}")
+
+
+def synchronize(device=None):
+    """Waits for all queued work on `device` (default: every device)."""
+    _require()
+    _C.cuda.synchronize(-1 if device is None else _index(device))
+
+
+def memory_stats(device=0):
+    """Device pool statistics in bytes: allocated, reserved, peak; hits and misses."""
+    _require()
+    return _C.cuda.memory_stats(_index(device))
+
+
+def empty_cache():
+    """Returns cached, unused device memory to the driver."""
+    if is_available():
+        _C.cuda.empty_cache()
+
+
+def _index(device):
+    if isinstance(device, int):
+        return device
+    if device == "cuda":
+        return 0
+    if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
+        return int(device[5:])
+    raise ValueError(f"invalid CUDA device {device!r} (expected an int, 'cuda' or 'cuda:N')")

@@ -1,6 +1,7 @@
 #include "core/allocator.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -13,6 +14,10 @@ namespace fibril::cpu_allocator {
 namespace {
 
 constexpr size_t kAlignment = 64;
+// Large blocks are 2 MiB aligned and advised as transparent huge pages: kernels that walk
+// big arrays with strides (transposes, convolutions) miss the TLB far less.
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugeThreshold = size_t{4} << 20;
 constexpr size_t kMaxRequest = size_t{1} << 60;
 
 struct Cache {
@@ -37,6 +42,13 @@ void release_cached_locked(Cache& c) {
     c.stats.reserved -= static_cast<int64_t>(size * blocks.size());
   }
   c.free_blocks.clear();
+}
+
+void* system_allocate(size_t size) {
+  if (size < kHugeThreshold) return std::aligned_alloc(kAlignment, size);
+  void* p = std::aligned_alloc(kHugePage, (size + kHugePage - 1) / kHugePage * kHugePage);
+  if (p) madvise(p, size, MADV_HUGEPAGE);  // advice only: failure changes nothing
+  return p;
 }
 
 }  // namespace
@@ -65,11 +77,11 @@ void* allocate(size_t nbytes) {
       return p;
     }
   }
-  void* p = std::aligned_alloc(kAlignment, size);
+  void* p = system_allocate(size);
   std::lock_guard<std::mutex> lock(c.mutex);
   if (!p) {
     release_cached_locked(c);
-    p = std::aligned_alloc(kAlignment, size);
+    p = system_allocate(size);
   }
   FIBRIL_CHECK(p != nullptr, Memory, "[allocator] out of memory: failed to allocate ", nbytes,
                " bytes (", c.stats.allocated, " bytes in use by fibril)");

@@ -164,9 +164,12 @@ void bind_array(py::module_& m) {
     dtype.value(dtype_name(dt), dt);
     m.attr(dtype_name(dt)) = dt;
   }
-  dtype.def("__repr__", [](DType dt) { return std::string("fibril.") + dtype_name(dt); })
-      .def("__str__", [](DType dt) { return std::string("fibril.") + dtype_name(dt); })
-      .def_property_readonly("itemsize", [](DType dt) { return itemsize(dt); })
+  // PyTorch's spelling: repr(fibril.float32) == "fibril.float32" (set as attributes, since
+  // enum_ installs its own __repr__ after any .def).
+  auto name = py::cpp_function([](DType dt) { return std::string("fibril.") + dtype_name(dt); }, py::is_method(dtype));
+  dtype.attr("__repr__") = name;
+  dtype.attr("__str__") = name;
+  dtype.def_property_readonly("itemsize", [](DType dt) { return itemsize(dt); })
       .def_property_readonly("is_floating_point", [](DType dt) { return is_floating_point(dt); });
 
   using G = py::call_guard<py::gil_scoped_release>;

@@ -1,6 +1,7 @@
 // fibril._C: the one compiled module. Errors thrown as fibril::Error surface as the
 // matching Python exception type.
 #include "core/errors.h"
+#include "cpu/kernels.h"
 #include "python/bindings.h"
 
 namespace fibril::python {
@@ -31,6 +32,7 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(python_type(e.kind()), e.what());
     }
   });
+  fibril::cpu::kernels();  // choose the CPU kernels now: a bad FIBRIL_CPU_ISA fails the import
   bind_array(m);
   bind_runtime(m);
 }

@@ -1,0 +1,33 @@
+# Two entry points: `make run` (build, then the demo and the quick benchmark table) and
+# `make test` (build with the test extras, then the suite). Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Kept apart from a developer's own build/ so the two CMake caches never mix.
+BUILD_DIR ?= build/venv
+
+.PHONY: run test install venv clean
+
+venv: $(PY)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q scikit-build-core pybind11 numpy
+
+install: venv
+	$(PY) -m pip install -q --no-build-isolation -e ".[$(EXTRAS)]" -Cbuild-dir=$(BUILD_DIR)
+
+run: EXTRAS = bench
+run: install
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0 \
+		|| echo "PyTorch unavailable: benchmarking against numpy only"
+	$(PY) -c "import fibril; print(fibril.show_config())"
+	$(PY) -m bench --quick
+
+test: EXTRAS = test
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build

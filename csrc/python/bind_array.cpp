@@ -98,9 +98,12 @@ py::buffer_info buffer_of(const Array& a) {
 }
 
 void fill_from_py(Array& a, py::handle value) {
-  if (py::isinstance<py::bool_>(value) || py::isinstance<py::int_>(value)) {
+  // Integers (Python's and numpy's, anything with __index__) fill exactly, not via double.
+  if (!PyFloat_Check(value.ptr()) && PyIndex_Check(value.ptr())) {
+    py::int_ as_int = py::reinterpret_steal<py::int_>(PyNumber_Index(value.ptr()));
+    if (!as_int) throw py::error_already_set();
     int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+    long long v = PyLong_AsLongLongAndOverflow(as_int.ptr(), &overflow);
     if (!overflow) {
       py::gil_scoped_release release;
       return a.fill(static_cast<int64_t>(v));

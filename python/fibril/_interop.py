@@ -22,7 +22,7 @@ def from_numpy(array):
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
-    if array.dtype not in _SUPPORTED:
+    if array.dtype.newbyteorder("=") not in _SUPPORTED:
         raise TypeError(
             f"from_numpy: unsupported dtype {array.dtype} "
             "(fibril has float32, float64, int64, int32, uint8, bool)"
@@ -45,6 +45,9 @@ def from_dlpack(obj):
     """A fibril Array sharing memory with any object that implements ``__dlpack__``
     (or a raw DLPack capsule). Read-only producers are copied."""
     if not hasattr(obj, "__dlpack__"):
+        if type(obj).__name__ != "PyCapsule":
+            raise TypeError(f"from_dlpack expects an object with __dlpack__ or a DLPack capsule, "
+                            f"got {type(obj).__name__}")
         return _C.from_dlpack_capsule(obj)
     try:
         capsule = obj.__dlpack__(max_version=(1, 0))

@@ -25,8 +25,10 @@ def test_set_and_get_num_threads(num_threads):
     num_threads(3)  # more threads than cores is allowed, just not the default
     assert fibril.get_num_threads() == 3
     assert transpose_roundtrip()
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(ValueError, match=r"\[1, 1024\]"):
         fibril.set_num_threads(0)
+    with pytest.raises(ValueError, match=r"\[1, 1024\]"):
+        fibril.set_num_threads(5000)
 
 
 def test_default_thread_count_respects_env():

@@ -57,115 +57,117 @@ class DenormalMode {
   unsigned saved_ = 0;
 };
 
+constexpr int kMaxThreads = 1024;
+
 int default_num_threads() {
   if (const char* env = std::getenv("FIBRIL_NUM_THREADS")) {
     int n = std::atoi(env);
-    if (n > 0) return n;
+    if (n > 0) return std::min(n, kMaxThreads);
   }
   cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::clamp(CPU_COUNT(&set), 1, kMaxThreads);
+  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads);
 }
 
-// Workers spin briefly after a task (kernels come in bursts), then sleep on a condition.
+// Chunks are claimed dynamically from one atomic word, (generation | chunk count | next
+// chunk), by the caller and the workers alike. Chunk bounds depend only on the chunk count,
+// so results never depend on which thread ran a chunk; and when a worker is descheduled (a
+// loaded machine) the caller takes its chunks instead of waiting for it to wake. A worker
+// that wakes late finds the generation moved on, or nothing left to claim. Workers spin
+// briefly after a task (kernels come in bursts), then sleep on a condition variable.
 class ThreadPool {
  public:
   explicit ThreadPool(int num_workers) {
-    for (int i = 0; i < num_workers; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (int i = 0; i < num_workers; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
 
   ~ThreadPool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
+      stop_.store(true, std::memory_order_relaxed);
+      claims_.fetch_add(kGenerationOne, std::memory_order_release);
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
   }
 
-  int num_workers() const { return static_cast<int>(workers_.size()); }
-
-  // Runs chunk 0 on the caller and chunks 1..n-1 on workers 0..n-2.
-  void run(int64_t begin, int64_t end, int num_chunks, RangeFn fn, bool flush) {
+  void run(int64_t begin, int64_t end, int num_chunks, RangeFn fn, bool flush) {  // num_chunks < 2^16
     begin_ = begin;
     end_ = end;
-    num_chunks_ = num_chunks;
     fn_ = &fn;
     flush_ = flush;
     error_ = nullptr;
-    pending_.store(num_workers(), std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t generation = (claims_.load(std::memory_order_relaxed) >> 32) + 1;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      claims_.store(generation << 32 | uint64_t(num_chunks) << 16, std::memory_order_release);
     }
     wake_.notify_all();
-
-    std::exception_ptr caller_error;
-    {
-      DenormalMode mode(flush);
-      t_in_pool_task = true;
-      try {
-        run_chunk(0);
-      } catch (...) {
-        caller_error = std::current_exception();
-      }
-      t_in_pool_task = false;
-    }
-    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    t_in_pool_task = true;
+    work_on(generation);
+    t_in_pool_task = false;
+    for (int spins = 0; done_.load(std::memory_order_acquire) != num_chunks; ++spins) {
       if (spins < 100000) cpu_relax();
       else std::this_thread::yield();
     }
-    if (caller_error) std::rethrow_exception(caller_error);
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
-  void run_chunk(int chunk) {
-    int64_t n = end_ - begin_;
-    int64_t lo = begin_ + n * chunk / num_chunks_;
-    int64_t hi = begin_ + n * (chunk + 1) / num_chunks_;
-    if (lo < hi) (*fn_)(lo, hi);
+  static constexpr uint64_t kGenerationOne = uint64_t{1} << 32;
+
+  // Claims and runs chunks of `generation` until none is left.
+  void work_on(uint64_t generation) {
+    uint64_t word = claims_.load(std::memory_order_acquire);
+    for (;;) {
+      const uint64_t total = (word >> 16) & 0xFFFF, next = word & 0xFFFF;
+      if ((word >> 32) != generation || next >= total) return;
+      if (!claims_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel)) continue;
+      // The claimed chunk keeps this task's fields stable until it is counted done.
+      DenormalMode mode(flush_);
+      try {
+        const int64_t n = end_ - begin_;
+        const int64_t lo = begin_ + n * int64_t(next) / int64_t(total);
+        const int64_t hi = begin_ + n * int64_t(next + 1) / int64_t(total);
+        if (lo < hi) (*fn_)(lo, hi);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      done_.fetch_add(1, std::memory_order_acq_rel);
+      word = claims_.load(std::memory_order_acquire);
+    }
   }
 
-  void worker_loop(int index) {
+  void worker_loop() {
     t_in_pool_task = true;
     uint64_t seen = 0;
     for (;;) {
-      uint64_t gen = generation_.load(std::memory_order_acquire);
-      for (int spins = 0; gen == seen && spins < 20000; ++spins) {
+      uint64_t generation = claims_.load(std::memory_order_acquire) >> 32;
+      for (int spins = 0; generation == seen && spins < 20000; ++spins) {
         cpu_relax();
-        gen = generation_.load(std::memory_order_acquire);
+        generation = claims_.load(std::memory_order_acquire) >> 32;
       }
-      if (gen == seen) {
+      if (generation == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-        gen = generation_.load(std::memory_order_acquire);
+        wake_.wait(lock, [&] { return (claims_.load(std::memory_order_acquire) >> 32) != seen; });
+        generation = claims_.load(std::memory_order_acquire) >> 32;
       }
-      seen = gen;
-      if (stop_) return;
-      if (index + 1 < num_chunks_) {
-        DenormalMode mode(flush_);
-        try {
-          run_chunk(index + 1);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(mutex_);
-          if (!error_) error_ = std::current_exception();
-        }
-      }
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      seen = generation;
+      if (stop_.load(std::memory_order_relaxed)) return;
+      work_on(generation);
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  bool stop_ = false;
-  // The task; written by the caller before generation_ is bumped, read by workers after.
+  std::atomic<uint64_t> claims_{0};  // generation << 32 | chunk count << 16 | next chunk
+  std::atomic<int> done_{0};
+  std::atomic<bool> stop_{false};
+  // The task; written by the caller before claims_ is published, read after a claim.
   int64_t begin_ = 0, end_ = 0;
-  int num_chunks_ = 0;
   const RangeFn* fn_ = nullptr;
   bool flush_ = true;
   std::exception_ptr error_;
@@ -202,7 +204,8 @@ int get_num_threads() {
 }
 
 void set_num_threads(int n) {
-  FIBRIL_CHECK(n >= 1, Value, "[set_num_threads] number of threads must be >= 1, got ", n);
+  FIBRIL_CHECK(n >= 1 && n <= kMaxThreads, Value, "[set_num_threads] number of threads must be in [1, ",
+               kMaxThreads, "], got ", n);
   std::lock_guard<std::mutex> lock(g_state->owner);
   if (n == g_state->num_threads) return;
   delete g_state->pool;

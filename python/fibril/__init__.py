@@ -18,9 +18,33 @@ from ._C import (
     uint8,
 )
 from . import cuda
-from ._interop import from_dlpack, from_numpy
+from .tensor import Size, Tensor
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .ops import index as _index_ops
+from .ops.index import flatten, movedim, narrow, permute, reshape, squeeze, transpose, unflatten, unsqueeze
+from . import autograd, testing
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __version__ = "0.1.0"
+float = float32
+double = float64
+long = int64
 
 
 def memory_stats():
@@ -45,11 +69,3 @@ def show_config():
         f"threads: {get_num_threads()}",
         f"CUDA: {cuda_state}",
     ])
-
-
-__all__ = [
-    "Array", "DType", "bool", "float32", "float64", "int32", "int64", "uint8",
-    "cpu_isa", "cuda", "empty_cache", "from_dlpack", "from_numpy", "get_flush_denormal",
-    "get_num_threads", "memory_stats", "reset_peak_memory_stats", "set_flush_denormal",
-    "set_num_threads", "show_config",
-]

@@ -1,0 +1,75 @@
+"""Reverse-mode automatic differentiation."""
+
+from .engine import run_backward
+from .function import Function, FunctionCtx
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+
+def backward(tensors, grad_tensors=None, retain_graph=False):
+    """Accumulates d(tensors)/d(leaves) into the leaves' .grad."""
+    from ..tensor import Tensor
+
+    tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = (grad_tensors,)
+    run_backward([_root(t, g) for t, g in zip(tensors, grad_tensors)], retain_graph=retain_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
+    """d(outputs)/d(inputs), returned instead of accumulated into .grad."""
+    from ..tensor import Tensor
+
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    nodes = [t._grad_edge() for t in inputs]
+    capture = {node: None for node, _ in nodes}
+    non_leaf = [(node, i) for node, i in nodes if not hasattr(node, "accumulate")]
+    # A non-leaf input's gradient is the sum arriving at its node's output: capture it there.
+    hooks = []
+    for node, i in non_leaf:
+        def keep(g, node=node):
+            capture[node] = g
+        hooks.append((node, i, keep))
+        node.pre_hooks = node.pre_hooks or {}
+        node.pre_hooks.setdefault(i, []).append(keep)
+    try:
+        run_backward([_root(t, g) for t, g in zip(outputs, grad_outputs)], retain_graph=retain_graph,
+                     capture=capture)
+    finally:
+        for node, i, keep in hooks:
+            node.pre_hooks[i].remove(keep)
+    result = tuple(capture[node] for node, _ in nodes)
+    if not allow_unused and any(r is None for r in result):
+        raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                           "Set allow_unused=True if this is the desired behavior.")
+    return result
+
+
+def _root(tensor, gradient):
+    from ..creation import ones_like
+
+    if not tensor.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    if gradient is None:
+        if tensor.numel() != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
+                               f"{list(tensor.shape)}")
+        gradient = ones_like(tensor)
+    elif gradient.shape != tensor.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output has shape {list(gradient.shape)} and "
+                           f"output has shape {list(tensor.shape)}")
+    node, index = tensor._grad_edge()
+    return node, index, gradient.detach()
+
+
+__all__ = ["Function", "FunctionCtx", "backward", "enable_grad", "grad", "is_grad_enabled", "no_grad",
+           "set_grad_enabled"]

@@ -1,0 +1,151 @@
+"""Function (forward + backward of one op), its context, and the graph nodes it creates.
+
+A Function subclass defines `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` as
+static methods, on fibril Tensors. `Function.apply(*args)` runs forward without recording,
+and, when grad mode is on and some input requires grad, attaches a `Node` to the outputs:
+the node holds the context and one edge per forward input (the producer's node and output
+index, or None where no gradient flows).
+"""
+
+from .grad_mode import is_grad_enabled, no_grad
+
+
+class FunctionCtx:
+    """What forward leaves for backward: saved tensors (version-checked), plain attributes,
+    and `needs_input_grad` (one bool per forward argument)."""
+
+    def __init__(self):
+        self._saved = ()
+        self._released = False
+        self.needs_input_grad = ()
+        self.materialize_grads = True
+
+    def save_for_backward(self, *tensors):
+        self._saved = tuple(None if t is None else (t, t._version.value) for t in tensors)
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    @property
+    def saved_tensors(self):
+        if self._released:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved tensors "
+                "after they have already been freed). Specify retain_graph=True on the first backward.")
+        out = []
+        for entry in self._saved:
+            if entry is None:
+                out.append(None)
+                continue
+            tensor, version = entry
+            if tensor._version.value != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: [{tensor.dtype.name} {list(tensor.shape)}] is at version "
+                    f"{tensor._version.value}; expected version {version} instead.")
+            out.append(tensor)
+        return tuple(out)
+
+    def _release(self):
+        self._saved = ()
+        self._released = True
+
+
+class Node:
+    """A recorded op: calls the Function's backward and routes gradients along its edges."""
+
+    __slots__ = ("function", "ctx", "edges", "num_outputs", "pre_hooks", "__weakref__")
+
+    def __init__(self, function, ctx, edges, num_outputs):
+        self.function = function
+        self.ctx = ctx
+        self.edges = edges
+        self.num_outputs = num_outputs
+        self.pre_hooks = None  # {output index: [hook]}, from Tensor.register_hook
+
+    def name(self):
+        return f"{self.function.__name__}Backward0"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+    def apply(self, grads):
+        if self.ctx._released:
+            self.ctx.saved_tensors  # raises the "backward twice" error
+        with no_grad():
+            out = self.function.backward(self.ctx, *grads)
+        if not isinstance(out, tuple):
+            out = (out,)
+        if len(out) < len(self.edges):
+            raise RuntimeError(f"{self.function.__name__}.backward returned {len(out)} gradients, "
+                               f"expected {len(self.edges)}")
+        return out[: len(self.edges)]
+
+    def release(self):
+        self.ctx._release()
+
+
+class AccumulateGrad:
+    """The sink for a leaf tensor: adds the incoming gradient into `tensor.grad`."""
+
+    __slots__ = ("tensor", "__weakref__")
+    edges = ()
+    num_outputs = 1
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    @property
+    def pre_hooks(self):
+        # Kept on the tensor: the accumulator lives only as long as some graph uses it.
+        return self.tensor._leaf_hooks
+
+    def name(self):
+        return "AccumulateGrad"
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+    def accumulate(self, grad):
+        # The same gradient object may reach several leaves (add's backward passes one
+        # tensor to both inputs), so a leaf keeps its own copy and accumulates out of place.
+        t = self.tensor
+        if grad.shape != t.shape:
+            raise RuntimeError(f"gradient of shape {list(grad.shape)} for a leaf of shape {list(t.shape)}")
+        t.grad = grad.detach().clone() if t.grad is None else t.grad + grad.detach()
+
+    def release(self):
+        pass
+
+
+class Function:
+    """Base class of differentiable operations. Subclasses define static forward/backward."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args):
+        from ..tensor import Tensor
+
+        ctx = FunctionCtx()
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = is_grad_enabled() and any(needs)
+        ctx.needs_input_grad = needs
+        with no_grad():
+            out = cls.forward(ctx, *args)
+        if not record:
+            return out
+        outputs = out if isinstance(out, tuple) else (out,)
+        edges = tuple(a._grad_edge() if n else None for a, n in zip(args, needs))
+        node = Node(cls, ctx, edges, len(outputs))
+        ctx._output_meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
+        for i, o in enumerate(outputs):
+            if isinstance(o, Tensor) and o.dtype.is_floating_point:
+                o._set_history(node, i)
+        return out

@@ -1,0 +1,147 @@
+"""Tensor factories: tensor, as_tensor, from_numpy, zeros/ones/full/empty, arange, linspace,
+eye and the *_like variants, with PyTorch's dtype inference."""
+
+import builtins
+import math
+import numbers
+
+import numpy as np
+
+from . import _C, _interop
+from .tensor import Tensor
+
+_NUMPY_DTYPES = {"float32", "float64", "int64", "int32", "uint8", "bool"}
+
+
+def _dtype(dtype):
+    return dtype if dtype is None or isinstance(dtype, _C.DType) else _C.Array.empty((0,), dtype).dtype
+
+
+def _finish(array, dtype, device, requires_grad):
+    if dtype is not None and array.dtype != dtype:
+        array = array.astype(dtype)
+    if device is not None and array.device != _device(device):
+        array = array.to(_device(device))
+    return Tensor._wrap(array).requires_grad_(requires_grad) if requires_grad else Tensor._wrap(array)
+
+
+def _device(device):
+    return "cuda:0" if device == "cuda" else str(device)
+
+
+def _size(size):
+    """zeros(2, 3) and zeros((2, 3)) alike."""
+    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (nested sequences, numbers, numpy arrays, tensors).
+    Python floats give float32, ints int64, bools bool; numpy arrays keep their dtype."""
+    dtype = _dtype(dtype)
+    if isinstance(data, Tensor):
+        return _finish(data._data.clone(), dtype, device, requires_grad)
+    arr = np.asarray(data)
+    if arr.dtype == object:
+        raise TypeError(f"could not build a tensor from {type(data).__name__} data (ragged or non-numeric)")
+    if not hasattr(data, "dtype") and arr.dtype == np.float64:
+        arr = arr.astype(np.float32)  # Python floats: the default dtype
+    if arr.dtype.name not in _NUMPY_DTYPES and dtype is None:
+        raise TypeError(f"unsupported dtype {arr.dtype} (fibril has float32, float64, int64, int32, uint8, bool)")
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype.name))
+    return _finish(_interop.from_numpy(np.array(arr, order="C", copy=True)), None, device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like tensor(), but shares memory with a numpy array or tensor when dtype and device allow."""
+    if isinstance(data, Tensor):
+        return _finish(data._data, _dtype(dtype), device, False) if dtype or device else data
+    if isinstance(data, np.ndarray):
+        return _finish(_interop.from_numpy(data), _dtype(dtype), device, False)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with a numpy array (see fibril._interop.from_numpy for what copies)."""
+    return Tensor._wrap(_interop.from_numpy(array))
+
+
+def from_dlpack(obj):
+    return Tensor._wrap(_interop.from_dlpack(obj))
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    array = _C.Array.empty(_size(size), _dtype(dtype) or _C.float32, _device(device or "cpu"))
+    return _finish(array, None, None, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    """dtype defaults from the fill value: bool -> bool, int -> int64, float -> float32."""
+    if dtype is None:
+        dtype = (_C.bool if isinstance(fill_value, (bool, np.bool_)) else
+                 _C.int64 if isinstance(fill_value, numbers.Integral) else _C.float32)
+    array = _C.Array.full(tuple(size), fill_value, _dtype(dtype), _device(device or "cpu"))
+    return _finish(array, None, None, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return full(_size(size), 0, dtype=_dtype(dtype) or _C.float32, device=device, requires_grad=requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return full(_size(size), 1, dtype=_dtype(dtype) or _C.float32, device=device, requires_grad=requires_grad)
+
+
+def _like(t, dtype, device):
+    return t.shape, _dtype(dtype) or t.dtype, device or t.device
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(t, dtype, device)
+    return empty(shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    shape, dtype, device = _like(t, dtype, device)
+    return full(shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    return full_like(t, 0, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    return full_like(t, 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values start, start+step, ... < end; float32 when any bound is a float, else int64."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    count = math.ceil((end - start) / step)
+    if count < 0:
+        raise ValueError(f"arange: upper bound {end} and lower bound {start} inconsistent with step sign {step}")
+    is_float = any(isinstance(v, float) for v in (start, end, step))
+    dtype = _dtype(dtype) or (_C.float32 if is_float else _C.int64)
+    if dtype.is_floating_point:
+        values = start + np.arange(count, dtype=np.float64) * step
+    else:
+        values = start + np.arange(count, dtype=np.int64) * builtins.int(step)
+    return tensor(values.astype(np.dtype(dtype.name)), device=device, requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    if steps < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    dtype = _dtype(dtype) or _C.float32
+    values = np.linspace(start, end, steps, dtype=np.float64).astype(np.dtype(dtype.name))
+    return tensor(values, device=device, requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    dtype = _dtype(dtype) or _C.float32
+    return tensor(np.eye(n, m, dtype=np.dtype(dtype.name)), device=device, requires_grad=requires_grad)

@@ -1,0 +1,1 @@
+"""Autograd Functions, one module per kernel family."""

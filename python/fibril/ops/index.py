@@ -1,0 +1,340 @@
+"""Index family: view ops (no copy; the output shares the input's version counter) and
+basic indexing with ints, slices, None and Ellipsis. Each Function's backward sits beside
+its forward."""
+
+import numbers
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor, _wrap_dim
+
+
+def _view_of(base, array):
+    return Tensor._wrap(array, base._version)
+
+
+def _zeros(shape, like):
+    return _C.Array.full(tuple(shape), 0, like.dtype, like.device)
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape, must_view):
+        ctx.in_shape = x.shape
+        out = x._data.view(shape) if must_view else x._data.reshape(shape)
+        return _view_of(x, out) if out.shares_storage(x._data) else Tensor._wrap(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        return reshape(g, ctx.in_shape), None, None
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return _view_of(x, x._data.permute(dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d % len(ctx.dims)] = i
+        return permute(g, tuple(inverse)), None
+
+
+class Transpose(Function):
+    @staticmethod
+    def forward(ctx, x, dim0, dim1):
+        ctx.dims = (dim0, dim1)
+        return _view_of(x, x._data.transpose(dim0, dim1))
+
+    @staticmethod
+    def backward(ctx, g):
+        return transpose(g, *ctx.dims), None, None
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return _view_of(x, x._data.expand(shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        from .reduce import sum_to_shape
+
+        return sum_to_shape(g, ctx.in_shape), None
+
+
+class Squeeze(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.in_shape = x.shape
+        return _view_of(x, x._data.squeeze(dim))
+
+    @staticmethod
+    def backward(ctx, g):
+        return reshape(g, ctx.in_shape), None
+
+
+class Unsqueeze(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return _view_of(x, x._data.unsqueeze(dim))
+
+    @staticmethod
+    def backward(ctx, g):
+        return squeeze(g, ctx.dim), None
+
+
+class Slice(Function):
+    @staticmethod
+    def forward(ctx, x, dim, start, stop, step):
+        ctx.in_shape, ctx.args = x.shape, (dim, start, stop, step)
+        return _view_of(x, x._data.slice(dim, start, stop, step))
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = _zeros(ctx.in_shape, g._data)
+        grad.slice(*ctx.args).copy_(g._data)
+        return Tensor._wrap(grad), None, None, None, None
+
+
+class Select(Function):
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.in_shape, ctx.args = x.shape, (dim, index)
+        return _view_of(x, x._data.select(dim, index))
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = _zeros(ctx.in_shape, g._data)
+        grad.select(*ctx.args).copy_(g._data)
+        return Tensor._wrap(grad), None, None
+
+
+class Contiguous(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = x._data.contiguous()
+        return x if out is x._data or out.data_ptr() == x._data.data_ptr() else Tensor._wrap(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return Tensor._wrap(x._data.clone())
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype, device):
+        ctx.in_dtype, ctx.in_device = x.dtype, x.device
+        out = x._data if dtype is None else x._data.astype(dtype)
+        return Tensor._wrap(out if device is None else out.to(device))
+
+    @staticmethod
+    def backward(ctx, g):
+        return Tensor._wrap(g._data.astype(ctx.in_dtype).to(ctx.in_device)), None, None
+
+
+# ------------------------------------------------------------------------------ functions
+def _shape_arg(shape):
+    return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) else tuple(shape)
+
+
+def reshape(x, *shape):
+    return Reshape.apply(x, _shape_arg(shape), False)
+
+
+def view(x, *shape):
+    return Reshape.apply(x, _shape_arg(shape), True)
+
+
+def permute(x, *dims):
+    return Permute.apply(x, _shape_arg(dims))
+
+
+def transpose(x, dim0, dim1):
+    return Transpose.apply(x, dim0, dim1)
+
+
+def expand(x, *sizes):
+    return Expand.apply(x, _shape_arg(sizes))
+
+
+def squeeze(x, dim=None):
+    if isinstance(dim, (tuple, list)):
+        for d in sorted((_wrap_dim(d, x.ndim) for d in dim), reverse=True):
+            x = Squeeze.apply(x, d)
+        return x
+    return Squeeze.apply(x, dim)
+
+
+def unsqueeze(x, dim):
+    return Unsqueeze.apply(x, dim)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
+    if start > end:
+        raise ValueError(f"flatten() has invalid args: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = x.shape
+    merged = 1
+    for d in shape[start:end + 1]:
+        merged *= d
+    return reshape(x, shape[:start] + (merged,) + shape[end + 1:])
+
+
+def unflatten(x, dim, sizes):
+    d = _wrap_dim(dim, x.ndim)
+    return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
+
+
+def narrow(x, dim, start, length):
+    d = _wrap_dim(dim, x.ndim)
+    size = x.shape[d]
+    if start < 0:
+        start += size
+    if not (0 <= start <= size and 0 <= length <= size - start):
+        raise IndexError(f"narrow(): start {start} + length {length} exceeds dimension size {size}")
+    return Slice.apply(x, d, start, start + length, 1)
+
+
+def movedim(x, source, destination):
+    src, dst = _wrap_dim(source, x.ndim), _wrap_dim(destination, x.ndim)
+    order = [d for d in range(x.ndim) if d != src]
+    order.insert(dst, src)
+    return permute(x, tuple(order))
+
+
+def getitem(x, index):
+    """Basic indexing: ints, slices (positive steps), None and Ellipsis, as views."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, (Tensor, list)) or hasattr(i, "__array__") and not isinstance(i, numbers.Integral)
+           for i in items):
+        raise NotImplementedError("advanced (integer tensor / boolean mask) indexing is not implemented yet")
+    consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if consumed > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    if sum(1 for i in items if i is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    out, dim = x, 0
+    for item in items:
+        if item is Ellipsis:
+            dim += x.ndim - consumed
+        elif item is None:
+            out = Unsqueeze.apply(out, dim)
+            dim += 1
+        elif isinstance(item, slice):
+            step = 1 if item.step is None else item.step
+            if step <= 0:
+                raise ValueError("step must be greater than zero")
+            start = 0 if item.start is None else item.start
+            stop = out.shape[dim] if item.stop is None else item.stop
+            out = Slice.apply(out, dim, start, stop, step)
+            dim += 1
+        elif isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            out = Select.apply(out, dim, int(item))
+        else:
+            raise TypeError(f"only integers, slices, None and Ellipsis are valid indices, got {type(item).__name__}")
+    return out
+
+
+def _attach():
+    Tensor.reshape = reshape
+    Tensor.view = view
+    Tensor.permute = permute
+    Tensor.transpose = transpose
+    Tensor.expand = expand
+    Tensor.expand_as = lambda self, other: expand(self, other.shape)
+    Tensor.squeeze = squeeze
+    Tensor.unsqueeze = unsqueeze
+    Tensor.flatten = flatten
+    Tensor.unflatten = unflatten
+    Tensor.narrow = narrow
+    Tensor.movedim = movedim
+    Tensor.__getitem__ = getitem
+    Tensor.contiguous = lambda self: Contiguous.apply(self)
+    Tensor.clone = lambda self: Clone.apply(self)
+    Tensor.to = _to
+    Tensor.cpu = lambda self: _to(self, "cpu")
+    Tensor.cuda = lambda self, device=None: _to(self, "cuda" if device is None else f"cuda:{device}")
+    for name, dtype in [("float", _C.float32), ("double", _C.float64), ("long", _C.int64), ("int", _C.int32),
+                        ("byte", _C.uint8), ("bool", _C.bool)]:
+        setattr(Tensor, name, lambda self, dtype=dtype: _to(self, dtype))
+    Tensor.type_as = lambda self, other: _to(self, other.dtype)
+
+
+def _to(x, *args, dtype=None, device=None, copy=False):
+    """x.to(dtype), x.to(device), x.to(device, dtype), x.to(other_tensor)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, _C.DType):
+            dtype = a
+        elif isinstance(a, str):
+            device = a
+        else:
+            raise TypeError(f"to() got an unexpected argument {a!r}")
+    device = None if device is None else ("cuda:0" if device == "cuda" else device)
+    dtype = None if dtype == x.dtype else dtype
+    device = None if device == x.device else device
+    if dtype is None and device is None:
+        return x.clone() if copy else x
+    if x.requires_grad and dtype is not None and not dtype.is_floating_point:
+        return Cast.apply(x.detach(), dtype, device)
+    return Cast.apply(x, dtype, device)
+
+
+_attach()
+
+
+# ------------------------------------------------------------------------------ in-place writes
+def _write_inplace(x, write):
+    """Runs write(x's Array) as an in-place change of x. Changing a tensor that is part of a
+    graph in place is not supported yet: only tensors outside any graph, or under no_grad."""
+    from ..autograd.grad_mode import is_grad_enabled
+
+    if x.requires_grad and is_grad_enabled():
+        if x.is_leaf:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        raise NotImplementedError("in-place changes of a tensor that is part of an autograd graph are not "
+                                  "supported yet; use the out-of-place op")
+    write(x._data)
+    x._version.value += 1
+    return x
+
+
+def fill_(x, value):
+    return _write_inplace(x, lambda a: a.fill_(value.item() if isinstance(value, Tensor) else value))
+
+
+def zero_(x):
+    return fill_(x, 0)
+
+
+def copy_(x, src):
+    from ..autograd.grad_mode import is_grad_enabled
+
+    if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():
+        raise NotImplementedError("copy_ from a tensor that requires grad is not supported yet")
+    src_array = src._data if isinstance(src, Tensor) else __import__("fibril").tensor(src, dtype=x.dtype)._data
+    return _write_inplace(x, lambda a: a.copy_(src_array))
+
+
+Tensor.fill_ = fill_
+Tensor.zero_ = zero_
+Tensor.copy_ = copy_

@@ -1,0 +1,290 @@
+"""Tensor: a fibril Array plus what autograd needs (requires_grad, grad, grad_fn, version).
+
+Ops live in ops/<family>.py as autograd Functions; this file holds the class, its
+attributes, conversions and the methods that forward to those ops. Operator methods are
+attached by the op modules (ops/elementwise.py, ...) so each family stays in one file.
+"""
+
+import weakref
+
+import numpy as np
+
+from . import _C
+from .autograd import function as _function
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints like PyTorch's."""
+
+    def __repr__(self):
+        return f"fibril.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
+class _Version:
+    """Counts in-place changes; shared by a tensor and all its views."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+class Tensor:
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_version", "_accumulator",
+                 "_leaf_hooks", "__weakref__")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("create tensors with fibril.tensor(), fibril.zeros(), fibril.from_numpy(), ...")
+
+    @classmethod
+    def _wrap(cls, array, version=None):
+        t = object.__new__(cls)
+        t._data = array
+        t._requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._output_nr = 0
+        t._version = version if version is not None else _Version()
+        t._accumulator = None
+        t._leaf_hooks = None
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self._data.shape[_wrap_dim(dim, self.ndim)]
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def device(self):
+        return self._data.device
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return self._data.numel()
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def stride(self, dim=None):
+        s = self._data.strides
+        return s if dim is None else s[_wrap_dim(dim, self.ndim)]
+
+    def storage_offset(self):
+        return self._data.offset
+
+    def is_contiguous(self):
+        return self._data.is_contiguous()
+
+    def data_ptr(self):
+        return self._data.data_ptr()
+
+    def is_floating_point(self):
+        return self.dtype.is_floating_point
+
+    @property
+    def is_cuda(self):
+        return self.device.startswith("cuda")
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self):
+        return self._requires_grad or self.grad_fn is not None
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables.")
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, got {self.dtype}")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @property
+    def T(self):
+        from .ops import index
+
+        return index.permute(self, tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    # ------------------------------------------------------------------ autograd plumbing
+    def _grad_edge(self):
+        if self.grad_fn is not None:
+            return self.grad_fn, self._output_nr
+        acc = self._accumulator() if self._accumulator is not None else None
+        if acc is None:
+            acc = _function.AccumulateGrad(self)
+            self._accumulator = weakref.ref(acc)
+        return acc, 0
+
+    def _set_history(self, node, index):
+        self.grad_fn = node
+        self._output_nr = index
+
+    def backward(self, gradient=None, retain_graph=False):
+        from . import autograd
+
+        autograd.backward(self, gradient, retain_graph=retain_graph)
+
+    def register_hook(self, hook):
+        """Calls hook(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            self._leaf_hooks = self._leaf_hooks or {}
+            hooks = self._leaf_hooks.setdefault(0, [])
+        else:
+            self.grad_fn.pre_hooks = self.grad_fn.pre_hooks or {}
+            hooks = self.grad_fn.pre_hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def detach(self):
+        return Tensor._wrap(self._data, self._version)
+
+    def detach_(self):
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self):
+        if self.is_leaf:
+            return
+        def keep(g, ref=weakref.ref(self)):
+            t = ref()
+            if t is not None:
+                t.grad = g.detach().clone() if t.grad is None else t.grad + g.detach()
+        self.register_hook(keep)
+
+    # ------------------------------------------------------------------ conversions
+    def numpy(self):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if not self.device == "cpu":
+            raise TypeError(f"can't convert {self.device} tensor to numpy; use .cpu() first")
+        return np.asarray(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        arr = np.asarray(self._data)
+        return arr if dtype is None else arr.astype(dtype, copy=False)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return np.asarray(self._data.to("cpu")).reshape(()).item()
+
+    def tolist(self):
+        return np.asarray(self._data.to("cpu")).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __dlpack__(self, **kwargs):
+        return self._data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def __repr__(self):
+        return _format(self)
+
+    __hash__ = object.__hash__
+
+
+class _HookHandle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _wrap_dim(dim, ndim):
+    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not lo <= dim <= hi:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim % max(ndim, 1)
+
+
+_DEFAULT_DTYPES = ("float32", "int64", "bool")
+
+
+def _format(t):
+    arr = np.asarray(t._data.to("cpu"))
+    if arr.dtype.kind == "f":
+        finite = arr[np.isfinite(arr)]
+        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+        big = finite.size > 0 and (np.abs(finite).max() >= 1e8 or np.abs(finite[finite != 0]).min(initial=1) < 1e-4)
+        opts = dict(precision=4, floatmode="maxprec" if integral else "fixed", suppress_small=False)
+        if big:
+            opts = dict(precision=4, floatmode="fixed")
+        body = np.array2string(arr, separator=", ", prefix="tensor(", **opts)
+    else:
+        body = np.array2string(arr, separator=", ", prefix="tensor(")
+    if t.numel() == 0:
+        body = "[]" if t.ndim == 1 else f"[], size={tuple(t.shape)}"
+    extras = []
+    if t.dtype.name not in _DEFAULT_DTYPES or t.numel() == 0 and t.dtype.name != "float32":
+        extras.append(f"dtype={t.dtype!r}")
+    if t.device != "cpu":
+        extras.append(f"device='{t.device}'")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + body + "".join(", " + e for e in extras) + ")"

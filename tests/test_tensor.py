@@ -1,0 +1,203 @@
+"""Tensor: creation and dtype inference, attributes, conversions, repr, views and basic
+indexing with their gradients; PyTorch parity where torch imports."""
+
+import numpy as np
+import pytest
+
+import fibril
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch not installed")
+
+
+@pytest.mark.parametrize("data, dtype", [
+    ([1.5, 2], fibril.float32), ([1, 2], fibril.int64), ([True, False], fibril.bool), (3.0, fibril.float32),
+    (7, fibril.int64), (np.arange(3, dtype=np.float64), fibril.float64), (np.arange(3, dtype=np.int32), fibril.int32),
+    (np.zeros(2, np.uint8), fibril.uint8), ([[1, 2], [3, 4]], fibril.int64), (np.float64(2.5), fibril.float64),
+])
+def test_tensor_infers_dtype_like_torch(data, dtype):
+    t = fibril.tensor(data)
+    assert t.dtype == dtype
+    np.testing.assert_array_equal(t.numpy(), np.asarray(data))
+    if torch is not None:
+        assert str(torch.tensor(data).dtype).replace("torch.", "") == dtype.name
+
+
+def test_tensor_copies_and_as_tensor_shares():
+    x = np.arange(4.0)
+    assert not np.shares_memory(fibril.tensor(x).numpy(), x)
+    assert np.shares_memory(fibril.as_tensor(x).numpy(), x)
+    assert np.shares_memory(fibril.from_numpy(x).numpy(), x)
+    assert fibril.tensor([1, 2], dtype=fibril.float64).dtype == fibril.float64
+    assert fibril.tensor([1, 2], dtype="float32").dtype == fibril.float32
+
+
+def test_tensor_rejects_ragged_and_unsupported_data():
+    with pytest.raises((TypeError, ValueError)):
+        fibril.tensor([[1, 2], [3]])
+    with pytest.raises(TypeError, match="float16"):
+        fibril.tensor(np.zeros(2, np.float16))
+
+
+def test_factories():
+    assert fibril.zeros(2, 3).shape == (2, 3) and fibril.zeros((2, 3)).dtype == fibril.float32
+    np.testing.assert_array_equal(fibril.ones(2, dtype=fibril.int32).numpy(), [1, 1])
+    assert fibril.full((2,), 3).dtype == fibril.int64
+    assert fibril.full((2,), 3.0).dtype == fibril.float32
+    assert fibril.full((2,), True).dtype == fibril.bool
+    assert fibril.empty(0, 4).numel() == 0
+    np.testing.assert_array_equal(fibril.eye(2, 3).numpy(), np.eye(2, 3))
+    like = fibril.ones(2, 2, dtype=fibril.float64)
+    assert fibril.zeros_like(like).dtype == fibril.float64
+    assert fibril.full_like(like, 7, dtype=fibril.int64).numpy().tolist() == [[7, 7], [7, 7]]
+    assert fibril.ones(3, requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((5,), {}), ((2, 9, 3), {}), ((0, 1, 0.1), {}), ((1.0, -1.0, -0.25), {}), ((3,), {"dtype": fibril.float64}),
+    ((-5, 5, 2), {}), ((0, 0), {}),
+])
+def test_arange_matches_torch(args, kwargs):
+    got = fibril.arange(*args, **kwargs)
+    expected = np.arange(*args)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
+    if torch is not None:
+        tkw = {"dtype": torch.float64} if kwargs else {}
+        ref = torch.arange(*args, **tkw)
+        assert str(ref.dtype).replace("torch.", "") == got.dtype.name
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-6)
+
+
+def test_arange_and_linspace_errors():
+    with pytest.raises(ValueError, match="nonzero"):
+        fibril.arange(0, 5, 0)
+    with pytest.raises(ValueError, match="inconsistent"):
+        fibril.arange(5, 0, 1)
+    with pytest.raises(ValueError, match="non-negative"):
+        fibril.linspace(0, 1, -1)
+
+
+def test_linspace():
+    np.testing.assert_allclose(fibril.linspace(0, 1, 5).numpy(), np.linspace(0, 1, 5))
+    assert fibril.linspace(0, 1, 0).numel() == 0
+
+
+def test_attributes_and_conversions():
+    t = fibril.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert t.shape == fibril.Size([2, 3]) and repr(t.shape) == "fibril.Size([2, 3])"
+    assert t.size() == (2, 3) and t.size(-1) == 3 and t.dim() == t.ndim == 2 and t.numel() == 6
+    assert t.stride() == (3, 1) and t.stride(0) == 3 and t.is_contiguous() and t.element_size() == 4
+    assert t.device == "cpu" and not t.is_cuda and t.is_floating_point() and t.is_leaf
+    assert t.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert t[1, 2].item() == 6.0 and float(t[0, 0]) == 1.0 and int(t[1, 1]) == 5
+    assert len(t) == 2 and [r.tolist() for r in t] == t.tolist()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(t)
+    with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+        t.item()
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        t.size(2)
+    assert fibril.tensor(3).__index__() == 3
+    with pytest.raises(TypeError):
+        fibril.tensor(3.5).__index__()
+
+
+@pytest.mark.parametrize("method, dtype", [("float", "float32"), ("double", "float64"), ("long", "int64"),
+                                           ("int", "int32"), ("byte", "uint8"), ("bool", "bool")])
+def test_dtype_conversions(method, dtype):
+    t = fibril.tensor([0.0, 1.5, 2.0])
+    out = getattr(t, method)()
+    assert out.dtype.name == dtype
+    np.testing.assert_array_equal(out.numpy(), np.array([0.0, 1.5, 2.0]).astype(dtype))
+    assert t.to(fibril.float32) is t
+
+
+def test_cast_gradient_flows_between_float_types():
+    x = fibril.tensor(np.arange(3.0), requires_grad=True)
+    y = x.float()
+    assert y.dtype == fibril.float32 and y.requires_grad
+    y.backward(fibril.ones(3))
+    assert x.grad.dtype == fibril.float64
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(3))
+
+
+@needs_torch
+@pytest.mark.parametrize("make", [
+    lambda m: m.tensor([1.0, 2.5, -3.0]), lambda m: m.tensor([[1, 2], [3, 4]]), lambda m: m.tensor(2.0),
+    lambda m: m.tensor([True, False]), lambda m: m.tensor([0.1, 0.25], dtype=m.float64),
+    lambda m: m.zeros(2, 0), lambda m: m.tensor([1.0, 2.0], requires_grad=True), lambda m: m.tensor([1, 2], dtype=m.int32),
+    lambda m: m.tensor([1e-5, 1.0]), lambda m: m.tensor([[0.5, 1.5], [2.0, 3.0]]),
+])
+def test_repr_matches_torch(make):
+    assert repr(make(fibril)) == repr(make(torch)).replace("torch.", "fibril.")
+
+
+def test_numpy_is_zero_copy_and_guarded():
+    t = fibril.zeros(3)
+    t.numpy()[1] = 5
+    assert t.tolist() == [0.0, 5.0, 0.0]
+    with pytest.raises(RuntimeError, match="requires grad"):
+        fibril.zeros(2, requires_grad=True).numpy()
+
+
+# ----------------------------------------------------------------------------- views
+def x64(*shape):
+    return fibril.tensor(np.random.default_rng(1).standard_normal(shape), requires_grad=True)
+
+
+VIEWS = {
+    "reshape": (lambda t: t.reshape(6, 4), lambda a: a.reshape(6, 4)),
+    "view -1": (lambda t: t.view(-1, 2), lambda a: a.reshape(-1, 2)),
+    "transpose": (lambda t: t.transpose(0, 2), lambda a: a.transpose(2, 1, 0)),
+    "permute": (lambda t: t.permute(1, 2, 0), lambda a: a.transpose(1, 2, 0)),
+    "T": (lambda t: t.T, lambda a: a.T),
+    "mT": (lambda t: t.mT, lambda a: np.swapaxes(a, -1, -2)),
+    "unsqueeze": (lambda t: t.unsqueeze(1), lambda a: a[:, None]),
+    "squeeze": (lambda t: t[:, :1].squeeze(1), lambda a: a[:, 0]),
+    "flatten": (lambda t: t.flatten(1), lambda a: a.reshape(2, 12)),
+    "unflatten": (lambda t: t.unflatten(2, (2, 2)), lambda a: a.reshape(2, 3, 2, 2)),
+    "narrow": (lambda t: t.narrow(1, 1, 2), lambda a: a[:, 1:3]),
+    "movedim": (lambda t: t.movedim(0, -1), lambda a: np.moveaxis(a, 0, -1)),
+    "getitem int": (lambda t: t[1], lambda a: a[1]),
+    "getitem mixed": (lambda t: t[-1, ::2, None, 1:], lambda a: a[-1, ::2, None, 1:]),
+    "getitem ellipsis": (lambda t: t[..., 0], lambda a: a[..., 0]),
+    "getitem steps": (lambda t: t[:, 1::2, ::3], lambda a: a[:, 1::2, ::3]),
+    "transpose then reshape (copies)": (lambda t: t.transpose(0, 1).reshape(-1), lambda a: a.transpose(1, 0, 2).reshape(-1)),
+}
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_views_match_numpy_and_gradcheck(name):
+    op, ref = VIEWS[name]
+    x = x64(2, 3, 4)
+    out = op(x)
+    np.testing.assert_array_equal(out.detach().numpy(), ref(x.detach().numpy()))
+    assert fibril.testing.gradcheck(op, [x])
+
+
+def test_views_share_memory_and_contiguous_copies():
+    x = fibril.zeros(4, 6)
+    v = x[1:3].transpose(0, 1)
+    assert v.data_ptr() != 0 and np.shares_memory(v.numpy(), x.numpy())
+    c = v.contiguous()
+    assert c.is_contiguous() and not np.shares_memory(c.numpy(), x.numpy())
+    assert x.contiguous() is x
+
+
+def test_view_of_non_viewable_layout_raises():
+    with pytest.raises(RuntimeError, match="reshape"):
+        fibril.zeros(3, 4).T.view(12)
+
+
+@pytest.mark.parametrize("index, exc", [
+    ((5,), IndexError), ((0, 0, 0), IndexError), ((..., ...), IndexError), ((slice(None, None, -1),), ValueError),
+    (("a",), TypeError),
+])
+def test_bad_indices(index, exc):
+    with pytest.raises(exc):
+        fibril.zeros(3, 4)[index]

@@ -26,7 +26,7 @@ OPS = {
         "torch": lambda t: t.t().contiguous(),
     },
     "cast f32->f64": {
-        "fibril": lambda a: a.astype(fibril.float64),
+        "fibril": lambda a: a.double(),
         "numpy": lambda x: x.astype(np.float64),
         "torch": lambda t: t.double(),
     },

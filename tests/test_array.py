@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fibril
+from fibril._interop import from_numpy as array_from_numpy  # Array level, below Tensor
 
 DTYPES = {
     fibril.float32: np.float32,
@@ -17,7 +18,7 @@ DTYPES = {
 
 def arange(*shape, dtype=np.float32):
     x = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape).astype(dtype)
-    return x, fibril.from_numpy(x)
+    return x, array_from_numpy(x)
 
 
 def same_view(a, ref):

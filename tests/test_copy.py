@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fibril
+from fibril._interop import from_numpy as array_from_numpy  # Array level, below Tensor
 
 DTYPES = {
     fibril.float32: np.float32,
@@ -90,7 +91,7 @@ def test_cast_every_dtype_pair_matches_numpy(src, dst):
         x = x[(x > info.min - 1.0) & (x < info.max + 1.0)]
     with np.errstate(over="ignore"):
         expected = x.astype(dst)
-    a = fibril.from_numpy(x)
+    a = array_from_numpy(x)
     assert_same(a.astype(dst), expected)
     out = fibril.Array.empty(x.shape, dst)
     assert_same(out.copy_(a), expected)
@@ -112,7 +113,7 @@ def test_cast_float_specials_follow_the_documented_rule(src, dst):
     else:
         expected = np.array(SATURATED, np.int64).astype(dst)  # saturated int64, then wrapped
     np.testing.assert_array_equal(expected, reference_cast(x, dst))
-    assert_same(fibril.from_numpy(x).astype(dst), expected)
+    assert_same(array_from_numpy(x).astype(dst), expected)
 
 
 # ------------------------------------------------- random layouts (hypothesis) for every path
@@ -184,7 +185,7 @@ def test_random_strided_copies_match_numpy(case):
     dst_layout, src_layout, dst_dtype, src_dtype = case
     src_base = sample(src_layout.base_shape, src_dtype, seed=1)
     x = src_layout.numpy(src_base)
-    a = src_layout.fibril(fibril.from_numpy(src_base))
+    a = src_layout.fibril(array_from_numpy(src_base))
     assert a.shape == x.shape
 
     for out in (a.contiguous(), a.clone(), a.astype(src_dtype)):
@@ -195,7 +196,7 @@ def test_random_strided_copies_match_numpy(case):
     dst_base = sample(dst_layout.base_shape, dst_dtype, seed=2)
     expected = dst_base.copy()
     dst_layout.numpy(expected)[...] = reference_cast(x, dst_dtype)
-    dst_layout.fibril(fibril.from_numpy(dst_base)).copy_(a)
+    dst_layout.fibril(array_from_numpy(dst_base)).copy_(a)
     np.testing.assert_array_equal(dst_base, expected)  # the view, and nothing else, was written
 
 
@@ -205,7 +206,7 @@ def test_random_strided_copies_match_numpy(case):
 def check_permuted_copy(shape, dtype, perm):
     """contiguous(), clone() and copy_ of a permuted view equal numpy's."""
     x = sample(shape, dtype)
-    a = fibril.from_numpy(x).permute(*perm)
+    a = array_from_numpy(x).permute(*perm)
     expected = x.transpose(perm).copy()
     assert_same(a.contiguous(), expected)
     assert_same(a.clone(), expected)
@@ -251,7 +252,7 @@ def test_large_transpose_into_an_unaligned_destination():
     x = sample((1024, 1100), np.float32)
     base = fibril.Array.full((1100 * 1024 + 1,), -1.0)
     dst = base.slice(0, 1).view(1100, 1024)
-    dst.copy_(fibril.from_numpy(x).transpose(0, 1))
+    dst.copy_(array_from_numpy(x).transpose(0, 1))
     assert np.asarray(base)[0] == -1
     assert_same(dst, x.T.copy())
 
@@ -265,7 +266,7 @@ def test_large_transpose_into_an_unaligned_destination():
 ])
 def test_copy_broadcasts_the_source(dst_shape, src_shape):
     x = sample(src_shape, np.float64)
-    out = fibril.Array.empty(dst_shape, fibril.int32).copy_(fibril.from_numpy(x))
+    out = fibril.Array.empty(dst_shape, fibril.int32).copy_(array_from_numpy(x))
     assert_same(out, reference_cast(np.broadcast_to(x, dst_shape), np.int32))
 
 
@@ -273,8 +274,8 @@ def test_copy_into_a_non_contiguous_destination():
     base = sample((6, 8), np.float32)
     expected = base.copy()
     expected.T[1::2, :4] = np.arange(16).reshape(4, 4)
-    dst = fibril.from_numpy(base).transpose(0, 1).slice(0, 1, None, 2).slice(1, 0, 4)
-    dst.copy_(fibril.from_numpy(np.arange(16).reshape(4, 4)))
+    dst = array_from_numpy(base).transpose(0, 1).slice(0, 1, None, 2).slice(1, 0, 4)
+    dst.copy_(array_from_numpy(np.arange(16).reshape(4, 4)))
     np.testing.assert_array_equal(base, expected)
 
 
@@ -283,14 +284,14 @@ def test_copy_into_a_non_contiguous_destination():
 def test_copy_from_an_overlapping_transpose(n, dtype):
     x = sample((n, n), dtype)
     expected = x.T.copy()
-    a = fibril.from_numpy(x)
+    a = array_from_numpy(x)
     a.copy_(a.transpose(0, 1))
     np.testing.assert_array_equal(x, expected)
 
 
 def test_copy_from_an_overlapping_shifted_view():
     x = np.arange(100.0)
-    a = fibril.from_numpy(x)
+    a = array_from_numpy(x)
     a.slice(0, 1).copy_(a.slice(0, 0, 99))
     np.testing.assert_array_equal(x, np.r_[0, np.arange(99.0)])
     a.copy_(a)
@@ -303,7 +304,7 @@ def test_copy_from_an_overlapping_shifted_view():
 def test_copy_between_two_imports_of_the_same_numpy_array():
     x = sample((4, 4), np.float64)
     expected = x.T.copy()
-    fibril.from_numpy(x).copy_(fibril.from_numpy(x.T))
+    array_from_numpy(x).copy_(array_from_numpy(x.T))
     np.testing.assert_array_equal(x, expected)
 
 
@@ -349,7 +350,7 @@ def test_fill_a_non_contiguous_view_changes_only_the_view(dtype):
     x = np.zeros((5, 6), dtype)
     expected = x.copy()
     expected.T[1::2, 1:] = 1
-    fibril.from_numpy(x).transpose(0, 1).slice(0, 1, None, 2).slice(1, 1).fill_(True)
+    array_from_numpy(x).transpose(0, 1).slice(0, 1, None, 2).slice(1, 1).fill_(True)
     np.testing.assert_array_equal(x, expected)
 
 
@@ -363,7 +364,7 @@ def test_fill_scalars_and_empty_arrays(shape):
 
 def test_results_do_not_depend_on_the_thread_count(num_threads):
     x = sample((1024, 1100), np.float64)
-    a, a32 = fibril.from_numpy(x), fibril.from_numpy(x.astype(np.float32))
+    a, a32 = array_from_numpy(x), array_from_numpy(x.astype(np.float32))
     cases = {  # name: (fibril copy, numpy reference), big enough to be split across threads
         "tiled": (lambda: a.transpose(0, 1).contiguous(), x.T),
         "streaming": (lambda: a32.transpose(0, 1).contiguous(), x.T.astype(np.float32)),

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fibril
+from fibril._interop import from_numpy as array_from_numpy, from_dlpack as array_from_dlpack  # Array level, below Tensor
 
 DTYPES = {
     fibril.float32: np.float32,
@@ -57,7 +58,7 @@ def torch_or_skip():
 @pytest.mark.parametrize("dtype", NP_DTYPES)
 def test_from_numpy_is_zero_copy_both_ways(dtype):
     x = values((3, 4), dtype)
-    a = fibril.from_numpy(x)
+    a = array_from_numpy(x)
     assert DTYPES[a.dtype] == dtype and a.shape == (3, 4) and a.strides == (4, 1)
     assert a.data_ptr() == x.ctypes.data
     back = np.asarray(a)
@@ -84,7 +85,7 @@ VIEWS = {
 def test_from_numpy_shares_non_contiguous_views(view):
     base = values((6, 8), np.float64)
     x = VIEWS[view](base)
-    a = fibril.from_numpy(x)
+    a = array_from_numpy(x)
     assert a.shape == x.shape
     assert byte_strides(a) == x.strides
     assert a.data_ptr() == x.ctypes.data
@@ -131,7 +132,7 @@ COPIED = {
 def test_from_numpy_copies_what_it_cannot_share(make):
     x = make()
     expected = x.astype(np.float32)
-    a = fibril.from_numpy(x)
+    a = array_from_numpy(x)
     assert a.dtype == fibril.float32 and a.is_contiguous() and a.shape == x.shape
     assert not np.shares_memory(np.asarray(a), x)
     np.testing.assert_array_equal(np.asarray(a), expected)
@@ -142,19 +143,19 @@ def test_from_numpy_copies_what_it_cannot_share(make):
 @pytest.mark.parametrize("dtype", ["float16", "complex64", "object", "int8", "uint16"])
 def test_from_numpy_unsupported_dtype_is_type_error(dtype):
     with pytest.raises(TypeError, match=f"unsupported dtype {dtype}"):
-        fibril.from_numpy(np.zeros(3, dtype))
+        array_from_numpy(np.zeros(3, dtype))
 
 
 def test_from_numpy_rejects_non_arrays():
     with pytest.raises(TypeError, match="numpy.ndarray.*list"):
-        fibril.from_numpy([1.0, 2.0])
+        array_from_numpy([1.0, 2.0])
 
 
 def test_numpy_array_outlives_its_name_while_fibril_holds_it():
     x = values((50, 3), np.float64)[::2]
     expected = x.copy()
     alive = weakref.ref(x.base)
-    a = fibril.from_numpy(x)
+    a = array_from_numpy(x)
     del x
     gc.collect()
     assert alive() is not None
@@ -184,9 +185,9 @@ def test_zero_copy_imports_do_not_touch_the_allocator():
     x = values((64, 64), np.float32)
     gc.collect()
     before = fibril.memory_stats()
-    a = fibril.from_numpy(x)
-    v = fibril.from_numpy(x.T[::3])
-    d = fibril.from_dlpack(x)
+    a = array_from_numpy(x)
+    v = array_from_numpy(x.T[::3])
+    d = array_from_dlpack(x)
     views = [np.asarray(a), np.asarray(v.transpose(0, 1)), np.from_dlpack(d)]
     assert all(np.shares_memory(y, x) for y in views)
     assert fibril.memory_stats() == before
@@ -201,17 +202,17 @@ def test_dlpack_device_is_cpu():
 
 def test_legacy_and_versioned_capsules_import_once():
     x = values((2, 3), np.int32)
-    a = fibril.from_numpy(x)
+    a = array_from_numpy(x)
     cases = [({}, "dltensor"), ({"max_version": (0, 8)}, "dltensor"),
              ({"max_version": (1, 0)}, "dltensor_versioned"), ({"max_version": (2, 3)}, "dltensor_versioned")]
     for kwargs, name in cases:
         capsule = a.__dlpack__(**kwargs)
         assert capsule_name(capsule) == name
-        b = fibril.from_dlpack(capsule)
+        b = array_from_dlpack(capsule)
         assert capsule_name(capsule) == "used_" + name
         assert b.data_ptr() == a.data_ptr() and b.shape == a.shape and b.dtype == fibril.int32
         with pytest.raises(ValueError, match="unconsumed"):
-            fibril.from_dlpack(capsule)
+            array_from_dlpack(capsule)
 
 
 def test_unconsumed_capsule_keeps_the_array_alive():
@@ -219,7 +220,7 @@ def test_unconsumed_capsule_keeps_the_array_alive():
     capsule = a.__dlpack__(max_version=(1, 0))
     del a
     gc.collect()
-    np.testing.assert_array_equal(np.asarray(fibril.from_dlpack(capsule)), [1.5, 1.5, 1.5])
+    np.testing.assert_array_equal(np.asarray(array_from_dlpack(capsule)), [1.5, 1.5, 1.5])
 
 
 CONSUMERS = {
@@ -254,9 +255,9 @@ def test_dl_device_must_match():
 
 def test_dlpack_copy_true_gives_independent_memory():
     expected = values((4, 3), np.float32)
-    a = fibril.from_numpy(expected.T.copy()).transpose(0, 1)
-    b = fibril.from_dlpack(a.__dlpack__(max_version=(1, 0), copy=True))
-    shared = fibril.from_dlpack(a.__dlpack__(max_version=(1, 0), copy=False))
+    a = array_from_numpy(expected.T.copy()).transpose(0, 1)
+    b = array_from_dlpack(a.__dlpack__(max_version=(1, 0), copy=True))
+    shared = array_from_dlpack(a.__dlpack__(max_version=(1, 0), copy=False))
     y = np.from_dlpack(a, copy=True)
     a.fill_(-1.0)
     np.testing.assert_array_equal(np.asarray(b), expected)
@@ -267,7 +268,7 @@ def test_dlpack_copy_true_gives_independent_memory():
 def test_read_only_numpy_is_copied_through_dlpack():
     x = values((2, 3), np.float64)
     x.flags.writeable = False
-    a = fibril.from_dlpack(x)
+    a = array_from_dlpack(x)
     np.testing.assert_array_equal(np.asarray(a), x)
     a.fill_(-1.0)
     np.testing.assert_array_equal(x, values((2, 3), np.float64))
@@ -275,11 +276,11 @@ def test_read_only_numpy_is_copied_through_dlpack():
 
 def test_dlpack_rejects_unsupported_dtypes_and_negative_strides():
     with pytest.raises(TypeError, match="unsupported DLPack dtype"):
-        fibril.from_dlpack(np.zeros(3, np.float16))
+        array_from_dlpack(np.zeros(3, np.float16))
     with pytest.raises(ValueError, match="negative strides"):
-        fibril.from_dlpack(np.arange(4.0)[::-1])
+        array_from_dlpack(np.arange(4.0)[::-1])
     with pytest.raises(TypeError, match="__dlpack__"):
-        fibril.from_dlpack([1, 2])
+        array_from_dlpack([1, 2])
 
 
 # The same layouts made by numpy / torch indexing (both accept these) and by fibril's views,
@@ -322,11 +323,11 @@ def assert_shares_with_numpy(a, x):
 @pytest.mark.parametrize("dtype", NP_DTYPES)
 def test_dlpack_numpy_round_trips(dtype, layout):
     x = LAYOUTS[layout](values((3, 5), dtype))
-    a = fibril.from_dlpack(x)
+    a = array_from_dlpack(x)
     assert DTYPES[a.dtype] == dtype
     assert_shares_with_numpy(a, x)
 
-    f = FIBRIL_LAYOUTS[layout](fibril.from_numpy(values((3, 5), dtype)))
+    f = FIBRIL_LAYOUTS[layout](array_from_numpy(values((3, 5), dtype)))
     y = np.from_dlpack(f)
     assert y.dtype == dtype
     np.testing.assert_array_equal(y, LAYOUTS[layout](values((3, 5), dtype)))
@@ -340,7 +341,7 @@ def test_dlpack_torch_round_trips(dtype, layout):
 
     # torch -> fibril
     t = LAYOUTS[layout](torch.from_numpy(values((3, 5), dtype)).clone())
-    a = fibril.from_dlpack(t)
+    a = array_from_dlpack(t)
     assert a.shape == tuple(t.shape) and DTYPES[a.dtype] == dtype
     np.testing.assert_array_equal(np.asarray(a), t.numpy())
     if t.numel():
@@ -351,7 +352,7 @@ def test_dlpack_torch_round_trips(dtype, layout):
         assert bool((t == one(dtype)).all())
 
     # fibril -> torch
-    f = FIBRIL_LAYOUTS[layout](fibril.from_numpy(values((3, 5), dtype)))
+    f = FIBRIL_LAYOUTS[layout](array_from_numpy(values((3, 5), dtype)))
     u = torch.from_dlpack(f)
     assert tuple(u.shape) == f.shape and u.numpy().dtype == dtype
     np.testing.assert_array_equal(u.numpy(), np.asarray(f))
@@ -372,7 +373,7 @@ def test_torch_and_fibril_keep_each_other_alive():
     assert t.stride() == (1, 5) and bool((t == 3).all())
 
     u = torch.arange(10, dtype=torch.float64)
-    b = fibril.from_dlpack(u[2:])
+    b = array_from_dlpack(u[2:])
     del u
     gc.collect()
     np.testing.assert_array_equal(np.asarray(b), np.arange(2, 10))
@@ -381,4 +382,4 @@ def test_torch_and_fibril_keep_each_other_alive():
 def test_torch_unsupported_dtype_is_type_error():
     torch = torch_or_skip()
     with pytest.raises(TypeError, match="unsupported DLPack dtype"):
-        fibril.from_dlpack(torch.zeros(3, dtype=torch.int8))
+        array_from_dlpack(torch.zeros(3, dtype=torch.int8))

@@ -36,8 +36,13 @@ class _Version:
 
 
 class Tensor:
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_version", "_accumulator",
-                 "_leaf_hooks", "__weakref__")
+    # Defaults live on the class so that wrapping an Array sets two attributes only.
+    _requires_grad = False
+    grad = None
+    grad_fn = None
+    _output_nr = 0
+    _accumulator = None  # weak reference to the leaf's AccumulateGrad node
+    _leaf_hooks = None
 
     def __init__(self, *args, **kwargs):
         raise TypeError("create tensors with fibril.tensor(), fibril.zeros(), fibril.from_numpy(), ...")
@@ -46,13 +51,7 @@ class Tensor:
     def _wrap(cls, array, version=None):
         t = object.__new__(cls)
         t._data = array
-        t._requires_grad = False
-        t.grad = None
-        t.grad_fn = None
-        t._output_nr = 0
         t._version = version if version is not None else _Version()
-        t._accumulator = None
-        t._leaf_hooks = None
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -148,10 +147,6 @@ class Tensor:
             self._accumulator = weakref.ref(acc)
         return acc, 0
 
-    def _set_history(self, node, index):
-        self.grad_fn = node
-        self._output_nr = index
-
     def backward(self, gradient=None, retain_graph=False):
         from . import autograd
 
@@ -243,6 +238,9 @@ class Tensor:
         return _format(self)
 
     __hash__ = object.__hash__
+
+
+_function.Tensor = Tensor
 
 
 class _HookHandle:

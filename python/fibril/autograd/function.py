@@ -7,18 +7,20 @@ the node holds the context and one edge per forward input (the producer's node a
 index, or None where no gradient flows).
 """
 
-from .grad_mode import is_grad_enabled, no_grad
+from .grad_mode import _state as _grad_state
+from .grad_mode import no_grad
+
+Tensor = None  # fibril.Tensor, set by tensor.py (which imports this module)
 
 
 class FunctionCtx:
     """What forward leaves for backward: saved tensors (version-checked), plain attributes,
     and `needs_input_grad` (one bool per forward argument)."""
 
-    def __init__(self):
-        self._saved = ()
-        self._released = False
-        self.needs_input_grad = ()
-        self.materialize_grads = True
+    _saved = ()
+    _released = False
+    needs_input_grad = ()
+    materialize_grads = True
 
     def save_for_backward(self, *tensors):
         self._saved = tuple(None if t is None else (t, t._version.value) for t in tensors)
@@ -131,21 +133,27 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        from ..tensor import Tensor
-
+        # The per-call path of every op: kept to plain attribute reads, no helper calls.
         ctx = FunctionCtx()
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = is_grad_enabled() and any(needs)
+        needs = tuple([isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None) for a in args])
         ctx.needs_input_grad = needs
-        with no_grad():
+        state = _grad_state
+        if not state.enabled:
+            return cls.forward(ctx, *args)
+        state.enabled = False
+        try:
             out = cls.forward(ctx, *args)
-        if not record:
+        finally:
+            state.enabled = True
+        if True not in needs:
             return out
         outputs = out if isinstance(out, tuple) else (out,)
-        edges = tuple(a._grad_edge() if n else None for a, n in zip(args, needs))
+        edges = tuple([a._grad_edge() if n else None for a, n in zip(args, needs)])
         node = Node(cls, ctx, edges, len(outputs))
-        ctx._output_meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
+        if len(outputs) > 1:
+            ctx._output_meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
         for i, o in enumerate(outputs):
-            if isinstance(o, Tensor) and o.dtype.is_floating_point:
-                o._set_history(node, i)
+            if isinstance(o, Tensor) and o._data.dtype.is_floating_point:
+                o.grad_fn = node
+                o._output_nr = i
         return out

@@ -148,6 +148,10 @@ class Cast(Function):
         return Tensor._wrap(g._data.astype(ctx.in_dtype).to(ctx.in_device)), None, None
 
 
+# Functions whose output aliases the input's memory (Reshape only when it could view).
+VIEW_FUNCTIONS = (Reshape, Permute, Transpose, Expand, Squeeze, Unsqueeze, Slice, Select)
+
+
 # ------------------------------------------------------------------------------ functions
 def _shape_arg(shape):
     return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) else tuple(shape)

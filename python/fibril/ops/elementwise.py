@@ -1,0 +1,455 @@
+"""Elementwise family: unary and binary ops with broadcasting and PyTorch type promotion
+(done in C++), where and clamp; Python operators; in-place variants. Each Function's
+backward sits beside its forward; gradients of broadcast inputs are summed back to the
+input's shape (and cast back to its dtype)."""
+
+import math
+
+from .. import _C
+from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor
+
+U, B = _C.UnaryOp, _C.BinaryOp
+
+
+def _arr(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _meta(x):
+    """What backward needs to know of an input: (shape, dtype) if it takes a gradient.
+    Keeping metadata rather than the tensor lets its memory go after forward."""
+    return (x.shape, x.dtype) if isinstance(x, Tensor) and x.requires_grad else None
+
+
+def _grad_for(g, meta):
+    """g summed to the input's shape and cast to its dtype; None when it takes no gradient."""
+    if meta is None:
+        return None
+    from .reduce import sum_to_shape
+
+    shape, dtype = meta
+    g = sum_to_shape(g, shape)
+    return g if g.dtype == dtype else g.to(dtype)
+
+
+def _unary(op, x):
+    return Tensor._wrap(_C.unary(op, x._data))
+
+
+def _binary(op, a, b):
+    return Tensor._wrap(_C.binary(op, _arr(a), _arr(b)))
+
+
+# ------------------------------------------------------------------------------ binary
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.metas = (_meta(a), _meta(b))
+        return _binary(B.add, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.metas
+        return _grad_for(g, a), _grad_for(g, b)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.metas = (_meta(a), _meta(b))
+        return _binary(B.sub, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.metas
+        return _grad_for(g, a), _grad_for(neg(g), b)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        need_a, need_b = ctx.needs_input_grad[:2]
+        _save_operands(ctx, a, b, keep_a=need_b, keep_b=need_a)
+        ctx.metas = (_meta(a), _meta(b))
+        return _binary(B.mul, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _operands(ctx)
+        need_a, need_b = ctx.needs_input_grad[:2]
+        x, y = ctx.metas
+        return _grad_for(mul(g, b), x) if need_a else None, _grad_for(mul(g, a), y) if need_b else None
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b, keep_a=ctx.needs_input_grad[1])
+        ctx.metas = (_meta(a), _meta(b))
+        return _binary(B.div, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _operands(ctx)
+        need_a, need_b = ctx.needs_input_grad[:2]
+        x, y = ctx.metas
+        ga = _grad_for(div(g, b), x) if need_a else None
+        gb = _grad_for(neg(div(mul(g, a), mul(b, b))), y) if need_b else None
+        return ga, gb
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _binary(B.pow, a, b)
+        _save_operands(ctx, a, b)
+        ctx.out = out.detach() if ctx.needs_input_grad[1] else None
+        ctx.metas = (_meta(a), _meta(b))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _operands(ctx)
+        need_a, need_b = ctx.needs_input_grad[:2]
+        x, y = ctx.metas
+        ga = gb = None
+        if need_a:  # b * a^(b-1), 0 where b == 0 (0^0 has gradient 0, as PyTorch)
+            ga = _grad_for(where(eq(b, 0), 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), x)
+        if need_b:  # a^b * log(a), 0 where a == 0 and b >= 0
+            gb = _grad_for(where(logical_and(eq(a, 0), ge(b, 0)), 0.0, mul(g, mul(ctx.out, log(a)))), y)
+        return ga, gb
+
+
+class Maximum(Function):
+    """Ties send half the gradient to each input, as PyTorch."""
+
+    op = B.maximum
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ctx.save_for_backward(a, b)
+        ctx.metas = (_meta(a), _meta(b))
+        ctx.is_max = cls.op == B.maximum
+        return _binary(cls.op, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        half = mul(g, 0.5)
+        a_wins = gt(a, b) if ctx.is_max else lt(a, b)
+        tie = eq(a, b)
+        ga = where(a_wins, g, where(tie, half, 0.0))
+        gb = where(logical_or(a_wins, tie), where(tie, half, 0.0), g)
+        return _grad_for(ga, ctx.metas[0]), _grad_for(gb, ctx.metas[1])
+
+
+class Minimum(Maximum):
+    op = B.minimum
+
+
+class Atan2(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        ctx.metas = (_meta(a), _meta(b))
+        return _binary(B.atan2, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        denom = add(mul(a, a), mul(b, b))
+        return _grad_for(div(mul(g, b), denom), ctx.metas[0]), _grad_for(div(mul(neg(g), a), denom), ctx.metas[1])
+
+
+class Remainder(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b, keep_a=ctx.needs_input_grad[1], keep_b=ctx.needs_input_grad[1])
+        ctx.metas = (_meta(a), _meta(b))
+        return _binary(B.remainder, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _operands(ctx)
+        x, y = ctx.metas
+        gb = _grad_for(mul(neg(g), floor_divide(a, b)), y) if ctx.needs_input_grad[1] else None
+        return _grad_for(g, x), gb
+
+
+def _save_operands(ctx, a, b, keep_a=True, keep_b=True):
+    """Saves the tensor operands backward needs (version-checked) and remembers scalars."""
+    ctx.save_for_backward(a if keep_a and isinstance(a, Tensor) else None,
+                          b if keep_b and isinstance(b, Tensor) else None)
+    ctx.scalars = (None if isinstance(a, Tensor) else a, None if isinstance(b, Tensor) else b)
+
+
+def _operands(ctx):
+    return tuple(s if t is None else t for t, s in zip(ctx.saved_tensors, ctx.scalars))
+
+
+# ------------------------------------------------------------------------------ unary
+def _unary_function(name, op, grad=None, save="input"):
+    """A Function for a unary op; grad(g, x, y) is its backward (None: not differentiable)."""
+
+    def forward(ctx, x):
+        y = _unary(op, x)
+        if grad is not None:
+            ctx.save_for_backward(x if save == "input" else y)
+        return y
+
+    def backward(ctx, g):
+        (saved,) = ctx.saved_tensors
+        return grad(g, saved)
+
+    return type(name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+
+_LN2 = math.log(2.0)
+Neg = _unary_function("Neg", U.neg, lambda g, x: neg(g))
+Abs = _unary_function("Abs", U.abs, lambda g, x: mul(g, sign(x)))
+Exp = _unary_function("Exp", U.exp, lambda g, y: mul(g, y), save="output")
+Exp2 = _unary_function("Exp2", U.exp2, lambda g, y: mul(g, mul(y, _LN2)), save="output")
+Expm1 = _unary_function("Expm1", U.expm1, lambda g, y: mul(g, add(y, 1.0)), save="output")
+Log = _unary_function("Log", U.log, lambda g, x: div(g, x))
+Log2 = _unary_function("Log2", U.log2, lambda g, x: div(g, mul(x, _LN2)))
+Log1p = _unary_function("Log1p", U.log1p, lambda g, x: div(g, add(x, 1.0)))
+Sqrt = _unary_function("Sqrt", U.sqrt, lambda g, y: div(g, mul(y, 2.0)), save="output")
+Rsqrt = _unary_function("Rsqrt", U.rsqrt, lambda g, y: mul(g, mul(pow(y, 3), -0.5)), save="output")
+Reciprocal = _unary_function("Reciprocal", U.reciprocal, lambda g, y: mul(neg(g), mul(y, y)), save="output")
+Sin = _unary_function("Sin", U.sin, lambda g, x: mul(g, cos(x)))
+Cos = _unary_function("Cos", U.cos, lambda g, x: mul(neg(g), sin(x)))
+Tanh = _unary_function("Tanh", U.tanh, lambda g, y: mul(g, sub(1.0, mul(y, y))), save="output")
+Sigmoid = _unary_function("Sigmoid", U.sigmoid, lambda g, y: mul(g, mul(y, sub(1.0, y))), save="output")
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond, ctx.metas = cond, (_meta(a), _meta(b))
+        return Tensor._wrap(_C.where(cond._data, _arr(a), _arr(b)))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.metas
+        ga = _grad_for(where(ctx.cond, g, 0.0), a) if a else None
+        gb = _grad_for(where(ctx.cond, 0.0, g), b) if b else None
+        return None, ga, gb
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x, *(v if isinstance(v, Tensor) else None for v in (lo, hi)))
+        ctx.scalars = (None if isinstance(lo, Tensor) else lo, None if isinstance(hi, Tensor) else hi)
+        ctx.metas = (_meta(lo), _meta(hi))
+        return Tensor._wrap(_C.clamp(x._data, _arr(lo), _arr(hi)))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = ctx.saved_tensors
+        lo, hi = (s if t is None else t for t, s in zip((lo, hi), ctx.scalars))
+        inside = None
+        if lo is not None:
+            inside = ge(x, lo)
+        if hi is not None:
+            inside = le(x, hi) if inside is None else logical_and(inside, le(x, hi))
+        gx = g if inside is None else where(inside, g, 0.0)
+        glo = _grad_for(where(lt(x, lo), g, 0.0), ctx.metas[0]) if ctx.metas[0] else None
+        ghi = _grad_for(where(gt(x, hi), g, 0.0), ctx.metas[1]) if ctx.metas[1] else None
+        return gx, glo, ghi
+
+
+# ------------------------------------------------------------------------------ functions
+def add(a, b, alpha=1):
+    return Add.apply(a, b if alpha == 1 else mul(b, alpha))
+
+
+def sub(a, b, alpha=1):
+    return Sub.apply(a, b if alpha == 1 else mul(b, alpha))
+
+
+def mul(a, b):
+    return Mul.apply(a, b)
+
+
+def div(a, b, rounding_mode=None):
+    if rounding_mode is None:
+        return Div.apply(a, b)
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode == "trunc":
+        if _C.result_type(_arr(a), _arr(b)).is_floating_point:
+            return trunc(_binary(B.div, a, b))
+        # integers: floor division, plus one where it rounded a negative inexact quotient down
+        inexact_negative = logical_and(ne(remainder(a, b), 0), ne(lt(a, 0), lt(b, 0)))
+        return add(floor_divide(a, b), inexact_negative)
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+def floor_divide(a, b):
+    return _binary(B.floor_divide, a, b)
+
+
+def remainder(a, b):
+    return Remainder.apply(a, b)
+
+
+def pow(a, b):
+    return Pow.apply(a, b)
+
+
+def maximum(a, b):
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    return Minimum.apply(a, b)
+
+
+def atan2(a, b):
+    return Atan2.apply(a, b)
+
+
+def _compare(op):
+    def fn(a, b):
+        return _binary(op, a, b)
+
+    return fn
+
+
+eq, ne, lt, le, gt, ge = (_compare(op) for op in (B.eq, B.ne, B.lt, B.le, B.gt, B.ge))
+logical_and, logical_or, logical_xor = (_compare(op) for op in (B.logical_and, B.logical_or, B.logical_xor))
+
+
+def logical_not(x):
+    return _unary(U.logical_not, x)
+
+
+def neg(x):
+    return Neg.apply(x)
+
+
+def abs(x):
+    return Abs.apply(x)
+
+
+def sign(x):
+    return _unary(U.sign, x)
+
+
+exp, exp2, expm1 = Exp.apply, Exp2.apply, Expm1.apply
+log, log2, log1p = Log.apply, Log2.apply, Log1p.apply
+sqrt, rsqrt, reciprocal = Sqrt.apply, Rsqrt.apply, Reciprocal.apply
+sin, cos, tanh, sigmoid = Sin.apply, Cos.apply, Tanh.apply, Sigmoid.apply
+
+
+def floor(x):
+    return _unary(U.floor, x)
+
+
+def ceil(x):
+    return _unary(U.ceil, x)
+
+
+def round(x):
+    return _unary(U.round, x)
+
+
+def trunc(x):
+    return _unary(U.trunc, x)
+
+
+def where(cond, a, b):
+    return Where.apply(cond, a, b)
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    return Clamp.apply(x, min, max)
+
+
+clip = clamp
+
+
+# ------------------------------------------------------------------------------ in place
+def _inplace(x, op_fn, kernel, needs_graph=False):
+    """x <- op_fn(x) in place. Outside autograd, kernel(x's Array) writes straight into x.
+    Inside, the op is recorded out of place and x adopts the result's values and history,
+    so gradients flow through the previous value of x (not supported for views yet)."""
+    from . import index
+
+    if not is_grad_enabled() or not (x.requires_grad or needs_graph):
+        kernel(x._data)
+        x._version.value += 1
+        return x
+    if x.is_leaf and x._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if x.grad_fn is not None and x.grad_fn.function in index.VIEW_FUNCTIONS:
+        raise NotImplementedError("in-place ops on a view of a tensor that requires grad are not supported yet")
+    result = op_fn(x)
+    x._data.copy_(result._data)
+    x._version.value += 1
+    if result.requires_grad:
+        x.grad_fn, x._output_nr = result.grad_fn, result._output_nr
+    return x
+
+
+def _binary_inplace(op, fn):
+    def method(self, other):
+        needs_graph = isinstance(other, Tensor) and other.requires_grad
+        return _inplace(self, lambda x: fn(x, other), lambda a: _C.binary(op, a, _arr(other), out=a),
+                        needs_graph)
+
+    return method
+
+
+def _reflected(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _attach():
+    T = Tensor
+    T.__add__, T.__radd__ = add, _reflected(add)
+    T.__sub__, T.__rsub__ = sub, _reflected(sub)
+    T.__mul__, T.__rmul__ = mul, _reflected(mul)
+    T.__truediv__, T.__rtruediv__ = div, _reflected(div)
+    T.__floordiv__, T.__rfloordiv__ = floor_divide, _reflected(floor_divide)
+    T.__mod__, T.__rmod__ = remainder, _reflected(remainder)
+    T.__pow__, T.__rpow__ = pow, _reflected(pow)
+    T.__neg__, T.__pos__, T.__abs__ = neg, lambda self: self, abs
+    T.__eq__, T.__ne__, T.__lt__, T.__le__, T.__gt__, T.__ge__ = eq, ne, lt, le, gt, ge
+    T.__and__, T.__or__, T.__xor__ = logical_and, logical_or, logical_xor
+    T.__rand__, T.__ror__, T.__rxor__ = _reflected(logical_and), _reflected(logical_or), _reflected(logical_xor)
+    T.__invert__ = logical_not
+    for name, op, fn in [("add", B.add, add), ("sub", B.sub, sub), ("mul", B.mul, mul), ("div", B.div, div),
+                         ("pow", B.pow, pow), ("remainder", B.remainder, remainder),
+                         ("floor_divide", B.floor_divide, floor_divide), ("maximum", B.maximum, maximum),
+                         ("minimum", B.minimum, minimum), ("atan2", B.atan2, atan2)]:
+        setattr(T, name, fn)
+        setattr(T, name + "_", _binary_inplace(op, fn))
+    T.__iadd__, T.__isub__, T.__imul__ = T.add_, T.sub_, T.mul_
+    T.__itruediv__, T.__ipow__, T.__imod__, T.__ifloordiv__ = T.div_, T.pow_, T.remainder_, T.floor_divide_
+    for name in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"]:
+        setattr(T, name, globals()[name])
+    T.greater, T.less, T.greater_equal, T.less_equal, T.not_equal = gt, lt, ge, le, ne
+    for name, op in [("neg", U.neg), ("abs", U.abs), ("sign", U.sign), ("exp", U.exp), ("exp2", U.exp2),
+                     ("expm1", U.expm1), ("log", U.log), ("log2", U.log2), ("log1p", U.log1p), ("sqrt", U.sqrt),
+                     ("rsqrt", U.rsqrt), ("reciprocal", U.reciprocal), ("sin", U.sin), ("cos", U.cos),
+                     ("tanh", U.tanh), ("sigmoid", U.sigmoid), ("floor", U.floor), ("ceil", U.ceil),
+                     ("round", U.round), ("trunc", U.trunc), ("logical_not", U.logical_not)]:
+        fn = globals()[name]
+        setattr(T, name, fn)
+        setattr(T, name + "_", lambda self, fn=fn, op=op: _inplace(self, fn, lambda a: _C.unary(op, a, out=a)))
+    T.negative = T.neg
+    T.where = lambda self, cond, other: where(cond, self, other)
+    T.clamp = clamp
+    T.clip = clamp
+    T.clamp_ = lambda self, min=None, max=None: _inplace(
+        self, lambda x: clamp(x, min, max), lambda a: _C.clamp(a, _arr(min), _arr(max), out=a))
+    T.clip_ = T.clamp_
+
+
+_attach()

@@ -118,8 +118,11 @@ inline bool streamed_row(RowFn row, char* out, const char* const* in, const int6
 inline bool run_elementwise(const ElementwiseArgs& a, int nin, const int64_t* itemsize, RowFn row) {
   Dims d;
   if (!build_dims(a, nin, &d)) return true;  // empty
-  const int64_t zero[3] = {0, 0, 0};
-  if (d.n == 0) return row(a.out, 0, a.in, zero, 1);
+  if (d.n == 0) {  // one element: a row of one, still through parallel_for (it sets FTZ/DAZ)
+    d.n = 1;
+    d.size[0] = 1;
+    for (int k = 0; k <= nin; ++k) d.stride[0][k] = 1;
+  }
 
   const int inner = d.n - 1;
   const int64_t len = d.size[inner];

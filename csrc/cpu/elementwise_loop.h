@@ -133,7 +133,7 @@ inline bool run_elementwise(const ElementwiseArgs& a, int nin, const int64_t* it
   for (int i = 0; i < inner; ++i) rows *= d.size[i];
   bool stream = false;
 #if defined(__SSE2__)
-  stream = os == 1 && rows * len * itemsize[0] >= kStreamingBytes && !in_parallel_region();
+  stream = os == 1 && rows * len * itemsize[0] >= kStreamingBytes;
 #endif
   std::atomic<bool> ok{true};
 

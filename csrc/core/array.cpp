@@ -1,8 +1,9 @@
-// Array construction and the view ops (no copies here; see copy.cpp for those that copy).
+// Array construction, the view ops and layout queries (no copies here; see copy.cpp for those).
 #include "core/array.h"
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "core/errors.h"
 
@@ -181,6 +182,37 @@ Array Array::as_strided(const Shape& shape, const Strides& strides, int64_t offs
   FIBRIL_CHECK(shape.size() == strides.size(), Value, "[as_strided] shape ", shape_str(shape),
                " and strides ", shape_str(strides), " differ in length");
   return Array(storage_, dtype_, shape, strides, offset);
+}
+
+namespace {
+
+// The bytes [first, last) an array's elements span.
+std::pair<const char*, const char*> byte_span(const Array& a) {
+  const char* first = static_cast<const char*>(a.data());
+  int64_t last = 0;
+  for (int i = 0; i < a.ndim(); ++i) last += (a.shape()[i] - 1) * a.strides()[i];
+  return {first, first + (last + 1) * static_cast<int64_t>(a.itemsize())};
+}
+
+}  // namespace
+
+bool may_overlap(const Array& dst, const Array& src) {
+  if (dst.numel() == 0 || src.numel() == 0 || dst.device() != src.device()) return false;
+  if (src.data() == dst.data() && src.shape() == dst.shape() && src.strides() == dst.strides() &&
+      src.dtype() == dst.dtype()) {
+    return false;
+  }
+  auto [d0, d1] = byte_span(dst);
+  auto [s0, s1] = byte_span(src);
+  return d0 < s1 && s0 < d1;
+}
+
+void check_writable_layout(const Array& dst, const char* op) {
+  for (int i = 0; i < dst.ndim(); ++i) {
+    FIBRIL_CHECK(dst.strides()[i] != 0 || dst.shape()[i] <= 1, Runtime, "[", op, "] the destination ",
+                 dst.describe(), " has stride 0 at dimension ", i,
+                 ": several of its elements share one memory location (an expanded view)");
+  }
 }
 
 }  // namespace fibril

@@ -65,4 +65,13 @@ class Array {
   int64_t numel_;
 };
 
+// Whether writing dst could change src before it is read (a partial overlap). An exact alias
+// (same memory, shape, strides and dtype) is not one: each element is read before it is
+// written. Compares memory, not storages: two imports of one numpy buffer share bytes.
+bool may_overlap(const Array& dst, const Array& src);
+
+// RuntimeError when dst has a stride-0 dim of size > 1 (an expanded view): several of its
+// elements share one memory location, so writing it is ill-defined.
+void check_writable_layout(const Array& dst, const char* op);
+
 }  // namespace fibril

@@ -1,7 +1,5 @@
 // The Array ops that copy: copy_from, fill, contiguous, clone, astype, to. CPU work goes to
 // the ISA-dispatched strided copy kernel (csrc/cpu/copy.cpp); device work to the CUDA backend.
-#include <utility>
-
 #include "core/array.h"
 #include "core/errors.h"
 #include "cpu/kernels.h"
@@ -26,36 +24,10 @@ Array contiguous_on_device(const Array& src) {
   return out;
 }
 
-// The bytes [first, last) an array's elements span.
-std::pair<const char*, const char*> byte_span(const Array& a) {
-  const char* first = static_cast<const char*>(a.data());
-  int64_t last = 0;
-  for (int i = 0; i < a.ndim(); ++i) last += (a.shape()[i] - 1) * a.strides()[i];
-  return {first, first + (last + 1) * static_cast<int64_t>(a.itemsize())};
-}
-
-// Whether writing dst could change src before it is read. Compares memory, not storages:
-// two imports of one numpy buffer are distinct storages over the same bytes.
-bool may_overlap(const Array& dst, const Array& src) {
-  if (dst.numel() == 0 || src.numel() == 0 || dst.device() != src.device()) return false;
-  if (src.data() == dst.data() && src.strides() == dst.strides() && src.dtype() == dst.dtype()) return false;
-  auto [d0, d1] = byte_span(dst);
-  auto [s0, s1] = byte_span(src);
-  return d0 < s1 && s0 < d1;
-}
-
-void check_writable_layout(const Array& dst) {
-  for (int i = 0; i < dst.ndim(); ++i) {
-    FIBRIL_CHECK(dst.strides()[i] != 0 || dst.shape()[i] <= 1, Runtime, "[copy_] the destination ",
-                 dst.describe(), " has stride 0 at dimension ", i,
-                 ": several of its elements share one memory location (an expanded view)");
-  }
-}
-
 }  // namespace
 
 void Array::copy_from(const Array& source) {
-  check_writable_layout(*this);
+  check_writable_layout(*this, "copy_");
   Array src = source.shape() == shape_ ? source : source.expand(shape_);
   if (may_overlap(*this, src)) src = src.clone();  // copy through a temporary
   if (numel_ == 0) return;

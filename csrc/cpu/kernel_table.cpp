@@ -4,13 +4,17 @@
 namespace fibril::cpu::FIBRIL_ISA {
 
 void copy(const CopyArgs& args);
+KernelStatus unary(UnaryOp op, const ElementwiseArgs& args);
+KernelStatus binary(BinaryOp op, const ElementwiseArgs& args);
+KernelStatus where(const ElementwiseArgs& args);
+KernelStatus clamp(const ElementwiseArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
 #define FIBRIL_STR(x) FIBRIL_STR2(x)
 
 const KernelTable& table() {
-  static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, fma_gflops};
+  static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, fma_gflops};
   return t;
 }
 

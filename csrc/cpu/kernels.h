@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "core/elementwise_op.h"
 
 #ifndef FIBRIL_ISA
 #define FIBRIL_ISA generic
@@ -27,9 +28,30 @@ struct CopyArgs {
   const int64_t* src_strides;
 };
 
+// out = f(in[0], ..., in[k-1]) over an n-d index space; strides in elements, input strides
+// may be 0 (broadcast). The inputs already have the op's compute dtype `dtype` (where: in[0]
+// is bool, in[1] and in[2] are `dtype`); out has the op's result dtype (bool for comparisons
+// and logical ops, else `dtype`). out may alias an input exactly, never partially.
+struct ElementwiseArgs {
+  int ndim;
+  const int64_t* shape;
+  char* out;
+  const int64_t* out_strides;
+  const char* in[3];
+  const int64_t* in_strides[3];
+  DType dtype;
+};
+
+// What an elementwise kernel reports; the op layer turns the failures into errors.
+enum class KernelStatus { ok, zero_division, unsupported };
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
+  KernelStatus (*unary)(UnaryOp op, const ElementwiseArgs& args);
+  KernelStatus (*binary)(BinaryOp op, const ElementwiseArgs& args);
+  KernelStatus (*where)(const ElementwiseArgs& args);  // in: cond, a, b
+  KernelStatus (*clamp)(const ElementwiseArgs& args);  // in: x, lo, hi
   // Single-thread fp32 multiply-add throughput over `iterations` rounds, in GFLOP/s.
   double (*fma_gflops)(int64_t iterations);
 };

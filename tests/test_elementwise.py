@@ -1,0 +1,536 @@
+"""The elementwise family (csrc/ops/elementwise.cpp, csrc/cpu/elementwise.cpp) through _C.
+
+References: numpy in float64 for values (numpy in the op's own dtype where the op is exact:
+integers, floor_divide, remainder); PyTorch, when it imports, for result dtypes, promotion,
+errors and edge semantics. Arrays go in and out through fibril.from_numpy / np.asarray.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
+
+import fibril
+from fibril import _C
+
+try:
+    import torch
+except ImportError:
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+
+NP = {fibril.float32: np.float32, fibril.float64: np.float64, fibril.int64: np.int64,
+      fibril.int32: np.int32, fibril.uint8: np.uint8, fibril.bool: np.bool_}
+FROM_NP = {np.dtype(v): k for k, v in NP.items()}
+DTYPES = [np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_]
+FLOATS = [np.float32, np.float64]
+INTS = [np.int64, np.int32, np.uint8]
+SHAPES = [(), (0,), (1,), (3,), (17,), (129,), (4, 33), (2, 0, 3)]
+
+UNARY = [op for op in _C.UnaryOp.__members__]
+BINARY = [op for op in _C.BinaryOp.__members__]
+FLOAT_ONLY = {"exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal",
+              "sin", "cos", "tanh", "sigmoid"}
+PREDICATES = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"}
+
+
+def arr(x):
+    return fibril.from_numpy(np.asarray(x))
+
+
+def unary(op, x, **kw):
+    return np.asarray(_C.unary(getattr(_C.UnaryOp, op), x if isinstance(x, fibril.Array) else arr(x), **kw))
+
+
+def binary(op, a, b, **kw):
+    wrap = lambda v: arr(v) if isinstance(v, np.ndarray) else v  # noqa: E731
+    return np.asarray(_C.binary(getattr(_C.BinaryOp, op), wrap(a), wrap(b), **kw))
+
+
+def sample(shape, dtype, seed=0, low=-10, high=10):
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.5
+    if dtype.kind == "f":
+        return rng.uniform(low, high, shape).astype(dtype)
+    if dtype == np.uint8:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    return rng.integers(-1000, 1000, shape).astype(dtype)
+
+
+def sigmoid64(x):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+UNARY_REF = {
+    "neg": np.negative, "abs": np.abs, "sign": lambda x: np.where(np.isnan(x), 0, np.sign(x)),
+    "exp": np.exp, "exp2": np.exp2, "log": np.log, "log2": np.log2, "log1p": np.log1p,
+    "expm1": np.expm1, "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x),
+    "reciprocal": lambda x: 1 / x, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
+    "sigmoid": sigmoid64, "floor": np.floor, "ceil": np.ceil, "round": np.round,
+    "trunc": np.trunc, "logical_not": np.logical_not,
+}
+BINARY_REF = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+    "floor_divide": np.floor_divide, "remainder": np.remainder, "pow": np.power,
+    "maximum": np.maximum, "minimum": np.minimum, "atan2": np.arctan2, "eq": np.equal,
+    "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+    "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
+    "logical_xor": np.logical_xor,
+}
+
+
+def unary_dtype(op, dtype):
+    if op == "logical_not":
+        return np.bool_
+    return np.float32 if op in FLOAT_ONLY and np.dtype(dtype).kind != "f" else dtype
+
+
+def assert_close(got, ref, dtype, rtol=None):
+    """got has exactly `dtype`; values match ref (float64) to the dtype's precision."""
+    assert got.dtype == np.dtype(dtype), (got.dtype, dtype)
+    assert got.shape == ref.shape
+    if np.dtype(dtype).kind == "f":
+        rtol = rtol or (2e-6 if dtype == np.float32 else 1e-13)
+        tiny = np.finfo(dtype).tiny
+        with np.errstate(over="ignore"):
+            ref = ref.astype(dtype)
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=tiny, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, ref.astype(dtype))
+
+
+# ------------------------------------------------------------------------------ unary ops
+
+@pytest.mark.parametrize("op", UNARY)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_unary_float_vs_numpy(op, dtype):
+    for seed, shape in enumerate(SHAPES):
+        x = sample(shape, dtype, seed, -20, 20)
+        if x.size:
+            x.flat[0] = 2.5  # a rounding tie
+        with np.errstate(all="ignore"):
+            ref = UNARY_REF[op](x.astype(np.float64))
+        # sin/cos of float32 go through libm's float versions; exp2 and expm1 lose a little more
+        assert_close(unary(op, x), ref, unary_dtype(op, dtype), rtol=4e-6 if dtype == np.float32 else None)
+
+
+@pytest.mark.parametrize("op", sorted(set(UNARY) - {"neg", "abs", "floor", "ceil", "round", "trunc"}))
+def test_unary_bool_input(op):
+    x = np.array([True, False, True])
+    with np.errstate(all="ignore"):
+        ref = UNARY_REF[op](x.astype(np.float64))
+    assert_close(unary(op, x), ref, unary_dtype(op, np.bool_))
+
+
+@pytest.mark.parametrize("op", UNARY)
+@pytest.mark.parametrize("dtype", INTS)
+def test_unary_int_vs_numpy(op, dtype):
+    x = sample((3, 17), dtype, 1)
+    with np.errstate(all="ignore"):
+        if op in FLOAT_ONLY:
+            ref = UNARY_REF[op](x.astype(np.float64))
+        else:
+            ref = UNARY_REF[op](x)  # exact in the int dtype: neg and abs wrap as numpy's do
+    assert_close(unary(op, x), np.asarray(ref, np.float64) if op in FLOAT_ONLY else np.asarray(ref),
+                 unary_dtype(op, dtype))
+
+
+def test_unary_edge_values():
+    f = np.array([0.5, 1.5, 2.5, -0.5, -2.5], np.float32)
+    np.testing.assert_array_equal(unary("round", f), [0, 2, 2, -0.0, -2])  # half to even
+    assert np.signbit(unary("round", f)[3])
+    np.testing.assert_array_equal(unary("sign", np.array([np.nan, -0.0, -3, 4], np.float32)), [0, 0, -1, 1])
+    i64 = np.array([np.iinfo(np.int64).min, -5], np.int64)
+    np.testing.assert_array_equal(unary("abs", i64), [np.iinfo(np.int64).min, 5])  # wraps, like torch
+    np.testing.assert_array_equal(unary("neg", np.array([3, 250], np.uint8)), [253, 6])
+
+
+# ----------------------------------------------------------------------------- binary ops
+
+BINARY_SHAPES = [((), ()), ((17,), ()), ((), (17,)), ((129,), (129,)), ((4, 1), (1, 33)),
+                 ((3, 1, 5), (4, 1)), ((0, 3), (3,)), ((1,), (2, 0))]
+
+
+def binary_inputs(op, dtype, sa, sb, seed):
+    a, b = sample(sa, dtype, seed), sample(sb, dtype, seed + 100)
+    if op in ("floor_divide", "remainder") and np.dtype(dtype).kind in "iu":
+        b[b == 0] = 3  # zero divisors are tested apart
+    if op == "pow":
+        if np.dtype(dtype).kind == "f":
+            a = np.abs(a)
+        else:
+            b = b % 5 if dtype != np.uint8 else b % 3
+            a = a % 50 if dtype != np.uint8 else a
+    return np.asarray(a), np.asarray(b)  # 0-d stays an array, not a numpy scalar
+
+
+def binary_dtype(op, dtype):
+    if op in PREDICATES:
+        return np.bool_
+    return np.float32 if op in ("div", "atan2") and np.dtype(dtype).kind != "f" else dtype
+
+
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.uint8])
+def test_binary_vs_numpy(op, dtype):
+    out_dtype = binary_dtype(op, dtype)
+    for seed, (sa, sb) in enumerate(BINARY_SHAPES):
+        a, b = binary_inputs(op, dtype, sa, sb, seed)
+        with np.errstate(all="ignore"):
+            if op in ("floor_divide", "remainder") or np.dtype(out_dtype).kind != "f":
+                ref = BINARY_REF[op](a, b)  # exact ops: numpy in the same dtype
+            else:
+                ref = BINARY_REF[op](a.astype(np.float64), b.astype(np.float64))
+        assert_close(binary(op, a, b), np.asarray(ref), out_dtype, rtol=1e-5 if op == "pow" else None)
+
+
+@pytest.mark.parametrize("op", ["add", "mul", "maximum", "minimum", "eq", "ne", "lt", "logical_and",
+                                "logical_or", "logical_xor"])
+def test_binary_bool(op):
+    a, b = np.array([True, True, False, False]), np.array([True, False, True, False])
+    assert_close(binary(op, a, b), BINARY_REF[op](a, b), np.bool_)
+
+
+def test_float_division_semantics():
+    a = np.array([5, -5, 5, -5, 1, -1, 0, -0.0], np.float32)
+    b = np.array([3, 3, -3, -3, 0, 0, 0, 3], np.float32)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(binary("div", a, b), a / b)
+        np.testing.assert_array_equal(binary("floor_divide", a, b), [1, -2, -2, 1, np.inf, -np.inf, np.nan, -0.0])
+        np.testing.assert_array_equal(binary("remainder", a, b), np.remainder(a, b))
+    np.testing.assert_array_equal(binary("remainder", np.array([1.0, -1.0]), np.inf), [1, np.inf])
+    assert np.signbit(binary("remainder", np.array([-0.0]), 3.0)[0])
+
+
+def test_integer_division_semantics():
+    a = np.array([5, -5, 5, -5, 7], np.int32)
+    b = np.array([3, 3, -3, -3, 1], np.int32)
+    np.testing.assert_array_equal(binary("floor_divide", a, b), [1, -2, -2, 1, 7])
+    np.testing.assert_array_equal(binary("remainder", a, b), [2, 1, -1, -2, 0])
+    for dtype in (np.int32, np.int64):  # INT_MIN / -1 wraps and never traps
+        lo = np.array([np.iinfo(dtype).min], dtype)
+        np.testing.assert_array_equal(binary("floor_divide", lo, np.array([-1], dtype)), lo)
+        np.testing.assert_array_equal(binary("remainder", lo, np.array([-1], dtype)), [0])
+    for op in ("floor_divide", "remainder"):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            binary(op, np.arange(40000, dtype=np.int64), np.array([1, 0, 2]).repeat([39000, 1, 999]))
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            binary(op, np.array([1, 2], np.uint8), 0)
+
+
+def test_integer_pow():
+    a = np.array([2, -2, 1, -1, -1, 0, 3], np.int64)
+    np.testing.assert_array_equal(binary("pow", a, np.array([-1, -1, -3, -3, -2, -1, 39])), [0, 0, 1, -1, 1, 0, 3**39])
+    np.testing.assert_array_equal(binary("pow", np.array([2], np.uint8), np.array([9], np.uint8)), [0])
+    with pytest.raises(RuntimeError, match="negative integer powers"):
+        binary("pow", a, -1)
+    np.testing.assert_array_equal(binary("pow", a, arr(np.array(-1))), [0, 0, 1, -1, -1, 0, 0])  # 0-d: no check
+
+
+def test_maximum_minimum_nan():
+    a = np.array([1.5, np.nan, 2, np.nan], np.float32)
+    b = np.array([np.nan, 1, 3, np.nan], np.float32)
+    np.testing.assert_array_equal(binary("maximum", a, b), [np.nan, np.nan, 3, np.nan])
+    np.testing.assert_array_equal(binary("minimum", a, b), [np.nan, np.nan, 2, np.nan])
+
+
+def test_wrapped_scalars_convert_like_torch():
+    u = np.array([3, 250], np.uint8)
+    np.testing.assert_array_equal(binary("add", u, 300), [47, 38])  # 300 wraps to 44 in uint8
+    np.testing.assert_array_equal(binary("add", u, -1), [2, 249])
+    assert binary("mul", np.array([1, 2], np.int32), 2.5).dtype == np.float32
+    assert binary("add", np.array([1], np.int32), np.int64(2)).dtype == np.int32  # numpy scalars: wrapped
+    assert binary("add", np.array([1], np.float32), np.float64(2)).dtype == np.float32
+    assert binary("add", np.array([True]), np.bool_(True)).dtype == np.bool_
+
+
+# ------------------------------------------------------------------------- where and clamp
+
+def test_where():
+    c = np.array([[True], [False]])
+    a = np.arange(6, dtype=np.int32).reshape(2, 3)
+    got = np.asarray(_C.where(arr(c), arr(a), 2.5))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.where(c, a, 2.5))
+    got = np.asarray(_C.where(arr(c.astype(np.uint8)), 1, arr(np.array([7, 8, 9]))))
+    np.testing.assert_array_equal(got, np.where(c, 1, [7, 8, 9]))
+    assert got.dtype == np.int64
+    with pytest.raises(RuntimeError, match="bool condition"):
+        _C.where(arr(np.array([1.0])), 1, 2)
+
+
+def test_clamp():
+    x = np.array([-3.0, 0.5, 7.0, np.nan], np.float32)
+    np.testing.assert_array_equal(np.asarray(_C.clamp(arr(x), 0, 1)), [0, 0.5, 1, np.nan])
+    np.testing.assert_array_equal(np.asarray(_C.clamp(arr(x), max=1)), [-3, 0.5, 1, np.nan])
+    np.testing.assert_array_equal(np.asarray(_C.clamp(arr(x), 3, 1)), [1, 1, 1, np.nan])  # max wins
+    assert np.isnan(np.asarray(_C.clamp(arr(x), min=np.nan))).all()
+    i = np.array([3, -7, 100], np.int32)
+    got = np.asarray(_C.clamp(arr(i), 0.5))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, [3, 0.5, 100])
+    got = np.asarray(_C.clamp(arr(i), arr(np.array([[0], [5]], np.int64)), 50))
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, np.clip(i, [[0], [5]], 50))
+    np.testing.assert_array_equal(np.asarray(_C.clamp(arr(np.array([3, 250], np.uint8)), -5)), [251, 251])
+    i64 = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max])
+    np.testing.assert_array_equal(np.asarray(_C.clamp(arr(i64), min=0)), [0, np.iinfo(np.int64).max])
+    with pytest.raises(RuntimeError, match="at least one"):
+        _C.clamp(arr(x))
+    with pytest.raises(NotImplementedError, match="bool"):
+        _C.clamp(arr(np.array([True])), False, True)
+
+
+# ------------------------------------------------------------------------------ layouts
+
+def view_of(draw, shape, seed):
+    """A fibril view of `shape`: contiguous, transposed, stepped or expanded."""
+    kind = draw(st.sampled_from(["contiguous", "transposed", "stepped", "expanded"]))
+    if kind == "transposed" and len(shape) >= 2:
+        return fibril.from_numpy(sample(shape[::-1], np.float32, seed).T)
+    if kind == "stepped" and len(shape) >= 1:
+        base = sample(shape[:-1] + (2 * shape[-1],), np.float32, seed)
+        return fibril.from_numpy(base[..., ::2])
+    if kind == "expanded" and len(shape) >= 1:
+        small = tuple(1 if draw(st.booleans()) else n for n in shape)
+        return fibril.from_numpy(sample(small, np.float32, seed)).expand(*shape)
+    return fibril.from_numpy(sample(shape, np.float32, seed))
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(st.data(), mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, max_side=6),
+       st.sampled_from(["add", "mul", "maximum", "lt", "where", "clamp", "exp"]))
+def test_broadcasting_and_layouts(data, shapes, op):
+    a, b, c = (view_of(data.draw, s, i) for i, s in enumerate(shapes.input_shapes))
+    na, nb, nc = (np.asarray(v).astype(np.float64) for v in (a, b, c))
+    if op == "where":
+        got = _C.where(_C.binary(_C.BinaryOp.gt, a, 0.0), b, c)
+        ref = np.where(na > 0, nb, nc)
+    elif op == "clamp":
+        got, ref = _C.clamp(a, b, c), np.minimum(np.maximum(na, nb), nc)
+    elif op == "exp":
+        got, ref = _C.unary(_C.UnaryOp.exp, a), np.exp(na)
+    else:
+        got, ref = _C.binary(getattr(_C.BinaryOp, op), a, b), BINARY_REF[op](na, nb)
+    got = np.asarray(got)
+    assert got.shape == np.shape(ref)
+    np.testing.assert_allclose(got.astype(np.float64), ref, rtol=2e-6)
+
+
+def test_noncontiguous_out():
+    x = sample((33, 17), np.float32)
+    out = fibril.Array.empty((17, 33)).transpose(0, 1)
+    r = _C.binary(_C.BinaryOp.mul, arr(x), 2.0, out=out)
+    assert r is out
+    np.testing.assert_array_equal(np.asarray(out), x * 2)
+
+
+# -------------------------------------------------------------------------------- out=
+
+def test_out_in_place_and_cast():
+    x = sample((5, 7), np.int32)
+    a = arr(x.copy())
+    assert _C.binary(_C.BinaryOp.add, a, arr(np.int64(3) * np.ones(7, np.int64)), out=a) is a  # int64 result -> int32
+    np.testing.assert_array_equal(np.asarray(a), x + 3)
+    f = arr(np.zeros((5, 7), np.float64))
+    _C.binary(_C.BinaryOp.lt, arr(x), 0, out=f)  # bool result into float64
+    np.testing.assert_array_equal(np.asarray(f), (x < 0).astype(np.float64))
+    _C.unary(_C.UnaryOp.floor, a, out=f)  # integers: a copy, cast on the way
+    np.testing.assert_array_equal(np.asarray(f), x + 3)
+
+
+def test_out_partial_overlap_copies_the_input():
+    x = np.arange(10, dtype=np.float32)
+    buf = arr(x.copy())
+    _C.binary(_C.BinaryOp.add, buf.slice(0, 0, 9), 100.0, out=buf.slice(0, 1, 10))  # out[i] = in[i-1] + 100
+    np.testing.assert_array_equal(np.asarray(buf), np.concatenate([[0], x[:9] + 100]))
+    m = arr(np.arange(6, dtype=np.float32).reshape(2, 3))
+    _C.binary(_C.BinaryOp.mul, m, m.select(0, 0), out=m)  # row 0 broadcasts over the rows it rewrites
+    np.testing.assert_array_equal(np.asarray(m), [[0, 1, 4], [0, 4, 10]])
+
+
+def test_out_errors():
+    a = arr(np.ones((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\[add\] out has shape \[3\].*\[2, 3\]"):
+        _C.binary(_C.BinaryOp.add, a, 1, out=arr(np.ones(3, np.float32)))
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+        _C.binary(_C.BinaryOp.add, arr(np.ones(3, np.int64)), 1.5, out=arr(np.ones(3, np.int64)))
+    with pytest.raises(RuntimeError, match="result type Long can't be cast to the desired output type Bool"):
+        _C.binary(_C.BinaryOp.add, arr(np.ones(3, np.int64)), 1, out=arr(np.ones(3, np.bool_)))
+    with pytest.raises(RuntimeError, match="stride 0"):
+        _C.unary(_C.UnaryOp.exp, a, out=arr(np.ones(3, np.float32)).expand(2, 3))
+
+
+# ----------------------------------------------------------------------------- bad input
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"\[add\] shapes \[2, 3\] and \[4\] cannot be broadcast"):
+        _C.binary(_C.BinaryOp.add, arr(np.ones((2, 3))), arr(np.ones(4)))
+    with pytest.raises(ValueError, match="does not fit in int64"):
+        _C.binary(_C.BinaryOp.add, arr(np.ones(3)), 2**64)
+    with pytest.raises(TypeError, match=r"\[mul\] 'b' must be an Array"):
+        _C.binary(_C.BinaryOp.mul, arr(np.ones(3)), "2")
+    with pytest.raises(RuntimeError, match="bool"):
+        unary("neg", np.array([True]))
+    with pytest.raises(RuntimeError, match="bool"):
+        binary("sub", np.array([1, 2]), True)
+    with pytest.raises(NotImplementedError, match="not implemented for 'bool'"):
+        unary("abs", np.array([True]))
+    with pytest.raises(NotImplementedError, match="not implemented for 'bool'"):
+        binary("pow", np.array([True]), np.array([False]))
+
+
+# ---------------------------------------------------------------------- promotion (torch)
+
+def operand(kind, dtype):
+    """(fibril operand, torch operand) of one kind: 'array', '0-d' or 'scalar'."""
+    value = {"b": True, "u": 3, "i": 3, "f": 2.5}[np.dtype(dtype).kind]
+    if kind == "scalar":
+        return value, value
+    x = np.full((2,) if kind == "array" else (), value, dtype)
+    return arr(x), torch.from_numpy(x)
+
+
+@needs_torch
+def test_result_type_matches_torch():
+    kinds = [("array", "array"), ("array", "0-d"), ("0-d", "array"), ("array", "scalar"),
+             ("scalar", "array"), ("0-d", "0-d"), ("0-d", "scalar"), ("scalar", "0-d")]
+    scalar_types = [np.bool_, np.int64, np.float64]  # Python bool, int, float
+    for ka, kb in kinds:
+        for da in scalar_types if ka == "scalar" else DTYPES:
+            for db in scalar_types if kb == "scalar" else DTYPES:
+                fa, ta = operand(ka, da)
+                fb, tb = operand(kb, db)
+                want = torch.result_type(ta, tb)
+                got = _C.result_type(fa, fb)
+                assert str(want) == "torch." + np.dtype(NP[got]).name, (ka, da, kb, db)
+                assert np.asarray(_C.binary(_C.BinaryOp.add, fa, fb)).dtype == np.dtype(NP[got])
+
+
+def torch_result(fn):
+    """('ok', dtype name) or ('error', exception class name)."""
+    try:
+        return "ok", str(fn()).replace("torch.", "")
+    except Exception as err:  # noqa: BLE001 - compare the kind
+        return "error", type(err).__name__
+
+
+@needs_torch
+def test_unary_dtype_rules_match_torch():
+    for op in UNARY:
+        for dtype in DTYPES:
+            x = np.ones(3, dtype)
+            want = torch_result(lambda: getattr(torch, op)(torch.from_numpy(x)).dtype)
+            got = torch_result(lambda: np.asarray(_C.unary(getattr(_C.UnaryOp, op), arr(x))).dtype.name)
+            assert got == want, (op, dtype)
+
+
+@needs_torch
+def test_binary_dtype_rules_match_torch():
+    for op in BINARY:
+        tfn = getattr(torch, op)
+        for da in DTYPES:
+            for db in DTYPES:
+                a, b = np.ones(3, da), np.full(3, 2, db)
+                want = torch_result(lambda: tfn(torch.from_numpy(a), torch.from_numpy(b)).dtype)
+                got = torch_result(lambda: binary(op, a, b).dtype.name)
+                assert got == want, (op, da, db)
+
+
+@needs_torch
+@pytest.mark.parametrize("op", sorted(FLOAT_ONLY))
+def test_unary_float32_matches_torch(op):
+    x = sample((1000,), np.float32, 3, -30, 30)
+    want = getattr(torch, op)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(unary(op, x), want, rtol=1e-5, atol=1e-30, equal_nan=True)
+
+
+@needs_torch
+def test_edge_semantics_match_torch():
+    t = torch.tensor
+    cases = [
+        ("floor_divide", t([1.0, -1.0, 0.0, 7.5, -7.5]), t([np.inf, np.inf, 0.0, -2.0, 2.0])),
+        ("remainder", t([1.0, -1.0, -0.0, 7.5, -7.5]), t([np.inf, np.inf, 3.0, -2.0, 2.0])),
+        ("pow", t([0.0, -2.0, 2.0, np.nan, 1.0]), t([0.0, 0.5, -np.inf, 0.0, np.nan])),
+        ("atan2", t([0.0, -0.0, 1.0, -1.0]), t([-0.0, -0.0, 0.0, np.inf])),
+    ]
+    for op, a, b in cases:
+        want = getattr(torch, op)(a, b).numpy()
+        got = binary(op, a.numpy(), b.numpy())
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want), err_msg=op)
+
+
+# ----------------------------------------------------------------------------- threads
+
+def test_results_do_not_depend_on_thread_count(num_threads):
+    x = sample((1 << 20) + 37, np.float32, 5, -50, 50)  # > 4 MiB out: the streaming path
+    m = sample((300, 300), np.float32, 6)
+    runs = []
+    for n in (1, 2):
+        num_threads(n)
+        runs.append([unary("exp", x), unary("tanh", x), binary("add", x, 1.5),
+                     np.asarray(_C.binary(_C.BinaryOp.mul, arr(m), arr(m[0]))),
+                     np.asarray(_C.binary(_C.BinaryOp.add, arr(m).transpose(0, 1), arr(m)))])
+    for one, two in zip(*runs):
+        np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(runs[0][2], x + np.float32(1.5))
+    np.testing.assert_allclose(runs[0][0], np.exp(x.astype(np.float64)), rtol=2e-7)
+
+
+# --------------------------------------------------------------------- vectorized math ulp
+
+def ulp_error(got, ref64):
+    """|got - ref| in float32 ulps of the exact result; infinities and NaN must match exactly."""
+    with np.errstate(all="ignore"):
+        ref32 = ref64.astype(np.float32)
+        mag = np.abs(ref64)
+        exponent = np.floor(np.log2(np.where(mag > 0, mag, 1.0)))
+        ulp = np.exp2(np.maximum(exponent, -126) - 23)
+        special = ~np.isfinite(ref32) | ~np.isfinite(got)
+        err = np.where(special, 0, np.abs(got.astype(np.float64) - ref64) / ulp)
+    same = (got == ref32) | (np.isnan(got) & np.isnan(ref32))
+    assert same[special].all(), (got[special & ~same][:5], ref32[special & ~same][:5])
+    zeros = (ref32 == 0) & (got == 0)
+    assert (np.signbit(got[zeros]) == np.signbit(ref32[zeros])).all(), "sign of zero"
+    return err.max()
+
+
+VEC_MATH = {"exp": np.exp, "exp2": np.exp2, "expm1": np.expm1, "log": np.log, "log2": np.log2,
+            "log1p": np.log1p, "tanh": np.tanh, "sigmoid": sigmoid64}
+SPECIALS = np.array([0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.1754942e-38, 1.17549435e-38,
+                     88.72283, 88.72284, -87.33654, -103.97, -104, 1, -1, 0.625, -0.625, 9.01, 127.99,
+                     128, -149, -150, 2, 1e-8, -1e-8, -0.99999994, 3.4028235e38], np.float32)
+
+
+@pytest.fixture
+def keep_denormals():
+    before = fibril.get_flush_denormal()
+    fibril.set_flush_denormal(False)
+    yield
+    fibril.set_flush_denormal(before)
+
+
+@pytest.mark.parametrize("op", sorted(VEC_MATH))
+def test_vec_math_ulp(op, keep_denormals):
+    """Every 997th float32 bit pattern plus specials, subnormals kept: <= 4 ulp (measured
+    maxima are in vec_math.h's header). Denser sweeps (every 97th) give the same figures."""
+    x = np.concatenate([np.arange(0, 2**32, 997, dtype=np.uint64).astype(np.uint32).view(np.float32), SPECIALS])
+    with np.errstate(all="ignore"):
+        ref = VEC_MATH[op](x.astype(np.float64))
+    assert ulp_error(unary(op, x), ref) <= 4
+    strided = arr(np.repeat(x, 2)).slice(0, 0, None, 2)  # the scalar twin: the same bits
+    np.testing.assert_array_equal(np.asarray(_C.unary(getattr(_C.UnaryOp, op), strided)), unary(op, x))
+
+
+def test_vec_math_flushes_denormals_by_default():
+    """With FTZ/DAZ on (fibril's default), subnormal inputs read as 0, subnormal results are 0."""
+    assert fibril.get_flush_denormal()
+    tiny = np.array([1e-40, -1e-40], np.float32)
+    np.testing.assert_array_equal(unary("log", tiny), [-np.inf, -np.inf])
+    np.testing.assert_array_equal(unary("exp", np.array([-100.0], np.float32)), [0])
+    np.testing.assert_array_equal(unary("sigmoid", np.array([-100.0], np.float32)), [0])

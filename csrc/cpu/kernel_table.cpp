@@ -4,13 +4,16 @@
 namespace fibril::cpu::FIBRIL_ISA {
 
 void copy(const CopyArgs& args);
+void reduce(const ReduceArgs& args);
+void arg_reduce(const ArgReduceArgs& args);
+void scan(const ScanArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
 #define FIBRIL_STR(x) FIBRIL_STR2(x)
 
 const KernelTable& table() {
-  static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, fma_gflops};
+  static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, reduce, arg_reduce, scan, fma_gflops};
   return t;
 }
 

@@ -25,5 +25,6 @@ void with_gil(const std::function<void()>& fn);
 void bind_array(py::module_& m);
 void bind_dlpack(py::module_& m, py::class_<Array>& cls);
 void bind_runtime(py::module_& m);
+void bind_reduce(py::module_& m);
 
 }  // namespace fibril::python

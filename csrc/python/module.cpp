@@ -35,4 +35,5 @@ PYBIND11_MODULE(_C, m) {
   fibril::cpu::kernels();  // choose the CPU kernels now: a bad FIBRIL_CPU_ISA fails the import
   bind_array(m);
   bind_runtime(m);
+  bind_reduce(m);
 }

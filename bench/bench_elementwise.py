@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from fibril import _C
+import fibril
 from bench.harness import Case
 
 N = 1 << 24  # 16M float32: 64 MiB per operand, far beyond the 8 MiB L3
@@ -16,12 +16,13 @@ QUICK_N = 1 << 22
 ROWS = 4096  # broadcast add: (4096, 4096) matrix + (4096,) row
 
 
-def binary(op):
-    return lambda a, b: _C.binary(op, a, b)
+def binary(name):
+    """The public Tensor API (fibril.add, ...), Python layer included."""
+    return getattr(fibril, name)
 
 
-def unary(op):
-    return lambda x: _C.unary(op, x)
+def unary(name):
+    return getattr(fibril, name)
 
 
 def vectors(n, count):
@@ -57,16 +58,16 @@ def cases(quick):
     n = QUICK_N if quick else N
     out = [
         Case(name=f"{name} {n >> 20}M", work=12 * n, unit="GB/s", inputs=functools.partial(vectors, n, 2),
-             ops={"fibril": binary(op), "numpy": np_fn, "torch": torch_op(name)})
-        for name, op, np_fn in (("add", _C.BinaryOp.add, np.add), ("mul", _C.BinaryOp.mul, np.multiply))
+             ops={"fibril": binary(name), "numpy": np_fn, "torch": torch_op(name)})
+        for name, np_fn in (("add", np.add), ("mul", np.multiply))
     ]
     out.append(Case(name=f"add row {ROWS}x{ROWS}", work=8 * ROWS * ROWS, unit="GB/s",
                     inputs=functools.partial(matrix_and_row, ROWS),
-                    ops={"fibril": binary(_C.BinaryOp.add), "numpy": np.add, "torch": torch_op("add")}))
+                    ops={"fibril": binary("add"), "numpy": np.add, "torch": torch_op("add")}))
     math = (("exp", np.exp), ("tanh", np.tanh), ("sigmoid", numpy_sigmoid))
     out += [
         Case(name=f"{name} {n >> 20}M", work=8 * n, unit="GB/s", inputs=functools.partial(vectors, n, 1),
-             ops={"fibril": unary(getattr(_C.UnaryOp, name)), "numpy": np_fn, "torch": torch_op(name)},
+             ops={"fibril": unary(name), "numpy": np_fn, "torch": torch_op(name)},
              check=functools.partial(check_math, np_fn))
         for name, np_fn in (math[:1] if quick else math)
     ]

@@ -8,13 +8,17 @@ KernelStatus unary(UnaryOp op, const ElementwiseArgs& args);
 KernelStatus binary(BinaryOp op, const ElementwiseArgs& args);
 KernelStatus where(const ElementwiseArgs& args);
 KernelStatus clamp(const ElementwiseArgs& args);
+void reduce(const ReduceArgs& args);
+void arg_reduce(const ArgReduceArgs& args);
+void scan(const ScanArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
 #define FIBRIL_STR(x) FIBRIL_STR2(x)
 
 const KernelTable& table() {
-  static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, fma_gflops};
+  static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
+                             fma_gflops};
   return t;
 }
 

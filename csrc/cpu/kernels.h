@@ -44,6 +44,55 @@ struct ElementwiseArgs {
 
 // What an elementwise kernel reports; the op layer turns the failures into errors.
 enum class KernelStatus { ok, zero_division, unsupported };
+// out[o] = finish(reduce over the reduced index space) for every output o. The output is
+// contiguous over the kept dims, in their order; kept and reduced dims are given with their
+// input strides (in elements). Output dtype: `dtype`, except sum/prod of integers and bool
+// (int64) and any/all (bool). See cpu/reduce.cpp for the blocking and the accuracy.
+enum class ReduceKind : uint8_t {
+  sum, prod, max, min, any, all,
+  sum_exp,     // logsumexp: log(sum(exp(x - m))) + m, m = aux (the amax)
+  sum_sq_dev,  // var/std: sum((x - aux)^2) / divisor, sqrt when `root`; aux = the mean
+  norm_0, norm_1, norm_2, norm_inf, norm_neginf, norm_p,
+};
+
+struct ReduceArgs {
+  ReduceKind kind;
+  DType dtype;  // of the input
+  const char* in;
+  int kept_ndim;
+  const int64_t* kept_shape;
+  const int64_t* kept_strides;
+  int red_ndim;
+  const int64_t* red_shape;
+  const int64_t* red_strides;
+  char* out;
+  const void* aux;  // per output, contiguous, the input's dtype (floats only); null if unused
+  double divisor;   // sum and sum_sq_dev divide by it when != 1 (mean, var)
+  double p;         // norm_p's exponent
+  bool root;        // sum_sq_dev: take the square root (std)
+};
+
+// Arg-reductions along the middle dim of a contiguous (outer, n, inner) input, n >= 1:
+// indices[o, i] = index of the first max (min) along n, NaN counting as the largest (and the
+// smallest); values, when not null, receives the element there.
+struct ArgReduceArgs {
+  bool is_max;
+  DType dtype;
+  const char* in;
+  int64_t outer, n, inner;
+  char* values;
+  int64_t* indices;
+};
+
+// Inclusive scans along the middle dim of contiguous (outer, n, inner) in and out. Floats
+// accumulate in double (as PyTorch), integers and bool in int64 (out is int64 then).
+struct ScanArgs {
+  bool is_prod;
+  DType dtype;  // of the input
+  const char* in;
+  char* out;
+  int64_t outer, n, inner;
+};
 
 struct KernelTable {
   const char* isa;
@@ -52,6 +101,9 @@ struct KernelTable {
   KernelStatus (*binary)(BinaryOp op, const ElementwiseArgs& args);
   KernelStatus (*where)(const ElementwiseArgs& args);  // in: cond, a, b
   KernelStatus (*clamp)(const ElementwiseArgs& args);  // in: x, lo, hi
+  void (*reduce)(const ReduceArgs& args);
+  void (*arg_reduce)(const ArgReduceArgs& args);
+  void (*scan)(const ScanArgs& args);
   // Single-thread fp32 multiply-add throughput over `iterations` rounds, in GFLOP/s.
   double (*fma_gflops)(int64_t iterations);
 };

@@ -36,4 +36,5 @@ PYBIND11_MODULE(_C, m) {
   bind_array(m);
   bind_runtime(m);
   bind_elementwise(m);
+  bind_reduce(m);
 }

@@ -38,6 +38,15 @@ from .creation import (
 )
 from .ops import index as _index_ops
 from .ops.index import flatten, movedim, narrow, permute, reshape, squeeze, transpose, unflatten, unsqueeze
+from .ops.elementwise import (
+    abs, add, atan2, ceil, clamp, clip, cos, div, eq, exp, exp2, expm1, floor, floor_divide, ge, gt, le, log,
+    log1p, log2, logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg, pow,
+    reciprocal, remainder, round, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, trunc, where,
+)
+from .ops.reduce import (
+    all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var,
+)
+from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, testing
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 

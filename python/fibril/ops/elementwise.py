@@ -117,7 +117,9 @@ class Pow(Function):
         ga = gb = None
         if need_a:  # b * a^(b-1), 0 where b == 0 (0^0 has gradient 0, as PyTorch)
             ga = _grad_for(where(eq(b, 0), 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), x)
-        if need_b:  # a^b * log(a), 0 where a == 0 and b >= 0
+        if need_b and not isinstance(a, Tensor):  # a Python number base
+            gb = _grad_for(mul(g, mul(ctx.out, math.log(a))) if a > 0 else mul(g, 0.0), y)
+        elif need_b:  # a^b * log(a), 0 where a == 0 and b >= 0
             gb = _grad_for(where(logical_and(eq(a, 0), ge(b, 0)), 0.0, mul(g, mul(ctx.out, log(a)))), y)
         return ga, gb
 
@@ -339,10 +341,20 @@ def sign(x):
     return _unary(U.sign, x)
 
 
-exp, exp2, expm1 = Exp.apply, Exp2.apply, Expm1.apply
-log, log2, log1p = Log.apply, Log2.apply, Log1p.apply
-sqrt, rsqrt, reciprocal = Sqrt.apply, Rsqrt.apply, Reciprocal.apply
-sin, cos, tanh, sigmoid = Sin.apply, Cos.apply, Tanh.apply, Sigmoid.apply
+def _function_of(cls):
+    """A plain function (so it also works as a Tensor method) applying cls."""
+
+    def fn(x):
+        return cls.apply(x)
+
+    fn.__name__ = cls.__name__.lower()
+    return fn
+
+
+exp, exp2, expm1 = _function_of(Exp), _function_of(Exp2), _function_of(Expm1)
+log, log2, log1p = _function_of(Log), _function_of(Log2), _function_of(Log1p)
+sqrt, rsqrt, reciprocal = _function_of(Sqrt), _function_of(Rsqrt), _function_of(Reciprocal)
+sin, cos, tanh, sigmoid = _function_of(Sin), _function_of(Cos), _function_of(Tanh), _function_of(Sigmoid)
 
 
 def floor(x):

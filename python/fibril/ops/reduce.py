@@ -1,0 +1,300 @@
+"""Reduce family: sum, mean, prod, amax/amin, max/min with indices, argmax/argmin, var/std,
+norm, logsumexp, cumsum/cumprod, any/all. Forward is one _C call; gradients are composed
+from elementwise ops, broadcast back over the reduced dims."""
+
+import collections
+import numbers
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor, _wrap_dim
+from . import elementwise as ew
+from . import index
+
+R = _C.ReduceOp
+MinMax = collections.namedtuple("MinMax", ["values", "indices"])
+
+
+def _dims(dim, ndim):
+    """None (all dims), an int or a sequence -> sorted tuple of non-negative dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    return tuple(sorted(_wrap_dim(d, ndim) for d in dims)) if dims else tuple(range(ndim))
+
+
+def _c_dims(dim):
+    return None if dim is None else ([dim] if isinstance(dim, numbers.Integral) else list(dim))
+
+
+def _restore(g, in_shape, dims, keepdim):
+    """A gradient of the reduced shape, reshaped to broadcast against the input."""
+    if not keepdim:
+        shape = list(in_shape)
+        for d in dims:
+            shape[d] = 1
+        g = index.reshape(g, tuple(shape))
+    return g
+
+
+def _expand_back(g, in_shape, dims, keepdim):
+    return index.expand(_restore(g, in_shape, dims, keepdim), tuple(in_shape))
+
+
+class Reduce(Function):
+    """sum, mean, logsumexp, amax, amin, prod: one kernel call; backward per op below."""
+
+    @staticmethod
+    def forward(ctx, x, op, dim, keepdim, dtype):
+        out = Tensor._wrap(_C.reduce(op, x._data, _c_dims(dim), keepdim, dtype))
+        ctx.op, ctx.dims, ctx.keepdim, ctx.in_shape, ctx.in_dtype = op, _dims(dim, x.ndim), keepdim, x.shape, x.dtype
+        if op in (R.logsumexp, R.amax, R.amin, R.prod):
+            ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        op, dims, keepdim, shape = ctx.op, ctx.dims, ctx.keepdim, ctx.in_shape
+        if op == R.sum:
+            grad = _expand_back(g, shape, dims, keepdim)
+        elif op == R.mean:
+            count = 1
+            for d in dims:
+                count *= shape[d]
+            grad = _expand_back(ew.div(g, count), shape, dims, keepdim)
+        else:
+            x, out = ctx.saved_tensors
+            g, out = _restore(g, shape, dims, keepdim), _restore(out, shape, dims, keepdim)
+            if op == R.logsumexp:
+                grad = ew.mul(g, ew.exp(ew.sub(x, out)))
+            elif op == R.prod:
+                grad = ew.mul(g, _prod_others(x, dims))
+            else:  # amax/amin: split evenly among the elements equal to the result
+                hit = ew.eq(x, out)
+                count = sum(hit, dims, keepdim=True)
+                grad = ew.where(hit, ew.div(g, count), 0.0)
+        return (grad if grad.dtype == ctx.in_dtype else grad.to(ctx.in_dtype)), None, None, None, None
+
+
+def _prod_others(x, dims):
+    """For each element, the product of the others in its reduced slice (exact with zeros)."""
+    zero = ew.eq(x, 0)
+    nonzero = ew.where(zero, 1.0, x)
+    prod_nonzero = _reduce(nonzero, R.prod, dims, True, None)
+    zeros_in_slice = sum(zero, dims, keepdim=True)
+    return ew.where(zero, ew.where(ew.eq(zeros_in_slice, 1), prod_nonzero, 0.0),
+                    ew.where(ew.gt(zeros_in_slice, 0), 0.0, ew.div(prod_nonzero, nonzero)))
+
+
+def _reduce(x, op, dim, keepdim, dtype):
+    return Reduce.apply(x, op, dim, keepdim, dtype)
+
+
+def sum(x, dim=None, keepdim=False, dtype=None):
+    return _reduce(x, R.sum, dim, keepdim, dtype)
+
+
+def mean(x, dim=None, keepdim=False, dtype=None):
+    return _reduce(x, R.mean, dim, keepdim, dtype)
+
+
+def prod(x, dim=None, keepdim=False, dtype=None):
+    return _reduce(x, R.prod, dim, keepdim, dtype)
+
+
+def amax(x, dim=None, keepdim=False):
+    return _reduce(x, R.amax, dim, keepdim, None)
+
+
+def amin(x, dim=None, keepdim=False):
+    return _reduce(x, R.amin, dim, keepdim, None)
+
+
+def logsumexp(x, dim, keepdim=False):
+    return _reduce(x, R.logsumexp, dim, keepdim, None)
+
+
+def any(x, dim=None, keepdim=False):
+    return Tensor._wrap(_C.reduce(R.any, x._data, _c_dims(dim), keepdim, None))
+
+
+def all(x, dim=None, keepdim=False):
+    return Tensor._wrap(_C.reduce(R.all, x._data, _c_dims(dim), keepdim, None))
+
+
+class MaxDim(Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, is_max):
+        values, indices = (_C.max_dim if is_max else _C.min_dim)(x._data, dim, keepdim)
+        ctx.dim, ctx.keepdim, ctx.in_shape = _wrap_dim(dim, x.ndim), keepdim, x.shape
+        indices = Tensor._wrap(indices)
+        ctx.indices = indices
+        return Tensor._wrap(values), indices
+
+    @staticmethod
+    def backward(ctx, g, _):
+        d, shape = ctx.dim, ctx.in_shape
+        g = _restore(g, shape, (d,), ctx.keepdim)
+        idx = _restore(ctx.indices, shape, (d,), ctx.keepdim)
+        positions = index.reshape(_arange(shape[d]), tuple(shape[d] if i == d else 1 for i in range(len(shape))))
+        return ew.where(ew.eq(positions, idx), g, 0.0), None, None, None
+
+
+def _arange(n):
+    from ..creation import arange
+
+    return arange(n)
+
+
+def max(x, dim=None, keepdim=False):
+    if dim is None:
+        return amax(x)
+    return MinMax(*MaxDim.apply(x, dim, keepdim, True))
+
+
+def min(x, dim=None, keepdim=False):
+    if dim is None:
+        return amin(x)
+    return MinMax(*MaxDim.apply(x, dim, keepdim, False))
+
+
+def argmax(x, dim=None, keepdim=False):
+    return Tensor._wrap(_C.argmax(x._data, dim, keepdim))
+
+
+def argmin(x, dim=None, keepdim=False):
+    return Tensor._wrap(_C.argmin(x._data, dim, keepdim))
+
+
+class Moments(Function):
+    """var and std (with Bessel's `correction`)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, correction, keepdim, is_std):
+        out = Tensor._wrap((_C.std if is_std else _C.var)(x._data, _c_dims(dim), correction, keepdim))
+        ctx.dims, ctx.keepdim, ctx.correction, ctx.is_std = _dims(dim, x.ndim), keepdim, correction, is_std
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        dims, shape = ctx.dims, x.shape
+        count = 1
+        for d in dims:
+            count *= shape[d]
+        centered = ew.sub(x, mean(x, dims, keepdim=True))
+        g = _restore(g, shape, dims, ctx.keepdim)
+        scale = 2.0 / (count - ctx.correction)
+        if ctx.is_std:  # d std = d var / (2 std)
+            return ew.mul(ew.div(g, ew.mul(_restore(out, shape, dims, ctx.keepdim), 2.0)),
+                          ew.mul(centered, scale)), None, None, None, None
+        return ew.mul(g, ew.mul(centered, scale)), None, None, None, None
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    correction = _correction(unbiased, correction)
+    return Moments.apply(x, dim, correction, keepdim, False)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    correction = _correction(unbiased, correction)
+    return Moments.apply(x, dim, correction, keepdim, True)
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return float(correction)
+    return 1.0 if unbiased is None or unbiased else 0.0
+
+
+class Norm(Function):
+    @staticmethod
+    def forward(ctx, x, p, dim, keepdim):
+        out = Tensor._wrap(_C.norm(x._data, p, _c_dims(dim), keepdim))
+        ctx.p, ctx.dims, ctx.keepdim = p, _dims(dim, x.ndim), keepdim
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        p, dims, shape = ctx.p, ctx.dims, x.shape
+        g, out = _restore(g, shape, dims, ctx.keepdim), _restore(out, shape, dims, ctx.keepdim)
+        if p in (2, 2.0, "fro"):
+            grad = ew.where(ew.eq(out, 0), 0.0, ew.div(ew.mul(g, x), out))
+        elif p == 1:
+            grad = ew.mul(g, ew.sign(x))
+        elif p in (float("inf"), float("-inf")):
+            hit = ew.eq(ew.abs(x), out)
+            grad = ew.where(hit, ew.div(ew.mul(g, ew.sign(x)), sum(hit, dims, keepdim=True)), 0.0)
+        elif p == 0:
+            grad = ew.mul(g, 0.0)
+        else:  # x |x|^(p-2) / norm^(p-1)
+            grad = ew.where(ew.eq(out, 0), 0.0, ew.div(ew.mul(ew.mul(g, x), ew.pow(ew.abs(x), p - 2)),
+                                                      ew.pow(out, p - 1)))
+        return grad, None, None, None
+
+
+def norm(x, p="fro", dim=None, keepdim=False):
+    return Norm.apply(x, p, dim, keepdim)
+
+
+class Cumsum(Function):
+    @staticmethod
+    def forward(ctx, x, dim, dtype):
+        ctx.dim, ctx.in_dtype = _wrap_dim(dim, max(x.ndim, 1)), x.dtype
+        return Tensor._wrap(_C.cumsum(x._data, dim, dtype))
+
+    @staticmethod
+    def backward(ctx, g):
+        # Reverse cumulative sum: total - inclusive prefix + own term.
+        d = ctx.dim if g.ndim else None
+        rev = ew.add(ew.sub(sum(g, d, keepdim=True), cumsum(g, ctx.dim)), g) if g.ndim else g
+        return (rev if rev.dtype == ctx.in_dtype else rev.to(ctx.in_dtype)), None, None
+
+
+class Cumprod(Function):
+    @staticmethod
+    def forward(ctx, x, dim, dtype):
+        out = Tensor._wrap(_C.cumprod(x._data, dim, dtype))
+        ctx.dim = _wrap_dim(dim, max(x.ndim, 1))
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        if any(ew.eq(x, 0)).item():
+            raise NotImplementedError("the gradient of cumprod over inputs that contain zeros is not implemented yet")
+        d = ctx.dim
+        weighted = ew.mul(g, out)
+        rev = ew.add(ew.sub(sum(weighted, d, keepdim=True), cumsum(weighted, d)), weighted)
+        return ew.div(rev, x), None, None
+
+
+def cumsum(x, dim, dtype=None):
+    return Cumsum.apply(x, dim, dtype)
+
+
+def cumprod(x, dim, dtype=None):
+    return Cumprod.apply(x, dim, dtype)
+
+
+def sum_to_shape(g, shape):
+    """Sums a broadcast gradient back to `shape` (leading dims and size-1 dims)."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    return index.reshape(sum(g, dims, keepdim=True), shape) if dims else index.reshape(g, shape)
+
+
+def _attach():
+    for name in ["sum", "mean", "prod", "amax", "amin", "logsumexp", "any", "all", "max", "min", "argmax",
+                 "argmin", "var", "std", "norm", "cumsum", "cumprod"]:
+        setattr(Tensor, name, globals()[name])
+
+
+_attach()

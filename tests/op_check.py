@@ -1,0 +1,49 @@
+"""check_op: one call checks a Tensor op's forward against a numpy float64 reference and
+PyTorch (when importable), its gradients against PyTorch's, and runs gradcheck."""
+
+import numpy as np
+
+import fibril
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def make_inputs(shapes, seed=0, low=-2.0, high=2.0, transform=None):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.uniform(low, high, size=s) for s in shapes]
+    return [transform(a) if transform else a for a in arrays]
+
+
+def check_op(fibril_fn, torch_fn, arrays, numpy_fn=None, atol=1e-6, rtol=1e-6, grad=True, gradcheck=True,
+             layout=None):
+    """arrays: float64 numpy inputs. layout(t) may turn each fibril/torch input into a
+    non-contiguous view of the same values (e.g. lambda t: t.T.contiguous().T)."""
+    layout = layout or (lambda t: t)
+    xs = [fibril.tensor(a, requires_grad=grad) for a in arrays]
+    out = fibril_fn(*[layout(x) for x in xs])
+    if numpy_fn is not None:
+        np.testing.assert_allclose(out.detach().numpy(), numpy_fn(*arrays), atol=atol, rtol=rtol)
+    if torch is not None:
+        ts = [torch.tensor(a, requires_grad=grad) for a in arrays]
+        ref = torch_fn(*[layout(t) for t in ts])
+        assert tuple(out.shape) == tuple(ref.shape), (out.shape, ref.shape)
+        assert out.dtype.name == str(ref.dtype).replace("torch.", "")
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=atol, rtol=rtol)
+        if grad and ref.requires_grad:
+            cot = np.random.default_rng(99).standard_normal(tuple(ref.shape))
+            ref.backward(torch.tensor(cot))
+            out.backward(fibril.tensor(cot))
+            for x, t in zip(xs, ts):
+                expected = None if t.grad is None else t.grad.numpy()
+                got = None if x.grad is None else x.grad.numpy()
+                if expected is None:
+                    assert got is None or np.all(got == 0)
+                else:
+                    np.testing.assert_allclose(got, expected, atol=atol, rtol=rtol)
+    if grad and gradcheck:
+        small = [fibril.tensor(a, requires_grad=True) for a in arrays]
+        assert fibril.testing.gradcheck(lambda *ts: fibril_fn(*[layout(t) for t in ts]), small)
+    return out

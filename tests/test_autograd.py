@@ -1,0 +1,252 @@
+"""The autograd engine, exercised with custom Functions whose math is numpy (so the engine
+is tested apart from any kernel family) and with fibril's view ops."""
+
+import numpy as np
+import pytest
+
+import fibril
+from fibril.autograd import Function
+
+
+def t64(*shape, seed=0):
+    return fibril.tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
+
+
+def wrap(arr):
+    return fibril.tensor(np.ascontiguousarray(arr))
+
+
+def npy(t):
+    return t.detach().numpy()
+
+
+class Square(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return wrap(npy(x) ** 2)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return wrap(2 * npy(x) * npy(g))
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return wrap(npy(a) * npy(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (wrap(npy(g) * npy(b)) if ctx.needs_input_grad[0] else None,
+                wrap(npy(g) * npy(a)) if ctx.needs_input_grad[1] else None)
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.shape = x.shape
+        return wrap(np.asarray(npy(x).sum()))
+
+    @staticmethod
+    def backward(ctx, g):
+        return wrap(np.broadcast_to(npy(g), ctx.shape))
+
+
+class Split2(Function):
+    """Two outputs: the first and second half of a 1-d tensor."""
+
+    @staticmethod
+    def forward(ctx, x):
+        n = x.shape[0] // 2
+        return wrap(npy(x)[:n]), wrap(npy(x)[n:])
+
+    @staticmethod
+    def backward(ctx, g1, g2):
+        return wrap(np.concatenate([npy(g1), npy(g2)]))
+
+
+def test_chain_rule_and_leaf_gradient():
+    x = t64(3, 4)
+    Sum.apply(Square.apply(x)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * npy(x))
+    assert x.is_leaf and x.grad.requires_grad is False
+
+
+def test_diamond_accumulates_both_paths():
+    x = t64(5)
+    y = Square.apply(x)
+    Sum.apply(Mul.apply(y, y)).backward()  # d(x^4) = 4 x^3
+    np.testing.assert_allclose(x.grad.numpy(), 4 * npy(x) ** 3)
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = t64(4)
+    for _ in range(3):
+        Sum.apply(Square.apply(x)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * npy(x))
+
+
+def test_shared_gradient_object_is_not_aliased_between_leaves():
+    a, b = t64(3, seed=1), t64(3, seed=2)
+    out = Mul.apply(a, b)
+    out.backward(fibril.ones(3, dtype=fibril.float64))
+    assert a.grad.data_ptr() != b.grad.data_ptr()
+
+
+def test_ten_thousand_step_chain_needs_no_recursion():
+    x = t64(2, 3)
+    y = x
+    for i in range(10_000):
+        y = y.reshape(3, 2) if i % 2 == 0 else y.reshape(2, 3)
+    Sum.apply(y).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))
+
+
+def test_backward_twice_needs_retain_graph():
+    x = t64(3)
+    y = Sum.apply(Square.apply(x))
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 4 * npy(x))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_modifying_a_saved_tensor_raises_at_backward():
+    x = t64(3)
+    y = Square.apply(x * 1 if False else x.clone())
+    saved = y.grad_fn.ctx._saved[0][0]
+    with fibril.no_grad():
+        saved.fill_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*version 1; expected version 0"):
+        Sum.apply(y).backward()
+
+
+def test_inplace_on_a_leaf_that_requires_grad_raises():
+    x = t64(3)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x.fill_(0.0)
+    with fibril.no_grad():
+        x.fill_(0.0)
+    assert x._version.value == 1
+
+
+def test_views_share_the_version_counter():
+    x = fibril.zeros(4, 4)
+    v = x[1:].transpose(0, 1)
+    v.fill_(2.0)
+    assert x._version.value == 1
+    np.testing.assert_array_equal(npy(x)[1:], 2.0)
+    assert npy(x)[0].sum() == 0
+
+
+def test_implicit_gradient_only_for_scalars():
+    x = t64(3)
+    with pytest.raises(RuntimeError, match="implicitly created only for scalar"):
+        Square.apply(x).backward()
+    with pytest.raises(RuntimeError, match="Mismatch in shape"):
+        Square.apply(x).backward(fibril.ones(4, dtype=fibril.float64))
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        fibril.ones(1).backward()
+
+
+def test_no_grad_enable_grad_set_grad_enabled():
+    x = t64(3)
+    with fibril.no_grad():
+        assert not Square.apply(x).requires_grad
+        with fibril.enable_grad():
+            assert Square.apply(x).requires_grad
+    assert Square.apply(x).requires_grad
+
+    @fibril.no_grad()
+    def f(t):
+        return Square.apply(t)
+
+    assert not f(x).requires_grad
+    fibril.set_grad_enabled(False)
+    try:
+        assert not fibril.is_grad_enabled()
+    finally:
+        fibril.set_grad_enabled(True)
+    with fibril.set_grad_enabled(False):
+        assert not fibril.is_grad_enabled()
+    assert fibril.is_grad_enabled()
+
+
+def test_hooks_see_and_replace_gradients():
+    x = t64(3)
+    seen = []
+    handle = x.register_hook(lambda g: seen.append(npy(g).copy()))
+    y = Square.apply(x)
+    y.register_hook(lambda g: wrap(npy(g) * 10))
+    Sum.apply(y).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 20 * npy(x))
+    np.testing.assert_allclose(seen[0], 20 * npy(x))
+    handle.remove()
+    x.grad = None
+    Sum.apply(Square.apply(x)).backward()
+    assert len(seen) == 1
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        fibril.ones(2).register_hook(lambda g: g)
+
+
+def test_retain_grad_on_non_leaf():
+    x = t64(3)
+    y = Square.apply(x)
+    y.retain_grad()
+    Sum.apply(y).backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.ones(3))
+
+
+def test_autograd_grad_returns_without_accumulating():
+    x, w = t64(3, seed=1), t64(3, seed=2)
+    y = Sum.apply(Mul.apply(x, w))
+    (gx,) = fibril.autograd.grad(y, x, retain_graph=True)
+    np.testing.assert_allclose(gx.numpy(), w.detach().numpy())
+    assert x.grad is None and w.grad is None
+    h = Square.apply(x)
+    (gh,) = fibril.autograd.grad(Sum.apply(Mul.apply(h, w)), h)  # a non-leaf input
+    np.testing.assert_allclose(gh.numpy(), w.detach().numpy())
+    unused = t64(2)
+    with pytest.raises(RuntimeError, match="not have been used"):
+        fibril.autograd.grad(y, [x, unused], retain_graph=True)
+    assert fibril.autograd.grad(y, [x, unused], allow_unused=True)[1] is None
+
+
+def test_multiple_outputs_and_unused_output():
+    x = t64(6)
+    first, second = Split2.apply(x)
+    Sum.apply(Square.apply(first)).backward()  # `second` never used: its grad is materialized as zeros
+    expected = np.r_[2 * npy(x)[:3], np.zeros(3)]
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+
+
+def test_requires_grad_rules():
+    with pytest.raises(RuntimeError, match="floating point"):
+        fibril.zeros(3, dtype=fibril.int64).requires_grad_()
+    y = Square.apply(t64(2))
+    with pytest.raises(RuntimeError, match="leaf variables"):
+        y.requires_grad = False
+    d = y.detach()
+    assert not d.requires_grad and d.data_ptr() == y.data_ptr()
+    with pytest.raises(RuntimeError, match="numpy"):
+        y.numpy()
+
+
+def test_gradcheck_accepts_right_and_rejects_wrong_backward():
+    class WrongSquare(Square):
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return wrap(3 * npy(x) * npy(g))
+
+    x = t64(2, 3)
+    assert fibril.testing.gradcheck(Square.apply, [x])
+    with pytest.raises(AssertionError, match="Jacobian mismatch"):
+        fibril.testing.gradcheck(WrongSquare.apply, [x])
+    with pytest.raises(ValueError, match="float64"):
+        fibril.testing.gradcheck(Square.apply, [fibril.ones(2, requires_grad=True)])

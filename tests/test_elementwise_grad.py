@@ -1,0 +1,197 @@
+"""Elementwise ops on Tensors: forward vs numpy (float64) and PyTorch, gradients vs
+PyTorch and gradcheck, broadcasting, non-contiguous inputs, operators, in-place forms."""
+
+import numpy as np
+import pytest
+
+import fibril
+from op_check import check_op, make_inputs, torch
+
+T = lambda name: (lambda *a: getattr(torch, name)(*a))  # noqa: E731
+POSITIVE = lambda a: np.abs(a) + 0.1  # noqa: E731
+AWAY_FROM_INT = lambda a: np.floor(a) + 0.3  # noqa: E731 (floor/ceil/round: no ties, no kinks)
+
+UNARY = {
+    "neg": (lambda x: -x, T("neg"), np.negative, None),
+    "abs": (lambda x: x.abs(), T("abs"), np.abs, None),
+    "exp": (lambda x: x.exp(), T("exp"), np.exp, None),
+    "exp2": (lambda x: x.exp2(), T("exp2"), np.exp2, None),
+    "expm1": (lambda x: x.expm1(), T("expm1"), np.expm1, None),
+    "log": (lambda x: x.log(), T("log"), np.log, POSITIVE),
+    "log2": (lambda x: x.log2(), T("log2"), np.log2, POSITIVE),
+    "log1p": (lambda x: x.log1p(), T("log1p"), np.log1p, POSITIVE),
+    "sqrt": (lambda x: x.sqrt(), T("sqrt"), np.sqrt, POSITIVE),
+    "rsqrt": (lambda x: x.rsqrt(), T("rsqrt"), lambda a: 1 / np.sqrt(a), POSITIVE),
+    "reciprocal": (lambda x: x.reciprocal(), T("reciprocal"), np.reciprocal, POSITIVE),
+    "sin": (lambda x: x.sin(), T("sin"), np.sin, None),
+    "cos": (lambda x: x.cos(), T("cos"), np.cos, None),
+    "tanh": (lambda x: x.tanh(), T("tanh"), np.tanh, None),
+    "sigmoid": (lambda x: x.sigmoid(), T("sigmoid"), lambda a: 1 / (1 + np.exp(-a)), None),
+}
+NON_DIFFERENTIABLE_UNARY = {
+    "sign": (lambda x: x.sign(), np.sign), "floor": (lambda x: x.floor(), np.floor),
+    "ceil": (lambda x: x.ceil(), np.ceil), "round": (lambda x: x.round(), np.round),
+    "trunc": (lambda x: x.trunc(), np.trunc),
+}
+BINARY = {
+    "add": (lambda a, b: a + b, lambda a, b: a + b, np.add, None),
+    "sub": (lambda a, b: a - b, lambda a, b: a - b, np.subtract, None),
+    "mul": (lambda a, b: a * b, lambda a, b: a * b, np.multiply, None),
+    "div": (lambda a, b: a / b, lambda a, b: a / b, np.divide, POSITIVE),
+    "pow": (lambda a, b: a ** b, lambda a, b: a ** b, np.power, POSITIVE),
+    "maximum": (lambda a, b: fibril.maximum(a, b), T("maximum"), np.maximum, None),
+    "minimum": (lambda a, b: fibril.minimum(a, b), T("minimum"), np.minimum, None),
+    "atan2": (lambda a, b: fibril.atan2(a, b), T("atan2"), np.arctan2, None),
+    "remainder": (lambda a, b: a % b, lambda a, b: a % b, np.mod, POSITIVE),
+}
+SHAPES = [(3, 4), (1,), (17,), (2, 3, 5), ()]
+BROADCASTS = [((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((5, 1, 3), (2, 1)), ((), (3, 2))]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary(name, shape):
+    f, t, ref, transform = UNARY[name]
+    check_op(f, t, make_inputs([shape], transform=transform), numpy_fn=ref)
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_non_contiguous(name):
+    f, t, ref, transform = UNARY[name]
+    check_op(f, t, make_inputs([(4, 6)], transform=transform), numpy_fn=lambda a: ref(a.T), layout=lambda x: x.T)
+
+
+@pytest.mark.parametrize("name", list(NON_DIFFERENTIABLE_UNARY))
+def test_piecewise_constant_unary_has_zero_gradient(name):
+    f, ref = NON_DIFFERENTIABLE_UNARY[name]
+    (a,) = make_inputs([(3, 5)], transform=AWAY_FROM_INT)
+    x = fibril.tensor(a, requires_grad=True)
+    out = f(x)
+    np.testing.assert_array_equal(out.numpy() if not out.requires_grad else out.detach().numpy(), ref(a))
+    assert not out.requires_grad
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4))] + BROADCASTS)
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_with_broadcasting(name, shapes):
+    f, t, ref, transform = BINARY[name]
+    arrays = make_inputs(list(shapes), transform=transform)
+    if name in ("maximum", "minimum"):
+        arrays[1][...] = arrays[1] + 0.05  # no ties: the gradient there is a convention
+    check_op(f, t, arrays, numpy_fn=ref, atol=1e-6 if name != "remainder" else 1e-9)
+
+
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary_non_contiguous(name):
+    f, t, ref, transform = BINARY[name]
+    check_op(f, t, make_inputs([(5, 4), (5, 4)], transform=transform), numpy_fn=lambda a, b: ref(a.T, b.T),
+             layout=lambda x: x.T)
+
+
+@pytest.mark.parametrize("scalar", [2, 0.5, -1.5])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow"])
+def test_binary_with_python_scalars_both_sides(name, scalar):
+    f, t, ref, transform = BINARY[name]
+    (a,) = make_inputs([(3, 4)], transform=POSITIVE)
+    check_op(lambda x: f(x, scalar), lambda x: t(x, scalar), [a], numpy_fn=lambda x: ref(x, scalar))
+    if name != "pow" or scalar > 0:
+        check_op(lambda x: f(scalar, x), lambda x: t(scalar, x), [a], numpy_fn=lambda x: ref(scalar, x))
+
+
+def test_maximum_tie_splits_the_gradient_like_torch():
+    a = fibril.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = fibril.tensor([1.0, 5.0, 0.0], requires_grad=True)
+    fibril.maximum(a, b).backward(fibril.ones(3))
+    assert a.grad.tolist() == [0.5, 0.0, 1.0] and b.grad.tolist() == [0.5, 1.0, 0.0]
+
+
+def test_where_and_clamp():
+    (a, b) = make_inputs([(4, 5), (4, 5)])
+    cond = a > 0.3
+    check_op(lambda x, y: fibril.where(fibril.tensor(cond), x, y), lambda x, y: torch.where(torch.tensor(cond), x, y),
+             [a, b], numpy_fn=lambda x, y: np.where(cond, x, y))
+    check_op(lambda x: x.clamp(-0.5, 0.7), lambda x: x.clamp(-0.5, 0.7), [a], numpy_fn=lambda x: np.clip(x, -0.5, 0.7))
+    check_op(lambda x: x.clamp(min=0.1), lambda x: x.clamp(min=0.1), [a], numpy_fn=lambda x: np.maximum(x, 0.1))
+    with pytest.raises(ValueError, match="at least one"):
+        fibril.tensor(a).clamp()
+
+
+def test_comparisons_and_logical_ops_give_bool():
+    a = fibril.tensor([1.0, 2.0, 3.0])
+    b = fibril.tensor([3.0, 2.0, 1.0])
+    assert (a < b).tolist() == [True, False, False] and (a == b).dtype == fibril.bool
+    assert (a >= 2).tolist() == [False, True, True]
+    assert ((a > 1) & (b > 1)).tolist() == [False, True, False]
+    assert (~(a > 1)).tolist() == [True, False, False]
+    assert ((a > 1) ^ (b > 1)).tolist() == [True, False, True]
+
+
+def test_integer_division_modes_match_torch():
+    a = fibril.tensor([7, -7, 7, -7])
+    b = fibril.tensor([2, 2, -2, -2])
+    assert (a // b).tolist() == [3, -4, -4, 3]
+    assert (a % b).tolist() == [1, 1, -1, -1]
+    assert fibril.ops.elementwise.div(a, b, rounding_mode="trunc").tolist() == [3, -3, -3, 3]
+    assert (a / b).dtype == fibril.float32
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        a // fibril.tensor([0, 1, 1, 1])
+
+
+def test_type_promotion_through_operators():
+    i = fibril.tensor([1, 2])
+    assert (i + 1).dtype == fibril.int64
+    assert (i + 1.5).dtype == fibril.float32
+    assert (fibril.tensor([1.0], dtype=fibril.float64) + fibril.tensor([1.0])).dtype == fibril.float64
+    assert (fibril.tensor([True]) + fibril.tensor([True])).dtype == fibril.bool
+    assert (i.int() + fibril.tensor(5)).dtype == fibril.int32  # 0-d int tensor does not widen
+
+
+def test_gradient_of_mixed_precision_inputs_keeps_each_dtype():
+    a = fibril.tensor([1.0, 2.0], requires_grad=True)
+    b = fibril.tensor([3.0, 4.0], dtype=fibril.float64, requires_grad=True)
+    (a * b).backward(fibril.ones(2, dtype=fibril.float64))
+    assert a.grad.dtype == fibril.float32 and b.grad.dtype == fibril.float64
+    assert a.grad.tolist() == [3.0, 4.0] and b.grad.tolist() == [1.0, 2.0]
+
+
+def test_inplace_ops():
+    x = fibril.tensor([1.0, 2.0, 3.0])
+    y = x
+    x += 1
+    x *= fibril.tensor([2.0, 2.0, 2.0])
+    x.sub_(1).div_(2).clamp_(max=2.0)
+    assert y is x and x.tolist() == [1.5, 2.0, 2.0] and x._version.value == 5
+    i = fibril.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        i += 1.5
+    leaf = fibril.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        leaf += 1
+
+
+def test_inplace_on_a_non_leaf_keeps_the_gradient_path():
+    x = fibril.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    y += x  # y = 3x
+    y *= 3  # y = 9x
+    y.backward(fibril.ones(3))
+    assert x.grad.tolist() == [9.0, 9.0, 9.0]
+    z = x * 2
+    z *= z  # as in PyTorch: mul saved z, which the in-place write then changed
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward(fibril.ones(3))
+
+
+def test_saved_input_modified_in_place_is_detected():
+    x = fibril.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1.0
+    y = h * h
+    with fibril.no_grad():
+        h += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward(fibril.ones(2))
+
+
+def test_broadcast_mismatch_is_value_error_naming_shapes():
+    with pytest.raises(ValueError, match=r"\[3, 4\].*\[5\]"):
+        fibril.zeros(3, 4) + fibril.zeros(5)

@@ -1,7 +1,8 @@
-"""Reduce family: sum, mean, prod, amax/amin, max/min with indices, argmax/argmin, var/std,
+"""Reduce family (this module's sum/max/min/any/all shadow the builtins; see `builtins.`): sum, mean, prod, amax/amin, max/min with indices, argmax/argmin, var/std,
 norm, logsumexp, cumsum/cumprod, any/all. Forward is one _C call; gradients are composed
 from elementwise ops, broadcast back over the reduced dims."""
 
+import builtins
 import collections
 import numbers
 
@@ -243,7 +244,7 @@ def norm(x, p="fro", dim=None, keepdim=False):
 class Cumsum(Function):
     @staticmethod
     def forward(ctx, x, dim, dtype):
-        ctx.dim, ctx.in_dtype = _wrap_dim(dim, max(x.ndim, 1)), x.dtype
+        ctx.dim, ctx.in_dtype = _wrap_dim(dim, builtins.max(x.ndim, 1)), x.dtype
         return Tensor._wrap(_C.cumsum(x._data, dim, dtype))
 
     @staticmethod
@@ -258,7 +259,7 @@ class Cumprod(Function):
     @staticmethod
     def forward(ctx, x, dim, dtype):
         out = Tensor._wrap(_C.cumprod(x._data, dim, dtype))
-        ctx.dim = _wrap_dim(dim, max(x.ndim, 1))
+        ctx.dim = _wrap_dim(dim, builtins.max(x.ndim, 1))
         ctx.save_for_backward(x, out)
         return out
 

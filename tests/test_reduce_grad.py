@@ -1,0 +1,127 @@
+"""Reduce ops on Tensors: forward vs numpy (float64) and PyTorch, gradients vs PyTorch and
+gradcheck, over dim subsets, keepdim, and non-contiguous inputs."""
+
+import numpy as np
+import pytest
+
+import fibril
+from op_check import check_op, make_inputs, torch
+
+DIMS = [None, 0, -1, (0, 2), (1,)]
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "prod", "logsumexp"])
+def test_reductions(name, dim, keepdim):
+    if name == "logsumexp" and dim is None:
+        pytest.skip("torch.logsumexp needs dims")
+    if name == "prod" and isinstance(dim, tuple):
+        pytest.skip("torch.prod takes one dim")
+    np_fn = {"sum": np.sum, "mean": np.mean, "amax": np.max, "amin": np.min, "prod": np.prod,
+             "logsumexp": lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims))}[name]
+    axis = dim if not isinstance(dim, tuple) else tuple(dim)
+
+    def fib(x):
+        return getattr(x, name)(dim, keepdim=keepdim) if dim is not None else getattr(x, name)()
+
+    def tor(x):
+        return getattr(x, name)(dim, keepdim=keepdim) if dim is not None else getattr(x, name)()
+
+    expected = (lambda a: np_fn(a, axis=axis, keepdims=keepdim)) if dim is not None else (lambda a: np_fn(a))
+    check_op(fib, tor, make_inputs([(2, 3, 4)]), numpy_fn=expected, atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("correction", [0, 1])
+@pytest.mark.parametrize("dim", [None, 1, (0, 2)])
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_moments(name, dim, correction):
+    np_fn = getattr(np, name)
+    check_op(lambda x: getattr(x, name)(dim, correction=correction),
+             lambda x: getattr(x, name)(dim, correction=correction), make_inputs([(3, 4, 5)]),
+             numpy_fn=lambda a: np_fn(a, axis=dim, ddof=correction), atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, float("inf"), "fro"])
+def test_norm(p):
+    np_p = 2 if p == "fro" else p
+    check_op(lambda x: x.norm(p, dim=1), lambda x: x.norm(p, dim=1), make_inputs([(4, 6)]),
+             numpy_fn=lambda a: np.linalg.norm(a, ord=np_p, axis=1), atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_with_indices(keepdim):
+    (a,) = make_inputs([(4, 5)])
+    x = fibril.tensor(a, requires_grad=True)
+    values, indices = x.max(1, keepdim=keepdim)
+    np.testing.assert_array_equal(values.detach().numpy(), a.max(1, keepdims=keepdim))
+    np.testing.assert_array_equal(indices.numpy(), a.argmax(1).reshape(values.shape))
+    assert indices.dtype == fibril.int64
+    check_op(lambda t: t.max(1, keepdim=keepdim).values, lambda t: t.max(1, keepdim=keepdim).values, [a])
+    check_op(lambda t: t.min(0).values, lambda t: t.min(0).values, [a])
+    np.testing.assert_array_equal(x.argmin(0).numpy(), a.argmin(0))
+    assert x.argmax().item() == a.argmax()
+
+
+def test_cumulative():
+    check_op(lambda x: x.cumsum(1), lambda x: x.cumsum(1), make_inputs([(3, 5)]),
+             numpy_fn=lambda a: np.cumsum(a, 1), atol=1e-12)
+    check_op(lambda x: x.cumprod(0), lambda x: x.cumprod(0), make_inputs([(4, 3)], low=0.5, high=1.5),
+             numpy_fn=lambda a: np.cumprod(a, 0), atol=1e-12)
+
+
+def test_prod_gradient_with_zeros():
+    a = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]])
+    check_op(lambda x: x.prod(1), lambda x: x.prod(1), [a], gradcheck=False)
+
+
+def test_reductions_of_non_contiguous_inputs():
+    check_op(lambda x: x.sum(0), lambda x: x.sum(0), make_inputs([(5, 6)]), layout=lambda t: t.T,
+             numpy_fn=lambda a: a.T.sum(0), atol=1e-12)
+
+
+def test_any_all_and_dtypes():
+    t = fibril.tensor([[True, False], [True, True]])
+    assert t.any().item() and not t.all().item()
+    assert t.all(1).tolist() == [False, True]
+    assert fibril.tensor([1, 2, 3]).sum().dtype == fibril.int64
+    with pytest.raises(TypeError):
+        fibril.tensor([1, 2, 3]).mean()
+
+
+def test_reduce_errors():
+    x = fibril.zeros(2, 3)
+    with pytest.raises(IndexError):
+        x.sum(2)
+    with pytest.raises(ValueError, match="more than once"):
+        x.sum((0, 0))
+    with pytest.raises(IndexError):
+        fibril.zeros(0, 3).amax(0)
+
+
+def test_sum_to_shape_of_broadcast_gradients():
+    a = fibril.tensor(np.ones((3, 1)), requires_grad=True)
+    b = fibril.tensor(np.ones((2, 1, 4)), requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.tolist() == [[8.0]] * 3 and b.grad.numpy().tolist() == np.full((2, 1, 4), 3.0).tolist()
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+def test_a_small_composite_graph_matches_torch():
+    """softmax cross-entropy written with primitive ops: exercises broadcasting, reduce and the engine."""
+    logits, = make_inputs([(4, 7)])
+    target = np.array([1, 0, 6, 3])
+    onehot = np.eye(7)[target]
+
+    def loss(lib, x):
+        z = x - x.amax(1, keepdim=True)
+        logp = z - z.exp().sum(1, keepdim=True).log()
+        return -(logp * lib.tensor(onehot)).sum() / 4
+
+    x = fibril.tensor(logits, requires_grad=True)
+    t = torch.tensor(logits, requires_grad=True)
+    lf, lt = loss(fibril, x), loss(torch, t)
+    lf.backward()
+    lt.backward()
+    np.testing.assert_allclose(lf.item(), lt.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-12)

@@ -41,8 +41,9 @@ class Tensor:
     grad = None
     grad_fn = None
     _output_nr = 0
-    _accumulator = None  # weak reference to the leaf's AccumulateGrad node
+    _accumulator = None  # the leaf's AccumulateGrad node (which refers back weakly)
     _leaf_hooks = None
+    _shape = None
 
     def __init__(self, *args, **kwargs):
         raise TypeError("create tensors with fibril.tensor(), fibril.zeros(), fibril.from_numpy(), ...")
@@ -57,7 +58,11 @@ class Tensor:
     # ------------------------------------------------------------------ attributes
     @property
     def shape(self):
-        return Size(self._data.shape)
+        # Cached: the Array under a tensor never changes shape.
+        shape = self._shape
+        if shape is None:
+            shape = self._shape = Size(self._data.shape)
+        return shape
 
     def size(self, dim=None):
         return self.shape if dim is None else self._data.shape[_wrap_dim(dim, self.ndim)]
@@ -141,10 +146,9 @@ class Tensor:
     def _grad_edge(self):
         if self.grad_fn is not None:
             return self.grad_fn, self._output_nr
-        acc = self._accumulator() if self._accumulator is not None else None
+        acc = self._accumulator
         if acc is None:
-            acc = _function.AccumulateGrad(self)
-            self._accumulator = weakref.ref(acc)
+            acc = self._accumulator = _function.AccumulateGrad(self)
         return acc, 0
 
     def backward(self, gradient=None, retain_graph=False):

@@ -7,6 +7,8 @@ the node holds the context and one edge per forward input (the producer's node a
 index, or None where no gradient flows).
 """
 
+import weakref
+
 from .grad_mode import _state as _grad_state
 from .grad_mode import no_grad
 
@@ -88,19 +90,25 @@ class Node:
 
 
 class AccumulateGrad:
-    """The sink for a leaf tensor: adds the incoming gradient into `tensor.grad`."""
+    """The sink for a leaf tensor: adds the incoming gradient into `tensor.grad`. The leaf
+    owns its accumulator and the accumulator refers back weakly, so no cycle keeps either
+    alive; a leaf that is gone has no .grad left to fill."""
 
-    __slots__ = ("tensor", "__weakref__")
+    __slots__ = ("_tensor", "__weakref__")
     edges = ()
     num_outputs = 1
 
     def __init__(self, tensor):
-        self.tensor = tensor
+        self._tensor = weakref.ref(tensor)
+
+    @property
+    def tensor(self):
+        return self._tensor()
 
     @property
     def pre_hooks(self):
-        # Kept on the tensor: the accumulator lives only as long as some graph uses it.
-        return self.tensor._leaf_hooks
+        t = self._tensor()
+        return t._leaf_hooks if t is not None else None
 
     def name(self):
         return "AccumulateGrad"
@@ -111,7 +119,9 @@ class AccumulateGrad:
     def accumulate(self, grad):
         # The same gradient object may reach several leaves (add's backward passes one
         # tensor to both inputs), so a leaf keeps its own copy and accumulates out of place.
-        t = self.tensor
+        t = self._tensor()
+        if t is None:
+            return
         if grad.shape != t.shape:
             raise RuntimeError(f"gradient of shape {list(grad.shape)} for a leaf of shape {list(t.shape)}")
         t.grad = grad.detach().clone() if t.grad is None else t.grad + grad.detach()

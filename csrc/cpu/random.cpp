@@ -1,0 +1,188 @@
+// Random fills from Philox4x32-10 (core/philox.h's stream convention). Element i of a fill
+// reads lane i % 4 of counter block `offset + i / 4` in stream 0, and the same lane of
+// stream 1 when it needs 64 bits (float64, randint); nothing else. So the values are the
+// same for any thread count or chunking, in both ISA builds (no contraction, see
+// CMakeLists.txt; log/sin/cos are libm's, chosen at run time, not by compile flags), and a
+// CUDA kernel computing the same words matches them.
+//
+// Philox runs on kBatch blocks at a time, the 10 rounds written over arrays so the compiler
+// vectorizes across blocks (vpmuludq in the AVX2 build); each distribution then maps the
+// words of a batch to its elements:
+//   uniform  float32: top 24 bits * 2^-24; float64: top 53 of the 64 bits * 2^-53; then
+//            low + u (high - low), capped below high (rounding could otherwise reach it).
+//   normal   Box-Muller on the lanes (0, 1) and (2, 3) of a block: u1 in (0, 1], u2 in
+//            [0, 1), r = sqrt(-2 ln u1); even elements take r cos(2 pi u2), odd r sin.
+//   bernoulli / dropout: the 32-bit word w gives 1 (keep) when w < p 2^32: exact in p's
+//            double, so p = 0 never and p = 1 always fires.
+//   randint  low + floor(bits64 * range / 2^64) (multiply-shift): no rejection, so each value
+//            has probability within range / 2^64 of 1 / range (a bias below 2^-32 for every
+//            range < 2^32).
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "core/parallel.h"
+#include "cpu/kernels.h"
+
+namespace fibril::cpu::FIBRIL_ISA {
+namespace {
+
+constexpr int kBatch = 16;                 // blocks per Philox batch: 64 elements
+constexpr int kWords = 4 * kBatch;
+constexpr int64_t kGrainBatches = 512;     // 32K elements per thread at least
+constexpr double kTwo32 = 4294967296.0;
+
+// words[4 j + lane] = lane `lane` of Philox block (first + j) of `stream`, keyed by seed.
+// The same rounds as philox4x32_10, over kBatch counters at once.
+void philox_words(uint64_t seed, uint64_t stream, uint64_t first, uint32_t* words) {
+  uint32_t c0[kBatch], c1[kBatch], c2[kBatch], c3[kBatch];
+  for (int j = 0; j < kBatch; ++j) {
+    const uint64_t block = first + static_cast<uint64_t>(j);
+    c0[j] = static_cast<uint32_t>(block);
+    c1[j] = static_cast<uint32_t>(block >> 32);
+    c2[j] = static_cast<uint32_t>(stream);
+    c3[j] = static_cast<uint32_t>(stream >> 32);
+  }
+  uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    for (int j = 0; j < kBatch; ++j) {
+      const uint64_t p0 = uint64_t{0xD2511F53u} * c0[j], p1 = uint64_t{0xCD9E8D57u} * c2[j];
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[j] ^ key0;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[j] ^ key1;
+      c1[j] = static_cast<uint32_t>(p1);
+      c3[j] = static_cast<uint32_t>(p0);
+      c0[j] = n0;
+      c2[j] = n2;
+    }
+    key0 += 0x9E3779B9u;
+    key1 += 0xBB67AE85u;
+  }
+  for (int j = 0; j < kBatch; ++j) {
+    words[4 * j] = c0[j];
+    words[4 * j + 1] = c1[j];
+    words[4 * j + 2] = c2[j];
+    words[4 * j + 3] = c3[j];
+  }
+}
+
+// Calls fill(first element, count, stream-0 words, stream-1 words) per batch of the fill;
+// the stream-1 words are computed only when `wide`.
+template <typename Fill>
+void for_batches(const RandomArgs& a, bool wide, Fill&& fill) {
+  const int64_t batches = (a.n + kWords - 1) / kWords;
+  parallel_for(0, batches, kGrainBatches, [&](int64_t lo, int64_t hi) {
+    alignas(32) uint32_t w0[kWords], w1[kWords] = {};
+    for (int64_t b = lo; b < hi; ++b) {
+      const uint64_t first = a.offset + static_cast<uint64_t>(b) * kBatch;
+      philox_words(a.seed, 0, first, w0);
+      if (wide) philox_words(a.seed, 1, first, w1);
+      const int64_t e0 = b * kWords;
+      fill(e0, static_cast<int>(std::min<int64_t>(kWords, a.n - e0)), w0, w1);
+    }
+  });
+}
+
+uint64_t bits64(const uint32_t* w0, const uint32_t* w1, int k) {
+  return uint64_t{w1[k]} << 32 | w0[k];
+}
+
+// A uniform in [0, 1): 24 random bits for float, 53 for double; exactly representable.
+template <typename T>
+T unit(const uint32_t* w0, const uint32_t* w1, int k) {
+  if constexpr (std::is_same_v<T, float>) return static_cast<float>(w0[k] >> 8) * (1.0f / 16777216.0f);
+  else return static_cast<double>(bits64(w0, w1, k) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+template <typename T>
+void uniform(const RandomArgs& a) {
+  T* out = reinterpret_cast<T*>(a.out);
+  const T low = static_cast<T>(a.a), width = static_cast<T>(a.b - a.a);
+  const T below_high = std::nextafter(static_cast<T>(a.b), low);
+  for_batches(a, std::is_same_v<T, double>, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t* w1) {
+    for (int k = 0; k < count; ++k) out[e0 + k] = std::min(low + unit<T>(w0, w1, k) * width, below_high);
+  });
+}
+
+template <typename T>
+void normal(const RandomArgs& a) {
+  T* out = reinterpret_cast<T*>(a.out);
+  const T mean = static_cast<T>(a.a), stddev = static_cast<T>(a.b);
+  const T two_pi = static_cast<T>(6.283185307179586);
+  for_batches(a, std::is_same_v<T, double>, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t* w1) {
+    for (int k = 0; k < count; k += 2) {
+      const T u1 = T(1) - unit<T>(w0, w1, k), u2 = unit<T>(w0, w1, k + 1);
+      const T r = std::sqrt(T(-2) * std::log(u1)) * stddev, theta = two_pi * u2;
+      out[e0 + k] = mean + r * std::cos(theta);
+      if (k + 1 < count) out[e0 + k + 1] = mean + r * std::sin(theta);
+    }
+  });
+}
+
+template <typename T>
+void bernoulli(const RandomArgs& a) {
+  T* out = reinterpret_cast<T*>(a.out);
+  if (!a.p) {
+    const double threshold = a.a * kTwo32;
+    for_batches(a, false, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t*) {
+      for (int k = 0; k < count; ++k) out[e0 + k] = static_cast<T>(w0[k] < threshold);
+    });
+    return;
+  }
+  for_batches(a, false, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t*) {
+    for (int k = 0; k < count; ++k) out[e0 + k] = static_cast<T>(w0[k] < a.p[e0 + k] * kTwo32);
+  });
+}
+
+void randint(const RandomArgs& a) {
+  int64_t* out = reinterpret_cast<int64_t*>(a.out);
+  const uint64_t low = static_cast<uint64_t>(a.low), range = a.range;
+  for_batches(a, true, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t* w1) {
+    for (int k = 0; k < count; ++k) {
+      const uint64_t bits = bits64(w0, w1, k);
+      const uint64_t v = range ? static_cast<uint64_t>((static_cast<unsigned __int128>(bits) * range) >> 64) : bits;
+      out[e0 + k] = static_cast<int64_t>(low + v);
+    }
+  });
+}
+
+template <typename T>
+void dropout(const RandomArgs& a) {
+  const T* x = reinterpret_cast<const T*>(a.x);
+  T* out = reinterpret_cast<T*>(a.out);
+  T* mask = reinterpret_cast<T*>(a.mask);
+  const double keep = 1.0 - a.a, threshold = keep * kTwo32;
+  const T scale = keep > 0 ? static_cast<T>(1.0 / keep) : T(0);
+  for_batches(a, false, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t*) {
+    for (int k = 0; k < count; ++k) {
+      const T m = w0[k] < threshold ? scale : T(0);
+      mask[e0 + k] = m;
+      out[e0 + k] = x[e0 + k] * m;
+    }
+  });
+}
+
+}  // namespace
+
+void random(const RandomArgs& a) {
+  if (a.n == 0) return;
+  switch (a.kind) {
+    case RandomKind::randint:
+      randint(a);
+      return;
+    case RandomKind::bernoulli:
+      visit_dtype(a.dtype, [&](auto t) { bernoulli<decltype(t)>(a); });
+      return;
+    default:
+      break;
+  }
+  visit_dtype(a.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_floating_point_v<T>) {
+      if (a.kind == RandomKind::uniform) uniform<T>(a);
+      else if (a.kind == RandomKind::normal) normal<T>(a);
+      else dropout<T>(a);
+    }
+  });
+}
+
+}  // namespace fibril::cpu::FIBRIL_ISA

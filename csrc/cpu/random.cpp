@@ -5,9 +5,8 @@
 // CMakeLists.txt; log/sin/cos are libm's, chosen at run time, not by compile flags), and a
 // CUDA kernel computing the same words matches them.
 //
-// Philox runs on kBatch blocks at a time, the 10 rounds written over arrays so the compiler
-// vectorizes across blocks (vpmuludq in the AVX2 build); each distribution then maps the
-// words of a batch to its elements:
+// Philox runs on kBatch blocks at a time (AVX2: 8 blocks per register, vpmuludq for the
+// 32x32 -> 64-bit products); each distribution then maps the words of a batch to elements:
 //   uniform  float32: top 24 bits * 2^-24; float64: top 53 of the 64 bits * 2^-53; then
 //            low + u (high - low), capped below high (rounding could otherwise reach it).
 //   normal   Box-Muller on the lanes (0, 1) and (2, 3) of a block: u1 in (0, 1], u2 in
@@ -21,6 +20,10 @@
 #include <cmath>
 #include <type_traits>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include "core/parallel.h"
 #include "cpu/kernels.h"
 
@@ -32,38 +35,78 @@ constexpr int kWords = 4 * kBatch;
 constexpr int64_t kGrainBatches = 512;     // 32K elements per thread at least
 constexpr double kTwo32 = 4294967296.0;
 
-// words[4 j + lane] = lane `lane` of Philox block (first + j) of `stream`, keyed by seed.
-// The same rounds as philox4x32_10, over kBatch counters at once.
+// words[4 j + lane] = lane `lane` of Philox block (first + j) of `stream`, keyed by seed:
+// philox4x32_10's rounds over kBatch counters at once. The scalar loop is the generic build
+// (and the AVX2 build's reference in the tests: the words are integers, so equal bits).
+#ifdef __AVX2__
+// (hi, lo) 32-bit halves of the 8 products m * x.
+inline void mulhilo(__m256i x, __m256i m, __m256i& hi, __m256i& lo) {
+  const __m256i even = _mm256_mul_epu32(x, m), odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), m);
+  lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
 void philox_words(uint64_t seed, uint64_t stream, uint64_t first, uint32_t* words) {
-  uint32_t c0[kBatch], c1[kBatch], c2[kBatch], c3[kBatch];
-  for (int j = 0; j < kBatch; ++j) {
-    const uint64_t block = first + static_cast<uint64_t>(j);
-    c0[j] = static_cast<uint32_t>(block);
-    c1[j] = static_cast<uint32_t>(block >> 32);
-    c2[j] = static_cast<uint32_t>(stream);
-    c3[j] = static_cast<uint32_t>(stream >> 32);
-  }
-  uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    for (int j = 0; j < kBatch; ++j) {
-      const uint64_t p0 = uint64_t{0xD2511F53u} * c0[j], p1 = uint64_t{0xCD9E8D57u} * c2[j];
-      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[j] ^ key0;
-      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[j] ^ key1;
-      c1[j] = static_cast<uint32_t>(p1);
-      c3[j] = static_cast<uint32_t>(p0);
-      c0[j] = n0;
-      c2[j] = n2;
+  const __m256i mul0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i mul1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  for (int g = 0; g < kBatch; g += 8) {
+    alignas(32) uint32_t lo32[8], hi32[8];
+    for (int j = 0; j < 8; ++j) {
+      const uint64_t block = first + static_cast<uint64_t>(g + j);
+      lo32[j] = static_cast<uint32_t>(block);
+      hi32[j] = static_cast<uint32_t>(block >> 32);
     }
-    key0 += 0x9E3779B9u;
-    key1 += 0xBB67AE85u;
-  }
-  for (int j = 0; j < kBatch; ++j) {
-    words[4 * j] = c0[j];
-    words[4 * j + 1] = c1[j];
-    words[4 * j + 2] = c2[j];
-    words[4 * j + 3] = c3[j];
+    __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo32));
+    __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi32));
+    __m256i c2 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream)));
+    __m256i c3 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(stream >> 32)));
+    uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+      __m256i hi0, lo0, hi1, lo1;
+      mulhilo(c0, mul0, hi0, lo0);
+      mulhilo(c2, mul1, hi1, lo1);
+      c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(key0)));
+      c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(key1)));
+      c1 = lo1;
+      c3 = lo0;
+      key0 += 0x9E3779B9u;
+      key1 += 0xBB67AE85u;
+    }
+    // 4 x 8 transpose: 128-bit half h of u[b] holds block b + 4 h's four lanes.
+    const __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
+    const __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
+    const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i* out = reinterpret_cast<__m256i*>(words + 4 * g);
+    _mm256_store_si256(out, _mm256_permute2x128_si256(u0, u1, 0x20));
+    _mm256_store_si256(out + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+    _mm256_store_si256(out + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+    _mm256_store_si256(out + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
   }
 }
+#else
+void philox_words(uint64_t seed, uint64_t stream, uint64_t first, uint32_t* words) {
+  for (int j = 0; j < kBatch; ++j) {
+    const uint64_t block = first + static_cast<uint64_t>(j);
+    uint32_t c0 = static_cast<uint32_t>(block), c1 = static_cast<uint32_t>(block >> 32);
+    uint32_t c2 = static_cast<uint32_t>(stream), c3 = static_cast<uint32_t>(stream >> 32);
+    uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+      const uint64_t p0 = uint64_t{0xD2511F53u} * c0, p1 = uint64_t{0xCD9E8D57u} * c2;
+      c0 = static_cast<uint32_t>(p1 >> 32) ^ c1 ^ key0;
+      c2 = static_cast<uint32_t>(p0 >> 32) ^ c3 ^ key1;
+      c1 = static_cast<uint32_t>(p1);
+      c3 = static_cast<uint32_t>(p0);
+      key0 += 0x9E3779B9u;
+      key1 += 0xBB67AE85u;
+    }
+    words[4 * j] = c0;
+    words[4 * j + 1] = c1;
+    words[4 * j + 2] = c2;
+    words[4 * j + 3] = c3;
+  }
+}
+#endif
 
 // Calls fill(first element, count, stream-0 words, stream-1 words) per batch of the fill;
 // the stream-1 words are computed only when `wide`.

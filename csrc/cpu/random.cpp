@@ -10,7 +10,9 @@
 //   uniform  float32: top 24 bits * 2^-24; float64: top 53 of the 64 bits * 2^-53; then
 //            low + u (high - low), capped below high (rounding could otherwise reach it).
 //   normal   Box-Muller on the lanes (0, 1) and (2, 3) of a block: u1 in (0, 1], u2 in
-//            [0, 1), r = sqrt(-2 ln u1); even elements take r cos(2 pi u2), odd r sin.
+//            [0, 1), r = sqrt(-2 ln u1); even elements take r cos(2 pi u2), odd r sin. float32
+//            with its own branch-free log and sincos (vectorized, the same bits in both
+//            builds), float64 with libm's.
 //   bernoulli / dropout: the 32-bit word w gives 1 (keep) when w < p 2^32: exact in p's
 //            double, so p = 0 never and p = 1 always fires.
 //   randint  low + floor(bits64 * range / 2^64) (multiply-shift): no rejection, so each value
@@ -18,6 +20,7 @@
 //            range < 2^32).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 
 #ifdef __AVX2__
@@ -146,17 +149,77 @@ void uniform(const RandomArgs& a) {
   });
 }
 
-template <typename T>
-void normal(const RandomArgs& a) {
-  T* out = reinterpret_cast<T*>(a.out);
-  const T mean = static_cast<T>(a.a), stddev = static_cast<T>(a.b);
-  const T two_pi = static_cast<T>(6.283185307179586);
-  for_batches(a, std::is_same_v<T, double>, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t* w1) {
+// ln(j 2^-24) for an integer j in [1, 2^24]: Cephes' logf (about 1 ulp) on the exact float j,
+// written with selects only, so that the AVX2 build vectorizes it into the generic build's bits.
+inline float log_unit(uint32_t j) {
+  const float x = static_cast<float>(j);
+  int32_t bits;
+  std::memcpy(&bits, &x, 4);
+  const int32_t mant = (bits & 0x007FFFFF) | 0x3F000000;  // x = m 2^e, m in [0.5, 1)
+  float m;
+  std::memcpy(&m, &mant, 4);
+  const int32_t low = mant < 0x3F3504F3;  // m < sqrt(1/2): use 2m, e - 1 (an exact multiply, no branch)
+  const float e = static_cast<float>((bits >> 23) - 126 - 24 - low);
+  m = m * static_cast<float>(1 + low) - 1.0f;
+  const float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z - 2.12194440e-4f * e - 0.5f * z;
+  return (m + y) + 0.693359375f * e;
+}
+
+// sin and cos of the angle 2 pi i / 2^24 for a 24-bit i. The reduction is exact in turns:
+// quadrant q = round(4 i / 2^24), phi = (i - q 2^22) pi / 2^23 in [-pi/4, pi/4], then
+// Cephes' sinf/cosf polynomials (about 1 ulp) and the quadrant's signs and swap.
+inline void sincos_turns(uint32_t i, float& s, float& c) {
+  const uint32_t q = (i + (1u << 21)) >> 22;
+  const float x = static_cast<float>(static_cast<int32_t>(i - (q << 22))) * (1.57079632679f / 4194304.0f);
+  const float z = x * x;
+  const float sn = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * x + x;
+  const float cs = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z -
+                   0.5f * z + 1.0f;
+  // Odd quadrants swap (sin(phi + pi/2) = cos(phi), ...): exact multiplies by 0 and 1 rather
+  // than selects, which GCC would leave as branches here.
+  const float swap = static_cast<float>(q & 1), keep = 1.0f - swap;
+  const float sign_s = static_cast<float>(1 - static_cast<int32_t>(q & 2));
+  const float sign_c = static_cast<float>(1 - static_cast<int32_t>((q + 1) & 2));
+  s = sign_s * (keep * sn + swap * cs);
+  c = sign_c * (keep * cs + swap * sn);
+}
+
+void normal_f32(const RandomArgs& a) {
+  float* out = reinterpret_cast<float*>(a.out);
+  const float mean = static_cast<float>(a.a), stddev = static_cast<float>(a.b);
+  for_batches(a, false, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t*) {
+    alignas(32) float z[kWords];
+    for (int k = 0; k < kWords; k += 2) {  // the whole batch: branch-free, vectorized
+      const float r = std::sqrt(-2.0f * log_unit((1u << 24) - (w0[k] >> 8)));
+      float s, c;
+      sincos_turns(w0[k + 1] >> 8, s, c);
+      z[k] = r * c;
+      z[k + 1] = r * s;
+    }
+    for (int k = 0; k < count; ++k) out[e0 + k] = mean + stddev * z[k];
+  });
+}
+
+// float64: libm's log, cos and sin on 53-bit uniforms.
+void normal_f64(const RandomArgs& a) {
+  double* out = reinterpret_cast<double*>(a.out);
+  const double two_pi = 6.283185307179586;
+  for_batches(a, true, [&](int64_t e0, int count, const uint32_t* w0, const uint32_t* w1) {
     for (int k = 0; k < count; k += 2) {
-      const T u1 = T(1) - unit<T>(w0, w1, k), u2 = unit<T>(w0, w1, k + 1);
-      const T r = std::sqrt(T(-2) * std::log(u1)) * stddev, theta = two_pi * u2;
-      out[e0 + k] = mean + r * std::cos(theta);
-      if (k + 1 < count) out[e0 + k + 1] = mean + r * std::sin(theta);
+      const double u1 = 1 - unit<double>(w0, w1, k), u2 = unit<double>(w0, w1, k + 1);
+      const double r = std::sqrt(-2 * std::log(u1)) * a.b, theta = two_pi * u2;
+      out[e0 + k] = a.a + r * std::cos(theta);
+      if (k + 1 < count) out[e0 + k + 1] = a.a + r * std::sin(theta);
     }
   });
 }
@@ -222,7 +285,8 @@ void random(const RandomArgs& a) {
     using T = decltype(t);
     if constexpr (std::is_floating_point_v<T>) {
       if (a.kind == RandomKind::uniform) uniform<T>(a);
-      else if (a.kind == RandomKind::normal) normal<T>(a);
+      else if (a.kind == RandomKind::normal && std::is_same_v<T, float>) normal_f32(a);
+      else if (a.kind == RandomKind::normal) normal_f64(a);
       else dropout<T>(a);
     }
   });

@@ -2,8 +2,8 @@
 // reads lane i % 4 of counter block `offset + i / 4` in stream 0, and the same lane of
 // stream 1 when it needs 64 bits (float64, randint); nothing else. So the values are the
 // same for any thread count or chunking, in both ISA builds (no contraction, see
-// CMakeLists.txt; log/sin/cos are libm's, chosen at run time, not by compile flags), and a
-// CUDA kernel computing the same words matches them.
+// CMakeLists.txt; float64 normal's log/sin/cos are libm's, chosen at run time, not by compile
+// flags), and a CUDA kernel computing the same words matches them.
 //
 // Philox runs on kBatch blocks at a time (AVX2: 8 blocks per register, vpmuludq for the
 // 32x32 -> 64-bit products); each distribution then maps the words of a batch to elements:
@@ -18,6 +18,11 @@
 //   randint  low + floor(bits64 * range / 2^64) (multiply-shift): no rejection, so each value
 //            has probability within range / 2^64 of 1 / range (a bias below 2^-32 for every
 //            range < 2^32).
+//
+// Measured (AMD EPYC, 2 cores, AVX2; bench/bench_random.py, 16M float32, fresh output per
+// call): rand 24.6 ms (2.7 GB/s written; numpy's default_rng 3.3x, torch 5.5x slower), randn
+// 92 ms (numpy 2.9x, torch 1.7x slower). One thread, in place: uniform_ 2.7 ns/element,
+// normal_ 5.8 ns/element; two threads halve both.
 #include <algorithm>
 #include <cmath>
 #include <cstring>

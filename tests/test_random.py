@@ -355,3 +355,20 @@ def test_in_place_fill_of_a_leaf_that_requires_grad_needs_no_grad():
     with fibril.no_grad():
         w.normal_()
     assert w.requires_grad and np_(w.detach()).any()
+
+
+def test_shapes_and_dtypes_match_torch():
+    torch = pytest.importorskip("torch")
+    calls = [
+        lambda m: m.rand(2, 3), lambda m: m.rand((2, 3), dtype=m.float64), lambda m: m.randn(4),
+        lambda m: m.randint(5, (2, 2)), lambda m: m.randint(-2, 5, (3,), dtype=m.int32),
+        lambda m: m.rand_like(m.zeros(2, dtype=m.float64)), lambda m: m.randint_like(m.zeros(3, dtype=m.int32), 4),
+        lambda m: m.normal(m.zeros(2, 1), m.ones(3)), lambda m: m.normal(0.0, 1.0, (5,)),
+        lambda m: m.bernoulli(m.full((3,), 0.5, dtype=m.float64)), lambda m: m.randperm(6),
+        lambda m: m.multinomial(m.ones(2, 5), 3), lambda m: m.multinomial(m.ones(4), 9, True),
+        lambda m: m.zeros(3, dtype=m.uint8).random_(), lambda m: m.zeros(3, dtype=m.bool).bernoulli_(0.5),
+    ]
+    for call in calls:
+        ours, theirs = call(fibril), call(torch)
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        assert ours.dtype.name == str(theirs.dtype).removeprefix("torch.")

@@ -94,6 +94,31 @@ struct ScanArgs {
   int64_t outer, n, inner;
 };
 
+// Fills the contiguous out[0, n) from Philox: element i reads only the words of counter block
+// `offset + i / 4`, lane i % 4, of stream 0 (and of stream 1 when it needs 64 bits), so the
+// values never depend on threads or chunking. See cpu/random.cpp for each distribution.
+enum class RandomKind : uint8_t {
+  uniform,    // float32/float64 in [a, b)
+  normal,     // float32/float64, mean a, standard deviation b (Box-Muller)
+  bernoulli,  // any dtype: 1 with probability a, or p[i] when p is given
+  randint,    // int64 in [low, low + range), range >= 1 (0 means 2^64)
+  dropout,    // float32/float64: mask[i] = 1/(1-a) with probability 1-a, else 0; out = x * mask
+};
+
+struct RandomArgs {
+  RandomKind kind;
+  DType dtype;  // of out (and of x, mask for dropout)
+  char* out;
+  int64_t n;
+  uint64_t seed, offset;
+  double a, b;
+  int64_t low;
+  uint64_t range;
+  const double* p;  // bernoulli: per-element probabilities in [0, 1], contiguous; or null
+  const char* x;  // dropout input, contiguous
+  char* mask;     // dropout mask, contiguous
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -104,6 +129,7 @@ struct KernelTable {
   void (*reduce)(const ReduceArgs& args);
   void (*arg_reduce)(const ArgReduceArgs& args);
   void (*scan)(const ScanArgs& args);
+  void (*random)(const RandomArgs& args);
   // Single-thread fp32 multiply-add throughput over `iterations` rounds, in GFLOP/s.
   double (*fma_gflops)(int64_t iterations);
 };

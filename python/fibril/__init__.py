@@ -46,6 +46,12 @@ from .ops.elementwise import (
 from .ops.reduce import (
     all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var,
 )
+from . import random
+from .random import (
+    Generator, bernoulli, default_generator, get_rng_state, initial_seed, manual_seed, multinomial, normal, rand,
+    rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,
+)
+from .ops.random import dropout
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, testing
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled

@@ -11,6 +11,8 @@ KernelStatus clamp(const ElementwiseArgs& args);
 void reduce(const ReduceArgs& args);
 void arg_reduce(const ArgReduceArgs& args);
 void scan(const ScanArgs& args);
+bool gather(const GatherArgs& args);
+bool scatter(const ScatterArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
@@ -18,7 +20,7 @@ double fma_gflops(int64_t iterations);
 
 const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
-                             fma_gflops};
+                             gather, scatter, fma_gflops};
   return t;
 }
 

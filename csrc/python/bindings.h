@@ -27,5 +27,6 @@ void bind_dlpack(py::module_& m, py::class_<Array>& cls);
 void bind_runtime(py::module_& m);
 void bind_elementwise(py::module_& m);
 void bind_reduce(py::module_& m);
+void bind_index(py::module_& m);
 
 }  // namespace fibril::python

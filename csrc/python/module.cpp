@@ -37,4 +37,5 @@ PYBIND11_MODULE(_C, m) {
   bind_runtime(m);
   bind_elementwise(m);
   bind_reduce(m);
+  bind_index(m);
 }

@@ -46,6 +46,9 @@ from .ops.elementwise import (
 from .ops.reduce import (
     all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var,
 )
+from .ops.gather import (
+    flip, gather, index_add, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add, tril, triu,
+)
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, testing
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled

@@ -323,7 +323,7 @@ def one_hot(indices, num_classes=-1):
     if indices.dtype != _C.int64:
         raise TypeError(f"one_hot is only applicable to index tensor of type int64, got {indices.dtype.name}")
     if num_classes == -1:
-        num_classes = int(_C.reduce(_C.ReduceOp.amax, indices._data, None, False, None)) + 1 if indices.numel() else 0
+        num_classes = Tensor._wrap(_C.reduce(_C.ReduceOp.amax, indices._data)).item() + 1 if indices.numel() else 0
     shape = tuple(indices.shape) + (num_classes,)
     index = indices._data.unsqueeze(indices.ndim)
     ones = _C.Array.full(tuple(index.shape), 1, _C.int64, indices.device)

@@ -57,7 +57,15 @@ struct Layout {
   }
 };
 
-// Operands: 0 = out, 1 = x, 2 = index.
+// Whether every index of a run is inside [0, size): one vectorizable pass before the reads.
+inline bool in_range(const int64_t* ix, int64_t stride, int64_t n, int64_t size) {
+  uint64_t bad = 0;
+  for (int64_t k = 0; k < n; ++k) bad |= static_cast<uint64_t>(ix[k * stride]) >= static_cast<uint64_t>(size);
+  return bad == 0;
+}
+
+// Operands: 0 = out, 1 = x, 2 = index. A chunk of rows (P x D positions) is walked as runs
+// of consecutive d at one P position, so the P offsets are computed once per run.
 template <typename T>
 bool gather_typed(const GatherArgs& a) {
   const int64_t* strides[3] = {a.out_strides, a.x_strides, a.index_strides};
@@ -65,43 +73,49 @@ bool gather_typed(const GatherArgs& a) {
   T* out = reinterpret_cast<T*>(a.out);
   const T* x = reinterpret_cast<const T*>(a.x);
   const int64_t size = a.dim_size, ls0 = s.l_stride[0], ls1 = s.l_stride[1], ls2 = s.l_stride[2];
+  const int64_t ds0 = s.d_stride[0], ds1 = s.d_stride[1], ds2 = s.d_stride[2], n = s.d_size;
   std::atomic<bool> ok{true};
-  const int64_t rows = s.p_numel * s.d_size;
-  parallel_for(0, rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, s.l_size)),
-               [&](int64_t lo, int64_t hi) {
-    bool good = true;
-    for (int64_t r = lo; r < hi; ++r) {
+  parallel_for(0, s.p_numel * n, std::max<int64_t>(1, kGrainElements / s.l_size), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi;) {
+      const int64_t d0 = r % n, d1 = std::min(n, d0 + hi - r);
       int64_t off[3];
-      s.offsets(r / s.d_size, off);
-      const int64_t d = r % s.d_size;
-      T* o = out + off[0] + d * s.d_stride[0];
+      s.offsets(r / n, off);
+      r += d1 - d0;
+      T* o = out + off[0];
       const T* xr = x + off[1];
-      const int64_t* ix = a.index + off[2] + d * s.d_stride[2];
-      if (ls2 == 0) {  // one index for the whole row (index_select): a strided row copy
-        const int64_t i = *ix;
-        if (i < 0 || i >= size) {
-          good = false;
-          break;
+      const int64_t* ix = a.index + off[2];
+      if (s.l_size == 1) {  // gather along the last dim: one element per index
+        if (!in_range(ix + d0 * ds2, ds2, d1 - d0, size)) {
+          ok.store(false, std::memory_order_relaxed);
+          return;
         }
-        const T* src = xr + i * s.d_stride[1];
-        if (ls0 == 1 && ls1 == 1) {
-          std::memcpy(o, src, static_cast<size_t>(s.l_size) * sizeof(T));
-        } else {
-          for (int64_t l = 0; l < s.l_size; ++l) o[l * ls0] = src[l * ls1];
+        for (int64_t d = d0; d < d1; ++d) o[d * ds0] = xr[ix[d * ds2] * ds1];
+      } else if (ls2 == 0) {  // one index per row (index_select): row copies
+        if (!in_range(ix + d0 * ds2, ds2, d1 - d0, size)) {
+          ok.store(false, std::memory_order_relaxed);
+          return;
+        }
+        for (int64_t d = d0; d < d1; ++d) {
+          const T* src = xr + ix[d * ds2] * ds1;
+          T* dst = o + d * ds0;
+          if (ls0 == 1 && ls1 == 1) {
+            std::memcpy(dst, src, static_cast<size_t>(s.l_size) * sizeof(T));
+          } else {
+            for (int64_t l = 0; l < s.l_size; ++l) dst[l * ls0] = src[l * ls1];
+          }
         }
       } else {
-        for (int64_t l = 0; l < s.l_size; ++l) {
-          const int64_t i = ix[l * ls2];
-          if (i < 0 || i >= size) {
-            good = false;
-            break;
+        for (int64_t d = d0; d < d1; ++d) {
+          const int64_t* row = ix + d * ds2;
+          if (!in_range(row, ls2, s.l_size, size)) {
+            ok.store(false, std::memory_order_relaxed);
+            return;
           }
-          o[l * ls0] = xr[i * s.d_stride[1] + l * ls1];
+          T* dst = o + d * ds0;
+          for (int64_t l = 0; l < s.l_size; ++l) dst[l * ls0] = xr[row[l * ls2] * ds1 + l * ls1];
         }
-        if (!good) break;
       }
     }
-    if (!good) ok.store(false, std::memory_order_relaxed);
   });
   return ok.load();
 }

@@ -7,8 +7,13 @@
 // distinct (P, L) never collide: threads split P x L-blocks and each runs D in ascending
 // order, which fixes the accumulation order whatever the thread count. A gather writes
 // each output element once, so its threads split P x D rows and copy along L.
-// Indices are checked as they are read; a bad one makes the kernel report failure and the
-// op layer (which discards the output) finds and names it.
+// Indices are range-checked a run at a time (a vectorizable pass) before the reads; a bad
+// one makes the kernel report failure and the op layer finds and names it.
+//
+// Measured (bench_index.py, 2 threads, float32, quiet machine): gather along dim 1 of
+// 4096x4096 with a random index 23.9 ms (11.2 GB/s; torch 39.4 ms, numpy 151 ms);
+// index_select of 4096 random rows of 16384x256 0.69 ms (12.1 GB/s; torch 2.15 ms, numpy
+// 1.02 ms). Prefetching rows 4 ahead took index_select from 2.0 to 1.5 ms on a busy machine.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -21,6 +26,7 @@ namespace {
 
 constexpr int64_t kGrainElements = 32768;
 constexpr int64_t kLBlock = 256;
+constexpr int64_t kAhead = 4;  // rows prefetched ahead by index_select's row copies
 
 // The (P, D, L) split of an n-d index space with the strides of up to three operands.
 struct Layout {
@@ -95,7 +101,12 @@ bool gather_typed(const GatherArgs& a) {
           ok.store(false, std::memory_order_relaxed);
           return;
         }
+        const int64_t line_step = ls1 == 1 ? 64 / static_cast<int64_t>(sizeof(T)) : s.l_size;
         for (int64_t d = d0; d < d1; ++d) {
+          if (d + kAhead < d1) {  // random rows defeat the hardware prefetcher: fetch ahead
+            const T* next = xr + ix[(d + kAhead) * ds2] * ds1;
+            for (int64_t l = 0; l < s.l_size; l += line_step) __builtin_prefetch(next + l);
+          }
           const T* src = xr + ix[d * ds2] * ds1;
           T* dst = o + d * ds0;
           if (ls0 == 1 && ls1 == 1) {

@@ -115,6 +115,15 @@ def test_nonzero(shape):
     assert out.dtype == fibril.int64
     np.testing.assert_array_equal(out.numpy(), np.argwhere(a))
     np.testing.assert_array_equal(fibril.nonzero(fibril.tensor(a) > 0.5).numpy(), np.argwhere(a > 0.5))
+    expected = np.nonzero(a) if a.ndim else (np.zeros(int(a != 0), np.int64),)
+    for got, want in zip(fibril.nonzero(fibril.tensor(a), as_tuple=True), expected, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_empty_results_still_check_indices():
+    with pytest.raises(IndexError, match="index 5 is out of bounds for dimension 1 with size 3"):
+        fibril.zeros(0, 3).index_select(1, fibril.tensor([5]))
+    assert tuple(fibril.zeros(0, 3).index_select(1, fibril.tensor([2, 0])).shape) == (0, 2)
 
 
 @pytest.mark.parametrize("dims", [0, (1,), (0, 2), (-1,)])

@@ -119,7 +119,7 @@ Array index_select(const Array& x, int64_t dim, const Array& index) {
   shape[d] = idx.shape()[0];
   Array out = Array::empty(x.ndim() == 0 ? index.shape() : shape, x.dtype());
   if (out.numel() == 0) {
-    if (xs.shape()[d] == 0) check_range(idx, 0, 0, d, op);
+    check_range(idx, 0, xs.shape()[d], d, op);
     return out;
   }
   const Array os = at_least_1d(out);

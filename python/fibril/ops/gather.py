@@ -160,7 +160,9 @@ def nonzero(x, as_tuple=False):
     out = Tensor._wrap(_C.nonzero(x._data))
     if not as_tuple:
         return out
-    return tuple(out[:, d] for d in range(x.ndim)) if x.ndim else (out[:, 0:1].reshape(-1),)
+    if x.ndim == 0:  # torch: one index per non-zero, as if x were 1-d
+        return (Tensor._wrap(_C.Array.full((out.shape[0],), 0, _C.int64, x.device)),)
+    return tuple(out[:, d] for d in range(x.ndim))
 
 
 # ------------------------------------------------------------------------------ flip, tril, triu

@@ -234,24 +234,25 @@ def test_embedding():
 # ------------------------------------------------------------------------------ bad inputs
 x34 = lambda: fibril.tensor(np.zeros((3, 4)))  # noqa: E731
 
+OOB = IndexError
 BAD = [
-    (lambda: x34().gather(1, fibril.tensor([[0, 4]])), IndexError, r"\[gather\] index 4 is out of bounds for dimension 1 with size 4"),
-    (lambda: x34().gather(1, fibril.tensor([[-1]])), IndexError, r"index -1 is out of bounds for dimension 1"),
-    (lambda: x34().index_select(0, fibril.tensor([0, 3])), IndexError, r"\[index_select\] index 3 is out of bounds for dimension 0 with size 3"),
-    (lambda: x34().index_select(0, fibril.tensor([-1])), IndexError, r"index -1 is out of bounds"),
-    (lambda: x34().index_add(0, fibril.tensor([5]), fibril.tensor(np.ones((1, 4)))), IndexError, r"\[index_add\] index 5"),
-    (lambda: x34().scatter_add(0, fibril.tensor([[3]]), x34()), IndexError, r"\[scatter_add\] index 3 is out of bounds for dimension 0"),
-    (lambda: x34()[[0, 3]], IndexError, r"index 3 is out of bounds for dimension 0 with size 3"),
-    (lambda: x34()[:, [-5]], IndexError, r"index -5 is out of bounds for dimension 1 with size 4"),
-    (lambda: x34().gather(0, fibril.tensor([[0.0]])), TypeError, r"\[gather\] index must be an int64 tensor, got float32"),
+    (lambda: x34().gather(1, fibril.tensor([[0, 4]])), OOB, r"\[gather\] index 4 is out of bounds for dim.* 1 with size 4"),
+    (lambda: x34().gather(1, fibril.tensor([[-1]])), OOB, r"index -1 is out of bounds for dimension 1"),
+    (lambda: x34().index_select(0, fibril.tensor([0, 3])), OOB, r"\[index_select\] index 3 is out of bounds"),
+    (lambda: x34().index_select(0, fibril.tensor([-1])), OOB, r"index -1 is out of bounds"),
+    (lambda: x34().index_add(0, fibril.tensor([5]), fibril.ones(1, 4).double()), OOB, r"\[index_add\] index 5"),
+    (lambda: x34().scatter_add(0, fibril.tensor([[3]]), x34()), OOB, r"\[scatter_add\] index 3 is out of bounds"),
+    (lambda: x34()[[0, 3]], OOB, r"index 3 is out of bounds for dimension 0 with size 3"),
+    (lambda: x34()[:, [-5]], OOB, r"index -5 is out of bounds for dimension 1 with size 4"),
+    (lambda: x34().gather(0, fibril.tensor([[0.0]])), TypeError, r"\[gather\] index must be an int64 tensor"),
     (lambda: x34().index_select(0, fibril.tensor([1.0])), TypeError, r"index must be an int64 or int32 tensor"),
     (lambda: x34()[fibril.tensor([1.0])], TypeError, r"tensors used as indices must be long"),
     (lambda: x34().masked_fill(fibril.tensor([1, 0, 1, 0]), 0.0), TypeError, r"expected a bool tensor as mask"),
-    (lambda: x34().masked_fill(fibril.tensor(np.ones((2, 3, 4), bool)), 0.0), ValueError, r"does not broadcast"),
+    (lambda: x34().masked_fill(fibril.ones(2, 3, 4) > 0, 0.0), ValueError, r"does not broadcast"),
     (lambda: x34().gather(0, fibril.tensor([0])), ValueError, r"must have as many dims as input"),
     (lambda: fibril.tensor([1.0]).tril(), ValueError, r"at least 2 dimensions"),
     (lambda: x34().flip((0, -2)), ValueError, r"repeated dim"),
-    (lambda: x34()[[0], [0], [0]], IndexError, r"too many indices"),
+    (lambda: x34()[[0], [0], [0]], OOB, r"too many indices"),
 ]
 
 

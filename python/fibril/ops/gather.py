@@ -302,7 +302,8 @@ def setitem(x, index, value):
         source = value._data if isinstance(value, Tensor) else _C.Array.full((), value, x.dtype, x.device)
         source = source.expand(result_shape)
         if at:  # back to (broadcast dims, rest) order
-            source = source.permute(tuple(range(at, at + b)) + tuple(range(at)) + tuple(range(at + b, len(result_shape))))
+            n = len(result_shape)
+            source = source.permute(tuple(range(at, at + b)) + tuple(range(at)) + tuple(range(at + b, n)))
         source = source.reshape((-1,) + rest)
         target = y.permute(tuple(order))
 

@@ -236,7 +236,7 @@ x34 = lambda: fibril.tensor(np.zeros((3, 4)))  # noqa: E731
 
 OOB = IndexError
 BAD = [
-    (lambda: x34().gather(1, fibril.tensor([[0, 4]])), OOB, r"\[gather\] index 4 is out of bounds for dim.* 1 with size 4"),
+    (lambda: x34().gather(1, fibril.tensor([[4]])), OOB, r"\[gather\] index 4 is out of bounds for dimension 1 with"),
     (lambda: x34().gather(1, fibril.tensor([[-1]])), OOB, r"index -1 is out of bounds for dimension 1"),
     (lambda: x34().index_select(0, fibril.tensor([0, 3])), OOB, r"\[index_select\] index 3 is out of bounds"),
     (lambda: x34().index_select(0, fibril.tensor([-1])), OOB, r"index -1 is out of bounds"),

@@ -4,6 +4,8 @@ bad inputs (exception type and message), thread-count determinism of the accumul
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fibril
 from op_check import check_op, make_inputs, torch
@@ -59,6 +61,35 @@ def test_scatter_value_and_empty_index():
     np.testing.assert_array_equal(x.scatter(1, fi, value=4.0).numpy(), [[4, 4, 4], [0, 0, 0]])
     empty = fibril.tensor(np.zeros((0, 3), dtype=np.int64))
     np.testing.assert_array_equal(x.scatter_add(0, empty, x).numpy(), x.numpy())
+
+
+@st.composite
+def gather_cases(draw):
+    """A float64 input (maybe a permuted view), a dim and an in-range index of its shape."""
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
+    dim = draw(st.integers(0, len(shape) - 1))
+    perm = draw(st.permutations(range(len(shape))))
+    seed = draw(st.integers(0, 2**16))
+    r = np.random.default_rng(seed)
+    a = r.standard_normal(shape)
+    return a, perm, dim, r.integers(0, shape[dim], size=shape)
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(gather_cases())
+def test_gather_scatter_add_random_layouts(case):
+    a, perm, dim, index = case
+    inverse = tuple(int(i) for i in np.argsort(perm))
+    x = fibril.tensor(np.ascontiguousarray(a.transpose(perm))).permute(inverse)  # a's values, permuted strides
+    np.testing.assert_array_equal(x.gather(dim, fibril.tensor(index)).numpy(), np.take_along_axis(a, index, dim))
+    expected = np.zeros_like(a)
+    coords = list(np.indices(index.shape))
+    coords[dim] = index
+    np.add.at(expected, tuple(coords), a)
+    got = fibril.zeros(*a.shape, dtype=fibril.float64).scatter_add(dim, fibril.tensor(index), x)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
+    rows = index.reshape(-1)[: a.shape[dim] + 2] % a.shape[dim]
+    np.testing.assert_array_equal(x.index_select(dim, fibril.tensor(rows)).numpy(), np.take(a, rows, dim))
 
 
 # ------------------------------------------------------------------------------ index_select / index_add

@@ -223,6 +223,18 @@ def test_setitem(case, transposed):
     assert x._version.value == version + 1
 
 
+def test_setitem_empty_and_leading_one_dims():
+    for shape, index in [((3, 0, 5), ([0, 2],)), ((3, 0, 5), (slice(None), [], [1])), ((2, 3), ([],))]:
+        x = fibril.zeros(*shape)
+        x[index] = 1.0
+        ref = np.zeros(shape)[tuple(np.asarray(i, np.int64) if isinstance(i, list) else i for i in index)]
+        assert tuple(x[index].shape) == ref.shape
+    x = fibril.zeros(3, 4)
+    x[[0, 2], [1, 3]] = fibril.tensor([[5.0, 6.0]])
+    x[1] = fibril.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+    np.testing.assert_array_equal(x.numpy(), [[0, 5, 0, 0], [1, 2, 3, 4], [0, 0, 0, 6]])
+
+
 def test_setitem_bool_mask_and_views_share_the_write():
     a = make_inputs([(4, 3)])[0]
     x = fibril.tensor(a)

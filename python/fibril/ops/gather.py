@@ -254,12 +254,16 @@ def _linear_index(y_shape, advanced):
     return view_ops.reshape(linear, (-1,)), shape
 
 
-def _order(ndim, advanced):
-    """Permutation putting the advanced dims first, and where their result dims go."""
+def _order(y_shape, advanced):
+    """The permutation putting the advanced dims first, the shape of y so permuted with
+    those dims merged into one, and where the result's broadcast dims go."""
     dims = [d for d, _ in advanced]
-    order = dims + [d for d in range(ndim) if d not in dims]
+    order = dims + [d for d in range(len(y_shape)) if d not in dims]
+    merged = 1
+    for d in dims:
+        merged *= y_shape[d]
     adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
-    return order, (dims[0] if adjacent else 0)
+    return tuple(order), (merged,) + tuple(y_shape[d] for d in order[len(dims):]), (dims[0] if adjacent else 0)
 
 
 def getitem(x, index):
@@ -269,15 +273,25 @@ def getitem(x, index):
     if not advanced:
         return y
     linear, shape = _linear_index(y.shape, advanced)
-    order, at = _order(y.ndim, advanced)
-    k = len(advanced)
-    rest = tuple(y.shape[d] for d in order[k:])
-    merged = view_ops.reshape(view_ops.permute(y, tuple(order)), (-1,) + rest)
+    order, merged_shape, at = _order(y.shape, advanced)
+    rest = merged_shape[1:]
+    merged = view_ops.reshape(view_ops.permute(y, order), merged_shape)
     out = view_ops.reshape(IndexSelect.apply(merged, 0, linear), shape + rest)
     if at:
         b = len(shape)
         out = view_ops.permute(out, tuple(range(b, b + at)) + tuple(range(b)) + tuple(range(b + at, out.ndim)))
     return out
+
+
+def _source(value, x, ndim):
+    """value as an Array of x's device, without the leading size-1 dims beyond ndim (torch
+    drops them)."""
+    if not isinstance(value, Tensor):
+        return _C.Array.full((), value, x.dtype, x.device)
+    source = value._data
+    while source.ndim > ndim and source.shape[0] == 1:
+        source = source.squeeze(0)
+    return source
 
 
 def setitem(x, index, value):
@@ -290,28 +304,25 @@ def setitem(x, index, value):
         basic, advanced = _plan(x, index)
         y = view_ops.getitem(x, basic)._data
     if not advanced:
-        write = (lambda a: y.copy_(value._data)) if isinstance(value, Tensor) else (lambda a: y.fill_(value))
-        return view_ops._write_inplace(x, write)
+        return view_ops._write_inplace(x, lambda a: y.copy_(_source(value, x, y.ndim)))
     with no_grad():
         linear, shape = _linear_index(tuple(y.shape), advanced)
-        order, at = _order(y.ndim, advanced)
-        k = len(advanced)
-        rest = tuple(y.shape[d] for d in order[k:])
+        order, merged_shape, at = _order(tuple(y.shape), advanced)
+        rest = merged_shape[1:]
         b = len(shape)
         result_shape = rest[:at] + shape + rest[at:]
-        source = value._data if isinstance(value, Tensor) else _C.Array.full((), value, x.dtype, x.device)
-        source = source.expand(result_shape)
+        source = _source(value, x, len(result_shape)).expand(result_shape)
         if at:  # back to (broadcast dims, rest) order
             n = len(result_shape)
             source = source.permute(tuple(range(at, at + b)) + tuple(range(at)) + tuple(range(at + b, n)))
-        source = source.reshape((-1,) + rest)
-        target = y.permute(tuple(order))
+        source = source.reshape((linear.numel(),) + rest)
+        target = y.permute(order)
 
     def write(_):
         try:
-            merged = target.view((-1,) + rest)
+            merged = target.view(merged_shape)
         except RuntimeError:  # the advanced dims do not merge as a view: write a copy back
-            merged = target.contiguous().view((-1,) + rest)
+            merged = target.contiguous().view(merged_shape)
             _C.index_put_(merged, 0, linear._data, source, False)
             target.copy_(merged.view(target.shape))
             return

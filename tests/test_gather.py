@@ -183,6 +183,8 @@ GET_CASES = {
     "ellipsis_int": lambda m: (Ellipsis, 1, [0, 0]),
     "none": lambda m: (None, [1], slice(1, 3)),
     "empty": lambda m: (arr(m, []),),
+    "bool_scalar": lambda m: (slice(None), True, [1, 0]),
+    "false": lambda m: (False,),
 }
 
 

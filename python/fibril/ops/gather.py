@@ -209,7 +209,7 @@ def _plan(x, index):
     advanced tensors with the dims they index in the result of the basic part. Bool masks
     become one int64 tensor per dim they cover; ints stay basic (select), as in PyTorch."""
     items = index if isinstance(index, tuple) else (index,)
-    items = [_as_index(i) if _is_advanced(i) else i for i in items]
+    items = [_as_index(i) if _is_advanced(i) or isinstance(i, bool) else i for i in items]
     consumed = sum(i.ndim if isinstance(i, Tensor) and i.dtype in (_C.bool, _C.uint8) else
                    0 if i is None or i is Ellipsis else 1 for i in items)
     if consumed > x.ndim:
@@ -219,6 +219,10 @@ def _plan(x, index):
         if item is Ellipsis:
             basic.extend([slice(None)] * (x.ndim - consumed))
             dim += x.ndim - consumed
+        elif isinstance(item, Tensor) and item.dtype == _C.bool and item.ndim == 0:  # x[True]: a new dim of 1 or 0
+            basic.append(None)
+            advanced.append((dim, Tensor._wrap(_C.nonzero(item._data.reshape(1)))[:, 0]))
+            dim += 1
         elif isinstance(item, Tensor) and item.dtype in (_C.bool, _C.uint8):
             for k, size in enumerate(item.shape):
                 if size != x.shape[len([b for b in basic if b is not None])]:

@@ -227,7 +227,7 @@ def movedim(x, source, destination):
 def getitem(x, index):
     """Basic indexing: ints, slices (positive steps), None and Ellipsis, as views."""
     items = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(i, (Tensor, list)) or hasattr(i, "__array__") and not isinstance(i, numbers.Integral)
+    if any(isinstance(i, (Tensor, list, bool)) or hasattr(i, "__array__") and not isinstance(i, numbers.Integral)
            for i in items):
         from .gather import getitem as advanced_getitem
 

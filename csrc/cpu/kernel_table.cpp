@@ -12,6 +12,8 @@ void reduce(const ReduceArgs& args);
 void arg_reduce(const ArgReduceArgs& args);
 void scan(const ScanArgs& args);
 void random(const RandomArgs& args);
+bool gather(const GatherArgs& args);
+bool scatter(const ScatterArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
@@ -19,7 +21,7 @@ double fma_gflops(int64_t iterations);
 
 const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
-                             random, fma_gflops};
+                             random, gather, scatter, fma_gflops};
   return t;
 }
 

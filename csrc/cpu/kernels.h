@@ -119,6 +119,41 @@ struct RandomArgs {
   char* mask;     // dropout mask, contiguous
 };
 
+// Gather and scatter along `dim` over the n-d index space `shape` (the index's shape, or the
+// index broadcast over the other dims: index strides may be 0). Strides in elements; the
+// index is int64. gather: out[p] = x[p with p[dim] = index[p]]. scatter: out[p with p[dim] =
+// index[p]] = src[p] (add: +=), each out element taking its updates in ascending p[dim]
+// order. Both return false when an index is outside [0, dim_size); what was written then
+// is unspecified.
+struct GatherArgs {
+  DType dtype;
+  int ndim;
+  const int64_t* shape;
+  int dim;
+  int64_t dim_size;  // of x along dim
+  char* out;
+  const int64_t* out_strides;
+  const char* x;
+  const int64_t* x_strides;  // used for every dim but `dim`, whose stride multiplies the index
+  const int64_t* index;
+  const int64_t* index_strides;
+};
+
+struct ScatterArgs {
+  DType dtype;
+  bool add;
+  int ndim;
+  const int64_t* shape;
+  int dim;
+  int64_t dim_size;  // of out along dim
+  char* out;
+  const int64_t* out_strides;
+  const char* src;
+  const int64_t* src_strides;
+  const int64_t* index;
+  const int64_t* index_strides;
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -130,6 +165,8 @@ struct KernelTable {
   void (*arg_reduce)(const ArgReduceArgs& args);
   void (*scan)(const ScanArgs& args);
   void (*random)(const RandomArgs& args);
+  bool (*gather)(const GatherArgs& args);
+  bool (*scatter)(const ScatterArgs& args);
   // Single-thread fp32 multiply-add throughput over `iterations` rounds, in GFLOP/s.
   double (*fma_gflops)(int64_t iterations);
 };

@@ -28,5 +28,6 @@ void bind_runtime(py::module_& m);
 void bind_elementwise(py::module_& m);
 void bind_reduce(py::module_& m);
 void bind_random(py::module_& m);
+void bind_index(py::module_& m);
 
 }  // namespace fibril::python

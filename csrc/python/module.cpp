@@ -38,4 +38,5 @@ PYBIND11_MODULE(_C, m) {
   bind_elementwise(m);
   bind_reduce(m);
   bind_random(m);
+  bind_index(m);
 }

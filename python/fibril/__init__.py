@@ -52,6 +52,9 @@ from .random import (
     rand_like, randint, randint_like, randn, randn_like, randperm, seed, set_rng_state,
 )
 from .ops.random import dropout
+from .ops.gather import (
+    flip, gather, index_add, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add, tril, triu,
+)
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, testing
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled

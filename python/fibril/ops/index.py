@@ -227,9 +227,11 @@ def movedim(x, source, destination):
 def getitem(x, index):
     """Basic indexing: ints, slices (positive steps), None and Ellipsis, as views."""
     items = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(i, (Tensor, list)) or hasattr(i, "__array__") and not isinstance(i, numbers.Integral)
+    if any(isinstance(i, (Tensor, list, bool)) or hasattr(i, "__array__") and not isinstance(i, numbers.Integral)
            for i in items):
-        raise NotImplementedError("advanced (integer tensor / boolean mask) indexing is not implemented yet")
+        from .gather import getitem as advanced_getitem
+
+        return advanced_getitem(x, index)
     consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
     if consumed > x.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x.ndim}")

@@ -1,0 +1,372 @@
+"""Index family, gather type: gather/scatter(_add), index_select/index_add, masked_fill,
+masked_select, nonzero, flip, tril/triu, advanced indexing (get and set), one_hot and
+embedding. Forward is one _C call or a composition of differentiable ops; each backward
+sits beside its forward."""
+
+import numbers
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor, _wrap_dim
+from . import elementwise as ew
+from . import index as view_ops
+
+
+def _as_index(index):
+    """Tensors pass through; lists, tuples and numpy arrays become tensors (ints -> int64)."""
+    if isinstance(index, Tensor):
+        return index
+    from ..creation import tensor
+
+    arr = np.asarray(index)
+    return tensor(arr.astype(np.int64) if arr.size == 0 and arr.dtype == np.float64 else arr)
+
+
+def _zeros(shape, like):
+    return _C.Array.full(tuple(shape), 0, like.dtype, like.device)
+
+
+# ------------------------------------------------------------------------------ gather / scatter
+class Gather(Function):
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.in_shape, ctx.dim, ctx.index = x.shape, dim, index
+        return Tensor._wrap(_C.gather(x._data, dim, index._data))
+
+    @staticmethod
+    def backward(ctx, g):
+        zeros = _zeros(ctx.in_shape, g._data)
+        return Tensor._wrap(_C.scatter(zeros, ctx.dim, ctx.index._data, g._data, True)), None, None
+
+
+class Scatter(Function):
+    @staticmethod
+    def forward(ctx, x, dim, index, src, add):
+        ctx.dim, ctx.index, ctx.add, ctx.src_shape = dim, index, add, src.shape
+        return Tensor._wrap(_C.scatter(x._data, dim, index._data, src._data, add))
+
+    @staticmethod
+    def backward(ctx, g):
+        dim, index = ctx.dim, ctx.index
+        grad_x = g if ctx.add else Tensor._wrap(_C.scatter(g._data, dim, index._data, _zeros(index.shape, g._data)))
+        grad_src = None
+        if ctx.needs_input_grad[3]:
+            picked = _C.gather(g._data, dim, index._data)
+            if tuple(index.shape) != tuple(ctx.src_shape):  # src may be larger than index: zeros beyond
+                full = _zeros(ctx.src_shape, g._data)
+                region = full
+                for d, n in enumerate(index.shape):
+                    region = region.slice(d, 0, n, 1)
+                region.copy_(picked)
+                picked = full
+            grad_src = Tensor._wrap(picked)
+        return grad_x, None, None, grad_src, None
+
+
+def gather(x, dim, index):
+    return Gather.apply(x, dim, _as_index(index))
+
+
+def _scatter(x, dim, index, src, value, add):
+    index = _as_index(index)
+    if src is None:
+        src = value
+    if not isinstance(src, Tensor):
+        from ..creation import full
+
+        src = full(tuple(index.shape), src, dtype=x.dtype)
+    return Scatter.apply(x, dim, index, src, add)
+
+
+def scatter(x, dim, index, src=None, value=None):
+    """src as a tensor or a number (torch also names the number `value`)."""
+    return _scatter(x, dim, index, src, value, False)
+
+
+def scatter_add(x, dim, index, src):
+    return _scatter(x, dim, index, src, None, True)
+
+
+# ------------------------------------------------------------------------------ index_select / index_add
+class IndexSelect(Function):
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.in_shape, ctx.dim, ctx.index = x.shape, dim, index
+        return Tensor._wrap(_C.index_select(x._data, dim, index._data))
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = _zeros(ctx.in_shape, g._data)
+        _C.index_put_(grad, ctx.dim, ctx.index._data, g._data, True)
+        return Tensor._wrap(grad), None, None
+
+
+class IndexAdd(Function):
+    @staticmethod
+    def forward(ctx, x, dim, index, src):
+        ctx.dim, ctx.index = dim, index
+        out = x._data.clone()
+        _C.index_put_(out, dim, index._data, src._data, True)
+        return Tensor._wrap(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        grad_src = IndexSelect.apply(g, ctx.dim, ctx.index) if ctx.needs_input_grad[3] else None
+        return g, None, None, grad_src
+
+
+def index_select(x, dim, index):
+    return IndexSelect.apply(x, dim, _as_index(index))
+
+
+def index_add(x, dim, index, source, alpha=1):
+    if source.dtype != x.dtype:
+        raise TypeError(f"index_add(): source dtype {source.dtype.name} must match self dtype {x.dtype.name}")
+    return IndexAdd.apply(x, dim, _as_index(index), source if alpha == 1 else ew.mul(source, alpha))
+
+
+# ------------------------------------------------------------------------------ masks
+def _check_mask(mask, op):
+    if not isinstance(mask, Tensor) or mask.dtype != _C.bool:
+        got = mask.dtype.name if isinstance(mask, Tensor) else type(mask).__name__
+        raise TypeError(f"{op}: expected a bool tensor as mask, got {got}")
+
+
+def masked_fill(x, mask, value):
+    """x with value where mask (broadcasting to x's shape); no gradient reaches x there."""
+    _check_mask(mask, "masked_fill")
+    if np.broadcast_shapes(tuple(x.shape), tuple(mask.shape)) != tuple(x.shape):
+        raise ValueError(f"masked_fill: mask of shape {list(mask.shape)} does not broadcast to {list(x.shape)}")
+    if not isinstance(value, Tensor):
+        from ..creation import tensor
+
+        value = tensor(value, dtype=x.dtype)
+    elif value.ndim != 0:
+        raise ValueError(f"masked_fill only supports a 0-dimensional value tensor, got {value.ndim} dims")
+    out = ew.where(mask, value, x)
+    return out if out.dtype == x.dtype else out.to(x.dtype)
+
+
+def masked_select(x, mask):
+    """The elements of x where mask (both broadcast), as a 1-d tensor in row-major order."""
+    _check_mask(mask, "masked_select")
+    shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
+    return getitem(view_ops.expand(x, shape), view_ops.expand(mask, shape))
+
+
+def nonzero(x, as_tuple=False):
+    out = Tensor._wrap(_C.nonzero(x._data))
+    if not as_tuple:
+        return out
+    if x.ndim == 0:  # torch: one index per non-zero, as if x were 1-d
+        return (Tensor._wrap(_C.Array.full((out.shape[0],), 0, _C.int64, x.device)),)
+    return tuple(out[:, d] for d in range(x.ndim))
+
+
+# ------------------------------------------------------------------------------ flip, tril, triu
+def flip(x, dims):
+    from ..creation import arange
+
+    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    wrapped = [_wrap_dim(d, x.ndim) for d in dims]
+    if len(set(wrapped)) != len(wrapped):
+        raise ValueError(f"flip: dims {list(dims)} has a repeated dim")
+    for d in wrapped:
+        n = x.shape[d]
+        x = IndexSelect.apply(x, d, arange(n - 1, -1, -1) if n else arange(0))
+    return x
+
+
+def _triangle(x, diagonal, lower):
+    from ..creation import arange
+
+    if x.ndim < 2:
+        raise ValueError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 dimensions, got {x.ndim}")
+    rows, cols = x.shape[-2:]
+    offset = ew.sub(view_ops.unsqueeze(arange(cols), 0), view_ops.unsqueeze(arange(rows), 1))
+    keep = ew.le(offset, diagonal) if lower else ew.ge(offset, diagonal)
+    out = ew.where(keep, x, Tensor._wrap(_C.Array.full((), 0, x.dtype, x.device)))
+    return out
+
+
+def tril(x, diagonal=0):
+    return _triangle(x, diagonal, True)
+
+
+def triu(x, diagonal=0):
+    return _triangle(x, diagonal, False)
+
+
+# ------------------------------------------------------------------------------ advanced indexing
+def _is_advanced(item):
+    return isinstance(item, (Tensor, list, np.ndarray)) and not isinstance(item, bool)
+
+
+def _plan(x, index):
+    """Splits an index into the basic part (tensors replaced by full slices) and the
+    advanced tensors with the dims they index in the result of the basic part. Bool masks
+    become one int64 tensor per dim they cover; ints stay basic (select), as in PyTorch."""
+    items = index if isinstance(index, tuple) else (index,)
+    items = [_as_index(i) if _is_advanced(i) or isinstance(i, bool) else i for i in items]
+    consumed = sum(i.ndim if isinstance(i, Tensor) and i.dtype in (_C.bool, _C.uint8) else
+                   0 if i is None or i is Ellipsis else 1 for i in items)
+    if consumed > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    basic, advanced, dim = [], [], 0
+    for item in items:
+        if item is Ellipsis:
+            basic.extend([slice(None)] * (x.ndim - consumed))
+            dim += x.ndim - consumed
+        elif isinstance(item, Tensor) and item.dtype == _C.bool and item.ndim == 0:  # x[True]: a new dim of 1 or 0
+            basic.append(None)
+            advanced.append((dim, Tensor._wrap(_C.nonzero(item._data.reshape(1)))[:, 0]))
+            dim += 1
+        elif isinstance(item, Tensor) and item.dtype in (_C.bool, _C.uint8):
+            for k, size in enumerate(item.shape):
+                if size != x.shape[len([b for b in basic if b is not None])]:
+                    raise IndexError(f"The shape of the mask {list(item.shape)} at index {k} does not match the "
+                                     f"shape of the indexed tensor {list(x.shape)}")
+                basic.append(slice(None))
+            coords = Tensor._wrap(_C.nonzero(item._data))
+            advanced.extend((dim + k, coords[:, k]) for k in range(item.ndim))
+            dim += item.ndim
+        elif isinstance(item, Tensor):
+            if item.dtype.is_floating_point:
+                raise TypeError("tensors used as indices must be long, int, byte or bool tensors, got "
+                                f"{item.dtype.name}")
+            basic.append(slice(None))
+            advanced.append((dim, item))
+            dim += 1
+        else:
+            basic.append(item)
+            dim += 0 if isinstance(item, numbers.Integral) and not isinstance(item, bool) else 1
+    return tuple(basic), advanced
+
+
+def _linear_index(y_shape, advanced):
+    """Broadcast the index tensors, wrap negatives (checking bounds) and combine them into
+    one int64 index over the advanced dims merged in order. Returns (index, broadcast shape)."""
+    shape = ()
+    for _, t in advanced:
+        shape = np.broadcast_shapes(shape, tuple(t.shape))
+    linear = None
+    for d, t in advanced:
+        wrapped = Tensor._wrap(_C.wrap_index(t._data.expand(shape), y_shape[d], d))
+        linear = wrapped if linear is None else ew.add(ew.mul(linear, y_shape[d]), wrapped)
+    return view_ops.reshape(linear, (-1,)), shape
+
+
+def _order(y_shape, advanced):
+    """The permutation putting the advanced dims first, the shape of y so permuted with
+    those dims merged into one, and where the result's broadcast dims go."""
+    dims = [d for d, _ in advanced]
+    order = dims + [d for d in range(len(y_shape)) if d not in dims]
+    merged = 1
+    for d in dims:
+        merged *= y_shape[d]
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    return tuple(order), (merged,) + tuple(y_shape[d] for d in order[len(dims):]), (dims[0] if adjacent else 0)
+
+
+def getitem(x, index):
+    """x[index] with any mix of ints, slices, None, Ellipsis, int tensors/lists and bool masks."""
+    basic, advanced = _plan(x, index)
+    y = view_ops.getitem(x, basic)
+    if not advanced:
+        return y
+    linear, shape = _linear_index(y.shape, advanced)
+    order, merged_shape, at = _order(y.shape, advanced)
+    rest = merged_shape[1:]
+    merged = view_ops.reshape(view_ops.permute(y, order), merged_shape)
+    out = view_ops.reshape(IndexSelect.apply(merged, 0, linear), shape + rest)
+    if at:
+        b = len(shape)
+        out = view_ops.permute(out, tuple(range(b, b + at)) + tuple(range(b)) + tuple(range(b + at, out.ndim)))
+    return out
+
+
+def _source(value, x, ndim):
+    """value as an Array of x's device, without the leading size-1 dims beyond ndim (torch
+    drops them)."""
+    if not isinstance(value, Tensor):
+        return _C.Array.full((), value, x.dtype, x.device)
+    source = value._data
+    while source.ndim > ndim and source.shape[0] == 1:
+        source = source.squeeze(0)
+    return source
+
+
+def setitem(x, index, value):
+    """x[index] = value in place (value a number or a tensor broadcasting to x[index])."""
+    from ..autograd.grad_mode import no_grad
+
+    if isinstance(value, Tensor) and value.requires_grad:
+        raise NotImplementedError("assigning a tensor that requires grad by indexing is not supported yet")
+    with no_grad():
+        basic, advanced = _plan(x, index)
+        y = view_ops.getitem(x, basic)._data
+    if not advanced:
+        return view_ops._write_inplace(x, lambda a: y.copy_(_source(value, x, y.ndim)))
+    with no_grad():
+        linear, shape = _linear_index(tuple(y.shape), advanced)
+        order, merged_shape, at = _order(tuple(y.shape), advanced)
+        rest = merged_shape[1:]
+        b = len(shape)
+        result_shape = rest[:at] + shape + rest[at:]
+        source = _source(value, x, len(result_shape)).expand(result_shape)
+        if at:  # back to (broadcast dims, rest) order
+            n = len(result_shape)
+            source = source.permute(tuple(range(at, at + b)) + tuple(range(at)) + tuple(range(at + b, n)))
+        source = source.reshape((linear.numel(),) + rest)
+        target = y.permute(order)
+
+    def write(_):
+        try:
+            merged = target.view(merged_shape)
+        except RuntimeError:  # the advanced dims do not merge as a view: write a copy back
+            merged = target.contiguous().view(merged_shape)
+            _C.index_put_(merged, 0, linear._data, source, False)
+            target.copy_(merged.view(target.shape))
+            return
+        _C.index_put_(merged, 0, linear._data, source, False)
+
+    return view_ops._write_inplace(x, write)
+
+
+# ------------------------------------------------------------------------------ one_hot, embedding
+def one_hot(indices, num_classes=-1):
+    """int64 [..., num_classes] with a 1 at each index (num_classes -1: max index + 1)."""
+    if indices.dtype != _C.int64:
+        raise TypeError(f"one_hot is only applicable to index tensor of type int64, got {indices.dtype.name}")
+    if num_classes == -1:
+        num_classes = Tensor._wrap(_C.reduce(_C.ReduceOp.amax, indices._data)).item() + 1 if indices.numel() else 0
+    shape = tuple(indices.shape) + (num_classes,)
+    index = indices._data.unsqueeze(indices.ndim)
+    ones = _C.Array.full(tuple(index.shape), 1, _C.int64, indices.device)
+    return Tensor._wrap(_C.scatter(_zeros(shape, ones), -1, index, ones, False))
+
+
+def embedding(indices, weight):
+    """weight's rows at indices: [*indices.shape, embedding_dim]; the gradient adds into rows."""
+    rows = IndexSelect.apply(weight, 0, view_ops.reshape(indices, (-1,)))
+    return view_ops.reshape(rows, tuple(indices.shape) + (weight.shape[1],))
+
+
+def _attach():
+    Tensor.gather = gather
+    Tensor.scatter = scatter
+    Tensor.scatter_add = scatter_add
+    Tensor.index_select = index_select
+    Tensor.index_add = index_add
+    Tensor.masked_fill = masked_fill
+    Tensor.masked_select = masked_select
+    Tensor.nonzero = nonzero
+    Tensor.flip = flip
+    Tensor.tril = tril
+    Tensor.triu = triu
+    Tensor.__setitem__ = setitem
+
+
+_attach()

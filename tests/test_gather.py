@@ -1,0 +1,342 @@
+"""Gather-type index ops on Tensors: forward vs numpy (float64) and PyTorch, gradients vs
+PyTorch and gradcheck, non-contiguous and empty inputs, advanced indexing get and set,
+bad inputs (exception type and message), thread-count determinism of the accumulations."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fibril
+from op_check import check_op, make_inputs, torch
+
+TRANSPOSED = lambda t: t.transpose(0, 1).contiguous().transpose(0, 1)  # noqa: E731 (same values, column-major)
+rng = np.random.default_rng(0)
+
+
+def idx(values):
+    """The same int64 index for fibril and torch (closures capture it, check_op passes data)."""
+    a = np.asarray(values, dtype=np.int64)
+    return fibril.tensor(a), (torch.tensor(a) if torch is not None else None)
+
+
+def pick(fi, ti):
+    return lambda t: ti if torch is not None and isinstance(t, torch.Tensor) else fi
+
+
+# ------------------------------------------------------------------------------ gather / scatter
+@pytest.mark.parametrize("shape,dim", [((3, 4), 0), ((3, 4), 1), ((2, 3, 5), 1), ((2, 3, 5), -1), ((7,), 0)])
+def test_gather(shape, dim):
+    index = rng.integers(0, shape[dim], size=shape)
+    fi, ti = idx(index)
+    check_op(lambda x: x.gather(dim, fi), lambda t: torch.gather(t, dim, ti), make_inputs([shape]),
+             numpy_fn=lambda a: np.take_along_axis(a, index, axis=dim))
+
+
+def test_gather_smaller_index_non_contiguous():
+    index = rng.integers(0, 5, size=(2, 3))
+    fi, ti = idx(index)
+    check_op(lambda x: fibril.gather(x, 0, fi), lambda t: torch.gather(t, 0, ti), make_inputs([(5, 4)]),
+             layout=TRANSPOSED, numpy_fn=lambda a: np.take_along_axis(a[:, :3], index, axis=0))
+
+
+@pytest.mark.parametrize("add", [False, True])
+def test_scatter(add):
+    index = np.stack([rng.permutation(5)[:3] for _ in range(4)], axis=1) if not add else rng.integers(0, 5, (3, 4))
+    fi, ti = idx(index)
+    f = (lambda x, s: x.scatter_add(0, fi, s)) if add else (lambda x, s: x.scatter(0, fi, s))
+    t = (lambda x, s: x.scatter_add(0, ti, s)) if add else (lambda x, s: x.scatter(0, ti, s))
+    check_op(f, t, make_inputs([(5, 4), (3, 4)]))
+
+
+def test_scatter_src_larger_than_index_gradcheck():
+    fi, _ = idx([[1, 0], [0, 2]])  # torch's backward rejects this case; gradcheck only
+    xs = [fibril.tensor(a, requires_grad=True) for a in make_inputs([(3, 3), (2, 4)])]
+    assert fibril.testing.gradcheck(lambda x, s: x.scatter(0, fi, s), xs)
+
+
+def test_scatter_value_and_empty_index():
+    x = fibril.tensor(np.zeros((2, 3)))
+    fi, _ = idx([[1, 0, 2]])
+    np.testing.assert_array_equal(x.scatter(1, fi, value=4.0).numpy(), [[4, 4, 4], [0, 0, 0]])
+    empty = fibril.tensor(np.zeros((0, 3), dtype=np.int64))
+    np.testing.assert_array_equal(x.scatter_add(0, empty, x).numpy(), x.numpy())
+
+
+@st.composite
+def gather_cases(draw):
+    """A float64 input (maybe a permuted view), a dim and an in-range index of its shape."""
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=4)))
+    dim = draw(st.integers(0, len(shape) - 1))
+    perm = draw(st.permutations(range(len(shape))))
+    seed = draw(st.integers(0, 2**16))
+    r = np.random.default_rng(seed)
+    a = r.standard_normal(shape)
+    return a, perm, dim, r.integers(0, shape[dim], size=shape)
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(gather_cases())
+def test_gather_scatter_add_random_layouts(case):
+    a, perm, dim, index = case
+    inverse = tuple(int(i) for i in np.argsort(perm))
+    x = fibril.tensor(np.ascontiguousarray(a.transpose(perm))).permute(inverse)  # a's values, permuted strides
+    np.testing.assert_array_equal(x.gather(dim, fibril.tensor(index)).numpy(), np.take_along_axis(a, index, dim))
+    expected = np.zeros_like(a)
+    coords = list(np.indices(index.shape))
+    coords[dim] = index
+    np.add.at(expected, tuple(coords), a)
+    got = fibril.zeros(*a.shape, dtype=fibril.float64).scatter_add(dim, fibril.tensor(index), x)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
+    rows = index.reshape(-1)[: a.shape[dim] + 2] % a.shape[dim]
+    np.testing.assert_array_equal(x.index_select(dim, fibril.tensor(rows)).numpy(), np.take(a, rows, dim))
+
+
+# ------------------------------------------------------------------------------ index_select / index_add
+@pytest.mark.parametrize("shape,dim,index", [((5, 3), 0, [4, 0, 0, 2]), ((5, 3), 1, [2, 1]), ((2, 3, 4), 1, [1]),
+                                             ((2, 3, 4), 2, []), ((6,), 0, [5, 5, 1])])
+def test_index_select(shape, dim, index):
+    fi, ti = idx(index)
+    check_op(lambda x: x.index_select(dim, fi), lambda t: torch.index_select(t, dim, ti), make_inputs([shape]),
+             numpy_fn=lambda a: np.take(a, np.asarray(index, dtype=np.int64), axis=dim))
+
+
+def test_index_select_non_contiguous_int32():
+    index = np.array([3, 1, 1], dtype=np.int32)
+    fi = fibril.tensor(index)
+    ti = torch.tensor(index) if torch is not None else None
+    check_op(lambda x: fibril.index_select(x, 1, fi), lambda t: torch.index_select(t, 1, ti), make_inputs([(4, 5)]),
+             layout=TRANSPOSED, numpy_fn=lambda a: a[:, index])
+
+
+@pytest.mark.parametrize("alpha", [1, 2.5])
+def test_index_add(alpha):
+    fi, ti = idx([0, 2, 0, 3])
+    check_op(lambda x, s: x.index_add(1, fi, s, alpha=alpha), lambda x, s: x.index_add(1, ti, s, alpha=alpha),
+             make_inputs([(3, 5), (3, 4)]))
+
+
+# ------------------------------------------------------------------------------ masks, flip, triangles
+def test_masked_fill_broadcasts_and_blocks_gradient():
+    mask = rng.random((1, 4)) > 0.5
+    fm = fibril.tensor(mask)
+    tm = torch.tensor(mask) if torch is not None else None
+    check_op(lambda x: x.masked_fill(fm, -3.0), lambda t: t.masked_fill(tm, -3.0), make_inputs([(3, 4)]),
+             numpy_fn=lambda a: np.where(mask, -3.0, a))
+
+
+def test_masked_fill_keeps_integer_dtype():
+    x = fibril.tensor([1, 2, 3])
+    out = x.masked_fill(fibril.tensor([True, False, True]), 1.7)
+    assert out.dtype == fibril.int64 and out.tolist() == [1, 2, 1]
+
+
+def test_masked_select():
+    mask = rng.random((3, 1)) > 0.3
+    fm = fibril.tensor(mask)
+    tm = torch.tensor(mask) if torch is not None else None
+    check_op(lambda x: x.masked_select(fm), lambda t: t.masked_select(tm), make_inputs([(3, 4)]),
+             numpy_fn=lambda a: a[np.broadcast_to(mask, a.shape)])
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (0, 2), (), (2, 1, 3)])
+def test_nonzero(shape):
+    a = (rng.random(shape) > 0.5).astype(np.float32) * rng.random(shape)
+    out = fibril.tensor(a).nonzero()
+    assert out.dtype == fibril.int64
+    np.testing.assert_array_equal(out.numpy(), np.argwhere(a))
+    np.testing.assert_array_equal(fibril.nonzero(fibril.tensor(a) > 0.5).numpy(), np.argwhere(a > 0.5))
+    expected = np.nonzero(a) if a.ndim else (np.zeros(int(a != 0), np.int64),)
+    for got, want in zip(fibril.nonzero(fibril.tensor(a), as_tuple=True), expected, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_empty_results_still_check_indices():
+    with pytest.raises(IndexError, match="index 5 is out of bounds for dimension 1 with size 3"):
+        fibril.zeros(0, 3).index_select(1, fibril.tensor([5]))
+    assert tuple(fibril.zeros(0, 3).index_select(1, fibril.tensor([2, 0])).shape) == (0, 2)
+
+
+@pytest.mark.parametrize("dims", [0, (1,), (0, 2), (-1,)])
+def test_flip(dims):
+    check_op(lambda x: x.flip(dims), lambda t: torch.flip(t, (dims,) if isinstance(dims, int) else dims),
+             make_inputs([(2, 3, 4)]), numpy_fn=lambda a: np.flip(a, dims), layout=TRANSPOSED)
+
+
+@pytest.mark.parametrize("name,diagonal", [("tril", 0), ("tril", -1), ("triu", 0), ("triu", 2)])
+def test_triangles(name, diagonal):
+    check_op(lambda x: getattr(x, name)(diagonal), lambda t: getattr(torch, name)(t, diagonal),
+             make_inputs([(2, 4, 5)]), numpy_fn=lambda a: getattr(np, name)(a, diagonal))
+
+
+# ------------------------------------------------------------------------------ advanced indexing
+def arr(m, values):
+    return np.asarray(values, dtype=np.int64) if m is np else m.tensor(np.asarray(values, dtype=np.int64))
+
+
+GET_CASES = {
+    "list": lambda m: ([2, 0, 2],),
+    "negative": lambda m: (slice(None), [-1, 1]),
+    "pair": lambda m: ([0, 2], [1, 3]),
+    "split": lambda m: ([0, 2], slice(None), [1, 4]),
+    "broadcast": lambda m: (slice(None), arr(m, [[0], [3]]), arr(m, [1, 2, 4])),
+    "ellipsis_int": lambda m: (Ellipsis, 1, [0, 0]),
+    "none": lambda m: (None, [1], slice(1, 3)),
+    "empty": lambda m: (arr(m, []),),
+    "bool_scalar": lambda m: (slice(None), True, [1, 0]),
+    "false": lambda m: (False,),
+}
+
+
+@pytest.mark.parametrize("case", list(GET_CASES))
+def test_advanced_get(case):
+    make = GET_CASES[case]
+    ref = lambda a: a[tuple(np.asarray(i) if isinstance(i, list) else i for i in make(np))]  # noqa: E731
+    check_op(lambda x: x[make(fibril)], lambda t: t[make(torch)], make_inputs([(3, 4, 5)]), numpy_fn=ref)
+
+
+def test_bool_mask_get_with_gradient():
+    a = make_inputs([(3, 4)])[0]
+    mask = a > 0
+    fm = fibril.tensor(mask)
+    tm = torch.tensor(mask) if torch is not None else None
+    check_op(lambda x: x[pick(fm, tm)(x)], lambda t: t[tm], [a], numpy_fn=lambda v: v[mask])
+    check_op(lambda x: x[:, fibril.tensor(mask[0])], lambda t: t[:, torch.tensor(mask[0])], [a],
+             numpy_fn=lambda v: v[:, mask[0]], layout=TRANSPOSED)
+
+
+SET_CASES = [
+    ((1, slice(None, 2)), 7.0), (([0, 2], [1, 3]), np.arange(5.0)), ((slice(None), [-1, 0]), np.ones((2, 5))),
+    (([0, 2], slice(None), [4, 0]), np.ones((2, 1))), ((Ellipsis, [1, 1]), 2.0),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SET_CASES)))
+@pytest.mark.parametrize("transposed", [False, True])
+def test_setitem(case, transposed):
+    index, value = SET_CASES[case]
+    a = make_inputs([(3, 4, 5)])[0]
+    x = fibril.tensor(np.ascontiguousarray(a.transpose(2, 1, 0))).permute(2, 1, 0) if transposed else fibril.tensor(a)
+    version = x._version.value
+    x[index] = fibril.tensor(value) if isinstance(value, np.ndarray) else value
+    expected = a.copy()
+    expected[tuple(np.asarray(i) if isinstance(i, list) else i for i in index)] = value
+    np.testing.assert_array_equal(x.numpy(), expected)
+    assert x._version.value == version + 1
+
+
+def test_setitem_empty_and_leading_one_dims():
+    for shape, index in [((3, 0, 5), ([0, 2],)), ((3, 0, 5), (slice(None), [], [1])), ((2, 3), ([],))]:
+        x = fibril.zeros(*shape)
+        x[index] = 1.0
+        ref = np.zeros(shape)[tuple(np.asarray(i, np.int64) if isinstance(i, list) else i for i in index)]
+        assert tuple(x[index].shape) == ref.shape
+    x = fibril.zeros(3, 4)
+    x[[0, 2], [1, 3]] = fibril.tensor([[5.0, 6.0]])
+    x[1] = fibril.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+    np.testing.assert_array_equal(x.numpy(), [[0, 5, 0, 0], [1, 2, 3, 4], [0, 0, 0, 6]])
+
+
+def test_setitem_bool_mask_and_views_share_the_write():
+    a = make_inputs([(4, 3)])[0]
+    x = fibril.tensor(a)
+    view = x[1:]
+    x[x < 0] = 0.0
+    np.testing.assert_array_equal(x.numpy(), np.where(a < 0, 0.0, a))
+    np.testing.assert_array_equal(view.numpy(), np.where(a < 0, 0.0, a)[1:])
+
+
+def test_setitem_refuses_tracked_tensors():
+    w = fibril.tensor(np.ones((2, 3)), requires_grad=True)
+    for index in (0, [0]):
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            w[index] = 1.0
+    with pytest.raises(NotImplementedError, match="requires grad"):
+        fibril.tensor(np.ones(3))[[0]] = fibril.tensor(np.ones(1), requires_grad=True)
+
+
+# ------------------------------------------------------------------------------ one_hot, embedding
+def test_one_hot():
+    from fibril.ops.gather import one_hot
+
+    a = np.array([[0, 3], [2, 2]])
+    out = one_hot(fibril.tensor(a))
+    assert out.dtype == fibril.int64 and tuple(out.shape) == (2, 2, 4)
+    np.testing.assert_array_equal(out.numpy(), np.eye(4, dtype=np.int64)[a])
+    np.testing.assert_array_equal(one_hot(fibril.tensor(a), 6).numpy(), np.eye(6, dtype=np.int64)[a])
+    with pytest.raises(IndexError, match="index 3 is out of bounds"):
+        one_hot(fibril.tensor(a), 3)
+
+
+def test_embedding():
+    from fibril.ops.gather import embedding
+
+    fi, ti = idx([[1, 4, 1], [0, 0, 2]])
+    check_op(lambda w: embedding(fi, w), lambda w: torch.nn.functional.embedding(ti, w), make_inputs([(5, 3)]),
+             numpy_fn=lambda w: w[np.array([[1, 4, 1], [0, 0, 2]])])
+
+
+# ------------------------------------------------------------------------------ bad inputs
+x34 = lambda: fibril.tensor(np.zeros((3, 4)))  # noqa: E731
+
+OOB = IndexError
+BAD = [
+    (lambda: x34().gather(1, fibril.tensor([[4]])), OOB, r"\[gather\] index 4 is out of bounds for dimension 1 with"),
+    (lambda: x34().gather(1, fibril.tensor([[-1]])), OOB, r"index -1 is out of bounds for dimension 1"),
+    (lambda: x34().index_select(0, fibril.tensor([0, 3])), OOB, r"\[index_select\] index 3 is out of bounds"),
+    (lambda: x34().index_select(0, fibril.tensor([-1])), OOB, r"index -1 is out of bounds"),
+    (lambda: x34().index_add(0, fibril.tensor([5]), fibril.ones(1, 4).double()), OOB, r"\[index_add\] index 5"),
+    (lambda: x34().scatter_add(0, fibril.tensor([[3]]), x34()), OOB, r"\[scatter_add\] index 3 is out of bounds"),
+    (lambda: x34()[[0, 3]], OOB, r"index 3 is out of bounds for dimension 0 with size 3"),
+    (lambda: x34()[:, [-5]], OOB, r"index -5 is out of bounds for dimension 1 with size 4"),
+    (lambda: x34().gather(0, fibril.tensor([[0.0]])), TypeError, r"\[gather\] index must be an int64 tensor"),
+    (lambda: x34().index_select(0, fibril.tensor([1.0])), TypeError, r"index must be an int64 or int32 tensor"),
+    (lambda: x34()[fibril.tensor([1.0])], TypeError, r"tensors used as indices must be long"),
+    (lambda: x34().masked_fill(fibril.tensor([1, 0, 1, 0]), 0.0), TypeError, r"expected a bool tensor as mask"),
+    (lambda: x34().masked_fill(fibril.ones(2, 3, 4) > 0, 0.0), ValueError, r"does not broadcast"),
+    (lambda: x34().gather(0, fibril.tensor([0])), ValueError, r"must have as many dims as input"),
+    (lambda: fibril.tensor([1.0]).tril(), ValueError, r"at least 2 dimensions"),
+    (lambda: x34().flip((0, -2)), ValueError, r"repeated dim"),
+    (lambda: x34()[[0], [0], [0]], OOB, r"too many indices"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(BAD)))
+def test_bad_inputs(case):
+    fn, kind, message = BAD[case]
+    with pytest.raises(kind, match=message):
+        fn()
+
+
+def test_bad_setitem_writes_nothing():
+    x = fibril.tensor(np.arange(6.0))
+    with pytest.raises(IndexError, match="index 6 is out of bounds for dimension 0 with size 6"):
+        x[[0, 1, 6]] = -1.0
+    np.testing.assert_array_equal(x.numpy(), np.arange(6.0))
+
+
+# ------------------------------------------------------------------------------ determinism
+@pytest.mark.parametrize("op", ["scatter_add", "index_add"])
+def test_accumulation_independent_of_threads(op):
+    n, cols = 20000, 64
+    src = rng.standard_normal((n, cols)).astype(np.float32) * 1e3
+    if op == "scatter_add":
+        index = rng.integers(0, 7, size=(n, cols))
+        run = lambda: fibril.zeros(7, cols).scatter_add(0, fibril.tensor(index), fibril.tensor(src))  # noqa: E731
+        expected = np.zeros((7, cols), np.float32)
+        np.add.at(expected, (index, np.arange(cols)), src)
+    else:
+        index = rng.integers(0, 7, size=n)
+        run = lambda: fibril.zeros(7, cols).index_add(0, fibril.tensor(index), fibril.tensor(src))  # noqa: E731
+        expected = np.zeros((7, cols), np.float32)
+        np.add.at(expected, index, src)
+    before = fibril.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            fibril.set_num_threads(threads)
+            results.append(run().numpy())
+    finally:
+        fibril.set_num_threads(before)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], expected)  # ascending order along the dim, as np.add.at

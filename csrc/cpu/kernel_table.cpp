@@ -14,6 +14,7 @@ void scan(const ScanArgs& args);
 void random(const RandomArgs& args);
 bool gather(const GatherArgs& args);
 bool scatter(const ScatterArgs& args);
+void matmul(const MatmulArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
@@ -21,7 +22,7 @@ double fma_gflops(int64_t iterations);
 
 const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
-                             random, gather, scatter, fma_gflops};
+                             random, gather, scatter, matmul, fma_gflops};
   return t;
 }
 

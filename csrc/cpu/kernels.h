@@ -154,6 +154,32 @@ struct ScatterArgs {
   const int64_t* index_strides;
 };
 
+// C = act(alpha * A·B + beta * C + bias) for `batch` GEMMs of shapes (m, k)·(k, n) -> (m, n).
+// Strides in elements, any sign or zero (transposed, stepped and expanded operands are read
+// in place by the packing); C's columns are contiguous and C overlaps neither A, B nor bias.
+// beta == 0 never reads C. bias(i, j) = bias[i * bias_rs + j * bias_cs] (per-column bias:
+// rs 0, cs 1), added before the activation, only when not null. Offsets (elements) select
+// each GEMM's operands; null means 0 for all. See cpu/matmul.cpp for the blocking.
+enum class Activation : uint8_t { none, relu, gelu, gelu_tanh };
+
+struct MatmulArgs {
+  DType dtype;  // of A, B, C and bias; not bool
+  int64_t batch, m, n, k;
+  const char* a;
+  int64_t a_rs, a_cs;
+  const int64_t* a_offsets;
+  const char* b;
+  int64_t b_rs, b_cs;
+  const int64_t* b_offsets;
+  char* c;
+  int64_t c_rs;
+  const int64_t* c_offsets;
+  double alpha, beta;
+  const char* bias;
+  int64_t bias_rs, bias_cs;
+  Activation act;
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -167,6 +193,7 @@ struct KernelTable {
   void (*random)(const RandomArgs& args);
   bool (*gather)(const GatherArgs& args);
   bool (*scatter)(const ScatterArgs& args);
+  void (*matmul)(const MatmulArgs& args);
   // Single-thread fp32 multiply-add throughput over `iterations` rounds, in GFLOP/s.
   double (*fma_gflops)(int64_t iterations);
 };

@@ -39,4 +39,5 @@ PYBIND11_MODULE(_C, m) {
   bind_reduce(m);
   bind_random(m);
   bind_index(m);
+  bind_matmul(m);
 }

@@ -55,6 +55,7 @@ from .ops.random import dropout
 from .ops.gather import (
     flip, gather, index_add, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add, tril, triu,
 )
+from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, testing
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled

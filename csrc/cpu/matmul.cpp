@@ -1,0 +1,403 @@
+// GEMM, BLIS style: C = act(alpha * A·B + beta * C + bias).
+//
+// Loops, outermost first: jc over NC columns of B (a KC x NC block of B stays in L3),
+// pc over KC of the inner dimension (B's block is packed once into NR-wide panels, shared by
+// the threads), ic over MC rows of A (each thread packs its A block into MR-high panels, kept
+// in its L2), jr over the NR-wide B panels (one KC x NR panel, 16 KiB, stays in L1), ir over
+// the MR-high A panels; the microkernel keeps an MR x NR tile of C in registers for the whole
+// KC loop. Edge tiles run the same microkernel: the last A panel is R < MR rows high (a
+// kernel instantiated for R rows, so no FLOP is spent on padding) and the last B panel is
+// zero-padded to NR columns, its tile written through a small buffer. Transposes, steps and
+// broadcasts are absorbed by the packing. When A has few rows, B is read in place (no packing
+// pass over B: its data is used once per row panel anyway).
+//
+// The microkernel is written once with GCC vector types: 8 floats (AVX2 + FMA, 6x16 tile:
+// 12 accumulators, 2 B vectors, 1 broadcast = 15 of 16 ymm registers) or 4 floats (generic
+// SSE2, 6x8). Blocking for float32/AVX2: MR 6, NR 16, KC 256, MC 144, NC 4096 (Zen: 32 KiB
+// L1d, 512 KiB L2, 8 MiB shared L3).
+//
+// Threads: each (jc, pc) step packs B in parallel, then splits the C block into one
+// rectangle per thread: by rows when A has at least two row panels per thread (B's block is
+// shared, A's rows are private), else by columns. Small GEMMs run on one thread; a batch of
+// small GEMMs is split by GEMM. Every C element is computed by one thread in a fixed order,
+// so results do not depend on the thread count.
+//
+// Measured (AMD EPYC Zen1 VM, 2 threads, 76 GFLOP/s FMA peak): see bench/bench_matmul.py.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "core/allocator.h"
+#include "core/parallel.h"
+#include "cpu/kernels.h"
+
+namespace fibril::cpu::FIBRIL_ISA {
+namespace {
+
+#ifdef __AVX2__
+constexpr int kVecBytes = 32;
+#else
+constexpr int kVecBytes = 16;
+#endif
+
+template <typename T>
+struct VecOf {
+  typedef T type __attribute__((vector_size(kVecBytes)));
+};
+template <typename T>
+using Vec = typename VecOf<T>::type;
+
+template <typename T>
+inline Vec<T> loadu(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename T>
+inline void storeu(T* p, Vec<T> v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+template <typename T>
+struct Blocking {
+  static constexpr int kLanes = kVecBytes / sizeof(T);
+  static constexpr int MR = 6;
+  static constexpr int NR = 2 * kLanes;
+  static constexpr int64_t KC = 16384 / (NR * sizeof(T));        // a B panel of 16 KiB: L1
+  static constexpr int64_t MC = (147456 / (KC * sizeof(T))) / MR * MR;  // an A block of 144 KiB: L2
+  static constexpr int64_t NC = (4 << 20) / (KC * sizeof(T)) / NR * NR;  // a B block of 4 MiB: L3
+};
+
+// Below this many multiply-adds a GEMM runs on one thread: waking the pool costs more.
+constexpr double kParallelMinFlops = 2.0 * 64 * 64 * 64;
+// Up to this many rows of A, B is read in place rather than packed.
+constexpr int64_t kDirectBMaxRows = 24;
+
+template <typename T>
+struct Gemm {
+  int64_t m, n, k;
+  const T* a;
+  int64_t a_rs, a_cs;
+  const T* b;
+  int64_t b_rs, b_cs;
+  T* c;
+  int64_t c_rs;
+  T alpha, beta;
+  const T* bias;
+  int64_t bias_rs, bias_cs;
+  Activation act;
+};
+
+// What a tile does with its sums at one pc step.
+struct TileStep {
+  bool first;  // C = alpha*sum + beta*C; later steps: C += alpha*sum
+  bool last;   // then add the bias and apply the activation
+};
+
+template <typename T>
+inline T activate_scalar(T v, Activation act) {
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (act) {
+      case Activation::none: return v;
+      case Activation::relu: return v < T(0) ? T(0) : v;
+      case Activation::gelu: return T(0.5) * v * (T(1) + std::erf(v * T(0.70710678118654752440)));
+      case Activation::gelu_tanh: {
+        const T inner = T(0.79788456080286535588) * (v + T(0.044715) * v * v * v);
+        return T(0.5) * v * (T(1) + std::tanh(inner));
+      }
+    }
+    return v;
+  } else {
+    return act == Activation::relu && v < T(0) ? T(0) : v;
+  }
+}
+
+// Finishes one row of nr elements of a tile: c = step(alpha * s, c), then bias and activation.
+template <typename T>
+inline void finish_row_scalar(const Gemm<T>& g, TileStep st, const T* s, T* c, int64_t row, int64_t col, int nr) {
+  for (int j = 0; j < nr; ++j) {
+    T v = g.alpha * s[j];
+    if (!st.first) v += c[j];
+    else if (g.beta != T(0)) v += g.beta * c[j];
+    if (st.last) {
+      if (g.bias) v += g.bias[row * g.bias_rs + (col + j) * g.bias_cs];
+      v = activate_scalar(v, g.act);
+    }
+    c[j] = v;
+  }
+}
+
+// The microkernel: an R x NR tile, R <= MR, over kc steps. a: packed, R values per step;
+// b: NR values per step, consecutive steps ldb apart (NR when packed, B's row stride when in
+// place). Writes nr <= NR columns of C at c (row stride c_rs); (row, col) is the tile's
+// corner in C, for the bias.
+template <typename T, int R>
+void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb,
+          T* c, int64_t row, int64_t col, int nr) {
+  constexpr int L = Blocking<T>::kLanes;
+  Vec<T> s0[R], s1[R];
+  for (int i = 0; i < R; ++i) s0[i] = s1[i] = Vec<T>{};
+  for (int64_t p = 0; p < kc; ++p) {
+    const Vec<T> b0 = loadu(b), b1 = loadu(b + L);
+    for (int i = 0; i < R; ++i) {
+      s0[i] += a[i] * b0;
+      s1[i] += a[i] * b1;
+    }
+    a += R;
+    b += ldb;
+  }
+  const bool vector_bias = g.bias && g.bias_cs == 1;
+  if (nr == 2 * L && (!g.bias || vector_bias) && (!st.last || g.act == Activation::none ||
+                                                  g.act == Activation::relu)) {
+    for (int i = 0; i < R; ++i) {
+      T* ci = c + i * g.c_rs;
+      Vec<T> v0 = g.alpha * s0[i], v1 = g.alpha * s1[i];
+      if (!st.first) {
+        v0 += loadu(ci);
+        v1 += loadu(ci + L);
+      } else if (g.beta != T(0)) {
+        v0 += g.beta * loadu(ci);
+        v1 += g.beta * loadu(ci + L);
+      }
+      if (st.last) {
+        if (g.bias) {
+          const T* bi = g.bias + (row + i) * g.bias_rs + col;
+          v0 += loadu(bi);
+          v1 += loadu(bi + L);
+        }
+        if (g.act == Activation::relu) {
+          const Vec<T> zero{};
+          v0 = v0 < zero ? zero : v0;  // NaN stays NaN, as torch.relu
+          v1 = v1 < zero ? zero : v1;
+        }
+      }
+      storeu(ci, v0);
+      storeu(ci + L, v1);
+    }
+    return;
+  }
+  alignas(64) T sums[2 * L] = {};
+  for (int i = 0; i < R; ++i) {
+    storeu(sums, s0[i]);
+    storeu(sums + L, s1[i]);
+    finish_row_scalar(g, st, sums, c + i * g.c_rs, row + i, col, nr);
+  }
+}
+
+template <typename T>
+using TileFn = void (*)(const Gemm<T>&, TileStep, int64_t, const T*, const T*, int64_t, T*, int64_t, int64_t, int);
+
+template <typename T>
+TileFn<T> tile_for_rows(int rows) {
+  static constexpr TileFn<T> fns[] = {tile<T, 1>, tile<T, 2>, tile<T, 3>, tile<T, 4>, tile<T, 5>, tile<T, 6>};
+  static_assert(sizeof(fns) / sizeof(fns[0]) == Blocking<T>::MR);
+  return fns[rows - 1];
+}
+
+// Packs A[i0 : i0+mc, p0 : p0+kc] into panels of MR rows (the last one R rows high), each
+// panel step-major: element (i, p) of a panel of R rows at p * R + i.
+template <typename T>
+void pack_a(const Gemm<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
+  constexpr int MR = Blocking<T>::MR;
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+    const T* src = g.a + (i0 + ir) * g.a_rs + p0 * g.a_cs;
+    if (g.a_cs == 1) {
+      for (int i = 0; i < rows; ++i) {
+        const T* s = src + i * g.a_rs;
+        for (int64_t p = 0; p < kc; ++p) dst[p * rows + i] = s[p];
+      }
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < rows; ++i) dst[p * rows + i] = src[i * g.a_rs + p * g.a_cs];
+    }
+    dst += rows * kc;
+  }
+}
+
+// Packs one NR-wide panel B[p0 : p0+kc, j0 : j0+nr] step-major, zero-padded to NR columns.
+template <typename T>
+void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, T* dst) {
+  constexpr int NR = Blocking<T>::NR;
+  const T* src = g.b + p0 * g.b_rs + j0 * g.b_cs;
+  if (g.b_cs == 1 && nr == NR) {
+    for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, src + p * g.b_rs, NR * sizeof(T));
+    return;
+  }
+  if (nr < NR)
+    for (int64_t p = 0; p < kc; ++p) std::fill(dst + p * NR + nr, dst + (p + 1) * NR, T(0));
+  if (g.b_rs == 1) {  // columns contiguous: read down each column
+    for (int j = 0; j < nr; ++j) {
+      const T* s = src + j * g.b_cs;
+      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = s[p];
+    }
+  } else {
+    for (int64_t p = 0; p < kc; ++p)
+      for (int j = 0; j < nr; ++j) dst[p * NR + j] = src[p * g.b_rs + j * g.b_cs];
+  }
+}
+
+// A block of the caching allocator, returned on scope exit.
+class Scratch {
+ public:
+  explicit Scratch(size_t bytes) : bytes_(std::max<size_t>(bytes, 64)), ptr_(cpu_allocator::allocate(bytes_)) {}
+  ~Scratch() { cpu_allocator::release(ptr_, bytes_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  size_t bytes_;
+  void* ptr_;
+};
+
+// k == 0: C = act(beta * C + bias).
+template <typename T>
+void scale_only(const Gemm<T>& g) {
+  constexpr int NR = Blocking<T>::NR;
+  alignas(64) T zeros[NR] = {};
+  for (int64_t i = 0; i < g.m; ++i)
+    for (int64_t j = 0; j < g.n; j += NR)
+      finish_row_scalar(g, TileStep{true, true}, zeros, g.c + i * g.c_rs + j, i, j,
+                        static_cast<int>(std::min<int64_t>(NR, g.n - j)));
+}
+
+// The rows [r0, r1) and columns [q0, q1) of the current (jc, pc) block one thread computes.
+struct Rect {
+  int64_t r0, r1, q0, q1;
+};
+
+template <typename T>
+Rect thread_rect(int64_t m, int64_t nc, int slot, int threads) {
+  constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
+  const int64_t row_panels = (m + MR - 1) / MR, col_panels = (nc + NR - 1) / NR;
+  if (row_panels >= 2 * threads) {
+    const int64_t p0 = row_panels * slot / threads, p1 = row_panels * (slot + 1) / threads;
+    return {p0 * MR, std::min(m, p1 * MR), 0, nc};
+  }
+  const int64_t p0 = col_panels * slot / threads, p1 = col_panels * (slot + 1) / threads;
+  return {0, m, p0 * NR, std::min(nc, p1 * NR)};
+}
+
+// One GEMM on `threads` threads (1: the caller's thread alone).
+template <typename T>
+void gemm(const Gemm<T>& g, int threads) {
+  using B = Blocking<T>;
+  constexpr int MR = B::MR, NR = B::NR;
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) return scale_only(g);
+  const bool direct_b = g.b_cs == 1 && g.m <= kDirectBMaxRows;
+  const int64_t kc_max = std::min(B::KC, g.k), nc_max = std::min(B::NC, g.n);
+  const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR);
+  Scratch packed_b(direct_b ? 0 : sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR));
+  T* bp = packed_b.as<T>();
+  for (int64_t jc = 0; jc < g.n; jc += B::NC) {
+    const int64_t nc = std::min(B::NC, g.n - jc), panels = (nc + NR - 1) / NR;
+    for (int64_t pc = 0; pc < g.k; pc += B::KC) {
+      const int64_t kc = std::min(B::KC, g.k - pc);
+      const TileStep st{pc == 0, pc + kc == g.k};
+      if (!direct_b) {
+        const int64_t grain = threads > 1 ? std::max<int64_t>(1, 8192 / kc) : panels;
+        parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
+          for (int64_t q = lo; q < hi; ++q)
+            pack_b_panel(g, pc, kc, jc + q * NR, static_cast<int>(std::min<int64_t>(NR, nc - q * NR)),
+                         bp + q * NR * kc);
+        });
+      }
+      const auto run_slot = [&](int slot) {
+        const Rect r = thread_rect<T>(g.m, nc, slot, threads);
+        if (r.r0 >= r.r1 || r.q0 >= r.q1) return;
+        Scratch packed_a(sizeof(T) * (std::min(mc_max, r.r1 - r.r0) + MR) * kc_max);
+        Scratch edge_b(direct_b ? sizeof(T) * NR * kc_max : 0);
+        T* ap = packed_a.as<T>();
+        for (int64_t ic = r.r0; ic < r.r1; ic += B::MC) {
+          const int64_t mc = std::min(B::MC, r.r1 - ic);
+          pack_a(g, ic, mc, pc, kc, ap);
+          for (int64_t jr = r.q0; jr < r.q1; jr += NR) {
+            const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+            const T* panel;
+            int64_t ldb = NR;
+            if (!direct_b) {
+              panel = bp + jr * kc;
+            } else if (nr == NR) {
+              panel = g.b + pc * g.b_rs + jc + jr;
+              ldb = g.b_rs;
+            } else {
+              pack_b_panel(g, pc, kc, jc + jr, nr, edge_b.as<T>());
+              panel = edge_b.as<T>();
+            }
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+              tile_for_rows<T>(rows)(g, st, kc, ap + ir * kc, panel, ldb, g.c + (ic + ir) * g.c_rs + jc + jr,
+                                     ic + ir, jc + jr, nr);
+            }
+          }
+        }
+      };
+      if (threads == 1) {
+        run_slot(0);
+      } else {
+        parallel_for(0, threads, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t s = lo; s < hi; ++s) run_slot(static_cast<int>(s));
+        });
+      }
+    }
+  }
+}
+
+template <typename T>
+void matmul_typed(const MatmulArgs& args) {
+  Gemm<T> base{args.m,
+               args.n,
+               args.k,
+               reinterpret_cast<const T*>(args.a),
+               args.a_rs,
+               args.a_cs,
+               reinterpret_cast<const T*>(args.b),
+               args.b_rs,
+               args.b_cs,
+               reinterpret_cast<T*>(args.c),
+               args.c_rs,
+               static_cast<T>(args.alpha),
+               static_cast<T>(args.beta),
+               reinterpret_cast<const T*>(args.bias),
+               args.bias_rs,
+               args.bias_cs,
+               args.act};
+  const auto at = [&](int64_t index) {
+    Gemm<T> g = base;
+    if (args.a_offsets) g.a += args.a_offsets[index];
+    if (args.b_offsets) g.b += args.b_offsets[index];
+    if (args.c_offsets) g.c += args.c_offsets[index];
+    return g;
+  };
+  const double flops = 2.0 * static_cast<double>(args.m) * static_cast<double>(args.n) * static_cast<double>(args.k);
+  const int threads = in_parallel_region() ? 1 : get_num_threads();
+  if (threads == 1 || flops * static_cast<double>(args.batch) < kParallelMinFlops) {
+    for (int64_t i = 0; i < args.batch; ++i) gemm(at(i), 1);
+    return;
+  }
+  // A batch of GEMMs too small to split well: one GEMM per thread at a time.
+  if (args.batch >= threads && flops < 32 * kParallelMinFlops) {
+    parallel_for(0, args.batch, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) gemm(at(i), 1);
+    });
+    return;
+  }
+  for (int64_t i = 0; i < args.batch; ++i) gemm(at(i), flops < kParallelMinFlops ? 1 : threads);
+}
+
+}  // namespace
+
+void matmul(const MatmulArgs& args) {
+  visit_dtype(args.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (!std::is_same_v<T, bool>) matmul_typed<T>(args);
+  });
+}
+
+}  // namespace fibril::cpu::FIBRIL_ISA

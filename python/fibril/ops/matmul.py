@@ -1,0 +1,148 @@
+"""Matmul family: matmul (torch.matmul semantics), mm, bmm, mv, dot, addmm, and linear with
+the bias and activation fused into the GEMM. Forward is one _C call; backward runs the same
+GEMM on transposed views (the kernel's packing absorbs the transposes, nothing is copied) and
+sums the gradient over broadcast batch dims."""
+
+from .. import _C
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor
+from . import elementwise as ew
+from . import index
+from .reduce import sum_to_shape
+
+_FUSED_ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh")
+
+
+def _check_ndim(name, a, b, a_ndims, b_ndims):
+    if a.ndim not in a_ndims or b.ndim not in b_ndims:
+        raise ValueError(f"{name}: unexpected operand dims, got {list(a.shape)} ({a.ndim}-D) and "
+                         f"{list(b.shape)} ({b.ndim}-D)")
+
+
+class Matmul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return Tensor._wrap(_C.matmul(a._data, b._data))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        if a.ndim == 1 and b.ndim == 1:
+            return (ew.mul(g, b) if ctx.needs_input_grad[0] else None,
+                    ew.mul(g, a) if ctx.needs_input_grad[1] else None)
+        # Work on matrices: a 1-D operand is a row (left) or a column (right) again.
+        a2 = index.unsqueeze(a, 0) if a.ndim == 1 else a
+        b2 = index.unsqueeze(b, -1) if b.ndim == 1 else b
+        g2 = index.unsqueeze(g, -2) if a.ndim == 1 else g
+        g2 = index.unsqueeze(g2, -1) if b.ndim == 1 else g2
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = index.reshape(sum_to_shape(matmul(g2, b2.mT), a2.shape), a.shape)
+        if ctx.needs_input_grad[1]:
+            if b2.ndim == 2 and a2.ndim > 2:
+                # Every batch entry shared b: one GEMM over all rows instead of a batch and a sum.
+                k, n = b2.shape
+                gb = matmul(index.reshape(a2, (-1, k)).mT, index.reshape(g2, (-1, n)))
+            else:
+                gb = sum_to_shape(matmul(a2.mT, g2), b2.shape)
+            gb = index.reshape(gb, b.shape)
+        return ga, gb
+
+
+def matmul(a, b):
+    """torch.matmul: dot, matrix-vector, matrix and broadcast batched products."""
+    return Matmul.apply(a, b)
+
+
+def mm(a, b):
+    _check_ndim("mm", a, b, (2,), (2,))
+    return matmul(a, b)
+
+
+def bmm(a, b):
+    _check_ndim("bmm", a, b, (3,), (3,))
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: batch sizes differ, got {list(a.shape)} and {list(b.shape)}")
+    return matmul(a, b)
+
+
+def mv(a, v):
+    _check_ndim("mv", a, v, (2,), (1,))
+    return matmul(a, v)
+
+
+def dot(a, b):
+    _check_ndim("dot", a, b, (1,), (1,))
+    return matmul(a, b)
+
+
+class Addmm(Function):
+    @staticmethod
+    def forward(ctx, c, a, b, beta, alpha):
+        ctx.save_for_backward(a, b)
+        ctx.c_shape, ctx.beta, ctx.alpha = c.shape, beta, alpha
+        return Tensor._wrap(_C.addmm(c._data, a._data, b._data, beta, alpha))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gc = sum_to_shape(ew.mul(g, ctx.beta), ctx.c_shape) if need[0] else None
+        ga = ew.mul(matmul(g, b.mT), ctx.alpha) if need[1] else None
+        gb = ew.mul(matmul(a.mT, g), ctx.alpha) if need[2] else None
+        return gc, ga, gb, None, None
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2); input broadcasts to the product's shape."""
+    _check_ndim("addmm", mat1, mat2, (2,), (2,))
+    return Addmm.apply(input, mat1, mat2, beta, alpha)
+
+
+class Linear(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, activation):
+        out = Tensor._wrap(_C.linear(x._data, weight._data, None if bias is None else bias._data, activation))
+        ctx.save_for_backward(x, weight, out if activation == "relu" else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, out = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        if out is not None:  # relu: the gradient passes where the output is positive
+            g = ew.where(ew.gt(out, 0), g, 0.0)
+        gx = matmul(g, weight) if need[0] else None
+        gw = gb = None
+        if need[1] or need[2]:
+            g2 = index.reshape(g, (-1, weight.shape[0]))
+            if need[1]:
+                gw = matmul(g2.mT, index.reshape(x, (-1, weight.shape[1])))
+            if need[2]:
+                gb = g2.sum(0)
+        return gx, gw, gb, None
+
+
+def linear(input, weight, bias=None, activation="none"):
+    """activation(input @ weight.T + bias), the bias and activation applied inside the GEMM.
+    activation: "none", "relu" (differentiable), "gelu" or "gelu_tanh" (forward only, for
+    inference: their gradients belong to the activation family)."""
+    if activation not in _FUSED_ACTIVATIONS:
+        raise ValueError(f"linear: activation must be one of {_FUSED_ACTIVATIONS}, got {activation!r}")
+    tracked = any(t is not None and t.requires_grad for t in (input, weight, bias))
+    if activation in ("gelu", "gelu_tanh") and tracked and is_grad_enabled():
+        raise NotImplementedError(f"linear: the fused {activation} epilogue has no backward yet; "
+                                  "apply the activation separately when gradients are needed")
+    return Linear.apply(input, weight, bias, activation)
+
+
+def _attach():
+    Tensor.__matmul__ = matmul
+    Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
+    for name in ["matmul", "mm", "bmm", "mv", "dot"]:
+        setattr(Tensor, name, globals()[name])
+    Tensor.addmm = lambda self, mat1, mat2, *, beta=1, alpha=1: addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+
+_attach()

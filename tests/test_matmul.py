@@ -1,0 +1,271 @@
+"""Matmul family: the GEMM against float64 numpy on edge sizes, layouts, dtypes and batch
+broadcasting; torch.matmul's 1-D/N-D rules; addmm and linear with the fused epilogue;
+gradients (gradcheck and PyTorch); bad input."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fibril
+from fibril.ops.matmul import linear
+from op_check import check_op
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+SIZES = [1, 2, 3, 7, 15, 16, 17, 63, 64, 65, 127, 129, 257]
+
+
+def _rand(shape, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    if np.issubdtype(dtype, np.integer):
+        low = 0 if dtype == np.uint8 else -5
+        return rng.integers(low, 6, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _tol(dtype, k):
+    return (1e-5 * np.sqrt(k + 1), 1e-5) if dtype == np.float32 else (1e-12 * (k + 1), 1e-12)
+
+
+def _check(a, b, result=None):
+    """fibril's a @ b against the float64 product (integers: exact, with wrap-around)."""
+    got = (fibril.from_numpy(a) @ fibril.from_numpy(b)).numpy() if result is None else result
+    if np.issubdtype(a.dtype, np.integer):
+        expected = np.matmul(a.astype(np.int64), b.astype(np.int64)).astype(a.dtype)
+        np.testing.assert_array_equal(got, expected)
+        return
+    expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    k = a.shape[-1]
+    atol, rtol = _tol(a.dtype, k)
+    np.testing.assert_allclose(got, expected, atol=atol * max(1.0, np.abs(expected).max(initial=0)), rtol=rtol)
+    assert got.dtype == a.dtype and got.shape == expected.shape
+
+
+@pytest.mark.parametrize("m", SIZES)
+@pytest.mark.parametrize("n", [1, 7, 16, 17, 65, 129])
+def test_sizes(m, n):
+    for k in (1, 17, 64, 257):
+        _check(_rand((m, k)), _rand((k, n), seed=1))
+
+
+@pytest.mark.parametrize("shape", [(1000, 1000, 3), (3, 1000, 1000), (300, 1000, 200), (1000, 33, 1000),
+                                   (24, 600, 40), (25, 600, 40), (6, 5000, 16)])
+def test_large_and_blocked(shape):
+    """Crosses the KC/MC/NC block edges and both thread splits (rows and columns)."""
+    m, k, n = shape
+    _check(_rand((m, k)), _rand((k, n), seed=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.uint8])
+def test_dtypes(dtype):
+    for m, k, n in [(7, 5, 3), (65, 129, 17), (13, 300, 70)]:
+        _check(_rand((m, k), dtype), _rand((k, n), dtype, seed=1))
+
+
+def test_k_zero_gives_zeros():
+    out = fibril.zeros(4, 0) @ fibril.zeros(0, 5)
+    assert out.shape == (4, 5) and np.all(out.numpy() == 0)
+    assert (fibril.zeros(0, 3) @ fibril.zeros(3, 5)).shape == (0, 5)
+    assert (fibril.zeros(2, 0, 3) @ fibril.zeros(3, 5)).shape == (2, 0, 5)
+
+
+LAYOUTS = {
+    "contiguous": lambda x: x,
+    "transposed": lambda x: np.ascontiguousarray(x.swapaxes(-1, -2)).swapaxes(-1, -2),
+    "stepped": lambda x: np.repeat(np.repeat(x, 2, axis=-1), 3, axis=-2)[..., ::3, ::2],
+}
+
+
+@pytest.mark.parametrize("a_layout", LAYOUTS)
+@pytest.mark.parametrize("b_layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layouts_are_read_in_place(a_layout, b_layout, dtype):
+    for m, k, n in [(5, 3, 2), (33, 70, 19), (130, 40, 260), (8, 300, 40)]:
+        a = LAYOUTS[a_layout](_rand((m, k), dtype))
+        b = LAYOUTS[b_layout](_rand((k, n), dtype, seed=1))
+        fa, fb = fibril.from_numpy(a), fibril.from_numpy(b)
+        assert np.shares_memory(fa.numpy(), a)
+        _check(a, b, (fa @ fb).numpy())
+
+
+def test_expanded_operands():
+    row = _rand((1, 50))
+    a = fibril.from_numpy(row).expand(40, 50)
+    b = fibril.from_numpy(_rand((50, 1), seed=1)).expand(50, 30)
+    _check(np.broadcast_to(row, (40, 50)), np.broadcast_to(b.numpy(), (50, 30)), (a @ b).numpy())
+
+
+@pytest.mark.parametrize("a_shape,b_shape", [
+    ((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((5, 2, 3), (3,)), ((3,), (5, 3, 4)),
+    ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((5, 2, 3), (5, 3, 4)), ((5, 1, 2, 3), (4, 3, 6)),
+    ((1, 2, 3), (7, 3, 4)), ((2, 1, 4, 5), (1, 3, 5, 2)), ((0, 2, 3), (3, 4)), ((4, 0, 3), (4, 3, 2)),
+])
+def test_torch_matmul_shape_rules(a_shape, b_shape):
+    a, b = _rand(a_shape, np.float64), _rand(b_shape, np.float64, seed=1)
+    out = (fibril.from_numpy(a) @ fibril.from_numpy(b)).numpy()
+    expected = np.matmul(a, b)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+def test_batched_and_folded_batches_match_loops():
+    a, b = _rand((6, 37, 20)), _rand((6, 20, 45), seed=1)
+    _check(a, b)
+    a4 = _rand((3, 4, 30, 8))
+    _check(a4, _rand((8, 19), seed=2))  # (batch, m, k)·(k, n) folds into one GEMM
+    _check(a4.transpose(1, 0, 2, 3), _rand((8, 19), seed=2))  # not foldable as a view: copied
+
+
+def test_thread_count_does_not_change_results(num_threads):
+    a, b = _rand((300, 500)), _rand((500, 200), seed=1)
+    fa, fb = fibril.from_numpy(a), fibril.from_numpy(b)
+    num_threads(1)
+    one = (fa @ fb).numpy()
+    num_threads(2)
+    two = (fa @ fb).numpy()
+    np.testing.assert_array_equal(one, two)
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(0, 40), k=st.integers(0, 40), n=st.integers(0, 40),
+       batch=st.lists(st.integers(1, 3), max_size=2), a_batched=st.booleans(), b_t=st.booleans(), a_t=st.booleans())
+def test_random_shapes_and_layouts(m, k, n, batch, a_batched, b_t, a_t):
+    a_shape = tuple(batch if a_batched else []) + (m, k)
+    b_shape = tuple([] if a_batched else batch) + (k, n)
+    a = _rand(a_shape, np.float64)
+    b = _rand(b_shape, np.float64, seed=1)
+    if a_t:
+        a = LAYOUTS["transposed"](a)
+    if b_t:
+        b = LAYOUTS["transposed"](b)
+    _check(a, b)
+
+
+# ---------------------------------------------------------------- addmm and linear
+
+def test_addmm_beta_alpha_and_broadcast_input():
+    c, a, b = _rand((1, 9), np.float64), _rand((7, 5), np.float64, 1), _rand((5, 9), np.float64, 2)
+    out = fibril.addmm(fibril.from_numpy(c), fibril.from_numpy(a), fibril.from_numpy(b), beta=0.5, alpha=2.0)
+    np.testing.assert_allclose(out.numpy(), 0.5 * c + 2.0 * a @ b, atol=1e-12)
+    nan_input = fibril.full((7, 9), float("nan"), dtype=fibril.float64)
+    out = fibril.addmm(nan_input, fibril.from_numpy(a), fibril.from_numpy(b), beta=0)
+    np.testing.assert_allclose(out.numpy(), a @ b, atol=1e-12)  # beta = 0 never reads the input
+
+
+@pytest.mark.parametrize("activation", ["none", "relu", "gelu", "gelu_tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_fused_epilogue(activation, dtype):
+    from math import erf
+    x, w, bias = _rand((4, 9, 70), dtype), _rand((33, 70), dtype, 1), _rand(33, dtype, 2)
+    z = x.astype(np.float64) @ w.T.astype(np.float64) + bias
+    expected = {
+        "none": z,
+        "relu": np.maximum(z, 0),
+        "gelu": 0.5 * z * (1 + np.vectorize(erf)(z / np.sqrt(2))),
+        "gelu_tanh": 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3))),
+    }[activation]
+    out = linear(fibril.from_numpy(x), fibril.from_numpy(w), fibril.from_numpy(bias), activation)
+    atol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(out.numpy(), expected, atol=atol, rtol=atol)
+    no_bias = linear(fibril.from_numpy(x), fibril.from_numpy(w), None, activation)
+    assert no_bias.shape == (4, 9, 33)
+
+
+def test_linear_strided_bias_and_relu_keeps_nan():
+    x, w = _rand((5, 8)), _rand((20, 8), seed=1)
+    bias = fibril.from_numpy(_rand(40, seed=2))[::2]
+    out = linear(fibril.from_numpy(x), fibril.from_numpy(w), bias, "relu").numpy()
+    np.testing.assert_allclose(out, np.maximum(x @ w.T + bias.numpy(), 0), atol=1e-5)
+    x[0, 0] = np.nan
+    out = linear(fibril.from_numpy(x), fibril.from_numpy(w), None, "relu").numpy()
+    assert np.isnan(out[0]).all() and not np.isnan(out[1:]).any()
+
+
+# ---------------------------------------------------------------- gradients
+
+@pytest.mark.parametrize("a_shape,b_shape", [
+    ((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)),
+    ((2, 3), (5, 3, 4)), ((5, 1, 2, 3), (4, 3, 2)), ((4, 2, 3), (3,)), ((3,), (2, 3, 4)),
+])
+def test_matmul_gradients(a_shape, b_shape):
+    a, b = _rand(a_shape, np.float64), _rand(b_shape, np.float64, seed=1)
+    check_op(lambda x, y: x @ y, lambda x, y: x @ y, [a, b], numpy_fn=np.matmul, atol=1e-10)
+
+
+def test_matmul_gradients_through_transposed_views():
+    a, b = _rand((6, 4), np.float64), _rand((5, 6), np.float64, seed=1)
+    check_op(lambda x, y: x.mT @ y.mT, lambda x, y: x.mT @ y.mT, [a, b], atol=1e-10)
+
+
+def test_addmm_gradients():
+    c, a, b = _rand((4,), np.float64), _rand((3, 5), np.float64, 1), _rand((5, 4), np.float64, 2)
+    check_op(lambda c, a, b: fibril.addmm(c, a, b, beta=0.5, alpha=-2.0),
+             lambda c, a, b: torch.addmm(c, a, b, beta=0.5, alpha=-2.0), [c, a, b], atol=1e-10)
+
+
+@pytest.mark.parametrize("activation", ["none", "relu"])
+def test_linear_gradients(activation):
+    x, w, bias = _rand((2, 3, 6), np.float64), _rand((4, 6), np.float64, 1), _rand(4, np.float64, 2)
+
+    def torch_linear(x, w, b):
+        z = torch.nn.functional.linear(x, w, b)
+        return torch.relu(z) if activation == "relu" else z
+
+    check_op(lambda x, w, b: linear(x, w, b, activation), torch_linear, [x, w, bias], atol=1e-10)
+
+
+def test_linear_gelu_epilogue_refuses_gradients():
+    x = fibril.randn(2, 3, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="gelu"):
+        linear(x, fibril.randn(4, 3), None, "gelu")
+    with fibril.no_grad():
+        assert linear(x, fibril.randn(4, 3), None, "gelu").shape == (2, 4)
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+def test_float32_parity_with_torch():
+    a, b = _rand((3, 129, 257)), _rand((257, 65), seed=1)
+    got = (fibril.from_numpy(a) @ fibril.from_numpy(b)).numpy()
+    np.testing.assert_allclose(got, (torch.from_numpy(a) @ torch.from_numpy(b)).numpy(), atol=2e-4, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_inner_dimension_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\[3, 4\].*\[5, 6\]"):
+        fibril.zeros(3, 4) @ fibril.zeros(5, 6)
+    with pytest.raises(ValueError, match=r"\[2, 3, 4\].*\[5\]"):
+        fibril.zeros(2, 3, 4) @ fibril.zeros(5)
+
+
+def test_batch_mismatch_and_bad_ranks():
+    with pytest.raises(ValueError):
+        fibril.zeros(2, 3, 4) @ fibril.zeros(3, 4, 5)
+    with pytest.raises(ValueError):
+        fibril.zeros(()) @ fibril.zeros(3)
+    with pytest.raises(ValueError, match="mm"):
+        fibril.mm(fibril.zeros(3), fibril.zeros(3, 4))
+    with pytest.raises(ValueError, match="bmm"):
+        fibril.bmm(fibril.zeros(2, 3, 4), fibril.zeros(3, 4, 5))
+    with pytest.raises(ValueError, match="dot"):
+        fibril.dot(fibril.zeros(3, 1), fibril.zeros(3))
+
+
+def test_dtype_mismatch_and_bool_are_type_errors():
+    with pytest.raises(TypeError, match="float32.*float64"):
+        fibril.zeros(3, 4) @ fibril.zeros(4, 5, dtype=fibril.float64)
+    with pytest.raises(TypeError, match="bool"):
+        fibril.zeros(3, 4, dtype=fibril.bool) @ fibril.zeros(4, 5, dtype=fibril.bool)
+
+
+def test_linear_bad_input():
+    with pytest.raises(ValueError, match="features"):
+        linear(fibril.zeros(3, 4), fibril.zeros(5, 6))
+    with pytest.raises(ValueError, match="bias"):
+        linear(fibril.zeros(3, 4), fibril.zeros(5, 4), fibril.zeros(4))
+    with pytest.raises(ValueError, match="activation"):
+        linear(fibril.zeros(3, 4), fibril.zeros(5, 4), None, "tanh")

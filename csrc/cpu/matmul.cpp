@@ -31,6 +31,7 @@
 #include "core/allocator.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cpu/vec.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
 namespace {
@@ -128,18 +129,55 @@ inline void finish_row_scalar(const Gemm<T>& g, TileStep st, const T* s, T* c, i
   }
 }
 
+// Finishes one full row of a tile (2 vectors) in registers: as finish_row_scalar, for the
+// epilogues that vectorize (no activation or relu; a contiguous bias or none).
+template <typename T>
+inline void finish_row_vector(const Gemm<T>& g, TileStep st, Vec<T> v0, Vec<T> v1, T* c, const T* bias) {
+  constexpr int L = Blocking<T>::kLanes;
+  v0 *= g.alpha;
+  v1 *= g.alpha;
+  if (!st.first) {
+    v0 += loadu(c);
+    v1 += loadu(c + L);
+  } else if (g.beta != T(0)) {
+    v0 += g.beta * loadu(c);
+    v1 += g.beta * loadu(c + L);
+  }
+  if (st.last) {
+    if (bias) {
+      v0 += loadu(bias);
+      v1 += loadu(bias + L);
+    }
+    if (g.act == Activation::relu) {
+      const Vec<T> zero{};
+      v0 = v0 < zero ? zero : v0;  // NaN stays NaN, as torch.relu
+      v1 = v1 < zero ? zero : v1;
+    }
+  }
+  storeu(c, v0);
+  storeu(c + L, v1);
+}
+
 // The microkernel: an R x NR tile, R <= MR, over kc steps. a: packed, R values per step;
 // b: NR values per step, consecutive steps ldb apart (NR when packed, B's row stride when in
 // place). Writes nr <= NR columns of C at c (row stride c_rs); (row, col) is the tile's
-// corner in C, for the bias.
+// corner in C, for the bias. The accumulators stay in registers: every loop over the rows
+// is unrolled, and a partial tile leaves through a buffer on its own path.
 template <typename T, int R>
 void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb,
           T* c, int64_t row, int64_t col, int nr) {
   constexpr int L = Blocking<T>::kLanes;
   Vec<T> s0[R], s1[R];
-  for (int i = 0; i < R; ++i) s0[i] = s1[i] = Vec<T>{};
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) {
+    s0[i] = s1[i] = Vec<T>{};
+    // C's tile is read after the loop: start fetching it now (it is rarely in cache).
+    __builtin_prefetch(c + i * g.c_rs, 1);
+    __builtin_prefetch(c + i * g.c_rs + 2 * L - 1, 1);
+  }
   for (int64_t p = 0; p < kc; ++p) {
     const Vec<T> b0 = loadu(b), b1 = loadu(b + L);
+#pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       s0[i] += a[i] * b0;
       s1[i] += a[i] * b1;
@@ -147,42 +185,21 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, cons
     a += R;
     b += ldb;
   }
-  const bool vector_bias = g.bias && g.bias_cs == 1;
-  if (nr == 2 * L && (!g.bias || vector_bias) && (!st.last || g.act == Activation::none ||
-                                                  g.act == Activation::relu)) {
-    for (int i = 0; i < R; ++i) {
-      T* ci = c + i * g.c_rs;
-      Vec<T> v0 = g.alpha * s0[i], v1 = g.alpha * s1[i];
-      if (!st.first) {
-        v0 += loadu(ci);
-        v1 += loadu(ci + L);
-      } else if (g.beta != T(0)) {
-        v0 += g.beta * loadu(ci);
-        v1 += g.beta * loadu(ci + L);
-      }
-      if (st.last) {
-        if (g.bias) {
-          const T* bi = g.bias + (row + i) * g.bias_rs + col;
-          v0 += loadu(bi);
-          v1 += loadu(bi + L);
-        }
-        if (g.act == Activation::relu) {
-          const Vec<T> zero{};
-          v0 = v0 < zero ? zero : v0;  // NaN stays NaN, as torch.relu
-          v1 = v1 < zero ? zero : v1;
-        }
-      }
-      storeu(ci, v0);
-      storeu(ci + L, v1);
-    }
+  const bool vector_epilogue = (!g.bias || g.bias_cs == 1) &&
+                               (!st.last || g.act == Activation::none || g.act == Activation::relu);
+  if (nr == 2 * L && vector_epilogue) {
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i)
+      finish_row_vector(g, st, s0[i], s1[i], c + i * g.c_rs, g.bias ? g.bias + (row + i) * g.bias_rs + col : nullptr);
     return;
   }
-  alignas(64) T sums[2 * L] = {};
+  alignas(64) T sums[R][2 * L];
+#pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
-    storeu(sums, s0[i]);
-    storeu(sums + L, s1[i]);
-    finish_row_scalar(g, st, sums, c + i * g.c_rs, row + i, col, nr);
+    storeu(sums[i], s0[i]);
+    storeu(sums[i] + L, s1[i]);
   }
+  for (int i = 0; i < R; ++i) finish_row_scalar(g, st, sums[i], c + i * g.c_rs, row + i, col, nr);
 }
 
 template <typename T>
@@ -195,8 +212,41 @@ TileFn<T> tile_for_rows(int rows) {
   return fns[rows - 1];
 }
 
+#ifdef __AVX2__
+// Row-major float A, a full panel: 8 steps of 6 rows at a time through an 8x8 transpose (two
+// rows of padding). Each step's 8-float store spills 2 floats into the next step's slot,
+// which that step then overwrites; the last one lands in the slack past the panel.
+inline int64_t pack_a_rows6_avx2(const float* src, int64_t lda, int64_t kc, float* dst) {
+  int64_t p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    __m256 r[8];
+    for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(src + i * lda + p);
+    r[6] = r[7] = _mm256_setzero_ps();
+    transpose8x8(r);
+    for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * 6, r[q]);
+  }
+  return p;
+}
+
+// Column-major float B (rows of Bᵀ contiguous, as a Linear layer's weight), a full panel:
+// two 8x8 transposes per 8 steps.
+inline int64_t pack_b_cols16_avx2(const float* src, int64_t ldb, int64_t kc, float* dst) {
+  int64_t p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    for (int half = 0; half < 2; ++half) {
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (half * 8 + j) * ldb + p);
+      transpose8x8(r);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * 16 + half * 8, r[q]);
+    }
+  }
+  return p;
+}
+#endif
+
 // Packs A[i0 : i0+mc, p0 : p0+kc] into panels of MR rows (the last one R rows high), each
-// panel step-major: element (i, p) of a panel of R rows at p * R + i.
+// panel step-major: element (i, p) of a panel of R rows at p * R + i. The destination has
+// room for 2 floats past its end.
 template <typename T>
 void pack_a(const Gemm<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
   constexpr int MR = Blocking<T>::MR;
@@ -204,9 +254,14 @@ void pack_a(const Gemm<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T*
     const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
     const T* src = g.a + (i0 + ir) * g.a_rs + p0 * g.a_cs;
     if (g.a_cs == 1) {
+      int64_t done = 0;
+#ifdef __AVX2__
+      if constexpr (std::is_same_v<T, float>)
+        if (rows == MR) done = pack_a_rows6_avx2(src, g.a_rs, kc, dst);
+#endif
       for (int i = 0; i < rows; ++i) {
         const T* s = src + i * g.a_rs;
-        for (int64_t p = 0; p < kc; ++p) dst[p * rows + i] = s[p];
+        for (int64_t p = done; p < kc; ++p) dst[p * rows + i] = s[p];
       }
     } else {
       for (int64_t p = 0; p < kc; ++p)
@@ -228,9 +283,14 @@ void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, 
   if (nr < NR)
     for (int64_t p = 0; p < kc; ++p) std::fill(dst + p * NR + nr, dst + (p + 1) * NR, T(0));
   if (g.b_rs == 1) {  // columns contiguous: read down each column
+    int64_t done = 0;
+#ifdef __AVX2__
+    if constexpr (std::is_same_v<T, float>)
+      if (nr == NR) done = pack_b_cols16_avx2(src, g.b_cs, kc, dst);
+#endif
     for (int j = 0; j < nr; ++j) {
       const T* s = src + j * g.b_cs;
-      for (int64_t p = 0; p < kc; ++p) dst[p * NR + j] = s[p];
+      for (int64_t p = done; p < kc; ++p) dst[p * NR + j] = s[p];
     }
   } else {
     for (int64_t p = 0; p < kc; ++p)

@@ -54,15 +54,17 @@ class Scatter(Function):
         grad_src = None
         if ctx.needs_input_grad[3]:
             picked = _C.gather(g._data, dim, index._data)
-            if tuple(index.shape) != tuple(ctx.src_shape):  # src may be larger than index: zeros beyond
-                full = _zeros(ctx.src_shape, g._data)
-                region = full
-                for d, n in enumerate(index.shape):
-                    region = region.slice(d, 0, n, 1)
-                region.copy_(picked)
-                picked = full
             grad_src = Tensor._wrap(picked)
+            if tuple(index.shape) != tuple(ctx.src_shape):  # src may be larger than index: zeros beyond
+                grad_src = view_ops.embed(picked, ctx.src_shape, lambda a: _leading(a, index.shape))
         return grad_x, None, None, grad_src, None
+
+
+def _leading(array, shape):
+    """array's first shape[d] entries along each dim d."""
+    for d, n in enumerate(shape):
+        array = array.slice(d, 0, n, 1)
+    return array
 
 
 def gather(x, dim, index):

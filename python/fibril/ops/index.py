@@ -17,6 +17,14 @@ def _zeros(shape, like):
     return _C.Array.full(tuple(shape), 0, like.dtype, like.device)
 
 
+def embed(src, shape, region):
+    """Zeros of `shape` with the Array src copied into region(zeros): the gradient of an op
+    that took region out of its input."""
+    out = _zeros(shape, src)
+    region(out).copy_(src)
+    return Tensor._wrap(out)
+
+
 class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape, must_view):
@@ -97,9 +105,7 @@ class Slice(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad = _zeros(ctx.in_shape, g._data)
-        grad.slice(*ctx.args).copy_(g._data)
-        return Tensor._wrap(grad), None, None, None, None
+        return embed(g._data, ctx.in_shape, lambda a: a.slice(*ctx.args)), None, None, None, None
 
 
 class Select(Function):
@@ -110,9 +116,7 @@ class Select(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad = _zeros(ctx.in_shape, g._data)
-        grad.select(*ctx.args).copy_(g._data)
-        return Tensor._wrap(grad), None, None
+        return embed(g._data, ctx.in_shape, lambda a: a.select(*ctx.args)), None, None
 
 
 class Contiguous(Function):

@@ -176,10 +176,11 @@ def test_inplace_on_a_non_leaf_keeps_the_gradient_path():
     y *= 3  # y = 9x
     y.backward(fibril.ones(3))
     assert x.grad.tolist() == [9.0, 9.0, 9.0]
+    x.grad = None
     z = x * 2
-    z *= z  # as in PyTorch: mul saved z, which the in-place write then changed
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
-        z.backward(fibril.ones(3))
+    z *= z  # mul saved z's values from before the write (torch raises here: it saves only self's)
+    z.backward(fibril.ones(3))
+    assert x.grad.tolist() == [8.0, 16.0, 24.0]
 
 
 def test_saved_input_modified_in_place_is_detected():

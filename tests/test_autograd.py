@@ -384,3 +384,16 @@ def test_random_fill_of_a_view_gets_no_gradient():
     y[1].normal_()
     y.sum().backward()
     np.testing.assert_array_equal(npy(x.grad), [[0] * 4, [0] * 4, [2] * 4])
+
+
+def test_fill_with_a_tensor_value():
+    x = t64(3)
+    v = fibril.tensor(1.5, dtype=fibril.float64, requires_grad=True)
+    y = x * 2
+    y[1:].fill_(v)
+    np.testing.assert_array_equal(npy(y)[1:], [1.5, 1.5])
+    y.sum().backward()
+    np.testing.assert_array_equal(npy(x.grad), [2.0, 0.0, 0.0])
+    assert v.grad.item() == 2.0
+    with pytest.raises(ValueError, match=r"0-dimensional value tensor, got shape \[1\]"):
+        fibril.zeros(3).fill_(fibril.ones(1))

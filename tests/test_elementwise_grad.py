@@ -183,6 +183,14 @@ def test_inplace_on_a_non_leaf_keeps_the_gradient_path():
     assert x.grad.tolist() == [8.0, 16.0, 24.0]
 
 
+def test_inplace_result_of_another_shape_is_refused_unchanged():
+    y = fibril.tensor([1.0, 2.0, 3.0], requires_grad=True) * 2
+    for other in (fibril.ones(2, 3), fibril.ones(2, 3, requires_grad=True)):
+        with pytest.raises(ValueError, match=r"has shape \[3\], but the result has the broadcast shape \[2, 3\]"):
+            y += other
+    assert y._version.value == 0 and y.grad_fn.name() == "MulBackward0"
+
+
 def test_saved_input_modified_in_place_is_detected():
     x = fibril.tensor([1.0, 2.0], requires_grad=True)
     h = x * 1.0

@@ -411,6 +411,9 @@ def apply_inplace(x, op_fn, kernel, needs_graph=False):
         return x
     _check_inplace(x)
     result = op_fn(x)
+    if result.shape != x.shape:
+        raise ValueError(f"in-place op: the tensor has shape {list(x.shape)}, but the result has the broadcast "
+                         f"shape {list(result.shape)}")
     if result.grad_fn is not None:
         result.grad_fn.ctx.keep_values_of(x)
     x._data.copy_(result._data)

@@ -249,9 +249,7 @@ class Cumsum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        # Reverse cumulative sum: total - inclusive prefix + own term.
-        d = ctx.dim if g.ndim else None
-        rev = ew.add(ew.sub(sum(g, d, keepdim=True), cumsum(g, ctx.dim)), g) if g.ndim else g
+        rev = _reverse_cumsum(g, ctx.dim) if g.ndim else g
         return (rev if rev.dtype == ctx.in_dtype else rev.to(ctx.in_dtype)), None, None
 
 

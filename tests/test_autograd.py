@@ -397,3 +397,15 @@ def test_fill_with_a_tensor_value():
     assert v.grad.item() == 2.0
     with pytest.raises(ValueError, match=r"0-dimensional value tensor, got shape \[1\]"):
         fibril.zeros(3).fill_(fibril.ones(1))
+
+
+def test_inplace_on_a_view_made_under_no_grad_raises():
+    y = t64(2, 3) * 2
+    with fibril.no_grad():
+        view = y[0]
+    with pytest.raises(RuntimeError, match="view created in no_grad mode is being modified in place"):
+        view.mul_(3)
+    assert y._version.value == 0
+    with fibril.no_grad():
+        view.mul_(3)
+    assert y._version.value == 1

@@ -391,12 +391,16 @@ class Copy(Function):
 
 def _check_inplace(x):
     """Autograd treats a leaf that requires grad as a fixed input: refuses to change it, or a
-    view of it, in place (as torch)."""
+    view of it, in place (as torch); and a view made under no_grad, whose change could not be
+    told apart from its base's history."""
     if x.is_leaf and x._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     base = x._base
     if base is not None and base.is_leaf and base._requires_grad:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if base is not None and base.requires_grad and x.grad_fn is None:  # no history of its own: made under no_grad
+        raise RuntimeError("a view created in no_grad mode is being modified in place with grad mode enabled; "
+                           "create and modify it both inside no_grad or both outside")
 
 
 def apply_inplace(x, op_fn, kernel, needs_graph=False):

@@ -1,5 +1,6 @@
 """check_op: one call checks a Tensor op's forward against a numpy float64 reference and
-PyTorch (when importable), its gradients against PyTorch's, and runs gradcheck."""
+PyTorch (when importable), its gradients against PyTorch's, and runs gradcheck.
+check_program does the same for a few lines of code written for both libraries."""
 
 import numpy as np
 
@@ -47,3 +48,27 @@ def check_op(fibril_fn, torch_fn, arrays, numpy_fn=None, atol=1e-6, rtol=1e-6, g
         small = [fibril.tensor(a, requires_grad=True) for a in arrays]
         assert fibril.testing.gradcheck(lambda *ts: fibril_fn(*[layout(t) for t in ts]), small)
     return out
+
+
+def check_program(program, shapes, layout=None):
+    """Runs program(lib, *leaves) on float64 leaves (values in [0.5, 2]) with fibril and, when
+    it imports, torch: same output and leaf gradients; then gradcheck on fibril. layout(t)
+    may give each leaf a non-contiguous view of the same values."""
+    layout = layout or (lambda t: t)
+    rng = np.random.default_rng(1)
+    arrays = [rng.uniform(0.5, 2.0, size=s) for s in shapes]
+    leaves = [fibril.tensor(a, requires_grad=True) for a in arrays]
+    out = program(fibril, *[layout(x) for x in leaves])
+    cot = rng.standard_normal(tuple(out.shape))
+    out.backward(fibril.tensor(cot))
+    if torch is not None:
+        refs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        expected = program(torch, *[layout(t) for t in refs])
+        np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+        expected.backward(torch.tensor(cot))
+        for x, t in zip(leaves, refs):
+            want = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+            got = np.zeros(x.shape) if x.grad is None else x.grad.numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    small = [fibril.tensor(a, requires_grad=True) for a in arrays]
+    assert fibril.testing.gradcheck(lambda *ts: program(fibril, *[layout(t) for t in ts]), small)

@@ -6,6 +6,7 @@ import pytest
 
 import fibril
 from fibril.autograd import Function
+from op_check import check_program, torch
 
 
 def t64(*shape, seed=0):
@@ -250,3 +251,161 @@ def test_gradcheck_accepts_right_and_rejects_wrong_backward():
         fibril.testing.gradcheck(WrongSquare.apply, [x])
     with pytest.raises(ValueError, match="float64"):
         fibril.testing.gradcheck(Square.apply, [fibril.ones(2, requires_grad=True)])
+
+
+# ------------------------------------------------------------------------------ in-place changes of views
+def _brief(lib, x):
+    y = x * 2
+    y[0] += 1
+    y[:, 1].mul_(3)
+    return y
+
+
+def _view_times_operand(lib, x, w):
+    y = x.sin()
+    y[1:, ::2].mul_(w)  # mul saved the view's values from before the write
+    return y
+
+
+def _view_op_saving_self(lib, x):
+    y = x * 1
+    y[:, 0].sin_()
+    y.T[2].log_()
+    return y
+
+
+def _views_of_views(lib, x, w):
+    y = (x * 2).T  # a transposed view of a contiguous base
+    v = y[1:]
+    v[:, 1:] += w
+    v[0, ::2].mul_(x[0, :2])
+    return y * y
+
+
+def _other_views_see_the_change(lib, x):
+    y = x * 0.5
+    row, col = y[0], y[:, 1]  # made before the changes: their history is rebuilt from y's
+    y[0, 1:] *= 3
+    y.sin_()
+    return row * col[0] + col.sum()
+
+
+def _copy_and_fills(lib, x, w):
+    y = x * 2
+    y[1].copy_(w)
+    y[:, 0].fill_(5.0)
+    y[2, 2:].zero_()
+    return y * x
+
+
+def _base_without_grad(lib, x, w):
+    b = lib.zeros(3, 4, dtype=lib.float64)
+    b[1:, 2].add_(w)
+    b[0].copy_(w[0] * 3)
+    return b * x
+
+
+INPLACE_PROGRAMS = [(_brief, [(3, 4)]), (_view_times_operand, [(3, 4), (2, 2)]), (_view_op_saving_self, [(3, 4)]),
+                    (_views_of_views, [(3, 4), (3, 2)]), (_other_views_see_the_change, [(3, 4)]),
+                    (_copy_and_fills, [(3, 4), (4,)]), (_base_without_grad, [(3, 4), (2,)])]
+
+
+@pytest.mark.parametrize("program, shapes", INPLACE_PROGRAMS, ids=[p.__name__ for p, _ in INPLACE_PROGRAMS])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_inplace_on_views_matches_torch(program, shapes, transposed):
+    layout = (lambda t: t.T.contiguous().T if t.ndim == 2 else t) if transposed else None
+    check_program(program, shapes, layout)
+
+
+def test_inplace_on_a_view_of_a_non_contiguous_base():
+    base = np.arange(24.0).reshape(4, 6)[1:, ::2]  # strided memory with an offset: the base's own layout
+    for lib in [fibril] + ([torch] if torch is not None else []):
+        b = lib.from_numpy(base.copy()[:, :]) if lib is torch else fibril.from_numpy(np.lib.stride_tricks.as_strided(
+            np.arange(24.0)[6:], base.shape, base.strides))
+        assert lib is torch or not b.is_contiguous()
+        w = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        b[1:, 1].mul_(w)
+        (b * b).sum().backward()
+        np.testing.assert_allclose(w.grad.numpy(), 2 * w.detach().numpy() * base[1:, 1] ** 2)
+
+
+def test_inplace_on_an_empty_view():
+    x = fibril.zeros(0, 3, dtype=fibril.float64, requires_grad=True)
+    y = x * 2
+    y[:, 1] += 1
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3)
+
+
+def test_inplace_on_a_view_of_a_leaf_raises():
+    x = t64(3, 4)
+    for change in [lambda: x[0].mul_(2), lambda: x.T.fill_(0.0), lambda: x[1:, 2].copy_(fibril.ones(2).double()),
+                   lambda: x[0].add_(1)]:
+        with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an "
+                                               "in-place operation"):
+            change()
+    assert x._version.value == 0
+    with fibril.no_grad():
+        x[0].mul_(2)
+    assert x._version.value == 1
+
+
+def test_inplace_on_a_view_still_checks_saved_tensors():
+    x = t64(3, 4)
+    y = x * 2
+    z = y * y  # saves y
+    y[0] += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+    y = x * 2
+    row = y[1]
+    s = row * row  # saves the view
+    y[1, :2] *= 3
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        s.sum().backward()
+
+
+def test_copy_slices_history_names_and_requires_grad():
+    b = fibril.zeros(2, 3, dtype=fibril.float64)
+    view = b[0]
+    assert view._base is b and not view.requires_grad
+    w = t64(3)
+    view.copy_(w)
+    assert b.grad_fn.name() == "CopySlicesBackward0" and b.requires_grad and not b.is_leaf
+    assert view.grad_fn.name() == "AsStridedBackward0"
+    b.sum().backward()
+    np.testing.assert_array_equal(npy(w.grad), np.ones(3))
+
+
+def test_random_fill_of_a_view_gets_no_gradient():
+    x = t64(3, 4)
+    y = x * 2
+    y[0].uniform_()
+    y[1].normal_()
+    y.sum().backward()
+    np.testing.assert_array_equal(npy(x.grad), [[0] * 4, [0] * 4, [2] * 4])
+
+
+def test_fill_with_a_tensor_value():
+    x = t64(3)
+    v = fibril.tensor(1.5, dtype=fibril.float64, requires_grad=True)
+    y = x * 2
+    y[1:].fill_(v)
+    np.testing.assert_array_equal(npy(y)[1:], [1.5, 1.5])
+    y.sum().backward()
+    np.testing.assert_array_equal(npy(x.grad), [2.0, 0.0, 0.0])
+    assert v.grad.item() == 2.0
+    with pytest.raises(ValueError, match=r"0-dimensional value tensor, got shape \[1\]"):
+        fibril.zeros(3).fill_(fibril.ones(1))
+
+
+def test_inplace_on_a_view_made_under_no_grad_raises():
+    y = t64(2, 3) * 2
+    with fibril.no_grad():
+        view = y[0]
+    with pytest.raises(RuntimeError, match="view created in no_grad mode is being modified in place"):
+        view.mul_(3)
+    assert y._version.value == 0
+    with fibril.no_grad():
+        view.mul_(3)
+    assert y._version.value == 1

@@ -246,13 +246,76 @@ def test_setitem_bool_mask_and_views_share_the_write():
     np.testing.assert_array_equal(view.numpy(), np.where(a < 0, 0.0, a)[1:])
 
 
-def test_setitem_refuses_tracked_tensors():
+def test_setitem_refuses_leaves_that_require_grad():
     w = fibril.tensor(np.ones((2, 3)), requires_grad=True)
-    for index in (0, [0]):
-        with pytest.raises(RuntimeError, match="leaf Variable"):
+    for index in (0, [0], (slice(None), [True, False, True])):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad is being used in an in-place"):
             w[index] = 1.0
-    with pytest.raises(NotImplementedError, match="requires grad"):
-        fibril.tensor(np.ones(3))[[0]] = fibril.tensor(np.ones(1), requires_grad=True)
+    assert w._version.value == 0
+    with fibril.no_grad():
+        w[[0]] = 2.0
+    np.testing.assert_array_equal(w.detach().numpy(), [[2.0] * 3, [1.0] * 3])
+
+
+def _set_basic(lib, x, v):
+    y = x * 2
+    y[1] = v
+    y[::2, 1:3] = v[1:3] * v[0]  # broadcast over rows
+    y[2, 0] = 7.0
+    return y * y
+
+
+def _set_advanced(lib, x, v):
+    y = x * 2
+    y[[0, 2], [1, 3]] = v[:2]
+    y[:, [3, 0]] = v.reshape(2, 2)[0]  # broadcast over rows
+    y[[1, 1]] = 3.0  # a repeated index, a number
+    return y * x
+
+
+def _set_advanced_3d(lib, x, v):
+    y = x.reshape(2, 3, 2) * 2
+    y[[0, 1], :, [1, 0]] = v[:3]  # advanced dims apart: their broadcast dim goes first
+    y[:, [2, 0], [1, 1]] = v[:2] * 5  # adjacent, after a slice: their dim stays in place
+    return y * y
+
+
+def _set_masks_and_increments(lib, x, v):
+    y = x * 1
+    y[y > 1.2] = v[0]  # a 0-d tensor that requires grad, written to every selected place
+    y[[2, 0]] += v[:2].reshape(2, 1)  # getitem, iadd, then setitem
+    y[x < 0.9] *= 2
+    return y
+
+
+def _set_base_without_grad(lib, x, v):
+    b = lib.zeros(3, 4, dtype=lib.float64)
+    b[[0, 2], 1:] = v[:3]
+    b[1] = x[0]
+    return b * x
+
+
+SET_PROGRAMS = [_set_basic, _set_advanced, _set_advanced_3d, _set_masks_and_increments, _set_base_without_grad]
+
+
+@pytest.mark.parametrize("program", SET_PROGRAMS, ids=[p.__name__ for p in SET_PROGRAMS])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_setitem_gradients(program, transposed):
+    from op_check import check_program
+
+    layout = (lambda t: t.T.contiguous().T if t.ndim == 2 else t) if transposed else None
+    check_program(program, [(3, 4), (4,)], layout)
+
+
+def test_setitem_gradient_with_an_empty_index():
+    x = fibril.tensor(np.ones((3, 4)), requires_grad=True)
+    v = fibril.tensor(np.ones(4), requires_grad=True)
+    y = x * 2
+    y[[]] = v
+    y[:, []] = 5.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((3, 4), 2.0))
+    np.testing.assert_array_equal(v.grad.numpy(), np.zeros(4))
 
 
 # ------------------------------------------------------------------------------ one_hot, embedding

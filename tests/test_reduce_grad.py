@@ -70,6 +70,35 @@ def test_cumulative():
              numpy_fn=lambda a: np.cumprod(a, 0), atol=1e-12)
 
 
+ZEROS = np.array([[0.0, 2.0, 3.0, 4.0, 0.5], [1.0, 0.0, 2.0, 0.0, 3.0], [2.0, 3.0, 0.0, 0.0, 1.5],
+                  [1.0, 2.0, 3.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0], [1.5, 2.0, 0.5, 3.0, -1.0]])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_cumprod_gradient_with_zeros(dim, transposed):
+    # one zero, several, at either end, none and all, in one slice or across slices
+    layout = (lambda t: t.T.contiguous().T) if transposed else None
+    check_op(lambda x: x.cumprod(dim), lambda x: x.cumprod(dim), [ZEROS], layout=layout,
+             numpy_fn=lambda a: np.cumprod(a, dim), atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, dim", [((3, 17), 1), ((129,), 0), ((2, 3, 4), 1), ((), 0), ((0, 3), 0), ((3, 0), 1)])
+def test_cumprod_gradient_odd_shapes(shape, dim):
+    (a,) = make_inputs([shape], seed=3)
+    a.reshape(-1)[::5] = 0.0
+    check_op(lambda x: x.cumprod(dim), lambda x: x.cumprod(dim), [a], numpy_fn=lambda v: np.cumprod(v, dim),
+             atol=1e-12)
+
+
+def test_cumprod_gradient_keeps_the_input_dtype():
+    x = fibril.tensor([[1.0, 0.0, 2.0], [3.0, 4.0, 0.5]], requires_grad=True)
+    y = x.cumprod(1, dtype=fibril.float64)
+    y.sum().backward()
+    assert y.dtype == fibril.float64 and x.grad.dtype == fibril.float32
+    np.testing.assert_allclose(x.grad.numpy(), [[1.0, 1.0 + 2.0, 0.0], [1.0 + 4.0 + 2.0, 3.0 + 1.5, 12.0]])
+
+
 def test_prod_gradient_with_zeros():
     a = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]])
     check_op(lambda x: x.prod(1), lambda x: x.prod(1), [a], gradcheck=False)

@@ -18,7 +18,7 @@ from . import _C
 from .autograd.grad_mode import no_grad
 from .creation import _dtype, _size, empty, tensor
 from .tensor import Tensor
-from .ops.index import _write_inplace
+from .ops.index import write_inplace
 
 DEFAULT_SEED = 67280421310721
 _STATE_FORMAT = "<QQ"  # seed, offset: the 16 bytes of get_state()
@@ -103,16 +103,16 @@ def _gen(generator):
 
 # ------------------------------------------------------------------------------ in-place fills
 def uniform_(t, from_=0.0, to=1.0, *, generator=None):
-    return _write_inplace(t, lambda a: _C.uniform_(a, from_, to, *_gen(generator)._next(a.numel())))
+    return write_inplace(t, lambda a: _C.uniform_(a, from_, to, *_gen(generator)._next(a.numel())))
 
 
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
-    return _write_inplace(t, lambda a: _C.normal_(a, mean, std, *_gen(generator)._next(a.numel())))
+    return write_inplace(t, lambda a: _C.normal_(a, mean, std, *_gen(generator)._next(a.numel())))
 
 
 def bernoulli_(t, p=0.5, *, generator=None):
     prob = p._data if isinstance(p, Tensor) else float(p)
-    return _write_inplace(t, lambda a: _C.bernoulli_(a, prob, *_gen(generator)._next(a.numel())))
+    return write_inplace(t, lambda a: _C.bernoulli_(a, prob, *_gen(generator)._next(a.numel())))
 
 
 # random_()'s range without bounds: integers a float holds exactly, or the dtype's range.
@@ -129,7 +129,7 @@ def random_(t, from_=None, to=None, *, generator=None):
         low, high = 0, _RANDOM_LIMITS[t.dtype.name] + (t.dtype != _C.int64)
     else:
         low, high = (0, from_) if to is None else (from_, to)
-    return _write_inplace(t, lambda a: _C.randint_(a, low, high, *_gen(generator)._next(a.numel())))
+    return write_inplace(t, lambda a: _C.randint_(a, low, high, *_gen(generator)._next(a.numel())))
 
 
 def exponential_(t, lambd=1.0, *, generator=None):
@@ -137,7 +137,7 @@ def exponential_(t, lambd=1.0, *, generator=None):
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
     values = (-uniform_(empty(t.shape, dtype=t.dtype), generator=generator)).log1p() / -lambd
-    return _write_inplace(t, lambda a: a.copy_(values._data))
+    return write_inplace(t, lambda a: a.copy_(values._data))
 
 
 # ------------------------------------------------------------------------------ factories

@@ -44,6 +44,7 @@ class Tensor:
     _accumulator = None  # the leaf's AccumulateGrad node (which refers back weakly)
     _leaf_hooks = None
     _shape = None
+    _base = None  # set on views: the tensor whose memory they share
 
     def __init__(self, *args, **kwargs):
         raise TypeError("create tensors with fibril.tensor(), fibril.zeros(), fibril.from_numpy(), ...")
@@ -245,6 +246,40 @@ class Tensor:
 
 
 _function.Tensor = Tensor
+
+
+class _View(Tensor):
+    """The output of a view op: it shares the memory and version counter of `_base`, a tensor
+    that is no view itself. An in-place change made through the base or any of its views
+    rewrites the base's history (ops/index.py, apply_inplace); a view rebuilds its own from
+    the base's the next time it is read after such a change (the version counter tells), as
+    torch does."""
+
+    _grad_fn = None
+    _seen_version = 0
+
+    @property
+    def grad_fn(self):
+        if self._version.value != self._seen_version:
+            self._refresh()
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, node):
+        self._grad_fn = node
+        self._seen_version = self._version.value
+
+    def _refresh(self):
+        base = self._base
+        if not base.requires_grad:
+            self.grad_fn = None
+            return
+        from .autograd.grad_mode import enable_grad
+        from .ops.index import AsStrided
+
+        with enable_grad():
+            fresh = AsStrided.apply(base, self._data)
+        self.grad_fn, self._output_nr = fresh._grad_fn, 0
 
 
 class _HookHandle:

@@ -50,6 +50,14 @@ class FunctionCtx:
             out.append(tensor)
         return tuple(out)
 
+    def keep_values_of(self, tensor):
+        """tensor, if saved, is about to be changed in place by the op saved for: save a copy
+        of its current values instead (torch keeps the original self of an in-place op)."""
+        if any(entry is not None and entry[0] is tensor for entry in self._saved):
+            copy = Tensor._wrap(tensor._data.clone())
+            self._saved = tuple((copy, 0) if entry is not None and entry[0] is tensor else entry
+                                for entry in self._saved)
+
     def _release(self):
         self._saved = ()
         self._released = True

@@ -7,8 +7,8 @@ import math
 
 from .. import _C
 from ..autograd import Function
-from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
+from .index import apply_inplace
 
 U, B = _C.UnaryOp, _C.BinaryOp
 
@@ -387,33 +387,14 @@ clip = clamp
 
 
 # ------------------------------------------------------------------------------ in place
-def _inplace(x, op_fn, kernel, needs_graph=False):
-    """x <- op_fn(x) in place. Outside autograd, kernel(x's Array) writes straight into x.
-    Inside, the op is recorded out of place and x adopts the result's values and history,
-    so gradients flow through the previous value of x (not supported for views yet)."""
-    from . import index
-
-    if not is_grad_enabled() or not (x.requires_grad or needs_graph):
-        kernel(x._data)
-        x._version.value += 1
-        return x
-    if x.is_leaf and x._requires_grad:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    if x.grad_fn is not None and x.grad_fn.function in index.VIEW_FUNCTIONS:
-        raise NotImplementedError("in-place ops on a view of a tensor that requires grad are not supported yet")
-    result = op_fn(x)
-    x._data.copy_(result._data)
-    x._version.value += 1
-    if result.requires_grad:
-        x.grad_fn, x._output_nr = result.grad_fn, result._output_nr
-    return x
+def _any_requires_grad(*operands):
+    return any(isinstance(x, Tensor) and x.requires_grad for x in operands)
 
 
 def _binary_inplace(op, fn):
     def method(self, other):
-        needs_graph = isinstance(other, Tensor) and other.requires_grad
-        return _inplace(self, lambda x: fn(x, other), lambda a: _C.binary(op, a, _arr(other), out=a),
-                        needs_graph)
+        return apply_inplace(self, lambda x: fn(x, other), lambda a: _C.binary(op, a, _arr(other), out=a),
+                             _any_requires_grad(other))
 
     return method
 
@@ -454,13 +435,14 @@ def _attach():
                      ("round", U.round), ("trunc", U.trunc), ("logical_not", U.logical_not)]:
         fn = globals()[name]
         setattr(T, name, fn)
-        setattr(T, name + "_", lambda self, fn=fn, op=op: _inplace(self, fn, lambda a: _C.unary(op, a, out=a)))
+        setattr(T, name + "_", lambda self, fn=fn, op=op: apply_inplace(self, fn, lambda a: _C.unary(op, a, out=a)))
     T.negative = T.neg
     T.where = lambda self, cond, other: where(cond, self, other)
     T.clamp = clamp
     T.clip = clamp
-    T.clamp_ = lambda self, min=None, max=None: _inplace(
-        self, lambda x: clamp(x, min, max), lambda a: _C.clamp(a, _arr(min), _arr(max), out=a))
+    T.clamp_ = lambda self, min=None, max=None: apply_inplace(
+        self, lambda x: clamp(x, min, max), lambda a: _C.clamp(a, _arr(min), _arr(max), out=a),
+        _any_requires_grad(min, max))
     T.clip_ = T.clamp_
 
 

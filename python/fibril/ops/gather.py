@@ -3,6 +3,7 @@ masked_select, nonzero, flip, tril/triu, advanced indexing (get and set), one_ho
 embedding. Forward is one _C call or a composition of differentiable ops; each backward
 sits beside its forward."""
 
+import math
 import numbers
 
 import numpy as np
@@ -54,15 +55,17 @@ class Scatter(Function):
         grad_src = None
         if ctx.needs_input_grad[3]:
             picked = _C.gather(g._data, dim, index._data)
-            if tuple(index.shape) != tuple(ctx.src_shape):  # src may be larger than index: zeros beyond
-                full = _zeros(ctx.src_shape, g._data)
-                region = full
-                for d, n in enumerate(index.shape):
-                    region = region.slice(d, 0, n, 1)
-                region.copy_(picked)
-                picked = full
             grad_src = Tensor._wrap(picked)
+            if tuple(index.shape) != tuple(ctx.src_shape):  # src may be larger than index: zeros beyond
+                grad_src = view_ops.embed(picked, ctx.src_shape, lambda a: _leading(a, index.shape))
         return grad_x, None, None, grad_src, None
+
+
+def _leading(array, shape):
+    """array's first shape[d] entries along each dim d."""
+    for d, n in enumerate(shape):
+        array = array.slice(d, 0, n, 1)
+    return array
 
 
 def gather(x, dim, index):
@@ -287,52 +290,85 @@ def getitem(x, index):
     return out
 
 
-def _source(value, x, ndim):
-    """value as an Array of x's device, without the leading size-1 dims beyond ndim (torch
+class IndexPut(Function):
+    """x with its rows (dim 0) at index replaced by src's rows. Where an index repeats, one of
+    its rows is written, but each gets the gradient of that position (as torch)."""
+
+    @staticmethod
+    def forward(ctx, x, index, src):
+        ctx.index = index
+        out = x._data.clone()
+        _C.index_put_(out, 0, index._data, src._data, False)
+        return Tensor._wrap(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        index = ctx.index._data
+        grad_x = grad_src = None
+        if ctx.needs_input_grad[0]:
+            grad_x = g._data.clone()
+            _C.index_put_(grad_x, 0, index, _zeros((index.numel(),) + tuple(g.shape[1:]), g._data), False)
+            grad_x = Tensor._wrap(grad_x)
+        if ctx.needs_input_grad[2]:
+            grad_src = Tensor._wrap(_C.index_select(g._data, 0, index))
+        return grad_x, None, grad_src
+
+
+def _source(value, like, ndim):
+    """value as a tensor of like's dtype, without the leading size-1 dims beyond ndim (torch
     drops them)."""
     if not isinstance(value, Tensor):
-        return _C.Array.full((), value, x.dtype, x.device)
-    source = value._data
-    while source.ndim > ndim and source.shape[0] == 1:
-        source = source.squeeze(0)
-    return source
+        return Tensor._wrap(_C.Array.full((), value, like.dtype, like.device))
+    while value.ndim > ndim and value.shape[0] == 1:
+        value = view_ops.squeeze(value, 0)
+    return value if value.dtype == like.dtype else value.to(like.dtype)
+
+
+def _rows(source, shape, merged_shape, at):
+    """source, broadcast to the result of the indexing, as one row per index: the advanced
+    dims (broadcast to `shape`, placed at `at`) first and merged."""
+    rest, b = merged_shape[1:], len(shape)
+    result_shape = rest[:at] + shape + rest[at:]
+    source = view_ops.expand(source, result_shape)
+    if at:  # back to (broadcast dims, rest) order
+        n = len(result_shape)
+        source = view_ops.permute(source, tuple(range(at, at + b)) + tuple(range(at)) + tuple(range(at + b, n)))
+    return view_ops.reshape(source, (math.prod(shape),) + rest)
+
+
+def _index_put(target, order, merged_shape, linear, rows):
+    """target with rows written at linear (over its advanced dims, permuted first by order
+    and merged), out of place."""
+    permuted = view_ops.permute(target, order)
+    out = IndexPut.apply(view_ops.reshape(permuted, merged_shape), linear, rows)
+    return view_ops.permute(view_ops.reshape(out, permuted.shape), view_ops.inverse_permutation(order))
+
+
+def _write_rows(target, merged_shape, linear, rows):
+    """_index_put in place on the Array target (permuted as there)."""
+    try:
+        merged, copied = target.view(merged_shape), False
+    except RuntimeError:  # the advanced dims do not merge as a view: write a copy back
+        merged, copied = target.contiguous().view(merged_shape), True
+    _C.index_put_(merged, 0, linear, rows, False)
+    if copied:
+        target.copy_(merged.view(target.shape))
 
 
 def setitem(x, index, value):
-    """x[index] = value in place (value a number or a tensor broadcasting to x[index])."""
-    from ..autograd.grad_mode import no_grad
-
-    if isinstance(value, Tensor) and value.requires_grad:
-        raise NotImplementedError("assigning a tensor that requires grad by indexing is not supported yet")
-    with no_grad():
-        basic, advanced = _plan(x, index)
-        y = view_ops.getitem(x, basic)._data
+    """x[index] = value in place (value a number or a tensor broadcasting to x[index]). Under
+    autograd the gradient reaches value and what x keeps of its previous values."""
+    basic, advanced = _plan(x, index)
+    target = view_ops.getitem(x, basic)
     if not advanced:
-        return view_ops._write_inplace(x, lambda a: y.copy_(_source(value, x, y.ndim)))
-    with no_grad():
-        linear, shape = _linear_index(tuple(y.shape), advanced)
-        order, merged_shape, at = _order(tuple(y.shape), advanced)
-        rest = merged_shape[1:]
-        b = len(shape)
-        result_shape = rest[:at] + shape + rest[at:]
-        source = _source(value, x, len(result_shape)).expand(result_shape)
-        if at:  # back to (broadcast dims, rest) order
-            n = len(result_shape)
-            source = source.permute(tuple(range(at, at + b)) + tuple(range(at)) + tuple(range(at + b, n)))
-        source = source.reshape((linear.numel(),) + rest)
-        target = y.permute(order)
-
-    def write(_):
-        try:
-            merged = target.view(merged_shape)
-        except RuntimeError:  # the advanced dims do not merge as a view: write a copy back
-            merged = target.contiguous().view(merged_shape)
-            _C.index_put_(merged, 0, linear._data, source, False)
-            target.copy_(merged.view(target.shape))
-            return
-        _C.index_put_(merged, 0, linear._data, source, False)
-
-    return view_ops._write_inplace(x, write)
+        view_ops.copy_(target, _source(value, x, target.ndim))
+        return
+    linear, shape = _linear_index(tuple(target.shape), advanced)
+    order, merged_shape, at = _order(tuple(target.shape), advanced)
+    rows = _rows(_source(value, x, len(merged_shape) - 1 + len(shape)), shape, merged_shape, at)
+    view_ops.apply_inplace(target, lambda t: _index_put(t, order, merged_shape, linear, rows),
+                           lambda a: _write_rows(a.permute(order), merged_shape, linear._data, rows._data),
+                           rows.requires_grad)
 
 
 # ------------------------------------------------------------------------------ one_hot, embedding

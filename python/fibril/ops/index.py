@@ -1,20 +1,32 @@
-"""Index family: view ops (no copy; the output shares the input's version counter) and
-basic indexing with ints, slices, None and Ellipsis. Each Function's backward sits beside
-its forward."""
+"""Index family: view ops (no copy; the output shares the input's version counter), basic
+indexing with ints, slices, None and Ellipsis, and in-place changes under autograd (of
+views too: CopySlices). Each Function's backward sits beside its forward."""
 
 import numbers
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor, _wrap_dim
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor, _View, _wrap_dim
 
 
-def _view_of(base, array):
-    return Tensor._wrap(array, base._version)
+def _view_of(x, array):
+    out = _View._wrap(array, x._version)
+    out._base = x if x._base is None else x._base
+    out._seen_version = x._version.value
+    return out
 
 
 def _zeros(shape, like):
     return _C.Array.full(tuple(shape), 0, like.dtype, like.device)
+
+
+def embed(src, shape, region):
+    """Zeros of `shape` with the Array src copied into region(zeros): the gradient of an op
+    that took region out of its input."""
+    out = _zeros(shape, src)
+    region(out).copy_(src)
+    return Tensor._wrap(out)
 
 
 class Reshape(Function):
@@ -37,10 +49,14 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        inverse = [0] * len(ctx.dims)
-        for i, d in enumerate(ctx.dims):
-            inverse[d % len(ctx.dims)] = i
-        return permute(g, tuple(inverse)), None
+        return permute(g, inverse_permutation(ctx.dims)), None
+
+
+def inverse_permutation(dims):
+    inverse = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inverse[d % len(dims)] = i
+    return tuple(inverse)
 
 
 class Transpose(Function):
@@ -97,9 +113,7 @@ class Slice(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad = _zeros(ctx.in_shape, g._data)
-        grad.slice(*ctx.args).copy_(g._data)
-        return Tensor._wrap(grad), None, None, None, None
+        return embed(g._data, ctx.in_shape, lambda a: a.slice(*ctx.args)), None, None, None, None
 
 
 class Select(Function):
@@ -110,9 +124,7 @@ class Select(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad = _zeros(ctx.in_shape, g._data)
-        grad.select(*ctx.args).copy_(g._data)
-        return Tensor._wrap(grad), None, None
+        return embed(g._data, ctx.in_shape, lambda a: a.select(*ctx.args)), None, None
 
 
 class Contiguous(Function):
@@ -146,10 +158,6 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, g):
         return Tensor._wrap(g._data.astype(ctx.in_dtype).to(ctx.in_device)), None, None
-
-
-# Functions whose output aliases the input's memory (Reshape only when it could view).
-VIEW_FUNCTIONS = (Reshape, Permute, Transpose, Expand, Squeeze, Unsqueeze, Slice, Select)
 
 
 # ------------------------------------------------------------------------------ functions
@@ -308,24 +316,137 @@ def _to(x, *args, dtype=None, device=None, copy=False):
 _attach()
 
 
-# ------------------------------------------------------------------------------ in-place writes
-def _write_inplace(x, write):
-    """Runs write(x's Array) as an in-place change of x. Changing a tensor that is part of a
-    graph in place is not supported yet: only tensors outside any graph, or under no_grad."""
-    from ..autograd.grad_mode import is_grad_enabled
+# ------------------------------------------------------------------------------ in-place changes
+def _layout(array):
+    return tuple(array.shape), tuple(array.strides), array.offset
 
-    if x.requires_grad and is_grad_enabled():
-        if x.is_leaf:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        raise NotImplementedError("in-place changes of a tensor that is part of an autograd graph are not "
-                                  "supported yet; use the out-of-place op")
-    write(x._data)
+
+def _zeros_laid_out(base, view, like):
+    """Zeros with the base's layout, and the region of them that the view covers (both
+    layouts as (shape, strides, offset) in one storage): a base's gradient with a view's
+    place in it, for whatever view ops made the view."""
+    shape, strides, offset = base
+    span = 1 + sum((n - 1) * s for n, s in zip(shape, strides)) if all(shape) else 0
+    buffer = _C.Array.full((span,), 0, like.dtype, like.device)
+    view_shape, view_strides, view_offset = view
+    return buffer.as_strided(shape, strides, 0), buffer.as_strided(view_shape, view_strides, view_offset - offset)
+
+
+class AsStrided(Function):
+    """A view rebuilt on its base's current history, after an in-place change."""
+
+    @staticmethod
+    def forward(ctx, base, view_array):
+        ctx.layouts = (_layout(base._data), _layout(view_array))
+        return _view_of(base, view_array)
+
+    @staticmethod
+    def backward(ctx, g):
+        grad, region = _zeros_laid_out(*ctx.layouts, g._data)
+        region.copy_(g._data)
+        return Tensor._wrap(grad), None
+
+
+class CopySlices(Function):
+    """A base's history after an in-place change of its view to `result`'s values: inside
+    the view the gradient flows to result, outside it to the base's previous history."""
+
+    @staticmethod
+    def forward(ctx, base, result, view_array):
+        ctx.layouts = (_layout(base._data), _layout(view_array))
+        return Tensor._wrap(base._data, base._version)
+
+    @staticmethod
+    def backward(ctx, g):
+        grad, region = _zeros_laid_out(*ctx.layouts, g._data)
+        grad.copy_(g._data)
+        grad_result = Tensor._wrap(region.clone()) if ctx.needs_input_grad[1] else None
+        region.fill_(0)
+        return Tensor._wrap(grad), grad_result, None
+
+
+class Copy(Function):
+    """x's values replaced by src's (broadcast to x's shape, cast to its dtype): copy_ and
+    fills recorded out of place. x's previous values get a zero gradient."""
+
+    @staticmethod
+    def forward(ctx, x, src):
+        ctx.in_shape, ctx.src_meta = x.shape, (src.shape, src.dtype)
+        out = _C.Array.empty(tuple(x.shape), x.dtype, x.device)
+        out.copy_(src._data)
+        return Tensor._wrap(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .reduce import sum_to_shape
+
+        grad_x = Tensor._wrap(_zeros(ctx.in_shape, g._data)) if ctx.needs_input_grad[0] else None
+        grad_src = None
+        if ctx.needs_input_grad[1]:
+            shape, dtype = ctx.src_meta
+            grad_src = sum_to_shape(g, shape)
+            grad_src = grad_src if grad_src.dtype == dtype else grad_src.to(dtype)
+        return grad_x, grad_src
+
+
+def _check_inplace(x):
+    """Autograd treats a leaf that requires grad as a fixed input: refuses to change it, or a
+    view of it, in place (as torch); and a view made under no_grad, whose change could not be
+    told apart from its base's history."""
+    if x.is_leaf and x._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    base = x._base
+    if base is not None and base.is_leaf and base._requires_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if base is not None and base.requires_grad and x.grad_fn is None:  # no history of its own: made under no_grad
+        raise RuntimeError("a view created in no_grad mode is being modified in place with grad mode enabled; "
+                           "create and modify it both inside no_grad or both outside")
+
+
+def apply_inplace(x, op_fn, kernel, needs_graph=False):
+    """x <- op_fn(x) in place; needs_graph: an operand other than x requires grad. Outside
+    autograd, kernel(x's Array) writes straight into x. Inside, op_fn is recorded out of
+    place and its values copied into x, which adopts the result's history; for a view, the
+    view's base takes a CopySlices history instead (and the view rebuilds its own from it)."""
+    base = x._base
+    if not (is_grad_enabled() and (needs_graph or x.requires_grad or base is not None and base.requires_grad)):
+        kernel(x._data)
+        x._version.value += 1
+        return x
+    _check_inplace(x)
+    result = op_fn(x)
+    if result.shape != x.shape:
+        raise ValueError(f"in-place op: the tensor has shape {list(x.shape)}, but the result has the broadcast "
+                         f"shape {list(result.shape)}")
+    if result.grad_fn is not None:
+        result.grad_fn.ctx.keep_values_of(x)
+    x._data.copy_(result._data)
+    if base is None:
+        x.grad_fn, x._output_nr = result.grad_fn, result._output_nr
+    else:
+        base.grad_fn, base._output_nr = CopySlices.apply(base, result, x._data).grad_fn, 0
     x._version.value += 1
     return x
 
 
+def write_inplace(x, write):
+    """x's values replaced in place by what write(Array) writes, values that depend on nothing
+    differentiable (fills, random draws)."""
+
+    def fresh(t):
+        values = _C.Array.empty(tuple(t.shape), t.dtype, t.device)
+        write(values)
+        return Copy.apply(t, Tensor._wrap(values))
+
+    return apply_inplace(x, fresh, write)
+
+
 def fill_(x, value):
-    return _write_inplace(x, lambda a: a.fill_(value.item() if isinstance(value, Tensor) else value))
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"fill_ only supports a 0-dimensional value tensor, got shape {list(value.shape)}")
+        return copy_(x, value)
+    return write_inplace(x, lambda a: a.fill_(value))
 
 
 def zero_(x):
@@ -333,12 +454,11 @@ def zero_(x):
 
 
 def copy_(x, src):
-    from ..autograd.grad_mode import is_grad_enabled
+    if not isinstance(src, Tensor):
+        from ..creation import tensor
 
-    if isinstance(src, Tensor) and src.requires_grad and is_grad_enabled():
-        raise NotImplementedError("copy_ from a tensor that requires grad is not supported yet")
-    src_array = src._data if isinstance(src, Tensor) else __import__("fibril").tensor(src, dtype=x.dtype)._data
-    return _write_inplace(x, lambda a: a.copy_(src_array))
+        src = tensor(src, dtype=x.dtype, device=x.device)
+    return apply_inplace(x, lambda t: Copy.apply(t, src), lambda a: a.copy_(src._data), src.requires_grad)
 
 
 Tensor.fill_ = fill_

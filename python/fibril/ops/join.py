@@ -1,12 +1,15 @@
 """Joining and splitting (index family, composed from views and the strided copy kernel):
-cat, stack, split, chunk, unbind, repeat, tile, roll, constant pad."""
+cat, stack, split, chunk, unbind, repeat, tile, roll, pad (constant, reflect, replicate,
+circular)."""
 
 import numbers
+
+import numpy as np
 
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor, _wrap_dim
-from . import index
+from . import gather, index
 
 
 def _promoted_dtype(tensors):
@@ -151,43 +154,101 @@ def roll(x, shifts, dims=None):
     return x
 
 
+def _pad_dims(x, pad):
+    """(dim, lo, hi) for each padded dim: pairs apply to the last dims, last dim first."""
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: padding length must be even and at most 2 * ndim ({2 * x.ndim}) for input of "
+                         f"shape {list(x.shape)}, got {len(pad)}")
+    dims = []
+    for i in range(len(pad) // 2):
+        d, lo, hi = x.ndim - 1 - i, pad[2 * i], pad[2 * i + 1]
+        if x.shape[d] + lo + hi < 0:
+            raise ValueError(f"pad: padding ({lo}, {hi}) gives dimension {d} of input shape {list(x.shape)} a "
+                             f"negative size {x.shape[d] + lo + hi}")
+        dims.append((d, lo, hi))
+    return dims
+
+
+def _crop(array, dims, outer):
+    """The part of `array` that the input (outer=False) or the padded output (outer=True)
+    have in common: negative padding crops the input, positive padding the output."""
+    sign = 1 if outer else -1
+    for d, lo, hi in dims:
+        array = array.slice(d, max(sign * lo, 0), array.shape[d] - max(sign * hi, 0), 1)
+    return array
+
+
 class PadConstant(Function):
     @staticmethod
-    def forward(ctx, x, pad, value):
-        if len(pad) % 2 or len(pad) // 2 > x.ndim:
-            raise ValueError(f"pad: padding length must be even and at most 2 * ndim ({2 * x.ndim}), got {len(pad)}")
-        shape, region = list(x.shape), []
-        for i in range(len(pad) // 2):
-            d = x.ndim - 1 - i
-            lo, hi = pad[2 * i], pad[2 * i + 1]
+    def forward(ctx, x, dims, value):
+        shape = list(x.shape)
+        for d, lo, hi in dims:
             shape[d] += lo + hi
-            if shape[d] < 0:
-                raise ValueError(f"pad: resulting size {shape[d]} of dimension {d} is negative")
-            region.append((d, lo, hi))
         out = _C.Array.full(tuple(shape), value, x.dtype, x.device)
-        src, dst = x._data, out
-        for d, lo, hi in region:  # negative padding crops the source instead
-            src = src.slice(d, max(-lo, 0), src.shape[d] - max(-hi, 0), 1)
-            dst = dst.slice(d, max(lo, 0), dst.shape[d] - max(hi, 0), 1)
-        dst.copy_(src)
-        ctx.region, ctx.in_shape = region, x.shape
+        _crop(out, dims, True).copy_(_crop(x._data, dims, False))
+        ctx.dims, ctx.in_shape = dims, x.shape
         return Tensor._wrap(out)
 
     @staticmethod
     def backward(ctx, g):
-        grad = _C.Array.full(tuple(ctx.in_shape), 0, g.dtype, g.device)
-        src, dst = g._data, grad
-        for d, lo, hi in ctx.region:
-            src = src.slice(d, max(lo, 0), src.shape[d] - max(hi, 0), 1)
-            dst = dst.slice(d, max(-lo, 0), dst.shape[d] - max(-hi, 0), 1)
-        dst.copy_(src)
-        return Tensor._wrap(grad), None, None
+        dims = ctx.dims
+        return index.embed(_crop(g._data, dims, True), ctx.in_shape, lambda a: _crop(a, dims, False)), None, None
 
 
-def pad(x, pad, mode="constant", value=0.0):
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode '{mode}' is not implemented yet (only 'constant')")
-    return PadConstant.apply(x, tuple(pad), value)
+def _source_positions(n, lo, hi, mode):
+    """For a dim of size n padded by (lo, hi): the input position each output position reads.
+    As torch, circular wraps around what negative padding leaves of the dim; reflect and
+    replicate mirror or repeat the uncropped edges."""
+    if mode == "circular":
+        start, kept = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+        return start + np.arange(-max(lo, 0), kept + max(hi, 0)) % kept
+    pos = np.arange(-lo, n + hi)
+    if mode == "reflect":  # mirror about the edge elements, which are not repeated
+        return (n - 1) - np.abs((n - 1) - np.abs(pos))
+    return np.clip(pos, 0, n - 1)
+
+
+def _check_reach(x, d, lo, hi, mode):
+    n = x.shape[d]
+    kept = n - max(-lo, 0) - max(-hi, 0)
+    if mode == "reflect" and (lo >= n or hi >= n):
+        problem = f"must be less than its size {n}"
+    elif mode == "circular" and (lo > kept or hi > kept):
+        problem = f"must be at most the size {kept} it wraps around"
+    elif mode == "replicate" and n == 0:
+        problem = "cannot repeat the edge of a dimension of size 0"
+    else:
+        return
+    raise ValueError(f"pad: {mode} padding ({lo}, {hi}) of dimension {d} {problem} (input shape {list(x.shape)})")
+
+
+def _pad_by_index(x, dims, mode):
+    """reflect/replicate/circular: one index_select per padded dim, whose backward adds the
+    gradient of every output element back into the input element it was read from."""
+    from ..creation import tensor
+
+    dims = [(d, lo, hi) for d, lo, hi in dims if lo or hi]
+    for d, lo, hi in dims:
+        _check_reach(x, d, lo, hi, mode)
+    for d, lo, hi in dims:
+        x = gather.IndexSelect.apply(x, d, tensor(_source_positions(x.shape[d], lo, hi, mode), device=x.device))
+    return x
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def pad(x, pad, mode="constant", value=None):
+    """torch.nn.functional.pad: pad = (last dim lo, hi, next-to-last lo, hi, ...); negative
+    values crop. Non-constant modes pad any number of trailing dims (torch: 1 to 3)."""
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}; got '{mode}'")
+    dims = _pad_dims(x, tuple(pad))
+    if mode == "constant":
+        return PadConstant.apply(x, dims, 0.0 if value is None else value)
+    if value:
+        raise ValueError(f"pad: padding mode '{mode}' doesn't take in value argument")
+    return _pad_by_index(x, dims, mode)
 
 
 def _attach():

@@ -249,9 +249,7 @@ class Cumsum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        # Reverse cumulative sum: total - inclusive prefix + own term.
-        d = ctx.dim if g.ndim else None
-        rev = ew.add(ew.sub(sum(g, d, keepdim=True), cumsum(g, ctx.dim)), g) if g.ndim else g
+        rev = _reverse_cumsum(g, ctx.dim) if g.ndim else g
         return (rev if rev.dtype == ctx.in_dtype else rev.to(ctx.in_dtype)), None, None
 
 
@@ -266,12 +264,35 @@ class Cumprod(Function):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
-        if any(ew.eq(x, 0)).item():
-            raise NotImplementedError("the gradient of cumprod over inputs that contain zeros is not implemented yet")
-        d = ctx.dim
-        weighted = ew.mul(g, out)
-        rev = ew.add(ew.sub(sum(weighted, d, keepdim=True), cumsum(weighted, d)), weighted)
-        return ew.div(rev, x), None, None
+        if x.ndim == 0:
+            grad = g
+        elif any(ew.eq(x, 0)).item():
+            grad = _cumprod_grad_with_zeros(x, out, g, ctx.dim)
+        else:  # d out_j / d x_k = out_j / x_k for j >= k
+            grad = ew.div(_reverse_cumsum(ew.mul(g, out), ctx.dim), x)
+        return (grad if grad.dtype == x.dtype else grad.to(x.dtype)), None, None
+
+
+def _reverse_cumsum(x, dim):
+    from .gather import flip
+
+    return flip(cumsum(flip(x, dim), dim), dim)
+
+
+def _cumprod_grad_with_zeros(x, out, g, d):
+    """The gradient of cumprod along d where x may hold zeros, without dividing by them (as
+    torch). Per slice, with z1 the first zero and z2 the second (or the end): elements before
+    z1 get the usual formula (every output from z1 on is 0); z1 gets prod(x before z1) *
+    sum_{z1 <= j < z2} g_j * prod(x in (z1, j]); elements after z1 get 0 (each output they
+    reach also holds the zero at z1)."""
+    is_zero = ew.eq(x, 0)
+    zeros_so_far = cumsum(is_zero, d)
+    before, first_segment = ew.eq(zeros_so_far, 0), ew.eq(zeros_so_far, 1)
+    grad_before = ew.div(_reverse_cumsum(ew.where(before, ew.mul(g, out), 0.0), d), ew.where(before, x, 1.0))
+    within = cumprod(ew.where(ew.logical_and(first_segment, ew.logical_not(is_zero)), x, 1.0), d)
+    segment_sum = sum(ew.where(first_segment, ew.mul(g, within), 0.0), d, keepdim=True)
+    grad_first = ew.mul(segment_sum, prod(ew.where(before, x, 1.0), d, keepdim=True))
+    return ew.where(before, grad_before, ew.where(ew.logical_and(first_segment, is_zero), grad_first, 0.0))
 
 
 def cumsum(x, dim, dtype=None):

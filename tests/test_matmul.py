@@ -92,6 +92,23 @@ def test_layouts_are_read_in_place(a_layout, b_layout, dtype):
         _check(a, b, (fa @ fb).numpy())
 
 
+@pytest.mark.parametrize("a_layout", LAYOUTS)
+@pytest.mark.parametrize("b_layout", LAYOUTS)
+def test_matrix_vector_forms(a_layout, b_layout):
+    """One row or one column of C: the axpy and dot kernels, every operand layout."""
+    for m, k, n in [(1, 300, 2500), (1, 7, 3), (2500, 300, 1), (9, 5, 1), (1, 1, 1), (1, 4099, 33)]:
+        a = LAYOUTS[a_layout](_rand((m, k)))
+        b = LAYOUTS[b_layout](_rand((k, n), seed=1))
+        _check(a, b)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_linear_matrix_vector_epilogue(rows):
+    x, w, bias = _rand((rows, 70)), _rand((3000, 70), seed=1), _rand(3000, seed=2)
+    out = linear(fibril.from_numpy(x), fibril.from_numpy(w), fibril.from_numpy(bias), "relu").numpy()
+    np.testing.assert_allclose(out, np.maximum(x @ w.T + bias, 0), atol=1e-4)
+
+
 def test_expanded_operands():
     row = _rand((1, 50))
     a = fibril.from_numpy(row).expand(40, 50)

@@ -74,6 +74,10 @@ struct Blocking {
 constexpr double kParallelMinFlops = 2.0 * 64 * 64 * 64;
 // Up to this many rows of A, B is read in place rather than packed.
 constexpr int64_t kDirectBMaxRows = 24;
+// ... and its tiles prefetch the panel this many panels to their right.
+constexpr int64_t kDirectBPrefetchPanels = 2;
+// ... and they run KC steps this short, so that the rows of B in flight stay few.
+constexpr int64_t kDirectKC = 64;
 
 template <typename T>
 struct Gemm {
@@ -114,19 +118,22 @@ inline T activate_scalar(T v, Activation act) {
   }
 }
 
-// Finishes one row of nr elements of a tile: c = step(alpha * s, c), then bias and activation.
+// One element of C: step(alpha * sum, C), then the bias and the activation on the last step.
+template <typename T>
+inline T finish_value(const Gemm<T>& g, TileStep st, T sum, const T* c, int64_t row, int64_t col) {
+  T v = g.alpha * sum;
+  if (!st.first) v += *c;
+  else if (g.beta != T(0)) v += g.beta * *c;
+  if (st.last) {
+    if (g.bias) v += g.bias[row * g.bias_rs + col * g.bias_cs];
+    v = activate_scalar(v, g.act);
+  }
+  return v;
+}
+
 template <typename T>
 inline void finish_row_scalar(const Gemm<T>& g, TileStep st, const T* s, T* c, int64_t row, int64_t col, int nr) {
-  for (int j = 0; j < nr; ++j) {
-    T v = g.alpha * s[j];
-    if (!st.first) v += c[j];
-    else if (g.beta != T(0)) v += g.beta * c[j];
-    if (st.last) {
-      if (g.bias) v += g.bias[row * g.bias_rs + (col + j) * g.bias_cs];
-      v = activate_scalar(v, g.act);
-    }
-    c[j] = v;
-  }
+  for (int j = 0; j < nr; ++j) c[j] = finish_value(g, st, s[j], c + j, row, col + j);
 }
 
 // Finishes one full row of a tile (2 vectors) in registers: as finish_row_scalar, for the
@@ -158,14 +165,24 @@ inline void finish_row_vector(const Gemm<T>& g, TileStep st, Vec<T> v0, Vec<T> v
   storeu(c + L, v1);
 }
 
-// The microkernel: an R x NR tile, R <= MR, over kc steps. a: packed, R values per step;
-// b: NR values per step, consecutive steps ldb apart (NR when packed, B's row stride when in
-// place). Writes nr <= NR columns of C at c (row stride c_rs); (row, col) is the tile's
+// NR values of B per step: step p's at data + p * step (step NR when packed, B's row stride
+// when read in place). The tile prefetches data + p * step + ahead as it goes: B read in place
+// is a stream per row that no hardware prefetcher follows, so the tile fetches the segments
+// of a panel further right; packed panels point it at the next panel.
+template <typename T>
+struct Panel {
+  const T* data;
+  int64_t step, ahead;
+};
+
+// The microkernel: an R x NR tile, R <= MR, over kc steps. a: packed, R values per step. Writes nr <= NR columns of C at c (row stride c_rs); (row, col) is the tile's
 // corner in C, for the bias. The accumulators stay in registers: every loop over the rows
 // is unrolled, and a partial tile leaves through a buffer on its own path.
 template <typename T, int R>
-void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb,
-          T* c, int64_t row, int64_t col, int nr) {
+void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Panel<T> panel, T* c, int64_t row,
+          int64_t col, int nr) {
+  const T* __restrict b = panel.data;
+  const int64_t ldb = panel.step;
   constexpr int L = Blocking<T>::kLanes;
   Vec<T> s0[R], s1[R];
 #pragma GCC unroll 8
@@ -177,6 +194,7 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, cons
   }
   for (int64_t p = 0; p < kc; ++p) {
     const Vec<T> b0 = loadu(b), b1 = loadu(b + L);
+    __builtin_prefetch(b + panel.ahead);
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       s0[i] += a[i] * b0;
@@ -203,7 +221,7 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, cons
 }
 
 template <typename T>
-using TileFn = void (*)(const Gemm<T>&, TileStep, int64_t, const T*, const T*, int64_t, T*, int64_t, int64_t, int);
+using TileFn = void (*)(const Gemm<T>&, TileStep, int64_t, const T*, Panel<T>, T*, int64_t, int64_t, int);
 
 template <typename T>
 TileFn<T> tile_for_rows(int rows) {
@@ -343,6 +361,133 @@ Rect thread_rect(int64_t m, int64_t nc, int slot, int threads) {
   return {0, m, p0 * NR, std::min(nc, p1 * NR)};
 }
 
+// ---- matrix-vector products (m == 1 or n == 1) -------------------------------------------
+// out[j] = sum_p v[p] * M(p, j), j < len: the one row (m == 1) or column (n == 1) of C. Two
+// forms by M's layout: `axpy` when M(p, j) = mat[p * ld + j] (rows contiguous: each thread
+// streams whole rows of its columns into an L1-resident block of sums), `dot` when M(p, j) =
+// mat[j * ld + p] (each output a dot product of contiguous vectors, 4 at a time). Both are
+// bound by reading M once.
+template <typename T>
+struct Gemv {
+  const T* v;  // k values, contiguous
+  const T* mat;
+  int64_t ld;
+  bool axpy;
+  int64_t len, k;
+  T* out;
+  int64_t out_stride;
+  bool out_is_row;  // C(0, j) (m == 1) or C(j, 0) (n == 1), for the bias
+};
+
+constexpr int64_t kGemvBlock = 2048;  // columns of sums an axpy thread keeps in L1
+
+template <typename T>
+void gemv_axpy(const Gemm<T>& g, const Gemv<T>& mv, int64_t j0, int64_t j1) {
+  constexpr int L = Blocking<T>::kLanes;
+  alignas(64) T sums[kGemvBlock];
+  for (int64_t jb = j0; jb < j1; jb += kGemvBlock) {
+    const int64_t w = std::min(kGemvBlock, j1 - jb), wv = w / L * L;
+    std::fill(sums, sums + w, T(0));
+    int64_t p = 0;
+    for (; p + 4 <= mv.k; p += 4) {
+      const T x0 = mv.v[p], x1 = mv.v[p + 1], x2 = mv.v[p + 2], x3 = mv.v[p + 3];
+      const T* r0 = mv.mat + p * mv.ld + jb;
+      const T *r1 = r0 + mv.ld, *r2 = r1 + mv.ld, *r3 = r2 + mv.ld;
+      for (int64_t j = 0; j < wv; j += L)
+        storeu(sums + j, loadu(sums + j) + x0 * loadu(r0 + j) + x1 * loadu(r1 + j) + x2 * loadu(r2 + j) +
+                             x3 * loadu(r3 + j));
+      for (int64_t j = wv; j < w; ++j) sums[j] += x0 * r0[j] + x1 * r1[j] + x2 * r2[j] + x3 * r3[j];
+    }
+    for (; p < mv.k; ++p) {
+      const T x = mv.v[p];
+      const T* r = mv.mat + p * mv.ld + jb;
+      for (int64_t j = 0; j < w; ++j) sums[j] += x * r[j];
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      T* c = mv.out + (jb + j) * mv.out_stride;
+      *c = finish_value(g, TileStep{true, true}, sums[j], c, mv.out_is_row ? 0 : jb + j, mv.out_is_row ? jb + j : 0);
+    }
+  }
+}
+
+template <typename T>
+T horizontal_sum(Vec<T> v) {
+  constexpr int L = Blocking<T>::kLanes;
+  T lanes[L];
+  storeu(lanes, v);
+  T total = 0;
+  for (int i = 0; i < L; ++i) total += lanes[i];
+  return total;
+}
+
+template <typename T>
+void gemv_dot(const Gemm<T>& g, const Gemv<T>& mv, int64_t j0, int64_t j1) {
+  constexpr int L = Blocking<T>::kLanes, kRows = 4;
+  const int64_t kv = mv.k / L * L;
+  for (int64_t j = j0; j < j1; j += kRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kRows, j1 - j));
+    const T* r[kRows];
+    for (int i = 0; i < kRows; ++i) r[i] = mv.mat + (j + std::min(i, rows - 1)) * mv.ld;
+    Vec<T> s[kRows] = {};
+    for (int64_t p = 0; p < kv; p += L) {
+      const Vec<T> x = loadu(mv.v + p);
+#pragma GCC unroll 4
+      for (int i = 0; i < kRows; ++i) s[i] += loadu(r[i] + p) * x;
+    }
+    for (int i = 0; i < rows; ++i) {
+      T sum = horizontal_sum<T>(s[i]);
+      for (int64_t p = kv; p < mv.k; ++p) sum += r[i][p] * mv.v[p];
+      T* c = mv.out + (j + i) * mv.out_stride;
+      *c = finish_value(g, TileStep{true, true}, sum, c, mv.out_is_row ? 0 : j + i, mv.out_is_row ? j + i : 0);
+    }
+  }
+}
+
+// Runs a GEMM of one row or one column as a matrix-vector product when an operand's layout
+// allows one; false otherwise.
+template <typename T>
+bool try_gemv(const Gemm<T>& g, int threads) {
+  Gemv<T> mv{};
+  const T* v;
+  int64_t v_stride;
+  if (g.m == 1 && (g.b_cs == 1 || g.b_rs == 1)) {
+    v = g.a;
+    v_stride = g.a_cs;
+    mv.axpy = g.b_cs == 1;
+    mv.mat = g.b;
+    mv.ld = mv.axpy ? g.b_rs : g.b_cs;
+    mv.len = g.n;
+    mv.out_stride = 1;
+    mv.out_is_row = true;
+  } else if (g.n == 1 && (g.a_cs == 1 || g.a_rs == 1)) {
+    v = g.b;
+    v_stride = g.b_rs;
+    mv.axpy = g.a_cs != 1;
+    mv.mat = g.a;
+    mv.ld = mv.axpy ? g.a_cs : g.a_rs;
+    mv.len = g.m;
+    mv.out_stride = g.c_rs;
+    mv.out_is_row = false;
+  } else {
+    return false;
+  }
+  mv.k = g.k;
+  mv.out = g.c;
+  Scratch packed_v(v_stride == 1 ? 0 : sizeof(T) * g.k);
+  if (v_stride != 1) {
+    for (int64_t p = 0; p < g.k; ++p) packed_v.as<T>()[p] = v[p * v_stride];
+    v = packed_v.as<T>();
+  }
+  mv.v = v;
+  const int64_t min_chunk = mv.axpy ? 256 : 16;
+  const int64_t grain = threads == 1 ? mv.len : std::max(min_chunk, (1 << 16) / std::max<int64_t>(1, g.k));
+  parallel_for(0, mv.len, grain, [&](int64_t lo, int64_t hi) {
+    if (mv.axpy) gemv_axpy(g, mv, lo, hi);
+    else gemv_dot(g, mv, lo, hi);
+  });
+  return true;
+}
+
 // One GEMM on `threads` threads (1: the caller's thread alone).
 template <typename T>
 void gemm(const Gemm<T>& g, int threads) {
@@ -350,15 +495,17 @@ void gemm(const Gemm<T>& g, int threads) {
   constexpr int MR = B::MR, NR = B::NR;
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) return scale_only(g);
+  if (try_gemv(g, threads)) return;
   const bool direct_b = g.b_cs == 1 && g.m <= kDirectBMaxRows;
-  const int64_t kc_max = std::min(B::KC, g.k), nc_max = std::min(B::NC, g.n);
+  const int64_t kc_block = direct_b ? kDirectKC : B::KC;
+  const int64_t kc_max = std::min(kc_block, g.k), nc_max = std::min(B::NC, g.n);
   const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR);
   Scratch packed_b(direct_b ? 0 : sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR));
   T* bp = packed_b.as<T>();
   for (int64_t jc = 0; jc < g.n; jc += B::NC) {
     const int64_t nc = std::min(B::NC, g.n - jc), panels = (nc + NR - 1) / NR;
-    for (int64_t pc = 0; pc < g.k; pc += B::KC) {
-      const int64_t kc = std::min(B::KC, g.k - pc);
+    for (int64_t pc = 0; pc < g.k; pc += kc_block) {
+      const int64_t kc = std::min(kc_block, g.k - pc);
       const TileStep st{pc == 0, pc + kc == g.k};
       if (!direct_b) {
         const int64_t grain = threads > 1 ? std::max<int64_t>(1, 8192 / kc) : panels;
@@ -379,20 +526,16 @@ void gemm(const Gemm<T>& g, int threads) {
           pack_a(g, ic, mc, pc, kc, ap);
           for (int64_t jr = r.q0; jr < r.q1; jr += NR) {
             const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-            const T* panel;
-            int64_t ldb = NR;
-            if (!direct_b) {
-              panel = bp + jr * kc;
-            } else if (nr == NR) {
-              panel = g.b + pc * g.b_rs + jc + jr;
-              ldb = g.b_rs;
-            } else {
+            Panel<T> panel{bp + jr * kc, NR, NR * kc};
+            if (direct_b && nr == NR) {
+              panel = Panel<T>{g.b + pc * g.b_rs + jc + jr, g.b_rs, kDirectBPrefetchPanels * NR};
+            } else if (direct_b) {
               pack_b_panel(g, pc, kc, jc + jr, nr, edge_b.as<T>());
-              panel = edge_b.as<T>();
+              panel = Panel<T>{edge_b.as<T>(), NR, 0};
             }
             for (int64_t ir = 0; ir < mc; ir += MR) {
               const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-              tile_for_rows<T>(rows)(g, st, kc, ap + ir * kc, panel, ldb, g.c + (ic + ir) * g.c_rs + jc + jr,
+              tile_for_rows<T>(rows)(g, st, kc, ap + ir * kc, panel, g.c + (ic + ir) * g.c_rs + jc + jr,
                                      ic + ir, jc + jr, nr);
             }
           }

@@ -73,9 +73,9 @@ struct Blocking {
 // Below this many multiply-adds a GEMM runs on one thread: waking the pool costs more.
 constexpr double kParallelMinFlops = 2.0 * 64 * 64 * 64;
 // Up to this many rows of A, B is read in place rather than packed.
-constexpr int64_t kDirectBMaxRows = 24;
+constexpr int64_t kDirectBMaxRows = 32;
 // ... and its tiles prefetch the panel this many panels to their right.
-constexpr int64_t kDirectBPrefetchPanels = 2;
+constexpr int64_t kDirectBPrefetchPanels = 4;
 // ... and they run KC steps this short, so that the rows of B in flight stay few.
 constexpr int64_t kDirectKC = 64;
 
@@ -194,7 +194,7 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Pane
   }
   for (int64_t p = 0; p < kc; ++p) {
     const Vec<T> b0 = loadu(b), b1 = loadu(b + L);
-    __builtin_prefetch(b + panel.ahead);
+    __builtin_prefetch(b + panel.ahead, 0, 2);  // to L2: many rows are in flight
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       s0[i] += a[i] * b0;
@@ -295,7 +295,11 @@ void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, 
   constexpr int NR = Blocking<T>::NR;
   const T* src = g.b + p0 * g.b_rs + j0 * g.b_cs;
   if (g.b_cs == 1 && nr == NR) {
-    for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, src + p * g.b_rs, NR * sizeof(T));
+    // Panels are packed left to right: fetch this row's segment of a later panel meanwhile.
+    for (int64_t p = 0; p < kc; ++p) {
+      __builtin_prefetch(src + p * g.b_rs + kDirectBPrefetchPanels * NR);
+      std::memcpy(dst + p * NR, src + p * g.b_rs, NR * sizeof(T));
+    }
     return;
   }
   if (nr < NR)
@@ -319,8 +323,10 @@ void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, 
 // A block of the caching allocator, returned on scope exit.
 class Scratch {
  public:
-  explicit Scratch(size_t bytes) : bytes_(std::max<size_t>(bytes, 64)), ptr_(cpu_allocator::allocate(bytes_)) {}
-  ~Scratch() { cpu_allocator::release(ptr_, bytes_); }
+  explicit Scratch(size_t bytes) : bytes_(bytes), ptr_(bytes ? cpu_allocator::allocate(bytes) : nullptr) {}
+  ~Scratch() {
+    if (ptr_) cpu_allocator::release(ptr_, bytes_);
+  }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   template <typename T>

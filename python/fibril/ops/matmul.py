@@ -52,6 +52,11 @@ class Matmul(Function):
 
 def matmul(a, b):
     """torch.matmul: dot, matrix-vector, matrix and broadcast batched products."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
+    if (a.grad_fn is None and b.grad_fn is None and not a._requires_grad and not b._requires_grad) \
+            or not is_grad_enabled():
+        return Tensor._wrap(_C.matmul(a._data, b._data))  # nothing to record: skip the Function machinery
     return Matmul.apply(a, b)
 
 

@@ -179,6 +179,12 @@ void bind_array(py::module_& m) {
   py::class_<Array> cls(m, "Array", py::buffer_protocol(),
                         "A strided view of CPU or CUDA memory: the storage under every fibril tensor.");
   cls.def_buffer(&buffer_of)
+      // numpy reaches __array__ only when the buffer protocol failed (a CUDA array): without it,
+      // numpy would fall back to iterating the array element by element.
+      .def("__array__", [](const Array& a, py::object dtype, py::object copy) {
+            py::object arr = py::module_::import("numpy").attr("asarray")(py::memoryview(py::cast(a)));
+            return dtype.is_none() ? arr : arr.attr("astype")(dtype, py::arg("copy") = false);
+          }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def_static("empty", [](py::object shape, py::object dtype, py::object device) {
             return Array::empty(shape_from_sequence(shape, "shape"), dtype_from_py(dtype), device_from_py(device));
           }, py::arg("shape"), py::arg("dtype") = DType::float32, py::arg("device") = py::none())

@@ -162,6 +162,7 @@ def sample(ready, samples):
         for lib in order[turn:] + order[:turn]:
             fn, calls = ready[lib]
             time.sleep(PAUSE_S)
+            fn()  # untimed: wakes the library's threads after the pause, so samples are steady state
             times[lib].append(time_calls(fn, calls) / calls)
     return times
 

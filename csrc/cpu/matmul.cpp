@@ -514,7 +514,7 @@ void gemm(const Gemm<T>& g, int threads) {
       const int64_t kc = std::min(kc_block, g.k - pc);
       const TileStep st{pc == 0, pc + kc == g.k};
       if (!direct_b) {
-        const int64_t grain = threads > 1 ? std::max<int64_t>(1, 8192 / kc) : panels;
+        const int64_t grain = (panels + threads - 1) / threads;  // every thread packs a share
         parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
           for (int64_t q = lo; q < hi; ++q)
             pack_b_panel(g, pc, kc, jc + q * NR, static_cast<int>(std::min<int64_t>(NR, nc - q * NR)),

@@ -1,0 +1,119 @@
+"""fibril.save / fibril.load: state dicts (of models, optimizers, or a dict holding both and
+plain values) in the safetensors format, through the `safetensors` package (the `io` extra).
+
+A flat dict of named tensors (a model's state_dict) is written as a plain safetensors file,
+so `safetensors.torch.load_file` reads it, and a file written by
+`safetensors.torch.save_file(model.state_dict())` loads here. Anything else (nesting,
+numbers, strings, lists, None) is kept as JSON in the file's metadata, with each tensor stored
+under a generated key. The file is written next to its destination and renamed over it, so a
+crash mid-write leaves the old file intact."""
+
+import collections
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from .tensor import Tensor
+
+_STRUCTURE_KEY = "fibril.structure"
+_TENSOR = "__tensor__"
+
+
+def _safetensors():
+    try:
+        import safetensors
+        import safetensors.numpy
+    except ImportError as err:
+        raise ImportError("fibril.save/fibril.load need the safetensors package: pip install safetensors "
+                          "(or pip install fibril[io])") from err
+    return safetensors
+
+
+def _host_array(t):
+    if t.device != "cpu":
+        t = t.to("cpu")
+    array = t.detach().numpy()
+    return array if array.flags.c_contiguous else array.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
+
+
+def _is_flat_state_dict(obj):
+    return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
+
+
+def _encode(obj, tensors, path):
+    """obj with every Tensor replaced by {"__tensor__": key}; the arrays collected in tensors."""
+    if isinstance(obj, Tensor):
+        key = ".".join(path) or "tensor"
+        while key in tensors:
+            key += "_"
+        tensors[key] = _host_array(obj)
+        return {_TENSOR: key}
+    if isinstance(obj, dict):
+        if any(not isinstance(k, (str, int)) for k in obj):
+            raise TypeError("fibril.save: dict keys must be str or int")
+        return {"dict": [[k, _encode(v, tensors, path + [str(k)])] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        items = [_encode(v, tensors, path + [str(i)]) for i, v in enumerate(obj)]
+        return {"tuple" if isinstance(obj, tuple) else "list": items}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return {"value": obj}
+    raise TypeError(f"fibril.save cannot store a {type(obj).__name__}: state dicts hold tensors, numbers, "
+                    "strings, None, lists, tuples and dicts")
+
+
+def _decode(node, arrays):
+    if _TENSOR in node:
+        return _tensor(arrays[node[_TENSOR]])
+    if "dict" in node:
+        return {k: _decode(v, arrays) for k, v in node["dict"]}
+    if "list" in node:
+        return [_decode(v, arrays) for v in node["list"]]
+    if "tuple" in node:
+        return tuple(_decode(v, arrays) for v in node["tuple"])
+    return node["value"]
+
+
+def _tensor(array):
+    from . import creation
+    return creation.tensor(array)
+
+
+def save(obj, f):
+    """Writes obj (a state dict, or a dict of them and plain values) to the path f."""
+    safetensors = _safetensors()
+    path = os.fspath(f)
+    tensors = {}
+    if _is_flat_state_dict(obj):
+        tensors = {k: _host_array(v) for k, v in obj.items()}
+        metadata = {"format": "pt"}
+    else:
+        metadata = {"format": "pt", _STRUCTURE_KEY: json.dumps(_encode(obj, tensors, []))}
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".fibril-save-", suffix=".tmp")
+    os.close(fd)
+    try:
+        safetensors.numpy.save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load(f):
+    """Reads what save() wrote (or any safetensors file: a dict of name -> Tensor)."""
+    safetensors = _safetensors()
+    path = os.fspath(f)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"fibril.load: no such file: {path!r}")
+    try:
+        with safetensors.safe_open(path, framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+            arrays = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as err:  # safetensors raises its own error types for corrupt files
+        raise RuntimeError(f"fibril.load: {path!r} is not a valid safetensors file "
+                           f"(truncated or corrupt?): {err}") from err
+    if _STRUCTURE_KEY in metadata:
+        return _decode(json.loads(metadata[_STRUCTURE_KEY]), arrays)
+    return collections.OrderedDict((k, _tensor(v)) for k, v in arrays.items())

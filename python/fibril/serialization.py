@@ -13,7 +13,6 @@ import json
 import os
 import tempfile
 
-import numpy as np
 
 from .tensor import Tensor
 

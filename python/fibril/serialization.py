@@ -13,7 +13,6 @@ import json
 import os
 import tempfile
 
-
 from .tensor import Tensor
 
 _STRUCTURE_KEY = "fibril.structure"

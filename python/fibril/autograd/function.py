@@ -156,15 +156,14 @@ class Function:
         needs = tuple([isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None) for a in args])
         ctx.needs_input_grad = needs
         state = _grad_state
-        if not state.enabled:
+        if not state.enabled or True not in needs:
+            # Nothing to record: forward's own ops see no input that requires grad either.
             return cls.forward(ctx, *args)
         state.enabled = False
         try:
             out = cls.forward(ctx, *args)
         finally:
             state.enabled = True
-        if True not in needs:
-            return out
         outputs = out if isinstance(out, tuple) else (out,)
         edges = tuple([a._grad_edge() if n else None for a, n in zip(args, needs)])
         node = Node(cls, ctx, edges, len(outputs))

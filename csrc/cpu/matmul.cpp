@@ -3,18 +3,21 @@
 // Loops, outermost first: jc over NC columns of B (a KC x NC block of B stays in L3),
 // pc over KC of the inner dimension (B's block is packed once into NR-wide panels, shared by
 // the threads), ic over MC rows of A (each thread packs its A block into MR-high panels, kept
-// in its L2), jr over the NR-wide B panels (one KC x NR panel, 16 KiB, stays in L1), ir over
-// the MR-high A panels; the microkernel keeps an MR x NR tile of C in registers for the whole
-// KC loop. Edge tiles run the same microkernel: the last A panel is R < MR rows high (a
-// kernel instantiated for R rows, so no FLOP is spent on padding) and the last B panel is
-// zero-padded to NR columns, its tile written through a small buffer. Transposes, steps and
-// broadcasts are absorbed by the packing. When A has few rows, B is read in place (no packing
-// pass over B: its data is used once per row panel anyway).
+// in its L2), jr over the NR-wide B panels (one KC x NR panel, 16 KiB, in L1; the tiles
+// prefetch the next panel as they go), ir over the MR-high A panels; the microkernel keeps an
+// MR x NR tile of C in registers for the whole KC loop. Edge tiles run the same microkernel:
+// the last A panel is R < MR rows high (a kernel instantiated for R rows, so no FLOP is spent
+// on padding) and the last B panel is zero-padded to NR columns, its tile written through a
+// small buffer. Transposes, steps and broadcasts are absorbed by the packing (AVX2 8x8
+// transposes for row-major A and column-major B). With at most 32 rows of A, B is read in
+// place (KC 64, software prefetch 4 panels ahead: no packing pass over B); one row or one
+// column of C is a matrix-vector product (axpy or dot form, bound by reading the matrix once).
 //
 // The microkernel is written once with GCC vector types: 8 floats (AVX2 + FMA, 6x16 tile:
 // 12 accumulators, 2 B vectors, 1 broadcast = 15 of 16 ymm registers) or 4 floats (generic
 // SSE2, 6x8). Blocking for float32/AVX2: MR 6, NR 16, KC 256, MC 144, NC 4096 (Zen: 32 KiB
-// L1d, 512 KiB L2, 8 MiB shared L3).
+// L1d, 512 KiB L2, 8 MiB shared L3). Other dtypes (float64, int32, int64, uint8) use the same
+// code with their own lane counts.
 //
 // Threads: each (jc, pc) step packs B in parallel, then splits the C block into one
 // rectangle per thread: by rows when A has at least two row panels per thread (B's block is
@@ -22,7 +25,17 @@
 // small GEMMs is split by GEMM. Every C element is computed by one thread in a fixed order,
 // so results do not depend on the thread count.
 //
-// Measured (AMD EPYC Zen1 VM, 2 threads, 76 GFLOP/s FMA peak): see bench/bench_matmul.py.
+// Measured (AMD EPYC Zen1 VM, 2 cores; FMA peak 80 GFLOP/s on 2 threads, 42 on one; the host
+// is noisy, +-15% between runs): `python -m bench --family matmul`, float32, 2 threads:
+//   isolated microkernel 39.4 GFLOP/s on one core (93%); N = 1024 on one thread 35.8-36.3
+//   (85% of the single-core probe, = numpy's OpenBLAS). Square, 2 threads: N = 64 27 GFLOP/s
+//   (1.7x numpy, = torch), 128 58 (1.2x numpy, 0.96x torch), 256 68 (85% of peak, 1.25x
+//   numpy, = torch), 512 69 (1.07x numpy, 1.03x torch), 1024-4096 59-74 (0.85-1.03x numpy,
+//   1.03-1.06x torch, noisy). Skinny M x 4096 x 4096: M = 1 12.8 GFLOP/s (= numpy, 1.4x
+//   torch), 4: 31 (1.8x numpy, 3x torch), 16: 43-46 (0.9-1.1x numpy, 2x torch), 32: 46
+//   (0.77x numpy, 1.2-1.5x torch). Linear + relu 512x768x3072: 70 GFLOP/s (1.07x numpy,
+//   1.11x torch); 64x784x256: 46 (0.8x both). Batched 64 x 128x64x128: 55 GFLOP/s in a
+//   steady loop, 32 in the interleaved harness (0.6x torch).
 #include <algorithm>
 #include <cmath>
 #include <cstring>

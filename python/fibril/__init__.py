@@ -56,8 +56,9 @@ from .ops.gather import (
     flip, gather, index_add, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add, tril, triu,
 )
 from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
+from .ops.softmax import log_softmax, softmax
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
-from . import autograd, testing
+from . import autograd, nn, testing
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __version__ = "0.1.0"

@@ -217,6 +217,25 @@ struct ClassLossArgs {
   char* gx;
 };
 
+// Activations over n contiguous elements; see cpu/activation.cpp. Forward: out = f(x). Backward
+// (g not null): out = g * f'(x), from the forward's input x. Parameters per kind: leaky_relu
+// a = slope; elu y = b x (x > 0) else b a expm1(c x) (elu: b = c = 1, selu, celu: c = 1/a);
+// softplus a = beta, b = threshold; hardtanh [a, b].
+enum class ActivationKind : uint8_t {
+  relu, leaky_relu, elu, gelu, gelu_tanh, silu, mish, sigmoid, tanh, softplus, softsign, hardtanh,
+  hardsigmoid, hardswish,
+};
+
+struct ActivationArgs {
+  ActivationKind kind;
+  DType dtype;  // float32 or float64
+  int64_t n;
+  const char* x;
+  const char* g;  // backward only
+  char* out;
+  double a, b, c;
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -236,6 +255,7 @@ struct KernelTable {
   void (*softmax)(const SoftmaxArgs& args);
   bool (*class_loss)(const ClassLossArgs& args);
   void (*class_loss_backward)(const ClassLossArgs& args);
+  void (*activation)(const ActivationArgs& args);
 };
 
 #define FIBRIL_DECLARE_ISA(isa) \

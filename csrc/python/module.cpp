@@ -41,4 +41,5 @@ PYBIND11_MODULE(_C, m) {
   bind_index(m);
   bind_matmul(m);
   bind_softmax(m);
+  bind_activation(m);
 }

@@ -5,6 +5,7 @@ integers, floor_divide, remainder); PyTorch, when it imports, for result dtypes,
 errors and edge semantics. Arrays go in and out through fibril.from_numpy / np.asarray.
 """
 
+import math
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -32,7 +33,7 @@ SHAPES = [(), (0,), (1,), (3,), (17,), (129,), (4, 33), (2, 0, 3)]
 UNARY = [op for op in _C.UnaryOp.__members__]
 BINARY = [op for op in _C.BinaryOp.__members__]
 FLOAT_ONLY = {"exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal",
-              "sin", "cos", "tanh", "sigmoid"}
+              "sin", "cos", "tanh", "sigmoid", "erf"}
 PREDICATES = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"}
 
 
@@ -71,7 +72,7 @@ UNARY_REF = {
     "exp": np.exp, "exp2": np.exp2, "log": np.log, "log2": np.log2, "log1p": np.log1p,
     "expm1": np.expm1, "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x),
     "reciprocal": lambda x: 1 / x, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
-    "sigmoid": sigmoid64, "floor": np.floor, "ceil": np.ceil, "round": np.round,
+    "sigmoid": sigmoid64, "erf": np.vectorize(math.erf, otypes=[np.float64]), "floor": np.floor, "ceil": np.ceil, "round": np.round,
     "trunc": np.trunc, "logical_not": np.logical_not,
 }
 BINARY_REF = {
@@ -502,7 +503,8 @@ def ulp_error(got, ref64):
 
 
 VEC_MATH = {"exp": np.exp, "exp2": np.exp2, "expm1": np.expm1, "log": np.log, "log2": np.log2,
-            "log1p": np.log1p, "tanh": np.tanh, "sigmoid": sigmoid64}
+            "log1p": np.log1p, "tanh": np.tanh, "sigmoid": sigmoid64,
+            "erf": np.vectorize(math.erf, otypes=[np.float64])}
 SPECIALS = np.array([0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.1754942e-38, 1.17549435e-38,
                      88.72283, 88.72284, -87.33654, -103.97, -104, 1, -1, 0.625, -0.625, 9.01, 127.99,
                      128, -149, -150, 2, 1e-8, -1e-8, -0.99999994, 3.4028235e38], np.float32)

@@ -1,6 +1,8 @@
 """Elementwise ops on Tensors: forward vs numpy (float64) and PyTorch, gradients vs
 PyTorch and gradcheck, broadcasting, non-contiguous inputs, operators, in-place forms."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -27,6 +29,7 @@ UNARY = {
     "cos": (lambda x: x.cos(), T("cos"), np.cos, None),
     "tanh": (lambda x: x.tanh(), T("tanh"), np.tanh, None),
     "sigmoid": (lambda x: x.sigmoid(), T("sigmoid"), lambda a: 1 / (1 + np.exp(-a)), None),
+    "erf": (lambda x: x.erf(), T("erf"), np.vectorize(math.erf), None),
 }
 NON_DIFFERENTIABLE_UNARY = {
     "sign": (lambda x: x.sign(), np.sign), "floor": (lambda x: x.floor(), np.floor),

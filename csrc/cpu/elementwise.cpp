@@ -158,6 +158,7 @@ RowFn unary_kernel(UnaryOp op, DType dt) {
     case UnaryOp::log1p: return unary_math<fn::Log1p>(dt);
     case UnaryOp::tanh: return unary_math<fn::Tanh>(dt);
     case UnaryOp::sigmoid: return unary_math<fn::Sigmoid>(dt);
+    case UnaryOp::erf: return unary_math<fn::Erf>(dt);
     case UnaryOp::sqrt: return unary_float<fn::Sqrt>(dt);
     case UnaryOp::rsqrt: return unary_float<fn::Rsqrt>(dt);
     case UnaryOp::reciprocal: return unary_float<fn::Reciprocal>(dt);

@@ -100,6 +100,10 @@ struct Tanh {
   template <typename V> static V f32(V x) { return vm::tanh(x); }
   static double f64(double x) { return std::tanh(x); }
 };
+struct Erf {
+  template <typename V> static V f32(V x) { return vm::erf(x); }
+  static double f64(double x) { return std::erf(x); }
+};
 struct Sigmoid {
   template <typename V> static V f32(V x) { return vm::sigmoid(x); }
   static double f64(double x) {

@@ -15,6 +15,10 @@ void random(const RandomArgs& args);
 bool gather(const GatherArgs& args);
 bool scatter(const ScatterArgs& args);
 void matmul(const MatmulArgs& args);
+void softmax(const SoftmaxArgs& args);
+bool class_loss(const ClassLossArgs& args);
+void class_loss_backward(const ClassLossArgs& args);
+void activation(const ActivationArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
@@ -22,7 +26,8 @@ double fma_gflops(int64_t iterations);
 
 const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
-                             random, gather, scatter, matmul, fma_gflops};
+                             random, gather, scatter, matmul, fma_gflops, softmax, class_loss,
+                             class_loss_backward, activation};
   return t;
 }
 

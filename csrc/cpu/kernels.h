@@ -180,6 +180,62 @@ struct MatmulArgs {
   Activation act;
 };
 
+// Softmax family over the contiguous rows of a (rows, n) array, n >= 1; see cpu/softmax.cpp.
+// Forward: out = softmax(x) or log_softmax(x) per row. Backward, from the forward's result y
+// (in x) and the gradient g: softmax gx = y (g - sum(g y)); log_softmax gx = g - e^y sum(g).
+enum class SoftmaxKind : uint8_t { softmax, log_softmax, softmax_backward, log_softmax_backward };
+
+struct SoftmaxArgs {
+  SoftmaxKind kind;
+  DType dtype;  // float32 or float64
+  int64_t rows, n;
+  const char* x;
+  const char* g;  // backward only
+  char* out;
+};
+
+// Class-index losses over (rows, n) contiguous x (logits for cross_entropy, log-probabilities
+// for nll_loss) and int64 targets: loss[r] = (1 - s) w[t] (lse - x[t]) + (s / n) sum_c w[c]
+// (lse - x[c]) (nll: lse = 0, s = 0), 0 where t == ignore_index. weight may be null (all 1).
+// Forward writes loss[r], row_weight[r] (w[t], 0 if ignored) and, for logits, stats[2r, 2r+1]
+// = (max, log sum exp(x - max)); it returns false, writing nothing reliable, when a target is
+// outside [0, n) and not ignore_index. Backward writes gx = g[r * g_stride] * dloss[r]/dx (g_stride 0: one g for all rows).
+struct ClassLossArgs {
+  DType dtype;  // of x, weight, loss, stats, g, gx
+  bool logits;
+  int64_t rows, n;
+  const char* x;
+  const int64_t* target;
+  const char* weight;
+  int64_t ignore_index;
+  double smoothing;
+  char* loss;
+  char* row_weight;
+  char* stats;
+  const char* g;  // backward
+  int64_t g_stride;
+  char* gx;
+};
+
+// Activations over n contiguous elements; see cpu/activation.cpp. Forward: out = f(x). Backward
+// (g not null): out = g * f'(x), from the forward's input x. Parameters per kind: leaky_relu
+// a = slope; elu y = b x (x > 0) else b a expm1(c x) (elu: b = c = 1, selu, celu: c = 1/a);
+// softplus a = beta, b = threshold; hardtanh [a, b].
+enum class ActivationKind : uint8_t {
+  relu, leaky_relu, elu, gelu, gelu_tanh, silu, mish, sigmoid, tanh, softplus, softsign, hardtanh,
+  hardsigmoid, hardswish,
+};
+
+struct ActivationArgs {
+  ActivationKind kind;
+  DType dtype;  // float32 or float64
+  int64_t n;
+  const char* x;
+  const char* g;  // backward only
+  char* out;
+  double a, b, c;
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -196,6 +252,10 @@ struct KernelTable {
   void (*matmul)(const MatmulArgs& args);
   // Single-thread fp32 multiply-add throughput over `iterations` rounds, in GFLOP/s.
   double (*fma_gflops)(int64_t iterations);
+  void (*softmax)(const SoftmaxArgs& args);
+  bool (*class_loss)(const ClassLossArgs& args);
+  void (*class_loss_backward)(const ClassLossArgs& args);
+  void (*activation)(const ActivationArgs& args);
 };
 
 #define FIBRIL_DECLARE_ISA(isa) \

@@ -1,4 +1,5 @@
-// float32 exp, exp2, expm1, log, log2, log1p, tanh and sigmoid, each written once as a
+// float32 exp, exp2, expm1, log, log2, log1p, tanh, sigmoid, erf and gelu (erf and tanh forms),
+// each written once as a
 // template over the lane type V: `float` (the scalar twin, used by the generic build, for
 // tails and strided rows) or `__m256` (8 lanes, AVX2 + FMA). In the AVX2 build both lane
 // types run the same IEEE operations (fused multiply-adds included), so a value gives the
@@ -11,12 +12,20 @@
 // (u - 1))/u with u = 1 + x; expm1 = 2^n expm1(r) + (2^n - 1); tanh = odd polynomial below
 // 0.625, else 1 - 2/(e^2|x| + 1); sigmoid = {1 or e}/(1 + e) with e = exp(-|x|), which keeps
 // subnormal results for x < -87. Specials (+-0, +-inf, NaN) are selected exactly at the end.
+// erf: x + x P(x^2) (degree 6) for |x| < 1, else +-(1 - erfc(|x|)) with erfc(a) = e^-a^2 t Q(t),
+// t = 1/(1 + a/2), Q of degree 9 (both fitted to erf in float64); e^-a^2 is taken as
+// e^-h^2 e^((h - a)(h + a)) with h = a cut to 12 significant bits, so h^2 is exact. gelu =
+// x/2 (1 + erf(x/sqrt 2)), with 1 + erf(u) = erfc(-u) from the tail for u <= -1/2 (no
+// cancellation) and its e^-u^2 from x itself; gelu_tanh = x sigmoid(2 sqrt(2/pi)(x + 0.044715 x^3)),
+// the same as x/2 (1 + tanh(...)) without its cancellation for x < 0.
 //
 // Accuracy: max |result - exact| in ulps of the exact result (float64 reference), over every
 // 97th float32 bit pattern plus specials, subnormals kept (set_flush_denormal(False)); the
 // tests sweep every 997th pattern (tests/test_elementwise.py::test_vec_math_ulp). avx2 / generic:
 //   exp 1.00 / 0.96, exp2 1.01 / 0.98, expm1 1.43 / 1.53, log 0.81 / 0.81, log2 1.07 / 2.07,
 //   log1p 1.44 / 1.44, tanh 1.31 / 1.31, sigmoid 2.28 / 2.28. Specials and signed zeros exact.
+// erf, gelu and gelu_tanh: see tests/test_activation.py::test_vec_math_gelu_ulp, which measures
+// them through the activation kernels (figures in csrc/cpu/activation.cpp's header).
 // With fibril's default FTZ/DAZ (set_flush_denormal(True)) subnormal inputs read as 0 and
 // subnormal results are flushed to 0, as in every other fibril kernel.
 #pragma once
@@ -271,6 +280,73 @@ inline V sigmoid(V x) {
   const V one = splat<V>(1.0f);
   V e = exp(-vabs(x));
   return select(ge(x, splat<V>(0.0f)), one, e) / (one + e);
+}
+
+// e^(-s x^2) for s = 1 or 1/2 and |x| <= 15, x^2 split as h^2 + (x - h)(x + h) with h = x
+// cut to 12 significant bits: h^2 is exact, so the rounding of x^2 does not grow with x; the
+// small rest, |(x - h)(x + h) s| < 0.06, takes expm1_reduced instead of a second exp.
+template <typename V>
+inline V exp_neg_sq(V x, float s) {
+  V h = from_bits(andc(bits(x), -4096));
+  V e = exp(-(h * h) * splat<V>(s));
+  return fmadd(e, expm1_reduced((h - x) * (h + x) * splat<V>(s)), e);
+}
+
+// P with erf(u) = u + u P(u^2) for |u| < 1.
+template <typename V>
+inline V erf_small_poly(V u) {
+  V z = u * u;
+  V p = splat<V>(7.9710167e-05f);
+  p = fmadd(p, z, splat<V>(-8.0433639e-04f));
+  p = fmadd(p, z, splat<V>(5.1918323e-03f));
+  p = fmadd(p, z, splat<V>(-2.6855508e-02f));
+  p = fmadd(p, z, splat<V>(1.1283622e-01f));
+  p = fmadd(p, z, splat<V>(-3.7612629e-01f));
+  return fmadd(p, z, splat<V>(1.2837911e-01f));
+}
+
+// erfc(a) = e_neg_a2 t Q(t) for 0.5 <= a <= 10.5, given e_neg_a2 = e^(-a^2).
+template <typename V>
+inline V erfc_tail(V a, V e_neg_a2) {
+  V t = splat<V>(1.0f) / fmadd(a, splat<V>(0.5f), splat<V>(1.0f));
+  V q = splat<V>(-3.96905132e-02f);
+  q = fmadd(q, t, splat<V>(1.05800129e-01f));
+  q = fmadd(q, t, splat<V>(-7.27487681e-03f));
+  q = fmadd(q, t, splat<V>(-2.00135022e-01f));
+  q = fmadd(q, t, splat<V>(1.06588855e-01f));
+  q = fmadd(q, t, splat<V>(3.71930227e-02f));
+  q = fmadd(q, t, splat<V>(1.88112348e-01f));
+  q = fmadd(q, t, splat<V>(2.45026171e-01f));
+  q = fmadd(q, t, splat<V>(2.82248557e-01f));
+  q = fmadd(q, t, splat<V>(2.82089204e-01f));
+  return e_neg_a2 * t * q;
+}
+
+template <typename V>
+inline V erf(V x) {
+  const V one = splat<V>(1.0f);
+  V a = vmin(vabs(x), splat<V>(10.5f));  // erf rounds to +-1 long before; NaN becomes 10.5 here
+  V big = copysign_(one - erfc_tail(a, exp_neg_sq(a, 1.0f)), x);
+  V r = select(lt(vabs(x), one), fmadd(x, erf_small_poly(x), x), big);
+  return select(isnan_(x), x, r);
+}
+
+template <typename V>
+inline V gelu(V x) {
+  const V one = splat<V>(1.0f);
+  V u = x * splat<V>(0.707106781186547524f);
+  V xa = vmin(vabs(x), splat<V>(14.849242f));  // |u| <= 10.5
+  V a = xa * splat<V>(0.707106781186547524f);
+  V tail = erfc_tail(a, exp_neg_sq(xa, 0.5f));  // erfc(|u|)
+  V big = select(gt(x, splat<V>(0.0f)), splat<V>(2.0f) - tail, tail);
+  V two_phi = select(lt(vabs(u), splat<V>(0.5f)), one + fmadd(u, erf_small_poly(u), u), big);
+  return select(isnan_(x), x, x * splat<V>(0.5f) * two_phi);
+}
+
+template <typename V>
+inline V gelu_tanh(V x) {
+  V inner = x * fmadd(x * x, splat<V>(0.044715f * 1.595769121605730711f), splat<V>(1.595769121605730711f));
+  return select(isnan_(x), x, x * sigmoid(inner));
 }
 
 }  // namespace fibril::cpu::FIBRIL_ISA::vm

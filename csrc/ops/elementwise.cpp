@@ -97,7 +97,7 @@ bool float_only(UnaryOp op) {
   switch (op) {
     case UnaryOp::exp: case UnaryOp::exp2: case UnaryOp::log: case UnaryOp::log2: case UnaryOp::log1p:
     case UnaryOp::expm1: case UnaryOp::sqrt: case UnaryOp::rsqrt: case UnaryOp::reciprocal: case UnaryOp::sin:
-    case UnaryOp::cos: case UnaryOp::tanh: case UnaryOp::sigmoid:
+    case UnaryOp::cos: case UnaryOp::tanh: case UnaryOp::sigmoid: case UnaryOp::erf:
       return true;
     default:
       return false;

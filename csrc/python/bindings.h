@@ -30,5 +30,7 @@ void bind_reduce(py::module_& m);
 void bind_random(py::module_& m);
 void bind_index(py::module_& m);
 void bind_matmul(py::module_& m);
+void bind_softmax(py::module_& m);
+void bind_activation(py::module_& m);
 
 }  // namespace fibril::python

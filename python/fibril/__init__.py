@@ -39,7 +39,7 @@ from .creation import (
 from .ops import index as _index_ops
 from .ops.index import flatten, movedim, narrow, permute, reshape, squeeze, transpose, unflatten, unsqueeze
 from .ops.elementwise import (
-    abs, add, atan2, ceil, clamp, clip, cos, div, eq, exp, exp2, expm1, floor, floor_divide, ge, gt, le, log,
+    abs, add, atan2, ceil, clamp, clip, cos, div, eq, erf, exp, exp2, expm1, floor, floor_divide, ge, gt, le, log,
     log1p, log2, logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg, pow,
     reciprocal, remainder, round, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, trunc, where,
 )
@@ -56,6 +56,7 @@ from .ops.gather import (
     flip, gather, index_add, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add, tril, triu,
 )
 from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
+from .ops.softmax import log_softmax, softmax
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, nn, testing
 from .serialization import load, save

@@ -223,6 +223,8 @@ Reciprocal = _unary_function("Reciprocal", U.reciprocal, lambda g, y: mul(neg(g)
 Sin = _unary_function("Sin", U.sin, lambda g, x: mul(g, cos(x)))
 Cos = _unary_function("Cos", U.cos, lambda g, x: mul(neg(g), sin(x)))
 Tanh = _unary_function("Tanh", U.tanh, lambda g, y: mul(g, sub(1.0, mul(y, y))), save="output")
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+Erf = _unary_function("Erf", U.erf, lambda g, x: mul(g, mul(exp(neg(mul(x, x))), _TWO_OVER_SQRT_PI)))
 Sigmoid = _unary_function("Sigmoid", U.sigmoid, lambda g, y: mul(g, mul(y, sub(1.0, y))), save="output")
 
 
@@ -355,6 +357,7 @@ exp, exp2, expm1 = _function_of(Exp), _function_of(Exp2), _function_of(Expm1)
 log, log2, log1p = _function_of(Log), _function_of(Log2), _function_of(Log1p)
 sqrt, rsqrt, reciprocal = _function_of(Sqrt), _function_of(Rsqrt), _function_of(Reciprocal)
 sin, cos, tanh, sigmoid = _function_of(Sin), _function_of(Cos), _function_of(Tanh), _function_of(Sigmoid)
+erf = _function_of(Erf)
 
 
 def floor(x):
@@ -431,7 +434,7 @@ def _attach():
     for name, op in [("neg", U.neg), ("abs", U.abs), ("sign", U.sign), ("exp", U.exp), ("exp2", U.exp2),
                      ("expm1", U.expm1), ("log", U.log), ("log2", U.log2), ("log1p", U.log1p), ("sqrt", U.sqrt),
                      ("rsqrt", U.rsqrt), ("reciprocal", U.reciprocal), ("sin", U.sin), ("cos", U.cos),
-                     ("tanh", U.tanh), ("sigmoid", U.sigmoid), ("floor", U.floor), ("ceil", U.ceil),
+                     ("tanh", U.tanh), ("sigmoid", U.sigmoid), ("erf", U.erf), ("floor", U.floor), ("ceil", U.ceil),
                      ("round", U.round), ("trunc", U.trunc), ("logical_not", U.logical_not)]:
         fn = globals()[name]
         setattr(T, name, fn)

@@ -1,0 +1,128 @@
+// Lane-generic loops for the row kernels (softmax, norm, activation): one body, written as a
+// template over the lane type V, runs on __m256 (8 floats, AVX2 build) along a row and on the
+// scalar T for the tail; float64 runs on double lanes with libm. Only included from per-ISA
+// translation units.
+//
+// Adds to vm:: what vec_math.h has for float only: double lanes (the lane primitives and libm
+// math as plain overloads, preferred to the float templates), cst<V>(c) constants that stay
+// exact for double, loads, stores and horizontal maxima.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "cpu/vec_math.h"
+
+namespace fibril::cpu::FIBRIL_ISA::vm {
+
+template <typename T>
+struct Pack {
+  using V = T;
+  static constexpr int width = 1;
+};
+#ifdef __AVX2__
+template <>
+struct Pack<float> {
+  using V = __m256;
+  static constexpr int width = 8;
+};
+#endif
+
+template <typename V>
+inline V cst(double c) {
+  if constexpr (std::is_same_v<V, double>) return c;
+  else return splat<V>(static_cast<float>(c));
+}
+
+// ---- double lanes ---------------------------------------------------------------------
+inline double fmadd(double a, double b, double c) { return a * b + c; }
+inline bool lt(double a, double b) { return a < b; }
+inline bool gt(double a, double b) { return a > b; }
+inline bool ge(double a, double b) { return a >= b; }
+inline bool eq(double a, double b) { return a == b; }
+inline bool isnan_(double a) { return a != a; }
+inline double select(bool m, double a, double b) { return m ? a : b; }
+inline double vmin(double a, double b) { return a < b ? a : b; }
+inline double vmax(double a, double b) { return a > b ? a : b; }
+inline double vabs(double a) { return std::fabs(a); }
+inline double exp(double x) { return std::exp(x); }
+inline double expm1(double x) { return std::expm1(x); }
+inline double log(double x) { return std::log(x); }
+inline double log1p(double x) { return std::log1p(x); }
+inline double tanh(double x) { return std::tanh(x); }
+inline double erf(double x) { return std::erf(x); }
+inline double sigmoid(double x) {
+  const double e = std::exp(-std::fabs(x));
+  return (x >= 0 ? 1.0 : e) / (1.0 + e);
+}
+
+// ---- memory and horizontal reductions -------------------------------------------------
+template <typename V, typename T>
+inline V load(const T* p) {
+  if constexpr (std::is_same_v<V, T>) return *p;
+#ifdef __AVX2__
+  else return _mm256_loadu_ps(p);
+#endif
+}
+template <typename T>
+inline void store(T* p, T v) { *p = v; }
+inline float hmax(float v) { return v; }
+inline double hmax(double v) { return v; }
+#ifdef __AVX2__
+inline void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+inline float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+#endif
+
+// ---- loops ----------------------------------------------------------------------------
+
+// f(V{}, i) for i = 0, w, 2w, ... while a full pack fits, then f(T{}, i) for the tail.
+template <typename T, typename F>
+inline void each(int64_t n, F&& f) {
+  using V = typename Pack<T>::V;
+  int64_t i = 0;
+  if constexpr (Pack<T>::width > 1) {
+    for (; i + Pack<T>::width <= n; i += Pack<T>::width) f(V{}, i);
+  }
+  for (; i < n; ++i) f(T{}, i);
+}
+
+// The sum of f(V{}, i) over the row in a fixed order that depends on n only: 8 running sums
+// (the lanes of one pack, or 8 scalars), then the tail, then the 8 added as a tree. The 8
+// partial sums keep the float32 error near (n/8) ulps where one running sum would give n.
+template <typename T, typename F>
+inline T sum(int64_t n, F&& f) {
+  using V = typename Pack<T>::V;
+  T part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  if constexpr (Pack<T>::width == 8) {
+    V acc = cst<V>(0.0);
+    for (; i + 8 <= n; i += 8) acc = acc + f(V{}, i);
+    store(part, acc);
+  } else {
+    for (; i + 8 <= n; i += 8)
+      for (int k = 0; k < 8; ++k) part[k] += f(T{}, i + k);
+  }
+  for (int k = 0; i < n; ++i, ++k) part[k] += f(T{}, i);
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+// max over the row of x; NaN may be dropped (callers propagate it through exp(x - max)).
+template <typename T>
+inline T max(const T* x, int64_t n) {
+  using V = typename Pack<T>::V;
+  V acc = cst<V>(-INFINITY);
+  T tail = -INFINITY;
+  int64_t i = 0;
+  if constexpr (Pack<T>::width > 1) {
+    for (; i + Pack<T>::width <= n; i += Pack<T>::width) acc = vmax(acc, load<V>(x + i));
+  }
+  for (; i < n; ++i) tail = vmax(tail, x[i]);
+  return vmax(hmax(acc), tail);
+}
+
+}  // namespace fibril::cpu::FIBRIL_ISA::vm

@@ -1,0 +1,40 @@
+// The activation family's checks; kernels run over contiguous memory (a strided input is
+// copied first).
+#include "ops/activation.h"
+
+#include "core/errors.h"
+
+namespace fibril::ops {
+namespace {
+
+void check_input(const Array& x, const char* op) {
+  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
+}
+
+Array run(ActivationKind kind, const Array& x_in, const Array* g_in, double a, double b, double c) {
+  const Array x = x_in.contiguous();
+  const Array g = g_in ? g_in->contiguous() : x;
+  Array out = Array::empty(x.shape(), x.dtype());
+  if (out.numel() == 0) return out;
+  cpu::ActivationArgs args{kind, x.dtype(), x.numel(), static_cast<const char*>(x.data()),
+                           g_in ? static_cast<const char*>(g.data()) : nullptr, static_cast<char*>(out.data()), a, b, c};
+  cpu::kernels().activation(args);
+  return out;
+}
+
+}  // namespace
+
+Array activation(ActivationKind kind, const Array& x, double a, double b, double c) {
+  check_input(x, "activation");
+  return run(kind, x, nullptr, a, b, c);
+}
+
+Array activation_backward(ActivationKind kind, const Array& x, const Array& g, double a, double b, double c) {
+  check_input(x, "activation_backward");
+  FIBRIL_CHECK(g.shape() == x.shape() && g.dtype() == x.dtype(), Value, "[activation_backward] gradient ",
+               g.describe(), " does not match the input ", x.describe());
+  return run(kind, x, &g, a, b, c);
+}
+
+}  // namespace fibril::ops

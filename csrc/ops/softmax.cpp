@@ -1,0 +1,162 @@
+// The softmax family's checks and layouts. Kernels work on contiguous rows: the reduced dim is
+// moved last (a view) and made contiguous (a copy only when it is not already innermost), and
+// results are returned as the inverse permutation of those rows, a view.
+#include "ops/softmax.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/errors.h"
+#include "cpu/kernels.h"
+
+namespace fibril::ops {
+namespace {
+
+void check_input(const Array& x, const char* op) {
+  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
+}
+
+// The permutation moving dim d of an ndim array last, and its inverse.
+std::vector<int64_t> to_last(int nd, int d) {
+  std::vector<int64_t> p;
+  for (int i = 0; i < nd; ++i)
+    if (i != d) p.push_back(i);
+  p.push_back(d);
+  return p;
+}
+
+std::vector<int64_t> inverse(const std::vector<int64_t>& p) {
+  std::vector<int64_t> inv(p.size());
+  for (size_t i = 0; i < p.size(); ++i) inv[p[i]] = static_cast<int64_t>(i);
+  return inv;
+}
+
+// x with dim d last, contiguous; 0-d arrays become one row of one.
+Array rows_of(const Array& x, int d) {
+  if (x.ndim() == 0) return x.reshape({1});
+  return x.permute(to_last(x.ndim(), d)).contiguous();
+}
+
+Array back_from_rows(const Array& rows, const Array& like, int d) {
+  if (like.ndim() == 0) return rows.reshape({});
+  return rows.permute(inverse(to_last(like.ndim(), d)));
+}
+
+Array run_softmax(cpu::SoftmaxKind kind, const Array& x, const Array* g, int d) {
+  const Array xr = rows_of(x, d);
+  const Array gr = g ? rows_of(*g, d) : xr;
+  Array out = Array::empty(xr.shape(), x.dtype());
+  const int64_t n = xr.ndim() ? xr.shape().back() : 1;
+  if (out.numel() > 0) {
+    cpu::SoftmaxArgs args{kind, x.dtype(), out.numel() / n, n, static_cast<const char*>(xr.data()),
+                          static_cast<const char*>(gr.data()), static_cast<char*>(out.data())};
+    cpu::kernels().softmax(args);
+  }
+  return back_from_rows(out, x, d);
+}
+
+int class_dim(const Array& x) { return x.ndim() >= 2 ? 1 : 0; }
+
+Shape without_dim(const Shape& s, int d) {
+  Shape r;
+  for (int i = 0; i < static_cast<int>(s.size()); ++i)
+    if (i != d) r.push_back(s[i]);
+  return r;
+}
+
+const char* loss_name(const ClassLossOptions& opt) { return opt.logits ? "cross_entropy" : "nll_loss"; }
+
+// The checked operands as contiguous (rows, C) x, int64 targets and weight.
+struct Operands {
+  Array x, target;
+  std::optional<Array> weight;
+  int64_t rows, n;
+};
+
+Operands operands(const Array& x, const Array& target, const ClassLossOptions& opt) {
+  const char* op = loss_name(opt);
+  check_input(x, op);
+  FIBRIL_CHECK(x.ndim() >= 1, Value, "[", op, "] needs an input of at least 1 dim (classes), got ", x.describe());
+  FIBRIL_CHECK(!is_floating_point(target.dtype()) && target.dtype() != DType::bool_, Type, "[", op,
+               "] class-index targets must be integers, got ", target.describe());
+  const int d = class_dim(x);
+  FIBRIL_CHECK(target.shape() == without_dim(x.shape(), d), Value, "[", op, "] target shape ",
+               shape_str(target.shape()), " does not match input shape ", shape_str(x.shape()),
+               " (expected ", shape_str(without_dim(x.shape(), d)), ")");
+  FIBRIL_CHECK(opt.smoothing >= 0 && opt.smoothing <= 1, Value, "[", op, "] label_smoothing must be in [0, 1], got ",
+               opt.smoothing);
+  const int64_t n = x.shape()[d];
+  Array rows = rows_of(x, d);
+  std::optional<Array> weight;
+  if (opt.weight) {
+    FIBRIL_CHECK(opt.weight->shape() == Shape{n}, Value, "[", op, "] weight of shape ", shape_str(opt.weight->shape()),
+                 " does not match the ", n, " classes of input shape ", shape_str(x.shape()));
+    weight = opt.weight->dtype() == x.dtype() ? opt.weight->contiguous() : opt.weight->astype(x.dtype());
+  }
+  return Operands{rows, target.dtype() == DType::int64 ? target.contiguous() : target.astype(DType::int64),
+                  weight, n ? rows.numel() / n : 0, n};
+}
+
+cpu::ClassLossArgs loss_args(const Operands& o, const ClassLossOptions& opt) {
+  return cpu::ClassLossArgs{o.x.dtype(), opt.logits, o.rows, o.n, static_cast<const char*>(o.x.data()),
+                            static_cast<const int64_t*>(o.target.data()),
+                            o.weight ? static_cast<const char*>(o.weight->data()) : nullptr, opt.ignore_index,
+                            opt.smoothing, nullptr, nullptr, nullptr, nullptr, 0, nullptr};
+}
+
+}  // namespace
+
+Array softmax(const Array& x, int64_t dim, bool log) {
+  const char* op = log ? "log_softmax" : "softmax";
+  check_input(x, op);
+  const int d = wrap_dim(dim, x.ndim(), op);
+  return run_softmax(log ? cpu::SoftmaxKind::log_softmax : cpu::SoftmaxKind::softmax, x, nullptr, d);
+}
+
+Array softmax_backward(const Array& y, const Array& g, int64_t dim, bool log) {
+  const char* op = log ? "log_softmax_backward" : "softmax_backward";
+  check_input(y, op);
+  FIBRIL_CHECK(g.shape() == y.shape() && g.dtype() == y.dtype(), Value, "[", op, "] gradient ", g.describe(),
+               " does not match the result ", y.describe());
+  const int d = wrap_dim(dim, y.ndim(), op);
+  return run_softmax(log ? cpu::SoftmaxKind::log_softmax_backward : cpu::SoftmaxKind::softmax_backward, y, &g, d);
+}
+
+ClassLoss class_loss(const Array& x, const Array& target, const ClassLossOptions& opt) {
+  const Operands o = operands(x, target, opt);
+  ClassLoss r{Array::empty(target.shape(), x.dtype()), Array::empty(target.shape(), x.dtype()),
+              Array::empty({o.rows, 2}, x.dtype())};
+  if (o.rows == 0) return r;
+  FIBRIL_CHECK(o.n > 0, Value, "[", loss_name(opt), "] needs at least one class, got input ", x.describe());
+  cpu::ClassLossArgs args = loss_args(o, opt);
+  args.loss = static_cast<char*>(r.loss.data());
+  args.row_weight = static_cast<char*>(r.row_weight.data());
+  args.stats = static_cast<char*>(r.stats.data());
+  FIBRIL_CHECK(cpu::kernels().class_loss(args), Index, "[", loss_name(opt), "] target out of range: every target must be in [0, ",
+               o.n, ") or equal ignore_index (", opt.ignore_index, ")");
+  return r;
+}
+
+Array class_loss_backward(const Array& g, const Array& x, const Array& target, const Array& stats,
+                          const ClassLossOptions& opt) {
+  const Operands o = operands(x, target, opt);
+  FIBRIL_CHECK(g.shape() == target.shape(), Value, "[", loss_name(opt), "_backward] gradient ", g.describe(),
+               " does not match target ", target.describe());
+  const bool scalar = std::all_of(g.strides().begin(), g.strides().end(), [](int64_t s) { return s == 0; });
+  FIBRIL_CHECK(g.dtype() == x.dtype(), Type, "[", loss_name(opt), "_backward] gradient ", g.describe(),
+               " does not match input ", x.describe());
+  const Array gc = scalar ? g : g.contiguous();
+  Array gx = Array::empty(o.x.shape(), x.dtype());
+  if (o.rows > 0) {
+    cpu::ClassLossArgs args = loss_args(o, opt);
+    args.stats = const_cast<char*>(static_cast<const char*>(stats.data()));
+    args.g = static_cast<const char*>(gc.data());
+    args.g_stride = scalar ? 0 : 1;
+    args.gx = static_cast<char*>(gx.data());
+    cpu::kernels().class_loss_backward(args);
+  }
+  return back_from_rows(gx, x, class_dim(x));
+}
+
+}  // namespace fibril::ops

@@ -1,0 +1,229 @@
+"""Softmax family: softmax, log_softmax and the losses, PyTorch names and semantics.
+
+softmax, log_softmax and the class-index losses (cross_entropy, nll_loss) are fused kernels,
+forward and backward one _C call each. The elementwise losses (binary cross entropy, mse,
+l1, smooth l1/huber, hinge and margin losses, kl_div) and cross_entropy with class
+probabilities are composed from elementwise and reduce ops, which give their gradients."""
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor
+from . import elementwise as ew
+from . import index
+from .gather import gather, one_hot
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim, log):
+        y = Tensor._wrap(_C.softmax(x._data, dim, log))
+        ctx.save_for_backward(y)
+        ctx.dim, ctx.log = dim, log
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return Tensor._wrap(_C.softmax_backward(y._data, g._data, ctx.dim, ctx.log)), None, None
+
+
+def softmax(input, dim, dtype=None):
+    return Softmax.apply(input if dtype is None else input.to(dtype), dim, False)
+
+
+def log_softmax(input, dim, dtype=None):
+    return Softmax.apply(input if dtype is None else input.to(dtype), dim, True)
+
+
+class ClassLoss(Function):
+    """Per-sample cross_entropy (logits) or nll_loss, and each sample's weight w[target]."""
+
+    @staticmethod
+    def forward(ctx, x, target, options):
+        loss, row_weight, stats = _C.class_loss(x._data, target._data, options)
+        ctx.save_for_backward(x, target)
+        ctx.stats, ctx.options = stats, options
+        return Tensor._wrap(loss), Tensor._wrap(row_weight)
+
+    @staticmethod
+    def backward(ctx, g, _):
+        x, target = ctx.saved_tensors
+        gx = _C.class_loss_backward(g._data, x._data, target._data, ctx.stats, ctx.options)
+        return Tensor._wrap(gx), None, None
+
+
+def _check_reduction(name, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss, reduction, count=None):
+    """'mean' divides by `count` (a tensor or number) when given, else by the element count."""
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return ew.div(total, loss.numel() if count is None else count)
+
+
+def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoothing, logits):
+    _check_reduction(name, reduction)
+    options = _C.ClassLossOptions(None if weight is None else weight._data, ignore_index, label_smoothing, logits)
+    loss, row_weight = ClassLoss.apply(input, target, options)
+    return _reduce(loss, reduction, row_weight.detach().sum() if reduction == "mean" else None)
+
+
+def _same_shape(name, input, target):
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{name}: target shape {list(target.shape)} does not match input shape "
+                         f"{list(input.shape)}")
+
+
+def _class_view(t, ndim):
+    """A per-class tensor shaped to broadcast along dim 1 of an ndim input (dim 0 if 1-d)."""
+    return t if ndim <= 2 else index.reshape(t, (-1,) + (1,) * (ndim - 2))
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Class indices (integer target of input's shape without dim 1) or class probabilities
+    (a float target of input's shape), as torch.nn.functional.cross_entropy."""
+    if not target.dtype.is_floating_point:
+        return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing, True)
+    _check_reduction("cross_entropy", reduction)
+    _same_shape("cross_entropy", input, target)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    class_dim = 1 if input.ndim >= 2 else 0
+    classes = input.shape[class_dim]
+    q = target if label_smoothing == 0 else ew.add(ew.mul(target, 1.0 - label_smoothing), label_smoothing / classes)
+    terms = ew.mul(log_softmax(input, class_dim), q)
+    if weight is not None:
+        terms = ew.mul(terms, _class_view(weight, input.ndim))
+    loss = ew.neg(terms.sum(class_dim))
+    return _reduce(loss, reduction, input.numel() // classes if input.numel() else 0)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0, False)
+
+
+def _weighted(loss, weight):
+    return loss if weight is None else ew.mul(loss, weight)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
+    _check_reduction("binary_cross_entropy", reduction)
+    _same_shape("binary_cross_entropy", input, target)
+    log_x = ew.clamp(ew.log(input), min=-100.0)
+    log_1mx = ew.clamp(ew.log1p(ew.neg(input)), min=-100.0)
+    loss = ew.neg(ew.add(ew.mul(target, log_x), ew.mul(ew.sub(1.0, target), log_1mx)))
+    return _reduce(_weighted(loss, weight), reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """(1 - t) x + (1 + (pw - 1) t) log(1 + e^-x), with log(1 + e^-x) = log1p(e^-|x|) + max(-x, 0)."""
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    softplus_neg = ew.add(ew.log1p(ew.exp(ew.neg(ew.abs(input)))), ew.clamp(ew.neg(input), min=0.0))
+    log_weight = 1.0 if pos_weight is None else ew.add(ew.mul(ew.sub(pos_weight, 1.0), target), 1.0)
+    loss = ew.add(ew.mul(ew.sub(1.0, target), input), ew.mul(log_weight, softplus_neg))
+    return _reduce(_weighted(loss, weight), reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    _check_reduction("mse_loss", reduction)
+    _same_shape("mse_loss", input, target)
+    d = ew.sub(input, target)
+    return _reduce(ew.mul(d, d), reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    _check_reduction("l1_loss", reduction)
+    _same_shape("l1_loss", input, target)
+    return _reduce(ew.abs(ew.sub(input, target)), reduction)
+
+
+def _huber(name, input, target, reduction, delta, scale):
+    _check_reduction(name, reduction)
+    _same_shape(name, input, target)
+    d = ew.abs(ew.sub(input, target))
+    quadratic = ew.mul(ew.mul(d, d), 0.5 * scale / delta if delta else 0.0)
+    linear = ew.mul(ew.sub(d, 0.5 * delta), scale)
+    return _reduce(ew.where(ew.lt(d, delta), quadratic, linear), reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    return _huber("smooth_l1_loss", input, target, reduction, beta, 1.0)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2): smooth_l1 scaled by delta."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    return _huber("huber_loss", input, target, reduction, delta, delta)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """target (log target - input), 0 where target is 0; reduction 'batchmean' divides by dim 0."""
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
+    _same_shape("kl_div", input, target)
+    if log_target:
+        loss = ew.mul(ew.exp(target), ew.sub(target, input))
+    else:
+        positive = ew.gt(target, 0)
+        log_t = ew.log(ew.where(positive, target, 1.0))
+        loss = ew.where(positive, ew.mul(target, ew.sub(log_t, input)), ew.mul(target, 0.0))
+    if reduction == "batchmean":
+        return ew.div(loss.sum(), input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -y (x1 - x2) + margin)."""
+    _check_reduction("margin_ranking_loss", reduction)
+    _same_shape("margin_ranking_loss", input1, input2)
+    _same_shape("margin_ranking_loss", input1, target)
+    loss = ew.clamp(ew.add(ew.mul(ew.neg(target), ew.sub(input1, input2)), margin), min=0.0)
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """x where y == 1, max(0, margin - x) where y == -1 (both terms where y is neither)."""
+    _check_reduction("hinge_embedding_loss", reduction)
+    _same_shape("hinge_embedding_loss", input, target)
+    zero = ew.mul(input, 0.0)
+    hinge = ew.where(ew.ne(target, 1), ew.clamp(ew.sub(margin, input), min=0.0), zero)
+    return _reduce(ew.add(hinge, ew.where(ew.ne(target, -1), input, zero)), reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """sum over j != y of max(0, margin - x[y] + x[j])^p (times w[y]), divided by the classes."""
+    _check_reduction("multi_margin_loss", reduction)
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got {p}")
+    x = input if input.ndim == 2 else index.reshape(input, (1, -1))
+    y = target if target.ndim == 1 else index.reshape(target, (1,))
+    if x.shape[0] != y.shape[0] or y.ndim != 1:
+        raise ValueError(f"multi_margin_loss: target shape {list(target.shape)} does not match input shape "
+                         f"{list(input.shape)}")
+    classes = x.shape[1]
+    picked = gather(x, 1, index.reshape(y, (-1, 1)))
+    terms = ew.clamp(ew.add(ew.sub(x, picked), margin), min=0.0)
+    if p == 2:
+        terms = ew.mul(terms, terms)
+    if weight is not None:
+        terms = ew.mul(terms, index.reshape(gather(weight, 0, y), (-1, 1)))
+    terms = ew.where(one_hot(y, classes).bool(), 0.0, terms)
+    loss = ew.div(terms.sum(1), classes)
+    return _reduce(loss if input.ndim == 2 else index.reshape(loss, ()), reduction)

@@ -1,0 +1,157 @@
+"""Activation family: every activation's forward and backward against a float64 reference and
+PyTorch (float32 and float64), gradcheck, non-contiguous inputs, extreme inputs, and the ulp
+accuracy of vec_math's float32 gelu forms."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fibril
+import fibril.nn.functional as F
+from op_check import check_op, make_inputs, torch
+
+TF = torch.nn.functional if torch is not None else None
+needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
+SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
+ERF = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def np_softplus(x, beta=1.0, threshold=20.0):
+    return np.where(beta * x > threshold, x, np.logaddexp(0, beta * x) / beta)
+
+
+def np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def np_elu(x, alpha=1.0, scale=1.0, input_scale=1.0):
+    return np.where(x > 0, scale * x, scale * alpha * np.expm1(np.minimum(x, 0) * input_scale))
+
+
+def np_gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+# name -> (kwargs, numpy float64 reference, torch function or None for F's name)
+ACTIVATIONS = {
+    "relu": ({}, lambda x: np.maximum(x, 0)),
+    "relu6": ({}, lambda x: np.clip(x, 0, 6)),
+    "leaky_relu": ({"negative_slope": 0.2}, lambda x: np.where(x > 0, x, 0.2 * x)),
+    "elu": ({"alpha": 0.7}, lambda x: np_elu(x, 0.7)),
+    "selu": ({}, lambda x: np_elu(x, *SELU)),
+    "celu": ({"alpha": 1.3}, lambda x: np_elu(x, 1.3, 1.0, 1 / 1.3)),
+    "gelu": ({}, lambda x: 0.5 * x * (1 + ERF(x / math.sqrt(2)))),
+    "gelu_tanh": ({"approximate": "tanh"}, np_gelu_tanh),
+    "silu": ({}, lambda x: x * np_sigmoid(x)),
+    "mish": ({}, lambda x: x * np.tanh(np_softplus(x))),
+    "sigmoid": ({}, np_sigmoid),
+    "tanh": ({}, np.tanh),
+    "softplus": ({"beta": 2.0, "threshold": 5.0}, lambda x: np_softplus(x, 2.0, 5.0)),
+    "softsign": ({}, lambda x: x / (1 + np.abs(x))),
+    "hardtanh": ({"min_val": -2.0, "max_val": 1.5}, lambda x: np.clip(x, -2.0, 1.5)),
+    "hardsigmoid": ({}, lambda x: np.clip(x / 6 + 0.5, 0, 1)),
+    "hardswish": ({}, lambda x: x * np.clip(x / 6 + 0.5, 0, 1)),
+}
+
+
+def fib_fn(name, kw):
+    return getattr(F, "gelu" if name == "gelu_tanh" else name)
+
+
+def torch_fn(name):
+    if name in ("sigmoid", "tanh"):
+        return getattr(torch, name)
+    return getattr(TF, "gelu" if name == "gelu_tanh" else name)
+
+
+def away_from_kinks(a):
+    """Inputs in [-4, 4], kept 0.05 away from the kinks (0, +-3, the clamps) for gradcheck."""
+    kinks = np.array([0.0, 3.0, -3.0, 1.5, -2.0, 2.5])
+    near = np.abs(a[..., None] - kinks).min(-1) < 0.05
+    return np.where(near, a + 0.1, a)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_float64_reference_torch_gradcheck(name, transposed):
+    kw, ref = ACTIVATIONS[name]
+    layout = (lambda t: t.T.contiguous().T) if transposed else None
+    check_op(lambda x: fib_fn(name, kw)(x, **kw), lambda x: torch_fn(name)(x, **kw),
+             make_inputs([(7, 13)], low=-4, high=4, transform=away_from_kinks), numpy_fn=ref,
+             atol=1e-12, rtol=1e-7, layout=layout)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_float32_vs_torch(name):
+    kw, _ = ACTIVATIONS[name]
+    a = np.concatenate([np.linspace(-12, 12, 2001), [-1e4, 1e4, 0.0, -0.0]]).astype(np.float32)
+    x, t = fibril.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, ty = fib_fn(name, kw)(x, **kw), torch_fn(name)(t, **kw)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=2e-6, atol=1e-6)
+    g = np.random.default_rng(0).standard_normal(a.shape).astype(np.float32)
+    y.backward(fibril.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "gelu", "silu", "hardtanh", "softplus"])
+def test_activation_passes_nan_and_inf_as_torch(name):
+    kw, _ = ACTIVATIONS[name]
+    a = np.array([np.nan, np.inf, -np.inf, 0.0], np.float32)
+    got = fib_fn(name, kw)(fibril.tensor(a), **kw).numpy()
+    want = torch_fn(name)(torch.tensor(a), **kw).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_prelu():
+    check_op(lambda x, w: F.prelu(x, w), lambda x, w: TF.prelu(x, w),
+             [make_inputs([(2, 3, 4)], transform=away_from_kinks)[0], np.array([0.1, -0.3, 0.25])], atol=1e-12)
+    check_op(lambda x, w: F.prelu(x, w), lambda x, w: TF.prelu(x, w),
+             [make_inputs([(5, 2)], transform=away_from_kinks)[0], np.array([0.2])], atol=1e-12)
+    with pytest.raises(ValueError, match=r"prelu.*\[2\].*\[2, 3, 4\]"):
+        F.prelu(fibril.zeros((2, 3, 4)), fibril.zeros(2))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="approximate"):
+        F.gelu(fibril.zeros(2), approximate="fast")
+    with pytest.raises(TypeError, match="float32 or float64"):
+        F.relu(fibril.tensor([1, 2]))
+
+
+def ulp_errors(got, ref64):
+    """|got - ref| in float32 ulps of the reference, 0 where the reference is not finite or below
+    2^-100 in magnitude (there intermediates flush to 0 under FTZ, and so may the result)."""
+    ref32 = ref64.astype(np.float32)
+    checked = np.isfinite(ref32) & (np.abs(ref64) >= 2.0 ** -100)
+    ulp = np.spacing(np.abs(ref32)).astype(np.float64)
+    return np.where(checked, np.abs(got.astype(np.float64) - ref64) / np.where(checked, ulp, 1), 0)
+
+
+def gelu_tanh_arg(x):
+    return 2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+
+
+GELU_FORMS = {"gelu": ({}, lambda x: 0.5 * x * math.erfc(-x / math.sqrt(2))),
+              "gelu_tanh": ({"approximate": "tanh"}, lambda x: x / (1 + math.exp(min(-gelu_tanh_arg(x), 700))))}
+
+
+@pytest.mark.parametrize("name", sorted(GELU_FORMS))
+def test_vec_math_gelu_ulp(name):
+    """Every 997th finite float32 bit pattern against the float64 formula: gelu within 6 ulps;
+    gelu_tanh within 6 + 3|s| ulps, s = 2 sqrt(2/pi)(x + 0.044715 x^3), as the rounding of s in
+    float32 is amplified by e^s where the result is tiny (measured maxima in activation.cpp)."""
+    x = np.arange(0, 2**32, 997, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = x[np.isfinite(x)]
+    kw, ref = GELU_FORMS[name]
+    x64 = x.astype(np.float64)
+    want = np.vectorize(ref, otypes=[np.float64])(x64)
+    got = F.gelu(fibril.tensor(x), **kw).numpy()
+    allowed = 6 if name == "gelu" else 6 + 3 * np.abs(gelu_tanh_arg(x64))
+    assert (ulp_errors(got, want) <= allowed).all()
+    specials = np.array([np.nan, np.inf, -0.0, 0.0], np.float32)
+    got = F.gelu(fibril.tensor(specials), **kw).numpy()
+    assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0 and np.signbit(got[2]) and got[3] == 0

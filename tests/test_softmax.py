@@ -1,0 +1,237 @@
+"""Softmax family: softmax/log_softmax, cross_entropy and nll_loss (fused kernels) and the
+composed losses, against a float64 numpy reference and PyTorch (forward and gradients),
+gradcheck, extreme logits, non-contiguous inputs and bad input."""
+
+import numpy as np
+import pytest
+
+import fibril
+import fibril.nn.functional as F
+from op_check import check_op, make_inputs, torch
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
+TF = torch.nn.functional if torch is not None else None
+
+
+def np_log_softmax(a, axis):
+    m = a.max(axis=axis, keepdims=True)
+    return a - m - np.log(np.exp(a - m).sum(axis=axis, keepdims=True))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_softmax_matches_numpy_torch_and_gradcheck(dim, log, transposed):
+    name = "log_softmax" if log else "softmax"
+    ref = (lambda a: np_log_softmax(a, dim)) if log else (lambda a: np.exp(np_log_softmax(a, dim)))
+    layout = (lambda t: t.transpose(0, 2).contiguous().transpose(0, 2)) if transposed else None
+    check_op(lambda x: getattr(F, name)(x, dim), lambda x: getattr(TF, name)(x, dim), make_inputs([(3, 5, 7)]),
+             numpy_fn=None if transposed else ref, atol=1e-12, rtol=1e-12, layout=layout)
+
+
+@needs_torch
+@pytest.mark.parametrize("n", [1, 7, 8, 33, 4099])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_float32_rows_vs_torch(n, log):
+    a = np.random.default_rng(n).standard_normal((5, n)).astype(np.float32) * 10
+    name = "log_softmax" if log else "softmax"
+    x, t = fibril.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, ty = getattr(F, name)(x, -1), getattr(TF, name)(t, -1)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=2e-6, atol=2e-6)
+    g = np.random.default_rng(0).standard_normal(a.shape).astype(np.float32)
+    y.backward(fibril.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+EXTREME = np.array([[1e4, -1e4, 0.0, 3.0], [-np.inf, 2.0, -np.inf, 1.0], [5.0, 5.0, 5.0, 5.0],
+                    [-1e4, -1e4 + 1, -1e4, -1e4], [-np.inf] * 4])
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_extreme_inputs_as_torch(dtype, log):
+    """+-1e4 logits, -inf masked positions, equal rows, and an all -inf row (NaN, as torch)."""
+    name = "log_softmax" if log else "softmax"
+    a = EXTREME.astype(dtype)
+    got = getattr(F, name)(fibril.tensor(a), 1).numpy()
+    want = getattr(TF, name)(torch.tensor(a), 1).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+    assert np.isfinite(got[:4]).sum() == np.isfinite(want[:4]).sum()
+
+
+def test_softmax_of_scalar_and_empty():
+    assert F.softmax(fibril.tensor(3.0), 0).item() == 1.0
+    assert F.log_softmax(fibril.zeros((0, 3)), 1).shape == (0, 3)
+
+
+def test_softmax_rejects_integers():
+    with pytest.raises(TypeError, match="softmax"):
+        F.softmax(fibril.tensor([1, 2]), 0)
+
+
+# ----------------------------------------------------------------------- class-index losses
+OPTIONS = [{}, {"weight": True}, {"ignore_index": 2}, {"label_smoothing": 0.25},
+           {"weight": True, "ignore_index": 1, "label_smoothing": 0.1}]
+
+
+def _kwargs(lib, opts, reduction, classes):
+    kw = {k: v for k, v in opts.items() if k != "weight"}
+    if opts.get("weight"):
+        w = np.linspace(0.5, 2.0, classes)
+        kw["weight"] = fibril.tensor(w) if lib is fibril else torch.tensor(w)
+    return dict(kw, reduction=reduction)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("opts", OPTIONS)
+@pytest.mark.parametrize("shape", [(6, 5), (3, 4, 2, 3), (5,)])
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_class_losses_match_torch(name, shape, opts, reduction):
+    if name == "nll_loss" and "label_smoothing" in opts:
+        pytest.skip("nll_loss has no label smoothing")
+    classes = shape[1] if len(shape) > 1 else shape[0]
+    target_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    target = np.random.default_rng(3).integers(0, classes, size=target_shape)
+    if target.ndim:
+        target.flat[0] = 1  # an ignored entry where ignore_index is 1 or 2
+    fib_t, tor_t = fibril.tensor(target), (torch.tensor(target) if torch is not None else None)
+    check_op(lambda x: getattr(F, name)(x, fib_t, **_kwargs(fibril, opts, reduction, classes)),
+             lambda x: getattr(TF, name)(x, tor_t, **_kwargs(torch, opts, reduction, classes)),
+             make_inputs([shape]), atol=1e-12, rtol=1e-10)
+
+
+def test_cross_entropy_numpy_reference():
+    (a,) = make_inputs([(4, 6)])
+    target = np.array([0, 5, 2, 2])
+    want = -np_log_softmax(a, 1)[np.arange(4), target].mean()
+    assert abs(F.cross_entropy(fibril.tensor(a), fibril.tensor(target)).item() - want) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_extreme_logits(dtype):
+    a = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [7.0, 7.0, 7.0], [0.0, -np.inf, 1.0]], dtype)
+    target = np.array([1, 0, 2, 0])
+    x = fibril.tensor(a, requires_grad=True)
+    loss = F.cross_entropy(x, fibril.tensor(target), reduction="none")
+    np.testing.assert_allclose(loss.detach().numpy(), [2e4, 2e4 + np.log(2), np.log(3), np.log1p(np.e)], rtol=1e-6)
+    loss.sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+    if torch is not None:
+        t = torch.tensor(a, requires_grad=True)
+        TF.cross_entropy(t, torch.tensor(target), reduction="sum").backward()
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_cross_entropy_with_probabilities(smoothing):
+    p = np.random.default_rng(5).dirichlet(np.ones(5), size=(4, 3)).transpose(0, 2, 1)  # (4, 5, 3)
+    tp = fibril.tensor(p)
+    check_op(lambda x: F.cross_entropy(x, tp, label_smoothing=smoothing),
+             lambda x: TF.cross_entropy(x, torch.tensor(p), label_smoothing=smoothing),
+             make_inputs([(4, 5, 3)]), atol=1e-12, rtol=1e-10)
+
+
+def test_cross_entropy_non_contiguous_logits():
+    target = fibril.tensor([0, 3, 1])
+    tt = torch.tensor([0, 3, 1]) if torch is not None else None
+    check_op(lambda x: F.cross_entropy(x.T, target), lambda x: TF.cross_entropy(x.T, tt),
+             make_inputs([(4, 3)]), atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_class_index_out_of_range_is_index_error(name):
+    x = fibril.zeros((2, 3))
+    for bad in ([0, 3], [-1, 0]):
+        with pytest.raises(IndexError, match="out of range"):
+            getattr(F, name)(x, fibril.tensor(bad))
+    getattr(F, name)(x, fibril.tensor([0, -100]))  # ignore_index is not out of range
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_target_shape_mismatch_names_both_shapes(name):
+    with pytest.raises(ValueError, match=r"\[4\].*\[3, 5\]"):
+        getattr(F, name)(fibril.zeros((3, 5)), fibril.tensor([0, 1, 2, 3]))
+
+
+def test_weight_of_wrong_length():
+    with pytest.raises(ValueError, match="weight"):
+        F.cross_entropy(fibril.zeros((2, 3)), fibril.tensor([0, 1]), weight=fibril.ones(4))
+
+
+# ----------------------------------------------------------------------- composed losses
+def _pair(name, fn_kwargs=None, low=-2.0, high=2.0, target_low=-2.0, target_high=2.0):
+    kw = fn_kwargs or {}
+    return name, kw, (low, high), (target_low, target_high)
+
+
+ELEMENTWISE = [
+    _pair("mse_loss"), _pair("l1_loss"), _pair("smooth_l1_loss", {"beta": 0.5}), _pair("huber_loss", {"delta": 1.5}),
+    _pair("binary_cross_entropy", {}, 0.05, 0.95, 0.0, 1.0), _pair("binary_cross_entropy_with_logits"),
+    _pair("kl_div", {}, -2.0, 0.0, 0.05, 1.0), _pair("kl_div", {"log_target": True}, -2.0, 0.0, -2.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name,kw,xr,tr", ELEMENTWISE, ids=lambda v: str(v))
+@pytest.mark.filterwarnings("ignore:reduction")
+def test_elementwise_losses_match_torch(name, kw, xr, tr, reduction):
+    rng = np.random.default_rng(4)
+    x = rng.uniform(*xr, size=(3, 4))
+    t = rng.uniform(*tr, size=(3, 4))
+    check_op(lambda a, b: getattr(F, name)(a, b, reduction=reduction, **kw),
+             lambda a, b: getattr(TF, name)(a, b, reduction=reduction, **kw), [x, t], atol=1e-10, rtol=1e-10)
+
+
+def test_bce_with_logits_pos_weight_and_extremes():
+    x = np.array([[-1e4, 1e4, 0.5], [30.0, -30.0, 0.0]])
+    t = np.array([[1.0, 0.0, 0.3], [0.0, 1.0, 1.0]])
+    pw = np.array([2.0, 0.5, 1.5])
+    got = F.binary_cross_entropy_with_logits(fibril.tensor(x), fibril.tensor(t), pos_weight=fibril.tensor(pw),
+                                             reduction="none").numpy()
+    assert np.isfinite(got).all()
+    if torch is not None:
+        want = TF.binary_cross_entropy_with_logits(torch.tensor(x), torch.tensor(t), pos_weight=torch.tensor(pw),
+                                                   reduction="none").numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_kl_div_batchmean():
+    rng = np.random.default_rng(6)
+    x, t = np.log(rng.dirichlet(np.ones(4), 3)), rng.dirichlet(np.ones(4), 3)
+    check_op(lambda a, b: F.kl_div(a, b, reduction="batchmean"), lambda a, b: TF.kl_div(a, b, reduction="batchmean"),
+             [x, t], atol=1e-12, rtol=1e-10)
+
+
+def test_margin_and_hinge_losses():
+    rng = np.random.default_rng(7)
+    y = np.where(rng.random(6) < 0.5, -1.0, 1.0)
+    fy, ty = fibril.tensor(y), torch.tensor(y) if torch is not None else None
+    check_op(lambda a, b: F.margin_ranking_loss(a, b, fy, margin=0.3),
+             lambda a, b: TF.margin_ranking_loss(a, b, ty, margin=0.3), make_inputs([(6,), (6,)]), atol=1e-12)
+    check_op(lambda a: F.hinge_embedding_loss(a, fy, margin=0.5), lambda a: TF.hinge_embedding_loss(a, ty, margin=0.5),
+             make_inputs([(6,)]), atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multi_margin_loss(p, weighted):
+    target = np.array([0, 3, 2, 3])
+    w = np.linspace(0.5, 1.5, 5)
+    fkw = {"weight": fibril.tensor(w)} if weighted else {}
+    tkw = {"weight": torch.tensor(w)} if weighted and torch is not None else {}
+    check_op(lambda a: F.multi_margin_loss(a, fibril.tensor(target), p=p, margin=0.7, **fkw),
+             lambda a: TF.multi_margin_loss(a, torch.tensor(target), p=p, margin=0.7, **tkw),
+             make_inputs([(4, 5)], low=-0.5, high=0.5), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy", "kl_div"])
+def test_elementwise_loss_shape_mismatch_names_both(name):
+    with pytest.raises(ValueError, match=r"\[2, 3\].*\[3, 2\]"):
+        getattr(F, name)(fibril.full((3, 2), 0.5), fibril.full((2, 3), 0.5))
+
+
+def test_bad_reduction():
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(fibril.zeros(2), fibril.zeros(2), reduction="avg")

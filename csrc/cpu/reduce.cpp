@@ -38,6 +38,10 @@
 #include <memory>
 #include <type_traits>
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include "core/parallel.h"
 #include "cpu/kernels.h"
 
@@ -195,6 +199,27 @@ struct NormNegInf : Min<T> {
   T load(T x, T) const { return std::abs(x); }
 };
 
+// out[j] = op.combine(a[j], b[j]) for j < w (out may be a or b): the column path's inner loop.
+// float32 max/min are spelled out in AVX2, as max/min then a blend where b is NaN (the same
+// bits as combine(): `b > a ? b : a` is exactly maxps(b, a)); GCC leaves combine() a
+// branchy scalar loop there.
+template <class Op>
+void combine_arrays(const Op& op, const typename Op::Acc* a, const typename Op::Acc* b, typename Op::Acc* out,
+                    int64_t w) {
+  int64_t j = 0;
+#ifdef __AVX2__
+  constexpr bool kMax = std::is_same_v<Op, Max<float>>, kMin = std::is_same_v<Op, Min<float>>;
+  if constexpr (kMax || kMin) {
+    for (; j + 8 <= w; j += 8) {
+      const __m256 x = _mm256_loadu_ps(a + j), y = _mm256_loadu_ps(b + j);
+      const __m256 m = kMax ? _mm256_max_ps(y, x) : _mm256_min_ps(y, x);
+      _mm256_storeu_ps(out + j, _mm256_blendv_ps(m, y, _mm256_cmp_ps(y, y, _CMP_UNORD_Q)));
+    }
+  }
+#endif
+  for (; j < w; ++j) out[j] = op.combine(a[j], b[j]);
+}
+
 // --------------------------------------------------------------------- pairwise combining
 
 // Combines values pushed in order as a binary counter does: level k holds the combination of
@@ -247,10 +272,7 @@ class PairwiseColumns {
 
   void push(Acc* v) {  // v is clobbered
     int k = 0;
-    for (uint64_t c = count_++; c & 1; c >>= 1, ++k) {
-      const Acc* lv = level(k);
-      for (int64_t j = 0; j < width_; ++j) v[j] = op_.combine(lv[j], v[j]);
-    }
+    for (uint64_t c = count_++; c & 1; c >>= 1, ++k) combine_arrays(op_, level(k), v, v, width_);
     std::copy(v, v + width_, level(k));
   }
 
@@ -258,9 +280,7 @@ class PairwiseColumns {
     int k = __builtin_ctzll(count_);
     std::copy(level(k), level(k) + width_, out);
     for (++k; k < 64; ++k) {
-      if (!(count_ >> k & 1)) continue;
-      const Acc* lv = level(k);
-      for (int64_t j = 0; j < width_; ++j) out[j] = op_.combine(lv[j], out[j]);
+      if (count_ >> k & 1) combine_arrays(op_, level(k), out, out, width_);
     }
   }
 
@@ -409,9 +429,13 @@ void column_leaf(const Op& op, const typename Op::In* const* rows, int64_t n, in
   using Acc = typename Op::Acc;
   const typename Op::In* x = rows[0];
   for (int64_t j = 0; j < w; ++j) acc[j] = op.load(x[j], Op::kContext ? ctx[j] : Acc(0));
-  for (int64_t r = 1; r < n; ++r) {
-    x = rows[r];
-    for (int64_t j = 0; j < w; ++j) acc[j] = op.combine(acc[j], op.load(x[j], Op::kContext ? ctx[j] : Acc(0)));
+  if constexpr (std::is_same_v<Op, Max<float>> || std::is_same_v<Op, Min<float>>) {
+    for (int64_t r = 1; r < n; ++r) combine_arrays(op, acc, rows[r], acc, w);
+  } else {
+    for (int64_t r = 1; r < n; ++r) {
+      x = rows[r];
+      for (int64_t j = 0; j < w; ++j) acc[j] = op.combine(acc[j], op.load(x[j], Op::kContext ? ctx[j] : Acc(0)));
+    }
   }
 }
 

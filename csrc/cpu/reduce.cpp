@@ -354,29 +354,40 @@ int64_t units_per_item(int64_t outputs, int64_t units, int64_t unit_elements) {
 
 // --------------------------------------------------------------------------- row path
 
-// One leaf: n elements at stride s, round-robin over kLanes accumulators, then a tree.
-template <class Op>
-typename Op::Acc leaf(const Op& op, const typename Op::In* x, int64_t n, int64_t s, typename Op::Acc c) {
+// K leaves, each of n elements at stride s (x[k], context c[k]), round-robin over kLanes
+// accumulators, then a tree: out[k]. The K leaves are computed together, their loads
+// interleaved: K streams read memory faster than one; each result is the same as alone.
+template <int K, class Op>
+void leaves(const Op& op, const typename Op::In* const* x, int64_t n, int64_t s, const typename Op::Acc* c,
+            typename Op::Acc* out) {
   using Acc = typename Op::Acc;
   if (n < kLanes) {
-    Acc acc = op.load(x[0], c);
-    for (int64_t i = 1; i < n; ++i) acc = op.combine(acc, op.load(x[i * s], c));
-    return acc;
+    for (int k = 0; k < K; ++k) {
+      Acc acc = op.load(x[k][0], c[k]);
+      for (int64_t i = 1; i < n; ++i) acc = op.combine(acc, op.load(x[k][i * s], c[k]));
+      out[k] = acc;
+    }
+    return;
   }
-  Acc lane[kLanes];
-  for (int l = 0; l < kLanes; ++l) lane[l] = op.load(x[l * s], c);
+  Acc lane[K][kLanes];
+  for (int k = 0; k < K; ++k)
+    for (int l = 0; l < kLanes; ++l) lane[k][l] = op.load(x[k][l * s], c[k]);
   int64_t i = kLanes;
   if (s == 1) {
     for (; i + kLanes <= n; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) lane[l] = op.combine(lane[l], op.load(x[i + l], c));
+      for (int k = 0; k < K; ++k)
+        for (int l = 0; l < kLanes; ++l) lane[k][l] = op.combine(lane[k][l], op.load(x[k][i + l], c[k]));
   } else {
     for (; i + kLanes <= n; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) lane[l] = op.combine(lane[l], op.load(x[(i + l) * s], c));
+      for (int k = 0; k < K; ++k)
+        for (int l = 0; l < kLanes; ++l) lane[k][l] = op.combine(lane[k][l], op.load(x[k][(i + l) * s], c[k]));
   }
-  for (int l = 0; i < n; ++i, ++l) lane[l] = op.combine(lane[l], op.load(x[i * s], c));
-  for (int w = kLanes / 2; w > 0; w /= 2)
-    for (int l = 0; l < w; ++l) lane[l] = op.combine(lane[l], lane[l + w]);
-  return lane[0];
+  for (int k = 0; k < K; ++k) {
+    for (int64_t j = i, l = 0; j < n; ++j, ++l) lane[k][l] = op.combine(lane[k][l], op.load(x[k][j * s], c[k]));
+    for (int w = kLanes / 2; w > 0; w /= 2)
+      for (int l = 0; l < w; ++l) lane[k][l] = op.combine(lane[k][l], lane[k][l + w]);
+    out[k] = lane[k][0];
+  }
 }
 
 template <class Op>
@@ -387,22 +398,39 @@ void reduce_rows(const ReduceArgs& a, const Op& op, const Geometry& g) {
   Acc* out = reinterpret_cast<Acc*>(a.out);
   const Dim inner = g.red[g.nr - 1];
   const int64_t per_segment = ceil_div(inner.size, kBlock), leaf_size = std::min(inner.size, kBlock);
-  const int64_t leaves = g.count / inner.size * per_segment;
-  const int64_t per_item = units_per_item(g.outputs, leaves, leaf_size);
-  const int64_t pieces = ceil_div(leaves, per_item);
+  const int64_t leaves_per_output = g.count / inner.size * per_segment;
+  const int64_t per_item = units_per_item(g.outputs, leaves_per_output, leaf_size);
+  const int64_t pieces = ceil_div(leaves_per_output, per_item);
   std::unique_ptr<Acc[]> partial(pieces > 1 ? new Acc[static_cast<size_t>(g.outputs * pieces)] : nullptr);
 
   const int64_t grain = std::max<int64_t>(1, kGrainElements / (per_item * leaf_size));
   parallel_for(0, g.outputs * pieces, grain, [&](int64_t lo, int64_t hi) {
+    if (leaves_per_output == 1) {  // one leaf per output: two outputs at a time
+      for (int64_t o = lo; o < hi; o += 2) {
+        const int m = o + 1 < hi ? 2 : 1;
+        const In* x[2];
+        Acc c[2], r[2];
+        for (int k = 0; k < m; ++k) {
+          x[k] = in + offset_of(g.kept, g.nk, o + k);
+          c[k] = Op::kContext ? op.context(o + k) : Acc(0);
+        }
+        if (m == 2) leaves<2>(op, x, inner.size, inner.stride, c, r);
+        else leaves<1>(op, x, inner.size, inner.stride, c, r);
+        for (int k = 0; k < m; ++k) out[o + k] = op.finish(r[k], c[k]);
+      }
+      return;
+    }
     for (int64_t item = lo; item < hi; ++item) {
       const int64_t o = item / pieces, piece = item % pieces;
       const In* base = in + offset_of(g.kept, g.nk, o);
       const Acc c = Op::kContext ? op.context(o) : Acc(0);
       Pairwise<Op> sum(op);
-      for (int64_t k = piece * per_item, end = std::min(leaves, k + per_item); k < end; ++k) {
+      for (int64_t k = piece * per_item, end = std::min(leaves_per_output, k + per_item); k < end; ++k) {
         const int64_t segment = k / per_segment, first = (k % per_segment) * kBlock;
         const In* x = base + offset_of(g.red, g.nr - 1, segment) + first * inner.stride;
-        sum.push(leaf(op, x, std::min(kBlock, inner.size - first), inner.stride, c));
+        Acc v;
+        leaves<1>(op, &x, std::min(kBlock, inner.size - first), inner.stride, &c, &v);
+        sum.push(v);
       }
       if (pieces == 1) out[o] = op.finish(sum.result(), c);
       else partial[item] = sum.result();

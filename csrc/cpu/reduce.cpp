@@ -199,21 +199,30 @@ struct NormNegInf : Min<T> {
   T load(T x, T) const { return std::abs(x); }
 };
 
+// Ops whose column loop combine_arrays spells out in AVX2 (load() is the identity for them).
+template <class Op>
+constexpr bool kExplicitColumns =
+    std::is_same_v<Op, Sum<float>> || std::is_same_v<Op, Max<float>> || std::is_same_v<Op, Min<float>>;
+
 // out[j] = op.combine(a[j], b[j]) for j < w (out may be a or b): the column path's inner loop.
-// float32 max/min are spelled out in AVX2, as max/min then a blend where b is NaN (the same
-// bits as combine(): `b > a ? b : a` is exactly maxps(b, a)); GCC leaves combine() a
-// branchy scalar loop there.
+// For float32 sum, max and min it is spelled out in AVX2: GCC keeps a branchy scalar loop for
+// max/min and, for the sum, runs its scalar fallback. max/min are maxps/minps then a blend
+// where b is NaN: the same bits as combine(), since `b > a ? b : a` is exactly maxps(b, a).
 template <class Op>
 void combine_arrays(const Op& op, const typename Op::Acc* a, const typename Op::Acc* b, typename Op::Acc* out,
                     int64_t w) {
   int64_t j = 0;
 #ifdef __AVX2__
-  constexpr bool kMax = std::is_same_v<Op, Max<float>>, kMin = std::is_same_v<Op, Min<float>>;
-  if constexpr (kMax || kMin) {
+  if constexpr (kExplicitColumns<Op>) {
+    constexpr bool kSum = std::is_same_v<Op, Sum<float>>, kMax = std::is_same_v<Op, Max<float>>;
     for (; j + 8 <= w; j += 8) {
       const __m256 x = _mm256_loadu_ps(a + j), y = _mm256_loadu_ps(b + j);
-      const __m256 m = kMax ? _mm256_max_ps(y, x) : _mm256_min_ps(y, x);
-      _mm256_storeu_ps(out + j, _mm256_blendv_ps(m, y, _mm256_cmp_ps(y, y, _CMP_UNORD_Q)));
+      if constexpr (kSum) {
+        _mm256_storeu_ps(out + j, _mm256_add_ps(x, y));
+      } else {
+        const __m256 m = kMax ? _mm256_max_ps(y, x) : _mm256_min_ps(y, x);
+        _mm256_storeu_ps(out + j, _mm256_blendv_ps(m, y, _mm256_cmp_ps(y, y, _CMP_UNORD_Q)));
+      }
     }
   }
 #endif
@@ -457,7 +466,7 @@ void column_leaf(const Op& op, const typename Op::In* const* rows, int64_t n, in
   using Acc = typename Op::Acc;
   const typename Op::In* x = rows[0];
   for (int64_t j = 0; j < w; ++j) acc[j] = op.load(x[j], Op::kContext ? ctx[j] : Acc(0));
-  if constexpr (std::is_same_v<Op, Max<float>> || std::is_same_v<Op, Min<float>>) {
+  if constexpr (kExplicitColumns<Op>) {
     for (int64_t r = 1; r < n; ++r) combine_arrays(op, acc, rows[r], acc, w);
   } else {
     for (int64_t r = 1; r < n; ++r) {

@@ -25,13 +25,14 @@
 // values sum to within 1e-6 relative (a running float32 sum stalls at 2^24). Float64
 // accumulates in float64, integers and bool in int64 (wrapping), as PyTorch.
 //
-// Measured: `python -m bench --family reduce`, 4096x4096 float32, AMD EPYC 2 cores, 2 threads,
-// with a concurrent compile loading the machine (load average 3; copy peak 11 GB/s r+w), so
-// absolute figures are low and noisy; GB/s of input read, ratio = torch 2.13 time / ours:
-//   sum rows 6.6 GB/s (1.41x torch, = numpy)   sum cols 7.4 GB/s (1.89x torch, = numpy)
-//   sum all 7.9 GB/s (1.74x)   var rows 5.6 GB/s (12x)   amax cols 2.5 GB/s (1.77x torch,
-//   but 3x slower than numpy and than our own column sum: its compare+blend loop is still
-//   to be checked for vectorization). On a quiet machine: sum all 16-22 GB/s, sum cols 13 GB/s.
+// Measured: `python -m bench --family reduce` under /tmp/quiet.sh, 4096x4096 float32, AMD
+// EPYC (Zen 1) 2 cores, 2 threads, other work on the machine (noisy); time, ratio = torch 2.13
+// time / ours:  sum rows 2.82 ms (1.03x; before: 3.00 ms, 0.90x)   mean rows 2.72 ms (1.06x)
+//   sum all 3.20 ms (0.93x, noise: 2.67 ms = torch in a quieter run)   var rows 5.2 ms (12x)
+//   amax cols 3.32 ms (3.6x torch, 1.7x numpy; before 15.4 ms)   arg-reductions
+//   (arg_reduce.cpp): max rows 3.81 ms (1.48x numpy), argmax rows 3.99 ms (1.41x numpy).
+//   sum cols 6.5 ms (1.14x torch) before its explicit AVX2 loop (GCC had run the scalar one),
+//   which perf shows vectorized now; not yet timed on a quiet machine.
 #include <algorithm>
 #include <cmath>
 #include <limits>

@@ -177,6 +177,46 @@ def test_nan_propagates_through_amax_amin_and_counts_as_true():
     assert np.isnan(np.asarray(_C.reduce(Op.amax, arr(np.tile(long[:, None], (1, 40))), 0))).all()
 
 
+@pytest.mark.parametrize("width", [1, 7, 8, 9, 40, 4099])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_amax_amin_columns_with_nans_and_odd_widths(width, dtype):
+    """The column path's vectorized max/min (8 columns at a time plus a scalar tail): NaN at
+    the first row, in the middle of a leaf, at a leaf boundary and at the last row; +-0 ties."""
+    rows = 300
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((rows, width)).astype(dtype)
+    x[:, ::5] = rng.choice([-0.0, 0.0], (rows, len(range(0, width, 5))))
+    for r, c in ((0, 0), (77, width // 2), (128, width - 1), (rows - 1, width // 3)):
+        x[r, c] = np.nan
+    for op, ref in ((Op.amax, np.max), (Op.amin, np.min)):
+        got = np.asarray(_C.reduce(op, arr(x), 0))
+        np.testing.assert_array_equal(got, ref(x, 0))
+        zeros = (x == 0).all(0)  # ties keep the earlier operand: the first row's zero
+        np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(x[0, zeros]))
+
+
+@pytest.mark.parametrize("n", [31, 32, 33, 1024, 1025, 5000])
+def test_max_dim_rows_nan_ties_and_signed_zeros(n):
+    """The row path's vectorized chunk extreme and first-index search: the first of equal
+    maxima wins (+0 and -0 are equal), the first NaN wins, the value is the element there."""
+    x = np.zeros((6, n), np.float32)
+    x[0, n // 2] = x[0, n - 1] = 1
+    x[1, :] = -1
+    x[1, n // 3] = -0.0
+    x[1, n - 2] = 0.0
+    x[2, n // 4] = x[2, n - 3] = np.nan
+    x[3, n - 1] = np.nan
+    x[4, :] = -np.inf
+    x[5] = np.random.default_rng(n).standard_normal(n)
+    for fn, np_arg in ((_C.max_dim, np.argmax), (_C.min_dim, np.argmin)):
+        values, indices = fn(arr(x), 1)
+        indices = np.asarray(indices)
+        np.testing.assert_array_equal(indices, np_arg(x, 1))
+        picked = x[np.arange(6), indices]
+        np.testing.assert_array_equal(np.asarray(values), picked)
+        np.testing.assert_array_equal(np.signbit(np.asarray(values)), np.signbit(picked))
+
+
 def test_dtype_argument_casts_first():
     x = sample((4, 5), np.int32)
     got = _C.reduce(Op.sum, arr(x), 1, dtype=fibril.int32)
@@ -365,6 +405,7 @@ def test_float32_sum_error_grows_like_log_n():
 THREAD_CASES = [
     ((300001,), None), ((3, 300001), 1), ((300001, 3), 0), ((70001, 33), 0), ((33, 70001), 1),
     ((4096, 1024), 0), ((1024, 4096), 1), ((64, 513, 65), (0, 2)), ((9, 100003), 0),
+    ((1023, 4095), 1), ((1023, 45), 1),  # rows two at a time: odd counts leave a single row
 ]
 
 
@@ -375,6 +416,7 @@ def test_results_do_not_depend_on_the_thread_count(num_threads, shape, dims):
     calls = [lambda: _C.reduce(Op.sum, a, dims), lambda: _C.reduce(Op.mean, a, dims),
              lambda: _C.reduce(Op.logsumexp, a, dims), lambda: _C.var(a, dims), lambda: _C.norm(a, 3, dims),
              lambda: _C.reduce(Op.sum, a.transpose(0, -1), dims)]
+    calls += [lambda: _C.reduce(Op.amax, a, dims), lambda: _C.reduce(Op.amin, a.transpose(0, -1), dims)]
     if isinstance(dims, int):
         calls += [lambda: _C.max_dim(a, dims)[1], lambda: _C.cumsum(a, dims)]
     results = {}

@@ -25,18 +25,23 @@
 // values sum to within 1e-6 relative (a running float32 sum stalls at 2^24). Float64
 // accumulates in float64, integers and bool in int64 (wrapping), as PyTorch.
 //
-// Measured: `python -m bench --family reduce`, 4096x4096 float32, AMD EPYC 2 cores, 2 threads,
-// with a concurrent compile loading the machine (load average 3; copy peak 11 GB/s r+w), so
-// absolute figures are low and noisy; GB/s of input read, ratio = torch 2.13 time / ours:
-//   sum rows 6.6 GB/s (1.41x torch, = numpy)   sum cols 7.4 GB/s (1.89x torch, = numpy)
-//   sum all 7.9 GB/s (1.74x)   var rows 5.6 GB/s (12x)   amax cols 2.5 GB/s (1.77x torch,
-//   but 3x slower than numpy and than our own column sum: its compare+blend loop is still
-//   to be checked for vectorization). On a quiet machine: sum all 16-22 GB/s, sum cols 13 GB/s.
+// Measured: `python -m bench --family reduce` under /tmp/quiet.sh, 4096x4096 float32, AMD
+// EPYC (Zen 1) 2 cores, 2 threads, other work on the machine (noisy); time, ratio = torch 2.13
+// time / ours:  sum rows 2.82 ms (1.03x; before: 3.00 ms, 0.90x)   mean rows 2.72 ms (1.06x)
+//   sum all 3.20 ms (0.93x, noise: 2.67 ms = torch in a quieter run)   var rows 5.2 ms (12x)
+//   amax cols 3.32 ms (3.6x torch, 1.7x numpy; before 15.4 ms)   arg-reductions
+//   (arg_reduce.cpp): max rows 3.81 ms (1.48x numpy), argmax rows 3.99 ms (1.41x numpy).
+//   sum cols 6.5 ms (1.14x torch) before its explicit AVX2 loop (GCC had run the scalar one),
+//   which perf shows vectorized now; not yet timed on a quiet machine.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <type_traits>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #include "core/parallel.h"
 #include "cpu/kernels.h"
@@ -195,6 +200,36 @@ struct NormNegInf : Min<T> {
   T load(T x, T) const { return std::abs(x); }
 };
 
+// Ops whose column loop combine_arrays spells out in AVX2 (load() is the identity for them).
+template <class Op>
+constexpr bool kExplicitColumns =
+    std::is_same_v<Op, Sum<float>> || std::is_same_v<Op, Max<float>> || std::is_same_v<Op, Min<float>>;
+
+// out[j] = op.combine(a[j], b[j]) for j < w (out may be a or b): the column path's inner loop.
+// For float32 sum, max and min it is spelled out in AVX2: GCC keeps a branchy scalar loop for
+// max/min and, for the sum, runs its scalar fallback. max/min are maxps/minps then a blend
+// where b is NaN: the same bits as combine(), since `b > a ? b : a` is exactly maxps(b, a).
+template <class Op>
+void combine_arrays(const Op& op, const typename Op::Acc* a, const typename Op::Acc* b, typename Op::Acc* out,
+                    int64_t w) {
+  int64_t j = 0;
+#ifdef __AVX2__
+  if constexpr (kExplicitColumns<Op>) {
+    constexpr bool kSum = std::is_same_v<Op, Sum<float>>, kMax = std::is_same_v<Op, Max<float>>;
+    for (; j + 8 <= w; j += 8) {
+      const __m256 x = _mm256_loadu_ps(a + j), y = _mm256_loadu_ps(b + j);
+      if constexpr (kSum) {
+        _mm256_storeu_ps(out + j, _mm256_add_ps(x, y));
+      } else {
+        const __m256 m = kMax ? _mm256_max_ps(y, x) : _mm256_min_ps(y, x);
+        _mm256_storeu_ps(out + j, _mm256_blendv_ps(m, y, _mm256_cmp_ps(y, y, _CMP_UNORD_Q)));
+      }
+    }
+  }
+#endif
+  for (; j < w; ++j) out[j] = op.combine(a[j], b[j]);
+}
+
 // --------------------------------------------------------------------- pairwise combining
 
 // Combines values pushed in order as a binary counter does: level k holds the combination of
@@ -247,10 +282,7 @@ class PairwiseColumns {
 
   void push(Acc* v) {  // v is clobbered
     int k = 0;
-    for (uint64_t c = count_++; c & 1; c >>= 1, ++k) {
-      const Acc* lv = level(k);
-      for (int64_t j = 0; j < width_; ++j) v[j] = op_.combine(lv[j], v[j]);
-    }
+    for (uint64_t c = count_++; c & 1; c >>= 1, ++k) combine_arrays(op_, level(k), v, v, width_);
     std::copy(v, v + width_, level(k));
   }
 
@@ -258,9 +290,7 @@ class PairwiseColumns {
     int k = __builtin_ctzll(count_);
     std::copy(level(k), level(k) + width_, out);
     for (++k; k < 64; ++k) {
-      if (!(count_ >> k & 1)) continue;
-      const Acc* lv = level(k);
-      for (int64_t j = 0; j < width_; ++j) out[j] = op_.combine(lv[j], out[j]);
+      if (count_ >> k & 1) combine_arrays(op_, level(k), out, out, width_);
     }
   }
 
@@ -334,29 +364,40 @@ int64_t units_per_item(int64_t outputs, int64_t units, int64_t unit_elements) {
 
 // --------------------------------------------------------------------------- row path
 
-// One leaf: n elements at stride s, round-robin over kLanes accumulators, then a tree.
-template <class Op>
-typename Op::Acc leaf(const Op& op, const typename Op::In* x, int64_t n, int64_t s, typename Op::Acc c) {
+// K leaves, each of n elements at stride s (x[k], context c[k]), round-robin over kLanes
+// accumulators, then a tree: out[k]. The K leaves are computed together, their loads
+// interleaved: K streams read memory faster than one; each result is the same as alone.
+template <int K, class Op>
+void leaves(const Op& op, const typename Op::In* const* x, int64_t n, int64_t s, const typename Op::Acc* c,
+            typename Op::Acc* out) {
   using Acc = typename Op::Acc;
   if (n < kLanes) {
-    Acc acc = op.load(x[0], c);
-    for (int64_t i = 1; i < n; ++i) acc = op.combine(acc, op.load(x[i * s], c));
-    return acc;
+    for (int k = 0; k < K; ++k) {
+      Acc acc = op.load(x[k][0], c[k]);
+      for (int64_t i = 1; i < n; ++i) acc = op.combine(acc, op.load(x[k][i * s], c[k]));
+      out[k] = acc;
+    }
+    return;
   }
-  Acc lane[kLanes];
-  for (int l = 0; l < kLanes; ++l) lane[l] = op.load(x[l * s], c);
+  Acc lane[K][kLanes];
+  for (int k = 0; k < K; ++k)
+    for (int l = 0; l < kLanes; ++l) lane[k][l] = op.load(x[k][l * s], c[k]);
   int64_t i = kLanes;
   if (s == 1) {
     for (; i + kLanes <= n; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) lane[l] = op.combine(lane[l], op.load(x[i + l], c));
+      for (int k = 0; k < K; ++k)
+        for (int l = 0; l < kLanes; ++l) lane[k][l] = op.combine(lane[k][l], op.load(x[k][i + l], c[k]));
   } else {
     for (; i + kLanes <= n; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) lane[l] = op.combine(lane[l], op.load(x[(i + l) * s], c));
+      for (int k = 0; k < K; ++k)
+        for (int l = 0; l < kLanes; ++l) lane[k][l] = op.combine(lane[k][l], op.load(x[k][(i + l) * s], c[k]));
   }
-  for (int l = 0; i < n; ++i, ++l) lane[l] = op.combine(lane[l], op.load(x[i * s], c));
-  for (int w = kLanes / 2; w > 0; w /= 2)
-    for (int l = 0; l < w; ++l) lane[l] = op.combine(lane[l], lane[l + w]);
-  return lane[0];
+  for (int k = 0; k < K; ++k) {
+    for (int64_t j = i, l = 0; j < n; ++j, ++l) lane[k][l] = op.combine(lane[k][l], op.load(x[k][j * s], c[k]));
+    for (int w = kLanes / 2; w > 0; w /= 2)
+      for (int l = 0; l < w; ++l) lane[k][l] = op.combine(lane[k][l], lane[k][l + w]);
+    out[k] = lane[k][0];
+  }
 }
 
 template <class Op>
@@ -367,22 +408,39 @@ void reduce_rows(const ReduceArgs& a, const Op& op, const Geometry& g) {
   Acc* out = reinterpret_cast<Acc*>(a.out);
   const Dim inner = g.red[g.nr - 1];
   const int64_t per_segment = ceil_div(inner.size, kBlock), leaf_size = std::min(inner.size, kBlock);
-  const int64_t leaves = g.count / inner.size * per_segment;
-  const int64_t per_item = units_per_item(g.outputs, leaves, leaf_size);
-  const int64_t pieces = ceil_div(leaves, per_item);
+  const int64_t leaves_per_output = g.count / inner.size * per_segment;
+  const int64_t per_item = units_per_item(g.outputs, leaves_per_output, leaf_size);
+  const int64_t pieces = ceil_div(leaves_per_output, per_item);
   std::unique_ptr<Acc[]> partial(pieces > 1 ? new Acc[static_cast<size_t>(g.outputs * pieces)] : nullptr);
 
   const int64_t grain = std::max<int64_t>(1, kGrainElements / (per_item * leaf_size));
   parallel_for(0, g.outputs * pieces, grain, [&](int64_t lo, int64_t hi) {
+    if (leaves_per_output == 1) {  // one leaf per output: two outputs at a time
+      for (int64_t o = lo; o < hi; o += 2) {
+        const int m = o + 1 < hi ? 2 : 1;
+        const In* x[2];
+        Acc c[2], r[2];
+        for (int k = 0; k < m; ++k) {
+          x[k] = in + offset_of(g.kept, g.nk, o + k);
+          c[k] = Op::kContext ? op.context(o + k) : Acc(0);
+        }
+        if (m == 2) leaves<2>(op, x, inner.size, inner.stride, c, r);
+        else leaves<1>(op, x, inner.size, inner.stride, c, r);
+        for (int k = 0; k < m; ++k) out[o + k] = op.finish(r[k], c[k]);
+      }
+      return;
+    }
     for (int64_t item = lo; item < hi; ++item) {
       const int64_t o = item / pieces, piece = item % pieces;
       const In* base = in + offset_of(g.kept, g.nk, o);
       const Acc c = Op::kContext ? op.context(o) : Acc(0);
       Pairwise<Op> sum(op);
-      for (int64_t k = piece * per_item, end = std::min(leaves, k + per_item); k < end; ++k) {
+      for (int64_t k = piece * per_item, end = std::min(leaves_per_output, k + per_item); k < end; ++k) {
         const int64_t segment = k / per_segment, first = (k % per_segment) * kBlock;
         const In* x = base + offset_of(g.red, g.nr - 1, segment) + first * inner.stride;
-        sum.push(leaf(op, x, std::min(kBlock, inner.size - first), inner.stride, c));
+        Acc v;
+        leaves<1>(op, &x, std::min(kBlock, inner.size - first), inner.stride, &c, &v);
+        sum.push(v);
       }
       if (pieces == 1) out[o] = op.finish(sum.result(), c);
       else partial[item] = sum.result();
@@ -409,9 +467,13 @@ void column_leaf(const Op& op, const typename Op::In* const* rows, int64_t n, in
   using Acc = typename Op::Acc;
   const typename Op::In* x = rows[0];
   for (int64_t j = 0; j < w; ++j) acc[j] = op.load(x[j], Op::kContext ? ctx[j] : Acc(0));
-  for (int64_t r = 1; r < n; ++r) {
-    x = rows[r];
-    for (int64_t j = 0; j < w; ++j) acc[j] = op.combine(acc[j], op.load(x[j], Op::kContext ? ctx[j] : Acc(0)));
+  if constexpr (kExplicitColumns<Op>) {
+    for (int64_t r = 1; r < n; ++r) combine_arrays(op, acc, rows[r], acc, w);
+  } else {
+    for (int64_t r = 1; r < n; ++r) {
+      x = rows[r];
+      for (int64_t j = 0; j < w; ++j) acc[j] = op.combine(acc[j], op.load(x[j], Op::kContext ? ctx[j] : Acc(0)));
+    }
   }
 }
 

@@ -15,6 +15,9 @@ void random(const RandomArgs& args);
 bool gather(const GatherArgs& args);
 bool scatter(const ScatterArgs& args);
 void matmul(const MatmulArgs& args);
+void optim_step(const OptimArgs& args);
+void multi_norm(const MultiNormArgs& args);
+void multi_scale(const MultiScaleArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
@@ -22,7 +25,8 @@ double fma_gflops(int64_t iterations);
 
 const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
-                             random, gather, scatter, matmul, fma_gflops};
+                             random, gather, scatter, matmul, optim_step, multi_norm, multi_scale,
+                             fma_gflops};
   return t;
 }
 

@@ -30,5 +30,6 @@ void bind_reduce(py::module_& m);
 void bind_random(py::module_& m);
 void bind_index(py::module_& m);
 void bind_matmul(py::module_& m);
+void bind_optim(py::module_& m);
 
 }  // namespace fibril::python

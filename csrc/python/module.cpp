@@ -40,4 +40,5 @@ PYBIND11_MODULE(_C, m) {
   bind_random(m);
   bind_index(m);
   bind_matmul(m);
+  bind_optim(m);
 }

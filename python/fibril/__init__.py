@@ -58,6 +58,7 @@ from .ops.gather import (
 from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, nn, testing
+from . import optim
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __version__ = "0.1.0"

@@ -8,3 +8,4 @@ from .linear import Identity, Linear
 from .module import Module
 from .parameter import Parameter
 from .sparse import Embedding
+from . import utils

@@ -19,6 +19,9 @@ void softmax(const SoftmaxArgs& args);
 bool class_loss(const ClassLossArgs& args);
 void class_loss_backward(const ClassLossArgs& args);
 void activation(const ActivationArgs& args);
+void optim_step(const OptimArgs& args);
+void multi_norm(const MultiNormArgs& args);
+void multi_scale(const MultiScaleArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
@@ -26,8 +29,8 @@ double fma_gflops(int64_t iterations);
 
 const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
-                             random, gather, scatter, matmul, fma_gflops, softmax, class_loss,
-                             class_loss_backward, activation};
+                             random, gather, scatter, matmul, optim_step, multi_norm, multi_scale,
+                             fma_gflops, softmax, class_loss, class_loss_backward, activation};
   return t;
 }
 

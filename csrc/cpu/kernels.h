@@ -234,6 +234,51 @@ struct ActivationArgs {
   const char* g;  // backward only
   char* out;
   double a, b, c;
+// One optimizer step over `count` tensors of one dtype (float32 or float64): tensor t has
+// numel[t] contiguous elements in param[t], grad[t] and its state buffers. The arithmetic
+// follows torch.optim's single-tensor formulas, operation by operation, in the param dtype
+// (see cpu/optim.cpp). Per-tensor scalars come from the op layer (they depend on each
+// tensor's step count).
+enum class OptimKind : uint8_t { sgd, adam, rmsprop, adagrad };
+
+struct OptimArgs {
+  OptimKind kind;
+  DType dtype;
+  int64_t count;
+  const int64_t* numel;
+  char* const* param;
+  const char* const* grad;
+  // sgd: momentum_buffer; adam: exp_avg; rmsprop: square_avg; adagrad: sum
+  char* const* state0;
+  // adam: exp_avg_sq; rmsprop: momentum_buffer (momentum > 0)
+  char* const* state1;
+  // adam: max_exp_avg_sq (amsgrad); rmsprop: grad_avg (centered)
+  char* const* state2;
+  const uint8_t* fresh;      // sgd: the momentum buffer is new and takes the gradient
+  const double* step_size;   // adam: lr / (1 - beta1^step); adagrad: lr / (1 + (step - 1) lr_decay)
+  const double* bc2_sqrt;    // adam: (1 - beta2^step)^0.5
+  double lr, weight_decay, momentum, dampening, beta1, beta2, alpha, eps;
+  bool nesterov, maximize, amsgrad, decoupled_weight_decay, centered;
+};
+
+// Per tensor of a list of contiguous float32/float64 tensors: sum |x|^p, or max |x| when p
+// is inf, accumulated in double in a fixed order (independent of the thread count).
+struct MultiNormArgs {
+  DType dtype;
+  int64_t count;
+  const int64_t* numel;
+  const char* const* data;
+  double p;  // > 0 or inf
+  double* out;
+};
+
+// x *= factor (rounded to the dtype first) over a list of contiguous tensors of one dtype.
+struct MultiScaleArgs {
+  DType dtype;
+  int64_t count;
+  const int64_t* numel;
+  char* const* data;
+  double factor;
 };
 
 struct KernelTable {
@@ -250,6 +295,9 @@ struct KernelTable {
   bool (*gather)(const GatherArgs& args);
   bool (*scatter)(const ScatterArgs& args);
   void (*matmul)(const MatmulArgs& args);
+  void (*optim_step)(const OptimArgs& args);
+  void (*multi_norm)(const MultiNormArgs& args);
+  void (*multi_scale)(const MultiScaleArgs& args);
   // Single-thread fp32 multiply-add throughput over `iterations` rounds, in GFLOP/s.
   double (*fma_gflops)(int64_t iterations);
   void (*softmax)(const SoftmaxArgs& args);

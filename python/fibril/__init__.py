@@ -58,7 +58,7 @@ from .ops.gather import (
 from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
 from .ops.softmax import log_softmax, softmax
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
-from . import autograd, nn, testing
+from . import autograd, nn, optim, testing
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 

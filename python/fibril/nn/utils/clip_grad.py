@@ -1,0 +1,64 @@
+"""Gradient clipping as torch.nn.utils: by total norm (two fused kernel calls, one computing
+the norm over all gradients, one scaling them) or by value."""
+
+import math
+
+from ... import _C
+from ...autograd import no_grad
+from ...tensor import Tensor
+
+
+def _tensors(tensors):
+    return [tensors] if isinstance(tensors, Tensor) else list(tensors)
+
+
+def _norm_type(norm_type):
+    if isinstance(norm_type, str):
+        if norm_type not in ("inf", "Inf"):
+            raise ValueError(f"norm_type must be a number or 'inf', got '{norm_type}'")
+        return math.inf
+    return float(norm_type)
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The norm of all elements of `tensors` together, as a 0-d tensor (as torch's)."""
+    norm_type = _norm_type(norm_type)
+    total = Tensor._wrap(_C.multi_tensor_norm([t._data for t in _tensors(tensors)], norm_type))
+    if error_if_nonfinite and not math.isfinite(total.item()):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
+            "clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
+            "`error_if_nonfinite=False`")
+    return total
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scales the gradients by max_norm / (total_norm + 1e-6) when that is below 1."""
+    grads = [p.grad for p in _tensors(parameters) if p.grad is not None]
+    if not grads:
+        return
+    with no_grad():
+        coef = (max_norm / (total_norm + 1e-6)).clamp(max=1.0).item()
+    if coef != 1.0:  # torch multiplies by the clamped 1.0 too: the values are the same
+        _C.multi_tensor_scale_([g._data for g in grads], coef)
+        for g in grads:
+            g._version.value += 1
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Clips the gradients of `parameters` in place to a total norm of at most max_norm.
+    Returns the total norm before clipping, a 0-d tensor."""
+    parameters = _tensors(parameters)
+    grads = [p.grad for p in parameters if p.grad is not None]
+    total = get_total_norm(grads, norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(parameters, max_norm, total)
+    return total
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    """Clamps every gradient of `parameters` to [-clip_value, clip_value] in place."""
+    clip_value = float(clip_value)
+    with no_grad():
+        for p in _tensors(parameters):
+            if p.grad is not None:
+                p.grad.clamp_(min=-clip_value, max=clip_value)

@@ -234,6 +234,8 @@ struct ActivationArgs {
   const char* g;  // backward only
   char* out;
   double a, b, c;
+};
+
 // One optimizer step over `count` tensors of one dtype (float32 or float64): tensor t has
 // numel[t] contiguous elements in param[t], grad[t] and its state buffers. The arithmetic
 // follows torch.optim's single-tensor formulas, operation by operation, in the param dtype

@@ -19,6 +19,8 @@ void softmax(const SoftmaxArgs& args);
 bool class_loss(const ClassLossArgs& args);
 void class_loss_backward(const ClassLossArgs& args);
 void activation(const ActivationArgs& args);
+void row_norm(const RowNormArgs& args);
+void batch_norm(const BatchNormArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
@@ -27,7 +29,7 @@ double fma_gflops(int64_t iterations);
 const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
                              random, gather, scatter, matmul, fma_gflops, softmax, class_loss,
-                             class_loss_backward, activation};
+                             class_loss_backward, activation, row_norm, batch_norm};
   return t;
 }
 

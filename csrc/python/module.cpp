@@ -42,4 +42,5 @@ PYBIND11_MODULE(_C, m) {
   bind_matmul(m);
   bind_softmax(m);
   bind_activation(m);
+  bind_norm(m);
 }

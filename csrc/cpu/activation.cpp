@@ -9,16 +9,15 @@
 // erf 1.87 / 2.00, gelu 5.8 / 5.4; gelu_tanh 27 / 25 for x >= -5 and up to 170 where the result
 // is below 1e-27: the float32 rounding of its argument s is amplified by e^s (as in PyTorch).
 //
-// Measured with `python -m bench --family activation` (AMD EPYC Zen 1 (KVM), 2 threads, avx2,
-// the 2 cores shared with another engineer's runs, load 1.6-3.3, so +-50%); 16M float32,
+// Measured with `python -m bench --family activation` (AMD EPYC Zen 1 (KVM), 2 threads, avx2;
+// the 2 cores shared with other runs, load average ~3.5, copy probe 10.5 GB/s); 16M float32,
 // bytes as in bench/bench_activation.py, ratio = torch 2.13 time / ours:
-//   gelu fwd        114 ms, 1.2 GB/s, 0.77x torch (a rerun under load 3.3: 114 vs 124 ms, 1.09x)
-//   gelu fwd+bwd    263 ms, 1.3 GB/s, 0.69x torch
-//   gelu_tanh fwd    22 ms, 6.2 GB/s, 3.9x torch     gelu_tanh fwd+bwd 198 ms, 2.6x torch
-//   silu fwd         48 ms, 2.8 GB/s, 2.3x torch     silu fwd+bwd      149 ms, 1.7x torch
+//   gelu fwd         78 ms, 1.7 GB/s, 0.93x torch   gelu fwd+bwd      198 ms, 0.97x torch
+//   gelu_tanh fwd    54 ms, 2.5 GB/s, 3.3x torch    gelu_tanh fwd+bwd 133 ms, 2.4x torch
+//   silu fwd         45 ms, 3.0 GB/s, 1.9x torch    silu fwd+bwd      103 ms, 1.8x torch
 // Compute-bound, not memory-bound: the erf form costs an exp, two polynomials and a division
-// per element (vec_math's exp alone runs at ~1.8 ns/element/thread on this machine), its
-// backward an erf and a second exp.
+// per element (vec_math's exp alone runs at ~1.8 ns/element/thread on this machine); its
+// backward shares the exp between Phi(x) and the density.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -73,11 +72,16 @@ struct Gelu {
     if constexpr (std::is_same_v<V, double>) return 0.5 * x * std::erfc(-x * 0.70710678118654752440);
     else return vm::gelu(x);
   }
-  // Phi(x) + x phi(x)
+  // Phi(x) + x phi(x); float32 shares e^(-x^2/2) between the two terms
   template <typename V> static V bwd(V x, V g, const Params&) {
-    V cdf = cst<V>(0.5) + cst<V>(0.5) * vm::erf(x * cst<V>(0.70710678118654752440));
-    V pdf = vm::exp(x * x * cst<V>(-0.5)) * cst<V>(0.39894228040143267794);
-    return g * vm::fmadd(x, pdf, cdf);
+    if constexpr (std::is_same_v<V, double>) {
+      const double cdf = 0.5 * std::erfc(-x * 0.70710678118654752440);
+      return g * (cdf + x * std::exp(-0.5 * x * x) * 0.39894228040143267794);
+    } else {
+      V e;
+      V two_phi = vm::gelu_two_phi(x, &e);
+      return g * vm::fmadd(x * e, cst<V>(0.39894228040143267794), two_phi * cst<V>(0.5));
+    }
   }
 };
 

@@ -283,6 +283,56 @@ struct MultiScaleArgs {
   double factor;
 };
 
+// Row normalization over the contiguous rows of (rows, n), n >= 1: layer norm y = (x - mean)
+// rstd w + b, rms norm y = x rstd w (rstd = 1/sqrt(var + eps), var the biased variance, or
+// the mean square for rms); w, b per position, null when absent. Forward writes y, mean (layer
+// only) and rstd per row. Backward (g not null) writes gx and, when not null, gw = sum over
+// rows of g xhat and gb = sum of g, through `scratch`: 2 n ceil(rows / kNormRowBlock) elements.
+// See cpu/norm.cpp.
+constexpr int64_t kNormRowBlock = 64;
+
+struct RowNormArgs {
+  bool rms;
+  DType dtype;  // of every array
+  int64_t rows, n;
+  double eps;
+  const char* x;
+  const char* weight;
+  const char* bias;
+  char* y;
+  char* mean;
+  char* rstd;
+  const char* g;
+  char* gx;
+  char* gw;
+  char* gb;
+  char* scratch;
+};
+
+// Batch norm over contiguous (batch, channels, spatial) x, statistics per channel over
+// batch x spatial. Forward in training computes mean and rstd into `mean`, `rstd` and updates
+// running_mean/var (when not null) with `momentum` and the unbiased variance; in eval it copies
+// the running mean and 1/sqrt(running_var + eps) there instead. y = (x - mean) rstd w + b.
+// Backward (g not null) from those saved statistics writes gx and, when not null, gw and gb.
+struct BatchNormArgs {
+  DType dtype;
+  int64_t batch, channels, spatial;
+  bool training;
+  double momentum, eps;
+  const char* x;
+  const char* weight;
+  const char* bias;
+  char* running_mean;
+  char* running_var;
+  char* y;
+  char* mean;
+  char* rstd;
+  const char* g;
+  char* gx;
+  char* gw;
+  char* gb;
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -306,6 +356,8 @@ struct KernelTable {
   bool (*class_loss)(const ClassLossArgs& args);
   void (*class_loss_backward)(const ClassLossArgs& args);
   void (*activation)(const ActivationArgs& args);
+  void (*row_norm)(const RowNormArgs& args);
+  void (*batch_norm)(const BatchNormArgs& args);
 };
 
 #define FIBRIL_DECLARE_ISA(isa) \

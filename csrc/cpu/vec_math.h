@@ -331,16 +331,23 @@ inline V erf(V x) {
   return select(isnan_(x), x, r);
 }
 
+// 2 Phi(x) = 1 + erf(x / sqrt 2), gelu's factor, and through *e the e^(-x^2/2) it used (0 for
+// |x| > 14.85), which gelu's derivative x e^(-x^2/2) / sqrt(2 pi) + Phi(x) needs too.
 template <typename V>
-inline V gelu(V x) {
+inline V gelu_two_phi(V x, V* e) {
   const V one = splat<V>(1.0f);
   V u = x * splat<V>(0.707106781186547524f);
   V xa = vmin(vabs(x), splat<V>(14.849242f));  // |u| <= 10.5
-  V a = xa * splat<V>(0.707106781186547524f);
-  V tail = erfc_tail(a, exp_neg_sq(xa, 0.5f));  // erfc(|u|)
+  *e = exp_neg_sq(xa, 0.5f);
+  V tail = erfc_tail(xa * splat<V>(0.707106781186547524f), *e);  // erfc(|u|)
   V big = select(gt(x, splat<V>(0.0f)), splat<V>(2.0f) - tail, tail);
-  V two_phi = select(lt(vabs(u), splat<V>(0.5f)), one + fmadd(u, erf_small_poly(u), u), big);
-  return select(isnan_(x), x, x * splat<V>(0.5f) * two_phi);
+  return select(lt(vabs(u), splat<V>(0.5f)), one + fmadd(u, erf_small_poly(u), u), big);
+}
+
+template <typename V>
+inline V gelu(V x) {
+  V e;
+  return select(isnan_(x), x, x * splat<V>(0.5f) * gelu_two_phi(x, &e));
 }
 
 template <typename V>

@@ -43,4 +43,5 @@ PYBIND11_MODULE(_C, m) {
   bind_softmax(m);
   bind_activation(m);
   bind_optim(m);
+  bind_norm(m);
 }

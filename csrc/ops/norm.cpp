@@ -1,0 +1,152 @@
+// The norm family's checks. Kernels take contiguous x (a strided input is copied first) and
+// parameters of x's dtype.
+#include "ops/norm.h"
+
+#include "core/errors.h"
+#include "cpu/kernels.h"
+
+namespace fibril::ops {
+namespace {
+
+void check_input(const Array& x, const char* op) {
+  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
+}
+
+// p contiguous, of x's dtype, with shape `shape` (ValueError naming both shapes otherwise).
+OptArray param(const OptArray& p, const Shape& shape, const Array& x, const char* what, const char* op) {
+  if (!p) return p;
+  FIBRIL_CHECK(p->shape() == shape, Value, "[", op, "] ", what, " of shape ", shape_str(p->shape()),
+               " does not match the expected ", shape_str(shape), " for input shape ", shape_str(x.shape()));
+  return p->dtype() == x.dtype() ? p->contiguous() : p->astype(x.dtype());
+}
+
+const char* data(const OptArray& p) { return p ? static_cast<const char*>(p->data()) : nullptr; }
+char* mutable_data(const OptArray& p) { return p ? static_cast<char*>(p->data()) : nullptr; }
+
+// x's leading shape and the row length, after checking the trailing dims.
+Shape leading_shape(const Array& x, const Shape& normalized, const char* op) {
+  const size_t k = normalized.size();
+  bool ok = k >= 1 && k <= x.shape().size();
+  for (size_t i = 0; ok && i < k; ++i) ok = x.shape()[x.shape().size() - k + i] == normalized[i];
+  FIBRIL_CHECK(ok, Value, "[", op, "] normalized_shape ", shape_str(normalized), " does not match the trailing dims of input shape ",
+               shape_str(x.shape()));
+  return Shape(x.shape().begin(), x.shape().end() - static_cast<int64_t>(k));
+}
+
+int64_t numel_of(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+struct ChannelLayout {
+  int64_t batch, channels, spatial;
+};
+
+ChannelLayout channels_of(const Array& x, const char* op) {
+  FIBRIL_CHECK(x.ndim() >= 2, Value, "[", op, "] needs an input of at least 2 dims (N, C, ...), got ", x.describe());
+  return {x.shape()[0], x.shape()[1], x.numel() / std::max<int64_t>(1, x.shape()[0] * x.shape()[1])};
+}
+
+}  // namespace
+
+NormResult row_norm(bool rms, const Array& x_in, const Shape& normalized, const OptArray& weight,
+                    const OptArray& bias, double eps) {
+  const char* op = rms ? "rms_norm" : "layer_norm";
+  check_input(x_in, op);
+  const Shape lead = leading_shape(x_in, normalized, op);
+  const Array x = x_in.contiguous();
+  const OptArray w = param(weight, normalized, x, "weight", op);
+  const OptArray b = param(bias, normalized, x, "bias", op);
+  NormResult r{Array::empty(x.shape(), x.dtype()), Array::empty(lead, x.dtype()), Array::empty(lead, x.dtype())};
+  const int64_t n = numel_of(normalized);
+  if (x.numel() == 0) return r;
+  cpu::RowNormArgs args{rms, x.dtype(), x.numel() / n, n, eps, static_cast<const char*>(x.data()), data(w), data(b),
+                        static_cast<char*>(r.y.data()), static_cast<char*>(r.mean.data()),
+                        static_cast<char*>(r.rstd.data()), nullptr, nullptr, nullptr, nullptr, nullptr};
+  cpu::kernels().row_norm(args);
+  return r;
+}
+
+NormGrads row_norm_backward(bool rms, const Array& g_in, const Array& x_in, const Shape& normalized,
+                            const OptArray& weight, const Array& mean, const Array& rstd, bool want_weight,
+                            bool want_bias) {
+  const char* op = rms ? "rms_norm_backward" : "layer_norm_backward";
+  check_input(x_in, op);
+  leading_shape(x_in, normalized, op);
+  FIBRIL_CHECK(g_in.shape() == x_in.shape() && g_in.dtype() == x_in.dtype(), Value, "[", op, "] gradient ",
+               g_in.describe(), " does not match the input ", x_in.describe());
+  const Array x = x_in.contiguous(), g = g_in.contiguous();
+  const OptArray w = param(weight, normalized, x, "weight", op);
+  const int64_t n = numel_of(normalized), rows = n ? x.numel() / n : 0;
+  NormGrads r{Array::empty(x.shape(), x.dtype()), std::nullopt, std::nullopt};
+  if (want_weight && w) r.gw = Array::empty(normalized, x.dtype());
+  if (want_bias) r.gb = Array::empty(normalized, x.dtype());
+  if (x.numel() == 0) {
+    if (r.gw) r.gw->fill(0.0);
+    if (r.gb) r.gb->fill(0.0);
+    return r;
+  }
+  const int64_t blocks = (rows + cpu::kNormRowBlock - 1) / cpu::kNormRowBlock;
+  Array scratch = Array::empty({(r.gw || r.gb) ? 2 * blocks * n : 0}, x.dtype());
+  cpu::RowNormArgs args{rms, x.dtype(), rows, n, 0.0, static_cast<const char*>(x.data()), data(w), nullptr,
+                        nullptr, static_cast<char*>(mean.data()), static_cast<char*>(rstd.data()),
+                        static_cast<const char*>(g.data()), static_cast<char*>(r.gx.data()), mutable_data(r.gw),
+                        mutable_data(r.gb), static_cast<char*>(scratch.data())};
+  cpu::kernels().row_norm(args);
+  return r;
+}
+
+NormResult batch_norm(const Array& x_in, const OptArray& weight, const OptArray& bias, const OptArray& running_mean,
+                      const OptArray& running_var, bool training, double momentum, double eps) {
+  const char* op = "batch_norm";
+  check_input(x_in, op);
+  const ChannelLayout l = channels_of(x_in, op);
+  FIBRIL_CHECK(!training || l.batch * l.spatial > 1, Value, "[batch_norm] expected more than 1 value per channel when training, got input size ",
+               shape_str(x_in.shape()));
+  FIBRIL_CHECK(training || (running_mean && running_var), Value,
+               "[batch_norm] running_mean and running_var are needed in eval mode (training=False)");
+  const Shape c_shape{l.channels};
+  for (const OptArray* p : {&running_mean, &running_var}) {
+    FIBRIL_CHECK(!*p || ((*p)->shape() == c_shape && (*p)->dtype() == x_in.dtype() && (*p)->is_contiguous()), Value,
+                 "[batch_norm] running statistics must be contiguous ", dtype_name(x_in.dtype()), " of shape ",
+                 shape_str(c_shape), " for input shape ", shape_str(x_in.shape()), ", got ", (*p)->describe());
+  }
+  const Array x = x_in.contiguous();
+  const OptArray w = param(weight, c_shape, x, "weight", op);
+  const OptArray b = param(bias, c_shape, x, "bias", op);
+  NormResult r{Array::empty(x.shape(), x.dtype()), Array::empty(c_shape, x.dtype()), Array::empty(c_shape, x.dtype())};
+  if (l.channels == 0) return r;
+  cpu::BatchNormArgs args{x.dtype(), l.batch, l.channels, l.spatial, training, momentum, eps,
+                          static_cast<const char*>(x.data()), data(w), data(b), mutable_data(running_mean),
+                          mutable_data(running_var), static_cast<char*>(r.y.data()), static_cast<char*>(r.mean.data()),
+                          static_cast<char*>(r.rstd.data()), nullptr, nullptr, nullptr, nullptr};
+  cpu::kernels().batch_norm(args);
+  return r;
+}
+
+NormGrads batch_norm_backward(const Array& g_in, const Array& x_in, const OptArray& weight, const Array& mean,
+                              const Array& rstd, bool training, bool want_weight, bool want_bias) {
+  const char* op = "batch_norm_backward";
+  check_input(x_in, op);
+  const ChannelLayout l = channels_of(x_in, op);
+  FIBRIL_CHECK(g_in.shape() == x_in.shape() && g_in.dtype() == x_in.dtype(), Value, "[", op, "] gradient ",
+               g_in.describe(), " does not match the input ", x_in.describe());
+  const Array x = x_in.contiguous(), g = g_in.contiguous();
+  const Shape c_shape{l.channels};
+  const OptArray w = param(weight, c_shape, x, "weight", op);
+  NormGrads r{Array::empty(x.shape(), x.dtype()), std::nullopt, std::nullopt};
+  if (want_weight && w) r.gw = Array::empty(c_shape, x.dtype());
+  if (want_bias) r.gb = Array::empty(c_shape, x.dtype());
+  if (l.channels == 0) return r;
+  cpu::BatchNormArgs args{x.dtype(), l.batch, l.channels, l.spatial, training, 0.0, 0.0,
+                          static_cast<const char*>(x.data()), data(w), nullptr, nullptr, nullptr, nullptr,
+                          static_cast<char*>(mean.data()), static_cast<char*>(rstd.data()),
+                          static_cast<const char*>(g.data()), static_cast<char*>(r.gx.data()), mutable_data(r.gw),
+                          mutable_data(r.gb)};
+  cpu::kernels().batch_norm(args);
+  return r;
+}
+
+}  // namespace fibril::ops

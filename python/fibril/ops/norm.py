@@ -1,0 +1,109 @@
+"""Norm family: layer_norm, rms_norm and batch_norm are fused kernels, forward and backward one
+_C call each (statistics saved for backward); group_norm is layer_norm's kernel over the groups
+followed by the per-channel affine, composed."""
+
+import numbers
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor
+from . import elementwise as ew
+from . import index
+
+
+def _data(t):
+    return None if t is None else t._data
+
+
+def _wrap(a):
+    return None if a is None else Tensor._wrap(a)
+
+
+class RowNorm(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, normalized_shape, eps, rms):
+        y, mean, rstd = _C.row_norm(rms, x._data, normalized_shape, _data(weight), _data(bias), eps)
+        ctx.save_for_backward(x, weight)
+        ctx.stats, ctx.shape, ctx.rms = (mean, rstd), normalized_shape, rms
+        return Tensor._wrap(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw, gb = _C.row_norm_backward(ctx.rms, g._data, x._data, ctx.shape, _data(weight), *ctx.stats,
+                                          need[1], need[2])
+        return Tensor._wrap(gx), _wrap(gw), _wrap(gb), None, None, None
+
+
+def _shape(normalized_shape):
+    if isinstance(normalized_shape, numbers.Integral):
+        return [int(normalized_shape)]
+    return [int(d) for d in normalized_shape]
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    return RowNorm.apply(input, weight, bias, _shape(normalized_shape), float(eps), False)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """eps None: the machine epsilon of input's dtype, as PyTorch."""
+    if eps is None:
+        eps = float(np.finfo(input.dtype.name).eps)
+    return RowNorm.apply(input, weight, None, _shape(normalized_shape), float(eps), True)
+
+
+class BatchNorm(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        y, mean, rstd = _C.batch_norm(x._data, _data(weight), _data(bias), _data(running_mean), _data(running_var),
+                                      training, momentum, eps)
+        ctx.save_for_backward(x, weight)
+        ctx.stats, ctx.training = (mean, rstd), training
+        return Tensor._wrap(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx, gw, gb = _C.batch_norm_backward(g._data, x._data, _data(weight), *ctx.stats, ctx.training, need[1],
+                                            need[2])
+        return Tensor._wrap(gx), _wrap(gw), _wrap(gb), None, None, None, None, None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Training normalizes with the batch statistics and updates running_mean/var in place (when
+    given); eval normalizes with them. Statistics per channel, dim 1."""
+    for t in (running_mean, running_var):
+        if t is not None and t.requires_grad:
+            raise ValueError("batch_norm: running_mean and running_var must not require gradients")
+    out = BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training), float(momentum), float(eps))
+    if training:
+        for t in (running_mean, running_var):
+            if t is not None:
+                t._version.value += 1
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Statistics over each group of channels (dim 1) and the dims after it; affine per channel."""
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: needs an input of at least 2 dims (N, C, ...), got shape {list(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise ValueError(f"group_norm: {c} channels of input shape {list(input.shape)} are not divisible into "
+                         f"{num_groups} groups")
+    grouped = index.reshape(input, (n, num_groups, -1))
+    y = index.reshape(layer_norm(grouped, [grouped.shape[-1]], eps=eps), tuple(input.shape))
+    per_channel = (c,) + (1,) * (input.ndim - 2)
+    for p, name in ((weight, "weight"), (bias, "bias")):
+        if p is not None and tuple(p.shape) != (c,):
+            raise ValueError(f"group_norm: {name} of shape {list(p.shape)} does not match the {c} channels of "
+                             f"input shape {list(input.shape)}")
+    if weight is not None:
+        y = ew.mul(y, index.reshape(weight, per_channel))
+    if bias is not None:
+        y = ew.add(y, index.reshape(bias, per_channel))
+    return y

@@ -45,6 +45,7 @@
 #include "core/parallel.h"
 #include "cpu/kernels.h"
 #include "cpu/vec.h"
+#include "cpu/vec_math.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
 namespace {
@@ -119,11 +120,12 @@ inline T activate_scalar(T v, Activation act) {
     switch (act) {
       case Activation::none: return v;
       case Activation::relu: return v < T(0) ? T(0) : v;
-      case Activation::gelu: return T(0.5) * v * (T(1) + std::erf(v * T(0.70710678118654752440)));
-      case Activation::gelu_tanh: {
-        const T inner = T(0.79788456080286535588) * (v + T(0.044715) * v * v * v);
-        return T(0.5) * v * (T(1) + std::tanh(inner));
-      }
+      case Activation::gelu:
+        if constexpr (std::is_same_v<T, float>) return vm::gelu(v);  // the vector lanes' twin
+        else return T(0.5) * v * std::erfc(-v * T(0.70710678118654752440));
+      case Activation::gelu_tanh:
+        if constexpr (std::is_same_v<T, float>) return vm::gelu_tanh(v);
+        else return v / (T(1) + std::exp(-T(1.5957691216057307117) * (v + T(0.044715) * v * v * v)));
     }
     return v;
   } else {
@@ -149,8 +151,17 @@ inline void finish_row_scalar(const Gemm<T>& g, TileStep st, const T* s, T* c, i
   for (int j = 0; j < nr; ++j) c[j] = finish_value(g, st, s[j], c + j, row, col + j);
 }
 
+// Whether finish_row_vector applies `act` in registers (else the tile goes the scalar way).
+template <typename T>
+constexpr bool vector_activation(Activation act) {
+#ifdef __AVX2__
+  if (std::is_same_v<T, float>) return true;
+#endif
+  return act == Activation::none || act == Activation::relu;
+}
+
 // Finishes one full row of a tile (2 vectors) in registers: as finish_row_scalar, for the
-// epilogues that vectorize (no activation or relu; a contiguous bias or none).
+// epilogues that vectorize (see vector_activation; a contiguous bias or none).
 template <typename T>
 inline void finish_row_vector(const Gemm<T>& g, TileStep st, Vec<T> v0, Vec<T> v1, T* c, const T* bias) {
   constexpr int L = Blocking<T>::kLanes;
@@ -173,6 +184,17 @@ inline void finish_row_vector(const Gemm<T>& g, TileStep st, Vec<T> v0, Vec<T> v
       v0 = v0 < zero ? zero : v0;  // NaN stays NaN, as torch.relu
       v1 = v1 < zero ? zero : v1;
     }
+#ifdef __AVX2__
+    if constexpr (std::is_same_v<T, float>) {
+      if (g.act == Activation::gelu) {
+        v0 = vm::gelu(static_cast<__m256>(v0));
+        v1 = vm::gelu(static_cast<__m256>(v1));
+      } else if (g.act == Activation::gelu_tanh) {
+        v0 = vm::gelu_tanh(static_cast<__m256>(v0));
+        v1 = vm::gelu_tanh(static_cast<__m256>(v1));
+      }
+    }
+#endif
   }
   storeu(c, v0);
   storeu(c + L, v1);
@@ -216,8 +238,7 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Pane
     a += R;
     b += ldb;
   }
-  const bool vector_epilogue = (!g.bias || g.bias_cs == 1) &&
-                               (!st.last || g.act == Activation::none || g.act == Activation::relu);
+  const bool vector_epilogue = (!g.bias || g.bias_cs == 1) && (!st.last || vector_activation<T>(g.act));
   if (nr == 2 * L && vector_epilogue) {
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i)

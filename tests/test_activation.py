@@ -103,6 +103,11 @@ def test_activation_passes_nan_and_inf_as_torch(name):
     a = np.array([np.nan, np.inf, -np.inf, 0.0], np.float32)
     got = fib_fn(name, kw)(fibril.tensor(a), **kw).numpy()
     want = torch_fn(name)(torch.tensor(a), **kw).numpy()
+    if name == "gelu":
+        # torch's answer at +inf depends on its build (2.13 AVX2: inf, 2.11 AVX-512: nan); the
+        # formula x * Phi(x) in float64 gives inf, as fibril does.
+        with np.errstate(invalid="ignore"):
+            want = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in a.astype(np.float64)], np.float32)
     np.testing.assert_array_equal(got, want)
 
 

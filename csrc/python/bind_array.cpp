@@ -182,6 +182,8 @@ void bind_array(py::module_& m) {
       // numpy reaches __array__ only when the buffer protocol failed (a CUDA array): without it,
       // numpy would fall back to iterating the array element by element.
       .def("__array__", [](const Array& a, py::object dtype, py::object copy) {
+            FIBRIL_CHECK(a.device().is_cpu(), Runtime, "[numpy] cannot convert ", a.describe(),
+                         " to a numpy array: copy it to the CPU with .to('cpu') first");
             py::object arr = py::module_::import("numpy").attr("asarray")(py::memoryview(py::cast(a)));
             return dtype.is_none() ? arr : arr.attr("astype")(dtype, py::arg("copy") = false);
           }, py::arg("dtype") = py::none(), py::arg("copy") = py::none())

@@ -1,11 +1,33 @@
 """Sequential, ModuleList, ModuleDict and ParameterList: modules that hold modules (or
-parameters) under their position or key, as torch.nn's."""
+parameters) under their position or key, as torch.nn's. Sequential runs a Linear followed by
+ReLU (or GELU, without autograd) as one GEMM with the activation fused in its epilogue."""
 
 import collections
 import operator
 
+from ..autograd import is_grad_enabled
+from ..ops.matmul import linear
+from .activation import GELU, ReLU
+from .linear import Linear
 from .module import Module
 from .parameter import Parameter
+
+
+def _fused_activation(module, following, x):
+    """The matmul epilogue that computes `following` after the Linear `module`, or None. Only
+    plain modules (no hooks, not subclassed) fuse; gelu only when no gradient is recorded (its
+    fused form has no backward)."""
+    if type(module) is not Linear or module._forward_hooks or module._forward_pre_hooks:
+        return None
+    if following._forward_hooks or following._forward_pre_hooks:
+        return None
+    if type(following) is ReLU:
+        return "relu"
+    if type(following) is GELU:
+        recording = is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters()))
+        if not recording:
+            return "gelu" if following.approximate == "none" else "gelu_tanh"
+    return None
 
 
 def _index(i, n, kind):
@@ -28,8 +50,16 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
+        modules = list(self._modules.values())
+        i = 0
+        while i < len(modules):
+            act = _fused_activation(modules[i], modules[i + 1], x) if i + 1 < len(modules) else None
+            if act is None:
+                x = modules[i](x)
+                i += 1
+            else:  # Linear then its activation: one GEMM with the activation in its epilogue
+                x = linear(x, modules[i].weight, modules[i].bias, act)
+                i += 2
         return x
 
     def __len__(self):

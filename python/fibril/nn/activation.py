@@ -1,0 +1,93 @@
+"""Activation modules over fibril.nn.functional, with torch.nn's names, arguments and repr.
+inplace=True writes the result into the input (as torch, refused for a leaf that requires
+grad)."""
+
+from .. import creation
+from ..ops import activation as A
+from ..ops import softmax as S
+from .module import Module
+from .parameter import Parameter
+
+
+class _Activation(Module):
+    """fn(x, **options); `options` are shown by repr in torch's order."""
+
+    _fn = None
+    _options = ()
+
+    def __init__(self, *args, inplace=False, **kwargs):
+        super().__init__()
+        names = [name for name, _ in self._options]
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
+        values = dict(self._options)
+        values.update(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in values:
+                raise TypeError(f"{type(self).__name__} got an unexpected keyword argument '{key}'")
+            values[key] = value
+        for key, value in values.items():
+            setattr(self, key, value)
+        self.inplace = inplace
+
+    def forward(self, x):
+        out = type(self)._fn(x, **{name: getattr(self, name) for name, _ in self._options})
+        return x.copy_(out) if self.inplace else out
+
+    def extra_repr(self):
+        parts = [f"{name}={getattr(self, name)!r}" for name, _ in self._options]
+        if self.inplace:
+            parts.append("inplace=True")
+        return ", ".join(parts)
+
+
+def _activation(name, fn, options=()):
+    return type(name, (_Activation,), {"_fn": staticmethod(fn), "_options": options, "__doc__": f"torch.nn.{name}"})
+
+
+ReLU = _activation("ReLU", A.relu)
+ReLU6 = _activation("ReLU6", A.relu6)
+LeakyReLU = _activation("LeakyReLU", A.leaky_relu, (("negative_slope", 0.01),))
+ELU = _activation("ELU", A.elu, (("alpha", 1.0),))
+SELU = _activation("SELU", A.selu)
+CELU = _activation("CELU", A.celu, (("alpha", 1.0),))
+GELU = _activation("GELU", A.gelu, (("approximate", "none"),))
+SiLU = _activation("SiLU", A.silu)
+Mish = _activation("Mish", A.mish)
+Sigmoid = _activation("Sigmoid", A.sigmoid)
+Tanh = _activation("Tanh", A.tanh)
+Softplus = _activation("Softplus", A.softplus, (("beta", 1.0), ("threshold", 20.0)))
+Softsign = _activation("Softsign", A.softsign)
+Hardtanh = _activation("Hardtanh", A.hardtanh, (("min_val", -1.0), ("max_val", 1.0)))
+Hardsigmoid = _activation("Hardsigmoid", A.hardsigmoid)
+Hardswish = _activation("Hardswish", A.hardswish)
+
+
+class PReLU(Module):
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(creation.full((num_parameters,), init, device=device, dtype=dtype))
+
+    def forward(self, x):
+        return A.prelu(x, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Softmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return S.softmax(x, self.dim if self.dim is not None else (0 if x.ndim in (0, 1, 3) else 1))
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x):
+        return S.log_softmax(x, self.dim if self.dim is not None else (0 if x.ndim in (0, 1, 3) else 1))

@@ -1,0 +1,121 @@
+"""Activation and loss modules (fibril.nn.activation, fibril.nn.loss) against torch.nn, and
+Sequential's Linear + activation fusion into the GEMM epilogue."""
+
+import numpy as np
+import pytest
+
+import fibril
+import fibril.nn as nn
+
+torch = pytest.importorskip("torch")
+
+ACTIVATIONS = [
+    ("ReLU", {}), ("ReLU6", {}), ("LeakyReLU", {"negative_slope": 0.2}), ("ELU", {"alpha": 0.7}), ("SELU", {}),
+    ("CELU", {"alpha": 1.3}), ("GELU", {}), ("GELU", {"approximate": "tanh"}), ("SiLU", {}), ("Mish", {}),
+    ("Sigmoid", {}), ("Tanh", {}), ("Softplus", {"beta": 2.0, "threshold": 5.0}), ("Softsign", {}),
+    ("Hardtanh", {"min_val": -0.5, "max_val": 2.0}), ("Hardsigmoid", {}), ("Hardswish", {}),
+    ("Softmax", {"dim": 1}), ("LogSoftmax", {"dim": -1}), ("PReLU", {"num_parameters": 3, "init": 0.1}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", ACTIVATIONS)
+def test_activation_modules_match_torch(name, kwargs):
+    ours, theirs = getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs).double()
+    assert repr(ours) == repr(theirs)
+    x = np.random.default_rng(0).standard_normal((4, 3, 5)) * 3
+    xf, xt = fibril.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    if name == "PReLU":
+        ours.double()
+    out, ref = ours(xf), theirs(xt)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    out.sum().backward(), ref.sum().backward()
+    # torch's float64 hardsigmoid and celu backwards round some constants to float32 (fibril's
+    # match the exact derivative): equal to ~2e-7 only
+    np.testing.assert_allclose(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-6, atol=1e-12)
+
+
+def test_inplace_writes_the_input():
+    x = fibril.tensor([-1.0, 2.0])
+    out = nn.ReLU(inplace=True)(x)
+    assert out is x and x.tolist() == [0.0, 2.0]
+    assert repr(nn.LeakyReLU(0.1, inplace=True)) == "LeakyReLU(negative_slope=0.1, inplace=True)"
+    with pytest.raises(TypeError):
+        nn.ELU(1.0, 2.0)
+
+
+LOSSES = [
+    ("L1Loss", {}, "regression"), ("MSELoss", {"reduction": "sum"}, "regression"),
+    ("SmoothL1Loss", {"beta": 0.5}, "regression"), ("HuberLoss", {"delta": 0.7, "reduction": "none"}, "regression"),
+    ("CrossEntropyLoss", {"label_smoothing": 0.1, "ignore_index": 2}, "classes"),
+    ("CrossEntropyLoss", {"weight": [1.0, 2.0, 0.5, 1.5]}, "classes"),
+    ("NLLLoss", {"weight": [1.0, 2.0, 0.5, 1.5]}, "log_probs"),
+    ("BCELoss", {}, "probs"), ("BCEWithLogitsLoss", {"pos_weight": [2.0, 1.0, 0.5, 3.0]}, "binary"),
+    ("KLDivLoss", {"reduction": "batchmean"}, "log_probs_vs_probs"),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.5}, "classes"),
+    ("HingeEmbeddingLoss", {"margin": 0.8}, "signs"),
+]
+
+
+def _loss_inputs(kind, rng):
+    x = rng.standard_normal((6, 4))
+    if kind == "regression":
+        return x, rng.standard_normal((6, 4))
+    if kind in ("classes", "log_probs"):
+        if kind == "log_probs":
+            x = x - np.log(np.exp(x).sum(1, keepdims=True))
+        return x, rng.integers(0, 4, size=6)
+    if kind == "probs":
+        return 1 / (1 + np.exp(-x)), rng.random((6, 4))
+    if kind == "binary":
+        return x, (rng.random((6, 4)) > 0.5).astype(np.float64)
+    if kind == "log_probs_vs_probs":
+        p = np.exp(rng.standard_normal((6, 4)))
+        return x - np.log(np.exp(x).sum(1, keepdims=True)), p / p.sum(1, keepdims=True)
+    return x, np.where(rng.random((6, 4)) > 0.5, 1.0, -1.0)
+
+
+@pytest.mark.parametrize("name,kwargs,kind", LOSSES)
+def test_loss_modules_match_torch(name, kwargs, kind):
+    def build(lib, to_tensor):
+        args = {k: to_tensor(np.array(v)) if isinstance(v, list) else v for k, v in kwargs.items()}
+        return getattr(lib, name)(**args)
+
+    ours = build(nn, fibril.tensor)
+    theirs = build(torch.nn, lambda a: torch.tensor(a))
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    x, y = _loss_inputs(kind, np.random.default_rng(1))
+    xf, xt = fibril.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = ours(xf, fibril.tensor(y)), theirs(xt, torch.tensor(y))
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-12)
+    out.sum().backward(), ref.sum().backward()
+    np.testing.assert_allclose(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_margin_ranking_loss_module():
+    a, b = np.random.default_rng(2).standard_normal((2, 7))
+    sign = np.sign(np.random.default_rng(3).standard_normal(7))
+    out = nn.MarginRankingLoss(margin=0.3)(fibril.tensor(a), fibril.tensor(b), fibril.tensor(sign))
+    ref = torch.nn.MarginRankingLoss(margin=0.3)(torch.tensor(a), torch.tensor(b), torch.tensor(sign))
+    assert out.item() == pytest.approx(ref.item())
+
+
+def test_sequential_fuses_linear_and_activation_into_the_gemm():
+    fibril.manual_seed(0)
+    model = nn.Sequential(nn.Linear(9, 16), nn.ReLU(), nn.Linear(16, 8), nn.GELU(), nn.Linear(8, 3))
+    theirs = torch.nn.Sequential(torch.nn.Linear(9, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8), torch.nn.GELU(),
+                                 torch.nn.Linear(8, 3)).double()
+    model.double()
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    x = np.random.default_rng(4).standard_normal((5, 9))
+    out, ref = model(fibril.tensor(x)), theirs(torch.tensor(x))
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-12)
+    out.sum().backward(), ref.sum().backward()
+    for (name, p), q in zip(model.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12, err_msg=name)
+    with fibril.no_grad():  # here GELU fuses as well
+        np.testing.assert_allclose(model(fibril.tensor(x)).numpy(), ref.detach().numpy(), atol=1e-12)
+    seen = []
+    model[1].register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    model(fibril.tensor(x))
+    assert seen == [(5, 16)]  # a hooked activation runs as its own module

@@ -119,3 +119,38 @@ def test_sequential_fuses_linear_and_activation_into_the_gemm():
     model[1].register_forward_hook(lambda m, args, out: seen.append(out.shape))
     model(fibril.tensor(x))
     assert seen == [(5, 16)]  # a hooked activation runs as its own module
+
+
+NORMS = [
+    ("LayerNorm", (5,), {}, (3, 4, 5)), ("LayerNorm", ((4, 5),), {"bias": False}, (3, 4, 5)),
+    ("RMSNorm", (5,), {"eps": 1e-6}, (3, 4, 5)), ("GroupNorm", (2, 4), {}, (3, 4, 6)),
+    ("BatchNorm1d", (4,), {}, (8, 4)), ("BatchNorm1d", (4,), {"momentum": None}, (8, 4, 3)),
+    ("BatchNorm2d", (3,), {"affine": False}, (4, 3, 5, 5)), ("BatchNorm3d", (2,), {}, (2, 2, 3, 3, 3)),
+    ("BatchNorm2d", (3,), {"track_running_stats": False}, (4, 3, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs,shape", NORMS)
+def test_norm_modules_match_torch(name, args, kwargs, shape):
+    ours, theirs = getattr(nn, name)(*args, **kwargs).double(), getattr(torch.nn, name)(*args, **kwargs).double()
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    rng = np.random.default_rng(5)
+    for step in range(3):  # training steps update the running statistics
+        x = rng.standard_normal(shape) * 2 + step
+        xf, xt = fibril.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, ref = ours(xf), theirs(xt)
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-10)
+        (out * out).sum().backward(), (ref * ref).sum().backward()
+        np.testing.assert_allclose(xf.grad.numpy(), xt.grad.numpy(), atol=1e-9)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key].numpy(), value.numpy(), atol=1e-10, err_msg=key)
+    ours.eval(), theirs.eval()
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(ours(fibril.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               atol=1e-10)
+
+
+def test_batch_norm_rejects_wrong_rank():
+    with pytest.raises(ValueError, match="4D"):
+        nn.BatchNorm2d(3)(fibril.zeros(2, 3))

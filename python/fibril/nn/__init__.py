@@ -15,5 +15,6 @@ from .loss import (
     MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss,
 )
 from .module import Module
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm, RMSNorm
 from .parameter import Parameter
 from .sparse import Embedding

@@ -73,32 +73,57 @@ struct Tap {
 };
 
 // B panel of the forward GEMM: im2col(x)[p0 : p0+kc, j0 : j0+nr], rows taps, columns pixels.
+// The panel's pixels split into at most nr runs along output rows, found once; each row of
+// taps then copies its runs (interior runs straight, border runs element by element).
 template <typename T>
 void pack_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_t j0, int nr, int nr_full,
                   char* out) {
   const ConvGeometry& g = *static_cast<const ConvGeometry*>(ctx);
   const T* x = reinterpret_cast<const T*>(b);
   T* dst = reinterpret_cast<T*>(out);
+  struct Run {
+    int64_t offset, len, iy, ix;  // input coordinates of the first pixel at tap (0, 0)
+  };
+  constexpr int64_t kFullRun = 16;  // the AVX2 float panel width: one run covers it in most panels
+  Run runs[64];  // nr <= NR <= 16 pixels: at most 16 runs
+  int count = 0;
+  for_each_run(g, j0, nr, [&](int64_t offset, int64_t len, int64_t oy, int64_t ox) {
+    runs[count++] = {offset, len, oy * g.stride_h - g.pad_h, ox * g.stride_w - g.pad_w};
+  });
+  const int64_t sw = g.stride_w;
   Tap tap(g, p0);
   for (int64_t p = 0; p < kc; ++p, dst += nr_full, tap.next(g)) {
     const T* plane = x + tap.c * in_pixels(g);
-    for_each_run(g, j0, nr, [&](int64_t offset, int64_t len, int64_t oy, int64_t ox) {
-      T* d = dst + offset;
-      const int64_t iy = oy * g.stride_h + tap.ky * g.dilation_h - g.pad_h;
+    const int64_t dy = tap.ky * g.dilation_h, dx = tap.kx * g.dilation_w;
+    for (int r = 0; r < count; ++r) {
+      const Run& run = runs[r];
+      T* d = dst + run.offset;
+      const int64_t iy = run.iy + dy, ix = run.ix + dx;
       if (iy < 0 || iy >= g.height) {
-        std::fill(d, d + len, T(0));
-        return;
+        for (int64_t t = 0; t < run.len; ++t) d[t] = T(0);
+        continue;
       }
-      const int64_t ix0 = ox * g.stride_w + tap.kx * g.dilation_w - g.pad_w;
-      const Span s = valid_span(ix0, g.stride_w, len, g.width);
-      const T* src = plane + iy * g.width + ix0;
-      std::fill(d, d + s.lo, T(0));
-      if (g.stride_w == 1) std::memcpy(d + s.lo, src + s.lo, sizeof(T) * (s.hi - s.lo));
-      else
-        for (int64_t t = s.lo; t < s.hi; ++t) d[t] = src[t * g.stride_w];
-      std::fill(d + s.hi, d + len, T(0));
-    });
-    std::fill(dst + nr, dst + nr_full, T(0));
+      const T* src = plane + iy * g.width + ix;
+      if (sw == 1) {  // [lo, hi) of the run lies inside the row, the rest is padding
+        const int64_t lo = ix < 0 ? std::min(-ix, run.len) : 0;
+        const int64_t hi = std::max(lo, std::min(run.len, g.width - ix));
+        if (lo == 0 && hi == kFullRun) {
+          std::memcpy(d, src, sizeof(T) * kFullRun);  // a fixed size: inlined as vector moves
+          continue;
+        }
+        for (int64_t t = 0; t < lo; ++t) d[t] = T(0);
+        for (int64_t t = lo; t < hi; ++t) d[t] = src[t];
+        for (int64_t t = hi; t < run.len; ++t) d[t] = T(0);
+      } else if (ix >= 0 && ix + (run.len - 1) * sw < g.width) {
+        for (int64_t t = 0; t < run.len; ++t) d[t] = src[t * sw];
+      } else {
+        for (int64_t t = 0; t < run.len; ++t) {
+          const int64_t at = ix + t * sw;
+          d[t] = at >= 0 && at < g.width ? src[t * sw] : T(0);
+        }
+      }
+    }
+    for (int j = nr; j < nr_full; ++j) dst[j] = T(0);
   }
 }
 
@@ -173,32 +198,37 @@ MatmulArgs gemm_args(DType dtype, int64_t batch, int64_t m, int64_t n, int64_t k
   return a;
 }
 
+// One GEMM per image and group. With at least as many images as threads, each thread takes
+// whole images (single-threaded GEMMs: no barrier per block, B packed privately); else every
+// GEMM runs on all threads.
 template <typename T>
 void forward_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g);
   const BPacker packer{pack_patches<T>, &g};
-  std::vector<int64_t> b_offsets(g.batch), c_offsets(g.batch);
-  for (int64_t grp = 0; grp < g.groups; ++grp) {
-    for (int64_t n = 0; n < g.batch; ++n) {
-      b_offsets[n] = (n * g.in_channels + grp * in_group(g)) * in_pixels(g);
-      c_offsets[n] = (n * g.out_channels + grp * Og) * P;
+  const auto image = [&](int64_t n) {
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      MatmulArgs m = gemm_args(args.dtype, 1, Og, P, K);
+      m.a = args.weight + sizeof(T) * grp * Og * K;
+      m.a_rs = K;
+      m.a_cs = 1;
+      m.b = args.x + sizeof(T) * (n * g.in_channels + grp * in_group(g)) * in_pixels(g);
+      m.b_packer = &packer;
+      m.c = args.out + sizeof(T) * (n * g.out_channels + grp * Og) * P;
+      m.c_rs = P;
+      if (args.bias) {
+        m.bias = args.bias + sizeof(T) * grp * Og;
+        m.bias_rs = 1;
+      }
+      matmul(m);
     }
-    MatmulArgs m = gemm_args(args.dtype, g.batch, Og, P, K);
-    m.a = args.weight + sizeof(T) * grp * Og * K;
-    m.a_rs = K;
-    m.a_cs = 1;
-    m.b = args.x;
-    m.b_offsets = b_offsets.data();
-    m.b_packer = &packer;
-    m.c = args.out;
-    m.c_rs = P;
-    m.c_offsets = c_offsets.data();
-    if (args.bias) {
-      m.bias = args.bias + sizeof(T) * grp * Og;
-      m.bias_rs = 1;
-    }
-    matmul(m);
+  };
+  if (g.batch >= get_num_threads()) {
+    parallel_for(0, g.batch, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t n = lo; n < hi; ++n) image(n);
+    });
+  } else {
+    for (int64_t n = 0; n < g.batch; ++n) image(n);
   }
 }
 
@@ -247,9 +277,39 @@ void backward_weight_gemm(const ConvArgs& args) {
   });
 }
 
+// With stride 1 the input gradient is a convolution of grad_out with the flipped kernel, its
+// channel dims swapped, padded by dilation * (kernel - 1) - pad before: it runs as a forward
+// convolution (implicit GEMM, no column buffer, no scatter).
+template <typename T>
+void backward_input_as_forward(const ConvArgs& args) {
+  const ConvGeometry& g = args.geo;
+  const int64_t Og = out_group(g), Cg = in_group(g), kt = taps(g);
+  const T* w = reinterpret_cast<const T*>(args.weight);
+  Scratch flipped(sizeof(T) * g.out_channels * Cg * kt);
+  T* wf = flipped.as<T>();
+  for (int64_t grp = 0; grp < g.groups; ++grp)
+    for (int64_t o = 0; o < Og; ++o)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t t = 0; t < kt; ++t)
+          wf[((grp * Cg + c) * Og + o) * kt + t] = w[((grp * Og + o) * Cg + c) * kt + kt - 1 - t];
+  ConvGeometry f = g;
+  f.in_channels = g.out_channels;
+  f.height = g.out_height;
+  f.width = g.out_width;
+  f.out_channels = g.in_channels;
+  f.out_height = g.height;
+  f.out_width = g.width;
+  f.pad_h = g.dilation_h * (g.kernel_h - 1) - g.pad_h;
+  f.pad_w = g.dilation_w * (g.kernel_w - 1) - g.pad_w;
+  const ConvArgs forward{ConvPass::forward, args.dtype, f, args.grad_out, reinterpret_cast<const char*>(wf),
+                         nullptr, nullptr, args.out};
+  forward_gemm<T>(forward);
+}
+
 template <typename T>
 void backward_input_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
+  if (g.stride_h == 1 && g.stride_w == 1) return backward_input_as_forward<T>(args);
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
   T* gx = reinterpret_cast<T*>(args.out);
   const T* w = reinterpret_cast<const T*>(args.weight);
@@ -295,16 +355,30 @@ void backward_input_gemm(const ConvArgs& args) {
 }
 
 // ---- direct form: one input channel per group -----------------------------------------------
+//
+// Each task pads its input plane into a scratch plane (rows x cols, zeros around) that covers
+// every tap of every output. With stride 1, output (oy, ox) and tap (ky, kx) meet at padded
+// index i + ky * dh * cols + kx * dw, i = oy * cols + ox: a whole plane of outputs is one
+// contiguous multiply-add per tap over oh * cols values ("flat" rows of cols values whose last
+// cols - ow are junk, dropped at the end), which vectorizes at any plane width. Other strides
+// walk output rows.
 
-// The zero-padded input plane the output reads: rows [0, ph) and columns [0, pw) cover
-// (out_height - 1) * stride + (kernel - 1) * dilation + 1 of each.
 struct PaddedPlane {
-  int64_t rows, cols;
+  int64_t rows, cols, slack;  // slack: zeros past the plane that the flat loops' junk reads
   explicit PaddedPlane(const ConvGeometry& g)
       : rows((g.out_height - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1),
-        cols((g.out_width - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1) {}
-  int64_t size() const { return rows * cols; }
+        cols((g.out_width - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1),
+        slack((g.kernel_w - 1) * g.dilation_w) {}
+  int64_t size() const { return rows * cols + slack; }
 };
+
+bool flat(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
+
+// Rows here are short (a plane's width): an inline loop beats a call to memcpy.
+template <typename T>
+inline void copy_row(const T* __restrict src, int64_t n, T* __restrict dst) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
 
 template <typename T>
 void pad_plane(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
@@ -317,9 +391,24 @@ void pad_plane(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padd
     }
     const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
     std::fill(d, d + s.lo, T(0));
-    std::memcpy(d + s.lo, x + iy * g.width + s.lo - g.pad_w, sizeof(T) * (s.hi - s.lo));
+    copy_row(x + iy * g.width + s.lo - g.pad_w, s.hi - s.lo, d + s.lo);
     std::fill(d + s.hi, d + pp.cols, T(0));
   }
+  std::fill(padded + pp.rows * pp.cols, padded + pp.size(), T(0));
+}
+
+// A plane of outputs in flat rows of pp.cols values (zeros past out_width).
+template <typename T>
+void to_flat_rows(const ConvGeometry& g, const PaddedPlane& pp, const T* plane, T* rows) {
+  for (int64_t oy = 0; oy < g.out_height; ++oy) {
+    copy_row(plane + oy * g.out_width, g.out_width, rows + oy * pp.cols);
+    std::fill(rows + oy * pp.cols + g.out_width, rows + (oy + 1) * pp.cols, T(0));
+  }
+}
+
+// Offset of tap t in the padded plane.
+int64_t tap_offset(const ConvGeometry& g, const PaddedPlane& pp, int64_t t) {
+  return t / g.kernel_w * g.dilation_h * pp.cols + t % g.kernel_w * g.dilation_w;
 }
 
 // out[i] += w * src[i * step], i < n (vectorized when step is 1).
@@ -331,34 +420,43 @@ inline void axpy_row(T* __restrict out, T w, const T* __restrict src, int64_t st
     for (int64_t i = 0; i < n; ++i) out[i] += w * src[i * step];
 }
 
+int64_t direct_grain(const ConvGeometry& g) {
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, out_pixels(g) * taps(g) * out_group(g)));
+}
+
 template <typename T>
 void forward_direct(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const PaddedPlane pp(g);
-  const int64_t Og = out_group(g), P = out_pixels(g);
+  const int64_t Og = out_group(g), P = out_pixels(g), kt = taps(g), span = g.out_height * pp.cols;
   const T* x = reinterpret_cast<const T*>(args.x);
   const T* w = reinterpret_cast<const T*>(args.weight);
   const T* bias = reinterpret_cast<const T*>(args.bias);
   T* y = reinterpret_cast<T*>(args.out);
   // A task is one (image, input channel): its padded plane serves the group's Og outputs.
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, P * taps(g) * Og));
-  parallel_for(0, g.batch * g.in_channels, grain, [&](int64_t lo, int64_t hi) {
-    Scratch padded(sizeof(T) * pp.size());
+  parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
+    Scratch padded(sizeof(T) * pp.size()), sums(flat(g) ? sizeof(T) * span : 0);
+    T* pad = padded.as<T>();
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / g.in_channels, c = task % g.in_channels;
-      pad_plane(g, pp, x + task * in_pixels(g), padded.as<T>());
+      pad_plane(g, pp, x + task * in_pixels(g), pad);
       for (int64_t o = c * Og; o < (c + 1) * Og; ++o) {
         T* out = y + (n * g.out_channels + o) * P;
-        std::fill(out, out + P, bias ? bias[o] : T(0));
-        const T* wo = w + o * taps(g);
-        for (int64_t oy = 0; oy < g.out_height; ++oy) {
-          T* out_row = out + oy * g.out_width;
-          for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-            const T* in_row = padded.as<T>() + (oy * g.stride_h + ky * g.dilation_h) * pp.cols;
-            for (int64_t kx = 0; kx < g.kernel_w; ++kx)
-              axpy_row(out_row, wo[ky * g.kernel_w + kx], in_row + kx * g.dilation_w, g.stride_w, g.out_width);
-          }
+        const T* wo = w + o * kt;
+        const T b = bias ? bias[o] : T(0);
+        if (flat(g)) {
+          T* acc = sums.as<T>();
+          std::fill(acc, acc + span, b);
+          for (int64_t t = 0; t < kt; ++t) axpy_row(acc, wo[t], pad + tap_offset(g, pp, t), 1, span);
+          for (int64_t oy = 0; oy < g.out_height; ++oy)
+            copy_row(acc + oy * pp.cols, g.out_width, out + oy * g.out_width);
+          continue;
         }
+        std::fill(out, out + P, b);
+        for (int64_t oy = 0; oy < g.out_height; ++oy)
+          for (int64_t t = 0; t < kt; ++t)
+            axpy_row(out + oy * g.out_width, wo[t], pad + oy * g.stride_h * pp.cols + tap_offset(g, pp, t),
+                     g.stride_w, g.out_width);
       }
     }
   });
@@ -368,32 +466,29 @@ template <typename T>
 void backward_input_direct(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const PaddedPlane pp(g);
-  const int64_t Og = out_group(g), P = out_pixels(g);
+  const int64_t Og = out_group(g), P = out_pixels(g), kt = taps(g), span = g.out_height * pp.cols;
   const T* w = reinterpret_cast<const T*>(args.weight);
   const T* gy = reinterpret_cast<const T*>(args.grad_out);
   T* gx = reinterpret_cast<T*>(args.out);
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, P * taps(g) * Og));
-  parallel_for(0, g.batch * g.in_channels, grain, [&](int64_t lo, int64_t hi) {
-    Scratch padded(sizeof(T) * pp.size());
+  parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
+    Scratch padded(sizeof(T) * pp.size()), rows(flat(g) ? sizeof(T) * span : 0);
     T* pad = padded.as<T>();
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / g.in_channels, c = task % g.in_channels;
       std::fill(pad, pad + pp.size(), T(0));
       for (int64_t o = c * Og; o < (c + 1) * Og; ++o) {
         const T* go = gy + (n * g.out_channels + o) * P;
-        const T* wo = w + o * taps(g);
+        const T* wo = w + o * kt;
+        if (flat(g)) {
+          to_flat_rows(g, pp, go, rows.as<T>());
+          for (int64_t t = 0; t < kt; ++t) axpy_row(pad + tap_offset(g, pp, t), wo[t], rows.as<T>(), 1, span);
+          continue;
+        }
         for (int64_t oy = 0; oy < g.out_height; ++oy) {
           const T* g_row = go + oy * g.out_width;
-          for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-            T* in_row = pad + (oy * g.stride_h + ky * g.dilation_h) * pp.cols;
-            for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-              const T wk = wo[ky * g.kernel_w + kx];
-              T* d = in_row + kx * g.dilation_w;
-              if (g.stride_w == 1)
-                for (int64_t ox = 0; ox < g.out_width; ++ox) d[ox] += wk * g_row[ox];
-              else
-                for (int64_t ox = 0; ox < g.out_width; ++ox) d[ox * g.stride_w] += wk * g_row[ox];
-            }
+          for (int64_t t = 0; t < kt; ++t) {
+            T* d = pad + oy * g.stride_h * pp.cols + tap_offset(g, pp, t);
+            for (int64_t ox = 0; ox < g.out_width; ++ox) d[ox * g.stride_w] += wo[t] * g_row[ox];
           }
         }
       }
@@ -408,11 +503,20 @@ void backward_input_direct(const ConvArgs& args) {
         }
         const Span s = valid_span(g.pad_w, 1, g.width, pp.cols);
         std::fill(d, d + s.lo, T(0));
-        std::memcpy(d + s.lo, pad + r * pp.cols + g.pad_w + s.lo, sizeof(T) * (s.hi - s.lo));
+        copy_row(pad + r * pp.cols + g.pad_w + s.lo, s.hi - s.lo, d + s.lo);
         std::fill(d + s.hi, d + g.width, T(0));
       }
     }
   });
+}
+
+// acc[i] += a[i] * b[i * step], i < n (vectorized when step is 1).
+template <typename T>
+inline void mul_add_row(T* __restrict acc, const T* __restrict a, const T* __restrict b, int64_t step, int64_t n) {
+  if (step == 1)
+    for (int64_t i = 0; i < n; ++i) acc[i] += a[i] * b[i];
+  else
+    for (int64_t i = 0; i < n; ++i) acc[i] += a[i] * b[i * step];
 }
 
 template <typename T>
@@ -420,39 +524,36 @@ void backward_weight_direct(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const PaddedPlane pp(g);
   const int64_t Og = out_group(g), P = out_pixels(g), kt = taps(g);
+  // Flat: one accumulator row of oh * cols per tap; else one of out_width per tap.
+  const int64_t row = flat(g) ? g.out_height * pp.cols : g.out_width;
   const T* x = reinterpret_cast<const T*>(args.x);
   const T* gy = reinterpret_cast<const T*>(args.grad_out);
   T* gw = reinterpret_cast<T*>(args.out);
-  // A task is one output channel over all images; each tap sums into a row of out_width
+  // A task is one output channel over all images; each tap multiplies-adds into its row of
   // partial sums (vectorized), added up at the end in a fixed order.
   parallel_for(0, g.out_channels, 1, [&](int64_t lo, int64_t hi) {
-    Scratch padded(sizeof(T) * pp.size());
-    Scratch rows(sizeof(T) * kt * g.out_width);
-    T* acc = rows.as<T>();
+    Scratch padded(sizeof(T) * pp.size()), sums(sizeof(T) * kt * row), rows(flat(g) ? sizeof(T) * row : 0);
+    T* acc = sums.as<T>();
+    T* pad = padded.as<T>();
     for (int64_t o = lo; o < hi; ++o) {
       const int64_t c = o / Og;
-      std::fill(acc, acc + kt * g.out_width, T(0));
+      std::fill(acc, acc + kt * row, T(0));
       for (int64_t n = 0; n < g.batch; ++n) {
-        pad_plane(g, pp, x + (n * g.in_channels + c) * in_pixels(g), padded.as<T>());
+        pad_plane(g, pp, x + (n * g.in_channels + c) * in_pixels(g), pad);
         const T* go = gy + (n * g.out_channels + o) * P;
-        for (int64_t oy = 0; oy < g.out_height; ++oy) {
-          const T* g_row = go + oy * g.out_width;
-          for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-            const T* in_row = padded.as<T>() + (oy * g.stride_h + ky * g.dilation_h) * pp.cols;
-            for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-              T* a = acc + (ky * g.kernel_w + kx) * g.out_width;
-              const T* src = in_row + kx * g.dilation_w;
-              if (g.stride_w == 1)
-                for (int64_t ox = 0; ox < g.out_width; ++ox) a[ox] += g_row[ox] * src[ox];
-              else
-                for (int64_t ox = 0; ox < g.out_width; ++ox) a[ox] += g_row[ox] * src[ox * g.stride_w];
-            }
-          }
+        if (flat(g)) {
+          to_flat_rows(g, pp, go, rows.as<T>());
+          for (int64_t t = 0; t < kt; ++t) mul_add_row(acc + t * row, rows.as<T>(), pad + tap_offset(g, pp, t), 1, row);
+          continue;
         }
+        for (int64_t oy = 0; oy < g.out_height; ++oy)
+          for (int64_t t = 0; t < kt; ++t)
+            mul_add_row(acc + t * row, go + oy * g.out_width, pad + oy * g.stride_h * pp.cols + tap_offset(g, pp, t),
+                        g.stride_w, g.out_width);
       }
       for (int64_t t = 0; t < kt; ++t) {
         T total = 0;
-        for (int64_t ox = 0; ox < g.out_width; ++ox) total += acc[t * g.out_width + ox];
+        for (int64_t i = 0; i < row; ++i) total += acc[t * row + i];
         gw[o * kt + t] = total;
       }
     }

@@ -524,7 +524,9 @@ void gemm(const Gemm<T>& g, int threads) {
   if (g.k == 0) return scale_only(g);
   if (!g.packer && try_gemv(g, threads)) return;
   const bool direct_b = !g.packer && g.b_cs == 1 && g.m <= kDirectBMaxRows;
-  const int64_t kc_block = direct_b ? kDirectKC : B::KC;
+  // k in equal blocks of at most KC: no short last block re-reading C for a few steps.
+  const int64_t kc_limit = direct_b ? kDirectKC : B::KC, k_blocks = (g.k + kc_limit - 1) / kc_limit;
+  const int64_t kc_block = (g.k + k_blocks - 1) / k_blocks;
   const int64_t kc_max = std::min(kc_block, g.k), nc_max = std::min(B::NC, g.n);
   const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR);
   Scratch packed_b(direct_b ? 0 : sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR));

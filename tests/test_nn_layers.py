@@ -154,3 +154,20 @@ def test_norm_modules_match_torch(name, args, kwargs, shape):
 def test_batch_norm_rejects_wrong_rank():
     with pytest.raises(ValueError, match="4D"):
         nn.BatchNorm2d(3)(fibril.zeros(2, 3))
+
+
+@pytest.mark.skipif(torch is None, reason="torch does not import")
+@pytest.mark.parametrize("norm_type", [2.0, 1.0])
+def test_embedding_max_norm_matches_torch(norm_type):
+    torch.manual_seed(0)
+    tm = torch.nn.Embedding(10, 4, max_norm=1.5, norm_type=norm_type).double()
+    fm = nn.Embedding(10, 4, max_norm=1.5, norm_type=norm_type).double()
+    fm.load_state_dict({"weight": fibril.tensor(tm.weight.detach().numpy())})
+    assert repr(fm) == repr(tm)
+    idx = np.array([[1, 3, 3], [7, 1, 0]])
+    y, yt = fm(fibril.tensor(idx)), tm(torch.tensor(idx))
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(fm.weight.detach().numpy(), tm.weight.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(fm.weight.grad.numpy(), tm.weight.grad.numpy())

@@ -17,6 +17,7 @@ from ..ops.softmax import (
     kl_div, l1_loss, log_softmax, margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
     softmax,
 )
+from .sparse import embedding
 
 __all__ = [
     "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "mish", "prelu", "relu", "relu6",
@@ -27,5 +28,5 @@ __all__ = [
     "multi_margin_loss", "nll_loss", "smooth_l1_loss", "softmax",
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
-    "avg_pool2d", "max_pool1d", "max_pool2d",
+    "avg_pool2d", "max_pool1d", "max_pool2d", "embedding",
 ]

@@ -139,12 +139,20 @@ def test_conv1d_matches_reference(case):
 
 
 def test_conv2d_float32_large_channels_matches_float64():
+    """The AVX2 panel paths (16-wide im2col runs, 8x8 transposed blocks) against float64."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 64, 20, 21)).astype(np.float32)
     w = (rng.standard_normal((96, 64, 3, 3)) / 24).astype(np.float32)
-    y = F.conv2d(fibril.tensor(x), fibril.tensor(w), padding=1).numpy()
-    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1, 1), (1, 1), (1, 1), 1)
-    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4)
+    xt, wt = fibril.tensor(x, requires_grad=True), fibril.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, padding=1)
+    args = ((1, 1), (1, 1), (1, 1), (1, 1), 1)
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), None, *args)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-4, atol=1e-4)
+    gy = rng.standard_normal(ref.shape).astype(np.float32)
+    y.backward(fibril.tensor(gy))
+    gx_ref, gw_ref = ref_conv2d_grads(x.astype(np.float64), w.astype(np.float64), gy.astype(np.float64), *args)
+    np.testing.assert_allclose(xt.grad.numpy(), gx_ref, rtol=1e-4, atol=1e-4 * np.abs(gx_ref).max())
+    np.testing.assert_allclose(wt.grad.numpy(), gw_ref, rtol=1e-4, atol=1e-4 * np.abs(gw_ref).max())
 
 
 def test_unbatched_input():

@@ -33,11 +33,13 @@
 // im2col rows (contiguous) instead of columns, and a blocked-layout direct kernel.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
+#include "cpu/vec.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
 
@@ -143,8 +145,28 @@ void pack_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_
   }
 }
 
+#ifdef __AVX2__
+// Eight taps (from `first`) x eight pixels of one output row (from ox), stride 1, when all 64
+// values lie inside the input: eight row loads, one 8x8 transpose, eight stores. False
+// otherwise (the caller takes the scalar walk).
+inline bool pack_taps8x8_avx2(const ConvGeometry& g, const float* x, Tap tap, int64_t oy, int64_t ox, float* dst,
+                              int nr_full) {
+  __m256 r[8];
+  for (int j = 0; j < 8; ++j, tap.next(g)) {
+    const int64_t iy = oy * g.stride_h + tap.ky * g.dilation_h - g.pad_h;
+    const int64_t ix = ox + tap.kx * g.dilation_w - g.pad_w;
+    if (iy < 0 || iy >= g.height || ix < 0 || ix + 8 > g.width) return false;
+    r[j] = _mm256_loadu_ps(x + tap.c * in_pixels(g) + iy * g.width + ix);
+  }
+  transpose8x8(r);
+  for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + q * nr_full, r[q]);
+  return true;
+}
+#endif
+
 // B panel of the weight-gradient GEMM: im2col(x)ᵀ[p0 : p0+kc, j0 : j0+nr], rows pixels,
-// columns taps. Filled column by column (a tap's pixels are a strided walk of x).
+// columns taps. A tap's pixels are a strided walk of x; AVX2 float panels go by 8x8 blocks
+// (transposed in registers), the rest column by column.
 template <typename T>
 void pack_patches_transposed(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_t j0, int nr,
                              int nr_full, char* out) {
@@ -153,24 +175,45 @@ void pack_patches_transposed(const void* ctx, const char* b, int64_t p0, int64_t
   T* dst = reinterpret_cast<T*>(out);
   if (nr < nr_full)
     for (int64_t p = 0; p < kc; ++p) std::fill(dst + p * nr_full + nr, dst + (p + 1) * nr_full, T(0));
+  // Column j (tap `tap`) at the len pixels from panel row `offset`, output (oy, ox) onwards.
+  const auto column = [&](const Tap& tap, int j, int64_t offset, int64_t len, int64_t oy, int64_t ox) {
+    T* d = dst + offset * nr_full + j;
+    const int64_t iy = oy * g.stride_h + tap.ky * g.dilation_h - g.pad_h;
+    if (iy < 0 || iy >= g.height) {
+      for (int64_t t = 0; t < len; ++t) d[t * nr_full] = T(0);
+      return;
+    }
+    const int64_t ix0 = ox * g.stride_w + tap.kx * g.dilation_w - g.pad_w;
+    const Span s = valid_span(ix0, g.stride_w, len, g.width);
+    const T* src = x + tap.c * in_pixels(g) + iy * g.width + ix0;
+    for (int64_t t = 0; t < s.lo; ++t) d[t * nr_full] = T(0);
+    for (int64_t t = s.lo; t < s.hi; ++t) d[t * nr_full] = src[t * g.stride_w];
+    for (int64_t t = s.hi; t < len; ++t) d[t * nr_full] = T(0);
+  };
+  const auto columns8 = [&](const Tap& first, int j, int64_t offset, int64_t len, int64_t oy, int64_t ox) {
+    Tap tap = first;
+    for (int q = 0; q < 8; ++q, tap.next(g)) column(tap, j + q, offset, len, oy, ox);
+  };
   Tap tap(g, j0);
-  for (int j = 0; j < nr; ++j, tap.next(g)) {
-    const T* plane = x + tap.c * in_pixels(g);
-    for_each_run(g, p0, kc, [&](int64_t offset, int64_t len, int64_t oy, int64_t ox) {
-      T* d = dst + offset * nr_full + j;
-      const int64_t iy = oy * g.stride_h + tap.ky * g.dilation_h - g.pad_h;
-      if (iy < 0 || iy >= g.height) {
-        for (int64_t t = 0; t < len; ++t) d[t * nr_full] = T(0);
-        return;
-      }
-      const int64_t ix0 = ox * g.stride_w + tap.kx * g.dilation_w - g.pad_w;
-      const Span s = valid_span(ix0, g.stride_w, len, g.width);
-      const T* src = plane + iy * g.width + ix0;
-      for (int64_t t = 0; t < s.lo; ++t) d[t * nr_full] = T(0);
-      for (int64_t t = s.lo; t < s.hi; ++t) d[t * nr_full] = src[t * g.stride_w];
-      for (int64_t t = s.hi; t < len; ++t) d[t * nr_full] = T(0);
-    });
+  int j = 0;
+#ifdef __AVX2__
+  if constexpr (std::is_same_v<T, float>) {
+    for (; g.stride_w == 1 && j + 8 <= nr; j += 8) {
+      for_each_run(g, p0, kc, [&](int64_t offset, int64_t len, int64_t oy, int64_t ox) {
+        int64_t t = 0;
+        for (; t + 8 <= len; t += 8)
+          if (!pack_taps8x8_avx2(g, x, tap, oy, ox + t, dst + (offset + t) * nr_full + j, nr_full))
+            columns8(tap, j, offset + t, 8, oy, ox + t);
+        if (t < len) columns8(tap, j, offset + t, len - t, oy, ox + t);
+      });
+      for (int q = 0; q < 8; ++q) tap.next(g);
+    }
   }
+#endif
+  for (; j < nr; ++j, tap.next(g))
+    for_each_run(g, p0, kc, [&](int64_t offset, int64_t len, int64_t oy, int64_t ox) {
+      column(tap, j, offset, len, oy, ox);
+    });
 }
 
 // gx (one image's group, in_group planes) += col2im of cols (K rows of n pixels from j0, row

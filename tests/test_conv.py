@@ -87,6 +87,9 @@ CASES = [
     ((2, 6, 17, 19), (12, 3, 3), 1, "valid", 1, 3),
     ((1, 1, 28, 28), (8, 3, 3), 1, 1, 1, 1),
     ((2, 20, 6, 6), (40, 3, 3), 1, 1, 1, 1),
+    # more input than output channels: the input gradient runs as a forward convolution
+    ((2, 6, 9, 10), (4, 3, 4), 1, "same", (2, 1), 2),
+    ((1, 8, 7, 7), (3, 5, 3), 1, (2, 0), 1, 1),
 ]
 
 

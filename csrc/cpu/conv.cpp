@@ -39,6 +39,7 @@
 #include "core/parallel.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
+#include "cpu/simd.h"
 #include "cpu/vec.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
@@ -481,6 +482,41 @@ inline void axpy_row(T* __restrict out, T w, const T* __restrict src, int64_t st
     for (int64_t i = 0; i < n; ++i) out[i] += w * src[i * step];
 }
 
+// out[i] = (add ? out[i] : b) + sum over taps t of w[t] * src[off[t] + i], i < n: the taps
+// summed in registers, one store per output.
+template <typename T>
+void correlate(const T* src, const int64_t* off, const T* w, int64_t taps, T b, bool add, T* out, int64_t n) {
+  constexpr int L = kLanesOf<T>;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    Vec<T> s = (add ? loadu(out + i) : Vec<T>{}) + b;
+    for (int64_t t = 0; t < taps; ++t) s += w[t] * loadu(src + off[t] + i);
+    storeu(out + i, s);
+  }
+  for (; i < n; ++i) {
+    T s = (add ? out[i] : T(0)) + b;
+    for (int64_t t = 0; t < taps; ++t) s += w[t] * src[off[t] + i];
+    out[i] = s;
+  }
+}
+
+// sums[t] += sum over i < n of a[i] * src[off[t] + i], for every tap: lanes accumulate in
+// vectors (acc, taps of them) and the tail in rest; both added up in a fixed order at the end.
+template <typename T>
+void tap_dots(const T* a, const T* src, const int64_t* off, int64_t taps, int64_t n, Vec<T>* acc, T* rest) {
+  constexpr int L = kLanesOf<T>;
+  const int64_t nv = n / L * L;
+  for (int64_t t0 = 0; t0 < taps; t0 += 8) {
+    const int64_t t1 = std::min(taps, t0 + 8);
+    for (int64_t i = 0; i < nv; i += L) {
+      const Vec<T> va = loadu(a + i);
+      for (int64_t t = t0; t < t1; ++t) acc[t] += va * loadu(src + off[t] + i);
+    }
+  }
+  for (int64_t t = 0; t < taps; ++t)
+    for (int64_t i = nv; i < n; ++i) rest[t] += a[i] * src[off[t] + i];
+}
+
 int64_t direct_grain(const ConvGeometry& g) {
   return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, out_pixels(g) * taps(g) * out_group(g)));
 }
@@ -494,6 +530,8 @@ void forward_direct(const ConvArgs& args) {
   const T* w = reinterpret_cast<const T*>(args.weight);
   const T* bias = reinterpret_cast<const T*>(args.bias);
   T* y = reinterpret_cast<T*>(args.out);
+  std::vector<int64_t> offsets(kt);
+  for (int64_t t = 0; t < kt; ++t) offsets[t] = tap_offset(g, pp, t);
   // A task is one (image, input channel): its padded plane serves the group's Og outputs.
   parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
     Scratch padded(sizeof(T) * pp.size()), sums(flat(g) ? sizeof(T) * span : 0);
@@ -507,8 +545,7 @@ void forward_direct(const ConvArgs& args) {
         const T b = bias ? bias[o] : T(0);
         if (flat(g)) {
           T* acc = sums.as<T>();
-          std::fill(acc, acc + span, b);
-          for (int64_t t = 0; t < kt; ++t) axpy_row(acc, wo[t], pad + tap_offset(g, pp, t), 1, span);
+          correlate(pad, offsets.data(), wo, kt, b, false, acc, span);
           for (int64_t oy = 0; oy < g.out_height; ++oy)
             copy_row(acc + oy * pp.cols, g.out_width, out + oy * g.out_width);
           continue;
@@ -531,18 +568,28 @@ void backward_input_direct(const ConvArgs& args) {
   const T* w = reinterpret_cast<const T*>(args.weight);
   const T* gy = reinterpret_cast<const T*>(args.grad_out);
   T* gx = reinterpret_cast<T*>(args.out);
+  // Flat: padded input (index j) = sum over taps of w[t] * grad_out rows[j - off[t]], read
+  // from a copy of the rows with max_off zeros on both sides (so every j - off[t] is in it).
+  const int64_t max_off = tap_offset(g, pp, kt - 1), plane = pp.rows * pp.cols;
+  std::vector<int64_t> back(kt);
+  for (int64_t t = 0; t < kt; ++t) back[t] = max_off - tap_offset(g, pp, t);
   parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
-    Scratch padded(sizeof(T) * pp.size()), rows(flat(g) ? sizeof(T) * span : 0);
+    Scratch padded(sizeof(T) * pp.size()), rows(flat(g) ? sizeof(T) * (span + 2 * max_off) : 0);
     T* pad = padded.as<T>();
+    T* margin = rows.as<T>();
+    if (flat(g)) {
+      std::fill(margin, margin + max_off, T(0));
+      std::fill(margin + max_off + span, margin + span + 2 * max_off, T(0));
+    }
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / g.in_channels, c = task % g.in_channels;
-      std::fill(pad, pad + pp.size(), T(0));
+      if (!flat(g)) std::fill(pad, pad + pp.size(), T(0));
       for (int64_t o = c * Og; o < (c + 1) * Og; ++o) {
         const T* go = gy + (n * g.out_channels + o) * P;
         const T* wo = w + o * kt;
         if (flat(g)) {
-          to_flat_rows(g, pp, go, rows.as<T>());
-          for (int64_t t = 0; t < kt; ++t) axpy_row(pad + tap_offset(g, pp, t), wo[t], rows.as<T>(), 1, span);
+          to_flat_rows(g, pp, go, margin + max_off);
+          correlate(margin, back.data(), wo, kt, T(0), o > c * Og, pad, plane);
           continue;
         }
         for (int64_t oy = 0; oy < g.out_height; ++oy) {
@@ -585,26 +632,37 @@ void backward_weight_direct(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const PaddedPlane pp(g);
   const int64_t Og = out_group(g), P = out_pixels(g), kt = taps(g);
-  // Flat: one accumulator row of oh * cols per tap; else one of out_width per tap.
+  // Flat: the taps' dot products over the oh * cols flat rows, in vector accumulators; else
+  // one row of out_width partial sums per tap.
   const int64_t row = flat(g) ? g.out_height * pp.cols : g.out_width;
   const T* x = reinterpret_cast<const T*>(args.x);
   const T* gy = reinterpret_cast<const T*>(args.grad_out);
   T* gw = reinterpret_cast<T*>(args.out);
-  // A task is one output channel over all images; each tap multiplies-adds into its row of
-  // partial sums (vectorized), added up at the end in a fixed order.
+  // A task is one output channel over all images; partial sums are added up at the end in a
+  // fixed order.
+  std::vector<int64_t> offsets(kt);
+  for (int64_t t = 0; t < kt; ++t) offsets[t] = tap_offset(g, pp, t);
   parallel_for(0, g.out_channels, 1, [&](int64_t lo, int64_t hi) {
-    Scratch padded(sizeof(T) * pp.size()), sums(sizeof(T) * kt * row), rows(flat(g) ? sizeof(T) * row : 0);
+    Scratch padded(sizeof(T) * pp.size()), sums(flat(g) ? 0 : sizeof(T) * kt * row), rows(flat(g) ? sizeof(T) * row : 0);
+    Scratch lanes(flat(g) ? sizeof(Vec<T>) * kt + sizeof(T) * kt : 0);
     T* acc = sums.as<T>();
     T* pad = padded.as<T>();
+    Vec<T>* vacc = lanes.as<Vec<T>>();
+    T* rest = reinterpret_cast<T*>(vacc + kt);
     for (int64_t o = lo; o < hi; ++o) {
       const int64_t c = o / Og;
-      std::fill(acc, acc + kt * row, T(0));
+      if (flat(g)) {
+        std::fill(vacc, vacc + kt, Vec<T>{});
+        std::fill(rest, rest + kt, T(0));
+      } else {
+        std::fill(acc, acc + kt * row, T(0));
+      }
       for (int64_t n = 0; n < g.batch; ++n) {
         pad_plane(g, pp, x + (n * g.in_channels + c) * in_pixels(g), pad);
         const T* go = gy + (n * g.out_channels + o) * P;
         if (flat(g)) {
           to_flat_rows(g, pp, go, rows.as<T>());
-          for (int64_t t = 0; t < kt; ++t) mul_add_row(acc + t * row, rows.as<T>(), pad + tap_offset(g, pp, t), 1, row);
+          tap_dots(rows.as<T>(), pad, offsets.data(), kt, row, vacc, rest);
           continue;
         }
         for (int64_t oy = 0; oy < g.out_height; ++oy)
@@ -614,6 +672,13 @@ void backward_weight_direct(const ConvArgs& args) {
       }
       for (int64_t t = 0; t < kt; ++t) {
         T total = 0;
+        if (flat(g)) {
+          T lane[kLanesOf<T>];
+          storeu(lane, vacc[t]);
+          for (T v : lane) total += v;
+          gw[o * kt + t] = total + rest[t];
+          continue;
+        }
         for (int64_t i = 0; i < row; ++i) total += acc[t * row + i];
         gw[o * kt + t] = total;
       }

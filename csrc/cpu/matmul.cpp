@@ -45,35 +45,12 @@
 #include "core/parallel.h"
 #include "cpu/kernels.h"
 #include "cpu/scratch.h"
+#include "cpu/simd.h"
 #include "cpu/vec.h"
 #include "cpu/vec_math.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
 namespace {
-
-#ifdef __AVX2__
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-
-template <typename T>
-struct VecOf {
-  typedef T type __attribute__((vector_size(kVecBytes)));
-};
-template <typename T>
-using Vec = typename VecOf<T>::type;
-
-template <typename T>
-inline Vec<T> loadu(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename T>
-inline void storeu(T* p, Vec<T> v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 template <typename T>
 struct Blocking {

@@ -10,9 +10,11 @@ A TensorDataset (or a Subset of one) with the default collate is batched by one 
 per tensor instead of per-sample indexing and a stack; the result is the same.
 """
 
+import atexit
 import numbers
 import queue
 import threading
+import weakref
 
 import numpy as np
 
@@ -26,6 +28,17 @@ from .dataset import Subset, TensorDataset
 _active = threading.local()  # .generator: the epoch's Generator while a loader fetches in this thread
 _END = object()
 _POLL_S = 0.1  # how often a blocked producer looks at its stop flag
+_JOIN_S = 5.0  # at exit, how long to wait for a prefetch thread to finish its batch
+_live = weakref.WeakSet()  # iterators whose prefetch thread may still run
+
+
+@atexit.register
+def _stop_all():
+    """Stops the prefetch threads before the interpreter finalizes: a daemon thread still in a
+    kernel then would be killed as it takes the GIL back, which aborts the process."""
+    for it in list(_live):
+        it.close()
+        it._thread.join(_JOIN_S)
 
 
 def worker_generator():
@@ -169,6 +182,7 @@ class _Iterator:
             self._thread = threading.Thread(target=_produce, daemon=True, name="fibril-DataLoader-prefetch",
                                             args=(self._fetch, batches, epoch, self._queue, self._stop))
             self._thread.start()
+            _live.add(self)
 
     def __iter__(self):
         return self

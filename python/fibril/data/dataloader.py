@@ -7,7 +7,9 @@ draw from while the loader fetches. So a seeded loader gives the same batches wh
 thread runs or not (prefetch_factor=0), and whatever the main thread draws meanwhile.
 
 A TensorDataset (or a Subset of one) with the default collate is batched by one index_select
-per tensor instead of per-sample indexing and a stack; the result is the same.
+per tensor instead of per-sample indexing and a stack; the result is the same. Such a batch
+is built in the caller's thread: it is one kernel call per tensor, nothing to overlap, and
+handing it over through the thread cost ~8% of an MLP step on digits (GIL round trips).
 """
 
 import atexit
@@ -176,7 +178,7 @@ class _Iterator:
         self._generator = epoch
         self._batches = iter(batches)
         self._thread = None
-        if loader.prefetch_factor > 0:
+        if loader.prefetch_factor > 0 and self._fetch.tensors is None:
             self._queue = queue.Queue(maxsize=loader.prefetch_factor)
             self._stop = threading.Event()
             self._thread = threading.Thread(target=_produce, daemon=True, name="fibril-DataLoader-prefetch",

@@ -8,6 +8,7 @@ def plot_history(history, path, keys=None):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError as err:
         raise ImportError("plot_history needs matplotlib: pip install matplotlib (or fibril[train])") from err
     names = keys or [k for k in history.history if not k.startswith("val_") and k not in ("lr", "time")]
@@ -21,6 +22,7 @@ def plot_history(history, path, keys=None):
         if "val_" + name in history:
             ax.plot(history.epochs, history["val_" + name], marker="o", markersize=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()

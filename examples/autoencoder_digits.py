@@ -17,6 +17,7 @@ import digits
 
 CODE_SIZE = 8
 TARGET_MSE = 0.02
+BATCH = 32
 
 
 def build(code=CODE_SIZE, hidden=128):
@@ -38,7 +39,7 @@ def main(seed=0, epochs=40, progress=True, callbacks=()):
     fibril.manual_seed(seed)
     train, test = digits.load(seed)
     x_train, x_test = train.tensors[0], test.tensors[0]
-    train_loader = DataLoader(TensorDataset(x_train, x_train), batch_size=32, shuffle=True,
+    train_loader = DataLoader(TensorDataset(x_train, x_train), batch_size=BATCH, shuffle=True,
                               generator=fibril.Generator().manual_seed(seed))
     test_loader = DataLoader(TensorDataset(x_test, x_test), batch_size=512)
     model = build()

@@ -84,6 +84,7 @@ def test_random_split_counts_and_fractions():
     again = random_split(ds, [5, 3, 2], generator=gen())
     assert [p.indices for p in again] == [p.indices for p in parts]
     assert [len(p) for p in random_split(dataset(11), [0.5, 0.5], generator=gen())] == [6, 5]
+    assert [len(p) for p in random_split(dataset(10), [0.7, 0.2, 0.1], generator=gen())] == [7, 2, 1]
     with pytest.raises(ValueError, match="does not equal the length"):
         random_split(ds, [5, 4])
     with pytest.raises(ValueError, match="sum to 1"):

@@ -91,14 +91,13 @@ def _split_lengths(lengths, n):
         raise ValueError("random_split needs at least one length")
     if any(isinstance(x, bool) or not isinstance(x, numbers.Real) or x < 0 for x in lengths):
         raise ValueError(f"random_split lengths must be non-negative numbers, got {lengths}")
-    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1 and not all(isinstance(x, numbers.Integral)
-                                                                          for x in lengths):
+    if not all(isinstance(x, numbers.Integral) for x in lengths):
+        if not math.isclose(sum(lengths), 1):
+            raise ValueError(f"random_split fractions must sum to 1, got {lengths} (sum {sum(lengths)})")
         counts = [int(math.floor(n * frac)) for frac in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         return counts
-    if not all(isinstance(x, numbers.Integral) for x in lengths):
-        raise ValueError(f"random_split fractions must sum to 1, got {lengths} (sum {sum(lengths)})")
     if sum(lengths) != n:
         raise ValueError(f"Sum of input lengths ({sum(lengths)}) does not equal the length of the input "
                          f"dataset ({n})")

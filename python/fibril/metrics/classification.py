@@ -47,6 +47,14 @@ def top_k_accuracy_score(y_true, y_score, k=2, labels=None, normalize=True):
     return float(np.mean(hits)) if normalize else int(np.sum(hits))
 
 
+def _positions(labels, values):
+    """The index of each value in labels, -1 where absent."""
+    order = np.argsort(labels, kind="stable")
+    at = np.minimum(np.searchsorted(labels, values, sorter=order), len(labels) - 1)
+    found = order[at]
+    return np.where(labels[found] == values, found, -1)
+
+
 def confusion_matrix(y_true, y_pred, labels=None, normalize=None):
     """C[i, j]: samples of true label labels[i] predicted as labels[j]. normalize: 'true'
     (rows sum to 1), 'pred' (columns) or 'all'."""
@@ -54,10 +62,9 @@ def confusion_matrix(y_true, y_pred, labels=None, normalize=None):
     labels = np.unique(np.concatenate([y_true, y_pred])) if labels is None else np.asarray(labels)
     if labels.size == 0:
         raise ValueError("'labels' should contain at least one label")
-    index = {label: i for i, label in enumerate(labels.tolist())}
-    keep = np.array([t in index and p in index for t, p in zip(y_true.tolist(), y_pred.tolist())], dtype=bool)
-    rows = np.array([index[t] for t in y_true[keep].tolist()], dtype=np.int64)
-    cols = np.array([index[p] for p in y_pred[keep].tolist()], dtype=np.int64)
+    rows, cols = _positions(labels, y_true), _positions(labels, y_pred)
+    keep = (rows >= 0) & (cols >= 0)  # samples with a label outside `labels` are left out
+    rows, cols = rows[keep], cols[keep]
     cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
     np.add.at(cm, (rows, cols), 1)
     if normalize is None:

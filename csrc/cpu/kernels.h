@@ -162,6 +162,15 @@ struct ScatterArgs {
 // each GEMM's operands; null means 0 for all. See cpu/matmul.cpp for the blocking.
 enum class Activation : uint8_t { none, relu, gelu, gelu_tanh };
 
+// A B operand that is not a strided matrix (a convolution's implicit im2col): the GEMM asks it
+// for panels instead of reading B. pack writes B[p0 : p0+kc, j0 : j0+nr] step-major into dst,
+// nr_full values per step (columns nr..nr_full-1 zero); b is the GEMM's B pointer after its
+// batch offset (b_rs and b_cs are unused).
+struct BPacker {
+  void (*pack)(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_t j0, int nr, int nr_full, char* dst);
+  const void* ctx;
+};
+
 struct MatmulArgs {
   DType dtype;  // of A, B, C and bias; not bool
   int64_t batch, m, n, k;
@@ -178,6 +187,7 @@ struct MatmulArgs {
   const char* bias;
   int64_t bias_rs, bias_cs;
   Activation act;
+  const BPacker* b_packer;  // null: B is the strided matrix above
 };
 
 // Softmax family over the contiguous rows of a (rows, n) array, n >= 1; see cpu/softmax.cpp.
@@ -333,6 +343,52 @@ struct BatchNormArgs {
   char* gb;
 };
 
+// 2-D convolution over NCHW (1-D: height 1 and kernel height 1), contiguous operands; weight
+// (out_channels, in_channels / groups, kernel_h, kernel_w). pad_h/pad_w are the padding before
+// the input; the output size is given (padding after may differ, as for 'same'). Passes:
+// forward y = conv(x, weight) + bias (bias may be null); backward_input gx from grad_out and
+// weight; backward_weight gw from x and grad_out. `out` is overwritten. See cpu/conv.cpp.
+struct ConvGeometry {
+  int64_t batch, groups;
+  int64_t in_channels, height, width;
+  int64_t out_channels, out_height, out_width;
+  int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+};
+enum class ConvPass : uint8_t { forward, backward_input, backward_weight };
+
+struct ConvArgs {
+  ConvPass pass;
+  DType dtype;  // float32 or float64
+  ConvGeometry geo;
+  const char* x;
+  const char* weight;
+  const char* bias;
+  const char* grad_out;
+  char* out;
+};
+
+// Pooling over `planes` contiguous (height, width) planes (1-D: height 1). Output (oy, ox)
+// reads the input rows start_h[oy] + t * step_h, t < count_h[oy], and likewise the columns
+// (windows already clipped to the input, never empty). avg divides by div_h[oy] * div_w[ox],
+// or by divisor when it is > 0. max writes the argmax's flat index in its plane (iy * width
+// + ix; the first maximum, NaN winning) to indices; max_backward reads them back. Backward
+// passes overwrite `out` (the input's gradient) from g (the output's). See cpu/pool.cpp.
+enum class PoolKind : uint8_t { max, avg, max_backward, avg_backward };
+
+struct PoolArgs {
+  PoolKind kind;
+  DType dtype;  // float32 or float64
+  int64_t planes, height, width, out_height, out_width;
+  const int64_t *start_h, *count_h, *start_w, *count_w;
+  int64_t step_h, step_w;
+  const double *div_h, *div_w;
+  double divisor;
+  const char* x;
+  const char* g;
+  char* out;
+  int64_t* indices;
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -358,6 +414,8 @@ struct KernelTable {
   void (*activation)(const ActivationArgs& args);
   void (*row_norm)(const RowNormArgs& args);
   void (*batch_norm)(const BatchNormArgs& args);
+  void (*conv)(const ConvArgs& args);
+  void (*pool)(const PoolArgs& args);
 };
 
 #define FIBRIL_DECLARE_ISA(isa) \

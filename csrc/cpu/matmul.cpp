@@ -44,6 +44,7 @@
 #include "core/allocator.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cpu/scratch.h"
 #include "cpu/vec.h"
 #include "cpu/vec_math.h"
 
@@ -106,6 +107,7 @@ struct Gemm {
   const T* bias;
   int64_t bias_rs, bias_cs;
   Activation act;
+  const BPacker* packer;  // when set, B's panels come from it (b is its base pointer)
 };
 
 // What a tile does with its sums at one pc step.
@@ -327,6 +329,10 @@ void pack_a(const Gemm<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T*
 template <typename T>
 void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, T* dst) {
   constexpr int NR = Blocking<T>::NR;
+  if (g.packer) {
+    g.packer->pack(g.packer->ctx, reinterpret_cast<const char*>(g.b), p0, kc, j0, nr, NR, reinterpret_cast<char*>(dst));
+    return;
+  }
   const T* src = g.b + p0 * g.b_rs + j0 * g.b_cs;
   if (g.b_cs == 1 && nr == NR) {
     // Panels are packed left to right: fetch this row's segment of a later panel meanwhile.
@@ -353,25 +359,6 @@ void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, 
       for (int j = 0; j < nr; ++j) dst[p * NR + j] = src[p * g.b_rs + j * g.b_cs];
   }
 }
-
-// A block of the caching allocator, returned on scope exit.
-class Scratch {
- public:
-  explicit Scratch(size_t bytes) : bytes_(bytes), ptr_(bytes ? cpu_allocator::allocate(bytes) : nullptr) {}
-  ~Scratch() {
-    if (ptr_) cpu_allocator::release(ptr_, bytes_);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  template <typename T>
-  T* as() const {
-    return static_cast<T*>(ptr_);
-  }
-
- private:
-  size_t bytes_;
-  void* ptr_;
-};
 
 // k == 0: C = act(beta * C + bias).
 template <typename T>
@@ -535,8 +522,8 @@ void gemm(const Gemm<T>& g, int threads) {
   constexpr int MR = B::MR, NR = B::NR;
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) return scale_only(g);
-  if (try_gemv(g, threads)) return;
-  const bool direct_b = g.b_cs == 1 && g.m <= kDirectBMaxRows;
+  if (!g.packer && try_gemv(g, threads)) return;
+  const bool direct_b = !g.packer && g.b_cs == 1 && g.m <= kDirectBMaxRows;
   const int64_t kc_block = direct_b ? kDirectKC : B::KC;
   const int64_t kc_max = std::min(kc_block, g.k), nc_max = std::min(B::NC, g.n);
   const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR);
@@ -610,7 +597,8 @@ void matmul_typed(const MatmulArgs& args) {
                reinterpret_cast<const T*>(args.bias),
                args.bias_rs,
                args.bias_cs,
-               args.act};
+               args.act,
+               args.b_packer};
   const auto at = [&](int64_t index) {
     Gemm<T> g = base;
     if (args.a_offsets) g.a += args.a_offsets[index];

@@ -6,6 +6,7 @@ from .activation import (
     CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, Mish, PReLU, ReLU, ReLU6, Sigmoid,
     SiLU, Softmax, Softplus, Softsign, Tanh,
 )
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .containers import ModuleDict, ModuleList, ParameterList, Sequential
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .flatten import Flatten, Unflatten
@@ -17,4 +18,8 @@ from .loss import (
 from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm, RMSNorm
 from .parameter import Parameter
+from .pooling import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
+    MaxPool2d,
+)
 from .sparse import Embedding

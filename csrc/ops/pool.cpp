@@ -1,0 +1,233 @@
+// The pooling family's window tables: for every output index along an axis, the first input
+// index its window reads, how many it reads (step apart) and the average's divisor share.
+#include "ops/pool.h"
+
+#include <vector>
+
+#include "core/errors.h"
+#include "core/shape.h"
+#include "cpu/kernels.h"
+
+namespace fibril::ops {
+namespace {
+
+struct Axis {
+  int64_t size = 1, out = 1, step = 1;
+  std::vector<int64_t> start{0}, count{1};
+  std::vector<double> div{1};
+};
+
+void check_input(const Array& x, size_t dims, const char* op) {
+  FIBRIL_CHECK(dims == 1 || dims == 2, Value, "[", op, "] pools over 1 or 2 dims, got ", dims);
+  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
+  FIBRIL_CHECK(x.dtype() == DType::float32 || x.dtype() == DType::float64, Type, "[", op,
+               "] needs a float32 or float64 input, got ", x.describe());
+  FIBRIL_CHECK(x.ndim() == static_cast<int>(dims) + 1 || x.ndim() == static_cast<int>(dims) + 2, Value, "[", op,
+               "] expected a ", dims + 1, "-D or ", dims + 2, "-D input, got ", x.describe());
+  for (size_t d = 0; d < dims; ++d)
+    FIBRIL_CHECK(x.shape()[x.ndim() - dims + d] >= 1, Value, "[", op, "] needs non-empty spatial dims, got ",
+                 x.describe());
+}
+
+// Sliding windows: output o covers o * stride - pad + t * dilation, t < kernel.
+Axis window_axis(int64_t size, size_t d, const PoolOptions& o, bool max, const Shape& x, const char* op) {
+  const int64_t k = o.kernel[d], s = o.stride[d], p = o.padding[d], dil = max ? o.dilation[d] : 1;
+  const auto options = [&] {
+    return str_cat("kernel_size ", shape_str(o.kernel), ", stride ", shape_str(o.stride), ", padding ",
+                   shape_str(o.padding), max ? str_cat(", dilation ", shape_str(o.dilation)) : std::string());
+  };
+  FIBRIL_CHECK(k >= 1 && s >= 1 && dil >= 1 && p >= 0, Value, "[", op,
+               "] kernel_size, stride and dilation must be positive and padding non-negative, got ", options());
+  const int64_t effective = dil * (k - 1) + 1;
+  FIBRIL_CHECK(2 * p <= (max ? effective : k), Value, "[", op, "] padding should be at most half of the kernel, got ",
+               options());
+  const int64_t span = size + 2 * p - effective;
+  FIBRIL_CHECK(span >= 0, Value, "[", op, "] input ", shape_str(x), " is smaller than the kernel (", options(),
+               "): non-positive output size");
+  Axis a;
+  a.size = size;
+  a.step = dil;
+  a.out = (o.ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (o.ceil_mode && (a.out - 1) * s >= size + p) --a.out;  // the last window starts inside
+  a.start.resize(a.out);
+  a.count.resize(a.out);
+  a.div.resize(a.out);
+  for (int64_t i = 0; i < a.out; ++i) {
+    const int64_t s0 = i * s - p;
+    const int64_t lo = s0 >= 0 ? 0 : (-s0 + dil - 1) / dil;
+    const int64_t hi = s0 >= size ? 0 : std::min(k, (size - 1 - s0) / dil + 1);
+    a.start[i] = s0 + lo * dil;
+    a.count[i] = std::max<int64_t>(0, hi - lo);
+    a.div[i] = static_cast<double>(o.count_include_pad ? std::min(s0 + k, size + p) - s0 : a.count[i]);
+  }
+  return a;
+}
+
+// Adaptive windows: output o covers [floor(o * size / out), ceil((o + 1) * size / out)).
+Axis adaptive_axis(int64_t size, int64_t out, const Shape& x, const char* op) {
+  FIBRIL_CHECK(out >= 0, Value, "[", op, "] output_size must be non-negative, got ", out, " for input ", shape_str(x));
+  Axis a;
+  a.size = size;
+  a.out = out;
+  a.start.resize(out);
+  a.count.resize(out);
+  a.div.resize(out);
+  for (int64_t i = 0; i < out; ++i) {
+    a.start[i] = i * size / out;
+    a.count[i] = ((i + 1) * size + out - 1) / out - a.start[i];
+    a.div[i] = static_cast<double>(a.count[i]);
+  }
+  return a;
+}
+
+// The pooled shape: x's leading dims, then the axes' output sizes.
+Shape pooled_shape(const Shape& x, const std::vector<Axis>& axes) {
+  Shape s(x.begin(), x.end() - static_cast<int64_t>(axes.size()));
+  for (const Axis& a : axes) s.push_back(a.out);
+  return s;
+}
+
+cpu::PoolArgs pool_args(cpu::PoolKind kind, DType dtype, const Shape& x, const std::vector<Axis>& axes) {
+  static const Axis unit{};  // the height axis of a 1-D pooling
+  const Axis& h = axes.size() == 2 ? axes[0] : unit;
+  const Axis& w = axes.back();
+  int64_t planes = 1;
+  for (size_t d = 0; d + axes.size() < x.size(); ++d) planes *= x[d];
+  cpu::PoolArgs a{};
+  a.kind = kind;
+  a.dtype = dtype;
+  a.planes = planes;
+  a.height = h.size;
+  a.width = w.size;
+  a.out_height = h.out;
+  a.out_width = w.out;
+  a.start_h = h.start.data();
+  a.count_h = h.count.data();
+  a.start_w = w.start.data();
+  a.count_w = w.count.data();
+  a.step_h = h.step;
+  a.step_w = w.step;
+  a.div_h = h.div.data();
+  a.div_w = w.div.data();
+  return a;
+}
+
+std::vector<Axis> window_axes(const Shape& x, const PoolOptions& o, bool max, const char* op) {
+  const size_t dims = o.kernel.size();
+  FIBRIL_CHECK(o.stride.size() == dims && o.padding.size() == dims && (!max || o.dilation.size() == dims), Value,
+               "[", op, "] kernel_size, stride, padding and dilation need ", dims, " values each");
+  std::vector<Axis> axes;
+  for (size_t d = 0; d < dims; ++d) axes.push_back(window_axis(x[x.size() - dims + d], d, o, max, x, op));
+  return axes;
+}
+
+std::vector<Axis> adaptive_axes(const Shape& x, const Shape& output_size, const char* op) {
+  std::vector<Axis> axes;
+  for (size_t d = 0; d < output_size.size(); ++d)
+    axes.push_back(adaptive_axis(x[x.size() - output_size.size() + d], output_size[d], x, op));
+  return axes;
+}
+
+PoolResult run_max(const Array& x_in, const std::vector<Axis>& axes) {
+  const Shape shape = pooled_shape(x_in.shape(), axes);
+  PoolResult r{Array::empty(shape, x_in.dtype()), Array::empty(shape, DType::int64)};
+  if (r.y.numel() == 0) return r;
+  const Array x = x_in.contiguous();
+  cpu::PoolArgs a = pool_args(cpu::PoolKind::max, x.dtype(), x.shape(), axes);
+  a.x = static_cast<const char*>(x.data());
+  a.out = static_cast<char*>(r.y.data());
+  a.indices = static_cast<int64_t*>(r.indices.data());
+  cpu::kernels().pool(a);
+  return r;
+}
+
+Array run_avg(const Array& x_in, const std::vector<Axis>& axes, double divisor) {
+  Array y = Array::empty(pooled_shape(x_in.shape(), axes), x_in.dtype());
+  if (y.numel() == 0) return y;
+  const Array x = x_in.contiguous();
+  cpu::PoolArgs a = pool_args(cpu::PoolKind::avg, x.dtype(), x.shape(), axes);
+  a.x = static_cast<const char*>(x.data());
+  a.out = static_cast<char*>(y.data());
+  a.divisor = divisor;
+  cpu::kernels().pool(a);
+  return y;
+}
+
+Array run_avg_backward(const Array& g_in, const Shape& input_shape, const std::vector<Axis>& axes, double divisor,
+                       const char* op) {
+  const Shape expected = pooled_shape(input_shape, axes);
+  FIBRIL_CHECK(g_in.shape() == expected, Value, "[", op, "] gradient of shape ", shape_str(g_in.shape()),
+               " does not match the pooled shape ", shape_str(expected));
+  Array gx = Array::full(input_shape, 0.0, g_in.dtype());
+  if (g_in.numel() == 0) return gx;
+  const Array g = g_in.contiguous();
+  cpu::PoolArgs a = pool_args(cpu::PoolKind::avg_backward, g.dtype(), input_shape, axes);
+  a.g = static_cast<const char*>(g.data());
+  a.out = static_cast<char*>(gx.data());
+  a.divisor = divisor;
+  cpu::kernels().pool(a);
+  return gx;
+}
+
+}  // namespace
+
+PoolResult max_pool(const Array& x, const PoolOptions& o) {
+  check_input(x, o.kernel.size(), "max_pool");
+  return run_max(x, window_axes(x.shape(), o, true, "max_pool"));
+}
+
+Array avg_pool(const Array& x, const PoolOptions& o) {
+  check_input(x, o.kernel.size(), "avg_pool");
+  return run_avg(x, window_axes(x.shape(), o, false, "avg_pool"), static_cast<double>(o.divisor_override));
+}
+
+PoolResult adaptive_max_pool(const Array& x, const Shape& output_size) {
+  check_input(x, output_size.size(), "adaptive_max_pool");
+  return run_max(x, adaptive_axes(x.shape(), output_size, "adaptive_max_pool"));
+}
+
+Array adaptive_avg_pool(const Array& x, const Shape& output_size) {
+  check_input(x, output_size.size(), "adaptive_avg_pool");
+  return run_avg(x, adaptive_axes(x.shape(), output_size, "adaptive_avg_pool"), 0);
+}
+
+Array max_pool_backward(const Array& g_in, const Array& indices_in, const Shape& input_shape, size_t dims) {
+  const char* op = "max_pool_backward";
+  FIBRIL_CHECK(g_in.shape() == indices_in.shape() && indices_in.dtype() == DType::int64 &&
+                   g_in.ndim() == static_cast<int>(input_shape.size()) && input_shape.size() > dims,
+               Value, "[", op, "] gradient ", g_in.describe(), " and indices ", indices_in.describe(),
+               " do not match the input shape ", shape_str(input_shape));
+  Array gx = Array::full(input_shape, 0.0, g_in.dtype());
+  if (g_in.numel() == 0) return gx;
+  const Array g = g_in.contiguous(), idx = indices_in.contiguous();
+  int64_t in_plane = 1, out_plane = 1;
+  for (size_t d = input_shape.size() - dims; d < input_shape.size(); ++d) {
+    in_plane *= input_shape[d];
+    out_plane *= g.shape()[d];
+  }
+  // The flat indices address whole planes: the kernel needs only the plane sizes.
+  cpu::PoolArgs a{};
+  a.kind = cpu::PoolKind::max_backward;
+  a.dtype = g.dtype();
+  a.planes = g.numel() / out_plane;
+  a.height = a.out_height = 1;
+  a.width = in_plane;
+  a.out_width = out_plane;
+  a.g = static_cast<const char*>(g.data());
+  a.out = static_cast<char*>(gx.data());
+  a.indices = static_cast<int64_t*>(idx.data());
+  cpu::kernels().pool(a);
+  return gx;
+}
+
+Array avg_pool_backward(const Array& g, const Shape& input_shape, const PoolOptions& o) {
+  return run_avg_backward(g, input_shape, window_axes(input_shape, o, false, "avg_pool_backward"),
+                          static_cast<double>(o.divisor_override), "avg_pool_backward");
+}
+
+Array adaptive_avg_pool_backward(const Array& g, const Shape& input_shape, const Shape& output_size) {
+  return run_avg_backward(g, input_shape, adaptive_axes(input_shape, output_size, "adaptive_avg_pool_backward"), 0,
+                          "adaptive_avg_pool_backward");
+}
+
+}  // namespace fibril::ops

@@ -1,0 +1,168 @@
+"""Convolution family: conv1d, conv2d, conv_transpose1d and conv_transpose2d with
+torch.nn.functional's semantics. Every pass is one _C kernel call (csrc/cpu/conv.cpp): the
+convolution's forward, input gradient and weight gradient. A transposed convolution is the
+convolution's input gradient, so its own gradients are the convolution's forward (input) and
+weight gradient with the roles of input and output swapped. Unbatched inputs (C, *spatial) are
+accepted as in PyTorch. Gradients are first order (the backward is not itself recorded)."""
+
+import numbers
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor
+from . import index
+
+
+def _data(t):
+    return None if t is None else t._data
+
+
+def _wrap(a):
+    return None if a is None else Tensor._wrap(a)
+
+
+def _ints(value, n, name, op):
+    if isinstance(value, numbers.Integral):
+        return (int(value),) * n
+    try:
+        values = tuple(int(v) for v in value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a sequence of {n} ints, got {value!r}") from None
+    if len(values) != n:
+        raise ValueError(f"{op}: {name} needs {n} values, got {value!r}")
+    return values
+
+
+def _padding(padding, n, kernel, stride, dilation, op):
+    """(before, after) per dim, from an int, a tuple, 'valid' or 'same' (extra on the right)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * n, (0,) * n
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple, got '{padding}'")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride {stride})")
+        total = [d * (k - 1) for d, k in zip(dilation, kernel)]
+        return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)
+    before = _ints(padding, n, "padding", op)
+    return before, before
+
+
+def _check_operands(x, weight, n, op):
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: expected Tensors, got {type(x).__name__} and {type(weight).__name__}")
+    if weight.ndim != n + 2:
+        raise ValueError(f"{op}: expected a {n + 2}-D weight, got weight {list(weight.shape)}")
+    if x.ndim not in (n + 1, n + 2):
+        raise ValueError(f"{op}: expected a {n + 1}-D (unbatched) or {n + 2}-D (batched) input, "
+                         f"got input {list(x.shape)}")
+
+
+class Conv(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, options):
+        ctx.save_for_backward(x, weight)
+        ctx.options = options
+        return Tensor._wrap(_C.conv(x._data, weight._data, _data(bias), *options))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx = _C.conv_backward_input(g._data, weight._data, x.shape, *ctx.options) if need[0] else None
+        gw = _C.conv_backward_weight(x._data, g._data, weight.shape, *ctx.options) if need[1] else None
+        gb = g.sum(dim=[0] + list(range(2, g.ndim))) if need[2] else None
+        return _wrap(gx), _wrap(gw), gb, None
+
+
+class ConvTranspose(Function):
+    @staticmethod
+    def forward(ctx, x, weight, options, out_shape):
+        ctx.save_for_backward(x, weight)
+        ctx.options = options
+        return Tensor._wrap(_C.conv_backward_input(x._data, weight._data, out_shape, *options))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx = _C.conv(g._data, weight._data, None, *ctx.options) if need[0] else None
+        gw = _C.conv_backward_weight(g._data, x._data, weight.shape, *ctx.options) if need[1] else None
+        return _wrap(gx), _wrap(gw), None, None
+
+
+def _batched(x, n):
+    return (x, False) if x.ndim == n + 2 else (index.unsqueeze(x, 0), True)
+
+
+def _conv(x, weight, bias, stride, padding, dilation, groups, n, op):
+    _check_operands(x, weight, n, op)
+    kernel = tuple(weight.shape[2:])
+    stride = _ints(stride, n, "stride", op)
+    dilation = _ints(dilation, n, "dilation", op)
+    before, after = _padding(padding, n, kernel, stride, dilation, op)
+    options = (stride, before, after, dilation, int(groups))
+    x, unbatched = _batched(x, n)
+    y = Conv.apply(x, weight, bias, options)
+    return index.squeeze(y, 0) if unbatched else y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv1d: input (N, C, L) or (C, L), weight (O, C / groups, k)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv2d: input (N, C, H, W) or (C, H, W), weight (O, C / groups, kh, kw);
+    padding an int, a pair, 'valid' or 'same'."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def transposed_output_size(size, kernel, stride, padding, output_padding, dilation):
+    """The spatial size of a transposed convolution's output along one dim."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
+def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, n, op):
+    _check_operands(x, weight, n, op)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple, got '{padding}'")
+    stride = _ints(stride, n, "stride", op)
+    padding = _ints(padding, n, "padding", op)
+    output_padding = _ints(output_padding, n, "output_padding", op)
+    dilation = _ints(dilation, n, "dilation", op)
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if not 0 <= op_ < max(s, d):
+            raise ValueError(f"{op}: output_padding {output_padding} must be smaller than either stride {stride} "
+                             f"or dilation {dilation}")
+    x, unbatched = _batched(x, n)
+    groups = int(groups)
+    if groups < 1 or x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
+        raise ValueError(f"{op}: input {list(x.shape)} and weight {list(weight.shape)} with groups={groups}: "
+                         f"expected weight (in_channels, out_channels / groups, ...) with in_channels divisible "
+                         f"by groups")
+    kernel = weight.shape[2:]
+    out_spatial = [transposed_output_size(size, k, s, p, o, d)
+                   for size, k, s, p, o, d in zip(x.shape[2:], kernel, stride, padding, output_padding, dilation)]
+    if any(size < 1 for size in out_spatial):
+        raise ValueError(f"{op}: input {list(x.shape)} and weight {list(weight.shape)} give a non-positive output "
+                         f"size {out_spatial}")
+    out_shape = (x.shape[0], weight.shape[1] * groups, *out_spatial)
+    after = tuple(p - o for p, o in zip(padding, output_padding))
+    options = (stride, padding, after, dilation, groups)
+    y = ConvTranspose.apply(x, weight, options, out_shape)
+    if bias is not None:
+        y = y + index.reshape(bias, (1, -1) + (1,) * n)
+    return index.squeeze(y, 0) if unbatched else y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """torch.nn.functional.conv_transpose1d: weight (in_channels, out_channels / groups, k)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """torch.nn.functional.conv_transpose2d: weight (in_channels, out_channels / groups, kh, kw)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")

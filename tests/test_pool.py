@@ -1,0 +1,200 @@
+"""Pooling family: max/avg pooling 1-D and 2-D (padding, dilation, ceil_mode,
+count_include_pad, divisor_override, indices) and adaptive pooling against a float64 loop
+reference and PyTorch, forward and gradients, gradcheck, modules and bad input."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fibril
+import fibril.nn as nn
+import fibril.nn.functional as F
+from op_check import check_op, torch
+
+TF = torch.nn.functional if torch is not None else None
+needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
+
+
+def _out(size, k, s, p, d, ceil_mode):
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (math.ceil(span / s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def ref_pool2d(x, k, s, p, d=(1, 1), ceil_mode=False, kind="max", count_include_pad=True, divisor=None):
+    n, c, h, w = x.shape
+    oh, ow = _out(h, k[0], s[0], p[0], d[0], ceil_mode), _out(w, k[1], s[1], p[1], d[1], ceil_mode)
+    y = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            rows = [i * s[0] - p[0] + t * d[0] for t in range(k[0])]
+            cols = [j * s[1] - p[1] + t * d[1] for t in range(k[1])]
+            vr = [r for r in rows if 0 <= r < h]
+            vc = [q for q in cols if 0 <= q < w]
+            win = x[:, :, vr][:, :, :, vc]
+            if kind == "max":
+                y[:, :, i, j] = win.max(axis=(2, 3))
+            else:
+                if divisor:
+                    div = divisor
+                elif count_include_pad:
+                    div = (min(i * s[0] - p[0] + k[0], h + p[0]) - (i * s[0] - p[0])) * \
+                          (min(j * s[1] - p[1] + k[1], w + p[1]) - (j * s[1] - p[1]))
+                else:
+                    div = len(vr) * len(vc)
+                y[:, :, i, j] = win.sum(axis=(2, 3)) / div
+    return y
+
+
+def ref_adaptive2d(x, out, kind):
+    h, w = x.shape[2:]
+    y = np.zeros(x.shape[:2] + tuple(out))
+    for i in range(out[0]):
+        for j in range(out[1]):
+            r0, r1 = i * h // out[0], -(-(i + 1) * h // out[0])
+            c0, c1 = j * w // out[1], -(-(j + 1) * w // out[1])
+            win = x[:, :, r0:r1, c0:c1]
+            y[:, :, i, j] = win.max(axis=(2, 3)) if kind == "max" else win.mean(axis=(2, 3))
+    return y
+
+
+MAX_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1)),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=2, stride=3, padding=1, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("kw", MAX_CASES)
+def test_max_pool2d(kw):
+    x = np.random.default_rng(0).standard_normal((2, 3, 9, 8))
+    k = kw["kernel_size"] if isinstance(kw["kernel_size"], tuple) else (kw["kernel_size"],) * 2
+    s = kw.get("stride", k)
+    s = s if isinstance(s, tuple) else (s, s)
+    p = kw.get("padding", 0)
+    p = p if isinstance(p, tuple) else (p, p)
+    d = kw.get("dilation", 1)
+    d = d if isinstance(d, tuple) else (d, d)
+    ref = ref_pool2d(x, k, s, p, d, kw.get("ceil_mode", False))
+    check_op(lambda t: F.max_pool2d(t, **kw), (lambda t: TF.max_pool2d(t, **kw)) if torch else None, [x],
+             numpy_fn=lambda a: ref, atol=1e-12, gradcheck=False)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+    dict(kernel_size=(3, 2), stride=(1, 2), padding=(1, 1), ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    dict(kernel_size=2, divisor_override=3),
+])
+def test_avg_pool2d(kw):
+    x = np.random.default_rng(1).standard_normal((2, 3, 9, 8))
+    k = kw["kernel_size"] if isinstance(kw["kernel_size"], tuple) else (kw["kernel_size"],) * 2
+    s = kw.get("stride", k)
+    s = s if isinstance(s, tuple) else (s, s)
+    p = kw.get("padding", 0)
+    p = p if isinstance(p, tuple) else (p, p)
+    ref = ref_pool2d(x, k, s, p, ceil_mode=kw.get("ceil_mode", False), kind="avg",
+                     count_include_pad=kw.get("count_include_pad", True), divisor=kw.get("divisor_override"))
+    check_op(lambda t: F.avg_pool2d(t, **kw), (lambda t: TF.avg_pool2d(t, **kw)) if torch else None, [x],
+             numpy_fn=lambda a: ref, atol=1e-12, gradcheck=False)
+
+
+@pytest.mark.parametrize("out", [(1, 1), (3, 4), (5, 7), (9, 8), (4, None)])
+def test_adaptive_pool2d(out):
+    x = np.random.default_rng(2).standard_normal((2, 3, 9, 8))
+    full = (out[0], 8 if out[1] is None else out[1])
+    for kind, fn, tfn in (("avg", F.adaptive_avg_pool2d, "adaptive_avg_pool2d"),
+                          ("max", F.adaptive_max_pool2d, "adaptive_max_pool2d")):
+        ref = ref_adaptive2d(x, full, kind)
+        check_op(lambda t: fn(t, out), (lambda t: getattr(TF, tfn)(t, out)) if torch else None, [x],
+                 numpy_fn=lambda a: ref, atol=1e-12, gradcheck=False)
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("max_pool1d", dict(kernel_size=3, stride=2, padding=1)),
+    ("max_pool1d", dict(kernel_size=2, dilation=2, ceil_mode=True)),
+    ("avg_pool1d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ("avg_pool1d", dict(kernel_size=4, stride=3, ceil_mode=True)),
+    ("adaptive_avg_pool1d", dict(output_size=4)),
+    ("adaptive_max_pool1d", dict(output_size=3)),
+])
+def test_pool1d(name, kw):
+    x = np.random.default_rng(3).standard_normal((2, 3, 11))
+    check_op(lambda t: getattr(F, name)(t, **kw), (lambda t: getattr(TF, name)(t, **kw)) if torch else None,
+             [x], atol=1e-12, gradcheck=False)
+
+
+def test_gradcheck():
+    rng = np.random.default_rng(4)
+    # Distinct values keep the max's argmax away from ties (finite differences need that).
+    x = fibril.tensor(rng.permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) / 7.0, requires_grad=True)
+    for fn in (lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad=False),
+               lambda t: F.adaptive_avg_pool2d(t, (4, 3)), lambda t: F.adaptive_max_pool2d(t, (2, 4)),
+               lambda t: F.avg_pool1d(t.reshape(4, 6, 5), 2, ceil_mode=True)):
+        assert fibril.testing.gradcheck(fn, [x], eps=1e-4)
+
+
+@needs_torch
+def test_indices_and_unbatched_match_torch():
+    x = np.random.default_rng(5).standard_normal((3, 7, 6)).astype(np.float32)
+    y, idx = F.max_pool2d(fibril.tensor(x), 3, 2, 1, return_indices=True)
+    yt, it = TF.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(y.numpy(), yt.numpy())
+    np.testing.assert_array_equal(idx.numpy(), it.numpy())
+    assert idx.dtype == fibril.int64
+    y, idx = F.adaptive_max_pool2d(fibril.tensor(x), (2, 3), return_indices=True)
+    yt, it = TF.adaptive_max_pool2d(torch.tensor(x), (2, 3), return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), it.numpy())
+
+
+@needs_torch
+def test_nan_propagates_like_torch():
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    x[0, 0, 1, 1] = np.nan
+    y, idx = F.max_pool2d(fibril.tensor(x), 2, return_indices=True)
+    yt, it = TF.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(y.numpy(), yt.numpy())
+    np.testing.assert_array_equal(idx.numpy(), it.numpy())
+
+
+def test_non_contiguous_input():
+    x = np.random.default_rng(6).standard_normal((2, 3, 8, 8))
+    t = fibril.tensor(x).transpose(2, 3)
+    ref = ref_pool2d(x.transpose(0, 1, 3, 2), (2, 2), (2, 2), (0, 0))
+    np.testing.assert_allclose(F.max_pool2d(t, 2).numpy(), ref)
+
+
+@needs_torch
+def test_modules_repr_match_torch():
+    for make in (lambda m: m.MaxPool2d(3, 2, 1), lambda m: m.AvgPool2d(2), lambda m: m.MaxPool1d(2),
+                 lambda m: m.AvgPool1d(3, 2, 1), lambda m: m.AdaptiveAvgPool2d((1, 1)),
+                 lambda m: m.AdaptiveMaxPool2d(2), lambda m: m.AdaptiveAvgPool1d(4)):
+        assert repr(make(nn)) == repr(make(torch.nn))
+    x = np.random.default_rng(7).standard_normal((2, 3, 8, 8))
+    np.testing.assert_allclose(nn.MaxPool2d(2)(fibril.tensor(x)).numpy(),
+                               torch.nn.MaxPool2d(2)(torch.tensor(x)).numpy())
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda x: F.max_pool2d(x, 9), "smaller than the kernel"),
+    (lambda x: F.max_pool2d(x, 2, padding=2), "at most half"),
+    (lambda x: F.avg_pool2d(x, 0), "positive"),
+    (lambda x: F.max_pool2d(x[0, 0, 0], 2), "3-D or 4-D"),
+    (lambda x: F.max_pool2d(x, (2, 2, 2)), "2 values"),
+    (lambda x: F.adaptive_avg_pool2d(x, (2, 2, 2)), "2 values"),
+])
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(fibril.zeros(2, 3, 8, 8))
+
+
+def test_bad_dtype():
+    with pytest.raises(TypeError, match="int64"):
+        F.max_pool2d(fibril.zeros(2, 3, 8, 8, dtype=fibril.int64), 2)

@@ -1,7 +1,4 @@
-"""A small CNN on scikit-learn's digits (8x8 images). Target: test accuracy >= 0.97.
-
-Written against fibril.nn.Conv2d / MaxPool2d / AdaptiveAvgPool2d (torch's signatures); it
-runs once the conv family lands.
+"""A small CNN on scikit-learn's digits (8x8 images). Target (tested): test accuracy >= 0.97.
 
     python examples/cnn_digits.py
 """
@@ -16,18 +13,16 @@ import digits
 TARGET_ACCURACY = 0.97
 
 
-def build(channels=32):
+def build(channels=16):
+    c = channels
     return nn.Sequential(
-        nn.Conv2d(1, channels, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(2 * channels, 10),
+        nn.Conv2d(1, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c, 2 * c, 3, padding=1), nn.BatchNorm2d(2 * c), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(2 * c * 2 * 2, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 10),
     )
 
 
-def main(seed=0, epochs=20, progress=True, callbacks=()):
+def main(seed=0, epochs=10, progress=True, callbacks=()):
     fibril.manual_seed(seed)
     train, test = digits.load(seed, images=True)
     train_loader, test_loader = digits.loaders(train, test, batch_size=32, seed=seed)

@@ -1,13 +1,11 @@
 """Logistic regression vs MLP vs CNN on scikit-learn's digits, the same split and seed:
-a table of parameters, test accuracy, macro F1 and training time. The CNN row needs
-fibril.nn.Conv2d (the conv family); without it the row says so.
+a table of parameters, test accuracy, macro F1 and training time.
 
     python examples/compare_models.py
 """
 
 import time
 
-from fibril import nn
 from fibril.metrics import f1_score
 
 import cnn_digits
@@ -18,12 +16,9 @@ MODELS = {"logistic regression": logistic_digits, "MLP": mlp_digits, "CNN": cnn_
 
 
 def main(seed=0, epochs=None, progress=False):
-    """Rows of {"model", "params", "test_accuracy", "macro_f1", "train_s"} (None where not run)."""
+    """Rows of {"model", "params", "test_accuracy", "macro_f1", "train_s"}."""
     rows = []
     for name, example in MODELS.items():
-        if example is cnn_digits and not hasattr(nn, "Conv2d"):
-            rows.append({"model": name, "note": "needs fibril.nn.Conv2d"})
-            continue
         start = time.perf_counter()
         result = example.main(seed=seed, progress=progress, **({} if epochs is None else {"epochs": epochs}))
         rows.append({"model": name, "params": result["params"], "test_accuracy": result["test_accuracy"],
@@ -35,11 +30,8 @@ def main(seed=0, epochs=None, progress=False):
 def table(rows):
     lines = [f"{'model':<20} {'params':>8} {'test acc':>9} {'macro F1':>9} {'time':>8}"]
     for r in rows:
-        if "note" in r:
-            lines.append(f"{r['model']:<20} {'-':>8} {'-':>9} {'-':>9} {'-':>8}  ({r['note']})")
-        else:
-            lines.append(f"{r['model']:<20} {r['params']:>8} {r['test_accuracy']:>9.4f} {r['macro_f1']:>9.4f} "
-                         f"{r['train_s']:>7.1f}s")
+        lines.append(f"{r['model']:<20} {r['params']:>8} {r['test_accuracy']:>9.4f} {r['macro_f1']:>9.4f} "
+                     f"{r['train_s']:>7.1f}s")
     return "\n".join(lines)
 
 

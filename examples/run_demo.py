@@ -15,7 +15,7 @@ import mlp_digits  # noqa: E402
 from fibril.metrics import classification_report, confusion_matrix  # noqa: E402
 from fibril.train import LearningCurve  # noqa: E402
 
-EXAMPLE = mlp_digits  # cnn_digits once the conv family lands
+EXAMPLE = cnn_digits  # or mlp_digits
 
 
 def main(argv=None):

@@ -27,7 +27,7 @@ CHANNELS = (1, 16, 32)
 MODELS = {"MLP digits": (1797, 32, (64, 256, 10)), "MLP 28x28": (8192, 128, (784, 256, 256, 10)),
           "CNN digits": (1797, 32, 8), "CNN 28x28": (8192, 128, 28)}
 
-_live = {}  # (case, lib) -> step function of the case being timed
+_live = {}  # (case, lib) -> step function, for the case being timed (its libraries alternate)
 _referenced = set()
 
 
@@ -241,7 +241,8 @@ def stepper(case, lib, kind, batch, loop):
             build = functools.partial(framework_stepper, lib, BUILD[kind], x, y, params, batch, loop)
         key = (case, lib)
         if key not in _live:
-            _live.clear()
+            for other in [k for k in _live if k[0] != case]:
+                del _live[other]
             _live[key] = build()
         return _live[key]()
 

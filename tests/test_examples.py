@@ -32,12 +32,14 @@ def test_cnn_digits_reaches_its_target():
     assert result["test_accuracy"] >= cnn_digits.TARGET_ACCURACY
 
 
+@pytest.mark.slow
 def test_autoencoder_beats_its_target_and_pca():
     result = autoencoder_digits.main(seed=0, progress=False)
     assert result["test_mse"] < autoencoder_digits.TARGET_MSE
     assert result["test_mse"] < result["pca_mse"]
 
 
+@pytest.mark.slow
 def test_compare_models_table():
     rows = compare_models.main(seed=0, epochs=3)
     names = [r["model"] for r in rows]

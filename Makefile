@@ -1,4 +1,4 @@
-# Two entry points: `make run` (build, then the demo and the quick benchmark table) and
+# Two entry points: `make run` (build, then the digits demo and the quick benchmark table) and
 # `make test` (build with the test extras, then the suite). Both create .venv when missing.
 PYTHON ?= python3
 VENV := .venv
@@ -18,11 +18,12 @@ $(PY):
 install: venv
 	$(PY) -m pip install -q --no-build-isolation -e ".[$(EXTRAS)]" -Cbuild-dir=$(BUILD_DIR)
 
-run: EXTRAS = bench
+run: EXTRAS = bench,examples
 run: install
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0 \
 		|| echo "PyTorch unavailable: benchmarking against numpy only"
 	$(PY) -c "import fibril; print(fibril.show_config())"
+	$(PY) examples/run_demo.py
 	$(PY) -m bench --quick
 
 # The suite runs on the best ISA this CPU has, then once more on the portable kernels.

@@ -61,6 +61,7 @@ from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split,
 from . import autograd, nn, optim, testing
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from . import data, metrics, train
 
 __version__ = "0.1.0"
 float = float32

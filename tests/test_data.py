@@ -1,0 +1,286 @@
+"""fibril.data: datasets, random_split, the DataLoader (order, determinism, prefetch thread,
+errors) and the transforms."""
+
+import gc
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fibril
+from fibril.data import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset, default_collate,
+                         random_split, transforms as T)
+
+
+def gen(seed=0):
+    return fibril.Generator().manual_seed(seed)
+
+
+def dataset(n=10, features=3):
+    x = fibril.tensor(np.arange(n * features, dtype=np.float32).reshape(n, features))
+    return TensorDataset(x, fibril.arange(n))
+
+
+class Squares(Dataset):
+    """Samples of several kinds, fetched one by one (the general path)."""
+
+    def __init__(self, n=7):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return {"x": fibril.full((2,), float(i)), "arr": np.full(3, i, dtype=np.float32)}, i * i, float(i), "s"
+
+
+class Ragged(Dataset):
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        return fibril.zeros(3 if i != 4 else 2), i
+
+
+class Failing(Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        if i == 5:
+            raise KeyError("bad sample")
+        return fibril.zeros(2), i
+
+
+def test_tensor_dataset_and_subset_and_concat():
+    ds = dataset()
+    assert len(ds) == 10
+    x, y = ds[3]
+    np.testing.assert_array_equal(x.numpy(), [9, 10, 11])
+    assert y.item() == 3
+    sub = Subset(ds, [4, 2])
+    assert len(sub) == 2 and sub[1][1].item() == 2
+    both = ds + sub
+    assert isinstance(both, ConcatDataset) and len(both) == 12
+    assert both[10][1].item() == 4 and both[-1][1].item() == 2
+    with pytest.raises(IndexError):
+        both[12]
+    with pytest.raises(ValueError, match="Size mismatch"):
+        TensorDataset(fibril.zeros(3), fibril.zeros(4))
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        TensorDataset(np.zeros(3))
+
+
+def test_random_split_counts_and_fractions():
+    ds = dataset(10)
+    parts = random_split(ds, [0.5, 0.3, 0.2], generator=gen())
+    assert [len(p) for p in parts] == [5, 3, 2]
+    indices = sorted(i for p in parts for i in p.indices)
+    assert indices == list(range(10))
+    again = random_split(ds, [5, 3, 2], generator=gen())
+    assert [p.indices for p in again] == [p.indices for p in parts]
+    assert [len(p) for p in random_split(dataset(11), [0.5, 0.5], generator=gen())] == [6, 5]
+    assert [len(p) for p in random_split(dataset(10), [0.7, 0.2, 0.1], generator=gen())] == [7, 2, 1]
+    with pytest.raises(ValueError, match="does not equal the length"):
+        random_split(ds, [5, 4])
+    with pytest.raises(ValueError, match="sum to 1"):
+        random_split(ds, [0.5, 0.3])
+
+
+def test_loader_batches_in_order():
+    batches = list(DataLoader(dataset(10), batch_size=4))
+    assert [b[1].tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert batches[0][0].shape == (4, 3)
+    dropped = DataLoader(dataset(10), batch_size=4, drop_last=True)
+    assert len(dropped) == 2 and [b[1].tolist() for b in dropped] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert len(DataLoader(dataset(10), batch_size=4)) == 3
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_shuffle_is_a_permutation_and_deterministic_under_a_seed(prefetch):
+    def epochs(loader):
+        return [[i for b in loader for i in b[1].tolist()] for _ in range(3)]
+
+    first = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(7), prefetch_factor=prefetch))
+    second = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(7), prefetch_factor=prefetch))
+    assert first == second
+    assert all(sorted(e) == list(range(50)) for e in first)
+    assert first[0] != first[1]  # a new order each epoch
+    other = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(8), prefetch_factor=prefetch))
+    assert other != first
+
+
+def test_prefetch_thread_and_main_thread_give_the_same_batches():
+    noisy = NoisyDataset()
+    runs = []
+    for prefetch in (0, 1, 3):
+        loader = DataLoader(noisy, batch_size=4, shuffle=True, generator=gen(3), prefetch_factor=prefetch)
+        runs.append([b.numpy().copy() for b in loader])
+    for run in runs[1:]:
+        for a, b in zip(runs[0], run):
+            np.testing.assert_array_equal(a, b)
+
+
+class NoisyDataset(Dataset):
+    """Random augmentation in __getitem__: draws from the loader's epoch generator."""
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        return T.RandomNoise(std=1.0)(fibril.full((3,), float(i)))
+
+
+def test_seeded_loader_ignores_main_thread_draws():
+    loader = DataLoader(NoisyDataset(), batch_size=4, generator=gen(1))
+    quiet = [b.numpy().copy() for b in loader]
+    busy = []
+    for b in DataLoader(NoisyDataset(), batch_size=4, generator=gen(1)):
+        fibril.randn(100)  # the training step's own randomness (dropout, ...)
+        busy.append(b.numpy().copy())
+    for a, b in zip(quiet, busy):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_shuffle_without_generator_follows_manual_seed():
+    fibril.manual_seed(11)
+    a = [b[1].tolist() for b in DataLoader(dataset(20), batch_size=5, shuffle=True)]
+    fibril.manual_seed(11)
+    b = [b[1].tolist() for b in DataLoader(dataset(20), batch_size=5, shuffle=True)]
+    assert a == b
+
+
+def test_subset_of_tensor_dataset_matches_per_sample_fetch():
+    ds = dataset(20)
+    sub = Subset(Subset(ds, list(range(19, -1, -1))), [0, 5, 7, 2, 3])
+    fast = list(DataLoader(sub, batch_size=2))
+    slow = list(DataLoader(sub, batch_size=2, collate_fn=default_collate))
+    for (fx, fy), (sx, sy) in zip(fast, slow):
+        np.testing.assert_array_equal(fx.numpy(), sx.numpy())
+        assert fy.tolist() == sy.tolist()
+    assert [i for b in fast for i in b[1].tolist()] == [19, 14, 12, 17, 16]
+
+
+def test_default_collate_nested_samples():
+    (fields, sq, fl, s), = list(DataLoader(Squares(3), batch_size=3))
+    assert fields["x"].shape == (3, 2) and fields["arr"].shape == (3, 3)
+    assert sq.tolist() == [0, 1, 4] and sq.dtype == fibril.int64
+    assert fl.dtype == fibril.float64 and s == ["s", "s", "s"]
+
+
+def test_custom_collate_and_sampler():
+    loader = DataLoader(dataset(10), batch_size=3, sampler=[9, 8, 7, 0], collate_fn=lambda s: [x[1].item() for x in s])
+    assert list(loader) == [[9, 8, 7], [0]]
+    assert len(loader) == 2
+
+
+def test_inconsistent_shapes_name_the_index():
+    with pytest.raises(ValueError, match=r"dataset\[4\] returned .*\(2,\).* but dataset\[3\] returned .*\(3,\)"):
+        list(DataLoader(Ragged(), batch_size=3))
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_worker_error_is_reraised_with_the_index(prefetch):
+    loader = DataLoader(Failing(), batch_size=2, prefetch_factor=prefetch)
+    it = iter(loader)
+    next(it), next(it)
+    with pytest.raises(KeyError, match=r"dataset\[5\]") as info:
+        next(it)
+    assert "bad sample" in str(info.value)
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="empty dataset"):
+        DataLoader(TensorDataset(fibril.zeros(0, 3)))
+    with pytest.raises(ValueError, match="batch_size"):
+        DataLoader(dataset(), batch_size=0)
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        DataLoader(dataset(), shuffle=True, sampler=[0])
+    with pytest.raises(TypeError, match="fibril.Generator"):
+        DataLoader(dataset(), generator=np.random.default_rng(0))
+
+
+def test_abandoned_iterator_stops_its_thread():
+    before = threading.active_count()
+    it = iter(DataLoader(Squares(200), batch_size=1, prefetch_factor=2))
+    next(it)
+    thread = it._thread
+    del it
+    gc.collect()
+    thread.join(timeout=2)
+    assert not thread.is_alive()
+    assert threading.active_count() <= before
+
+
+def test_no_hang_at_interpreter_exit():
+    code = ("import fibril\nfrom fibril.data import DataLoader, Dataset\n"
+            "class Heavy(Dataset):\n"
+            "    def __len__(self): return 1000\n"
+            "    def __getitem__(self, i): return fibril.ones(200, 200) @ fibril.ones(200, 200)\n"
+            "it = iter(DataLoader(Heavy(), batch_size=1, prefetch_factor=4))\n"
+            "next(it)\nprint('done')\n")  # the thread is in a kernel (GIL released) as Python exits
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
+
+
+def test_normalize():
+    x = fibril.tensor(np.arange(12, dtype=np.float32).reshape(3, 2, 2))
+    out = T.Normalize([1.0, 2.0, 3.0], [2.0, 4.0, 8.0])(x)
+    ref = (x.numpy() - np.array([1, 2, 3]).reshape(3, 1, 1)) / np.array([2, 4, 8]).reshape(3, 1, 1)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6)
+    np.testing.assert_allclose(T.Normalize(0.5, 0.25)(x).numpy(), (x.numpy() - 0.5) / 0.25)
+    with pytest.raises(ValueError, match="zero"):
+        T.Normalize(0.0, [1.0, 0.0])
+
+
+def test_random_crop_is_a_padded_window():
+    x = fibril.tensor(np.arange(1, 17, dtype=np.float32).reshape(1, 4, 4))
+    padded = np.pad(x.numpy(), ((0, 0), (1, 1), (1, 1)))
+    crop = T.RandomCrop(4, padding=1, generator=gen(0))
+    seen = set()
+    for _ in range(30):
+        out = crop(x).numpy()
+        assert out.shape == (1, 4, 4)
+        windows = [(i, j) for i in range(3) for j in range(3)
+                   if np.array_equal(padded[:, i:i + 4, j:j + 4], out)]
+        assert windows
+        seen.add(windows[0])
+    assert len(seen) > 3
+    with pytest.raises(ValueError, match="larger than"):
+        T.RandomCrop(6)(x)
+
+
+def test_flip_noise_shift_and_compose():
+    x = fibril.tensor(np.arange(6, dtype=np.float32).reshape(1, 6))
+    flip = T.RandomHorizontalFlip(generator=gen(2))
+    flips = [flip(x).numpy()[0, 0] for _ in range(40)]
+    assert set(flips) == {0.0, 5.0}
+    assert T.RandomHorizontalFlip(p=0.0)(x) is x
+    noisy = T.RandomNoise(std=0.5, generator=gen(0))(fibril.zeros(20000))
+    assert abs(noisy.numpy().std() - 0.5) < 0.02
+    for _ in range(20):
+        out = T.RandomShift(2, generator=gen(_))(x).numpy()[0]
+        shift = [s for s in range(-2, 3) if np.array_equal(out, shifted(x.numpy()[0], s))]
+        assert shift
+        wrapped = T.RandomShift(3, mode="wrap", generator=gen(_))(x).numpy()[0]
+        assert sorted(wrapped) == sorted(x.numpy()[0])
+    pipeline = T.Compose([T.RandomShift(1, generator=gen(0)), T.Normalize(2.0, 2.0)])
+    assert pipeline(x).shape == x.shape and "RandomShift" in repr(pipeline)
+    with pytest.raises(ValueError, match="mode"):
+        T.RandomShift(1, mode="reflect")
+    with pytest.raises(TypeError, match="fibril Tensor"):
+        T.RandomHorizontalFlip()(np.zeros(3))
+
+
+def shifted(signal, s):
+    out = np.zeros_like(signal)
+    if s >= 0:
+        out[s:] = signal[:len(signal) - s]
+    else:
+        out[:s] = signal[-s:]
+    return out

@@ -11,6 +11,7 @@ from ..ops.softmax import (
     kl_div, l1_loss, log_softmax, margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
     softmax,
 )
+from ..ops.attention import scaled_dot_product_attention
 
 __all__ = [
     "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "mish", "prelu", "relu", "relu6",
@@ -19,4 +20,5 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge_embedding_loss",
     "huber_loss", "kl_div", "l1_loss", "linear", "log_softmax", "margin_ranking_loss", "mse_loss",
     "multi_margin_loss", "nll_loss", "smooth_l1_loss", "softmax",
+    "scaled_dot_product_attention",
 ]

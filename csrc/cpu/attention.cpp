@@ -79,9 +79,8 @@ void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t
     const Vec<T> b0 = loadu(b + k * ldb), b1 = loadu(b + k * ldb + L);
     const T* ak = a + k * a_cs;
     for (int r = 0; r < R; ++r) {
-      const Vec<T> ar = Vec<T>{} + ak[r * a_rs];
-      c0[r] += ar * b0;
-      c1[r] += ar * b1;
+      c0[r] += ak[r * a_rs] * b0;  // scalar * vector: one broadcast load
+      c1[r] += ak[r * a_rs] * b1;
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -144,16 +143,20 @@ struct Problem {
   // Causal and explicit masks on the tile st (bk x kBQ) of keys k0.., queries q0.. .
   void mask(T* st, int64_t bh, int64_t q0, int64_t bq, int64_t k0, int64_t bk) const {
     constexpr T kNegInf = -std::numeric_limits<T>::infinity();
-    const int64_t mo = a.mask_kind == AttentionMask::none ? 0 : a.mask_offsets[bh];
+    for (int64_t j = 0; a.causal && j < bk; ++j) {  // key k0 + j is masked for queries before it
+      std::fill(st + j * kBQ, st + j * kBQ + std::clamp<int64_t>(k0 + j - q0, 0, bq), kNegInf);
+    }
+    if (a.mask_kind == AttentionMask::none) return;
+    const int64_t mo = a.mask_offsets[bh];
     for (int64_t j = 0; j < bk; ++j) {
       T* row = st + j * kBQ;
-      const int64_t kj = k0 + j;
-      for (int64_t i = 0; i < bq; ++i) {
-        const int64_t off = mo + (q0 + i) * a.mask_rs + kj * a.mask_cs;
-        if (a.causal && kj > q0 + i) row[i] = kNegInf;
-        else if (a.mask_kind == AttentionMask::boolean && !reinterpret_cast<const uint8_t*>(a.mask)[off])
-          row[i] = kNegInf;
-        else if (a.mask_kind == AttentionMask::additive) row[i] += reinterpret_cast<const T*>(a.mask)[off];
+      const int64_t off = mo + (k0 + j) * a.mask_cs + q0 * a.mask_rs;
+      if (a.mask_kind == AttentionMask::boolean) {
+        const uint8_t* m = reinterpret_cast<const uint8_t*>(a.mask) + off;
+        for (int64_t i = 0; i < bq; ++i) row[i] = m[i * a.mask_rs] ? row[i] : kNegInf;
+      } else {
+        const T* m = reinterpret_cast<const T*>(a.mask) + off;
+        for (int64_t i = 0; i < bq; ++i) row[i] += m[i * a.mask_rs];
       }
     }
   }

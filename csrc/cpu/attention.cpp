@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/allocator.h"
 #include "core/parallel.h"
@@ -100,6 +101,22 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t a_rs, int64_t a_c
       const int r = static_cast<int>(std::min<int64_t>(kMR, M - i));
       fns[r - 1](K, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, acc);
     }
+  }
+}
+
+// e^x for the x <= 0 of the softmax (scores minus their maximum or log-sum-exp): the float
+// lanes skip vm::exp's overflow and subnormal handling; 0 below -87 (subnormal results, flushed
+// anyway) and at -inf, NaN kept. Float64 lanes use libm.
+template <typename V>
+inline V exp_nonpositive(V x) {
+  if constexpr (std::is_same_v<V, double>) {
+    return std::exp(x);
+  } else {
+    const V lo = vm::splat<V>(-87.0f);
+    V n;
+    const V r = vm::reduce_ln2(vm::vmax(lo, x), &n);  // vmax(lo, NaN) is NaN
+    const V y = (vm::expm1_reduced(r) + vm::splat<V>(1.0f)) * vm::from_bits(vm::shl23(vm::addc(vm::to_int(n), 127)));
+    return vm::select(vm::lt(x, lo), vm::splat<V>(0.0f), y);
   }
 }
 
@@ -225,18 +242,21 @@ void forward(const AttentionArgs& args) {
           });
         }
         // mu: the new maximum, 0 while every key so far is masked (so exp gives 0, not NaN).
-        for (int64_t i = 0; i < kBQ; ++i) {
-          const T mn = mu[i] == -std::numeric_limits<T>::infinity() ? T(0) : mu[i];
-          alpha[i] = vm::exp(m[i] - mn);
-          m[i] = mu[i];
-          mu[i] = mn;
-          l[i] *= alpha[i];
-        }
+        vm::each<T>(kBQ, [&](auto lane, int64_t i) {
+          using V = decltype(lane);
+          const V mx = load<V>(mu + i);
+          const V mn = vm::select(vm::eq(mx, cst<V>(-INFINITY)), cst<V>(0.0), mx);
+          const V al = exp_nonpositive(load<V>(m + i) - mn);
+          vm::store(alpha + i, al);
+          vm::store(m + i, mx);
+          vm::store(mu + i, mn);
+          vm::store(l + i, load<V>(l + i) * al);
+        });
         for (int64_t j = 0; j < bk; ++j) {
           T* row = st + j * kBQ;
           vm::each<T>(kBQ, [&](auto lane, int64_t i) {
             using V = decltype(lane);
-            const V p = vm::exp(load<V>(row + i) - load<V>(mu + i));
+            const V p = exp_nonpositive(load<V>(row + i) - load<V>(mu + i));
             vm::store(row + i, p);
             vm::store(l + i, load<V>(l + i) + p);
           });
@@ -335,7 +355,7 @@ void backward(const AttentionArgs& args) {
             T* row = st + j * kBQ;
             vm::each<T>(kBQ, [&](auto lane, int64_t i) {
               using V = decltype(lane);
-              vm::store(row + i, vm::exp(load<V>(row + i) - load<V>(lse + q0 + i)));
+              vm::store(row + i, exp_nonpositive(load<V>(row + i) - load<V>(lse + q0 + i)));
             });
           }
           gemm<T>(bk, kBQ, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0, Tqp, dpt, kBQ, false);

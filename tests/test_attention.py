@@ -123,7 +123,7 @@ def test_no_keys():
 
 @needs_torch
 @pytest.mark.parametrize("tq,tk,d,causal,mask", [(7, 7, 16, True, None), (129, 70, 64, False, "bool"),
-                                                 (70, 129, 80, True, "additive"), (200, 200, 32, True, None),
+                                                 (70, 129, 80, True, "additive"), (200, 200, 32, True, None), (65, 65, 16, True, "bool"),
                                                  (1, 9, 16, False, None)])
 def test_gradients_vs_torch(tq, tk, d, causal, mask):
     q, k, v = qkv(2, 2, tq, tk, d, seed=11)

@@ -37,7 +37,8 @@ def rand(shape, seed, dtype=np.float64):
 
 
 def qkv(b, h, tq, tk, d, dv=None, dtype=np.float64, seed=0):
-    return rand((b, h, tq, d), seed, dtype), rand((b, h, tk, d), seed + 1, dtype), rand((b, h, tk, dv or d), seed + 2, dtype)
+    return (rand((b, h, tq, d), seed, dtype), rand((b, h, tk, d), seed + 1, dtype),
+            rand((b, h, tk, dv or d), seed + 2, dtype))
 
 
 def run(q, k, v, mask=None, **kw):
@@ -123,8 +124,8 @@ def test_no_keys():
 
 @needs_torch
 @pytest.mark.parametrize("tq,tk,d,causal,mask", [(7, 7, 16, True, None), (129, 70, 64, False, "bool"),
-                                                 (70, 129, 80, True, "additive"), (200, 200, 32, True, None), (65, 65, 16, True, "bool"),
-                                                 (1, 9, 16, False, None)])
+                                                 (70, 129, 80, True, "additive"), (200, 200, 32, True, None),
+                                                 (65, 65, 16, True, "bool"), (1, 9, 16, False, None)])
 def test_gradients_vs_torch(tq, tk, d, causal, mask):
     q, k, v = qkv(2, 2, tq, tk, d, seed=11)
     rng = np.random.default_rng(2)

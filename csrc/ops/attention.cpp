@@ -151,10 +151,11 @@ AttentionGrads attention_backward(const Array& g_in, const Array& q, const Array
   cpu::AttentionArgs& a = lay.args;
   FIBRIL_CHECK(g_in.shape() == out.shape() && g_in.dtype() == out.dtype() && out.is_contiguous() &&
                    lse.is_contiguous() && out.shape() == with_last(q, a.tq, a.dv),
-               Value, "[scaled_dot_product_attention_backward] gradient ", g_in.describe(), " does not match the output ",
-               out.describe());
+               Value, "[scaled_dot_product_attention_backward] gradient ", g_in.describe(),
+               " does not match the output ", out.describe());
   const Array g = g_in.contiguous();
-  AttentionGrads r{Array::empty(q.shape(), a.dtype), Array::empty(k.shape(), a.dtype), Array::empty(v.shape(), a.dtype)};
+  AttentionGrads r{Array::empty(q.shape(), a.dtype), Array::empty(k.shape(), a.dtype),
+                   Array::empty(v.shape(), a.dtype)};
   if (a.bh == 0 || a.tq == 0 || a.tk == 0) {
     r.gq.fill(0.0);
     r.gk.fill(0.0);

@@ -59,7 +59,8 @@ def test_mha_self_attention(batch_first, need_weights):
     out.backward(fibril.tensor(cot))
     rout.backward(torch.tensor(cot))
     close(x.grad, xt.grad)
-    for (name, p), (_, rp) in zip(mha.named_parameters(), ref.named_parameters()):
+    for (name, p), (rname, rp) in zip(mha.named_parameters(), ref.named_parameters()):
+        assert name == rname
         close(p.grad, rp.grad)
 
 

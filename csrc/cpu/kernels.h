@@ -389,6 +389,42 @@ struct PoolArgs {
   int64_t* indices;
 };
 
+// Scaled dot-product attention over bh = batch*heads independent problems; see cpu/attention.cpp.
+// Operand x of problem b starts at x + x_offsets[b] (elements) with rows x_rs apart and
+// contiguous columns: q (tq, d), k (tk, d), v (tk, dv). The mask (boolean uint8, 1 = attend,
+// or additive of the dtype) reads mask[mask_offsets[b] + i mask_rs + j mask_cs]; causal keeps
+// j <= i. Forward (g null) writes the contiguous out (bh, tq, dv) and lse (bh, tq). Backward
+// reads out, lse and the contiguous g (bh, tq, dv) and writes contiguous gq, gk, gv. Dropout
+// (dropout_p > 0) keeps Philox word e = (b tq + i) tk + j of (seed, offset, stream 0).
+enum class AttentionMask : uint8_t { none, boolean, additive };
+
+struct AttentionArgs {
+  DType dtype;  // float32 or float64
+  int64_t bh, tq, tk, d, dv;
+  const char* q;
+  const int64_t* q_offsets;
+  int64_t q_rs;
+  const char* k;
+  const int64_t* k_offsets;
+  int64_t k_rs;
+  const char* v;
+  const int64_t* v_offsets;
+  int64_t v_rs;
+  AttentionMask mask_kind;
+  const char* mask;
+  const int64_t* mask_offsets;
+  int64_t mask_rs, mask_cs;
+  bool causal;
+  double scale, dropout_p;
+  uint64_t seed, offset;
+  char* out;
+  char* lse;
+  const char* g;
+  char* gq;
+  char* gk;
+  char* gv;
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -416,6 +452,7 @@ struct KernelTable {
   void (*batch_norm)(const BatchNormArgs& args);
   void (*conv)(const ConvArgs& args);
   void (*pool)(const PoolArgs& args);
+  void (*attention)(const AttentionArgs& args);
 };
 
 #define FIBRIL_DECLARE_ISA(isa) \

@@ -46,4 +46,5 @@ PYBIND11_MODULE(_C, m) {
   bind_norm(m);
   bind_conv(m);
   bind_pool(m);
+  bind_attention(m);
 }

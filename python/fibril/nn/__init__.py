@@ -23,3 +23,8 @@ from .pooling import (
     MaxPool2d,
 )
 from .sparse import Embedding
+from .attention import MultiheadAttention
+from .transformer import (
+    LearnedPositionalEmbedding, SinusoidalPositionalEncoding, Transformer, TransformerDecoder, TransformerDecoderLayer,
+    TransformerEncoder, TransformerEncoderLayer, generate_square_subsequent_mask,
+)

@@ -4,6 +4,7 @@ from ..ops.activation import (
     celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, mish, prelu, relu, relu6, selu, sigmoid, silu,
     softplus, softsign, tanh,
 )
+from ..ops.attention import scaled_dot_product_attention
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ..ops.join import pad
 from ..ops.matmul import linear
@@ -29,4 +30,5 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
     "avg_pool2d", "max_pool1d", "max_pool2d", "embedding",
+    "scaled_dot_product_attention",
 ]

@@ -1,0 +1,55 @@
+"""Attention family: scaled_dot_product_attention as one flash-style _C kernel, forward and
+backward (the log-sum-exp of each row is saved, the probabilities are recomputed), with
+PyTorch's semantics. A row whose keys are all masked gives 0, and 0 gradients, as PyTorch 2.13
+on CPU does."""
+
+import math
+
+from .. import _C
+from ..autograd import Function
+from ..random import _gen
+from ..tensor import Tensor
+
+
+class ScaledDotProductAttention(Function):
+    @staticmethod
+    def forward(ctx, q, k, v, mask, dropout_p, is_causal, scale, rng):
+        mask_data = None if mask is None else mask._data
+        out, lse = _C.attention(q._data, k._data, v._data, mask_data, dropout_p, is_causal, scale, *rng)
+        out_t = Tensor._wrap(out)
+        ctx.save_for_backward(q, k, v, mask, out_t)
+        ctx.lse, ctx.args = lse, (dropout_p, is_causal, scale) + rng
+        return out_t
+
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v, mask, out = ctx.saved_tensors
+        dropout_p, is_causal, scale, seed, offset = ctx.args
+        gq, gk, gv = _C.attention_backward(g._data, q._data, k._data, v._data, out._data, ctx.lse,
+                                           None if mask is None else mask._data, dropout_p, is_causal, scale,
+                                           seed, offset)
+        return Tensor._wrap(gq), Tensor._wrap(gk), Tensor._wrap(gv), None, None, None, None, None
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False, *, generator=None):
+    """softmax(query key^T scale + mask) value over the last two dims, the leading dims batch
+    (and heads). attn_mask: bool (True attends) or additive float, broadcastable to (*, L, S);
+    is_causal keeps key j <= query i (top-left aligned, as PyTorch) and combines with attn_mask.
+    dropout_p applies whenever it is > 0 (as torch's function: pass 0.0 in eval). No gradient
+    flows to attn_mask."""
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention: enable_gqa is not supported yet")
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"scaled_dot_product_attention: {name} must be a Tensor, got {type(t).__name__}")
+    if attn_mask is not None and not isinstance(attn_mask, Tensor):
+        raise TypeError(f"scaled_dot_product_attention: attn_mask must be a Tensor, got {type(attn_mask).__name__}")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got {dropout_p}")
+    rng = (0, 0)
+    if dropout_p > 0:
+        lead = math.prod(query.shape[:-1]) if query.ndim >= 2 else 0
+        rng = _gen(generator)._next(lead * key.shape[-2] if key.ndim >= 2 else 0)
+    return ScaledDotProductAttention.apply(query, key, value, attn_mask, float(dropout_p), bool(is_causal),
+                                           None if scale is None else float(scale), rng)

@@ -1,0 +1,245 @@
+"""Attention family: scaled_dot_product_attention against a float64 numpy reference
+(softmax(q k^T scale + mask) v) over sequence lengths 1 to 1000, head dims 16 to 256, cross
+attention, causal and masked, fully masked rows; gradients against PyTorch and gradcheck;
+dropout reproducibility and its gradients; thread-count independence; bad input."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fibril
+import fibril.nn.functional as F
+from fibril import _C
+from op_check import torch
+
+TF = torch.nn.functional if torch is not None else None
+needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
+
+
+def np_attention(q, k, v, mask=None, causal=False, scale=None):
+    """Naive float64 reference; mask bool (True attends) or additive. Rows with no key left give 0."""
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = q @ np.swapaxes(k, -1, -2) * scale
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], dtype=bool)), s, -np.inf)
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    m = s.max(-1, keepdims=True)
+    p = np.exp(s - np.where(np.isfinite(m), m, 0))
+    den = p.sum(-1, keepdims=True)
+    p = np.divide(p, den, out=np.zeros_like(p), where=den > 0)
+    return p @ v
+
+
+def rand(shape, seed, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def qkv(b, h, tq, tk, d, dv=None, dtype=np.float64, seed=0):
+    return (rand((b, h, tq, d), seed, dtype), rand((b, h, tk, d), seed + 1, dtype),
+            rand((b, h, tk, dv or d), seed + 2, dtype))
+
+
+def run(q, k, v, mask=None, **kw):
+    t = [fibril.tensor(a) for a in (q, k, v)]
+    m = None if mask is None else fibril.tensor(mask)
+    return F.scaled_dot_product_attention(*t, attn_mask=m, **kw).numpy()
+
+
+@pytest.mark.parametrize("tq,tk,d", [(1, 1, 16), (7, 7, 64), (129, 129, 80), (1000, 1000, 128), (7, 129, 16),
+                                     (129, 7, 64), (1000, 129, 64), (1, 1000, 80), (65, 200, 256), (3, 5, 1)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_forward_float64(tq, tk, d, causal):
+    q, k, v = qkv(1, 2, tq, tk, d)
+    np.testing.assert_allclose(run(q, k, v, is_causal=causal), np_attention(q, k, v, causal=causal), atol=1e-12,
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("tq,tk,d,dv", [(129, 129, 64, 64), (1000, 1000, 64, 64), (7, 300, 128, 32), (33, 17, 80, 96)])
+def test_forward_float32(tq, tk, d, dv):
+    q, k, v = qkv(2, 2, tq, tk, d, dv, np.float32)
+    want = np_attention(*(a.astype(np.float64) for a in (q, k, v)), causal=True)
+    got = run(q, k, v, is_causal=True)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("mask_shape", [(129, 70), (2, 1, 129, 70), (1, 3, 1, 70), (70,), (2, 3, 129, 1)])
+@pytest.mark.parametrize("kind", ["bool", "additive"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_masks_broadcast(mask_shape, kind, causal):
+    q, k, v = qkv(2, 3, 129, 70, 16, seed=3)
+    rng = np.random.default_rng(5)
+    mask = rng.random(mask_shape) < 0.8 if kind == "bool" else rng.standard_normal(mask_shape)
+    np.testing.assert_allclose(run(q, k, v, mask, is_causal=causal), np_attention(q, k, v, mask, causal), atol=1e-12,
+                               rtol=1e-10)
+
+
+def test_scale_and_three_dims():
+    q, k, v = qkv(1, 4, 9, 11, 8)
+    got = run(q[0], k[0], v[0], scale=0.3)
+    np.testing.assert_allclose(got, np_attention(q[0], k[0], v[0], scale=0.3), atol=1e-12)
+
+
+def test_strided_heads():
+    """Head-split views of (B, T, H, D) projections are read in place."""
+    base = rand((2, 33, 3, 16), 7)
+    x = fibril.tensor(base, requires_grad=True)
+    view = x.transpose(1, 2)
+    out = F.scaled_dot_product_attention(view, view, view, is_causal=True)
+    ref = np.swapaxes(base, 1, 2)
+    np.testing.assert_allclose(out.detach().numpy(), np_attention(ref, ref, ref, causal=True), atol=1e-12)
+    out.sum().backward()
+    assert x.grad.shape == x.shape
+
+
+def test_fully_masked_rows_give_zero():
+    """As PyTorch 2.13 on CPU: output 0 and gradients 0 on a row whose keys are all masked."""
+    q, k, v = qkv(1, 2, 5, 6, 8)
+    mask = np.ones((5, 6), dtype=bool)
+    mask[2] = False
+    ts = [fibril.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out = F.scaled_dot_product_attention(*ts, attn_mask=fibril.tensor(mask))
+    assert np.all(out.detach().numpy()[:, :, 2] == 0)
+    out.sum().backward()
+    assert np.all(ts[0].grad.numpy()[:, :, 2] == 0)
+    for additive in (np.where(mask, 0.0, -np.inf), None):
+        m = None if additive is None else fibril.tensor(additive)
+        got = F.scaled_dot_product_attention(*(fibril.tensor(a) for a in (q, k, v)), attn_mask=m,
+                                             is_causal=additive is None).numpy()
+        assert np.all(np.isfinite(got))
+    if torch is not None:
+        tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+        ref = TF.scaled_dot_product_attention(tq, tk, tv, attn_mask=torch.tensor(mask))
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-12)
+        ref.sum().backward()
+        np.testing.assert_allclose(ts[0].grad.numpy(), tq.grad.numpy(), atol=1e-12)
+
+
+def test_no_keys():
+    q, k, v = qkv(1, 1, 3, 0, 4)
+    assert np.all(run(q, k, v) == 0)
+
+
+@needs_torch
+@pytest.mark.parametrize("tq,tk,d,causal,mask", [(7, 7, 16, True, None), (129, 70, 64, False, "bool"),
+                                                 (70, 129, 80, True, "additive"), (200, 200, 32, True, None),
+                                                 (65, 65, 16, True, "bool"), (1, 9, 16, False, None)])
+def test_gradients_vs_torch(tq, tk, d, causal, mask):
+    q, k, v = qkv(2, 2, tq, tk, d, seed=11)
+    rng = np.random.default_rng(2)
+    m = None
+    if mask == "bool":
+        m = rng.random((tq, tk)) < 0.7
+    elif mask == "additive":
+        m = rng.standard_normal((2, 1, tq, tk))
+    cot = rng.standard_normal((2, 2, tq, d))
+    xs = [fibril.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out = F.scaled_dot_product_attention(*xs, attn_mask=None if m is None else fibril.tensor(m), is_causal=causal)
+    out.backward(fibril.tensor(cot))
+    ts = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    ref = TF.scaled_dot_product_attention(*ts, attn_mask=None if m is None else torch.tensor(m), is_causal=causal)
+    ref.backward(torch.tensor(cot))
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-11, rtol=1e-9)
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-10, rtol=1e-8)
+
+
+@needs_torch
+def test_float32_parity_with_torch():
+    q, k, v = qkv(2, 4, 129, 129, 64, dtype=np.float32, seed=4)
+    xs = [fibril.tensor(a, requires_grad=True) for a in (q, k, v)]
+    ts = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out = F.scaled_dot_product_attention(*xs, is_causal=True)
+    ref = TF.scaled_dot_product_attention(*ts, is_causal=True)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-5, rtol=1e-4)
+    out.sum().backward()
+    ref.sum().backward()
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("causal,mask", [(False, None), (True, None), (False, "bool"), (True, "additive")])
+def test_gradcheck(causal, mask):
+    q, k, v = qkv(1, 2, 3, 4, 3, seed=21)
+    m = None
+    if mask == "bool":
+        mm = np.ones((3, 4), dtype=bool)
+        mm[0, 1] = mm[2, 3] = False
+        m = fibril.tensor(mm)
+    elif mask == "additive":
+        m = fibril.tensor(rand((3, 4), 9))
+    xs = [fibril.tensor(a, requires_grad=True) for a in (q, k, v)]
+    assert fibril.testing.gradcheck(
+        lambda *t: F.scaled_dot_product_attention(*t, attn_mask=m, is_causal=causal), xs)
+
+
+def _seeded(seed):
+    g = fibril.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def test_dropout_reproducible_and_consistent():
+    q, k, v = qkv(2, 2, 70, 90, 16, seed=30)
+    a = run(q, k, v, dropout_p=0.3, generator=_seeded(1))
+    b = run(q, k, v, dropout_p=0.3, generator=_seeded(1))
+    c = run(q, k, v, dropout_p=0.3, generator=_seeded(2))
+    assert np.array_equal(a, b) and not np.allclose(a, c)
+    # The mask is the dropout kernel's on a (B, H, L, S) tensor from the same (seed, offset).
+    gen = _seeded(1)
+    seed, offset = gen._next(0)
+    _, keep = _C.dropout(fibril.ones(2, 2, 70, 90, dtype="float64")._data, 0.3, seed, offset)
+    s = q @ np.swapaxes(k, -1, -2) / 4
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    np.testing.assert_allclose(a, (p * fibril.Tensor._wrap(keep).numpy()) @ v, atol=1e-12)
+    fibril.manual_seed(5)
+    d1 = run(q, k, v, dropout_p=0.5)
+    fibril.manual_seed(5)
+    assert np.array_equal(d1, run(q, k, v, dropout_p=0.5))
+
+
+def test_dropout_gradcheck():
+    q, k, v = qkv(1, 1, 4, 5, 3, seed=31)
+    xs = [fibril.tensor(a, requires_grad=True) for a in (q, k, v)]
+    assert fibril.testing.gradcheck(
+        lambda *t: F.scaled_dot_product_attention(*t, dropout_p=0.4, generator=_seeded(3), is_causal=True), xs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_thread_count_independent(dtype):
+    q, k, v = qkv(1, 3, 200, 150, 32, dtype=dtype, seed=40)
+    results = []
+    old = fibril.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            fibril.set_num_threads(n)
+            xs = [fibril.tensor(a, requires_grad=True) for a in (q, k, v)]
+            out = F.scaled_dot_product_attention(*xs, is_causal=True, dropout_p=0.2, generator=_seeded(9))
+            out.sum().backward()
+            results.append([out.detach().numpy()] + [x.grad.numpy() for x in xs])
+    finally:
+        fibril.set_num_threads(old)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+
+
+def test_bad_input():
+    t = lambda *s: fibril.zeros(*s)  # noqa: E731
+    with pytest.raises(ValueError, match=r"\[2, 3, 5, 8\].*\[2, 3, 5, 7\]"):
+        F.scaled_dot_product_attention(t(2, 3, 5, 8), t(2, 3, 5, 7), t(2, 3, 5, 7))
+    with pytest.raises(ValueError, match="batch and head dims"):
+        F.scaled_dot_product_attention(t(2, 3, 5, 8), t(2, 4, 5, 8), t(2, 4, 5, 8))
+    with pytest.raises(ValueError, match="as many rows"):
+        F.scaled_dot_product_attention(t(2, 5, 8), t(2, 6, 8), t(2, 5, 8))
+    with pytest.raises(ValueError, match=r"attn_mask of shape \[4, 6\].*\[2, 5, 6\]"):
+        F.scaled_dot_product_attention(t(2, 5, 8), t(2, 6, 8), t(2, 6, 8), attn_mask=t(4, 6))
+    with pytest.raises(ValueError, match="same number of dims"):
+        F.scaled_dot_product_attention(t(8), t(8), t(8))
+    with pytest.raises(TypeError, match="float64"):
+        F.scaled_dot_product_attention(t(2, 5, 8), fibril.zeros(2, 5, 8, dtype="float64"), t(2, 5, 8))
+    with pytest.raises(ValueError, match="dropout_p"):
+        F.scaled_dot_product_attention(t(2, 5, 8), t(2, 5, 8), t(2, 5, 8), dropout_p=1.5)

@@ -34,5 +34,6 @@ void bind_softmax(py::module_& m);
 void bind_activation(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_norm(py::module_& m);
+void bind_rnn(py::module_& m);
 
 }  // namespace fibril::python

@@ -44,4 +44,5 @@ PYBIND11_MODULE(_C, m) {
   bind_activation(m);
   bind_optim(m);
   bind_norm(m);
+  bind_rnn(m);
 }

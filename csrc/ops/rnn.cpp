@@ -138,6 +138,9 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
     Array gates = Array::empty({T, B, d.gw}, dt), hp = Array::empty({T, B, P}, dt);
     Array cp = empty_if(d.lstm, {T, B, H}, dt), m = empty_if(d.proj, {T, B, H}, dt);
     Array hg = empty_if(d.gru, {B, 3 * H}, dt);
+    // W^T copies: the per-step GEMMs then read B row-major in place of transposing it each step
+    const Array wt_hh = w.w_hh.transpose(0, 1).contiguous();
+    const OptArray wt_hr = d.proj ? OptArray(w.w_hr->transpose(0, 1).contiguous()) : std::nullopt;
     gemm(dt, T * B, GH, d.I, at(x, 0), d.I, 1, at(w.w_ih, 0), 1, d.I, at(gates, 0), d.gw, 0, at(w.b_ih, 0));
     const int64_t t0 = rev ? T - 1 : 0;
     hp.select(0, t0).copy_from(h0.select(0, dir));
@@ -149,8 +152,8 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
       char* h_out = last ? at(r.h_n, dir * B * P) : at(hp, tn * B * P);
       char* gt = at(gates, t * B * d.gw);
       char* y = at(r.y, t * B * d.D * P + dir * P);
-      if (d.gru) gemm(dt, B, GH, P, h_prev, P, 1, at(w.w_hh, 0), 1, P, at(hg, 0), GH, 0, at(w.b_hh, 0));
-      else gemm(dt, B, GH, P, h_prev, P, 1, at(w.w_hh, 0), 1, P, gt, d.gw, 1, at(w.b_hh, 0));
+      if (d.gru) gemm(dt, B, GH, P, h_prev, P, 1, at(wt_hh, 0), GH, 1, at(hg, 0), GH, 0, at(w.b_hh, 0));
+      else gemm(dt, B, GH, P, h_prev, P, 1, at(wt_hh, 0), GH, 1, gt, d.gw, 1, at(w.b_hh, 0));
       cpu::RnnCellArgs a{};
       a.mode = mode, a.dtype = dt, a.batch = B, a.hidden = H, a.state = P;
       a.lengths = lengths ? static_cast<const int64_t*>(lengths->data()) : nullptr;
@@ -164,7 +167,7 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
       a.y = d.proj ? nullptr : y, a.y_rs = d.D * P;
       cpu::kernels().rnn_cell(a);
       if (d.proj) {
-        gemm(dt, B, P, H, a.h, H, 1, at(*w.w_hr, 0), 1, H, h_out, P, 0);
+        gemm(dt, B, P, H, a.h, H, 1, at(wt_hr, 0), P, 1, h_out, P, 0);
         a.mode = RnnMode::rnn_emit, a.h = h_out, a.y = y;
         cpu::kernels().rnn_cell(a);
       }

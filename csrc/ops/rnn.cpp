@@ -69,7 +69,8 @@ std::vector<RnnWeights> prepared(const std::vector<RnnWeights>& dirs, const Arra
   const Shape gates{d.G * d.H};
   for (const RnnWeights& w : dirs) {
     FIBRIL_CHECK(w.w_hr.has_value() == d.proj, Value, "[", op, "] every direction needs weight_hr, or none");
-    out.push_back({param(w.w_ih, {d.G * d.H, d.I}, x, "weight_ih", op), param(w.w_hh, {d.G * d.H, d.P}, x, "weight_hh", op),
+    out.push_back({param(w.w_ih, {d.G * d.H, d.I}, x, "weight_ih", op),
+                   param(w.w_hh, {d.G * d.H, d.P}, x, "weight_hh", op),
                    w.b_ih ? OptArray(param(*w.b_ih, gates, x, "bias_ih", op)) : std::nullopt,
                    w.b_hh ? OptArray(param(*w.b_hh, gates, x, "bias_hh", op)) : std::nullopt,
                    w.w_hr ? OptArray(param(*w.w_hr, {d.P, d.H}, x, "weight_hr", op)) : std::nullopt});

@@ -66,7 +66,6 @@ class RNNBase(Module):
         gate_size = _GATES[mode] * hidden_size
         state = proj_size or hidden_size
         num_dirs = 2 if bidirectional else 1
-        self._weight_names = []
         for layer in range(num_layers):
             for suffix in ("", "_reverse")[:num_dirs]:
                 layer_input = input_size if layer == 0 else state * num_dirs
@@ -78,7 +77,6 @@ class RNNBase(Module):
                 for kind, shape in shapes:
                     name = f"{kind}_l{layer}{suffix}"
                     setattr(self, name, Parameter(creation.empty(*shape, device=device, dtype=dtype)))
-                    self._weight_names.append(name)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -95,12 +93,9 @@ class RNNBase(Module):
 
         return [get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")]
 
-    def _name(self):
-        return type(self).__name__
-
     def _run(self, input, hx, lengths):
         """hx: (h0, c0 or None) or None. Returns output, h_n, c_n (None unless LSTM)."""
-        name = self._name()
+        name = type(self).__name__
         if input.ndim not in (2, 3):
             raise ValueError(f"{name}: expected input to be 2D (unbatched) or 3D, got {input.ndim}D input of "
                              f"shape {list(input.shape)}")
@@ -111,7 +106,7 @@ class RNNBase(Module):
         x = input if not batched or not self.batch_first else index.transpose(input, 0, 1)
         if not batched:
             x = index.unsqueeze(x, 1)
-        steps, batch = x.shape[0], x.shape[1]
+        batch = x.shape[1]
         num_dirs = 2 if self.bidirectional else 1
         state = self.proj_size or self.hidden_size
         h_shape = (self.num_layers * num_dirs, batch, state)
@@ -234,30 +229,25 @@ class RNNCellBase(Module):
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
 
-    def _step(self, input, hx):
-        """One step as a one-step layer; hx (h, c or None) or None. Returns h' and c' (LSTM)."""
+    def _step(self, input, states):
+        """One step as a one-step layer; states: (h,) or (h, c), None where not given.
+        Returns h' and, for LSTM, c'."""
         name = type(self).__name__
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input of shape [batch, {self.input_size}] or [{self.input_size}], "
                              f"got {list(input.shape)}")
-        batched = input.ndim == 2
-        x = input if batched else index.unsqueeze(input, 0)
-        shape = (x.shape[0], self.hidden_size)
-        states = []
-        for i, s in enumerate(hx if hx is not None else (None, None)):
-            if i == 1 and self.mode != "lstm":
-                break
+        batch = input.shape[0] if input.ndim == 2 else 1
+        shape = (batch, self.hidden_size) if input.ndim == 2 else (self.hidden_size,)
+        full = []
+        for what, s in zip(("hx", "cx"), states):
             if s is None:
-                s = creation.zeros(*shape, dtype=x.dtype)
-            else:
-                _check_state(s, shape if batched else shape[1:], "hx" if i == 0 else "cx", name)
-                s = s if batched else index.unsqueeze(s, 0)
-            states.append(index.unsqueeze(s, 0))
+                s = creation.zeros(*shape, dtype=input.dtype)
+            _check_state(s, shape, what, name)
+            full.append(index.reshape(s, (1, batch, self.hidden_size)))
+        x = index.reshape(input, (1, batch, self.input_size))
         weights = [[self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None]]
-        c0 = states[1] if self.mode == "lstm" else None
-        out = rnn_layer(self.mode, index.unsqueeze(x, 0), states[0], c0, weights)
-        new = [index.squeeze(o, 0) if batched else index.reshape(o, (self.hidden_size,)) for o in out[1:]]
-        return new
+        out = rnn_layer(self.mode, x, full[0], full[1] if self.mode == "lstm" else None, weights)
+        return [index.reshape(o, shape) for o in out[1:]]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -278,7 +268,7 @@ class RNNCell(RNNCellBase):
         super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input, hx=None):
-        return self._step(input, None if hx is None else (hx, None))[0]
+        return self._step(input, (hx,))[0]
 
 
 class LSTMCell(RNNCellBase):
@@ -290,7 +280,7 @@ class LSTMCell(RNNCellBase):
     def forward(self, input, hx=None):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ValueError("LSTMCell: hx must be a tuple (h, c)")
-        h, c = self._step(input, hx)
+        h, c = self._step(input, (None, None) if hx is None else hx)
         return h, c
 
 
@@ -299,4 +289,4 @@ class GRUCell(RNNCellBase):
         super().__init__("gru", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input, hx=None):
-        return self._step(input, None if hx is None else (hx, None))[0]
+        return self._step(input, (hx,))[0]

@@ -8,7 +8,17 @@
 // Rows are split over threads in chunks of >= kGrainElements values; each element's result
 // depends on its row alone, so nothing depends on the thread count.
 //
-// Measured with `python -m bench --family rnn` (see bench/bench_rnn.py for the figures).
+// Measured with `python -m bench --family rnn` (AMD EPYC Zen 1 (KVM), 2 threads, avx2; the 2
+// cores shared with other builds, FMA probe 27 of a quiet 80 GFLOP/s, so +-50% between runs),
+// seq 128, batch 64, input 128, hidden 256, float32, the whole nn.LSTM / nn.GRU call (GEMMs
+// included; GFLOP/s counts the GEMM work), torch 2.13 time / ours in two runs:
+//   lstm 1L fwd  427-594 ms, 11-15 GFLOP/s, 2.19x / 2.84x   fwd+bwd 1211-1314 ms, 1.54x / 1.91x
+//   lstm 2L fwd  339-1015 ms, 15-44 GFLOP/s, 1.91x / 0.91x  fwd+bwd 2234-2820 ms, 1.75x / 1.78x
+//   gru 1L fwd   104-317 ms, 15-47 GFLOP/s, 2.53x / 4.84x   fwd+bwd  613-1091 ms, 2.14x / 2.16x
+//   gru 2L fwd   456-481 ms, 23-25 GFLOP/s, 1.54x / 3.25x   fwd+bwd 1308-2332 ms, 1.74x / 4.59x
+// Much of that lead is torch's OpenMP threads losing to the load: on one thread each
+// (interleaved medians of 5) LSTM is at par (1L fwd 1.00x, fwd+bwd 1.11x; 2L 1.04x, 1.08x;
+// ~29 GFLOP/s, 70% of one core) and GRU 1L 1.20x fwd, 1.38x fwd+bwd.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

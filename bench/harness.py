@@ -50,7 +50,7 @@ class Case:
     inputs: Callable[[], tuple]  # makes the numpy inputs; made only when the case runs
     ops: dict[str, Callable]  # library -> op taking the inputs converted to that library
     check: Callable = assert_same  # check(out, ref, inputs) raises if out (as numpy) is wrong
-    reference: Callable = None  # the untimed numpy reference, where numpy has no such op to time
+    reference: Callable | None = None  # untimed reference for the check where numpy has no such op
 
 
 def import_libraries():

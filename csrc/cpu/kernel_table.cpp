@@ -27,6 +27,8 @@ void batch_norm(const BatchNormArgs& args);
 void conv(const ConvArgs& args);
 void pool(const PoolArgs& args);
 void attention(const AttentionArgs& args);
+void rnn_cell(const RnnCellArgs& args);
+void rnn_cell_backward(const RnnCellArgs& args);
 double fma_gflops(int64_t iterations);
 
 #define FIBRIL_STR2(x) #x
@@ -36,7 +38,7 @@ const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
                              random, gather, scatter, matmul, optim_step, multi_norm, multi_scale,
                              fma_gflops, softmax, class_loss, class_loss_backward, activation, row_norm,
-                             batch_norm, conv, pool, attention};
+                             batch_norm, conv, pool, attention, rnn_cell, rnn_cell_backward};
   return t;
 }
 

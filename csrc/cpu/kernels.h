@@ -425,6 +425,52 @@ struct AttentionArgs {
   char* gv;
 };
 
+// Pointwise parts of one time step of a recurrent layer over `batch` rows (see cpu/rnn.cpp);
+// the GEMMs around them go through matmul. H = hidden, P = state (proj_size, else H). Row b
+// is active at step t when lengths is null or t < lengths[b]; an inactive row keeps its state
+// (h = h_prev, c = c_prev), outputs y = 0 and passes the state gradient through unchanged.
+// Forward reads the pre-activations in `gates` (row stride gates_rs; LSTM i, f, g, o and
+// RNN already hold x W_ih^T + b_ih + h W_hh^T + b_hh; GRU r, z, n hold x W_ih^T + b_ih and
+// `hg` (batch, 3H) h W_hh^T + b_hh) and overwrites them with what backward needs: the
+// activations (GRU: r, z, n, then hg's n part in columns 3H..4H). It writes h (batch, P)
+// or, for LSTM with a projection (proj), m = o tanh(c) (batch, H) with 0 in inactive rows;
+// c (LSTM), and y (row stride y_rs) unless y is null.
+// mode rnn_emit (the step after a projection): h (batch, P) holds m W_hr^T; inactive rows
+// take h_prev, and y gets h (active) or 0.
+// Backward (from the saved activations, h_prev, c_prev and c) reads dh (batch, P), the
+// gradient of the state after the step, plus dy (row stride dy_rs) in active rows, or dm
+// (batch, H) instead of both when proj; dc (batch, H) goes from after the step to before it
+// in place; it writes the pre-activation gradients to dgates (row stride dgates_rs; GRU: 6H,
+// the input side r, z, n then the hidden side r, z, n) and dh_prev (batch, P): dh in inactive
+// rows, else GRU dh z, else 0 (the caller adds dgates W_hh).
+enum class RnnMode : uint8_t { rnn_tanh, rnn_relu, lstm, gru, rnn_emit };
+
+struct RnnCellArgs {
+  RnnMode mode;
+  DType dtype;  // float32 or float64
+  int64_t batch, hidden, state;
+  const int64_t* lengths;
+  int64_t t;
+  bool proj;
+  char* gates;
+  int64_t gates_rs;
+  const char* hg;
+  const char* h_prev;
+  const char* c_prev;
+  char* h;
+  char* c;
+  char* y;
+  int64_t y_rs;
+  const char* dh;
+  const char* dy;
+  int64_t dy_rs;
+  const char* dm;
+  char* dc;
+  char* dgates;
+  int64_t dgates_rs;
+  char* dh_prev;
+};
+
 struct KernelTable {
   const char* isa;
   void (*copy)(const CopyArgs& args);
@@ -453,6 +499,8 @@ struct KernelTable {
   void (*conv)(const ConvArgs& args);
   void (*pool)(const PoolArgs& args);
   void (*attention)(const AttentionArgs& args);
+  void (*rnn_cell)(const RnnCellArgs& args);
+  void (*rnn_cell_backward)(const RnnCellArgs& args);
 };
 
 #define FIBRIL_DECLARE_ISA(isa) \

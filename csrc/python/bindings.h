@@ -37,5 +37,6 @@ void bind_norm(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_attention(py::module_& m);
+void bind_rnn(py::module_& m);
 
 }  // namespace fibril::python

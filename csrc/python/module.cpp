@@ -47,4 +47,5 @@ PYBIND11_MODULE(_C, m) {
   bind_conv(m);
   bind_pool(m);
   bind_attention(m);
+  bind_rnn(m);
 }

@@ -1,0 +1,254 @@
+// The rnn family's checks and sequence loops. Per direction, forward keeps (all indexed by
+// time t, T x B rows each): the gate activations, the state h and cell c before each step,
+// and for projections m = o tanh(c); backward walks the steps in reverse order, carrying the
+// state gradient in a (T, B, P) buffer that also feeds the W_hr gradient, and finishes with
+// one GEMM per weight gradient over all T B rows.
+#include "ops/rnn.h"
+
+#include "core/errors.h"
+#include "core/shape.h"
+
+namespace fibril::ops {
+namespace {
+
+using cpu::RnnMode;
+
+const char* op_name(RnnMode mode) {
+  switch (mode) {
+    case RnnMode::rnn_tanh: return "rnn_tanh";
+    case RnnMode::rnn_relu: return "rnn_relu";
+    case RnnMode::lstm: return "lstm";
+    case RnnMode::gru: return "gru";
+    case RnnMode::rnn_emit: break;
+  }
+  FIBRIL_FAIL(Value, "[rnn] unknown mode");
+}
+
+struct Dims {
+  int64_t T, B, I, H, P, D, G;
+  bool lstm, gru, proj;
+  int64_t gw, gd, hoff;  // gate columns saved, gradient columns, hidden-side gradient offset
+};
+
+Dims dims_of(RnnMode mode, const Array& x, const std::vector<RnnWeights>& dirs, const char* op) {
+  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
+  FIBRIL_CHECK(x.ndim() == 3 && x.shape()[0] >= 1 && x.shape()[1] >= 1, Value, "[", op,
+               "] expected a (seq_len, batch, input_size) input with seq_len and batch >= 1, got shape ",
+               shape_str(x.shape()));
+  FIBRIL_CHECK(dirs.size() == 1 || dirs.size() == 2, Value, "[", op, "] expected 1 or 2 directions, got ", dirs.size());
+  FIBRIL_CHECK(mode != RnnMode::rnn_emit, Value, "[rnn] rnn_emit is not a layer mode");
+  Dims d{};
+  d.T = x.shape()[0], d.B = x.shape()[1], d.I = x.shape()[2];
+  d.D = static_cast<int64_t>(dirs.size());
+  d.lstm = mode == RnnMode::lstm, d.gru = mode == RnnMode::gru;
+  d.G = d.lstm ? 4 : d.gru ? 3 : 1;
+  const Array& w_hh = dirs[0].w_hh;
+  FIBRIL_CHECK(w_hh.ndim() == 2 && w_hh.shape()[0] % d.G == 0 && w_hh.shape()[0] > 0, Value, "[", op,
+               "] weight_hh of shape ", shape_str(w_hh.shape()), " is not (", d.G, " * hidden_size, state size)");
+  d.H = w_hh.shape()[0] / d.G;
+  d.proj = dirs[0].w_hr.has_value();
+  FIBRIL_CHECK(!d.proj || d.lstm, Value, "[", op, "] only an LSTM takes projection weights (weight_hr)");
+  d.P = d.proj ? dirs[0].w_hr->shape()[0] : d.H;
+  d.gw = d.gru ? 4 * d.H : d.G * d.H;
+  d.gd = d.gru ? 6 * d.H : d.G * d.H;
+  d.hoff = d.gru ? 3 * d.H : 0;
+  return d;
+}
+
+Array param(const Array& p, const Shape& shape, const Array& x, const char* what, const char* op) {
+  FIBRIL_CHECK(p.shape() == shape, Value, "[", op, "] ", what, " of shape ", shape_str(p.shape()),
+               " does not match the expected ", shape_str(shape), " for input shape ", shape_str(x.shape()));
+  FIBRIL_CHECK(p.dtype() == x.dtype(), Type, "[", op, "] ", what, " is ", p.describe(), " but the input is ",
+               x.describe());
+  return p.contiguous();
+}
+
+std::vector<RnnWeights> prepared(const std::vector<RnnWeights>& dirs, const Array& x, const Dims& d, const char* op) {
+  std::vector<RnnWeights> out;
+  const Shape gates{d.G * d.H};
+  for (const RnnWeights& w : dirs) {
+    FIBRIL_CHECK(w.w_hr.has_value() == d.proj, Value, "[", op, "] every direction needs weight_hr, or none");
+    out.push_back({param(w.w_ih, {d.G * d.H, d.I}, x, "weight_ih", op),
+                   param(w.w_hh, {d.G * d.H, d.P}, x, "weight_hh", op),
+                   w.b_ih ? OptArray(param(*w.b_ih, gates, x, "bias_ih", op)) : std::nullopt,
+                   w.b_hh ? OptArray(param(*w.b_hh, gates, x, "bias_hh", op)) : std::nullopt,
+                   w.w_hr ? OptArray(param(*w.w_hr, {d.P, d.H}, x, "weight_hr", op)) : std::nullopt});
+  }
+  return out;
+}
+
+Array state(const OptArray& s, const Shape& shape, const Array& x, const char* what, const char* op) {
+  FIBRIL_CHECK(s.has_value(), Value, "[", op, "] needs ", what, " of shape ", shape_str(shape));
+  return param(*s, shape, x, what, op);
+}
+
+OptArray checked_lengths(const OptArray& lengths, const Dims& d, const char* op) {
+  if (!lengths) return lengths;
+  FIBRIL_CHECK(lengths->dtype() == DType::int64 && lengths->shape() == Shape{d.B}, Value, "[", op,
+               "] lengths must be int64 of shape [", d.B, "] (the batch), got ", lengths->describe());
+  Array l = lengths->contiguous();
+  const int64_t* p = static_cast<const int64_t*>(l.data());
+  for (int64_t b = 0; b < d.B; ++b) {
+    FIBRIL_CHECK(p[b] >= 1 && p[b] <= d.T, Value, "[", op, "] lengths[", b, "] = ", p[b], " is outside [1, ", d.T,
+                 "] (seq_len)");
+  }
+  return l;
+}
+
+char* at(const Array& a, int64_t element) {
+  return static_cast<char*>(a.data()) + element * static_cast<int64_t>(a.itemsize());
+}
+char* at(const OptArray& a, int64_t element) { return a ? at(*a, element) : nullptr; }
+
+// c (m, n, row stride c_rs) = a (m, k) · b (k, n) + beta c + bias (per column).
+void gemm(DType dtype, int64_t m, int64_t n, int64_t k, const char* a, int64_t a_rs, int64_t a_cs, const char* b,
+          int64_t b_rs, int64_t b_cs, char* c, int64_t c_rs, double beta, const char* bias = nullptr) {
+  cpu::MatmulArgs g{};
+  g.dtype = dtype;
+  g.batch = 1, g.m = m, g.n = n, g.k = k;
+  g.a = a, g.a_rs = a_rs, g.a_cs = a_cs;
+  g.b = b, g.b_rs = b_rs, g.b_cs = b_cs;
+  g.c = c, g.c_rs = c_rs;
+  g.alpha = 1, g.beta = beta;
+  g.bias = bias, g.bias_rs = 0, g.bias_cs = 1;
+  g.act = cpu::Activation::none;
+  cpu::kernels().matmul(g);
+}
+
+Array empty_if(bool cond, const Shape& shape, DType dtype) { return Array::empty(cond ? shape : Shape{0}, dtype); }
+
+}  // namespace
+
+RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnWeights>& dirs_in, const Array& h0_in,
+                         const OptArray& c0_in, const OptArray& lengths_in) {
+  const char* op = op_name(mode);
+  const Dims d = dims_of(mode, x_in, dirs_in, op);
+  const Array x = x_in.contiguous();
+  const std::vector<RnnWeights> dirs = prepared(dirs_in, x, d, op);
+  const Array h0 = state(h0_in, {d.D, d.B, d.P}, x, "h0", op);
+  const OptArray c0 = d.lstm ? OptArray(state(c0_in, {d.D, d.B, d.H}, x, "c0", op)) : std::nullopt;
+  const OptArray lengths = checked_lengths(lengths_in, d, op);
+  const DType dt = x.dtype();
+  const int64_t T = d.T, B = d.B, H = d.H, P = d.P, GH = d.G * d.H;
+  RnnLayerResult r{Array::empty({T, B, d.D * P}, dt), Array::empty({d.D, B, P}, dt),
+                   d.lstm ? OptArray(Array::empty({d.D, B, H}, dt)) : std::nullopt, {}};
+  for (int64_t dir = 0; dir < d.D; ++dir) {
+    const RnnWeights& w = dirs[static_cast<size_t>(dir)];
+    const bool rev = dir == 1;
+    Array gates = Array::empty({T, B, d.gw}, dt), hp = Array::empty({T, B, P}, dt);
+    Array cp = empty_if(d.lstm, {T, B, H}, dt), m = empty_if(d.proj, {T, B, H}, dt);
+    Array hg = empty_if(d.gru, {B, 3 * H}, dt);
+    // W^T copies: the per-step GEMMs then read B row-major in place of transposing it each step
+    const Array wt_hh = w.w_hh.transpose(0, 1).contiguous();
+    const OptArray wt_hr = d.proj ? OptArray(w.w_hr->transpose(0, 1).contiguous()) : std::nullopt;
+    gemm(dt, T * B, GH, d.I, at(x, 0), d.I, 1, at(w.w_ih, 0), 1, d.I, at(gates, 0), d.gw, 0, at(w.b_ih, 0));
+    const int64_t t0 = rev ? T - 1 : 0;
+    hp.select(0, t0).copy_from(h0.select(0, dir));
+    if (d.lstm) cp.select(0, t0).copy_from(c0->select(0, dir));
+    for (int64_t s = 0; s < T; ++s) {
+      const int64_t t = rev ? T - 1 - s : s, tn = rev ? t - 1 : t + 1;
+      const bool last = s == T - 1;
+      char* h_prev = at(hp, t * B * P);
+      char* h_out = last ? at(r.h_n, dir * B * P) : at(hp, tn * B * P);
+      char* gt = at(gates, t * B * d.gw);
+      char* y = at(r.y, t * B * d.D * P + dir * P);
+      if (d.gru) gemm(dt, B, GH, P, h_prev, P, 1, at(wt_hh, 0), GH, 1, at(hg, 0), GH, 0, at(w.b_hh, 0));
+      else gemm(dt, B, GH, P, h_prev, P, 1, at(wt_hh, 0), GH, 1, gt, d.gw, 1, at(w.b_hh, 0));
+      cpu::RnnCellArgs a{};
+      a.mode = mode, a.dtype = dt, a.batch = B, a.hidden = H, a.state = P;
+      a.lengths = lengths ? static_cast<const int64_t*>(lengths->data()) : nullptr;
+      a.t = t, a.proj = d.proj;
+      a.gates = gt, a.gates_rs = d.gw, a.hg = at(hg, 0), a.h_prev = h_prev;
+      if (d.lstm) {
+        a.c_prev = at(cp, t * B * H);
+        a.c = last ? at(r.c_n, dir * B * H) : at(cp, tn * B * H);
+      }
+      a.h = d.proj ? at(m, t * B * H) : h_out;
+      a.y = d.proj ? nullptr : y, a.y_rs = d.D * P;
+      cpu::kernels().rnn_cell(a);
+      if (d.proj) {
+        gemm(dt, B, P, H, a.h, H, 1, at(wt_hr, 0), P, 1, h_out, P, 0);
+        a.mode = RnnMode::rnn_emit, a.h = h_out, a.y = y;
+        cpu::kernels().rnn_cell(a);
+      }
+    }
+    r.saved.insert(r.saved.end(), {gates, hp, cp, m});
+  }
+  return r;
+}
+
+RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vector<RnnWeights>& dirs_in,
+                                 const OptArray& lengths_in, const OptArray& c_n, const std::vector<Array>& saved,
+                                 const Array& dy_in, const Array& dh_n_in, const OptArray& dc_n_in, bool want_x) {
+  const char* op = op_name(mode);
+  const Dims d = dims_of(mode, x_in, dirs_in, op);
+  const Array x = x_in.contiguous();
+  const std::vector<RnnWeights> dirs = prepared(dirs_in, x, d, op);
+  const OptArray lengths = checked_lengths(lengths_in, d, op);
+  const int64_t T = d.T, B = d.B, H = d.H, P = d.P, GH = d.G * d.H, DP = d.D * d.P;
+  const Array dy = state(dy_in, {T, B, DP}, x, "the output gradient", op);
+  const Array dh_n = state(dh_n_in, {d.D, B, P}, x, "the h_n gradient", op);
+  const OptArray dc_n = d.lstm ? OptArray(state(dc_n_in, {d.D, B, H}, x, "the c_n gradient", op)) : std::nullopt;
+  FIBRIL_CHECK(saved.size() == static_cast<size_t>(4 * d.D) && (!d.lstm || c_n), Value, "[", op,
+               "] backward needs the forward's saved arrays");
+  const DType dt = x.dtype();
+  RnnLayerGrads g{want_x ? OptArray(Array::empty({T, B, d.I}, dt)) : std::nullopt, Array::empty({d.D, B, P}, dt),
+                  d.lstm ? OptArray(Array::empty({d.D, B, H}, dt)) : std::nullopt, {}};
+  const Array ones = Array::full({T * B}, 1.0, dt);
+  for (int64_t dir = 0; dir < d.D; ++dir) {
+    const RnnWeights& w = dirs[static_cast<size_t>(dir)];
+    const bool rev = dir == 1;
+    const Array &gates = saved[4 * dir], &hp = saved[4 * dir + 1], &cp = saved[4 * dir + 2], &m = saved[4 * dir + 3];
+    Array dg = Array::empty({T, B, d.gd}, dt), carried = Array::empty({T, B, P}, dt);
+    Array dm = empty_if(d.proj, {B, H}, dt);
+    carried.select(0, rev ? 0 : T - 1).copy_from(dh_n.select(0, dir));
+    if (d.lstm) g.dc0->select(0, dir).copy_from(dc_n->select(0, dir));
+    for (int64_t s = T - 1; s >= 0; --s) {
+      const int64_t t = rev ? T - 1 - s : s, tn = rev ? t - 1 : t + 1, tp = rev ? t + 1 : t - 1;
+      char* dh = at(carried, t * B * P);
+      char* dh_prev = s == 0 ? at(g.dh0, dir * B * P) : at(carried, tp * B * P);
+      char* dyt = at(dy, t * B * DP + dir * P);
+      if (d.proj) {
+        gemm(dt, B, H, P, dh, P, 1, at(*w.w_hr, 0), H, 1, at(dm, 0), H, 0);
+        gemm(dt, B, H, P, dyt, DP, 1, at(*w.w_hr, 0), H, 1, at(dm, 0), H, 1);
+      }
+      cpu::RnnCellArgs a{};
+      a.mode = mode, a.dtype = dt, a.batch = B, a.hidden = H, a.state = P;
+      a.lengths = lengths ? static_cast<const int64_t*>(lengths->data()) : nullptr;
+      a.t = t, a.proj = d.proj;
+      a.gates = at(gates, t * B * d.gw), a.gates_rs = d.gw, a.h_prev = at(hp, t * B * P);
+      if (d.lstm) {
+        a.c_prev = at(cp, t * B * H);
+        a.c = s == T - 1 ? at(c_n, dir * B * H) : at(cp, tn * B * H);
+        a.dc = at(g.dc0, dir * B * H);
+      }
+      a.dh = dh, a.dy = d.proj ? nullptr : dyt, a.dy_rs = DP, a.dm = d.proj ? at(dm, 0) : nullptr;
+      a.dgates = at(dg, t * B * d.gd), a.dgates_rs = d.gd, a.dh_prev = dh_prev;
+      cpu::kernels().rnn_cell_backward(a);
+      gemm(dt, B, P, GH, a.dgates + d.hoff * x.itemsize(), d.gd, 1, at(w.w_hh, 0), P, 1, dh_prev, P, 1);
+    }
+    Array dw_ih = Array::empty({GH, d.I}, dt), dw_hh = Array::empty({GH, P}, dt);
+    gemm(dt, GH, d.I, T * B, at(dg, 0), 1, d.gd, at(x, 0), d.I, 1, at(dw_ih, 0), d.I, 0);
+    gemm(dt, GH, P, T * B, at(dg, d.hoff), 1, d.gd, at(hp, 0), P, 1, at(dw_hh, 0), P, 0);
+    OptArray db_ih, db_hh, dw_hr;
+    if (w.b_ih) {
+      db_ih = Array::empty({GH}, dt);
+      gemm(dt, GH, 1, T * B, at(dg, 0), 1, d.gd, at(ones, 0), 1, 0, at(db_ih, 0), 1, 0);
+    }
+    if (w.b_hh) {
+      db_hh = (db_ih && !d.gru) ? db_ih->clone() : Array::empty({GH}, dt);
+      if (!db_ih || d.gru) gemm(dt, GH, 1, T * B, at(dg, d.hoff), 1, d.gd, at(ones, 0), 1, 0, at(db_hh, 0), 1, 0);
+    }
+    if (d.proj) {
+      dw_hr = Array::empty({P, H}, dt);
+      gemm(dt, P, H, T * B, at(carried, 0), 1, P, at(m, 0), H, 1, at(dw_hr, 0), H, 0);
+      gemm(dt, P, H, T * B, at(dy, dir * P), 1, DP, at(m, 0), H, 1, at(dw_hr, 0), H, 1);
+    }
+    if (want_x) gemm(dt, T * B, d.I, GH, at(dg, 0), d.gd, 1, at(w.w_ih, 0), d.I, 1, at(g.dx, 0), d.I, dir ? 1 : 0);
+    g.dweights.insert(g.dweights.end(), {dw_ih, dw_hh, db_ih, db_hh, dw_hr});
+  }
+  return g;
+}
+
+}  // namespace fibril::ops

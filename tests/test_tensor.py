@@ -201,3 +201,32 @@ def test_view_of_non_viewable_layout_raises():
 def test_bad_indices(index, exc):
     with pytest.raises(exc):
         fibril.zeros(3, 4)[index]
+
+
+def test_deepcopy_leaves_parameters_and_modules():
+    import copy
+
+    t = fibril.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    t.grad = fibril.ones(2, 2)
+    c = copy.deepcopy(t)
+    assert c.requires_grad and c.is_leaf and np.array_equal(c.detach().numpy(), t.detach().numpy())
+    assert np.array_equal(c.grad.numpy(), np.ones((2, 2)))
+    with fibril.no_grad():
+        c.add_(1.0)
+    assert t.detach().numpy()[0, 0] == 1.0  # separate memory
+    m = fibril.nn.Sequential(fibril.nn.Linear(2, 3), fibril.nn.BatchNorm1d(3))
+    mc = copy.deepcopy(m)
+    assert type(mc[0].weight) is fibril.nn.Parameter
+    assert [k for k, _ in mc.named_parameters()] == [k for k, _ in m.named_parameters()]
+    np.testing.assert_array_equal(mc[0].weight.detach().numpy(), m[0].weight.detach().numpy())
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(t * 2)
+
+
+def test_t_transposes_matrices_only():
+    x = fibril.tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(x.t().numpy(), np.arange(6.0).reshape(2, 3).T)
+    v = fibril.tensor([1.0, 2.0])
+    assert v.t().shape == (2,)
+    with pytest.raises(RuntimeError, match="<= 2 dimensions"):
+        fibril.zeros(2, 2, 2).t()

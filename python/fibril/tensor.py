@@ -5,6 +5,7 @@ attributes, conversions and the methods that forward to those ops. Operator meth
 attached by the op modules (ops/elementwise.py, ...) so each family stays in one file.
 """
 
+import copy
 import weakref
 
 import numpy as np
@@ -24,6 +25,11 @@ class Size(tuple):
         for d in self:
             n *= d
         return n
+
+
+# Per-tensor state that __deepcopy__ rebuilds rather than copies.
+_TENSOR_STATE = frozenset({"_data", "_version", "_requires_grad", "grad", "grad_fn", "_output_nr", "_accumulator",
+                           "_leaf_hooks", "_shape", "_base"})
 
 
 class _Version:
@@ -142,6 +148,28 @@ class Tensor:
     @property
     def mT(self):
         return self.transpose(-2, -1)
+
+    def t(self):
+        """torch.Tensor.t: the transpose of a matrix; 0-D and 1-D tensors as they are."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def __deepcopy__(self, memo):
+        """A new leaf with its own copy of the values, requires_grad and grad (as torch; the
+        subclass, e.g. Parameter, is kept). Only leaves can be deep-copied, as in torch."""
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment")
+        new = type(self)._wrap(self._data.clone())
+        memo[id(self)] = new
+        new._requires_grad = self._requires_grad
+        if self.grad is not None:
+            new.grad = copy.deepcopy(self.grad, memo)
+        for name, value in self.__dict__.items():  # user attributes; the tensor's own state is set above
+            if name not in _TENSOR_STATE:
+                setattr(new, name, copy.deepcopy(value, memo))
+        return new
 
     # ------------------------------------------------------------------ autograd plumbing
     def _grad_edge(self):

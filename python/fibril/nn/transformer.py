@@ -37,16 +37,8 @@ def _activation(activation):
     raise RuntimeError(f"activation should be relu/gelu, not {activation}")
 
 
-def _deepcopy(module):
-    """copy.deepcopy, the storage of each parameter and buffer cloned (Arrays do not pickle)."""
-    memo = {}
-    for t in list(module.parameters()) + list(module.buffers()):
-        memo[id(t._data)] = t._data.clone()
-    return copy.deepcopy(module, memo)
-
-
 def _clones(module, n):
-    return ModuleList([_deepcopy(module) for _ in range(n)])
+    return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
 class TransformerEncoderLayer(Module):

@@ -275,6 +275,7 @@ def test_conv_transpose_torch_parity(kwargs):
     ((2, 16, 9, 9), 16, 5, 2),      # depthwise, strided
     ((2, 8, 10, 10), 8, 3, 1),      # depthwise with a channel multiplier below (16 outputs)
     ((8, 3, 32, 32), 1, 7, 2),      # first layer
+    ((2, 3, 40, 76), 1, 3, 2),      # stride 2 over rows wide enough for the vector panel path
     ((4, 64, 12, 12), 1, 1, 1),     # 1x1
 ])
 def test_float32_torch_parity(shape, groups, k, stride):

@@ -91,6 +91,18 @@ struct Tap {
   }
 };
 
+#ifdef __AVX2__
+// d[t] = src[2 t], t < 16 (a stride-2 run: first layers): two deinterleaving shuffles per 8.
+inline void even_floats16_avx2(const float* src, float* d) {
+  for (int h = 0; h < 2; ++h) {
+    const __m256 a = _mm256_loadu_ps(src + 16 * h), b = _mm256_loadu_ps(src + 16 * h + 8);
+    const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+    const __m256d ordered = _mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0));
+    _mm256_storeu_ps(d + 8 * h, _mm256_castpd_ps(ordered));
+  }
+}
+#endif
+
 // B panel of the forward GEMM: im2col(x)[p0 : p0+kc, j0 : j0+nr], rows taps, columns pixels.
 // The panel's pixels split into at most nr runs along output rows, found once; each row of
 // taps then copies its runs (interior runs straight, border runs element by element).
@@ -134,6 +146,14 @@ void pack_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_
         for (int64_t t = lo; t < hi; ++t) d[t] = src[t];
         for (int64_t t = hi; t < run.len; ++t) d[t] = T(0);
       } else if (ix >= 0 && ix + (run.len - 1) * sw < g.width) {
+#ifdef __AVX2__
+        if constexpr (std::is_same_v<T, float>) {
+          if (sw == 2 && run.len == kFullRun && ix + 2 * kFullRun <= g.width) {
+            even_floats16_avx2(src, d);
+            continue;
+          }
+        }
+#endif
         for (int64_t t = 0; t < run.len; ++t) d[t] = src[t * sw];
       } else {
         for (int64_t t = 0; t < run.len; ++t) {

@@ -21,16 +21,17 @@
 // zero-padded copy of the input plane, vectorized along flat output rows (see below).
 //
 // Measured (`python -m bench --family conv`, 2 threads, float32, quiet machine, FMA peak 80
-// GFLOP/s; fibril / PyTorch 2.13 oneDNN): 3x3 64->64 56x56 b32 fwd 52 GFLOP/s (0.89x),
-// fwd+bwd 44 (0.74x); 3x3 128->128 28x28 b32 fwd 46 (0.65x), fwd+bwd 48 (0.75x); 1x1
-// 256->64 56x56 b16 fwd 50 (1.37x), fwd+bwd 39 (1.18x); 7x7/2 3->64 224 b8 fwd 45 (0.66x),
-// fwd+bwd 46 (1.09x); depthwise 3x3 256ch 14x14 b32 fwd 4.0 ms (0.85x), fwd+bwd 14.4 ms
-// (0.74x); MNIST 1->32 fwd 17 (0.92x), fwd+bwd 3.9 ms (1.86x); 32->64 fwd 50 (0.77x),
-// fwd+bwd 36 (0.59x). Where the time goes (perf): the microkernel runs at ~80% of peak in
-// these GEMMs (m = out channels is small); im2col panels cost 15-20% of the forward and the
-// transposed panels of the weight gradient more (one element per store); oneDNN's direct
-// NCHWc kernels avoid both. Next steps: an A-side packer so the weight gradient packs
-// im2col rows (contiguous) instead of columns, and a blocked-layout direct kernel.
+// GFLOP/s; fibril / PyTorch 2.13 oneDNN, time ratio): 3x3 64->64 56x56 b32 fwd 53 GFLOP/s
+// (0.87x), fwd+bwd 46 (0.76x); 3x3 128->128 28x28 b32 fwd 45 (0.62x), fwd+bwd 46 (0.73x); 1x1
+// 256->64 56x56 b16 fwd 43 (1.29x), fwd+bwd 40 (1.19x); 7x7/2 3->64 224 b8 fwd 44 (0.72x),
+// fwd+bwd 50 (1.12x); depthwise 3x3 256ch 14x14 b32 fwd 2.83 ms (1.09x), fwd+bwd 10.6 ms
+// (0.99x); MNIST 1->32 b64 fwd 1.75 ms (0.77x), fwd+bwd 4.8 ms (1.54x); 32->64 fwd 48 (0.73x),
+// fwd+bwd 42 (0.66x). Where the time goes (perf): the 6x16 microkernel runs at 70-80% of peak
+// in these GEMMs (m = output channels is short; single-threaded GEMMs of this shape reach
+// 0.8-0.95x torch's), im2col panels cost 10-20% of the forward, the weight gradient's
+// transposed panels ~15%. oneDNN's direct NCHWc kernels avoid the packing. Next: a blocked-
+// layout direct kernel for standard 3x3, and a faster microkernel for short m.
+
 #include <algorithm>
 #include <cstring>
 #include <type_traits>

@@ -198,3 +198,16 @@ def test_bad_input(call, match):
 def test_bad_dtype():
     with pytest.raises(TypeError, match="int64"):
         F.max_pool2d(fibril.zeros(2, 3, 8, 8, dtype=fibril.int64), 2)
+
+
+@needs_torch
+@pytest.mark.parametrize("name,kw,shape", [
+    ("max_pool2d", dict(kernel_size=(1, 2), stride=2, dilation=(1, 2), ceil_mode=True), (2, 3, 9, 2)),
+    ("avg_pool2d", dict(kernel_size=(3, 2), stride=2, ceil_mode=True, count_include_pad=False), (2, 3, 3, 1)),
+    ("max_pool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), (1, 2, 1, 2)),
+])
+def test_ceil_mode_input_smaller_than_kernel_matches_torch(name, kw, shape):
+    """With ceil_mode PyTorch still gives one (partial) window when the input is smaller than the kernel."""
+    x = np.random.default_rng(8).standard_normal(shape)
+    check_op(lambda t: getattr(F, name)(t, **kw), lambda t: getattr(TF, name)(t, **kw), [x], atol=1e-12,
+             gradcheck=False)

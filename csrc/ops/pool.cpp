@@ -41,14 +41,17 @@ Axis window_axis(int64_t size, size_t d, const PoolOptions& o, bool max, const S
   const int64_t effective = dil * (k - 1) + 1;
   FIBRIL_CHECK(2 * p <= (max ? effective : k), Value, "[", op, "] padding should be at most half of the kernel, got ",
                options());
-  const int64_t span = size + 2 * p - effective;
-  FIBRIL_CHECK(span >= 0, Value, "[", op, "] input ", shape_str(x), " is smaller than the kernel (", options(),
-               "): non-positive output size");
+  // PyTorch's size: floor((size + 2p - effective [+ s - 1 with ceil_mode]) / s) + 1, rounded
+  // toward -inf (with ceil_mode an input smaller than the kernel still gets one window), less
+  // one when ceil_mode's last window would start past the input and its left padding.
+  const int64_t num = size + 2 * p - effective + (o.ceil_mode ? s - 1 : 0);
   Axis a;
   a.size = size;
   a.step = dil;
-  a.out = (o.ceil_mode ? (span + s - 1) / s : span / s) + 1;
-  if (o.ceil_mode && (a.out - 1) * s >= size + p) --a.out;  // the last window starts inside
+  a.out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
+  if (o.ceil_mode && a.out > 0 && (a.out - 1) * s >= size + p) --a.out;
+  FIBRIL_CHECK(a.out >= 1, Value, "[", op, "] input ", shape_str(x), " is smaller than the kernel (", options(),
+               "): non-positive output size");
   a.start.resize(a.out);
   a.count.resize(a.out);
   a.div.resize(a.out);

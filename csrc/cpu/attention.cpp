@@ -43,47 +43,21 @@
 #include "core/philox.h"
 #include "cpu/kernels.h"
 #include "cpu/lanes.h"
+#include "cpu/simd.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
 namespace {
 
-#ifdef __AVX2__
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-
 template <typename T>
-struct VecOf {
-  typedef T type __attribute__((vector_size(kVecBytes)));
-};
-template <typename T>
-using Vec = typename VecOf<T>::type;
-
-template <typename T>
-constexpr int kLanes = kVecBytes / sizeof(T);
-template <typename T>
-constexpr int kNR = 2 * kLanes<T>;
+constexpr int kNR = 2 * kLanesOf<T>;
 constexpr int kMR = 6;
 constexpr int64_t kBQ = 64;  // queries per block: a multiple of every kNR
 constexpr int64_t kBK = 64;  // keys per block
 
-template <typename T>
-inline Vec<T> loadu(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <typename T>
-inline void storeu(T* p, Vec<T> v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
-// c[r, 0:NR] (+)= sum_k a[r a_rs + k a_cs] b[k ldb, 0:NR] for r < R.
 template <typename T, int R>
 void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c, int64_t ldc,
           bool acc) {
-  constexpr int L = kLanes<T>;
+  constexpr int L = kLanesOf<T>;
   Vec<T> c0[R], c1[R];
   for (int r = 0; r < R; ++r) {
     c0[r] = acc ? loadu(c + r * ldc) : Vec<T>{};

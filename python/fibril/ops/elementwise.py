@@ -17,10 +17,12 @@ def _arr(x):
     return x._data if isinstance(x, Tensor) else x
 
 
-def _meta(x):
-    """What backward needs to know of an input: (shape, dtype) if it takes a gradient.
-    Keeping metadata rather than the tensor lets its memory go after forward."""
-    return (x.shape, x.dtype) if isinstance(x, Tensor) and x.requires_grad else None
+def _metas(needs, a, b):
+    """What backward needs to know of two inputs: (shape, dtype) of each that takes a gradient
+    (needs: their ctx.needs_input_grad flags), else None. Keeping metadata rather than the
+    tensor lets its memory go after forward."""
+    return ((a._data.shape, a._data.dtype) if needs[0] else None,
+            (b._data.shape, b._data.dtype) if needs[1] else None)
 
 
 def _grad_for(g, meta):
@@ -46,8 +48,8 @@ def _binary(op, a, b):
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.add, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.add, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -58,8 +60,8 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.sub, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.sub, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -72,8 +74,8 @@ class Mul(Function):
     def forward(ctx, a, b):
         need_a, need_b = ctx.needs_input_grad[:2]
         _save_operands(ctx, a, b, keep_a=need_b, keep_b=need_a)
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.mul, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.mul, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -87,8 +89,8 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         _save_operands(ctx, a, b, keep_a=ctx.needs_input_grad[1])
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.div, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.div, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -106,7 +108,7 @@ class Pow(Function):
         out = _binary(B.pow, a, b)
         _save_operands(ctx, a, b)
         ctx.out = out.detach() if ctx.needs_input_grad[1] else None
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
         return out
 
     @staticmethod
@@ -132,9 +134,9 @@ class Maximum(Function):
     @classmethod
     def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
         ctx.is_max = cls.op == B.maximum
-        return _binary(cls.op, a, b)
+        return _C.binary(cls.op, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -155,8 +157,8 @@ class Atan2(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.atan2, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.atan2, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -169,8 +171,8 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
         _save_operands(ctx, a, b, keep_a=ctx.needs_input_grad[1], keep_b=ctx.needs_input_grad[1])
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.remainder, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.remainder, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -231,8 +233,8 @@ Sigmoid = _unary_function("Sigmoid", U.sigmoid, lambda g, y: mul(g, mul(y, sub(1
 class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
-        ctx.cond, ctx.metas = cond, (_meta(a), _meta(b))
-        return Tensor._wrap(_C.where(cond._data, _arr(a), _arr(b)))
+        ctx.cond, ctx.metas = cond, _metas(ctx.needs_input_grad[1:], a, b)
+        return _C.where(cond._data, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -247,8 +249,8 @@ class Clamp(Function):
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x, *(v if isinstance(v, Tensor) else None for v in (lo, hi)))
         ctx.scalars = (None if isinstance(lo, Tensor) else lo, None if isinstance(hi, Tensor) else hi)
-        ctx.metas = (_meta(lo), _meta(hi))
-        return Tensor._wrap(_C.clamp(x._data, _arr(lo), _arr(hi)))
+        ctx.metas = _metas(ctx.needs_input_grad[1:], lo, hi)
+        return _C.clamp(x._data, _arr(lo), _arr(hi))
 
     @staticmethod
     def backward(ctx, g):

@@ -255,6 +255,50 @@ PyObject* function_apply(PyObject*, PyObject* const* all, Py_ssize_t nall) {
   return out;
 }
 
+// A Tensor operator method (__add__, __rsub__, ...) that is one Function's apply, so that
+// `a + b` runs no Python frame before forward: a method descriptor (the interpreter passes
+// self without binding), the reflected variant swapping its two operands.
+struct OpMethod {
+  PyObject_HEAD
+  PyObject* function;
+  int reflected;
+};
+
+PyObject* op_method_call(PyObject* self, PyObject* args, PyObject* kwargs) {
+  auto* op = reinterpret_cast<OpMethod*>(self);
+  Py_ssize_t n = PyTuple_GET_SIZE(args);
+  if ((kwargs && PyDict_GET_SIZE(kwargs)) || n > 3 || (op->reflected && n != 2)) {
+    PyErr_Format(PyExc_TypeError, "%s operator method takes %s positional operands",
+                 reinterpret_cast<PyTypeObject*>(op->function)->tp_name, op->reflected ? "exactly 2" : "at most 3");
+    return nullptr;
+  }
+  PyObject* all[4] = {op->function};
+  for (Py_ssize_t i = 0; i < n; ++i) all[1 + i] = PyTuple_GET_ITEM(args, op->reflected ? n - 1 - i : i);
+  return function_apply(nullptr, all, n + 1);
+}
+
+PyObject* op_method_get(PyObject* self, PyObject* obj, PyObject*) {
+  if (!obj || obj == Py_None) {
+    Py_INCREF(self);
+    return self;
+  }
+  return PyMethod_New(self, obj);
+}
+
+void op_method_dealloc(PyObject* self) {
+  Py_XDECREF(reinterpret_cast<OpMethod*>(self)->function);
+  PyTypeObject* type = Py_TYPE(self);
+  type->tp_free(self);
+  Py_DECREF(type);
+}
+
+PyType_Slot op_method_slots[] = {{Py_tp_call, reinterpret_cast<void*>(op_method_call)},
+                                 {Py_tp_descr_get, reinterpret_cast<void*>(op_method_get)},
+                                 {Py_tp_dealloc, reinterpret_cast<void*>(op_method_dealloc)},
+                                 {0, nullptr}};
+PyType_Spec op_method_spec = {"fibril._C.OpMethod", sizeof(OpMethod), 0,
+                              Py_TPFLAGS_DEFAULT | Py_TPFLAGS_METHOD_DESCRIPTOR, op_method_slots};
+
 PyMethodDef apply_def = {"function_apply", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(function_apply)),
                          METH_FASTCALL,
                          "Function.apply(cls, *args): runs cls.forward and records the graph node (see "
@@ -289,6 +333,17 @@ void bind_autograd(py::module_& m) {
     refs.s_pre_hooks = intern("pre_hooks");
     refs.zero = PyLong_FromLong(0);
   }, "Hands the Python classes the autograd fast path builds to it (called once by fibril.tensor).");
+  auto op_method_type = py::reinterpret_steal<py::object>(PyType_FromSpec(&op_method_spec));
+  if (!op_method_type) throw py::error_already_set();
+  m.def("op_method", [op_method_type](py::object function, bool reflected) {
+    auto* type = reinterpret_cast<PyTypeObject*>(op_method_type.ptr());
+    auto* op = reinterpret_cast<OpMethod*>(type->tp_alloc(type, 0));
+    if (!op) throw py::error_already_set();
+    op->function = function.release().ptr();
+    op->reflected = reflected;
+    return py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(op));
+  }, py::arg("function"), py::arg("reflected") = false,
+     "A Tensor operator method applying `function` (reflected: to the swapped operands).");
   m.add_object("function_apply", py::reinterpret_steal<py::object>(PyCFunction_New(&apply_def, nullptr)));
 }
 

@@ -4,6 +4,7 @@ backward sits beside its forward; gradients of broadcast inputs are summed back 
 input's shape (and cast back to its dtype)."""
 
 import math
+from functools import partial
 
 from .. import _C
 from ..autograd import Function
@@ -44,12 +45,19 @@ def _binary(op, a, b):
     return Tensor._wrap(_C.binary(op, _arr(a), _arr(b)))
 
 
+def _binary_keeping_metas(op, ctx, a, b):
+    """forward of a binary op whose backward needs only its inputs' metadata (add, sub), in
+    one Python call (bound by functools.partial): this is the hottest path of small models."""
+    x = a._data if isinstance(a, Tensor) else a
+    y = b._data if isinstance(b, Tensor) else b
+    need_a, need_b = ctx.needs_input_grad
+    ctx.metas = ((x.shape, x.dtype) if need_a else None, (y.shape, y.dtype) if need_b else None)
+    return _C.binary(op, x, y)
+
+
 # ------------------------------------------------------------------------------ binary
 class Add(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.metas = _metas(ctx.needs_input_grad, a, b)
-        return _C.binary(B.add, _arr(a), _arr(b))
+    forward = staticmethod(partial(_binary_keeping_metas, B.add))
 
     @staticmethod
     def backward(ctx, g):
@@ -58,10 +66,7 @@ class Add(Function):
 
 
 class Sub(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.metas = _metas(ctx.needs_input_grad, a, b)
-        return _C.binary(B.sub, _arr(a), _arr(b))
+    forward = staticmethod(partial(_binary_keeping_metas, B.sub))
 
     @staticmethod
     def backward(ctx, g):
@@ -410,14 +415,15 @@ def _reflected(fn):
 
 def _attach():
     T = Tensor
-    T.__add__, T.__radd__ = add, _reflected(add)
-    T.__sub__, T.__rsub__ = sub, _reflected(sub)
-    T.__mul__, T.__rmul__ = mul, _reflected(mul)
-    T.__truediv__, T.__rtruediv__ = div, _reflected(div)
+    # The arithmetic operators are the Functions' apply itself (no Python frame before forward).
+    T.__add__, T.__radd__ = _C.op_method(Add), _C.op_method(Add, reflected=True)
+    T.__sub__, T.__rsub__ = _C.op_method(Sub), _C.op_method(Sub, reflected=True)
+    T.__mul__, T.__rmul__ = _C.op_method(Mul), _C.op_method(Mul, reflected=True)
+    T.__truediv__, T.__rtruediv__ = _C.op_method(Div), _C.op_method(Div, reflected=True)
     T.__floordiv__, T.__rfloordiv__ = floor_divide, _reflected(floor_divide)
     T.__mod__, T.__rmod__ = remainder, _reflected(remainder)
     T.__pow__, T.__rpow__ = pow, _reflected(pow)
-    T.__neg__, T.__pos__, T.__abs__ = neg, lambda self: self, abs
+    T.__neg__, T.__pos__, T.__abs__ = _C.op_method(Neg), lambda self: self, abs
     T.__eq__, T.__ne__, T.__lt__, T.__le__, T.__gt__, T.__ge__ = eq, ne, lt, le, gt, ge
     T.__and__, T.__or__, T.__xor__ = logical_and, logical_or, logical_xor
     T.__rand__, T.__ror__, T.__rxor__ = _reflected(logical_and), _reflected(logical_or), _reflected(logical_xor)

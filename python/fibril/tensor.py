@@ -11,8 +11,8 @@ import weakref
 import numpy as np
 
 from . import _C
+from . import autograd as _autograd
 from .autograd import function as _function
-from .autograd import grad_mode as _grad_mode
 
 
 class Size(tuple):
@@ -197,9 +197,7 @@ class Tensor:
         return acc
 
     def backward(self, gradient=None, retain_graph=False):
-        from . import autograd
-
-        autograd.backward(self, gradient, retain_graph=retain_graph)
+        _autograd.backward(self, gradient, retain_graph=retain_graph)
 
     def register_hook(self, hook):
         """Calls hook(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
@@ -290,7 +288,7 @@ class Tensor:
 
 
 _function.Tensor = Tensor
-_C.autograd_setup(Tensor, _function.FunctionCtx, _function.Node, _grad_mode._state)
+_C.autograd_setup(Tensor, _function.FunctionCtx, _function.Node)
 
 
 class _View(Tensor):

@@ -10,7 +10,6 @@ index, or None where no gradient flows).
 import weakref
 
 from .. import _C
-from .grad_mode import no_grad
 
 Tensor = None  # fibril.Tensor, set by tensor.py (which imports this module)
 
@@ -81,8 +80,7 @@ class Node:
     def apply(self, grads):
         if self.ctx._released:
             self.ctx.saved_tensors  # raises the "backward twice" error
-        with no_grad():
-            out = self.function.backward(self.ctx, *grads)
+        out = self.function.backward(self.ctx, *grads)  # the engine runs with grad mode off
         if not isinstance(out, tuple):
             out = (out,)
         if len(out) < len(self.edges):
@@ -129,7 +127,7 @@ class AccumulateGrad:
             return
         if grad.shape != t.shape:
             raise RuntimeError(f"gradient of shape {list(grad.shape)} for a leaf of shape {list(t.shape)}")
-        t.grad = grad.detach().clone() if t.grad is None else t.grad + grad.detach()
+        t.grad = Tensor._wrap(grad._data.clone()) if t.grad is None else t.grad + grad.detach()
 
     def release(self):
         pass

@@ -30,9 +30,11 @@ def _grad_for(g, meta):
     """g summed to the input's shape and cast to its dtype; None when it takes no gradient."""
     if meta is None:
         return None
+    shape, dtype = meta
+    if g.dtype is dtype and g._data.shape == shape:
+        return g
     from .reduce import sum_to_shape
 
-    shape, dtype = meta
     g = sum_to_shape(g, shape)
     return g if g.dtype == dtype else g.to(dtype)
 

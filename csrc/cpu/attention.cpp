@@ -42,7 +42,6 @@
 #include "core/parallel.h"
 #include "core/philox.h"
 #include "cpu/kernels.h"
-#include "cpu/lanes.h"
 #include "cpu/simd.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
@@ -53,57 +52,82 @@ constexpr int kNR = 2 * kLanesOf<T>;
 constexpr int kMR = 6;
 constexpr int64_t kBQ = 64;  // queries per block: a multiple of every kNR
 constexpr int64_t kBK = 64;  // keys per block
+constexpr double kLog2e = 1.4426950408889634;
+
+enum class Init { zero, load, scaled };  // C starts at 0, at C, or at C times a factor per column
 
 template <typename T, int R>
-void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c, int64_t ldc,
-          bool acc) {
+void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c, int64_t ldc, Init init,
+          const T* col_scale) {
   constexpr int L = kLanesOf<T>;
   Vec<T> c0[R], c1[R];
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
-    c0[r] = acc ? loadu(c + r * ldc) : Vec<T>{};
-    c1[r] = acc ? loadu(c + r * ldc + L) : Vec<T>{};
+    c0[r] = init == Init::zero ? Vec<T>{} : loadu(c + r * ldc);
+    c1[r] = init == Init::zero ? Vec<T>{} : loadu(c + r * ldc + L);
+  }
+  if (init == Init::scaled) {
+    const Vec<T> s0 = loadu(col_scale), s1 = loadu(col_scale + L);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      c0[r] *= s0;
+      c1[r] *= s1;
+    }
   }
   for (int64_t k = 0; k < K; ++k) {
     const Vec<T> b0 = loadu(b + k * ldb), b1 = loadu(b + k * ldb + L);
     const T* ak = a + k * a_cs;
+#pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       c0[r] += ak[r * a_rs] * b0;  // scalar * vector: one broadcast load
       c1[r] += ak[r * a_rs] * b1;
     }
   }
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
     storeu(c + r * ldc, c0[r]);
     storeu(c + r * ldc + L, c1[r]);
   }
 }
 
-// C (M x N, N a multiple of kNR) (+)= A (M x K, strided) B (K x N, row stride ldb).
+// C (M x N, N a multiple of kNR) = A (M x K, strided) B (K x N, row stride ldb) + C as `init`
+// says (col_scale: N factors, for Init::scaled).
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c,
-          int64_t ldc, bool acc) {
-  using Fn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, bool);
+          int64_t ldc, Init init, const T* col_scale = nullptr) {
+  using Fn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, Init, const T*);
   static constexpr Fn fns[kMR] = {tile<T, 1>, tile<T, 2>, tile<T, 3>, tile<T, 4>, tile<T, 5>, tile<T, 6>};
   for (int64_t j = 0; j < N; j += kNR<T>) {
     for (int64_t i = 0; i < M; i += kMR) {
       const int r = static_cast<int>(std::min<int64_t>(kMR, M - i));
-      fns[r - 1](K, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, acc);
+      fns[r - 1](K, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, init, col_scale ? col_scale + j : nullptr);
     }
   }
 }
 
-// e^x for the x <= 0 of the softmax (scores minus their maximum or log-sum-exp): the float
-// lanes skip vm::exp's overflow and subnormal handling; 0 below -87 (subnormal results, flushed
-// anyway) and at -inf, NaN kept. Float64 lanes use libm.
-template <typename V>
-inline V exp_nonpositive(V x) {
-  if constexpr (std::is_same_v<V, double>) {
-    return std::exp(x);
+// 2^x for the x <= 0 of the softmax (log2-scaled scores minus their maximum or log-sum-exp).
+// Float lanes: x = n + f with n = round(x) (the 1.5 * 2^23 trick; its low bits, biased by
+// 127, shifted into the exponent field give 2^n) and 2^f of |f| <= 1/2 by a degree-5
+// minimax polynomial: relative error 1.6e-7 (about 1.3 ulp; test_probabilities_accuracy).
+// x is clamped at -127, whose 2^n is 0 (the subnormal results would be flushed anyway); -inf
+// gives 0, NaN stays NaN. Float64 lanes use libm.
+template <typename T>
+inline Vec<T> exp2_nonpositive(Vec<T> x) {
+  if constexpr (std::is_same_v<T, double>) {
+    for (int i = 0; i < kLanesOf<T>; ++i) x[i] = std::exp2(x[i]);
+    return x;
   } else {
-    const V lo = vm::splat<V>(-87.0f);
-    V n;
-    const V r = vm::reduce_ln2(vm::vmax(lo, x), &n);  // vmax(lo, NaN) is NaN
-    const V y = (vm::expm1_reduced(r) + vm::splat<V>(1.0f)) * vm::from_bits(vm::shl23(vm::addc(vm::to_int(n), 127)));
-    return vm::select(vm::lt(x, lo), vm::splat<V>(0.0f), y);
+    using Bits = Vec<int32_t>;
+    const Vec<T> lo = Vec<T>{} - 127.0f, magic = Vec<T>{} + (12582912.0f + 127.0f);
+    x = x < lo ? lo : x;
+    const Vec<T> t = x + magic;
+    const Vec<T> f = x - (t - magic);
+    Vec<T> p = 1.326472731307149e-3f * f + 9.671512991189957e-3f;
+    p = p * f + 5.550733581185341e-2f;
+    p = p * f + 2.4022242426872253e-1f;
+    p = p * f + 6.931470036506653e-1f;
+    p = p * f + 1.0f;
+    return p * reinterpret_cast<Vec<T>>(reinterpret_cast<Bits>(t) << 23);
   }
 }
 
@@ -140,15 +164,21 @@ struct Problem {
         v(reinterpret_cast<const T*>(args.v)), keep_threshold((1.0 - args.dropout_p) * 4294967296.0),
         keep_scale(args.dropout_p < 1 ? static_cast<T>(1.0 / (1.0 - args.dropout_p)) : T(0)) {}
 
+  // Keys of the block k0.. (bk of them) that some query of the strip q0..q0+kNR-1 attends.
+  int64_t visible(int64_t q0, int64_t k0, int64_t bk) const {
+    return a.causal ? std::clamp<int64_t>(q0 + kNR<T> - k0, 0, bk) : bk;
+  }
+
   bool needs_mask(int64_t q0, int64_t k0, int64_t bk) const {
     return a.mask_kind != AttentionMask::none || (a.causal && k0 + bk - 1 > q0);
   }
 
-  // Causal and explicit masks on the tile st (bk x kBQ) of keys k0.., queries q0.. .
+  // Causal and explicit masks on the tile st (bk x kBQ) of keys k0.., queries q0.. (the
+  // padding queries too, so rows a strip's GEMM skipped hold -inf); additive ones in log2 units.
   void mask(T* st, int64_t bh, int64_t q0, int64_t bq, int64_t k0, int64_t bk) const {
     constexpr T kNegInf = -std::numeric_limits<T>::infinity();
     for (int64_t j = 0; a.causal && j < bk; ++j) {  // key k0 + j is masked for queries before it
-      std::fill(st + j * kBQ, st + j * kBQ + std::clamp<int64_t>(k0 + j - q0, 0, bq), kNegInf);
+      std::fill(st + j * kBQ, st + j * kBQ + std::clamp<int64_t>(k0 + j - q0, 0, kBQ), kNegInf);
     }
     if (a.mask_kind == AttentionMask::none) return;
     const int64_t mo = a.mask_offsets[bh];
@@ -160,7 +190,7 @@ struct Problem {
         for (int64_t i = 0; i < bq; ++i) row[i] = m[i * a.mask_rs] ? row[i] : kNegInf;
       } else {
         const T* m = reinterpret_cast<const T*>(a.mask) + off;
-        for (int64_t i = 0; i < bq; ++i) row[i] += m[i * a.mask_rs];
+        for (int64_t i = 0; i < bq; ++i) row[i] += m[i * a.mask_rs] * static_cast<T>(kLog2e);
       }
     }
   }
@@ -185,27 +215,64 @@ struct Problem {
   }
 };
 
+// Online softmax of one key block in place: st (bk x kBQ, log2-scaled scores, queries in
+// lanes) becomes 2^(s - mu) with mu the new running maximum (0 while every key so far is
+// masked, so that 2^(-inf) gives 0, not NaN); m, l (the running sum) and alpha = 2^(m_old - mu),
+// the factor that rescales what was summed before, are updated per query. Four vectors of
+// queries at a time, so the maxima and sums are independent chains kept in registers.
+template <typename T>
+void online_softmax(T* st, int64_t bk, T* m, T* l, T* alpha) {
+  constexpr int L = kLanesOf<T>, G = 4;
+  const Vec<T> neg_inf = Vec<T>{} - std::numeric_limits<T>::infinity();
+  for (int64_t i = 0; i < kBQ; i += G * L) {
+    Vec<T> mx[G], mu[G], sum[G];
+    for (int g = 0; g < G; ++g) mx[g] = loadu(m + i + g * L);
+    for (int64_t j = 0; j < bk; ++j) {
+      for (int g = 0; g < G; ++g) {
+        const Vec<T> s = loadu(st + j * kBQ + i + g * L);
+        mx[g] = s > mx[g] ? s : mx[g];
+      }
+    }
+    for (int g = 0; g < G; ++g) {
+      mu[g] = mx[g] == neg_inf ? Vec<T>{} : mx[g];
+      storeu(alpha + i + g * L, exp2_nonpositive<T>(loadu(m + i + g * L) - mu[g]));
+      storeu(m + i + g * L, mx[g]);
+      sum[g] = Vec<T>{};
+    }
+    for (int64_t j = 0; j < bk; ++j) {
+      for (int g = 0; g < G; ++g) {
+        T* row = st + j * kBQ + i + g * L;
+        const Vec<T> p = exp2_nonpositive<T>(loadu(row) - mu[g]);
+        storeu(row, p);
+        sum[g] += p;
+      }
+    }
+    for (int g = 0; g < G; ++g) storeu(l + i + g * L, loadu(l + i + g * L) * loadu(alpha + i + g * L) + sum[g]);
+  }
+}
+
+// Query block b of n in an order where any run of consecutive positions mixes cheap and
+// costly causal blocks (0, n-1, 1, n-2, ...), so the threads' contiguous chunks cost alike.
+int64_t interleaved(int64_t pos, int64_t n) { return pos % 2 == 0 ? pos / 2 : n - 1 - pos / 2; }
+
 template <typename T>
 void forward(const AttentionArgs& args) {
-  using vm::cst;
-  using vm::load;
   const Problem<T> pr(args);
   const int64_t D = args.d, Dv = args.dv, Tq = args.tq, Tk = args.tk;
   const int64_t nqb = (Tq + kBQ - 1) / kBQ;
   T* out = reinterpret_cast<T*>(args.out);
   T* lse = reinterpret_cast<T*>(args.lse);
-  const T scale = static_cast<T>(args.scale);
+  const T scale = static_cast<T>(args.scale * kLog2e);
   parallel_for(0, args.bh * nqb, 1, [&](int64_t lo, int64_t hi) {
-    Scratch<T> buf(D * kBQ + kBK * kBQ + Dv * kBQ + 4 * kBQ);
+    Scratch<T> buf(D * kBQ + kBK * kBQ + Dv * kBQ + 3 * kBQ);
     T* qt = buf.get();
     T* st = qt + D * kBQ;
     T* ot = st + kBK * kBQ;
     T* m = ot + Dv * kBQ;
     T* l = m + kBQ;
-    T* mu = l + kBQ;
-    T* alpha = mu + kBQ;
+    T* alpha = l + kBQ;
     for (int64_t task = lo; task < hi; ++task) {
-      const int64_t bh = task / nqb, q0 = (task % nqb) * kBQ, bq = std::min(kBQ, Tq - q0);
+      const int64_t bh = task / nqb, q0 = interleaved(task % nqb, nqb) * kBQ, bq = std::min(kBQ, Tq - q0);
       const T* qb = pr.q + args.q_offsets[bh] + q0 * args.q_rs;
       const T* kb = pr.k + args.k_offsets[bh];
       const T* vb = pr.v + args.v_offsets[bh];
@@ -214,55 +281,27 @@ void forward(const AttentionArgs& args) {
       }
       std::fill(m, m + kBQ, -std::numeric_limits<T>::infinity());
       std::fill(l, l + kBQ, T(0));
-      std::fill(ot, ot + Dv * kBQ, T(0));
       const int64_t kend = args.causal ? std::min(Tk, q0 + bq) : Tk;
       for (int64_t k0 = 0; k0 < kend; k0 += kBK) {
         const int64_t bk = std::min(kBK, kend - k0);
-        gemm<T>(bk, kBQ, D, kb + k0 * args.k_rs, args.k_rs, 1, qt, kBQ, st, kBQ, false);
+        for (int64_t j = 0; j < kBQ; j += kNR<T>) {
+          gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + j, kBQ, st + j, kBQ,
+                  Init::zero);
+        }
         if (pr.needs_mask(q0, k0, bk)) pr.mask(st, bh, q0, bq, k0, bk);
-        std::copy(m, m + kBQ, mu);
-        for (int64_t j = 0; j < bk; ++j) {
-          const T* row = st + j * kBQ;
-          vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-            using V = decltype(lane);
-            vm::store(mu + i, vm::vmax(load<V>(mu + i), load<V>(row + i)));
-          });
-        }
-        // mu: the new maximum, 0 while every key so far is masked (so exp gives 0, not NaN).
-        vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-          using V = decltype(lane);
-          const V mx = load<V>(mu + i);
-          const V mn = vm::select(vm::eq(mx, cst<V>(-INFINITY)), cst<V>(0.0), mx);
-          const V al = exp_nonpositive(load<V>(m + i) - mn);
-          vm::store(alpha + i, al);
-          vm::store(m + i, mx);
-          vm::store(mu + i, mn);
-          vm::store(l + i, load<V>(l + i) * al);
-        });
-        for (int64_t j = 0; j < bk; ++j) {
-          T* row = st + j * kBQ;
-          vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-            using V = decltype(lane);
-            const V p = exp_nonpositive(load<V>(row + i) - load<V>(mu + i));
-            vm::store(row + i, p);
-            vm::store(l + i, load<V>(l + i) + p);
-          });
-        }
+        online_softmax(st, bk, m, l, alpha);
         if (args.dropout_p > 0) pr.drop(st, nullptr, bh, q0, bq, k0, bk);
-        for (int64_t d = 0; d < Dv; ++d) {
-          T* row = ot + d * kBQ;
-          vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-            using V = decltype(lane);
-            vm::store(row + i, load<V>(row + i) * load<V>(alpha + i));
-          });
+        for (int64_t j = 0; j < kBQ; j += kNR<T>) {
+          gemm<T>(Dv, kNR<T>, pr.visible(q0 + j, k0, bk), vb + k0 * args.v_rs, 1, args.v_rs, st + j, kBQ, ot + j, kBQ,
+                  k0 == 0 ? Init::zero : Init::scaled, alpha + j);
         }
-        gemm<T>(Dv, kBQ, bk, vb + k0 * args.v_rs, 1, args.v_rs, st, kBQ, ot, kBQ, true);
       }
       T* ob = out + (bh * Tq + q0) * Dv;
       for (int64_t i = 0; i < bq; ++i) {
         const T inv = l[i] > 0 ? T(1) / l[i] : T(0);
         for (int64_t d = 0; d < Dv; ++d) ob[i * Dv + d] = ot[d * kBQ + i] * inv;
-        lse[bh * Tq + q0 + i] = l[i] > 0 ? m[i] + std::log(l[i]) : std::numeric_limits<T>::infinity();
+        lse[bh * Tq + q0 + i] = l[i] > 0 ? static_cast<T>((m[i] + std::log2(l[i])) / kLog2e)
+                                         : std::numeric_limits<T>::infinity();
       }
     }
   });
@@ -270,11 +309,10 @@ void forward(const AttentionArgs& args) {
 
 template <typename T>
 void backward(const AttentionArgs& args) {
-  using vm::load;
   const Problem<T> pr(args);
   const int64_t D = args.d, Dv = args.dv, Tq = args.tq, Tk = args.tk;
   const int64_t Tqp = round_up(Tq, kBQ), Dp = round_up(D, kNR<T>), Dvp = round_up(Dv, kNR<T>);
-  const T scale = static_cast<T>(args.scale);
+  const T scale = static_cast<T>(args.scale), scale2 = static_cast<T>(args.scale * kLog2e);
   const T* out = reinterpret_cast<const T*>(args.out);
   const T* g = reinterpret_cast<const T*>(args.g);
   const T* lse_in = reinterpret_cast<const T*>(args.lse);
@@ -312,7 +350,7 @@ void backward(const AttentionArgs& args) {
       for (int64_t i = 0; i < Tq; ++i) {
         for (int64_t d = 0; d < D; ++d) {
           const T x = qb[i * args.q_rs + d];
-          qt[d * Tqp + i] = x * scale;
+          qt[d * Tqp + i] = x * scale2;
           qpad[i * Dp + d] = x;
         }
         T s = 0;
@@ -323,7 +361,7 @@ void backward(const AttentionArgs& args) {
           s += x * ob[i * Dv + d];
         }
         delta[i] = s;
-        lse[i] = lse_in[bh * Tq + i];
+        lse[i] = lse_in[bh * Tq + i] * static_cast<T>(kLog2e);
       }
       for (int64_t i = Tq; i < Tqp; ++i) {
         delta[i] = 0;
@@ -336,33 +374,30 @@ void backward(const AttentionArgs& args) {
         std::fill(dv, dv + kBK * Dvp, T(0));
         for (int64_t q0 = args.causal ? k0 / kBQ * kBQ : 0; q0 < Tq; q0 += kBQ) {
           const int64_t bq = std::min(kBQ, Tq - q0);
-          gemm<T>(bk, kBQ, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + q0, Tqp, st, kBQ, false);
+          gemm<T>(bk, kBQ, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + q0, Tqp, st, kBQ, Init::zero);
           if (pr.needs_mask(q0, k0, bk)) pr.mask(st, bh, q0, bq, k0, bk);
           for (int64_t j = 0; j < bk; ++j) {
-            T* row = st + j * kBQ;
-            vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-              using V = decltype(lane);
-              vm::store(row + i, exp_nonpositive(load<V>(row + i) - load<V>(lse + q0 + i)));
-            });
+            for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {
+              T* s = st + j * kBQ + i;
+              storeu(s, exp2_nonpositive<T>(loadu(s) - loadu(lse + q0 + i)));
+            }
           }
-          gemm<T>(bk, kBQ, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0, Tqp, dpt, kBQ, false);
+          gemm<T>(bk, kBQ, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0, Tqp, dpt, kBQ, Init::zero);
           const T* pd = st;  // the dropped-out P that multiplied V
           if (args.dropout_p > 0) {
             std::copy(st, st + bk * kBQ, pdt);
             pr.drop(pdt, dpt, bh, q0, bq, k0, bk);
             pd = pdt;
           }
-          gemm<T>(bk, Dvp, bq, pd, kBQ, 1, gpad + q0 * Dvp, Dvp, dv, Dvp, true);
+          gemm<T>(bk, Dvp, bq, pd, kBQ, 1, gpad + q0 * Dvp, Dvp, dv, Dvp, Init::load);
           for (int64_t j = 0; j < bk; ++j) {
-            const T* prow = st + j * kBQ;
-            T* row = dpt + j * kBQ;
-            vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-              using V = decltype(lane);
-              vm::store(row + i, load<V>(prow + i) * (load<V>(row + i) - load<V>(delta + q0 + i)));
-            });
+            for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {
+              T* ds = dpt + j * kBQ + i;
+              storeu(ds, loadu(st + j * kBQ + i) * (loadu(ds) - loadu(delta + q0 + i)));
+            }
           }
-          gemm<T>(bk, Dp, bq, dpt, kBQ, 1, qpad + q0 * Dp, Dp, dk, Dp, true);
-          gemm<T>(bq, Dp, bk, dpt, 1, kBQ, kpad + k0 * Dp, Dp, dq + q0 * Dp, Dp, true);
+          gemm<T>(bk, Dp, bq, dpt, kBQ, 1, qpad + q0 * Dp, Dp, dk, Dp, Init::load);
+          gemm<T>(bq, Dp, bk, dpt, 1, kBQ, kpad + k0 * Dp, Dp, dq + q0 * Dp, Dp, Init::load);
         }
         for (int64_t j = 0; j < bk; ++j) {
           T* gkr = gk + (bh * Tk + k0 + j) * D;

@@ -34,7 +34,6 @@
 // one task per (batch, head), so B*H below the thread count leaves threads idle.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -119,7 +118,7 @@ inline Vec<T> exp2_nonpositive(Vec<T> x) {
   } else {
     using Bits = Vec<int32_t>;
     const Vec<T> lo = Vec<T>{} - 127.0f, magic = Vec<T>{} + (12582912.0f + 127.0f);
-    x = x < lo ? lo : x;
+    x = lo > x ? lo : x;  // vmaxps(lo, x), which keeps a NaN x
     const Vec<T> t = x + magic;
     const Vec<T> f = x - (t - magic);
     Vec<T> p = 1.326472731307149e-3f * f + 9.671512991189957e-3f;
@@ -350,13 +349,13 @@ void backward(const AttentionArgs& args) {
       for (int64_t i = 0; i < Tq; ++i) {
         for (int64_t d = 0; d < D; ++d) {
           const T x = qb[i * args.q_rs + d];
-          qt[d * Tqp + i] = x * scale2;
+          qt[i / kBQ * D * kBQ + d * kBQ + i % kBQ] = x * scale2;
           qpad[i * Dp + d] = x;
         }
         T s = 0;
         for (int64_t d = 0; d < Dv; ++d) {
           const T x = gb[i * Dv + d];
-          gt[d * Tqp + i] = x;
+          gt[i / kBQ * Dv * kBQ + d * kBQ + i % kBQ] = x;
           gpad[i * Dvp + d] = x;
           s += x * ob[i * Dv + d];
         }
@@ -374,7 +373,10 @@ void backward(const AttentionArgs& args) {
         std::fill(dv, dv + kBK * Dvp, T(0));
         for (int64_t q0 = args.causal ? k0 / kBQ * kBQ : 0; q0 < Tq; q0 += kBQ) {
           const int64_t bq = std::min(kBQ, Tq - q0);
-          gemm<T>(bk, kBQ, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + q0, Tqp, st, kBQ, Init::zero);
+          for (int64_t j = 0; j < kBQ; j += kNR<T>) {
+            gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + q0 * D + j, kBQ,
+                    st + j, kBQ, Init::zero);
+          }
           if (pr.needs_mask(q0, k0, bk)) pr.mask(st, bh, q0, bq, k0, bk);
           for (int64_t j = 0; j < bk; ++j) {
             for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {
@@ -382,7 +384,10 @@ void backward(const AttentionArgs& args) {
               storeu(s, exp2_nonpositive<T>(loadu(s) - loadu(lse + q0 + i)));
             }
           }
-          gemm<T>(bk, kBQ, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0, Tqp, dpt, kBQ, Init::zero);
+          for (int64_t j = 0; j < kBQ; j += kNR<T>) {
+            gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0 * Dv + j, kBQ,
+                    dpt + j, kBQ, Init::zero);
+          }
           const T* pd = st;  // the dropped-out P that multiplied V
           if (args.dropout_p > 0) {
             std::copy(st, st + bk * kBQ, pdt);
@@ -390,14 +395,19 @@ void backward(const AttentionArgs& args) {
             pd = pdt;
           }
           gemm<T>(bk, Dvp, bq, pd, kBQ, 1, gpad + q0 * Dvp, Dvp, dv, Dvp, Init::load);
-          for (int64_t j = 0; j < bk; ++j) {
-            for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {
+          for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {  // dS; 0 on the rows dP's GEMM skipped
+            const int64_t vis = pr.visible(q0 + i / kNR<T> * kNR<T>, k0, bk);
+            for (int64_t j = 0; j < bk; ++j) {
               T* ds = dpt + j * kBQ + i;
-              storeu(ds, loadu(st + j * kBQ + i) * (loadu(ds) - loadu(delta + q0 + i)));
+              storeu(ds, j < vis ? loadu(st + j * kBQ + i) * (loadu(ds) - loadu(delta + q0 + i)) : Vec<T>{});
             }
           }
           gemm<T>(bk, Dp, bq, dpt, kBQ, 1, qpad + q0 * Dp, Dp, dk, Dp, Init::load);
-          gemm<T>(bq, Dp, bk, dpt, 1, kBQ, kpad + k0 * Dp, Dp, dq + q0 * Dp, Dp, Init::load);
+          for (int64_t i = 0; i < bq; i += kMR) {  // causal rows skip the keys after their query
+            const int64_t keys = args.causal ? std::clamp<int64_t>(q0 + i + kMR - k0, 0, bk) : bk;
+            gemm<T>(std::min<int64_t>(kMR, bq - i), Dp, keys, dpt + i, 1, kBQ, kpad + k0 * Dp, Dp,
+                    dq + (q0 + i) * Dp, Dp, Init::load);
+          }
         }
         for (int64_t j = 0; j < bk; ++j) {
           T* gkr = gk + (bh * Tk + k0 + j) * D;

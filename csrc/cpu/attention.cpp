@@ -1,17 +1,24 @@
 // Scaled dot-product attention, flash style: the (Tq x Tk) score matrix is never formed.
 //
-// Forward, one task per (batch*head, block of kBQ queries): the block's queries, scaled, are
-// packed transposed (D x kBQ); for each block of kBK keys the tile S^T = K_blk Q^T (keys in
-// rows, queries in lanes) is one small GEMM, masked (causal, boolean, additive), then folded
-// into the running row maxima and sums (online softmax, per lane: no horizontal reductions),
-// and O^T += V_blk^T P^T is the second GEMM. Causal key blocks past the last query are skipped.
-// The log-sum-exp of each row is saved for backward (+inf for a row with every key masked,
-// whose output is 0, as PyTorch's CPU kernels give).
+// Forward, one task per (batch*head, block of kBQ queries); a head's query blocks are taken
+// in the order 0, n-1, 1, n-2, ... so that the threads' contiguous chunks of tasks cost alike
+// under causal masking. The block's queries, scaled by scale * log2(e), are packed transposed
+// (D x kBQ); for each block of kBK keys the tile S^T = K_blk Q^T (keys in rows, queries in
+// lanes, scores in log2 units) is one small GEMM per strip of kNR queries (a causal strip
+// stops at its last query's key), masked (causal, boolean, additive), then folded into the
+// running maxima and sums (online softmax in base 2, per lane: no horizontal reductions, four
+// vectors of queries at a time with their maxima and sums in registers), and
+// O^T = alpha O^T + V_blk^T P^T is the second GEMM, whose prologue applies the rescaling alpha.
+// The log-sum-exp of each row (natural log) is saved for backward (+inf for a row with every
+// key masked, whose output is 0, as PyTorch's CPU kernels give).
 //
 // Backward, one task per (batch*head), key blocks outermost: for each (key block, query block)
 // P^T is recomputed from S^T and the saved log-sum-exp, then dV += P^T dO, dP^T = V dO^T,
-// dS^T = P^T (dP^T - rowsum(dO O)), dK += dS^T Q, dQ += dS K: five GEMMs on tiles. dQ sums in
-// the task's own buffer in a fixed order, so no result depends on the thread count.
+// dS^T = P^T (dP^T - rowsum(dO O)), dK += dS^T Q, dQ += dS K: five GEMMs on tiles, causal
+// strips and rows skipping the keys their queries do not see. Q^T and dO^T are packed in
+// panels of kBQ queries, so a tile's rows lie 256 B apart (Tq floats apart, 4 KiB at T 1024,
+// all rows would share one set of L1). dQ sums in the task's own buffer in a fixed order, so
+// no result depends on the thread count.
 //
 // The tile GEMMs run one register-blocked microkernel written with GCC vector types (6 rows x
 // 2 vectors: 12 accumulators), fed from packed or strided operands. Dropout keeps element

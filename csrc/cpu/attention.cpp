@@ -56,8 +56,8 @@ namespace {
 template <typename T>
 constexpr int kNR = 2 * kLanesOf<T>;
 constexpr int kMR = 6;
-constexpr int64_t kBQ = 64;  // queries per block: a multiple of every kNR
-constexpr int64_t kBK = 64;  // keys per block
+constexpr int64_t kBQ = 128;  // queries per block: a multiple of every kNR and of 4 vectors
+constexpr int64_t kBK = 96;  // keys per block: a multiple of kMR
 constexpr double kLog2e = 1.4426950408889634;
 
 enum class Init { zero, load, scaled };  // C starts at 0, at C, or at C times a factor per column
@@ -170,9 +170,9 @@ struct Problem {
         v(reinterpret_cast<const T*>(args.v)), keep_threshold((1.0 - args.dropout_p) * 4294967296.0),
         keep_scale(args.dropout_p < 1 ? static_cast<T>(1.0 / (1.0 - args.dropout_p)) : T(0)) {}
 
-  // Keys of the block k0.. (bk of them) that some query of the strip q0..q0+kNR-1 attends.
-  int64_t visible(int64_t q0, int64_t k0, int64_t bk) const {
-    return a.causal ? std::clamp<int64_t>(q0 + kNR<T> - k0, 0, bk) : bk;
+  // Keys of the block k0.. (bk of them) that some query of the strip q0..q0+width-1 attends.
+  int64_t visible(int64_t q0, int64_t k0, int64_t bk, int64_t width = kNR<T>) const {
+    return a.causal ? std::clamp<int64_t>(q0 + width - k0, 0, bk) : bk;
   }
 
   bool needs_mask(int64_t q0, int64_t k0, int64_t bk) const {
@@ -225,15 +225,17 @@ struct Problem {
 // lanes) becomes 2^(s - mu) with mu the new running maximum (0 while every key so far is
 // masked, so that 2^(-inf) gives 0, not NaN); m, l (the running sum) and alpha = 2^(m_old - mu),
 // the factor that rescales what was summed before, are updated per query. Four vectors of
-// queries at a time, so the maxima and sums are independent chains kept in registers.
+// queries at a time, so the maxima and sums are independent chains kept in registers; a causal
+// block's rows past the last key those queries see are left alone.
 template <typename T>
-void online_softmax(T* st, int64_t bk, T* m, T* l, T* alpha) {
+void online_softmax(const Problem<T>& pr, T* st, int64_t q0, int64_t k0, int64_t bk, T* m, T* l, T* alpha) {
   constexpr int L = kLanesOf<T>, G = 4;
   const Vec<T> neg_inf = Vec<T>{} - std::numeric_limits<T>::infinity();
   for (int64_t i = 0; i < kBQ; i += G * L) {
+    const int64_t rows = pr.visible(q0 + i, k0, bk, G * L);  // the rest: masked, unread
     Vec<T> mx[G], mu[G], sum[G];
     for (int g = 0; g < G; ++g) mx[g] = loadu(m + i + g * L);
-    for (int64_t j = 0; j < bk; ++j) {
+    for (int64_t j = 0; j < rows; ++j) {
       for (int g = 0; g < G; ++g) {
         const Vec<T> s = loadu(st + j * kBQ + i + g * L);
         mx[g] = s > mx[g] ? s : mx[g];
@@ -245,7 +247,7 @@ void online_softmax(T* st, int64_t bk, T* m, T* l, T* alpha) {
       storeu(m + i + g * L, mx[g]);
       sum[g] = Vec<T>{};
     }
-    for (int64_t j = 0; j < bk; ++j) {
+    for (int64_t j = 0; j < rows; ++j) {
       for (int g = 0; g < G; ++g) {
         T* row = st + j * kBQ + i + g * L;
         const Vec<T> p = exp2_nonpositive<T>(loadu(row) - mu[g]);
@@ -295,7 +297,7 @@ void forward(const AttentionArgs& args) {
                   Init::zero);
         }
         if (pr.needs_mask(q0, k0, bk)) pr.mask(st, bh, q0, bq, k0, bk);
-        online_softmax(st, bk, m, l, alpha);
+        online_softmax(pr, st, q0, k0, bk, m, l, alpha);
         if (args.dropout_p > 0) pr.drop(st, nullptr, bh, q0, bq, k0, bk);
         for (int64_t j = 0; j < kBQ; j += kNR<T>) {
           gemm<T>(Dv, kNR<T>, pr.visible(q0 + j, k0, bk), vb + k0 * args.v_rs, 1, args.v_rs, st + j, kBQ, ot + j, kBQ,

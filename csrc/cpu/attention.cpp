@@ -16,7 +16,7 @@
 // P^T is recomputed from S^T and the saved log-sum-exp, then dV += P^T dO, dP^T = V dO^T,
 // dS^T = P^T (dP^T - rowsum(dO O)), dK += dS^T Q, dQ += dS K: five GEMMs on tiles, causal
 // strips and rows skipping the keys their queries do not see. Q^T and dO^T are packed in
-// panels of kBQ queries, so a tile's rows lie 256 B apart (Tq floats apart, 4 KiB at T 1024,
+// panels of kBQ queries, so a tile's rows lie 512 B apart (Tq floats apart, 4 KiB at T 1024,
 // all rows would share one set of L1). dQ sums in the task's own buffer in a fixed order, so
 // no result depends on the thread count.
 //
@@ -106,7 +106,8 @@ void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t a_rs, int64_t a_c
   for (int64_t j = 0; j < N; j += kNR<T>) {
     for (int64_t i = 0; i < M; i += kMR) {
       const int r = static_cast<int>(std::min<int64_t>(kMR, M - i));
-      fns[r - 1](K, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, init, col_scale ? col_scale + j : nullptr);
+      fns[r - 1](K, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, init,
+                 col_scale ? col_scale + j : nullptr);
     }
   }
 }

@@ -26,19 +26,21 @@
 // convention of the dropout kernel (cpu/random.cpp), so the mask is reproducible.
 //
 // Measured with `python -m bench --family attention --threads 2` (AMD EPYC Zen 1 VM, avx2, float32,
-// D 64; the 2 cores shared with other builds, so the machine's probe read 14-62 GFLOP/s between
-// runs): ratio = torch 2.13 SDPA time / ours, two runs. Single thread on a quiet moment:
-// forward 24.8 GFLOP/s non-causal (70% of the GEMM's 35.7 at that moment); the tile
-// microkernels take ~60% of forward, the softmax exp ~15%.
-//   B8 H8 T1024 causal   fwd 9.8 / 15.0 GFLOP/s, 1.27x / 1.28x torch; fwd+bwd 11.5 / 15.4, 1.32x / 1.29x
-//   B8 H8 T1024          fwd 12.1 / 19.1 GFLOP/s, 0.78x / 0.89x torch; fwd+bwd 12.5 / 26.2, 0.87x / 0.94x
-//   B1 H8 T4096 causal   fwd 15.7 / 24.6 GFLOP/s, 1.01x / 1.03x torch; fwd+bwd 14.5 / 16.5, 0.94x / 1.02x
-// (GFLOP/s count 4 T^2 D forward, 14 T^2 D forward+backward, halved when causal.) Below the
-// issue's targets (1.5x / 1.3x causal): the tile GEMMs run at about the library GEMM's rate.
-// Peak memory, causal forward+backward B1 H8 T4096 (inputs 32 MiB; a T x T float32 matrix per
-// head would be 512 MiB): fibril's allocator +56 MiB (gradients 24, output 8, ~6 per thread of
-// backward scratch), peak RSS +69 MiB; torch +82 MiB RSS. Memory is O(T D) per thread. Backward runs
-// one task per (batch, head), so B*H below the thread count leaves threads idle.
+// D 64; the 2 cores shared with 3 other engineers' builds, so the machine's probe read 75 and
+// 27 GFLOP/s in the two runs): ratio = torch 2.13 SDPA time / ours, interleaved medians.
+//   B8 H8 T1024 causal   fwd 18.9 / 21.8 GFLOP/s, 1.62x / 1.75x torch; fwd+bwd 11.6 / 14.1, 1.44x / 1.51x
+//   B8 H8 T1024          fwd 14.2 / 19.2 GFLOP/s, 1.20x / 1.18x torch; fwd+bwd 14.8 / 14.5, 1.15x / 1.15x
+//   B1 H8 T4096 causal   fwd 30.2 / 14.9 GFLOP/s, 1.27x / 1.32x torch; fwd+bwd 30.5 / 14.5, 1.27x / 1.19x
+// (GFLOP/s count 4 T^2 D forward, 14 T^2 D forward+backward, halved when causal.) In CPU time
+// on one thread, which the other builds disturb less: forward 29.6 GFLOP/s causal T1024 (torch
+// 17.8, 1.66x), 30.5 non-causal (26.8, 1.14x), 30.6 causal T4096 (24.5, 1.25x). The tile
+// microkernels take ~86% of the forward's time at ~36 GFLOP/s, about what they reach alone on
+// hot caches (37-44), the online softmax ~12%: torch's long causal rows (T4096) come within
+// 1.3x of that ceiling. Peak memory, causal forward+backward B1 H8 T4096 (inputs 32 MiB; a
+// T x T float32 matrix per head would be 512 MiB): fibril's allocator +56 MiB (gradients 24,
+// output 8, ~6 per thread of backward scratch), peak RSS +69 MiB; torch +82 MiB RSS. Memory is
+// O(T D) per thread. Backward runs one task per (batch, head), so B*H below the thread count
+// leaves threads idle.
 #include <algorithm>
 #include <cmath>
 #include <limits>

@@ -211,3 +211,24 @@ def test_ceil_mode_input_smaller_than_kernel_matches_torch(name, kw, shape):
     x = np.random.default_rng(8).standard_normal(shape)
     check_op(lambda t: getattr(F, name)(t, **kw), lambda t: getattr(TF, name)(t, **kw), [x], atol=1e-12,
              gradcheck=False)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("values", ["ties", "nan"])
+@pytest.mark.parametrize("width,kw", [
+    (28, dict(kernel_size=2)), (14, dict(kernel_size=2)), (31, dict(kernel_size=3, stride=2, padding=1)),
+    (9, dict(kernel_size=3, stride=1, padding=1)), (40, dict(kernel_size=2, stride=2, dilation=2)),
+    (17, dict(kernel_size=(2, 3), stride=(2, 1))),
+])
+def test_max_pool_vector_rows_match_torch_indices(width, kw, values, dtype):
+    """Rows wide enough for the kernel's vector blocks (and their overlapping last block):
+    ties and NaNs pick the same element as torch (first maximum, last NaN)."""
+    rng = np.random.default_rng(width)
+    x = rng.integers(0, 3, (2, 3, 10, width)).astype(dtype)
+    if values == "nan":
+        x[rng.random(x.shape) < 0.1] = np.nan
+    y, i = F.max_pool2d(fibril.from_numpy(x), return_indices=True, **kw)
+    yt, it = TF.max_pool2d(torch.from_numpy(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(np.asarray(y), yt.numpy())
+    np.testing.assert_array_equal(np.asarray(i), it.numpy())

@@ -140,7 +140,8 @@ constexpr bool vector_activation(Activation act) {
 }
 
 // Finishes one full row of a tile (2 vectors) in registers: as finish_row_scalar, for the
-// epilogues that vectorize (see vector_activation; a contiguous bias or none).
+// epilogues that vectorize (see vector_activation; a bias contiguous along the row, one value
+// for the whole row (bias_cs 0: a convolution's per-channel bias), or none).
 template <typename T>
 inline void finish_row_vector(const Gemm<T>& g, TileStep st, Vec<T> v0, Vec<T> v1, T* c, const T* bias) {
   constexpr int L = Blocking<T>::kLanes;
@@ -154,7 +155,10 @@ inline void finish_row_vector(const Gemm<T>& g, TileStep st, Vec<T> v0, Vec<T> v
     v1 += g.beta * loadu(c + L);
   }
   if (st.last) {
-    if (bias) {
+    if (bias && g.bias_cs == 0) {
+      v0 += *bias;
+      v1 += *bias;
+    } else if (bias) {
       v0 += loadu(bias);
       v1 += loadu(bias + L);
     }
@@ -217,11 +221,12 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Pane
     a += R;
     b += ldb;
   }
-  const bool vector_epilogue = (!g.bias || g.bias_cs == 1) && (!st.last || vector_activation<T>(g.act));
+  const bool vector_epilogue = (!g.bias || g.bias_cs == 0 || g.bias_cs == 1) && (!st.last || vector_activation<T>(g.act));
   if (nr == 2 * L && vector_epilogue) {
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i)
-      finish_row_vector(g, st, s0[i], s1[i], c + i * g.c_rs, g.bias ? g.bias + (row + i) * g.bias_rs + col : nullptr);
+      finish_row_vector(g, st, s0[i], s1[i], c + i * g.c_rs,
+                        g.bias ? g.bias + (row + i) * g.bias_rs + col * g.bias_cs : nullptr);
     return;
   }
   alignas(64) T sums[R][2 * L];

@@ -207,6 +207,7 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
     const Array &gates = r.saved[4 * dir], &hp = r.saved[4 * dir + 1], &cp = r.saved[4 * dir + 2];
     const Array& m = r.saved[4 * dir + 3];
     const char* w_hh = at(packed_hh[static_cast<size_t>(dir)], 0);
+    const char* w_hr = d.proj ? at(packed_hr[static_cast<size_t>(dir)], 0) : nullptr;
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = dir == 1 ? T - 1 - s : s, tn = dir == 1 ? t - 1 : t + 1;
       const bool last = s == T - 1;
@@ -227,7 +228,7 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
       a.y = d.proj ? nullptr : y, a.y_rs = DP;
       cpu::kernels().rnn_cell(a);
       if (d.proj) {
-        gemm(dt, rows, P, H, a.h, H, 1, nullptr, 0, 0, h_out, P, 0, nullptr, at(packed_hr[static_cast<size_t>(dir)], 0));
+        gemm(dt, rows, P, H, a.h, H, 1, nullptr, 0, 0, h_out, P, 0, nullptr, w_hr);
         a.mode = RnnMode::rnn_emit, a.h = h_out, a.y = y;
         cpu::kernels().rnn_cell(a);
       }
@@ -269,6 +270,7 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
     const Array &gates = saved[4 * dir], &hp = saved[4 * dir + 1], &cp = saved[4 * dir + 2];
     const Array &dg = dgs[static_cast<size_t>(dir)], &carried = carrieds[static_cast<size_t>(dir)];
     const char* w_hh = at(packed_hh[static_cast<size_t>(dir)], 0);
+    const char* w_hr = d.proj ? at(packed_hr[static_cast<size_t>(dir)], 0) : nullptr;
     char* dmb = at(dm, (dir * B + b0) * H);
     for (int64_t s = T - 1; s >= 0; --s) {
       const int64_t t = dir == 1 ? T - 1 - s : s, tn = dir == 1 ? t - 1 : t + 1, tp = dir == 1 ? t + 1 : t - 1;
@@ -276,7 +278,6 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
       char* dh_prev = s == 0 ? at(g.dh0, (dir * B + b0) * P) : at(carried, (tp * B + b0) * P);
       char* dyt = at(dy, (t * B + b0) * DP + dir * P);
       if (d.proj) {
-        const char* w_hr = at(packed_hr[static_cast<size_t>(dir)], 0);
         gemm(dt, rows, H, P, dh, P, 1, nullptr, 0, 0, dmb, H, 0, nullptr, w_hr);
         gemm(dt, rows, H, P, dyt, DP, 1, nullptr, 0, 0, dmb, H, 1, nullptr, w_hr);
       }

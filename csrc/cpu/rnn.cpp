@@ -18,9 +18,12 @@
 //   lstm 2L fwd  756-964 ms, 16-20 GFLOP/s, 3.75x / 4.31x   fwd+bwd 2508-3288 ms, 2.3x / 3.3x
 //   gru 1L fwd   180-342 ms, 14-27 GFLOP/s, 4.16x / 4.85x   fwd+bwd  462-836 ms, 2.2x / 13x
 //   gru 2L fwd   550-562 ms, 20-21 GFLOP/s, 3.49x / 3.73x   fwd+bwd 1048-2246 ms, 7.3x / 8.6x
-// torch's OpenMP threads lose most to the load (a barrier per step); on one thread each
-// (interleaved medians of 5, load 6) LSTM 1L is 0.94x fwd, 1.45x fwd+bwd, GRU 1L 1.06x and
-// 1.22x (below the 1.3x target): the GEMM tiles are 60-80% of the time, at torch's speed.
+// torch's OpenMP threads lose most to the load (a barrier per step). In a quieter minute (load
+// ~2; interleaved medians of 5-7, 2 threads) the lead is smaller: lstm 1L fwd 126 ms 1.32x,
+// fwd+bwd 322 ms 1.22x, 2L fwd 254 ms 1.06x (59 GFLOP/s, torch 56: both ~70% of FMA peak, so
+// LSTM forward has no 1.3x left to take); gru 1L fwd 97 ms 1.49x, fwd+bwd 266 ms 1.42x, 2L fwd
+// 186 ms 1.42x. On one thread each (load 6) LSTM 1L is 0.94x fwd, 1.45x fwd+bwd, GRU 1L 1.06x
+// and 1.22x: the GEMM tiles are 60-80% of the time, at torch's speed.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

@@ -251,6 +251,23 @@ def test_torch_parity_lstm_projection(options, use_lengths):
 
 
 @needs_torch
+@pytest.mark.parametrize("kind", ["lstm", "gru", "lstm_proj"])
+def test_torch_parity_row_blocks_and_wide_gates(kind, num_threads):
+    """A batch of 40 on 3 threads runs as 3 blocks of rows (13, 13, 14), each step's GEMMs on
+    row tiles of every height; hidden 70 ends the gate columns mid-panel and makes backward's
+    recurrent GEMM (k = 280 or 210 gates) span two packed k blocks."""
+    num_threads(3)
+    torch.manual_seed(3)
+    proj = dict(proj_size=5) if kind == "lstm_proj" else {}
+    tm = module_for(kind[:4], 6, 70, lib=torch.nn, dtype=torch.float64, **proj)
+    fm = module_for(kind[:4], 6, 70, dtype=fibril.float64, **proj)
+    copy_to_fibril(tm, fm)
+    rng = np.random.default_rng(3)
+    lengths = list(rng.integers(1, 6, size=40))
+    compare(tm, fm, rng.standard_normal((5, 40, 6)), None, lengths)
+
+
+@needs_torch
 @pytest.mark.parametrize("kind", KINDS)
 def test_torch_parity_unbatched_and_float32(kind):
     torch.manual_seed(2)
@@ -395,16 +412,19 @@ def test_low_level_errors_name_shapes():
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_thread_count_does_not_change_results(kind, num_threads):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_thread_count_does_not_change_results(kind, bidirectional, num_threads):
+    """The steps run per block of batch rows, as many blocks as threads: 1, 2 or 3 here."""
     fibril.manual_seed(10)
-    m = module_for(kind, 16, 32, bidirectional=True)
+    m = module_for(kind, 16, 32, bidirectional=bidirectional)
     x = fibril.tensor(np.random.default_rng(10).standard_normal((9, 40, 16)).astype(np.float32), requires_grad=True)
     results = []
-    for n in (1, 2):
+    for n in (1, 2, 3):
         num_threads(n)
         x.grad = None
         y = m(x)[0]
         y.sum().backward()
         results.append((y.detach().numpy(), x.grad.detach().numpy()))
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    np.testing.assert_array_equal(results[0][1], results[1][1])
+    for y, dx in results[1:]:
+        np.testing.assert_array_equal(y, results[0][0])
+        np.testing.assert_array_equal(dx, results[0][1])

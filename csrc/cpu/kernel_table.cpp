@@ -30,6 +30,8 @@ void attention(const AttentionArgs& args);
 void rnn_cell(const RnnCellArgs& args);
 void rnn_cell_backward(const RnnCellArgs& args);
 double fma_gflops(int64_t iterations);
+int64_t matmul_packed_b_bytes(DType dtype, int64_t k, int64_t n);
+void matmul_pack_b(const MatmulArgs& args, char* dst);
 
 #define FIBRIL_STR2(x) #x
 #define FIBRIL_STR(x) FIBRIL_STR2(x)
@@ -38,7 +40,8 @@ const KernelTable& table() {
   static const KernelTable t{FIBRIL_STR(FIBRIL_ISA), copy, unary, binary, where, clamp, reduce, arg_reduce, scan,
                              random, gather, scatter, matmul, optim_step, multi_norm, multi_scale,
                              fma_gflops, softmax, class_loss, class_loss_backward, activation, row_norm,
-                             batch_norm, conv, pool, attention, rnn_cell, rnn_cell_backward};
+                             batch_norm, conv, pool, attention, rnn_cell, rnn_cell_backward,
+                             matmul_packed_b_bytes, matmul_pack_b};
   return t;
 }
 

@@ -188,6 +188,10 @@ struct MatmulArgs {
   int64_t bias_rs, bias_cs;
   Activation act;
   const BPacker* b_packer;  // null: B is the strided matrix above
+  // Not null: B as matmul_pack_b wrote it for this dtype, k and n, the same for every GEMM of
+  // the batch (b, b_rs, b_cs, b_offsets and b_packer are not read). For a B that many GEMMs
+  // share (an RNN's recurrent weight at every step), which then is packed once.
+  const char* b_prepacked;
 };
 
 // Softmax family over the contiguous rows of a (rows, n) array, n >= 1; see cpu/softmax.cpp.
@@ -501,6 +505,10 @@ struct KernelTable {
   void (*attention)(const AttentionArgs& args);
   void (*rnn_cell)(const RnnCellArgs& args);
   void (*rnn_cell_backward)(const RnnCellArgs& args);
+  // The size in bytes of a prepacked B of (k, n) in `dtype`, and the packing of the strided B
+  // of args (its dtype, k, n, b, b_rs, b_cs) into dst, 64-byte aligned; see MatmulArgs.
+  int64_t (*matmul_packed_b_bytes)(DType dtype, int64_t k, int64_t n);
+  void (*matmul_pack_b)(const MatmulArgs& args, char* dst);
 };
 
 #define FIBRIL_DECLARE_ISA(isa) \

@@ -12,6 +12,8 @@
 // transposes for row-major A and column-major B). With at most 32 rows of A, B is read in
 // place (KC 64, software prefetch 4 panels ahead: no packing pass over B); one row or one
 // column of C is a matrix-vector product (axpy or dot form, bound by reading the matrix once).
+// A B shared by many GEMMs (an RNN's recurrent weight) can be packed once (matmul_pack_b) and
+// passed prepacked: the GEMMs then read its panels in place of packing B each time.
 //
 // The microkernel is written once with GCC vector types: 8 floats (AVX2 + FMA, 6x16 tile:
 // 12 accumulators, 2 B vectors, 1 broadcast = 15 of 16 ymm registers) or 4 floats (generic
@@ -85,6 +87,7 @@ struct Gemm {
   int64_t bias_rs, bias_cs;
   Activation act;
   const BPacker* packer;  // when set, B's panels come from it (b is its base pointer)
+  const T* prepacked;     // when set, B's panels as pack_b_all laid them out
 };
 
 // What a tile does with its sums at one pc step.
@@ -342,6 +345,20 @@ void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, 
   }
 }
 
+// The length of the k blocks: k in equal blocks of at most `limit`, so that no short last
+// block re-reads C for a few steps.
+inline int64_t k_block(int64_t k, int64_t limit) {
+  const int64_t blocks = (k + limit - 1) / limit;
+  return (k + blocks - 1) / blocks;
+}
+
+// n rounded up to whole B panels.
+template <typename T>
+int64_t padded_columns(int64_t n) {
+  constexpr int NR = Blocking<T>::NR;
+  return (n + NR - 1) / NR * NR;
+}
+
 // k == 0: C = act(beta * C + bias).
 template <typename T>
 void scale_only(const Gemm<T>& g) {
@@ -504,26 +521,25 @@ void gemm(const Gemm<T>& g, int threads) {
   constexpr int MR = B::MR, NR = B::NR;
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) return scale_only(g);
-  if (!g.packer && try_gemv(g, threads)) return;
-  const bool direct_b = !g.packer && g.b_cs == 1 && g.m <= kDirectBMaxRows;
-  // k in equal blocks of at most KC: no short last block re-reading C for a few steps.
-  const int64_t kc_limit = direct_b ? kDirectKC : B::KC, k_blocks = (g.k + kc_limit - 1) / kc_limit;
-  const int64_t kc_block = (g.k + k_blocks - 1) / k_blocks;
+  if (!g.packer && !g.prepacked && try_gemv(g, threads)) return;
+  const bool direct_b = !g.packer && !g.prepacked && g.b_cs == 1 && g.m <= kDirectBMaxRows;
+  const int64_t kc_block = k_block(g.k, direct_b ? kDirectKC : B::KC);
   const int64_t kc_max = std::min(kc_block, g.k), nc_max = std::min(B::NC, g.n);
-  const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR);
-  Scratch packed_b(direct_b ? 0 : sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR));
-  T* bp = packed_b.as<T>();
+  const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR), n_pad = padded_columns<T>(g.n);
+  const bool pack_b = !direct_b && !g.prepacked;
+  Scratch packed_b(pack_b ? sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR) : 0);
   for (int64_t jc = 0; jc < g.n; jc += B::NC) {
     const int64_t nc = std::min(B::NC, g.n - jc), panels = (nc + NR - 1) / NR;
     for (int64_t pc = 0; pc < g.k; pc += kc_block) {
       const int64_t kc = std::min(kc_block, g.k - pc);
       const TileStep st{pc == 0, pc + kc == g.k};
-      if (!direct_b) {
+      const T* const bp = g.prepacked ? g.prepacked + pc * n_pad + jc * kc : packed_b.as<T>();
+      if (pack_b) {
         const int64_t grain = (panels + threads - 1) / threads;  // every thread packs a share
         parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
           for (int64_t q = lo; q < hi; ++q)
             pack_b_panel(g, pc, kc, jc + q * NR, static_cast<int>(std::min<int64_t>(NR, nc - q * NR)),
-                         bp + q * NR * kc);
+                         packed_b.as<T>() + q * NR * kc);
         });
       }
       const auto run_slot = [&](int slot) {
@@ -564,8 +580,8 @@ void gemm(const Gemm<T>& g, int threads) {
 }
 
 template <typename T>
-void matmul_typed(const MatmulArgs& args) {
-  Gemm<T> base{args.m,
+Gemm<T> gemm_of(const MatmulArgs& args) {
+  return Gemm<T>{args.m,
                args.n,
                args.k,
                reinterpret_cast<const T*>(args.a),
@@ -582,7 +598,13 @@ void matmul_typed(const MatmulArgs& args) {
                args.bias_rs,
                args.bias_cs,
                args.act,
-               args.b_packer};
+               args.b_packer,
+               reinterpret_cast<const T*>(args.b_prepacked)};
+}
+
+template <typename T>
+void matmul_typed(const MatmulArgs& args) {
+  const Gemm<T> base = gemm_of<T>(args);
   const auto at = [&](int64_t index) {
     Gemm<T> g = base;
     if (args.a_offsets) g.a += args.a_offsets[index];
@@ -606,12 +628,46 @@ void matmul_typed(const MatmulArgs& args) {
   for (int64_t i = 0; i < args.batch; ++i) gemm(at(i), flops < kParallelMinFlops ? 1 : threads);
 }
 
+// A prepacked B: for each k block (k_block of KC, as gemm cuts it), the NR-wide panels of
+// all n columns (zero-padded to n_pad), each kc steps of NR values; block pc starts at
+// pc * n_pad, its panel at column j at j * kc from there.
+template <typename T>
+void pack_b_all(const MatmulArgs& args, T* dst) {
+  constexpr int NR = Blocking<T>::NR;
+  const Gemm<T> g = gemm_of<T>(args);
+  if (g.k == 0 || g.n == 0) return;
+  const int64_t kc_block = k_block(g.k, Blocking<T>::KC), n_pad = padded_columns<T>(g.n), panels = n_pad / NR;
+  const int64_t blocks = (g.k + kc_block - 1) / kc_block;
+  parallel_for(0, blocks * panels, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const int64_t pc = i / panels * kc_block, j = i % panels * NR, kc = std::min(kc_block, g.k - pc);
+      pack_b_panel(g, pc, kc, j, static_cast<int>(std::min<int64_t>(NR, g.n - j)), dst + pc * n_pad + j * kc);
+    }
+  });
+}
+
 }  // namespace
 
 void matmul(const MatmulArgs& args) {
   visit_dtype(args.dtype, [&](auto t) {
     using T = decltype(t);
     if constexpr (!std::is_same_v<T, bool>) matmul_typed<T>(args);
+  });
+}
+
+int64_t matmul_packed_b_bytes(DType dtype, int64_t k, int64_t n) {
+  int64_t bytes = 0;
+  visit_dtype(dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (!std::is_same_v<T, bool>) bytes = static_cast<int64_t>(sizeof(T)) * k * padded_columns<T>(n);
+  });
+  return bytes;
+}
+
+void matmul_pack_b(const MatmulArgs& args, char* dst) {
+  visit_dtype(args.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (!std::is_same_v<T, bool>) pack_b_all<T>(args, reinterpret_cast<T*>(dst));
   });
 }
 

@@ -6,19 +6,24 @@
 // so backward recomputes only tanh(c).
 //
 // Rows are split over threads in chunks of >= kGrainElements values; each element's result
-// depends on its row alone, so nothing depends on the thread count.
+// depends on its row alone, so nothing depends on the thread count. (ops/rnn.cpp usually
+// calls these from its per-row-block threads, where they run on the block's thread alone.)
 //
-// Measured with `python -m bench --family rnn` (AMD EPYC Zen 1 (KVM), 2 threads, avx2; the 2
-// cores shared with other builds, FMA probe 27 of a quiet 80 GFLOP/s, so +-50% between runs),
-// seq 128, batch 64, input 128, hidden 256, float32, the whole nn.LSTM / nn.GRU call (GEMMs
-// included; GFLOP/s counts the GEMM work), torch 2.13 time / ours in two runs:
-//   lstm 1L fwd  427-594 ms, 11-15 GFLOP/s, 2.19x / 2.84x   fwd+bwd 1211-1314 ms, 1.54x / 1.91x
-//   lstm 2L fwd  339-1015 ms, 15-44 GFLOP/s, 1.91x / 0.91x  fwd+bwd 2234-2820 ms, 1.75x / 1.78x
-//   gru 1L fwd   104-317 ms, 15-47 GFLOP/s, 2.53x / 4.84x   fwd+bwd  613-1091 ms, 2.14x / 2.16x
-//   gru 2L fwd   456-481 ms, 23-25 GFLOP/s, 1.54x / 3.25x   fwd+bwd 1308-2332 ms, 1.74x / 4.59x
-// Much of that lead is torch's OpenMP threads losing to the load: on one thread each
-// (interleaved medians of 5) LSTM is at par (1L fwd 1.00x, fwd+bwd 1.11x; 2L 1.04x, 1.08x;
-// ~29 GFLOP/s, 70% of one core) and GRU 1L 1.20x fwd, 1.38x fwd+bwd.
+// Measured with `python -m bench --family rnn --threads 2` (AMD EPYC Zen 1 (KVM), avx2; a busy
+// machine: the 2 cores shared with three other engineers' builds and benchmarks, load 4-7, FMA
+// probe 26 of a quiet 80 GFLOP/s), seq 128, batch 64, input 128, hidden 256, float32, the
+// whole nn.LSTM / nn.GRU call (GEMMs included; GFLOP/s counts the GEMM work), per-row-block
+// steps on W_hh packed once; fibril time, GFLOP/s, torch time / ours, in two runs:
+//   lstm 1L fwd  319-340 ms, 19-20 GFLOP/s, 3.17x / 3.75x   fwd+bwd  782-924 ms, 2.0x / 2.4x
+//   lstm 2L fwd  756-964 ms, 16-20 GFLOP/s, 3.75x / 4.31x   fwd+bwd 2508-3288 ms, 2.3x / 3.3x
+//   gru 1L fwd   180-342 ms, 14-27 GFLOP/s, 4.16x / 4.85x   fwd+bwd  462-836 ms, 2.2x / 13x
+//   gru 2L fwd   550-562 ms, 20-21 GFLOP/s, 3.49x / 3.73x   fwd+bwd 1048-2246 ms, 7.3x / 8.6x
+// torch's OpenMP threads lose most to the load (a barrier per step). In a quieter minute (load
+// ~2; interleaved medians of 5-7, 2 threads) the lead is smaller: lstm 1L fwd 126 ms 1.32x,
+// fwd+bwd 322 ms 1.22x, 2L fwd 254 ms 1.06x (59 GFLOP/s, torch 56: both ~70% of FMA peak, so
+// LSTM forward has no 1.3x left to take); gru 1L fwd 97 ms 1.49x, fwd+bwd 266 ms 1.42x, 2L fwd
+// 186 ms 1.42x. On one thread each (load 6) LSTM 1L is 0.94x fwd, 1.45x fwd+bwd, GRU 1L 1.06x
+// and 1.22x: the GEMM tiles are 60-80% of the time, at torch's speed.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

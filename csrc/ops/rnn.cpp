@@ -2,10 +2,16 @@
 // time t, T x B rows each): the gate activations, the state h and cell c before each step,
 // and for projections m = o tanh(c); backward walks the steps in reverse order, carrying the
 // state gradient in a (T, B, P) buffer that also feeds the W_hr gradient, and finishes with
-// one GEMM per weight gradient over all T B rows.
+// one GEMM per weight gradient over all T B rows. The recurrence never mixes batch rows, so
+// the steps run per block of rows, one thread each, all steps without a barrier, reading a
+// W_hh (and W_hr) packed once per call for the GEMMs of every step.
 #include "ops/rnn.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "core/errors.h"
+#include "core/parallel.h"
 #include "core/shape.h"
 
 namespace fibril::ops {
@@ -101,14 +107,17 @@ char* at(const Array& a, int64_t element) {
 }
 char* at(const OptArray& a, int64_t element) { return a ? at(*a, element) : nullptr; }
 
-// c (m, n, row stride c_rs) = a (m, k) · b (k, n) + beta c + bias (per column).
+// c (m, n, row stride c_rs) = a (m, k) · b (k, n) + beta c + bias (per column); b is either
+// strided (b_rs, b_cs) or, when `packed` is given, the prepacked B of pack_b.
 void gemm(DType dtype, int64_t m, int64_t n, int64_t k, const char* a, int64_t a_rs, int64_t a_cs, const char* b,
-          int64_t b_rs, int64_t b_cs, char* c, int64_t c_rs, double beta, const char* bias = nullptr) {
+          int64_t b_rs, int64_t b_cs, char* c, int64_t c_rs, double beta, const char* bias = nullptr,
+          const char* packed = nullptr) {
   cpu::MatmulArgs g{};
   g.dtype = dtype;
   g.batch = 1, g.m = m, g.n = n, g.k = k;
   g.a = a, g.a_rs = a_rs, g.a_cs = a_cs;
   g.b = b, g.b_rs = b_rs, g.b_cs = b_cs;
+  g.b_prepacked = packed;
   g.c = c, g.c_rs = c_rs;
   g.alpha = 1, g.beta = beta;
   g.bias = bias, g.bias_rs = 0, g.bias_cs = 1;
@@ -116,7 +125,52 @@ void gemm(DType dtype, int64_t m, int64_t n, int64_t k, const char* a, int64_t a
   cpu::kernels().matmul(g);
 }
 
+// The strided b (k, n) packed once for the GEMMs of every step.
+Array pack_b(DType dtype, int64_t k, int64_t n, const Array& b, int64_t b_rs, int64_t b_cs) {
+  cpu::MatmulArgs g{};
+  g.dtype = dtype;
+  g.batch = 1, g.n = n, g.k = k;
+  g.b = at(b, 0), g.b_rs = b_rs, g.b_cs = b_cs;
+  Array packed = Array::empty({cpu::kernels().matmul_packed_b_bytes(dtype, k, n)}, DType::uint8);
+  cpu::kernels().matmul_pack_b(g, at(packed, 0));
+  return packed;
+}
+
 Array empty_if(bool cond, const Shape& shape, DType dtype) { return Array::empty(cond ? shape : Shape{0}, dtype); }
+
+// The recurrence never mixes batch rows: each (direction, block of rows) runs all its steps on
+// one thread, with no barrier per step. Blocks of fewer rows than this would waste the GEMM
+// tiles; a single block runs on the caller, whose GEMMs then split each step.
+constexpr int64_t kMinBlockRows = 8;
+
+struct RowBlock {
+  int64_t dir, b0, b1;
+};
+
+std::vector<RowBlock> row_blocks(const Dims& d) {
+  const int64_t threads = get_num_threads();
+  const int64_t per_dir = std::clamp<int64_t>((threads + d.D - 1) / d.D, 1, std::max<int64_t>(1, d.B / kMinBlockRows));
+  std::vector<RowBlock> blocks;
+  for (int64_t dir = 0; dir < d.D; ++dir)
+    for (int64_t i = 0; i < per_dir; ++i) blocks.push_back({dir, d.B * i / per_dir, d.B * (i + 1) / per_dir});
+  return blocks;
+}
+
+void for_each_block(const Dims& d, const std::function<void(const RowBlock&)>& fn) {
+  const std::vector<RowBlock> blocks = row_blocks(d);
+  parallel_for(0, static_cast<int64_t>(blocks.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) fn(blocks[static_cast<size_t>(i)]);
+  });
+}
+
+cpu::RnnCellArgs cell_args(RnnMode mode, DType dt, const Dims& d, const OptArray& lengths, const RowBlock& r,
+                           int64_t t) {
+  cpu::RnnCellArgs a{};
+  a.mode = mode, a.dtype = dt, a.batch = r.b1 - r.b0, a.hidden = d.H, a.state = d.P;
+  a.lengths = lengths ? static_cast<const int64_t*>(lengths->data()) + r.b0 : nullptr;
+  a.t = t, a.proj = d.proj;
+  return a;
+}
 
 }  // namespace
 
@@ -130,51 +184,56 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
   const OptArray c0 = d.lstm ? OptArray(state(c0_in, {d.D, d.B, d.H}, x, "c0", op)) : std::nullopt;
   const OptArray lengths = checked_lengths(lengths_in, d, op);
   const DType dt = x.dtype();
-  const int64_t T = d.T, B = d.B, H = d.H, P = d.P, GH = d.G * d.H;
-  RnnLayerResult r{Array::empty({T, B, d.D * P}, dt), Array::empty({d.D, B, P}, dt),
+  const int64_t T = d.T, B = d.B, H = d.H, P = d.P, GH = d.G * d.H, DP = d.D * d.P;
+  RnnLayerResult r{Array::empty({T, B, DP}, dt), Array::empty({d.D, B, P}, dt),
                    d.lstm ? OptArray(Array::empty({d.D, B, H}, dt)) : std::nullopt, {}};
+  const Array hg = empty_if(d.gru, {d.D, B, GH}, dt);
+  std::vector<Array> packed_hh, packed_hr;
   for (int64_t dir = 0; dir < d.D; ++dir) {
     const RnnWeights& w = dirs[static_cast<size_t>(dir)];
-    const bool rev = dir == 1;
     Array gates = Array::empty({T, B, d.gw}, dt), hp = Array::empty({T, B, P}, dt);
     Array cp = empty_if(d.lstm, {T, B, H}, dt), m = empty_if(d.proj, {T, B, H}, dt);
-    Array hg = empty_if(d.gru, {B, 3 * H}, dt);
-    // W^T copies: the per-step GEMMs then read B row-major in place of transposing it each step
-    const Array wt_hh = w.w_hh.transpose(0, 1).contiguous();
-    const OptArray wt_hr = d.proj ? OptArray(w.w_hr->transpose(0, 1).contiguous()) : std::nullopt;
     gemm(dt, T * B, GH, d.I, at(x, 0), d.I, 1, at(w.w_ih, 0), 1, d.I, at(gates, 0), d.gw, 0, at(w.b_ih, 0));
-    const int64_t t0 = rev ? T - 1 : 0;
+    const int64_t t0 = dir == 1 ? T - 1 : 0;
     hp.select(0, t0).copy_from(h0.select(0, dir));
     if (d.lstm) cp.select(0, t0).copy_from(c0->select(0, dir));
+    packed_hh.push_back(pack_b(dt, P, GH, w.w_hh, 1, P));  // W_hh^T
+    if (d.proj) packed_hr.push_back(pack_b(dt, H, P, *w.w_hr, 1, H));  // W_hr^T
+    r.saved.insert(r.saved.end(), {gates, hp, cp, m});
+  }
+  for_each_block(d, [&](const RowBlock& rb) {
+    const int64_t dir = rb.dir, b0 = rb.b0, rows = rb.b1 - rb.b0;
+    const RnnWeights& w = dirs[static_cast<size_t>(dir)];
+    const Array &gates = r.saved[4 * dir], &hp = r.saved[4 * dir + 1], &cp = r.saved[4 * dir + 2];
+    const Array& m = r.saved[4 * dir + 3];
+    const char* w_hh = at(packed_hh[static_cast<size_t>(dir)], 0);
+    const char* w_hr = d.proj ? at(packed_hr[static_cast<size_t>(dir)], 0) : nullptr;
     for (int64_t s = 0; s < T; ++s) {
-      const int64_t t = rev ? T - 1 - s : s, tn = rev ? t - 1 : t + 1;
+      const int64_t t = dir == 1 ? T - 1 - s : s, tn = dir == 1 ? t - 1 : t + 1;
       const bool last = s == T - 1;
-      char* h_prev = at(hp, t * B * P);
-      char* h_out = last ? at(r.h_n, dir * B * P) : at(hp, tn * B * P);
-      char* gt = at(gates, t * B * d.gw);
-      char* y = at(r.y, t * B * d.D * P + dir * P);
-      if (d.gru) gemm(dt, B, GH, P, h_prev, P, 1, at(wt_hh, 0), GH, 1, at(hg, 0), GH, 0, at(w.b_hh, 0));
-      else gemm(dt, B, GH, P, h_prev, P, 1, at(wt_hh, 0), GH, 1, gt, d.gw, 1, at(w.b_hh, 0));
-      cpu::RnnCellArgs a{};
-      a.mode = mode, a.dtype = dt, a.batch = B, a.hidden = H, a.state = P;
-      a.lengths = lengths ? static_cast<const int64_t*>(lengths->data()) : nullptr;
-      a.t = t, a.proj = d.proj;
-      a.gates = gt, a.gates_rs = d.gw, a.hg = at(hg, 0), a.h_prev = h_prev;
+      char* h_prev = at(hp, (t * B + b0) * P);
+      char* h_out = last ? at(r.h_n, (dir * B + b0) * P) : at(hp, (tn * B + b0) * P);
+      char* gt = at(gates, (t * B + b0) * d.gw);
+      char* hgt = at(hg, (dir * B + b0) * GH);
+      char* y = at(r.y, (t * B + b0) * DP + dir * P);
+      if (d.gru) gemm(dt, rows, GH, P, h_prev, P, 1, nullptr, 0, 0, hgt, GH, 0, at(w.b_hh, 0), w_hh);
+      else gemm(dt, rows, GH, P, h_prev, P, 1, nullptr, 0, 0, gt, d.gw, 1, at(w.b_hh, 0), w_hh);
+      cpu::RnnCellArgs a = cell_args(mode, dt, d, lengths, rb, t);
+      a.gates = gt, a.gates_rs = d.gw, a.hg = hgt, a.h_prev = h_prev;
       if (d.lstm) {
-        a.c_prev = at(cp, t * B * H);
-        a.c = last ? at(r.c_n, dir * B * H) : at(cp, tn * B * H);
+        a.c_prev = at(cp, (t * B + b0) * H);
+        a.c = last ? at(r.c_n, (dir * B + b0) * H) : at(cp, (tn * B + b0) * H);
       }
-      a.h = d.proj ? at(m, t * B * H) : h_out;
-      a.y = d.proj ? nullptr : y, a.y_rs = d.D * P;
+      a.h = d.proj ? at(m, (t * B + b0) * H) : h_out;
+      a.y = d.proj ? nullptr : y, a.y_rs = DP;
       cpu::kernels().rnn_cell(a);
       if (d.proj) {
-        gemm(dt, B, P, H, a.h, H, 1, at(wt_hr, 0), P, 1, h_out, P, 0);
+        gemm(dt, rows, P, H, a.h, H, 1, nullptr, 0, 0, h_out, P, 0, nullptr, w_hr);
         a.mode = RnnMode::rnn_emit, a.h = h_out, a.y = y;
         cpu::kernels().rnn_cell(a);
       }
     }
-    r.saved.insert(r.saved.end(), {gates, hp, cp, m});
-  }
+  });
   return r;
 }
 
@@ -195,39 +254,51 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
   const DType dt = x.dtype();
   RnnLayerGrads g{want_x ? OptArray(Array::empty({T, B, d.I}, dt)) : std::nullopt, Array::empty({d.D, B, P}, dt),
                   d.lstm ? OptArray(Array::empty({d.D, B, H}, dt)) : std::nullopt, {}};
+  const Array dm = empty_if(d.proj, {d.D, B, H}, dt);
+  std::vector<Array> dgs, carrieds, packed_hh, packed_hr;
+  for (int64_t dir = 0; dir < d.D; ++dir) {
+    const RnnWeights& w = dirs[static_cast<size_t>(dir)];
+    dgs.push_back(Array::empty({T, B, d.gd}, dt));
+    carrieds.push_back(Array::empty({T, B, P}, dt));
+    carrieds.back().select(0, dir == 1 ? 0 : T - 1).copy_from(dh_n.select(0, dir));
+    if (d.lstm) g.dc0->select(0, dir).copy_from(dc_n->select(0, dir));
+    packed_hh.push_back(pack_b(dt, GH, P, w.w_hh, P, 1));
+    if (d.proj) packed_hr.push_back(pack_b(dt, P, H, *w.w_hr, H, 1));
+  }
+  for_each_block(d, [&](const RowBlock& rb) {
+    const int64_t dir = rb.dir, b0 = rb.b0, rows = rb.b1 - rb.b0;
+    const Array &gates = saved[4 * dir], &hp = saved[4 * dir + 1], &cp = saved[4 * dir + 2];
+    const Array &dg = dgs[static_cast<size_t>(dir)], &carried = carrieds[static_cast<size_t>(dir)];
+    const char* w_hh = at(packed_hh[static_cast<size_t>(dir)], 0);
+    const char* w_hr = d.proj ? at(packed_hr[static_cast<size_t>(dir)], 0) : nullptr;
+    char* dmb = at(dm, (dir * B + b0) * H);
+    for (int64_t s = T - 1; s >= 0; --s) {
+      const int64_t t = dir == 1 ? T - 1 - s : s, tn = dir == 1 ? t - 1 : t + 1, tp = dir == 1 ? t + 1 : t - 1;
+      char* dh = at(carried, (t * B + b0) * P);
+      char* dh_prev = s == 0 ? at(g.dh0, (dir * B + b0) * P) : at(carried, (tp * B + b0) * P);
+      char* dyt = at(dy, (t * B + b0) * DP + dir * P);
+      if (d.proj) {
+        gemm(dt, rows, H, P, dh, P, 1, nullptr, 0, 0, dmb, H, 0, nullptr, w_hr);
+        gemm(dt, rows, H, P, dyt, DP, 1, nullptr, 0, 0, dmb, H, 1, nullptr, w_hr);
+      }
+      cpu::RnnCellArgs a = cell_args(mode, dt, d, lengths, rb, t);
+      a.gates = at(gates, (t * B + b0) * d.gw), a.gates_rs = d.gw, a.h_prev = at(hp, (t * B + b0) * P);
+      if (d.lstm) {
+        a.c_prev = at(cp, (t * B + b0) * H);
+        a.c = s == T - 1 ? at(c_n, (dir * B + b0) * H) : at(cp, (tn * B + b0) * H);
+        a.dc = at(g.dc0, (dir * B + b0) * H);
+      }
+      a.dh = dh, a.dy = d.proj ? nullptr : dyt, a.dy_rs = DP, a.dm = d.proj ? dmb : nullptr;
+      a.dgates = at(dg, (t * B + b0) * d.gd), a.dgates_rs = d.gd, a.dh_prev = dh_prev;
+      cpu::kernels().rnn_cell_backward(a);
+      gemm(dt, rows, P, GH, a.dgates + d.hoff * x.itemsize(), d.gd, 1, nullptr, 0, 0, dh_prev, P, 1, nullptr, w_hh);
+    }
+  });
   const Array ones = Array::full({T * B}, 1.0, dt);
   for (int64_t dir = 0; dir < d.D; ++dir) {
     const RnnWeights& w = dirs[static_cast<size_t>(dir)];
-    const bool rev = dir == 1;
-    const Array &gates = saved[4 * dir], &hp = saved[4 * dir + 1], &cp = saved[4 * dir + 2], &m = saved[4 * dir + 3];
-    Array dg = Array::empty({T, B, d.gd}, dt), carried = Array::empty({T, B, P}, dt);
-    Array dm = empty_if(d.proj, {B, H}, dt);
-    carried.select(0, rev ? 0 : T - 1).copy_from(dh_n.select(0, dir));
-    if (d.lstm) g.dc0->select(0, dir).copy_from(dc_n->select(0, dir));
-    for (int64_t s = T - 1; s >= 0; --s) {
-      const int64_t t = rev ? T - 1 - s : s, tn = rev ? t - 1 : t + 1, tp = rev ? t + 1 : t - 1;
-      char* dh = at(carried, t * B * P);
-      char* dh_prev = s == 0 ? at(g.dh0, dir * B * P) : at(carried, tp * B * P);
-      char* dyt = at(dy, t * B * DP + dir * P);
-      if (d.proj) {
-        gemm(dt, B, H, P, dh, P, 1, at(*w.w_hr, 0), H, 1, at(dm, 0), H, 0);
-        gemm(dt, B, H, P, dyt, DP, 1, at(*w.w_hr, 0), H, 1, at(dm, 0), H, 1);
-      }
-      cpu::RnnCellArgs a{};
-      a.mode = mode, a.dtype = dt, a.batch = B, a.hidden = H, a.state = P;
-      a.lengths = lengths ? static_cast<const int64_t*>(lengths->data()) : nullptr;
-      a.t = t, a.proj = d.proj;
-      a.gates = at(gates, t * B * d.gw), a.gates_rs = d.gw, a.h_prev = at(hp, t * B * P);
-      if (d.lstm) {
-        a.c_prev = at(cp, t * B * H);
-        a.c = s == T - 1 ? at(c_n, dir * B * H) : at(cp, tn * B * H);
-        a.dc = at(g.dc0, dir * B * H);
-      }
-      a.dh = dh, a.dy = d.proj ? nullptr : dyt, a.dy_rs = DP, a.dm = d.proj ? at(dm, 0) : nullptr;
-      a.dgates = at(dg, t * B * d.gd), a.dgates_rs = d.gd, a.dh_prev = dh_prev;
-      cpu::kernels().rnn_cell_backward(a);
-      gemm(dt, B, P, GH, a.dgates + d.hoff * x.itemsize(), d.gd, 1, at(w.w_hh, 0), P, 1, dh_prev, P, 1);
-    }
+    const Array &hp = saved[4 * dir + 1], &m = saved[4 * dir + 3];
+    const Array &dg = dgs[static_cast<size_t>(dir)], &carried = carrieds[static_cast<size_t>(dir)];
     Array dw_ih = Array::empty({GH, d.I}, dt), dw_hh = Array::empty({GH, P}, dt);
     gemm(dt, GH, d.I, T * B, at(dg, 0), 1, d.gd, at(x, 0), d.I, 1, at(dw_ih, 0), d.I, 0);
     gemm(dt, GH, P, T * B, at(dg, d.hoff), 1, d.gd, at(hp, 0), P, 1, at(dw_hh, 0), P, 0);

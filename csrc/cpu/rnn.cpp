@@ -9,21 +9,17 @@
 // depends on its row alone, so nothing depends on the thread count. (ops/rnn.cpp usually
 // calls these from its per-row-block threads, where they run on the block's thread alone.)
 //
-// Measured with `python -m bench --family rnn --threads 2` (AMD EPYC Zen 1 (KVM), avx2; a busy
-// machine: the 2 cores shared with three other engineers' builds and benchmarks, load 4-7, FMA
-// probe 26 of a quiet 80 GFLOP/s), seq 128, batch 64, input 128, hidden 256, float32, the
-// whole nn.LSTM / nn.GRU call (GEMMs included; GFLOP/s counts the GEMM work), per-row-block
-// steps on W_hh packed once; fibril time, GFLOP/s, torch time / ours, in two runs:
-//   lstm 1L fwd  319-340 ms, 19-20 GFLOP/s, 3.17x / 3.75x   fwd+bwd  782-924 ms, 2.0x / 2.4x
-//   lstm 2L fwd  756-964 ms, 16-20 GFLOP/s, 3.75x / 4.31x   fwd+bwd 2508-3288 ms, 2.3x / 3.3x
-//   gru 1L fwd   180-342 ms, 14-27 GFLOP/s, 4.16x / 4.85x   fwd+bwd  462-836 ms, 2.2x / 13x
-//   gru 2L fwd   550-562 ms, 20-21 GFLOP/s, 3.49x / 3.73x   fwd+bwd 1048-2246 ms, 7.3x / 8.6x
-// torch's OpenMP threads lose most to the load (a barrier per step). In a quieter minute (load
-// ~2; interleaved medians of 5-7, 2 threads) the lead is smaller: lstm 1L fwd 126 ms 1.32x,
-// fwd+bwd 322 ms 1.22x, 2L fwd 254 ms 1.06x (59 GFLOP/s, torch 56: both ~70% of FMA peak, so
-// LSTM forward has no 1.3x left to take); gru 1L fwd 97 ms 1.49x, fwd+bwd 266 ms 1.42x, 2L fwd
-// 186 ms 1.42x. On one thread each (load 6) LSTM 1L is 0.94x fwd, 1.45x fwd+bwd, GRU 1L 1.06x
-// and 1.22x: the GEMM tiles are 60-80% of the time, at torch's speed.
+// Measured with `python -m bench --family rnn` (AMD EPYC Zen 1 (KVM), avx2, 2 threads, quiet
+// machine: other processes stopped), seq 128, batch 64, input 128, hidden 256, float32, the
+// whole nn.LSTM / nn.GRU call (GFLOP/s counts the GEMM work), per-row-block steps on W_hh
+// packed once; fibril time, GFLOP/s (of ~77 peak), torch time / ours:
+//   lstm 1L fwd 110 ms 58.5 (1.11x)   fwd+bwd 328 ms 58.9 (1.22x)
+//   lstm 2L fwd 253 ms 59.4 (1.08x)   fwd+bwd 759 ms 59.5 (1.18x)
+//   gru  1L fwd  85 ms 56.8 (1.42x)   fwd+bwd 254 ms 57.1 (1.51x)
+//   gru  2L fwd 191 ms 59.1 (1.39x)   fwd+bwd 572 ms 59.1 (1.44x)
+// Both libraries run LSTM at 70-78% of the FMA peak, so 1.3x there needs a faster GEMM tile,
+// not a faster loop: the tiles are 60-80% of the time. On a busy machine torch's OpenMP
+// threads lose far more (a barrier per step): 2-4x in the same bench.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

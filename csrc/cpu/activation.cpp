@@ -78,9 +78,7 @@ struct Gelu {
       const double cdf = 0.5 * std::erfc(-x * 0.70710678118654752440);
       return g * (cdf + x * std::exp(-0.5 * x * x) * 0.39894228040143267794);
     } else {
-      V e;
-      V two_phi = vm::gelu_two_phi(x, &e);
-      return g * vm::fmadd(x * e, cst<V>(0.39894228040143267794), two_phi * cst<V>(0.5));
+      return g * vm::gelu_grad(x);
     }
   }
 };
@@ -199,18 +197,20 @@ void run(const ActivationArgs& a) {
   const T* g = reinterpret_cast<const T*>(a.g);
   T* out = reinterpret_cast<T*>(a.out);
   const Params p{a.a, a.b, a.c};
+  const bool stream = a.n * static_cast<int64_t>(sizeof(T)) >= vm::kStreamBytes;
   parallel_for(0, a.n, kGrain, [&](int64_t lo, int64_t hi) {
     if (g) {
-      vm::each<T>(hi - lo, [&](auto v, int64_t i) {
+      vm::put(out + lo, hi - lo, stream, [&](auto v, int64_t i) {
         using V = decltype(v);
-        vm::store(out + lo + i, Act::bwd(vm::load<V>(x + lo + i), vm::load<V>(g + lo + i), p));
+        return Act::bwd(vm::load<V>(x + lo + i), vm::load<V>(g + lo + i), p);
       });
     } else {
-      vm::each<T>(hi - lo, [&](auto v, int64_t i) {
+      vm::put(out + lo, hi - lo, stream, [&](auto v, int64_t i) {
         using V = decltype(v);
-        vm::store(out + lo + i, Act::fwd(vm::load<V>(x + lo + i), p));
+        return Act::fwd(vm::load<V>(x + lo + i), p);
       });
     }
+    vm::stream_fence();
   });
 }
 

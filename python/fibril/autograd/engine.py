@@ -72,6 +72,7 @@ def run_backward(roots, retain_graph=False, capture=None):
                     ready.append(child)
                 else:
                     _skip(child, deps, buffers, ready)
+        inputs = outs = g = None  # only the buffers hold the gradients now, so a leaf may take one
     if not retain_graph:
         for node in executed:
             node.release()

@@ -93,10 +93,13 @@ struct GeluTanh {
     else return vm::gelu_tanh(x);
   }
   template <typename V> static V bwd(V x, V g, const Params&) {
-    V t = vm::tanh(inner(x));
-    V dinner = vm::fmadd(x * x, cst<V>(3 * 0.044715 * 0.79788456080286535588), cst<V>(0.79788456080286535588));
-    V d = cst<V>(0.5) * (cst<V>(1.0) + t) + cst<V>(0.5) * x * (cst<V>(1.0) - t * t) * dinner;
-    return g * d;
+    if constexpr (std::is_same_v<V, double>) {
+      const double t = std::tanh(inner(x));
+      const double dinner = 0.79788456080286535588 * (1 + 3 * 0.044715 * x * x);
+      return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner);
+    } else {
+      return g * vm::gelu_tanh_grad(x);
+    }
   }
 };
 

@@ -124,18 +124,22 @@ inline void stream_fence() {
 #endif
 }
 
-// The sum of f(V{}, i) over the row in a fixed order that depends on n only: 8 running sums
-// (the lanes of one pack, or 8 scalars), then the tail, then the 8 added as a tree. The 8
-// partial sums keep the float32 error near (n/8) ulps where one running sum would give n.
+// The sum of f(V{}, i) over the row in a fixed order that depends on n only: with 8-float packs,
+// four running packs over each 32 elements (so the adds do not wait on each other), the packs
+// left added to the first, the four added pairwise; else 8 running scalars. Then the tail,
+// then the 8 lanes added as a tree. The partial sums keep the float32 error near (n/32) ulps
+// where one running sum would give n.
 template <typename T, typename F>
 inline T sum(int64_t n, F&& f) {
   using V = typename Pack<T>::V;
   T part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   if constexpr (Pack<T>::width == 8) {
-    V acc = cst<V>(0.0);
-    for (; i + 8 <= n; i += 8) acc = acc + f(V{}, i);
-    store(part, acc);
+    V acc[4] = {cst<V>(0.0), cst<V>(0.0), cst<V>(0.0), cst<V>(0.0)};
+    for (; i + 32 <= n; i += 32)
+      for (int k = 0; k < 4; ++k) acc[k] = acc[k] + f(V{}, i + 8 * k);
+    for (; i + 8 <= n; i += 8) acc[0] = acc[0] + f(V{}, i);
+    store(part, (acc[0] + acc[1]) + (acc[2] + acc[3]));
   } else {
     for (; i + 8 <= n; i += 8)
       for (int k = 0; k < 8; ++k) part[k] += f(T{}, i + k);

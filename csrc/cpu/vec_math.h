@@ -416,4 +416,18 @@ inline V gelu_tanh(V x) {
   return select(isnan_(x), x, x * sigmoid(inner));
 }
 
+// gelu_tanh's derivative s + x s (1 - s) u' with s = sigmoid(u), u = 2 sqrt(2/pi)(x + 0.044715 x^3):
+// s and s (1 - s) = e/(1 + e)^2 from one e = e^-|u| (2^64-scaled), so 1 - s never cancels.
+template <typename V>
+inline V gelu_tanh_grad(V x) {
+  const V two64 = splat<V>(18446744073709551616.0f);
+  V x2 = x * x;
+  V u = x * fmadd(x2, splat<V>(0.044715f * 1.595769121605730711f), splat<V>(1.595769121605730711f));
+  V du = fmadd(x2, splat<V>(3 * 0.044715f * 1.595769121605730711f), splat<V>(1.595769121605730711f));
+  V e = exp_2p64_nonpositive(-vabs(u));
+  V rd = splat<V>(1.0f) / (e + two64);
+  V s = select(ge(u, splat<V>(0.0f)), two64, e) * rd;
+  return fmadd(x * du, (e * rd) * (two64 * rd), s);
+}
+
 }  // namespace fibril::cpu::FIBRIL_ISA::vm

@@ -50,8 +50,8 @@ bool streams(int64_t rows, int64_t n) {
   return rows * n * static_cast<int64_t>(sizeof(T)) >= vm::kStreamBytes;
 }
 
-// e^x scaled by kScaled<T> for x <= 0: float lanes take vm::exp_2p64 (2^64 e^x, so subnormal
-// results round once, at the caller's last multiply), double lanes libm's exp.
+// e^x / kUnscale<T> for x <= 0: float lanes take vm::exp_2p64 (2^64 e^x, so subnormal results
+// round once, at the caller's last multiply or in a ratio), double lanes libm's exp.
 template <typename V>
 V exp_scaled(V x) {
   if constexpr (std::is_same_v<V, double>) return std::exp(x);
@@ -59,7 +59,7 @@ V exp_scaled(V x) {
 }
 
 template <typename T>
-constexpr T kUnscale = std::is_same_v<T, float> ? T(5.42101086242752217e-20) : T(1);  // 1 / scale
+constexpr T kUnscale = std::is_same_v<T, float> ? T(5.42101086242752217e-20) : T(1);  // 2^-64 or 1
 
 // e = exp_scaled(x - m) stored and summed.
 template <typename T>
@@ -94,7 +94,7 @@ void softmax_rows(const SoftmaxArgs& a) {
     Scratch buf(stream && a.kind == SoftmaxKind::softmax ? n * sizeof(T) : 0);
     for (int64_t r = lo; r < hi; ++r) {
       const T* xr = x + r * n;
-      const T* gr = g + r * n;
+      const T* gr = g ? g + r * n : nullptr;
       T* o = out + r * n;
       switch (a.kind) {
         case SoftmaxKind::softmax: {

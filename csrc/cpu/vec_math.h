@@ -1,31 +1,39 @@
-// float32 exp, exp2, expm1, log, log2, log1p, tanh, sigmoid, erf and gelu (erf and tanh forms),
-// each written once as a
-// template over the lane type V: `float` (the scalar twin, used by the generic build, for
-// tails and strided rows) or `__m256` (8 lanes, AVX2 + FMA). In the AVX2 build both lane
-// types run the same IEEE operations (fused multiply-adds included), so a value gives the
-// same bits whichever path computes it: results never depend on chunking or layout.
+// float32 exp, exp2, expm1, log, log2, log1p, tanh, sigmoid, erf and gelu (erf and tanh forms,
+// with their derivatives), each written once as a template over the lane type V: `float` (the
+// scalar twin, used by the generic build, for tails and strided rows) or `__m256` (8 lanes,
+// AVX2 + FMA). In the AVX2 build both lane types run the same IEEE operations (fused
+// multiply-adds included), so a value gives the same bits whichever path computes it: results
+// never depend on chunking or layout.
 //
 // Algorithms (Cephes-style): exp reduces x = n ln2 + r (Cody-Waite, |r| <= ln2/2), a degree-5
 // polynomial for (e^r - 1 - r)/r^2, then scales by 2^n in two steps so subnormal results round
 // once and n = 128 does not overflow early. log splits x = 2^e m (m in [sqrt(1/2), sqrt 2)),
 // subnormal inputs prescaled by 2^23, degree-8 polynomial in m - 1. log1p = log(u) + (x -
 // (u - 1))/u with u = 1 + x; expm1 = 2^n expm1(r) + (2^n - 1); tanh = odd polynomial below
-// 0.625, else 1 - 2/(e^2|x| + 1); sigmoid = {1 or e}/(1 + e) with e = exp(-|x|), which keeps
-// subnormal results for x < -87. Specials (+-0, +-inf, NaN) are selected exactly at the end.
+// 0.625, else 1 - 2/(e^2|x| + 1). Specials (+-0, +-inf, NaN) are selected exactly at the end.
+// exp_2p64 (x <= 0 only, for softmax, the losses, sigmoid and gelu) keeps exp's reduction and
+// polynomial but returns 2^64 e^x with 2^(n + 64) read from the rounding sum's bits: no clamp
+// at the top, one scaling multiply, no special-case selects (about 16 operations, not 26);
+// callers divide the 2^64 out in a ratio or by one last multiply, so subnormal results still
+// round once. sigmoid = {2^64 or e}/(2^64 + e) with e = 2^64 e^-|x|.
 // erf: x + x P(x^2) (degree 6) for |x| < 1, else +-(1 - erfc(|x|)) with erfc(a) = e^-a^2 t Q(t),
 // t = 1/(1 + a/2), Q of degree 9 (both fitted to erf in float64); e^-a^2 is taken as
 // e^-h^2 e^((h - a)(h + a)) with h = a cut to 12 significant bits, so h^2 is exact. gelu =
-// x/2 (1 + erf(x/sqrt 2)), with 1 + erf(u) = erfc(-u) from the tail for u <= -1/2 (no
-// cancellation) and its e^-u^2 from x itself; gelu_tanh = x sigmoid(2 sqrt(2/pi)(x + 0.044715 x^3)),
-// the same as x/2 (1 + tanh(...)) without its cancellation for x < 0.
+// x Phi(x) from one form over the whole line: Phi(-|x|) = e^(-x^2/2) t Q(t), t = 1/(1 +
+// |x|/(2 sqrt 2)), Q of degree 8 (fitted in float64), x^2 passed to exp_2p64 as an exact sum;
+// no erf, no branch pair (about 38 operations, the erf form twice that); its derivative
+// shares the exponential. gelu_tanh = x sigmoid(2 sqrt(2/pi)(x + 0.044715 x^3)), the same as
+// x/2 (1 + tanh(...)) without its cancellation for x < 0; its derivative s + x s(1 - s) u'
+// takes s and s(1 - s) = e/(1 + e)^2 from one exponential.
 //
 // Accuracy: max |result - exact| in ulps of the exact result (float64 reference), over every
 // 97th float32 bit pattern plus specials, subnormals kept (set_flush_denormal(False)); the
 // tests sweep every 997th pattern (tests/test_elementwise.py::test_vec_math_ulp). avx2 / generic:
 //   exp 1.00 / 0.96, exp2 1.01 / 0.98, expm1 1.43 / 1.53, log 0.81 / 0.81, log2 1.07 / 2.07,
 //   log1p 1.44 / 1.44, tanh 1.31 / 1.31, sigmoid 2.28 / 2.28. Specials and signed zeros exact.
-// erf, gelu and gelu_tanh: see tests/test_activation.py::test_vec_math_gelu_ulp, which measures
-// them through the activation kernels (figures in csrc/cpu/activation.cpp's header).
+// erf, gelu and gelu_tanh: see tests/test_activation.py::test_vec_math_gelu_ulp (and
+// test_vec_math_gelu_grad_accuracy), which measure them through the activation kernels
+// (figures in csrc/cpu/activation.cpp's header).
 // With fibril's default FTZ/DAZ (set_flush_denormal(True)) subnormal inputs read as 0 and
 // subnormal results are flushed to 0, as in every other fibril kernel.
 #pragma once

@@ -7,17 +7,22 @@
 // are column sums over rows: each block of kNormRowBlock rows adds into its own partial row of
 // `scratch`, then the partials are added in block order, so the result does not depend on the
 // thread count. Batch norm: one channel at a time per thread; a channel of a 32x64x56x56 float32
-// input is 392 KiB and stays in L2 across its passes.
+// input is 392 KiB and stays in L2 across its passes. Outputs past the caches (lanes.h
+// kStreamBytes) go out with streaming stores, which skip the read of each output line.
 //
-// Measured with `python -m bench --family norm` (AMD EPYC Zen 1 (KVM), 2 threads, avx2; the 2
-// cores shared with other runs, load average ~5, copy probe 10.6 GB/s); bytes as in
-// bench/bench_norm.py (fwd 8, fwd+bwd 20 B/element), ratio = torch 2.13 time / ours:
-//   layer_norm fwd 8192x4096        43 ms, 6.2 GB/s (59% of copy), 2.44x torch
-//   layer_norm fwd+bwd (w, b grads) 176 ms, 3.8 GB/s (36%),        2.10x torch
-//   rms_norm fwd                     45 ms, 5.9 GB/s (56%),        9.4x torch
-//   rms_norm fwd+bwd                103 ms, 6.5 GB/s (62%),        10.0x torch
-//   batch_norm fwd 32x64x56x56      7.5 ms, 6.9 GB/s (65%),        2.76x torch
-//   batch_norm fwd+bwd               25 ms, 5.2 GB/s (49%),        2.72x torch
+// Measured with `python -m bench --family norm`, two runs (AMD EPYC Zen 1 (KVM), 2 threads,
+// avx2; the 2 cores shared with three other engineers' builds and benchmarks, load average
+// 5-9, copy probe 10.6 / 5.9 GB/s); bytes as in bench/bench_norm.py (fwd 8, fwd+bwd 20
+// B/element), ratio = torch 2.13 time / ours:
+//   layer_norm fwd 8192x4096         22 /  51 ms, 113% /  88% of copy,  4.79x / 4.54x torch
+//   layer_norm fwd+bwd (w, b grads)  76 / 152 ms,  84% /  74%,          3.28x / 3.33x torch
+//   rms_norm fwd                     21 /  38 ms, 119% / 117%,         13.4x / 16.3x torch
+//   rms_norm fwd+bwd                158 / 140 ms,  40% /  81%,         14.8x / 14.7x torch
+//   batch_norm fwd 32x64x56x56      8.8 / 9.7 ms, 55% /  89%,          8.64x / 7.13x torch
+//   batch_norm fwd+bwd               21 /  24 ms, 57% /  91%,          5.25x / 4.36x torch
+// (before: 59-65% of copy forward, 36-62% fwd+bwd, 2.1-10x torch.) Over 100%: the probe is
+// memcpy, timed at its best of 5 while the load moves; fwd+bwd rows gain from the leaf taking
+// the backward's gradient without a copy.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -8,18 +8,24 @@
 // summed, then e * (1 / sum); log_softmax = (x - max) - log(sum exp(x - max)). The shift by
 // the max keeps exp finite for logits of +-1e4; a row that is all -inf gives NaN (as PyTorch).
 // Losses take (max - x[t]) + log(sum) rather than lse - x[t], exact for large logits in float32.
-// float32 uses vec_math.h's exp and log (8 lanes with AVX2), float64 libm's.
+// float32 takes vec_math.h's exp_2p64 (2^64 e^x for x <= 0: one reduction, one scaling, no
+// special-case selects; the 2^64 cancels in 1/sum or goes with one last multiply) and log,
+// float64 libm's. Outputs past the caches (lanes.h kStreamBytes) go out with streaming stores,
+// softmax's e then kept in a per-thread row of scratch: no read of the output's lines first.
 //
-// Measured with `python -m bench --family softmax` (AMD EPYC Zen 1 (KVM), 2 cores shared with
-// another engineer's benchmarks (load ~1.7), 2 threads, avx2; copy probe ~11 GB/s); bytes per
-// element as in bench/bench_softmax.py, ratio = torch 2.13 time / ours:
-//   softmax fwd 8192x4096       78 ms, 3.4 GB/s (30% of copy), 2.05x torch, 3.4x numpy
-//   softmax fwd+bwd            121 ms, 5.5 GB/s (49%),         2.03x torch
-//   log_softmax fwd             84 ms, 3.2 GB/s (28%),         1.92x torch
-//   log_softmax fwd+bwd        172 ms, 3.9 GB/s (34%),         1.80x torch
-//   cross_entropy fwd+bwd 2048x32000  283 ms, 2.8 GB/s (24%), 2.83x torch
-// Short of the copy roofline because exp is the bound, not memory: vec_math's exp alone runs
-// at ~1.8 ns/element/thread here (Zen 1 splits each 8-lane op in two), the same as softmax.
+// Measured with `python -m bench --family softmax`, two runs (AMD EPYC Zen 1 (KVM), 2 threads,
+// avx2; the 2 cores shared with three other engineers' builds and benchmarks, load average
+// 5-9: the FMA probe read 20-26 of the cores' 64 GFLOP/s, the copy probe 5.9 / 6.2 GB/s);
+// bytes per element as in bench/bench_softmax.py, ratio = torch 2.13 time / ours:
+//   softmax fwd 8192x4096       212 / 128 ms, 21% / 34% of copy, 1.79x / 2.58x torch
+//   softmax fwd+bwd             272 / 131 ms, 42% / 82%,         3.14x / 2.99x torch
+//   log_softmax fwd             122 /  96 ms, 37% / 45%,         2.68x / 3.12x torch
+//   log_softmax fwd+bwd         186 / 208 ms, 61% / 52%,         1.84x / 2.76x torch
+//   cross_entropy fwd+bwd 2048x32000  204 / 333 ms, 65% / 38%,   3.76x / 3.56x torch
+// (before: 78-283 ms, 24-49% of an 11 GB/s copy, 1.80-2.83x torch, on a quieter machine.)
+// Short of the copy roofline because exp is the bound, not memory: single-threaded, softmax
+// costs the same 1.9 ns/element (CPU time) on rows in L1 as on 128 MiB, and exp_2p64 is most
+// of it; fwd+bwd rows gain from the leaf taking the backward's gradient without a copy.
 #include <algorithm>
 #include <atomic>
 #include <cmath>

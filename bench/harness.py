@@ -51,6 +51,7 @@ class Case:
     ops: dict[str, Callable]  # library -> op taking the inputs converted to that library
     check: Callable = assert_same  # check(out, ref, inputs) raises if out (as numpy) is wrong
     reference: Callable | None = None  # untimed reference for the check where numpy has no such op
+    setup: Callable | None = None  # setup(lib, args) -> the call's args, untimed (e.g. leaves requiring grad)
 
 
 def import_libraries():
@@ -137,6 +138,11 @@ def calibrate(fn):
     return max(1, math.ceil(SAMPLE_S / per_call))
 
 
+def detached(out):
+    """A tensor result without its graph, so numpy can read it (torch refuses otherwise)."""
+    return out.detach() if getattr(out, "requires_grad", False) else out
+
+
 def prepare(case, mods, inputs, ref):
     """Library -> (bound call, calls per sample) for those that pass the check; errors apart."""
     ready, errors = {}, {}
@@ -144,9 +150,11 @@ def prepare(case, mods, inputs, ref):
         if lib not in mods:
             continue
         args = [x if lib == "numpy" else mods[lib].from_numpy(x) for x in inputs]
+        if case.setup is not None:
+            args = case.setup(lib, args)
         fn = functools.partial(op, *args)
         try:
-            case.check(np.asarray(fn()), ref, inputs)
+            case.check(np.asarray(detached(fn())), ref, inputs)
             time.sleep(PAUSE_S)
             ready[lib] = (fn, calibrate(fn))
         except Exception as err:  # an op not written yet, or a wrong result: time the others

@@ -1,7 +1,8 @@
 """Attention family: scaled_dot_product_attention against a float64 numpy reference
 (softmax(q k^T scale + mask) v) over sequence lengths 1 to 1000, head dims 16 to 256, cross
 attention, causal and masked, fully masked rows; gradients against PyTorch and gradcheck;
-dropout reproducibility and its gradients; thread-count independence; bad input."""
+dropout reproducibility and its gradients; the float32 probabilities' accuracy (the kernel's exp);
+thread-count independence; bad input."""
 
 import math
 
@@ -63,6 +64,19 @@ def test_forward_float32(tq, tk, d, dv):
     got = run(q, k, v, is_causal=True)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("spread,rtol", [(1, 2e-6), (8, 3e-5)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_probabilities_accuracy(spread, rtol, causal):
+    """With v = I the output is the probability matrix, so the float32 kernel's exp shows: every
+    probability within rtol of float64's, the smallest (1e-30 at spread 8) included. Scores of
+    spread 1 round to ~1e-6 of their own, so the 2e-6 leaves the exp (1.6e-7) little room."""
+    q, k, _ = qkv(1, 2, 70, 150, 16, dtype=np.float32, seed=5)
+    q *= spread
+    v = np.broadcast_to(np.eye(150, dtype=np.float32), (1, 2, 150, 150))
+    want = np_attention(q.astype(np.float64), k.astype(np.float64), v, causal=causal)
+    np.testing.assert_allclose(run(q, k, v, is_causal=causal), want, rtol=rtol, atol=1e-37)
 
 
 @pytest.mark.parametrize("mask_shape", [(129, 70), (2, 1, 129, 70), (1, 3, 1, 70), (70,), (2, 3, 129, 1)])

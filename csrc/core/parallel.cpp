@@ -25,8 +25,11 @@ namespace {
 
 thread_local bool t_in_pool_task = false;
 
-// How long an idle worker spins before it sleeps.
-constexpr std::chrono::microseconds kSpin{300};
+// How long an idle worker spins before it sleeps. Long enough to bridge the Python between
+// the kernels of a training step: with 300 us, a small MLP's step after an idle moment ran
+// 1.5x slower (each kernel woke a sleeping worker, ~200 us on a virtual machine) and never
+// recovered within 20 steps; libgomp, torch's pool, spins for milliseconds too.
+constexpr std::chrono::microseconds kSpin{2000};
 
 inline void cpu_relax() {
 #ifdef FIBRIL_X86

@@ -1,17 +1,24 @@
 // Scaled dot-product attention, flash style: the (Tq x Tk) score matrix is never formed.
 //
-// Forward, one task per (batch*head, block of kBQ queries): the block's queries, scaled, are
-// packed transposed (D x kBQ); for each block of kBK keys the tile S^T = K_blk Q^T (keys in
-// rows, queries in lanes) is one small GEMM, masked (causal, boolean, additive), then folded
-// into the running row maxima and sums (online softmax, per lane: no horizontal reductions),
-// and O^T += V_blk^T P^T is the second GEMM. Causal key blocks past the last query are skipped.
-// The log-sum-exp of each row is saved for backward (+inf for a row with every key masked,
-// whose output is 0, as PyTorch's CPU kernels give).
+// Forward, one task per (batch*head, block of kBQ queries); a head's query blocks are taken
+// in the order 0, n-1, 1, n-2, ... so that the threads' contiguous chunks of tasks cost alike
+// under causal masking. The block's queries, scaled by scale * log2(e), are packed transposed
+// (D x kBQ); for each block of kBK keys the tile S^T = K_blk Q^T (keys in rows, queries in
+// lanes, scores in log2 units) is one small GEMM per strip of kNR queries (a causal strip
+// stops at its last query's key), masked (causal, boolean, additive), then folded into the
+// running maxima and sums (online softmax in base 2, per lane: no horizontal reductions, four
+// vectors of queries at a time with their maxima and sums in registers), and
+// O^T = alpha O^T + V_blk^T P^T is the second GEMM, whose prologue applies the rescaling alpha.
+// The log-sum-exp of each row (natural log) is saved for backward (+inf for a row with every
+// key masked, whose output is 0, as PyTorch's CPU kernels give).
 //
 // Backward, one task per (batch*head), key blocks outermost: for each (key block, query block)
 // P^T is recomputed from S^T and the saved log-sum-exp, then dV += P^T dO, dP^T = V dO^T,
-// dS^T = P^T (dP^T - rowsum(dO O)), dK += dS^T Q, dQ += dS K: five GEMMs on tiles. dQ sums in
-// the task's own buffer in a fixed order, so no result depends on the thread count.
+// dS^T = P^T (dP^T - rowsum(dO O)), dK += dS^T Q, dQ += dS K: five GEMMs on tiles, causal
+// strips and rows skipping the keys their queries do not see. Q^T and dO^T are packed in
+// panels of kBQ queries, so a tile's rows lie 512 B apart (Tq floats apart, 4 KiB at T 1024,
+// all rows would share one set of L1). dQ sums in the task's own buffer in a fixed order, so
+// no result depends on the thread count.
 //
 // The tile GEMMs run one register-blocked microkernel written with GCC vector types (6 rows x
 // 2 vectors: 12 accumulators), fed from packed or strided operands. Dropout keeps element
@@ -19,22 +26,23 @@
 // convention of the dropout kernel (cpu/random.cpp), so the mask is reproducible.
 //
 // Measured with `python -m bench --family attention --threads 2` (AMD EPYC Zen 1 VM, avx2, float32,
-// D 64; the 2 cores shared with other builds, so the machine's probe read 14-62 GFLOP/s between
-// runs): ratio = torch 2.13 SDPA time / ours, two runs. Single thread on a quiet moment:
-// forward 24.8 GFLOP/s non-causal (70% of the GEMM's 35.7 at that moment); the tile
-// microkernels take ~60% of forward, the softmax exp ~15%.
-//   B8 H8 T1024 causal   fwd 9.8 / 15.0 GFLOP/s, 1.27x / 1.28x torch; fwd+bwd 11.5 / 15.4, 1.32x / 1.29x
-//   B8 H8 T1024          fwd 12.1 / 19.1 GFLOP/s, 0.78x / 0.89x torch; fwd+bwd 12.5 / 26.2, 0.87x / 0.94x
-//   B1 H8 T4096 causal   fwd 15.7 / 24.6 GFLOP/s, 1.01x / 1.03x torch; fwd+bwd 14.5 / 16.5, 0.94x / 1.02x
-// (GFLOP/s count 4 T^2 D forward, 14 T^2 D forward+backward, halved when causal.) Below the
-// issue's targets (1.5x / 1.3x causal): the tile GEMMs run at about the library GEMM's rate.
-// Peak memory, causal forward+backward B1 H8 T4096 (inputs 32 MiB; a T x T float32 matrix per
-// head would be 512 MiB): fibril's allocator +56 MiB (gradients 24, output 8, ~6 per thread of
-// backward scratch), peak RSS +69 MiB; torch +82 MiB RSS. Memory is O(T D) per thread. Backward runs
-// one task per (batch, head), so B*H below the thread count leaves threads idle.
+// D 64; the 2 cores shared with 3 other engineers' builds, so the machine's probe read 75 and
+// 27 GFLOP/s in the two runs): ratio = torch 2.13 SDPA time / ours, interleaved medians.
+//   B8 H8 T1024 causal   fwd 18.9 / 21.8 GFLOP/s, 1.62x / 1.75x torch; fwd+bwd 11.6 / 14.1, 1.44x / 1.51x
+//   B8 H8 T1024          fwd 14.2 / 19.2 GFLOP/s, 1.20x / 1.18x torch; fwd+bwd 14.8 / 14.5, 1.15x / 1.15x
+//   B1 H8 T4096 causal   fwd 30.2 / 14.9 GFLOP/s, 1.27x / 1.32x torch; fwd+bwd 30.5 / 14.5, 1.27x / 1.19x
+// (GFLOP/s count 4 T^2 D forward, 14 T^2 D forward+backward, halved when causal.) In CPU time
+// on one thread, which the other builds disturb less: forward 29.6 GFLOP/s causal T1024 (torch
+// 17.8, 1.66x), 30.5 non-causal (26.8, 1.14x), 30.6 causal T4096 (24.5, 1.25x). The tile
+// microkernels take ~86% of the forward's time at ~36 GFLOP/s, about what they reach alone on
+// hot caches (37-44), the online softmax ~12%: torch's long causal rows (T4096) come within
+// 1.3x of that ceiling. Peak memory, causal forward+backward B1 H8 T4096 (inputs 32 MiB; a
+// T x T float32 matrix per head would be 512 MiB): fibril's allocator +56 MiB (gradients 24,
+// output 8, ~6 per thread of backward scratch), peak RSS +69 MiB; torch +82 MiB RSS. Memory is
+// O(T D) per thread. Backward runs one task per (batch, head), so B*H below the thread count
+// leaves threads idle.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -42,7 +50,6 @@
 #include "core/parallel.h"
 #include "core/philox.h"
 #include "cpu/kernels.h"
-#include "cpu/lanes.h"
 #include "cpu/simd.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
@@ -51,59 +58,85 @@ namespace {
 template <typename T>
 constexpr int kNR = 2 * kLanesOf<T>;
 constexpr int kMR = 6;
-constexpr int64_t kBQ = 64;  // queries per block: a multiple of every kNR
-constexpr int64_t kBK = 64;  // keys per block
+constexpr int64_t kBQ = 128;  // queries per block: a multiple of every kNR and of 4 vectors
+constexpr int64_t kBK = 96;  // keys per block: a multiple of kMR
+constexpr double kLog2e = 1.4426950408889634;
+
+enum class Init { zero, load, scaled };  // C starts at 0, at C, or at C times a factor per column
 
 template <typename T, int R>
-void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c, int64_t ldc,
-          bool acc) {
+void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c, int64_t ldc, Init init,
+          const T* col_scale) {
   constexpr int L = kLanesOf<T>;
   Vec<T> c0[R], c1[R];
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
-    c0[r] = acc ? loadu(c + r * ldc) : Vec<T>{};
-    c1[r] = acc ? loadu(c + r * ldc + L) : Vec<T>{};
+    c0[r] = init == Init::zero ? Vec<T>{} : loadu(c + r * ldc);
+    c1[r] = init == Init::zero ? Vec<T>{} : loadu(c + r * ldc + L);
+  }
+  if (init == Init::scaled) {
+    const Vec<T> s0 = loadu(col_scale), s1 = loadu(col_scale + L);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      c0[r] *= s0;
+      c1[r] *= s1;
+    }
   }
   for (int64_t k = 0; k < K; ++k) {
     const Vec<T> b0 = loadu(b + k * ldb), b1 = loadu(b + k * ldb + L);
     const T* ak = a + k * a_cs;
+#pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       c0[r] += ak[r * a_rs] * b0;  // scalar * vector: one broadcast load
       c1[r] += ak[r * a_rs] * b1;
     }
   }
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
     storeu(c + r * ldc, c0[r]);
     storeu(c + r * ldc + L, c1[r]);
   }
 }
 
-// C (M x N, N a multiple of kNR) (+)= A (M x K, strided) B (K x N, row stride ldb).
+// C (M x N, N a multiple of kNR) = A (M x K, strided) B (K x N, row stride ldb) + C as `init`
+// says (col_scale: N factors, for Init::scaled).
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c,
-          int64_t ldc, bool acc) {
-  using Fn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, bool);
+          int64_t ldc, Init init, const T* col_scale = nullptr) {
+  using Fn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, Init, const T*);
   static constexpr Fn fns[kMR] = {tile<T, 1>, tile<T, 2>, tile<T, 3>, tile<T, 4>, tile<T, 5>, tile<T, 6>};
   for (int64_t j = 0; j < N; j += kNR<T>) {
     for (int64_t i = 0; i < M; i += kMR) {
       const int r = static_cast<int>(std::min<int64_t>(kMR, M - i));
-      fns[r - 1](K, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, acc);
+      fns[r - 1](K, a + i * a_rs, a_rs, a_cs, b + j, ldb, c + i * ldc + j, ldc, init,
+                 col_scale ? col_scale + j : nullptr);
     }
   }
 }
 
-// e^x for the x <= 0 of the softmax (scores minus their maximum or log-sum-exp): the float
-// lanes skip vm::exp's overflow and subnormal handling; 0 below -87 (subnormal results, flushed
-// anyway) and at -inf, NaN kept. Float64 lanes use libm.
-template <typename V>
-inline V exp_nonpositive(V x) {
-  if constexpr (std::is_same_v<V, double>) {
-    return std::exp(x);
+// 2^x for the x <= 0 of the softmax (log2-scaled scores minus their maximum or log-sum-exp).
+// Float lanes: x = n + f with n = round(x) (the 1.5 * 2^23 trick; its low bits, biased by
+// 127, shifted into the exponent field give 2^n) and 2^f of |f| <= 1/2 by a degree-5
+// minimax polynomial: relative error 1.6e-7 (about 1.3 ulp; test_probabilities_accuracy).
+// x is clamped at -127, whose 2^n is 0 (the subnormal results would be flushed anyway); -inf
+// gives 0, NaN stays NaN. Float64 lanes use libm.
+template <typename T>
+inline Vec<T> exp2_nonpositive(Vec<T> x) {
+  if constexpr (std::is_same_v<T, double>) {
+    for (int i = 0; i < kLanesOf<T>; ++i) x[i] = std::exp2(x[i]);
+    return x;
   } else {
-    const V lo = vm::splat<V>(-87.0f);
-    V n;
-    const V r = vm::reduce_ln2(vm::vmax(lo, x), &n);  // vmax(lo, NaN) is NaN
-    const V y = (vm::expm1_reduced(r) + vm::splat<V>(1.0f)) * vm::from_bits(vm::shl23(vm::addc(vm::to_int(n), 127)));
-    return vm::select(vm::lt(x, lo), vm::splat<V>(0.0f), y);
+    using Bits = Vec<int32_t>;
+    const Vec<T> lo = Vec<T>{} - 127.0f, magic = Vec<T>{} + (12582912.0f + 127.0f);
+    x = lo > x ? lo : x;  // vmaxps(lo, x), which keeps a NaN x
+    const Vec<T> t = x + magic;
+    const Vec<T> f = x - (t - magic);
+    Vec<T> p = 1.326472731307149e-3f * f + 9.671512991189957e-3f;
+    p = p * f + 5.550733581185341e-2f;
+    p = p * f + 2.4022242426872253e-1f;
+    p = p * f + 6.931470036506653e-1f;
+    p = p * f + 1.0f;
+    return p * reinterpret_cast<Vec<T>>(reinterpret_cast<Bits>(t) << 23);
   }
 }
 
@@ -140,15 +173,21 @@ struct Problem {
         v(reinterpret_cast<const T*>(args.v)), keep_threshold((1.0 - args.dropout_p) * 4294967296.0),
         keep_scale(args.dropout_p < 1 ? static_cast<T>(1.0 / (1.0 - args.dropout_p)) : T(0)) {}
 
+  // Keys of the block k0.. (bk of them) that some query of the strip q0..q0+width-1 attends.
+  int64_t visible(int64_t q0, int64_t k0, int64_t bk, int64_t width = kNR<T>) const {
+    return a.causal ? std::clamp<int64_t>(q0 + width - k0, 0, bk) : bk;
+  }
+
   bool needs_mask(int64_t q0, int64_t k0, int64_t bk) const {
     return a.mask_kind != AttentionMask::none || (a.causal && k0 + bk - 1 > q0);
   }
 
-  // Causal and explicit masks on the tile st (bk x kBQ) of keys k0.., queries q0.. .
+  // Causal and explicit masks on the tile st (bk x kBQ) of keys k0.., queries q0.. (the
+  // padding queries too, so rows a strip's GEMM skipped hold -inf); additive ones in log2 units.
   void mask(T* st, int64_t bh, int64_t q0, int64_t bq, int64_t k0, int64_t bk) const {
     constexpr T kNegInf = -std::numeric_limits<T>::infinity();
     for (int64_t j = 0; a.causal && j < bk; ++j) {  // key k0 + j is masked for queries before it
-      std::fill(st + j * kBQ, st + j * kBQ + std::clamp<int64_t>(k0 + j - q0, 0, bq), kNegInf);
+      std::fill(st + j * kBQ, st + j * kBQ + std::clamp<int64_t>(k0 + j - q0, 0, kBQ), kNegInf);
     }
     if (a.mask_kind == AttentionMask::none) return;
     const int64_t mo = a.mask_offsets[bh];
@@ -160,7 +199,7 @@ struct Problem {
         for (int64_t i = 0; i < bq; ++i) row[i] = m[i * a.mask_rs] ? row[i] : kNegInf;
       } else {
         const T* m = reinterpret_cast<const T*>(a.mask) + off;
-        for (int64_t i = 0; i < bq; ++i) row[i] += m[i * a.mask_rs];
+        for (int64_t i = 0; i < bq; ++i) row[i] += m[i * a.mask_rs] * static_cast<T>(kLog2e);
       }
     }
   }
@@ -185,27 +224,66 @@ struct Problem {
   }
 };
 
+// Online softmax of one key block in place: st (bk x kBQ, log2-scaled scores, queries in
+// lanes) becomes 2^(s - mu) with mu the new running maximum (0 while every key so far is
+// masked, so that 2^(-inf) gives 0, not NaN); m, l (the running sum) and alpha = 2^(m_old - mu),
+// the factor that rescales what was summed before, are updated per query. Four vectors of
+// queries at a time, so the maxima and sums are independent chains kept in registers; a causal
+// block's rows past the last key those queries see are left alone.
+template <typename T>
+void online_softmax(const Problem<T>& pr, T* st, int64_t q0, int64_t k0, int64_t bk, T* m, T* l, T* alpha) {
+  constexpr int L = kLanesOf<T>, G = 4;
+  const Vec<T> neg_inf = Vec<T>{} - std::numeric_limits<T>::infinity();
+  for (int64_t i = 0; i < kBQ; i += G * L) {
+    const int64_t rows = pr.visible(q0 + i, k0, bk, G * L);  // the rest: masked, unread
+    Vec<T> mx[G], mu[G], sum[G];
+    for (int g = 0; g < G; ++g) mx[g] = loadu(m + i + g * L);
+    for (int64_t j = 0; j < rows; ++j) {
+      for (int g = 0; g < G; ++g) {
+        const Vec<T> s = loadu(st + j * kBQ + i + g * L);
+        mx[g] = s > mx[g] ? s : mx[g];
+      }
+    }
+    for (int g = 0; g < G; ++g) {
+      mu[g] = mx[g] == neg_inf ? Vec<T>{} : mx[g];
+      storeu(alpha + i + g * L, exp2_nonpositive<T>(loadu(m + i + g * L) - mu[g]));
+      storeu(m + i + g * L, mx[g]);
+      sum[g] = Vec<T>{};
+    }
+    for (int64_t j = 0; j < rows; ++j) {
+      for (int g = 0; g < G; ++g) {
+        T* row = st + j * kBQ + i + g * L;
+        const Vec<T> p = exp2_nonpositive<T>(loadu(row) - mu[g]);
+        storeu(row, p);
+        sum[g] += p;
+      }
+    }
+    for (int g = 0; g < G; ++g) storeu(l + i + g * L, loadu(l + i + g * L) * loadu(alpha + i + g * L) + sum[g]);
+  }
+}
+
+// Query block b of n in an order where any run of consecutive positions mixes cheap and
+// costly causal blocks (0, n-1, 1, n-2, ...), so the threads' contiguous chunks cost alike.
+int64_t interleaved(int64_t pos, int64_t n) { return pos % 2 == 0 ? pos / 2 : n - 1 - pos / 2; }
+
 template <typename T>
 void forward(const AttentionArgs& args) {
-  using vm::cst;
-  using vm::load;
   const Problem<T> pr(args);
   const int64_t D = args.d, Dv = args.dv, Tq = args.tq, Tk = args.tk;
   const int64_t nqb = (Tq + kBQ - 1) / kBQ;
   T* out = reinterpret_cast<T*>(args.out);
   T* lse = reinterpret_cast<T*>(args.lse);
-  const T scale = static_cast<T>(args.scale);
+  const T scale = static_cast<T>(args.scale * kLog2e);
   parallel_for(0, args.bh * nqb, 1, [&](int64_t lo, int64_t hi) {
-    Scratch<T> buf(D * kBQ + kBK * kBQ + Dv * kBQ + 4 * kBQ);
+    Scratch<T> buf(D * kBQ + kBK * kBQ + Dv * kBQ + 3 * kBQ);
     T* qt = buf.get();
     T* st = qt + D * kBQ;
     T* ot = st + kBK * kBQ;
     T* m = ot + Dv * kBQ;
     T* l = m + kBQ;
-    T* mu = l + kBQ;
-    T* alpha = mu + kBQ;
+    T* alpha = l + kBQ;
     for (int64_t task = lo; task < hi; ++task) {
-      const int64_t bh = task / nqb, q0 = (task % nqb) * kBQ, bq = std::min(kBQ, Tq - q0);
+      const int64_t bh = task / nqb, q0 = interleaved(task % nqb, nqb) * kBQ, bq = std::min(kBQ, Tq - q0);
       const T* qb = pr.q + args.q_offsets[bh] + q0 * args.q_rs;
       const T* kb = pr.k + args.k_offsets[bh];
       const T* vb = pr.v + args.v_offsets[bh];
@@ -214,55 +292,27 @@ void forward(const AttentionArgs& args) {
       }
       std::fill(m, m + kBQ, -std::numeric_limits<T>::infinity());
       std::fill(l, l + kBQ, T(0));
-      std::fill(ot, ot + Dv * kBQ, T(0));
       const int64_t kend = args.causal ? std::min(Tk, q0 + bq) : Tk;
       for (int64_t k0 = 0; k0 < kend; k0 += kBK) {
         const int64_t bk = std::min(kBK, kend - k0);
-        gemm<T>(bk, kBQ, D, kb + k0 * args.k_rs, args.k_rs, 1, qt, kBQ, st, kBQ, false);
+        for (int64_t j = 0; j < kBQ; j += kNR<T>) {
+          gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + j, kBQ, st + j, kBQ,
+                  Init::zero);
+        }
         if (pr.needs_mask(q0, k0, bk)) pr.mask(st, bh, q0, bq, k0, bk);
-        std::copy(m, m + kBQ, mu);
-        for (int64_t j = 0; j < bk; ++j) {
-          const T* row = st + j * kBQ;
-          vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-            using V = decltype(lane);
-            vm::store(mu + i, vm::vmax(load<V>(mu + i), load<V>(row + i)));
-          });
-        }
-        // mu: the new maximum, 0 while every key so far is masked (so exp gives 0, not NaN).
-        vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-          using V = decltype(lane);
-          const V mx = load<V>(mu + i);
-          const V mn = vm::select(vm::eq(mx, cst<V>(-INFINITY)), cst<V>(0.0), mx);
-          const V al = exp_nonpositive(load<V>(m + i) - mn);
-          vm::store(alpha + i, al);
-          vm::store(m + i, mx);
-          vm::store(mu + i, mn);
-          vm::store(l + i, load<V>(l + i) * al);
-        });
-        for (int64_t j = 0; j < bk; ++j) {
-          T* row = st + j * kBQ;
-          vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-            using V = decltype(lane);
-            const V p = exp_nonpositive(load<V>(row + i) - load<V>(mu + i));
-            vm::store(row + i, p);
-            vm::store(l + i, load<V>(l + i) + p);
-          });
-        }
+        online_softmax(pr, st, q0, k0, bk, m, l, alpha);
         if (args.dropout_p > 0) pr.drop(st, nullptr, bh, q0, bq, k0, bk);
-        for (int64_t d = 0; d < Dv; ++d) {
-          T* row = ot + d * kBQ;
-          vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-            using V = decltype(lane);
-            vm::store(row + i, load<V>(row + i) * load<V>(alpha + i));
-          });
+        for (int64_t j = 0; j < kBQ; j += kNR<T>) {
+          gemm<T>(Dv, kNR<T>, pr.visible(q0 + j, k0, bk), vb + k0 * args.v_rs, 1, args.v_rs, st + j, kBQ, ot + j, kBQ,
+                  k0 == 0 ? Init::zero : Init::scaled, alpha + j);
         }
-        gemm<T>(Dv, kBQ, bk, vb + k0 * args.v_rs, 1, args.v_rs, st, kBQ, ot, kBQ, true);
       }
       T* ob = out + (bh * Tq + q0) * Dv;
       for (int64_t i = 0; i < bq; ++i) {
         const T inv = l[i] > 0 ? T(1) / l[i] : T(0);
         for (int64_t d = 0; d < Dv; ++d) ob[i * Dv + d] = ot[d * kBQ + i] * inv;
-        lse[bh * Tq + q0 + i] = l[i] > 0 ? m[i] + std::log(l[i]) : std::numeric_limits<T>::infinity();
+        lse[bh * Tq + q0 + i] = l[i] > 0 ? static_cast<T>((m[i] + std::log2(l[i])) / kLog2e)
+                                         : std::numeric_limits<T>::infinity();
       }
     }
   });
@@ -270,11 +320,10 @@ void forward(const AttentionArgs& args) {
 
 template <typename T>
 void backward(const AttentionArgs& args) {
-  using vm::load;
   const Problem<T> pr(args);
   const int64_t D = args.d, Dv = args.dv, Tq = args.tq, Tk = args.tk;
   const int64_t Tqp = round_up(Tq, kBQ), Dp = round_up(D, kNR<T>), Dvp = round_up(Dv, kNR<T>);
-  const T scale = static_cast<T>(args.scale);
+  const T scale = static_cast<T>(args.scale), scale2 = static_cast<T>(args.scale * kLog2e);
   const T* out = reinterpret_cast<const T*>(args.out);
   const T* g = reinterpret_cast<const T*>(args.g);
   const T* lse_in = reinterpret_cast<const T*>(args.lse);
@@ -312,18 +361,18 @@ void backward(const AttentionArgs& args) {
       for (int64_t i = 0; i < Tq; ++i) {
         for (int64_t d = 0; d < D; ++d) {
           const T x = qb[i * args.q_rs + d];
-          qt[d * Tqp + i] = x * scale;
+          qt[i / kBQ * D * kBQ + d * kBQ + i % kBQ] = x * scale2;
           qpad[i * Dp + d] = x;
         }
         T s = 0;
         for (int64_t d = 0; d < Dv; ++d) {
           const T x = gb[i * Dv + d];
-          gt[d * Tqp + i] = x;
+          gt[i / kBQ * Dv * kBQ + d * kBQ + i % kBQ] = x;
           gpad[i * Dvp + d] = x;
           s += x * ob[i * Dv + d];
         }
         delta[i] = s;
-        lse[i] = lse_in[bh * Tq + i];
+        lse[i] = lse_in[bh * Tq + i] * static_cast<T>(kLog2e);
       }
       for (int64_t i = Tq; i < Tqp; ++i) {
         delta[i] = 0;
@@ -336,33 +385,41 @@ void backward(const AttentionArgs& args) {
         std::fill(dv, dv + kBK * Dvp, T(0));
         for (int64_t q0 = args.causal ? k0 / kBQ * kBQ : 0; q0 < Tq; q0 += kBQ) {
           const int64_t bq = std::min(kBQ, Tq - q0);
-          gemm<T>(bk, kBQ, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + q0, Tqp, st, kBQ, false);
+          for (int64_t j = 0; j < kBQ; j += kNR<T>) {
+            gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + q0 * D + j, kBQ,
+                    st + j, kBQ, Init::zero);
+          }
           if (pr.needs_mask(q0, k0, bk)) pr.mask(st, bh, q0, bq, k0, bk);
           for (int64_t j = 0; j < bk; ++j) {
-            T* row = st + j * kBQ;
-            vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-              using V = decltype(lane);
-              vm::store(row + i, exp_nonpositive(load<V>(row + i) - load<V>(lse + q0 + i)));
-            });
+            for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {
+              T* s = st + j * kBQ + i;
+              storeu(s, exp2_nonpositive<T>(loadu(s) - loadu(lse + q0 + i)));
+            }
           }
-          gemm<T>(bk, kBQ, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0, Tqp, dpt, kBQ, false);
+          for (int64_t j = 0; j < kBQ; j += kNR<T>) {
+            gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0 * Dv + j, kBQ,
+                    dpt + j, kBQ, Init::zero);
+          }
           const T* pd = st;  // the dropped-out P that multiplied V
           if (args.dropout_p > 0) {
             std::copy(st, st + bk * kBQ, pdt);
             pr.drop(pdt, dpt, bh, q0, bq, k0, bk);
             pd = pdt;
           }
-          gemm<T>(bk, Dvp, bq, pd, kBQ, 1, gpad + q0 * Dvp, Dvp, dv, Dvp, true);
-          for (int64_t j = 0; j < bk; ++j) {
-            const T* prow = st + j * kBQ;
-            T* row = dpt + j * kBQ;
-            vm::each<T>(kBQ, [&](auto lane, int64_t i) {
-              using V = decltype(lane);
-              vm::store(row + i, load<V>(prow + i) * (load<V>(row + i) - load<V>(delta + q0 + i)));
-            });
+          gemm<T>(bk, Dvp, bq, pd, kBQ, 1, gpad + q0 * Dvp, Dvp, dv, Dvp, Init::load);
+          for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {  // dS; 0 on the rows dP's GEMM skipped
+            const int64_t vis = pr.visible(q0 + i / kNR<T> * kNR<T>, k0, bk);
+            for (int64_t j = 0; j < bk; ++j) {
+              T* ds = dpt + j * kBQ + i;
+              storeu(ds, j < vis ? loadu(st + j * kBQ + i) * (loadu(ds) - loadu(delta + q0 + i)) : Vec<T>{});
+            }
           }
-          gemm<T>(bk, Dp, bq, dpt, kBQ, 1, qpad + q0 * Dp, Dp, dk, Dp, true);
-          gemm<T>(bq, Dp, bk, dpt, 1, kBQ, kpad + k0 * Dp, Dp, dq + q0 * Dp, Dp, true);
+          gemm<T>(bk, Dp, bq, dpt, kBQ, 1, qpad + q0 * Dp, Dp, dk, Dp, Init::load);
+          for (int64_t i = 0; i < bq; i += kMR) {  // causal rows skip the keys after their query
+            const int64_t keys = args.causal ? std::clamp<int64_t>(q0 + i + kMR - k0, 0, bk) : bk;
+            gemm<T>(std::min<int64_t>(kMR, bq - i), Dp, keys, dpt + i, 1, kBQ, kpad + k0 * Dp, Dp,
+                    dq + (q0 + i) * Dp, Dp, Init::load);
+          }
         }
         for (int64_t j = 0; j < bk; ++j) {
           T* gkr = gk + (bh * Tk + k0 + j) * D;

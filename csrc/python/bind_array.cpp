@@ -160,12 +160,31 @@ void with_gil(const std::function<void()>& fn) {
   fn();
 }
 
+// A tuple of Python ints, built directly (read on every op call: no list in between).
+py::tuple int_tuple(const Shape& values) {
+  py::tuple t(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    PyObject* v = PyLong_FromLongLong(values[i]);
+    if (!v) throw py::error_already_set();
+    PyTuple_SET_ITEM(t.ptr(), i, v);
+  }
+  return t;
+}
+
+// One Python object per dtype. pybind11 casts an enum by value into a fresh object; the
+// singletons make `array.dtype` allocation-free and let Python test dtypes by identity.
+// Deliberately leaked: they live as long as the module, past interpreter teardown order.
+static py::object* dtype_objects[kNumDTypes];
+
+py::object dtype_object(DType dt) { return *dtype_objects[static_cast<int>(dt)]; }
+
 void bind_array(py::module_& m) {
   py::enum_<DType> dtype(m, "DType", "An element type: fibril.float32, float64, int64, int32, uint8, bool.");
   for (int i = 0; i < kNumDTypes; ++i) {
     DType dt = static_cast<DType>(i);
     dtype.value(dtype_name(dt), dt);
-    m.attr(dtype_name(dt)) = dt;
+    dtype_objects[i] = new py::object(dtype.attr(dtype_name(dt)));
+    m.attr(dtype_name(dt)) = *dtype_objects[i];
   }
   // PyTorch's spelling: repr(fibril.float32) == "fibril.float32" (set as attributes, since
   // enum_ installs its own __repr__ after any .def).
@@ -197,10 +216,10 @@ void bind_array(py::module_& m) {
           }, py::arg("shape"), py::arg("value"), py::arg("dtype") = DType::float32, py::arg("device") = py::none())
       .def_static("from_buffer", &array_from_buffer, py::arg("obj"),
                   "Zero-copy view of a writable buffer (numpy array, memoryview); the owner is kept alive.")
-      .def_property_readonly("shape", [](const Array& a) { return py::tuple(py::cast(a.shape())); })
-      .def_property_readonly("strides", [](const Array& a) { return py::tuple(py::cast(a.strides())); },
+      .def_property_readonly("shape", [](const Array& a) { return int_tuple(a.shape()); })
+      .def_property_readonly("strides", [](const Array& a) { return int_tuple(a.strides()); },
                              "Strides in elements (as torch.Tensor.stride()), not bytes.")
-      .def_property_readonly("dtype", &Array::dtype)
+      .def_property_readonly("dtype", [](const Array& a) { return dtype_object(a.dtype()); })
       .def_property_readonly("device", [](const Array& a) { return a.device().str(); })
       .def_property_readonly("offset", &Array::offset, "Offset of the first element in the storage, in elements.")
       .def_property_readonly("ndim", &Array::ndim)

@@ -130,7 +130,7 @@ void bind_elementwise(py::module_& m) {
 
   m.def("result_type", [](py::handle a, py::handle b) {
     std::optional<Array> ha, hb;
-    return result_type({to_operand(a, ha, "result_type", "a"), to_operand(b, hb, "result_type", "b")});
+    return dtype_object(result_type({to_operand(a, ha, "result_type", "a"), to_operand(b, hb, "result_type", "b")}));
   }, py::arg("a"), py::arg("b"), "The dtype PyTorch's promotion gives a op b (Arrays or Python numbers).");
 }
 

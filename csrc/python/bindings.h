@@ -17,6 +17,7 @@ Shape shape_from_args(const py::args& args);
 Shape shape_from_sequence(py::handle seq, const char* what);
 // fibril.float32, "float32", numpy dtypes and numpy scalar types.
 DType dtype_from_py(py::handle obj);
+py::object dtype_object(DType dt);  // the singleton Python object of dt
 Device device_from_py(py::handle obj);  // None -> cpu
 
 // Runs `fn` with the GIL held, unless the interpreter is shutting down (then leaks).
@@ -38,5 +39,6 @@ void bind_conv(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_attention(py::module_& m);
 void bind_rnn(py::module_& m);
+void bind_autograd(py::module_& m);
 
 }  // namespace fibril::python

@@ -48,4 +48,5 @@ PYBIND11_MODULE(_C, m) {
   bind_pool(m);
   bind_attention(m);
   bind_rnn(m);
+  bind_autograd(m);
 }

@@ -11,6 +11,7 @@ import weakref
 import numpy as np
 
 from . import _C
+from . import autograd as _autograd
 from .autograd import function as _function
 
 
@@ -41,8 +42,21 @@ class _Version:
         self.value = 0
 
 
+class _LazyVersion:
+    """Tensor._version made on first use: most op outputs are never versioned (only saved,
+    viewed or changed in place ones are), and creating the counter is a noticeable part of
+    an op's per-call cost. A non-data descriptor, so once set the instance attribute wins."""
+
+    def __get__(self, tensor, owner):
+        if tensor is None:
+            return self
+        version = tensor._version = _Version()
+        return version
+
+
 class Tensor:
-    # Defaults live on the class so that wrapping an Array sets two attributes only.
+    # Defaults live on the class so that wrapping an Array sets one or two attributes only.
+    _version = _LazyVersion()
     _requires_grad = False
     grad = None
     grad_fn = None
@@ -59,7 +73,8 @@ class Tensor:
     def _wrap(cls, array, version=None):
         t = object.__new__(cls)
         t._data = array
-        t._version = version if version is not None else _Version()
+        if version is not None:
+            t._version = version
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -175,15 +190,14 @@ class Tensor:
     def _grad_edge(self):
         if self.grad_fn is not None:
             return self.grad_fn, self._output_nr
-        acc = self._accumulator
-        if acc is None:
-            acc = self._accumulator = _function.AccumulateGrad(self)
-        return acc, 0
+        return self._accumulator or self._make_accumulator(), 0
+
+    def _make_accumulator(self):
+        acc = self._accumulator = _function.AccumulateGrad(self)
+        return acc
 
     def backward(self, gradient=None, retain_graph=False):
-        from . import autograd
-
-        autograd.backward(self, gradient, retain_graph=retain_graph)
+        _autograd.backward(self, gradient, retain_graph=retain_graph)
 
     def register_hook(self, hook):
         """Calls hook(grad) when this tensor's gradient is computed; a returned tensor replaces it."""
@@ -274,6 +288,7 @@ class Tensor:
 
 
 _function.Tensor = Tensor
+_C.autograd_setup(Tensor, _function.FunctionCtx, _function.Node)
 
 
 class _View(Tensor):

@@ -1,5 +1,7 @@
 """Reverse-mode automatic differentiation."""
 
+from .. import _C
+from . import function as _function
 from .engine import run_backward
 from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -54,16 +56,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
     return result
 
 
-def _root(tensor, gradient):
-    from ..creation import ones_like
+def _ones_like(tensor):
+    data = tensor._data
+    return _function.Tensor._wrap(_C.Array.full(data.shape, 1, data.dtype, data.device))
 
+
+def _root(tensor, gradient):
     if not tensor.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
         if tensor.numel() != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape "
                                f"{list(tensor.shape)}")
-        gradient = ones_like(tensor)
+        gradient = _ones_like(tensor)
     elif gradient.shape != tensor.shape:
         raise RuntimeError(f"Mismatch in shape: grad_output has shape {list(gradient.shape)} and "
                            f"output has shape {list(tensor.shape)}")

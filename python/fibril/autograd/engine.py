@@ -4,6 +4,9 @@ Iterative (no recursion), so a 10,000-step chain works."""
 
 from collections import deque
 
+from .function import AccumulateGrad
+from .grad_mode import _set_enabled, is_grad_enabled
+
 
 def _dependencies(roots):
     """How many gradient messages each node will receive from nodes reachable from roots."""
@@ -25,8 +28,7 @@ def _dependencies(roots):
 
 
 def _run_pre_hooks(node, index, grad):
-    hooks = node.pre_hooks.get(index) if node.pre_hooks else None
-    for hook in hooks or ():
+    for hook in node.pre_hooks.get(index, ()):
         result = hook(grad)
         if result is not None:
             grad = result
@@ -37,6 +39,16 @@ def run_backward(roots, retain_graph=False, capture=None):
     """roots: [(node, output index, gradient)]. When `capture` (a dict node -> None) is
     given (autograd.grad), leaves accumulate nothing and the gradients reaching the leaf
     nodes in `capture` are stored there; otherwise leaves accumulate into .grad."""
+    # Backward functions and hooks run with grad mode off (no create_graph), set once here.
+    enabled = is_grad_enabled()
+    _set_enabled(False)
+    try:
+        _run(roots, retain_graph, capture)
+    finally:
+        _set_enabled(enabled)
+
+
+def _run(roots, retain_graph, capture):
     buffers = {}  # node -> list of summed gradients, one per output
     for node, index, grad in roots:
         _add(buffers, node, index, grad)
@@ -46,8 +58,9 @@ def run_backward(roots, retain_graph=False, capture=None):
     while ready:
         node = ready.popleft()
         grads = buffers.pop(node)
-        grads = [g if g is None else _run_pre_hooks(node, i, g) for i, g in enumerate(grads)]
-        if hasattr(node, "accumulate"):
+        if node.pre_hooks:
+            grads = [g if g is None else _run_pre_hooks(node, i, g) for i, g in enumerate(grads)]
+        if node.__class__ is AccumulateGrad:
             if capture is not None:
                 if node in capture:
                     capture[node] = grads[0]

@@ -1,7 +1,7 @@
 """Function (forward + backward of one op), its context, and the graph nodes it creates.
 
 A Function subclass defines `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` as
-static methods, on fibril Tensors. `Function.apply(*args)` runs forward without recording,
+static methods, on fibril Tensors (forward may also return bare Arrays: apply wraps them). `Function.apply(*args)` runs forward without recording,
 and, when grad mode is on and some input requires grad, attaches a `Node` to the outputs:
 the node holds the context and one edge per forward input (the producer's node and output
 index, or None where no gradient flows).
@@ -10,10 +10,10 @@ index, or None where no gradient flows).
 import sys
 import weakref
 
-from .grad_mode import _state as _grad_state
-from .grad_mode import no_grad
+from .. import _C
 
 Tensor = None  # fibril.Tensor, set by tensor.py (which imports this module)
+
 
 
 class FunctionCtx:
@@ -67,14 +67,10 @@ class FunctionCtx:
 class Node:
     """A recorded op: calls the Function's backward and routes gradients along its edges."""
 
+    # Made only by Function.apply (C++), which sets every slot: the Function class, its ctx,
+    # the edges, the number of outputs, and pre_hooks = None ({output index: [hook]} once
+    # Tensor.register_hook adds one).
     __slots__ = ("function", "ctx", "edges", "num_outputs", "pre_hooks", "__weakref__")
-
-    def __init__(self, function, ctx, edges, num_outputs):
-        self.function = function
-        self.ctx = ctx
-        self.edges = edges
-        self.num_outputs = num_outputs
-        self.pre_hooks = None  # {output index: [hook]}, from Tensor.register_hook
 
     def name(self):
         return f"{self.function.__name__}Backward0"
@@ -85,8 +81,7 @@ class Node:
     def apply(self, grads):
         if self.ctx._released:
             self.ctx.saved_tensors  # raises the "backward twice" error
-        with no_grad():
-            out = self.function.backward(self.ctx, *grads)
+        out = self.function.backward(self.ctx, *grads)  # the engine runs with grad mode off
         if not isinstance(out, tuple):
             out = (out,)
         if len(out) < len(self.edges):
@@ -137,10 +132,14 @@ class AccumulateGrad:
         if t.grad is not None:
             t.grad = t.grad + grad.detach()
         else:
-            t.grad = grad.detach() if _held_by_engine_only(grad) else grad.detach().clone()
+            t.grad = grad.detach() if _held_by_engine_only(grad) else _copy(grad)
 
     def release(self):
         pass
+
+
+def _copy(grad):
+    return Tensor._wrap(grad._data.clone())
 
 
 def _held_by_engine_only(grad):
@@ -164,28 +163,7 @@ class Function:
     def backward(ctx, *grad_outputs):
         raise NotImplementedError
 
-    @classmethod
-    def apply(cls, *args):
-        # The per-call path of every op: kept to plain attribute reads, no helper calls.
-        ctx = FunctionCtx()
-        needs = tuple([isinstance(a, Tensor) and (a._requires_grad or a.grad_fn is not None) for a in args])
-        ctx.needs_input_grad = needs
-        state = _grad_state
-        if not state.enabled or True not in needs:
-            # Nothing to record: forward's own ops see no input that requires grad either.
-            return cls.forward(ctx, *args)
-        state.enabled = False
-        try:
-            out = cls.forward(ctx, *args)
-        finally:
-            state.enabled = True
-        outputs = out if isinstance(out, tuple) else (out,)
-        edges = tuple([a._grad_edge() if n else None for a, n in zip(args, needs)])
-        node = Node(cls, ctx, edges, len(outputs))
-        if len(outputs) > 1:
-            ctx._output_meta = tuple((o.shape, o.dtype, o.device) for o in outputs)
-        for i, o in enumerate(outputs):
-            if isinstance(o, Tensor) and o._data.dtype.is_floating_point:
-                o.grad_fn = node
-                o._output_nr = i
-        return out
+    # Function.apply(*args) runs forward without recording, and, when grad mode is on and
+    # some Tensor argument requires grad, attaches a Node to the floating-point outputs. It is
+    # the per-call path of every op, so it lives in C++ (csrc/python/bind_autograd.cpp).
+    apply = classmethod(_C.function_apply)

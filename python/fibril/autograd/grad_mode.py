@@ -1,21 +1,12 @@
-"""Whether operations record the graph: no_grad, enable_grad, set_grad_enabled (thread-local)."""
+"""Whether operations record the graph: no_grad, enable_grad, set_grad_enabled (per thread;
+the flag itself lives in C++, where every op call reads it)."""
 
 import functools
-import threading
 
-class _State(threading.local):
-    enabled = True
+from .. import _C
 
-
-_state = _State()
-
-
-def is_grad_enabled():
-    return _state.enabled
-
-
-def _set_enabled(mode):
-    _state.enabled = bool(mode)
+is_grad_enabled = _C.is_grad_enabled
+_set_enabled = _C.set_grad_enabled
 
 
 class _GradMode:

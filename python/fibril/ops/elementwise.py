@@ -4,6 +4,7 @@ backward sits beside its forward; gradients of broadcast inputs are summed back 
 input's shape (and cast back to its dtype)."""
 
 import math
+from functools import partial
 
 from .. import _C
 from ..autograd import Function
@@ -17,19 +18,23 @@ def _arr(x):
     return x._data if isinstance(x, Tensor) else x
 
 
-def _meta(x):
-    """What backward needs to know of an input: (shape, dtype) if it takes a gradient.
-    Keeping metadata rather than the tensor lets its memory go after forward."""
-    return (x.shape, x.dtype) if isinstance(x, Tensor) and x.requires_grad else None
+def _metas(needs, a, b):
+    """What backward needs to know of two inputs: (shape, dtype) of each that takes a gradient
+    (needs: their ctx.needs_input_grad flags), else None. Keeping metadata rather than the
+    tensor lets its memory go after forward."""
+    return ((a._data.shape, a._data.dtype) if needs[0] else None,
+            (b._data.shape, b._data.dtype) if needs[1] else None)
 
 
 def _grad_for(g, meta):
     """g summed to the input's shape and cast to its dtype; None when it takes no gradient."""
     if meta is None:
         return None
+    shape, dtype = meta
+    if g.dtype is dtype and g._data.shape == shape:
+        return g
     from .reduce import sum_to_shape
 
-    shape, dtype = meta
     g = sum_to_shape(g, shape)
     return g if g.dtype == dtype else g.to(dtype)
 
@@ -42,12 +47,19 @@ def _binary(op, a, b):
     return Tensor._wrap(_C.binary(op, _arr(a), _arr(b)))
 
 
+def _binary_keeping_metas(op, ctx, a, b):
+    """forward of a binary op whose backward needs only its inputs' metadata (add, sub), in
+    one Python call (bound by functools.partial): this is the hottest path of small models."""
+    x = a._data if isinstance(a, Tensor) else a
+    y = b._data if isinstance(b, Tensor) else b
+    need_a, need_b = ctx.needs_input_grad
+    ctx.metas = ((x.shape, x.dtype) if need_a else None, (y.shape, y.dtype) if need_b else None)
+    return _C.binary(op, x, y)
+
+
 # ------------------------------------------------------------------------------ binary
 class Add(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.add, a, b)
+    forward = staticmethod(partial(_binary_keeping_metas, B.add))
 
     @staticmethod
     def backward(ctx, g):
@@ -56,10 +68,7 @@ class Add(Function):
 
 
 class Sub(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.sub, a, b)
+    forward = staticmethod(partial(_binary_keeping_metas, B.sub))
 
     @staticmethod
     def backward(ctx, g):
@@ -72,8 +81,8 @@ class Mul(Function):
     def forward(ctx, a, b):
         need_a, need_b = ctx.needs_input_grad[:2]
         _save_operands(ctx, a, b, keep_a=need_b, keep_b=need_a)
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.mul, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.mul, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -87,8 +96,8 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         _save_operands(ctx, a, b, keep_a=ctx.needs_input_grad[1])
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.div, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.div, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -106,7 +115,7 @@ class Pow(Function):
         out = _binary(B.pow, a, b)
         _save_operands(ctx, a, b)
         ctx.out = out.detach() if ctx.needs_input_grad[1] else None
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
         return out
 
     @staticmethod
@@ -132,9 +141,9 @@ class Maximum(Function):
     @classmethod
     def forward(cls, ctx, a, b):
         ctx.save_for_backward(a, b)
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
         ctx.is_max = cls.op == B.maximum
-        return _binary(cls.op, a, b)
+        return _C.binary(cls.op, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -155,8 +164,8 @@ class Atan2(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.atan2, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.atan2, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -169,8 +178,8 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
         _save_operands(ctx, a, b, keep_a=ctx.needs_input_grad[1], keep_b=ctx.needs_input_grad[1])
-        ctx.metas = (_meta(a), _meta(b))
-        return _binary(B.remainder, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _C.binary(B.remainder, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -231,8 +240,8 @@ Sigmoid = _unary_function("Sigmoid", U.sigmoid, lambda g, y: mul(g, mul(y, sub(1
 class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
-        ctx.cond, ctx.metas = cond, (_meta(a), _meta(b))
-        return Tensor._wrap(_C.where(cond._data, _arr(a), _arr(b)))
+        ctx.cond, ctx.metas = cond, _metas(ctx.needs_input_grad[1:], a, b)
+        return _C.where(cond._data, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
@@ -247,8 +256,8 @@ class Clamp(Function):
     def forward(ctx, x, lo, hi):
         ctx.save_for_backward(x, *(v if isinstance(v, Tensor) else None for v in (lo, hi)))
         ctx.scalars = (None if isinstance(lo, Tensor) else lo, None if isinstance(hi, Tensor) else hi)
-        ctx.metas = (_meta(lo), _meta(hi))
-        return Tensor._wrap(_C.clamp(x._data, _arr(lo), _arr(hi)))
+        ctx.metas = _metas(ctx.needs_input_grad[1:], lo, hi)
+        return _C.clamp(x._data, _arr(lo), _arr(hi))
 
     @staticmethod
     def backward(ctx, g):
@@ -408,14 +417,15 @@ def _reflected(fn):
 
 def _attach():
     T = Tensor
-    T.__add__, T.__radd__ = add, _reflected(add)
-    T.__sub__, T.__rsub__ = sub, _reflected(sub)
-    T.__mul__, T.__rmul__ = mul, _reflected(mul)
-    T.__truediv__, T.__rtruediv__ = div, _reflected(div)
+    # The arithmetic operators are the Functions' apply itself (no Python frame before forward).
+    T.__add__, T.__radd__ = _C.op_method(Add), _C.op_method(Add, reflected=True)
+    T.__sub__, T.__rsub__ = _C.op_method(Sub), _C.op_method(Sub, reflected=True)
+    T.__mul__, T.__rmul__ = _C.op_method(Mul), _C.op_method(Mul, reflected=True)
+    T.__truediv__, T.__rtruediv__ = _C.op_method(Div), _C.op_method(Div, reflected=True)
     T.__floordiv__, T.__rfloordiv__ = floor_divide, _reflected(floor_divide)
     T.__mod__, T.__rmod__ = remainder, _reflected(remainder)
     T.__pow__, T.__rpow__ = pow, _reflected(pow)
-    T.__neg__, T.__pos__, T.__abs__ = neg, lambda self: self, abs
+    T.__neg__, T.__pos__, T.__abs__ = _C.op_method(Neg), lambda self: self, abs
     T.__eq__, T.__ne__, T.__lt__, T.__le__, T.__gt__, T.__ge__ = eq, ne, lt, le, gt, ge
     T.__and__, T.__or__, T.__xor__ = logical_and, logical_or, logical_xor
     T.__rand__, T.__ror__, T.__rxor__ = _reflected(logical_and), _reflected(logical_or), _reflected(logical_xor)

@@ -144,18 +144,35 @@ GELU_FORMS = {"gelu": ({}, lambda x: 0.5 * x * math.erfc(-x / math.sqrt(2))),
               "gelu_tanh": ({"approximate": "tanh"}, lambda x: x / (1 + math.exp(min(-gelu_tanh_arg(x), 700))))}
 
 
+def test_vec_math_gelu_grad_accuracy():
+    """gelu's float32 derivative Phi(x) + x phi(x) on every 997th finite bit pattern, against
+    float64: within 3 ulps of the result plus 3 ulps of 1 (the sum cancels near its root at
+    -0.75, where no float32 evaluation keeps relative accuracy); measured 1.93 / 2.07."""
+    x = np.arange(0, 2**32, 997, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = x[np.isfinite(x)]
+    xt = fibril.tensor(x, requires_grad=True)
+    F.gelu(xt).backward(fibril.ones(len(x)))
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = 0.5 * np.vectorize(math.erfc)(-x64 / math.sqrt(2)) + x64 * np.exp(-0.5 * x64 * x64) / math.sqrt(2 * math.pi)
+    ok = np.isfinite(want)
+    ulp = np.spacing(np.abs(want[ok]).astype(np.float32)).astype(np.float64)
+    assert (np.abs(xt.grad.numpy()[ok] - want[ok]) <= 3 * (ulp + 2.0 ** -24)).all()
+
+
 @pytest.mark.parametrize("name", sorted(GELU_FORMS))
 def test_vec_math_gelu_ulp(name):
-    """Every 997th finite float32 bit pattern against the float64 formula: gelu within 6 ulps;
-    gelu_tanh within 6 + 3|s| ulps, s = 2 sqrt(2/pi)(x + 0.044715 x^3), as the rounding of s in
-    float32 is amplified by e^s where the result is tiny (measured maxima in activation.cpp)."""
+    """Every 997th finite float32 bit pattern against the float64 formula: gelu within 6 ulps (7
+    on the generic build, whose multiply-adds round twice); gelu_tanh within 6 + 3|s| ulps,
+    s = 2 sqrt(2/pi)(x + 0.044715 x^3), as the rounding of s in float32 is amplified by e^s where
+    the result is tiny (measured maxima in activation.cpp)."""
     x = np.arange(0, 2**32, 997, dtype=np.uint64).astype(np.uint32).view(np.float32)
     x = x[np.isfinite(x)]
     kw, ref = GELU_FORMS[name]
     x64 = x.astype(np.float64)
     want = np.vectorize(ref, otypes=[np.float64])(x64)
     got = F.gelu(fibril.tensor(x), **kw).numpy()
-    allowed = 6 if name == "gelu" else 6 + 3 * np.abs(gelu_tanh_arg(x64))
+    allowed = (6 if fibril.cpu_isa() == "avx2" else 7) if name == "gelu" else 6 + 3 * np.abs(gelu_tanh_arg(x64))
     assert (ulp_errors(got, want) <= allowed).all()
     specials = np.array([np.nan, np.inf, -0.0, 0.0], np.float32)
     got = F.gelu(fibril.tensor(specials), **kw).numpy()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fibril
-from fibril.autograd import Function
+from fibril.autograd import Function, function
 from op_check import check_program, torch
 
 
@@ -409,3 +409,29 @@ def test_inplace_on_a_view_made_under_no_grad_raises():
     with fibril.no_grad():
         view.mul_(3)
     assert y._version.value == 1
+
+
+def test_leaf_takes_a_gradient_only_the_engine_holds(monkeypatch):
+    """As PyTorch steals it: no copy of a gradient a backward made for one leaf alone; a copy
+    of the caller's gradient, of one shared by two leaves, or of one a hook kept."""
+    copies = []
+    copy = function._copy
+    monkeypatch.setattr(function, "_copy", lambda grad: copies.append(1) or copy(grad))
+    x, y = fibril.randn(4, 5, requires_grad=True), fibril.randn(4, 5, requires_grad=True)
+    fibril.nn.functional.softmax(x, dim=1).backward(fibril.randn(4, 5))
+    (y * 2).sum().backward()
+    assert not copies
+    g = fibril.randn(4, 5)
+    x.grad = y.grad = None
+    (x + 0).backward(g)
+    g.mul_(0)
+    assert not x.grad._data.shares_storage(g._data) and npy(x.grad).any()
+    x.grad = None
+    (x + y).backward(fibril.ones(4, 5) * 3)
+    assert not x.grad._data.shares_storage(y.grad._data)
+    kept = []
+    x.grad = None
+    x.register_hook(kept.append)
+    (x * 2).sum().backward()
+    assert not x.grad._data.shares_storage(kept[0]._data)
+    assert len(copies) == 4  # x + 0, both leaves of x + y (the caller's gradient passed through), the hook

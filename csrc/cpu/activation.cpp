@@ -6,18 +6,25 @@
 //
 // float32 accuracy, max ulps of the float64 formula over every 997th float32 bit pattern
 // (tests/test_activation.py::test_vec_math_gelu_ulp; erf in test_elementwise.py), avx2 / generic:
-// erf 1.87 / 2.00, gelu 5.8 / 5.4; gelu_tanh 27 / 25 for x >= -5 and up to 170 where the result
-// is below 1e-27: the float32 rounding of its argument s is amplified by e^s (as in PyTorch).
+// erf 1.87 / 2.00, gelu 5.68 / 6.94 (its one erfc form, see vec_math.h; the generic build's
+// multiply-adds round twice); gelu's derivative within 1.93 / 2.07 (ulp of the result + 2^-24)
+// (test_vec_math_gelu_grad_accuracy); gelu_tanh 27 / 25 for x >= -5 and up to 115 / 169 where
+// the result is below 1e-27: the float32 rounding of its argument s is amplified by e^s (as in
+// PyTorch). Outputs past the caches (lanes.h kStreamBytes) go out with streaming stores.
 //
-// Measured with `python -m bench --family activation` (AMD EPYC Zen 1 (KVM), 2 threads, avx2;
-// the 2 cores shared with other runs, load average ~3.5, copy probe 10.5 GB/s); 16M float32,
-// bytes as in bench/bench_activation.py, ratio = torch 2.13 time / ours:
-//   gelu fwd         78 ms, 1.7 GB/s, 0.93x torch   gelu fwd+bwd      198 ms, 0.97x torch
-//   gelu_tanh fwd    54 ms, 2.5 GB/s, 3.3x torch    gelu_tanh fwd+bwd 133 ms, 2.4x torch
-//   silu fwd         45 ms, 3.0 GB/s, 1.9x torch    silu fwd+bwd      103 ms, 1.8x torch
-// Compute-bound, not memory-bound: the erf form costs an exp, two polynomials and a division
-// per element (vec_math's exp alone runs at ~1.8 ns/element/thread on this machine); its
-// backward shares the exp between Phi(x) and the density.
+// Measured with `python -m bench --family activation`, two runs (AMD EPYC Zen 1 (KVM), 2
+// threads, avx2; the 2 cores shared with three other engineers' builds and benchmarks, load
+// average 5-9, copy probe 5.9 / 6.0 GB/s); 16M float32, bytes as in bench/bench_activation.py,
+// ratio = torch 2.13 time / ours:
+//   gelu fwd           118 / 77 ms, 19% / 29% of copy, 1.57x / 1.69x torch (before: 0.93x)
+//   gelu fwd+bwd       112 / 156 ms, 51% / 36%,        1.77x / 1.71x torch (before: 0.97x)
+//   gelu_tanh fwd       40 / 36 ms, 57% / 62%,         4.34x / 4.82x torch
+//   gelu_tanh fwd+bwd  134 / 99 ms, 42% / 56%,         3.73x / 4.52x torch
+//   silu fwd            32 / 28 ms, 71% / 80%,         2.71x / 2.90x torch
+//   silu fwd+bwd        36 / 108 ms, 159% / 51%,       2.58x / 2.15x torch
+// Compute-bound, not memory-bound (gelu ~3 ns/element of CPU time single-threaded, in cache or
+// not): gelu costs exp_2p64, a degree-8 polynomial and a division per element; its backward
+// shares them between Phi(x) and the density.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -78,9 +85,7 @@ struct Gelu {
       const double cdf = 0.5 * std::erfc(-x * 0.70710678118654752440);
       return g * (cdf + x * std::exp(-0.5 * x * x) * 0.39894228040143267794);
     } else {
-      V e;
-      V two_phi = vm::gelu_two_phi(x, &e);
-      return g * vm::fmadd(x * e, cst<V>(0.39894228040143267794), two_phi * cst<V>(0.5));
+      return g * vm::gelu_grad(x);
     }
   }
 };
@@ -95,10 +100,13 @@ struct GeluTanh {
     else return vm::gelu_tanh(x);
   }
   template <typename V> static V bwd(V x, V g, const Params&) {
-    V t = vm::tanh(inner(x));
-    V dinner = vm::fmadd(x * x, cst<V>(3 * 0.044715 * 0.79788456080286535588), cst<V>(0.79788456080286535588));
-    V d = cst<V>(0.5) * (cst<V>(1.0) + t) + cst<V>(0.5) * x * (cst<V>(1.0) - t * t) * dinner;
-    return g * d;
+    if constexpr (std::is_same_v<V, double>) {
+      const double t = std::tanh(inner(x));
+      const double dinner = 0.79788456080286535588 * (1 + 3 * 0.044715 * x * x);
+      return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner);
+    } else {
+      return g * vm::gelu_tanh_grad(x);
+    }
   }
 };
 
@@ -199,18 +207,20 @@ void run(const ActivationArgs& a) {
   const T* g = reinterpret_cast<const T*>(a.g);
   T* out = reinterpret_cast<T*>(a.out);
   const Params p{a.a, a.b, a.c};
+  const bool stream = a.n * static_cast<int64_t>(sizeof(T)) >= vm::kStreamBytes;
   parallel_for(0, a.n, kGrain, [&](int64_t lo, int64_t hi) {
     if (g) {
-      vm::each<T>(hi - lo, [&](auto v, int64_t i) {
+      vm::put(out + lo, hi - lo, stream, [&](auto v, int64_t i) {
         using V = decltype(v);
-        vm::store(out + lo + i, Act::bwd(vm::load<V>(x + lo + i), vm::load<V>(g + lo + i), p));
+        return Act::bwd(vm::load<V>(x + lo + i), vm::load<V>(g + lo + i), p);
       });
     } else {
-      vm::each<T>(hi - lo, [&](auto v, int64_t i) {
+      vm::put(out + lo, hi - lo, stream, [&](auto v, int64_t i) {
         using V = decltype(v);
-        vm::store(out + lo + i, Act::fwd(vm::load<V>(x + lo + i), p));
+        return Act::fwd(vm::load<V>(x + lo + i), p);
       });
     }
+    vm::stream_fence();
   });
 }
 

@@ -8,6 +8,7 @@
 // exact for double, loads, stores and horizontal maxima.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -80,6 +81,11 @@ inline float hmax(__m256 v) {
 
 // ---- loops ----------------------------------------------------------------------------
 
+// Outputs of at least this many bytes are written with streaming stores: they outgrow the
+// caches anyway, and a streaming store skips the read of each line that a plain store makes
+// first (4 of the 12 bytes a plain float copy moves).
+constexpr int64_t kStreamBytes = int64_t{8} << 20;
+
 // f(V{}, i) for i = 0, w, 2w, ... while a full pack fits, then f(T{}, i) for the tail.
 template <typename T, typename F>
 inline void each(int64_t n, F&& f) {
@@ -91,18 +97,49 @@ inline void each(int64_t n, F&& f) {
   for (; i < n; ++i) f(T{}, i);
 }
 
-// The sum of f(V{}, i) over the row in a fixed order that depends on n only: 8 running sums
-// (the lanes of one pack, or 8 scalars), then the tail, then the 8 added as a tree. The 8
-// partial sums keep the float32 error near (n/8) ulps where one running sum would give n.
+// o[i] = f(V{}, i) for i < n, as each() does; with `stream` (float lanes of 8 only) the full
+// packs from o's first 32-byte boundary on are streaming stores. The lane types give the same
+// bits, so the result does not depend on o's alignment. Callers end with stream_fence().
+template <typename T, typename F>
+inline void put(T* o, int64_t n, bool stream, F&& f) {
+#ifdef __AVX2__
+  if constexpr (Pack<T>::width == 8) {
+    if (stream) {
+      const int64_t head = std::min<int64_t>(n, (32 - reinterpret_cast<uintptr_t>(o) % 32) % 32 / sizeof(T));
+      int64_t i = 0;
+      for (; i < head; ++i) store(o + i, f(T{}, i));
+      for (; i + 8 <= n; i += 8) _mm256_stream_ps(o + i, f(__m256{}, i));
+      for (; i < n; ++i) store(o + i, f(T{}, i));
+      return;
+    }
+  }
+#endif
+  each<T>(n, [&](auto v, int64_t i) { store(o + i, f(v, i)); });
+}
+
+// Orders a thread's streaming stores before whatever it does next (the pool's hand-back).
+inline void stream_fence() {
+#ifdef __AVX2__
+  _mm_sfence();
+#endif
+}
+
+// The sum of f(V{}, i) over the row in a fixed order that depends on n only: with 8-float packs,
+// four running packs over each 32 elements (so the adds do not wait on each other), the packs
+// left added to the first, the four added pairwise; else 8 running scalars. Then the tail,
+// then the 8 lanes added as a tree. The partial sums keep the float32 error near (n/32) ulps
+// where one running sum would give n.
 template <typename T, typename F>
 inline T sum(int64_t n, F&& f) {
   using V = typename Pack<T>::V;
   T part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   if constexpr (Pack<T>::width == 8) {
-    V acc = cst<V>(0.0);
-    for (; i + 8 <= n; i += 8) acc = acc + f(V{}, i);
-    store(part, acc);
+    V acc[4] = {cst<V>(0.0), cst<V>(0.0), cst<V>(0.0), cst<V>(0.0)};
+    for (; i + 32 <= n; i += 32)
+      for (int k = 0; k < 4; ++k) acc[k] = acc[k] + f(V{}, i + 8 * k);
+    for (; i + 8 <= n; i += 8) acc[0] = acc[0] + f(V{}, i);
+    store(part, (acc[0] + acc[1]) + (acc[2] + acc[3]));
   } else {
     for (; i + 8 <= n; i += 8)
       for (int k = 0; k < 8; ++k) part[k] += f(T{}, i + k);

@@ -7,17 +7,22 @@
 // are column sums over rows: each block of kNormRowBlock rows adds into its own partial row of
 // `scratch`, then the partials are added in block order, so the result does not depend on the
 // thread count. Batch norm: one channel at a time per thread; a channel of a 32x64x56x56 float32
-// input is 392 KiB and stays in L2 across its passes.
+// input is 392 KiB and stays in L2 across its passes. Outputs past the caches (lanes.h
+// kStreamBytes) go out with streaming stores, which skip the read of each output line.
 //
-// Measured with `python -m bench --family norm` (AMD EPYC Zen 1 (KVM), 2 threads, avx2; the 2
-// cores shared with other runs, load average ~5, copy probe 10.6 GB/s); bytes as in
-// bench/bench_norm.py (fwd 8, fwd+bwd 20 B/element), ratio = torch 2.13 time / ours:
-//   layer_norm fwd 8192x4096        43 ms, 6.2 GB/s (59% of copy), 2.44x torch
-//   layer_norm fwd+bwd (w, b grads) 176 ms, 3.8 GB/s (36%),        2.10x torch
-//   rms_norm fwd                     45 ms, 5.9 GB/s (56%),        9.4x torch
-//   rms_norm fwd+bwd                103 ms, 6.5 GB/s (62%),        10.0x torch
-//   batch_norm fwd 32x64x56x56      7.5 ms, 6.9 GB/s (65%),        2.76x torch
-//   batch_norm fwd+bwd               25 ms, 5.2 GB/s (49%),        2.72x torch
+// Measured with `python -m bench --family norm`, two runs (AMD EPYC Zen 1 (KVM), 2 threads,
+// avx2; the 2 cores shared with three other engineers' builds and benchmarks, load average
+// 5-9, copy probe 10.6 / 5.9 GB/s); bytes as in bench/bench_norm.py (fwd 8, fwd+bwd 20
+// B/element), ratio = torch 2.13 time / ours:
+//   layer_norm fwd 8192x4096         22 /  51 ms, 113% /  88% of copy,  4.79x / 4.54x torch
+//   layer_norm fwd+bwd (w, b grads)  76 / 152 ms,  84% /  74%,          3.28x / 3.33x torch
+//   rms_norm fwd                     21 /  38 ms, 119% / 117%,         13.4x / 16.3x torch
+//   rms_norm fwd+bwd                158 / 140 ms,  40% /  81%,         14.8x / 14.7x torch
+//   batch_norm fwd 32x64x56x56      8.8 / 9.7 ms, 55% /  89%,          8.64x / 7.13x torch
+//   batch_norm fwd+bwd               21 /  24 ms, 57% /  91%,          5.25x / 4.36x torch
+// (before: 59-65% of copy forward, 36-62% fwd+bwd, 2.1-10x torch.) Over 100%: the probe is
+// memcpy, timed at its best of 5 while the load moves; fwd+bwd rows gain from the leaf taking
+// the backward's gradient without a copy.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -53,14 +58,19 @@ T row_sq_dev(const T* x, int64_t n, T m) {
 
 // y = x scale + shift, or (x scale + shift) w + b per position when w, b are given.
 template <typename T>
-void affine_row(const T* x, T* y, int64_t n, T scale, T shift, const T* w, const T* b) {
-  vm::each<T>(n, [&](auto v, int64_t i) {
+void affine_row(const T* x, T* y, int64_t n, T scale, T shift, const T* w, const T* b, bool stream) {
+  vm::put(y, n, stream, [&](auto v, int64_t i) {
     using V = decltype(v);
     V r = vm::fmadd(load<V>(x + i), cst<V>(scale), cst<V>(shift));
     if (w) r = r * load<V>(w + i);
     if (b) r = r + load<V>(b + i);
-    vm::store(y + i, r);
+    return r;
   });
+}
+
+template <typename T>
+bool streams(int64_t elements) {
+  return elements * static_cast<int64_t>(sizeof(T)) >= vm::kStreamBytes;
 }
 
 template <typename T>
@@ -72,6 +82,7 @@ void row_norm_forward(const RowNormArgs& a) {
   T* y = reinterpret_cast<T*>(a.y);
   T* mean = reinterpret_cast<T*>(a.mean);
   T* rstd = reinterpret_cast<T*>(a.rstd);
+  const bool stream = streams<T>(a.rows * n);
   parallel_for(0, a.rows, std::max<int64_t>(1, kGrainElements / n), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const T* xr = x + r * n;
@@ -79,8 +90,9 @@ void row_norm_forward(const RowNormArgs& a) {
       const T s = T(1) / std::sqrt(row_sq_dev(xr, n, m) / T(n) + T(a.eps));
       if (!a.rms) mean[r] = m;
       rstd[r] = s;
-      affine_row(xr, y + r * n, n, s, -m * s, w, b);
+      affine_row(xr, y + r * n, n, s, -m * s, w, b, stream);
     }
+    vm::stream_fence();
   });
 }
 
@@ -97,6 +109,7 @@ void row_norm_backward(const RowNormArgs& a) {
   const int64_t blocks = (rows + kNormRowBlock - 1) / kNormRowBlock;
   T* part_b = part_w + blocks * n;
   const bool params = a.gw || a.gb;
+  const bool stream = streams<T>(rows * n);
   parallel_for(0, blocks, std::max<int64_t>(1, kGrainElements / (n * kNormRowBlock)), [&](int64_t lo, int64_t hi) {
     for (int64_t blk = lo; blk < hi; ++blk) {
       T* pw = part_w + blk * n;
@@ -136,21 +149,22 @@ void row_norm_backward(const RowNormArgs& a) {
             const int64_t off = (sb + k) * n + j0;
             const T m = a.rms ? T(0) : mean[sb + k], s = rstd[sb + k];
             const T* wj = w ? w + j0 : nullptr;
-            vm::each<T>(len, [&](auto v, int64_t i) {
+            vm::put(gx + off, len, stream, [&](auto v, int64_t i) {
               using V = decltype(v);
               V gv = load<V>(g + off + i);
               V xhat = (load<V>(x + off + i) - cst<V>(m)) * cst<V>(s);
               V gw = wj ? gv * load<V>(wj + i) : gv;
-              vm::store(gx + off + i, cst<V>(s) * (gw - cst<V>(c1[k]) - xhat * cst<V>(c2[k])));
               if (params) {
                 vm::store(pw + j0 + i, vm::fmadd(gv, xhat, load<V>(pw + j0 + i)));
                 vm::store(pb + j0 + i, load<V>(pb + j0 + i) + gv);
               }
+              return cst<V>(s) * (gw - cst<V>(c1[k]) - xhat * cst<V>(c2[k]));
             });
           }
         }
       }
     }
+    vm::stream_fence();
   });
   if (!params) return;
   T* gw_out = reinterpret_cast<T*>(a.gw);
@@ -185,6 +199,7 @@ void batch_norm_forward(const BatchNormArgs& a) {
   T* y = reinterpret_cast<T*>(a.y);
   T* mean = reinterpret_cast<T*>(a.mean);
   T* rstd = reinterpret_cast<T*>(a.rstd);
+  const bool stream = streams<T>(N * C * S);
   parallel_for(0, C, std::max<int64_t>(1, kGrainElements / (N * S)), [&](int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; ++c) {
       T m, s;
@@ -208,9 +223,10 @@ void batch_norm_forward(const BatchNormArgs& a) {
       const T shift = (bias ? bias[c] : T(0)) - m * scale;
       for (int64_t b = 0; b < N; ++b) {
         const int64_t off = (b * C + c) * S;
-        affine_row<T>(x + off, y + off, S, scale, shift, nullptr, nullptr);
+        affine_row<T>(x + off, y + off, S, scale, shift, nullptr, nullptr, stream);
       }
     }
+    vm::stream_fence();
   });
 }
 
@@ -226,6 +242,7 @@ void batch_norm_backward(const BatchNormArgs& a) {
   T* gx = reinterpret_cast<T*>(a.gx);
   T* gw = reinterpret_cast<T*>(a.gw);
   T* gb = reinterpret_cast<T*>(a.gb);
+  const bool stream = streams<T>(N * C * S);
   parallel_for(0, C, std::max<int64_t>(1, kGrainElements / (N * S)), [&](int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; ++c) {
       const T m = mean[c], s = rstd[c], wc = w ? w[c] : T(1);
@@ -246,13 +263,14 @@ void batch_norm_backward(const BatchNormArgs& a) {
       const T c2 = a.training ? s * s * sum_g_dx / count : T(0);
       for (int64_t b = 0; b < N; ++b) {
         const int64_t off = (b * C + c) * S;
-        vm::each<T>(S, [&](auto v, int64_t i) {
+        vm::put(gx + off, S, stream, [&](auto v, int64_t i) {
           using V = decltype(v);
           V dx = load<V>(x + off + i) - cst<V>(m);
-          vm::store(gx + off + i, cst<V>(k) * (load<V>(g + off + i) - cst<V>(c1) - dx * cst<V>(c2)));
+          return cst<V>(k) * (load<V>(g + off + i) - cst<V>(c1) - dx * cst<V>(c2));
         });
       }
     }
+    vm::stream_fence();
   });
 }
 

@@ -8,57 +8,84 @@
 // summed, then e * (1 / sum); log_softmax = (x - max) - log(sum exp(x - max)). The shift by
 // the max keeps exp finite for logits of +-1e4; a row that is all -inf gives NaN (as PyTorch).
 // Losses take (max - x[t]) + log(sum) rather than lse - x[t], exact for large logits in float32.
-// float32 uses vec_math.h's exp and log (8 lanes with AVX2), float64 libm's.
+// float32 takes vec_math.h's exp_2p64 (2^64 e^x for x <= 0: one reduction, one scaling, no
+// special-case selects; the 2^64 cancels in 1/sum or goes with one last multiply) and log,
+// float64 libm's. Outputs past the caches (lanes.h kStreamBytes) go out with streaming stores,
+// softmax's e then kept in a per-thread row of scratch: no read of the output's lines first.
 //
-// Measured with `python -m bench --family softmax` (AMD EPYC Zen 1 (KVM), 2 cores shared with
-// another engineer's benchmarks (load ~1.7), 2 threads, avx2; copy probe ~11 GB/s); bytes per
-// element as in bench/bench_softmax.py, ratio = torch 2.13 time / ours:
-//   softmax fwd 8192x4096       78 ms, 3.4 GB/s (30% of copy), 2.05x torch, 3.4x numpy
-//   softmax fwd+bwd            121 ms, 5.5 GB/s (49%),         2.03x torch
-//   log_softmax fwd             84 ms, 3.2 GB/s (28%),         1.92x torch
-//   log_softmax fwd+bwd        172 ms, 3.9 GB/s (34%),         1.80x torch
-//   cross_entropy fwd+bwd 2048x32000  283 ms, 2.8 GB/s (24%), 2.83x torch
-// Short of the copy roofline because exp is the bound, not memory: vec_math's exp alone runs
-// at ~1.8 ns/element/thread here (Zen 1 splits each 8-lane op in two), the same as softmax.
+// Measured with `python -m bench --family softmax`, two runs (AMD EPYC Zen 1 (KVM), 2 threads,
+// avx2; the 2 cores shared with three other engineers' builds and benchmarks, load average
+// 5-9: the FMA probe read 20-26 of the cores' 64 GFLOP/s, the copy probe 5.9 / 6.2 GB/s);
+// bytes per element as in bench/bench_softmax.py, ratio = torch 2.13 time / ours:
+//   softmax fwd 8192x4096       212 / 128 ms, 21% / 34% of copy, 1.79x / 2.58x torch
+//   softmax fwd+bwd             272 / 131 ms, 42% / 82%,         3.14x / 2.99x torch
+//   log_softmax fwd             122 /  96 ms, 37% / 45%,         2.68x / 3.12x torch
+//   log_softmax fwd+bwd         186 / 208 ms, 61% / 52%,         1.84x / 2.76x torch
+//   cross_entropy fwd+bwd 2048x32000  204 / 333 ms, 65% / 38%,   3.76x / 3.56x torch
+// (before: 78-283 ms, 24-49% of an 11 GB/s copy, 1.80-2.83x torch, on a quieter machine.)
+// Short of the copy roofline because exp is the bound, not memory: single-threaded, softmax
+// costs the same 1.9 ns/element (CPU time) on rows in L1 as on 128 MiB, and exp_2p64 is most
+// of it; fwd+bwd rows gain from the leaf taking the backward's gradient without a copy.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "core/parallel.h"
 #include "cpu/kernels.h"
 #include "cpu/lanes.h"
+#include "cpu/scratch.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
 namespace {
 
 constexpr int64_t kGrainElements = 32768;
 
+// Row blocks to threads; each block's streaming stores are fenced before it hands back.
 template <typename F>
-void for_rows(int64_t rows, int64_t n, F&& f) {
+void for_row_blocks(int64_t rows, int64_t n, F&& f) {
   parallel_for(0, rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(n, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) f(r);
+    f(lo, hi);
+    vm::stream_fence();
   });
 }
 
-// y = exp(x - m) and returns its sum.
 template <typename T>
-T exp_shifted(const T* x, T* y, int64_t n, T m) {
+bool streams(int64_t rows, int64_t n) {
+  return rows * n * static_cast<int64_t>(sizeof(T)) >= vm::kStreamBytes;
+}
+
+// e^x / kUnscale<T> for x <= 0: float lanes take vm::exp_2p64 (2^64 e^x, so subnormal results
+// round once, at the caller's last multiply or in a ratio), double lanes libm's exp.
+template <typename V>
+V exp_scaled(V x) {
+  if constexpr (std::is_same_v<V, double>) return std::exp(x);
+  else return vm::exp_2p64_nonpositive(x);
+}
+
+template <typename T>
+constexpr T kUnscale = std::is_same_v<T, float> ? T(5.42101086242752217e-20) : T(1);  // 2^-64 or 1
+
+// e = exp_scaled(x - m) stored and summed.
+template <typename T>
+T exp_shifted(const T* x, T* e, int64_t n, T m) {
   return vm::sum<T>(n, [&](auto v, int64_t i) {
     using V = decltype(v);
-    V e = vm::exp(vm::load<V>(x + i) - vm::cst<V>(m));
-    vm::store(y + i, e);
-    return e;
+    V y = exp_scaled(vm::load<V>(x + i) - vm::cst<V>(m));
+    vm::store(e + i, y);
+    return y;
   });
 }
 
-// sum exp(x - m), nothing stored.
+// log sum e^(x - m), nothing stored.
 template <typename T>
-T sum_exp(const T* x, int64_t n, T m) {
-  return vm::sum<T>(n, [&](auto v, int64_t i) {
+T log_sum_exp_shifted(const T* x, int64_t n, T m) {
+  const T s = vm::sum<T>(n, [&](auto v, int64_t i) {
     using V = decltype(v);
-    return vm::exp(vm::load<V>(x + i) - vm::cst<V>(m));
+    return exp_scaled(vm::load<V>(x + i) - vm::cst<V>(m));
   });
+  return vm::log(s * kUnscale<T>);
 }
 
 template <typename T>
@@ -67,50 +94,56 @@ void softmax_rows(const SoftmaxArgs& a) {
   const T* x = reinterpret_cast<const T*>(a.x);
   const T* g = reinterpret_cast<const T*>(a.g);
   T* out = reinterpret_cast<T*>(a.out);
-  for_rows(a.rows, n, [&](int64_t r) {
-    const T* xr = x + r * n;
-    T* o = out + r * n;
-    switch (a.kind) {
-      case SoftmaxKind::softmax: {
-        const T inv = T(1) / exp_shifted(xr, o, n, vm::max(xr, n));
-        vm::each<T>(n, [&](auto v, int64_t i) {
-          using V = decltype(v);
-          vm::store(o + i, vm::load<V>(o + i) * vm::cst<V>(inv));
-        });
-        break;
-      }
-      case SoftmaxKind::log_softmax: {
-        const T m = vm::max(xr, n);
-        const T lse = vm::log(sum_exp(xr, n, m));
-        vm::each<T>(n, [&](auto v, int64_t i) {
-          using V = decltype(v);
-          vm::store(o + i, (vm::load<V>(xr + i) - vm::cst<V>(m)) - vm::cst<V>(lse));
-        });
-        break;
-      }
-      case SoftmaxKind::softmax_backward: {
-        const T* gr = g + r * n;
-        const T dot = vm::sum<T>(n, [&](auto v, int64_t i) {
-          using V = decltype(v);
-          return vm::load<V>(gr + i) * vm::load<V>(xr + i);
-        });
-        vm::each<T>(n, [&](auto v, int64_t i) {
-          using V = decltype(v);
-          vm::store(o + i, vm::load<V>(xr + i) * (vm::load<V>(gr + i) - vm::cst<V>(dot)));
-        });
-        break;
-      }
-      case SoftmaxKind::log_softmax_backward: {
-        const T* gr = g + r * n;
-        const T total = vm::sum<T>(n, [&](auto v, int64_t i) {
-          using V = decltype(v);
-          return vm::load<V>(gr + i);
-        });
-        vm::each<T>(n, [&](auto v, int64_t i) {
-          using V = decltype(v);
-          vm::store(o + i, vm::load<V>(gr + i) - vm::exp(vm::load<V>(xr + i)) * vm::cst<V>(total));
-        });
-        break;
+  const bool stream = streams<T>(a.rows, n);
+  for_row_blocks(a.rows, n, [&](int64_t lo, int64_t hi) {
+    // softmax keeps e^(x - max) here when the output is streamed, else in the output row
+    Scratch buf(stream && a.kind == SoftmaxKind::softmax ? n * sizeof(T) : 0);
+    for (int64_t r = lo; r < hi; ++r) {
+      const T* xr = x + r * n;
+      const T* gr = g ? g + r * n : nullptr;
+      T* o = out + r * n;
+      switch (a.kind) {
+        case SoftmaxKind::softmax: {
+          T* e = stream ? buf.as<T>() : o;
+          const T inv = T(1) / exp_shifted(xr, e, n, vm::max(xr, n));
+          vm::put(o, n, stream, [&](auto v, int64_t i) {
+            using V = decltype(v);
+            return vm::load<V>(e + i) * vm::cst<V>(inv);
+          });
+          break;
+        }
+        case SoftmaxKind::log_softmax: {
+          const T m = vm::max(xr, n);
+          const T lse = log_sum_exp_shifted(xr, n, m);
+          vm::put(o, n, stream, [&](auto v, int64_t i) {
+            using V = decltype(v);
+            return (vm::load<V>(xr + i) - vm::cst<V>(m)) - vm::cst<V>(lse);
+          });
+          break;
+        }
+        case SoftmaxKind::softmax_backward: {
+          const T dot = vm::sum<T>(n, [&](auto v, int64_t i) {
+            using V = decltype(v);
+            return vm::load<V>(gr + i) * vm::load<V>(xr + i);
+          });
+          vm::put(o, n, stream, [&](auto v, int64_t i) {
+            using V = decltype(v);
+            return vm::load<V>(xr + i) * (vm::load<V>(gr + i) - vm::cst<V>(dot));
+          });
+          break;
+        }
+        case SoftmaxKind::log_softmax_backward: {
+          const T total = vm::sum<T>(n, [&](auto v, int64_t i) {
+            using V = decltype(v);
+            return vm::load<V>(gr + i);
+          });
+          vm::put(o, n, stream, [&](auto v, int64_t i) {
+            using V = decltype(v);
+            V p = exp_scaled(vm::load<V>(xr + i)) * vm::cst<V>(kUnscale<T>);
+            return vm::load<V>(gr + i) - p * vm::cst<V>(total);
+          });
+          break;
+        }
       }
     }
   });
@@ -131,7 +164,7 @@ bool class_loss_rows(const ClassLossArgs& a) {
   T* stats = reinterpret_cast<T*>(a.stats);
   const T s = static_cast<T>(a.smoothing);
   std::atomic<bool> ok{true};
-  for_rows(a.rows, n, [&](int64_t r) {
+  auto row = [&](int64_t r) {
     const int64_t t = a.target[r];
     if (t == a.ignore_index) {
       loss[r] = row_weight[r] = 0;
@@ -151,7 +184,7 @@ bool class_loss_rows(const ClassLossArgs& a) {
       return;
     }
     const T m = vm::max(xr, n);
-    const T log_sum = vm::log(sum_exp(xr, n, m));
+    const T log_sum = log_sum_exp_shifted(xr, n, m);
     stats[2 * r] = m;
     stats[2 * r + 1] = log_sum;
     T l = (1 - s) * wt * ((m - xr[t]) + log_sum);
@@ -161,6 +194,9 @@ bool class_loss_rows(const ClassLossArgs& a) {
       l += s / T(n) * smooth;
     }
     loss[r] = l;
+  };
+  for_row_blocks(a.rows, n, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) row(r);
   });
   return ok.load();
 }
@@ -174,39 +210,43 @@ void class_loss_backward_rows(const ClassLossArgs& a) {
   const T* g = reinterpret_cast<const T*>(a.g);
   T* gx = reinterpret_cast<T*>(a.gx);
   const T s = static_cast<T>(a.smoothing);
+  const bool stream = streams<T>(a.rows, n);
   T w_total = T(n);
   if (w) {
     w_total = 0;
     for (int64_t c = 0; c < n; ++c) w_total += w[c];
   }
-  for_rows(a.rows, n, [&](int64_t r) {
+  auto row = [&](int64_t r) {
     const int64_t t = a.target[r];
     T* o = gx + r * n;
     const T gr = g[r * a.g_stride];
+    auto zero = [&](auto v, int64_t) { return vm::cst<decltype(v)>(0.0); };
     if (t == a.ignore_index || gr == 0) {
-      vm::each<T>(n, [&](auto v, int64_t i) { vm::store(o + i, vm::cst<decltype(v)>(0.0)); });
+      vm::put(o, n, stream, zero);
       return;
     }
     const T wt = weight_of(w, t);
     if (!a.logits) {
-      vm::each<T>(n, [&](auto v, int64_t i) { vm::store(o + i, vm::cst<decltype(v)>(0.0)); });
+      vm::put(o, n, stream, zero);
       o[t] = -gr * wt;
       return;
     }
     // d/dx_j = p_j ((1 - s) w_t + s W / n) - (1 - s) w_t [j == t] - (s / n) w_j
     const T* xr = x + r * n;
     const T p_scale = gr * ((1 - s) * wt + s * w_total / T(n));
+    const T k = gr * s / T(n);
     const T m = stats[2 * r], log_sum = stats[2 * r + 1];
-    vm::each<T>(n, [&](auto v, int64_t i) {
+    vm::put(o, n, stream, [&](auto v, int64_t i) {
       using V = decltype(v);
-      V p = vm::exp((vm::load<V>(xr + i) - vm::cst<V>(m)) - vm::cst<V>(log_sum));
-      vm::store(o + i, p * vm::cst<V>(p_scale));
+      V p = exp_scaled((vm::load<V>(xr + i) - vm::cst<V>(m)) - vm::cst<V>(log_sum)) * vm::cst<V>(kUnscale<T>);
+      V d = p * vm::cst<V>(p_scale);
+      if (s != 0) d = d - (w ? vm::cst<V>(k) * vm::load<V>(w + i) : vm::cst<V>(k));
+      return d;
     });
-    if (s != 0) {
-      const T k = gr * s / T(n);
-      for (int64_t c = 0; c < n; ++c) o[c] -= k * weight_of(w, c);
-    }
     o[t] -= gr * (1 - s) * wt;
+  };
+  for_row_blocks(a.rows, n, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) row(r);
   });
 }
 

@@ -1,31 +1,39 @@
-// float32 exp, exp2, expm1, log, log2, log1p, tanh, sigmoid, erf and gelu (erf and tanh forms),
-// each written once as a
-// template over the lane type V: `float` (the scalar twin, used by the generic build, for
-// tails and strided rows) or `__m256` (8 lanes, AVX2 + FMA). In the AVX2 build both lane
-// types run the same IEEE operations (fused multiply-adds included), so a value gives the
-// same bits whichever path computes it: results never depend on chunking or layout.
+// float32 exp, exp2, expm1, log, log2, log1p, tanh, sigmoid, erf and gelu (erf and tanh forms,
+// with their derivatives), each written once as a template over the lane type V: `float` (the
+// scalar twin, used by the generic build, for tails and strided rows) or `__m256` (8 lanes,
+// AVX2 + FMA). In the AVX2 build both lane types run the same IEEE operations (fused
+// multiply-adds included), so a value gives the same bits whichever path computes it: results
+// never depend on chunking or layout.
 //
 // Algorithms (Cephes-style): exp reduces x = n ln2 + r (Cody-Waite, |r| <= ln2/2), a degree-5
 // polynomial for (e^r - 1 - r)/r^2, then scales by 2^n in two steps so subnormal results round
 // once and n = 128 does not overflow early. log splits x = 2^e m (m in [sqrt(1/2), sqrt 2)),
 // subnormal inputs prescaled by 2^23, degree-8 polynomial in m - 1. log1p = log(u) + (x -
 // (u - 1))/u with u = 1 + x; expm1 = 2^n expm1(r) + (2^n - 1); tanh = odd polynomial below
-// 0.625, else 1 - 2/(e^2|x| + 1); sigmoid = {1 or e}/(1 + e) with e = exp(-|x|), which keeps
-// subnormal results for x < -87. Specials (+-0, +-inf, NaN) are selected exactly at the end.
+// 0.625, else 1 - 2/(e^2|x| + 1). Specials (+-0, +-inf, NaN) are selected exactly at the end.
+// exp_2p64 (x <= 0 only, for softmax, the losses, sigmoid and gelu) keeps exp's reduction and
+// polynomial but returns 2^64 e^x with 2^(n + 64) read from the rounding sum's bits: no clamp
+// at the top, one scaling multiply, no special-case selects (about 16 operations, not 26);
+// callers divide the 2^64 out in a ratio or by one last multiply, so subnormal results still
+// round once. sigmoid = {2^64 or e}/(2^64 + e) with e = 2^64 e^-|x|.
 // erf: x + x P(x^2) (degree 6) for |x| < 1, else +-(1 - erfc(|x|)) with erfc(a) = e^-a^2 t Q(t),
 // t = 1/(1 + a/2), Q of degree 9 (both fitted to erf in float64); e^-a^2 is taken as
 // e^-h^2 e^((h - a)(h + a)) with h = a cut to 12 significant bits, so h^2 is exact. gelu =
-// x/2 (1 + erf(x/sqrt 2)), with 1 + erf(u) = erfc(-u) from the tail for u <= -1/2 (no
-// cancellation) and its e^-u^2 from x itself; gelu_tanh = x sigmoid(2 sqrt(2/pi)(x + 0.044715 x^3)),
-// the same as x/2 (1 + tanh(...)) without its cancellation for x < 0.
+// x Phi(x) from one form over the whole line: Phi(-|x|) = e^(-x^2/2) t Q(t), t = 1/(1 +
+// |x|/(2 sqrt 2)), Q of degree 8 (fitted in float64), x^2 passed to exp_2p64 as an exact sum;
+// no erf, no branch pair (about 38 operations, the erf form twice that); its derivative
+// shares the exponential. gelu_tanh = x sigmoid(2 sqrt(2/pi)(x + 0.044715 x^3)), the same as
+// x/2 (1 + tanh(...)) without its cancellation for x < 0; its derivative s + x s(1 - s) u'
+// takes s and s(1 - s) = e/(1 + e)^2 from one exponential.
 //
 // Accuracy: max |result - exact| in ulps of the exact result (float64 reference), over every
 // 97th float32 bit pattern plus specials, subnormals kept (set_flush_denormal(False)); the
 // tests sweep every 997th pattern (tests/test_elementwise.py::test_vec_math_ulp). avx2 / generic:
 //   exp 1.00 / 0.96, exp2 1.01 / 0.98, expm1 1.43 / 1.53, log 0.81 / 0.81, log2 1.07 / 2.07,
 //   log1p 1.44 / 1.44, tanh 1.31 / 1.31, sigmoid 2.28 / 2.28. Specials and signed zeros exact.
-// erf, gelu and gelu_tanh: see tests/test_activation.py::test_vec_math_gelu_ulp, which measures
-// them through the activation kernels (figures in csrc/cpu/activation.cpp's header).
+// erf, gelu and gelu_tanh: see tests/test_activation.py::test_vec_math_gelu_ulp (and
+// test_vec_math_gelu_grad_accuracy), which measure them through the activation kernels
+// (figures in csrc/cpu/activation.cpp's header).
 // With fibril's default FTZ/DAZ (set_flush_denormal(True)) subnormal inputs read as 0 and
 // subnormal results are flushed to 0, as in every other fibril kernel.
 #pragma once
@@ -275,11 +283,42 @@ inline V tanh(V x) {
   return select(lt(ax, splat<V>(0.625f)), small, large);
 }
 
+// 2^64 e^(x + lo) for x in [-131, 0] and |lo| < 2^-10: exp's reduction and polynomial, but
+// 2^(n + 64) is read from the bits of the rounding sum (1.5 2^23 + 191 + n, shifted into the
+// exponent field), normal for every such x. The factor 2^64 keeps results from e^-131 on exact;
+// callers divide it out in a ratio or multiply by 2^-64 once at the end, so a subnormal result
+// rounds once, and e^-131 and below (-inf too) end at 0.
+template <typename V>
+inline V exp_2p64(V x, V lo) {
+  const V magic = splat<V>(12583103.0f);
+  V t = fmadd(x + lo, splat<V>(1.44269504088896341f), magic);
+  V n = t - magic;
+  V r = fmadd(n, splat<V>(-0.693359375f), x) + lo;
+  r = fmadd(n, splat<V>(2.12194440e-4f), r);
+  return (expm1_reduced(r) + splat<V>(1.0f)) * from_bits(shl23(bits(t)));
+}
+
+template <typename V>
+inline V exp_2p64(V x) {
+  const V magic = splat<V>(12583103.0f);
+  V t = fmadd(x, splat<V>(1.44269504088896341f), magic);
+  V n = t - magic;
+  V r = fmadd(n, splat<V>(2.12194440e-4f), fmadd(n, splat<V>(-0.693359375f), x));
+  return (expm1_reduced(r) + splat<V>(1.0f)) * from_bits(shl23(bits(t)));
+}
+
+// 2^64 e^x for x <= 0 (NaN kept), from the clamp at -131 on.
+template <typename V>
+inline V exp_2p64_nonpositive(V x) {
+  return exp_2p64(vmax(splat<V>(-131.0f), x));  // vmax(c, NaN) is NaN
+}
+
+// {1 or e}/(1 + e) with e = e^-|x|, both scaled by 2^64 so subnormal results round once.
 template <typename V>
 inline V sigmoid(V x) {
-  const V one = splat<V>(1.0f);
-  V e = exp(-vabs(x));
-  return select(ge(x, splat<V>(0.0f)), one, e) / (one + e);
+  const V two64 = splat<V>(18446744073709551616.0f);
+  V e = exp_2p64_nonpositive(-vabs(x));
+  return select(ge(x, splat<V>(0.0f)), two64, e) / (e + two64);
 }
 
 // e^(-s x^2) for s = 1 or 1/2 and |x| <= 15, x^2 split as h^2 + (x - h)(x + h) with h = x
@@ -331,29 +370,72 @@ inline V erf(V x) {
   return select(isnan_(x), x, r);
 }
 
-// 2 Phi(x) = 1 + erf(x / sqrt 2), gelu's factor, and through *e the e^(-x^2/2) it used (0 for
-// |x| > 14.85), which gelu's derivative x e^(-x^2/2) / sqrt(2 pi) + Phi(x) needs too.
+// gelu's Phi(-|x|) = erfc(a / sqrt 2) / 2 (a = |x| clamped at 14.85, where it has underflowed)
+// as e tQ(t) 2^-64: e = 2^64 e^(-a^2/2) (returned through *e, the density's factor too), and
+// t Q(t) = erfc(a / sqrt 2) e^(a^2/2) / 2 with t = 1/(1 + a/(2 sqrt 2)), Q of degree 8 fitted
+// in float64 on 0 <= a <= 14.85 (relative error 6.5e-8 with float32 coefficients). a^2 goes to
+// the exponential as an exact sum hi + lo (by a fused multiply-add, else by 12-bit halves of
+// a), so its rounding does not grow with a.
 template <typename V>
-inline V gelu_two_phi(V x, V* e) {
-  const V one = splat<V>(1.0f);
-  V u = x * splat<V>(0.707106781186547524f);
-  V xa = vmin(vabs(x), splat<V>(14.849242f));  // |u| <= 10.5
-  *e = exp_neg_sq(xa, 0.5f);
-  V tail = erfc_tail(xa * splat<V>(0.707106781186547524f), *e);  // erfc(|u|)
-  V big = select(gt(x, splat<V>(0.0f)), splat<V>(2.0f) - tail, tail);
-  return select(lt(vabs(u), splat<V>(0.5f)), one + fmadd(u, erf_small_poly(u), u), big);
+inline V gelu_lower_tail(V x, V* e) {
+  V a = vmin(splat<V>(14.849242f), vabs(x));  // vmin(c, NaN) is NaN
+  V t = splat<V>(1.0f) / fmadd(a, splat<V>(3.53553385e-01f), splat<V>(1.0f));
+  V q = splat<V>(-2.95974109e-02f);
+  q = fmadd(q, t, splat<V>(1.42594770e-01f));
+  q = fmadd(q, t, splat<V>(-2.44236767e-01f));
+  q = fmadd(q, t, splat<V>(1.39762819e-01f));
+  q = fmadd(q, t, splat<V>(-1.38156945e-02f));
+  q = fmadd(q, t, splat<V>(1.01556428e-01f));
+  q = fmadd(q, t, splat<V>(1.21497989e-01f));
+  q = fmadd(q, t, splat<V>(1.41195074e-01f));
+  q = fmadd(q, t, splat<V>(1.41042784e-01f));
+#ifdef __FMA__
+  V sq = a * a;
+  V rest = fmadd(a, a, -sq);
+#else
+  V h = from_bits(andc(bits(a), -4096));
+  V sq = h * h;
+  V rest = (a - h) * (a + h);
+#endif
+  *e = exp_2p64(sq * splat<V>(-0.5f), rest * splat<V>(-0.5f));
+  return *e * (t * q) * splat<V>(5.42101086e-20f);
 }
 
+// x Phi(x), Phi(x) = 1 - Phi(-x) for x >= 0. At -inf: NaN, as the formula x Phi(x) gives.
 template <typename V>
 inline V gelu(V x) {
   V e;
-  return select(isnan_(x), x, x * splat<V>(0.5f) * gelu_two_phi(x, &e));
+  V tail = gelu_lower_tail(x, &e);
+  return x * select(lt(x, splat<V>(0.0f)), tail, splat<V>(1.0f) - tail);
+}
+
+// gelu's derivative Phi(x) + x e^(-x^2/2) / sqrt(2 pi), the exponential shared with Phi.
+template <typename V>
+inline V gelu_grad(V x) {
+  V e;
+  V tail = gelu_lower_tail(x, &e);
+  V phi = select(lt(x, splat<V>(0.0f)), tail, splat<V>(1.0f) - tail);
+  return fmadd(x, e * splat<V>(2.16267050e-20f), phi);
 }
 
 template <typename V>
 inline V gelu_tanh(V x) {
   V inner = x * fmadd(x * x, splat<V>(0.044715f * 1.595769121605730711f), splat<V>(1.595769121605730711f));
   return select(isnan_(x), x, x * sigmoid(inner));
+}
+
+// gelu_tanh's derivative s + x s (1 - s) u' with s = sigmoid(u), u = 2 sqrt(2/pi)(x + 0.044715 x^3):
+// s and s (1 - s) = e/(1 + e)^2 from one e = e^-|u| (2^64-scaled), so 1 - s never cancels.
+template <typename V>
+inline V gelu_tanh_grad(V x) {
+  const V two64 = splat<V>(18446744073709551616.0f);
+  V x2 = x * x;
+  V u = x * fmadd(x2, splat<V>(0.044715f * 1.595769121605730711f), splat<V>(1.595769121605730711f));
+  V du = fmadd(x2, splat<V>(3 * 0.044715f * 1.595769121605730711f), splat<V>(1.595769121605730711f));
+  V e = exp_2p64_nonpositive(-vabs(u));
+  V rd = splat<V>(1.0f) / (e + two64);
+  V s = select(ge(u, splat<V>(0.0f)), two64, e) * rd;
+  return fmadd(x * du, (e * rd) * (two64 * rd), s);
 }
 
 }  // namespace fibril::cpu::FIBRIL_ISA::vm

@@ -277,7 +277,9 @@ void bind_array(py::module_& m) {
       }, py::arg("value"))
       .def("__repr__", [](const Array& a) {
         return "Array(" + a.describe() + ", strides=" + shape_str(a.strides()) + ")";
-      });
+      })
+      .def("_storage_use_count", [](const Array& a) { return a.storage().use_count(); },
+           "How many arrays (views, numpy and DLPack exports) hold this array's storage.");
   bind_dlpack(m, cls);
 }
 

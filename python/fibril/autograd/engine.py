@@ -85,6 +85,7 @@ def _run(roots, retain_graph, capture):
                     ready.append(child)
                 else:
                     _skip(child, deps, buffers, ready)
+        inputs = outs = g = None  # only the buffers hold the gradients now, so a leaf may take one
     if not retain_graph:
         for node in executed:
             node.release()

@@ -7,6 +7,7 @@ the node holds the context and one edge per forward input (the producer's node a
 index, or None where no gradient flows).
 """
 
+import sys
 import weakref
 
 from .. import _C
@@ -120,17 +121,35 @@ class AccumulateGrad:
         return "<AccumulateGrad>"
 
     def accumulate(self, grad):
-        # The same gradient object may reach several leaves (add's backward passes one
-        # tensor to both inputs), so a leaf keeps its own copy and accumulates out of place.
+        # A leaf takes a gradient that only the engine holds (as PyTorch steals one), else a
+        # copy: the same gradient object may reach several leaves (add's backward passes one
+        # tensor to both inputs), or be the caller's. It accumulates out of place.
         t = self._tensor()
         if t is None:
             return
         if grad.shape != t.shape:
             raise RuntimeError(f"gradient of shape {list(grad.shape)} for a leaf of shape {list(t.shape)}")
-        t.grad = Tensor._wrap(grad._data.clone()) if t.grad is None else t.grad + grad.detach()
+        if t.grad is not None:
+            t.grad = t.grad + grad.detach()
+        else:
+            t.grad = grad.detach() if _held_by_engine_only(grad) else _copy(grad)
 
     def release(self):
         pass
+
+
+def _copy(grad):
+    return Tensor._wrap(grad._data.clone())
+
+
+def _held_by_engine_only(grad):
+    """True when the references to `grad` are the engine's list of the node's gradients,
+    accumulate's argument and this one (and getrefcount's own), its Array is referenced by grad
+    alone, and that Array is the whole, dense, unshared storage (no view, numpy or DLPack
+    export shares it)."""
+    a = grad._data
+    return (sys.getrefcount(grad) == 4 and sys.getrefcount(a) == 3 and a.offset == 0 and a.is_contiguous()
+            and a.nbytes == a.storage_nbytes and a._storage_use_count() == 1)
 
 
 class Function:

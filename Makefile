@@ -26,11 +26,13 @@ run: install
 	$(PY) examples/run_demo.py
 	$(PY) -m bench --quick
 
-# The suite runs on the best ISA this CPU has, then once more on the portable kernels.
+# The suite runs on the best ISA this CPU has, then once more on the portable kernels, then
+# the CUDA tests on the CUDA emulator (the kernels' sources run on the CPU; see fibril.cuda).
 test: EXTRAS = test
 test: install
 	$(PY) -m pytest -q
 	FIBRIL_CPU_ISA=generic $(PY) -m pytest -q -m "not slow"
+	FIBRIL_CUDA_EMULATOR=1 $(PY) -m pytest -q -m cuda
 
 clean:
 	rm -rf $(VENV) build

@@ -1,5 +1,5 @@
-// The CUDA backend: device probe, a caching device allocator, transfers, fill and strided
-// gather. One stream per device; every op is ordered on it.
+// The GPU runtime: device probe, a caching device allocator, transfers, and the stream that
+// every kernel of a device is queued on (one per device; every op is ordered on it).
 //
 // Allocator: cudaMallocAsync from each device's default memory pool with the release
 // threshold at its maximum, so freed memory stays in the pool and is reused without a
@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "core/errors.h"
-#include "core/shape.h"
 #include "cuda/backend.h"
+#include "cuda/launch.cuh"
 
-namespace fibril::cuda {
+namespace fibril::cuda::gpu {
 namespace {
 
 #define FIBRIL_CUDA_CHECK(expr)                                                              \
@@ -71,38 +71,14 @@ uint64_t pool_attribute(cudaMemPool_t pool, cudaMemPoolAttr attr) {
   return value;
 }
 
-template <typename T>
-__global__ void fill_kernel(T* dst, int64_t n, T value) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    dst[i] = value;
-}
-
-struct StridedLayout {
-  int ndim;
-  int64_t shape[kMaxDims];
-  int64_t strides[kMaxDims];
-};
-
-template <typename T>
-__global__ void gather_kernel(T* dst, const T* src, int64_t n, StridedLayout layout) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t rest = i, offset = 0;
-    for (int d = layout.ndim - 1; d >= 0; --d) {
-      offset += (rest % layout.shape[d]) * layout.strides[d];
-      rest /= layout.shape[d];
-    }
-    dst[i] = src[offset];
-  }
-}
-
-unsigned grid_for(int64_t n, unsigned block) {
-  int64_t blocks = (n + block - 1) / block;
-  return static_cast<unsigned>(blocks < 65535 * 8 ? (blocks > 0 ? blocks : 1) : 65535 * 8);
-}
-
 }  // namespace
 
-bool built_with_cuda() { return true; }
+cudaStream_t stream(int device) { return use(device).stream; }
+
+void check_launch(const char* kernel) {
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) FIBRIL_FAIL(Runtime, "[cuda] launching ", kernel, " failed: ", cudaGetErrorString(err));
+}
 
 int device_count() {
   static const int count = probe_device_count();
@@ -152,38 +128,6 @@ void memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind, int device
   if (kind != CopyKind::DeviceToDevice) FIBRIL_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
 
-void fill(void* dst, DType dtype, int64_t count, double value, int device) {
-  DeviceState& s = use(device);
-  if (count == 0) return;
-  constexpr unsigned kBlock = 256;
-  visit_dtype(dtype, [&](auto zero) {
-    using T = decltype(zero);
-    fill_kernel<T><<<grid_for(count, kBlock), kBlock, 0, s.stream>>>(static_cast<T*>(dst), count, static_cast<T>(value));
-  });
-  FIBRIL_CUDA_CHECK(cudaGetLastError());
-}
-
-void gather_strided(void* dst, const void* src, DType dtype, int ndim, const int64_t* shape,
-                    const int64_t* strides, int device) {
-  DeviceState& s = use(device);
-  StridedLayout layout{};
-  layout.ndim = ndim;
-  int64_t n = 1;
-  for (int d = 0; d < ndim; ++d) {
-    layout.shape[d] = shape[d];
-    layout.strides[d] = strides[d];
-    n *= shape[d];
-  }
-  if (n == 0) return;
-  constexpr unsigned kBlock = 256;
-  visit_dtype(dtype, [&](auto zero) {
-    using T = decltype(zero);
-    gather_kernel<T><<<grid_for(n, kBlock), kBlock, 0, s.stream>>>(static_cast<T*>(dst),
-                                                                   static_cast<const T*>(src), n, layout);
-  });
-  FIBRIL_CUDA_CHECK(cudaGetLastError());
-}
-
 void synchronize(int device) {
   const int count = device_count();
   FIBRIL_CHECK(count > 0, Runtime, "[cuda] no CUDA device is available (no driver or no GPU)");
@@ -214,4 +158,4 @@ void empty_cache() {
   }
 }
 
-}  // namespace fibril::cuda
+}  // namespace fibril::cuda::gpu

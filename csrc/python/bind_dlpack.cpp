@@ -92,6 +92,8 @@ py::object dlpack_export(const Array& self, py::object stream, std::optional<std
     }
   }
   if (!self.device().is_cpu()) {
+    FIBRIL_CHECK(!cuda::emulating(), Runtime, "[__dlpack__] ", self.describe(), " lives in the CUDA emulator's "
+                 "host memory, which no other library can read as CUDA memory");
     // Work queued on fibril's stream must be done before another library's stream reads.
     FIBRIL_CHECK(stream.is_none() || py::isinstance<py::int_>(stream), Type, "[__dlpack__] stream must be an int or None");
     py::gil_scoped_release release;
@@ -116,6 +118,7 @@ Array wrap_dltensor(const DLTensor& t, bool read_only, std::function<void()> rel
                int(t.dtype.bits), " bits, ", t.dtype.lanes, " lanes); fibril has float32, float64, int64, int32, uint8, bool");
   Device device;
   if (t.device.device_type == kDLCUDA) {
+    FIBRIL_CHECK(!cuda::emulating(), Runtime, "[from_dlpack] CUDA memory cannot be imported under the CUDA emulator");
     FIBRIL_CHECK(cuda::device_count() > t.device.device_id, Runtime, "[from_dlpack] the tensor lives on cuda:",
                  t.device.device_id, ", which this fibril build or machine does not have");
     device = Device{DeviceType::cuda, t.device.device_id};

@@ -59,6 +59,7 @@ void bind_runtime(py::module_& m) {
 
   py::module_ c = m.def_submodule("cuda", "CUDA runtime queries");
   c.def("built", &cuda::built_with_cuda);
+  c.def("emulated", &cuda::emulating);
   c.def("device_count", &cuda::device_count);
   c.def("synchronize", &cuda::synchronize, py::arg("device") = -1, py::call_guard<py::gil_scoped_release>());
   c.def("memory_stats", [](int device) { return stats_dict(cuda::memory_stats(device)); }, py::arg("device") = 0);

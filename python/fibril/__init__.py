@@ -83,7 +83,9 @@ def set_flush_denormal(mode):
 def show_config():
     """One line per build and runtime fact: version, CPU ISA, threads, CUDA."""
     cuda_state = "built" if cuda.is_built() else "not built"
-    if cuda.is_built():
+    if cuda.is_emulated():
+        cuda_state += ", running the CPU emulator (FIBRIL_CUDA_EMULATOR=1)"
+    elif cuda.is_built():
         cuda_state += f", {cuda.device_count()} device(s)"
     return "\n".join([
         f"fibril {__version__}",

@@ -1,4 +1,9 @@
-"""CUDA queries. With no CUDA build, driver or GPU, is_available() is False and nothing crashes."""
+"""CUDA queries. With no CUDA build, driver or GPU, is_available() is False and nothing crashes.
+
+With FIBRIL_CUDA_EMULATOR=1 in the environment when fibril starts, "cuda:0" is an emulated
+device: its memory is host memory and its kernels (the same sources nvcc compiles) run on the
+CPU, one block at a time. That is how the CUDA tests run without a GPU; it is slow by design.
+"""
 
 from . import _C
 
@@ -6,6 +11,11 @@ from . import _C
 def is_built():
     """True when this fibril was compiled with the CUDA backend."""
     return _C.cuda.built()
+
+
+def is_emulated():
+    """True when "cuda" is the CPU emulator (FIBRIL_CUDA_EMULATOR=1), not a GPU."""
+    return _C.cuda.emulated()
 
 
 def device_count():

@@ -120,3 +120,18 @@ class TestCudaDevice:
         assert a.device == "cuda:0"
         back = torch.from_dlpack(a)
         assert back.data_ptr() == t.data_ptr()
+
+
+def test_cuda_emulator_runs_barriers_and_shuffles():
+    rng = np.random.default_rng(0)
+    for block in (32, 64, 256, 1024):
+        x = rng.standard_normal(3 * block).astype(np.float32)
+        got = fibril._C.cuda._emulator_block_sums(x.tolist(), block)
+        np.testing.assert_allclose(got, x.reshape(3, block).sum(1), rtol=1e-5, atol=1e-5)
+
+
+def test_cuda_emulator_reports_a_divergent_barrier():
+    with pytest.raises(RuntimeError, match="deadlocked"):
+        fibril._C.cuda._emulator_divergent_barrier()
+    x = np.ones(64, np.float32)  # and runs the next kernel normally
+    assert fibril._C.cuda._emulator_block_sums(x.tolist(), 64) == [64.0]

@@ -3,9 +3,10 @@
 //
 // A launch runs the grid's blocks one after another; a block's threads are fibers on the
 // calling thread (emu.cpp), switched only at barriers: __syncthreads() waits for every live
-// thread of the block, __syncwarp() and the shuffles for every live lane of the warp (32
-// consecutive linear thread ids). A barrier that can never be met (divergent __syncthreads)
-// raises RuntimeError naming the kernel instead of hanging. Since only one fiber runs at a
+// (not yet exited) thread of the block, __syncwarp() and the shuffles for every live lane of
+// the warp (32 consecutive linear thread ids). Barriers that can never be met (a lane waiting
+// for the block while its warp waits for it) raise RuntimeError naming the kernel instead of
+// hanging. Since only one fiber runs at a
 // time, __shared__ is `static` and atomics are plain read-modify-writes.
 //
 // Not emulated: inline PTX (mma.sync, cp.async, ldmatrix). Code that uses it keeps a plain

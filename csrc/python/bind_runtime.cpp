@@ -7,6 +7,7 @@
 #include "core/parallel.h"
 #include "core/philox.h"
 #include "cuda/backend.h"
+#include "cuda/emu_selftest.h"
 #include "python/bindings.h"
 
 namespace fibril::python {
@@ -60,6 +61,8 @@ void bind_runtime(py::module_& m) {
   py::module_ c = m.def_submodule("cuda", "CUDA runtime queries");
   c.def("built", &cuda::built_with_cuda);
   c.def("emulated", &cuda::emulating);
+  c.def("_emulator_block_sums", &cuda::emu::selftest_block_sums, py::arg("x"), py::arg("block"));
+  c.def("_emulator_divergent_barrier", &cuda::emu::selftest_divergent_barrier);
   c.def("device_count", &cuda::device_count);
   c.def("synchronize", &cuda::synchronize, py::arg("device") = -1, py::call_guard<py::gil_scoped_release>());
   c.def("memory_stats", [](int device) { return stats_dict(cuda::memory_stats(device)); }, py::arg("device") = 0);

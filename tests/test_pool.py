@@ -232,3 +232,58 @@ def test_max_pool_vector_rows_match_torch_indices(width, kw, values, dtype):
     yt, it = TF.max_pool2d(torch.from_numpy(x), return_indices=True, **kw)
     np.testing.assert_array_equal(np.asarray(y), yt.numpy())
     np.testing.assert_array_equal(np.asarray(i), it.numpy())
+
+
+# ------------------------------------------------------------------------------ CUDA
+CUDA_CASES = [
+    ("max_pool2d", dict(kernel_size=3, stride=2, padding=1)),
+    ("max_pool2d", dict(kernel_size=(2, 3), stride=(1, 2), dilation=(2, 1), ceil_mode=True)),
+    ("avg_pool2d", dict(kernel_size=3, stride=1, padding=1)),
+    ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False, ceil_mode=True)),
+    ("avg_pool2d", dict(kernel_size=2, divisor_override=3)),
+    ("adaptive_avg_pool2d", dict(output_size=(3, 4))),
+    ("adaptive_max_pool2d", dict(output_size=(4, 3))),
+    ("max_pool1d", dict(kernel_size=3, stride=2, padding=1)),
+    ("avg_pool1d", dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)),
+    ("adaptive_avg_pool1d", dict(output_size=5)),
+]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name,kw", CUDA_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_pool_matches_cpu(name, kw, dtype):
+    rng = np.random.default_rng(0)
+    shape = (2, 3, 9, 11) if name.endswith("2d") else (2, 3, 13)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[5] = np.nan  # NaN propagates the same way on both devices
+    g = rng.standard_normal(getattr(F, name)(fibril.tensor(x), **kw).shape).astype(dtype)
+    outs = {}
+    for device in ("cpu", "cuda"):
+        xt = fibril.tensor(x, device=device, requires_grad=True)
+        y = getattr(F, name)(xt, **kw)
+        y.backward(fibril.tensor(g, device=device))
+        assert y.device == xt.grad.device == ("cuda:0" if device == "cuda" else "cpu")
+        outs[device] = y.detach().cpu().numpy(), xt.grad.cpu().numpy()
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    for a, b in zip(outs["cpu"], outs["cuda"]):
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+
+
+@pytest.mark.cuda
+def test_cuda_max_pool_indices_match_cpu():
+    x = np.random.default_rng(1).integers(0, 3, (2, 2, 8, 8)).astype(np.float32)  # many ties
+    cpu = F.max_pool2d(fibril.tensor(x), 3, 2, 1, return_indices=True)
+    cuda = F.max_pool2d(fibril.tensor(x, device="cuda"), 3, 2, 1, return_indices=True)
+    for a, b in zip(cpu, cuda):
+        np.testing.assert_array_equal(b.cpu().numpy(), a.numpy())
+
+
+@pytest.mark.cuda
+def test_cuda_pool_modules_and_mixed_devices():
+    x = fibril.randn(2, 3, 8, 8).cuda()
+    assert nn.MaxPool2d(2)(x).device == "cuda:0"
+    assert nn.AdaptiveAvgPool2d(1)(x).shape == (2, 3, 1, 1)
+    with pytest.raises(RuntimeError, match="same device"):
+        fibril._C.max_pool_backward(fibril.randn(2, 3, 4, 4)._data, F.max_pool2d(x, 2, return_indices=True)[1]._data,
+                                    (2, 3, 8, 8), 2)

@@ -7,19 +7,41 @@
 #include "core/errors.h"
 #include "core/shape.h"
 #include "cpu/kernels.h"
+#include "cuda/pool.h"
+#include "ops/device.h"
+#include "ops/pool_window.h"
 
 namespace fibril::ops {
 namespace {
 
 struct Axis {
+  PoolAxisRule rule;
   int64_t size = 1, out = 1, step = 1;
   std::vector<int64_t> start{0}, count{1};
   std::vector<double> div{1};
 };
 
+// The axis's window tables, from its rule.
+Axis tabulate(const PoolAxisRule& rule) {
+  Axis a;
+  a.rule = rule;
+  a.size = rule.size;
+  a.out = rule.out;
+  a.step = rule.adaptive ? 1 : rule.dilation;
+  a.start.resize(a.out);
+  a.count.resize(a.out);
+  a.div.resize(a.out);
+  for (int64_t i = 0; i < a.out; ++i) {
+    const PoolWindow w = pool_window(rule, i);
+    a.start[i] = w.start;
+    a.count[i] = w.count;
+    a.div[i] = w.div;
+  }
+  return a;
+}
+
 void check_input(const Array& x, size_t dims, const char* op) {
   FIBRIL_CHECK(dims == 1 || dims == 2, Value, "[", op, "] pools over 1 or 2 dims, got ", dims);
-  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
   FIBRIL_CHECK(x.dtype() == DType::float32 || x.dtype() == DType::float64, Type, "[", op,
                "] needs a float32 or float64 input, got ", x.describe());
   FIBRIL_CHECK(x.ndim() == static_cast<int>(dims) + 1 || x.ndim() == static_cast<int>(dims) + 2, Value, "[", op,
@@ -45,42 +67,27 @@ Axis window_axis(int64_t size, size_t d, const PoolOptions& o, bool max, const S
   // toward -inf (with ceil_mode an input smaller than the kernel still gets one window), less
   // one when ceil_mode's last window would start past the input and its left padding.
   const int64_t num = size + 2 * p - effective + (o.ceil_mode ? s - 1 : 0);
-  Axis a;
-  a.size = size;
-  a.step = dil;
-  a.out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
-  if (o.ceil_mode && a.out > 0 && (a.out - 1) * s >= size + p) --a.out;
-  FIBRIL_CHECK(a.out >= 1, Value, "[", op, "] input ", shape_str(x), " is smaller than the kernel (", options(),
+  PoolAxisRule r;
+  r.size = size;
+  r.kernel = k;
+  r.stride = s;
+  r.pad = p;
+  r.dilation = dil;
+  r.include_pad = o.count_include_pad;
+  r.out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;
+  if (o.ceil_mode && r.out > 0 && (r.out - 1) * s >= size + p) --r.out;
+  FIBRIL_CHECK(r.out >= 1, Value, "[", op, "] input ", shape_str(x), " is smaller than the kernel (", options(),
                "): non-positive output size");
-  a.start.resize(a.out);
-  a.count.resize(a.out);
-  a.div.resize(a.out);
-  for (int64_t i = 0; i < a.out; ++i) {
-    const int64_t s0 = i * s - p;
-    const int64_t lo = s0 >= 0 ? 0 : (-s0 + dil - 1) / dil;
-    const int64_t hi = s0 >= size ? 0 : std::min(k, (size - 1 - s0) / dil + 1);
-    a.start[i] = s0 + lo * dil;
-    a.count[i] = std::max<int64_t>(0, hi - lo);
-    a.div[i] = static_cast<double>(o.count_include_pad ? std::min(s0 + k, size + p) - s0 : a.count[i]);
-  }
-  return a;
+  return tabulate(r);
 }
 
-// Adaptive windows: output o covers [floor(o * size / out), ceil((o + 1) * size / out)).
 Axis adaptive_axis(int64_t size, int64_t out, const Shape& x, const char* op) {
   FIBRIL_CHECK(out >= 0, Value, "[", op, "] output_size must be non-negative, got ", out, " for input ", shape_str(x));
-  Axis a;
-  a.size = size;
-  a.out = out;
-  a.start.resize(out);
-  a.count.resize(out);
-  a.div.resize(out);
-  for (int64_t i = 0; i < out; ++i) {
-    a.start[i] = i * size / out;
-    a.count[i] = ((i + 1) * size + out - 1) / out - a.start[i];
-    a.div[i] = static_cast<double>(a.count[i]);
-  }
-  return a;
+  PoolAxisRule r;
+  r.size = size;
+  r.out = out;
+  r.adaptive = true;
+  return tabulate(r);
 }
 
 // The pooled shape: x's leading dims, then the axes' output sizes.
@@ -131,28 +138,36 @@ std::vector<Axis> adaptive_axes(const Shape& x, const Shape& output_size, const 
   return axes;
 }
 
+// Runs the pool kernel of x's device: the CPU's reads the window tables, CUDA's the rules.
+void run_kernel(const cpu::PoolArgs& a, const std::vector<Axis>& axes, Device device) {
+  if (device.is_cpu()) return cpu::kernels().pool(a);
+  cuda::PoolArgs c{a.kind, a.dtype, a.planes, axes.size() == 2 ? axes[0].rule : PoolAxisRule{}, axes.back().rule,
+                   a.divisor, a.x, a.g, a.out, a.indices};
+  FIBRIL_CUDA_CALL(pool, device.index, c);
+}
+
 PoolResult run_max(const Array& x_in, const std::vector<Axis>& axes) {
   const Shape shape = pooled_shape(x_in.shape(), axes);
-  PoolResult r{Array::empty(shape, x_in.dtype()), Array::empty(shape, DType::int64)};
+  PoolResult r{Array::empty(shape, x_in.dtype(), x_in.device()), Array::empty(shape, DType::int64, x_in.device())};
   if (r.y.numel() == 0) return r;
   const Array x = x_in.contiguous();
   cpu::PoolArgs a = pool_args(cpu::PoolKind::max, x.dtype(), x.shape(), axes);
   a.x = static_cast<const char*>(x.data());
   a.out = static_cast<char*>(r.y.data());
   a.indices = static_cast<int64_t*>(r.indices.data());
-  cpu::kernels().pool(a);
+  run_kernel(a, axes, x.device());
   return r;
 }
 
 Array run_avg(const Array& x_in, const std::vector<Axis>& axes, double divisor) {
-  Array y = Array::empty(pooled_shape(x_in.shape(), axes), x_in.dtype());
+  Array y = Array::empty(pooled_shape(x_in.shape(), axes), x_in.dtype(), x_in.device());
   if (y.numel() == 0) return y;
   const Array x = x_in.contiguous();
   cpu::PoolArgs a = pool_args(cpu::PoolKind::avg, x.dtype(), x.shape(), axes);
   a.x = static_cast<const char*>(x.data());
   a.out = static_cast<char*>(y.data());
   a.divisor = divisor;
-  cpu::kernels().pool(a);
+  run_kernel(a, axes, x.device());
   return y;
 }
 
@@ -161,14 +176,14 @@ Array run_avg_backward(const Array& g_in, const Shape& input_shape, const std::v
   const Shape expected = pooled_shape(input_shape, axes);
   FIBRIL_CHECK(g_in.shape() == expected, Value, "[", op, "] gradient of shape ", shape_str(g_in.shape()),
                " does not match the pooled shape ", shape_str(expected));
-  Array gx = Array::full(input_shape, 0.0, g_in.dtype());
-  if (g_in.numel() == 0) return gx;
+  if (g_in.numel() == 0) return Array::full(input_shape, 0.0, g_in.dtype(), g_in.device());
+  Array gx = Array::empty(input_shape, g_in.dtype(), g_in.device());  // the kernel writes all of it
   const Array g = g_in.contiguous();
   cpu::PoolArgs a = pool_args(cpu::PoolKind::avg_backward, g.dtype(), input_shape, axes);
   a.g = static_cast<const char*>(g.data());
   a.out = static_cast<char*>(gx.data());
   a.divisor = divisor;
-  cpu::kernels().pool(a);
+  run_kernel(a, axes, g.device());
   return gx;
 }
 
@@ -200,8 +215,9 @@ Array max_pool_backward(const Array& g_in, const Array& indices_in, const Shape&
                    g_in.ndim() == static_cast<int>(input_shape.size()) && input_shape.size() > dims,
                Value, "[", op, "] gradient ", g_in.describe(), " and indices ", indices_in.describe(),
                " do not match the input shape ", shape_str(input_shape));
-  Array gx = Array::full(input_shape, 0.0, g_in.dtype());
-  if (g_in.numel() == 0) return gx;
+  const Device device = common_device(op, {&g_in, &indices_in});
+  if (g_in.numel() == 0) return Array::full(input_shape, 0.0, g_in.dtype(), device);
+  Array gx = Array::empty(input_shape, g_in.dtype(), device);  // the kernel writes all of it
   const Array g = g_in.contiguous(), idx = indices_in.contiguous();
   int64_t in_plane = 1, out_plane = 1;
   for (size_t d = input_shape.size() - dims; d < input_shape.size(); ++d) {
@@ -219,7 +235,10 @@ Array max_pool_backward(const Array& g_in, const Array& indices_in, const Shape&
   a.g = static_cast<const char*>(g.data());
   a.out = static_cast<char*>(gx.data());
   a.indices = static_cast<int64_t*>(idx.data());
-  cpu::kernels().pool(a);
+  Axis plane;  // the rules of the CUDA kernel: one axis of the plane sizes
+  plane.rule.size = in_plane;
+  plane.rule.out = out_plane;
+  run_kernel(a, {plane}, device);
   return gx;
 }
 

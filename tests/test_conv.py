@@ -411,3 +411,43 @@ def test_empty_batch():
     y.sum().backward()
     assert x.grad.shape == (0, 3, 8, 8)
     np.testing.assert_array_equal(w.grad.numpy(), 0)
+
+
+# ------------------------------------------------------------------------------ CUDA
+CUDA_CASES = [  # x shape, weight shape, options
+    ((2, 3, 9, 10), (5, 3, 3, 3), dict(stride=1, padding=1)),
+    ((2, 4, 11, 9), (6, 2, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)),
+    ((1, 4, 8, 8), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4)),
+    ((2, 3, 7, 7), (4, 3, 1, 1), dict()),
+    ((2, 2, 6, 7), (3, 2, 3, 3), dict(padding="same", dilation=2)),
+    ((3, 70, 5, 5), (66, 70, 2, 2), dict(stride=1)),  # more than one 64-wide tile along M and K
+    ((2, 3, 17), (4, 3, 5), dict(stride=2, padding=2)),  # conv1d
+]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("xs,ws,kw", CUDA_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_conv_matches_cpu(xs, ws, kw, dtype):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    conv = F.conv1d if len(xs) == 3 else F.conv2d
+    y_cpu = conv(fibril.tensor(x), fibril.tensor(w), fibril.tensor(b), **kw)
+    g = rng.standard_normal(y_cpu.shape).astype(dtype)
+    results = {}
+    for device in ("cpu", "cuda"):
+        xt = fibril.tensor(x, device=device, requires_grad=True)
+        wt = fibril.tensor(w, device=device, requires_grad=True)
+        y = conv(xt, wt, fibril.tensor(b, device=device), **kw).detach()
+        conv(xt, wt, **kw).backward(fibril.tensor(g, device=device))
+        results[device] = [t.cpu().numpy() for t in (y, xt.grad, wt.grad)]
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    for name, a, c in zip(("y", "grad x", "grad w"), results["cpu"], results["cuda"]):
+        np.testing.assert_allclose(c, a, rtol=tol, atol=tol * np.abs(a).max(), err_msg=name)
+
+
+@pytest.mark.cuda
+def test_cuda_conv_mixed_devices_raise():
+    with pytest.raises(RuntimeError, match="same device"):
+        F.conv2d(fibril.randn(1, 2, 5, 5).cuda(), fibril.randn(3, 2, 3, 3))

@@ -5,14 +5,16 @@
 #include "core/errors.h"
 #include "core/shape.h"
 #include "cpu/kernels.h"
+#include "cuda/conv.h"
+#include "ops/device.h"
 
 namespace fibril::ops {
 namespace {
 
 void check_tensor(const Array& a, const Array& ref, const char* what, const char* op) {
-  FIBRIL_CHECK(a.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", a.describe(), ")");
   FIBRIL_CHECK(a.dtype() == DType::float32 || a.dtype() == DType::float64, Type, "[", op,
                "] needs float32 or float64 operands, got ", what, " ", a.describe());
+  common_device(op, {&a, &ref});
   FIBRIL_CHECK(a.dtype() == ref.dtype(), Type, "[", op, "] expected operands of one dtype, got ", what, " ",
                a.describe(), " and ", ref.describe());
 }
@@ -83,6 +85,11 @@ void check_grad_out(const Array& grad_out, const cpu::ConvGeometry& g, size_t ra
 
 const char* bytes(const Array& a) { return static_cast<const char*>(a.data()); }
 
+void run_kernel(const cpu::ConvArgs& args, Device device) {
+  if (device.is_cpu()) return cpu::kernels().conv(args);
+  FIBRIL_CUDA_CALL(conv, device.index, args);
+}
+
 }  // namespace
 
 Array conv(const Array& x_in, const Array& w_in, const std::optional<Array>& bias, const ConvOptions& o) {
@@ -98,12 +105,12 @@ Array conv(const Array& x_in, const Array& w_in, const std::optional<Array>& bia
                  shape_str(w_in.shape()), ")");
     b = bias->contiguous();
   }
-  Array y = Array::empty(output_shape(g, x_in.ndim()), x_in.dtype());
+  Array y = Array::empty(output_shape(g, x_in.ndim()), x_in.dtype(), x_in.device());
   if (y.numel() == 0) return y;
   const Array x = x_in.contiguous(), w = w_in.contiguous();
   cpu::ConvArgs args{cpu::ConvPass::forward, x.dtype(), g, bytes(x), bytes(w), b ? bytes(*b) : nullptr, nullptr,
                      static_cast<char*>(y.data())};
-  cpu::kernels().conv(args);
+  run_kernel(args, x.device());
   return y;
 }
 
@@ -113,12 +120,12 @@ Array conv_backward_input(const Array& grad_in, const Array& w_in, const Shape& 
   check_tensor(w_in, grad_in, "weight", op);
   const cpu::ConvGeometry g = geometry(input_shape, w_in.shape(), o, op);
   check_grad_out(grad_in, g, input_shape.size(), op);
-  Array gx = Array::empty(input_shape, grad_in.dtype());
+  Array gx = Array::empty(input_shape, grad_in.dtype(), grad_in.device());
   if (gx.numel() == 0) return gx;
   const Array gy = grad_in.contiguous(), w = w_in.contiguous();
   cpu::ConvArgs args{cpu::ConvPass::backward_input, gy.dtype(), g, nullptr, bytes(w), nullptr, bytes(gy),
                      static_cast<char*>(gx.data())};
-  cpu::kernels().conv(args);
+  run_kernel(args, gy.device());
   return gx;
 }
 
@@ -128,12 +135,12 @@ Array conv_backward_weight(const Array& x_in, const Array& grad_in, const Shape&
   check_tensor(grad_in, x_in, "grad_out", op);
   const cpu::ConvGeometry g = geometry(x_in.shape(), weight_shape, o, op);
   check_grad_out(grad_in, g, x_in.ndim(), op);
-  if (g.batch == 0) return Array::full(weight_shape, 0.0, x_in.dtype());
-  Array gw = Array::empty(weight_shape, x_in.dtype());
+  if (g.batch == 0) return Array::full(weight_shape, 0.0, x_in.dtype(), x_in.device());
+  Array gw = Array::empty(weight_shape, x_in.dtype(), x_in.device());
   const Array x = x_in.contiguous(), gy = grad_in.contiguous();
   cpu::ConvArgs args{cpu::ConvPass::backward_weight, x.dtype(), g, bytes(x), nullptr, nullptr, bytes(gy),
                      static_cast<char*>(gw.data())};
-  cpu::kernels().conv(args);
+  run_kernel(args, x.device());
   return gw;
 }
 

@@ -15,8 +15,13 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q scikit-build-core pybind11 numpy
 
+# With nvcc, the CUDA kernels are built for this machine's GPU, or for one architecture (a
+# compile check; the tests then run them on the CUDA emulator) where there is none.
+CUDA_ARCHS ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo native || echo 80-real)
+
 install: venv
-	$(PY) -m pip install -q --no-build-isolation -e ".[$(EXTRAS)]" -Cbuild-dir=$(BUILD_DIR)
+	FIBRIL_CUDA_ARCHS="$(CUDA_ARCHS)" $(PY) -m pip install -q --no-build-isolation -e ".[$(EXTRAS)]" \
+		-Cbuild-dir=$(BUILD_DIR)
 
 run: EXTRAS = bench,examples
 run: install

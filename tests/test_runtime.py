@@ -92,7 +92,7 @@ def test_show_config_names_version_isa_threads_cuda():
 
 @pytest.mark.cuda
 class TestCudaDevice:
-    """Runs only where a GPU is present."""
+    """Runs where a GPU is present, and on the CUDA emulator (FIBRIL_CUDA_EMULATOR=1)."""
 
     @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_])
     def test_round_trip(self, dtype):
@@ -104,12 +104,29 @@ class TestCudaDevice:
         np.testing.assert_array_equal(np.asarray(d[:, 1::2].to("cpu")), x[:, 1::2])
 
     def test_fill_and_memory_stats(self):
-        a = fibril.Array.full((1000, 1000), 2.5, fibril.float32, "cuda")
-        np.testing.assert_array_equal(np.asarray(a.to("cpu")), np.full((1000, 1000), 2.5, np.float32))
+        a = fibril.Array.full((500, 400), 2.5, fibril.float32, "cuda")
+        np.testing.assert_array_equal(np.asarray(a.to("cpu")), np.full((500, 400), 2.5, np.float32))
         fibril.cuda.synchronize()
-        assert fibril.cuda.memory_stats()["allocated"] >= 4 * 10**6
+        assert fibril.cuda.memory_stats()["allocated"] >= 8 * 10**5
+        assert fibril.cuda.max_memory_allocated() >= fibril.cuda.memory_allocated() >= 8 * 10**5
         with pytest.raises(RuntimeError):
             np.asarray(a)  # device memory has no host buffer
+
+    def test_tensor_and_module_moves(self):
+        x = fibril.randn(3, 4)
+        d = x.cuda()
+        assert d.is_cuda and d.device == "cuda:0" and d.to("cpu").device == "cpu"
+        np.testing.assert_array_equal(d.cpu().numpy(), x.numpy())
+        assert fibril.zeros(2, device="cuda").device == fibril.ones(2, device="cuda:0").device == "cuda:0"
+        m = fibril.nn.Linear(4, 2).cuda()
+        assert all(p.device == "cuda:0" for p in m.parameters())
+        assert all(p.device == "cpu" for p in m.cpu().parameters())
+
+    def test_dlpack_refused_under_the_emulator(self):
+        if not fibril.cuda.is_emulated():
+            pytest.skip("a real GPU")
+        with pytest.raises(RuntimeError, match="emulator"):
+            fibril.zeros(3, device="cuda").__dlpack__()
 
     def test_dlpack_with_torch_cuda(self):
         torch = pytest.importorskip("torch")

@@ -44,6 +44,16 @@ def memory_stats(device=0):
     return _C.cuda.memory_stats(_index(device))
 
 
+def memory_allocated(device=0):
+    """Bytes of device memory held by live arrays on `device`."""
+    return memory_stats(device)["allocated"]
+
+
+def max_memory_allocated(device=0):
+    """The high-water mark of memory_allocated(device)."""
+    return memory_stats(device)["peak"]
+
+
 def empty_cache():
     """Returns cached, unused device memory to the driver."""
     if is_available():

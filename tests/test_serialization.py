@@ -109,3 +109,17 @@ def test_corrupt_and_missing_files(tmp_path):
             fibril.load(tmp_path / name)
     with pytest.raises(FileNotFoundError):
         fibril.load(tmp_path / "missing.safetensors")
+
+
+@pytest.mark.cuda
+def test_cuda_state_dict_round_trip(tmp_path):
+    model = fibril.nn.Linear(3, 2).cuda()
+    path = tmp_path / "cuda.safetensors"
+    fibril.save(model.state_dict(), path)
+    on_cpu, on_cuda = fibril.load(path), fibril.load(path, map_location="cuda")
+    assert all(t.device == "cpu" for t in on_cpu.values())
+    assert all(t.device == "cuda:0" for t in on_cuda.values())
+    fresh = fibril.nn.Linear(3, 2).cuda()
+    fresh.load_state_dict(on_cpu)
+    assert fresh.weight.device == "cuda:0"
+    np.testing.assert_array_equal(fresh.weight.detach().cpu().numpy(), model.weight.detach().cpu().numpy())

@@ -61,21 +61,21 @@ def _encode(obj, tensors, path):
                     "strings, None, lists, tuples and dicts")
 
 
-def _decode(node, arrays):
+def _decode(node, arrays, device):
     if _TENSOR in node:
-        return _tensor(arrays[node[_TENSOR]])
+        return _tensor(arrays[node[_TENSOR]], device)
     if "dict" in node:
-        return {k: _decode(v, arrays) for k, v in node["dict"]}
+        return {k: _decode(v, arrays, device) for k, v in node["dict"]}
     if "list" in node:
-        return [_decode(v, arrays) for v in node["list"]]
+        return [_decode(v, arrays, device) for v in node["list"]]
     if "tuple" in node:
-        return tuple(_decode(v, arrays) for v in node["tuple"])
+        return tuple(_decode(v, arrays, device) for v in node["tuple"])
     return node["value"]
 
 
-def _tensor(array):
+def _tensor(array, device):
     from . import creation
-    return creation.tensor(array)
+    return creation.tensor(array, device=device)
 
 
 def save(obj, f):
@@ -99,8 +99,9 @@ def save(obj, f):
         raise
 
 
-def load(f):
-    """Reads what save() wrote (or any safetensors file: a dict of name -> Tensor)."""
+def load(f, map_location=None):
+    """Reads what save() wrote (or any safetensors file: a dict of name -> Tensor), with the
+    tensors on map_location ("cpu", "cuda", "cuda:N"; default the CPU)."""
     safetensors = _safetensors()
     path = os.fspath(f)
     if not os.path.exists(path):
@@ -113,5 +114,5 @@ def load(f):
         raise RuntimeError(f"fibril.load: {path!r} is not a valid safetensors file "
                            f"(truncated or corrupt?): {err}") from err
     if _STRUCTURE_KEY in metadata:
-        return _decode(json.loads(metadata[_STRUCTURE_KEY]), arrays)
-    return collections.OrderedDict((k, _tensor(v)) for k, v in arrays.items())
+        return _decode(json.loads(metadata[_STRUCTURE_KEY]), arrays, map_location)
+    return collections.OrderedDict((k, _tensor(v, map_location)) for k, v in arrays.items())

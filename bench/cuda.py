@@ -126,6 +126,21 @@ def cases(quick, F, fibril, torch):
                         lambda q, k, v_, c=causal: F.scaled_dot_product_attention(q, k, v_, is_causal=c),
                         lambda q, k, v_, c=causal: tF.scaled_dot_product_attention(q, k, v_, is_causal=c),
                         tol=1e-3, ref="torch"))
+    torch.backends.cudnn.allow_tf32 = False  # float32 convolutions on both sides
+    for n, c, hw, o, k, stride in ((32, 64, 56, 64, 3, 1), (32, 128, 28, 256, 3, 2), (32, 256, 14, 256, 1, 1)):
+        ohw = (hw + 2 * (k // 2) - k) // stride + 1
+        out.append(Case(f"conv2d fwd {n}x{c}x{hw}^2 -> {o} k{k}/{stride}", 2.0 * n * o * ohw * ohw * c * k * k, "TFLOP/s",
+                        lambda r, n=n, c=c, hw=hw, o=o, k=k: (r.standard_normal((n, c, hw, hw), f32),
+                                                              r.standard_normal((o, c, k, k), f32) * 0.05),
+                        lambda x, w, s=stride, p=k // 2: F.conv2d(x, w, stride=s, padding=p),
+                        lambda x, w, s=stride, p=k // 2: tF.conv2d(x, w, stride=s, padding=p), tol=1e-3, ref="torch"))
+    out.append(Case("max_pool2d 64x64x112^2 k3/2", 4.0 * 64 * 64 * (112 * 112 + 56 * 56), "GB/s",
+                    lambda r: (r.standard_normal((64, 64, 112, 112), f32),),
+                    lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: tF.max_pool2d(x, 3, 2, 1), tol=0))
+    seq, batch, inp, hid = 128, 64, 256, 512
+    out.append(Case(f"lstm fwd T{seq} B{batch} {inp}->{hid}", 2.0 * seq * batch * 4 * hid * (inp + hid), "TFLOP/s",
+                    lambda r: (r.standard_normal((seq, batch, inp), f32),), None, None, tol=1e-4, ref="torch",
+                    setup="lstm"))
     p = 1 << 24
     out.append(Case("adam step 16M params", 4.0 * p * 7, "GB/s",
                     lambda r: (r.standard_normal(p, f32), r.standard_normal(p, f32)),
@@ -144,6 +159,26 @@ def adam_calls(fibril, torch, inputs):
     to = torch.optim.Adam([tp], lr=1e-3, fused=True)
     fo.step(), to.step()
     return {"fibril": fo.step, "torch": to.step}, (lambda: fp.detach().cpu().numpy(), lambda: tp.detach().cpu().numpy())
+
+
+def lstm_calls(fibril, torch, inputs):
+    """One nn.LSTM forward per call, the same weights in both libraries (torch: cuDNN)."""
+    (x,) = inputs
+    t_lstm = torch.nn.LSTM(x.shape[2], 512).cuda()
+    f_lstm = fibril.nn.LSTM(x.shape[2], 512)
+    f_lstm.load_state_dict({k: fibril.tensor(v.detach().cpu().numpy()) for k, v in t_lstm.state_dict().items()})
+    f_lstm = f_lstm.cuda()
+    fx, tx = fibril.tensor(x, device="cuda"), torch.from_numpy(x).cuda()
+    results = (lambda: f_lstm(fx)[0].detach().cpu().numpy(), lambda: t_lstm(tx)[0].detach().cpu().numpy())
+
+    def f():
+            with fibril.no_grad():
+                return f_lstm(fx)
+
+        def t():
+            with torch.no_grad():
+                return t_lstm(tx)
+    return {"fibril": f, "torch": t}, results
 
 
 def hbm_bandwidth(torch):
@@ -179,8 +214,8 @@ def main(argv=None):
             continue
         try:
             inputs = case.make(rng)
-            if case.setup == "adam":
-                calls, results = adam_calls(fibril, torch, inputs)
+            if case.setup in ("adam", "lstm"):
+                calls, results = (adam_calls if case.setup == "adam" else lstm_calls)(fibril, torch, inputs)
                 err = float(np.max(np.abs(results[0]() - results[1]())))
             else:
                 ft = [fibril.tensor(x, device="cuda") for x in inputs]

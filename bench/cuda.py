@@ -172,12 +172,13 @@ def lstm_calls(fibril, torch, inputs):
     results = (lambda: f_lstm(fx)[0].detach().cpu().numpy(), lambda: t_lstm(tx)[0].detach().cpu().numpy())
 
     def f():
-            with fibril.no_grad():
-                return f_lstm(fx)
+        with fibril.no_grad():
+            return f_lstm(fx)
 
-        def t():
-            with torch.no_grad():
-                return t_lstm(tx)
+    def t():
+        with torch.no_grad():
+            return t_lstm(tx)
+
     return {"fibril": f, "torch": t}, results
 
 

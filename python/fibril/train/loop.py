@@ -16,6 +16,7 @@ from ..autograd import no_grad
 from ..nn.utils import clip_grad_norm_
 from ..ops.join import cat
 from ..optim.lr_scheduler import ReduceLROnPlateau
+from ..tensor import Tensor
 from .. import metrics as _metrics
 from .callbacks import ProgressBar
 from .history import History
@@ -61,7 +62,16 @@ def _split(batch):
 
 
 def _numpy(t):
-    return t.detach().numpy().copy()
+    return t.detach().cpu().numpy().copy()
+
+
+def _on(device, x):
+    """x (a tensor, or a tuple/list of them) on `device`; x itself when device is None."""
+    if device is None:
+        return x
+    if isinstance(x, (tuple, list)):
+        return type(x)(_on(device, v) for v in x)
+    return x.to(device) if isinstance(x, Tensor) else x
 
 
 def _batch_size(x):
@@ -75,9 +85,10 @@ def _epoch_metrics(fns, targets, outputs, prefix=""):
     return {prefix + name: float(fn(y_true, y_pred)) for name, fn in fns.items()}
 
 
-def evaluate(model, loader, loss_fn=None, metrics=None, prefix=""):
+def evaluate(model, loader, loss_fn=None, metrics=None, prefix="", device=None):
     """Mean loss and metrics over `loader` in eval mode without gradients; the model's
-    train/eval mode is restored afterwards."""
+    train/eval mode is restored afterwards. device: where the batches go (the model must
+    already be there)."""
     fns = _metric_fns(metrics)
     was_training = model.training
     model.eval()
@@ -85,7 +96,7 @@ def evaluate(model, loader, loss_fn=None, metrics=None, prefix=""):
     try:
         with no_grad():
             for batch in loader:
-                x, y = _split(batch)
+                x, y = _on(device, _split(batch))
                 out = model(x)
                 n = _batch_size(x)
                 if loss_fn is not None:
@@ -101,13 +112,14 @@ def evaluate(model, loader, loss_fn=None, metrics=None, prefix=""):
     return logs
 
 
-def predict(model, loader):
-    """The model's outputs over `loader` (first item of each batch), concatenated, in eval mode."""
+def predict(model, loader, device=None):
+    """The model's outputs over `loader` (first item of each batch, moved to `device` when
+    given), concatenated, in eval mode."""
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            outs = [model(batch[0] if isinstance(batch, (tuple, list)) else batch) for batch in loader]
+            outs = [model(_on(device, batch[0] if isinstance(batch, (tuple, list)) else batch)) for batch in loader]
     finally:
         model.train(was_training)
     return cat(outs)
@@ -122,13 +134,14 @@ def _check_options(epochs, on_nan, scheduler_step):
         raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
 
 
-def _train_epoch(run, loss_fn, optimizer, fns, callbacks, scheduler, scheduler_step, clip_grad_norm, on_nan):
+def _train_epoch(run, loss_fn, optimizer, fns, callbacks, scheduler, scheduler_step, clip_grad_norm, on_nan,
+                 device):
     """One pass over the training data; returns the epoch's logs, or None when a NaN stopped it."""
     model = run.model
     model.train()
     total, count, skipped, targets, outputs = 0.0, 0, 0, [], []
     for batch_index, batch in enumerate(run.train_loader):
-        x, y = _split(batch)
+        x, y = _on(device, _split(batch))
         out = model(x)
         loss = loss_fn(out, y)
         value = float(loss.item())
@@ -168,7 +181,7 @@ def _train_epoch(run, loss_fn, optimizer, fns, callbacks, scheduler, scheduler_s
 
 
 def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=1, callbacks=(), metrics=None,
-        scheduler=None, scheduler_step="epoch", clip_grad_norm=None, on_nan="stop", progress=True):
+        scheduler=None, scheduler_step="epoch", clip_grad_norm=None, on_nan="stop", progress=True, device=None):
     """Trains `model` for `epochs` passes over train_loader and returns the History.
 
     Each epoch logs the mean training loss and metrics, then (with val_loader) "val_loss"
@@ -177,9 +190,13 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=1, call
     scheduler_step="batch"); ReduceLROnPlateau is stepped with val_loss (else loss).
     clip_grad_norm clips the total gradient norm before each step. A non-finite loss stops
     training with a warning (on_nan="stop"), raises FloatingPointError ("raise"), or skips
-    that batch and goes on ("continue"). progress adds a ProgressBar callback.
+    that batch and goes on ("continue"). progress adds a ProgressBar callback. device ("cuda",
+    ...): the model is moved there first (before the optimizer's first step, as its
+    parameters are moved in place) and every batch as it comes.
     """
     _check_options(epochs, on_nan, scheduler_step)
+    if device is not None:
+        model.to(device)
     fns = _metric_fns(metrics)
     callbacks = list(callbacks)
     if progress and not any(isinstance(cb, ProgressBar) for cb in callbacks):
@@ -194,11 +211,11 @@ def fit(model, loss_fn, optimizer, train_loader, val_loader=None, epochs=1, call
             for cb in callbacks:
                 cb.on_epoch_begin(run)
             logs = _train_epoch(run, loss_fn, optimizer, fns, callbacks, scheduler, scheduler_step, clip_grad_norm,
-                                on_nan)
+                                on_nan, device)
             if logs is None:
                 break
             if val_loader is not None:
-                logs.update(evaluate(model, val_loader, loss_fn, fns, prefix="val_"))
+                logs.update(evaluate(model, val_loader, loss_fn, fns, prefix="val_", device=device))
             if scheduler is not None and scheduler_step == "epoch":
                 if isinstance(scheduler, ReduceLROnPlateau):
                     scheduler.step(logs.get("val_loss", logs["loss"]))

@@ -155,6 +155,24 @@ def test_implicit_gradient_only_for_scalars():
         fibril.ones(1).backward()
 
 
+def test_grad_mode_is_per_thread():
+    import threading
+    seen = {}
+
+    def other():
+        seen["enabled"] = fibril.is_grad_enabled()
+        with fibril.no_grad():
+            seen["inside"] = fibril.is_grad_enabled()
+
+    with fibril.no_grad():
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+        assert not fibril.is_grad_enabled()  # the other thread's no_grad did not leak here
+    assert seen == {"enabled": True, "inside": False}
+    assert fibril.is_grad_enabled()
+
+
 def test_no_grad_enable_grad_set_grad_enabled():
     x = t64(3)
     with fibril.no_grad():

@@ -53,7 +53,6 @@ struct RegularColumns {
   int64_t begin = 0, end = 0, stride = 0;
 };
 
-template <typename T>
 RegularColumns regular_columns(const PoolArgs& a) {
   RegularColumns r;
   if (a.out_width < 2 || a.height * a.width >= (int64_t{1} << 31)) return r;
@@ -106,7 +105,7 @@ void max_forward(const PoolArgs& a) {
   using Index = IndexOf<T>;
   constexpr int L = 16 / sizeof(T);
   const int64_t in_plane = a.height * a.width, out_plane = a.out_height * a.out_width;
-  const RegularColumns cols = regular_columns<T>(a);
+  const RegularColumns cols = regular_columns(a);
   VI lane_offsets;
   for (int l = 0; l < L; ++l) lane_offsets[l] = static_cast<Index>(l * cols.stride);
   parallel_for(0, a.planes, grain_for(a), [&](int64_t lo, int64_t hi) {

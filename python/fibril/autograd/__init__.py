@@ -34,7 +34,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     nodes = [t._grad_edge() for t in inputs]
     capture = {node: None for node, _ in nodes}
-    non_leaf = [(node, i) for node, i in nodes if not hasattr(node, "accumulate")]
+    non_leaf = [(node, i) for node, i in nodes if node.__class__ is not _function.AccumulateGrad]
     # A non-leaf input's gradient is the sum arriving at its node's output: capture it there.
     hooks = []
     for node, i in non_leaf:

@@ -1,8 +1,9 @@
 """Function (forward + backward of one op), its context, and the graph nodes it creates.
 
 A Function subclass defines `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` as
-static methods, on fibril Tensors (forward may also return bare Arrays: apply wraps them). `Function.apply(*args)` runs forward without recording,
-and, when grad mode is on and some input requires grad, attaches a `Node` to the outputs:
+static methods, on fibril Tensors (forward may also return bare Arrays: apply wraps them).
+`Function.apply(*args)` runs forward without recording, and, when grad mode is on and some
+input requires grad, attaches a `Node` to the outputs:
 the node holds the context and one edge per forward input (the producer's node and output
 index, or None where no gradient flows).
 """

@@ -415,10 +415,10 @@ class TestCuda:
     def test_matrix_vector_paths(self):
         for dtype in (np.float32, np.float64):
             a, v = _rand((37, 130), dtype), _rand(130, dtype, 1)
+            u = _rand(37, dtype, 2)
             for da in (_dev(a), _dev(a.T.copy()).mT):
                 np.testing.assert_allclose(_host(da @ _dev(v)), a.astype(np.float64) @ v, atol=1e-4, rtol=1e-5)
-                np.testing.assert_allclose(_host(_dev(_rand(37, dtype, 2)) @ da), _rand(37, dtype, 2) @ a.astype(np.float64),
-                                           atol=1e-4, rtol=1e-5)
+                np.testing.assert_allclose(_host(_dev(u) @ da), u @ a.astype(np.float64), atol=1e-4, rtol=1e-5)
             batch = _rand((3, 1, 64), dtype), _rand((3, 64, 45), dtype, 1)
             np.testing.assert_allclose(_host(_dev(batch[0]) @ _dev(batch[1])), np.matmul(*batch), atol=1e-4, rtol=1e-5)
 

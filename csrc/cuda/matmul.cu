@@ -722,15 +722,11 @@ void launch_sgemm(int device, const GemmParams<float>& p, const OperandLayout& l
   const dim3 grid = batch_grid(tiles_m * tiles_n, p.batch);
   const unsigned threads = (BM / 64) * (BN / 32) * 32;
   const int av = la.vec, bv = lb.vec, cv = c_vec;
-  if (la.layout == kLayoutK && lb.layout == kLayoutK)
-    launch("sgemm", sgemm_kernel<BM, BN, kLayoutK, kLayoutK>, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv, cv);
-  else if (la.layout == kLayoutK)
-    launch("sgemm", sgemm_kernel<BM, BN, kLayoutK, kLayoutMN>, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv, cv);
-  else if (lb.layout == kLayoutK)
-    launch("sgemm", sgemm_kernel<BM, BN, kLayoutMN, kLayoutK>, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv, cv);
-  else
-    launch("sgemm", sgemm_kernel<BM, BN, kLayoutMN, kLayoutMN>, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv,
-           cv);
+  auto kernel = sgemm_kernel<BM, BN, kLayoutMN, kLayoutMN>;
+  if (la.layout == kLayoutK && lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutK, kLayoutK>;
+  else if (la.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutK, kLayoutMN>;
+  else if (lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutMN, kLayoutK>;
+  launch("sgemm", kernel, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv, cv);
 }
 
 void launch_tf32(int device, const GemmParams<float>& p, const OperandLayout& la, const OperandLayout& lb,

@@ -197,7 +197,8 @@ void set_float32_matmul_precision(const std::string& precision) {
   if (precision == "highest") level = 0;
   else if (precision == "high") level = 1;
   else if (precision == "medium") level = 2;
-  else FIBRIL_FAIL(Value, "[set_float32_matmul_precision] expected 'highest', 'high' or 'medium', got '", precision, "'");
+  else FIBRIL_FAIL(Value, "[set_float32_matmul_precision] expected 'highest', 'high' or 'medium', got '",
+                   precision, "'");
   g_precision.store(level, std::memory_order_relaxed);
 }
 

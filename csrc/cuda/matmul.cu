@@ -27,7 +27,7 @@
 //   emulator) the mma is a plain float32 product of the same fragments, so the emulated
 //   tests check the tiling, pipeline and fragment indexing, not the TF32 rounding.
 // - gemv (M = 1 or N = 1, any dtype): a warp per output when the reduction is contiguous
-//   (float4 loads, shuffle reduction), else 32 outputs x 8 reduction slices per block.
+//   (coalesced loads, shuffle reduction), else 32 outputs x 8 reduction slices per block.
 // - dgemm (float64): a plain 64x64x16 shared-memory tiled kernel, 4x4 per thread.
 //
 // H100 figures: to be measured.
@@ -84,16 +84,15 @@ __device__ __forceinline__ T activate(T v, Activation act) {
 }
 
 // The final value of C(row, col) from the product `acc`; `c` points at it (read only when
-// beta != 0, so a NaN-filled C with beta 0 stays unread). kRelu: the float32 tile kernels'
-// epilogue knows only none and relu (the gelus, inlined 64 times, would spill; the host
-// applies them in a second pass over C).
-template <bool kReluOnly = false, typename T>
+// beta != 0, so a NaN-filled C with beta 0 stays unread). Only none and relu here: the gelus
+// (erfc/exp, inlined up to 64 times per thread or called through the ABI) would spill, so
+// the host applies them in a second pass over C (activate_kernel).
+template <typename T>
 __device__ __forceinline__ T finish(const GemmParams<T>& p, T acc, const T* c, int64_t row, int64_t col) {
   T v = p.alpha * acc;
   if (p.beta != T(0)) v += p.beta * *c;
   if (p.bias) v += p.bias[row * p.bias_rs + col * p.bias_cs];
-  if (kReluOnly) return p.act == Activation::relu && v < T(0) ? T(0) : v;
-  return activate(v, p.act);
+  return p.act == Activation::relu && v < T(0) ? T(0) : v;  // keeps NaN
 }
 
 // C = act(C) over a batch of m x n matrices (the gelu epilogues of the float32 tile kernels).
@@ -149,14 +148,16 @@ struct TileLoader {
   }
 
   __device__ __forceinline__ static void load(float (&r)[kPerThread][4], const float* base, int64_t rs, int64_t ks,
-                                              int64_t rows_left, int64_t k_left, bool vec) {
+                                              int rows_left, int k_left, bool vec) {
     const bool full = vec && rows_left >= ROWS && k_left >= kSBK;
 #pragma unroll
     for (int i = 0; i < kPerThread; ++i) {
       int row, kk;
       unit(int(threadIdx.x) + i * THREADS, row, kk);
       if (full) {
-        const float4 v = *reinterpret_cast<const float4*>(base + row * rs + kk * ks);
+        // vec: the unit's dim has stride 1
+        const float* src = L == kLayoutK ? base + row * rs + kk : base + row + kk * ks;
+        const float4 v = *reinterpret_cast<const float4*>(src);
         r[i][0] = v.x;
         r[i][1] = v.y;
         r[i][2] = v.z;
@@ -208,7 +209,7 @@ __global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
   const int ty = lane / 4, tx = lane % 4;
   // Operand strides along (m or n, k).
   const int64_t a_ms = p.a_rs, a_ks = p.a_cs, b_ns = p.b_cs, b_ks = p.b_rs;
-  const int64_t k_tiles = (p.k + kSBK - 1) / kSBK;
+  const int k_tiles = int((p.k + kSBK - 1) / kSBK);
 
   for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
     const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms;
@@ -222,20 +223,23 @@ __global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
       for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
 
     float ra[LoadA::kPerThread][4], rb[LoadB::kPerThread][4];
+    // How much of the tile lies inside the matrix, clamped to the tile (32-bit).
+    const int a_rows = int(p.m - m0 < BM ? p.m - m0 : BM), b_rows = int(p.n - n0 < BN ? p.n - n0 : BN);
+    const auto k_left = [&](int t) { return int(p.k - int64_t(t) * kSBK < kSBK ? p.k - int64_t(t) * kSBK : kSBK); };
     if (k_tiles > 0) {
-      LoadA::load(ra, a, a_ms, a_ks, p.m - m0, p.k, a_vec);
-      LoadB::load(rb, b, b_ns, b_ks, p.n - n0, p.k, b_vec);
+      LoadA::load(ra, a, a_ms, a_ks, a_rows, k_left(0), a_vec);
+      LoadB::load(rb, b, b_ns, b_ks, b_rows, k_left(0), b_vec);
       LoadA::store(As[0], ra);
       LoadB::store(Bs[0], rb);
     }
     __syncthreads();
-    for (int64_t t = 0; t < k_tiles; ++t) {
-      const int buf = int(t & 1);
+    for (int t = 0; t < k_tiles; ++t) {
+      const int buf = t & 1;
       const bool more = t + 1 < k_tiles;
       if (more) {  // the next tile's loads are in flight while this one is multiplied
-        const int64_t k0 = (t + 1) * kSBK;
-        LoadA::load(ra, a + k0 * a_ks, a_ms, a_ks, p.m - m0, p.k - k0, a_vec);
-        LoadB::load(rb, b + k0 * b_ks, b_ns, b_ks, p.n - n0, p.k - k0, b_vec);
+        const int64_t k0 = int64_t(t + 1) * kSBK;
+        LoadA::load(ra, a + k0 * a_ks, a_ms, a_ks, a_rows, k_left(t + 1), a_vec);
+        LoadB::load(rb, b + k0 * b_ks, b_ns, b_ks, b_rows, k_left(t + 1), b_vec);
       }
       const float* as = As[buf];
       const float* bs = Bs[buf];
@@ -273,15 +277,15 @@ __global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
         float* cp = c + row * p.c_rs + col;
         if (c_vec && col + 3 < p.n) {
           float4 v;
-          v.x = finish<true>(p, acc[i][jj * 4 + 0], cp + 0, row, col + 0);
-          v.y = finish<true>(p, acc[i][jj * 4 + 1], cp + 1, row, col + 1);
-          v.z = finish<true>(p, acc[i][jj * 4 + 2], cp + 2, row, col + 2);
-          v.w = finish<true>(p, acc[i][jj * 4 + 3], cp + 3, row, col + 3);
+          v.x = finish(p, acc[i][jj * 4 + 0], cp + 0, row, col + 0);
+          v.y = finish(p, acc[i][jj * 4 + 1], cp + 1, row, col + 1);
+          v.z = finish(p, acc[i][jj * 4 + 2], cp + 2, row, col + 2);
+          v.w = finish(p, acc[i][jj * 4 + 3], cp + 3, row, col + 3);
           *reinterpret_cast<float4*>(cp) = v;
         } else {
 #pragma unroll
           for (int j = 0; j < 4; ++j)
-            if (col + j < p.n) cp[j] = finish<true>(p, acc[i][jj * 4 + j], cp + j, row, col + j);
+            if (col + j < p.n) cp[j] = finish(p, acc[i][jj * 4 + j], cp + j, row, col + j);
         }
       }
     }
@@ -305,6 +309,7 @@ struct TcTile {
                                               int64_t k_left);
 };
 
+template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
 __device__ __forceinline__ void cp_async16(float* smem, const float* gmem, int src_bytes) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
@@ -314,6 +319,7 @@ __device__ __forceinline__ void cp_async16(float* smem, const float* gmem, int s
 #endif
 }
 
+template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
 __device__ __forceinline__ void cp_async_commit() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.commit_group;\n" ::);
@@ -351,6 +357,7 @@ __device__ __forceinline__ void TcTile<L, ROWS>::load(float* s, const float* bas
   }
 }
 
+template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
 __device__ __forceinline__ uint32_t to_tf32(float x) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   uint32_t r;
@@ -364,6 +371,7 @@ __device__ __forceinline__ uint32_t to_tf32(float x) {
 // c += A(16x8) · B(8x8) for the warp; per lane g = lane / 4, t = lane % 4: a = A[g][t],
 // A[g+8][t], A[g][t+4], A[g+8][t+4]; b = B[t][g], B[t+4][g]; c = C[g][2t], C[g][2t+1],
 // C[g+8][2t], C[g+8][2t+1].
+template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
 __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile(
@@ -371,7 +379,7 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
       "{%0,%1,%2,%3};\n"
       : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
+#elif !defined(__CUDA_ARCH__)
   // The same product in plain float32: the warp's fragments meet in shared memory.
   __shared__ float xa[kTThreads / 32][32][4];
   __shared__ float xb[kTThreads / 32][32][2];
@@ -389,12 +397,15 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
     c[3] = fmaf(a_hi, b1, c[3]);
   }
   __syncwarp();
+#else
+  (void)c, (void)a, (void)b;
 #endif
 }
 
 template <int AL, int BL>
 __global__ void __launch_bounds__(kTThreads, 1)
     tf32_gemm_kernel(GemmParams<float> p, int64_t tiles_m, int64_t tiles_n, int c_vec2) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // the host never launches it on older GPUs
   using TA = TcTile<AL, kTBM>;
   using TB = TcTile<BL, kTBN>;
   constexpr int kStage = TA::kFloats + TB::kFloats;
@@ -481,17 +492,20 @@ __global__ void __launch_bounds__(kTThreads, 1)
           const float v0 = acc[mi][ni][h * 2], v1 = acc[mi][ni][h * 2 + 1];
           if (c_vec2 && col + 1 < p.n) {
             float2 v;
-            v.x = finish<true>(p, v0, cp, row, col);
-            v.y = finish<true>(p, v1, cp + 1, row, col + 1);
+            v.x = finish(p, v0, cp, row, col);
+            v.y = finish(p, v1, cp + 1, row, col + 1);
             *reinterpret_cast<float2*>(cp) = v;
           } else {
-            if (col < p.n) cp[0] = finish<true>(p, v0, cp, row, col);
-            if (col + 1 < p.n) cp[1] = finish<true>(p, v1, cp + 1, row, col + 1);
+            if (col < p.n) cp[0] = finish(p, v0, cp, row, col);
+            if (col + 1 < p.n) cp[1] = finish(p, v1, cp + 1, row, col + 1);
           }
         }
       }
     }
   }
+#else
+  (void)p, (void)tiles_m, (void)tiles_n, (void)c_vec2;
+#endif
 }
 
 // ---- plain tiled GEMM (float64) ---------------------------------------------------------------
@@ -577,10 +591,10 @@ __device__ __forceinline__ void gemv_store(const GemvParams<T>& q, T* c, int64_t
   *cp = finish(q.g, sum, cp, row, col);
 }
 
-// A warp per output; lanes stride over the reduction (float4 when `vec`).
+// A warp per output; lanes stride over the contiguous reduction: every load of the warp is
+// 32 consecutive values (coalesced), 4 independent sums in flight.
 template <typename T>
-__global__ void __launch_bounds__(256) gemv_dot_kernel(GemvParams<T> q, int vec) {
-  (void)vec;  // float only
+__global__ void __launch_bounds__(256) gemv_dot_kernel(GemvParams<T> q) {
   const int lane = int(threadIdx.x) % 32;
   const int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32);
   const int64_t k = q.g.k;
@@ -590,23 +604,16 @@ __global__ void __launch_bounds__(256) gemv_dot_kernel(GemvParams<T> q, int vec)
     T* c = q.g.c + batch_offset(q.g.c_off, q.g.c_bs, bi);
     for (int64_t j = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32; j < q.len; j += warps) {
       const T* row = mat + j * q.sj;
-      T sum = T(0);
-      int64_t p0 = 0;
-      if constexpr (std::is_same_v<T, float>) {
-        if (vec) {
-          const int64_t k4 = k / 4;
-          for (int64_t i = lane; i < k4; i += 32) {
-            const float4 x = *reinterpret_cast<const float4*>(row + 4 * i);
-            const float4 y = *reinterpret_cast<const float4*>(v + 4 * i);
-            sum = fmaf(x.x, y.x, sum);
-            sum = fmaf(x.y, y.y, sum);
-            sum = fmaf(x.z, y.z, sum);
-            sum = fmaf(x.w, y.w, sum);
-          }
-          p0 = k4 * 4;
-        }
+      T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+      int64_t pp = lane;
+      for (; pp + 96 < k; pp += 128) {
+        s0 = fma(row[pp * q.sp], v[pp * q.vs], s0);
+        s1 = fma(row[(pp + 32) * q.sp], v[(pp + 32) * q.vs], s1);
+        s2 = fma(row[(pp + 64) * q.sp], v[(pp + 64) * q.vs], s2);
+        s3 = fma(row[(pp + 96) * q.sp], v[(pp + 96) * q.vs], s3);
       }
-      for (int64_t pp = p0 + lane; pp < k; pp += 32) sum = fma(row[pp * q.sp], v[pp * q.vs], sum);
+      for (; pp < k; pp += 32) s0 = fma(row[pp * q.sp], v[pp * q.vs], s0);
+      T sum = (s0 + s1) + (s2 + s3);
 #pragma unroll
       for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
       if (lane == 0) gemv_store(q, c, j, sum);
@@ -752,7 +759,7 @@ void launch_tf32(int device, const GemmParams<float>& p, const OperandLayout& la
 }
 
 template <typename T>
-void run_gemv(int device, const GemmParams<T>& p, const BatchOffsets& ao, const BatchOffsets& bo) {
+void run_gemv(int device, const GemmParams<T>& p) {
   GemvParams<T> q{};
   q.g = p;
   q.out_is_row = p.m == 1;
@@ -765,8 +772,6 @@ void run_gemv(int device, const GemmParams<T>& p, const BatchOffsets& ao, const 
     q.v = p.b, q.vs = p.b_rs, q.v_bs = p.b_bs, q.v_off = p.b_off;
     q.mat = p.a, q.sj = p.a_rs, q.sp = p.a_cs, q.mat_bs = p.a_bs, q.mat_off = p.a_off;
   }
-  const BatchOffsets& v_off = q.out_is_row ? ao : bo;
-  const BatchOffsets& mat_off = q.out_is_row ? bo : ao;
   const unsigned zb = unsigned(p.batch < 65535 ? p.batch : 65535);
   if (q.sp != 1 && q.sj == 1 && p.k > 1) {
     const int64_t blocks = (q.len + 31) / 32;
@@ -774,11 +779,8 @@ void run_gemv(int device, const GemmParams<T>& p, const BatchOffsets& ao, const 
            q);
     return;
   }
-  const bool vec = std::is_same_v<T, float> && q.sp == 1 && q.vs == 1 && q.sj % 4 == 0 && aligned(q.mat, 16) &&
-                   aligned(q.v, 16) && v_off.all_multiple_of(4) && mat_off.all_multiple_of(4);
   const int64_t blocks = (q.len + 7) / 8;
-  launch("gemv_dot", gemv_dot_kernel<T>, dim3(unsigned(blocks < 65535 ? blocks : 65535), 1, zb), 256, 0, device, q,
-         int(vec));
+  launch("gemv_dot", gemv_dot_kernel<T>, dim3(unsigned(blocks < 65535 ? blocks : 65535), 1, zb), 256, 0, device, q);
 }
 
 template <typename T>
@@ -818,13 +820,14 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
   p.b_bs = bo.stride, p.b_off = bo.table;
   p.c_bs = co.stride, p.c_off = co.table;
 
-  if ((p.m == 1 || p.n == 1) && p.k > 0) return run_gemv(device, p, ao, bo);
+  const Activation act = p.act;
+  const bool second_pass = act != Activation::none && act != Activation::relu;
+  if (second_pass) p.act = Activation::none;  // the gelus: one pass over C after the GEMM
 
-  if constexpr (std::is_same_v<T, float>) {
+  if ((p.m == 1 || p.n == 1) && p.k > 0) {
+    run_gemv(device, p);
+  } else if constexpr (std::is_same_v<T, float>) {
     const DeviceInfo info = device_info(device);
-    const Activation act = p.act;
-    const bool second_pass = act != Activation::none && act != Activation::relu;
-    if (second_pass) p.act = Activation::none;
     const OperandLayout la = operand_layout(p.a, p.a_rs, p.a_cs, ao, p.m, p.k);
     const OperandLayout lb = operand_layout(p.b, p.b_cs, p.b_rs, bo, p.n, p.k);
     const bool c_vec = p.c_rs % 4 == 0 && aligned(p.c, 16) && co.all_multiple_of(4);
@@ -837,14 +840,14 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
     } else {
       launch_sgemm<64, 64>(device, p, la, lb, c_vec);
     }
-    if (second_pass) {  // the gelus: one pass over C after the GEMM
-      launch("matmul_activation", activate_kernel<float>, grid_1d(p.m * p.n * p.batch, 256), 256, 0, device, p, act);
-    }
   } else {
     (void)tf32;
     const int64_t tiles_m = (p.m + kDB - 1) / kDB, tiles_n = (p.n + kDB - 1) / kDB;
     launch("dgemm", tiled_gemm_kernel<T>, batch_grid(tiles_m * tiles_n, p.batch), kDThreads, 0, device, p, tiles_m,
            tiles_n);
+  }
+  if (second_pass) {
+    launch("matmul_activation", activate_kernel<T>, grid_1d(p.m * p.n * p.batch, 256), 256, 0, device, p, act);
   }
 }
 

@@ -30,6 +30,10 @@
 //   (coalesced loads, shuffle reduction), else 32 outputs x 8 reduction slices per block.
 // - dgemm (float64): a plain 64x64x16 shared-memory tiled kernel, 4x4 per thread.
 //
+// Registers (ptxas, sm_90; no spills on sm_75..sm_90): sgemm 128-tile 183-191 (so one block
+// of 8 warps per SM: at (256, 2) it spilled 40-70 bytes), 64-tile 201-221, tf32 233-249 (one
+// block per SM, 3 x 36 KB stages), dgemm 168, gemv 40-64. Fewer registers (two blocks per
+// SM) is the first thing to try if the H100 figures fall short.
 // H100 figures: to be measured.
 #include <cstdint>
 #include <cstring>

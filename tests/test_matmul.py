@@ -286,3 +286,209 @@ def test_linear_bad_input():
         linear(fibril.zeros(3, 4), fibril.zeros(5, 4), fibril.zeros(4))
     with pytest.raises(ValueError, match="activation"):
         linear(fibril.zeros(3, 4), fibril.zeros(5, 4), None, "tanh")
+
+
+# ---------------------------------------------------------------- CUDA
+# Under FIBRIL_CUDA_EMULATOR=1 these run the same kernels on the CPU (small shapes: the
+# emulator runs every thread as a fiber). The emulator reports 4 SMs, so shapes of 4 or more
+# 128x128 tiles take the 128-tile SIMT kernel (or, with TF32 allowed, the tensor-core kernel,
+# whose plain path is exact float32 there), smaller ones the 64x64 kernel.
+
+def _dev(x):
+    return fibril.from_numpy(np.ascontiguousarray(x)).to("cuda")
+
+
+def _host(t):
+    return np.asarray(t.to("cpu"))
+
+
+def _check_cuda(a, b, da=None, db=None):
+    """a @ b on the device (da, db: device views of a and b, default plain copies) against
+    float64 numpy and against the CPU kernel."""
+    da = _dev(a) if da is None else da
+    db = _dev(b) if db is None else db
+    out = da @ db
+    assert out.device == "cuda:0"
+    _check(a, b, _host(out))
+    cpu = (fibril.from_numpy(np.ascontiguousarray(a)) @ fibril.from_numpy(np.ascontiguousarray(b))).numpy()
+    atol, _ = _tol(a.dtype, a.shape[-1])
+    np.testing.assert_allclose(_host(out), cpu, atol=4 * atol * max(1.0, np.abs(cpu).max(initial=0)), rtol=1e-5)
+
+
+@pytest.fixture
+def precision():
+    """Lets a test change the float32 matmul precision; restores it afterwards."""
+    before = fibril.get_float32_matmul_precision()
+    yield fibril.set_float32_matmul_precision
+    fibril.set_float32_matmul_precision(before)
+
+
+CUDA_SHAPES = [(1, 1, 1), (1, 7, 16), (7, 1, 17), (16, 16, 16), (17, 63, 65), (65, 17, 63), (63, 129, 7),
+               (129, 65, 129), (1, 129, 65), (65, 129, 1), (129, 1, 129), (7, 65, 1), (260, 16, 132)]
+
+
+@pytest.mark.cuda
+class TestCuda:
+    @pytest.mark.parametrize("m,k,n", CUDA_SHAPES)
+    def test_sizes(self, m, k, n):
+        _check_cuda(_rand((m, k)), _rand((k, n), seed=1))
+
+    @pytest.mark.parametrize("m,k,n", [(17, 33, 65), (65, 40, 64), (1, 64, 33), (33, 64, 1)])
+    def test_float64(self, m, k, n):
+        _check_cuda(_rand((m, k), np.float64), _rand((k, n), np.float64, seed=1))
+        _check_cuda(_rand((m, k), np.float64), _rand((n, k), np.float64, seed=1).T,
+                    db=_dev(_rand((n, k), np.float64, seed=1)).mT)
+
+    def test_k_zero_and_empty(self):
+        out = fibril.zeros(4, 0, device="cuda") @ fibril.zeros(0, 5, device="cuda")
+        np.testing.assert_array_equal(_host(out), np.zeros((4, 5), np.float32))
+        assert (fibril.zeros(0, 3, device="cuda") @ fibril.zeros(3, 5, device="cuda")).shape == (0, 5)
+        bias = _rand(5)
+        out = linear(fibril.zeros(4, 0, device="cuda"), fibril.zeros(5, 0, device="cuda"), _dev(bias), "relu")
+        np.testing.assert_allclose(_host(out), np.broadcast_to(np.maximum(bias, 0), (4, 5)))
+
+    @pytest.mark.parametrize("a_t,b_t", [(False, False), (True, False), (False, True), (True, True)])
+    @pytest.mark.parametrize("m,k,n", [(129, 64, 132), (65, 36, 68), (20, 17, 9)])
+    def test_transposed_layouts(self, a_t, b_t, m, k, n):
+        a, b = _rand((m, k)), _rand((k, n), seed=1)
+        da = _dev(a.T.copy()).mT if a_t else _dev(a)
+        db = _dev(b.T.copy()).mT if b_t else _dev(b)
+        _check_cuda(a, b, da, db)
+
+    def test_strided_and_offset_views(self):
+        big_a, big_b = _rand((70, 90)), _rand((90, 150), seed=1)
+        da, db = _dev(big_a), _dev(big_b)
+        # stepped columns (no stride 1), an odd base offset (no 16-byte alignment), both
+        _check_cuda(big_a[:, ::2], big_b[:45, 1::3], da[:, ::2], db[:45, 1::3])
+        _check_cuda(big_a[1:, 1:], big_b[1:, 3:], da[1:, 1:], db[1:, 3:])
+        _check_cuda(big_a[3:67, ::3], big_b[::3, 5:70], da[3:67, ::3], db[::3, 5:70])
+
+    @pytest.mark.parametrize("a_shape,b_shape", [((3, 17, 33), (33, 20)), ((4, 65, 17), (4, 17, 33)),
+                                                 ((5, 1, 2, 3), (4, 3, 2)), ((2, 1, 9, 8), (2, 3, 8, 12)),
+                                                 ((3, 1, 8), (3, 8, 1)), ((3,), (2, 3, 4)), ((4, 2, 3), (3,))])
+    def test_batched_and_broadcast(self, a_shape, b_shape):
+        a, b = _rand(a_shape), _rand(b_shape, seed=1)
+        out = _host(_dev(a) @ _dev(b))
+        np.testing.assert_allclose(out, np.matmul(a.astype(np.float64), b), atol=1e-4, rtol=1e-5)
+        assert out.shape == np.matmul(a, b).shape
+
+    def test_bmm_of_expanded_operands(self):
+        a, b = _rand((1, 20, 9)), _rand((3, 9, 1), seed=1)
+        da, db = _dev(a).expand(4, 20, 9), _dev(b)[1:2].expand(4, 9, 7)
+        out = _host(fibril.bmm(da, db))
+        expected = np.matmul(np.broadcast_to(a, (4, 20, 9)), np.broadcast_to(b[1:2], (4, 9, 7)))
+        np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
+
+    def test_addmm_alpha_beta(self):
+        c, a, b = _rand((1, 9), np.float64), _rand((7, 5), np.float64, 1), _rand((5, 9), np.float64, 2)
+        out = fibril.addmm(_dev(c), _dev(a), _dev(b), beta=0.5, alpha=2.0)
+        np.testing.assert_allclose(_host(out), 0.5 * c + 2.0 * a @ b, atol=1e-12)
+        c32, a32, b32 = _rand((65, 66)), _rand((65, 20), seed=1), _rand((20, 66), seed=2)
+        out = fibril.addmm(_dev(c32), _dev(a32), _dev(b32), beta=-1.5, alpha=0.25)
+        np.testing.assert_allclose(_host(out), -1.5 * c32 + 0.25 * (a32 @ b32), atol=1e-5)
+        nan_input = fibril.full((7, 9), float("nan"), dtype=fibril.float64, device="cuda")
+        out = fibril.addmm(nan_input, _dev(a), _dev(b), beta=0)
+        np.testing.assert_allclose(_host(out), a @ b, atol=1e-12)  # beta = 0 never reads the input
+
+    @pytest.mark.parametrize("activation", ["none", "relu", "gelu", "gelu_tanh"])
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+    def test_linear_epilogue(self, activation, dtype):
+        x, w, bias = _rand((2, 9, 70), dtype), _rand((33, 70), dtype, 1), _rand(33, dtype, 2)
+        with fibril.no_grad():
+            got = _host(linear(_dev(x), _dev(w), _dev(bias), activation))
+            cpu = linear(fibril.from_numpy(x), fibril.from_numpy(w), fibril.from_numpy(bias), activation).numpy()
+        atol = 1e-4 if dtype == np.float32 else 1e-11
+        np.testing.assert_allclose(got, cpu, atol=atol, rtol=atol)
+        sbias = _dev(_rand(66, dtype, 3))[::2]  # a stepped bias
+        with fibril.no_grad():
+            got = _host(linear(_dev(x[0]), _dev(w), sbias, activation))
+            cpu = linear(fibril.from_numpy(x[0]), fibril.from_numpy(w), fibril.from_numpy(_rand(66, dtype, 3)[::2]),
+                         activation).numpy()
+        np.testing.assert_allclose(got, cpu, atol=atol, rtol=atol)
+
+    def test_relu_keeps_nan(self):
+        x, w = _rand((5, 8)), _rand((20, 8), seed=1)
+        x[0, 0] = np.nan
+        out = _host(linear(_dev(x), _dev(w), None, "relu"))
+        assert np.isnan(out[0]).all() and not np.isnan(out[1:]).any()
+
+    def test_matrix_vector_paths(self):
+        for dtype in (np.float32, np.float64):
+            a, v = _rand((37, 130), dtype), _rand(130, dtype, 1)
+            u = _rand(37, dtype, 2)
+            for da in (_dev(a), _dev(a.T.copy()).mT):
+                np.testing.assert_allclose(_host(da @ _dev(v)), a.astype(np.float64) @ v, atol=1e-4, rtol=1e-5)
+                np.testing.assert_allclose(_host(_dev(u) @ da), u @ a.astype(np.float64), atol=1e-4, rtol=1e-5)
+            batch = _rand((3, 1, 64), dtype), _rand((3, 64, 45), dtype, 1)
+            np.testing.assert_allclose(_host(_dev(batch[0]) @ _dev(batch[1])), np.matmul(*batch), atol=1e-4, rtol=1e-5)
+
+    def test_precision_setting(self, precision):
+        assert fibril.get_float32_matmul_precision() == "highest"
+        for p in ("high", "medium", "highest"):
+            precision(p)
+            assert fibril.get_float32_matmul_precision() == p
+        with pytest.raises(ValueError, match="highest"):
+            precision("fast")
+
+    @pytest.mark.parametrize("a_t,b_t", [(False, False), (True, False), (False, True), (True, True)])
+    def test_tf32_tiles(self, precision, a_t, b_t):
+        """The tensor-core kernel's tiling, pipeline and fragment indexing (its plain float32
+        path under the emulator; TF32 rounding on a GPU): edge tiles in m, n and k, partial
+        16-byte chunks (m = 130 read with a row pitch of 132), the epilogue."""
+        precision("high")
+        m, k, n = 130, 36, 132
+        a_full, b_full = _rand((m + 2, k)), _rand((k, n), seed=1)
+        a = a_full[:m]
+        # transposed A is read along m with pitch 132: a column's last 16-byte chunk is partial
+        da = _dev(np.pad(a.T, ((0, 0), (0, 2))))[:, :m].mT if a_t else _dev(a_full)[:m]
+        db = _dev(b_full.T.copy()).mT if b_t else _dev(b_full)
+        got = _host(da @ db)
+        expected = a.astype(np.float64) @ b_full
+        tol = 1e-5 if fibril.cuda.is_emulated() else 3e-3 * np.sqrt(k)
+        np.testing.assert_allclose(got, expected, atol=tol, rtol=tol)
+        bias = _rand(n, seed=4)
+        with fibril.no_grad():
+            out = _host(linear(da, db.mT, _dev(bias), "relu"))
+        np.testing.assert_allclose(out, np.maximum(expected + bias, 0), atol=tol, rtol=tol)
+        batched = _host(_dev(np.stack([a, 2 * a])) @ db)
+        np.testing.assert_allclose(batched, np.stack([expected, 2 * expected]), atol=2 * tol, rtol=tol)
+
+    def test_matmul_gradients(self):
+        for a_shape, b_shape in [((17, 9), (9, 20)), ((3, 5, 9), (9, 7)), ((4, 5, 6), (4, 6, 3)), ((9,), (9, 4))]:
+            a, b, g = _rand(a_shape, np.float64), _rand(b_shape, np.float64, 1), None
+            ta, tb = _dev(a).requires_grad_(), _dev(b).requires_grad_()
+            ca, cb = fibril.from_numpy(a).requires_grad_(), fibril.from_numpy(b).requires_grad_()
+            out, ref = ta @ tb, ca @ cb
+            g = _rand(ref.shape, np.float64, 2)
+            out.backward(_dev(g))
+            ref.backward(fibril.from_numpy(g))
+            assert ta.grad.device == "cuda:0"
+            np.testing.assert_allclose(_host(ta.grad), ca.grad.numpy(), atol=1e-12)
+            np.testing.assert_allclose(_host(tb.grad), cb.grad.numpy(), atol=1e-12)
+
+    def test_linear_module_forward_backward(self):
+        layer = fibril.nn.Linear(12, 5)
+        x, g = _rand((6, 12)), _rand((6, 5), seed=1)
+        ref_x = fibril.from_numpy(x).requires_grad_()
+        ref = layer(ref_x)
+        ref.backward(fibril.from_numpy(g))
+        ref_grads = [p.grad.numpy() for p in (layer.weight, layer.bias)]
+        layer.zero_grad()
+        layer.to("cuda")
+        assert layer.weight.device == "cuda:0"
+        dx = _dev(x).requires_grad_()
+        out = layer(dx)
+        np.testing.assert_allclose(_host(out), ref.detach().numpy(), atol=1e-5)
+        out.backward(_dev(g))
+        np.testing.assert_allclose(_host(dx.grad), ref_x.grad.numpy(), atol=1e-5)
+        for p, expected in zip((layer.weight, layer.bias), ref_grads):
+            assert p.grad.device == "cuda:0"
+            np.testing.assert_allclose(_host(p.grad), expected, atol=1e-5)
+
+    def test_mixed_devices_and_dtypes(self):
+        with pytest.raises(RuntimeError, match="same device"):
+            fibril.zeros(3, 4) @ fibril.zeros(4, 5, device="cuda")
+        with pytest.raises(RuntimeError, match="same device"):
+            linear(fibril.zeros(3, 4, device="cuda"), fibril.zeros(5, 4, device="cuda"), fibril.zeros(5))
+        with pytest.raises(NotImplementedError, match="float32 and float64"):
+            _dev(np.ones((3, 4), np.int64)) @ _dev(np.ones((4, 5), np.int64))

@@ -5,19 +5,27 @@
 
 #include <vector>
 
+#include <atomic>
+
 #include "core/errors.h"
 #include "core/shape.h"
+#include "cuda/matmul.h"
+#include "ops/device.h"
 
 namespace fibril::ops {
 namespace {
 
-void check_operands(const char* op, const Array& a, const Array& b) {
-  FIBRIL_CHECK(a.device().is_cpu() && b.device().is_cpu(), NotImplemented, "[", op,
-               "] not implemented on CUDA yet (got ", a.describe(), " and ", b.describe(), ")");
+// torch.set_float32_matmul_precision: 0 "highest" (exact float32), 1 "high", 2 "medium"
+// (both let CUDA float32 products use TF32 tensor cores; the CPU ignores it).
+std::atomic<int> g_precision{0};
+
+Device check_operands(const char* op, const Array& a, const Array& b) {
+  const Device device = common_device(op, {&a, &b});
   FIBRIL_CHECK(a.dtype() == b.dtype(), Type, "[", op, "] expected operands of one dtype, got ", a.describe(),
                " and ", b.describe());
   FIBRIL_CHECK(a.dtype() != DType::bool_, Type, "[", op, "] does not support bool operands, got ", a.describe(),
                " and ", b.describe());
+  return device;
 }
 
 // The batch of GEMMs C[i] = A[i]·B[i] (+ epilogue): A (batch..., m, k), B (batch..., k, n),
@@ -88,7 +96,9 @@ void run(const GemmCall& call) {
     args.bias_cs = call.bias_cs;
   }
   args.act = call.act;
-  cpu::kernels().matmul(args);
+  const Device device = c.device();
+  if (device.is_cpu()) cpu::kernels().matmul(args);
+  else FIBRIL_CUDA_CALL(matmul, device.index, args, g_precision.load(std::memory_order_relaxed) != 0);
 }
 
 // (m, k)·(k, n) shapes of the two operands' last dims must agree.
@@ -100,7 +110,7 @@ void check_inner(const char* op, const Array& a, const Array& b, int64_t ka, int
 }  // namespace
 
 Array matmul(const Array& a_in, const Array& b_in) {
-  check_operands("matmul", a_in, b_in);
+  const Device device = check_operands("matmul", a_in, b_in);
   FIBRIL_CHECK(a_in.ndim() >= 1 && b_in.ndim() >= 1, Value, "[matmul] both operands need at least 1 dim, got ",
                a_in.describe(), " and ", b_in.describe());
   // 1-D operands become a row (left) or a column (right) matrix; that dim is dropped again.
@@ -121,7 +131,7 @@ Array matmul(const Array& a_in, const Array& b_in) {
     // (batch..., m, k)·(k, n): one GEMM over all rows of A.
     int64_t rows = m;
     for (int64_t s : a_batch) rows *= s;
-    Array c = Array::empty({rows, n}, a.dtype());
+    Array c = Array::empty({rows, n}, a.dtype(), device);
     run(GemmCall{a.reshape({rows, k}), b, c});
     return finish(c, a_batch);
   }
@@ -130,19 +140,19 @@ Array matmul(const Array& a_in, const Array& b_in) {
   a_full.insert(a_full.end(), {m, k});
   b_full.insert(b_full.end(), {k, n});
   c_full.insert(c_full.end(), {m, n});
-  Array c = Array::empty(c_full, a.dtype());
+  Array c = Array::empty(c_full, a.dtype(), device);
   run(GemmCall{a.expand(a_full), b.expand(b_full), c});
   return finish(c, batch);
 }
 
 Array addmm(const Array& c_in, const Array& a, const Array& b, double beta, double alpha) {
-  check_operands("addmm", a, b);
+  const Device device = check_operands("addmm", a, b);
   check_operands("addmm", c_in, a);
   FIBRIL_CHECK(a.ndim() == 2 && b.ndim() == 2, Value, "[addmm] expects 2-D matrices, got ", a.describe(), " and ",
                b.describe());
   check_inner("addmm", a, b, a.shape()[1], b.shape()[0]);
   const Shape out_shape{a.shape()[0], b.shape()[1]};
-  Array c = Array::empty(out_shape, a.dtype());
+  Array c = Array::empty(out_shape, a.dtype(), device);
   FIBRIL_CHECK(broadcast_shapes(c_in.shape(), out_shape, "addmm") == out_shape, Value, "[addmm] input ",
                c_in.describe(), " does not broadcast to the product's shape ", shape_str(out_shape));
   if (beta != 0) c.copy_from(c_in);
@@ -154,7 +164,7 @@ Array addmm(const Array& c_in, const Array& a, const Array& b, double beta, doub
 }
 
 Array linear(const Array& x, const Array& weight, const std::optional<Array>& bias, cpu::Activation act) {
-  check_operands("linear", x, weight);
+  const Device device = check_operands("linear", x, weight);
   FIBRIL_CHECK(x.ndim() >= 1 && weight.ndim() == 2, Value, "[linear] expects input (..., in) and weight (out, in), got ",
                x.describe(), " and ", weight.describe());
   const int64_t in = x.shape()[x.ndim() - 1], out = weight.shape()[0];
@@ -171,7 +181,7 @@ Array linear(const Array& x, const Array& weight, const std::optional<Array>& bi
   for (int d = 0; d < x.ndim() - 1; ++d) rows *= x.shape()[d];
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(out);
-  Array c = Array::empty({rows, out}, x.dtype());
+  Array c = Array::empty({rows, out}, x.dtype(), device);
   GemmCall call{x.reshape({rows, in}), weight.transpose(0, 1), c};
   if (bias) {
     call.bias = &*bias;
@@ -180,6 +190,21 @@ Array linear(const Array& x, const Array& weight, const std::optional<Array>& bi
   call.act = act;
   run(call);
   return c.view(out_shape);
+}
+
+void set_float32_matmul_precision(const std::string& precision) {
+  int level;
+  if (precision == "highest") level = 0;
+  else if (precision == "high") level = 1;
+  else if (precision == "medium") level = 2;
+  else FIBRIL_FAIL(Value, "[set_float32_matmul_precision] expected 'highest', 'high' or 'medium', got '",
+                   precision, "'");
+  g_precision.store(level, std::memory_order_relaxed);
+}
+
+std::string get_float32_matmul_precision() {
+  static const char* const names[] = {"highest", "high", "medium"};
+  return names[g_precision.load(std::memory_order_relaxed)];
 }
 
 }  // namespace fibril::ops

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "core/array.h"
 #include "cpu/kernels.h"
@@ -20,5 +21,11 @@ Array addmm(const Array& c, const Array& a, const Array& b, double beta, double 
 
 // act(x · weightᵀ + bias): x (..., in), weight (out, in), bias (out) or none.
 Array linear(const Array& x, const Array& weight, const std::optional<Array>& bias, cpu::Activation act);
+
+// torch.set_float32_matmul_precision / get_float32_matmul_precision: "highest" (default,
+// exact float32), "high" or "medium" (CUDA float32 GEMMs may use TF32 tensor cores; the CPU
+// kernels ignore it). ValueError for any other name.
+void set_float32_matmul_precision(const std::string& precision);
+std::string get_float32_matmul_precision();
 
 }  // namespace fibril::ops

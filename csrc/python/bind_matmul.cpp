@@ -36,6 +36,10 @@ void bind_matmul(py::module_& m) {
     return ops::linear(x, weight, bias, act);
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("activation") = "none",
         "activation(x @ weight.T + bias), the epilogue fused into the GEMM.");
+
+  m.def("set_float32_matmul_precision", &ops::set_float32_matmul_precision, py::arg("precision"),
+        "'highest' (exact float32), 'high' or 'medium' (CUDA float32 GEMMs may use TF32).");
+  m.def("get_float32_matmul_precision", &ops::get_float32_matmul_precision);
 }
 
 }  // namespace fibril::python

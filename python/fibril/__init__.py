@@ -56,6 +56,7 @@ from .ops.gather import (
     flip, gather, index_add, index_select, masked_fill, masked_select, nonzero, scatter, scatter_add, tril, triu,
 )
 from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
+from .ops.matmul import get_float32_matmul_precision, set_float32_matmul_precision
 from .ops.softmax import log_softmax, softmax
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, nn, optim, testing

@@ -125,7 +125,11 @@ class Linear(Function):
             if need[1]:
                 gw = matmul(g2.mT, index.reshape(x, (-1, weight.shape[1])))
             if need[2]:
-                gb = g2.sum(0)
+                if g2.device == "cpu":
+                    gb = g2.sum(0)
+                else:  # the column sums as a matrix-vector product: stays one GEMV on the device
+                    ones = Tensor._wrap(_C.Array.full((g2.shape[0],), 1.0, g2._data.dtype, g2._data.device))
+                    gb = matmul(ones, g2)
         return gx, gw, gb, None
 
 
@@ -140,6 +144,20 @@ def linear(input, weight, bias=None, activation="none"):
         raise NotImplementedError(f"linear: the fused {activation} epilogue has no backward yet; "
                                   "apply the activation separately when gradients are needed")
     return Linear.apply(input, weight, bias, activation)
+
+
+def set_float32_matmul_precision(precision):
+    """torch.set_float32_matmul_precision: "highest" (default: exact float32), "high" or
+    "medium" (float32 products on CUDA may use TF32 tensor cores: 10-bit mantissa inputs,
+    float32 accumulation). The CPU kernels ignore it."""
+    if not isinstance(precision, str):
+        raise TypeError(f"set_float32_matmul_precision: expected a str, got {type(precision).__name__}")
+    _C.set_float32_matmul_precision(precision)
+
+
+def get_float32_matmul_precision():
+    """The current float32 matmul precision: "highest", "high" or "medium"."""
+    return _C.get_float32_matmul_precision()
 
 
 def _attach():

@@ -1,0 +1,870 @@
+// CUDA matmul family: C = act(alpha * A·B + beta * C + bias) for every GEMM of a
+// cpu::MatmulArgs batch (the op layer builds the same args as for the CPU kernel).
+//
+// Operands are read in place with their own strides: the loads absorb transposes, steps and
+// broadcast batches. Per operand the host picks a layout, by which of its two strides is 1:
+// "k" (A row-major, B column-major: k is contiguous) or "mn" (A column-major, B row-major),
+// and whether 128-bit loads are allowed (stride 1, the other stride, the base and every
+// batch offset a multiple of 4 floats). Tiles that stick out of the matrix (M, N or K not a
+// multiple of the tile) and operands without 128-bit loads take scalar, bounds-checked loads
+// into the same registers; the choice is uniform per block, so full tiles keep the fast path.
+// Batch entries are blockIdx.z (grid-stride); their offsets are i * stride when uniform (the
+// usual case, no transfer), else a table uploaded to the device.
+//
+// Kernels:
+// - sgemm (float32, exact): siboehm's warptiling design. 128x128 block tiles, BK 16, 256
+//   threads = 8 warps of 64x32 warp tiles; each thread an 8x8 register tile made of 2x2 4x4
+//   sub-tiles (conflict-free float4 reads of the fragments). A is stored transposed in
+//   shared memory (As[k][m]), B as Bs[k][n]; double buffered: the next tile's global loads
+//   are in registers while the current one is multiplied, one __syncthreads per k tile.
+//   64x64 tiles (2 warps) when the 128-tile grid would leave most SMs idle. Grid: a 1-D
+//   swizzled tile order (groups of 8 row tiles) for L2 reuse.
+// - tf32 (float32 with set_float32_matmul_precision("high"|"medium")): mma.sync m16n8k8
+//   TF32 tensor cores (sm_80+). 128x128x32 block tiles, 8 warps of 64x32 (4x4 mma tiles),
+//   3-stage cp.async pipeline (zero-filling cp.async for the edges), padded shared memory
+//   (row pitch +4/+8 floats: fragment reads conflict-free for both layouts). Used when both
+//   operands allow 128-bit loads; else the exact sgemm. Without sm_80 (and under the
+//   emulator) the mma is a plain float32 product of the same fragments, so the emulated
+//   tests check the tiling, pipeline and fragment indexing, not the TF32 rounding.
+// - gemv (M = 1 or N = 1, any dtype): a warp per output when the reduction is contiguous
+//   (coalesced loads, shuffle reduction), else 32 outputs x 8 reduction slices per block.
+// - dgemm (float64): a plain 64x64x16 shared-memory tiled kernel, 4x4 per thread.
+//
+// Registers (ptxas, sm_90; no spills on sm_75..sm_90): sgemm 128-tile 183-191 (so one block
+// of 8 warps per SM: at (256, 2) it spilled 40-70 bytes), 64-tile 201-221, tf32 233-249 (one
+// block per SM, 3 x 36 KB stages), dgemm 168, gemv 40-64. Fewer registers (two blocks per
+// SM) is the first thing to try if the H100 figures fall short.
+// H100 figures: to be measured.
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "core/errors.h"
+#include "cpu/kernels.h"
+#include "cuda/launch.cuh"
+#include "cuda/matmul.h"
+
+namespace fibril::cuda::FIBRIL_CUDA_NS {
+namespace {
+
+using cpu::Activation;
+
+// ---- parameters and the epilogue ---------------------------------------------------------
+
+template <typename T>
+struct GemmParams {
+  int64_t m, n, k, batch;
+  const T* a;
+  int64_t a_rs, a_cs, a_bs;
+  const int64_t* a_off;  // not null: batch offsets (elements), else i * a_bs
+  const T* b;
+  int64_t b_rs, b_cs, b_bs;
+  const int64_t* b_off;
+  T* c;
+  int64_t c_rs, c_bs;
+  const int64_t* c_off;
+  T alpha, beta;
+  const T* bias;
+  int64_t bias_rs, bias_cs;
+  Activation act;
+};
+
+__device__ __forceinline__ int64_t batch_offset(const int64_t* off, int64_t stride, int64_t i) {
+  return off ? off[i] : i * stride;
+}
+
+template <typename T>
+__device__ __forceinline__ T activate(T v, Activation act) {
+  switch (act) {
+    case Activation::none: return v;
+    case Activation::relu: return v < T(0) ? T(0) : v;  // keeps NaN
+    case Activation::gelu: return T(0.5) * v * erfc(-v * T(0.70710678118654752440));
+    case Activation::gelu_tanh:
+      return v / (T(1) + exp(-T(1.5957691216057307117) * (v + T(0.044715) * v * v * v)));
+  }
+  return v;
+}
+
+// The final value of C(row, col) from the product `acc`; `c` points at it (read only when
+// beta != 0, so a NaN-filled C with beta 0 stays unread). Only none and relu here: the gelus
+// (erfc/exp, inlined up to 64 times per thread or called through the ABI) would spill, so
+// the host applies them in a second pass over C (activate_kernel).
+template <typename T>
+__device__ __forceinline__ T finish(const GemmParams<T>& p, T acc, const T* c, int64_t row, int64_t col) {
+  T v = p.alpha * acc;
+  if (p.beta != T(0)) v += p.beta * *c;
+  if (p.bias) v += p.bias[row * p.bias_rs + col * p.bias_cs];
+  return p.act == Activation::relu && v < T(0) ? T(0) : v;  // keeps NaN
+}
+
+// C = act(C) over a batch of m x n matrices (the gelu epilogues of the float32 tile kernels).
+template <typename T>
+__global__ void __launch_bounds__(256) activate_kernel(GemmParams<T> p, Activation act) {
+  const int64_t per = p.m * p.n, total = per * p.batch;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t bi = i / per, r = (i % per) / p.n, col = i % p.n;
+    T* cp = p.c + batch_offset(p.c_off, p.c_bs, bi) + r * p.c_rs + col;
+    *cp = activate(*cp, act);
+  }
+}
+
+// Swizzled tile order: groups of 8 row tiles walk the column tiles together (L2 reuse).
+__device__ __forceinline__ void tile_coords(int64_t pid, int64_t tiles_m, int64_t tiles_n, int64_t& tm,
+                                            int64_t& tn) {
+  constexpr int64_t kGroup = 8;
+  const int64_t per_group = kGroup * tiles_n;
+  const int64_t first_m = (pid / per_group) * kGroup;
+  const int64_t rows = tiles_m - first_m < kGroup ? tiles_m - first_m : kGroup;
+  const int64_t in_group = pid % per_group;
+  tm = first_m + in_group % rows;
+  tn = in_group / rows;
+}
+
+constexpr int kLayoutK = 0;   // k contiguous: A(m, k) with a_cs 1, B(k, n) with b_rs 1
+constexpr int kLayoutMN = 1;  // m or n contiguous: A with a_rs 1, B with b_cs 1
+
+// ---- float32 SIMT GEMM (warptiling) ---------------------------------------------------------
+
+constexpr int kSBK = 16;   // k per tile
+constexpr int kSPad = 4;   // shared row padding (floats); keeps float4 alignment
+
+// Loads of one operand tile (ROWS of the m or n dim x kSBK) from global memory into
+// registers, 4 values per unit; `L` decides whether a unit runs along k or along m/n.
+// base: the operand at the tile's corner for this batch entry; rs: stride along m/n,
+// ks: stride along k; rows_left/k_left: how much of the tile is inside the matrix.
+template <int ROWS, int THREADS, int L>
+struct TileLoader {
+  static constexpr int kUnits = ROWS * kSBK / 4;
+  static constexpr int kPerThread = kUnits / THREADS;
+  static_assert(kUnits % THREADS == 0, "tile units must split evenly over the threads");
+
+  // Unit u's first element: (row, kk) in the tile.
+  __device__ __forceinline__ static void unit(int u, int& row, int& kk) {
+    if (L == kLayoutK) {
+      row = u / (kSBK / 4);
+      kk = (u % (kSBK / 4)) * 4;
+    } else {
+      kk = u / (ROWS / 4);
+      row = (u % (ROWS / 4)) * 4;
+    }
+  }
+
+  __device__ __forceinline__ static void load(float (&r)[kPerThread][4], const float* base, int64_t rs, int64_t ks,
+                                              int rows_left, int k_left, bool vec) {
+    const bool full = vec && rows_left >= ROWS && k_left >= kSBK;
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      int row, kk;
+      unit(int(threadIdx.x) + i * THREADS, row, kk);
+      if (full) {
+        // vec: the unit's dim has stride 1
+        const float* src = L == kLayoutK ? base + row * rs + kk : base + row + kk * ks;
+        const float4 v = *reinterpret_cast<const float4*>(src);
+        r[i][0] = v.x;
+        r[i][1] = v.y;
+        r[i][2] = v.z;
+        r[i][3] = v.w;
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const int rr = L == kLayoutK ? row : row + j, kj = L == kLayoutK ? kk + j : kk;
+          r[i][j] = rr < rows_left && kj < k_left ? base[rr * rs + kj * ks] : 0.0f;
+        }
+      }
+    }
+  }
+
+  // Into the shared tile s[k][row] (pitch ROWS + kSPad).
+  __device__ __forceinline__ static void store(float* s, const float (&r)[kPerThread][4]) {
+#pragma unroll
+    for (int i = 0; i < kPerThread; ++i) {
+      int row, kk;
+      unit(int(threadIdx.x) + i * THREADS, row, kk);
+      if (L == kLayoutK) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) s[(kk + j) * (ROWS + kSPad) + row] = r[i][j];
+      } else {
+        *reinterpret_cast<float4*>(s + kk * (ROWS + kSPad) + row) = make_float4(r[i][0], r[i][1], r[i][2], r[i][3]);
+      }
+    }
+  }
+};
+
+// Block tile BM x BN from warps of 64 x 32; each lane an 8x8 tile of 2x2 4x4 sub-tiles:
+// rows wm0 + {0, 32} + ty*4 + i, cols wn0 + {0, 16} + tx*4 + j (ty = lane / 4, tx = lane % 4).
+template <int BM, int BN, int AL, int BL>
+__global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
+    sgemm_kernel(GemmParams<float> p, int64_t tiles_m, int64_t tiles_n, int a_vec, int b_vec, int c_vec) {
+  constexpr int kWarpsN = BN / 32;
+  constexpr int kThreads = (BM / 64) * kWarpsN * 32;
+  constexpr int kAPitch = BM + kSPad, kBPitch = BN + kSPad;
+  using LoadA = TileLoader<BM, kThreads, AL>;
+  using LoadB = TileLoader<BN, kThreads, BL>;
+  __align__(16) __shared__ float As[2][kSBK * kAPitch];
+  __align__(16) __shared__ float Bs[2][kSBK * kBPitch];
+
+  int64_t tm, tn;
+  tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
+  const int64_t m0 = tm * BM, n0 = tn * BN;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const int wm0 = (warp / kWarpsN) * 64, wn0 = (warp % kWarpsN) * 32;
+  const int ty = lane / 4, tx = lane % 4;
+  // Operand strides along (m or n, k).
+  const int64_t a_ms = p.a_rs, a_ks = p.a_cs, b_ns = p.b_cs, b_ks = p.b_rs;
+  const int k_tiles = int((p.k + kSBK - 1) / kSBK);
+
+  for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
+    const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms;
+    const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns;
+    float* c = p.c + batch_offset(p.c_off, p.c_bs, bi);
+
+    float acc[8][8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
+
+    float ra[LoadA::kPerThread][4], rb[LoadB::kPerThread][4];
+    // How much of the tile lies inside the matrix, clamped to the tile (32-bit).
+    const int a_rows = int(p.m - m0 < BM ? p.m - m0 : BM), b_rows = int(p.n - n0 < BN ? p.n - n0 : BN);
+    const auto k_left = [&](int t) { return int(p.k - int64_t(t) * kSBK < kSBK ? p.k - int64_t(t) * kSBK : kSBK); };
+    if (k_tiles > 0) {
+      LoadA::load(ra, a, a_ms, a_ks, a_rows, k_left(0), a_vec);
+      LoadB::load(rb, b, b_ns, b_ks, b_rows, k_left(0), b_vec);
+      LoadA::store(As[0], ra);
+      LoadB::store(Bs[0], rb);
+    }
+    __syncthreads();
+    for (int t = 0; t < k_tiles; ++t) {
+      const int buf = t & 1;
+      const bool more = t + 1 < k_tiles;
+      if (more) {  // the next tile's loads are in flight while this one is multiplied
+        const int64_t k0 = int64_t(t + 1) * kSBK;
+        LoadA::load(ra, a + k0 * a_ks, a_ms, a_ks, a_rows, k_left(t + 1), a_vec);
+        LoadB::load(rb, b + k0 * b_ks, b_ns, b_ks, b_rows, k_left(t + 1), b_vec);
+      }
+      const float* as = As[buf];
+      const float* bs = Bs[buf];
+#pragma unroll
+      for (int kk = 0; kk < kSBK; ++kk) {
+        float fa[8], fb[8];
+        const float4 a0 = *reinterpret_cast<const float4*>(as + kk * kAPitch + wm0 + ty * 4);
+        const float4 a1 = *reinterpret_cast<const float4*>(as + kk * kAPitch + wm0 + 32 + ty * 4);
+        const float4 b0 = *reinterpret_cast<const float4*>(bs + kk * kBPitch + wn0 + tx * 4);
+        const float4 b1 = *reinterpret_cast<const float4*>(bs + kk * kBPitch + wn0 + 16 + tx * 4);
+        fa[0] = a0.x; fa[1] = a0.y; fa[2] = a0.z; fa[3] = a0.w;
+        fa[4] = a1.x; fa[5] = a1.y; fa[6] = a1.z; fa[7] = a1.w;
+        fb[0] = b0.x; fb[1] = b0.y; fb[2] = b0.z; fb[3] = b0.w;
+        fb[4] = b1.x; fb[5] = b1.y; fb[6] = b1.z; fb[7] = b1.w;
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+#pragma unroll
+          for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(fa[i], fb[j], acc[i][j]);
+      }
+      if (more) {
+        LoadA::store(As[buf ^ 1], ra);
+        LoadB::store(Bs[buf ^ 1], rb);
+      }
+      __syncthreads();
+    }
+
+    // Epilogue: 4 consecutive columns per store where C allows it.
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const int64_t row = m0 + wm0 + (i / 4) * 32 + ty * 4 + (i % 4);
+      if (row >= p.m) continue;
+#pragma unroll
+      for (int jj = 0; jj < 2; ++jj) {
+        const int64_t col = n0 + wn0 + jj * 16 + tx * 4;
+        float* cp = c + row * p.c_rs + col;
+        if (c_vec && col + 3 < p.n) {
+          float4 v;
+          v.x = finish(p, acc[i][jj * 4 + 0], cp + 0, row, col + 0);
+          v.y = finish(p, acc[i][jj * 4 + 1], cp + 1, row, col + 1);
+          v.z = finish(p, acc[i][jj * 4 + 2], cp + 2, row, col + 2);
+          v.w = finish(p, acc[i][jj * 4 + 3], cp + 3, row, col + 3);
+          *reinterpret_cast<float4*>(cp) = v;
+        } else {
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+            if (col + j < p.n) cp[j] = finish(p, acc[i][jj * 4 + j], cp + j, row, col + j);
+        }
+      }
+    }
+  }
+}
+
+// ---- float32 TF32 tensor-core GEMM (mma.sync m16n8k8) --------------------------------------
+
+constexpr int kTBM = 128, kTBN = 128, kTBK = 32, kTStages = 3, kTThreads = 256;
+
+// Shared layouts of one stage: k layout [rows][kTBK + 4], mn layout [kTBK][rows + 8]; the
+// pads make both the 16-byte cp.async rows aligned and the fragment reads conflict-free.
+template <int L, int ROWS>
+struct TcTile {
+  static constexpr int kFloats = L == kLayoutK ? ROWS * (kTBK + 4) : kTBK * (ROWS + 8);
+  __device__ __forceinline__ static int at(int row, int kk) {
+    return L == kLayoutK ? row * (kTBK + 4) + kk : kk * (ROWS + 8) + row;
+  }
+  // Issues this thread's 16-byte copies of the tile at (r0, k0) into s; zero fill outside.
+  __device__ __forceinline__ static void load(float* s, const float* base, int64_t rs, int64_t ks, int64_t rows_left,
+                                              int64_t k_left);
+};
+
+template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
+__device__ __forceinline__ void cp_async16(float* smem, const float* gmem, int src_bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+#else
+  for (int j = 0; j < 4; ++j) smem[j] = j * 4 < src_bytes ? gmem[j] : 0.0f;
+#endif
+}
+
+template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
+__device__ __forceinline__ void cp_async_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}
+
+template <int L, int ROWS>
+__device__ __forceinline__ void TcTile<L, ROWS>::load(float* s, const float* base, int64_t rs, int64_t ks,
+                                                      int64_t rows_left, int64_t k_left) {
+  constexpr int kUnits = ROWS * kTBK / 4;
+#pragma unroll
+  for (int i = 0; i < kUnits / kTThreads; ++i) {
+    const int u = int(threadIdx.x) + i * kTThreads;
+    int row, kk;
+    int64_t valid;
+    if (L == kLayoutK) {
+      row = u / (kTBK / 4);
+      kk = (u % (kTBK / 4)) * 4;
+      valid = row < rows_left ? k_left - kk : 0;
+    } else {
+      kk = u / (ROWS / 4);
+      row = (u % (ROWS / 4)) * 4;
+      valid = kk < k_left ? rows_left - row : 0;
+    }
+    valid = valid < 0 ? 0 : (valid > 4 ? 4 : valid);
+    const float* src = valid > 0 ? base + row * rs + kk * ks : base;
+    cp_async16(s + at(row, kk), src, int(valid) * 4);
+  }
+}
+
+template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
+__device__ __forceinline__ uint32_t to_tf32(float x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return r;
+#else
+  return __float_as_uint(x);  // the plain path multiplies exact float32
+#endif
+}
+
+// c += A(16x8) · B(8x8) for the warp; per lane g = lane / 4, t = lane % 4: a = A[g][t],
+// A[g+8][t], A[g][t+4], A[g+8][t+4]; b = B[t][g], B[t+4][g]; c = C[g][2t], C[g][2t+1],
+// C[g+8][2t], C[g+8][2t+1].
+template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
+__device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#elif !defined(__CUDA_ARCH__)
+  // The same product in plain float32: the warp's fragments meet in shared memory.
+  __shared__ float xa[kTThreads / 32][32][4];
+  __shared__ float xb[kTThreads / 32][32][2];
+  const int w = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
+  for (int j = 0; j < 4; ++j) xa[w][lane][j] = __uint_as_float(a[j]);
+  for (int j = 0; j < 2; ++j) xb[w][lane][j] = __uint_as_float(b[j]);
+  __syncwarp();
+  for (int kk = 0; kk < 8; ++kk) {
+    const int src = g * 4 + kk % 4, hi = kk / 4;  // A[g][kk] and A[g+8][kk] live in lane src
+    const float a_lo = xa[w][src][hi * 2], a_hi = xa[w][src][hi * 2 + 1];
+    const float b0 = xb[w][(2 * t) * 4 + kk % 4][hi], b1 = xb[w][(2 * t + 1) * 4 + kk % 4][hi];
+    c[0] = fmaf(a_lo, b0, c[0]);
+    c[1] = fmaf(a_lo, b1, c[1]);
+    c[2] = fmaf(a_hi, b0, c[2]);
+    c[3] = fmaf(a_hi, b1, c[3]);
+  }
+  __syncwarp();
+#else
+  (void)c, (void)a, (void)b;
+#endif
+}
+
+template <int AL, int BL>
+__global__ void __launch_bounds__(kTThreads, 1)
+    tf32_gemm_kernel(GemmParams<float> p, int64_t tiles_m, int64_t tiles_n, int c_vec2) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // the host never launches it on older GPUs
+  using TA = TcTile<AL, kTBM>;
+  using TB = TcTile<BL, kTBN>;
+  constexpr int kStage = TA::kFloats + TB::kFloats;
+  FIBRIL_DYNAMIC_SHARED(float, smem);
+
+  int64_t tm, tn;
+  tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
+  const int64_t m0 = tm * kTBM, n0 = tn * kTBN;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const int wm0 = (warp / 4) * 64, wn0 = (warp % 4) * 32;
+  const int g = lane / 4, t = lane % 4;
+  const int64_t a_ms = p.a_rs, a_ks = p.a_cs, b_ns = p.b_cs, b_ks = p.b_rs;
+  const int64_t k_tiles = (p.k + kTBK - 1) / kTBK;
+
+  for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
+    const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms;
+    const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns;
+    float* c = p.c + batch_offset(p.c_off, p.c_bs, bi);
+
+    float acc[4][4][4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+    const auto load_stage = [&](int stage, int64_t kt) {
+      float* s = smem + stage * kStage;
+      const int64_t k0 = kt * kTBK;
+      TA::load(s, a + k0 * a_ks, a_ms, a_ks, p.m - m0, p.k - k0);
+      TB::load(s + TA::kFloats, b + k0 * b_ks, b_ns, b_ks, p.n - n0, p.k - k0);
+    };
+#pragma unroll
+    for (int s = 0; s < kTStages - 1; ++s) {
+      if (s < k_tiles) load_stage(s, s);
+      cp_async_commit();
+    }
+    for (int64_t kt = 0; kt < k_tiles; ++kt) {
+      cp_async_wait<kTStages - 2>();
+      __syncthreads();  // tile kt is in; every warp is done with the stage refilled next
+      const int64_t next = kt + kTStages - 1;
+      if (next < k_tiles) load_stage(int(next % kTStages), next);
+      cp_async_commit();
+
+      const float* as = smem + int(kt % kTStages) * kStage;
+      const float* bs = as + TA::kFloats;
+#pragma unroll 1  // unrolled, the hoisted fragment addresses spill
+      for (int kk = 0; kk < kTBK; kk += 8) {
+        uint32_t fa[4][4], fb[4][2];
+#pragma unroll
+        for (int mi = 0; mi < 4; ++mi) {
+          const int r = wm0 + mi * 16 + g;
+          fa[mi][0] = to_tf32(as[TA::at(r, kk + t)]);
+          fa[mi][1] = to_tf32(as[TA::at(r + 8, kk + t)]);
+          fa[mi][2] = to_tf32(as[TA::at(r, kk + t + 4)]);
+          fa[mi][3] = to_tf32(as[TA::at(r + 8, kk + t + 4)]);
+        }
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni) {
+          const int col = wn0 + ni * 8 + g;
+          fb[ni][0] = to_tf32(bs[TB::at(col, kk + t)]);
+          fb[ni][1] = to_tf32(bs[TB::at(col, kk + t + 4)]);
+        }
+#pragma unroll
+        for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+          for (int ni = 0; ni < 4; ++ni) mma_tf32(acc[mi][ni], fa[mi], fb[ni]);
+      }
+    }
+    cp_async_wait<0>();
+    __syncthreads();  // the next batch entry refills stage 0
+
+#pragma unroll
+    for (int mi = 0; mi < 4; ++mi) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int64_t row = m0 + wm0 + mi * 16 + g + h * 8;
+        if (row >= p.m) continue;
+#pragma unroll
+        for (int ni = 0; ni < 4; ++ni) {
+          const int64_t col = n0 + wn0 + ni * 8 + 2 * t;
+          float* cp = c + row * p.c_rs + col;
+          const float v0 = acc[mi][ni][h * 2], v1 = acc[mi][ni][h * 2 + 1];
+          if (c_vec2 && col + 1 < p.n) {
+            float2 v;
+            v.x = finish(p, v0, cp, row, col);
+            v.y = finish(p, v1, cp + 1, row, col + 1);
+            *reinterpret_cast<float2*>(cp) = v;
+          } else {
+            if (col < p.n) cp[0] = finish(p, v0, cp, row, col);
+            if (col + 1 < p.n) cp[1] = finish(p, v1, cp + 1, row, col + 1);
+          }
+        }
+      }
+    }
+  }
+#else
+  (void)p, (void)tiles_m, (void)tiles_n, (void)c_vec2;
+#endif
+}
+
+// ---- plain tiled GEMM (float64) ---------------------------------------------------------------
+
+constexpr int kDB = 64, kDBK = 16, kDThreads = 256;
+
+template <typename T>
+__global__ void __launch_bounds__(kDThreads) tiled_gemm_kernel(GemmParams<T> p, int64_t tiles_m, int64_t tiles_n) {
+  __shared__ T As[kDBK][kDB + 1];
+  __shared__ T Bs[kDBK][kDB + 1];
+  int64_t tm, tn;
+  tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
+  const int64_t m0 = tm * kDB, n0 = tn * kDB;
+  const int tx = int(threadIdx.x) % 16, ty = int(threadIdx.x) / 16;
+  // Coalesced loads: consecutive threads walk the operand's contiguous dim.
+  const bool a_k_fast = p.a_cs == 1, b_k_fast = p.b_rs == 1;
+  for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
+    const T* a = p.a + batch_offset(p.a_off, p.a_bs, bi);
+    const T* b = p.b + batch_offset(p.b_off, p.b_bs, bi);
+    T* c = p.c + batch_offset(p.c_off, p.c_bs, bi);
+    T acc[4][4] = {};
+    for (int64_t k0 = 0; k0 < p.k; k0 += kDBK) {
+      for (int e = int(threadIdx.x); e < kDB * kDBK; e += kDThreads) {
+        const int r = a_k_fast ? e / kDBK : e % kDB, kk = a_k_fast ? e % kDBK : e / kDB;
+        const int64_t gr = m0 + r, gk = k0 + kk;
+        As[kk][r] = gr < p.m && gk < p.k ? a[gr * p.a_rs + gk * p.a_cs] : T(0);
+        const int cc = b_k_fast ? e / kDBK : e % kDB, kb = b_k_fast ? e % kDBK : e / kDB;
+        const int64_t gc = n0 + cc, gkb = k0 + kb;
+        Bs[kb][cc] = gc < p.n && gkb < p.k ? b[gkb * p.b_rs + gc * p.b_cs] : T(0);
+      }
+      __syncthreads();
+#pragma unroll
+      for (int kk = 0; kk < kDBK; ++kk) {
+        T fa[4], fb[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) fa[i] = As[kk][ty + 16 * i];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) fb[j] = Bs[kk][tx + 16 * j];
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) acc[i][j] = fma(fa[i], fb[j], acc[i][j]);
+      }
+      __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t row = m0 + ty + 16 * i;
+      if (row >= p.m) continue;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int64_t col = n0 + tx + 16 * j;
+        if (col < p.n) {
+          T* cp = c + row * p.c_rs + col;
+          *cp = finish(p, acc[i][j], cp, row, col);
+        }
+      }
+    }
+  }
+}
+
+// ---- matrix-vector products (M == 1 or N == 1) -----------------------------------------------
+// out(j) = sum_p v(p) * mat(j, p) for j < len, with mat(j, p) = mat[j * sj + p * sp]; out(j)
+// is C at (row, col) = (0, j) when M == 1, (j, 0) when N == 1.
+
+template <typename T>
+struct GemvParams {
+  GemmParams<T> g;  // the GEMM: its epilogue, C and batch
+  int64_t len;
+  const T* v;
+  int64_t vs, v_bs;
+  const int64_t* v_off;
+  const T* mat;
+  int64_t sj, sp, mat_bs;
+  const int64_t* mat_off;
+  bool out_is_row;  // M == 1: out(j) = C(0, j)
+};
+
+template <typename T>
+__device__ __forceinline__ void gemv_store(const GemvParams<T>& q, T* c, int64_t j, T sum) {
+  const int64_t row = q.out_is_row ? 0 : j, col = q.out_is_row ? j : 0;
+  T* cp = c + row * q.g.c_rs + col;
+  *cp = finish(q.g, sum, cp, row, col);
+}
+
+// A warp per output; lanes stride over the contiguous reduction: every load of the warp is
+// 32 consecutive values (coalesced), 4 independent sums in flight.
+template <typename T>
+__global__ void __launch_bounds__(256) gemv_dot_kernel(GemvParams<T> q) {
+  const int lane = int(threadIdx.x) % 32;
+  const int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32);
+  const int64_t k = q.g.k;
+  for (int64_t bi = blockIdx.z; bi < q.g.batch; bi += gridDim.z) {
+    const T* v = q.v + batch_offset(q.v_off, q.v_bs, bi);
+    const T* mat = q.mat + batch_offset(q.mat_off, q.mat_bs, bi);
+    T* c = q.g.c + batch_offset(q.g.c_off, q.g.c_bs, bi);
+    for (int64_t j = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32; j < q.len; j += warps) {
+      const T* row = mat + j * q.sj;
+      T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+      int64_t pp = lane;
+      for (; pp + 96 < k; pp += 128) {
+        s0 = fma(row[pp * q.sp], v[pp * q.vs], s0);
+        s1 = fma(row[(pp + 32) * q.sp], v[(pp + 32) * q.vs], s1);
+        s2 = fma(row[(pp + 64) * q.sp], v[(pp + 64) * q.vs], s2);
+        s3 = fma(row[(pp + 96) * q.sp], v[(pp + 96) * q.vs], s3);
+      }
+      for (; pp < k; pp += 32) s0 = fma(row[pp * q.sp], v[pp * q.vs], s0);
+      T sum = (s0 + s1) + (s2 + s3);
+#pragma unroll
+      for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      if (lane == 0) gemv_store(q, c, j, sum);
+    }
+  }
+}
+
+// 32 consecutive outputs x 8 reduction slices per block (mat's outputs contiguous: sj == 1).
+template <typename T>
+__global__ void __launch_bounds__(256) gemv_axpy_kernel(GemvParams<T> q) {
+  __shared__ T part[8][33];
+  const int tx = int(threadIdx.x) % 32, ty = int(threadIdx.x) / 32;
+  const int64_t k = q.g.k;
+  for (int64_t bi = blockIdx.z; bi < q.g.batch; bi += gridDim.z) {
+    const T* v = q.v + batch_offset(q.v_off, q.v_bs, bi);
+    const T* mat = q.mat + batch_offset(q.mat_off, q.mat_bs, bi);
+    T* c = q.g.c + batch_offset(q.g.c_off, q.g.c_bs, bi);
+    for (int64_t j0 = blockIdx.x * int64_t(32); j0 < q.len; j0 += int64_t(gridDim.x) * 32) {
+      const int64_t j = j0 + tx;
+      T sum = T(0);
+      if (j < q.len)
+        for (int64_t pp = ty; pp < k; pp += 8) sum = fma(mat[j * q.sj + pp * q.sp], v[pp * q.vs], sum);
+      part[ty][tx] = sum;
+      __syncthreads();
+      if (ty == 0 && j < q.len) {
+        T total = part[0][tx];
+        for (int s = 1; s < 8; ++s) total += part[s][tx];
+        gemv_store(q, c, j, total);
+      }
+      __syncthreads();
+    }
+  }
+}
+
+// ---- host side -----------------------------------------------------------------------------
+
+struct DeviceInfo {
+  int sms = 0, major = 0;
+};
+
+DeviceInfo device_info(int device) {
+#ifdef FIBRIL_CUDA_EMULATION
+  (void)device;
+  return DeviceInfo{4, 8};  // small, so the emulated tests reach the small-tile path too
+#else
+  static DeviceInfo cache[64];
+  if (device < 0 || device >= 64) return DeviceInfo{132, 9};
+  DeviceInfo& d = cache[device];
+  if (d.sms == 0) {
+    stream(device);  // selects the device
+    int sms = 0, major = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+      cudaGetLastError();
+      return DeviceInfo{1, 0};
+    }
+    d.major = major;
+    d.sms = sms;
+  }
+  return d;
+#endif
+}
+
+// One operand's batch offsets on the device: a uniform step (no transfer) or a table.
+struct BatchOffsets {
+  int64_t stride = 0;
+  const int64_t* table = nullptr;  // on the device, when the steps are not uniform
+  std::vector<int64_t> host;       // the table's values (alignment checks, upload)
+  bool all_multiple_of(int64_t q) const {
+    if (stride % q != 0) return false;
+    for (int64_t o : host)
+      if (o % q != 0) return false;
+    return true;
+  }
+};
+
+BatchOffsets batch_offsets(const int64_t* offsets, int64_t batch) {
+  BatchOffsets out;
+  if (!offsets || batch <= 1) return out;
+  const int64_t step = offsets[1] - offsets[0];
+  bool uniform = offsets[0] == 0;
+  for (int64_t i = 1; uniform && i < batch; ++i) uniform = offsets[i] - offsets[i - 1] == step;
+  if (uniform) out.stride = step;
+  else out.host.assign(offsets, offsets + batch);
+  return out;
+}
+
+bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+// The vector-load layout of one operand with strides (ms along m/n, ks along k).
+struct OperandLayout {
+  int layout;
+  bool vec;
+};
+
+OperandLayout operand_layout(const void* base, int64_t ms, int64_t ks, const BatchOffsets& off, int64_t rows,
+                             int64_t k) {
+  const bool k_fast = ks == 1 || (k == 1 && ms != 1);
+  const int layout = k_fast ? kLayoutK : (ms == 1 || rows == 1 ? kLayoutMN : kLayoutK);
+  const int64_t unit = layout == kLayoutK ? ks : ms, other = layout == kLayoutK ? ms : ks;
+  const bool vec = unit == 1 && other % 4 == 0 && aligned(base, 16) && off.all_multiple_of(4);
+  return {layout, vec};
+}
+
+dim3 batch_grid(int64_t tiles, int64_t batch) {
+  return dim3(unsigned(tiles), unsigned(batch < 65535 ? batch : 65535));
+}
+
+template <int BM, int BN>
+void launch_sgemm(int device, const GemmParams<float>& p, const OperandLayout& la, const OperandLayout& lb,
+                  bool c_vec) {
+  const int64_t tiles_m = (p.m + BM - 1) / BM, tiles_n = (p.n + BN - 1) / BN;
+  const dim3 grid = batch_grid(tiles_m * tiles_n, p.batch);
+  const unsigned threads = (BM / 64) * (BN / 32) * 32;
+  const int av = la.vec, bv = lb.vec, cv = c_vec;
+  auto kernel = sgemm_kernel<BM, BN, kLayoutMN, kLayoutMN>;
+  if (la.layout == kLayoutK && lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutK, kLayoutK>;
+  else if (la.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutK, kLayoutMN>;
+  else if (lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutMN, kLayoutK>;
+  launch("sgemm", kernel, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv, cv);
+}
+
+void launch_tf32(int device, const GemmParams<float>& p, const OperandLayout& la, const OperandLayout& lb,
+                 bool c_vec2) {
+  const int64_t tiles_m = (p.m + kTBM - 1) / kTBM, tiles_n = (p.n + kTBN - 1) / kTBN;
+  const dim3 grid = batch_grid(tiles_m * tiles_n, p.batch);
+  const int cv = c_vec2;
+  const auto smem = [](int a_floats, int b_floats) { return size_t(kTStages) * size_t(a_floats + b_floats) * 4; };
+  constexpr int kAK = TcTile<kLayoutK, kTBM>::kFloats, kAMN = TcTile<kLayoutMN, kTBM>::kFloats;
+  constexpr int kBK = TcTile<kLayoutK, kTBN>::kFloats, kBMN = TcTile<kLayoutMN, kTBN>::kFloats;
+  if (la.layout == kLayoutK && lb.layout == kLayoutK)
+    launch("tf32_gemm", tf32_gemm_kernel<kLayoutK, kLayoutK>, grid, kTThreads, smem(kAK, kBK), device, p, tiles_m,
+           tiles_n, cv);
+  else if (la.layout == kLayoutK)
+    launch("tf32_gemm", tf32_gemm_kernel<kLayoutK, kLayoutMN>, grid, kTThreads, smem(kAK, kBMN), device, p, tiles_m,
+           tiles_n, cv);
+  else if (lb.layout == kLayoutK)
+    launch("tf32_gemm", tf32_gemm_kernel<kLayoutMN, kLayoutK>, grid, kTThreads, smem(kAMN, kBK), device, p, tiles_m,
+           tiles_n, cv);
+  else
+    launch("tf32_gemm", tf32_gemm_kernel<kLayoutMN, kLayoutMN>, grid, kTThreads, smem(kAMN, kBMN), device, p,
+           tiles_m, tiles_n, cv);
+}
+
+template <typename T>
+void run_gemv(int device, const GemmParams<T>& p) {
+  GemvParams<T> q{};
+  q.g = p;
+  q.out_is_row = p.m == 1;
+  if (q.out_is_row) {  // C(0, j) = sum_p A(0, p) B(p, j)
+    q.len = p.n;
+    q.v = p.a, q.vs = p.a_cs, q.v_bs = p.a_bs, q.v_off = p.a_off;
+    q.mat = p.b, q.sj = p.b_cs, q.sp = p.b_rs, q.mat_bs = p.b_bs, q.mat_off = p.b_off;
+  } else {  // C(i, 0) = sum_p A(i, p) B(p, 0)
+    q.len = p.m;
+    q.v = p.b, q.vs = p.b_rs, q.v_bs = p.b_bs, q.v_off = p.b_off;
+    q.mat = p.a, q.sj = p.a_rs, q.sp = p.a_cs, q.mat_bs = p.a_bs, q.mat_off = p.a_off;
+  }
+  const unsigned zb = unsigned(p.batch < 65535 ? p.batch : 65535);
+  if (q.sp != 1 && q.sj == 1 && p.k > 1) {
+    const int64_t blocks = (q.len + 31) / 32;
+    launch("gemv_axpy", gemv_axpy_kernel<T>, dim3(unsigned(blocks < 65535 ? blocks : 65535), 1, zb), 256, 0, device,
+           q);
+    return;
+  }
+  const int64_t blocks = (q.len + 7) / 8;
+  launch("gemv_dot", gemv_dot_kernel<T>, dim3(unsigned(blocks < 65535 ? blocks : 65535), 1, zb), 256, 0, device, q);
+}
+
+template <typename T>
+void run(int device, const cpu::MatmulArgs& args, bool tf32) {
+  FIBRIL_CHECK(!args.b_packer && !args.b_prepacked, NotImplemented,
+               "[matmul] packed B operands are not supported on CUDA");
+  GemmParams<T> p{};
+  p.m = args.m, p.n = args.n, p.k = args.k, p.batch = args.batch;
+  p.a = reinterpret_cast<const T*>(args.a), p.a_rs = args.a_rs, p.a_cs = args.a_cs;
+  p.b = reinterpret_cast<const T*>(args.b), p.b_rs = args.b_rs, p.b_cs = args.b_cs;
+  p.c = reinterpret_cast<T*>(args.c), p.c_rs = args.c_rs;
+  p.alpha = static_cast<T>(args.alpha), p.beta = static_cast<T>(args.beta);
+  p.bias = reinterpret_cast<const T*>(args.bias), p.bias_rs = args.bias_rs, p.bias_cs = args.bias_cs;
+  p.act = args.act;
+
+  // Batch offsets: uniform steps stay scalars; the rest go up as one table.
+  BatchOffsets ao = batch_offsets(args.a_offsets, p.batch);
+  BatchOffsets bo = batch_offsets(args.b_offsets, p.batch);
+  BatchOffsets co = batch_offsets(args.c_offsets, p.batch);
+  std::unique_ptr<Scratch> tables;  // freed in stream order, after the GEMM that reads it
+  if (!ao.host.empty() || !bo.host.empty() || !co.host.empty()) {
+    std::vector<int64_t> packed;
+    for (const BatchOffsets* o : {&ao, &bo, &co}) packed.insert(packed.end(), o->host.begin(), o->host.end());
+    tables = std::make_unique<Scratch>(packed.size() * sizeof(int64_t), device);
+    ::fibril::cuda::FIBRIL_CUDA_NS::memcpy(tables->as<void>(), packed.data(), packed.size() * sizeof(int64_t),
+                                           CopyKind::HostToDevice, device);
+    const int64_t* base = tables->as<int64_t>();
+    int64_t at = 0;
+    for (BatchOffsets* o : {&ao, &bo, &co}) {
+      if (!o->host.empty()) {
+        o->table = base + at;
+        at += int64_t(o->host.size());
+      }
+    }
+  }
+  p.a_bs = ao.stride, p.a_off = ao.table;
+  p.b_bs = bo.stride, p.b_off = bo.table;
+  p.c_bs = co.stride, p.c_off = co.table;
+
+  const Activation act = p.act;
+  const bool second_pass = act != Activation::none && act != Activation::relu;
+  if (second_pass) p.act = Activation::none;  // the gelus: one pass over C after the GEMM
+
+  if ((p.m == 1 || p.n == 1) && p.k > 0) {
+    run_gemv(device, p);
+  } else if constexpr (std::is_same_v<T, float>) {
+    const DeviceInfo info = device_info(device);
+    const OperandLayout la = operand_layout(p.a, p.a_rs, p.a_cs, ao, p.m, p.k);
+    const OperandLayout lb = operand_layout(p.b, p.b_cs, p.b_rs, bo, p.n, p.k);
+    const bool c_vec = p.c_rs % 4 == 0 && aligned(p.c, 16) && co.all_multiple_of(4);
+    const int64_t tiles128 = ((p.m + 127) / 128) * ((p.n + 127) / 128) * p.batch;
+    if (tf32 && info.major >= 8 && la.vec && lb.vec && p.k > 0 && tiles128 >= info.sms / 2) {
+      const bool c_vec2 = p.c_rs % 2 == 0 && aligned(p.c, 8) && co.all_multiple_of(2);
+      launch_tf32(device, p, la, lb, c_vec2);
+    } else if (tiles128 >= info.sms) {
+      launch_sgemm<128, 128>(device, p, la, lb, c_vec);
+    } else {
+      launch_sgemm<64, 64>(device, p, la, lb, c_vec);
+    }
+  } else {
+    (void)tf32;
+    const int64_t tiles_m = (p.m + kDB - 1) / kDB, tiles_n = (p.n + kDB - 1) / kDB;
+    launch("dgemm", tiled_gemm_kernel<T>, batch_grid(tiles_m * tiles_n, p.batch), kDThreads, 0, device, p, tiles_m,
+           tiles_n);
+  }
+  if (second_pass) {
+    launch("matmul_activation", activate_kernel<T>, grid_1d(p.m * p.n * p.batch, 256), 256, 0, device, p, act);
+  }
+}
+
+}  // namespace
+
+void matmul(int device, const cpu::MatmulArgs& args, bool tf32) {
+  if (args.batch <= 0 || args.m <= 0 || args.n <= 0) return;
+  switch (args.dtype) {
+    case DType::float32: return run<float>(device, args, tf32);
+    case DType::float64: return run<double>(device, args, tf32);
+    default:
+      FIBRIL_FAIL(NotImplemented, "[matmul] CUDA supports float32 and float64 operands, got ", dtype_name(args.dtype));
+  }
+}
+
+}  // namespace fibril::cuda::FIBRIL_CUDA_NS

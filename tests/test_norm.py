@@ -243,6 +243,15 @@ def test_cuda_row_norms_many_rows_and_trailing_dims(name, affine):
 
 
 @pytest.mark.cuda
+def test_cuda_layer_norm_long_rows_partials_in_global_scratch():
+    """6200 float64 columns: the per-block weight/bias partials (97 KiB) exceed shared memory."""
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((2, 6200)), rng.uniform(0.5, 1.5, 6200), rng.uniform(-1, 1, 6200)]
+    cpu, cuda = _on_both(lambda d, x, w, b: F.layer_norm(x, (6200,), w, b), arrays)
+    _assert_close(cpu, cuda, "float64")
+
+
+@pytest.mark.cuda
 def test_cuda_layer_norm_misaligned_base():
     """A view one element into its buffer: the scalar path (y is 16-byte aligned, x is not)."""
     flat = np.random.default_rng(2).standard_normal(1 + 40 * 36).astype(np.float32)

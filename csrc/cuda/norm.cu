@@ -172,15 +172,31 @@ __global__ void __launch_bounds__(512, 2)
   }
 }
 
-// gw[j], gb[j] = the blocks' partials of column j, added in block order.
+// gw[j], gb[j] = the blocks' partials of column j. A block takes 32 columns (one coalesced
+// 128-byte row segment per warp) and 8 groups of rows: group k adds partial rows k, k + 8, ...
+// in order, then the 8 group sums are added in group order (the same order on every run).
+constexpr unsigned kParamCols = 32, kParamGroups = 8;
+
 template <typename T>
-__global__ void __launch_bounds__(256)
+__global__ void __launch_bounds__(kParamCols * kParamGroups)
     param_grad_kernel(int64_t n, int64_t blocks, const T* part, PartialLayout pl, T* gw, T* gb) {
-  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n; j += int64_t(gridDim.x) * blockDim.x) {
-    T sw = 0, sb = 0;
-    for (int64_t b = 0; b < blocks; ++b) {
+  __shared__ T sums[2][kParamGroups][kParamCols];
+  const unsigned col = threadIdx.x % kParamCols, group = threadIdx.x / kParamCols;
+  const int64_t j = int64_t(blockIdx.x) * kParamCols + col;
+  T sw = 0, sb = 0;
+  if (j < n) {
+    for (int64_t b = group; b < blocks; b += kParamGroups) {
       sw += part[b * pl.slot + pl.pad + j];
       sb += part[b * pl.slot + pl.pad + pl.np + j];
+    }
+  }
+  sums[0][group][col] = sw;
+  sums[1][group][col] = sb;
+  __syncthreads();
+  if (group == 0 && j < n) {
+    for (unsigned k = 1; k < kParamGroups; ++k) {
+      sw += sums[0][k][col];
+      sb += sums[1][k][col];
     }
     if (gw) gw[j] = sw;
     if (gb) gb[j] = sb;
@@ -229,7 +245,8 @@ void row_norm_backward(int device, const RowNormArgs& a) {
            shared_acc ? slot_bytes : 0, device, a.rms, a.rows, a.n, x, w, g, reinterpret_cast<const T*>(a.mean),
            reinterpret_cast<const T*>(a.rstd), gx, params ? part.as<T>() : static_cast<T*>(nullptr), pl, shared_acc);
     if (params)
-      launch("row_norm_backward", param_grad_kernel<T>, grid_1d(a.n, 256), dim3(256), 0, device, a.n, blocks,
+      launch("row_norm_backward", param_grad_kernel<T>, dim3(unsigned((a.n + kParamCols - 1) / kParamCols)),
+             dim3(kParamCols * kParamGroups), 0, device, a.n, blocks,
              static_cast<const T*>(part.as<T>()), pl, reinterpret_cast<T*>(a.gw), reinterpret_cast<T*>(a.gb));
   }, true);
 }

@@ -40,7 +40,7 @@ using rows::RowGroup;
 using rows::store_stream;
 
 template <typename T, int V, bool kBlock>
-__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? 2 : 3)
+__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ? 1 : 2) : 3)
     row_norm_forward_kernel(bool rms, int64_t nrows, int64_t n, T eps, const T* x, const T* w, const T* b, T* y,
                             T* mean, T* rstd) {
   __shared__ T red[64];

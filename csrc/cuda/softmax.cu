@@ -63,7 +63,7 @@ __device__ __forceinline__ void row_max_sum(const T* xr, int64_t n, int tid, int
 }
 
 template <typename T, int V, bool kBlock, SoftmaxKind kKind>
-__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? 2 : 3) softmax_kernel(int64_t nrows, int64_t n, const T* x, const T* g, T* out) {
+__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ? 1 : 2) : 3) softmax_kernel(int64_t nrows, int64_t n, const T* x, const T* g, T* out) {
   __shared__ T red[64];
   const RowGroup grp = row_group<kBlock>();
   for (int64_t row = grp.row; row < nrows; row += grp.step) {
@@ -123,7 +123,7 @@ struct LossParams {
 };
 
 template <typename T, int V, bool kBlock>
-__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? 2 : 3)
+__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ? 1 : 2) : 3)
     class_loss_kernel(int64_t nrows, int64_t n, const T* x, const int64_t* target, const T* w, LossParams lp,
                       T* loss, T* row_weight, T* stats, int* bad) {
   __shared__ T red[64];
@@ -197,7 +197,7 @@ __global__ void __launch_bounds__(256) weight_total_kernel(int64_t n, const T* w
 
 // d/dx_j = g (p_j ((1 - s) w_t + s W / n) - (1 - s) w_t [j == t] - (s / n) w_j); nll: -g w_t [j == t].
 template <typename T, int V, bool kBlock>
-__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? 2 : 3)
+__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ? 1 : 2) : 3)
     class_loss_backward_kernel(int64_t nrows, int64_t n, const T* x, const int64_t* target, const T* w,
                                const T* w_total, LossParams lp, const T* stats, const T* g, int64_t g_stride,
                                T* gx) {

@@ -174,3 +174,146 @@ def test_bad_shapes_name_both():
         F.batch_norm(fibril.zeros((4, 3)), None, None, fibril.ones(2), training=True)
     with pytest.raises(ValueError, match="groups"):
         F.group_norm(fibril.zeros((2, 6, 3)), 4)
+
+
+# ------------------------------------------------------------------------------------- CUDA
+# The fused kernels on "cuda" (a GPU, or FIBRIL_CUDA_EMULATOR=1) against the CPU kernels and a
+# float64 numpy reference: warp rows (<= 1024) and block rows in forward, block rows with the
+# per-block weight/bias partials in backward, odd lengths (scalar heads and tails around the
+# 128-bit loads), float64, batch norm in training (chunks merged per channel) and eval.
+CUDA_TOL = {"float32": dict(rtol=5e-5, atol=5e-5), "float64": dict(rtol=1e-11, atol=1e-12)}
+
+
+def _on_both(fn, arrays, grad=True, seed=0):
+    """fn(device, *leaves) on cpu and on cuda: [output, leaf gradients...] as numpy, per device."""
+    results = []
+    for device in ("cpu", "cuda"):
+        leaves = [fibril.tensor(a, device=device, requires_grad=grad) for a in arrays]
+        y = fn(device, *leaves)
+        got = [y.detach().cpu().numpy()]
+        if grad:
+            g = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(arrays[0].dtype)
+            y.backward(fibril.tensor(g, device=device))
+            got += [None if t.grad is None else t.grad.cpu().numpy() for t in leaves]
+        results.append(got)
+    return results
+
+
+def _assert_close(cpu, cuda, dtype):
+    for want, got in zip(cpu, cuda):
+        if want is None:
+            assert got is None
+            continue
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, **CUDA_TOL[dtype])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("n", [1, 3, 31, 33, 1000, 1025, 1031])
+@pytest.mark.parametrize("name", ["layer_norm", "rms_norm"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_row_norms(n, name, dtype):
+    rng = np.random.default_rng(n)
+    a = (rng.standard_normal((3, n)) * 2 + 1).astype(dtype)
+    w, b = rng.uniform(0.5, 1.5, n).astype(dtype), rng.uniform(-1, 1, n).astype(dtype)
+    if name == "layer_norm":
+        cpu, cuda = _on_both(lambda d, x, w, b: F.layer_norm(x, (n,), w, b), [a, w, b])
+        ref = np_layer_norm(a.astype(np.float64), 1) * w + b
+    else:
+        cpu, cuda = _on_both(lambda d, x, w: F.rms_norm(x, (n,), w, eps=1e-6), [a, w])
+        ref = np_rms_norm(a.astype(np.float64), 1, 1e-6) * w
+    _assert_close(cpu, cuda, dtype)
+    np.testing.assert_allclose(cuda[0], ref, **CUDA_TOL[dtype])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("name", ["layer_norm", "rms_norm"])
+def test_cuda_row_norms_many_rows_and_trailing_dims(name, affine):
+    """300 rows of (3, 11): several rows per backward block, partials summed over blocks."""
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal((100, 3, 3, 11))] + ([rng.uniform(0.5, 1.5, (3, 11))] if affine else [])
+    if name == "layer_norm":
+        arrays += [rng.uniform(-1, 1, (3, 11))] if affine else []
+        fn = lambda d, x, *p: F.layer_norm(x, (3, 11), *p)  # noqa: E731
+    else:
+        fn = lambda d, x, *p: F.rms_norm(x, (3, 11), *p, eps=1e-5)  # noqa: E731
+    cpu, cuda = _on_both(fn, arrays)
+    _assert_close(cpu, cuda, "float64")
+
+
+@pytest.mark.cuda
+def test_cuda_layer_norm_long_rows_partials_in_global_scratch():
+    """6200 float64 columns: the per-block weight/bias partials (97 KiB) exceed shared memory."""
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((2, 6200)), rng.uniform(0.5, 1.5, 6200), rng.uniform(-1, 1, 6200)]
+    cpu, cuda = _on_both(lambda d, x, w, b: F.layer_norm(x, (6200,), w, b), arrays)
+    _assert_close(cpu, cuda, "float64")
+
+
+@pytest.mark.cuda
+def test_cuda_layer_norm_misaligned_base():
+    """A view one element into its buffer: the scalar path (y is 16-byte aligned, x is not)."""
+    flat = np.random.default_rng(2).standard_normal(1 + 40 * 36).astype(np.float32)
+    want = F.layer_norm(fibril.tensor(flat)[1:].reshape(40, 36), (36,)).numpy()
+    got = F.layer_norm(fibril.tensor(flat, device="cuda")[1:].reshape(40, 36), (36,)).cpu().numpy()
+    np.testing.assert_allclose(got, want, **CUDA_TOL["float32"])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (2, 3, 4, 4), (3, 2, 1030)])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_batch_norm(shape, training, dtype):
+    rng = np.random.default_rng(len(shape))
+    c = shape[1]
+    a = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
+    w, b = rng.uniform(0.5, 1.5, c).astype(dtype), rng.uniform(-1, 1, c).astype(dtype)
+    stats = {}
+
+    def fn(device, x, w, b):
+        rm = fibril.tensor(np.linspace(-0.5, 0.5, c).astype(dtype), device=device)
+        rv = fibril.tensor(np.linspace(0.5, 2.0, c).astype(dtype), device=device)
+        y = F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.3)
+        stats[device] = (rm, rv)
+        return y
+
+    cpu, cuda = _on_both(fn, [a, w, b])
+    _assert_close(cpu, cuda, dtype)
+    for want, got in zip(stats["cpu"], stats["cuda"]):
+        np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), **CUDA_TOL[dtype])
+    if training:
+        axes = (0,) + tuple(range(2, len(shape)))
+        view = (1, c) + (1,) * (len(shape) - 2)
+        a64 = a.astype(np.float64)
+        ref = (a64 - a64.mean(axes, keepdims=True)) / np.sqrt(a64.var(axes, keepdims=True) + 1e-5)
+        np.testing.assert_allclose(cuda[0], ref * w.reshape(view) + b.reshape(view), **CUDA_TOL[dtype])
+
+
+@pytest.mark.cuda
+def test_cuda_norm_modules():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 6, 33))
+    for make in (lambda: fibril.nn.LayerNorm(33, dtype=fibril.float64),
+                 lambda: fibril.nn.RMSNorm([6, 33], dtype=fibril.float64)):
+        grads = []
+        for device in ("cpu", "cuda"):
+            m = make().to(device)
+            x = fibril.tensor(a, device=device, requires_grad=True)
+            m(x).backward(fibril.ones((4, 6, 33), dtype=fibril.float64, device=device))
+            assert m.weight.grad.device == x.device
+            grads.append([x.grad.cpu().numpy(), m.weight.grad.cpu().numpy()])
+        for want, got in zip(*grads):
+            np.testing.assert_allclose(got, want, **CUDA_TOL["float64"])
+    bn = fibril.nn.BatchNorm2d(6, dtype=fibril.float64).to("cuda").eval()
+    y = bn(fibril.tensor(a.reshape(2, 6, 11, 6), device="cuda"))
+    np.testing.assert_allclose(y.detach().cpu().numpy(), a.reshape(2, 6, 11, 6) / np.sqrt(1 + 1e-5), rtol=1e-12)
+
+
+@pytest.mark.cuda
+def test_cuda_mixed_devices_are_runtime_errors():
+    x = fibril.zeros((2, 3), device="cuda")
+    with pytest.raises(RuntimeError, match="same device"):
+        F.layer_norm(x, (3,), fibril.ones(3))
+    with pytest.raises(RuntimeError, match="same device"):
+        F.batch_norm(x, fibril.zeros(3), fibril.ones(3), training=False)

@@ -235,3 +235,164 @@ def test_elementwise_loss_shape_mismatch_names_both(name):
 def test_bad_reduction():
     with pytest.raises(ValueError, match="reduction"):
         F.mse_loss(fibril.zeros(2), fibril.zeros(2), reduction="avg")
+
+
+# ------------------------------------------------------------------------------------- CUDA
+# The fused kernels on "cuda" (a GPU, or FIBRIL_CUDA_EMULATOR=1) against the CPU kernels and a
+# float64 numpy reference: warp rows (<= 1024), block rows, odd lengths (scalar heads and
+# tails around the 128-bit loads), float64, non-last dims. Small shapes: the emulator runs
+# every CUDA thread as a fiber.
+CUDA_TOL = {"float32": dict(rtol=2e-5, atol=2e-6), "float64": dict(rtol=1e-12, atol=1e-13)}
+
+
+def _on_both(fn, arrays, grad=True, seed=0, scalar_grad=False):
+    """fn(device, *leaves) on cpu and on cuda: [output, leaf gradients...] as numpy, per device."""
+    results = []
+    for device in ("cpu", "cuda"):
+        leaves = [fibril.tensor(a, device=device, requires_grad=grad) for a in arrays]
+        y = fn(device, *leaves)
+        got = [y.detach().cpu().numpy()]
+        if grad:
+            if scalar_grad:  # one value read in place for every row (stride 0)
+                g = fibril.tensor(np.asarray(1.5, arrays[0].dtype), device=device).expand(tuple(y.shape))
+            else:
+                g = fibril.tensor(np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(arrays[0].dtype),
+                                  device=device)
+            y.backward(g)
+            got += [None if t.grad is None else t.grad.cpu().numpy() for t in leaves]
+        results.append(got)
+    return results
+
+
+def _assert_close(cpu, cuda, dtype):
+    for want, got in zip(cpu, cuda):
+        if want is None:
+            assert got is None
+            continue
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, **CUDA_TOL[dtype])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("n", [1, 3, 31, 33, 1000, 1025, 1031])
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_softmax_rows(n, log, dtype):
+    a = (np.random.default_rng(n).standard_normal((3, n)) * 5).astype(dtype)
+    name = "log_softmax" if log else "softmax"
+    cpu, cuda = _on_both(lambda d, x: getattr(F, name)(x, -1), [a])
+    _assert_close(cpu, cuda, dtype)
+    ref = np_log_softmax(a.astype(np.float64), 1)
+    np.testing.assert_allclose(cuda[0], ref if log else np.exp(ref), **CUDA_TOL[dtype])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dim", [0, 1])
+@pytest.mark.parametrize("log", [False, True])
+def test_cuda_softmax_non_last_dims(dim, log):
+    a = np.random.default_rng(1).standard_normal((5, 7, 3))
+    name = "log_softmax" if log else "softmax"
+    cpu, cuda = _on_both(lambda d, x: getattr(F, name)(x, dim), [a])
+    _assert_close(cpu, cuda, "float64")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("log", [False, True])
+def test_cuda_softmax_many_rows_and_misaligned_base(log):
+    """300 rows (38 blocks of 8 warps); a view one element into its buffer is not 16-byte
+    aligned like the output, so the kernel takes its scalar path."""
+    name = "log_softmax" if log else "softmax"
+    flat = np.random.default_rng(2).standard_normal(1 + 300 * 33).astype(np.float32)
+    want = getattr(F, name)(fibril.tensor(flat)[1:].reshape(300, 33), 1).numpy()
+    got = getattr(F, name)(fibril.tensor(flat, device="cuda")[1:].reshape(300, 33), 1)
+    assert got.device == "cuda:0"
+    np.testing.assert_allclose(got.cpu().numpy(), want, **CUDA_TOL["float32"])
+    cpu, cuda = _on_both(lambda d, x: getattr(F, name)(x, 1), [flat[1:].reshape(300, 33)])
+    _assert_close(cpu, cuda, "float32")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("log", [False, True])
+def test_cuda_softmax_extreme_inputs(dtype, log):
+    name = "log_softmax" if log else "softmax"
+    a = EXTREME.astype(dtype)
+    want = getattr(F, name)(fibril.tensor(a), 1).numpy()
+    got = getattr(F, name)(fibril.tensor(a, device="cuda"), 1).cpu().numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)  # NaN where the CPU has NaN
+    assert np.isnan(got[4]).all()
+
+
+@pytest.mark.cuda
+def test_cuda_softmax_of_scalar_and_empty():
+    assert F.softmax(fibril.tensor(3.0, device="cuda"), 0).item() == 1.0
+    y = F.log_softmax(fibril.zeros((0, 3), device="cuda"), 1)
+    assert y.shape == (0, 3) and y.device == "cuda:0"
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("opts", OPTIONS)
+@pytest.mark.parametrize("shape", [(6, 5), (3, 4, 2), (3, 1100)])
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_cuda_class_losses(name, shape, opts):
+    if name == "nll_loss" and "label_smoothing" in opts:
+        pytest.skip("nll_loss has no label smoothing")
+    classes = shape[1]
+    target = np.random.default_rng(3).integers(0, classes, size=shape[:1] + shape[2:])
+    target.flat[0] = 1  # an ignored entry where ignore_index is 1 or 2
+
+    def fn(device, x):
+        kw = _kwargs(fibril, opts, "none", classes)
+        if "weight" in kw:
+            kw["weight"] = fibril.tensor(np.linspace(0.5, 2.0, classes).astype(x.dtype.name), device=device)
+        return getattr(F, name)(x, fibril.tensor(target, device=device), **kw)
+
+    a = np.random.default_rng(4).standard_normal(shape) * 3
+    cpu, cuda = _on_both(fn, [a])
+    _assert_close(cpu, cuda, "float64")
+    cpu, cuda = _on_both(fn, [a.astype(np.float32)], scalar_grad=True)
+    _assert_close(cpu, cuda, "float32")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cuda_cross_entropy_gpt2_vocabulary(smoothing):
+    """50257 classes: odd rows, block per row, 128-bit loads after a per-row head."""
+    a = np.random.default_rng(6).standard_normal((3, 50257)).astype(np.float32) * 4
+    target = np.array([0, 50256, 1234])
+    w = np.random.default_rng(7).uniform(0.5, 2, 50257).astype(np.float32)
+    cpu, cuda = _on_both(lambda d, x: F.cross_entropy(x, fibril.tensor(target, device=d), weight=fibril.tensor(w, device=d),
+                                                      reduction="none", label_smoothing=smoothing), [a])
+    _assert_close(cpu, cuda, "float32")
+    ref = -np_log_softmax(a.astype(np.float64), 1)
+    want = (1 - smoothing) * w[target] * ref[np.arange(3), target] + smoothing / 50257 * (ref * w).sum(1)
+    np.testing.assert_allclose(cuda[0], want, rtol=2e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_cross_entropy_extreme_logits(dtype):
+    a = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [7.0, 7.0, 7.0], [0.0, -np.inf, 1.0]], dtype)
+    target = np.array([1, 0, 2, 0])
+    cpu, cuda = _on_both(lambda d, x: F.cross_entropy(x, fibril.tensor(target, device=d), reduction="none"), [a])
+    _assert_close(cpu, cuda, dtype)
+    np.testing.assert_allclose(cuda[0], [2e4, 2e4 + np.log(2), np.log(3), np.log1p(np.e)], rtol=1e-6)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_cuda_class_index_out_of_range_is_index_error(name):
+    x = fibril.zeros((2, 3), device="cuda")
+    for bad in ([0, 3], [-1, 0]):
+        with pytest.raises(IndexError, match="out of range"):
+            getattr(F, name)(x, fibril.tensor(bad, device="cuda"), reduction="none")
+    getattr(F, name)(x, fibril.tensor([0, -100], device="cuda"), reduction="none")
+
+
+@pytest.mark.cuda
+def test_cuda_mixed_devices_are_runtime_errors():
+    x = fibril.zeros((2, 3), device="cuda")
+    with pytest.raises(RuntimeError, match="same device"):
+        F.cross_entropy(x, fibril.tensor([0, 1]), reduction="none")
+    with pytest.raises(RuntimeError, match="same device"):
+        F.cross_entropy(x, fibril.tensor([0, 1], device="cuda"), weight=fibril.ones(3), reduction="none")

@@ -4,12 +4,13 @@
 
 #include "core/errors.h"
 #include "cpu/kernels.h"
+#include "cuda/norm.h"
+#include "ops/device.h"
 
 namespace fibril::ops {
 namespace {
 
 void check_input(const Array& x, const char* op) {
-  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
   FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
 }
 
@@ -55,17 +56,20 @@ NormResult row_norm(bool rms, const Array& x_in, const Shape& normalized, const 
                     const OptArray& bias, double eps) {
   const char* op = rms ? "rms_norm" : "layer_norm";
   check_input(x_in, op);
+  const Device device = common_device(op, {&x_in, weight ? &*weight : nullptr, bias ? &*bias : nullptr});
   const Shape lead = leading_shape(x_in, normalized, op);
   const Array x = x_in.contiguous();
   const OptArray w = param(weight, normalized, x, "weight", op);
   const OptArray b = param(bias, normalized, x, "bias", op);
-  NormResult r{Array::empty(x.shape(), x.dtype()), Array::empty(lead, x.dtype()), Array::empty(lead, x.dtype())};
+  NormResult r{Array::empty(x.shape(), x.dtype(), device), Array::empty(lead, x.dtype(), device),
+               Array::empty(lead, x.dtype(), device)};
   const int64_t n = numel_of(normalized);
   if (x.numel() == 0) return r;
   cpu::RowNormArgs args{rms, x.dtype(), x.numel() / n, n, eps, static_cast<const char*>(x.data()), data(w), data(b),
                         static_cast<char*>(r.y.data()), static_cast<char*>(r.mean.data()),
                         static_cast<char*>(r.rstd.data()), nullptr, nullptr, nullptr, nullptr, nullptr};
-  cpu::kernels().row_norm(args);
+  if (device.is_cpu()) cpu::kernels().row_norm(args);
+  else FIBRIL_CUDA_CALL(row_norm, device.index, args);
   return r;
 }
 
@@ -74,27 +78,30 @@ NormGrads row_norm_backward(bool rms, const Array& g_in, const Array& x_in, cons
                             bool want_bias) {
   const char* op = rms ? "rms_norm_backward" : "layer_norm_backward";
   check_input(x_in, op);
+  const Device device = common_device(op, {&g_in, &x_in, weight ? &*weight : nullptr, &mean, &rstd});
   leading_shape(x_in, normalized, op);
   FIBRIL_CHECK(g_in.shape() == x_in.shape() && g_in.dtype() == x_in.dtype(), Value, "[", op, "] gradient ",
                g_in.describe(), " does not match the input ", x_in.describe());
   const Array x = x_in.contiguous(), g = g_in.contiguous();
   const OptArray w = param(weight, normalized, x, "weight", op);
   const int64_t n = numel_of(normalized), rows = n ? x.numel() / n : 0;
-  NormGrads r{Array::empty(x.shape(), x.dtype()), std::nullopt, std::nullopt};
-  if (want_weight && w) r.gw = Array::empty(normalized, x.dtype());
-  if (want_bias) r.gb = Array::empty(normalized, x.dtype());
+  NormGrads r{Array::empty(x.shape(), x.dtype(), device), std::nullopt, std::nullopt};
+  if (want_weight && w) r.gw = Array::empty(normalized, x.dtype(), device);
+  if (want_bias) r.gb = Array::empty(normalized, x.dtype(), device);
   if (x.numel() == 0) {
     if (r.gw) r.gw->fill(0.0);
     if (r.gb) r.gb->fill(0.0);
     return r;
   }
   const int64_t blocks = (rows + cpu::kNormRowBlock - 1) / cpu::kNormRowBlock;
-  Array scratch = Array::empty({(r.gw || r.gb) ? 2 * blocks * n : 0}, x.dtype());
+  // the CUDA kernels take their own scratch
+  Array scratch = Array::empty({(r.gw || r.gb) && device.is_cpu() ? 2 * blocks * n : 0}, x.dtype());
   cpu::RowNormArgs args{rms, x.dtype(), rows, n, 0.0, static_cast<const char*>(x.data()), data(w), nullptr,
                         nullptr, static_cast<char*>(mean.data()), static_cast<char*>(rstd.data()),
                         static_cast<const char*>(g.data()), static_cast<char*>(r.gx.data()), mutable_data(r.gw),
                         mutable_data(r.gb), static_cast<char*>(scratch.data())};
-  cpu::kernels().row_norm(args);
+  if (device.is_cpu()) cpu::kernels().row_norm(args);
+  else FIBRIL_CUDA_CALL(row_norm, device.index, args);
   return r;
 }
 
@@ -102,6 +109,9 @@ NormResult batch_norm(const Array& x_in, const OptArray& weight, const OptArray&
                       const OptArray& running_var, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
   check_input(x_in, op);
+  const Device device = common_device(op, {&x_in, weight ? &*weight : nullptr, bias ? &*bias : nullptr,
+                                           running_mean ? &*running_mean : nullptr,
+                                           running_var ? &*running_var : nullptr});
   const ChannelLayout l = channels_of(x_in, op);
   FIBRIL_CHECK(!training || l.batch * l.spatial > 1, Value, "[batch_norm] expected more than 1 value per channel when training, got input size ",
                shape_str(x_in.shape()));
@@ -116,13 +126,15 @@ NormResult batch_norm(const Array& x_in, const OptArray& weight, const OptArray&
   const Array x = x_in.contiguous();
   const OptArray w = param(weight, c_shape, x, "weight", op);
   const OptArray b = param(bias, c_shape, x, "bias", op);
-  NormResult r{Array::empty(x.shape(), x.dtype()), Array::empty(c_shape, x.dtype()), Array::empty(c_shape, x.dtype())};
+  NormResult r{Array::empty(x.shape(), x.dtype(), device), Array::empty(c_shape, x.dtype(), device),
+               Array::empty(c_shape, x.dtype(), device)};
   if (l.channels == 0) return r;
   cpu::BatchNormArgs args{x.dtype(), l.batch, l.channels, l.spatial, training, momentum, eps,
                           static_cast<const char*>(x.data()), data(w), data(b), mutable_data(running_mean),
                           mutable_data(running_var), static_cast<char*>(r.y.data()), static_cast<char*>(r.mean.data()),
                           static_cast<char*>(r.rstd.data()), nullptr, nullptr, nullptr, nullptr};
-  cpu::kernels().batch_norm(args);
+  if (device.is_cpu()) cpu::kernels().batch_norm(args);
+  else FIBRIL_CUDA_CALL(batch_norm, device.index, args);
   return r;
 }
 
@@ -130,22 +142,24 @@ NormGrads batch_norm_backward(const Array& g_in, const Array& x_in, const OptArr
                               const Array& rstd, bool training, bool want_weight, bool want_bias) {
   const char* op = "batch_norm_backward";
   check_input(x_in, op);
+  const Device device = common_device(op, {&g_in, &x_in, weight ? &*weight : nullptr, &mean, &rstd});
   const ChannelLayout l = channels_of(x_in, op);
   FIBRIL_CHECK(g_in.shape() == x_in.shape() && g_in.dtype() == x_in.dtype(), Value, "[", op, "] gradient ",
                g_in.describe(), " does not match the input ", x_in.describe());
   const Array x = x_in.contiguous(), g = g_in.contiguous();
   const Shape c_shape{l.channels};
   const OptArray w = param(weight, c_shape, x, "weight", op);
-  NormGrads r{Array::empty(x.shape(), x.dtype()), std::nullopt, std::nullopt};
-  if (want_weight && w) r.gw = Array::empty(c_shape, x.dtype());
-  if (want_bias) r.gb = Array::empty(c_shape, x.dtype());
+  NormGrads r{Array::empty(x.shape(), x.dtype(), device), std::nullopt, std::nullopt};
+  if (want_weight && w) r.gw = Array::empty(c_shape, x.dtype(), device);
+  if (want_bias) r.gb = Array::empty(c_shape, x.dtype(), device);
   if (l.channels == 0) return r;
   cpu::BatchNormArgs args{x.dtype(), l.batch, l.channels, l.spatial, training, 0.0, 0.0,
                           static_cast<const char*>(x.data()), data(w), nullptr, nullptr, nullptr, nullptr,
                           static_cast<char*>(mean.data()), static_cast<char*>(rstd.data()),
                           static_cast<const char*>(g.data()), static_cast<char*>(r.gx.data()), mutable_data(r.gw),
                           mutable_data(r.gb)};
-  cpu::kernels().batch_norm(args);
+  if (device.is_cpu()) cpu::kernels().batch_norm(args);
+  else FIBRIL_CUDA_CALL(batch_norm, device.index, args);
   return r;
 }
 

@@ -4,16 +4,18 @@
 #include "ops/softmax.h"
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "core/errors.h"
 #include "cpu/kernels.h"
+#include "cuda/softmax.h"
+#include "ops/device.h"
 
 namespace fibril::ops {
 namespace {
 
 void check_input(const Array& x, const char* op) {
-  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
   FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
 }
 
@@ -46,12 +48,14 @@ Array back_from_rows(const Array& rows, const Array& like, int d) {
 Array run_softmax(cpu::SoftmaxKind kind, const Array& x, const Array* g, int d) {
   const Array xr = rows_of(x, d);
   const Array gr = g ? rows_of(*g, d) : xr;
-  Array out = Array::empty(xr.shape(), x.dtype());
+  const Device device = x.device();
+  Array out = Array::empty(xr.shape(), x.dtype(), device);
   const int64_t n = xr.ndim() ? xr.shape().back() : 1;
   if (out.numel() > 0) {
     cpu::SoftmaxArgs args{kind, x.dtype(), out.numel() / n, n, static_cast<const char*>(xr.data()),
                           static_cast<const char*>(gr.data()), static_cast<char*>(out.data())};
-    cpu::kernels().softmax(args);
+    if (device.is_cpu()) cpu::kernels().softmax(args);
+    else FIBRIL_CUDA_CALL(softmax, device.index, args);
   }
   return back_from_rows(out, x, d);
 }
@@ -77,6 +81,7 @@ struct Operands {
 Operands operands(const Array& x, const Array& target, const ClassLossOptions& opt) {
   const char* op = loss_name(opt);
   check_input(x, op);
+  common_device(op, {&x, &target, opt.weight ? &*opt.weight : nullptr});
   FIBRIL_CHECK(x.ndim() >= 1, Value, "[", op, "] needs an input of at least 1 dim (classes), got ", x.describe());
   FIBRIL_CHECK(!is_floating_point(target.dtype()) && target.dtype() != DType::bool_, Type, "[", op,
                "] class-index targets must be integers, got ", target.describe());
@@ -117,6 +122,7 @@ Array softmax(const Array& x, int64_t dim, bool log) {
 Array softmax_backward(const Array& y, const Array& g, int64_t dim, bool log) {
   const char* op = log ? "log_softmax_backward" : "softmax_backward";
   check_input(y, op);
+  common_device(op, {&y, &g});
   FIBRIL_CHECK(g.shape() == y.shape() && g.dtype() == y.dtype(), Value, "[", op, "] gradient ", g.describe(),
                " does not match the result ", y.describe());
   const int d = wrap_dim(dim, y.ndim(), op);
@@ -125,15 +131,17 @@ Array softmax_backward(const Array& y, const Array& g, int64_t dim, bool log) {
 
 ClassLoss class_loss(const Array& x, const Array& target, const ClassLossOptions& opt) {
   const Operands o = operands(x, target, opt);
-  ClassLoss r{Array::empty(target.shape(), x.dtype()), Array::empty(target.shape(), x.dtype()),
-              Array::empty({o.rows, 2}, x.dtype())};
+  const Device device = x.device();
+  ClassLoss r{Array::empty(target.shape(), x.dtype(), device), Array::empty(target.shape(), x.dtype(), device),
+              Array::empty({o.rows, 2}, x.dtype(), device)};
   if (o.rows == 0) return r;
   FIBRIL_CHECK(o.n > 0, Value, "[", loss_name(opt), "] needs at least one class, got input ", x.describe());
   cpu::ClassLossArgs args = loss_args(o, opt);
   args.loss = static_cast<char*>(r.loss.data());
   args.row_weight = static_cast<char*>(r.row_weight.data());
   args.stats = static_cast<char*>(r.stats.data());
-  FIBRIL_CHECK(cpu::kernels().class_loss(args), Index, "[", loss_name(opt), "] target out of range: every target must be in [0, ",
+  const bool ok = device.is_cpu() ? cpu::kernels().class_loss(args) : FIBRIL_CUDA_CALL(class_loss, device.index, args);
+  FIBRIL_CHECK(ok, Index, "[", loss_name(opt), "] target out of range: every target must be in [0, ",
                o.n, ") or equal ignore_index (", opt.ignore_index, ")");
   return r;
 }
@@ -141,20 +149,23 @@ ClassLoss class_loss(const Array& x, const Array& target, const ClassLossOptions
 Array class_loss_backward(const Array& g, const Array& x, const Array& target, const Array& stats,
                           const ClassLossOptions& opt) {
   const Operands o = operands(x, target, opt);
+  const std::string bop = std::string(loss_name(opt)) + "_backward";
+  const Device device = common_device(bop.c_str(), {&g, &x, &stats});
   FIBRIL_CHECK(g.shape() == target.shape(), Value, "[", loss_name(opt), "_backward] gradient ", g.describe(),
                " does not match target ", target.describe());
   const bool scalar = std::all_of(g.strides().begin(), g.strides().end(), [](int64_t s) { return s == 0; });
   FIBRIL_CHECK(g.dtype() == x.dtype(), Type, "[", loss_name(opt), "_backward] gradient ", g.describe(),
                " does not match input ", x.describe());
   const Array gc = scalar ? g : g.contiguous();
-  Array gx = Array::empty(o.x.shape(), x.dtype());
+  Array gx = Array::empty(o.x.shape(), x.dtype(), device);
   if (o.rows > 0) {
     cpu::ClassLossArgs args = loss_args(o, opt);
     args.stats = const_cast<char*>(static_cast<const char*>(stats.data()));
     args.g = static_cast<const char*>(gc.data());
     args.g_stride = scalar ? 0 : 1;
     args.gx = static_cast<char*>(gx.data());
-    cpu::kernels().class_loss_backward(args);
+    if (device.is_cpu()) cpu::kernels().class_loss_backward(args);
+    else FIBRIL_CUDA_CALL(class_loss_backward, device.index, args);
   }
   return back_from_rows(gx, x, class_dim(x));
 }

@@ -1,0 +1,191 @@
+"""CUDA softmax and norm families against torch CUDA, on a GPU machine:
+
+    python bench/bench_cuda_sna.py            # the shapes of the issue (needs ~6 GiB of GPU memory)
+    python bench/bench_cuda_sna.py --quick    # small shapes, also runs under FIBRIL_CUDA_EMULATOR=1
+
+Checks each fibril result against torch first, then times both (warm-up, 7 samples of several
+calls, median, a device synchronize closing each sample) and prints ms, GB/s over the minimal
+bytes (each operand read once, each result written once) and fibril's GB/s as a % of a device
+copy of the same bytes (torch's copy_), with torch's time and ratio. fibril's cross_entropy
+forward waits for the device once per call (the out-of-range target check).
+"""
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import fibril
+import fibril.nn.functional as F
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+def median_time(fn, sync, calls):
+    fn()
+    sync()
+    samples = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync()
+        samples.append((time.perf_counter() - t0) / calls)
+    return statistics.median(samples)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    if not fibril.cuda.is_available():
+        sys.exit("fibril.cuda.is_available() is False")
+    have_torch = torch is not None and torch.cuda.is_available()
+    rng = np.random.default_rng(0)
+    calls = 2 if args.quick else 10
+    if args.quick:
+        softmax_shapes, ce_shapes, ln_shapes, bn_shapes = [(64, 1000)], [(8, 1031)], [(64, 1024)], [(4, 8, 6, 6)]
+    else:
+        softmax_shapes = [(8192, 4096), (8192, 32768)]
+        ce_shapes = [(8192, 50257)]
+        ln_shapes = [(8192, 1024), (8192, 4096)]
+        bn_shapes = [(32, 64, 56, 56)]
+    fsync = fibril.cuda.synchronize
+    tsync = torch.cuda.synchronize if have_torch else (lambda: None)
+    rows = []
+
+    def bench(name, shape, nbytes, ours, theirs, check):
+        if have_torch:
+            check()
+        t_ours = median_time(ours, fsync, calls)
+        t_theirs = median_time(theirs, tsync, calls) if have_torch else float("nan")
+        t_copy = float("nan")
+        if have_torch:
+            n = nbytes // 8
+            src, dst = torch.empty(n, device="cuda"), torch.empty(n, device="cuda")
+            t_copy = median_time(lambda: dst.copy_(src), tsync, calls)
+            del src, dst
+        gbs = nbytes / t_ours / 1e9
+        copy_gbs = nbytes / t_copy / 1e9
+        rows.append((name, "x".join(map(str, shape)), t_ours * 1e3, gbs, 100 * gbs / copy_gbs, t_theirs * 1e3,
+                     t_theirs / t_ours))
+
+    def pair(a, requires_grad=False):
+        f = fibril.tensor(a, device="cuda", requires_grad=requires_grad)
+        t = torch.tensor(a, device="cuda", requires_grad=requires_grad) if have_torch else None
+        return f, t
+
+    def close(f, t, tol=2e-5):
+        np.testing.assert_allclose(f.detach().cpu().numpy(), t.detach().cpu().numpy(), rtol=tol, atol=tol)
+
+    for shape in softmax_shapes:
+        a = rng.standard_normal(shape).astype(np.float32)
+        x, tx = pair(a)
+        el = a.size * 4
+        for name in ("softmax", "log_softmax"):
+            fb, tb = getattr(F, name), getattr(torch, name) if have_torch else None
+            with fibril.no_grad():
+                bench(f"{name} fwd", shape, 2 * el, lambda: fb(x, -1), lambda: tb(tx, -1),
+                      lambda: close(fb(x, -1), tb(tx, -1)))
+            y, ty = fb(x, -1), (tb(tx, -1) if have_torch else None)
+            g, tg = pair(rng.standard_normal(shape).astype(np.float32))
+            log = name == "log_softmax"
+            bench(f"{name} bwd", shape, 3 * el,
+                  lambda: fibril._C.softmax_backward(y._data, g._data, -1, log),
+                  lambda: torch.ops.aten._log_softmax_backward_data(tg, ty, -1, torch.float32) if log
+                  else torch.ops.aten._softmax_backward_data(tg, ty, -1, torch.float32),
+                  lambda: None)
+            del y, ty, g, tg
+        del x, tx
+
+    for shape in ce_shapes:
+        a = rng.standard_normal(shape).astype(np.float32)
+        target = rng.integers(0, shape[1], shape[0])
+        x, tx = pair(a, requires_grad=True)
+        t, tt = pair(target)
+        el = a.size * 4
+
+        def ours_step():
+            x.grad = None
+            F.cross_entropy(x, t, reduction="none").backward(ones)
+
+        def theirs_step():
+            tx.grad = None
+            torch.nn.functional.cross_entropy(tx, tt, reduction="none").backward(tones)
+
+        ones, tones = pair(np.ones(shape[0], np.float32))
+        with fibril.no_grad():
+            bench("cross_entropy fwd", shape, el, lambda: F.cross_entropy(x, t, reduction="none"),
+                  lambda: torch.nn.functional.cross_entropy(tx, tt, reduction="none"),
+                  lambda: close(F.cross_entropy(x, t, reduction="none"),
+                                torch.nn.functional.cross_entropy(tx, tt, reduction="none"), 1e-4))
+        bench("cross_entropy fwd+bwd", shape, 3 * el, ours_step, theirs_step, lambda: None)
+        del x, tx
+
+    for shape in ln_shapes:
+        n = shape[-1]
+        a = rng.standard_normal(shape).astype(np.float32)
+        x, tx = pair(a, requires_grad=True)
+        w, tw = pair(rng.uniform(0.5, 1.5, n).astype(np.float32), True)
+        b, tb = pair(rng.uniform(-1, 1, n).astype(np.float32), True)
+        g, tg = pair(rng.standard_normal(shape).astype(np.float32))
+        el = a.size * 4
+        for name in ("layer_norm", "rms_norm"):
+            if name == "layer_norm":
+                ours = lambda: F.layer_norm(x, (n,), w, b)  # noqa: E731
+                theirs = lambda: torch.nn.functional.layer_norm(tx, (n,), tw, tb)  # noqa: E731
+            else:
+                ours = lambda: F.rms_norm(x, (n,), w, eps=1e-6)  # noqa: E731
+                theirs = lambda: torch.nn.functional.rms_norm(tx, (n,), tw, eps=1e-6)  # noqa: E731
+            with fibril.no_grad():
+                bench(f"{name} fwd", shape, 2 * el, ours, theirs,
+                      lambda: close(ours(), theirs(), 1e-4) if have_torch else None)
+
+            def ours_step():
+                x.grad = w.grad = b.grad = None
+                ours().backward(g)
+
+            def theirs_step():
+                tx.grad = tw.grad = tb.grad = None
+                theirs().backward(tg)
+
+            bench(f"{name} fwd+bwd (w, b grads)", shape, 5 * el, ours_step, theirs_step, lambda: None)
+        del x, tx, g, tg
+
+    for shape in bn_shapes:
+        c = shape[1]
+        a = rng.standard_normal(shape).astype(np.float32)
+        x, tx = pair(a, requires_grad=True)
+        w, tw = pair(np.ones(c, np.float32), True)
+        b, tb = pair(np.zeros(c, np.float32), True)
+        rm, trm = pair(np.zeros(c, np.float32))
+        rv, trv = pair(np.ones(c, np.float32))
+        g, tg = pair(rng.standard_normal(shape).astype(np.float32))
+        el = a.size * 4
+        ours = lambda: F.batch_norm(x, rm, rv, w, b, training=True)  # noqa: E731
+        theirs = lambda: torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True)  # noqa: E731
+        with fibril.no_grad():
+            bench("batch_norm fwd (train)", shape, 2 * el, ours, theirs, lambda: None)
+
+        def ours_step():
+            x.grad = w.grad = b.grad = None
+            ours().backward(g)
+
+        def theirs_step():
+            tx.grad = tw.grad = tb.grad = None
+            theirs().backward(tg)
+
+        bench("batch_norm fwd+bwd", shape, 5 * el, ours_step, theirs_step, lambda: None)
+
+    print(f"{'op':32} {'shape':>16} {'ms':>9} {'GB/s':>8} {'% copy':>7} {'torch ms':>9} {'torch/ours':>10}")
+    for r in rows:
+        print(f"{r[0]:32} {r[1]:>16} {r[2]:9.3f} {r[3]:8.0f} {r[4]:7.0f} {r[5]:9.3f} {r[6]:10.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,499 @@
+// CUDA norm family: layer norm and rms norm over rows, batch norm over channels, forward and
+// backward; the same arguments, statistics and results as csrc/cpu/norm.cpp.
+//
+// Rows (llm.c's layernorm kernels): forward takes a warp per row up to 1024 elements, a block
+// above, 128-bit loads (rows::visit) and shuffle reductions; exact two-pass statistics (the
+// mean, then the squared deviations) re-read the row from L1/L2, then y goes out with
+// streaming stores: HBM sees one read of x and one write of y. Backward runs a block per row
+// (rows strided over a grid of a few blocks per SM): one pass for sum(g w) and sum(g w xhat),
+// one pass writing gx; the weight and bias gradients are accumulated per block, each thread in
+// its own columns (no atomics), in shared memory (rows up to 96 KiB of partials, else the
+// block's slot of global scratch), written as one partial row per block and summed over the
+// blocks in a fixed order by a second small kernel: results do not depend on scheduling.
+//
+// Batch norm: statistics per channel over batch x spatial, split over C x splits blocks
+// (about 8 blocks per SM in all): each block makes two passes over its chunk (mean, then the
+// squared deviations) and the chunks merge in a fixed order by Chan's formula in double, with
+// the running-stat update; then one elementwise pass applies the per-channel scale and shift.
+// Backward: per-chunk sums of g and g (x - mean), merged per channel (weight and bias
+// gradients), then one elementwise pass for gx. So forward reads x twice, backward reads x and
+// g twice, as PyTorch's kernels do.
+//
+// H100 figures: to be measured.
+#include <algorithm>
+#include <cmath>
+
+#include "cuda/launch.cuh"
+#include "cuda/norm.h"
+#include "cuda/rows.cuh"
+
+namespace fibril::cuda::FIBRIL_CUDA_NS {
+namespace {
+
+using cpu::BatchNormArgs;
+using cpu::RowNormArgs;
+using rows::load;
+using rows::load_last;
+using rows::Pack;
+using rows::row_group;
+using rows::RowGroup;
+using rows::store_stream;
+
+template <typename T, int V, bool kBlock>
+__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ? 1 : 2) : 3)
+    row_norm_forward_kernel(bool rms, int64_t nrows, int64_t n, T eps, const T* x, const T* w, const T* b, T* y,
+                            T* mean, T* rstd) {
+  __shared__ T red[64];
+  const RowGroup grp = row_group<kBlock>();
+  for (int64_t row = grp.row; row < nrows; row += grp.step) {
+    const T* xr = x + row * n;
+    T* yr = y + row * n;
+    T m = 0;
+    if (!rms) {
+      T total = 0;
+      rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
+        constexpr int K = decltype(width)::value;
+        const Pack<T, K> p = load<T, K>(xr + i);
+#pragma unroll
+        for (int j = 0; j < K; ++j) total += p.v[j];
+      });
+      m = rows::group_sum<kBlock>(total, red) / T(n);
+    }
+    T sq = 0;
+    rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
+      constexpr int K = decltype(width)::value;
+      const Pack<T, K> p = load<T, K>(xr + i);
+#pragma unroll
+      for (int j = 0; j < K; ++j) {
+        const T d = p.v[j] - m;
+        sq += d * d;
+      }
+    });
+    sq = rows::group_sum<kBlock>(sq, red);
+    const T s = T(1) / rows::sqrt_(sq / T(n) + eps);
+    if (grp.tid == 0) {
+      if (!rms) mean[row] = m;
+      rstd[row] = s;
+    }
+    const T shift = -m * s;
+    rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
+      constexpr int K = decltype(width)::value;
+      Pack<T, K> p = load_last<T, K>(xr + i);
+#pragma unroll
+      for (int j = 0; j < K; ++j) p.v[j] = rows::fma_(p.v[j], s, shift);
+      if (w) {
+        const Pack<T, K> pw = load<T, K>(w + i);
+#pragma unroll
+        for (int j = 0; j < K; ++j) p.v[j] *= pw.v[j];
+      }
+      if (b) {
+        const Pack<T, K> pb = load<T, K>(b + i);
+#pragma unroll
+        for (int j = 0; j < K; ++j) p.v[j] += pb.v[j];
+      }
+      store_stream<T, K>(yr + i, p);
+    });
+  }
+}
+
+// Where a block keeps its weight/bias gradient partials: slot elements, the weight's column j
+// at pad + j, the bias's at pad + np + j (pad aligns the vector columns to 16 bytes).
+struct PartialLayout {
+  int64_t slot, pad, np;
+};
+
+template <typename T, int V>
+__global__ void __launch_bounds__(512, 2)
+    row_norm_backward_kernel(bool rms, int64_t nrows, int64_t n, const T* x, const T* w, const T* g,
+                             const T* mean, const T* rstd, T* gx, T* part, PartialLayout pl, bool shared_acc) {
+  __shared__ T red[64];
+  FIBRIL_DYNAMIC_SHARED(T, dyn);
+  T* acc = nullptr;
+  if (part) {
+    acc = shared_acc ? dyn : part + int64_t(blockIdx.x) * pl.slot;
+    for (int64_t i = threadIdx.x; i < pl.slot; i += blockDim.x) acc[i] = T(0);
+    __syncthreads();
+  }
+  T* acc_w = acc ? acc + pl.pad : nullptr;
+  T* acc_b = acc ? acc + pl.pad + pl.np : nullptr;
+  const int tid = int(threadIdx.x), count = int(blockDim.x);
+  for (int64_t row = blockIdx.x; row < nrows; row += gridDim.x) {
+    const T* xr = x + row * n;
+    const T* gr = g + row * n;
+    T* o = gx + row * n;
+    const T m = rms ? T(0) : mean[row], s = rstd[row];
+    T sum_gw = 0, sum_gw_xhat = 0;
+    rows::visit<T, V>(xr, n, tid, count, [&](int64_t i, auto width) {
+      constexpr int K = decltype(width)::value;
+      const Pack<T, K> px = load<T, K>(xr + i);
+      Pack<T, K> pg = load<T, K>(gr + i);
+      if (w) {
+        const Pack<T, K> pw = load<T, K>(w + i);
+#pragma unroll
+        for (int j = 0; j < K; ++j) pg.v[j] *= pw.v[j];
+      }
+#pragma unroll
+      for (int j = 0; j < K; ++j) {
+        sum_gw += pg.v[j];
+        sum_gw_xhat += pg.v[j] * ((px.v[j] - m) * s);
+      }
+    });
+    rows::group_sum2<true>(sum_gw, sum_gw_xhat, red);
+    const T c1 = rms ? T(0) : sum_gw / T(n), c2 = sum_gw_xhat / T(n);
+    rows::visit<T, V>(xr, n, tid, count, [&](int64_t i, auto width) {
+      constexpr int K = decltype(width)::value;
+      const Pack<T, K> px = load_last<T, K>(xr + i), pg = load_last<T, K>(gr + i);
+      Pack<T, K> pw{};
+      if (w) pw = load<T, K>(w + i);
+      Pack<T, K> r, xhat;
+#pragma unroll
+      for (int j = 0; j < K; ++j) {
+        xhat.v[j] = (px.v[j] - m) * s;
+        const T gw = w ? pg.v[j] * pw.v[j] : pg.v[j];
+        r.v[j] = s * (gw - c1 - xhat.v[j] * c2);
+      }
+      store_stream<T, K>(o + i, r);
+      if (acc) {
+        Pack<T, K> aw = load<T, K>(acc_w + i), ab = load<T, K>(acc_b + i);
+#pragma unroll
+        for (int j = 0; j < K; ++j) {
+          aw.v[j] = rows::fma_(pg.v[j], xhat.v[j], aw.v[j]);
+          ab.v[j] += pg.v[j];
+        }
+        *reinterpret_cast<Pack<T, K>*>(acc_w + i) = aw;
+        *reinterpret_cast<Pack<T, K>*>(acc_b + i) = ab;
+      }
+    });
+  }
+  if (part && shared_acc) {
+    __syncthreads();
+    T* out = part + int64_t(blockIdx.x) * pl.slot;
+    for (int64_t i = threadIdx.x; i < pl.slot; i += blockDim.x) out[i] = acc[i];
+  }
+}
+
+// gw[j], gb[j] = the blocks' partials of column j. A block takes 32 columns (one coalesced
+// 128-byte row segment per warp) and 8 groups of rows: group k adds partial rows k, k + 8, ...
+// in order, then the 8 group sums are added in group order (the same order on every run).
+constexpr unsigned kParamCols = 32, kParamGroups = 8;
+
+template <typename T>
+__global__ void __launch_bounds__(kParamCols * kParamGroups)
+    param_grad_kernel(int64_t n, int64_t blocks, const T* part, PartialLayout pl, T* gw, T* gb) {
+  __shared__ T sums[2][kParamGroups][kParamCols];
+  const unsigned col = threadIdx.x % kParamCols, group = threadIdx.x / kParamCols;
+  const int64_t j = int64_t(blockIdx.x) * kParamCols + col;
+  T sw = 0, sb = 0;
+  if (j < n) {
+    for (int64_t b = group; b < blocks; b += kParamGroups) {
+      sw += part[b * pl.slot + pl.pad + j];
+      sb += part[b * pl.slot + pl.pad + pl.np + j];
+    }
+  }
+  sums[0][group][col] = sw;
+  sums[1][group][col] = sb;
+  __syncthreads();
+  if (group == 0 && j < n) {
+    for (unsigned k = 1; k < kParamGroups; ++k) {
+      sw += sums[0][k][col];
+      sb += sums[1][k][col];
+    }
+    if (gw) gw[j] = sw;
+    if (gb) gb[j] = sb;
+  }
+}
+
+template <typename T>
+void row_norm_forward(int device, const RowNormArgs& a) {
+  const T* x = reinterpret_cast<const T*>(a.x);
+  const T* w = reinterpret_cast<const T*>(a.weight);
+  const T* b = reinterpret_cast<const T*>(a.bias);
+  T* y = reinterpret_cast<T*>(a.y);
+  rows::dispatch<T>(a.n, {x, y}, {w, b}, [&](auto width, auto blk) {
+    constexpr int V = decltype(width)::value;
+    constexpr bool B = decltype(blk)::value;
+    dim3 grid, block;
+    rows::shape<B>(a.rows, a.n, V, grid, block);
+    launch("row_norm", row_norm_forward_kernel<T, V, B>, grid, block, 0, device, a.rms, a.rows, a.n, T(a.eps), x, w,
+           b, y, reinterpret_cast<T*>(a.mean), reinterpret_cast<T*>(a.rstd));
+  });
+}
+
+template <typename T>
+void row_norm_backward(int device, const RowNormArgs& a) {
+  const T* x = reinterpret_cast<const T*>(a.x);
+  const T* w = reinterpret_cast<const T*>(a.weight);
+  const T* g = reinterpret_cast<const T*>(a.g);
+  T* gx = reinterpret_cast<T*>(a.gx);
+  const bool params = a.gw || a.gb;
+  // Partials need each column in the same thread for every row: whole-vector rows (x itself
+  // as a per-column operand) or scalar access.
+  rows::dispatch<T>(a.n, {x, g, gx}, {w, params ? x : nullptr}, [&](auto width, auto) {
+    constexpr int V = decltype(width)::value;
+    const int64_t vectors = (a.n + V - 1) / V;
+    const unsigned threads = unsigned(std::min<int64_t>(512, std::max<int64_t>(32, ((vectors + 1) / 2 + 31) / 32 * 32)));
+    const int64_t per_sm = std::min<int64_t>(8, 2048 / threads);
+    const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(a.rows, rows::sm_count(device) * per_sm));
+    int64_t head = 0;
+    if (V > 1) head = std::min<int64_t>(a.n, int64_t((16 - (reinterpret_cast<uintptr_t>(x) & 15)) & 15) / int64_t(sizeof(T)));
+    PartialLayout pl{0, (V - head % V) % V, (a.n + V - 1) / V * V + V};
+    pl.slot = 2 * pl.np;
+    const size_t slot_bytes = size_t(pl.slot) * sizeof(T);
+    const bool shared_acc = params && slot_bytes <= 96 * 1024;
+    Scratch part(params ? size_t(blocks) * slot_bytes : 0, device);
+    launch("row_norm_backward", row_norm_backward_kernel<T, V>, dim3(unsigned(blocks)), dim3(threads),
+           shared_acc ? slot_bytes : 0, device, a.rms, a.rows, a.n, x, w, g, reinterpret_cast<const T*>(a.mean),
+           reinterpret_cast<const T*>(a.rstd), gx, params ? part.as<T>() : static_cast<T*>(nullptr), pl, shared_acc);
+    if (params)
+      launch("row_norm_backward", param_grad_kernel<T>, dim3(unsigned((a.n + kParamCols - 1) / kParamCols)),
+             dim3(kParamCols * kParamGroups), 0, device, a.n, blocks,
+             static_cast<const T*>(part.as<T>()), pl, reinterpret_cast<T*>(a.gw), reinterpret_cast<T*>(a.gb));
+  }, true);
+}
+
+// ---- batch norm -----------------------------------------------------------------------------
+
+// Calls f(offset) for this thread's values e in [lo, hi) of channel c's batch x spatial values
+// (e = b S + s at offset (b C + c) S + s), spread over the block.
+template <typename F>
+__device__ __forceinline__ void channel_visit(int64_t lo, int64_t hi, int64_t S, int64_t C, int64_t c, F&& f) {
+  int64_t e = lo + threadIdx.x;
+  if (e >= hi) return;
+  int64_t b = e / S, s = e % S;
+  const int64_t step = blockDim.x, db = step / S, ds = step % S;
+  for (; e < hi; e += step) {
+    f((b * C + c) * S + s);
+    s += ds;
+    b += db;
+    if (s >= S) {
+      s -= S;
+      ++b;
+    }
+  }
+}
+
+struct Chunk {
+  int64_t c, lo, hi;
+};
+
+// This block's channel and chunk: blocks c * splits + k.
+__device__ __forceinline__ Chunk chunk_of(int64_t total, int64_t splits) {
+  const int64_t c = blockIdx.x / splits, k = blockIdx.x % splits;
+  const int64_t size = (total + splits - 1) / splits;
+  const int64_t lo = k * size < total ? k * size : total;
+  return Chunk{c, lo, lo + size < total ? lo + size : total};
+}
+
+// part[3 block] = (count, mean, sum of squared deviations) of the block's chunk.
+template <typename T>
+__global__ void __launch_bounds__(256)
+    bn_stats_kernel(int64_t N, int64_t C, int64_t S, int64_t splits, const T* x, double* part) {
+  __shared__ T red[64];
+  const Chunk ch = chunk_of(N * S, splits);
+  T total = 0;
+  channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) { total += x[off]; });
+  total = rows::group_sum<true>(total, red);
+  const T m = ch.hi > ch.lo ? total / T(ch.hi - ch.lo) : T(0);
+  T sq = 0;
+  channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) {
+    const T d = x[off] - m;
+    sq += d * d;
+  });
+  sq = rows::group_sum<true>(sq, red);
+  if (threadIdx.x == 0) {
+    part[3 * blockIdx.x] = double(ch.hi - ch.lo);
+    part[3 * blockIdx.x + 1] = double(m);
+    part[3 * blockIdx.x + 2] = double(sq);
+  }
+}
+
+// Per channel: the statistics (merged chunks in training, the running ones in eval), the
+// running-stat update, and coef = (scale, shift) for y = x scale + shift.
+template <typename T>
+__global__ void __launch_bounds__(256)
+    bn_finish_kernel(int64_t C, int64_t splits, bool training, T momentum, T eps, const double* part, T* rm, T* rv,
+                     const T* w, const T* b, T* mean, T* rstd, T* coef) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
+    T m, s;
+    if (training) {
+      double count = 0, mu = 0, m2 = 0;
+      for (int64_t k = 0; k < splits; ++k) {
+        const double* p = part + 3 * (c * splits + k);
+        if (p[0] == 0) continue;
+        const double total = count + p[0], delta = p[1] - mu;
+        mu += delta * p[0] / total;
+        m2 += p[2] + delta * delta * count * p[0] / total;
+        count = total;
+      }
+      m = T(mu);
+      s = T(1) / rows::sqrt_(T(m2 / count) + eps);
+      if (rm) rm[c] = (1 - momentum) * rm[c] + momentum * m;
+      if (rv) rv[c] = (1 - momentum) * rv[c] + momentum * T(m2 / (count - 1));
+    } else {
+      m = rm[c];
+      s = T(1) / rows::sqrt_(rv[c] + eps);
+    }
+    mean[c] = m;
+    rstd[c] = s;
+    const T scale = w ? s * w[c] : s;
+    coef[2 * c] = scale;
+    coef[2 * c + 1] = (b ? b[c] : T(0)) - m * scale;
+  }
+}
+
+// y = x scale_c + shift_c; V > 1 only when S is whole vectors and x, y are 16-byte aligned.
+template <typename T, int V>
+__global__ void __launch_bounds__(256)
+    bn_apply_kernel(int64_t total, int64_t C, int64_t S, const T* x, const T* coef, T* y) {
+  for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < total / V; v += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = v * V, c = (i / S) % C;
+    const T scale = coef[2 * c], shift = coef[2 * c + 1];
+    Pack<T, V> p = load_last<T, V>(x + i);
+#pragma unroll
+    for (int j = 0; j < V; ++j) p.v[j] = rows::fma_(p.v[j], scale, shift);
+    store_stream<T, V>(y + i, p);
+  }
+}
+
+// part[2 block] = (sum g, sum g (x - mean)) over the block's chunk.
+template <typename T>
+__global__ void __launch_bounds__(256)
+    bn_grad_sums_kernel(int64_t N, int64_t C, int64_t S, int64_t splits, const T* x, const T* g, const T* mean,
+                        double* part) {
+  __shared__ T red[64];
+  const Chunk ch = chunk_of(N * S, splits);
+  const T m = mean[ch.c];
+  T sg = 0, sgd = 0;
+  channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) {
+    const T gv = g[off];
+    sg += gv;
+    sgd += gv * (x[off] - m);
+  });
+  rows::group_sum2<true>(sg, sgd, red);
+  if (threadIdx.x == 0) {
+    part[2 * blockIdx.x] = double(sg);
+    part[2 * blockIdx.x + 1] = double(sgd);
+  }
+}
+
+// Per channel: gw, gb and coef = (k, c1, c2) for gx = k (g - c1 - (x - m) c2).
+template <typename T>
+__global__ void __launch_bounds__(256)
+    bn_grad_finish_kernel(int64_t C, int64_t splits, T count, bool training, const double* part, const T* w,
+                          const T* rstd, T* gw, T* gb, T* coef) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
+    double sg = 0, sgd = 0;
+    if (part) {
+      for (int64_t k = 0; k < splits; ++k) {
+        sg += part[2 * (c * splits + k)];
+        sgd += part[2 * (c * splits + k) + 1];
+      }
+    }
+    const T s = rstd[c], sum_g = T(sg), sum_g_dx = T(sgd);
+    if (gw) gw[c] = sum_g_dx * s;
+    if (gb) gb[c] = sum_g;
+    coef[3 * c] = (w ? w[c] : T(1)) * s;
+    coef[3 * c + 1] = training ? sum_g / count : T(0);
+    coef[3 * c + 2] = training ? s * s * sum_g_dx / count : T(0);
+  }
+}
+
+template <typename T, int V>
+__global__ void __launch_bounds__(256)
+    bn_apply_grad_kernel(int64_t total, int64_t C, int64_t S, const T* x, const T* g, const T* mean, const T* coef,
+                         T* gx) {
+  for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < total / V; v += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = v * V, c = (i / S) % C;
+    const T m = mean[c], k = coef[3 * c], c1 = coef[3 * c + 1], c2 = coef[3 * c + 2];
+    const Pack<T, V> px = load_last<T, V>(x + i), pg = load_last<T, V>(g + i);
+    Pack<T, V> r;
+#pragma unroll
+    for (int j = 0; j < V; ++j) r.v[j] = k * (pg.v[j] - c1 - (px.v[j] - m) * c2);
+    store_stream<T, V>(gx + i, r);
+  }
+}
+
+constexpr unsigned kBnThreads = 256;
+
+int64_t bn_splits(const BatchNormArgs& a, int device) {
+  const int64_t per_channel = a.batch * a.spatial;
+  const int64_t target = rows::sm_count(device) * 8;
+  const int64_t by_blocks = (target + a.channels - 1) / a.channels;
+  const int64_t by_size = (per_channel + 2047) / 2048;
+  return std::max<int64_t>(1, std::min(by_blocks, by_size));
+}
+
+bool aligned16(const void* p) { return !p || (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// Calls f(Width<V>) for the elementwise passes over (batch, channels, spatial).
+template <typename T, typename F>
+void bn_elementwise(int64_t spatial, std::initializer_list<const void*> ptrs, F&& f) {
+  bool vec = spatial % rows::kVec<T> == 0;
+  for (const void* p : ptrs) vec = vec && aligned16(p);
+  if (vec) f(rows::Width<rows::kVec<T>>{});
+  else f(rows::Width<1>{});
+}
+
+template <typename T>
+void batch_norm_forward(int device, const BatchNormArgs& a) {
+  const int64_t C = a.channels, total = a.batch * a.channels * a.spatial;
+  const T* x = reinterpret_cast<const T*>(a.x);
+  T* y = reinterpret_cast<T*>(a.y);
+  const int64_t splits = bn_splits(a, device);
+  Scratch part(a.training ? size_t(C * splits * 3) * sizeof(double) : 0, device);
+  Scratch coef(size_t(2 * C) * sizeof(T), device);
+  if (a.training && total > 0)
+    launch("batch_norm", bn_stats_kernel<T>, dim3(unsigned(C * splits)), dim3(kBnThreads), 0, device, a.batch, C,
+           a.spatial, splits, x, part.as<double>());
+  launch("batch_norm", bn_finish_kernel<T>, grid_1d(C, 256), dim3(256), 0, device, C, splits, a.training,
+         T(a.momentum), T(a.eps), static_cast<const double*>(part.as<double>()), reinterpret_cast<T*>(a.running_mean),
+         reinterpret_cast<T*>(a.running_var), reinterpret_cast<const T*>(a.weight), reinterpret_cast<const T*>(a.bias),
+         reinterpret_cast<T*>(a.mean), reinterpret_cast<T*>(a.rstd), coef.as<T>());
+  bn_elementwise<T>(a.spatial, {x, y}, [&](auto width) {
+    constexpr int V = decltype(width)::value;
+    launch("batch_norm", bn_apply_kernel<T, V>, grid_1d(total / V, kBnThreads), dim3(kBnThreads), 0, device, total,
+           C, a.spatial, x, static_cast<const T*>(coef.as<T>()), y);
+  });
+}
+
+template <typename T>
+void batch_norm_backward(int device, const BatchNormArgs& a) {
+  const int64_t C = a.channels, total = a.batch * a.channels * a.spatial;
+  const T* x = reinterpret_cast<const T*>(a.x);
+  const T* g = reinterpret_cast<const T*>(a.g);
+  T* gx = reinterpret_cast<T*>(a.gx);
+  const bool sums = a.training || a.gw || a.gb;
+  const int64_t splits = bn_splits(a, device);
+  Scratch part(sums ? size_t(C * splits * 2) * sizeof(double) : 0, device);
+  Scratch coef(size_t(3 * C) * sizeof(T), device);
+  const T* mean = reinterpret_cast<const T*>(a.mean);
+  if (sums && total > 0)
+    launch("batch_norm_backward", bn_grad_sums_kernel<T>, dim3(unsigned(C * splits)), dim3(kBnThreads), 0, device,
+           a.batch, C, a.spatial, splits, x, g, mean, part.as<double>());
+  launch("batch_norm_backward", bn_grad_finish_kernel<T>, grid_1d(C, 256), dim3(256), 0, device, C, splits,
+         T(a.batch * a.spatial), a.training,
+         sums && total > 0 ? static_cast<const double*>(part.as<double>()) : static_cast<const double*>(nullptr),
+         reinterpret_cast<const T*>(a.weight), reinterpret_cast<const T*>(a.rstd), reinterpret_cast<T*>(a.gw),
+         reinterpret_cast<T*>(a.gb), coef.as<T>());
+  bn_elementwise<T>(a.spatial, {x, g, gx}, [&](auto width) {
+    constexpr int V = decltype(width)::value;
+    launch("batch_norm_backward", bn_apply_grad_kernel<T, V>, grid_1d(total / V, kBnThreads), dim3(kBnThreads), 0,
+           device, total, C, a.spatial, x, g, mean, static_cast<const T*>(coef.as<T>()), gx);
+  });
+}
+
+}  // namespace
+
+void row_norm(int device, const RowNormArgs& a) {
+  const bool f32 = a.dtype == DType::float32;
+  if (a.g) f32 ? row_norm_backward<float>(device, a) : row_norm_backward<double>(device, a);
+  else f32 ? row_norm_forward<float>(device, a) : row_norm_forward<double>(device, a);
+}
+
+void batch_norm(int device, const BatchNormArgs& a) {
+  const bool f32 = a.dtype == DType::float32;
+  if (a.g) f32 ? batch_norm_backward<float>(device, a) : batch_norm_backward<double>(device, a);
+  else f32 ? batch_norm_forward<float>(device, a) : batch_norm_forward<double>(device, a);
+}
+
+}  // namespace fibril::cuda::FIBRIL_CUDA_NS

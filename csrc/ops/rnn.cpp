@@ -4,7 +4,8 @@
 // state gradient in a (T, B, P) buffer that also feeds the W_hr gradient, and finishes with
 // one GEMM per weight gradient over all T B rows. The recurrence never mixes batch rows, so
 // the steps run per block of rows, one thread each, all steps without a barrier, reading a
-// W_hh (and W_hr) packed once per call for the GEMMs of every step.
+// W_hh (and W_hr) packed once per call for the GEMMs of every step. On CUDA the steps run
+// over all rows at once, each GEMM and cell one launch, with W_hh read in place.
 #include "ops/rnn.h"
 
 #include <algorithm>
@@ -13,6 +14,9 @@
 #include "core/errors.h"
 #include "core/parallel.h"
 #include "core/shape.h"
+#include "cuda/matmul.h"
+#include "cuda/rnn.h"
+#include "ops/matmul.h"
 
 namespace fibril::ops {
 namespace {
@@ -37,7 +41,6 @@ struct Dims {
 };
 
 Dims dims_of(RnnMode mode, const Array& x, const std::vector<RnnWeights>& dirs, const char* op) {
-  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
   FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
   FIBRIL_CHECK(x.ndim() == 3 && x.shape()[0] >= 1 && x.shape()[1] >= 1, Value, "[", op,
                "] expected a (seq_len, batch, input_size) input with seq_len and batch >= 1, got shape ",
@@ -67,6 +70,8 @@ Array param(const Array& p, const Shape& shape, const Array& x, const char* what
                " does not match the expected ", shape_str(shape), " for input shape ", shape_str(x.shape()));
   FIBRIL_CHECK(p.dtype() == x.dtype(), Type, "[", op, "] ", what, " is ", p.describe(), " but the input is ",
                x.describe());
+  FIBRIL_CHECK(p.device() == x.device(), Runtime, "[", op, "] expected all arrays on the same device, got ", what, " ",
+               p.describe(), " and the input ", x.describe());
   return p.contiguous();
 }
 
@@ -89,17 +94,18 @@ Array state(const OptArray& s, const Shape& shape, const Array& x, const char* w
   return param(*s, shape, x, what, op);
 }
 
-OptArray checked_lengths(const OptArray& lengths, const Dims& d, const char* op) {
+// The lengths, checked on the host, on the input's device (PyTorch keeps them on the CPU).
+OptArray checked_lengths(const OptArray& lengths, const Dims& d, Device device, const char* op) {
   if (!lengths) return lengths;
   FIBRIL_CHECK(lengths->dtype() == DType::int64 && lengths->shape() == Shape{d.B}, Value, "[", op,
                "] lengths must be int64 of shape [", d.B, "] (the batch), got ", lengths->describe());
-  Array l = lengths->contiguous();
+  Array l = lengths->to(Device{}).contiguous();
   const int64_t* p = static_cast<const int64_t*>(l.data());
   for (int64_t b = 0; b < d.B; ++b) {
     FIBRIL_CHECK(p[b] >= 1 && p[b] <= d.T, Value, "[", op, "] lengths[", b, "] = ", p[b], " is outside [1, ", d.T,
                  "] (seq_len)");
   }
-  return l;
+  return l.to(device);
 }
 
 char* at(const Array& a, int64_t element) {
@@ -107,36 +113,61 @@ char* at(const Array& a, int64_t element) {
 }
 char* at(const OptArray& a, int64_t element) { return a ? at(*a, element) : nullptr; }
 
-// c (m, n, row stride c_rs) = a (m, k) · b (k, n) + beta c + bias (per column); b is either
-// strided (b_rs, b_cs) or, when `packed` is given, the prepacked B of pack_b.
-void gemm(DType dtype, int64_t m, int64_t n, int64_t k, const char* a, int64_t a_rs, int64_t a_cs, const char* b,
-          int64_t b_rs, int64_t b_cs, char* c, int64_t c_rs, double beta, const char* bias = nullptr,
-          const char* packed = nullptr) {
+// A GEMM's B operand: strided (b, rs, cs), or on the CPU the prepacked B of matmul_pack_b.
+struct BOperand {
+  const char* b = nullptr;
+  int64_t rs = 0, cs = 0;
+  OptArray packed;
+};
+
+// The device the layer runs on and how its float32 GEMMs round there.
+struct Backend {
+  Device device;
+  bool tf32;
+};
+
+// c (m, n, row stride c_rs) = a (m, k) · b (k, n) + beta c + bias (per column).
+void gemm(const Backend& be, DType dtype, int64_t m, int64_t n, int64_t k, const char* a, int64_t a_rs, int64_t a_cs,
+          const BOperand& b, char* c, int64_t c_rs, double beta, const char* bias = nullptr) {
   cpu::MatmulArgs g{};
   g.dtype = dtype;
   g.batch = 1, g.m = m, g.n = n, g.k = k;
   g.a = a, g.a_rs = a_rs, g.a_cs = a_cs;
-  g.b = b, g.b_rs = b_rs, g.b_cs = b_cs;
-  g.b_prepacked = packed;
+  g.b = b.b, g.b_rs = b.rs, g.b_cs = b.cs;
+  g.b_prepacked = b.packed ? static_cast<const char*>(b.packed->data()) : nullptr;
   g.c = c, g.c_rs = c_rs;
   g.alpha = 1, g.beta = beta;
   g.bias = bias, g.bias_rs = 0, g.bias_cs = 1;
   g.act = cpu::Activation::none;
-  cpu::kernels().matmul(g);
+  if (be.device.is_cpu()) cpu::kernels().matmul(g);
+  else FIBRIL_CUDA_CALL(matmul, be.device.index, g, be.tf32);
 }
 
-// The strided b (k, n) packed once for the GEMMs of every step.
-Array pack_b(DType dtype, int64_t k, int64_t n, const Array& b, int64_t b_rs, int64_t b_cs) {
+BOperand strided(const char* b, int64_t rs, int64_t cs) { return {b, rs, cs, std::nullopt}; }
+
+// The strided b (k, n) as the B of every step's GEMM: packed once on the CPU, read in place on
+// CUDA.
+BOperand step_b(const Backend& be, DType dtype, int64_t k, int64_t n, const Array& b, int64_t b_rs, int64_t b_cs) {
+  BOperand op = strided(static_cast<const char*>(b.data()), b_rs, b_cs);
+  if (!be.device.is_cpu()) return op;
   cpu::MatmulArgs g{};
   g.dtype = dtype;
   g.batch = 1, g.n = n, g.k = k;
-  g.b = at(b, 0), g.b_rs = b_rs, g.b_cs = b_cs;
-  Array packed = Array::empty({cpu::kernels().matmul_packed_b_bytes(dtype, k, n)}, DType::uint8);
-  cpu::kernels().matmul_pack_b(g, at(packed, 0));
-  return packed;
+  g.b = op.b, g.b_rs = b_rs, g.b_cs = b_cs;
+  op.packed = Array::empty({cpu::kernels().matmul_packed_b_bytes(dtype, k, n)}, DType::uint8);
+  cpu::kernels().matmul_pack_b(g, static_cast<char*>(op.packed->data()));
+  return op;
 }
 
-Array empty_if(bool cond, const Shape& shape, DType dtype) { return Array::empty(cond ? shape : Shape{0}, dtype); }
+void cell(const Backend& be, const cpu::RnnCellArgs& a, bool backward) {
+  if (be.device.is_cpu()) return backward ? cpu::kernels().rnn_cell_backward(a) : cpu::kernels().rnn_cell(a);
+  if (backward) FIBRIL_CUDA_CALL(rnn_cell_backward, be.device.index, a);
+  else FIBRIL_CUDA_CALL(rnn_cell, be.device.index, a);
+}
+
+Array empty_if(bool cond, const Shape& shape, DType dtype, Device device) {
+  return Array::empty(cond ? shape : Shape{0}, dtype, device);
+}
 
 // The recurrence never mixes batch rows: each (direction, block of rows) runs all its steps on
 // one thread, with no barrier per step. Blocks of fewer rows than this would waste the GEMM
@@ -147,8 +178,8 @@ struct RowBlock {
   int64_t dir, b0, b1;
 };
 
-std::vector<RowBlock> row_blocks(const Dims& d) {
-  const int64_t threads = get_num_threads();
+std::vector<RowBlock> row_blocks(const Dims& d, Device device) {
+  const int64_t threads = device.is_cpu() ? get_num_threads() : 1;  // a CUDA step covers every row
   const int64_t per_dir = std::clamp<int64_t>((threads + d.D - 1) / d.D, 1, std::max<int64_t>(1, d.B / kMinBlockRows));
   std::vector<RowBlock> blocks;
   for (int64_t dir = 0; dir < d.D; ++dir)
@@ -156,8 +187,8 @@ std::vector<RowBlock> row_blocks(const Dims& d) {
   return blocks;
 }
 
-void for_each_block(const Dims& d, const std::function<void(const RowBlock&)>& fn) {
-  const std::vector<RowBlock> blocks = row_blocks(d);
+void for_each_block(const Dims& d, Device device, const std::function<void(const RowBlock&)>& fn) {
+  const std::vector<RowBlock> blocks = row_blocks(d, device);
   parallel_for(0, static_cast<int64_t>(blocks.size()), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) fn(blocks[static_cast<size_t>(i)]);
   });
@@ -179,35 +210,37 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
   const char* op = op_name(mode);
   const Dims d = dims_of(mode, x_in, dirs_in, op);
   const Array x = x_in.contiguous();
+  const Device dev = x.device();
+  const Backend be{dev, !dev.is_cpu() && get_float32_matmul_precision() != "highest"};
   const std::vector<RnnWeights> dirs = prepared(dirs_in, x, d, op);
   const Array h0 = state(h0_in, {d.D, d.B, d.P}, x, "h0", op);
   const OptArray c0 = d.lstm ? OptArray(state(c0_in, {d.D, d.B, d.H}, x, "c0", op)) : std::nullopt;
-  const OptArray lengths = checked_lengths(lengths_in, d, op);
+  const OptArray lengths = checked_lengths(lengths_in, d, dev, op);
   const DType dt = x.dtype();
   const int64_t T = d.T, B = d.B, H = d.H, P = d.P, GH = d.G * d.H, DP = d.D * d.P;
-  RnnLayerResult r{Array::empty({T, B, DP}, dt), Array::empty({d.D, B, P}, dt),
-                   d.lstm ? OptArray(Array::empty({d.D, B, H}, dt)) : std::nullopt, {}};
-  const Array hg = empty_if(d.gru, {d.D, B, GH}, dt);
-  std::vector<Array> packed_hh, packed_hr;
+  RnnLayerResult r{Array::empty({T, B, DP}, dt, dev), Array::empty({d.D, B, P}, dt, dev),
+                   d.lstm ? OptArray(Array::empty({d.D, B, H}, dt, dev)) : std::nullopt, {}};
+  const Array hg = empty_if(d.gru, {d.D, B, GH}, dt, dev);
+  std::vector<BOperand> packed_hh, packed_hr;
   for (int64_t dir = 0; dir < d.D; ++dir) {
     const RnnWeights& w = dirs[static_cast<size_t>(dir)];
-    Array gates = Array::empty({T, B, d.gw}, dt), hp = Array::empty({T, B, P}, dt);
-    Array cp = empty_if(d.lstm, {T, B, H}, dt), m = empty_if(d.proj, {T, B, H}, dt);
-    gemm(dt, T * B, GH, d.I, at(x, 0), d.I, 1, at(w.w_ih, 0), 1, d.I, at(gates, 0), d.gw, 0, at(w.b_ih, 0));
+    Array gates = Array::empty({T, B, d.gw}, dt, dev), hp = Array::empty({T, B, P}, dt, dev);
+    Array cp = empty_if(d.lstm, {T, B, H}, dt, dev), m = empty_if(d.proj, {T, B, H}, dt, dev);
+    gemm(be, dt, T * B, GH, d.I, at(x, 0), d.I, 1, strided(at(w.w_ih, 0), 1, d.I), at(gates, 0), d.gw, 0, at(w.b_ih, 0));
     const int64_t t0 = dir == 1 ? T - 1 : 0;
     hp.select(0, t0).copy_from(h0.select(0, dir));
     if (d.lstm) cp.select(0, t0).copy_from(c0->select(0, dir));
-    packed_hh.push_back(pack_b(dt, P, GH, w.w_hh, 1, P));  // W_hh^T
-    if (d.proj) packed_hr.push_back(pack_b(dt, H, P, *w.w_hr, 1, H));  // W_hr^T
+    packed_hh.push_back(step_b(be, dt, P, GH, w.w_hh, 1, P));  // W_hh^T
+    if (d.proj) packed_hr.push_back(step_b(be, dt, H, P, *w.w_hr, 1, H));  // W_hr^T
     r.saved.insert(r.saved.end(), {gates, hp, cp, m});
   }
-  for_each_block(d, [&](const RowBlock& rb) {
+  for_each_block(d, dev, [&](const RowBlock& rb) {
     const int64_t dir = rb.dir, b0 = rb.b0, rows = rb.b1 - rb.b0;
     const RnnWeights& w = dirs[static_cast<size_t>(dir)];
     const Array &gates = r.saved[4 * dir], &hp = r.saved[4 * dir + 1], &cp = r.saved[4 * dir + 2];
     const Array& m = r.saved[4 * dir + 3];
-    const char* w_hh = at(packed_hh[static_cast<size_t>(dir)], 0);
-    const char* w_hr = d.proj ? at(packed_hr[static_cast<size_t>(dir)], 0) : nullptr;
+    const BOperand& w_hh = packed_hh[static_cast<size_t>(dir)];
+    const BOperand* w_hr = d.proj ? &packed_hr[static_cast<size_t>(dir)] : nullptr;
     for (int64_t s = 0; s < T; ++s) {
       const int64_t t = dir == 1 ? T - 1 - s : s, tn = dir == 1 ? t - 1 : t + 1;
       const bool last = s == T - 1;
@@ -216,8 +249,8 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
       char* gt = at(gates, (t * B + b0) * d.gw);
       char* hgt = at(hg, (dir * B + b0) * GH);
       char* y = at(r.y, (t * B + b0) * DP + dir * P);
-      if (d.gru) gemm(dt, rows, GH, P, h_prev, P, 1, nullptr, 0, 0, hgt, GH, 0, at(w.b_hh, 0), w_hh);
-      else gemm(dt, rows, GH, P, h_prev, P, 1, nullptr, 0, 0, gt, d.gw, 1, at(w.b_hh, 0), w_hh);
+      if (d.gru) gemm(be, dt, rows, GH, P, h_prev, P, 1, w_hh, hgt, GH, 0, at(w.b_hh, 0));
+      else gemm(be, dt, rows, GH, P, h_prev, P, 1, w_hh, gt, d.gw, 1, at(w.b_hh, 0));
       cpu::RnnCellArgs a = cell_args(mode, dt, d, lengths, rb, t);
       a.gates = gt, a.gates_rs = d.gw, a.hg = hgt, a.h_prev = h_prev;
       if (d.lstm) {
@@ -226,11 +259,11 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
       }
       a.h = d.proj ? at(m, (t * B + b0) * H) : h_out;
       a.y = d.proj ? nullptr : y, a.y_rs = DP;
-      cpu::kernels().rnn_cell(a);
+      cell(be, a, false);
       if (d.proj) {
-        gemm(dt, rows, P, H, a.h, H, 1, nullptr, 0, 0, h_out, P, 0, nullptr, w_hr);
+        gemm(be, dt, rows, P, H, a.h, H, 1, *w_hr, h_out, P, 0, nullptr);
         a.mode = RnnMode::rnn_emit, a.h = h_out, a.y = y;
-        cpu::kernels().rnn_cell(a);
+        cell(be, a, false);
       }
     }
   });
@@ -243,8 +276,10 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
   const char* op = op_name(mode);
   const Dims d = dims_of(mode, x_in, dirs_in, op);
   const Array x = x_in.contiguous();
+  const Device dev = x.device();
+  const Backend be{dev, !dev.is_cpu() && get_float32_matmul_precision() != "highest"};
   const std::vector<RnnWeights> dirs = prepared(dirs_in, x, d, op);
-  const OptArray lengths = checked_lengths(lengths_in, d, op);
+  const OptArray lengths = checked_lengths(lengths_in, d, dev, op);
   const int64_t T = d.T, B = d.B, H = d.H, P = d.P, GH = d.G * d.H, DP = d.D * d.P;
   const Array dy = state(dy_in, {T, B, DP}, x, "the output gradient", op);
   const Array dh_n = state(dh_n_in, {d.D, B, P}, x, "the h_n gradient", op);
@@ -252,25 +287,26 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
   FIBRIL_CHECK(saved.size() == static_cast<size_t>(4 * d.D) && (!d.lstm || c_n), Value, "[", op,
                "] backward needs the forward's saved arrays");
   const DType dt = x.dtype();
-  RnnLayerGrads g{want_x ? OptArray(Array::empty({T, B, d.I}, dt)) : std::nullopt, Array::empty({d.D, B, P}, dt),
-                  d.lstm ? OptArray(Array::empty({d.D, B, H}, dt)) : std::nullopt, {}};
-  const Array dm = empty_if(d.proj, {d.D, B, H}, dt);
-  std::vector<Array> dgs, carrieds, packed_hh, packed_hr;
+  RnnLayerGrads g{want_x ? OptArray(Array::empty({T, B, d.I}, dt, dev)) : std::nullopt, Array::empty({d.D, B, P}, dt, dev),
+                  d.lstm ? OptArray(Array::empty({d.D, B, H}, dt, dev)) : std::nullopt, {}};
+  const Array dm = empty_if(d.proj, {d.D, B, H}, dt, dev);
+  std::vector<Array> dgs, carrieds;
+  std::vector<BOperand> packed_hh, packed_hr;
   for (int64_t dir = 0; dir < d.D; ++dir) {
     const RnnWeights& w = dirs[static_cast<size_t>(dir)];
-    dgs.push_back(Array::empty({T, B, d.gd}, dt));
-    carrieds.push_back(Array::empty({T, B, P}, dt));
+    dgs.push_back(Array::empty({T, B, d.gd}, dt, dev));
+    carrieds.push_back(Array::empty({T, B, P}, dt, dev));
     carrieds.back().select(0, dir == 1 ? 0 : T - 1).copy_from(dh_n.select(0, dir));
     if (d.lstm) g.dc0->select(0, dir).copy_from(dc_n->select(0, dir));
-    packed_hh.push_back(pack_b(dt, GH, P, w.w_hh, P, 1));
-    if (d.proj) packed_hr.push_back(pack_b(dt, P, H, *w.w_hr, H, 1));
+    packed_hh.push_back(step_b(be, dt, GH, P, w.w_hh, P, 1));
+    if (d.proj) packed_hr.push_back(step_b(be, dt, P, H, *w.w_hr, H, 1));
   }
-  for_each_block(d, [&](const RowBlock& rb) {
+  for_each_block(d, dev, [&](const RowBlock& rb) {
     const int64_t dir = rb.dir, b0 = rb.b0, rows = rb.b1 - rb.b0;
     const Array &gates = saved[4 * dir], &hp = saved[4 * dir + 1], &cp = saved[4 * dir + 2];
     const Array &dg = dgs[static_cast<size_t>(dir)], &carried = carrieds[static_cast<size_t>(dir)];
-    const char* w_hh = at(packed_hh[static_cast<size_t>(dir)], 0);
-    const char* w_hr = d.proj ? at(packed_hr[static_cast<size_t>(dir)], 0) : nullptr;
+    const BOperand& w_hh = packed_hh[static_cast<size_t>(dir)];
+    const BOperand* w_hr = d.proj ? &packed_hr[static_cast<size_t>(dir)] : nullptr;
     char* dmb = at(dm, (dir * B + b0) * H);
     for (int64_t s = T - 1; s >= 0; --s) {
       const int64_t t = dir == 1 ? T - 1 - s : s, tn = dir == 1 ? t - 1 : t + 1, tp = dir == 1 ? t + 1 : t - 1;
@@ -278,8 +314,8 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
       char* dh_prev = s == 0 ? at(g.dh0, (dir * B + b0) * P) : at(carried, (tp * B + b0) * P);
       char* dyt = at(dy, (t * B + b0) * DP + dir * P);
       if (d.proj) {
-        gemm(dt, rows, H, P, dh, P, 1, nullptr, 0, 0, dmb, H, 0, nullptr, w_hr);
-        gemm(dt, rows, H, P, dyt, DP, 1, nullptr, 0, 0, dmb, H, 1, nullptr, w_hr);
+        gemm(be, dt, rows, H, P, dh, P, 1, *w_hr, dmb, H, 0, nullptr);
+        gemm(be, dt, rows, H, P, dyt, DP, 1, *w_hr, dmb, H, 1, nullptr);
       }
       cpu::RnnCellArgs a = cell_args(mode, dt, d, lengths, rb, t);
       a.gates = at(gates, (t * B + b0) * d.gw), a.gates_rs = d.gw, a.h_prev = at(hp, (t * B + b0) * P);
@@ -290,33 +326,33 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
       }
       a.dh = dh, a.dy = d.proj ? nullptr : dyt, a.dy_rs = DP, a.dm = d.proj ? dmb : nullptr;
       a.dgates = at(dg, (t * B + b0) * d.gd), a.dgates_rs = d.gd, a.dh_prev = dh_prev;
-      cpu::kernels().rnn_cell_backward(a);
-      gemm(dt, rows, P, GH, a.dgates + d.hoff * x.itemsize(), d.gd, 1, nullptr, 0, 0, dh_prev, P, 1, nullptr, w_hh);
+      cell(be, a, true);
+      gemm(be, dt, rows, P, GH, a.dgates + d.hoff * x.itemsize(), d.gd, 1, w_hh, dh_prev, P, 1, nullptr);
     }
   });
-  const Array ones = Array::full({T * B}, 1.0, dt);
+  const Array ones = Array::full({T * B}, 1.0, dt, dev);
   for (int64_t dir = 0; dir < d.D; ++dir) {
     const RnnWeights& w = dirs[static_cast<size_t>(dir)];
     const Array &hp = saved[4 * dir + 1], &m = saved[4 * dir + 3];
     const Array &dg = dgs[static_cast<size_t>(dir)], &carried = carrieds[static_cast<size_t>(dir)];
-    Array dw_ih = Array::empty({GH, d.I}, dt), dw_hh = Array::empty({GH, P}, dt);
-    gemm(dt, GH, d.I, T * B, at(dg, 0), 1, d.gd, at(x, 0), d.I, 1, at(dw_ih, 0), d.I, 0);
-    gemm(dt, GH, P, T * B, at(dg, d.hoff), 1, d.gd, at(hp, 0), P, 1, at(dw_hh, 0), P, 0);
+    Array dw_ih = Array::empty({GH, d.I}, dt, dev), dw_hh = Array::empty({GH, P}, dt, dev);
+    gemm(be, dt, GH, d.I, T * B, at(dg, 0), 1, d.gd, strided(at(x, 0), d.I, 1), at(dw_ih, 0), d.I, 0);
+    gemm(be, dt, GH, P, T * B, at(dg, d.hoff), 1, d.gd, strided(at(hp, 0), P, 1), at(dw_hh, 0), P, 0);
     OptArray db_ih, db_hh, dw_hr;
     if (w.b_ih) {
-      db_ih = Array::empty({GH}, dt);
-      gemm(dt, GH, 1, T * B, at(dg, 0), 1, d.gd, at(ones, 0), 1, 0, at(db_ih, 0), 1, 0);
+      db_ih = Array::empty({GH}, dt, dev);
+      gemm(be, dt, GH, 1, T * B, at(dg, 0), 1, d.gd, strided(at(ones, 0), 1, 0), at(db_ih, 0), 1, 0);
     }
     if (w.b_hh) {
-      db_hh = (db_ih && !d.gru) ? db_ih->clone() : Array::empty({GH}, dt);
-      if (!db_ih || d.gru) gemm(dt, GH, 1, T * B, at(dg, d.hoff), 1, d.gd, at(ones, 0), 1, 0, at(db_hh, 0), 1, 0);
+      db_hh = (db_ih && !d.gru) ? db_ih->clone() : Array::empty({GH}, dt, dev);
+      if (!db_ih || d.gru) gemm(be, dt, GH, 1, T * B, at(dg, d.hoff), 1, d.gd, strided(at(ones, 0), 1, 0), at(db_hh, 0), 1, 0);
     }
     if (d.proj) {
-      dw_hr = Array::empty({P, H}, dt);
-      gemm(dt, P, H, T * B, at(carried, 0), 1, P, at(m, 0), H, 1, at(dw_hr, 0), H, 0);
-      gemm(dt, P, H, T * B, at(dy, dir * P), 1, DP, at(m, 0), H, 1, at(dw_hr, 0), H, 1);
+      dw_hr = Array::empty({P, H}, dt, dev);
+      gemm(be, dt, P, H, T * B, at(carried, 0), 1, P, strided(at(m, 0), H, 1), at(dw_hr, 0), H, 0);
+      gemm(be, dt, P, H, T * B, at(dy, dir * P), 1, DP, strided(at(m, 0), H, 1), at(dw_hr, 0), H, 1);
     }
-    if (want_x) gemm(dt, T * B, d.I, GH, at(dg, 0), d.gd, 1, at(w.w_ih, 0), d.I, 1, at(g.dx, 0), d.I, dir ? 1 : 0);
+    if (want_x) gemm(be, dt, T * B, d.I, GH, at(dg, 0), d.gd, 1, strided(at(w.w_ih, 0), d.I, 1), at(g.dx, 0), d.I, dir ? 1 : 0);
     g.dweights.insert(g.dweights.end(), {dw_ih, dw_hh, db_ih, db_hh, dw_hr});
   }
   return g;

@@ -113,14 +113,14 @@ class RNNBase(Module):
         c_shape = (self.num_layers * num_dirs, batch, self.hidden_size)
         h0, c0 = hx if hx is not None else (None, None)
         if h0 is None:
-            h0 = creation.zeros(*h_shape, dtype=x.dtype)
+            h0 = creation.zeros(*h_shape, dtype=x.dtype, device=x.device)
         else:
             _check_state(h0, h_shape if batched else (h_shape[0], state), "hx" if self.mode != "lstm" else "h_0",
                          name)
             h0 = h0 if batched else index.unsqueeze(h0, 1)
         if self.mode == "lstm":
             if c0 is None:
-                c0 = creation.zeros(*c_shape, dtype=x.dtype)
+                c0 = creation.zeros(*c_shape, dtype=x.dtype, device=x.device)
             else:
                 _check_state(c0, c_shape if batched else (c_shape[0], self.hidden_size), "c_0", name)
                 c0 = c0 if batched else index.unsqueeze(c0, 1)
@@ -241,7 +241,7 @@ class RNNCellBase(Module):
         full = []
         for what, s in zip(("hx", "cx"), states):
             if s is None:
-                s = creation.zeros(*shape, dtype=input.dtype)
+                s = creation.zeros(*shape, dtype=input.dtype, device=input.device)
             _check_state(s, shape, what, name)
             full.append(index.reshape(s, (1, batch, self.hidden_size)))
         x = index.reshape(input, (1, batch, self.input_size))

@@ -89,7 +89,8 @@ bool release_barriers(unsigned n) {
 
 void run_block(const char* kernel, unsigned n) {
   for (unsigned t = 0; t < n; ++t) {
-    Fiber& f = g.fibers[t];  // its context was initialized once, by getcontext (a system call)
+    Fiber& f = g.fibers[t];
+    getcontext(&f.context);  // afresh: a used context holds a stale floating-point environment
     f.context.uc_stack.ss_sp = f.stack.get();
     f.context.uc_stack.ss_size = kStackBytes;
     f.context.uc_link = &g.main;
@@ -125,7 +126,6 @@ void run_grid(const char* kernel, dim3 grid, dim3 block, size_t smem_bytes, cons
   while (g.fibers.size() < n) {
     g.fibers.emplace_back();
     g.fibers.back().stack.reset(new char[kStackBytes]);
-    getcontext(&g.fibers.back().context);
   }
   g.offered.assign(n, 0);
   g.shared.assign(smem_bytes, 0xff);  // NaN-filled, like uninitialized memory should look

@@ -125,6 +125,10 @@ struct Fill {
   char* mask;
 };
 
+// k = 0..3 while k < count, unrolled: the word arrays stay in registers (a loop bounded by
+// count alone indexes them dynamically, from a stack frame).
+#define FOR_LANES(k) _Pragma("unroll") for (int k = 0; k < 4; ++k) if (k < count)
+
 template <typename T>
 __device__ __forceinline__ void write_block(const Fill& f, int64_t e0, int count, const Words& w) {
   T* out = reinterpret_cast<T*>(f.out);
@@ -132,7 +136,7 @@ __device__ __forceinline__ void write_block(const Fill& f, int64_t e0, int count
     case RandomKind::uniform:
       if constexpr (std::is_floating_point_v<T>) {
         const T low = static_cast<T>(f.a), width = static_cast<T>(f.b), below = static_cast<T>(f.below_high);
-        for (int k = 0; k < count; ++k) {
+        FOR_LANES(k) {
           T v;
           if constexpr (std::is_same_v<T, float>) v = fadd(low, fmul(unit<T>(w, k), width));
           else v = dadd(low, dmul(unit<T>(w, k), width));
@@ -151,10 +155,12 @@ __device__ __forceinline__ void write_block(const Fill& f, int64_t e0, int count
           z[k] = fmul(r, c);
           z[k + 1] = fmul(r, s);
         }
-        for (int k = 0; k < count; ++k) out[e0 + k] = fadd(mean, fmul(stddev, z[k]));
+        FOR_LANES(k) out[e0 + k] = fadd(mean, fmul(stddev, z[k]));
       } else if constexpr (std::is_same_v<T, double>) {
         const double two_pi = 6.283185307179586;
-        for (int k = 0; k < count; k += 2) {
+#pragma unroll
+        for (int k = 0; k < 4; k += 2) {
+          if (k >= count) break;
           const double u1 = 1 - unit<double>(w, k), u2 = unit<double>(w, k + 1);
           const double r = dmul(sqrt(dmul(-2, log(u1))), f.b), theta = dmul(two_pi, u2);
           out[e0 + k] = dadd(f.a, dmul(r, cos(theta)));
@@ -163,14 +169,14 @@ __device__ __forceinline__ void write_block(const Fill& f, int64_t e0, int count
       }
       break;
     case RandomKind::bernoulli:
-      for (int k = 0; k < count; ++k) {
+      FOR_LANES(k) {
         const double threshold = f.p ? f.p[e0 + k] * kTwo32 : f.threshold;
         out[e0 + k] = static_cast<T>(static_cast<double>(w.w0[k]) < threshold);
       }
       break;
     case RandomKind::randint:
       if constexpr (std::is_same_v<T, int64_t>) {
-        for (int k = 0; k < count; ++k) {
+        FOR_LANES(k) {
           const uint64_t bits = bits64(w, k);
           const uint64_t v = f.range ? static_cast<uint64_t>(__umul64hi(bits, f.range)) : bits;
           out[e0 + k] = static_cast<int64_t>(f.low + v);
@@ -182,7 +188,7 @@ __device__ __forceinline__ void write_block(const Fill& f, int64_t e0, int count
         const T* x = reinterpret_cast<const T*>(f.x);
         T* mask = reinterpret_cast<T*>(f.mask);
         const T scale = static_cast<T>(f.scale);
-        for (int k = 0; k < count; ++k) {
+        FOR_LANES(k) {
           const T m = static_cast<double>(w.w0[k]) < f.threshold ? scale : T(0);
           mask[e0 + k] = m;
           out[e0 + k] = x[e0 + k] * m;

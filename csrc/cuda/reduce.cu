@@ -23,10 +23,12 @@
 // Max/min propagate NaN; var/std and logsumexp take the mean / amax per output in `aux`
 // (the op layer's first pass), as on the CPU.
 //
-// Scans: inner == 1 (rows): a 256-thread block per row, 256-element chunks scanned by warp
-// shuffles plus a shared-memory pass over the 8 warp totals, carried between chunks; else a
-// thread per column running down n (coalesced across the columns). Floats accumulate in
-// double, integers in int64 (wrapping), as the CPU.
+// Scans: inner == 1 (rows): a 256-thread block per row, 256 elements at a time scanned by
+// warp shuffles plus a shared-memory pass over the 8 warp totals, carried along the row; few
+// long rows are cut into 4096-element chunks instead (a block each), whose totals are
+// scanned first to give each chunk its carry (three launches). inner > 1: a thread per
+// column running down n (coalesced across the columns). Floats accumulate in double,
+// integers in int64 (wrapping), as the CPU.
 //
 // H100 figures: to be measured (bench: sum/mean/amax rows and columns of 4096x4096 float32,
 // sum of 2^24 elements, var rows, cumsum rows of 4096x4096; compare torch.cuda).
@@ -472,6 +474,9 @@ void run_float(int device, const ReduceArgs& a) {
 
 // -------------------------------------------------------------------------------- scans
 
+constexpr int64_t kScanChunk = 4096;      // elements per block when long rows are split
+constexpr int64_t kScanRowsEnough = 256;  // rows that keep the GPU busy one block each
+
 template <bool kProd, typename A>
 __device__ __forceinline__ A scan_step(A acc, A x) {
   if constexpr (std::is_integral_v<A>) {
@@ -485,19 +490,25 @@ __device__ __forceinline__ A scan_step(A acc, A x) {
 template <typename T>
 using ScanAcc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
-// One block per row: chunks of kThreads elements, a block-wide inclusive scan each.
+// Block b scans chunk b % chunks (kChunk elements, or the whole row when chunks == 1) of row
+// b / chunks: kThreads elements at a time by a block-wide inclusive scan (warp shuffles, then
+// the 8 warp totals from shared memory), carried between steps; it starts from carries[b - 1]
+// (the scanned chunk totals of the row), or the identity for the row's first chunk.
 template <bool kProd, typename T, typename Out>
-__global__ void __launch_bounds__(kThreads) scan_rows_kernel(const T* in, Out* out, int64_t n) {
+__global__ void __launch_bounds__(kThreads) scan_rows_kernel(const T* in, Out* out, int64_t n, int64_t chunk,
+                                                              int64_t chunks, const ScanAcc<T>* carries) {
   using Acc = ScanAcc<T>;
   __shared__ Acc warp_total[kThreads / 32];
-  const T* x = in + int64_t(blockIdx.x) * n;
-  Out* y = out + int64_t(blockIdx.x) * n;
+  const int64_t row = blockIdx.x / chunks, c = blockIdx.x % chunks;
+  const int64_t first = c * chunk, last = first + chunk < n ? first + chunk : n;
+  const T* x = in + row * n;
+  Out* y = out + row * n;
   const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const Acc one = kProd ? Acc(1) : Acc(0);
-  Acc carry = one;
-  for (int64_t c0 = 0; c0 < n; c0 += kThreads) {
+  Acc carry = carries && c > 0 ? carries[blockIdx.x - 1] : one;
+  for (int64_t c0 = first; c0 < last; c0 += kThreads) {
     const int64_t i = c0 + threadIdx.x;
-    Acc v = i < n ? static_cast<Acc>(x[i]) : one;
+    Acc v = i < last ? static_cast<Acc>(x[i]) : one;
     for (unsigned d = 1; d < 32; d *= 2) {
       const Acc u = shfl_up(v, d);
       if (lane >= d) v = scan_step<kProd>(u, v);
@@ -506,9 +517,31 @@ __global__ void __launch_bounds__(kThreads) scan_rows_kernel(const T* in, Out* o
     __syncthreads();
     Acc before = carry;
     for (unsigned w = 0; w < warp; ++w) before = scan_step<kProd>(before, warp_total[w]);
-    if (i < n) y[i] = static_cast<Out>(scan_step<kProd>(before, v));
+    if (i < last) y[i] = static_cast<Out>(scan_step<kProd>(before, v));
     for (unsigned w = 0; w < kThreads / 32; ++w) carry = scan_step<kProd>(carry, warp_total[w]);
     __syncthreads();
+  }
+}
+
+// totals[b] = the sum (product) of chunk b % chunks of row b / chunks, in the scan's Acc.
+template <bool kProd, typename T>
+__global__ void __launch_bounds__(kThreads) scan_chunk_totals_kernel(const T* in, int64_t n, int64_t chunk,
+                                                                      int64_t chunks, ScanAcc<T>* totals) {
+  using Acc = ScanAcc<T>;
+  __shared__ Acc warp_total[kThreads / 32];
+  const int64_t row = blockIdx.x / chunks, c = blockIdx.x % chunks;
+  const int64_t first = c * chunk, last = first + chunk < n ? first + chunk : n;
+  const T* x = in + row * n;
+  const Acc one = kProd ? Acc(1) : Acc(0);
+  Acc v = one;
+  for (int64_t i = first + threadIdx.x; i < last; i += kThreads) v = scan_step<kProd>(v, static_cast<Acc>(x[i]));
+  for (int m = 16; m > 0; m /= 2) v = scan_step<kProd>(v, shfl_xor(v, m));
+  if (threadIdx.x % 32 == 0) warp_total[threadIdx.x / 32] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    Acc t = warp_total[0];
+    for (unsigned w = 1; w < kThreads / 32; ++w) t = scan_step<kProd>(t, warp_total[w]);
+    totals[blockIdx.x] = t;
   }
 }
 
@@ -535,9 +568,20 @@ void run_scan(int device, const ScanArgs& a) {
     using Out = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
     const T* in = reinterpret_cast<const T*>(a.in);
     Out* out = reinterpret_cast<Out*>(a.out);
-    if (a.inner == 1) {
+    if (a.inner == 1 && (a.outer >= kScanRowsEnough || a.n <= 2 * kScanChunk)) {
       launch("scan_rows", scan_rows_kernel<kProd, T, Out>, dim3(unsigned(a.outer)), dim3(kThreads), 0, device, in, out,
-             a.n);
+             a.n, a.n, int64_t{1}, static_cast<const ScanAcc<T>*>(nullptr));
+    } else if (a.inner == 1) {
+      // Few long rows: chunk totals, their scan per row, then every chunk from its carry.
+      using Acc = ScanAcc<T>;
+      const int64_t chunks = ceil_div(a.n, kScanChunk), blocks = a.outer * chunks;
+      Scratch totals(size_t(blocks) * sizeof(Acc), device), carries(size_t(blocks) * sizeof(Acc), device);
+      launch("scan_chunk_totals", scan_chunk_totals_kernel<kProd, T>, dim3(unsigned(blocks)), dim3(kThreads), 0, device,
+             in, a.n, kScanChunk, chunks, totals.as<Acc>());
+      launch("scan_rows", scan_rows_kernel<kProd, Acc, Acc>, dim3(unsigned(a.outer)), dim3(kThreads), 0, device,
+             totals.as<Acc>(), carries.as<Acc>(), chunks, chunks, int64_t{1}, static_cast<const Acc*>(nullptr));
+      launch("scan_rows", scan_rows_kernel<kProd, T, Out>, dim3(unsigned(blocks)), dim3(kThreads), 0, device, in, out,
+             a.n, kScanChunk, chunks, static_cast<const Acc*>(carries.as<Acc>()));
     } else {
       launch("scan_columns", scan_columns_kernel<kProd, T, Out>, grid_1d(a.outer * a.inner, kThreads), dim3(kThreads),
              0, device, in, out, a.outer, a.n, a.inner);

@@ -447,9 +447,13 @@ class TestCuda:
         np.testing.assert_array_equal(_np(xd[:, -1]), x[:, -1])
         np.testing.assert_array_equal(_np(xd[_cu(np.array([-1, 2]))]), x[[-1, 2]])
         mask = x > 0
-        rows_mask = mask[:, 0]  # one dim: a 2-d mask needs elementwise ops to combine its coordinates
-        np.testing.assert_array_equal(_np(xd[_cu(rows_mask)]), x[rows_mask])
+        np.testing.assert_array_equal(_np(xd[_cu(mask[:, 0])]), x[mask[:, 0]])
+        np.testing.assert_array_equal(_np(xd[_cu(mask)]), x[mask])  # the flat positions, no elementwise op
+        np.testing.assert_array_equal(_np(fibril.masked_select(xd, _cu(mask))), x[mask])
         np.testing.assert_array_equal(_np(fibril.nonzero(_cu(mask))), np.argwhere(mask))
+        y = _cu(x)
+        y[_cu(mask)] = 0.0
+        np.testing.assert_array_equal(_np(y), np.where(mask, 0, x))
 
     def test_index_add_and_embedding_backward(self):
         r = np.random.default_rng(3)

@@ -234,8 +234,11 @@ def _plan(x, index):
                     raise IndexError(f"The shape of the mask {list(item.shape)} at index {k} does not match the "
                                      f"shape of the indexed tensor {list(x.shape)}")
                 basic.append(slice(None))
-            coords = Tensor._wrap(_C.nonzero(item._data))
-            advanced.extend((dim + k, coords[:, k]) for k in range(item.ndim))
+            if item.ndim > 1:  # the mask's flat positions are the merged index already
+                mask = _Mask(item)
+                advanced.extend((dim + k, mask) for k in range(item.ndim))
+            else:
+                advanced.append((dim, Tensor._wrap(_C.nonzero(item._data))[:, 0]))
             dim += item.ndim
         elif isinstance(item, Tensor):
             if item.dtype.is_floating_point:
@@ -254,9 +257,38 @@ def _on(t, device):
     return t if t.device == device else t.to(device)
 
 
+class _Mask:
+    """A bool mask over several dims, standing for the coordinate tensors of its True
+    positions (one per dim); alone, its flat positions are the merged index, found without
+    the elementwise arithmetic that combining coordinates takes."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def flat(self):
+        return Tensor._wrap(_C.nonzero(self.mask._data.reshape((-1,))))[:, 0]
+
+    def coords(self):
+        return Tensor._wrap(_C.nonzero(self.mask._data))
+
+
 def _linear_index(y_shape, advanced):
     """Broadcast the index tensors, wrap negatives (checking bounds) and combine them into
     one int64 index over the advanced dims merged in order. Returns (index, broadcast shape)."""
+    masks = {id(t) for _, t in advanced if isinstance(t, _Mask)}
+    if len(masks) == 1 and all(isinstance(t, _Mask) for _, t in advanced):
+        flat = advanced[0][1].flat()
+        return flat, tuple(flat.shape)
+    resolved, coords, used = [], {}, {}
+    for d, t in advanced:  # with other indices: the mask's coordinates, a column per dim
+        if isinstance(t, _Mask):
+            if id(t) not in coords:
+                coords[id(t)], used[id(t)] = t.coords(), 0
+            resolved.append((d, coords[id(t)][:, used[id(t)]]))
+            used[id(t)] += 1
+        else:
+            resolved.append((d, t))
+    advanced = resolved
     shape = ()
     for _, t in advanced:
         shape = np.broadcast_shapes(shape, tuple(t.shape))

@@ -403,3 +403,106 @@ def test_accumulation_independent_of_threads(op):
         fibril.set_num_threads(before)
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], expected)  # ascending order along the dim, as np.add.at
+
+
+# ------------------------------------------------------------------------------ CUDA
+def _cu(a, grad=False):
+    return fibril.tensor(np.asarray(a), device="cuda", requires_grad=grad)
+
+
+def _np(t):
+    return t.detach().to("cpu").numpy()
+
+
+@pytest.mark.cuda
+class TestCuda:
+    """The index kernels on cuda against the CPU ones (and numpy), their bad-index errors,
+    and the backward passes that need no elementwise kernel."""
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_])
+    @pytest.mark.parametrize("shape,dim", [((3, 4), 0), ((3, 4), 1), ((2, 3, 5), 1), ((7,), 0)])
+    def test_gather_scatter(self, shape, dim, dtype):
+        r = np.random.default_rng(1)
+        x = (r.integers(0, 5, size=shape)).astype(dtype)
+        index = r.integers(0, shape[dim], size=shape)
+        src = (r.integers(0, 5, size=shape)).astype(dtype)
+        xc, ic, sc = fibril.tensor(x), fibril.tensor(index), fibril.tensor(src)
+        xd, id_, sd = _cu(x), _cu(index), _cu(src)
+        np.testing.assert_array_equal(_np(fibril.gather(xd, dim, id_)), fibril.gather(xc, dim, ic).numpy())
+        np.testing.assert_array_equal(_np(xd.scatter(dim, id_, sd)), xc.scatter(dim, ic, sc).numpy())
+        if dtype != np.bool_:
+            np.testing.assert_array_equal(_np(xd.scatter_add(dim, id_, sd)), xc.scatter_add(dim, ic, sc).numpy())
+
+    def test_strided_and_index_select(self):
+        r = np.random.default_rng(2)
+        x = r.standard_normal((6, 5)).astype(np.float32)
+        xd, xc = _cu(x), fibril.tensor(x)
+        index = r.integers(0, 5, size=(5, 3))
+        got = fibril.gather(xd.transpose(0, 1), 1, _cu(index))
+        np.testing.assert_array_equal(_np(got), fibril.gather(xc.transpose(0, 1), 1, fibril.tensor(index)).numpy())
+        rows = np.array([5, 0, 0, 3])
+        np.testing.assert_array_equal(_np(fibril.index_select(xd, 0, _cu(rows))), x[rows])
+        np.testing.assert_array_equal(_np(fibril.index_select(xd, 1, _cu(rows[:2] % 5))), x[:, rows[:2] % 5])
+        np.testing.assert_array_equal(_np(xd[[1, 4]]), x[[1, 4]])
+        np.testing.assert_array_equal(_np(xd[:, -1]), x[:, -1])
+        np.testing.assert_array_equal(_np(xd[_cu(np.array([-1, 2]))]), x[[-1, 2]])
+        mask = x > 0
+        np.testing.assert_array_equal(_np(xd[_cu(mask[:, 0])]), x[mask[:, 0]])
+        np.testing.assert_array_equal(_np(xd[_cu(mask)]), x[mask])  # the flat positions, no elementwise op
+        np.testing.assert_array_equal(_np(fibril.masked_select(xd, _cu(mask))), x[mask])
+        np.testing.assert_array_equal(_np(fibril.nonzero(_cu(mask))), np.argwhere(mask))
+        y = _cu(x)
+        y[_cu(mask)] = 0.0
+        np.testing.assert_array_equal(_np(y), np.where(mask, 0, x))
+
+    def test_index_add_and_embedding_backward(self):
+        r = np.random.default_rng(3)
+        w = r.standard_normal((7, 4)).astype(np.float32)
+        ids = np.array([[1, 3, 1], [6, 1, 0]])
+        wd = _cu(w, grad=True)
+        from fibril.ops.gather import embedding
+
+        out = embedding(_cu(ids), wd)
+        np.testing.assert_array_equal(_np(out), w[ids])
+        g = r.standard_normal((2, 3, 4)).astype(np.float32)
+        out.backward(_cu(g))
+        want = np.zeros_like(w)
+        np.add.at(want, ids.reshape(-1), g.reshape(-1, 4))
+        np.testing.assert_allclose(_np(wd.grad), want, rtol=1e-6, atol=1e-6)
+        base = np.zeros((5, 3), np.float32)
+        src = r.standard_normal((4, 3)).astype(np.float32)
+        got = fibril.index_add(_cu(base), 0, _cu(np.array([0, 2, 0, 4])), _cu(src))
+        want = base.copy()
+        np.add.at(want, [0, 2, 0, 4], src)
+        np.testing.assert_allclose(_np(got), want, rtol=1e-6, atol=1e-6)
+
+    def test_gather_backward(self):
+        x = np.arange(12, dtype=np.float32).reshape(3, 4)
+        index = np.array([[0, 0], [3, 1], [2, 2]])
+        xd = _cu(x, grad=True)
+        fibril.gather(xd, 1, _cu(index)).backward(_cu(np.ones((3, 2), np.float32)))
+        want = np.zeros_like(x)
+        np.add.at(want, (np.repeat(np.arange(3), 2), index.reshape(-1)), 1)
+        np.testing.assert_array_equal(_np(xd.grad), want)
+
+    def test_bad_indices_raise(self):
+        xd = _cu(np.zeros((3, 4), np.float32))
+        with pytest.raises(IndexError, match="index 4 is out of bounds for dimension 1 with size 4"):
+            fibril.gather(xd, 1, _cu(np.array([[0, 4], [1, 1], [0, 0]])))
+        with pytest.raises(IndexError, match="index -1 is out of bounds"):
+            xd.scatter_add(0, _cu(np.array([[0, 1, -1, 0]])), _cu(np.ones((1, 4), np.float32)))
+        with pytest.raises(IndexError, match="index 3 is out of bounds"):
+            fibril.index_select(xd, 0, _cu(np.array([0, 3])))
+        with pytest.raises(IndexError):
+            xd[_cu(np.array([0, -4]))]
+        with pytest.raises(IndexError):
+            fibril.index_add(xd, 0, _cu(np.array([5])), _cu(np.ones((1, 4), np.float32)))
+        fibril.cuda.synchronize()  # the device is still usable
+        np.testing.assert_array_equal(_np(xd), np.zeros((3, 4), np.float32))
+
+    def test_mixed_devices(self):
+        x = np.zeros((3, 4), np.float32)
+        with pytest.raises(RuntimeError, match="same device"):
+            fibril.gather(_cu(x), 1, fibril.tensor(np.zeros((3, 4), np.int64)))
+        with pytest.raises(RuntimeError, match="same device"):
+            _cu(x).scatter(1, _cu(np.zeros((3, 4), np.int64)), fibril.tensor(x))

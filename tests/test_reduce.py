@@ -514,3 +514,123 @@ def test_torch_parity_var_norm_arg_and_scans():
     specials = torch.tensor([[np.inf, 1.0], [-np.inf, -np.inf], [np.nan, 0.0]])
     np.testing.assert_array_equal(np.asarray(_C.reduce(Op.logsumexp, arr(specials.numpy()), 1)),
                                   torch.logsumexp(specials, 1).numpy())
+
+
+# ------------------------------------------------------------------------------ CUDA
+def _cuda(a):
+    return array_from_numpy(np.ascontiguousarray(a)).to("cuda")
+
+
+def _host(a):
+    return np.asarray(a.to("cpu"))
+
+
+def _same(got, want, dtype, exact=False):
+    """The CUDA result against the CPU's: floats within a few ulps of the sum of magnitudes
+    (different, equally accurate trees), everything else exactly."""
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if exact or got.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want)
+    else:
+        tol = 2e-6 if np.dtype(dtype) == np.float32 else 1e-13
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.cuda
+class TestCuda:
+    """Every kernel path (warp rows, block rows, split rows, columns, split columns, strided
+    general case) against the CPU kernels, with small shapes for the emulator."""
+
+    @pytest.mark.parametrize("dtype", ALL_DTYPES)
+    @pytest.mark.parametrize("op", [Op.sum, Op.prod, Op.amax, Op.amin, Op.any, Op.all])
+    def test_ops_and_dtypes(self, op, dtype):
+        x = sample((3, 5, 7), dtype)
+        for dims in [None, 0, 2, (0, 2), (1, 2)]:
+            d = None if dims is None else ([dims] if isinstance(dims, int) else list(dims))
+            want = np.asarray(_C.reduce(op, array_from_numpy(x), d, False, None))
+            got = _host(_C.reduce(op, _cuda(x), d, False, None))
+            _same(got, want, dtype, exact=op in (Op.amax, Op.amin, Op.any, Op.all))
+
+    @pytest.mark.parametrize("dtype", FLOATS)
+    @pytest.mark.parametrize("shape,dims", [((37, 100), [1]), ((2, 9000), [1]), ((600, 5), [0]), ((3, 300, 4), [0, 1]),
+                                            ((40, 3, 33), [0, 2]), ((1, 1), None)])
+    def test_paths_float(self, shape, dims, dtype):
+        x = sample(shape, dtype, seed=3)
+        xc, xd = array_from_numpy(x), _cuda(x)
+        for op in [Op.sum, Op.mean, Op.amax, Op.logsumexp]:
+            _same(_host(_C.reduce(op, xd, dims, True, None)), np.asarray(_C.reduce(op, xc, dims, True, None)), dtype)
+        ref = x.astype(np.float64).sum(axis=None if dims is None else tuple(dims))
+        np.testing.assert_allclose(_host(_C.reduce(Op.sum, xd, dims, False, None)), ref, rtol=1e-5)
+        _same(_host(_C.var(xd, dims, 1.0, False)), np.asarray(_C.var(xc, dims, 1.0, False)), dtype)
+        _same(_host(_C.std(xd, dims, 0.0, True)), np.asarray(_C.std(xc, dims, 0.0, True)), dtype)
+        for p in [0.0, 1.0, 2.0, 3.0, float("inf"), float("-inf")]:
+            _same(_host(_C.norm(xd, p, dims, False)), np.asarray(_C.norm(xc, p, dims, False)), dtype)
+
+    def test_views_and_empty(self):
+        x = sample((6, 8, 5), np.float32, seed=1)
+        d = fibril.tensor(x, device="cuda")  # a Tensor, for its slicing
+        views = [(d.transpose(0, 2)._data, x.transpose(2, 1, 0)), (d[:, 1::3]._data, x[:, 1::3]),
+                 (d[::2, :, 1:]._data, x[::2, :, 1:])]
+        for view, ref in views:
+            for dims in [None, [0], [1], [2], [0, 2]]:
+                want = np.asarray(_C.reduce(Op.sum, array_from_numpy(np.ascontiguousarray(ref)), dims, False, None))
+                _same(_host(_C.reduce(Op.sum, view, dims, False, None)), want, np.float32)
+                want = np.asarray(_C.reduce(Op.amax, array_from_numpy(np.ascontiguousarray(ref)), dims, False, None))
+                _same(_host(_C.reduce(Op.amax, view, dims, False, None)), want, np.float32, exact=True)
+        e = _cuda(np.zeros((0, 3), np.float32))
+        np.testing.assert_array_equal(_host(_C.reduce(Op.sum, e, [0], False, None)), np.zeros(3, np.float32))
+        np.testing.assert_array_equal(_host(_C.reduce(Op.prod, e, [0], False, None)), np.ones(3, np.float32))
+        assert _host(_C.reduce(Op.sum, e, [1], False, None)).shape == (0,)
+        with pytest.raises(IndexError):
+            _C.reduce(Op.amax, e, [0], False, None)
+
+    def test_nan_and_accuracy(self):
+        x = np.arange(40, dtype=np.float32).reshape(4, 10)
+        x[1, 3] = np.nan
+        x[2, 9] = np.nan
+        for op in [Op.amax, Op.amin]:
+            for dims in [[0], [1], None]:
+                want = np.asarray(_C.reduce(op, array_from_numpy(x), dims, False, None))
+                np.testing.assert_array_equal(_host(_C.reduce(op, _cuda(x), dims, False, None)), want)
+        big = np.random.default_rng(0).random(20000).astype(np.float32) + 1
+        got = _host(_C.reduce(Op.sum, _cuda(big), None, False, None))
+        np.testing.assert_allclose(got, big.astype(np.float64).sum(), rtol=3e-7)
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8, np.bool_])
+    @pytest.mark.parametrize("shape,dim", [((7, 50), 1), ((2, 1500), 1), ((1, 9000), 1), ((5, 6, 4), 1), ((9, 3), 0),
+                                           ((1,), 0)])
+    def test_arg_reductions(self, shape, dim, dtype):
+        x = sample(shape, dtype, seed=5)
+        if dtype != np.bool_:
+            x = (x % 4).astype(dtype)  # many ties: the first index must win
+        xc, xd = array_from_numpy(x), _cuda(x)
+        for fn in [_C.max_dim, _C.min_dim]:
+            v, i = fn(xd, dim, False)
+            wv, wi = fn(xc, dim, False)
+            np.testing.assert_array_equal(_host(v), np.asarray(wv))
+            np.testing.assert_array_equal(_host(i), np.asarray(wi))
+        if dtype != np.bool_:
+            for fn in [_C.argmax, _C.argmin]:
+                np.testing.assert_array_equal(_host(fn(xd, dim, True)), np.asarray(fn(xc, dim, True)))
+                np.testing.assert_array_equal(_host(fn(xd, None, False)), np.asarray(fn(xc, None, False)))
+
+    def test_arg_nan(self):
+        x = np.array([[1, np.nan, 3, np.nan], [2, 5, 5, 0]], np.float32)
+        for fn in [_C.argmax, _C.argmin]:
+            for dim in [0, 1]:
+                np.testing.assert_array_equal(_host(fn(_cuda(x), dim, False)), np.asarray(fn(array_from_numpy(x), dim, False)))
+
+    @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.bool_])
+    @pytest.mark.parametrize("shape,dim", [((3, 300), 1), ((2, 9000), 1), ((4, 5, 6), 1), ((7,), 0), ((2, 0), 1)])
+    def test_scans(self, shape, dim, dtype):
+        x = sample(shape, dtype, seed=7)
+        for fn in [_C.cumsum, _C.cumprod]:
+            want = np.asarray(fn(array_from_numpy(x), dim, None))
+            got = _host(fn(_cuda(x), dim, None))
+            assert got.dtype == want.dtype
+            if got.dtype.kind == "f":  # double accumulation in another order: ulps of the running magnitude
+                scale = np.abs(want).max(initial=1.0)
+                tol = 1e-13 if dtype == np.float64 else 1e-6
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+            else:
+                np.testing.assert_array_equal(got, want)

@@ -154,3 +154,60 @@ def test_a_small_composite_graph_matches_torch():
     lt.backward()
     np.testing.assert_allclose(lf.item(), lt.item(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ CUDA
+def _np(t):
+    return t.detach().to("cpu").numpy()
+
+
+@pytest.mark.cuda
+class TestCuda:
+    """Forward on cuda tensors against the CPU, and the gradients that need no elementwise
+    kernel on the device (sum: an expanded view; max/min along a dim: one scatter)."""
+
+    def _pair(self, shape, seed=0):
+        x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+        return fibril.tensor(x), fibril.tensor(x, device="cuda", requires_grad=True)
+
+    @pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "prod", "logsumexp", "var", "std", "norm"])
+    def test_forward(self, name):
+        xc, xd = self._pair((4, 5, 6))
+        for dim in [None, 0, (0, 2), -1]:
+            if dim is None and name == "logsumexp":
+                continue
+            args = () if dim is None else (dim,)
+            if name == "norm":
+                args = (2,) + args
+            want = _np(getattr(xc, name)(*args))
+            got = getattr(xd, name)(*args)
+            assert got.device == "cuda:0"
+            np.testing.assert_allclose(_np(got), want, rtol=2e-6, atol=2e-6)
+
+    def test_sum_backward(self):
+        _, xd = self._pair((3, 4))
+        xd.sum().backward()
+        assert xd.grad.device == "cuda:0"
+        np.testing.assert_array_equal(_np(xd.grad), np.ones((3, 4), np.float32))
+        _, yd = self._pair((3, 4, 5))
+        yd.sum((0, 2)).backward(fibril.tensor(np.arange(4, dtype=np.float32), device="cuda"))
+        np.testing.assert_array_equal(_np(yd.grad), np.broadcast_to(np.arange(4.0)[:, None], (3, 4, 5)))
+
+    @pytest.mark.parametrize("is_max", [True, False])
+    @pytest.mark.parametrize("dim,keepdim", [(0, False), (1, True), (-1, False)])
+    def test_max_min_dim_backward(self, is_max, dim, keepdim):
+        xc, xd = self._pair((4, 5, 3), seed=2)
+        xc.requires_grad = True
+        fn = "max" if is_max else "min"
+        out_c, out_d = getattr(xc, fn)(dim, keepdim=keepdim), getattr(xd, fn)(dim, keepdim=keepdim)
+        np.testing.assert_array_equal(_np(out_d.values), _np(out_c.values))
+        np.testing.assert_array_equal(_np(out_d.indices), out_c.indices.numpy())
+        g = np.random.default_rng(9).standard_normal(out_c.values.shape).astype(np.float32)
+        out_c.values.backward(fibril.tensor(g))
+        out_d.values.backward(fibril.tensor(g, device="cuda"))
+        np.testing.assert_array_equal(_np(xd.grad), _np(xc.grad))
+
+    def test_argmax_cumsum(self):
+        xc, xd = self._pair((5, 7), seed=4)
+        np.testing.assert_array_equal(_np(xd.argmax(1)), _np(xc.argmax(1)))
+        np.testing.assert_allclose(_np(xd.cumsum(1)), _np(xc.cumsum(1)), rtol=1e-6)

@@ -1,22 +1,20 @@
 // The index family's argument checks and result shapes; the CPU kernels (cpu/index.cpp)
-// do the work. A 0-d operand is seen as [1] by the kernels.
+// or the CUDA ones (cuda/index.cu) do the work. A 0-d operand is seen as [1] by the kernels.
 #include "ops/index.h"
 
 #include <cstring>
 
 #include "core/errors.h"
 #include "cpu/kernels.h"
+#include "cuda/backend.h"
+#include "cuda/index.h"
+#include "ops/device.h"
 
 namespace fibril::ops {
 namespace {
 
-void check_cpu(const Array& a, const char* op) {
-  FIBRIL_CHECK(a.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", a.describe(), ")");
-}
-
 // int64 index (int32 too where allowed, converted); TypeError otherwise.
 Array as_index(const Array& index, const char* op, bool allow_int32) {
-  check_cpu(index, op);
   const DType dt = index.dtype();
   FIBRIL_CHECK(dt == DType::int64 || (allow_int32 && dt == DType::int32), Type, "[", op,
                "] index must be an int64", allow_int32 ? " or int32" : "", " tensor, got ", index.describe());
@@ -28,6 +26,16 @@ Array at_least_1d(const Array& a) { return a.ndim() == 0 ? a.reshape({1}) : a; }
 // Throws the IndexError for the first entry of index outside [lo, size).
 void check_range(const Array& index, int64_t lo, int64_t size, int64_t dim, const char* op) {
   const Array flat = index.contiguous();
+  if (!flat.device().is_cpu()) {  // find the first bad position on the device, then read its value
+    const int dev = flat.device().index;
+    const int64_t k = FIBRIL_CUDA_CALL(first_out_of_range, dev, static_cast<const int64_t*>(flat.data()), flat.numel(),
+                                       lo, size);
+    if (k < 0) return;
+    int64_t value = 0;
+    cuda::memcpy(&value, static_cast<const int64_t*>(flat.data()) + k, sizeof(value), cuda::CopyKind::DeviceToHost,
+                 dev);
+    FIBRIL_CHECK(false, Index, "[", op, "] index ", value, " is out of bounds for dimension ", dim, " with size ", size);
+  }
   const int64_t* p = static_cast<const int64_t*>(flat.data());
   for (int64_t k = 0; k < flat.numel(); ++k) {
     FIBRIL_CHECK(p[k] >= lo && p[k] < size, Index, "[", op, "] index ", p[k], " is out of bounds for dimension ",
@@ -40,7 +48,8 @@ void run_gather(const Array& out, const Array& x, int dim, const Array& index, c
   cpu::GatherArgs args{x.dtype(), out.ndim(), out.shape().data(), dim, x.shape()[dim],
                        static_cast<char*>(out.data()), out.strides().data(), static_cast<const char*>(x.data()),
                        x.strides().data(), static_cast<const int64_t*>(index.data()), index_strides.data()};
-  if (!cpu::kernels().gather(args)) check_range(index, 0, x.shape()[dim], dim, op);
+  const bool ok = x.device().is_cpu() ? cpu::kernels().gather(args) : FIBRIL_CUDA_CALL(gather, x.device().index, args);
+  if (!ok) check_range(index, 0, x.shape()[dim], dim, op);
 }
 
 void run_scatter(const Array& out, const Shape& shape, int dim, const Array& src, const Array& index,
@@ -48,7 +57,9 @@ void run_scatter(const Array& out, const Shape& shape, int dim, const Array& src
   cpu::ScatterArgs args{out.dtype(), add, static_cast<int>(shape.size()), shape.data(), dim, out.shape()[dim],
                         static_cast<char*>(out.data()), out.strides().data(), static_cast<const char*>(src.data()),
                         src.strides().data(), static_cast<const int64_t*>(index.data()), index_strides.data()};
-  if (!cpu::kernels().scatter(args)) check_range(index, 0, out.shape()[dim], dim, op);
+  const bool ok =
+      out.device().is_cpu() ? cpu::kernels().scatter(args) : FIBRIL_CUDA_CALL(scatter, out.device().index, args);
+  if (!ok) check_range(index, 0, out.shape()[dim], dim, op);
 }
 
 void check_same_ndim(const Array& a, const Array& index, const char* op, const char* what) {
@@ -73,7 +84,7 @@ Strides along_dim_strides(const Array& index, int ndim, int dim) {
 
 Array gather(const Array& x, int64_t dim, const Array& index) {
   const char* op = "gather";
-  check_cpu(x, op);
+  const Device device = common_device(op, {&x, &index});
   const Array idx = at_least_1d(as_index(index, op, false));
   check_same_ndim(x, index, op, "input");
   const Array xs = at_least_1d(x);
@@ -82,7 +93,7 @@ Array gather(const Array& x, int64_t dim, const Array& index) {
     FIBRIL_CHECK(i == d || idx.shape()[i] <= xs.shape()[i], Value, "[", op, "] index ", index.describe(),
                  " is larger than input ", x.describe(), " in dim ", i);
   }
-  Array out = Array::empty(index.shape(), x.dtype());
+  Array out = Array::empty(index.shape(), x.dtype(), device);
   if (out.numel() == 0) return out;
   run_gather(at_least_1d(out), xs, d, idx, idx.strides(), op);
   return out;
@@ -90,8 +101,7 @@ Array gather(const Array& x, int64_t dim, const Array& index) {
 
 Array scatter(const Array& x, int64_t dim, const Array& index, const Array& src, bool add) {
   const char* op = add ? "scatter_add" : "scatter";
-  check_cpu(x, op);
-  check_cpu(src, op);
+  common_device(op, {&x, &index, &src});
   const Array idx = at_least_1d(as_index(index, op, false));
   check_same_ndim(x, index, op, "input");
   check_same_ndim(src, index, op, "src");
@@ -111,13 +121,13 @@ Array scatter(const Array& x, int64_t dim, const Array& index, const Array& src,
 
 Array index_select(const Array& x, int64_t dim, const Array& index) {
   const char* op = "index_select";
-  check_cpu(x, op);
+  const Device device = common_device(op, {&x, &index});
   const Array idx = line_index(index, op);
   const Array xs = at_least_1d(x);
   const int d = wrap_dim(dim, xs.ndim(), op);
   Shape shape = xs.shape();
   shape[d] = idx.shape()[0];
-  Array out = Array::empty(x.ndim() == 0 ? index.shape() : shape, x.dtype());
+  Array out = Array::empty(x.ndim() == 0 ? index.shape() : shape, x.dtype(), device);
   if (out.numel() == 0) {
     check_range(idx, 0, xs.shape()[d], d, op);
     return out;
@@ -129,8 +139,7 @@ Array index_select(const Array& x, int64_t dim, const Array& index) {
 
 void index_put_(Array& x, int64_t dim, const Array& index, const Array& src, bool accumulate) {
   const char* op = accumulate ? "index_add" : "index_put_";
-  check_cpu(x, op);
-  check_cpu(src, op);
+  common_device(op, {&x, &index, &src});
   check_writable_layout(x, op);
   const Array idx = line_index(index, op);
   Array xs = at_least_1d(x);
@@ -147,7 +156,9 @@ void index_put_(Array& x, int64_t dim, const Array& index, const Array& src, boo
 }
 
 Array nonzero(const Array& x) {
-  check_cpu(x, "nonzero");
+  // CUDA: the result's size depends on the data, so this waits for the device anyway; the
+  // coordinates are found on the host (a copy of x) and sent back.
+  if (!x.device().is_cpu()) return nonzero(x.to(Device{})).to(x.device());
   const Array c = at_least_1d(x).astype(DType::bool_);
   const bool* p = static_cast<const bool*>(c.data());
   int64_t n = 0;
@@ -172,6 +183,10 @@ Array wrap_index(const Array& index, int64_t size, int64_t dim) {
   const Array idx = as_index(index, op, true);
   Array out = idx.clone();
   check_range(out, -size, size, dim, op);
+  if (!out.device().is_cpu()) {
+    FIBRIL_CUDA_CALL(wrap_negative, out.device().index, static_cast<int64_t*>(out.data()), out.numel(), size);
+    return out;
+  }
   int64_t* p = static_cast<int64_t*>(out.data());
   for (int64_t k = 0; k < out.numel(); ++k) p[k] += p[k] < 0 ? size : 0;
   return out;

@@ -8,6 +8,9 @@
 #include "core/errors.h"
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cuda/random.h"
+#include "ops/device.h"
+#include "ops/reduce.h"
 
 namespace fibril::ops {
 namespace {
@@ -28,15 +31,19 @@ cpu::RandomArgs args_for(cpu::RandomKind kind, Array& out, PhiloxState rng) {
   return a;
 }
 
+void run(const Device& device, const cpu::RandomArgs& a) {
+  if (device.is_cpu()) cpu::kernels().random(a);
+  else FIBRIL_CUDA_CALL(random, device.index, a);
+}
+
 // Runs the kernel on out, or on a contiguous stand-in copied into out afterwards.
 template <typename Setup>
 void fill(const char* op, cpu::RandomKind kind, Array& out, PhiloxState rng, Setup&& setup) {
-  check_on_cpu(op, out);
   check_writable_layout(out, op);
-  Array target = out.is_contiguous() ? out : Array::empty(out.shape(), out.dtype());
+  Array target = out.is_contiguous() ? out : Array::empty(out.shape(), out.dtype(), out.device());
   cpu::RandomArgs a = args_for(kind, target, rng);
   setup(a);
-  cpu::kernels().random(a);
+  run(out.device(), a);
   if (!out.is_contiguous()) out.copy_from(target);
 }
 
@@ -78,13 +85,23 @@ void bernoulli_(Array& out, double p, PhiloxState rng) {
 }
 
 void bernoulli_(Array& out, const Array& p, PhiloxState rng) {
-  check_on_cpu("bernoulli_", p);
+  common_device("bernoulli_", {&out, &p});
   check_floating("bernoulli_", p);
   FIBRIL_CHECK(broadcast_shapes(p.shape(), out.shape(), "bernoulli_") == out.shape(), Runtime,
                "[bernoulli_] p of shape ", shape_str(p.shape()), " does not broadcast to ", out.describe());
   Array probs = p.expand(out.shape()).astype(DType::float64);  // contiguous, out's element order
-  const double* v = static_cast<const double*>(probs.data());
-  const bool valid = std::all_of(v, v + probs.numel(), [](double x) { return x >= 0 && x <= 1; });
+  bool valid = true;
+  if (!probs.device().is_cpu()) {  // min and max on the device (NaN propagates into both)
+    if (probs.numel() > 0) {
+      const Array lo = ops::reduce(ReduceOp::amin, probs, std::nullopt, false, std::nullopt).to(Device{});
+      const Array hi = ops::reduce(ReduceOp::amax, probs, std::nullopt, false, std::nullopt).to(Device{});
+      const double l = *static_cast<const double*>(lo.data()), h = *static_cast<const double*>(hi.data());
+      valid = l >= 0 && h <= 1;
+    }
+  } else {
+    const double* v = static_cast<const double*>(probs.data());
+    valid = std::all_of(v, v + probs.numel(), [](double x) { return x >= 0 && x <= 1; });
+  }
   FIBRIL_CHECK(valid, Runtime, "[bernoulli_] expected every probability in [0, 1] (got ", p.describe(), ")");
   fill("bernoulli_", cpu::RandomKind::bernoulli, out, rng, [&](cpu::RandomArgs& a) {
     a.p = static_cast<const double*>(probs.data());
@@ -103,22 +120,21 @@ void randint_(Array& out, int64_t low, int64_t high, PhiloxState rng) {
     });
     return;
   }
-  Array values = Array::empty(out.shape(), DType::int64);
+  Array values = Array::empty(out.shape(), DType::int64, out.device());
   randint_(values, low, high, rng);
   out.copy_from(values);
 }
 
 std::pair<Array, Array> dropout(const Array& x, double p, PhiloxState rng) {
-  check_on_cpu("dropout", x);
   check_floating("dropout", x);
   FIBRIL_CHECK(p >= 0 && p <= 1, Value, "[dropout] dropout probability has to be between 0 and 1, but got ", p);
   const Array in = x.contiguous();
-  Array out = Array::empty(x.shape(), x.dtype()), mask = Array::empty(x.shape(), x.dtype());
+  Array out = Array::empty(x.shape(), x.dtype(), x.device()), mask = Array::empty(x.shape(), x.dtype(), x.device());
   cpu::RandomArgs a = args_for(cpu::RandomKind::dropout, out, rng);
   a.a = p;
   a.x = static_cast<const char*>(in.data());
   a.mask = static_cast<char*>(mask.data());
-  cpu::kernels().random(a);
+  run(x.device(), a);
   return {out, mask};
 }
 

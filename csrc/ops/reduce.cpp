@@ -1,7 +1,8 @@
-// The reduce family's argument checks, result shapes and dtypes; the CPU kernels do the work
-// (csrc/cpu/reduce.cpp, arg_reduce.cpp, scan.cpp). Fused forms are two kernel passes, each
-// in a fixed order: mean = sum / n; var = sum((x - mean)^2) / (n - correction) (two-pass,
-// so no cancellation); logsumexp = log(sum(exp(x - amax))) + amax.
+// The reduce family's argument checks, result shapes and dtypes; the CPU kernels
+// (csrc/cpu/reduce.cpp, arg_reduce.cpp, scan.cpp) or the CUDA ones (csrc/cuda/reduce.cu,
+// arg_reduce.cu) do the work. Fused forms are two kernel passes, each in a fixed order:
+// mean = sum / n; var = sum((x - mean)^2) / (n - correction) (two-pass, so no
+// cancellation); logsumexp = log(sum(exp(x - amax))) + amax.
 #include "ops/reduce.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "core/errors.h"
 #include "cpu/kernels.h"
+#include "cuda/reduce.h"
 
 namespace fibril::ops {
 namespace {
@@ -28,10 +30,6 @@ const char* op_name(ReduceOp op) {
     case ReduceOp::logsumexp: return "logsumexp";
   }
   return "reduce";
-}
-
-void check_cpu(const Array& x, const char* op) {
-  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
 }
 
 void check_floating(const Array& x, const char* op) {
@@ -93,7 +91,8 @@ void run(ReduceKind kind, const Array& x, const Plan& plan, const Array& out, co
                        divisor,
                        p,
                        root};
-  cpu::kernels().reduce(args);
+  if (x.device().is_cpu()) cpu::kernels().reduce(args);
+  else FIBRIL_CUDA_CALL(reduce, x.device().index, args);
 }
 
 void check_nonempty(const Array& x, const Plan& plan, const char* op) {
@@ -106,16 +105,15 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 Array moments(const Array& x, const Dims& dims, double correction, bool keepdim, bool root) {
   const char* op = root ? "std" : "var";
-  check_cpu(x, op);
   check_floating(x, op);
   const Plan plan = plan_reduction(x, dims, keepdim, op);
-  Array out = Array::empty(plan.out_shape, x.dtype());
+  Array out = Array::empty(plan.out_shape, x.dtype(), x.device());
   if (out.numel() == 0) return out;
   if (plan.count == 0) {
     out.fill(kNaN);
     return out;
   }
-  Array mean = Array::empty(plan.out_shape, x.dtype());
+  Array mean = Array::empty(plan.out_shape, x.dtype(), x.device());
   run(ReduceKind::sum, x, plan, mean, nullptr, static_cast<double>(plan.count));
   const double dof = std::max(0.0, static_cast<double>(plan.count) - correction);
   run(ReduceKind::sum_sq_dev, x, plan, out, &mean, dof, 1, root);
@@ -144,7 +142,6 @@ AlongDim along_dim(const Array& x, int64_t dim, bool keepdim, const char* op) {
 
 std::pair<Array, Array> arg_reduce(const Array& x_in, std::optional<int64_t> dim, bool keepdim, bool is_max,
                                    bool want_values, const char* op) {
-  check_cpu(x_in, op);
   FIBRIL_CHECK(want_values || x_in.dtype() != DType::bool_, Type, "[", op, "] does not support bool input, got ",
                x_in.describe());
   const Array x = x_in.contiguous();
@@ -157,24 +154,26 @@ std::pair<Array, Array> arg_reduce(const Array& x_in, std::optional<int64_t> dim
   }
   FIBRIL_CHECK(s.n > 0, Index, "[", op, "] cannot reduce ", x.describe(),
                dim ? " over an empty dim" : " (empty, and no dim given)", ": the operation has no identity");
-  Array indices = Array::empty(s.out_shape, DType::int64);
-  Array values = want_values ? Array::empty(s.out_shape, x.dtype()) : indices;
+  Array indices = Array::empty(s.out_shape, DType::int64, x.device());
+  Array values = want_values ? Array::empty(s.out_shape, x.dtype(), x.device()) : indices;
   cpu::ArgReduceArgs args{is_max,     x.dtype(), static_cast<const char*>(x.data()),
                           s.outer,    s.n,       s.inner,
                           want_values ? static_cast<char*>(values.data()) : nullptr,
                           static_cast<int64_t*>(indices.data())};
-  if (indices.numel() > 0) cpu::kernels().arg_reduce(args);
+  if (indices.numel() == 0) return {values, indices};
+  if (x.device().is_cpu()) cpu::kernels().arg_reduce(args);
+  else FIBRIL_CUDA_CALL(arg_reduce, x.device().index, args);
   return {values, indices};
 }
 
 Array scan(const Array& x_in, int64_t dim, std::optional<DType> dtype, bool is_prod, const char* op) {
-  check_cpu(x_in, op);
   Array x = dtype && *dtype != x_in.dtype() ? x_in.astype(*dtype) : x_in.contiguous();
   const AlongDim s = along_dim(x, dim, true, op);
-  Array out = Array::empty(x.shape(), is_floating_point(x.dtype()) ? x.dtype() : DType::int64);
+  Array out = Array::empty(x.shape(), is_floating_point(x.dtype()) ? x.dtype() : DType::int64, x.device());
   cpu::ScanArgs args{is_prod, x.dtype(), static_cast<const char*>(x.data()), static_cast<char*>(out.data()),
                      s.outer, s.n,       s.inner};
-  cpu::kernels().scan(args);
+  if (x.device().is_cpu()) cpu::kernels().scan(args);
+  else FIBRIL_CUDA_CALL(scan, x.device().index, args);
   return dtype && out.dtype() != *dtype ? out.astype(*dtype) : out;
 }
 
@@ -182,7 +181,6 @@ Array scan(const Array& x_in, int64_t dim, std::optional<DType> dtype, bool is_p
 
 Array reduce(ReduceOp op, const Array& x_in, const Dims& dims, bool keepdim, std::optional<DType> dtype) {
   const char* name = op_name(op);
-  check_cpu(x_in, name);
   const bool takes_dtype = op == ReduceOp::sum || op == ReduceOp::mean || op == ReduceOp::prod;
   FIBRIL_CHECK(!dtype || takes_dtype, Type, "[", name, "] takes no dtype argument");
   FIBRIL_CHECK(op != ReduceOp::mean || is_floating_point(dtype.value_or(x_in.dtype())), Type,
@@ -198,7 +196,7 @@ Array reduce(ReduceOp op, const Array& x_in, const Dims& dims, bool keepdim, std
   // any/all give bool, but uint8 for uint8 (PyTorch's legacy rule; the same 0/1 bytes).
   if ((op == ReduceOp::any || op == ReduceOp::all) && x.dtype() != DType::uint8) out_dtype = DType::bool_;
   if (op == ReduceOp::amax || op == ReduceOp::amin) check_nonempty(x, plan, name);
-  Array out = Array::empty(plan.out_shape, out_dtype);
+  Array out = Array::empty(plan.out_shape, out_dtype, x.device());
 
   if (out.numel() > 0 && plan.count == 0) {  // the identity of an empty extent
     switch (op) {
@@ -218,7 +216,7 @@ Array reduce(ReduceOp op, const Array& x_in, const Dims& dims, bool keepdim, std
       case ReduceOp::any: run(ReduceKind::any, x, plan, out); break;
       case ReduceOp::all: run(ReduceKind::all, x, plan, out); break;
       case ReduceOp::logsumexp: {
-        Array max = Array::empty(plan.out_shape, x.dtype());
+        Array max = Array::empty(plan.out_shape, x.dtype(), x.device());
         run(ReduceKind::max, x, plan, max);
         run(ReduceKind::sum_exp, x, plan, out, &max);
         break;
@@ -237,13 +235,12 @@ Array stddev(const Array& x, const Dims& dims, double correction, bool keepdim) 
 }
 
 Array norm(const Array& x, double p, const Dims& dims, bool keepdim) {
-  check_cpu(x, "norm");
   check_floating(x, "norm");
   FIBRIL_CHECK(!std::isnan(p), Value, "[norm] p must be a number, got nan");
   const Plan plan = plan_reduction(x, dims, keepdim, "norm");
   const bool by_extreme = std::isinf(p);
   if (by_extreme) check_nonempty(x, plan, p > 0 ? "norm(p=inf)" : "norm(p=-inf)");
-  Array out = Array::empty(plan.out_shape, x.dtype());
+  Array out = Array::empty(plan.out_shape, x.dtype(), x.device());
   if (out.numel() == 0) return out;
   if (plan.count == 0) {
     out.fill(p < 0 ? kInf : 0.0);  // (sum of nothing)^(1/p)

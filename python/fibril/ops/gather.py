@@ -15,14 +15,15 @@ from . import elementwise as ew
 from . import index as view_ops
 
 
-def _as_index(index):
-    """Tensors pass through; lists, tuples and numpy arrays become tensors (ints -> int64)."""
+def _as_index(index, device=None):
+    """Tensors pass through; lists, tuples and numpy arrays become tensors (ints -> int64) on
+    `device` (the indexed tensor's, so that x[[0, 2]] works on cuda)."""
     if isinstance(index, Tensor):
         return index
     from ..creation import tensor
 
     arr = np.asarray(index)
-    return tensor(arr.astype(np.int64) if arr.size == 0 and arr.dtype == np.float64 else arr)
+    return tensor(arr.astype(np.int64) if arr.size == 0 and arr.dtype == np.float64 else arr, device=device)
 
 
 def _zeros(shape, like):
@@ -69,17 +70,17 @@ def _leading(array, shape):
 
 
 def gather(x, dim, index):
-    return Gather.apply(x, dim, _as_index(index))
+    return Gather.apply(x, dim, _as_index(index, x.device))
 
 
 def _scatter(x, dim, index, src, value, add):
-    index = _as_index(index)
+    index = _as_index(index, x.device)
     if src is None:
         src = value
     if not isinstance(src, Tensor):
         from ..creation import full
 
-        src = full(tuple(index.shape), src, dtype=x.dtype)
+        src = full(tuple(index.shape), src, dtype=x.dtype, device=x.device)
     return Scatter.apply(x, dim, index, src, add)
 
 
@@ -121,13 +122,13 @@ class IndexAdd(Function):
 
 
 def index_select(x, dim, index):
-    return IndexSelect.apply(x, dim, _as_index(index))
+    return IndexSelect.apply(x, dim, _as_index(index, x.device))
 
 
 def index_add(x, dim, index, source, alpha=1):
     if source.dtype != x.dtype:
         raise TypeError(f"index_add(): source dtype {source.dtype.name} must match self dtype {x.dtype.name}")
-    return IndexAdd.apply(x, dim, _as_index(index), source if alpha == 1 else ew.mul(source, alpha))
+    return IndexAdd.apply(x, dim, _as_index(index, x.device), source if alpha == 1 else ew.mul(source, alpha))
 
 
 # ------------------------------------------------------------------------------ masks
@@ -178,7 +179,7 @@ def flip(x, dims):
         raise ValueError(f"flip: dims {list(dims)} has a repeated dim")
     for d in wrapped:
         n = x.shape[d]
-        x = IndexSelect.apply(x, d, arange(n - 1, -1, -1) if n else arange(0))
+        x = IndexSelect.apply(x, d, arange(n - 1, -1, -1, device=x.device) if n else arange(0, device=x.device))
     return x
 
 
@@ -212,7 +213,8 @@ def _plan(x, index):
     advanced tensors with the dims they index in the result of the basic part. Bool masks
     become one int64 tensor per dim they cover; ints stay basic (select), as in PyTorch."""
     items = index if isinstance(index, tuple) else (index,)
-    items = [_as_index(i) if _is_advanced(i) or isinstance(i, bool) else i for i in items]
+    # Index tensors go to x's device (PyTorch accepts CPU indices for a CUDA tensor).
+    items = [_on(_as_index(i, x.device), x.device) if _is_advanced(i) or isinstance(i, bool) else i for i in items]
     consumed = sum(i.ndim if isinstance(i, Tensor) and i.dtype in (_C.bool, _C.uint8) else
                    0 if i is None or i is Ellipsis else 1 for i in items)
     if consumed > x.ndim:
@@ -232,8 +234,11 @@ def _plan(x, index):
                     raise IndexError(f"The shape of the mask {list(item.shape)} at index {k} does not match the "
                                      f"shape of the indexed tensor {list(x.shape)}")
                 basic.append(slice(None))
-            coords = Tensor._wrap(_C.nonzero(item._data))
-            advanced.extend((dim + k, coords[:, k]) for k in range(item.ndim))
+            if item.ndim > 1:  # the mask's flat positions are the merged index already
+                mask = _Mask(item)
+                advanced.extend((dim + k, mask) for k in range(item.ndim))
+            else:
+                advanced.append((dim, Tensor._wrap(_C.nonzero(item._data))[:, 0]))
             dim += item.ndim
         elif isinstance(item, Tensor):
             if item.dtype.is_floating_point:
@@ -248,9 +253,42 @@ def _plan(x, index):
     return tuple(basic), advanced
 
 
+def _on(t, device):
+    return t if t.device == device else t.to(device)
+
+
+class _Mask:
+    """A bool mask over several dims, standing for the coordinate tensors of its True
+    positions (one per dim); alone, its flat positions are the merged index, found without
+    the elementwise arithmetic that combining coordinates takes."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def flat(self):
+        return Tensor._wrap(_C.nonzero(self.mask._data.reshape((-1,))))[:, 0]
+
+    def coords(self):
+        return Tensor._wrap(_C.nonzero(self.mask._data))
+
+
 def _linear_index(y_shape, advanced):
     """Broadcast the index tensors, wrap negatives (checking bounds) and combine them into
     one int64 index over the advanced dims merged in order. Returns (index, broadcast shape)."""
+    masks = {id(t) for _, t in advanced if isinstance(t, _Mask)}
+    if len(masks) == 1 and all(isinstance(t, _Mask) for _, t in advanced):
+        flat = advanced[0][1].flat()
+        return flat, tuple(flat.shape)
+    resolved, coords, used = [], {}, {}
+    for d, t in advanced:  # with other indices: the mask's coordinates, a column per dim
+        if isinstance(t, _Mask):
+            if id(t) not in coords:
+                coords[id(t)], used[id(t)] = t.coords(), 0
+            resolved.append((d, coords[id(t)][:, used[id(t)]]))
+            used[id(t)] += 1
+        else:
+            resolved.append((d, t))
+    advanced = resolved
     shape = ()
     for _, t in advanced:
         shape = np.broadcast_shapes(shape, tuple(t.shape))

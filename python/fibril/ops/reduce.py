@@ -134,17 +134,16 @@ class MaxDim(Function):
 
     @staticmethod
     def backward(ctx, g, _):
+        from ..creation import zeros
+        from .gather import scatter
+
         d, shape = ctx.dim, ctx.in_shape
+        if not shape:  # a 0-d input: its own max
+            return g, None, None, None
         g = _restore(g, shape, (d,), ctx.keepdim)
         idx = _restore(ctx.indices, shape, (d,), ctx.keepdim)
-        positions = index.reshape(_arange(shape[d]), tuple(shape[d] if i == d else 1 for i in range(len(shape))))
-        return ew.where(ew.eq(positions, idx), g, 0.0), None, None, None
-
-
-def _arange(n):
-    from ..creation import arange
-
-    return arange(n)
+        # g into the chosen positions: one scatter (any device), differentiable in g.
+        return scatter(zeros(shape, dtype=g.dtype, device=g.device), d, idx, g), None, None, None
 
 
 def max(x, dim=None, keepdim=False):

@@ -4,6 +4,7 @@
 #include "core/errors.h"
 #include "cpu/kernels.h"
 #include "cuda/backend.h"
+#include "cuda/copy.h"
 
 namespace fibril {
 namespace {
@@ -34,33 +35,46 @@ void Array::copy_from(const Array& source) {
   const Device sd = src.device(), dd = device();
   if (sd.is_cpu() && dd.is_cpu()) return copy_cpu(*this, src);
 
-  FIBRIL_CHECK(is_contiguous(), NotImplemented, "[copy_] copies that involve a CUDA array need a contiguous "
-               "destination, got ", describe(), " with strides ", shape_str(strides_));
+  if (!dd.is_cpu() && !sd.is_cpu()) {
+    FIBRIL_CHECK(sd == dd, NotImplemented, "[copy_] copies between two CUDA devices (", sd.str(), " -> ",
+                 dd.str(), ") are not supported yet");
+    if (src.dtype() == dtype_ && is_contiguous()) {  // a plain copy or gather
+      if (src.is_contiguous()) {
+        return cuda::memcpy(data(), src.data(), nbytes(), cuda::CopyKind::DeviceToDevice, dd.index);
+      }
+      return cuda::gather_strided(data(), src.data(), dtype_, src.ndim(), src.shape().data(), src.strides().data(),
+                                  dd.index);
+    }
+    // converting and/or strided: one elementwise pass on the device
+    cpu::CopyArgs args{ndim(),       shape_.data(), static_cast<char*>(data()), dtype_, strides_.data(),
+                       static_cast<const char*>(src.data()), src.dtype(), src.strides().data()};
+    return FIBRIL_CUDA_CALL(copy_cast, dd.index, args);
+  }
   if (sd.is_cpu()) {  // host -> device: convert and pack on the host, then one transfer
     Array host = src.dtype() == dtype_ ? src.contiguous() : src.astype(dtype_);
-    return cuda::memcpy(data(), host.data(), nbytes(), cuda::CopyKind::HostToDevice, dd.index);
-  }
-  Array dev = contiguous_on_device(src);
-  if (dd.is_cpu()) {  // device -> host: one transfer, then convert on the host if needed
-    if (dev.dtype() == dtype_) {
-      return cuda::memcpy(data(), dev.data(), nbytes(), cuda::CopyKind::DeviceToHost, sd.index);
+    if (is_contiguous()) {
+      return cuda::memcpy(data(), host.data(), nbytes(), cuda::CopyKind::HostToDevice, dd.index);
     }
-    Array host = Array::empty(shape_, dev.dtype());
-    cuda::memcpy(host.data(), dev.data(), host.nbytes(), cuda::CopyKind::DeviceToHost, sd.index);
-    return copy_cpu(*this, host);
+    Array staged = Array::empty(shape_, dtype_, dd);  // then scatter into the strided destination
+    cuda::memcpy(staged.data(), host.data(), nbytes(), cuda::CopyKind::HostToDevice, dd.index);
+    return copy_from(staged);
   }
-  FIBRIL_CHECK(sd == dd, NotImplemented, "[copy_] copies between two CUDA devices (", sd.str(), " -> ",
-               dd.str(), ") are not supported yet");
-  FIBRIL_CHECK(dev.dtype() == dtype_, NotImplemented, "[copy_] dtype conversion on CUDA (",
-               dtype_name(dev.dtype()), " -> ", dtype_name(dtype_), ") comes with the elementwise family");
-  cuda::memcpy(data(), dev.data(), nbytes(), cuda::CopyKind::DeviceToDevice, dd.index);
+  // device -> host: one transfer of the packed source, then convert/scatter on the host
+  Array dev = contiguous_on_device(src);
+  if (dev.dtype() == dtype_ && is_contiguous()) {
+    return cuda::memcpy(data(), dev.data(), nbytes(), cuda::CopyKind::DeviceToHost, sd.index);
+  }
+  Array host = Array::empty(shape_, dev.dtype());
+  cuda::memcpy(host.data(), dev.data(), host.nbytes(), cuda::CopyKind::DeviceToHost, sd.index);
+  return copy_cpu(*this, host);
 }
 
 void Array::fill(double value) {
   if (!device().is_cpu()) {
-    FIBRIL_CHECK(is_contiguous(), NotImplemented, "[fill_] filling a strided CUDA view ", describe(),
-                 " is not supported yet");
-    return cuda::fill(data(), dtype_, numel_, value, device().index);
+    if (is_contiguous()) return cuda::fill(data(), dtype_, numel_, value, device().index);
+    Array full = Array::empty(shape_, dtype_, device());  // a strided view: fill, then copy in
+    full.fill(value);
+    return copy_from(full);
   }
   Strides zeros(shape_.size(), 0);
   cpu::CopyArgs args{ndim(), shape_.data(), static_cast<char*>(data()), dtype_, strides_.data(),

@@ -489,3 +489,12 @@ def test_cuda_contiguous_fill_and_tensor_to():
         np.testing.assert_array_equal(got.to("cpu").numpy(), x.astype(DTYPES[dtype]))
     e = to_cuda(np.zeros((0, 3), np.float32)).astype(fibril.int64)
     assert from_cuda(e).shape == (0, 3)
+
+
+@pytest.mark.cuda
+def test_cuda_fill_int64_beyond_float_precision():
+    big = 2**62 + 1
+    a = fibril.Array.full((5,), big, fibril.int64, "cuda")
+    np.testing.assert_array_equal(from_cuda(a), np.full(5, big, np.int64))
+    a.slice(0, None, None, 2).fill_(-big)
+    np.testing.assert_array_equal(from_cuda(a), np.array([-big, big, -big, big, -big], np.int64))

@@ -1,5 +1,7 @@
 // The Array ops that copy: copy_from, fill, contiguous, clone, astype, to. CPU work goes to
 // the ISA-dispatched strided copy kernel (csrc/cpu/copy.cpp); device work to the CUDA backend.
+#include <cmath>
+
 #include "core/array.h"
 #include "core/errors.h"
 #include "cpu/kernels.h"
@@ -83,7 +85,16 @@ void Array::fill(double value) {
 }
 
 void Array::fill(int64_t value) {
-  if (!device().is_cpu()) return fill(static_cast<double>(value));
+  if (!device().is_cpu()) {
+    const double d = static_cast<double>(value);
+    if (is_floating_point(dtype_) || (std::fabs(d) < 9.2233720368547758e18 && static_cast<int64_t>(d) == value)) {
+      return fill(d);
+    }
+    // an int64 beyond 2^53: converted on the host, then broadcast-copied in
+    Array host = Array::empty({}, dtype_);
+    host.fill(value);
+    return copy_from(host.to(device()));
+  }
   Strides zeros(shape_.size(), 0);
   cpu::CopyArgs args{ndim(), shape_.data(), static_cast<char*>(data()), dtype_, strides_.data(),
                      reinterpret_cast<const char*>(&value), DType::int64, zeros.data()};

@@ -775,3 +775,37 @@ def test_cuda_tensor_operators_inplace_and_autograd():
     for got, want in zip(results["cuda"], results["cpu"]):
         assert got.dtype == want.dtype
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
+CUDA_GRAD_UNARY = ["neg", "abs", "exp", "exp2", "expm1", "log", "log2", "log1p", "sqrt", "rsqrt", "reciprocal",
+                   "sin", "cos", "tanh", "sigmoid", "erf"]
+CUDA_GRAD_BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "remainder"]
+
+
+@pytest.mark.cuda
+def test_cuda_elementwise_gradients_match_cpu():
+    """Each op's backward on cuda (same-shape operands: no reduction needed) against the CPU's."""
+    rng = np.random.default_rng(3)
+    xa = rng.uniform(0.2, 3.0, (3, 7))
+    ya = rng.uniform(0.2, 3.0, (3, 7))
+    ya[0, :3] = xa[0, :3]  # ties for maximum/minimum
+    g = rng.standard_normal((3, 7))
+    for dtype in (np.float32, np.float64):
+        for op in CUDA_GRAD_UNARY + CUDA_GRAD_BINARY:
+            grads = {}
+            for device in ("cpu", "cuda"):
+                x = fibril.tensor(xa.astype(dtype), device=device, requires_grad=True)
+                y = fibril.tensor(ya.astype(dtype), device=device, requires_grad=True)
+                fn = getattr(fibril, op)
+                out = fn(x) if op in CUDA_GRAD_UNARY else fn(x, y)
+                out.backward(fibril.tensor(g.astype(dtype), device=device))
+                grads[device] = [t.to("cpu").numpy() for t in (out.detach(), x.grad)]
+                if op in CUDA_GRAD_BINARY:
+                    grads[device].append(y.grad.to("cpu").numpy() if y.grad is not None else None)
+            for got, want in zip(grads["cuda"], grads["cpu"]):
+                if want is None:
+                    assert got is None
+                    continue
+                assert got.dtype == want.dtype
+                np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6,
+                                           err_msg=f"{op} {np.dtype(dtype)}")

@@ -7,7 +7,8 @@
 // merged dim take flat_kernel: 128-bit loads and stores (4 float32, 2 float64/int64, 16
 // bool/uint8 per thread per step), grid-stride, 256 threads. Anything else (broadcast rows,
 // transposed views) takes strided_kernel, whose index math is 32-bit with magic-number
-// division when it fits. Python numbers (0-d host arrays) come by value as kernel arguments.
+// division (the host splits launches past 2^31). Python numbers (0-d host arrays) come by
+// value as kernel arguments.
 // One kernel per (op, dtype) instantiation, so each inner loop is the op alone.
 //
 // Integer floor_divide/remainder by zero: a host-scalar divisor is checked on the host; a

@@ -9,16 +9,18 @@
 //    passed by value, or a device 0-d/broadcast operand read once per thread): N elements a
 //    thread per step as one 128-bit load/store per operand (N = 16 bytes / the widest element
 //    size), grid-stride, with the last n % N elements done by the first threads.
-//  - strided_kernel<I>: any n-d layout (up to kDims merged dims per launch; more loop on the
-//    host), broadcast strides 0. The linear index is split into coordinates innermost first;
-//    with I = uint32_t (n and every operand's extent below 2^31) the divisions are
-//    multiply-high by a magic number (Divider), else plain 64-bit division.
+//  - strided_kernel: any n-d layout (up to kDims merged dims per launch; more loop on the
+//    host), broadcast strides 0. The linear index is split into coordinates innermost first
+//    in 32-bit, each division a multiply-high by a magic number (Divider); a launch whose
+//    element count or extent would pass 2^31 is split on the host (launch_split), so there
+//    is no 64-bit variant to compile.
 // An op is a functor type F: `static constexpr int nin` (1..3 inputs), `static R apply(A, B, C)`
 // (unused inputs are passed but ignored) and `static constexpr bool kCheckZero` (integer
 // division: a zero second input sets *flag and gives 0).
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <type_traits>
 
 #include "core/shape.h"
@@ -246,6 +248,47 @@ void launch_strided(const char* name, int device, const EwProblem& p, int d0, in
          flag);
 }
 
+// 2^31, or FIBRIL_CUDA_INDEX32_LIMIT (at least 2) from the environment: the tests lower it
+// to run the splitting below on small arrays.
+inline int64_t index32_limit() {
+  static const int64_t limit = [] {
+    const char* env = std::getenv("FIBRIL_CUDA_INDEX32_LIMIT");
+    const int64_t v = env ? std::atoll(env) : 0;
+    return v >= 2 ? v : int64_t(1) << 31;
+  }();
+  return limit;
+}
+
+// Launches dims [0, nd) of p at these base pointers with 32-bit index math: a range whose
+// element count or any operand's extent reaches the limit is halved along its outermost
+// dim larger than 1, each half launched on its own (only for tensors past 2^31 elements or
+// extents, so the few extra launches cost nothing next to the work).
+template <typename F, typename R, typename A, typename B, typename C>
+void launch_split(const char* name, int device, const EwProblem& p, int nd, R* out, Src<A> a, Src<B> b, Src<C> c,
+                  int* flag) {
+  const int64_t limit = index32_limit();
+  int64_t inner = 1;
+  for (int d = 0; d < nd; ++d) inner *= p.size[d];
+  bool fits = inner < limit;
+  for (int k = 0; k <= F::nin && fits; ++k) {
+    int64_t extent = 0;
+    for (int d = 0; d < nd; ++d) extent += (p.size[d] - 1) * (p.stride[k][d] < 0 ? -p.stride[k][d] : p.stride[k][d]);
+    fits = extent < limit;
+  }
+  if (fits) return launch_strided<uint32_t, F>(name, device, p, 0, nd, out, a, b, c, flag);
+  int d = nd - 1;
+  while (p.size[d] == 1) --d;
+  const int64_t half = p.size[d] / 2;
+  EwProblem q = p;
+  q.size[d] = half;
+  launch_split<F>(name, device, q, nd, out, a, b, c, flag);
+  q.size[d] = p.size[d] - half;
+  int64_t off[4] = {0, 0, 0, 0};
+  for (int k = 0; k <= F::nin; ++k) off[k] = half * p.stride[k][d];
+  launch_split<F>(name, device, q, nd, out + off[0], offset_src(a, off[1]), F::nin >= 2 ? offset_src(b, off[2]) : b,
+                  F::nin >= 3 ? offset_src(c, off[3]) : c, flag);
+}
+
 // Runs F over the index space. a, b, c: Src with the base pointer (strides in `strides`,
 // output first; an unused input: {nullptr, {}, 2}). With F::kCheckZero a zero divisor sets
 // *flag (device memory).
@@ -286,15 +329,6 @@ void run_elementwise(const char* name, int device, int ndim, const int64_t* shap
   }
   // strided: launches of at most kDims merged dims; outer dims loop here
   const int nd = p.ndim < kDims ? p.ndim : kDims;
-  int64_t inner = 1;
-  bool fits32 = true;
-  for (int k = 0; k <= F::nin; ++k) {
-    int64_t extent = 0;
-    for (int d = 0; d < nd; ++d) extent += (p.size[d] - 1) * (p.stride[k][d] < 0 ? -p.stride[k][d] : p.stride[k][d]);
-    fits32 = fits32 && extent < (int64_t(1) << 31);
-  }
-  for (int d = 0; d < nd; ++d) inner *= p.size[d];
-  fits32 = fits32 && inner < (int64_t(1) << 31);
   int64_t outer = 1;
   for (int d = nd; d < p.ndim; ++d) outer *= p.size[d];
   for (int64_t o = 0; o < outer; ++o) {
@@ -304,12 +338,8 @@ void run_elementwise(const char* name, int device, int ndim, const int64_t* shap
       rest /= p.size[d];
       for (int k = 0; k <= F::nin; ++k) off[k] += r * p.stride[k][d];
     }
-    R* o_out = out + off[0];
-    const Src<A> oa = offset_src(a, off[1]);
-    const Src<B> ob = F::nin >= 2 ? offset_src(b, off[2]) : b;
-    const Src<C> oc = F::nin >= 3 ? offset_src(c, off[3]) : c;
-    if (fits32) launch_strided<uint32_t, F>(name, device, p, 0, nd, o_out, oa, ob, oc, flag);
-    else launch_strided<uint64_t, F>(name, device, p, 0, nd, o_out, oa, ob, oc, flag);
+    launch_split<F>(name, device, p, nd, out + off[0], offset_src(a, off[1]),
+                    F::nin >= 2 ? offset_src(b, off[2]) : b, F::nin >= 3 ? offset_src(c, off[3]) : c, flag);
   }
 }
 

@@ -18,12 +18,19 @@ void copy_cpu(const Array& dst, const Array& src) {
   cpu::kernels().copy(args);
 }
 
+// dst = src (cast) on one device, any strides: the elementwise copy kernel (merged dims,
+// 128-bit accesses where contiguous, 32-bit index math), cuda/copy.cu.
+void copy_device(const Array& dst, const Array& src) {
+  cpu::CopyArgs args{dst.ndim(),  dst.shape().data(), static_cast<char*>(dst.data()),       dst.dtype(),
+                     dst.strides().data(), static_cast<const char*>(src.data()), src.dtype(), src.strides().data()};
+  FIBRIL_CUDA_CALL(copy_cast, dst.device().index, args);
+}
+
 // A contiguous device copy of a (possibly strided) device array, same dtype.
 Array contiguous_on_device(const Array& src) {
   if (src.is_contiguous()) return src;
   Array out = Array::empty(src.shape(), src.dtype(), src.device());
-  cuda::gather_strided(out.data(), src.data(), src.dtype(), src.ndim(), src.shape().data(),
-                       src.strides().data(), src.device().index);
+  copy_device(out, src);
   return out;
 }
 
@@ -40,17 +47,10 @@ void Array::copy_from(const Array& source) {
   if (!dd.is_cpu() && !sd.is_cpu()) {
     FIBRIL_CHECK(sd == dd, NotImplemented, "[copy_] copies between two CUDA devices (", sd.str(), " -> ",
                  dd.str(), ") are not supported yet");
-    if (src.dtype() == dtype_ && is_contiguous()) {  // a plain copy or gather
-      if (src.is_contiguous()) {
-        return cuda::memcpy(data(), src.data(), nbytes(), cuda::CopyKind::DeviceToDevice, dd.index);
-      }
-      return cuda::gather_strided(data(), src.data(), dtype_, src.ndim(), src.shape().data(), src.strides().data(),
-                                  dd.index);
+    if (src.dtype() == dtype_ && is_contiguous() && src.is_contiguous()) {
+      return cuda::memcpy(data(), src.data(), nbytes(), cuda::CopyKind::DeviceToDevice, dd.index);
     }
-    // converting and/or strided: one elementwise pass on the device
-    cpu::CopyArgs args{ndim(),       shape_.data(), static_cast<char*>(data()), dtype_, strides_.data(),
-                       static_cast<const char*>(src.data()), src.dtype(), src.strides().data()};
-    return FIBRIL_CUDA_CALL(copy_cast, dd.index, args);
+    return copy_device(*this, src);  // converting and/or strided: one elementwise pass
   }
   if (sd.is_cpu()) {  // host -> device: convert and pack on the host, then one transfer
     Array host = src.dtype() == dtype_ ? src.contiguous() : src.astype(dtype_);

@@ -177,3 +177,63 @@ def test_vec_math_gelu_ulp(name):
     specials = np.array([np.nan, np.inf, -0.0, 0.0], np.float32)
     got = F.gelu(fibril.tensor(specials), **kw).numpy()
     assert np.isnan(got[0]) and got[1] == np.inf and got[2] == 0 and np.signbit(got[2]) and got[3] == 0
+
+
+# ------------------------------------------------------------------------------ CUDA
+# Forward and backward on "cuda" (a GPU, or the emulator with FIBRIL_CUDA_EMULATOR=1) against
+# the CPU kernels and the float64 references; small shapes for the emulator.
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_cuda_activation_forward_backward(name, dtype):
+    kw, ref = ACTIVATIONS[name]
+    rng = np.random.default_rng(0)
+    a = away_from_kinks(rng.uniform(-6, 6, (5, 13))).astype(dtype)
+    a[0, :6] = [np.nan, np.inf, -np.inf, 0.0, 25.0, -30.0]
+    g = rng.standard_normal(a.shape).astype(dtype)
+    out = {}
+    for device in ("cpu", "cuda"):
+        x = fibril.tensor(a, device=device, requires_grad=True)
+        y = fib_fn(name, kw)(x, **kw)
+        assert y.device == ("cpu" if device == "cpu" else "cuda:0")
+        y.backward(fibril.tensor(g, device=device))
+        out[device] = (y.detach().to("cpu").numpy(), x.grad.to("cpu").numpy())
+    rtol, atol = (4e-6, 1e-6) if dtype == np.float32 else (1e-12, 1e-13)
+    y_cuda = out["cuda"][0]
+    if name == "hardsigmoid":  # NaN gives NaN on cuda, as in PyTorch (the CPU kernel gives 0)
+        assert np.isnan(out["cuda"][0][0, 0])
+        out = {k: (y[:, 1:], gx[:, 1:]) for k, (y, gx) in out.items()}
+    for got, want in zip(out["cuda"], out["cpu"]):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(y_cuda[1:], ref(a[1:].astype(np.float64)), rtol=rtol, atol=atol)
+
+
+@pytest.mark.cuda
+def test_cuda_activation_layouts():
+    """Strided, misaligned (offset view), odd-sized and empty inputs."""
+    rng = np.random.default_rng(1)
+    a = rng.uniform(-4, 4, (7, 9)).astype(np.float32)
+    d = fibril.tensor(a, device="cuda")
+    for view, ref in [(d.T, a.T), (d.reshape(-1)[1:], a.reshape(-1)[1:]), (d[:, ::2], a[:, ::2]),
+                      (d[:0], a[:0])]:
+        for fn in (F.gelu, F.silu, F.relu):
+            got = fn(view).to("cpu").numpy()
+            np.testing.assert_allclose(got, fn(fibril.tensor(ref)).numpy(), rtol=4e-6, atol=1e-6)
+    x = fibril.tensor(a, device="cuda", requires_grad=True)
+    y = F.gelu(x.T)  # the backward gets a transposed gradient
+    y.backward(fibril.tensor(np.ones((9, 7), np.float32), device="cuda"))
+    xc = fibril.tensor(a, requires_grad=True)
+    F.gelu(xc.T).backward(fibril.tensor(np.ones((9, 7), np.float32)))
+    np.testing.assert_allclose(x.grad.to("cpu").numpy(), xc.grad.numpy(), rtol=4e-6, atol=1e-6)
+
+
+@pytest.mark.cuda
+def test_cuda_activation_mixed_devices_raise():
+    from fibril import _C
+    x = fibril.tensor(np.ones(3, np.float32), device="cuda")
+    with pytest.raises(RuntimeError, match="same device"):
+        _C.activation_backward(_C.ActivationKind.relu, x._data, fibril.tensor(np.ones(3, np.float32))._data,
+                               0.0, 0.0, 0.0)

@@ -405,3 +405,96 @@ t.check_permuted_copy((1032, 1100), np.float32, (1, 0))
 def test_portable_kernels_match_numpy():
     env = {**os.environ, "FIBRIL_CPU_ISA": "generic"}
     subprocess.run([sys.executable, "-c", GENERIC], env=env, cwd=os.path.dirname(__file__), check=True)
+
+
+# ------------------------------------------------------------------------------ CUDA
+# Copies on "cuda" (a GPU, or the emulator with FIBRIL_CUDA_EMULATOR=1): the converting
+# strided copy kernel behind astype, to(dtype), contiguous and copy_ between CUDA arrays.
+
+FROM_NP = {np.dtype(v): k for k, v in DTYPES.items()}
+
+
+def to_cuda(x):
+    return array_from_numpy(np.asarray(x)).to("cuda")
+
+
+def from_cuda(a):
+    assert a.device == "cuda:0"
+    return np.asarray(a.to("cpu"))
+
+
+def cast_sample(dtype, n=37):
+    values = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 255.0, 256.0, -129.0, 3e9, -3e9, 1e19, -1e19,
+                       np.nan, np.inf, -np.inf], np.float64)
+    base = np.concatenate([values, np.linspace(-300, 300, n)])
+    if np.dtype(dtype).kind in "iu" or dtype == np.bool_:
+        with np.errstate(invalid="ignore"):
+            return reference_cast(base, dtype)
+    return base.astype(dtype)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("src", NP_DTYPES)
+@pytest.mark.parametrize("dst", NP_DTYPES)
+def test_cuda_astype_matches_cpu(src, dst):
+    x = cast_sample(src)
+    want = np.asarray(array_from_numpy(x).astype(FROM_NP[np.dtype(dst)]))
+    d = to_cuda(x)
+    got = from_cuda(d.astype(FROM_NP[np.dtype(dst)]))
+    assert got.dtype == np.dtype(dst)
+    np.testing.assert_array_equal(got, want)
+    got = from_cuda(d.slice(0, 1).astype(FROM_NP[np.dtype(dst)]))  # misaligned source
+    np.testing.assert_array_equal(got, want[1:])
+    got = from_cuda(d.slice(0, None, None, 3).astype(FROM_NP[np.dtype(dst)]))  # strided source
+    np.testing.assert_array_equal(got, want[::3])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.bool_])
+def test_cuda_copy_into_strided_views(dtype):
+    rng = np.random.default_rng(0)
+    base = np.zeros((6, 8), dtype)
+    src = (rng.uniform(-50, 50, (8, 3)) > 0) if dtype == np.bool_ else rng.uniform(-50, 50, (8, 3)).astype(dtype)
+    dst = to_cuda(base)
+    view = dst.transpose(0, 1).slice(1, 1, None, 2)  # (8, 3), strided and transposed
+    view.copy_(to_cuda(src.astype(np.float64)))  # converting device -> device
+    want = base.copy()
+    want.T[:, 1::2] = src
+    np.testing.assert_array_equal(from_cuda(dst), want)
+    host_src = np.ascontiguousarray(src.astype(np.int32)[:, [2, 0, 1]])
+    dst.transpose(0, 1).slice(1, None, None, 2).copy_(array_from_numpy(host_src))
+    want.T[:, ::2] = host_src.astype(dtype)
+    np.testing.assert_array_equal(from_cuda(dst), want)  # host -> strided device
+    bc = to_cuda(np.arange(8, dtype=np.float32).reshape(8, 1))
+    dst.transpose(0, 1).slice(1, 0, 2).copy_(bc)  # a broadcast source
+    want.T[:, 0:2] = np.arange(8).reshape(8, 1).astype(dtype)
+    np.testing.assert_array_equal(from_cuda(dst), want)
+
+
+@pytest.mark.cuda
+def test_cuda_contiguous_fill_and_tensor_to():
+    x = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    d = to_cuda(x)
+    t = d.transpose(0, 2)
+    np.testing.assert_array_equal(from_cuda(t.contiguous()), x.transpose(2, 1, 0))
+    v = d.slice(1, 1, 3).slice(2, None, None, 2)
+    v.fill_(-1.5)
+    want = x.copy()
+    want[:, 1:3, ::2] = -1.5
+    np.testing.assert_array_equal(from_cuda(d), want)
+    tt = fibril.tensor(x, device="cuda")
+    for dtype in (fibril.float64, fibril.int32, fibril.bool):
+        got = tt.to(dtype)
+        assert got.device == "cuda:0" and got.dtype == dtype
+        np.testing.assert_array_equal(got.to("cpu").numpy(), x.astype(DTYPES[dtype]))
+    e = to_cuda(np.zeros((0, 3), np.float32)).astype(fibril.int64)
+    assert from_cuda(e).shape == (0, 3)
+
+
+@pytest.mark.cuda
+def test_cuda_fill_int64_beyond_float_precision():
+    big = 2**62 + 1
+    a = fibril.Array.full((5,), big, fibril.int64, "cuda")
+    np.testing.assert_array_equal(from_cuda(a), np.full(5, big, np.int64))
+    a.slice(0, None, None, 2).fill_(-big)
+    np.testing.assert_array_equal(from_cuda(a), np.array([-big, big, -big, big, -big], np.int64))

@@ -537,3 +537,311 @@ def test_vec_math_flushes_denormals_by_default():
     np.testing.assert_array_equal(unary("log", tiny), [-np.inf, -np.inf])
     np.testing.assert_array_equal(unary("exp", np.array([-100.0], np.float32)), [0])
     np.testing.assert_array_equal(unary("sigmoid", np.array([-100.0], np.float32)), [0])
+
+
+# ------------------------------------------------------------------------------ CUDA
+# The same ops on "cuda" (a GPU, or the emulator with FIBRIL_CUDA_EMULATOR=1) against the CPU
+# ops and the float64 numpy references, at the CPU tests' tolerances. Small shapes: the
+# emulator runs every CUDA thread as a fiber.
+
+def dev(x):
+    """A numpy array (or fibril Array) on cuda."""
+    return (x if isinstance(x, fibril.Array) else arr(x)).to("cuda")
+
+
+def host(a):
+    assert a.device == "cuda:0"
+    return np.asarray(a.to("cpu"))
+
+
+CUDA_SHAPES = [(), (0,), (1,), (37,), (5, 7)]
+
+
+def cuda_layouts(x):
+    """(name, cuda Array) views of x: contiguous, transposed, misaligned (offset 1), stepped."""
+    out = [("contiguous", dev(x))]
+    if x.ndim == 2:
+        out.append(("transposed", dev(np.ascontiguousarray(x.T)).transpose(0, 1)))
+    if x.ndim == 1 and x.size > 2:
+        big = dev(np.concatenate([x[:1], x]))
+        out.append(("offset", big.slice(0, 1)))
+        out.append(("stepped", dev(np.repeat(x, 2)).slice(0, None, None, 2)))
+    return out
+
+
+def expected_view(name, x):
+    return x  # every layout above holds x's values
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("op", UNARY)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_unary(op, dtype):
+    fop = getattr(_C.UnaryOp, op)
+    for shape in CUDA_SHAPES:
+        x = sample(shape, dtype, seed=1, low=0.1 if op in ("log", "log2", "sqrt", "rsqrt") else -10)
+        try:
+            want = np.asarray(_C.unary(fop, arr(x)))
+        except Exception as e:  # the CPU refuses (bool neg, ...): so must cuda, alike
+            with pytest.raises(type(e)):
+                _C.unary(fop, dev(x))
+            return
+        for name, d in cuda_layouts(x):
+            got = host(_C.unary(fop, d))
+            assert got.dtype == want.dtype, (name, got.dtype, want.dtype)
+            if want.dtype.kind == "f":
+                with np.errstate(all="ignore"):
+                    ref = UNARY_REF[op](x.astype(np.float64)) if x.dtype.kind == "f" else want.astype(np.float64)
+                    assert_close(got, np.asarray(ref), want.dtype, rtol=4e-6 if want.dtype == np.float32 else None)
+                np.testing.assert_allclose(got, want, rtol=4e-6 if want.dtype == np.float32 else 1e-13,
+                                           atol=np.finfo(want.dtype).tiny, equal_nan=True)
+            else:
+                np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+@pytest.mark.cuda
+def test_cuda_unary_edge_values():
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -2.5, 88.0, -104.0], np.float32)  # no denormals: the CPU flushes them
+    for dtype in FLOATS:
+        xs = x.astype(dtype)
+        for op in UNARY:
+            if op == "logical_not":
+                continue
+            fop = getattr(_C.UnaryOp, op)
+            with np.errstate(all="ignore"):
+                want = np.asarray(_C.unary(fop, arr(xs)))
+                got = host(_C.unary(fop, dev(xs)))
+            tiny = np.finfo(dtype).tiny
+            np.testing.assert_allclose(got, want, rtol=4e-6 if dtype == np.float32 else 1e-13, atol=tiny,
+                                       equal_nan=True, err_msg=op)
+            # signs of zeros and infinities agree (NaN's sign bit is the hardware's)
+            keep = ~np.isnan(want) & ((np.abs(want) >= tiny) | ((want == 0) & (got == 0)))
+            np.testing.assert_array_equal(np.signbit(got)[keep], np.signbit(want)[keep], err_msg=op)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_binary(op, dtype):
+    fop = getattr(_C.BinaryOp, op)
+    cases = [((37,), (37,)), ((5, 7), (7,)), ((5, 1), (1, 7)), ((), (4,)), ((0, 3), (3,)), ((2, 3, 4), (2, 1, 4))]
+    for sa, sb in cases:
+        a = sample(sa, dtype, seed=2)
+        b = sample(sb, dtype, seed=3)
+        if op in ("floor_divide", "remainder") and np.dtype(dtype).kind in "iu":
+            b = np.where(b == 0, 3, b).astype(dtype)
+        if op == "pow" and np.dtype(dtype).kind in "iu":
+            b = (np.abs(b.astype(np.int64)) % 5).astype(dtype)
+        try:
+            want = np.asarray(_C.binary(fop, arr(a), arr(b)))
+        except Exception as e:
+            with pytest.raises(type(e)):
+                _C.binary(fop, dev(a), dev(b))
+            return
+        got = host(_C.binary(fop, dev(a), dev(b)))
+        assert got.dtype == want.dtype
+        if want.dtype.kind == "f":
+            np.testing.assert_allclose(got, want, rtol=1e-5 if op == "pow" else (2e-6 if want.dtype == np.float32
+                                       else 1e-13), atol=np.finfo(want.dtype).tiny, equal_nan=True,
+                                       err_msg=f"{sa} {sb}")
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=f"{sa} {sb}")
+    # transposed and offset views, and Python numbers (passed to the kernel by value)
+    a = sample((6, 5), dtype, seed=4)
+    b = sample((5, 6), dtype, seed=5)
+    if op in ("floor_divide", "remainder", "pow") and np.dtype(dtype).kind in "iu":
+        b = (np.abs(b.astype(np.int64)) % 4 + 1).astype(dtype)
+    want = np.asarray(_C.binary(fop, arr(a), arr(b).transpose(0, 1)))
+    got = host(_C.binary(fop, dev(a), dev(b).transpose(0, 1)))
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-5, equal_nan=True)
+    for scalar in (3, 2.5, True):
+        try:
+            want = np.asarray(_C.binary(fop, arr(a), scalar))
+        except Exception:
+            continue
+        got = host(_C.binary(fop, dev(a), scalar))
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-5, equal_nan=True)
+        want = np.asarray(_C.binary(fop, scalar, arr(a).slice(0, 1)))
+        got = host(_C.binary(fop, scalar, dev(a).slice(0, 1)))
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-5, equal_nan=True)
+
+
+@pytest.mark.cuda
+def test_cuda_integer_division_by_zero_raises_like_cpu():
+    a = np.array([7, -7, 3], np.int64)
+    for op in (_C.BinaryOp.floor_divide, _C.BinaryOp.remainder):
+        for b in (np.array([2, 0, 1], np.int64), np.zeros((), np.int64)):
+            with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+                _C.binary(op, dev(a), dev(b))
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            _C.binary(op, dev(a), 0)
+        want = np.asarray(_C.binary(op, arr(a), arr(np.array([2, -3, -1], np.int64))))
+        np.testing.assert_array_equal(host(_C.binary(op, dev(a), dev(np.array([2, -3, -1], np.int64)))), want)
+    # INT_MIN // -1 and % -1 do not trap
+    m = np.array([np.iinfo(np.int32).min], np.int32)
+    np.testing.assert_array_equal(host(_C.binary(_C.BinaryOp.floor_divide, dev(m), -1)), m)
+    np.testing.assert_array_equal(host(_C.binary(_C.BinaryOp.remainder, dev(m), -1)), [0])
+    # float division by zero is IEEE
+    got = host(_C.binary(_C.BinaryOp.floor_divide, dev(np.array([1.0, -1.0, 0.0], np.float32)), 0.0))
+    np.testing.assert_array_equal(got, np.asarray(_C.binary(_C.BinaryOp.floor_divide,
+                                                            arr(np.array([1.0, -1.0, 0.0], np.float32)), 0.0)))
+
+
+@pytest.mark.cuda
+def test_cuda_where_and_clamp():
+    rng = np.random.default_rng(0)
+    c = rng.random((4, 1, 5)) < 0.5
+    a = rng.standard_normal((3, 5)).astype(np.float32)
+    b = rng.standard_normal((4, 3, 1)).astype(np.float64)
+    want = np.asarray(_C.where(arr(c), arr(a), arr(b)))
+    got = host(_C.where(dev(c), dev(a), dev(b)))
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(host(_C.where(dev(c), dev(a), 0.5)), np.asarray(_C.where(arr(c), arr(a), 0.5)))
+    np.testing.assert_array_equal(host(_C.where(dev(c.astype(np.uint8)), 1, dev(a))),
+                                  np.asarray(_C.where(arr(c.astype(np.uint8)), 1, arr(a))))
+    x = np.array([np.nan, -3.0, -0.5, 0.0, 0.5, 3.0, np.inf], np.float32)
+    for lo, hi in [(-1.0, 1.0), (None, 0.25), (-0.25, None), (1.0, -1.0), (np.nan, 1.0)]:
+        want = np.asarray(_C.clamp(arr(x), lo, hi))
+        np.testing.assert_array_equal(host(_C.clamp(dev(x), lo, hi)), want)
+    lo = rng.standard_normal((3, 1)).astype(np.float32)
+    xs = rng.standard_normal((3, 7)).astype(np.float32) * 3
+    np.testing.assert_array_equal(host(_C.clamp(dev(xs), dev(lo), 1.0)), np.asarray(_C.clamp(arr(xs), arr(lo), 1.0)))
+    i = np.arange(-5, 6, dtype=np.int64)
+    np.testing.assert_array_equal(host(_C.clamp(dev(i), -2, None)), np.clip(i, -2, None))
+    np.testing.assert_array_equal(host(_C.clamp(dev(i.astype(np.uint8)), None, 7)),
+                                  np.asarray(_C.clamp(arr(i.astype(np.uint8)), None, 7)))
+
+
+@pytest.mark.cuda
+def test_cuda_out_and_overlap():
+    a = np.arange(12, dtype=np.int32).reshape(3, 4)
+    out = dev(np.zeros((4, 3), np.float64)).transpose(0, 1)  # strided out, float64 for an int32 result
+    r = _C.binary(_C.BinaryOp.add, dev(a), 1, out=out)
+    np.testing.assert_array_equal(host(r), a + 1)
+    x = dev(np.arange(10, dtype=np.float32))
+    _C.binary(_C.BinaryOp.mul, x, 2.0, out=x)  # in place
+    np.testing.assert_array_equal(host(x), np.arange(10) * 2.0)
+    y = dev(np.arange(10, dtype=np.float32))
+    _C.binary(_C.BinaryOp.add, y.slice(0, 0, 9), y.slice(0, 1), out=y.slice(0, 1))  # partial overlap: through a copy
+    np.testing.assert_array_equal(host(y), np.concatenate([[0], np.arange(9) + np.arange(1, 10)]).astype(np.float32))
+
+
+@pytest.mark.cuda
+def test_cuda_many_dims_and_broadcast():
+    rng = np.random.default_rng(0)
+    shape = (2, 1, 3, 2, 1, 2, 3, 2, 2)  # more merged dims than one launch takes
+    a = rng.standard_normal(shape).astype(np.float32)
+    b = rng.standard_normal((3, 1, 1, 2, 1, 1, 1)).astype(np.float32)
+    perm = list(range(len(shape)))[::-1]
+    at = dev(np.ascontiguousarray(a.transpose(perm))).permute(*perm)
+    want = np.asarray(_C.binary(_C.BinaryOp.sub, arr(a), arr(b)))
+    np.testing.assert_array_equal(host(_C.binary(_C.BinaryOp.sub, at, dev(b))), want)
+
+
+@pytest.mark.cuda
+def test_cuda_mixed_devices_raise():
+    a = np.ones(3, np.float32)
+    with pytest.raises(RuntimeError, match="same device"):
+        _C.binary(_C.BinaryOp.add, dev(a), arr(a))
+    with pytest.raises(RuntimeError, match="same device"):
+        _C.where(arr(a > 0), dev(a), dev(a))
+    with pytest.raises(RuntimeError, match="same device"):
+        _C.binary(_C.BinaryOp.add, dev(a), dev(a), out=arr(a))
+    # a 0-d CPU array joins a cuda op (as a CPU scalar tensor in PyTorch)
+    np.testing.assert_array_equal(host(_C.binary(_C.BinaryOp.mul, dev(a), arr(np.float32(3)))), a * 3)
+
+
+@pytest.mark.cuda
+def test_cuda_tensor_operators_inplace_and_autograd():
+    rng = np.random.default_rng(0)
+    xa = rng.uniform(0.5, 2.0, (4, 5)).astype(np.float32)
+    ya = rng.uniform(0.5, 2.0, (4, 5)).astype(np.float32)
+    g = rng.standard_normal((4, 5)).astype(np.float32)
+    results = {}
+    for device in ("cpu", "cuda"):
+        x = fibril.tensor(xa, device=device, requires_grad=True)
+        y = fibril.tensor(ya, device=device, requires_grad=True)
+        z = (x * y + x / y - y ** 2).exp() * 0.1 + (x > y) * 1.0 - x.maximum(y) + fibril.where(x < 1, x, y).sigmoid()
+        z = z.clamp(-5, 5) - abs(-x) + x.tanh() + (2.0 - y).sin()
+        assert z.device == ("cpu" if device == "cpu" else "cuda:0")
+        z.backward(fibril.tensor(g, device=device))
+        w = fibril.tensor(xa, device=device)
+        w += 1
+        w.mul_(2)
+        w -= fibril.tensor(ya, device=device)
+        results[device] = [t.detach().to("cpu").numpy() for t in (z, x.grad, y.grad, w, x == y, x // 0.3)]
+    for got, want in zip(results["cuda"], results["cpu"]):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
+CUDA_GRAD_UNARY = ["neg", "abs", "exp", "exp2", "expm1", "log", "log2", "log1p", "sqrt", "rsqrt", "reciprocal",
+                   "sin", "cos", "tanh", "sigmoid", "erf"]
+CUDA_GRAD_BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2", "remainder"]
+
+
+@pytest.mark.cuda
+def test_cuda_elementwise_gradients_match_cpu():
+    """Each op's backward on cuda (same-shape operands: no reduction needed) against the CPU's."""
+    rng = np.random.default_rng(3)
+    xa = rng.uniform(0.2, 3.0, (3, 7))
+    ya = rng.uniform(0.2, 3.0, (3, 7))
+    ya[0, :3] = xa[0, :3]  # ties for maximum/minimum
+    g = rng.standard_normal((3, 7))
+    for dtype in (np.float32, np.float64):
+        for op in CUDA_GRAD_UNARY + CUDA_GRAD_BINARY:
+            grads = {}
+            for device in ("cpu", "cuda"):
+                x = fibril.tensor(xa.astype(dtype), device=device, requires_grad=True)
+                y = fibril.tensor(ya.astype(dtype), device=device, requires_grad=True)
+                fn = getattr(fibril, op)
+                out = fn(x) if op in CUDA_GRAD_UNARY else fn(x, y)
+                out.backward(fibril.tensor(g.astype(dtype), device=device))
+                grads[device] = [t.to("cpu").numpy() for t in (out.detach(), x.grad)]
+                if op in CUDA_GRAD_BINARY:
+                    grads[device].append(y.grad.to("cpu").numpy() if y.grad is not None else None)
+            for got, want in zip(grads["cuda"], grads["cpu"]):
+                if want is None:
+                    assert got is None
+                    continue
+                assert got.dtype == want.dtype
+                np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6,
+                                           err_msg=f"{op} {np.dtype(dtype)}")
+
+
+SPLIT_SCRIPT = r"""
+import numpy as np
+import fibril
+from fibril import _C
+from fibril._interop import from_numpy
+rng = np.random.default_rng(0)
+a = rng.standard_normal((9, 37)).astype(np.float32)
+b = rng.standard_normal((37,)).astype(np.float32)
+d = lambda x: from_numpy(x).to("cuda")
+checks = [
+    (_C.binary(_C.BinaryOp.add, from_numpy(a), from_numpy(b)), _C.binary(_C.BinaryOp.add, d(a), d(b))),
+    (_C.binary(_C.BinaryOp.mul, from_numpy(a).transpose(0, 1), 2.0), _C.binary(_C.BinaryOp.mul, d(a).transpose(0, 1), 2.0)),
+    (_C.unary(_C.UnaryOp.exp, from_numpy(a).slice(1, 1)), _C.unary(_C.UnaryOp.exp, d(a).slice(1, 1))),
+    (from_numpy(a).transpose(0, 1).astype(fibril.float64), d(a).transpose(0, 1).astype(fibril.float64)),
+]
+big = np.arange(300, dtype=np.int64)
+checks.append((_C.binary(_C.BinaryOp.floor_divide, from_numpy(big).slice(0, None, None, 7), 3),
+               _C.binary(_C.BinaryOp.floor_divide, d(big).slice(0, None, None, 7), 3)))
+for want, got in checks:  # exp: glibc (emulator) or CUDA vs the CPU's vec_math, a few ulps
+    np.testing.assert_allclose(np.asarray(got.to("cpu")), np.asarray(want), rtol=4e-6)
+print("split ok")
+"""
+
+
+@pytest.mark.cuda
+def test_cuda_index_space_split_past_the_32bit_limit():
+    """Launches whose index or extent passes 2^31 are split on the host; the limit lowered to
+    64 (FIBRIL_CUDA_INDEX32_LIMIT) runs that splitting on small arrays."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, FIBRIL_CUDA_INDEX32_LIMIT="64")
+    run = subprocess.run([sys.executable, "-c", SPLIT_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "split ok" in run.stdout, run.stderr[-3000:]

@@ -1,9 +1,12 @@
 // The Array ops that copy: copy_from, fill, contiguous, clone, astype, to. CPU work goes to
 // the ISA-dispatched strided copy kernel (csrc/cpu/copy.cpp); device work to the CUDA backend.
+#include <cmath>
+
 #include "core/array.h"
 #include "core/errors.h"
 #include "cpu/kernels.h"
 #include "cuda/backend.h"
+#include "cuda/copy.h"
 
 namespace fibril {
 namespace {
@@ -15,12 +18,19 @@ void copy_cpu(const Array& dst, const Array& src) {
   cpu::kernels().copy(args);
 }
 
+// dst = src (cast) on one device, any strides: the elementwise copy kernel (merged dims,
+// 128-bit accesses where contiguous, 32-bit index math), cuda/copy.cu.
+void copy_device(const Array& dst, const Array& src) {
+  cpu::CopyArgs args{dst.ndim(),  dst.shape().data(), static_cast<char*>(dst.data()),       dst.dtype(),
+                     dst.strides().data(), static_cast<const char*>(src.data()), src.dtype(), src.strides().data()};
+  FIBRIL_CUDA_CALL(copy_cast, dst.device().index, args);
+}
+
 // A contiguous device copy of a (possibly strided) device array, same dtype.
 Array contiguous_on_device(const Array& src) {
   if (src.is_contiguous()) return src;
   Array out = Array::empty(src.shape(), src.dtype(), src.device());
-  cuda::gather_strided(out.data(), src.data(), src.dtype(), src.ndim(), src.shape().data(),
-                       src.strides().data(), src.device().index);
+  copy_device(out, src);
   return out;
 }
 
@@ -34,33 +44,39 @@ void Array::copy_from(const Array& source) {
   const Device sd = src.device(), dd = device();
   if (sd.is_cpu() && dd.is_cpu()) return copy_cpu(*this, src);
 
-  FIBRIL_CHECK(is_contiguous(), NotImplemented, "[copy_] copies that involve a CUDA array need a contiguous "
-               "destination, got ", describe(), " with strides ", shape_str(strides_));
+  if (!dd.is_cpu() && !sd.is_cpu()) {
+    FIBRIL_CHECK(sd == dd, NotImplemented, "[copy_] copies between two CUDA devices (", sd.str(), " -> ",
+                 dd.str(), ") are not supported yet");
+    if (src.dtype() == dtype_ && is_contiguous() && src.is_contiguous()) {
+      return cuda::memcpy(data(), src.data(), nbytes(), cuda::CopyKind::DeviceToDevice, dd.index);
+    }
+    return copy_device(*this, src);  // converting and/or strided: one elementwise pass
+  }
   if (sd.is_cpu()) {  // host -> device: convert and pack on the host, then one transfer
     Array host = src.dtype() == dtype_ ? src.contiguous() : src.astype(dtype_);
-    return cuda::memcpy(data(), host.data(), nbytes(), cuda::CopyKind::HostToDevice, dd.index);
-  }
-  Array dev = contiguous_on_device(src);
-  if (dd.is_cpu()) {  // device -> host: one transfer, then convert on the host if needed
-    if (dev.dtype() == dtype_) {
-      return cuda::memcpy(data(), dev.data(), nbytes(), cuda::CopyKind::DeviceToHost, sd.index);
+    if (is_contiguous()) {
+      return cuda::memcpy(data(), host.data(), nbytes(), cuda::CopyKind::HostToDevice, dd.index);
     }
-    Array host = Array::empty(shape_, dev.dtype());
-    cuda::memcpy(host.data(), dev.data(), host.nbytes(), cuda::CopyKind::DeviceToHost, sd.index);
-    return copy_cpu(*this, host);
+    Array staged = Array::empty(shape_, dtype_, dd);  // then scatter into the strided destination
+    cuda::memcpy(staged.data(), host.data(), nbytes(), cuda::CopyKind::HostToDevice, dd.index);
+    return copy_from(staged);
   }
-  FIBRIL_CHECK(sd == dd, NotImplemented, "[copy_] copies between two CUDA devices (", sd.str(), " -> ",
-               dd.str(), ") are not supported yet");
-  FIBRIL_CHECK(dev.dtype() == dtype_, NotImplemented, "[copy_] dtype conversion on CUDA (",
-               dtype_name(dev.dtype()), " -> ", dtype_name(dtype_), ") comes with the elementwise family");
-  cuda::memcpy(data(), dev.data(), nbytes(), cuda::CopyKind::DeviceToDevice, dd.index);
+  // device -> host: one transfer of the packed source, then convert/scatter on the host
+  Array dev = contiguous_on_device(src);
+  if (dev.dtype() == dtype_ && is_contiguous()) {
+    return cuda::memcpy(data(), dev.data(), nbytes(), cuda::CopyKind::DeviceToHost, sd.index);
+  }
+  Array host = Array::empty(shape_, dev.dtype());
+  cuda::memcpy(host.data(), dev.data(), host.nbytes(), cuda::CopyKind::DeviceToHost, sd.index);
+  return copy_cpu(*this, host);
 }
 
 void Array::fill(double value) {
   if (!device().is_cpu()) {
-    FIBRIL_CHECK(is_contiguous(), NotImplemented, "[fill_] filling a strided CUDA view ", describe(),
-                 " is not supported yet");
-    return cuda::fill(data(), dtype_, numel_, value, device().index);
+    if (is_contiguous()) return cuda::fill(data(), dtype_, numel_, value, device().index);
+    Array full = Array::empty(shape_, dtype_, device());  // a strided view: fill, then copy in
+    full.fill(value);
+    return copy_from(full);
   }
   Strides zeros(shape_.size(), 0);
   cpu::CopyArgs args{ndim(), shape_.data(), static_cast<char*>(data()), dtype_, strides_.data(),
@@ -69,7 +85,16 @@ void Array::fill(double value) {
 }
 
 void Array::fill(int64_t value) {
-  if (!device().is_cpu()) return fill(static_cast<double>(value));
+  if (!device().is_cpu()) {
+    const double d = static_cast<double>(value);
+    if (is_floating_point(dtype_) || (std::fabs(d) < 9.2233720368547758e18 && static_cast<int64_t>(d) == value)) {
+      return fill(d);
+    }
+    // an int64 beyond 2^53: converted on the host, then broadcast-copied in
+    Array host = Array::empty({}, dtype_);
+    host.fill(value);
+    return copy_from(host.to(device()));
+  }
   Strides zeros(shape_.size(), 0);
   cpu::CopyArgs args{ndim(), shape_.data(), static_cast<char*>(data()), dtype_, strides_.data(),
                      reinterpret_cast<const char*>(&value), DType::int64, zeros.data()};

@@ -1,25 +1,28 @@
-// The activation family's checks; kernels run over contiguous memory (a strided input is
-// copied first).
+// The activation family's checks; kernels (cpu/activation.cpp, cuda/activation.cu) run over
+// contiguous memory (a strided input is copied first).
 #include "ops/activation.h"
 
 #include "core/errors.h"
+#include "cuda/activation.h"
+#include "ops/device.h"
 
 namespace fibril::ops {
 namespace {
 
 void check_input(const Array& x, const char* op) {
-  FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ", x.describe(), ")");
   FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
 }
 
 Array run(ActivationKind kind, const Array& x_in, const Array* g_in, double a, double b, double c) {
   const Array x = x_in.contiguous();
   const Array g = g_in ? g_in->contiguous() : x;
-  Array out = Array::empty(x.shape(), x.dtype());
+  const Device device = common_device(g_in ? "activation_backward" : "activation", {&x_in, g_in});
+  Array out = Array::empty(x.shape(), x.dtype(), device);
   if (out.numel() == 0) return out;
   cpu::ActivationArgs args{kind, x.dtype(), x.numel(), static_cast<const char*>(x.data()),
                            g_in ? static_cast<const char*>(g.data()) : nullptr, static_cast<char*>(out.data()), a, b, c};
-  cpu::kernels().activation(args);
+  if (device.is_cpu()) cpu::kernels().activation(args);
+  else FIBRIL_CUDA_CALL(activation, device.index, args);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/errors.h"
 #include "cpu/kernels.h"
+#include "cuda/elementwise.h"
 
 namespace fibril {
 namespace {
@@ -16,11 +17,20 @@ const char* const kUnaryNames[] = {FIBRIL_UNARY_OPS(FIBRIL_OP_NAME)};
 const char* const kBinaryNames[] = {FIBRIL_BINARY_OPS(FIBRIL_OP_NAME)};
 #undef FIBRIL_OP_NAME
 
-void check_on_cpu(const char* op, std::initializer_list<const Array*> arrays) {
+// The device the op runs on: that of its arrays, where a 0-d CPU array (a Python number, or a
+// CPU scalar tensor as PyTorch allows) joins any device; RuntimeError for two devices.
+Device op_device(const char* op, std::initializer_list<const Array*> arrays) {
+  const Array* first = nullptr;
   for (const Array* a : arrays) {
-    FIBRIL_CHECK(!a || a->device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (got ",
-                 a->describe(), ")");
+    if (!a || (a->ndim() == 0 && a->device().is_cpu())) continue;
+    if (!first) {
+      first = a;
+      continue;
+    }
+    FIBRIL_CHECK(a->device() == first->device(), Runtime, "[", op, "] expected all arrays on the same device, got ",
+                 first->describe(), " and ", a->describe());
   }
+  return first ? first->device() : Device{};
 }
 
 void check_out(const char* op, const Array& out, const Shape& shape, DType result) {
@@ -45,24 +55,29 @@ void broadcast_strides(const Array& a, int ndim, int64_t* strides) {
 
 // The part every op shares: check out, bring the inputs to their dtypes (and copy any that
 // partly overlaps out), run the kernel into out or a new array, report kernel failures.
+// kernel(args, host_scalars): on CUDA, bit k of host_scalars marks input k as a host value.
 template <typename Kernel>
-Array launch(const char* op, const Shape& shape, DType compute, DType result, std::initializer_list<Input> inputs,
-             Array* out, Kernel&& kernel) {
+Array launch(const char* op, const Device device, const Shape& shape, DType compute, DType result,
+             std::initializer_list<Input> inputs, Array* out, Kernel&& kernel) {
   if (out) check_out(op, *out, shape, result);
   const int ndim = static_cast<int>(shape.size());
   std::optional<Array> held[3];
   alignas(8) char scalars[3][8];
   int64_t strides[3][kMaxDims];
   cpu::ElementwiseArgs args{};
+  unsigned host_scalars = 0;
   int k = 0;
   for (const Input& in : inputs) {
     const Array* a = in.array;
     args.in[k] = static_cast<const char*>(a->data());
     args.in_strides[k] = strides[k];
-    if (a->dtype() != in.dtype && a->ndim() == 0) {  // a Python number, usually: no allocation
+    // a 0-d host array (a Python number, usually): converted here, no allocation; on CUDA
+    // passed to the kernel by value
+    if (a->ndim() == 0 && a->device().is_cpu() && (a->dtype() != in.dtype || !device.is_cpu())) {
       cpu::kernels().copy({0, nullptr, scalars[k], in.dtype, nullptr, args.in[k], a->dtype(), nullptr});
       args.in[k] = scalars[k];
       std::fill(strides[k], strides[k] + ndim, 0);
+      if (!device.is_cpu()) host_scalars |= 1u << k;
       ++k;
       continue;
     }
@@ -77,13 +92,13 @@ Array launch(const char* op, const Shape& shape, DType compute, DType result, st
   }
   std::optional<Array> fresh;
   Array* target = out;
-  if (!out || out->dtype() != result) target = &fresh.emplace(Array::empty(shape, result));
+  if (!out || out->dtype() != result || out->device() != device) target = &fresh.emplace(Array::empty(shape, result, device));
   args.ndim = ndim;
   args.shape = shape.data();
   args.out = static_cast<char*>(target->data());
   args.out_strides = target->strides().data();
   args.dtype = compute;
-  const cpu::KernelStatus status = kernel(args);
+  const cpu::KernelStatus status = kernel(args, host_scalars);
   FIBRIL_CHECK(status != cpu::KernelStatus::zero_division, Runtime, "[", op,
                "] ZeroDivisionError: integer division or remainder by zero");
   FIBRIL_CHECK(status == cpu::KernelStatus::ok, NotImplemented, "[", op, "] not implemented for '",
@@ -125,7 +140,7 @@ const char* op_name(BinaryOp op) { return kBinaryNames[static_cast<int>(op)]; }
 
 Array unary(UnaryOp op, const Array& x, Array* out) {
   const char* name = op_name(op);
-  check_on_cpu(name, {&x, out});
+  const Device device = op_device(name, {&x, out});
   const DType dt = x.dtype();
   FIBRIL_CHECK(op != UnaryOp::neg || dt != DType::bool_, Runtime,
                "[neg] negation, the `-` operator, on a bool array is not supported; "
@@ -140,13 +155,16 @@ Array unary(UnaryOp op, const Array& x, Array* out) {
   }
   const DType compute = float_only(op) && !is_floating_point(dt) ? DType::float32 : dt;
   const DType result = op == UnaryOp::logical_not ? DType::bool_ : compute;
-  return launch(name, x.shape(), compute, result, {{&x, compute}}, out,
-                [op](const cpu::ElementwiseArgs& args) { return cpu::kernels().unary(op, args); });
+  return launch(name, device, x.shape(), compute, result, {{&x, compute}}, out,
+                [op, device](const cpu::ElementwiseArgs& args, unsigned host) {
+                  if (device.is_cpu()) return cpu::kernels().unary(op, args);
+                  return FIBRIL_CUDA_CALL(elementwise_unary, device.index, op, args, host);
+                });
 }
 
 Array binary(BinaryOp op, Operand a, Operand b, Array* out) {
   const char* name = op_name(op);
-  check_on_cpu(name, {a.array, b.array, out});
+  const Device device = op_device(name, {a.array, b.array, out});
   const DType common = result_type({a, b});
   DType compute = common;
   switch (op) {
@@ -172,23 +190,29 @@ Array binary(BinaryOp op, Operand a, Operand b, Array* out) {
   }
   const DType result = op >= BinaryOp::eq ? DType::bool_ : compute;  // comparisons and logical ops
   const Shape shape = broadcast_shapes(a.array->shape(), b.array->shape(), name);
-  return launch(name, shape, compute, result, {{a.array, compute}, {b.array, compute}}, out,
-                [op](const cpu::ElementwiseArgs& args) { return cpu::kernels().binary(op, args); });
+  return launch(name, device, shape, compute, result, {{a.array, compute}, {b.array, compute}}, out,
+                [op, device](const cpu::ElementwiseArgs& args, unsigned host) {
+                  if (device.is_cpu()) return cpu::kernels().binary(op, args);
+                  return FIBRIL_CUDA_CALL(elementwise_binary, device.index, op, args, host);
+                });
 }
 
 Array where(const Array& cond, Operand a, Operand b, Array* out) {
-  check_on_cpu("where", {&cond, a.array, b.array, out});
+  const Device device = op_device("where", {&cond, a.array, b.array, out});
   FIBRIL_CHECK(cond.dtype() == DType::bool_ || cond.dtype() == DType::uint8, Runtime,
                "[where] expected a bool condition, got ", cond.describe());
   const DType dt = result_type({a, b});
   const Shape shape =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.array->shape(), "where"), b.array->shape(), "where");
-  return launch("where", shape, dt, dt, {{&cond, DType::bool_}, {a.array, dt}, {b.array, dt}}, out,
-                [](const cpu::ElementwiseArgs& args) { return cpu::kernels().where(args); });
+  return launch("where", device, shape, dt, dt, {{&cond, DType::bool_}, {a.array, dt}, {b.array, dt}}, out,
+                [device](const cpu::ElementwiseArgs& args, unsigned host) {
+                  if (device.is_cpu()) return cpu::kernels().where(args);
+                  return FIBRIL_CUDA_CALL(elementwise_where, device.index, args, host);
+                });
 }
 
 Array clamp(const Array& x, const Operand* lo, const Operand* hi, Array* out) {
-  check_on_cpu("clamp", {&x, lo ? lo->array : nullptr, hi ? hi->array : nullptr, out});
+  const Device device = op_device("clamp", {&x, lo ? lo->array : nullptr, hi ? hi->array : nullptr, out});
   FIBRIL_CHECK(lo || hi, Runtime, "[clamp] at least one of 'min' or 'max' must not be None");
   const Operand xo{&x, false};
   const DType dt = result_type({xo, lo ? *lo : xo, hi ? *hi : xo});
@@ -197,8 +221,11 @@ Array clamp(const Array& x, const Operand* lo, const Operand* hi, Array* out) {
   const Array* l = lo ? lo->array : &missing.emplace(extreme(dt, false));
   const Array* h = hi ? hi->array : &missing.emplace(extreme(dt, true));
   const Shape shape = broadcast_shapes(broadcast_shapes(x.shape(), l->shape(), "clamp"), h->shape(), "clamp");
-  return launch("clamp", shape, dt, dt, {{&x, dt}, {l, dt}, {h, dt}}, out,
-                [](const cpu::ElementwiseArgs& args) { return cpu::kernels().clamp(args); });
+  return launch("clamp", device, shape, dt, dt, {{&x, dt}, {l, dt}, {h, dt}}, out,
+                [device](const cpu::ElementwiseArgs& args, unsigned host) {
+                  if (device.is_cpu()) return cpu::kernels().clamp(args);
+                  return FIBRIL_CUDA_CALL(elementwise_clamp, device.index, args, host);
+                });
 }
 
 }  // namespace fibril

@@ -454,3 +454,23 @@ def test_cuda_many_tensors_unaligned_view_and_mixed_devices():
     p.grad = fibril.ones(3)
     with pytest.raises(RuntimeError, match="same device"):
         optim.SGD([p], lr=0.1).step()
+
+
+@pytest.mark.cuda
+def test_cuda_sgd_fresh_and_continuing_buffers_in_one_step():
+    """A param whose first gradient comes at step 2 has a fresh buffer while the other's continues."""
+    rng = np.random.default_rng(9)
+    values = [rng.standard_normal(5000).astype(np.float32) for _ in range(2)]
+    cparams = [nn.Parameter(fibril.tensor(v)) for v in values]
+    dparams = [nn.Parameter(fibril.tensor(v, device="cuda")) for v in values]
+    opts = dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)
+    copt, dopt = optim.SGD(cparams, **opts), optim.SGD(dparams, **opts)
+    for step in range(3):
+        for i, (cp, dp) in enumerate(zip(cparams, dparams)):
+            g = rng.standard_normal(5000).astype(np.float32)
+            cp.grad, dp.grad = (None, None) if step == 0 and i == 1 else (fibril.tensor(g),
+                                                                          fibril.tensor(g, device="cuda"))
+        copt.step()
+        dopt.step()
+    for cp, dp in zip(cparams, dparams):
+        np.testing.assert_allclose(dp.detach().cpu().numpy(), cp.detach().numpy(), rtol=1e-5, atol=1e-6)

@@ -16,6 +16,7 @@
 //
 // H100 figures: to be measured.
 #include <utility>
+#include <vector>
 
 #include "cpu/kernels.h"
 #include "cuda/launch.cuh"
@@ -43,13 +44,13 @@ struct Table {
   int64_t first_chunk[kMaxTensors + 1];
   double step_size[kMaxTensors];
   double bc2_sqrt[kMaxTensors];
-  bool fresh[kMaxTensors];
   bool vec[kMaxTensors];
 };
 
 // Option flags that change the arithmetic are template parameters (as in the CPU kernels): each
 // kernel holds one straight-line update, no branches the compiler would unswitch.
-enum Flag : int { kDecay = 1, kDecoupled = 2, kMomentum = 4, kNesterov = 8, kAmsgrad = 16, kCentered = 32 };
+// kFresh: SGD's momentum buffers are new and take the gradient (tensors split by it per launch).
+enum Flag : int { kDecay = 1, kDecoupled = 2, kMomentum = 4, kNesterov = 8, kAmsgrad = 16, kCentered = 32, kFresh = 64 };
 
 // The scalars of one step, in the param dtype (rounded from double as torch's Scalars).
 template <typename T>
@@ -70,13 +71,13 @@ __device__ __forceinline__ T sqrt_(T x) { return sqrt(x); }
 // One element: p, g and the states in, updated in place (states an option leaves unused are
 // dummies). K is the cpu::OptimKind, F the flags.
 template <typename T, int K, int F>
-__device__ __forceinline__ void update(const Scalars<T>& c, bool fresh, T step_size, T bc2_sqrt, T& p, T g, T& s0,
+__device__ __forceinline__ void update(const Scalars<T>& c, T step_size, T bc2_sqrt, T& p, T g, T& s0,
                                        T& s1, T& s2) {
   T d = g * c.sign;
   if constexpr (K == int(cpu::OptimKind::sgd)) {
     if constexpr ((F & kDecay) != 0) d = d + c.wd * p;
     if constexpr ((F & kMomentum) != 0) {
-      const T b = fresh ? d : s0 * c.mom + c.damp * d;
+      const T b = (F & kFresh) != 0 ? d : s0 * c.mom + c.damp * d;
       s0 = b;
       d = (F & kNesterov) != 0 ? d + c.mom * b : b;
     }
@@ -170,7 +171,6 @@ __global__ void __launch_bounds__(kBlock) optim_kernel(Table<T> tab, Scalars<T> 
   T* s0 = S::s0 ? tab.s0[t] + begin : nullptr;
   T* s1 = S::s1 ? tab.s1[t] + begin : nullptr;
   T* s2 = S::s2 ? tab.s2[t] + begin : nullptr;
-  const bool fresh = tab.fresh[t];
   const T step_size = T(tab.step_size[t]), bc2_sqrt = T(tab.bc2_sqrt[t]);
   if (tab.vec[t] && n == kChunk<T>) {
     // Every load of the chunk first (up to 20 in flight per thread), then the math, then the stores.
@@ -189,7 +189,7 @@ __global__ void __launch_bounds__(kBlock) optim_kernel(Table<T> tab, Scalars<T> 
     for (int r = 0; r < R; ++r)
 #pragma unroll
       for (int x = 0; x < 4; ++x)
-        update<T, K, F>(c, fresh, step_size, bc2_sqrt, pv[r][x], gv[r][x], a[r][x], b[r][x], e[r][x]);
+        update<T, K, F>(c, step_size, bc2_sqrt, pv[r][x], gv[r][x], a[r][x], b[r][x], e[r][x]);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       const int64_t i = (int64_t(r) * kBlock + threadIdx.x) * 4;
@@ -202,7 +202,7 @@ __global__ void __launch_bounds__(kBlock) optim_kernel(Table<T> tab, Scalars<T> 
   }
   for (int64_t i = threadIdx.x; i < n; i += kBlock) {
     T pv = p[i], a = S::s0 ? s0[i] : T(0), b = S::s1 ? s1[i] : T(0), e = S::s2 ? s2[i] : T(0);
-    update<T, K, F>(c, fresh, step_size, bc2_sqrt, pv, g[i], a, b, e);
+    update<T, K, F>(c, step_size, bc2_sqrt, pv, g[i], a, b, e);
     p[i] = pv;
     if constexpr (S::s0) s0[i] = a;
     if constexpr (S::s1) s1[i] = b;
@@ -221,11 +221,12 @@ void launch_flags(int flags, std::integer_sequence<int, Fs...>, dim3 grid, int d
 
 template <typename T>
 void launch_step(cpu::OptimKind kind, int flags, dim3 grid, int device, const Table<T>& tab, const Scalars<T>& c) {
-  constexpr int D = kDecay, W = kDecoupled, M = kMomentum, N = kNesterov, A = kAmsgrad, C = kCentered;
+  constexpr int D = kDecay, W = kDecoupled, M = kMomentum, N = kNesterov, A = kAmsgrad, C = kCentered, F = kFresh;
   switch (kind) {
     case cpu::OptimKind::sgd:
       return launch_flags<T, int(cpu::OptimKind::sgd)>(
-          flags, std::integer_sequence<int, 0, D, M, D | M, M | N, D | M | N>{}, grid, device, tab, c);
+          flags, std::integer_sequence<int, 0, D, M, D | M, M | N, D | M | N, M | F, D | M | F, M | N | F, D | M | N | F>{},
+          grid, device, tab, c);
     case cpu::OptimKind::adam:
       return launch_flags<T, int(cpu::OptimKind::adam)>(
           flags, std::integer_sequence<int, 0, D, D | W, A, D | A, D | W | A>{}, grid, device, tab, c);
@@ -279,32 +280,38 @@ template <typename T>
 void step(int device, const cpu::OptimArgs& a) {
   const Scalars<T> c = scalars<T>(a);
   const int flags = flags_of(a);
-  for (int64_t lo = 0; lo < a.count; lo += kMaxTensors) {
-    Table<T> tab{};
-    int64_t chunks = 0;
-    for (int64_t i = lo; i < a.count && i < lo + kMaxTensors; ++i) {
-      if (a.numel[i] == 0) continue;
-      const int t = tab.count++;
-      const auto state = [&](char* const* list) { return list ? reinterpret_cast<T*>(list[i]) : nullptr; };
-      tab.param[t] = reinterpret_cast<T*>(a.param[i]);
-      tab.grad[t] = reinterpret_cast<const T*>(a.grad[i]);
-      tab.s0[t] = state(a.state0);
-      tab.s1[t] = state(a.state1);
-      tab.s2[t] = state(a.state2);
-      tab.numel[t] = a.numel[i];
-      tab.first_chunk[t] = chunks;
-      chunks += (a.numel[i] + kChunk<T> - 1) / kChunk<T>;
-      tab.step_size[t] = a.step_size && a.kind != cpu::OptimKind::sgd && a.kind != cpu::OptimKind::rmsprop
-                             ? a.step_size[i] : 0.0;
-      tab.bc2_sqrt[t] = a.bc2_sqrt && a.kind == cpu::OptimKind::adam ? a.bc2_sqrt[i] : 1.0;
-      tab.fresh[t] = a.fresh && a.kind == cpu::OptimKind::sgd && a.fresh[i];
-      tab.vec[t] = aligned(tab.param[t]) && aligned(tab.grad[t]) && (!tab.s0[t] || aligned(tab.s0[t])) &&
-                   (!tab.s1[t] || aligned(tab.s1[t])) && (!tab.s2[t] || aligned(tab.s2[t]));
+  // SGD's fresh and continuing momentum buffers go to separate launches (kFresh or not).
+  for (const bool fresh : {false, true}) {
+    std::vector<int64_t> ids;
+    for (int64_t i = 0; i < a.count; ++i) {
+      const bool f = (flags & kMomentum) != 0 && a.kind == cpu::OptimKind::sgd && a.fresh && a.fresh[i];
+      if (a.numel[i] > 0 && f == fresh) ids.push_back(i);
     }
-    if (tab.count == 0) continue;
-    tab.first_chunk[tab.count] = chunks;
-    FIBRIL_CHECK(chunks < (int64_t(1) << 31), Value, "[optim] too many elements in one step on CUDA");
-    launch_step<T>(a.kind, flags, dim3(unsigned(chunks)), device, tab, c);
+    for (size_t lo = 0; lo < ids.size(); lo += kMaxTensors) {
+      Table<T> tab{};
+      int64_t chunks = 0;
+      for (size_t j = lo; j < ids.size() && j < lo + kMaxTensors; ++j) {
+        const int64_t i = ids[j];
+        const int t = tab.count++;
+        const auto state = [&](char* const* list) { return list ? reinterpret_cast<T*>(list[i]) : nullptr; };
+        tab.param[t] = reinterpret_cast<T*>(a.param[i]);
+        tab.grad[t] = reinterpret_cast<const T*>(a.grad[i]);
+        tab.s0[t] = state(a.state0);
+        tab.s1[t] = state(a.state1);
+        tab.s2[t] = state(a.state2);
+        tab.numel[t] = a.numel[i];
+        tab.first_chunk[t] = chunks;
+        chunks += (a.numel[i] + kChunk<T> - 1) / kChunk<T>;
+        tab.step_size[t] = a.step_size && a.kind != cpu::OptimKind::sgd && a.kind != cpu::OptimKind::rmsprop
+                               ? a.step_size[i] : 0.0;
+        tab.bc2_sqrt[t] = a.bc2_sqrt && a.kind == cpu::OptimKind::adam ? a.bc2_sqrt[i] : 1.0;
+        tab.vec[t] = aligned(tab.param[t]) && aligned(tab.grad[t]) && (!tab.s0[t] || aligned(tab.s0[t])) &&
+                     (!tab.s1[t] || aligned(tab.s1[t])) && (!tab.s2[t] || aligned(tab.s2[t]));
+      }
+      tab.first_chunk[tab.count] = chunks;
+      FIBRIL_CHECK(chunks < (int64_t(1) << 31), Value, "[optim] too many elements in one step on CUDA");
+      launch_step<T>(a.kind, flags | (fresh ? kFresh : 0), dim3(unsigned(chunks)), device, tab, c);
+    }
   }
 }
 

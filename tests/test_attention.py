@@ -257,3 +257,116 @@ def test_bad_input():
         F.scaled_dot_product_attention(t(2, 5, 8), fibril.zeros(2, 5, 8, dtype="float64"), t(2, 5, 8))
     with pytest.raises(ValueError, match="dropout_p"):
         F.scaled_dot_product_attention(t(2, 5, 8), t(2, 5, 8), t(2, 5, 8), dropout_p=1.5)
+
+
+# ------------------------------------------------------------------------------------- CUDA
+# The CUDA kernels (csrc/cuda/attention.cu) against the CPU op and the float64 reference; small
+# shapes that cross the kernels' tiles (64 queries or keys; 32 / 16 in the float64 and wide-head
+# configurations) and their edges. Under FIBRIL_CUDA_EMULATOR=1 they run on the CPU emulator.
+
+
+def cuda_run(q, k, v, mask=None, grad=None, dtype=None, **kw):
+    """(out, [gq, gk, gv]) on cuda, as numpy; gradients when `grad` (the output's cotangent) is given."""
+    xs = [fibril.tensor(a, dtype=dtype, device="cuda", requires_grad=grad is not None) for a in (q, k, v)]
+    m = None if mask is None else fibril.tensor(mask, device="cuda")
+    out = F.scaled_dot_product_attention(*xs, attn_mask=m, **kw)
+    assert out.device == "cuda:0"
+    grads = []
+    if grad is not None:
+        out.backward(fibril.tensor(grad, dtype=dtype, device="cuda"))
+        grads = [x.grad.cpu().numpy() for x in xs]
+    return out.detach().cpu().numpy(), grads
+
+
+def cpu_run(q, k, v, mask=None, grad=None, **kw):
+    xs = [fibril.tensor(a, requires_grad=grad is not None) for a in (q, k, v)]
+    out = F.scaled_dot_product_attention(*xs, attn_mask=None if mask is None else fibril.tensor(mask), **kw)
+    grads = []
+    if grad is not None:
+        out.backward(fibril.tensor(grad))
+        grads = [x.grad.numpy() for x in xs]
+    return out.detach().numpy(), grads
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("tq,tk,d,dv", [(1, 1, 16, 16), (7, 7, 64, 64), (33, 33, 16, 16), (65, 65, 64, 64),
+                                        (7, 70, 64, 32), (70, 7, 33, 33), (33, 20, 100, 72)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_cuda_forward_backward_float32(tq, tk, d, dv, causal):
+    q, k, v = qkv(2, 2, tq, tk, d, dv, np.float32, seed=50)
+    cot = rand((2, 2, tq, dv), 51, np.float32)
+    out, grads = cuda_run(q, k, v, grad=cot, is_causal=causal)
+    ref_out, ref_grads = cpu_run(q, k, v, grad=cot, is_causal=causal)
+    want = np_attention(*(a.astype(np.float64) for a in (q, k, v)), causal=causal)
+    np.testing.assert_allclose(out, want, atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(out, ref_out, atol=2e-5, rtol=1e-4)
+    for got, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("tq,tk,d,causal", [(17, 40, 16, True), (40, 17, 64, False), (20, 20, 120, True)])
+def test_cuda_float64_matches_reference(tq, tk, d, causal):
+    q, k, v = qkv(1, 2, tq, tk, d, seed=52)
+    cot = rand((1, 2, tq, d), 53)
+    out, grads = cuda_run(q, k, v, grad=cot, is_causal=causal)
+    ref_out, ref_grads = cpu_run(q, k, v, grad=cot, is_causal=causal)
+    np.testing.assert_allclose(out, np_attention(q, k, v, causal=causal), atol=1e-12, rtol=1e-10)
+    for got, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, ref, atol=1e-11, rtol=1e-9)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("mask_shape,kind,causal", [((33, 70), "bool", False), ((2, 1, 33, 70), "additive", True),
+                                                    ((70,), "bool", True), ((2, 3, 33, 1), "additive", False)])
+def test_cuda_masks_broadcast(mask_shape, kind, causal):
+    q, k, v = qkv(2, 3, 33, 70, 16, seed=54)
+    rng = np.random.default_rng(55)
+    mask = rng.random(mask_shape) < 0.8 if kind == "bool" else rng.standard_normal(mask_shape)
+    cot = rand((2, 3, 33, 16), 56)
+    out, grads = cuda_run(q, k, v, mask, grad=cot, is_causal=causal)
+    ref_out, ref_grads = cpu_run(q, k, v, mask, grad=cot, is_causal=causal)
+    np.testing.assert_allclose(out, np_attention(q, k, v, mask, causal), atol=1e-12, rtol=1e-10)
+    for got, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, ref, atol=1e-11, rtol=1e-9)
+
+
+@pytest.mark.cuda
+def test_cuda_strided_heads_scale_and_fully_masked_rows():
+    base = rand((2, 33, 3, 16), 57, np.float32)
+    x = fibril.tensor(base, device="cuda", requires_grad=True)
+    view = x.transpose(1, 2)  # (B, H, T, D) read in place: rows 3*16 apart
+    out = F.scaled_dot_product_attention(view, view, view, is_causal=True, scale=0.3)
+    ref = np.swapaxes(base, 1, 2).astype(np.float64)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), np_attention(ref, ref, ref, causal=True, scale=0.3),
+                               atol=2e-5, rtol=1e-4)
+    q, k, v = qkv(1, 2, 5, 6, 8)
+    mask = np.ones((5, 6), dtype=bool)
+    mask[2] = False
+    out, grads = cuda_run(q, k, v, mask, grad=np.ones((1, 2, 5, 8)))
+    assert np.all(out[:, :, 2] == 0) and np.all(grads[0][:, :, 2] == 0)
+    np.testing.assert_allclose(out, np_attention(q, k, v, mask), atol=1e-12)
+    assert np.all(cuda_run(*qkv(1, 1, 3, 0, 4))[0] == 0)  # no keys
+
+
+@pytest.mark.cuda
+def test_cuda_dropout_drops_what_the_cpu_drops():
+    q, k, v = qkv(1, 2, 20, 30, 16, seed=58)
+    cot = rand((1, 2, 20, 16), 59)
+    out, grads = cuda_run(q, k, v, grad=cot, dropout_p=0.3, generator=_seeded(4), is_causal=True)
+    ref_out, ref_grads = cpu_run(q, k, v, grad=cot, dropout_p=0.3, generator=_seeded(4), is_causal=True)
+    np.testing.assert_allclose(out, ref_out, atol=1e-12, rtol=1e-10)
+    for got, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, ref, atol=1e-11, rtol=1e-9)
+
+
+@pytest.mark.cuda
+def test_cuda_bad_input():
+    q = fibril.zeros(1, 2, 5, 8, device="cuda")
+    with pytest.raises(RuntimeError, match="same device"):
+        F.scaled_dot_product_attention(q, fibril.zeros(1, 2, 5, 8), q)
+    with pytest.raises(RuntimeError, match="same device"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=fibril.ones(5, 5, dtype="bool"))
+    wide = fibril.zeros(1, 1, 3, 300, device="cuda")
+    with pytest.raises(NotImplementedError, match="head dims up to 256"):
+        F.scaled_dot_product_attention(wide, wide, wide)

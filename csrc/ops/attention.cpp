@@ -8,6 +8,8 @@
 
 #include "core/errors.h"
 #include "cpu/kernels.h"
+#include "cuda/attention.h"
+#include "ops/device.h"
 
 namespace fibril::ops {
 namespace {
@@ -39,12 +41,18 @@ struct Layout {
   std::optional<Array> mask;
   std::vector<int64_t> q_off, k_off, v_off, mask_off;
   cpu::AttentionArgs args{};
+  Device device;
+  cuda::AttentionLead lead{};  // the leading dims, for the CUDA kernels (they compute the offsets)
 };
 
+// Runs the kernel of lay's device.
+void dispatch(const Layout& lay) {
+  if (lay.device.is_cpu()) cpu::kernels().attention(lay.args);
+  else FIBRIL_CUDA_CALL(attention, lay.device.index, lay.args, lay.lead);
+}
+
 Layout prepare(const Array& q_in, const Array& k_in, const Array& v_in, const AttentionParams& p) {
-  for (const Array* x : {&q_in, &k_in, &v_in}) {
-    FIBRIL_CHECK(x->device().is_cpu(), NotImplemented, kOp, " not implemented on CUDA yet (got ", x->describe(), ")");
-  }
+  const Device device = common_device(kOp, {&q_in, &k_in, &v_in, p.mask ? &*p.mask : nullptr});
   FIBRIL_CHECK(is_floating_point(q_in.dtype()) && k_in.dtype() == q_in.dtype() && v_in.dtype() == q_in.dtype(), Type,
                kOp, " query, key and value must be float32 or float64 of one dtype, got ", q_in.describe(), ", ",
                k_in.describe(), ", ", v_in.describe());
@@ -65,8 +73,19 @@ Layout prepare(const Array& q_in, const Array& k_in, const Array& v_in, const At
   FIBRIL_CHECK(v_in.shape()[nd - 2] == S, Value, kOp, " value must have as many rows as key", shapes());
   FIBRIL_CHECK(p.dropout_p >= 0 && p.dropout_p <= 1, Value, kOp, " dropout_p must be in [0, 1], got ", p.dropout_p);
   Layout lay{last_dim_contiguous(q_in), last_dim_contiguous(k_in), last_dim_contiguous(v_in), std::nullopt,
-             {}, {}, {}, {}, {}};
+             {}, {}, {}, {}, {}, device, {}};
   const int lead_n = nd - 2;
+  if (!device.is_cpu()) {
+    FIBRIL_CHECK(lead_n <= cuda::kAttentionMaxLead, NotImplemented, kOp, " on CUDA takes at most ",
+                 cuda::kAttentionMaxLead, " batch and head dims", shapes());
+    lay.lead.ndim = lead_n;
+    for (int d = 0; d < lead_n; ++d) {
+      lay.lead.shape[d] = q_in.shape()[d];
+      lay.lead.q[d] = lay.q.strides()[d];
+      lay.lead.k[d] = lay.k.strides()[d];
+      lay.lead.v[d] = lay.v.strides()[d];
+    }
+  }
   lay.q_off = offsets_of(lay.q, lead_n);
   lay.k_off = offsets_of(lay.k, lead_n);
   lay.v_off = offsets_of(lay.v, lead_n);
@@ -89,7 +108,6 @@ Layout prepare(const Array& q_in, const Array& k_in, const Array& v_in, const At
   a.mask_kind = cpu::AttentionMask::none;
   if (p.mask) {
     const Array& m = *p.mask;
-    FIBRIL_CHECK(m.device().is_cpu(), NotImplemented, kOp, " not implemented on CUDA yet (got ", m.describe(), ")");
     Shape full = lead;
     full.push_back(L);
     full.push_back(S);
@@ -105,6 +123,7 @@ Layout prepare(const Array& q_in, const Array& k_in, const Array& v_in, const At
                  m.describe());
     lay.mask = (boolean || m.dtype() == a.dtype ? m : m.astype(a.dtype)).expand(full);
     lay.mask_off = offsets_of(*lay.mask, lead_n);
+    for (int d = 0; d < lead_n && !device.is_cpu(); ++d) lay.lead.mask[d] = lay.mask->strides()[d];
     a.mask_kind = boolean ? cpu::AttentionMask::boolean : cpu::AttentionMask::additive;
     a.mask = static_cast<const char*>(lay.mask->data());
     a.mask_offsets = lay.mask_off.data();
@@ -132,7 +151,8 @@ AttentionResult attention(const Array& q, const Array& k, const Array& v, const 
   Layout lay = prepare(q, k, v, p);
   cpu::AttentionArgs& a = lay.args;
   Shape lse_shape(q.shape().begin(), q.shape().end() - 1);
-  AttentionResult r{Array::empty(with_last(q, a.tq, a.dv), a.dtype), Array::empty(lse_shape, a.dtype)};
+  AttentionResult r{Array::empty(with_last(q, a.tq, a.dv), a.dtype, lay.device),
+                    Array::empty(lse_shape, a.dtype, lay.device)};
   if (a.bh == 0 || a.tq == 0) return r;
   if (a.tk == 0) {  // no keys: every row is masked
     r.out.fill(0.0);
@@ -141,7 +161,7 @@ AttentionResult attention(const Array& q, const Array& k, const Array& v, const 
   }
   a.out = static_cast<char*>(r.out.data());
   a.lse = static_cast<char*>(r.lse.data());
-  cpu::kernels().attention(a);
+  dispatch(lay);
   return r;
 }
 
@@ -149,13 +169,14 @@ AttentionGrads attention_backward(const Array& g_in, const Array& q, const Array
                                   const Array& lse, const AttentionParams& p) {
   Layout lay = prepare(q, k, v, p);
   cpu::AttentionArgs& a = lay.args;
+  common_device("scaled_dot_product_attention_backward", {&g_in, &q, &out, &lse});
   FIBRIL_CHECK(g_in.shape() == out.shape() && g_in.dtype() == out.dtype() && out.is_contiguous() &&
                    lse.is_contiguous() && out.shape() == with_last(q, a.tq, a.dv),
                Value, "[scaled_dot_product_attention_backward] gradient ", g_in.describe(),
                " does not match the output ", out.describe());
   const Array g = g_in.contiguous();
-  AttentionGrads r{Array::empty(q.shape(), a.dtype), Array::empty(k.shape(), a.dtype),
-                   Array::empty(v.shape(), a.dtype)};
+  AttentionGrads r{Array::empty(q.shape(), a.dtype, lay.device), Array::empty(k.shape(), a.dtype, lay.device),
+                   Array::empty(v.shape(), a.dtype, lay.device)};
   if (a.bh == 0 || a.tq == 0 || a.tk == 0) {
     r.gq.fill(0.0);
     r.gk.fill(0.0);
@@ -168,7 +189,7 @@ AttentionGrads attention_backward(const Array& g_in, const Array& q, const Array
   a.gq = static_cast<char*>(r.gq.data());
   a.gk = static_cast<char*>(r.gk.data());
   a.gv = static_cast<char*>(r.gv.data());
-  cpu::kernels().attention(a);
+  dispatch(lay);
   return r;
 }
 

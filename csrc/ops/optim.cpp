@@ -10,11 +10,18 @@
 
 #include "core/errors.h"
 #include "cpu/kernels.h"
+#include "cuda/optim.h"
+#include "ops/device.h"
 
 namespace fibril::ops {
 namespace {
 
 bool is_float(DType d) { return d == DType::float32 || d == DType::float64; }
+
+void check_float(const Array& x, const char* op, const char* what, size_t i) {
+  FIBRIL_CHECK(is_float(x.dtype()), Type, "[", op, "] needs float32 or float64 tensors, but ", what, " ", i, " is ",
+               x.describe());
+}
 
 void check_cpu_float(const Array& x, const char* op, const char* what, size_t i) {
   FIBRIL_CHECK(x.device().is_cpu(), NotImplemented, "[", op, "] not implemented on CUDA yet (", what, " ", i,
@@ -61,10 +68,12 @@ void run(cpu::OptimArgs args, const char* op, const std::vector<Array>& params, 
   FIBRIL_CHECK(grads.size() == n, Value, "[", op, "] got ", n, " params but ", grads.size(), " grads");
   for (int k = 0; k < 3; ++k) check_lengths(*states[k], n, op, state_names[k]);
   std::vector<Array> params_c, grads_c;
+  const Device device = n == 0 ? Device{} : params[0].device();
   for (size_t i = 0; i < n; ++i) {
     const Array& p = params[i];
-    check_cpu_float(p, op, "param", i);
-    FIBRIL_CHECK(grads[i].dtype() == p.dtype() && grads[i].shape() == p.shape() && grads[i].device().is_cpu(), Value,
+    check_float(p, op, "param", i);
+    common_device(op, {&params[0], &p, &grads[i]});
+    FIBRIL_CHECK(grads[i].dtype() == p.dtype() && grads[i].shape() == p.shape(), Value,
                  "[", op, "] grad ", i, " is ", grads[i].describe(), " but its param is ", p.describe());
     check_writable_layout(p, op);
     for (int k = 0; k < 3; ++k) {
@@ -97,7 +106,8 @@ void run(cpu::OptimArgs args, const char* op, const std::vector<Array>& params, 
     args.fresh = b.fresh.data();
     args.step_size = b.step_size.data();
     args.bc2_sqrt = b.bc2_sqrt.data();
-    cpu::kernels().optim_step(args);
+    if (device.is_cpu()) cpu::kernels().optim_step(args);
+    else FIBRIL_CUDA_CALL(optim_step, device.index, args);
   }
   for (size_t i = 0; i < n; ++i) {
     if (params_c[i].data() == params[i].data()) continue;

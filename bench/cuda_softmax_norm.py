@@ -1,7 +1,7 @@
 """CUDA softmax and norm families against torch CUDA, on a GPU machine:
 
-    python bench/bench_cuda_sna.py            # the shapes of the issue (needs ~6 GiB of GPU memory)
-    python bench/bench_cuda_sna.py --quick    # small shapes, also runs under FIBRIL_CUDA_EMULATOR=1
+    python bench/cuda_softmax_norm.py            # the shapes of the issue (needs ~6 GiB of GPU memory)
+    python bench/cuda_softmax_norm.py --quick    # small shapes, also runs under FIBRIL_CUDA_EMULATOR=1
 
 Checks each fibril result against torch first, then times both (warm-up, 7 samples of several
 calls, median, a device synchronize closing each sample) and prints ms, GB/s over the minimal

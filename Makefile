@@ -20,10 +20,11 @@ $(PY):
 CUDA_ARCHS ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo native || echo 80-real)
 
 install: venv
-	FIBRIL_CUDA_ARCHS="$(CUDA_ARCHS)" $(PY) -m pip install -q --no-build-isolation -e ".[$(EXTRAS)]" \
+	FIBRIL_CUDA_ARCHS="$(CUDA_ARCHS)" FIBRIL_CUDA_STRICT=$(CUDA_STRICT) $(PY) -m pip install -q --no-build-isolation -e ".[$(EXTRAS)]" \
 		-Cbuild-dir=$(BUILD_DIR)
 
 run: EXTRAS = bench,examples
+run: CUDA_STRICT = OFF
 run: install
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0 \
 		|| echo "PyTorch unavailable: benchmarking against numpy only"
@@ -34,6 +35,7 @@ run: install
 # The suite runs on the best ISA this CPU has, then once more on the portable kernels, then
 # the CUDA tests on the CUDA emulator (the kernels' sources run on the CPU; see fibril.cuda).
 test: EXTRAS = test
+test: CUDA_STRICT = ON
 test: install
 	$(PY) -m pytest -q
 	FIBRIL_CPU_ISA=generic $(PY) -m pytest -q -m "not slow"

@@ -95,7 +95,7 @@ def cases(quick, F, fibril, torch):
                         fibril.matmul, torch.matmul, tol=1e-3, ref="torch"))
 
     n = 1 << 26
-    out.append(Case("add 64M", 12.0 * n, "GB/s", lambda r: (r.standard_normal(n, f32), r.standard_normal(n, f32)),
+    out.append(Case("add 64M", 12.0 * n, "GB/s", lambda r, n=n: (r.standard_normal(n, f32), r.standard_normal(n, f32)),
                     lambda a, b: a + b, lambda a, b: a + b))
     rows, cols = 8192, 8192
     out.append(Case("sum rows 8192x8192", 4.0 * rows * cols, "GB/s",

@@ -92,7 +92,7 @@ __device__ __forceinline__ bool zero_divisor(B b) {
 }
 
 template <int N, typename F, typename R, typename A, typename B, typename C>
-__global__ void __launch_bounds__(kEwBlock) flat_kernel(int64_t n, R* out, Src<A> a, Src<B> b, Src<C> c, int* flag) {
+__global__ void __launch_bounds__(kEwBlock, 1) flat_kernel(int64_t n, R* out, Src<A> a, Src<B> b, Src<C> c, int* flag) {
   const A sa = scalar_of(a);
   const B sb = F::nin >= 2 ? scalar_of(b) : B();
   const C sc = F::nin >= 3 ? scalar_of(c) : C();

@@ -722,8 +722,9 @@ OperandLayout operand_layout(const void* base, int64_t ms, int64_t ks, const Bat
   return {layout, vec};
 }
 
+// Tiles along x, batch entries along z (the kernels stride over the rest of the batch).
 dim3 batch_grid(int64_t tiles, int64_t batch) {
-  return dim3(unsigned(tiles), unsigned(batch < 65535 ? batch : 65535));
+  return dim3(unsigned(tiles), 1, unsigned(batch < 65535 ? batch : 65535));
 }
 
 template <int BM, int BN>

@@ -303,7 +303,7 @@ __device__ __forceinline__ typename Op::Acc group_fold(typename Op::Acc v, typen
 // Item = (output o, piece); its elements [piece * per_piece, min(count, ...)) of o's extent.
 // kPartial: the input is pass 1's partials (Acc, rows of `count` contiguous), loaded as is.
 template <class Op, bool kPartial, unsigned kGroup>
-__global__ void __launch_bounds__(kThreads) reduce_rows_kernel(
+__global__ void __launch_bounds__(kThreads, 1) reduce_rows_kernel(
     const std::conditional_t<kPartial, typename Op::Acc, typename Op::In>* in, Geometry g, int64_t pieces,
     int64_t per_piece, typename Op::Acc* out, bool finish, Params q) {
   using Acc = typename Op::Acc;

@@ -9,7 +9,7 @@
 //  - inner > 1 (columns): a thread per (outer, column) running down n, coalesced across the
 //    columns.
 //
-// H100 figures: to be measured (argmax / max(dim) over rows and columns of 4096x4096 float32;
+// H100: passes `pytest -m cuda` on the device; not timed yet (argmax / max(dim) over rows and columns of 4096x4096 float32;
 // compare torch.cuda's argmax and max(dim)).
 #include <cstdint>
 #include <type_traits>

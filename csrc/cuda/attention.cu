@@ -34,7 +34,10 @@
 // (float32, D <= 64, forward) to 171 KiB (D 256): sized for sm_80/sm_90's opt-in shared memory;
 // on sm_75/86/89 (64/99 KiB) the larger configurations fail to launch with a RuntimeError.
 //
-// H100 figures: to be measured.
+// H100 figures (bench/cuda_attention_optim.py, float32, vs torch SDPA float32 in the same run):
+//   B8 H16 D64: T1024 fwd 0.75x (24.5 TFLOP/s), fwd+bwd 0.69x; causal fwd 0.96x, fwd+bwd 0.87x;
+//   T4096 fwd 0.80x, fwd+bwd 0.72x; causal fwd 0.87x (28.9 TFLOP/s), fwd+bwd 0.77x.
+//   D128 (B4 H16 T1024): fwd 0.29x, causal 0.35x: the D128 tiles need retuning.
 #include <cmath>
 #include <limits>
 

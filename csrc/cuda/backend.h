@@ -47,10 +47,6 @@ void memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind, int device
 // dst[i] = value (converted to dtype) for i < count, on `device`.
 void fill(void* dst, DType dtype, int64_t count, double value, int device);
 
-// dst (contiguous) = src viewed with (shape, strides, in elements), same dtype, on device.
-void gather_strided(void* dst, const void* src, DType dtype, int ndim, const int64_t* shape,
-                    const int64_t* strides, int device);
-
 void synchronize(int device);  // device < 0: every device
 MemoryStats memory_stats(int device);
 void empty_cache();
@@ -68,5 +64,3 @@ FIBRIL_CUDA_DECLARE(::fibril::MemoryStats memory_stats(int device))
 FIBRIL_CUDA_DECLARE(void empty_cache())
 // copy.cu
 FIBRIL_CUDA_DECLARE(void fill(void* dst, ::fibril::DType dtype, int64_t count, double value, int device))
-FIBRIL_CUDA_DECLARE(void gather_strided(void* dst, const void* src, ::fibril::DType dtype, int ndim,
-                                        const int64_t* shape, const int64_t* strides, int device))

@@ -1,4 +1,4 @@
-// CUDA copy family, beyond backend.h's fill and gather_strided: the converting strided copy.
+// CUDA copy family, beyond backend.h's fill: the converting strided copy.
 #pragma once
 
 #include "cpu/kernels.h"

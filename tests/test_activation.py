@@ -97,7 +97,8 @@ def test_activation_float32_vs_torch(name):
 
 
 @needs_torch
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "gelu", "silu", "hardtanh", "softplus"])
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "gelu", "silu", "hardtanh", "softplus", "hardsigmoid",
+                                  "hardswish", "relu6"])
 def test_activation_passes_nan_and_inf_as_torch(name):
     kw, _ = ACTIVATIONS[name]
     a = np.array([np.nan, np.inf, -np.inf, 0.0], np.float32)

@@ -182,7 +182,8 @@ struct Hardtanh {
 // clamp(x / 6 + 1/2, 0, 1)
 struct Hardsigmoid {
   template <typename V> static V fwd(V x, const Params&) {
-    return vm::vmin(vm::vmax(x * cst<V>(1.0 / 6) + cst<V>(0.5), zero<V>()), cst<V>(1.0));
+    const V t = x * cst<V>(1.0 / 6) + cst<V>(0.5);  // selects, not min/max: NaN stays NaN, as torch
+    return vm::select(vm::lt(t, zero<V>()), zero<V>(), vm::select(vm::gt(t, cst<V>(1.0)), cst<V>(1.0), t));
   }
   template <typename V> static V bwd(V x, V g, const Params&) {
     V inside = vm::select(vm::lt(x, cst<V>(3.0)), g * cst<V>(1.0 / 6), zero<V>());

@@ -68,20 +68,65 @@ inline bool congruent(const void* a, const void* b) {
   return !a || !b || (reinterpret_cast<uintptr_t>(a) & 15) == (reinterpret_cast<uintptr_t>(b) & 15);
 }
 
+// A row split for 128-bit access: `head` scalars up to the row's first 16-byte boundary,
+// `vectors` packs of V, then the scalar tail [head + vectors * V, n).
+struct Span {
+  int64_t head, vectors, n;
+};
+
+template <typename T, int V>
+__device__ __forceinline__ Span span(const T* row, int64_t n) {
+  int64_t head = 0;
+  if constexpr (V > 1) {
+    head = int64_t((16 - (reinterpret_cast<uintptr_t>(row) & 15)) & 15) / int64_t(sizeof(T));
+    if (head > n) head = n;
+  }
+  return Span{head, (n - head) / V, n};
+}
+
+// Calls f(i) for this thread's share of the span's scalars (head and tail).
+template <int V, typename F>
+__device__ __forceinline__ void visit_scalars(const Span& s, int tid, int count, F&& f) {
+  for (int64_t i = tid; i < s.head; i += count) f(i);
+  for (int64_t i = s.head + s.vectors * V + tid; i < s.n; i += count) f(i);
+}
+
+// A thread's chunk: the span's packs k0 + u * count for u < U, loaded together so that U
+// loads are in flight before the first use (a row's vectors are visited with k0 = tid,
+// tid + U * count, ...). Packs past the end read as `fill`.
+template <typename T, int V, int U, bool kLast = false>
+__device__ __forceinline__ void load_chunk(Pack<T, V> (&p)[U], const T* row, const Span& s, int64_t k0, int count,
+                                           T fill) {
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int64_t k = k0 + int64_t(u) * count;
+    if (k < s.vectors) {
+      p[u] = kLast ? load_last<T, V>(row + s.head + k * V) : load<T, V>(row + s.head + k * V);
+    } else {
+#pragma unroll
+      for (int j = 0; j < V; ++j) p[u].v[j] = fill;
+    }
+  }
+}
+
+template <typename T, int V, int U>
+__device__ __forceinline__ void store_chunk(T* row, const Pack<T, V> (&p)[U], const Span& s, int64_t k0, int count) {
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int64_t k = k0 + int64_t(u) * count;
+    if (k < s.vectors) store_stream<T, V>(row + s.head + k * V, p[u]);
+  }
+}
+
 // Calls f(i, Width<K>{}) for the row's elements [0, n) in pieces of K = 1 or V, the pieces
 // spread over `count` threads of which this is `tid`: a scalar head up to the first 16-byte
 // boundary of `row` (V > 1), vectors, a scalar tail.
 template <typename T, int V, typename F>
 __device__ __forceinline__ void visit(const T* row, int64_t n, int tid, int count, F&& f) {
-  int64_t head = 0;
-  if constexpr (V > 1) {
-    head = int64_t((16 - (reinterpret_cast<uintptr_t>(row) & 15)) & 15) / int64_t(sizeof(T));
-    if (head > n) head = n;
-    for (int64_t i = tid; i < head; i += count) f(i, Width<1>{});
-  }
-  const int64_t vectors = (n - head) / V;
-  for (int64_t k = tid; k < vectors; k += count) f(head + k * V, Width<V>{});
-  for (int64_t i = head + vectors * V + tid; i < n; i += count) f(i, Width<1>{});
+  const Span s = span<T, V>(row, n);
+  for (int64_t i = tid; i < s.head; i += count) f(i, Width<1>{});
+  for (int64_t k = tid; k < s.vectors; k += count) f(s.head + k * V, Width<V>{});
+  for (int64_t i = s.head + s.vectors * V + tid; i < n; i += count) f(i, Width<1>{});
 }
 
 // The float functions for float, the double ones for double (never a silent promotion).

@@ -3,18 +3,21 @@
 // same arguments and results as csrc/cpu/softmax.cpp.
 //
 // Design (llm.c's softmax and classifier kernels): a warp per row for rows of <= 1024 elements
-// (8 rows per 256-thread block), a block per row above (128-1024 threads by length). Rows are
-// read with 128-bit loads (a scalar head up to the first 16-byte boundary, so odd lengths such
-// as 50257 classes vectorize too), reduced by warp shuffles and one shared-memory step.
-// Forward makes one read pass with the online max and sum (m, s: when the max grows, s is
-// rescaled by e^(m_old - m_new)), merged across lanes and warps the same way; a second pass
-// re-reads the row (from L1/L2: a 4096-float row is 16 KiB) and writes the result with
-// streaming stores (__stcs), so HBM sees one read and one write. Backward: one pass for the
-// row's dot(g, y) or sum(g), one pass writing gx. Cross entropy: one online pass gives the
-// loss and (max, log-sum) per row; label smoothing adds a pass for sum w_c (m - x_c). Its
-// backward recomputes p = e^(x - m - lse) from those statistics in one read of x and one write
-// of dlogits; the probabilities are never stored. exp and log are the accurate expf/logf, not
-// the __expf intrinsics: (x - m) can be 1e4 and the tests compare with torch at 2e-6.
+// (8 rows per 256-thread block), a block per row above. Rows are read with 128-bit loads (a
+// scalar head up to the first 16-byte boundary, so odd lengths such as 50257 classes
+// vectorize too), in chunks: each thread issues the loads of several vectors before using
+// the first (rows::load_chunk), which is what keeps enough bytes in flight for HBM. The
+// statistics are the online max and sum (m, s: when the max grows, s is rescaled by
+// e^(m_old - m_new), once per chunk), merged across lanes and warps the same way.
+// Forward keeps the row in registers between the statistics and the write when 8 vectors
+// per thread cover it (warp rows; block rows up to 1024 threads, 32768 floats), so HBM sees
+// one read and one write (streaming stores, __stcs); longer rows are read twice. Backward:
+// one pass for the row's dot(g, y) or sum(g), one pass writing gx. Cross entropy: one online
+// pass gives the loss and (max, log-sum) per row; label smoothing adds a pass for
+// sum w_c (m - x_c). Its backward recomputes p = e^(x - m - lse) from those statistics in one
+// read of x and one write of dlogits; the probabilities are never stored. exp and log are the
+// accurate expf/logf, not the __expf intrinsics: (x - m) can be 1e4 and the tests compare
+// with torch at 2e-6.
 // Out-of-range targets set a flag that the host reads back (one wait per forward), so the
 // error is the CPU's IndexError rather than a device assert.
 //
@@ -42,79 +45,135 @@ using rows::dispatch;
 using rows::row_group;
 using rows::RowGroup;
 using rows::shape;
+using rows::Span;
+using rows::load_chunk;
+using rows::store_chunk;
 
-// Online max and sum of e^(x - max) over this thread's part of the row.
+// Vectors in flight per thread in the passes that stream a row (float64's accurate exp needs
+// the registers).
+template <typename T>
+constexpr int kChunk = sizeof(T) == 4 ? 4 : 1;
+
+// Threads of a block row at most (float64 kernels keep 128 registers).
+template <typename T>
+constexpr int kMaxBlock = sizeof(T) == 4 ? 1024 : 512;
+
+// Folds the packs into the online max m and sum s of e^(x - m); -inf (the chunk fill) adds
+// nothing. One rescale per chunk: the chunk's maximum first, then its exponentials.
+template <typename T, int V, int U>
+__device__ __forceinline__ void add_to_max_sum(const Pack<T, V> (&p)[U], T& m, T& s) {
+  T top = rows::minus_inf<T>();
+#pragma unroll
+  for (int u = 0; u < U; ++u)
+#pragma unroll
+    for (int j = 0; j < V; ++j) top = p[u].v[j] > top ? p[u].v[j] : top;
+  if (top > m) {
+    s = s * rows::exp_(m - top);
+    m = top;
+  }
+  if (m > rows::minus_inf<T>()) {
+#pragma unroll
+    for (int u = 0; u < U; ++u)
+#pragma unroll
+      for (int j = 0; j < V; ++j) s += rows::exp_(p[u].v[j] - m);
+  }
+}
+
 template <typename T, int V>
-__device__ __forceinline__ void row_max_sum(const T* xr, int64_t n, int tid, int count, T& m, T& s) {
-  m = rows::minus_inf<T>();
-  s = T(0);
-  rows::visit<T, V>(xr, n, tid, count, [&](int64_t i, auto width) {
-    constexpr int K = decltype(width)::value;
-    const Pack<T, K> p = load<T, K>(xr + i);
-    T top = p.v[0];
-#pragma unroll
-    for (int j = 1; j < K; ++j) top = p.v[j] > top ? p.v[j] : top;
-    if (top > m) {
-      s = s * rows::exp_(m - top);
-      m = top;
-    }
-    if (m > rows::minus_inf<T>()) {
-#pragma unroll
-      for (int j = 0; j < K; ++j) s += rows::exp_(p.v[j] - m);
-    }
+__device__ __forceinline__ void add_scalars_to_max_sum(const T* xr, const Span& sp, int tid, int count, T& m, T& s) {
+  rows::visit_scalars<V>(sp, tid, count, [&](int64_t i) {
+    const Pack<T, 1> q[1] = {{{xr[i]}}};
+    add_to_max_sum(q, m, s);
   });
 }
 
-template <typename T, int V, bool kBlock, SoftmaxKind kKind>
-__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ? 1 : 2) : 3) softmax_kernel(int64_t nrows, int64_t n, const T* x, const T* g, T* out) {
+// Online max and sum over this thread's part of the row, U vectors in flight at a time.
+template <typename T, int V, int U>
+__device__ __forceinline__ void row_max_sum(const T* xr, const Span& sp, int tid, int count, T& m, T& s) {
+  m = rows::minus_inf<T>();
+  s = T(0);
+  add_scalars_to_max_sum<T, V>(xr, sp, tid, count, m, s);
+  for (int64_t k0 = tid; k0 < sp.vectors; k0 += int64_t(U) * count) {
+    Pack<T, V> p[U];
+    load_chunk<T, V, U>(p, xr, sp, k0, count, rows::minus_inf<T>());
+    add_to_max_sum(p, m, s);
+  }
+}
+
+// Softmax or log-softmax of rows. kCached: the row's vectors fit in one chunk per thread
+// (vectors <= U * count), which stays in registers from the statistics to the write, so the
+// row is read from memory once; else a second read (usually from L2).
+template <typename T, int V, int U, bool kBlock, bool kCached, bool kLog>
+__global__ void __launch_bounds__(kBlock ? kMaxBlock<T> : 256, kBlock ? 1 : 3)
+    softmax_forward_kernel(int64_t nrows, int64_t n, const T* x, T* out) {
   __shared__ T red[64];
   const RowGroup grp = row_group<kBlock>();
   for (int64_t row = grp.row; row < nrows; row += grp.step) {
     const T* xr = x + row * n;
     T* o = out + row * n;
-    if constexpr (kKind == SoftmaxKind::softmax || kKind == SoftmaxKind::log_softmax) {
-      T m, s;
-      row_max_sum<T, V>(xr, n, grp.tid, grp.count, m, s);
-      rows::group_max_sum<kBlock>(m, s, red);
-      const T inv = T(1) / s, lse = rows::log_(s);
-      rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
-        constexpr int K = decltype(width)::value;
-        Pack<T, K> p = load_last<T, K>(xr + i);
-#pragma unroll
-        for (int j = 0; j < K; ++j) {
-          if constexpr (kKind == SoftmaxKind::softmax) p.v[j] = rows::exp_(p.v[j] - m) * inv;
-          else p.v[j] = (p.v[j] - m) - lse;
-        }
-        store_stream<T, K>(o + i, p);
-      });
+    const Span sp = rows::span<T, V>(xr, n);
+    T m, s;
+    Pack<T, V> p[U];
+    if constexpr (kCached) {
+      m = rows::minus_inf<T>();
+      s = T(0);
+      add_scalars_to_max_sum<T, V>(xr, sp, grp.tid, grp.count, m, s);
+      load_chunk<T, V, U>(p, xr, sp, grp.tid, grp.count, rows::minus_inf<T>());
+      add_to_max_sum(p, m, s);
     } else {
-      // softmax: gx = y (g - sum(g y)); log_softmax: gx = g - e^y sum(g)
-      const T* gr = g + row * n;
-      T acc = 0;
-      rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
-        constexpr int K = decltype(width)::value;
-        const Pack<T, K> pg = load<T, K>(gr + i);
-        if constexpr (kKind == SoftmaxKind::softmax_backward) {
-          const Pack<T, K> py = load<T, K>(xr + i);
+      row_max_sum<T, V, U>(xr, sp, grp.tid, grp.count, m, s);
+    }
+    rows::group_max_sum<kBlock>(m, s, red);
+    const T inv = T(1) / s, lse = rows::log_(s);
+    const auto value = [&](T v) { return kLog ? (v - m) - lse : rows::exp_(v - m) * inv; };
+    rows::visit_scalars<V>(sp, grp.tid, grp.count, [&](int64_t i) { o[i] = value(xr[i]); });
+    for (int64_t k0 = grp.tid; k0 < sp.vectors; k0 += int64_t(U) * grp.count) {
+      if constexpr (!kCached) load_chunk<T, V, U, true>(p, xr, sp, k0, grp.count, T(0));
 #pragma unroll
-          for (int j = 0; j < K; ++j) acc += pg.v[j] * py.v[j];
-        } else {
+      for (int u = 0; u < U; ++u)
 #pragma unroll
-          for (int j = 0; j < K; ++j) acc += pg.v[j];
-        }
-      });
-      acc = rows::group_sum<kBlock>(acc, red);
-      rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
-        constexpr int K = decltype(width)::value;
-        const Pack<T, K> pg = load_last<T, K>(gr + i), py = load_last<T, K>(xr + i);
-        Pack<T, K> r;
+        for (int j = 0; j < V; ++j) p[u].v[j] = value(p[u].v[j]);
+      store_chunk<T, V, U>(o, p, sp, k0, grp.count);
+      if constexpr (kCached) break;
+    }
+  }
+}
+
+// softmax: gx = y (g - sum(g y)); log_softmax: gx = g - e^y sum(g). Two passes of U vectors
+// in flight; the second reads g and y again (from L2 for rows up to a few MiB in flight).
+template <typename T, int V, int U, bool kBlock, bool kLog>
+__global__ void __launch_bounds__(kBlock ? kMaxBlock<T> : 256, kBlock ? 1 : 3)
+    softmax_backward_kernel(int64_t nrows, int64_t n, const T* y, const T* g, T* out) {
+  __shared__ T red[64];
+  const RowGroup grp = row_group<kBlock>();
+  for (int64_t row = grp.row; row < nrows; row += grp.step) {
+    const T* yr = y + row * n;
+    const T* gr = g + row * n;
+    T* o = out + row * n;
+    const Span sp = rows::span<T, V>(yr, n);
+    T acc = 0;
+    rows::visit_scalars<V>(sp, grp.tid, grp.count, [&](int64_t i) { acc += kLog ? gr[i] : gr[i] * yr[i]; });
+    for (int64_t k0 = grp.tid; k0 < sp.vectors; k0 += int64_t(U) * grp.count) {
+      Pack<T, V> pg[U], py[U];
+      load_chunk<T, V, U>(pg, gr, sp, k0, grp.count, T(0));
+      if constexpr (!kLog) load_chunk<T, V, U>(py, yr, sp, k0, grp.count, T(0));
 #pragma unroll
-        for (int j = 0; j < K; ++j) {
-          if constexpr (kKind == SoftmaxKind::softmax_backward) r.v[j] = py.v[j] * (pg.v[j] - acc);
-          else r.v[j] = pg.v[j] - rows::exp_(py.v[j]) * acc;
-        }
-        store_stream<T, K>(o + i, r);
-      });
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int j = 0; j < V; ++j) acc += kLog ? pg[u].v[j] : pg[u].v[j] * py[u].v[j];
+    }
+    acc = rows::group_sum<kBlock>(acc, red);
+    const auto grad = [&](T gv, T yv) { return kLog ? gv - rows::exp_(yv) * acc : yv * (gv - acc); };
+    rows::visit_scalars<V>(sp, grp.tid, grp.count, [&](int64_t i) { o[i] = grad(gr[i], yr[i]); });
+    for (int64_t k0 = grp.tid; k0 < sp.vectors; k0 += int64_t(U) * grp.count) {
+      Pack<T, V> pg[U], py[U];
+      load_chunk<T, V, U, true>(pg, gr, sp, k0, grp.count, T(0));
+      load_chunk<T, V, U, true>(py, yr, sp, k0, grp.count, T(0));
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int j = 0; j < V; ++j) pg[u].v[j] = grad(pg[u].v[j], py[u].v[j]);
+      store_chunk<T, V, U>(o, pg, sp, k0, grp.count);
     }
   }
 }
@@ -153,7 +212,7 @@ __global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ?
       continue;
     }
     T m, s;
-    row_max_sum<T, V>(xr, n, grp.tid, grp.count, m, s);
+    row_max_sum<T, V, kChunk<T>>(xr, rows::span<T, V>(xr, n), grp.tid, grp.count, m, s);
     rows::group_max_sum<kBlock>(m, s, red);
     const T lse = rows::log_(s);
     T l = (1 - sm) * wt * ((m - xr[t]) + lse);
@@ -229,29 +288,46 @@ __global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ?
     const T k = gr * sm / T(n);
     const T at_t = gr * (1 - sm) * wt;
     const T m = stats[2 * row], lse = stats[2 * row + 1];
-    rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
-      constexpr int K = decltype(width)::value;
-      const Pack<T, K> p = load_last<T, K>(xr + i);
-      Pack<T, K> r;
-      if (sm != T(0)) {
-        if (w) {
-          const Pack<T, K> pw = load<T, K>(w + i);
+    const auto grad = [&](T v, int64_t i) {
+      T r = rows::exp_((v - m) - lse) * p_scale;
+      if (sm != T(0)) r -= w ? k * w[i] : k;
+      return i == t ? r - at_t : r;
+    };
+    const Span sp = rows::span<T, V>(xr, n);
+    rows::visit_scalars<V>(sp, grp.tid, grp.count, [&](int64_t i) { o[i] = grad(xr[i], i); });
+    for (int64_t k0 = grp.tid; k0 < sp.vectors; k0 += int64_t(kChunk<T>) * grp.count) {
+      Pack<T, V> p[kChunk<T>];
+      load_chunk<T, V, kChunk<T>, true>(p, xr, sp, k0, grp.count, T(0));
 #pragma unroll
-          for (int j = 0; j < K; ++j) r.v[j] = rows::exp_((p.v[j] - m) - lse) * p_scale - k * pw.v[j];
-        } else {
+      for (int u = 0; u < kChunk<T>; ++u)
 #pragma unroll
-          for (int j = 0; j < K; ++j) r.v[j] = rows::exp_((p.v[j] - m) - lse) * p_scale - k;
-        }
-      } else {
-#pragma unroll
-        for (int j = 0; j < K; ++j) r.v[j] = rows::exp_((p.v[j] - m) - lse) * p_scale;
-      }
-#pragma unroll
-      for (int j = 0; j < K; ++j)
-        if (i + j == t) r.v[j] -= at_t;
-      store_stream<T, K>(o + i, r);
-    });
+        for (int j = 0; j < V; ++j) p[u].v[j] = grad(p[u].v[j], sp.head + (k0 + int64_t(u) * grp.count) * V + j);
+      store_chunk<T, V, kChunk<T>>(o, p, sp, k0, grp.count);
+    }
   }
+}
+
+// Forward: a row's vectors stay in registers (one read) when a chunk of kCachedChunk per
+// thread covers them: float warp rows always with 128-bit loads, block rows up to kMaxBlock
+// threads (32768 floats, 2048 doubles); longer rows stream twice, kChunk at a time.
+template <typename T>
+constexpr int kCachedChunk = sizeof(T) == 4 ? 8 : 2;
+
+template <typename T, int V, bool kBlock, bool kLog>
+void softmax_forward(int device, int64_t nrows, int64_t n, const T* x, T* out) {
+  constexpr int C = kCachedChunk<T>;
+  const int64_t vectors = (n + V - 1) / V;
+  dim3 grid, block;
+  shape<kBlock>(nrows, n, V, grid, block);
+  if (kBlock && vectors <= int64_t(C) * kMaxBlock<T>) {
+    const int64_t warps = (vectors + C * 32 - 1) / (C * 32);
+    block = dim3(unsigned(warps < 4 ? 128 : warps * 32));
+  }
+  if (vectors <= int64_t(C) * (kBlock ? block.x : 32))
+    launch("softmax", softmax_forward_kernel<T, V, C, kBlock, true, kLog>, grid, block, 0, device, nrows, n, x, out);
+  else
+    launch("softmax", softmax_forward_kernel<T, V, kChunk<T>, kBlock, false, kLog>, grid, block, 0, device, nrows, n, x,
+           out);
 }
 
 template <typename T>
@@ -259,19 +335,22 @@ void softmax_typed(int device, const SoftmaxArgs& a) {
   const T* x = reinterpret_cast<const T*>(a.x);
   const T* g = reinterpret_cast<const T*>(a.g);
   T* out = reinterpret_cast<T*>(a.out);
+  const bool log = a.kind == SoftmaxKind::log_softmax || a.kind == SoftmaxKind::log_softmax_backward;
   const bool backward = a.kind == SoftmaxKind::softmax_backward || a.kind == SoftmaxKind::log_softmax_backward;
   dispatch<T>(a.n, {x, backward ? g : nullptr, out}, {}, [&](auto width, auto blk) {
     constexpr int V = decltype(width)::value;
     constexpr bool B = decltype(blk)::value;
+    if (!backward) {
+      if (log) softmax_forward<T, V, B, true>(device, a.rows, a.n, x, out);
+      else softmax_forward<T, V, B, false>(device, a.rows, a.n, x, out);
+      return;
+    }
     dim3 grid, block;
     shape<B>(a.rows, a.n, V, grid, block);
-    auto run = [&](auto kernel) { launch("softmax", kernel, grid, block, 0, device, a.rows, a.n, x, g, out); };
-    switch (a.kind) {
-      case SoftmaxKind::softmax: run(softmax_kernel<T, V, B, SoftmaxKind::softmax>); break;
-      case SoftmaxKind::log_softmax: run(softmax_kernel<T, V, B, SoftmaxKind::log_softmax>); break;
-      case SoftmaxKind::softmax_backward: run(softmax_kernel<T, V, B, SoftmaxKind::softmax_backward>); break;
-      case SoftmaxKind::log_softmax_backward: run(softmax_kernel<T, V, B, SoftmaxKind::log_softmax_backward>); break;
-    }
+    if (log)
+      launch("softmax", softmax_backward_kernel<T, V, kChunk<T>, B, true>, grid, block, 0, device, a.rows, a.n, x, g, out);
+    else
+      launch("softmax", softmax_backward_kernel<T, V, kChunk<T>, B, false>, grid, block, 0, device, a.rows, a.n, x, g, out);
   });
 }
 

@@ -44,6 +44,7 @@
 #include "core/philox.h"
 #include "cuda/attention.h"
 #include "cuda/launch.cuh"
+#include "cuda/vec4.cuh"
 
 namespace fibril::cuda::FIBRIL_CUDA_NS {
 namespace {
@@ -83,28 +84,6 @@ __device__ __forceinline__ float exp2_(float x) { return exp2f(x); }
 __device__ __forceinline__ double exp2_(double x) { return exp2(x); }
 __device__ __forceinline__ float log2_(float x) { return log2f(x); }
 __device__ __forceinline__ double log2_(double x) { return log2(x); }
-
-__device__ __forceinline__ void ld4(const float* p, float (&r)[4]) {
-  const float4 x = *reinterpret_cast<const float4*>(p);
-  r[0] = x.x;
-  r[1] = x.y;
-  r[2] = x.z;
-  r[3] = x.w;
-}
-__device__ __forceinline__ void ld4(const double* p, double (&r)[4]) {
-  const double2 a = *reinterpret_cast<const double2*>(p), b = *reinterpret_cast<const double2*>(p + 2);
-  r[0] = a.x;
-  r[1] = a.y;
-  r[2] = b.x;
-  r[3] = b.y;
-}
-__device__ __forceinline__ void st4(float* p, const float (&r)[4]) {
-  *reinterpret_cast<float4*>(p) = make_float4(r[0], r[1], r[2], r[3]);
-}
-__device__ __forceinline__ void st4(double* p, const double (&r)[4]) {
-  *reinterpret_cast<double2*>(p) = make_double2(r[0], r[1]);
-  *reinterpret_cast<double2*>(p + 2) = make_double2(r[2], r[3]);
-}
 
 // Element offsets of problem b's operands (q, k, v, mask) from the leading dims.
 __device__ __forceinline__ void problem_offsets(const AttentionLead& lead, int64_t b, int64_t (&off)[4]) {

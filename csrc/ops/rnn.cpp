@@ -16,6 +16,7 @@
 #include "core/shape.h"
 #include "cuda/matmul.h"
 #include "cuda/rnn.h"
+#include "ops/device.h"
 #include "ops/matmul.h"
 
 namespace fibril::ops {
@@ -70,8 +71,7 @@ Array param(const Array& p, const Shape& shape, const Array& x, const char* what
                " does not match the expected ", shape_str(shape), " for input shape ", shape_str(x.shape()));
   FIBRIL_CHECK(p.dtype() == x.dtype(), Type, "[", op, "] ", what, " is ", p.describe(), " but the input is ",
                x.describe());
-  FIBRIL_CHECK(p.device() == x.device(), Runtime, "[", op, "] expected all arrays on the same device, got ", what, " ",
-               p.describe(), " and the input ", x.describe());
+  common_device(op, {&x, &p});
   return p.contiguous();
 }
 

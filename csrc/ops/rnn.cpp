@@ -211,7 +211,7 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
   const Dims d = dims_of(mode, x_in, dirs_in, op);
   const Array x = x_in.contiguous();
   const Device dev = x.device();
-  const Backend be{dev, !dev.is_cpu() && get_float32_matmul_precision() != "highest"};
+  const Backend be{dev, !dev.is_cpu() && float32_matmul_allows_tf32()};
   const std::vector<RnnWeights> dirs = prepared(dirs_in, x, d, op);
   const Array h0 = state(h0_in, {d.D, d.B, d.P}, x, "h0", op);
   const OptArray c0 = d.lstm ? OptArray(state(c0_in, {d.D, d.B, d.H}, x, "c0", op)) : std::nullopt;
@@ -277,7 +277,7 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
   const Dims d = dims_of(mode, x_in, dirs_in, op);
   const Array x = x_in.contiguous();
   const Device dev = x.device();
-  const Backend be{dev, !dev.is_cpu() && get_float32_matmul_precision() != "highest"};
+  const Backend be{dev, !dev.is_cpu() && float32_matmul_allows_tf32()};
   const std::vector<RnnWeights> dirs = prepared(dirs_in, x, d, op);
   const OptArray lengths = checked_lengths(lengths_in, d, dev, op);
   const int64_t T = d.T, B = d.B, H = d.H, P = d.P, GH = d.G * d.H, DP = d.D * d.P;

@@ -50,7 +50,8 @@ def _time(fn, sync):
 
 
 def measure(calls, sync):
-    """Median seconds per call for each named callable, samples interleaved."""
+    """Median seconds per call for each named callable, samples interleaved; sync() waits for
+    the device. The timing of every bench/cuda*.py script."""
     counts = {k: _time(f, sync) for k, f in calls.items()}
     samples = {k: [] for k in calls}
     for i in range(SAMPLES):

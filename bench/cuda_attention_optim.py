@@ -7,16 +7,20 @@ same float32 CUDA tensors (TF32 off). The outputs are compared before anything i
 GFLOP/s count 4 T^2 D per head forward and 14 T^2 D forward+backward (halved when causal).
 Optimizers: Adam and SGD with momentum over 10M and 100M float32 parameters in 50 tensors,
 against torch.optim (fused=True and foreach); GB/s count the bytes each step must move
-(Adam 28 per parameter, SGD momentum 20).
+(Adam 28 per parameter, SGD momentum 20). Times are bench.cuda's measure (median of
+interleaved samples, each closed by a synchronize).
 """
+import os
 import sys
-import time
 
-import numpy as np
 import torch
 
 import fibril
 from fibril import _C, nn, optim
+
+if not __package__:  # run as `python bench/cuda_attention_optim.py`: bench.cuda from the repo root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.cuda import measure  # noqa: E402
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -30,17 +34,9 @@ def tsync():
     torch.cuda.synchronize()
 
 
-def timeit(fn, sync, reps=10, samples=5):
-    fn()
-    sync()
-    best = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        sync()
-        best.append((time.perf_counter() - t0) / reps)
-    return float(np.median(best))
+def sync():
+    fsync()
+    tsync()
 
 
 def fib(t):
@@ -67,8 +63,10 @@ def attention(quick):
             torch.nn.functional.scaled_dot_product_attention(qs, ks, vs, is_causal=causal).backward(g)
             gerr = max((torch.from_dlpack(fibril.Tensor._wrap(a)) - x.grad).abs().max().item()
                        for a, x in zip((gq, gk, gv), (qs, ks, vs)))
-            ffwd = timeit(lambda: _C.attention(fq, fk, fv, None, 0.0, causal, None, 0, 0), fsync)
-            tfwd = timeit(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal), tsync)
+            fwd = {"fibril": lambda: _C.attention(fq, fk, fv, None, 0.0, causal, None, 0, 0),
+                   "torch": lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)}
+            times = measure(fwd, sync)
+            ffwd, tfwd = times["fibril"], times["torch"]
 
             def fboth():
                 o, l_ = _C.attention(fq, fk, fv, None, 0.0, causal, None, 0, 0)
@@ -79,7 +77,8 @@ def attention(quick):
                     x.grad = None
                 torch.nn.functional.scaled_dot_product_attention(qs, ks, vs, is_causal=causal).backward(g)
 
-            fb, tb = timeit(fboth, fsync, reps=5), timeit(tboth, tsync, reps=5)
+            times = measure({"fibril": fboth, "torch": tboth}, sync)
+            fb, tb = times["fibril"], times["torch"]
             flops = 4 * t * t * d * b * h / (2 if causal else 1)
             print(f"  B{b} H{h} T{t} D{d} {'causal' if causal else 'full  '} max|err| out {err:.1e} grads {gerr:.1e}"
                   f" | fwd {ffwd * 1e3:7.3f} ({flops / ffwd / 1e9:6.0f}) torch {tfwd * 1e3:7.3f}"
@@ -113,18 +112,23 @@ def optimizers(quick):
                 r.grad = p.grad
             topt.step()
             err = max((torch.from_dlpack(f.detach()) - r).abs().max().item() for f, r in zip(fparams, ref))
-            ft = timeit(fopt.step, fsync)
-            line = f"  {name:4s} {total / 1e6:5.0f}M max|err| {err:.1e} | fibril {ft * 1e3:7.3f} ({bytes_per * total / ft / 1e9:6.0f})"
+            steps, refused = {"fibril": fopt.step}, {}
             for mode in ("fused", "foreach"):
                 try:
-                    o = getattr(torch.optim, name)(tparams, **kw, **{mode: True})
+                    steps[mode] = getattr(torch.optim, name)(tparams, **kw, **{mode: True}).step
                 except (TypeError, RuntimeError) as e:
-                    line += f" | torch {mode}: {e}"
+                    refused[mode] = e
+            times = measure(steps, sync)
+            ft = times["fibril"]
+            line = f"  {name:4s} {total / 1e6:5.0f}M max|err| {err:.1e} | fibril {ft * 1e3:7.3f} ({bytes_per * total / ft / 1e9:6.0f})"
+            for mode in ("fused", "foreach"):
+                if mode in refused:
+                    line += f" | torch {mode}: {refused[mode]}"
                     continue
-                tt = timeit(o.step, tsync)
+                tt = times[mode]
                 line += f" | torch {mode} {tt * 1e3:7.3f} ({bytes_per * total / tt / 1e9:6.0f}) ratio {tt / ft:4.2f}"
             print(line, flush=True)
-            del tparams, fparams, fopt, topt, ref
+            del tparams, fparams, fopt, topt, ref, steps
 
 
 if __name__ == "__main__":

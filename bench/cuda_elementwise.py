@@ -1,14 +1,13 @@
 """GPU timings of the CUDA elementwise, cast and activation kernels against PyTorch CUDA.
 
-Run on a machine with a GPU: `python bench/cuda_elementwise.py`. Times are the median of
-timed batches of back-to-back calls (each batch synchronized at its end), so they include
-the per-call Python and launch overhead (small next to these sizes); GB/s counts each input
-read once and the output written once.
+Run on a machine with a GPU: `python bench/cuda_elementwise.py`. Times are bench.cuda's
+measure (the median of samples of back-to-back calls, each closed by a synchronize, fibril's
+and torch's interleaved), so they include the per-call Python and launch overhead (small next
+to these sizes); GB/s counts each input read once and the output written once.
 """
 
-import statistics
+import os
 import sys
-import time
 
 import numpy as np
 
@@ -20,25 +19,21 @@ try:
 except ImportError:  # pragma: no cover
     torch = None
 
-
-def timeit(fn, sync, reps=20, batches=7):
-    fn()
-    sync()
-    times = []
-    for _ in range(batches):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        sync()
-        times.append((time.perf_counter() - t0) / reps)
-    return statistics.median(times)
+if not __package__:  # run as `python bench/cuda_elementwise.py`: bench.cuda from the repo root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.cuda import measure  # noqa: E402
 
 
 def main():
     if not fibril.cuda.is_available() or fibril.cuda.is_emulated():
         sys.exit("needs a GPU (not the emulator)")
-    fsync = fibril.cuda.synchronize
-    tsync = torch.cuda.synchronize if torch is not None and torch.cuda.is_available() else None
+    have_torch = torch is not None and torch.cuda.is_available()
+
+    def sync():
+        fibril.cuda.synchronize()
+        if have_torch:
+            torch.cuda.synchronize()
+
     rng = np.random.default_rng(0)
     n = 1 << 24
     x = rng.standard_normal(n).astype(np.float32)
@@ -74,16 +69,17 @@ def main():
         ("silu fwd 16M", 8 * n, lambda: _C.activation(K.silu, fx, 0.0, 0.0, 0.0), lambda t: torch.nn.functional.silu(t[0])),
         ("relu fwd 16M", 8 * n, lambda: _C.activation(K.relu, fx, 0.0, 0.0, 0.0), lambda t: torch.relu(t[0])),
     ]
-    tt = None
-    if tsync is not None:
-        tt = [torch.from_numpy(a).cuda() for a in (x, y, m, row)]
+    tt = [torch.from_numpy(a).cuda() for a in (x, y, m, row)] if have_torch else None
     print(f"{'case':28s} {'fibril us':>10s} {'GB/s':>7s} {'torch us':>10s} {'GB/s':>7s} {'ratio':>6s}")
     for name, nbytes, ff, tf in cases:
-        tf_ = timeit(ff, fsync)
-        line = f"{name:28s} {tf_ * 1e6:10.1f} {nbytes / tf_ / 1e9:7.0f}"
+        calls = {"fibril": ff}
         if tt is not None and tf is not None:
-            tq = timeit(lambda: tf(tt), tsync)
-            line += f" {tq * 1e6:10.1f} {nbytes / tq / 1e9:7.0f} {tq / tf_:6.2f}"
+            calls["torch"] = lambda: tf(tt)
+        times = measure(calls, sync)
+        t_fibril, t_torch = times["fibril"], times.get("torch")
+        line = f"{name:28s} {t_fibril * 1e6:10.1f} {nbytes / t_fibril / 1e9:7.0f}"
+        if t_torch is not None:
+            line += f" {t_torch * 1e6:10.1f} {nbytes / t_torch / 1e9:7.0f} {t_torch / t_fibril:6.2f}"
         print(line, flush=True)
 
 

@@ -4,11 +4,16 @@ through DLPack), float32 exact (fibril precision "highest" vs torch allow_tf32 F
 ("high" vs allow_tf32 True), and prints TFLOP/s, torch time / fibril time (the target: >= 0.85
 exact, >= 0.60 TF32 on an H100) and the max error relative to a float64 product.
 """
-import time
+import os
+import sys
 
 import torch
 
 import fibril
+
+if not __package__:  # run as `python bench/cuda_matmul.py`: bench.cuda from the repo root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.cuda import measure  # noqa: E402
 
 SHAPES = [  # (batch or 0, m, k, n, B read transposed as Linear's weight.T)
     (0, 4096, 4096, 4096, False), (0, 2048, 2048, 2048, False), (0, 1024, 1024, 1024, False),
@@ -18,16 +23,9 @@ SHAPES = [  # (batch or 0, m, k, n, B read transposed as Linear's weight.T)
 GEMV = [(0, 1, 4096, 4096, False), (0, 4096, 4096, 1, False), (0, 1, 4096, 4096, True)]
 
 
-def seconds(fn, reps=10):
-    fn()
+def sync():
     fibril.cuda.synchronize()
     torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    fibril.cuda.synchronize()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - start) / reps
 
 
 def row(batch, m, k, n, b_t, tf32):
@@ -42,7 +40,8 @@ def row(batch, m, k, n, b_t, tf32):
     torch.cuda.synchronize()  # fibril runs on its own stream
     torch.backends.cuda.matmul.allow_tf32 = tf32
     fibril.set_float32_matmul_precision("high" if tf32 else "highest")
-    t_fibril, t_torch = seconds(lambda: fa @ fb), seconds(lambda: a @ b)
+    times = measure({"fibril": lambda: fa @ fb, "torch": lambda: a @ b}, sync)
+    t_fibril, t_torch = times["fibril"], times["torch"]
     ref = a.double() @ b.double()
     got = torch.from_dlpack(fa @ fb)
     fibril.cuda.synchronize()

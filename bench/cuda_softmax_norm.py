@@ -3,17 +3,17 @@
     python bench/cuda_softmax_norm.py            # the shapes of the issue (needs ~6 GiB of GPU memory)
     python bench/cuda_softmax_norm.py --quick    # small shapes, also runs under FIBRIL_CUDA_EMULATOR=1
 
-Checks each fibril result against torch first, then times both (warm-up, 7 samples of several
-calls, median, a device synchronize closing each sample) and prints ms, GB/s over the minimal
-bytes (each operand read once, each result written once) and fibril's GB/s as a % of a device
-copy of the same bytes (torch's copy_), with torch's time and ratio. fibril's cross_entropy
-forward waits for the device once per call (the out-of-range target check).
+Checks each fibril result against torch first, then times both with bench.cuda's measure
+(interleaved samples of several calls, a device synchronize closing each sample, median) and
+prints ms, GB/s over the minimal bytes (each operand read once, each result written once) and
+fibril's GB/s as a % of a device copy of the same bytes (torch's copy_), with torch's time and
+ratio. fibril's cross_entropy forward waits for the device once per call (the out-of-range
+target check).
 """
 
 import argparse
-import statistics
+import os
 import sys
-import time
 
 import numpy as np
 
@@ -25,18 +25,9 @@ try:
 except ImportError:  # pragma: no cover
     torch = None
 
-
-def median_time(fn, sync, calls):
-    fn()
-    sync()
-    samples = []
-    for _ in range(7):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        sync()
-        samples.append((time.perf_counter() - t0) / calls)
-    return statistics.median(samples)
+if not __package__:  # run as `python bench/cuda_softmax_norm.py`: bench.cuda from the repo root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.cuda import measure  # noqa: E402
 
 
 def main():
@@ -47,7 +38,6 @@ def main():
         sys.exit("fibril.cuda.is_available() is False")
     have_torch = torch is not None and torch.cuda.is_available()
     rng = np.random.default_rng(0)
-    calls = 2 if args.quick else 10
     if args.quick:
         softmax_shapes, ce_shapes, ln_shapes, bn_shapes = [(64, 1000)], [(8, 1031)], [(64, 1024)], [(4, 8, 6, 6)]
     else:
@@ -55,20 +45,23 @@ def main():
         ce_shapes = [(8192, 50257)]
         ln_shapes = [(8192, 1024), (8192, 4096)]
         bn_shapes = [(32, 64, 56, 56)]
-    fsync = fibril.cuda.synchronize
-    tsync = torch.cuda.synchronize if have_torch else (lambda: None)
     rows = []
+
+    def sync():
+        fibril.cuda.synchronize()
+        if have_torch:
+            torch.cuda.synchronize()
 
     def bench(name, shape, nbytes, ours, theirs, check):
         if have_torch:
             check()
-        t_ours = median_time(ours, fsync, calls)
-        t_theirs = median_time(theirs, tsync, calls) if have_torch else float("nan")
+        times = measure({"ours": ours, "theirs": theirs} if have_torch else {"ours": ours}, sync)
+        t_ours, t_theirs = times["ours"], times.get("theirs", float("nan"))
         t_copy = float("nan")
         if have_torch:
             n = nbytes // 8
             src, dst = torch.empty(n, device="cuda"), torch.empty(n, device="cuda")
-            t_copy = median_time(lambda: dst.copy_(src), tsync, calls)
+            t_copy = measure({"copy": lambda: dst.copy_(src)}, sync)["copy"]
             del src, dst
         gbs = nbytes / t_ours / 1e9
         copy_gbs = nbytes / t_copy / 1e9

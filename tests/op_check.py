@@ -72,3 +72,34 @@ def check_program(program, shapes, layout=None):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     small = [fibril.tensor(a, requires_grad=True) for a in arrays]
     assert fibril.testing.gradcheck(lambda *ts: program(fibril, *[layout(t) for t in ts]), small)
+
+
+def on_cpu_and_cuda(fn, arrays, grad=True, seed=0, scalar_grad=False):
+    """fn(device, *leaves) on "cpu" and on "cuda": per device, [output, leaf gradients...] as
+    numpy. The output's gradient is standard normal (seeded), or with scalar_grad one value
+    read in place for every element (a stride-0 expand)."""
+    results = []
+    for device in ("cpu", "cuda"):
+        leaves = [fibril.tensor(a, device=device, requires_grad=grad) for a in arrays]
+        y = fn(device, *leaves)
+        got = [y.detach().cpu().numpy()]
+        if grad:
+            if scalar_grad:
+                g = fibril.tensor(np.asarray(1.5, arrays[0].dtype), device=device).expand(tuple(y.shape))
+            else:
+                g = fibril.tensor(np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(arrays[0].dtype),
+                                  device=device)
+            y.backward(g)
+            got += [None if t.grad is None else t.grad.cpu().numpy() for t in leaves]
+        results.append(got)
+    return results
+
+
+def assert_all_close(cpu, cuda, rtol, atol):
+    """The two lists of on_cpu_and_cuda agree: same dtypes, shapes, values within tolerance."""
+    for want, got in zip(cpu, cuda):
+        if want is None:
+            assert got is None
+            continue
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)

@@ -7,7 +7,7 @@ import pytest
 
 import fibril
 import fibril.nn.functional as F
-from op_check import check_op, make_inputs, torch
+from op_check import assert_all_close, check_op, make_inputs, on_cpu_and_cuda, torch
 
 TF = torch.nn.functional if torch is not None else None
 needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
@@ -184,30 +184,6 @@ def test_bad_shapes_name_both():
 CUDA_TOL = {"float32": dict(rtol=5e-5, atol=5e-5), "float64": dict(rtol=1e-11, atol=1e-12)}
 
 
-def _on_both(fn, arrays, grad=True, seed=0):
-    """fn(device, *leaves) on cpu and on cuda: [output, leaf gradients...] as numpy, per device."""
-    results = []
-    for device in ("cpu", "cuda"):
-        leaves = [fibril.tensor(a, device=device, requires_grad=grad) for a in arrays]
-        y = fn(device, *leaves)
-        got = [y.detach().cpu().numpy()]
-        if grad:
-            g = np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(arrays[0].dtype)
-            y.backward(fibril.tensor(g, device=device))
-            got += [None if t.grad is None else t.grad.cpu().numpy() for t in leaves]
-        results.append(got)
-    return results
-
-
-def _assert_close(cpu, cuda, dtype):
-    for want, got in zip(cpu, cuda):
-        if want is None:
-            assert got is None
-            continue
-        assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_allclose(got, want, **CUDA_TOL[dtype])
-
-
 @pytest.mark.cuda
 @pytest.mark.parametrize("n", [1, 3, 31, 33, 1000, 1025, 1031])
 @pytest.mark.parametrize("name", ["layer_norm", "rms_norm"])
@@ -217,12 +193,12 @@ def test_cuda_row_norms(n, name, dtype):
     a = (rng.standard_normal((3, n)) * 2 + 1).astype(dtype)
     w, b = rng.uniform(0.5, 1.5, n).astype(dtype), rng.uniform(-1, 1, n).astype(dtype)
     if name == "layer_norm":
-        cpu, cuda = _on_both(lambda d, x, w, b: F.layer_norm(x, (n,), w, b), [a, w, b])
+        cpu, cuda = on_cpu_and_cuda(lambda d, x, w, b: F.layer_norm(x, (n,), w, b), [a, w, b])
         ref = np_layer_norm(a.astype(np.float64), 1) * w + b
     else:
-        cpu, cuda = _on_both(lambda d, x, w: F.rms_norm(x, (n,), w, eps=1e-6), [a, w])
+        cpu, cuda = on_cpu_and_cuda(lambda d, x, w: F.rms_norm(x, (n,), w, eps=1e-6), [a, w])
         ref = np_rms_norm(a.astype(np.float64), 1, 1e-6) * w
-    _assert_close(cpu, cuda, dtype)
+    assert_all_close(cpu, cuda, **CUDA_TOL[dtype])
     np.testing.assert_allclose(cuda[0], ref, **CUDA_TOL[dtype])
 
 
@@ -238,8 +214,8 @@ def test_cuda_row_norms_many_rows_and_trailing_dims(name, affine):
         fn = lambda d, x, *p: F.layer_norm(x, (3, 11), *p)  # noqa: E731
     else:
         fn = lambda d, x, *p: F.rms_norm(x, (3, 11), *p, eps=1e-5)  # noqa: E731
-    cpu, cuda = _on_both(fn, arrays)
-    _assert_close(cpu, cuda, "float64")
+    cpu, cuda = on_cpu_and_cuda(fn, arrays)
+    assert_all_close(cpu, cuda, **CUDA_TOL["float64"])
 
 
 @pytest.mark.cuda
@@ -247,8 +223,8 @@ def test_cuda_layer_norm_long_rows_partials_in_global_scratch():
     """6200 float64 columns: the per-block weight/bias partials (97 KiB) exceed shared memory."""
     rng = np.random.default_rng(4)
     arrays = [rng.standard_normal((2, 6200)), rng.uniform(0.5, 1.5, 6200), rng.uniform(-1, 1, 6200)]
-    cpu, cuda = _on_both(lambda d, x, w, b: F.layer_norm(x, (6200,), w, b), arrays)
-    _assert_close(cpu, cuda, "float64")
+    cpu, cuda = on_cpu_and_cuda(lambda d, x, w, b: F.layer_norm(x, (6200,), w, b), arrays)
+    assert_all_close(cpu, cuda, **CUDA_TOL["float64"])
 
 
 @pytest.mark.cuda
@@ -278,8 +254,8 @@ def test_cuda_batch_norm(shape, training, dtype):
         stats[device] = (rm, rv)
         return y
 
-    cpu, cuda = _on_both(fn, [a, w, b])
-    _assert_close(cpu, cuda, dtype)
+    cpu, cuda = on_cpu_and_cuda(fn, [a, w, b])
+    assert_all_close(cpu, cuda, **CUDA_TOL[dtype])
     for want, got in zip(stats["cpu"], stats["cuda"]):
         np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), **CUDA_TOL[dtype])
     if training:

@@ -411,6 +411,16 @@ def test_low_level_errors_name_shapes():
         fibril._C.rnn_layer("gru", fibril.zeros(0, 3, 5)._data, w, fibril.zeros(1, 3, 7)._data, None, None)
 
 
+@pytest.mark.cuda
+def test_cuda_mixed_devices_raise():
+    x = fibril.zeros(4, 3, 5, device="cuda")
+    w = [[fibril.zeros(28, 5, device="cuda")._data, fibril.zeros(28, 7)._data, None, None, None]]
+    h0 = fibril.zeros(1, 3, 7, device="cuda")._data
+    message = r"\[lstm\] expected all arrays on the same device, got float32\[4, 3, 5\] on cuda:0 and float32\[28, 7\]"
+    with pytest.raises(RuntimeError, match=message):
+        fibril._C.rnn_layer("lstm", x._data, w, h0, h0, None)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_thread_count_does_not_change_results(kind, bidirectional, num_threads):

@@ -7,7 +7,7 @@ import pytest
 
 import fibril
 import fibril.nn.functional as F
-from op_check import check_op, make_inputs, torch
+from op_check import assert_all_close, check_op, make_inputs, on_cpu_and_cuda, torch
 
 needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
 TF = torch.nn.functional if torch is not None else None
@@ -245,34 +245,6 @@ def test_bad_reduction():
 CUDA_TOL = {"float32": dict(rtol=2e-5, atol=2e-6), "float64": dict(rtol=1e-12, atol=1e-13)}
 
 
-def _on_both(fn, arrays, grad=True, seed=0, scalar_grad=False):
-    """fn(device, *leaves) on cpu and on cuda: [output, leaf gradients...] as numpy, per device."""
-    results = []
-    for device in ("cpu", "cuda"):
-        leaves = [fibril.tensor(a, device=device, requires_grad=grad) for a in arrays]
-        y = fn(device, *leaves)
-        got = [y.detach().cpu().numpy()]
-        if grad:
-            if scalar_grad:  # one value read in place for every row (stride 0)
-                g = fibril.tensor(np.asarray(1.5, arrays[0].dtype), device=device).expand(tuple(y.shape))
-            else:
-                g = fibril.tensor(np.random.default_rng(seed).standard_normal(tuple(y.shape)).astype(arrays[0].dtype),
-                                  device=device)
-            y.backward(g)
-            got += [None if t.grad is None else t.grad.cpu().numpy() for t in leaves]
-        results.append(got)
-    return results
-
-
-def _assert_close(cpu, cuda, dtype):
-    for want, got in zip(cpu, cuda):
-        if want is None:
-            assert got is None
-            continue
-        assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_allclose(got, want, **CUDA_TOL[dtype])
-
-
 @pytest.mark.cuda
 @pytest.mark.parametrize("n", [1, 3, 31, 33, 1000, 1025, 1031, 2047, 2051, 16411, 32768, 32773])
 @pytest.mark.parametrize("log", [False, True])
@@ -282,8 +254,8 @@ def test_cuda_softmax_rows(n, log, dtype):
     doubles) or streamed twice (longer)."""
     a = (np.random.default_rng(n).standard_normal((3, n)) * 5).astype(dtype)
     name = "log_softmax" if log else "softmax"
-    cpu, cuda = _on_both(lambda d, x: getattr(F, name)(x, -1), [a])
-    _assert_close(cpu, cuda, dtype)
+    cpu, cuda = on_cpu_and_cuda(lambda d, x: getattr(F, name)(x, -1), [a])
+    assert_all_close(cpu, cuda, **CUDA_TOL[dtype])
     ref = np_log_softmax(a.astype(np.float64), 1)
     np.testing.assert_allclose(cuda[0], ref if log else np.exp(ref), **CUDA_TOL[dtype])
 
@@ -294,8 +266,8 @@ def test_cuda_softmax_rows(n, log, dtype):
 def test_cuda_softmax_non_last_dims(dim, log):
     a = np.random.default_rng(1).standard_normal((5, 7, 3))
     name = "log_softmax" if log else "softmax"
-    cpu, cuda = _on_both(lambda d, x: getattr(F, name)(x, dim), [a])
-    _assert_close(cpu, cuda, "float64")
+    cpu, cuda = on_cpu_and_cuda(lambda d, x: getattr(F, name)(x, dim), [a])
+    assert_all_close(cpu, cuda, **CUDA_TOL["float64"])
 
 
 @pytest.mark.cuda
@@ -311,8 +283,8 @@ def test_cuda_softmax_many_rows_and_misaligned_base(log, rows, n):
     got = getattr(F, name)(fibril.tensor(flat, device="cuda")[1:].reshape(rows, n), 1)
     assert got.device == "cuda:0"
     np.testing.assert_allclose(got.cpu().numpy(), want, **CUDA_TOL["float32"])
-    cpu, cuda = _on_both(lambda d, x: getattr(F, name)(x, 1), [flat[1:].reshape(rows, n)])
-    _assert_close(cpu, cuda, "float32")
+    cpu, cuda = on_cpu_and_cuda(lambda d, x: getattr(F, name)(x, 1), [flat[1:].reshape(rows, n)])
+    assert_all_close(cpu, cuda, **CUDA_TOL["float32"])
 
 
 @pytest.mark.cuda
@@ -352,10 +324,10 @@ def test_cuda_class_losses(name, shape, opts):
         return getattr(F, name)(x, fibril.tensor(target, device=device), **kw)
 
     a = np.random.default_rng(4).standard_normal(shape) * 3
-    cpu, cuda = _on_both(fn, [a])
-    _assert_close(cpu, cuda, "float64")
-    cpu, cuda = _on_both(fn, [a.astype(np.float32)], scalar_grad=True)
-    _assert_close(cpu, cuda, "float32")
+    cpu, cuda = on_cpu_and_cuda(fn, [a])
+    assert_all_close(cpu, cuda, **CUDA_TOL["float64"])
+    cpu, cuda = on_cpu_and_cuda(fn, [a.astype(np.float32)], scalar_grad=True)
+    assert_all_close(cpu, cuda, **CUDA_TOL["float32"])
 
 
 @pytest.mark.cuda
@@ -365,9 +337,9 @@ def test_cuda_cross_entropy_gpt2_vocabulary(smoothing):
     a = np.random.default_rng(6).standard_normal((3, 50257)).astype(np.float32) * 4
     target = np.array([0, 50256, 1234])
     w = np.random.default_rng(7).uniform(0.5, 2, 50257).astype(np.float32)
-    cpu, cuda = _on_both(lambda d, x: F.cross_entropy(x, fibril.tensor(target, device=d), weight=fibril.tensor(w, device=d),
+    cpu, cuda = on_cpu_and_cuda(lambda d, x: F.cross_entropy(x, fibril.tensor(target, device=d), weight=fibril.tensor(w, device=d),
                                                       reduction="none", label_smoothing=smoothing), [a])
-    _assert_close(cpu, cuda, "float32")
+    assert_all_close(cpu, cuda, **CUDA_TOL["float32"])
     ref = -np_log_softmax(a.astype(np.float64), 1)
     want = (1 - smoothing) * w[target] * ref[np.arange(3), target] + smoothing / 50257 * (ref * w).sum(1)
     np.testing.assert_allclose(cuda[0], want, rtol=2e-5)
@@ -378,8 +350,8 @@ def test_cuda_cross_entropy_gpt2_vocabulary(smoothing):
 def test_cuda_cross_entropy_extreme_logits(dtype):
     a = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [7.0, 7.0, 7.0], [0.0, -np.inf, 1.0]], dtype)
     target = np.array([1, 0, 2, 0])
-    cpu, cuda = _on_both(lambda d, x: F.cross_entropy(x, fibril.tensor(target, device=d), reduction="none"), [a])
-    _assert_close(cpu, cuda, dtype)
+    cpu, cuda = on_cpu_and_cuda(lambda d, x: F.cross_entropy(x, fibril.tensor(target, device=d), reduction="none"), [a])
+    assert_all_close(cpu, cuda, **CUDA_TOL[dtype])
     np.testing.assert_allclose(cuda[0], [2e4, 2e4 + np.log(2), np.log(3), np.log1p(np.e)], rtol=1e-6)
 
 

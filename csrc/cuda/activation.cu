@@ -18,22 +18,12 @@
 #include <type_traits>
 
 #include "cuda/launch.cuh"
+#include "cuda/math.cuh"
 
 namespace fibril::cuda::FIBRIL_CUDA_NS {
 namespace {
 
 using cpu::ActivationKind;
-
-#define FIBRIL_ACT_MATH1(name, fname, dname)                              \
-  __device__ __forceinline__ float name(float x) { return ::fname(x); }  \
-  __device__ __forceinline__ double name(double x) { return ::dname(x); }
-FIBRIL_ACT_MATH1(a_exp, expf, exp)
-FIBRIL_ACT_MATH1(a_expm1, expm1f, expm1)
-FIBRIL_ACT_MATH1(a_log1p, log1pf, log1p)
-FIBRIL_ACT_MATH1(a_tanh, tanhf, tanh)
-FIBRIL_ACT_MATH1(a_erfc, erfcf, erfc)
-FIBRIL_ACT_MATH1(a_fabs, fabsf, fabs)
-#undef FIBRIL_ACT_MATH1
 
 struct Params {
   double a, b, c;
@@ -41,14 +31,14 @@ struct Params {
 
 template <typename T>
 __device__ __forceinline__ T sigmoid(T x) {
-  const T e = a_exp(-a_fabs(x));
+  const T e = m_exp(-m_fabs(x));
   return (x >= T(0) ? T(1) : e) / (T(1) + e);
 }
 
 // softplus(x) = log1p(e^-|x|) + max(x, 0), without overflow (NaN stays NaN).
 template <typename T>
 __device__ __forceinline__ T softplus1(T x) {
-  return a_log1p(a_exp(-a_fabs(x))) + (x > T(0) ? x : T(0));
+  return m_log1p(m_exp(-m_fabs(x))) + (x > T(0) ? x : T(0));
 }
 
 struct Relu {
@@ -61,28 +51,28 @@ struct LeakyRelu {
 };
 struct Elu {
   template <typename T> __device__ static T fwd(T x, const Params& p) {
-    return x > T(0) ? x * T(p.b) : T(p.b * p.a) * a_expm1(x * T(p.c));
+    return x > T(0) ? x * T(p.b) : T(p.b * p.a) * m_expm1(x * T(p.c));
   }
   template <typename T> __device__ static T bwd(T x, T g, const Params& p) {
-    return g * (x > T(0) ? T(p.b) : T(p.b * p.a * p.c) * a_exp(x * T(p.c)));
+    return g * (x > T(0) ? T(p.b) : T(p.b * p.a * p.c) * m_exp(x * T(p.c)));
   }
 };
 struct Gelu {
   template <typename T> __device__ static T fwd(T x, const Params&) {
-    return T(0.5) * x * a_erfc(-x * T(0.70710678118654752440));
+    return T(0.5) * x * m_erfc(-x * T(0.70710678118654752440));
   }
   template <typename T> __device__ static T bwd(T x, T g, const Params&) {
-    const T cdf = T(0.5) * a_erfc(-x * T(0.70710678118654752440));
-    return g * (cdf + x * a_exp(T(-0.5) * x * x) * T(0.39894228040143267794));
+    const T cdf = T(0.5) * m_erfc(-x * T(0.70710678118654752440));
+    return g * (cdf + x * m_exp(T(-0.5) * x * x) * T(0.39894228040143267794));
   }
 };
 struct GeluTanh {
   template <typename T> __device__ static T inner(T x) {
     return x * (x * x * T(0.044715 * 0.79788456080286535588) + T(0.79788456080286535588));
   }
-  template <typename T> __device__ static T fwd(T x, const Params&) { return T(0.5) * x * (T(1) + a_tanh(inner(x))); }
+  template <typename T> __device__ static T fwd(T x, const Params&) { return T(0.5) * x * (T(1) + m_tanh(inner(x))); }
   template <typename T> __device__ static T bwd(T x, T g, const Params&) {
-    const T t = a_tanh(inner(x));
+    const T t = m_tanh(inner(x));
     const T dinner = T(0.79788456080286535588) * (T(1) + T(3 * 0.044715) * x * x);
     return g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner);
   }
@@ -95,9 +85,9 @@ struct Silu {
   }
 };
 struct Mish {
-  template <typename T> __device__ static T fwd(T x, const Params&) { return x * a_tanh(softplus1(x)); }
+  template <typename T> __device__ static T fwd(T x, const Params&) { return x * m_tanh(softplus1(x)); }
   template <typename T> __device__ static T bwd(T x, T g, const Params&) {
-    const T t = a_tanh(softplus1(x));
+    const T t = m_tanh(softplus1(x));
     return g * (x * sigmoid(x) * (T(1) - t * t) + t);
   }
 };
@@ -109,9 +99,9 @@ struct Sigmoid {
   }
 };
 struct Tanh {
-  template <typename T> __device__ static T fwd(T x, const Params&) { return a_tanh(x); }
+  template <typename T> __device__ static T fwd(T x, const Params&) { return m_tanh(x); }
   template <typename T> __device__ static T bwd(T x, T g, const Params&) {
-    const T t = a_tanh(x);
+    const T t = m_tanh(x);
     return g * (T(1) - t * t);
   }
 };
@@ -126,9 +116,9 @@ struct Softplus {  // log1p(e^(beta x)) / beta; x where beta x > threshold
   }
 };
 struct Softsign {
-  template <typename T> __device__ static T fwd(T x, const Params&) { return x / (T(1) + a_fabs(x)); }
+  template <typename T> __device__ static T fwd(T x, const Params&) { return x / (T(1) + m_fabs(x)); }
   template <typename T> __device__ static T bwd(T x, T g, const Params&) {
-    const T d = T(1) + a_fabs(x);
+    const T d = T(1) + m_fabs(x);
     return g / (d * d);
   }
 };

@@ -44,6 +44,8 @@
 #include "core/philox.h"
 #include "cuda/attention.h"
 #include "cuda/launch.cuh"
+#include "cuda/math.cuh"
+#include "cuda/vec4.cuh"
 
 namespace fibril::cuda::FIBRIL_CUDA_NS {
 namespace {
@@ -78,33 +80,6 @@ template <typename T>
 struct Tile {
   static constexpr T kInf = std::numeric_limits<T>::infinity();
 };
-
-__device__ __forceinline__ float exp2_(float x) { return exp2f(x); }
-__device__ __forceinline__ double exp2_(double x) { return exp2(x); }
-__device__ __forceinline__ float log2_(float x) { return log2f(x); }
-__device__ __forceinline__ double log2_(double x) { return log2(x); }
-
-__device__ __forceinline__ void ld4(const float* p, float (&r)[4]) {
-  const float4 x = *reinterpret_cast<const float4*>(p);
-  r[0] = x.x;
-  r[1] = x.y;
-  r[2] = x.z;
-  r[3] = x.w;
-}
-__device__ __forceinline__ void ld4(const double* p, double (&r)[4]) {
-  const double2 a = *reinterpret_cast<const double2*>(p), b = *reinterpret_cast<const double2*>(p + 2);
-  r[0] = a.x;
-  r[1] = a.y;
-  r[2] = b.x;
-  r[3] = b.y;
-}
-__device__ __forceinline__ void st4(float* p, const float (&r)[4]) {
-  *reinterpret_cast<float4*>(p) = make_float4(r[0], r[1], r[2], r[3]);
-}
-__device__ __forceinline__ void st4(double* p, const double (&r)[4]) {
-  *reinterpret_cast<double2*>(p) = make_double2(r[0], r[1]);
-  *reinterpret_cast<double2*>(p + 2) = make_double2(r[2], r[3]);
-}
 
 // Element offsets of problem b's operands (q, k, v, mask) from the leading dims.
 __device__ __forceinline__ void problem_offsets(const AttentionLead& lead, int64_t b, int64_t (&off)[4]) {
@@ -245,12 +220,12 @@ __global__ void __launch_bounds__(kThreads) attention_forward(Params p) {
         mx = other > mx ? other : mx;
       }
       const T mu = mx == -Tile<T>::kInf ? T(0) : mx;  // all masked so far: 2^(-inf - 0) = 0
-      const T alpha = exp2_(m[i] - mu);
+      const T alpha = m_exp2(m[i] - mu);
       m[i] = mx;
       T sum = T(0);
 #pragma unroll
       for (int e = 0; e < CN; ++e) {
-        s[i][e] = exp2_(s[i][e] - mu);
+        s[i][e] = m_exp2(s[i][e] - mu);
         sum += s[i][e];
       }
       l[i] = l[i] * alpha + sum;
@@ -316,7 +291,7 @@ __global__ void __launch_bounds__(kThreads) attention_forward(Params p) {
           if (col + e < p.dv) row[col + e] = x[e];
       }
     }
-    if (cg == 0) lse[b * p.tq + qi] = sum > T(0) ? (m[i] + log2_(sum)) / T(kLog2e) : Tile<T>::kInf;
+    if (cg == 0) lse[b * p.tq + qi] = sum > T(0) ? (m[i] + m_log2(sum)) / T(kLog2e) : Tile<T>::kInf;
   }
 }
 
@@ -455,7 +430,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward(Params p) {
         const int64_t kj = k0 + row0 + i, qi = q0 + cg + 8 * e;
         T x = s[i][e] * scale2;
         if (need_mask) x = masked(p, x, qi, kj, off[3]);
-        const T pr = exp2_(x - lse_s[cg + 8 * e]);  // 0 for masked keys and padding queries
+        const T pr = m_exp2(x - lse_s[cg + 8 * e]);  // 0 for masked keys and padding queries
         T pd = pr, dpe = dp[i][e];
         if (p.dropout && qi < p.tq && kj < p.tk) {
           const T z = keep(p, b, qi, kj) ? T(p.keep_scale) : T(0);

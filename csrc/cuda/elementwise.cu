@@ -31,41 +31,12 @@
 
 #include "cuda/elementwise_loop.cuh"
 #include "cuda/launch.cuh"
+#include "cuda/math.cuh"
 
 namespace fibril::cuda::FIBRIL_CUDA_NS {
 namespace {
 
 using cpu::KernelStatus;
-
-// ---- float / double math (explicit overloads: no promotion of float to double) ---------
-#define FIBRIL_EW_MATH1(name, fname, dname)                                       \
-  __device__ __forceinline__ float name(float x) { return ::fname(x); }          \
-  __device__ __forceinline__ double name(double x) { return ::dname(x); }
-FIBRIL_EW_MATH1(m_exp, expf, exp)
-FIBRIL_EW_MATH1(m_exp2, exp2f, exp2)
-FIBRIL_EW_MATH1(m_expm1, expm1f, expm1)
-FIBRIL_EW_MATH1(m_log, logf, log)
-FIBRIL_EW_MATH1(m_log2, log2f, log2)
-FIBRIL_EW_MATH1(m_log1p, log1pf, log1p)
-FIBRIL_EW_MATH1(m_tanh, tanhf, tanh)
-FIBRIL_EW_MATH1(m_erf, erff, erf)
-FIBRIL_EW_MATH1(m_sqrt, sqrtf, sqrt)
-FIBRIL_EW_MATH1(m_sin, sinf, sin)
-FIBRIL_EW_MATH1(m_cos, cosf, cos)
-FIBRIL_EW_MATH1(m_floor, floorf, floor)
-FIBRIL_EW_MATH1(m_ceil, ceilf, ceil)
-FIBRIL_EW_MATH1(m_trunc, truncf, trunc)
-FIBRIL_EW_MATH1(m_rint, rintf, rint)
-FIBRIL_EW_MATH1(m_fabs, fabsf, fabs)
-#undef FIBRIL_EW_MATH1
-#define FIBRIL_EW_MATH2(name, fname, dname)                                               \
-  __device__ __forceinline__ float name(float x, float y) { return ::fname(x, y); }      \
-  __device__ __forceinline__ double name(double x, double y) { return ::dname(x, y); }
-FIBRIL_EW_MATH2(m_fmod, fmodf, fmod)
-FIBRIL_EW_MATH2(m_pow, powf, pow)
-FIBRIL_EW_MATH2(m_atan2, atan2f, atan2)
-FIBRIL_EW_MATH2(m_copysign, copysignf, copysign)
-#undef FIBRIL_EW_MATH2
 
 template <typename T>
 constexpr bool kFloat = std::is_floating_point_v<T>;

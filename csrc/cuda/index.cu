@@ -52,11 +52,10 @@ Layout make_layout(int ndim, const int64_t* shape, int dim, int64_t dim_size, co
   return l;
 }
 
-// Offsets of the three operands at flat position e of the index space; the dim `skip`
-// (or none when -1) is left out, its coordinate returned in *at.
-__device__ __forceinline__ void offsets(const Layout& l, int64_t e, int skip, int64_t off[3], int64_t* at) {
+// Offsets of the three operands at flat position e of the index space, the dim `skip` (or
+// none when -1) left out.
+__device__ __forceinline__ void offsets(const Layout& l, int64_t e, int skip, int64_t off[3]) {
   off[0] = off[1] = off[2] = 0;
-  *at = 0;
   for (int i = l.ndim - 1; i >= 0; --i) {
     const int64_t size = i == skip ? 1 : l.shape[i];
     const int64_t c = e % size;
@@ -65,24 +64,33 @@ __device__ __forceinline__ void offsets(const Layout& l, int64_t e, int skip, in
   }
 }
 
+// Gather's and the atomic scatter_add's element e of the index space: the operands' offsets
+// there and *shift, the index read at e minus e's own coordinate along dim (the distance along
+// dim from e to the element gathered from x or added into out). False for an index out of range.
+__device__ __forceinline__ bool indexed(const Layout& l, int64_t e, const int64_t* index, int64_t off[3],
+                                        int64_t* shift) {
+  offsets(l, e, -1, off);
+  int64_t rest = e, d = 0;
+  for (int i = l.ndim - 1; i >= l.dim; --i) {
+    d = rest % l.shape[i];
+    rest /= l.shape[i];
+  }
+  const int64_t i = index[off[2]];
+  if (static_cast<uint64_t>(i) >= static_cast<uint64_t>(l.dim_size)) return false;
+  *shift = i - d;
+  return true;
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads) gather_kernel(Layout l, int64_t n, T* out, const T* x,
                                                            const int64_t* index, int* bad) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    int64_t off[3], unused;
-    offsets(l, e, -1, off, &unused);
-    // x's offset so far used the index position along dim; the gathered row replaces it.
-    int64_t rest = e, d = 0;
-    for (int i = l.ndim - 1; i >= l.dim; --i) {
-      d = rest % l.shape[i];
-      rest /= l.shape[i];
-    }
-    const int64_t i = index[off[2]];
-    if (static_cast<uint64_t>(i) >= static_cast<uint64_t>(l.dim_size)) {
+    int64_t off[3], shift;
+    if (!indexed(l, e, index, off, &shift)) {
       *bad = 1;
       continue;
     }
-    out[off[0]] = x[off[1] + (i - d) * l.strides[1][l.dim]];
+    out[off[0]] = x[off[1] + shift * l.strides[1][l.dim]];
   }
 }
 
@@ -103,19 +111,12 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads) scatter_add_atomic_kernel(Layout l, int64_t n, T* out, const T* src,
                                                                        const int64_t* index, int* bad) {
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    int64_t off[3], unused;
-    offsets(l, e, -1, off, &unused);
-    int64_t rest = e, d = 0;
-    for (int i = l.ndim - 1; i >= l.dim; --i) {
-      d = rest % l.shape[i];
-      rest /= l.shape[i];
-    }
-    const int64_t i = index[off[2]];
-    if (static_cast<uint64_t>(i) >= static_cast<uint64_t>(l.dim_size)) {
+    int64_t off[3], shift;
+    if (!indexed(l, e, index, off, &shift)) {
       *bad = 1;
       continue;
     }
-    atomic_add(out + off[0] + (i - d) * l.strides[0][l.dim], src[off[1]]);
+    atomic_add(out + off[0] + shift * l.strides[0][l.dim], src[off[1]]);
   }
 }
 
@@ -125,8 +126,8 @@ __global__ void __launch_bounds__(kThreads) scatter_ordered_kernel(Layout l, int
                                                                     const int64_t* index, int* bad) {
   const int64_t os = l.strides[0][l.dim], ss = l.strides[1][l.dim], is = l.strides[2][l.dim];
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n; e += int64_t(gridDim.x) * blockDim.x) {
-    int64_t off[3], unused;
-    offsets(l, e, l.dim, off, &unused);
+    int64_t off[3];
+    offsets(l, e, l.dim, off);
     for (int64_t d = 0; d < l.shape[l.dim]; ++d) {
       const int64_t i = index[off[2] + d * is];
       if (static_cast<uint64_t>(i) >= static_cast<uint64_t>(l.dim_size)) {

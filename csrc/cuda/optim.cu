@@ -22,6 +22,7 @@
 
 #include "cpu/kernels.h"
 #include "cuda/launch.cuh"
+#include "cuda/vec4.cuh"
 #include "cuda/optim.h"
 
 namespace fibril::cuda::FIBRIL_CUDA_NS {
@@ -136,28 +137,6 @@ struct States {
   static constexpr bool s2 = (K == int(cpu::OptimKind::adam) && (F & kAmsgrad) != 0) ||
                              (K == int(cpu::OptimKind::rmsprop) && (F & kCentered) != 0);
 };
-
-__device__ __forceinline__ void ld4(const float* p, float (&r)[4]) {
-  const float4 x = *reinterpret_cast<const float4*>(p);
-  r[0] = x.x;
-  r[1] = x.y;
-  r[2] = x.z;
-  r[3] = x.w;
-}
-__device__ __forceinline__ void ld4(const double* p, double (&r)[4]) {
-  const double2 a = *reinterpret_cast<const double2*>(p), b = *reinterpret_cast<const double2*>(p + 2);
-  r[0] = a.x;
-  r[1] = a.y;
-  r[2] = b.x;
-  r[3] = b.y;
-}
-__device__ __forceinline__ void st4(float* p, const float (&r)[4]) {
-  *reinterpret_cast<float4*>(p) = make_float4(r[0], r[1], r[2], r[3]);
-}
-__device__ __forceinline__ void st4(double* p, const double (&r)[4]) {
-  *reinterpret_cast<double2*>(p) = make_double2(r[0], r[1]);
-  *reinterpret_cast<double2*>(p + 2) = make_double2(r[2], r[3]);
-}
 
 template <typename T, int K, int F>
 __global__ void __launch_bounds__(kBlock) optim_kernel(Table<T> tab, Scalars<T> c) {

@@ -98,7 +98,7 @@ void run(const GemmCall& call) {
   args.act = call.act;
   const Device device = c.device();
   if (device.is_cpu()) cpu::kernels().matmul(args);
-  else FIBRIL_CUDA_CALL(matmul, device.index, args, g_precision.load(std::memory_order_relaxed) != 0);
+  else FIBRIL_CUDA_CALL(matmul, device.index, args, float32_matmul_allows_tf32());
 }
 
 // (m, k)·(k, n) shapes of the two operands' last dims must agree.
@@ -206,5 +206,7 @@ std::string get_float32_matmul_precision() {
   static const char* const names[] = {"highest", "high", "medium"};
   return names[g_precision.load(std::memory_order_relaxed)];
 }
+
+bool float32_matmul_allows_tf32() { return g_precision.load(std::memory_order_relaxed) != 0; }
 
 }  // namespace fibril::ops

@@ -27,5 +27,7 @@ Array linear(const Array& x, const Array& weight, const std::optional<Array>& bi
 // kernels ignore it). ValueError for any other name.
 void set_float32_matmul_precision(const std::string& precision);
 std::string get_float32_matmul_precision();
+// Whether the precision is "high" or "medium": what a CUDA float32 GEMM asks, on every call.
+bool float32_matmul_allows_tf32();
 
 }  // namespace fibril::ops

@@ -16,6 +16,7 @@
 #include "core/shape.h"
 #include "cuda/matmul.h"
 #include "cuda/rnn.h"
+#include "ops/device.h"
 #include "ops/matmul.h"
 
 namespace fibril::ops {
@@ -70,8 +71,7 @@ Array param(const Array& p, const Shape& shape, const Array& x, const char* what
                " does not match the expected ", shape_str(shape), " for input shape ", shape_str(x.shape()));
   FIBRIL_CHECK(p.dtype() == x.dtype(), Type, "[", op, "] ", what, " is ", p.describe(), " but the input is ",
                x.describe());
-  FIBRIL_CHECK(p.device() == x.device(), Runtime, "[", op, "] expected all arrays on the same device, got ", what, " ",
-               p.describe(), " and the input ", x.describe());
+  common_device(op, {&x, &p});
   return p.contiguous();
 }
 
@@ -211,7 +211,7 @@ RnnLayerResult rnn_layer(RnnMode mode, const Array& x_in, const std::vector<RnnW
   const Dims d = dims_of(mode, x_in, dirs_in, op);
   const Array x = x_in.contiguous();
   const Device dev = x.device();
-  const Backend be{dev, !dev.is_cpu() && get_float32_matmul_precision() != "highest"};
+  const Backend be{dev, !dev.is_cpu() && float32_matmul_allows_tf32()};
   const std::vector<RnnWeights> dirs = prepared(dirs_in, x, d, op);
   const Array h0 = state(h0_in, {d.D, d.B, d.P}, x, "h0", op);
   const OptArray c0 = d.lstm ? OptArray(state(c0_in, {d.D, d.B, d.H}, x, "c0", op)) : std::nullopt;
@@ -277,7 +277,7 @@ RnnLayerGrads rnn_layer_backward(RnnMode mode, const Array& x_in, const std::vec
   const Dims d = dims_of(mode, x_in, dirs_in, op);
   const Array x = x_in.contiguous();
   const Device dev = x.device();
-  const Backend be{dev, !dev.is_cpu() && get_float32_matmul_precision() != "highest"};
+  const Backend be{dev, !dev.is_cpu() && float32_matmul_allows_tf32()};
   const std::vector<RnnWeights> dirs = prepared(dirs_in, x, d, op);
   const OptArray lengths = checked_lengths(lengths_in, d, dev, op);
   const int64_t T = d.T, B = d.B, H = d.H, P = d.P, GH = d.G * d.H, DP = d.D * d.P;

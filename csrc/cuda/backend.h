@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "core/allocator.h"
 #include "core/dtype.h"
@@ -60,6 +61,9 @@ FIBRIL_CUDA_DECLARE(void release(void* ptr, int device))
 FIBRIL_CUDA_DECLARE(void memcpy(void* dst, const void* src, size_t nbytes, ::fibril::cuda::CopyKind kind,
                                 int device))
 FIBRIL_CUDA_DECLARE(void synchronize(int device))
+// The int at `value` (device memory) as the work queued before the call leaves it, while `then`
+// queues more work: the wait ends with the read, not with the work `then` queued.
+FIBRIL_CUDA_DECLARE(int read_int_then(const int* value, int device, const std::function<void()>& then))
 FIBRIL_CUDA_DECLARE(::fibril::MemoryStats memory_stats(int device))
 FIBRIL_CUDA_DECLARE(void empty_cache())
 // copy.cu

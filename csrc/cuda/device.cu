@@ -128,6 +128,33 @@ void memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind, int device
   if (kind != CopyKind::DeviceToDevice) FIBRIL_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
 
+// A pinned int and an event per thread and device: the copy lands without staging, and the
+// event marks it done while later work is still queued.
+struct Readback {
+  int* host = nullptr;
+  cudaEvent_t done = nullptr;
+  ~Readback() {  // at thread exit; errors (a runtime already shut down) are ignored
+    if (done) cudaEventDestroy(done);
+    if (host) cudaFreeHost(host);
+  }
+};
+
+int read_int_then(const int* value, int device, const std::function<void()>& then) {
+  DeviceState& s = use(device);
+  thread_local std::vector<Readback> per_device;
+  if (per_device.size() <= size_t(device)) per_device.resize(size_t(device) + 1);
+  Readback& r = per_device[size_t(device)];
+  if (!r.host) {
+    FIBRIL_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&r.host), sizeof(int), cudaHostAllocDefault));
+    FIBRIL_CUDA_CHECK(cudaEventCreateWithFlags(&r.done, cudaEventDisableTiming));
+  }
+  FIBRIL_CUDA_CHECK(cudaMemcpyAsync(r.host, value, sizeof(int), cudaMemcpyDeviceToHost, s.stream));
+  FIBRIL_CUDA_CHECK(cudaEventRecord(r.done, s.stream));
+  then();
+  FIBRIL_CUDA_CHECK(cudaEventSynchronize(r.done));
+  return *r.host;
+}
+
 void synchronize(int device) {
   const int count = device_count();
   FIBRIL_CHECK(count > 0, Runtime, "[cuda] no CUDA device is available (no driver or no GPU)");

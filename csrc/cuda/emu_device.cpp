@@ -58,6 +58,13 @@ void memcpy(void* dst, const void* src, size_t nbytes, CopyKind, int device) {
   if (nbytes) std::memcpy(dst, src, nbytes);
 }
 
+int read_int_then(const int* value, int device, const std::function<void()>& then) {
+  int v = 0;
+  emu::memcpy(&v, value, sizeof(int), CopyKind::DeviceToHost, device);
+  then();
+  return v;
+}
+
 void synchronize(int device) {
   if (device >= 0) check_device(device);
 }

@@ -15,6 +15,7 @@ void* allocate(size_t, int) { unavailable(); }
 void release(void*, int) {}
 void memcpy(void*, const void*, size_t, CopyKind, int) { unavailable(); }
 void synchronize(int) {}
+int read_int_then(const int*, int, const std::function<void()>&) { unavailable(); }
 MemoryStats memory_stats(int) { return {}; }
 void empty_cache() {}
 

@@ -10,7 +10,7 @@
 // statistics are the online max and sum (m, s: when the max grows, s is rescaled by
 // e^(m_old - m_new), once per chunk), merged across lanes and warps the same way.
 // Forward keeps the row in registers between the statistics and the write when 8 vectors
-// per thread cover it (warp rows; block rows up to 1024 threads, 32768 floats), so HBM sees
+// per thread cover it (warp rows; block rows up to 512 threads, 16384 floats), so HBM sees
 // one read and one write (streaming stores, __stcs); longer rows are read twice. Backward:
 // one pass for the row's dot(g, y) or sum(g), one pass writing gx. Cross entropy: one online
 // pass gives the loss and (max, log-sum) per row; label smoothing adds a pass for
@@ -18,13 +18,17 @@
 // read of x and one write of dlogits; the probabilities are never stored. exp and log are the
 // accurate expf/logf, not the __expf intrinsics: (x - m) can be 1e4 and the tests compare
 // with torch at 2e-6.
-// Out-of-range targets set a flag that the host reads back (one wait per forward), so the
-// error is the CPU's IndexError rather than a device assert.
+// Out-of-range targets are found by a small kernel queued before the loss kernel; the host
+// reads its flag back (one short wait per forward, overlapping the loss kernel), so the error
+// is the CPU's IndexError rather than a device assert, and the GPU is not left idle.
 //
-// H100 figures (`python -m bench.cuda`, bytes = read + write once): softmax 32768x1024 2.72 TB/s
-// (90%, 0.96x torch), 8192x4096 2.51 TB/s (83%, 1.09x), 1024x32768 2.10 TB/s (70%, 1.30x: rows
-// past L2 are read twice); log_softmax 4096x4096 2.37 TB/s (79%, 1.04x); cross_entropy 4096x50257
-// (logits read once) 2.15 TB/s (71%, 2.79x torch).
+// Figures (`python -m bench.cuda`, bytes = read + write once, % of a device copy in the same
+// run, torch 2.11 beside). H200: softmax 32768x1024 3.84 TB/s (90%, 1.01x torch), 8192x4096
+// 3.79 TB/s (89%, 1.59x), 1024x32768 3.21 TB/s (75%, 1.33x; 66% when those rows were kept in
+// registers by 1024 threads); log_softmax 4096x4096 3.57 TB/s (84%, 1.37x); cross_entropy
+// 4096x50257 forward (logits read once) 3.22 TB/s (76%, 3.06x torch). H100, before the target
+// check overlapped the loss kernel: softmax 94% / 94% / 84%, log_softmax 90%, cross_entropy
+// 2.28 TB/s (76%, 2.96x); one-vector-at-a-time loads had given 90% / 83% / 70%, 79%, 71%.
 #include <cmath>
 
 #include "cuda/launch.cuh"
@@ -54,9 +58,11 @@ using rows::store_chunk;
 template <typename T>
 constexpr int kChunk = sizeof(T) == 4 ? 4 : 1;
 
-// Threads of a block row at most (float64 kernels keep 128 registers).
+// Block rows: at most 512 threads, two blocks per SM for float (64 registers), one for
+// float64 (its accurate exp needs 128).
+constexpr int kMaxBlock = 512;
 template <typename T>
-constexpr int kMaxBlock = sizeof(T) == 4 ? 1024 : 512;
+constexpr int kBlocksPerSm = sizeof(T) == 4 ? 2 : 1;
 
 // Folds the packs into the online max m and sum s of e^(x - m); -inf (the chunk fill) adds
 // nothing. One rescale per chunk: the chunk's maximum first, then its exponentials.
@@ -104,7 +110,7 @@ __device__ __forceinline__ void row_max_sum(const T* xr, const Span& sp, int tid
 // (vectors <= U * count), which stays in registers from the statistics to the write, so the
 // row is read from memory once; else a second read (usually from L2).
 template <typename T, int V, int U, bool kBlock, bool kCached, bool kLog>
-__global__ void __launch_bounds__(kBlock ? kMaxBlock<T> : 256, kBlock ? 1 : 3)
+__global__ void __launch_bounds__(kBlock ? kMaxBlock : 256, kBlock ? kBlocksPerSm<T> : 3)
     softmax_forward_kernel(int64_t nrows, int64_t n, const T* x, T* out) {
   __shared__ T red[64];
   const RowGroup grp = row_group<kBlock>();
@@ -142,7 +148,7 @@ __global__ void __launch_bounds__(kBlock ? kMaxBlock<T> : 256, kBlock ? 1 : 3)
 // softmax: gx = y (g - sum(g y)); log_softmax: gx = g - e^y sum(g). Two passes of U vectors
 // in flight; the second reads g and y again (from L2 for rows up to a few MiB in flight).
 template <typename T, int V, int U, bool kBlock, bool kLog>
-__global__ void __launch_bounds__(kBlock ? kMaxBlock<T> : 256, kBlock ? 1 : 3)
+__global__ void __launch_bounds__(kBlock ? kMaxBlock : 256, kBlock ? kBlocksPerSm<T> : 3)
     softmax_backward_kernel(int64_t nrows, int64_t n, const T* y, const T* g, T* out) {
   __shared__ T red[64];
   const RowGroup grp = row_group<kBlock>();
@@ -184,10 +190,21 @@ struct LossParams {
   bool logits;
 };
 
+// bad[0] = 1 when a target is neither ignore_index nor in [0, n).
+__global__ void __launch_bounds__(256) target_check_kernel(int64_t nrows, int64_t n, const int64_t* target,
+                                                           int64_t ignore_index, int* bad) {
+  for (int64_t row = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; row < nrows;
+       row += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t t = target[row];
+    if (t != ignore_index && (t < 0 || t >= n)) *bad = 1;
+  }
+}
+
+// Out-of-range targets (target_check_kernel has flagged them) count as ignored here.
 template <typename T, int V, bool kBlock>
 __global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ? 1 : 2) : 3)
     class_loss_kernel(int64_t nrows, int64_t n, const T* x, const int64_t* target, const T* w, LossParams lp,
-                      T* loss, T* row_weight, T* stats, int* bad) {
+                      T* loss, T* row_weight, T* stats) {
   __shared__ T red[64];
   const RowGroup grp = row_group<kBlock>();
   const T sm = T(lp.smoothing);
@@ -196,7 +213,6 @@ __global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ?
     const bool first = grp.tid == 0;
     if (t == lp.ignore_index || t < 0 || t >= n) {
       if (first) {
-        if (t != lp.ignore_index) *bad = 1;
         loss[row] = row_weight[row] = T(0);
         if (lp.logits) stats[2 * row] = stats[2 * row + 1] = T(0);
       }
@@ -309,7 +325,9 @@ __global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ?
 
 // Forward: a row's vectors stay in registers (one read) when a chunk of kCachedChunk per
 // thread covers them: float warp rows always with 128-bit loads, block rows up to kMaxBlock
-// threads (32768 floats, 2048 doubles); longer rows stream twice, kChunk at a time.
+// threads (16384 floats, 2048 doubles); longer rows stream twice, kChunk at a time. (1024
+// threads caching 32768 floats ran slower on an H200, 66% of HBM against 75% streamed: one
+// block per SM cannot overlap one row's write with the next row's read.)
 template <typename T>
 constexpr int kCachedChunk = sizeof(T) == 4 ? 8 : 2;
 
@@ -319,7 +337,7 @@ void softmax_forward(int device, int64_t nrows, int64_t n, const T* x, T* out) {
   const int64_t vectors = (n + V - 1) / V;
   dim3 grid, block;
   shape<kBlock>(nrows, n, V, grid, block);
-  if (kBlock && vectors <= int64_t(C) * kMaxBlock<T>) {
+  if (kBlock && vectors <= int64_t(C) * kMaxBlock) {
     const int64_t warps = (vectors + C * 32 - 1) / (C * 32);
     block = dim3(unsigned(warps < 4 ? 128 : warps * 32));
   }
@@ -354,6 +372,9 @@ void softmax_typed(int device, const SoftmaxArgs& a) {
   });
 }
 
+// The targets are checked first, by a small kernel whose flag the host reads back while the
+// loss kernel is already queued behind it: the one wait per call ends as soon as the check
+// is done, and the GPU streams the logits meanwhile (out-of-range rows count as ignored).
 template <typename T>
 bool class_loss_typed(int device, const ClassLossArgs& a) {
   const T* x = reinterpret_cast<const T*>(a.x);
@@ -361,18 +382,19 @@ bool class_loss_typed(int device, const ClassLossArgs& a) {
   const LossParams lp{a.ignore_index, a.smoothing, a.logits};
   Scratch flag(sizeof(int), device);
   ::fibril::cuda::FIBRIL_CUDA_NS::fill(flag.as<int>(), DType::int32, 1, 0.0, device);
-  dispatch<T>(a.n, {x}, {a.smoothing != 0 ? w : nullptr}, [&](auto width, auto blk) {
-    constexpr int V = decltype(width)::value;
-    constexpr bool B = decltype(blk)::value;
-    dim3 grid, block;
-    shape<B>(a.rows, a.n, V, grid, block);
-    launch("class_loss", class_loss_kernel<T, V, B>, grid, block, 0, device, a.rows, a.n, x, a.target, w, lp,
-           reinterpret_cast<T*>(a.loss), reinterpret_cast<T*>(a.row_weight), reinterpret_cast<T*>(a.stats),
-           flag.as<int>());
-  });
-  int bad = 0;
-  ::fibril::cuda::FIBRIL_CUDA_NS::memcpy(&bad, flag.as<int>(), sizeof(int), CopyKind::DeviceToHost, device);
-  return bad == 0;
+  launch("class_loss", target_check_kernel, grid_1d(a.rows, 256), 256, 0, device, a.rows, a.n, a.target,
+         a.ignore_index, flag.as<int>());
+  const auto queue_loss = [&] {
+    dispatch<T>(a.n, {x}, {a.smoothing != 0 ? w : nullptr}, [&](auto width, auto blk) {
+      constexpr int V = decltype(width)::value;
+      constexpr bool B = decltype(blk)::value;
+      dim3 grid, block;
+      shape<B>(a.rows, a.n, V, grid, block);
+      launch("class_loss", class_loss_kernel<T, V, B>, grid, block, 0, device, a.rows, a.n, x, a.target, w, lp,
+             reinterpret_cast<T*>(a.loss), reinterpret_cast<T*>(a.row_weight), reinterpret_cast<T*>(a.stats));
+    });
+  };
+  return ::fibril::cuda::FIBRIL_CUDA_NS::read_int_then(flag.as<int>(), device, queue_loss) == 0;
 }
 
 template <typename T>

@@ -339,6 +339,29 @@ class TestCuda:
         _check_cuda(_rand((m, k), np.float64), _rand((n, k), np.float64, seed=1).T,
                     db=_dev(_rand((n, k), np.float64, seed=1)).mT)
 
+    @pytest.mark.parametrize("level", ["highest", "high"])
+    @pytest.mark.parametrize("a_t,b_t", [(False, False), (True, True)])
+    @pytest.mark.parametrize("m,k,n,batch", [(50, 700, 60, 0), (9, 1000, 3, 0), (20, 300, 12, 1)])
+    def test_split_k(self, precision, level, a_t, b_t, m, k, n, batch):
+        """Few output tiles and a long k: the k range is cut into slices whose partial products
+        a second pass sums with the epilogue (bias, relu)."""
+        precision(level)
+        lead = (batch,) if batch else ()
+        a, b = _rand(lead + (m, k)), _rand(lead + (k, n), seed=1)
+        da = _dev(np.ascontiguousarray(np.swapaxes(a, -1, -2))).mT if a_t else _dev(a)
+        db = _dev(np.ascontiguousarray(np.swapaxes(b, -1, -2))).mT if b_t else _dev(b)
+        expected = a.astype(np.float64) @ b
+        tol = 3e-3 * np.sqrt(k) if level == "high" and not fibril.cuda.is_emulated() else 1e-5 * np.sqrt(k)
+        np.testing.assert_allclose(_host(da @ db), expected, atol=tol, rtol=tol)
+        if not batch:
+            bias = _rand(n, seed=4)
+            with fibril.no_grad():
+                out = _host(linear(da, db.mT, _dev(bias), "relu"))
+            np.testing.assert_allclose(out, np.maximum(expected + bias, 0), atol=tol, rtol=tol)
+            c = _rand((m, n), seed=5)
+            out = _host(fibril.addmm(_dev(c), da, db, beta=0.5, alpha=2.0))
+            np.testing.assert_allclose(out, 0.5 * c + 2.0 * expected, atol=2 * tol, rtol=tol)
+
     def test_k_zero_and_empty(self):
         out = fibril.zeros(4, 0, device="cuda") @ fibril.zeros(0, 5, device="cuda")
         np.testing.assert_array_equal(_host(out), np.zeros((4, 5), np.float32))
@@ -431,12 +454,13 @@ class TestCuda:
             precision("fast")
 
     @pytest.mark.parametrize("a_t,b_t", [(False, False), (True, False), (False, True), (True, True)])
-    def test_tf32_tiles(self, precision, a_t, b_t):
-        """The tensor-core kernel's tiling, pipeline and fragment indexing (its plain float32
-        path under the emulator; TF32 rounding on a GPU): edge tiles in m, n and k, partial
-        16-byte chunks (m = 130 read with a row pitch of 132), the epilogue."""
+    @pytest.mark.parametrize("m,k,n", [(130, 36, 132), (70, 36, 100)])
+    def test_tf32_tiles(self, precision, a_t, b_t, m, k, n):
+        """The tensor-core kernels' tiling, pipeline and fragment indexing (their plain float32
+        path under the emulator; TF32 on a GPU): edge tiles in m, n and k, partial 16-byte
+        chunks (m = 130 read with a row pitch of 132), the epilogue; 128-tiles, and 64-tiles
+        when 128-tiles would leave most of the GPU idle (70 x 100)."""
         precision("high")
-        m, k, n = 130, 36, 132
         a_full, b_full = _rand((m + 2, k)), _rand((k, n), seed=1)
         a = a_full[:m]
         # transposed A is read along m with pitch 132: a column's last 16-byte chunk is partial

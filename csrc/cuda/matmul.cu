@@ -20,27 +20,40 @@
 //   64x64 tiles (2 warps) when the 128-tile grid would leave most SMs idle. Grid: a 1-D
 //   swizzled tile order (groups of 8 row tiles) for L2 reuse.
 // - tf32 (float32 with set_float32_matmul_precision("high"|"medium")): mma.sync m16n8k8
-//   TF32 tensor cores (sm_80+). 128x128x32 block tiles, 8 warps of 64x32 (4x4 mma tiles),
-//   3-stage cp.async pipeline (zero-filling cp.async for the edges), padded shared memory
-//   (row pitch +4/+8 floats: fragment reads conflict-free for both layouts). Used when both
-//   operands allow 128-bit loads; else the exact sgemm. Without sm_80 (and under the
-//   emulator) the mma is a plain float32 product of the same fragments, so the emulated
-//   tests check the tiling, pipeline and fragment indexing, not the TF32 rounding.
+//   TF32 tensor cores (sm_80+). 128x128x32 block tiles, 8 warps of 64x32 (4x4 mma tiles), two
+//   blocks per SM (128 registers, no spills); 64x64 tiles (2 warps, 4 blocks per SM) when the
+//   128-tile grid would leave most SMs idle. 3-stage cp.async pipeline (zero-filling cp.async
+//   for the edges; one running address per operand and thread), padded shared memory (row
+//   pitch +4/+8 floats: fragment reads conflict-free for both layouts), fragments double
+//   buffered across the 4 k-steps of a tile. The float32 bits go to the mma unrounded (the
+//   tensor cores truncate to TF32). Used when both operands allow 128-bit loads; else the
+//   exact sgemm. Without sm_80 (and under the emulator) the mma is a plain float32 product of
+//   the same fragments, so the emulated tests check the tiling, pipeline and fragment
+//   indexing, not the TF32 arithmetic.
+// - split-K (float32 or TF32): when even 64-tiles leave most SMs idle and k is long (weight
+//   gradients, short-and-wide products), grid row y multiplies k slice y into a workspace and
+//   a second pass sums the slices in order (deterministic) with the epilogue.
 // - gemv (M = 1 or N = 1, any dtype): a warp per output when the reduction is contiguous
 //   (coalesced loads, shuffle reduction), else 32 outputs x 8 reduction slices per block.
 // - dgemm (float64): a plain 64x64x16 shared-memory tiled kernel, 4x4 per thread.
 //
-// Registers (ptxas, sm_90; no spills on sm_75..sm_90): sgemm 128-tile 183-191 (so one block
-// of 8 warps per SM: at (256, 2) it spilled 40-70 bytes), 64-tile 201-221, tf32 233-249 (one
-// block per SM, 3 x 36 KB stages), dgemm 168, gemv 40-64. Fewer registers (two blocks per
-// SM) is the first thing to try if the H100 figures fall short.
-// H100 figures (`python -m bench.cuda`, bench/cuda_matmul.py; torch 2.11 cuBLAS, same run):
-//   float32 SIMT: 1024^3 29.2 TFLOP/s (0.77x cuBLAS), 2048^3 40.5 (0.81x), 4096^3 41.4 (0.81x),
-//   4096^3 with B = W.T 0.80x, bmm 32 x 512^3 0.80x, bmm 64 x (128x64 @ 64x128) 1.26x, 8192x64x8192
-//   0.72x; short/skinny shapes far behind (no split-K): 16x4096x4096 0.23x, 128x4096x4096 0.42x,
-//   64x8192x64 0.04x. GEMV 1x4096x4096 0.48-1.03x, 4096x4096x1 1.12x.
-//   TF32 mma.sync: 78-90 TFLOP/s at 2048-4096 = 0.21-0.27x of cuBLAS TF32 (target 0.6x: needs
-//   larger warp tiles / ldmatrix / wgmma on sm_90).
+// Registers (ptxas, sm_90; no spills on sm_75..sm_90): sgemm 128-tile 183-191 (one block of 8
+// warps per SM; two blocks, at 128 registers, spill 56-84 bytes and ran 2-5% slower), 64-tile
+// 201-229, tf32 128-tile 126-128 (two blocks of 8 warps, 2 x 110 KB of stages), tf32 64-tile
+// 240-244, dgemm 168, gemv 40-64.
+// Figures (bench/cuda_matmul.py and a CUDA-event timing of the same products, torch 2.11
+// cuBLAS in the same run; ratio = torch time / fibril time). H200 (final code):
+//   float32 SIMT: 1024^3 28.6 TFLOP/s (0.76x), 2048^3 40.2 (0.80x), 4096^3 41.1 (0.81x), 4096^3
+//   with B = W.T 0.80x, bmm 32 x 512^3 0.79x, 8192x64x8192 0.72x, 128x4096x4096 0.38x; split-K:
+//   64x8192x64 3.15 (0.74-0.93x; 0.04x before), 512x8192x512 21.9 (0.50x), 256x16384x256 0.56x.
+//   TF32: 4096^3 127-139 TFLOP/s (0.35-0.37x cuBLAS TF32), 2048^3 110-128 (0.36-0.40x), 1024^3
+//   51-58 (0.44x, 64-tiles; 0.20x on the sgemm before), bmm 32 x 512^3 0.47x, 8192x64x8192
+//   0.62x, 512x8192x512 0.39x (split-K), 64x8192x64 0.85-1.00x. GEMV 1x4096x4096 0.31x,
+//   4096x4096x1 0.97x.
+//   The TF32 steps, H100/H200 at 4096^3: 90 TFLOP/s (one block per SM, cvt.rna, single
+//   fragments) -> 105 (fragments double buffered) -> 113 (no cvt) -> 139 (two blocks per SM).
+//   Warp tiles of 64x64 and block tiles of 128x256 / 256x128 spilled and ran no faster. The
+//   target (0.6x cuBLAS, which uses wgmma on sm_90) needs wgmma or ldmatrix-fed larger tiles.
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -75,6 +88,8 @@ struct GemmParams {
   const T* bias;
   int64_t bias_rs, bias_cs;
   Activation act;
+  int64_t k_slice;  // sgemm: k per grid row y (split-K; p.k when gridDim.y is 1)
+  int64_t c_slice;  // sgemm: elements between the slices' partial products in c
 };
 
 __device__ __forceinline__ int64_t batch_offset(const int64_t* off, int64_t stride, int64_t i) {
@@ -116,6 +131,20 @@ __global__ void __launch_bounds__(256) activate_kernel(GemmParams<T> p, Activati
   }
 }
 
+// C = finish(sum of the split-K partial products) over a batch of m x n matrices; partial
+// holds `slices` contiguous batch x m x n blocks, summed in slice order (deterministic).
+template <typename T>
+__global__ void __launch_bounds__(256) split_k_reduce_kernel(GemmParams<T> p, const T* partial, int slices) {
+  const int64_t per = p.m * p.n, total = per * p.batch;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    T sum = partial[i];
+    for (int s = 1; s < slices; ++s) sum += partial[s * total + i];
+    const int64_t bi = i / per, r = (i % per) / p.n, col = i % p.n;
+    T* cp = p.c + batch_offset(p.c_off, p.c_bs, bi) + r * p.c_rs + col;
+    *cp = finish(p, sum, cp, r, col);
+  }
+}
+
 // Swizzled tile order: groups of 8 row tiles walk the column tiles together (L2 reuse).
 __device__ __forceinline__ void tile_coords(int64_t pid, int64_t tiles_m, int64_t tiles_n, int64_t& tm,
                                             int64_t& tn) {
@@ -131,42 +160,57 @@ __device__ __forceinline__ void tile_coords(int64_t pid, int64_t tiles_m, int64_
 constexpr int kLayoutK = 0;   // k contiguous: A(m, k) with a_cs 1, B(k, n) with b_rs 1
 constexpr int kLayoutMN = 1;  // m or n contiguous: A with a_rs 1, B with b_cs 1
 
+// Hides v's value from the optimizer: a running address advanced by an opaque step is not
+// turned into one precomputed address per unit, all live across the k loop.
+__device__ __forceinline__ void opaque(int64_t& v) {
+#ifdef __CUDA_ARCH__
+  asm volatile("" : "+l"(v));
+#else
+  (void)v;
+#endif
+}
+
 // ---- float32 SIMT GEMM (warptiling) ---------------------------------------------------------
 
-constexpr int kSBK = 16;   // k per tile
-constexpr int kSPad = 4;   // shared row padding (floats); keeps float4 alignment
+constexpr int kSPad = 4;  // shared row padding (floats); keeps float4 alignment
 
-// Loads of one operand tile (ROWS of the m or n dim x kSBK) from global memory into
+// Loads of one operand tile (ROWS of the m or n dim x BK) from global memory into
 // registers, 4 values per unit; `L` decides whether a unit runs along k or along m/n.
 // base: the operand at the tile's corner for this batch entry; rs: stride along m/n,
 // ks: stride along k; rows_left/k_left: how much of the tile is inside the matrix.
-template <int ROWS, int THREADS, int L>
+template <int ROWS, int BK, int THREADS, int L>
 struct TileLoader {
-  static constexpr int kUnits = ROWS * kSBK / 4;
+  static constexpr int kUnits = ROWS * BK / 4;
   static constexpr int kPerThread = kUnits / THREADS;
   static_assert(kUnits % THREADS == 0, "tile units must split evenly over the threads");
 
   // Unit u's first element: (row, kk) in the tile.
   __device__ __forceinline__ static void unit(int u, int& row, int& kk) {
     if (L == kLayoutK) {
-      row = u / (kSBK / 4);
-      kk = (u % (kSBK / 4)) * 4;
+      row = u / (BK / 4);
+      kk = (u % (BK / 4)) * 4;
     } else {
       kk = u / (ROWS / 4);
       row = (u % (ROWS / 4)) * 4;
     }
   }
 
+  // A thread's units lie kStride rows (k layout) or k steps (mn layout) apart at one offset
+  // along the other dim: one running source pointer (see opaque).
+  static constexpr int kStride = THREADS / (L == kLayoutK ? BK / 4 : ROWS / 4);
+  static_assert(THREADS % (L == kLayoutK ? BK / 4 : ROWS / 4) == 0, "a thread's units must share their offset");
+
   __device__ __forceinline__ static void load(float (&r)[kPerThread][4], const float* base, int64_t rs, int64_t ks,
                                               int rows_left, int k_left, bool vec) {
-    const bool full = vec && rows_left >= ROWS && k_left >= kSBK;
+    const bool full = vec && rows_left >= ROWS && k_left >= BK;
+    int row, kk;
+    unit(int(threadIdx.x), row, kk);
+    int64_t step = kStride * (L == kLayoutK ? rs : ks);
+    const int64_t along = L == kLayoutK ? ks : rs;  // between a unit's 4 values
+    const float* src = base + row * rs + kk * ks;
 #pragma unroll
     for (int i = 0; i < kPerThread; ++i) {
-      int row, kk;
-      unit(int(threadIdx.x) + i * THREADS, row, kk);
-      if (full) {
-        // vec: the unit's dim has stride 1
-        const float* src = L == kLayoutK ? base + row * rs + kk : base + row + kk * ks;
+      if (full) {  // vec: along == 1
         const float4 v = *reinterpret_cast<const float4*>(src);
         r[i][0] = v.x;
         r[i][1] = v.y;
@@ -176,9 +220,12 @@ struct TileLoader {
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
           const int rr = L == kLayoutK ? row : row + j, kj = L == kLayoutK ? kk + j : kk;
-          r[i][j] = rr < rows_left && kj < k_left ? base[rr * rs + kj * ks] : 0.0f;
+          r[i][j] = rr < rows_left && kj < k_left ? src[j * along] : 0.0f;
         }
       }
+      opaque(step);
+      src += step;
+      (L == kLayoutK ? row : kk) += kStride;
     }
   }
 
@@ -200,16 +247,16 @@ struct TileLoader {
 
 // Block tile BM x BN from warps of 64 x 32; each lane an 8x8 tile of 2x2 4x4 sub-tiles:
 // rows wm0 + {0, 32} + ty*4 + i, cols wn0 + {0, 16} + tx*4 + j (ty = lane / 4, tx = lane % 4).
-template <int BM, int BN, int AL, int BL>
-__global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
+template <int BM, int BN, int BK, int MINB, int AL, int BL>
+__global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, MINB)
     sgemm_kernel(GemmParams<float> p, int64_t tiles_m, int64_t tiles_n, int a_vec, int b_vec, int c_vec) {
   constexpr int kWarpsN = BN / 32;
   constexpr int kThreads = (BM / 64) * kWarpsN * 32;
   constexpr int kAPitch = BM + kSPad, kBPitch = BN + kSPad;
-  using LoadA = TileLoader<BM, kThreads, AL>;
-  using LoadB = TileLoader<BN, kThreads, BL>;
-  __align__(16) __shared__ float As[2][kSBK * kAPitch];
-  __align__(16) __shared__ float Bs[2][kSBK * kBPitch];
+  using LoadA = TileLoader<BM, BK, kThreads, AL>;
+  using LoadB = TileLoader<BN, BK, kThreads, BL>;
+  __align__(16) __shared__ float As[2][BK * kAPitch];
+  __align__(16) __shared__ float Bs[2][BK * kBPitch];
 
   int64_t tm, tn;
   tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
@@ -219,12 +266,15 @@ __global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
   const int ty = lane / 4, tx = lane % 4;
   // Operand strides along (m or n, k).
   const int64_t a_ms = p.a_rs, a_ks = p.a_cs, b_ns = p.b_cs, b_ks = p.b_rs;
-  const int k_tiles = int((p.k + kSBK - 1) / kSBK);
+  // Split-K: grid row y multiplies k slice y into its own partial C.
+  const int64_t k_begin = int64_t(blockIdx.y) * p.k_slice;
+  const int64_t k_len = p.k - k_begin < p.k_slice ? p.k - k_begin : p.k_slice;
+  const int k_tiles = int((k_len + BK - 1) / BK);
 
   for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
-    const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms;
-    const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns;
-    float* c = p.c + batch_offset(p.c_off, p.c_bs, bi);
+    const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms + k_begin * a_ks;
+    const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns + k_begin * b_ks;
+    float* c = p.c + batch_offset(p.c_off, p.c_bs, bi) + blockIdx.y * p.c_slice;
 
     float acc[8][8];
 #pragma unroll
@@ -235,7 +285,7 @@ __global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
     float ra[LoadA::kPerThread][4], rb[LoadB::kPerThread][4];
     // How much of the tile lies inside the matrix, clamped to the tile (32-bit).
     const int a_rows = int(p.m - m0 < BM ? p.m - m0 : BM), b_rows = int(p.n - n0 < BN ? p.n - n0 : BN);
-    const auto k_left = [&](int t) { return int(p.k - int64_t(t) * kSBK < kSBK ? p.k - int64_t(t) * kSBK : kSBK); };
+    const auto k_left = [&](int t) { return int(k_len - int64_t(t) * BK < BK ? k_len - int64_t(t) * BK : BK); };
     if (k_tiles > 0) {
       LoadA::load(ra, a, a_ms, a_ks, a_rows, k_left(0), a_vec);
       LoadB::load(rb, b, b_ns, b_ks, b_rows, k_left(0), b_vec);
@@ -247,14 +297,14 @@ __global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
       const int buf = t & 1;
       const bool more = t + 1 < k_tiles;
       if (more) {  // the next tile's loads are in flight while this one is multiplied
-        const int64_t k0 = int64_t(t + 1) * kSBK;
+        const int64_t k0 = int64_t(t + 1) * BK;
         LoadA::load(ra, a + k0 * a_ks, a_ms, a_ks, a_rows, k_left(t + 1), a_vec);
         LoadB::load(rb, b + k0 * b_ks, b_ns, b_ks, b_rows, k_left(t + 1), b_vec);
       }
       const float* as = As[buf];
       const float* bs = Bs[buf];
 #pragma unroll
-      for (int kk = 0; kk < kSBK; ++kk) {
+      for (int kk = 0; kk < BK; ++kk) {
         float fa[8], fb[8];
         const float4 a0 = *reinterpret_cast<const float4*>(as + kk * kAPitch + wm0 + ty * 4);
         const float4 a1 = *reinterpret_cast<const float4*>(as + kk * kAPitch + wm0 + 32 + ty * 4);
@@ -304,11 +354,11 @@ __global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, BM == 128 ? 1 : 4)
 
 // ---- float32 TF32 tensor-core GEMM (mma.sync m16n8k8) --------------------------------------
 
-constexpr int kTBM = 128, kTBN = 128, kTBK = 32, kTStages = 3, kTThreads = 256;
+constexpr int kTBK = 32, kTMaxWarps = 8;
 
 // Shared layouts of one stage: k layout [rows][kTBK + 4], mn layout [kTBK][rows + 8]; the
 // pads make both the 16-byte cp.async rows aligned and the fragment reads conflict-free.
-template <int L, int ROWS>
+template <int L, int ROWS, int THREADS>
 struct TcTile {
   static constexpr int kFloats = L == kLayoutK ? ROWS * (kTBK + 4) : kTBK * (ROWS + 8);
   __device__ __forceinline__ static int at(int row, int kk) {
@@ -343,39 +393,33 @@ __device__ __forceinline__ void cp_async_wait() {
 #endif
 }
 
-template <int L, int ROWS>
-__device__ __forceinline__ void TcTile<L, ROWS>::load(float* s, const float* base, int64_t rs, int64_t ks,
-                                                      int64_t rows_left, int64_t k_left) {
+// A thread's units share one k offset (k layout) or one row (mn layout) and lie a fixed number
+// of rows (k layout) or k steps (mn layout) apart: one running source and destination, so
+// no per-unit address stays live across the k loop (those held the registers that spilled).
+template <int L, int ROWS, int THREADS>
+__device__ __forceinline__ void TcTile<L, ROWS, THREADS>::load(float* s, const float* base, int64_t rs, int64_t ks,
+                                                               int64_t rows_left, int64_t k_left) {
+  constexpr int kPerRow = L == kLayoutK ? kTBK / 4 : ROWS / 4;  // units along the contiguous dim
+  static_assert(THREADS % kPerRow == 0, "a thread's units must share their contiguous offset");
+  constexpr int kStride = THREADS / kPerRow;  // rows (k layout) or k (mn layout) between units
   constexpr int kUnits = ROWS * kTBK / 4;
+  const int lead = int(threadIdx.x) / kPerRow, fixed = (int(threadIdx.x) % kPerRow) * 4;
+  const int row = L == kLayoutK ? lead : fixed, kk = L == kLayoutK ? fixed : lead;
+  int64_t fixed_left = (L == kLayoutK ? k_left : rows_left) - fixed;
+  fixed_left = fixed_left < 0 ? 0 : (fixed_left > 4 ? 4 : fixed_left);
+  int64_t lead_left = (L == kLayoutK ? rows_left : k_left) - lead;
+  int64_t step = kStride * (L == kLayoutK ? rs : ks);
+  const float* src = base + row * rs + kk * ks;
+  float* dst = s + at(row, kk);
 #pragma unroll
-  for (int i = 0; i < kUnits / kTThreads; ++i) {
-    const int u = int(threadIdx.x) + i * kTThreads;
-    int row, kk;
-    int64_t valid;
-    if (L == kLayoutK) {
-      row = u / (kTBK / 4);
-      kk = (u % (kTBK / 4)) * 4;
-      valid = row < rows_left ? k_left - kk : 0;
-    } else {
-      kk = u / (ROWS / 4);
-      row = (u % (ROWS / 4)) * 4;
-      valid = kk < k_left ? rows_left - row : 0;
-    }
-    valid = valid < 0 ? 0 : (valid > 4 ? 4 : valid);
-    const float* src = valid > 0 ? base + row * rs + kk * ks : base;
-    cp_async16(s + at(row, kk), src, int(valid) * 4);
+  for (int i = 0; i < kUnits / THREADS; ++i) {
+    const int valid = lead_left > 0 ? int(fixed_left) : 0;
+    cp_async16(dst, valid > 0 ? src : base, valid * 4);
+    opaque(step);
+    src += step;
+    dst += kStride * (L == kLayoutK ? kTBK + 4 : ROWS + 8);
+    lead_left -= kStride;
   }
-}
-
-template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
-__device__ __forceinline__ uint32_t to_tf32(float x) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
-  return r;
-#else
-  return __float_as_uint(x);  // the plain path multiplies exact float32
-#endif
 }
 
 // c += A(16x8) · B(8x8) for the warp; per lane g = lane / 4, t = lane % 4: a = A[g][t],
@@ -391,8 +435,8 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #elif !defined(__CUDA_ARCH__)
   // The same product in plain float32: the warp's fragments meet in shared memory.
-  __shared__ float xa[kTThreads / 32][32][4];
-  __shared__ float xb[kTThreads / 32][32][2];
+  __shared__ float xa[kTMaxWarps][32][4];
+  __shared__ float xb[kTMaxWarps][32][2];
   const int w = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
   for (int j = 0; j < 4; ++j) xa[w][lane][j] = __uint_as_float(a[j]);
   for (int j = 0; j < 2; ++j) xb[w][lane][j] = __uint_as_float(b[j]);
@@ -412,78 +456,93 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
 #endif
 }
 
-template <int AL, int BL>
-__global__ void __launch_bounds__(kTThreads, 1)
+// Block tile BM x BN of warps 64 x WN (4 m16 tiles x WN / 8 n8 tiles), STAGES cp.async
+// stages, MINB blocks per SM (MINB 2 caps the 128-tile at 128 registers, no spills). The operands' float32 bits go to the mma as they are: the tensor cores read the
+// TF32 part (truncation, not cvt.rna rounding: 8-35% faster on the H100, max error ~8e-4 of
+// the largest output instead of ~3e-4).
+template <int BM, int BN, int WN, int STAGES, int MINB, int AL, int BL>
+__global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
     tf32_gemm_kernel(GemmParams<float> p, int64_t tiles_m, int64_t tiles_n, int c_vec2) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // the host never launches it on older GPUs
-  using TA = TcTile<AL, kTBM>;
-  using TB = TcTile<BL, kTBN>;
+  constexpr int kWarpsN = BN / WN, kThreads = (BM / 64) * kWarpsN * 32, kNT = WN / 8;
+  static_assert(kThreads / 32 <= kTMaxWarps, "too many warps for the emulated mma");
+  using TA = TcTile<AL, BM, kThreads>;
+  using TB = TcTile<BL, BN, kThreads>;
   constexpr int kStage = TA::kFloats + TB::kFloats;
   FIBRIL_DYNAMIC_SHARED(float, smem);
 
   int64_t tm, tn;
   tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
-  const int64_t m0 = tm * kTBM, n0 = tn * kTBN;
+  const int64_t m0 = tm * BM, n0 = tn * BN;
   const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
-  const int wm0 = (warp / 4) * 64, wn0 = (warp % 4) * 32;
+  const int wm0 = (warp / kWarpsN) * 64, wn0 = (warp % kWarpsN) * WN;
   const int g = lane / 4, t = lane % 4;
   const int64_t a_ms = p.a_rs, a_ks = p.a_cs, b_ns = p.b_cs, b_ks = p.b_rs;
-  const int64_t k_tiles = (p.k + kTBK - 1) / kTBK;
+  // Split-K: grid row y multiplies k slice y into its own partial C.
+  const int64_t k_begin = int64_t(blockIdx.y) * p.k_slice;
+  const int64_t k_len = p.k - k_begin < p.k_slice ? p.k - k_begin : p.k_slice;
+  const int64_t k_tiles = (k_len + kTBK - 1) / kTBK;
 
   for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
-    const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms;
-    const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns;
-    float* c = p.c + batch_offset(p.c_off, p.c_bs, bi);
+    const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms + k_begin * a_ks;
+    const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns + k_begin * b_ks;
+    float* c = p.c + batch_offset(p.c_off, p.c_bs, bi) + blockIdx.y * p.c_slice;
 
-    float acc[4][4][4];
+    float acc[4][kNT][4];
 #pragma unroll
     for (int i = 0; i < 4; ++i)
 #pragma unroll
-      for (int j = 0; j < 4; ++j)
+      for (int j = 0; j < kNT; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
     const auto load_stage = [&](int stage, int64_t kt) {
       float* s = smem + stage * kStage;
       const int64_t k0 = kt * kTBK;
-      TA::load(s, a + k0 * a_ks, a_ms, a_ks, p.m - m0, p.k - k0);
-      TB::load(s + TA::kFloats, b + k0 * b_ks, b_ns, b_ks, p.n - n0, p.k - k0);
+      TA::load(s, a + k0 * a_ks, a_ms, a_ks, p.m - m0, k_len - k0);
+      TB::load(s + TA::kFloats, b + k0 * b_ks, b_ns, b_ks, p.n - n0, k_len - k0);
     };
 #pragma unroll
-    for (int s = 0; s < kTStages - 1; ++s) {
+    for (int s = 0; s < STAGES - 1; ++s) {
       if (s < k_tiles) load_stage(s, s);
       cp_async_commit();
     }
     for (int64_t kt = 0; kt < k_tiles; ++kt) {
-      cp_async_wait<kTStages - 2>();
+      cp_async_wait<STAGES - 2>();
       __syncthreads();  // tile kt is in; every warp is done with the stage refilled next
-      const int64_t next = kt + kTStages - 1;
-      if (next < k_tiles) load_stage(int(next % kTStages), next);
+      const int64_t next = kt + STAGES - 1;
+      if (next < k_tiles) load_stage(int(next % STAGES), next);
       cp_async_commit();
 
-      const float* as = smem + int(kt % kTStages) * kStage;
+      const float* as = smem + int(kt % STAGES) * kStage;
       const float* bs = as + TA::kFloats;
-#pragma unroll 1  // unrolled, the hoisted fragment addresses spill
-      for (int kk = 0; kk < kTBK; kk += 8) {
-        uint32_t fa[4][4], fb[4][2];
+      // Fragments double-buffered: step kk + 8's shared loads are issued before step kk's mmas.
+      uint32_t fa[2][4][4], fb[2][kNT][2];
+      const auto load_fragments = [&](uint32_t(&xa)[4][4], uint32_t(&xb)[kNT][2], int kk) {
 #pragma unroll
         for (int mi = 0; mi < 4; ++mi) {
           const int r = wm0 + mi * 16 + g;
-          fa[mi][0] = to_tf32(as[TA::at(r, kk + t)]);
-          fa[mi][1] = to_tf32(as[TA::at(r + 8, kk + t)]);
-          fa[mi][2] = to_tf32(as[TA::at(r, kk + t + 4)]);
-          fa[mi][3] = to_tf32(as[TA::at(r + 8, kk + t + 4)]);
+          xa[mi][0] = __float_as_uint(as[TA::at(r, kk + t)]);
+          xa[mi][1] = __float_as_uint(as[TA::at(r + 8, kk + t)]);
+          xa[mi][2] = __float_as_uint(as[TA::at(r, kk + t + 4)]);
+          xa[mi][3] = __float_as_uint(as[TA::at(r + 8, kk + t + 4)]);
         }
 #pragma unroll
-        for (int ni = 0; ni < 4; ++ni) {
+        for (int ni = 0; ni < kNT; ++ni) {
           const int col = wn0 + ni * 8 + g;
-          fb[ni][0] = to_tf32(bs[TB::at(col, kk + t)]);
-          fb[ni][1] = to_tf32(bs[TB::at(col, kk + t + 4)]);
+          xb[ni][0] = __float_as_uint(bs[TB::at(col, kk + t)]);
+          xb[ni][1] = __float_as_uint(bs[TB::at(col, kk + t + 4)]);
         }
+      };
+      load_fragments(fa[0], fb[0], 0);
+#pragma unroll
+      for (int step = 0; step < kTBK / 8; ++step) {
+        const int cur = step & 1;
+        if (step + 1 < kTBK / 8) load_fragments(fa[cur ^ 1], fb[cur ^ 1], (step + 1) * 8);
 #pragma unroll
         for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-          for (int ni = 0; ni < 4; ++ni) mma_tf32(acc[mi][ni], fa[mi], fb[ni]);
+          for (int ni = 0; ni < kNT; ++ni) mma_tf32(acc[mi][ni], fa[cur][mi], fb[cur][ni]);
       }
     }
     cp_async_wait<0>();
@@ -496,7 +555,7 @@ __global__ void __launch_bounds__(kTThreads, 1)
         const int64_t row = m0 + wm0 + mi * 16 + g + h * 8;
         if (row >= p.m) continue;
 #pragma unroll
-        for (int ni = 0; ni < 4; ++ni) {
+        for (int ni = 0; ni < kNT; ++ni) {
           const int64_t col = n0 + wn0 + ni * 8 + 2 * t;
           float* cp = c + row * p.c_rs + col;
           const float v0 = acc[mi][ni][h * 2], v1 = acc[mi][ni][h * 2 + 1];
@@ -733,40 +792,63 @@ dim3 batch_grid(int64_t tiles, int64_t batch) {
   return dim3(unsigned(tiles), 1, unsigned(batch < 65535 ? batch : 65535));
 }
 
-template <int BM, int BN>
+template <int BM, int BN, int BK, int MINB>
 void launch_sgemm(int device, const GemmParams<float>& p, const OperandLayout& la, const OperandLayout& lb,
-                  bool c_vec) {
+                  bool c_vec, unsigned slices = 1) {
   const int64_t tiles_m = (p.m + BM - 1) / BM, tiles_n = (p.n + BN - 1) / BN;
-  const dim3 grid = batch_grid(tiles_m * tiles_n, p.batch);
+  dim3 grid = batch_grid(tiles_m * tiles_n, p.batch);
+  grid.y = slices;
   const unsigned threads = (BM / 64) * (BN / 32) * 32;
   const int av = la.vec, bv = lb.vec, cv = c_vec;
-  auto kernel = sgemm_kernel<BM, BN, kLayoutMN, kLayoutMN>;
-  if (la.layout == kLayoutK && lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutK, kLayoutK>;
-  else if (la.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutK, kLayoutMN>;
-  else if (lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, kLayoutMN, kLayoutK>;
+  auto kernel = sgemm_kernel<BM, BN, BK, MINB, kLayoutMN, kLayoutMN>;
+  if (la.layout == kLayoutK && lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, BK, MINB, kLayoutK, kLayoutK>;
+  else if (la.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, BK, MINB, kLayoutK, kLayoutMN>;
+  else if (lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, BK, MINB, kLayoutMN, kLayoutK>;
   launch("sgemm", kernel, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv, cv);
 }
 
+template <int BM, int BN, int WN, int STAGES, int MINB>
 void launch_tf32(int device, const GemmParams<float>& p, const OperandLayout& la, const OperandLayout& lb,
-                 bool c_vec2) {
-  const int64_t tiles_m = (p.m + kTBM - 1) / kTBM, tiles_n = (p.n + kTBN - 1) / kTBN;
-  const dim3 grid = batch_grid(tiles_m * tiles_n, p.batch);
+                 bool c_vec2, unsigned slices = 1) {
+  constexpr int kThreads = (BM / 64) * (BN / WN) * 32;
+  const int64_t tiles_m = (p.m + BM - 1) / BM, tiles_n = (p.n + BN - 1) / BN;
+  dim3 grid = batch_grid(tiles_m * tiles_n, p.batch);
+  grid.y = slices;
   const int cv = c_vec2;
-  const auto smem = [](int a_floats, int b_floats) { return size_t(kTStages) * size_t(a_floats + b_floats) * 4; };
-  constexpr int kAK = TcTile<kLayoutK, kTBM>::kFloats, kAMN = TcTile<kLayoutMN, kTBM>::kFloats;
-  constexpr int kBK = TcTile<kLayoutK, kTBN>::kFloats, kBMN = TcTile<kLayoutMN, kTBN>::kFloats;
-  if (la.layout == kLayoutK && lb.layout == kLayoutK)
-    launch("tf32_gemm", tf32_gemm_kernel<kLayoutK, kLayoutK>, grid, kTThreads, smem(kAK, kBK), device, p, tiles_m,
-           tiles_n, cv);
-  else if (la.layout == kLayoutK)
-    launch("tf32_gemm", tf32_gemm_kernel<kLayoutK, kLayoutMN>, grid, kTThreads, smem(kAK, kBMN), device, p, tiles_m,
-           tiles_n, cv);
-  else if (lb.layout == kLayoutK)
-    launch("tf32_gemm", tf32_gemm_kernel<kLayoutMN, kLayoutK>, grid, kTThreads, smem(kAMN, kBK), device, p, tiles_m,
-           tiles_n, cv);
-  else
-    launch("tf32_gemm", tf32_gemm_kernel<kLayoutMN, kLayoutMN>, grid, kTThreads, smem(kAMN, kBMN), device, p,
+  const auto go = [&](auto al, auto bl) {
+    constexpr int AL = decltype(al)::value, BL = decltype(bl)::value;
+    constexpr size_t kSmem =
+        size_t(STAGES) * (TcTile<AL, BM, kThreads>::kFloats + TcTile<BL, BN, kThreads>::kFloats) * sizeof(float);
+    launch("tf32_gemm", tf32_gemm_kernel<BM, BN, WN, STAGES, MINB, AL, BL>, grid, kThreads, kSmem, device, p,
            tiles_m, tiles_n, cv);
+  };
+  using K = std::integral_constant<int, kLayoutK>;
+  using MN = std::integral_constant<int, kLayoutMN>;
+  if (la.layout == kLayoutK && lb.layout == kLayoutK) go(K{}, K{});
+  else if (la.layout == kLayoutK) go(K{}, MN{});
+  else if (lb.layout == kLayoutK) go(MN{}, K{});
+  else go(MN{}, MN{});
+}
+
+// Split-K for grids that even 64-tiles leave mostly idle while k is long: the k range cut into
+// slices of at least kMinSlice (one per grid row), partial products in a workspace, then one
+// pass summing them with the epilogue.
+constexpr int64_t kMinSlice = 128;
+
+void run_split_k(int device, const GemmParams<float>& p, const OperandLayout& la, const OperandLayout& lb,
+                 int64_t slices, bool tensor_cores) {
+  const int64_t k_slice = ((p.k + slices - 1) / slices + 31) / 32 * 32;  // whole k tiles (16 or 32 deep)
+  slices = (p.k + k_slice - 1) / k_slice;
+  const int64_t total = p.batch * p.m * p.n;
+  Scratch partial(size_t(slices * total) * sizeof(float), device);
+  GemmParams<float> q = p;
+  q.c = partial.as<float>(), q.c_rs = p.n, q.c_bs = p.m * p.n, q.c_off = nullptr;
+  q.alpha = 1.0f, q.beta = 0.0f, q.bias = nullptr, q.act = Activation::none;
+  q.k_slice = k_slice, q.c_slice = total;
+  if (tensor_cores) launch_tf32<64, 64, 32, 3, 4>(device, q, la, lb, p.n % 2 == 0, unsigned(slices));
+  else launch_sgemm<64, 64, 16, 4>(device, q, la, lb, p.n % 4 == 0, unsigned(slices));
+  launch("matmul_split_k", split_k_reduce_kernel<float>, grid_1d(total, 256), 256, 0, device, p,
+         static_cast<const float*>(partial.as<float>()), int(slices));
 }
 
 template <typename T>
@@ -806,6 +888,7 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
   p.alpha = static_cast<T>(args.alpha), p.beta = static_cast<T>(args.beta);
   p.bias = reinterpret_cast<const T*>(args.bias), p.bias_rs = args.bias_rs, p.bias_cs = args.bias_cs;
   p.act = args.act;
+  p.k_slice = p.k, p.c_slice = 0;
 
   // Batch offsets: uniform steps stay scalars; the rest go up as one table.
   BatchOffsets ao = batch_offsets(args.a_offsets, p.batch);
@@ -843,13 +926,20 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
     const OperandLayout lb = operand_layout(p.b, p.b_cs, p.b_rs, bo, p.n, p.k);
     const bool c_vec = p.c_rs % 4 == 0 && aligned(p.c, 16) && co.all_multiple_of(4);
     const int64_t tiles128 = ((p.m + 127) / 128) * ((p.n + 127) / 128) * p.batch;
-    if (tf32 && info.major >= 8 && la.vec && lb.vec && p.k > 0 && tiles128 >= info.sms / 2) {
-      const bool c_vec2 = p.c_rs % 2 == 0 && aligned(p.c, 8) && co.all_multiple_of(2);
-      launch_tf32(device, p, la, lb, c_vec2);
+    const int64_t tiles64 = ((p.m + 63) / 64) * ((p.n + 63) / 64) * p.batch;
+    const bool c_vec2 = p.c_rs % 2 == 0 && aligned(p.c, 8) && co.all_multiple_of(2);
+    const bool tensor_cores = tf32 && info.major >= 8 && la.vec && lb.vec && p.k > 0;
+    if (tensor_cores && tiles128 >= info.sms / 2) {
+      launch_tf32<128, 128, 32, 3, 2>(device, p, la, lb, c_vec2);
+    } else if (tensor_cores && tiles64 >= info.sms / 2) {
+      launch_tf32<64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
+    } else if (tiles64 < info.sms / 2 && p.k >= 2 * kMinSlice) {
+      const int64_t by_sms = (info.sms + tiles64 - 1) / tiles64, by_k = p.k / kMinSlice;
+      run_split_k(device, p, la, lb, by_sms < by_k ? by_sms : by_k, tensor_cores);
     } else if (tiles128 >= info.sms) {
-      launch_sgemm<128, 128>(device, p, la, lb, c_vec);
+      launch_sgemm<128, 128, 16, 1>(device, p, la, lb, c_vec);
     } else {
-      launch_sgemm<64, 64>(device, p, la, lb, c_vec);
+      launch_sgemm<64, 64, 16, 4>(device, p, la, lb, c_vec);
     }
   } else {
     (void)tf32;

@@ -457,124 +457,132 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
 }
 
 // Block tile BM x BN of warps 64 x WN (4 m16 tiles x WN / 8 n8 tiles), STAGES cp.async
-// stages, MINB blocks per SM (MINB 2 caps the 128-tile at 128 registers, no spills). The operands' float32 bits go to the mma as they are: the tensor cores read the
-// TF32 part (truncation, not cvt.rna rounding: 8-35% faster on the H100, max error ~8e-4 of
-// the largest output instead of ~3e-4).
+// stages, MINB blocks per SM (MINB 2 caps the 128-tile at 128 registers, no spills on sm_90).
+// The operands' float32 bits go to the mma as they are: the tensor cores read the TF32 part
+// (truncation, not cvt.rna rounding: 8-35% faster on the H100, max error ~8e-4 of the
+// largest output instead of ~3e-4).
 template <int BM, int BN, int WN, int STAGES, int MINB, int AL, int BL>
 __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
     tf32_gemm_kernel(GemmParams<float> p, int64_t tiles_m, int64_t tiles_n, int c_vec2) {
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800  // the host never launches it on older GPUs
-  constexpr int kWarpsN = BN / WN, kThreads = (BM / 64) * kWarpsN * 32, kNT = WN / 8;
-  static_assert(kThreads / 32 <= kTMaxWarps, "too many warps for the emulated mma");
-  using TA = TcTile<AL, BM, kThreads>;
-  using TB = TcTile<BL, BN, kThreads>;
-  constexpr int kStage = TA::kFloats + TB::kFloats;
-  FIBRIL_DYNAMIC_SHARED(float, smem);
+  // The host never launches it before sm_80, nor two blocks per SM before sm_90 (compiled
+  // for sm_80, the 128-register cap spills): those builds get an empty kernel.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  constexpr bool kBuilt = __CUDA_ARCH__ >= 800 && MINB == 1;
+#else
+  constexpr bool kBuilt = true;
+#endif
+  if constexpr (!kBuilt) {
+    (void)p, (void)tiles_m, (void)tiles_n, (void)c_vec2;
+  } else {
+    constexpr int kWarpsN = BN / WN, kThreads = (BM / 64) * kWarpsN * 32, kNT = WN / 8;
+    static_assert(kThreads / 32 <= kTMaxWarps, "too many warps for the emulated mma");
+    using TA = TcTile<AL, BM, kThreads>;
+    using TB = TcTile<BL, BN, kThreads>;
+    constexpr int kStage = TA::kFloats + TB::kFloats;
+    FIBRIL_DYNAMIC_SHARED(float, smem);
 
-  int64_t tm, tn;
-  tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
-  const int64_t m0 = tm * BM, n0 = tn * BN;
-  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
-  const int wm0 = (warp / kWarpsN) * 64, wn0 = (warp % kWarpsN) * WN;
-  const int g = lane / 4, t = lane % 4;
-  const int64_t a_ms = p.a_rs, a_ks = p.a_cs, b_ns = p.b_cs, b_ks = p.b_rs;
-  // Split-K: grid row y multiplies k slice y into its own partial C.
-  const int64_t k_begin = int64_t(blockIdx.y) * p.k_slice;
-  const int64_t k_len = p.k - k_begin < p.k_slice ? p.k - k_begin : p.k_slice;
-  const int64_t k_tiles = (k_len + kTBK - 1) / kTBK;
+    int64_t tm, tn;
+    tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
+    const int64_t m0 = tm * BM, n0 = tn * BN;
+    const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+    const int wm0 = (warp / kWarpsN) * 64, wn0 = (warp % kWarpsN) * WN;
+    const int g = lane / 4, t = lane % 4;
+    const int64_t a_ms = p.a_rs, a_ks = p.a_cs, b_ns = p.b_cs, b_ks = p.b_rs;
+    // Split-K: grid row y multiplies k slice y into its own partial C.
+    const int64_t k_begin = int64_t(blockIdx.y) * p.k_slice;
+    const int64_t k_len = p.k - k_begin < p.k_slice ? p.k - k_begin : p.k_slice;
+    const int64_t k_tiles = (k_len + kTBK - 1) / kTBK;
 
-  for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
-    const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms + k_begin * a_ks;
-    const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns + k_begin * b_ks;
-    float* c = p.c + batch_offset(p.c_off, p.c_bs, bi) + blockIdx.y * p.c_slice;
+    for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
+      const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms + k_begin * a_ks;
+      const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns + k_begin * b_ks;
+      float* c = p.c + batch_offset(p.c_off, p.c_bs, bi) + blockIdx.y * p.c_slice;
 
-    float acc[4][kNT][4];
+      float acc[4][kNT][4];
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < 4; ++i)
 #pragma unroll
-      for (int j = 0; j < kNT; ++j)
+        for (int j = 0; j < kNT; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+          for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
-    const auto load_stage = [&](int stage, int64_t kt) {
-      float* s = smem + stage * kStage;
-      const int64_t k0 = kt * kTBK;
-      TA::load(s, a + k0 * a_ks, a_ms, a_ks, p.m - m0, k_len - k0);
-      TB::load(s + TA::kFloats, b + k0 * b_ks, b_ns, b_ks, p.n - n0, k_len - k0);
-    };
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; ++s) {
-      if (s < k_tiles) load_stage(s, s);
-      cp_async_commit();
-    }
-    for (int64_t kt = 0; kt < k_tiles; ++kt) {
-      cp_async_wait<STAGES - 2>();
-      __syncthreads();  // tile kt is in; every warp is done with the stage refilled next
-      const int64_t next = kt + STAGES - 1;
-      if (next < k_tiles) load_stage(int(next % STAGES), next);
-      cp_async_commit();
-
-      const float* as = smem + int(kt % STAGES) * kStage;
-      const float* bs = as + TA::kFloats;
-      // Fragments double-buffered: step kk + 8's shared loads are issued before step kk's mmas.
-      uint32_t fa[2][4][4], fb[2][kNT][2];
-      const auto load_fragments = [&](uint32_t(&xa)[4][4], uint32_t(&xb)[kNT][2], int kk) {
-#pragma unroll
-        for (int mi = 0; mi < 4; ++mi) {
-          const int r = wm0 + mi * 16 + g;
-          xa[mi][0] = __float_as_uint(as[TA::at(r, kk + t)]);
-          xa[mi][1] = __float_as_uint(as[TA::at(r + 8, kk + t)]);
-          xa[mi][2] = __float_as_uint(as[TA::at(r, kk + t + 4)]);
-          xa[mi][3] = __float_as_uint(as[TA::at(r + 8, kk + t + 4)]);
-        }
-#pragma unroll
-        for (int ni = 0; ni < kNT; ++ni) {
-          const int col = wn0 + ni * 8 + g;
-          xb[ni][0] = __float_as_uint(bs[TB::at(col, kk + t)]);
-          xb[ni][1] = __float_as_uint(bs[TB::at(col, kk + t + 4)]);
-        }
+      const auto load_stage = [&](int stage, int64_t kt) {
+        float* s = smem + stage * kStage;
+        const int64_t k0 = kt * kTBK;
+        TA::load(s, a + k0 * a_ks, a_ms, a_ks, p.m - m0, k_len - k0);
+        TB::load(s + TA::kFloats, b + k0 * b_ks, b_ns, b_ks, p.n - n0, k_len - k0);
       };
-      load_fragments(fa[0], fb[0], 0);
 #pragma unroll
-      for (int step = 0; step < kTBK / 8; ++step) {
-        const int cur = step & 1;
-        if (step + 1 < kTBK / 8) load_fragments(fa[cur ^ 1], fb[cur ^ 1], (step + 1) * 8);
-#pragma unroll
-        for (int mi = 0; mi < 4; ++mi)
-#pragma unroll
-          for (int ni = 0; ni < kNT; ++ni) mma_tf32(acc[mi][ni], fa[cur][mi], fb[cur][ni]);
+      for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < k_tiles) load_stage(s, s);
+        cp_async_commit();
       }
-    }
-    cp_async_wait<0>();
-    __syncthreads();  // the next batch entry refills stage 0
+      for (int64_t kt = 0; kt < k_tiles; ++kt) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();  // tile kt is in; every warp is done with the stage refilled next
+        const int64_t next = kt + STAGES - 1;
+        if (next < k_tiles) load_stage(int(next % STAGES), next);
+        cp_async_commit();
+
+        const float* as = smem + int(kt % STAGES) * kStage;
+        const float* bs = as + TA::kFloats;
+        // Fragments double-buffered: step kk + 8's shared loads are issued before step kk's mmas.
+        uint32_t fa[2][4][4], fb[2][kNT][2];
+        const auto load_fragments = [&](uint32_t(&xa)[4][4], uint32_t(&xb)[kNT][2], int kk) {
+#pragma unroll
+          for (int mi = 0; mi < 4; ++mi) {
+            const int r = wm0 + mi * 16 + g;
+            xa[mi][0] = __float_as_uint(as[TA::at(r, kk + t)]);
+            xa[mi][1] = __float_as_uint(as[TA::at(r + 8, kk + t)]);
+            xa[mi][2] = __float_as_uint(as[TA::at(r, kk + t + 4)]);
+            xa[mi][3] = __float_as_uint(as[TA::at(r + 8, kk + t + 4)]);
+          }
+#pragma unroll
+          for (int ni = 0; ni < kNT; ++ni) {
+            const int col = wn0 + ni * 8 + g;
+            xb[ni][0] = __float_as_uint(bs[TB::at(col, kk + t)]);
+            xb[ni][1] = __float_as_uint(bs[TB::at(col, kk + t + 4)]);
+          }
+        };
+        load_fragments(fa[0], fb[0], 0);
+#pragma unroll
+        for (int step = 0; step < kTBK / 8; ++step) {
+          const int cur = step & 1;
+          if (step + 1 < kTBK / 8) load_fragments(fa[cur ^ 1], fb[cur ^ 1], (step + 1) * 8);
+#pragma unroll
+          for (int mi = 0; mi < 4; ++mi)
+#pragma unroll
+            for (int ni = 0; ni < kNT; ++ni) mma_tf32(acc[mi][ni], fa[cur][mi], fb[cur][ni]);
+        }
+      }
+      cp_async_wait<0>();
+      __syncthreads();  // the next batch entry refills stage 0
 
 #pragma unroll
-    for (int mi = 0; mi < 4; ++mi) {
+      for (int mi = 0; mi < 4; ++mi) {
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int64_t row = m0 + wm0 + mi * 16 + g + h * 8;
-        if (row >= p.m) continue;
+        for (int h = 0; h < 2; ++h) {
+          const int64_t row = m0 + wm0 + mi * 16 + g + h * 8;
+          if (row >= p.m) continue;
 #pragma unroll
-        for (int ni = 0; ni < kNT; ++ni) {
-          const int64_t col = n0 + wn0 + ni * 8 + 2 * t;
-          float* cp = c + row * p.c_rs + col;
-          const float v0 = acc[mi][ni][h * 2], v1 = acc[mi][ni][h * 2 + 1];
-          if (c_vec2 && col + 1 < p.n) {
-            float2 v;
-            v.x = finish(p, v0, cp, row, col);
-            v.y = finish(p, v1, cp + 1, row, col + 1);
-            *reinterpret_cast<float2*>(cp) = v;
-          } else {
-            if (col < p.n) cp[0] = finish(p, v0, cp, row, col);
-            if (col + 1 < p.n) cp[1] = finish(p, v1, cp + 1, row, col + 1);
+          for (int ni = 0; ni < kNT; ++ni) {
+            const int64_t col = n0 + wn0 + ni * 8 + 2 * t;
+            float* cp = c + row * p.c_rs + col;
+            const float v0 = acc[mi][ni][h * 2], v1 = acc[mi][ni][h * 2 + 1];
+            if (c_vec2 && col + 1 < p.n) {
+              float2 v;
+              v.x = finish(p, v0, cp, row, col);
+              v.y = finish(p, v1, cp + 1, row, col + 1);
+              *reinterpret_cast<float2*>(cp) = v;
+            } else {
+              if (col < p.n) cp[0] = finish(p, v0, cp, row, col);
+              if (col + 1 < p.n) cp[1] = finish(p, v1, cp + 1, row, col + 1);
+            }
           }
         }
       }
     }
   }
-#else
-  (void)p, (void)tiles_m, (void)tiles_n, (void)c_vec2;
-#endif
 }
 
 // ---- plain tiled GEMM (float64) ---------------------------------------------------------------
@@ -721,26 +729,28 @@ __global__ void __launch_bounds__(256) gemv_axpy_kernel(GemvParams<T> q) {
 
 struct DeviceInfo {
   int sms = 0, major = 0;
+  int smem_block = 0, smem_sm = 0;  // bytes: the opt-in limit per block, the total per SM
 };
 
 DeviceInfo device_info(int device) {
 #ifdef FIBRIL_CUDA_EMULATION
   (void)device;
-  return DeviceInfo{4, 8};  // small, so the emulated tests reach the small-tile path too
+  return DeviceInfo{4, 9, 227 << 10, 228 << 10};  // few SMs: the emulated tests reach the small-tile paths
 #else
   static DeviceInfo cache[64];
-  if (device < 0 || device >= 64) return DeviceInfo{132, 9};
+  if (device < 0 || device >= 64) return DeviceInfo{};
   DeviceInfo& d = cache[device];
   if (d.sms == 0) {
     stream(device);  // selects the device
-    int sms = 0, major = 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+    DeviceInfo q;
+    if (cudaDeviceGetAttribute(&q.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&q.major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&q.smem_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&q.smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) != cudaSuccess) {
       cudaGetLastError();
-      return DeviceInfo{1, 0};
+      return DeviceInfo{1, 0, 0, 0};
     }
-    d.major = major;
-    d.sms = sms;
+    d = q;
   }
   return d;
 #endif
@@ -805,6 +815,17 @@ void launch_sgemm(int device, const GemmParams<float>& p, const OperandLayout& l
   else if (la.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, BK, MINB, kLayoutK, kLayoutMN>;
   else if (lb.layout == kLayoutK) kernel = sgemm_kernel<BM, BN, BK, MINB, kLayoutMN, kLayoutK>;
   launch("sgemm", kernel, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv, cv);
+}
+
+// Dynamic shared memory of a tf32 launch for the operands' layouts.
+template <int BM, int BN, int STAGES>
+size_t tf32_smem(const OperandLayout& la, const OperandLayout& lb) {
+  constexpr int kThreads = 256;  // the tile's size does not depend on the thread count
+  const size_t a = la.layout == kLayoutK ? TcTile<kLayoutK, BM, kThreads>::kFloats
+                                         : TcTile<kLayoutMN, BM, kThreads>::kFloats;
+  const size_t b = lb.layout == kLayoutK ? TcTile<kLayoutK, BN, kThreads>::kFloats
+                                         : TcTile<kLayoutMN, BN, kThreads>::kFloats;
+  return size_t(STAGES) * (a + b) * sizeof(float);
 }
 
 template <int BM, int BN, int WN, int STAGES, int MINB>
@@ -929,8 +950,15 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
     const int64_t tiles64 = ((p.m + 63) / 64) * ((p.n + 63) / 64) * p.batch;
     const bool c_vec2 = p.c_rs % 2 == 0 && aligned(p.c, 8) && co.all_multiple_of(2);
     const bool tensor_cores = tf32 && info.major >= 8 && la.vec && lb.vec && p.k > 0;
-    if (tensor_cores && tiles128 >= info.sms / 2) {
-      launch_tf32<128, 128, 32, 3, 2>(device, p, la, lb, c_vec2);
+    // 128-tiles: 3 stages, two blocks per SM where shared memory holds them (sm_90), one
+    // block (sm_80), 2 stages where a block gets under 110 KB (sm_86, sm_89).
+    const size_t smem3 = tf32_smem<128, 128, 3>(la, lb), smem2 = tf32_smem<128, 128, 2>(la, lb);
+    const bool tiles128_fit = size_t(info.smem_block) >= smem2;
+    if (tensor_cores && tiles128_fit && tiles128 >= info.sms / 2) {
+      if (info.major >= 9 && size_t(info.smem_sm) >= 2 * (smem3 + 1024))
+        launch_tf32<128, 128, 32, 3, 2>(device, p, la, lb, c_vec2);
+      else if (size_t(info.smem_block) >= smem3) launch_tf32<128, 128, 32, 3, 1>(device, p, la, lb, c_vec2);
+      else launch_tf32<128, 128, 32, 2, 1>(device, p, la, lb, c_vec2);
     } else if (tensor_cores && tiles64 >= info.sms / 2) {
       launch_tf32<64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
     } else if (tiles64 < info.sms / 2 && p.k >= 2 * kMinSlice) {

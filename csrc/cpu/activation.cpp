@@ -10,7 +10,7 @@
 // multiply-adds round twice); gelu's derivative within 1.93 / 2.07 (ulp of the result + 2^-24)
 // (test_vec_math_gelu_grad_accuracy); gelu_tanh 27 / 25 for x >= -5 and up to 115 / 169 where
 // the result is below 1e-27: the float32 rounding of its argument s is amplified by e^s (as in
-// PyTorch). Outputs past the caches (lanes.h kStreamBytes) go out with streaming stores.
+// PyTorch). Outputs past the caches (cpu/streaming.h) go out with streaming stores.
 //
 // Measured with `python -m bench --family activation`, two runs (AMD EPYC Zen 1 (KVM), 2
 // threads, avx2; the 2 cores shared with three other engineers' builds and benchmarks, load

@@ -16,6 +16,7 @@
 
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cpu/streaming.h"
 #include "cpu/vec.h"
 
 namespace fibril::cpu::FIBRIL_ISA {
@@ -180,8 +181,6 @@ void transpose_strip_streaming(float* dst, int64_t dr, const float* src, int64_t
 }
 #endif
 
-// Streaming stores pay off only when the output will not be read back from the cache.
-constexpr int64_t kStreamingBytes = int64_t{4} << 20;
 constexpr int64_t kStreamRows = 256, kStreamCols = 16;
 
 template <typename T>
@@ -193,7 +192,7 @@ void copy_transposed(const CopyArgs& a, const Dim* dims, int n) {
   bool streaming = false;
 #ifdef __AVX2__
   if constexpr (sizeof(T) == 4) {
-    streaming = matrices * rdim.size * cdim.size * 4 >= kStreamingBytes && reinterpret_cast<uintptr_t>(a.dst) % 32 == 0;
+    streaming = matrices * rdim.size * cdim.size * 4 >= kStreamBytes && reinterpret_cast<uintptr_t>(a.dst) % 32 == 0;
     for (int i = 0; i < n - 1; ++i) streaming = streaming && dims[i].dst % 8 == 0;
   }
 #endif

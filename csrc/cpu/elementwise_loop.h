@@ -8,8 +8,8 @@
 // along the innermost dim; rows (or blocks of a single row) are split across threads in
 // chunks of >= kGrain elements, so small arrays run inline on the caller.
 //
-// Outputs beyond the cache (>= kStreamingBytes) whose rows are contiguous are computed block
-// by block into an L1 buffer and written with non-temporal stores: this skips the read-for-
+// Outputs beyond the cache (cpu/streaming.h) whose rows are contiguous are computed block by
+// block into an L1 buffer and written with non-temporal stores: this skips the read-for-
 // ownership of every output line, a quarter of a binary op's memory traffic.
 #pragma once
 
@@ -20,6 +20,7 @@
 
 #include "core/parallel.h"
 #include "cpu/kernels.h"
+#include "cpu/streaming.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -29,7 +30,6 @@ namespace fibril::cpu::FIBRIL_ISA {
 
 constexpr int kMaxOperands = 4;  // out + 3 inputs
 constexpr int64_t kGrain = 32768;  // elements below which waking a worker costs more than it saves
-constexpr int64_t kStreamingBytes = int64_t{4} << 20;
 constexpr int64_t kBlockBytes = 8192;  // the L1 staging buffer of a streamed row
 
 // out[i*os] = f(in[k][i*is[k]], ...) for i < n. Returns false if an integer division met a
@@ -133,7 +133,7 @@ inline bool run_elementwise(const ElementwiseArgs& a, int nin, const int64_t* it
   for (int i = 0; i < inner; ++i) rows *= d.size[i];
   bool stream = false;
 #if defined(__SSE2__)
-  stream = os == 1 && rows * len * itemsize[0] >= kStreamingBytes;
+  stream = os == 1 && rows * len * itemsize[0] >= kStreamBytes;
 #endif
   std::atomic<bool> ok{true};
 

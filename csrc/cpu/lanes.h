@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "cpu/streaming.h"
 #include "cpu/vec_math.h"
 
 namespace fibril::cpu::FIBRIL_ISA::vm {
@@ -81,10 +82,7 @@ inline float hmax(__m256 v) {
 
 // ---- loops ----------------------------------------------------------------------------
 
-// Outputs of at least this many bytes are written with streaming stores: they outgrow the
-// caches anyway, and a streaming store skips the read of each line that a plain store makes
-// first (4 of the 12 bytes a plain float copy moves).
-constexpr int64_t kStreamBytes = int64_t{8} << 20;
+using cpu::kStreamBytes;
 
 // f(V{}, i) for i = 0, w, 2w, ... while a full pack fits, then f(T{}, i) for the tail.
 template <typename T, typename F>

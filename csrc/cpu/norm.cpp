@@ -7,8 +7,8 @@
 // are column sums over rows: each block of kNormRowBlock rows adds into its own partial row of
 // `scratch`, then the partials are added in block order, so the result does not depend on the
 // thread count. Batch norm: one channel at a time per thread; a channel of a 32x64x56x56 float32
-// input is 392 KiB and stays in L2 across its passes. Outputs past the caches (lanes.h
-// kStreamBytes) go out with streaming stores, which skip the read of each output line.
+// input is 392 KiB and stays in L2 across its passes. Outputs past the caches
+// (cpu/streaming.h) go out with streaming stores, which skip the read of each output line.
 //
 // Measured with `python -m bench --family norm`, two runs (AMD EPYC Zen 1 (KVM), 2 threads,
 // avx2; the 2 cores shared with three other engineers' builds and benchmarks, load average

@@ -10,7 +10,7 @@
 // Losses take (max - x[t]) + log(sum) rather than lse - x[t], exact for large logits in float32.
 // float32 takes vec_math.h's exp_2p64 (2^64 e^x for x <= 0: one reduction, one scaling, no
 // special-case selects; the 2^64 cancels in 1/sum or goes with one last multiply) and log,
-// float64 libm's. Outputs past the caches (lanes.h kStreamBytes) go out with streaming stores,
+// float64 libm's. Outputs past the caches (cpu/streaming.h) go out with streaming stores,
 // softmax's e then kept in a per-thread row of scratch: no read of the output's lines first.
 //
 // Measured with `python -m bench --family softmax`, two runs (AMD EPYC Zen 1 (KVM), 2 threads,

@@ -118,6 +118,32 @@ __device__ __forceinline__ void load_tile(T* dst, int ld, int rows, const T* src
   }
 }
 
+// acc[i][e] = sum over d < depth of a[row0 + i][d] * b[cg + 8e][d], a and b shared tiles of
+// row pitch LD, depth a multiple of 4: the register-tile products S = Q K^T (forward), S^T =
+// K Q^T and dP^T = V dO^T (backward).
+template <int LD, typename T, int RM, int CN>
+__device__ __forceinline__ void tile_products(T (&acc)[RM][CN], const T* a, const T* b, int row0, int cg,
+                                              int64_t depth) {
+#pragma unroll
+  for (int i = 0; i < RM; ++i)
+#pragma unroll
+    for (int e = 0; e < CN; ++e) acc[i][e] = T(0);
+  for (int64_t d = 0; d < depth; d += 4) {
+    T av[RM][4];
+#pragma unroll
+    for (int i = 0; i < RM; ++i) ld4(a + (row0 + i) * LD + d, av[i]);
+#pragma unroll
+    for (int e = 0; e < CN; ++e) {
+      T bv[4];
+      ld4(b + (cg + 8 * e) * LD + d, bv);
+#pragma unroll
+      for (int i = 0; i < RM; ++i)
+#pragma unroll
+        for (int x = 0; x < 4; ++x) acc[i][e] = fma(av[i][x], bv[x], acc[i][e]);
+    }
+  }
+}
+
 // Whether dropout keeps element (b, i, j).
 __device__ __forceinline__ bool keep(const Params& p, int64_t b, int64_t i, int64_t j) {
   const uint64_t e = (uint64_t(b) * uint64_t(p.tq) + uint64_t(i)) * uint64_t(p.tk) + uint64_t(j);
@@ -183,25 +209,7 @@ __global__ void __launch_bounds__(kThreads) attention_forward(Params p) {
     __syncthreads();
 
     T s[RM][CN];
-#pragma unroll
-    for (int i = 0; i < RM; ++i)
-#pragma unroll
-      for (int e = 0; e < CN; ++e) s[i][e] = T(0);
-    for (int64_t d = 0; d < dpad; d += 4) {
-      T qv[RM][4];
-#pragma unroll
-      for (int i = 0; i < RM; ++i) ld4(qs + (row0 + i) * LD + d, qv[i]);
-#pragma unroll
-      for (int e = 0; e < CN; ++e) {
-        T kv[4];
-        ld4(ks + (cg + 8 * e) * LD + d, kv);
-#pragma unroll
-        for (int i = 0; i < RM; ++i) {
-#pragma unroll
-          for (int x = 0; x < 4; ++x) s[i][e] = fma(qv[i][x], kv[x], s[i][e]);
-        }
-      }
-    }
+    tile_products<LD>(s, qs, ks, row0, cg, dpad);
     if (p.mask_kind != 0 || k0 + BK > p.tk || (p.causal && k0 + BK - 1 > q0)) {
 #pragma unroll
       for (int i = 0; i < RM; ++i)
@@ -390,38 +398,8 @@ __global__ void __launch_bounds__(kThreads) attention_backward(Params p) {
 
     // S^T (keys x queries) and dP^T = V dO^T as register tiles.
     T s[RM][CN], dp[RM][CN];
-#pragma unroll
-    for (int i = 0; i < RM; ++i)
-#pragma unroll
-      for (int e = 0; e < CN; ++e) s[i][e] = dp[i][e] = T(0);
-    for (int64_t d = 0; d < dpad; d += 4) {
-      T kv[RM][4];
-#pragma unroll
-      for (int i = 0; i < RM; ++i) ld4(ks + (row0 + i) * LD + d, kv[i]);
-#pragma unroll
-      for (int e = 0; e < CN; ++e) {
-        T qv[4];
-        ld4(qs + (cg + 8 * e) * LD + d, qv);
-#pragma unroll
-        for (int i = 0; i < RM; ++i)
-#pragma unroll
-          for (int x = 0; x < 4; ++x) s[i][e] = fma(kv[i][x], qv[x], s[i][e]);
-      }
-    }
-    for (int64_t d = 0; d < dvpad; d += 4) {
-      T vv[RM][4];
-#pragma unroll
-      for (int i = 0; i < RM; ++i) ld4(vs + (row0 + i) * LD + d, vv[i]);
-#pragma unroll
-      for (int e = 0; e < CN; ++e) {
-        T gv[4];
-        ld4(gs + (cg + 8 * e) * LD + d, gv);
-#pragma unroll
-        for (int i = 0; i < RM; ++i)
-#pragma unroll
-          for (int x = 0; x < 4; ++x) dp[i][e] = fma(vv[i][x], gv[x], dp[i][e]);
-      }
-    }
+    tile_products<LD>(s, ks, qs, row0, cg, dpad);
+    tile_products<LD>(dp, vs, gs, row0, cg, dvpad);
     const bool need_mask = p.mask_kind != 0 || k0 + BK > p.tk || (p.causal && k0 + BK - 1 > q0);
 #pragma unroll
     for (int i = 0; i < RM; ++i) {

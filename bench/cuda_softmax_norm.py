@@ -30,6 +30,16 @@ if not __package__:  # run as `python bench/cuda_softmax_norm.py`: bench.cuda fr
 from bench.cuda import measure  # noqa: E402
 
 
+def training_step(forward, leaves, grad):
+    """A call that clears the leaves' gradients, then runs forward().backward(grad) (fibril or
+    torch tensors alike)."""
+    def step():
+        for leaf in leaves:
+            leaf.grad = None
+        forward().backward(grad)
+    return step
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
@@ -103,15 +113,9 @@ def main():
         t, tt = pair(target)
         el = a.size * 4
 
-        def ours_step():
-            x.grad = None
-            F.cross_entropy(x, t, reduction="none").backward(ones)
-
-        def theirs_step():
-            tx.grad = None
-            torch.nn.functional.cross_entropy(tx, tt, reduction="none").backward(tones)
-
         ones, tones = pair(np.ones(shape[0], np.float32))
+        ours_step = training_step(lambda: F.cross_entropy(x, t, reduction="none"), [x], ones)
+        theirs_step = training_step(lambda: torch.nn.functional.cross_entropy(tx, tt, reduction="none"), [tx], tones)
         with fibril.no_grad():
             bench("cross_entropy fwd", shape, el, lambda: F.cross_entropy(x, t, reduction="none"),
                   lambda: torch.nn.functional.cross_entropy(tx, tt, reduction="none"),
@@ -138,16 +142,8 @@ def main():
             with fibril.no_grad():
                 bench(f"{name} fwd", shape, 2 * el, ours, theirs,
                       lambda: close(ours(), theirs(), 1e-4) if have_torch else None)
-
-            def ours_step():
-                x.grad = w.grad = b.grad = None
-                ours().backward(g)
-
-            def theirs_step():
-                tx.grad = tw.grad = tb.grad = None
-                theirs().backward(tg)
-
-            bench(f"{name} fwd+bwd (w, b grads)", shape, 5 * el, ours_step, theirs_step, lambda: None)
+            bench(f"{name} fwd+bwd (w, b grads)", shape, 5 * el, training_step(ours, [x, w, b], g),
+                  training_step(theirs, [tx, tw, tb], tg), lambda: None)
         del x, tx, g, tg
 
     for shape in bn_shapes:
@@ -164,16 +160,8 @@ def main():
         theirs = lambda: torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True)  # noqa: E731
         with fibril.no_grad():
             bench("batch_norm fwd (train)", shape, 2 * el, ours, theirs, lambda: None)
-
-        def ours_step():
-            x.grad = w.grad = b.grad = None
-            ours().backward(g)
-
-        def theirs_step():
-            tx.grad = tw.grad = tb.grad = None
-            theirs().backward(tg)
-
-        bench("batch_norm fwd+bwd", shape, 5 * el, ours_step, theirs_step, lambda: None)
+        bench("batch_norm fwd+bwd", shape, 5 * el, training_step(ours, [x, w, b], g),
+              training_step(theirs, [tx, tw, tb], tg), lambda: None)
 
     print(f"{'op':32} {'shape':>16} {'ms':>9} {'GB/s':>8} {'% copy':>7} {'torch ms':>9} {'torch/ours':>10}")
     for r in rows:

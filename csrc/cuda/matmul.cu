@@ -120,29 +120,33 @@ __device__ __forceinline__ T finish(const GemmParams<T>& p, T acc, const T* c, i
   return p.act == Activation::relu && v < T(0) ? T(0) : v;  // keeps NaN
 }
 
-// C = act(C) over a batch of m x n matrices (the gelu epilogues of the float32 tile kernels).
-template <typename T>
-__global__ void __launch_bounds__(256) activate_kernel(GemmParams<T> p, Activation act) {
+// Calls f(cp, row, col, i) for each element i (row-major, batch entry after batch entry) of the
+// batch of m x n outputs, cp pointing at it in C; a grid-stride loop over the whole batch.
+template <typename T, typename F>
+__device__ __forceinline__ void for_each_output(const GemmParams<T>& p, F&& f) {
   const int64_t per = p.m * p.n, total = per * p.batch;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t bi = i / per, r = (i % per) / p.n, col = i % p.n;
-    T* cp = p.c + batch_offset(p.c_off, p.c_bs, bi) + r * p.c_rs + col;
-    *cp = activate(*cp, act);
+    f(p.c + batch_offset(p.c_off, p.c_bs, bi) + r * p.c_rs + col, r, col, i);
   }
+}
+
+// C = act(C) over a batch of m x n matrices (the gelu epilogues of the float32 tile kernels).
+template <typename T>
+__global__ void __launch_bounds__(256) activate_kernel(GemmParams<T> p, Activation act) {
+  for_each_output(p, [&](T* cp, int64_t, int64_t, int64_t) { *cp = activate(*cp, act); });
 }
 
 // C = finish(sum of the split-K partial products) over a batch of m x n matrices; partial
 // holds `slices` contiguous batch x m x n blocks, summed in slice order (deterministic).
 template <typename T>
 __global__ void __launch_bounds__(256) split_k_reduce_kernel(GemmParams<T> p, const T* partial, int slices) {
-  const int64_t per = p.m * p.n, total = per * p.batch;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+  const int64_t total = p.m * p.n * p.batch;
+  for_each_output(p, [&](T* cp, int64_t r, int64_t col, int64_t i) {
     T sum = partial[i];
     for (int s = 1; s < slices; ++s) sum += partial[s * total + i];
-    const int64_t bi = i / per, r = (i % per) / p.n, col = i % p.n;
-    T* cp = p.c + batch_offset(p.c_off, p.c_bs, bi) + r * p.c_rs + col;
     *cp = finish(p, sum, cp, r, col);
-  }
+  });
 }
 
 // Swizzled tile order: groups of 8 row tiles walk the column tiles together (L2 reuse).

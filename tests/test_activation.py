@@ -124,7 +124,7 @@ def test_prelu():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="approximate"):
         F.gelu(fibril.zeros(2), approximate="fast")
-    with pytest.raises(TypeError, match="float32 or float64"):
+    with pytest.raises(TypeError, match="floating-point"):
         F.relu(fibril.tensor([1, 2]))
 
 

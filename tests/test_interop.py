@@ -140,7 +140,7 @@ def test_from_numpy_copies_what_it_cannot_share(make):
     np.testing.assert_array_equal(x, expected)
 
 
-@pytest.mark.parametrize("dtype", ["float16", "complex64", "object", "int8", "uint16"])
+@pytest.mark.parametrize("dtype", ["complex64", "object", "int8", "uint16"])
 def test_from_numpy_unsupported_dtype_is_type_error(dtype):
     with pytest.raises(TypeError, match=f"unsupported dtype {dtype}"):
         array_from_numpy(np.zeros(3, dtype))
@@ -276,7 +276,7 @@ def test_read_only_numpy_is_copied_through_dlpack():
 
 def test_dlpack_rejects_unsupported_dtypes_and_negative_strides():
     with pytest.raises(TypeError, match="unsupported DLPack dtype"):
-        array_from_dlpack(np.zeros(3, np.float16))
+        array_from_dlpack(np.zeros(3, np.int16))
     with pytest.raises(ValueError, match="negative strides"):
         array_from_dlpack(np.arange(4.0)[::-1])
     with pytest.raises(TypeError, match="__dlpack__"):

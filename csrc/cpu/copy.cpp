@@ -44,10 +44,14 @@ int coalesce(const CopyArgs& a, Dim* dims) {
 }
 
 // Float to integer: NaN -> 0, saturate to int64, then wrap like an integer cast; the
-// other conversions are C++'s (bool is value != 0).
+// other conversions are C++'s (bool is value != 0). The 16-bit floats go through float.
 template <typename D, typename S>
 inline D convert(S v) {
-  if constexpr (std::is_same_v<D, bool>) {
+  if constexpr (is_half_v<S>) {
+    return convert<D>(static_cast<float>(v));
+  } else if constexpr (is_half_v<D>) {
+    return D(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<D, bool>) {
     return v != S(0);
   } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
     if (std::isnan(v)) return D(0);
@@ -81,8 +85,8 @@ void copy_row(char* dst_bytes, int64_t ds, const char* src_bytes, int64_t ss, in
 using RowFn = void (*)(char*, int64_t, const char*, int64_t, int64_t);
 
 RowFn row_kernel(DType dst, DType src) {
-  return visit_dtype(dst, [&](auto d) {
-    return visit_dtype(src, [&](auto s) -> RowFn { return copy_row<decltype(d), decltype(s)>; });
+  return visit_any_dtype(dst, [&](auto d) {
+    return visit_any_dtype(src, [&](auto s) -> RowFn { return copy_row<decltype(d), decltype(s)>; });
   });
 }
 

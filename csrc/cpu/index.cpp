@@ -176,6 +176,7 @@ bool scatter_typed(const ScatterArgs& a) {
 bool gather(const GatherArgs& a) {
   switch (itemsize(a.dtype)) {
     case 1: return gather_typed<uint8_t>(a);
+    case 2: return gather_typed<uint16_t>(a);
     case 4: return gather_typed<uint32_t>(a);
     default: return gather_typed<uint64_t>(a);
   }
@@ -185,11 +186,12 @@ bool scatter(const ScatterArgs& a) {
   if (!a.add) {
     switch (itemsize(a.dtype)) {
       case 1: return scatter_typed<uint8_t, false>(a);
+      case 2: return scatter_typed<uint16_t, false>(a);
       case 4: return scatter_typed<uint32_t, false>(a);
       default: return scatter_typed<uint64_t, false>(a);
     }
   }
-  return visit_dtype(a.dtype, [&](auto v) { return scatter_typed<decltype(v), true>(a); });
+  return visit_dtype(a.dtype, [&](auto v) { return scatter_typed<decltype(v), true>(a); }, "scatter_add");
 }
 
 }  // namespace fibril::cpu::FIBRIL_ISA

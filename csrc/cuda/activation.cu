@@ -1,11 +1,12 @@
 // CUDA activation family: forward f(x) and backward g * f'(x) from the forward's input, over
-// contiguous float32/float64 memory, with the CPU kernels' formulas (cpu/activation.cpp):
+// contiguous float32/float64/float16/bfloat16 memory, with the CPU kernels' formulas (cpu/activation.cpp):
 // relu, leaky_relu, elu/selu/celu, gelu (erfc form) and gelu_tanh, silu, mish, sigmoid, tanh,
 // softplus (beta, threshold), softsign, hardtanh, hardsigmoid, hardswish; NaN passes through
 // relu as in PyTorch, and the piecewise gradients use PyTorch's edge rules.
 //
 // Design: one kernel per (kind, dtype, direction), memory-bound: a thread takes N elements a
-// step as 128-bit loads of x (and g) and one 128-bit store (N = 4 float32, 2 float64),
+// step as 128-bit loads of x (and g) and one 128-bit store (N = 4 float32, 2 float64, 8
+// float16/bfloat16, which compute in float32),
 // grid-stride, 256 threads; a misaligned operand (an offset view) takes N = 1. The math is
 // the CUDA library's accurate functions (expf, erfcf, tanhf, log1pf), so the costly ones
 // (gelu's erfc, mish's tanh of softplus) stay well under the memory time on sm_80/sm_90.
@@ -157,6 +158,14 @@ struct alignas(sizeof(T) * N) Pack {
   T v[N];
 };
 
+// One element in T's compute type (float for the 16-bit floats).
+template <typename Act, bool kBackward, typename T>
+__device__ __forceinline__ T apply(T x, T g, const Params& p) {
+  using C = compute_t<T>;
+  if constexpr (kBackward) return T(Act::bwd(C(x), C(g), p));
+  else return T(Act::fwd(C(x), p));
+}
+
 template <typename Act, typename T, int N, bool kBackward>
 __global__ void __launch_bounds__(kBlock) activation_kernel(int64_t n, const T* x, const T* g, T* out, Params p) {
   const int64_t tid = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
@@ -164,19 +173,15 @@ __global__ void __launch_bounds__(kBlock) activation_kernel(int64_t n, const T* 
   const int64_t nvec = n / N;
   for (int64_t v = tid; v < nvec; v += step) {
     const Pack<T, N> px = reinterpret_cast<const Pack<T, N>*>(x)[v];
+    Pack<T, N> pg;
+    if constexpr (kBackward) pg = reinterpret_cast<const Pack<T, N>*>(g)[v];
     Pack<T, N> po;
-    if constexpr (kBackward) {
-      const Pack<T, N> pg = reinterpret_cast<const Pack<T, N>*>(g)[v];
 #pragma unroll
-      for (int j = 0; j < N; ++j) po.v[j] = Act::bwd(px.v[j], pg.v[j], p);
-    } else {
-#pragma unroll
-      for (int j = 0; j < N; ++j) po.v[j] = Act::fwd(px.v[j], p);
-    }
+    for (int j = 0; j < N; ++j) po.v[j] = apply<Act, kBackward>(px.v[j], kBackward ? pg.v[j] : px.v[j], p);
     reinterpret_cast<Pack<T, N>*>(out)[v] = po;
   }
   const int64_t t = nvec * N + tid;
-  if (t < n) out[t] = kBackward ? Act::bwd(x[t], g[t], p) : Act::fwd(x[t], p);
+  if (t < n) out[t] = apply<Act, kBackward>(x[t], kBackward ? g[t] : x[t], p);
 }
 
 template <typename Act, typename T, bool kBackward>
@@ -225,8 +230,13 @@ void dispatch(int device, const cpu::ActivationArgs& a) {
 }  // namespace
 
 void activation(int device, const cpu::ActivationArgs& a) {
-  if (a.dtype == DType::float32) dispatch<float>(device, a);
-  else dispatch<double>(device, a);
+  switch (a.dtype) {
+    case DType::float32: return dispatch<float>(device, a);
+    case DType::float64: return dispatch<double>(device, a);
+    case DType::float16: return dispatch<Half>(device, a);
+    case DType::bfloat16: return dispatch<BFloat16>(device, a);
+    default: unsupported_dtype("activation", a.dtype);
+  }
 }
 
 }  // namespace fibril::cuda::FIBRIL_CUDA_NS

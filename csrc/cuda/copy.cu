@@ -32,7 +32,11 @@ struct Convert {
   static constexpr int nin = 1;
   static constexpr bool kCheckZero = false;
   __device__ __forceinline__ static D apply(S v, S, S) {
-    if constexpr (std::is_same_v<D, bool>) {
+    if constexpr (is_half_v<S>) {
+      return Convert<D, float>::apply(static_cast<float>(v), 0.0f, 0.0f);
+    } else if constexpr (is_half_v<D>) {
+      return D(static_cast<float>(v));
+    } else if constexpr (std::is_same_v<D, bool>) {
       return v != S(0);
     } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
       if (v != v) return D(0);
@@ -49,9 +53,9 @@ struct Convert {
 
 void copy_cast(int device, const cpu::CopyArgs& args) {
   const int64_t* strides[2] = {args.dst_strides, args.src_strides};
-  visit_dtype(args.dst_dtype, [&](auto d) {
+  visit_any_dtype(args.dst_dtype, [&](auto d) {
     using D = decltype(d);
-    visit_dtype(args.src_dtype, [&](auto s) {
+    visit_any_dtype(args.src_dtype, [&](auto s) {
       using S = decltype(s);
       const Src<S> src{reinterpret_cast<const S*>(args.src), S(), 0};
       const Src<S> none{nullptr, S(), 2};
@@ -62,7 +66,7 @@ void copy_cast(int device, const cpu::CopyArgs& args) {
 }
 
 void fill(void* dst, DType dtype, int64_t count, double value, int device) {
-  visit_dtype(dtype, [&](auto zero) {
+  visit_any_dtype(dtype, [&](auto zero) {
     using T = decltype(zero);
     launch("fill", fill_kernel<T>, grid_1d(count, kBlock), kBlock, 0, device, static_cast<T*>(dst), count,
            static_cast<T>(value));

@@ -212,18 +212,31 @@ constexpr bool integer_division() {
 }
 
 // ---- the functors the loop runs --------------------------------------------------------
+// Storage type T, result R; the op computes in compute_t<T> (float for the 16-bit floats).
+template <typename R, typename V>
+__device__ __forceinline__ R narrow_to(V v) {
+  if constexpr (is_half_v<R>) return R(v);
+  else return v;
+}
+
 template <typename Op, typename T, typename R>
 struct UnaryF {
   static constexpr int nin = 1;
   static constexpr bool kCheckZero = false;
-  __device__ __forceinline__ static R apply(T a, T, T) { return Op::apply(a); }
+  __device__ __forceinline__ static R apply(T a, T, T) {
+    using C = compute_t<T>;
+    return narrow_to<R>(Op::apply(C(a)));
+  }
 };
 
 template <typename Op, typename T, typename R>
 struct BinaryF {
   static constexpr int nin = 2;
   static constexpr bool kCheckZero = integer_division<Op>() && std::is_integral_v<T>;
-  __device__ __forceinline__ static R apply(T a, T b, T) { return Op::apply(a, b); }
+  __device__ __forceinline__ static R apply(T a, T b, T) {
+    using C = compute_t<T>;
+    return narrow_to<R>(Op::apply(C(a), C(b)));
+  }
 };
 
 template <typename T>
@@ -237,12 +250,14 @@ template <typename T>
 struct ClampF {  // PyTorch's clamp: a NaN bound gives NaN, hi wins when lo > hi
   static constexpr int nin = 3;
   static constexpr bool kCheckZero = false;
-  __device__ __forceinline__ static T apply(T x, T lo, T hi) {
-    if constexpr (kFloat<T>) {
-      if (lo != lo || hi != hi) return std::numeric_limits<T>::quiet_NaN();
+  __device__ __forceinline__ static T apply(T x_in, T lo_in, T hi_in) {
+    using C = compute_t<T>;
+    const C x = C(x_in), lo = C(lo_in), hi = C(hi_in);
+    if constexpr (kFloat<C>) {
+      if (lo != lo || hi != hi) return narrow_to<T>(std::numeric_limits<C>::quiet_NaN());
     }
-    const T m = x < lo ? lo : x;
-    return hi < m ? hi : m;
+    const C m = x < lo ? lo : x;
+    return narrow_to<T>(hi < m ? hi : m);
   }
 };
 
@@ -287,12 +302,12 @@ KernelStatus run_unary(const char* name, int device, const cpu::ElementwiseArgs&
   return run<UnaryF<Op, T, R>, R>(name, device, args, source<T>(args, 0, host), unused<T>(), unused<T>());
 }
 
-// kBool: the op takes bool; kFloatOnly: float32/float64 only; kBoolResult: R = bool.
+// kBool: the op takes bool; kFloatOnly: floating dtypes only; kBoolResult: R = bool.
 template <typename Op, bool kBool, bool kFloatOnly, bool kBoolResult = false>
 KernelStatus unary_op(const char* name, int device, const cpu::ElementwiseArgs& args, unsigned host) {
-  return visit_dtype(args.dtype, [&](auto t) -> KernelStatus {
+  return visit_any_dtype(args.dtype, [&](auto t) -> KernelStatus {
     using T = decltype(t);
-    if constexpr ((std::is_same_v<T, bool> && !kBool) || (kFloatOnly && !kFloat<T>)) {
+    if constexpr ((std::is_same_v<T, bool> && !kBool) || (kFloatOnly && !kFloat<compute_t<T>>)) {
       return KernelStatus::unsupported;
     } else {
       return run_unary<Op, T, std::conditional_t<kBoolResult, bool, T>>(name, device, args, host);
@@ -302,9 +317,9 @@ KernelStatus unary_op(const char* name, int device, const cpu::ElementwiseArgs& 
 
 template <typename Op, bool kBool, bool kFloatOnly, bool kBoolResult = false>
 KernelStatus binary_op(const char* name, int device, const cpu::ElementwiseArgs& args, unsigned host) {
-  return visit_dtype(args.dtype, [&](auto t) -> KernelStatus {
+  return visit_any_dtype(args.dtype, [&](auto t) -> KernelStatus {
     using T = decltype(t);
-    if constexpr ((std::is_same_v<T, bool> && !kBool) || (kFloatOnly && !kFloat<T>)) {
+    if constexpr ((std::is_same_v<T, bool> && !kBool) || (kFloatOnly && !kFloat<compute_t<T>>)) {
       return KernelStatus::unsupported;
     } else {
       using R = std::conditional_t<kBoolResult, bool, T>;
@@ -370,7 +385,7 @@ KernelStatus elementwise_binary(int device, BinaryOp op, const cpu::ElementwiseA
 }
 
 KernelStatus elementwise_where(int device, const cpu::ElementwiseArgs& args, unsigned host) {
-  return visit_dtype(args.dtype, [&](auto t) -> KernelStatus {
+  return visit_any_dtype(args.dtype, [&](auto t) -> KernelStatus {
     using T = decltype(t);
     return run<WhereF<T>, T>("where", device, args, source<bool>(args, 0, host), source<T>(args, 1, host),
                              source<T>(args, 2, host));
@@ -378,7 +393,7 @@ KernelStatus elementwise_where(int device, const cpu::ElementwiseArgs& args, uns
 }
 
 KernelStatus elementwise_clamp(int device, const cpu::ElementwiseArgs& args, unsigned host) {
-  return visit_dtype(args.dtype, [&](auto t) -> KernelStatus {
+  return visit_any_dtype(args.dtype, [&](auto t) -> KernelStatus {
     using T = decltype(t);
     if constexpr (std::is_same_v<T, bool>) {
       return KernelStatus::unsupported;

@@ -209,6 +209,7 @@ __global__ void wrap_kernel(int64_t* index, int64_t n, int64_t size) {
 bool gather(int device, const GatherArgs& a) {
   switch (itemsize(a.dtype)) {
     case 1: return gather_typed<uint8_t>(device, a);
+    case 2: return gather_typed<uint16_t>(device, a);
     case 4: return gather_typed<uint32_t>(device, a);
     default: return gather_typed<uint64_t>(device, a);
   }
@@ -218,11 +219,12 @@ bool scatter(int device, const ScatterArgs& a) {
   if (!a.add) {
     switch (itemsize(a.dtype)) {
       case 1: return scatter_typed<uint8_t, false>(device, a);
+      case 2: return scatter_typed<uint16_t, false>(device, a);
       case 4: return scatter_typed<uint32_t, false>(device, a);
       default: return scatter_typed<uint64_t, false>(device, a);
     }
   }
-  return visit_dtype(a.dtype, [&](auto v) { return scatter_typed<decltype(v), true>(device, a); });
+  return visit_dtype(a.dtype, [&](auto v) { return scatter_typed<decltype(v), true>(device, a); }, "scatter_add");
 }
 
 int64_t first_out_of_range(int device, const int64_t* index, int64_t n, int64_t lo, int64_t size) {

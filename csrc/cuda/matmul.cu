@@ -84,7 +84,7 @@ struct GemmParams {
   T* c;
   int64_t c_rs, c_bs;
   const int64_t* c_off;
-  T alpha, beta;
+  compute_t<T> alpha, beta;
   const T* bias;
   int64_t bias_rs, bias_cs;
   Activation act;
@@ -112,12 +112,15 @@ __device__ __forceinline__ T activate(T v, Activation act) {
 // beta != 0, so a NaN-filled C with beta 0 stays unread). Only none and relu here: the gelus
 // (erfc/exp, inlined up to 64 times per thread or called through the ABI) would spill, so
 // the host applies them in a second pass over C (activate_kernel).
+// In T's compute type (float for the 16-bit floats), which the caller rounds to T.
 template <typename T>
-__device__ __forceinline__ T finish(const GemmParams<T>& p, T acc, const T* c, int64_t row, int64_t col) {
-  T v = p.alpha * acc;
-  if (p.beta != T(0)) v += p.beta * *c;
-  if (p.bias) v += p.bias[row * p.bias_rs + col * p.bias_cs];
-  return p.act == Activation::relu && v < T(0) ? T(0) : v;  // keeps NaN
+__device__ __forceinline__ compute_t<T> finish(const GemmParams<T>& p, compute_t<T> acc, const T* c, int64_t row,
+                                               int64_t col) {
+  using C = compute_t<T>;
+  C v = p.alpha * acc;
+  if (p.beta != C(0)) v += p.beta * C(*c);
+  if (p.bias) v += C(p.bias[row * p.bias_rs + col * p.bias_cs]);
+  return p.act == Activation::relu && v < C(0) ? C(0) : v;  // keeps NaN
 }
 
 // Calls f(cp, row, col, i) for each element i (row-major, batch entry after batch entry) of the
@@ -134,7 +137,7 @@ __device__ __forceinline__ void for_each_output(const GemmParams<T>& p, F&& f) {
 // C = act(C) over a batch of m x n matrices (the gelu epilogues of the float32 tile kernels).
 template <typename T>
 __global__ void __launch_bounds__(256) activate_kernel(GemmParams<T> p, Activation act) {
-  for_each_output(p, [&](T* cp, int64_t, int64_t, int64_t) { *cp = activate(*cp, act); });
+  for_each_output(p, [&](T* cp, int64_t, int64_t, int64_t) { *cp = T(activate(compute_t<T>(*cp), act)); });
 }
 
 // C = finish(sum of the split-K partial products) over a batch of m x n matrices; partial
@@ -356,30 +359,49 @@ __global__ void __launch_bounds__((BM / 64) * (BN / 32) * 32, MINB)
   }
 }
 
-// ---- float32 TF32 tensor-core GEMM (mma.sync m16n8k8) --------------------------------------
+// ---- tensor-core GEMM: float32 as TF32 (mma.sync m16n8k8), float16/bfloat16 (m16n8k16) -----
 
-constexpr int kTBK = 32, kTMaxWarps = 8;
+constexpr int kTMaxWarps = 8;
 
-// Shared layouts of one stage: k layout [rows][kTBK + 4], mn layout [kTBK][rows + 8]; the
-// pads make both the 16-byte cp.async rows aligned and the fragment reads conflict-free.
-template <int L, int ROWS, int THREADS>
+// One stage holds 128 bytes of k per row: kBK = 32 floats or 64 16-bit values.
+template <typename E>
+constexpr int kBK = 128 / int(sizeof(E));
+// Elements per 16-byte cp.async unit, and per 32-bit fragment register.
+template <typename E>
+constexpr int kVec = 16 / int(sizeof(E));
+template <typename E>
+constexpr int kPerReg = 4 / int(sizeof(E));
+
+// Shared layouts of one stage: k layout [rows][kBK + 16 bytes], mn layout [kBK][rows + 8];
+// the pads keep the 16-byte cp.async rows aligned and make the fragment reads conflict-free.
+template <typename E, int L, int ROWS, int THREADS>
 struct TcTile {
-  static constexpr int kFloats = L == kLayoutK ? ROWS * (kTBK + 4) : kTBK * (ROWS + 8);
-  __device__ __forceinline__ static int at(int row, int kk) {
-    return L == kLayoutK ? row * (kTBK + 4) + kk : kk * (ROWS + 8) + row;
-  }
+  static constexpr int kPitch = L == kLayoutK ? kBK<E> + kVec<E> : ROWS + 8;
+  static constexpr int kElems = L == kLayoutK ? ROWS * kPitch : kBK<E> * kPitch;
+  __device__ __forceinline__ static int at(int row, int kk) { return L == kLayoutK ? row * kPitch + kk : kk * kPitch + row; }
   // Issues this thread's 16-byte copies of the tile at (r0, k0) into s; zero fill outside.
-  __device__ __forceinline__ static void load(float* s, const float* base, int64_t rs, int64_t ks, int64_t rows_left,
+  __device__ __forceinline__ static void load(E* s, const E* base, int64_t rs, int64_t ks, int64_t rows_left,
                                               int64_t k_left);
+  // The fragment register holding (row, kk) and, for 16-bit E, (row, kk + 1) in its high half.
+  __device__ __forceinline__ static uint32_t reg(const E* s, int row, int kk) {
+    if constexpr (sizeof(E) == 4) {
+      return __float_as_uint(s[at(row, kk)]);
+    } else if constexpr (L == kLayoutK) {
+      return *reinterpret_cast<const uint32_t*>(s + at(row, kk));
+    } else {
+      return uint32_t(s[at(row, kk)].bits) | (uint32_t(s[at(row, kk + 1)].bits) << 16);
+    }
+  }
 };
 
 template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
-__device__ __forceinline__ void cp_async16(float* smem, const float* gmem, int src_bytes) {
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
 #else
-  for (int j = 0; j < 4; ++j) smem[j] = j * 4 < src_bytes ? gmem[j] : 0.0f;
+  for (int j = 0; j < 16; ++j)
+    static_cast<char*>(smem)[j] = j < src_bytes ? static_cast<const char*>(gmem)[j] : char(0);
 #endif
 }
 
@@ -400,55 +422,80 @@ __device__ __forceinline__ void cp_async_wait() {
 // A thread's units share one k offset (k layout) or one row (mn layout) and lie a fixed number
 // of rows (k layout) or k steps (mn layout) apart: one running source and destination, so
 // no per-unit address stays live across the k loop (those held the registers that spilled).
-template <int L, int ROWS, int THREADS>
-__device__ __forceinline__ void TcTile<L, ROWS, THREADS>::load(float* s, const float* base, int64_t rs, int64_t ks,
-                                                               int64_t rows_left, int64_t k_left) {
-  constexpr int kPerRow = L == kLayoutK ? kTBK / 4 : ROWS / 4;  // units along the contiguous dim
+template <typename E, int L, int ROWS, int THREADS>
+__device__ __forceinline__ void TcTile<E, L, ROWS, THREADS>::load(E* s, const E* base, int64_t rs, int64_t ks,
+                                                                  int64_t rows_left, int64_t k_left) {
+  constexpr int V = kVec<E>;
+  constexpr int kPerRow = L == kLayoutK ? kBK<E> / V : ROWS / V;  // units along the contiguous dim
   static_assert(THREADS % kPerRow == 0, "a thread's units must share their contiguous offset");
   constexpr int kStride = THREADS / kPerRow;  // rows (k layout) or k (mn layout) between units
-  constexpr int kUnits = ROWS * kTBK / 4;
-  const int lead = int(threadIdx.x) / kPerRow, fixed = (int(threadIdx.x) % kPerRow) * 4;
+  constexpr int kUnits = ROWS * kBK<E> / V;
+  const int lead = int(threadIdx.x) / kPerRow, fixed = (int(threadIdx.x) % kPerRow) * V;
   const int row = L == kLayoutK ? lead : fixed, kk = L == kLayoutK ? fixed : lead;
   int64_t fixed_left = (L == kLayoutK ? k_left : rows_left) - fixed;
-  fixed_left = fixed_left < 0 ? 0 : (fixed_left > 4 ? 4 : fixed_left);
+  fixed_left = fixed_left < 0 ? 0 : (fixed_left > V ? V : fixed_left);
   int64_t lead_left = (L == kLayoutK ? rows_left : k_left) - lead;
   int64_t step = kStride * (L == kLayoutK ? rs : ks);
-  const float* src = base + row * rs + kk * ks;
-  float* dst = s + at(row, kk);
+  const E* src = base + row * rs + kk * ks;
+  E* dst = s + at(row, kk);
 #pragma unroll
   for (int i = 0; i < kUnits / THREADS; ++i) {
     const int valid = lead_left > 0 ? int(fixed_left) : 0;
-    cp_async16(dst, valid > 0 ? src : base, valid * 4);
+    cp_async16(dst, valid > 0 ? src : base, valid * int(sizeof(E)));
     opaque(step);
     src += step;
-    dst += kStride * (L == kLayoutK ? kTBK + 4 : ROWS + 8);
+    dst += kStride * kPitch;
     lead_left -= kStride;
   }
 }
 
-// c += A(16x8) · B(8x8) for the warp; per lane g = lane / 4, t = lane % 4: a = A[g][t],
-// A[g+8][t], A[g][t+4], A[g+8][t+4]; b = B[t][g], B[t+4][g]; c = C[g][2t], C[g][2t+1],
-// C[g+8][2t], C[g+8][2t+1].
-template <int = 0>  // a template: unreferenced on GPUs before sm_80 without a warning
-__device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+// c += A(16 x K) · B(K x 8) for the warp, K = 8 (TF32) or 16 (16-bit E); per lane g = lane / 4,
+// t = lane % 4 and q = kPerReg<E> elements per register: a = A[g][qt], A[g+8][qt],
+// A[g][qt+4q], A[g+8][qt+4q]; b = B[qt][g], B[qt+4q][g] (a 16-bit register holds k and k + 1);
+// c = C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1].
+template <typename E>
+__device__ __forceinline__ void mma_tc(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  if constexpr (std::is_same_v<E, float>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  } else if constexpr (std::is_same_v<E, Half>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
 #elif !defined(__CUDA_ARCH__)
   // The same product in plain float32: the warp's fragments meet in shared memory.
-  __shared__ float xa[kTMaxWarps][32][4];
-  __shared__ float xb[kTMaxWarps][32][2];
+  constexpr int q = kPerReg<E>, K = 8 * q;
+  __shared__ float xa[kTMaxWarps][32][8];
+  __shared__ float xb[kTMaxWarps][32][4];
   const int w = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
-  for (int j = 0; j < 4; ++j) xa[w][lane][j] = __uint_as_float(a[j]);
-  for (int j = 0; j < 2; ++j) xb[w][lane][j] = __uint_as_float(b[j]);
+  const auto value = [](uint32_t r, int half) {
+    if constexpr (sizeof(E) == 4) return __uint_as_float(r);
+    else return float(E::from_bits(uint16_t(half ? r >> 16 : r & 0xffffu)));
+  };
+  for (int j = 0; j < 4; ++j)
+    for (int h = 0; h < q; ++h) xa[w][lane][j * q + h] = value(a[j], h);
+  for (int j = 0; j < 2; ++j)
+    for (int h = 0; h < q; ++h) xb[w][lane][j * q + h] = value(b[j], h);
   __syncwarp();
-  for (int kk = 0; kk < 8; ++kk) {
-    const int src = g * 4 + kk % 4, hi = kk / 4;  // A[g][kk] and A[g+8][kk] live in lane src
-    const float a_lo = xa[w][src][hi * 2], a_hi = xa[w][src][hi * 2 + 1];
-    const float b0 = xb[w][(2 * t) * 4 + kk % 4][hi], b1 = xb[w][(2 * t + 1) * 4 + kk % 4][hi];
+  for (int kk = 0; kk < K; ++kk) {
+    // A[g][kk] and A[g+8][kk] live in lane g * 4 + (kk % 4q) / q, registers 2 (kk / 4q) + {0, 1}
+    const int src = g * 4 + (kk % (4 * q)) / q, hi = kk / (4 * q), h = kk % q;
+    const float a_lo = xa[w][src][(hi * 2) * q + h], a_hi = xa[w][src][(hi * 2 + 1) * q + h];
+    const int bsrc = (kk % (4 * q)) / q;
+    const float b0 = xb[w][(2 * t) * 4 + bsrc][hi * q + h], b1 = xb[w][(2 * t + 1) * 4 + bsrc][hi * q + h];
     c[0] = fmaf(a_lo, b0, c[0]);
     c[1] = fmaf(a_lo, b1, c[1]);
     c[2] = fmaf(a_hi, b0, c[2]);
@@ -460,14 +507,28 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
 #endif
 }
 
+// Stores C(row, col) and C(row, col + 1) (where inside the matrix) as T; vec2: one 2-wide store.
+template <typename T>
+__device__ __forceinline__ void store_pair(const GemmParams<T>& p, T* cp, float v0, float v1, int64_t row,
+                                           int64_t col, bool vec2) {
+  if (vec2 && col + 1 < p.n) {
+    const T x0 = T(finish(p, v0, cp, row, col)), x1 = T(finish(p, v1, cp + 1, row, col + 1));
+    if constexpr (sizeof(T) == 4) *reinterpret_cast<float2*>(cp) = make_float2(x0, x1);
+    else *reinterpret_cast<uint32_t*>(cp) = uint32_t(x0.bits) | (uint32_t(x1.bits) << 16);
+  } else {
+    if (col < p.n) cp[0] = T(finish(p, v0, cp, row, col));
+    if (col + 1 < p.n) cp[1] = T(finish(p, v1, cp + 1, row, col + 1));
+  }
+}
+
 // Block tile BM x BN of warps 64 x WN (4 m16 tiles x WN / 8 n8 tiles), STAGES cp.async
 // stages, MINB blocks per SM (MINB 2 caps the 128-tile at 128 registers, no spills on sm_90).
-// The operands' float32 bits go to the mma as they are: the tensor cores read the TF32 part
-// (truncation, not cvt.rna rounding: 8-35% faster on the H100, max error ~8e-4 of the
-// largest output instead of ~3e-4).
-template <int BM, int BN, int WN, int STAGES, int MINB, int AL, int BL>
+// E = float: the operands' float32 bits go to the mma as they are: the tensor cores read the
+// TF32 part (truncation, not cvt.rna rounding: 8-35% faster on the H100, max error ~8e-4 of
+// the largest output instead of ~3e-4). E = Half/BFloat16: float32 accumulation.
+template <typename E, int BM, int BN, int WN, int STAGES, int MINB, int AL, int BL>
 __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
-    tf32_gemm_kernel(GemmParams<float> p, int64_t tiles_m, int64_t tiles_n, int c_vec2) {
+    tc_gemm_kernel(GemmParams<E> p, int64_t tiles_m, int64_t tiles_n, int c_vec2) {
   // The host never launches it before sm_80, nor two blocks per SM before sm_90 (compiled
   // for sm_80, the 128-register cap spills): those builds get an empty kernel.
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -479,11 +540,13 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
     (void)p, (void)tiles_m, (void)tiles_n, (void)c_vec2;
   } else {
     constexpr int kWarpsN = BN / WN, kThreads = (BM / 64) * kWarpsN * 32, kNT = WN / 8;
+    constexpr int q = kPerReg<E>, kStep = 8 * q;  // k per mma
     static_assert(kThreads / 32 <= kTMaxWarps, "too many warps for the emulated mma");
-    using TA = TcTile<AL, BM, kThreads>;
-    using TB = TcTile<BL, BN, kThreads>;
-    constexpr int kStage = TA::kFloats + TB::kFloats;
-    FIBRIL_DYNAMIC_SHARED(float, smem);
+    using TA = TcTile<E, AL, BM, kThreads>;
+    using TB = TcTile<E, BL, BN, kThreads>;
+    constexpr int kStage = TA::kElems + TB::kElems;
+    FIBRIL_DYNAMIC_SHARED(float, smem_floats);
+    E* smem = reinterpret_cast<E*>(smem_floats);
 
     int64_t tm, tn;
     tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
@@ -495,12 +558,12 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
     // Split-K: grid row y multiplies k slice y into its own partial C.
     const int64_t k_begin = int64_t(blockIdx.y) * p.k_slice;
     const int64_t k_len = p.k - k_begin < p.k_slice ? p.k - k_begin : p.k_slice;
-    const int64_t k_tiles = (k_len + kTBK - 1) / kTBK;
+    const int64_t k_tiles = (k_len + kBK<E> - 1) / kBK<E>;
 
     for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
-      const float* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms + k_begin * a_ks;
-      const float* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns + k_begin * b_ks;
-      float* c = p.c + batch_offset(p.c_off, p.c_bs, bi) + blockIdx.y * p.c_slice;
+      const E* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * a_ms + k_begin * a_ks;
+      const E* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * b_ns + k_begin * b_ks;
+      E* c = p.c + batch_offset(p.c_off, p.c_bs, bi) + blockIdx.y * p.c_slice;
 
       float acc[4][kNT][4];
 #pragma unroll
@@ -511,10 +574,10 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
           for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
       const auto load_stage = [&](int stage, int64_t kt) {
-        float* s = smem + stage * kStage;
-        const int64_t k0 = kt * kTBK;
+        E* s = smem + stage * kStage;
+        const int64_t k0 = kt * kBK<E>;
         TA::load(s, a + k0 * a_ks, a_ms, a_ks, p.m - m0, k_len - k0);
-        TB::load(s + TA::kFloats, b + k0 * b_ks, b_ns, b_ks, p.n - n0, k_len - k0);
+        TB::load(s + TA::kElems, b + k0 * b_ks, b_ns, b_ks, p.n - n0, k_len - k0);
       };
 #pragma unroll
       for (int s = 0; s < STAGES - 1; ++s) {
@@ -528,35 +591,35 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
         if (next < k_tiles) load_stage(int(next % STAGES), next);
         cp_async_commit();
 
-        const float* as = smem + int(kt % STAGES) * kStage;
-        const float* bs = as + TA::kFloats;
-        // Fragments double-buffered: step kk + 8's shared loads are issued before step kk's mmas.
+        const E* as = smem + int(kt % STAGES) * kStage;
+        const E* bs = as + TA::kElems;
+        // Fragments double-buffered: step s + 1's shared loads are issued before step s's mmas.
         uint32_t fa[2][4][4], fb[2][kNT][2];
         const auto load_fragments = [&](uint32_t(&xa)[4][4], uint32_t(&xb)[kNT][2], int kk) {
 #pragma unroll
           for (int mi = 0; mi < 4; ++mi) {
             const int r = wm0 + mi * 16 + g;
-            xa[mi][0] = __float_as_uint(as[TA::at(r, kk + t)]);
-            xa[mi][1] = __float_as_uint(as[TA::at(r + 8, kk + t)]);
-            xa[mi][2] = __float_as_uint(as[TA::at(r, kk + t + 4)]);
-            xa[mi][3] = __float_as_uint(as[TA::at(r + 8, kk + t + 4)]);
+            xa[mi][0] = TA::reg(as, r, kk + q * t);
+            xa[mi][1] = TA::reg(as, r + 8, kk + q * t);
+            xa[mi][2] = TA::reg(as, r, kk + q * t + 4 * q);
+            xa[mi][3] = TA::reg(as, r + 8, kk + q * t + 4 * q);
           }
 #pragma unroll
           for (int ni = 0; ni < kNT; ++ni) {
             const int col = wn0 + ni * 8 + g;
-            xb[ni][0] = __float_as_uint(bs[TB::at(col, kk + t)]);
-            xb[ni][1] = __float_as_uint(bs[TB::at(col, kk + t + 4)]);
+            xb[ni][0] = TB::reg(bs, col, kk + q * t);
+            xb[ni][1] = TB::reg(bs, col, kk + q * t + 4 * q);
           }
         };
         load_fragments(fa[0], fb[0], 0);
 #pragma unroll
-        for (int step = 0; step < kTBK / 8; ++step) {
+        for (int step = 0; step < kBK<E> / kStep; ++step) {
           const int cur = step & 1;
-          if (step + 1 < kTBK / 8) load_fragments(fa[cur ^ 1], fb[cur ^ 1], (step + 1) * 8);
+          if (step + 1 < kBK<E> / kStep) load_fragments(fa[cur ^ 1], fb[cur ^ 1], (step + 1) * kStep);
 #pragma unroll
           for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-            for (int ni = 0; ni < kNT; ++ni) mma_tf32(acc[mi][ni], fa[cur][mi], fb[cur][ni]);
+            for (int ni = 0; ni < kNT; ++ni) mma_tc<E>(acc[mi][ni], fa[cur][mi], fb[cur][ni]);
         }
       }
       cp_async_wait<0>();
@@ -571,17 +634,7 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
 #pragma unroll
           for (int ni = 0; ni < kNT; ++ni) {
             const int64_t col = n0 + wn0 + ni * 8 + 2 * t;
-            float* cp = c + row * p.c_rs + col;
-            const float v0 = acc[mi][ni][h * 2], v1 = acc[mi][ni][h * 2 + 1];
-            if (c_vec2 && col + 1 < p.n) {
-              float2 v;
-              v.x = finish(p, v0, cp, row, col);
-              v.y = finish(p, v1, cp + 1, row, col + 1);
-              *reinterpret_cast<float2*>(cp) = v;
-            } else {
-              if (col < p.n) cp[0] = finish(p, v0, cp, row, col);
-              if (col + 1 < p.n) cp[1] = finish(p, v1, cp + 1, row, col + 1);
-            }
+            store_pair(p, c + row * p.c_rs + col, acc[mi][ni][h * 2], acc[mi][ni][h * 2 + 1], row, col, c_vec2);
           }
         }
       }
@@ -595,8 +648,9 @@ constexpr int kDB = 64, kDBK = 16, kDThreads = 256;
 
 template <typename T>
 __global__ void __launch_bounds__(kDThreads) tiled_gemm_kernel(GemmParams<T> p, int64_t tiles_m, int64_t tiles_n) {
-  __shared__ T As[kDBK][kDB + 1];
-  __shared__ T Bs[kDBK][kDB + 1];
+  using C = compute_t<T>;
+  __shared__ C As[kDBK][kDB + 1];
+  __shared__ C Bs[kDBK][kDB + 1];
   int64_t tm, tn;
   tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
   const int64_t m0 = tm * kDB, n0 = tn * kDB;
@@ -607,20 +661,20 @@ __global__ void __launch_bounds__(kDThreads) tiled_gemm_kernel(GemmParams<T> p, 
     const T* a = p.a + batch_offset(p.a_off, p.a_bs, bi);
     const T* b = p.b + batch_offset(p.b_off, p.b_bs, bi);
     T* c = p.c + batch_offset(p.c_off, p.c_bs, bi);
-    T acc[4][4] = {};
+    C acc[4][4] = {};
     for (int64_t k0 = 0; k0 < p.k; k0 += kDBK) {
       for (int e = int(threadIdx.x); e < kDB * kDBK; e += kDThreads) {
         const int r = a_k_fast ? e / kDBK : e % kDB, kk = a_k_fast ? e % kDBK : e / kDB;
         const int64_t gr = m0 + r, gk = k0 + kk;
-        As[kk][r] = gr < p.m && gk < p.k ? a[gr * p.a_rs + gk * p.a_cs] : T(0);
+        As[kk][r] = gr < p.m && gk < p.k ? C(a[gr * p.a_rs + gk * p.a_cs]) : C(0);
         const int cc = b_k_fast ? e / kDBK : e % kDB, kb = b_k_fast ? e % kDBK : e / kDB;
         const int64_t gc = n0 + cc, gkb = k0 + kb;
-        Bs[kb][cc] = gc < p.n && gkb < p.k ? b[gkb * p.b_rs + gc * p.b_cs] : T(0);
+        Bs[kb][cc] = gc < p.n && gkb < p.k ? C(b[gkb * p.b_rs + gc * p.b_cs]) : C(0);
       }
       __syncthreads();
 #pragma unroll
       for (int kk = 0; kk < kDBK; ++kk) {
-        T fa[4], fb[4];
+        C fa[4], fb[4];
 #pragma unroll
         for (int i = 0; i < 4; ++i) fa[i] = As[kk][ty + 16 * i];
 #pragma unroll
@@ -641,7 +695,7 @@ __global__ void __launch_bounds__(kDThreads) tiled_gemm_kernel(GemmParams<T> p, 
         const int64_t col = n0 + tx + 16 * j;
         if (col < p.n) {
           T* cp = c + row * p.c_rs + col;
-          *cp = finish(p, acc[i][j], cp, row, col);
+          *cp = T(finish(p, acc[i][j], cp, row, col));
         }
       }
     }
@@ -666,10 +720,10 @@ struct GemvParams {
 };
 
 template <typename T>
-__device__ __forceinline__ void gemv_store(const GemvParams<T>& q, T* c, int64_t j, T sum) {
+__device__ __forceinline__ void gemv_store(const GemvParams<T>& q, T* c, int64_t j, compute_t<T> sum) {
   const int64_t row = q.out_is_row ? 0 : j, col = q.out_is_row ? j : 0;
   T* cp = c + row * q.g.c_rs + col;
-  *cp = finish(q.g, sum, cp, row, col);
+  *cp = T(finish(q.g, sum, cp, row, col));
 }
 
 // A warp per output; lanes stride over the contiguous reduction: every load of the warp is
@@ -684,17 +738,18 @@ __global__ void __launch_bounds__(256) gemv_dot_kernel(GemvParams<T> q) {
     const T* mat = q.mat + batch_offset(q.mat_off, q.mat_bs, bi);
     T* c = q.g.c + batch_offset(q.g.c_off, q.g.c_bs, bi);
     for (int64_t j = blockIdx.x * int64_t(blockDim.x / 32) + threadIdx.x / 32; j < q.len; j += warps) {
+      using C = compute_t<T>;
       const T* row = mat + j * q.sj;
-      T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+      C s0 = C(0), s1 = C(0), s2 = C(0), s3 = C(0);
       int64_t pp = lane;
       for (; pp + 96 < k; pp += 128) {
-        s0 = fma(row[pp * q.sp], v[pp * q.vs], s0);
-        s1 = fma(row[(pp + 32) * q.sp], v[(pp + 32) * q.vs], s1);
-        s2 = fma(row[(pp + 64) * q.sp], v[(pp + 64) * q.vs], s2);
-        s3 = fma(row[(pp + 96) * q.sp], v[(pp + 96) * q.vs], s3);
+        s0 = fma(C(row[pp * q.sp]), C(v[pp * q.vs]), s0);
+        s1 = fma(C(row[(pp + 32) * q.sp]), C(v[(pp + 32) * q.vs]), s1);
+        s2 = fma(C(row[(pp + 64) * q.sp]), C(v[(pp + 64) * q.vs]), s2);
+        s3 = fma(C(row[(pp + 96) * q.sp]), C(v[(pp + 96) * q.vs]), s3);
       }
-      for (; pp < k; pp += 32) s0 = fma(row[pp * q.sp], v[pp * q.vs], s0);
-      T sum = (s0 + s1) + (s2 + s3);
+      for (; pp < k; pp += 32) s0 = fma(C(row[pp * q.sp]), C(v[pp * q.vs]), s0);
+      C sum = (s0 + s1) + (s2 + s3);
 #pragma unroll
       for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
       if (lane == 0) gemv_store(q, c, j, sum);
@@ -705,7 +760,8 @@ __global__ void __launch_bounds__(256) gemv_dot_kernel(GemvParams<T> q) {
 // 32 consecutive outputs x 8 reduction slices per block (mat's outputs contiguous: sj == 1).
 template <typename T>
 __global__ void __launch_bounds__(256) gemv_axpy_kernel(GemvParams<T> q) {
-  __shared__ T part[8][33];
+  using C = compute_t<T>;
+  __shared__ C part[8][33];
   const int tx = int(threadIdx.x) % 32, ty = int(threadIdx.x) / 32;
   const int64_t k = q.g.k;
   for (int64_t bi = blockIdx.z; bi < q.g.batch; bi += gridDim.z) {
@@ -714,13 +770,13 @@ __global__ void __launch_bounds__(256) gemv_axpy_kernel(GemvParams<T> q) {
     T* c = q.g.c + batch_offset(q.g.c_off, q.g.c_bs, bi);
     for (int64_t j0 = blockIdx.x * int64_t(32); j0 < q.len; j0 += int64_t(gridDim.x) * 32) {
       const int64_t j = j0 + tx;
-      T sum = T(0);
+      C sum = C(0);
       if (j < q.len)
-        for (int64_t pp = ty; pp < k; pp += 8) sum = fma(mat[j * q.sj + pp * q.sp], v[pp * q.vs], sum);
+        for (int64_t pp = ty; pp < k; pp += 8) sum = fma(C(mat[j * q.sj + pp * q.sp]), C(v[pp * q.vs]), sum);
       part[ty][tx] = sum;
       __syncthreads();
       if (ty == 0 && j < q.len) {
-        T total = part[0][tx];
+        C total = part[0][tx];
         for (int s = 1; s < 8; ++s) total += part[s][tx];
         gemv_store(q, c, j, total);
       }
@@ -792,12 +848,13 @@ struct OperandLayout {
   bool vec;
 };
 
+// vec: 16-byte loads of `per_vec` elements.
 OperandLayout operand_layout(const void* base, int64_t ms, int64_t ks, const BatchOffsets& off, int64_t rows,
-                             int64_t k) {
+                             int64_t k, int64_t per_vec = 4) {
   const bool k_fast = ks == 1 || (k == 1 && ms != 1);
   const int layout = k_fast ? kLayoutK : (ms == 1 || rows == 1 ? kLayoutMN : kLayoutK);
   const int64_t unit = layout == kLayoutK ? ks : ms, other = layout == kLayoutK ? ms : ks;
-  const bool vec = unit == 1 && other % 4 == 0 && aligned(base, 16) && off.all_multiple_of(4);
+  const bool vec = unit == 1 && other % per_vec == 0 && aligned(base, 16) && off.all_multiple_of(per_vec);
   return {layout, vec};
 }
 
@@ -821,20 +878,20 @@ void launch_sgemm(int device, const GemmParams<float>& p, const OperandLayout& l
   launch("sgemm", kernel, grid, threads, 0, device, p, tiles_m, tiles_n, av, bv, cv);
 }
 
-// Dynamic shared memory of a tf32 launch for the operands' layouts.
-template <int BM, int BN, int STAGES>
-size_t tf32_smem(const OperandLayout& la, const OperandLayout& lb) {
+// Dynamic shared memory of a tensor-core launch for the operands' layouts.
+template <typename E, int BM, int BN, int STAGES>
+size_t tc_smem(const OperandLayout& la, const OperandLayout& lb) {
   constexpr int kThreads = 256;  // the tile's size does not depend on the thread count
-  const size_t a = la.layout == kLayoutK ? TcTile<kLayoutK, BM, kThreads>::kFloats
-                                         : TcTile<kLayoutMN, BM, kThreads>::kFloats;
-  const size_t b = lb.layout == kLayoutK ? TcTile<kLayoutK, BN, kThreads>::kFloats
-                                         : TcTile<kLayoutMN, BN, kThreads>::kFloats;
-  return size_t(STAGES) * (a + b) * sizeof(float);
+  const size_t a = la.layout == kLayoutK ? TcTile<E, kLayoutK, BM, kThreads>::kElems
+                                         : TcTile<E, kLayoutMN, BM, kThreads>::kElems;
+  const size_t b = lb.layout == kLayoutK ? TcTile<E, kLayoutK, BN, kThreads>::kElems
+                                         : TcTile<E, kLayoutMN, BN, kThreads>::kElems;
+  return size_t(STAGES) * (a + b) * sizeof(E);
 }
 
-template <int BM, int BN, int WN, int STAGES, int MINB>
-void launch_tf32(int device, const GemmParams<float>& p, const OperandLayout& la, const OperandLayout& lb,
-                 bool c_vec2, unsigned slices = 1) {
+template <typename E, int BM, int BN, int WN, int STAGES, int MINB>
+void launch_tc(int device, const GemmParams<E>& p, const OperandLayout& la, const OperandLayout& lb, bool c_vec2,
+               unsigned slices = 1) {
   constexpr int kThreads = (BM / 64) * (BN / WN) * 32;
   const int64_t tiles_m = (p.m + BM - 1) / BM, tiles_n = (p.n + BN - 1) / BN;
   dim3 grid = batch_grid(tiles_m * tiles_n, p.batch);
@@ -843,9 +900,9 @@ void launch_tf32(int device, const GemmParams<float>& p, const OperandLayout& la
   const auto go = [&](auto al, auto bl) {
     constexpr int AL = decltype(al)::value, BL = decltype(bl)::value;
     constexpr size_t kSmem =
-        size_t(STAGES) * (TcTile<AL, BM, kThreads>::kFloats + TcTile<BL, BN, kThreads>::kFloats) * sizeof(float);
-    launch("tf32_gemm", tf32_gemm_kernel<BM, BN, WN, STAGES, MINB, AL, BL>, grid, kThreads, kSmem, device, p,
-           tiles_m, tiles_n, cv);
+        size_t(STAGES) * (TcTile<E, AL, BM, kThreads>::kElems + TcTile<E, BL, BN, kThreads>::kElems) * sizeof(E);
+    launch(sizeof(E) == 4 ? "tf32_gemm" : "half_gemm", tc_gemm_kernel<E, BM, BN, WN, STAGES, MINB, AL, BL>, grid,
+           kThreads, kSmem, device, p, tiles_m, tiles_n, cv);
   };
   using K = std::integral_constant<int, kLayoutK>;
   using MN = std::integral_constant<int, kLayoutMN>;
@@ -870,11 +927,35 @@ void run_split_k(int device, const GemmParams<float>& p, const OperandLayout& la
   q.c = partial.as<float>(), q.c_rs = p.n, q.c_bs = p.m * p.n, q.c_off = nullptr;
   q.alpha = 1.0f, q.beta = 0.0f, q.bias = nullptr, q.act = Activation::none;
   q.k_slice = k_slice, q.c_slice = total;
-  if (tensor_cores) launch_tf32<64, 64, 32, 3, 4>(device, q, la, lb, p.n % 2 == 0, unsigned(slices));
+  if (tensor_cores) launch_tc<float, 64, 64, 32, 3, 4>(device, q, la, lb, p.n % 2 == 0, unsigned(slices));
   else launch_sgemm<64, 64, 16, 4>(device, q, la, lb, p.n % 4 == 0, unsigned(slices));
   launch("matmul_split_k", split_k_reduce_kernel<float>, grid_1d(total, 256), 256, 0, device, p,
          static_cast<const float*>(partial.as<float>()), int(slices));
 }
+
+// The tensor-core tiles for a grid that fills at least half the SMs: 128-tiles with 3 stages,
+// two blocks per SM where shared memory holds them (sm_90), one block (sm_80), 2 stages where
+// a block gets under 110 KB (sm_86, sm_89); else 64-tiles. False: the grid is too small.
+template <typename E>
+bool run_tc(int device, const DeviceInfo& info, const GemmParams<E>& p, const OperandLayout& la,
+            const OperandLayout& lb, bool c_vec2, int64_t tiles128, int64_t tiles64) {
+  const size_t smem3 = tc_smem<E, 128, 128, 3>(la, lb), smem2 = tc_smem<E, 128, 128, 2>(la, lb);
+  if (size_t(info.smem_block) >= smem2 && tiles128 >= info.sms / 2) {
+    if (info.major >= 9 && size_t(info.smem_sm) >= 2 * (smem3 + 1024))
+      launch_tc<E, 128, 128, 32, 3, 2>(device, p, la, lb, c_vec2);
+    else if (size_t(info.smem_block) >= smem3) launch_tc<E, 128, 128, 32, 3, 1>(device, p, la, lb, c_vec2);
+    else launch_tc<E, 128, 128, 32, 2, 1>(device, p, la, lb, c_vec2);
+    return true;
+  }
+  if (tiles64 >= info.sms / 2) {
+    launch_tc<E, 64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
+    return true;
+  }
+  return false;
+}
+
+template <typename T>
+void run_tiled(int device, const GemmParams<T>& p);
 
 template <typename T>
 void run_gemv(int device, const GemmParams<T>& p) {
@@ -910,7 +991,7 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
   p.a = reinterpret_cast<const T*>(args.a), p.a_rs = args.a_rs, p.a_cs = args.a_cs;
   p.b = reinterpret_cast<const T*>(args.b), p.b_rs = args.b_rs, p.b_cs = args.b_cs;
   p.c = reinterpret_cast<T*>(args.c), p.c_rs = args.c_rs;
-  p.alpha = static_cast<T>(args.alpha), p.beta = static_cast<T>(args.beta);
+  p.alpha = static_cast<compute_t<T>>(args.alpha), p.beta = static_cast<compute_t<T>>(args.beta);
   p.bias = reinterpret_cast<const T*>(args.bias), p.bias_rs = args.bias_rs, p.bias_cs = args.bias_cs;
   p.act = args.act;
   p.k_slice = p.k, p.c_slice = 0;
@@ -956,15 +1037,8 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
     const bool tensor_cores = tf32 && info.major >= 8 && la.vec && lb.vec && p.k > 0;
     // 128-tiles: 3 stages, two blocks per SM where shared memory holds them (sm_90), one
     // block (sm_80), 2 stages where a block gets under 110 KB (sm_86, sm_89).
-    const size_t smem3 = tf32_smem<128, 128, 3>(la, lb), smem2 = tf32_smem<128, 128, 2>(la, lb);
-    const bool tiles128_fit = size_t(info.smem_block) >= smem2;
-    if (tensor_cores && tiles128_fit && tiles128 >= info.sms / 2) {
-      if (info.major >= 9 && size_t(info.smem_sm) >= 2 * (smem3 + 1024))
-        launch_tf32<128, 128, 32, 3, 2>(device, p, la, lb, c_vec2);
-      else if (size_t(info.smem_block) >= smem3) launch_tf32<128, 128, 32, 3, 1>(device, p, la, lb, c_vec2);
-      else launch_tf32<128, 128, 32, 2, 1>(device, p, la, lb, c_vec2);
-    } else if (tensor_cores && tiles64 >= info.sms / 2) {
-      launch_tf32<64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
+    if (tensor_cores && run_tc(device, info, p, la, lb, c_vec2, tiles128, tiles64)) {
+      // done
     } else if (tiles64 < info.sms / 2 && p.k >= 2 * kMinSlice) {
       const int64_t by_sms = (info.sms + tiles64 - 1) / tiles64, by_k = p.k / kMinSlice;
       run_split_k(device, p, la, lb, by_sms < by_k ? by_sms : by_k, tensor_cores);
@@ -973,14 +1047,32 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
     } else {
       launch_sgemm<64, 64, 16, 4>(device, p, la, lb, c_vec);
     }
+  } else if constexpr (is_half_v<T>) {
+    // Tensor cores (sm_80+) where both operands allow 16-byte loads, else the plain tiles.
+    const DeviceInfo info = device_info(device);
+    const OperandLayout la = operand_layout(p.a, p.a_rs, p.a_cs, ao, p.m, p.k, 8);
+    const OperandLayout lb = operand_layout(p.b, p.b_cs, p.b_rs, bo, p.n, p.k, 8);
+    const bool c_vec2 = p.c_rs % 2 == 0 && aligned(p.c, 4) && co.all_multiple_of(2);
+    const int64_t tiles128 = ((p.m + 127) / 128) * ((p.n + 127) / 128) * p.batch;
+    const int64_t tiles64 = ((p.m + 63) / 64) * ((p.n + 63) / 64) * p.batch;
+    const bool tensor_cores = info.major >= 8 && la.vec && lb.vec && p.k > 0;
+    if (!tensor_cores) run_tiled(device, p);
+    else if (!run_tc(device, info, p, la, lb, c_vec2, tiles128, tiles64)) launch_tc<T, 64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
   } else {
     (void)tf32;
-    const int64_t tiles_m = (p.m + kDB - 1) / kDB, tiles_n = (p.n + kDB - 1) / kDB;
-    launch("dgemm", tiled_gemm_kernel<T>, batch_grid(tiles_m * tiles_n, p.batch), kDThreads, 0, device, p, tiles_m,
-           tiles_n);
+    run_tiled(device, p);
   }
   if (second_pass) {
     launch("matmul_activation", activate_kernel<T>, grid_1d(p.m * p.n * p.batch, 256), 256, 0, device, p, act);
+  }
+}
+
+template <typename T>
+void run_tiled(int device, const GemmParams<T>& p) {
+  {
+    const int64_t tiles_m = (p.m + kDB - 1) / kDB, tiles_n = (p.n + kDB - 1) / kDB;
+    launch(sizeof(T) == 8 ? "dgemm" : "tiled_gemm", tiled_gemm_kernel<T>, batch_grid(tiles_m * tiles_n, p.batch),
+           kDThreads, 0, device, p, tiles_m, tiles_n);
   }
 }
 
@@ -991,8 +1083,10 @@ void matmul(int device, const cpu::MatmulArgs& args, bool tf32) {
   switch (args.dtype) {
     case DType::float32: return run<float>(device, args, tf32);
     case DType::float64: return run<double>(device, args, tf32);
+    case DType::float16: return run<Half>(device, args, tf32);
+    case DType::bfloat16: return run<BFloat16>(device, args, tf32);
     default:
-      FIBRIL_FAIL(NotImplemented, "[matmul] CUDA supports float32 and float64 operands, got ", dtype_name(args.dtype));
+      FIBRIL_FAIL(NotImplemented, "[matmul] CUDA supports floating-point operands, got ", dtype_name(args.dtype));
   }
 }
 

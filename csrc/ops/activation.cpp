@@ -2,6 +2,8 @@
 // contiguous memory (a strided input is copied first).
 #include "ops/activation.h"
 
+#include <optional>
+
 #include "core/errors.h"
 #include "cuda/activation.h"
 #include "ops/device.h"
@@ -10,13 +12,19 @@ namespace fibril::ops {
 namespace {
 
 void check_input(const Array& x, const char* op) {
-  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a floating-point input, got ", x.describe());
 }
 
 Array run(ActivationKind kind, const Array& x_in, const Array* g_in, double a, double b, double c) {
+  const Device device = common_device(g_in ? "activation_backward" : "activation", {&x_in, g_in});
+  if (device.is_cpu() && is_reduced_float(x_in.dtype())) {
+    // The CPU kernels have no 16-bit float loops: compute in float32, round the result back.
+    std::optional<Array> g_wide;
+    if (g_in) g_wide = g_in->astype(DType::float32);
+    return run(kind, x_in.astype(DType::float32), g_in ? &*g_wide : nullptr, a, b, c).astype(x_in.dtype());
+  }
   const Array x = x_in.contiguous();
   const Array g = g_in ? g_in->contiguous() : x;
-  const Device device = common_device(g_in ? "activation_backward" : "activation", {&x_in, g_in});
   Array out = Array::empty(x.shape(), x.dtype(), device);
   if (out.numel() == 0) return out;
   cpu::ActivationArgs args{kind, x.dtype(), x.numel(), static_cast<const char*>(x.data()),

@@ -53,7 +53,9 @@ void dispatch(const Layout& lay) {
 
 Layout prepare(const Array& q_in, const Array& k_in, const Array& v_in, const AttentionParams& p) {
   const Device device = common_device(kOp, {&q_in, &k_in, &v_in, p.mask ? &*p.mask : nullptr});
-  FIBRIL_CHECK(is_floating_point(q_in.dtype()) && k_in.dtype() == q_in.dtype() && v_in.dtype() == q_in.dtype(), Type,
+  FIBRIL_CHECK((q_in.dtype() == DType::float32 || q_in.dtype() == DType::float64) && k_in.dtype() == q_in.dtype() &&
+                   v_in.dtype() == q_in.dtype(),
+               Type,
                kOp, " query, key and value must be float32 or float64 of one dtype, got ", q_in.describe(), ", ",
                k_in.describe(), ", ", v_in.describe());
   const int nd = q_in.ndim();

@@ -53,13 +53,12 @@ void broadcast_strides(const Array& a, int ndim, int64_t* strides) {
   for (int i = 0; i < ndim; ++i) strides[i] = i < lead || a.shape()[i - lead] == 1 ? 0 : a.strides()[i - lead];
 }
 
-// The part every op shares: check out, bring the inputs to their dtypes (and copy any that
-// partly overlaps out), run the kernel into out or a new array, report kernel failures.
+// The part every op shares: bring the inputs to their dtypes (and copy any that partly
+// overlaps out), run the kernel into out or a new array, report kernel failures.
 // kernel(args, host_scalars): on CUDA, bit k of host_scalars marks input k as a host value.
 template <typename Kernel>
-Array launch(const char* op, const Device device, const Shape& shape, DType compute, DType result,
-             std::initializer_list<Input> inputs, Array* out, Kernel&& kernel) {
-  if (out) check_out(op, *out, shape, result);
+Array launch_inputs(const char* op, const Device device, const Shape& shape, DType compute, DType result,
+                    const Input* inputs, int count, Array* out, Kernel&& kernel) {
   const int ndim = static_cast<int>(shape.size());
   std::optional<Array> held[3];
   alignas(8) char scalars[3][8];
@@ -67,7 +66,8 @@ Array launch(const char* op, const Device device, const Shape& shape, DType comp
   cpu::ElementwiseArgs args{};
   unsigned host_scalars = 0;
   int k = 0;
-  for (const Input& in : inputs) {
+  for (int i = 0; i < count; ++i) {
+    const Input& in = inputs[i];
     const Array* a = in.array;
     args.in[k] = static_cast<const char*>(a->data());
     args.in_strides[k] = strides[k];
@@ -108,6 +108,27 @@ Array launch(const char* op, const Device device, const Shape& shape, DType comp
   return *out;
 }
 
+// Checks out, then launch_inputs; on the CPU, 16-bit floats go through float32.
+template <typename Kernel>
+Array launch(const char* op, const Device device, const Shape& shape, DType compute, DType result,
+             std::initializer_list<Input> inputs, Array* out, Kernel&& kernel) {
+  if (out) check_out(op, *out, shape, result);
+  if (device.is_cpu() && is_reduced_float(compute)) {
+    // The CPU kernels have no 16-bit float loops: compute in float32, round the result back.
+    Input wide_inputs[3];
+    int n = 0;
+    for (const Input& in : inputs) wide_inputs[n++] = {in.array, in.dtype == compute ? DType::float32 : in.dtype};
+    const DType wide_result = result == compute ? DType::float32 : result;
+    Array wide = launch_inputs(op, device, shape, DType::float32, wide_result, wide_inputs, n, nullptr, kernel);
+    if (wide_result != result) wide = wide.astype(result);
+    if (!out) return wide;
+    out->copy_from(wide);
+    return *out;
+  }
+  const Input* begin = inputs.begin();
+  return launch_inputs(op, device, shape, compute, result, begin, static_cast<int>(inputs.size()), out, kernel);
+}
+
 bool float_only(UnaryOp op) {
   switch (op) {
     case UnaryOp::exp: case UnaryOp::exp2: case UnaryOp::log: case UnaryOp::log2: case UnaryOp::log1p:
@@ -125,9 +146,9 @@ bool rounding(UnaryOp op) {
 
 // A 0-d array holding dt's lowest (upper: highest) value: clamp's missing bound.
 Array extreme(DType dt, bool upper) {
-  double v = visit_dtype(dt, [upper](auto t) {
+  double v = visit_any_dtype(dt, [upper](auto t) {
     using T = decltype(t);
-    if constexpr (std::is_floating_point_v<T>) return (upper ? 1 : -1) * std::numeric_limits<double>::infinity();
+    if constexpr (std::is_floating_point_v<compute_t<T>>) return (upper ? 1 : -1) * std::numeric_limits<double>::infinity();
     else return static_cast<double>(upper ? std::numeric_limits<T>::max() : std::numeric_limits<T>::min());
   });
   return Array::full({}, v, dt);  // int64's max rounds up to 2^63, which the cast saturates back

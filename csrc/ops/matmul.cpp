@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <atomic>
+#include <optional>
 
 #include "core/errors.h"
 #include "core/shape.h"
@@ -60,6 +61,23 @@ std::vector<int64_t> batch_offsets(const Array& x) {
 }
 
 void run(const GemmCall& call) {
+  if (call.c.device().is_cpu() && is_reduced_float(call.c.dtype())) {
+    // The CPU GEMM computes in float32 and float64: 16-bit operands widen, the product rounds back.
+    GemmCall wide = call;
+    wide.a = call.a.astype(DType::float32);
+    wide.b = call.b.astype(DType::float32);
+    wide.c = call.beta != 0 ? call.c.astype(DType::float32) : Array::empty(call.c.shape(), DType::float32);
+    std::optional<Array> bias;
+    if (call.bias) {  // a 1-D bias: contiguous once widened
+      bias = call.bias->astype(DType::float32);
+      wide.bias = &*bias;
+      wide.bias_rs = call.bias_rs ? 1 : 0;
+      wide.bias_cs = call.bias_cs ? 1 : 0;
+    }
+    run(wide);
+    Array(call.c).copy_from(wide.c);
+    return;
+  }
   const Array &a = call.a, &b = call.b, &c = call.c;
   const int nd = a.ndim();
   cpu::MatmulArgs args{};

@@ -11,7 +11,7 @@ namespace fibril::ops {
 namespace {
 
 void check_input(const Array& x, const char* op) {
-  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a floating-point input, got ", x.describe());
 }
 
 // p contiguous, of x's dtype, with shape `shape` (ValueError naming both shapes otherwise).
@@ -35,6 +35,12 @@ Shape leading_shape(const Array& x, const Shape& normalized, const char* op) {
   return Shape(x.shape().begin(), x.shape().end() - static_cast<int64_t>(k));
 }
 
+// The norms compute float16 and bfloat16 in float32: widened copies in, results rounded back
+// (the mean and rstd stay float32, as PyTorch keeps them).
+Array wide(const Array& a) { return is_reduced_float(a.dtype()) ? a.astype(DType::float32) : a; }
+OptArray wide(const OptArray& a) { return a ? OptArray(wide(*a)) : a; }
+OptArray narrow(const OptArray& a, DType dt) { return a ? OptArray(a->astype(dt)) : a; }
+
 int64_t numel_of(const Shape& s) {
   int64_t n = 1;
   for (int64_t d : s) n *= d;
@@ -56,6 +62,10 @@ NormResult row_norm(bool rms, const Array& x_in, const Shape& normalized, const 
                     const OptArray& bias, double eps) {
   const char* op = rms ? "rms_norm" : "layer_norm";
   check_input(x_in, op);
+  if (is_reduced_float(x_in.dtype())) {
+    NormResult r = row_norm(rms, wide(x_in), normalized, wide(weight), wide(bias), eps);
+    return NormResult{r.y.astype(x_in.dtype()), r.mean, r.rstd};
+  }
   const Device device = common_device(op, {&x_in, weight ? &*weight : nullptr, bias ? &*bias : nullptr});
   const Shape lead = leading_shape(x_in, normalized, op);
   const Array x = x_in.contiguous();
@@ -78,6 +88,12 @@ NormGrads row_norm_backward(bool rms, const Array& g_in, const Array& x_in, cons
                             bool want_bias) {
   const char* op = rms ? "rms_norm_backward" : "layer_norm_backward";
   check_input(x_in, op);
+  if (is_reduced_float(x_in.dtype()) && g_in.dtype() == x_in.dtype()) {
+    NormGrads r = row_norm_backward(rms, wide(g_in), wide(x_in), normalized, wide(weight), wide(mean), wide(rstd),
+                                    want_weight, want_bias);
+    const DType pd = weight ? weight->dtype() : x_in.dtype();
+    return NormGrads{r.gx.astype(x_in.dtype()), narrow(r.gw, pd), narrow(r.gb, pd)};
+  }
   const Device device = common_device(op, {&g_in, &x_in, weight ? &*weight : nullptr, &mean, &rstd});
   leading_shape(x_in, normalized, op);
   FIBRIL_CHECK(g_in.shape() == x_in.shape() && g_in.dtype() == x_in.dtype(), Value, "[", op, "] gradient ",
@@ -109,6 +125,14 @@ NormResult batch_norm(const Array& x_in, const OptArray& weight, const OptArray&
                       const OptArray& running_var, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
   check_input(x_in, op);
+  if (is_reduced_float(x_in.dtype())) {
+    const OptArray mean_wide = wide(running_mean), var_wide = wide(running_var);
+    NormResult r = batch_norm(wide(x_in), wide(weight), wide(bias), mean_wide, var_wide, training, momentum, eps);
+    for (auto [stat, stat_wide] : {std::pair{&running_mean, &mean_wide}, std::pair{&running_var, &var_wide}}) {
+      if (training && *stat && is_reduced_float((*stat)->dtype())) Array(**stat).copy_from(**stat_wide);  // rounded back
+    }
+    return NormResult{r.y.astype(x_in.dtype()), r.mean, r.rstd};
+  }
   const Device device = common_device(op, {&x_in, weight ? &*weight : nullptr, bias ? &*bias : nullptr,
                                            running_mean ? &*running_mean : nullptr,
                                            running_var ? &*running_var : nullptr});
@@ -142,6 +166,12 @@ NormGrads batch_norm_backward(const Array& g_in, const Array& x_in, const OptArr
                               const Array& rstd, bool training, bool want_weight, bool want_bias) {
   const char* op = "batch_norm_backward";
   check_input(x_in, op);
+  if (is_reduced_float(x_in.dtype()) && g_in.dtype() == x_in.dtype()) {
+    NormGrads r = batch_norm_backward(wide(g_in), wide(x_in), wide(weight), wide(mean), wide(rstd), training,
+                                      want_weight, want_bias);
+    const DType pd = weight ? weight->dtype() : x_in.dtype();
+    return NormGrads{r.gx.astype(x_in.dtype()), narrow(r.gw, pd), narrow(r.gb, pd)};
+  }
   const Device device = common_device(op, {&g_in, &x_in, weight ? &*weight : nullptr, &mean, &rstd});
   const ChannelLayout l = channels_of(x_in, op);
   FIBRIL_CHECK(g_in.shape() == x_in.shape() && g_in.dtype() == x_in.dtype(), Value, "[", op, "] gradient ",

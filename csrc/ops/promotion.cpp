@@ -3,15 +3,18 @@
 namespace fibril {
 namespace {
 
-// Rank in the promotion lattice: for fibril's dtypes promotion is the higher rank.
+// Rank in the promotion lattice: promotion is the higher rank, except that float16 and
+// bfloat16 (same rank, neither holds the other) meet at float32.
 int rank(DType dt) {
   switch (dt) {
     case DType::bool_: return 0;
     case DType::uint8: return 1;
     case DType::int32: return 2;
     case DType::int64: return 3;
-    case DType::float32: return 4;
-    case DType::float64: return 5;
+    case DType::float16: return 4;
+    case DType::bfloat16: return 4;
+    case DType::float32: return 5;
+    case DType::float64: return 6;
   }
   return 0;
 }
@@ -42,7 +45,10 @@ Slot combine(Slot higher, Slot lower) {
 
 }  // namespace
 
-DType promote_types(DType a, DType b) { return rank(a) >= rank(b) ? a : b; }
+DType promote_types(DType a, DType b) {
+  if (a != b && rank(a) == rank(b)) return DType::float32;
+  return rank(a) >= rank(b) ? a : b;
+}
 
 DType result_type(std::initializer_list<Operand> operands) {
   Slot dim, zero_dim, wrapped;
@@ -72,6 +78,8 @@ const char* torch_type_name(DType dt) {
     case DType::int32: return "Int";
     case DType::uint8: return "Byte";
     case DType::bool_: return "Bool";
+    case DType::float16: return "Half";
+    case DType::bfloat16: return "BFloat16";
   }
   return "?";
 }

@@ -32,6 +32,11 @@ const char* op_name(ReduceOp op) {
   return "reduce";
 }
 
+// The reductions run float16 and bfloat16 in float32 (a widened copy; the kernels have no
+// 16-bit loads) and round the result back.
+Array widened(const Array& x) { return is_reduced_float(x.dtype()) ? x.astype(DType::float32) : x; }
+Array narrowed(const Array& r, DType dt) { return r.dtype() == DType::float32 && dt != r.dtype() ? r.astype(dt) : r; }
+
 void check_floating(const Array& x, const char* op) {
   FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a floating-point input, got ", x.describe());
 }
@@ -144,6 +149,10 @@ std::pair<Array, Array> arg_reduce(const Array& x_in, std::optional<int64_t> dim
                                    bool want_values, const char* op) {
   FIBRIL_CHECK(want_values || x_in.dtype() != DType::bool_, Type, "[", op, "] does not support bool input, got ",
                x_in.describe());
+  if (is_reduced_float(x_in.dtype())) {  // widening keeps the order, ties and NaNs
+    auto [values, indices] = arg_reduce(widened(x_in), dim, keepdim, is_max, want_values, op);
+    return {want_values ? narrowed(values, x_in.dtype()) : values, indices};
+  }
   const Array x = x_in.contiguous();
   AlongDim s;
   if (dim) {
@@ -167,6 +176,8 @@ std::pair<Array, Array> arg_reduce(const Array& x_in, std::optional<int64_t> dim
 }
 
 Array scan(const Array& x_in, int64_t dim, std::optional<DType> dtype, bool is_prod, const char* op) {
+  const DType in = dtype.value_or(x_in.dtype());
+  if (is_reduced_float(in)) return narrowed(scan(widened(x_in), dim, DType::float32, is_prod, op), in);
   Array x = dtype && *dtype != x_in.dtype() ? x_in.astype(*dtype) : x_in.contiguous();
   const AlongDim s = along_dim(x, dim, true, op);
   Array out = Array::empty(x.shape(), is_floating_point(x.dtype()) ? x.dtype() : DType::int64, x.device());
@@ -183,6 +194,11 @@ Array reduce(ReduceOp op, const Array& x_in, const Dims& dims, bool keepdim, std
   const char* name = op_name(op);
   const bool takes_dtype = op == ReduceOp::sum || op == ReduceOp::mean || op == ReduceOp::prod;
   FIBRIL_CHECK(!dtype || takes_dtype, Type, "[", name, "] takes no dtype argument");
+  const DType in = dtype.value_or(x_in.dtype());
+  if (is_reduced_float(in)) {  // float32 accumulation, the result rounded back
+    Array r = reduce(op, widened(x_in), dims, keepdim, dtype ? std::optional<DType>(DType::float32) : std::nullopt);
+    return narrowed(r, in);
+  }
   FIBRIL_CHECK(op != ReduceOp::mean || is_floating_point(dtype.value_or(x_in.dtype())), Type,
                "[mean] needs a floating-point input or dtype, got ", x_in.describe(),
                dtype ? std::string(" with dtype ") + dtype_name(*dtype) : std::string());
@@ -227,14 +243,16 @@ Array reduce(ReduceOp op, const Array& x_in, const Dims& dims, bool keepdim, std
 }
 
 Array var(const Array& x, const Dims& dims, double correction, bool keepdim) {
-  return moments(x, dims, correction, keepdim, false);
+  return narrowed(moments(widened(x), dims, correction, keepdim, false), x.dtype());
 }
 
 Array stddev(const Array& x, const Dims& dims, double correction, bool keepdim) {
-  return moments(x, dims, correction, keepdim, true);
+  return narrowed(moments(widened(x), dims, correction, keepdim, true), x.dtype());
 }
 
-Array norm(const Array& x, double p, const Dims& dims, bool keepdim) {
+Array norm(const Array& x_in, double p, const Dims& dims, bool keepdim) {
+  if (is_reduced_float(x_in.dtype())) return narrowed(norm(widened(x_in), p, dims, keepdim), x_in.dtype());
+  const Array& x = x_in;
   check_floating(x, "norm");
   FIBRIL_CHECK(!std::isnan(p), Value, "[norm] p must be a number, got nan");
   const Plan plan = plan_reduction(x, dims, keepdim, "norm");

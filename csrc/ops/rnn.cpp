@@ -42,7 +42,8 @@ struct Dims {
 };
 
 Dims dims_of(RnnMode mode, const Array& x, const std::vector<RnnWeights>& dirs, const char* op) {
-  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
+  FIBRIL_CHECK(x.dtype() == DType::float32 || x.dtype() == DType::float64, Type, "[", op,
+               "] needs a float32 or float64 input, got ", x.describe());
   FIBRIL_CHECK(x.ndim() == 3 && x.shape()[0] >= 1 && x.shape()[1] >= 1, Value, "[", op,
                "] expected a (seq_len, batch, input_size) input with seq_len and batch >= 1, got shape ",
                shape_str(x.shape()));

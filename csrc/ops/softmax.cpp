@@ -16,7 +16,7 @@ namespace fibril::ops {
 namespace {
 
 void check_input(const Array& x, const char* op) {
-  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a float32 or float64 input, got ", x.describe());
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a floating-point input, got ", x.describe());
 }
 
 // The permutation moving dim d of an ndim array last, and its inverse.
@@ -46,6 +46,11 @@ Array back_from_rows(const Array& rows, const Array& like, int d) {
 }
 
 Array run_softmax(cpu::SoftmaxKind kind, const Array& x, const Array* g, int d) {
+  if (is_reduced_float(x.dtype())) {  // float32 math on widened copies, the result rounded back
+    std::optional<Array> g_wide;
+    if (g) g_wide = g->astype(DType::float32);
+    return run_softmax(kind, x.astype(DType::float32), g ? &*g_wide : nullptr, d).astype(x.dtype());
+  }
   const Array xr = rows_of(x, d);
   const Array gr = g ? rows_of(*g, d) : xr;
   const Device device = x.device();
@@ -130,6 +135,11 @@ Array softmax_backward(const Array& y, const Array& g, int64_t dim, bool log) {
 }
 
 ClassLoss class_loss(const Array& x, const Array& target, const ClassLossOptions& opt) {
+  if (is_reduced_float(x.dtype())) {  // float32 math; the per-row statistics stay float32
+    check_input(x, loss_name(opt));
+    ClassLoss r = class_loss(x.astype(DType::float32), target, opt);
+    return ClassLoss{r.loss.astype(x.dtype()), r.row_weight.astype(x.dtype()), r.stats};
+  }
   const Operands o = operands(x, target, opt);
   const Device device = x.device();
   ClassLoss r{Array::empty(target.shape(), x.dtype(), device), Array::empty(target.shape(), x.dtype(), device),
@@ -148,6 +158,10 @@ ClassLoss class_loss(const Array& x, const Array& target, const ClassLossOptions
 
 Array class_loss_backward(const Array& g, const Array& x, const Array& target, const Array& stats,
                           const ClassLossOptions& opt) {
+  if (is_reduced_float(x.dtype()) && g.dtype() == x.dtype()) {
+    return class_loss_backward(g.astype(DType::float32), x.astype(DType::float32), target, stats, opt)
+        .astype(x.dtype());
+  }
   const Operands o = operands(x, target, opt);
   const std::string bop = std::string(loss_name(opt)) + "_backward";
   const Device device = common_device(bop.c_str(), {&g, &x, &stats});

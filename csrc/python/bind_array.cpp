@@ -30,6 +30,7 @@ DType dtype_from_format(std::string format, size_t itemsize) {
     switch (format[0]) {
       case 'f': if (itemsize == 4) return DType::float32; break;
       case 'd': if (itemsize == 8) return DType::float64; break;
+      case 'e': if (itemsize == 2) return DType::float16; break;
       case 'q': case 'l': case 'i':
         if (itemsize == 8) return DType::int64;
         if (itemsize == 4) return DType::int32;
@@ -40,7 +41,7 @@ DType dtype_from_format(std::string format, size_t itemsize) {
     }
   }
   FIBRIL_FAIL(Type, "[from_buffer] unsupported element format '", format, "' (", itemsize,
-              " bytes); fibril has float32, float64, int64, int32, uint8, bool");
+              " bytes); fibril has float32, float64, float16, int64, int32, uint8, bool");
 }
 
 const char* format_of(DType dt) {
@@ -51,6 +52,8 @@ const char* format_of(DType dt) {
     case DType::int32: return "i";
     case DType::uint8: return "B";
     case DType::bool_: return "?";
+    case DType::float16: return "e";
+    case DType::bfloat16: break;  // no buffer-protocol (or numpy) type
   }
   return "";
 }
@@ -91,6 +94,8 @@ Array array_from_buffer(py::handle obj) {
 py::buffer_info buffer_of(const Array& a) {
   FIBRIL_CHECK(a.device().is_cpu(), Runtime, "[buffer] ", a.describe(),
                " lives on a CUDA device; copy it to the CPU with .to('cpu') first");
+  FIBRIL_CHECK(a.dtype() != DType::bfloat16, Type, "[buffer] ", a.describe(),
+               ": bfloat16 has no buffer-protocol or numpy type; convert it with .float() first");
   std::vector<py::ssize_t> shape(a.shape().begin(), a.shape().end()), strides(a.ndim());
   for (int i = 0; i < a.ndim(); ++i) strides[i] = a.strides()[i] * static_cast<py::ssize_t>(a.itemsize());
   return py::buffer_info(a.data(), static_cast<py::ssize_t>(a.itemsize()), format_of(a.dtype()), a.ndim(), shape,

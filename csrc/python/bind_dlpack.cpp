@@ -24,6 +24,8 @@ DLDataType to_dl(DType dt) {
     case DType::int32: return {kDLInt, 32, 1};
     case DType::uint8: return {kDLUInt, 8, 1};
     case DType::bool_: return {kDLBool, 8, 1};
+    case DType::float16: return {kDLFloat, 16, 1};
+    case DType::bfloat16: return {kDLBfloat, 16, 1};
   }
   return {};
 }
@@ -32,6 +34,8 @@ std::optional<DType> from_dl(DLDataType t) {
   if (t.lanes != 1) return std::nullopt;
   if (t.code == kDLFloat && t.bits == 32) return DType::float32;
   if (t.code == kDLFloat && t.bits == 64) return DType::float64;
+  if (t.code == kDLFloat && t.bits == 16) return DType::float16;
+  if (t.code == kDLBfloat && t.bits == 16) return DType::bfloat16;
   if (t.code == kDLInt && t.bits == 64) return DType::int64;
   if (t.code == kDLInt && t.bits == 32) return DType::int32;
   if (t.code == kDLUInt && t.bits == 8) return DType::uint8;
@@ -115,7 +119,7 @@ Array wrap_dltensor(const DLTensor& t, bool read_only, std::function<void()> rel
   } guard{release};
   std::optional<DType> dtype = from_dl(t.dtype);
   FIBRIL_CHECK(dtype.has_value(), Type, "[from_dlpack] unsupported DLPack dtype (code ", int(t.dtype.code), ", ",
-               int(t.dtype.bits), " bits, ", t.dtype.lanes, " lanes); fibril has float32, float64, int64, int32, uint8, bool");
+               int(t.dtype.bits), " bits, ", t.dtype.lanes, " lanes); fibril has float32, float64, float16, bfloat16, int64, int32, uint8, bool");
   Device device;
   if (t.device.device_type == kDLCUDA) {
     FIBRIL_CHECK(!cuda::emulating(), Runtime, "[from_dlpack] CUDA memory cannot be imported under the CUDA emulator");

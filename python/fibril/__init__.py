@@ -4,9 +4,11 @@ from . import _C
 from ._C import (
     Array,
     DType,
+    bfloat16,
     bool,
     cpu_isa,
     empty_cache,
+    float16,
     float32,
     float64,
     get_flush_denormal,
@@ -67,6 +69,7 @@ from . import data, metrics, train
 __version__ = "0.1.0"
 float = float32
 double = float64
+half = float16
 long = int64
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _C
 
-_SUPPORTED = {np.dtype(t) for t in ("float32", "float64", "int64", "int32", "uint8", "bool")}
+_SUPPORTED = {np.dtype(t) for t in ("float32", "float64", "float16", "int64", "int32", "uint8", "bool")}
 
 
 def from_numpy(array):
@@ -18,14 +18,14 @@ def from_numpy(array):
     non-negative strides (every array numpy creates itself, and views with positive steps).
     Anything else is copied once into a fresh C-contiguous array: read-only arrays,
     negative strides (``x[::-1]``), byte-swapped or unaligned data. Unsupported dtypes
-    (float16, complex, object, ...) raise TypeError.
+    (complex, object, ...) raise TypeError.
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
     if array.dtype.newbyteorder("=") not in _SUPPORTED:
         raise TypeError(
             f"from_numpy: unsupported dtype {array.dtype} "
-            "(fibril has float32, float64, int64, int32, uint8, bool)"
+            "(fibril has float32, float64, float16, int64, int32, uint8, bool)"
         )
     if not _shareable(array):
         array = np.array(array, dtype=array.dtype.newbyteorder("="), order="C", copy=True)

@@ -10,7 +10,7 @@ import numpy as np
 from . import _C, _interop
 from .tensor import Tensor
 
-_NUMPY_DTYPES = {"float32", "float64", "int64", "int32", "uint8", "bool"}
+_NUMPY_DTYPES = {"float32", "float64", "float16", "int64", "int32", "uint8", "bool"}
 
 
 def _dtype(dtype):
@@ -48,10 +48,11 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if not hasattr(data, "dtype") and arr.dtype == np.float64:
         arr = arr.astype(np.float32)  # Python floats: the default dtype
     if arr.dtype.name not in _NUMPY_DTYPES and dtype is None:
-        raise TypeError(f"unsupported dtype {arr.dtype} (fibril has float32, float64, int64, int32, uint8, bool)")
-    if dtype is not None:
-        arr = arr.astype(np.dtype(dtype.name))
-    return _finish(_interop.from_numpy(np.array(arr, order="C", copy=True)), None, device, requires_grad)
+        raise TypeError(f"unsupported dtype {arr.dtype} (fibril has float32, float64, float16, int64, int32, uint8, "
+                        "bool; bfloat16 from a float32 array)")
+    if dtype is not None:  # bfloat16, which numpy lacks, is rounded from float32 by _finish
+        arr = arr.astype(np.float32 if dtype == _C.bfloat16 else np.dtype(dtype.name))
+    return _finish(_interop.from_numpy(np.array(arr, order="C", copy=True)), dtype, device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -131,17 +132,17 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         values = start + np.arange(count, dtype=np.float64) * step
     else:
         values = start + np.arange(count, dtype=np.int64) * builtins.int(step)
-    return tensor(values.astype(np.dtype(dtype.name)), device=device, requires_grad=requires_grad)
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if steps < 0:
         raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
     dtype = _dtype(dtype) or _C.float32
-    values = np.linspace(start, end, steps, dtype=np.float64).astype(np.dtype(dtype.name))
-    return tensor(values, device=device, requires_grad=requires_grad)
+    values = np.linspace(start, end, steps, dtype=np.float64)
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     dtype = _dtype(dtype) or _C.float32
-    return tensor(np.eye(n, m, dtype=np.dtype(dtype.name)), device=device, requires_grad=requires_grad)
+    return tensor(np.eye(n, m), dtype=dtype, device=device, requires_grad=requires_grad)

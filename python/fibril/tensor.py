@@ -235,6 +235,8 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if not self.device == "cpu":
             raise TypeError(f"can't convert {self.device} tensor to numpy; use .cpu() first")
+        if self.dtype == _C.bfloat16:
+            raise TypeError("Got unsupported ScalarType BFloat16: numpy has no bfloat16; use .float() first")
         return np.asarray(self._data)
 
     def __array__(self, dtype=None, copy=None):
@@ -244,10 +246,10 @@ class Tensor:
     def item(self):
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
-        return np.asarray(self._data.to("cpu")).reshape(()).item()
+        return _host_values(self._data).reshape(()).item()
 
     def tolist(self):
-        return np.asarray(self._data.to("cpu")).tolist()
+        return _host_values(self._data).tolist()
 
     def __float__(self):
         return float(self.item())
@@ -344,8 +346,17 @@ def _wrap_dim(dim, ndim):
 _DEFAULT_DTYPES = ("float32", "int64", "bool")
 
 
+def _host_values(array):
+    """A numpy copy or view of the array's values on the host; bfloat16 (which numpy lacks)
+    comes as float32, which holds every bfloat16 value exactly."""
+    array = array.to("cpu")
+    if array.dtype == _C.bfloat16:
+        array = array.astype(_C.float32)
+    return np.asarray(array)
+
+
 def _format(t):
-    arr = np.asarray(t._data.to("cpu"))
+    arr = _host_values(t._data)
     if arr.dtype.kind == "f":
         finite = arr[np.isfinite(arr)]
         integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))

@@ -312,6 +312,14 @@ class Module:
         from .. import float64
         return self.to(float64)
 
+    def half(self):
+        from .. import float16
+        return self.to(float16)
+
+    def bfloat16(self):
+        from .. import bfloat16
+        return self.to(bfloat16)
+
     def cpu(self):
         return self.to("cpu")
 

@@ -286,8 +286,9 @@ def _attach():
     Tensor.to = _to
     Tensor.cpu = lambda self: _to(self, "cpu")
     Tensor.cuda = lambda self, device=None: _to(self, "cuda" if device is None else f"cuda:{device}")
-    for name, dtype in [("float", _C.float32), ("double", _C.float64), ("long", _C.int64), ("int", _C.int32),
-                        ("byte", _C.uint8), ("bool", _C.bool)]:
+    for name, dtype in [("float", _C.float32), ("double", _C.float64), ("half", _C.float16),
+                        ("bfloat16", _C.bfloat16), ("long", _C.int64), ("int", _C.int32), ("byte", _C.uint8),
+                        ("bool", _C.bool)]:
         setattr(Tensor, name, lambda self, dtype=dtype: _to(self, dtype))
     Tensor.type_as = lambda self, other: _to(self, other.dtype)
 

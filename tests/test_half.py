@@ -1,0 +1,313 @@
+"""float16 and bfloat16 (csrc/core/half.h): conversions, promotion, interop, and every family
+that takes them, on the CPU (float32 compute, rounded back) and on CUDA (16-bit loads and
+stores, float32 math; matmul on tensor cores). References are float64 numpy results of the
+16-bit inputs, rounded to the 16-bit type where the op's result is."""
+
+import numpy as np
+import pytest
+
+import fibril
+import fibril.nn.functional as F
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+HALVES = [fibril.float16, fibril.bfloat16]
+# One unit in the last place at 1.0: the rounding of one result.
+EPS = {fibril.float16: 2.0 ** -10, fibril.bfloat16: 2.0 ** -7}
+
+
+def bf16_round(x):
+    """float32 -> bfloat16 values (as float32), round to nearest even; NaN stays NaN."""
+    x = np.asarray(x, np.float32)
+    u = x.view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint32) << 16
+    out = r.astype(np.uint32).view(np.float32)
+    return np.where(np.isnan(x), np.float32(np.nan), out)
+
+
+def rounded(x, dtype):
+    """Values of x (any float array) rounded to dtype, as float64."""
+    x = np.asarray(x, np.float64)
+    if dtype == fibril.float16:
+        return x.astype(np.float16).astype(np.float64)
+    if dtype == fibril.bfloat16:
+        return bf16_round(x.astype(np.float32)).astype(np.float64)
+    return x.astype(np.float32).astype(np.float64) if dtype == fibril.float32 else x
+
+
+def values(t):
+    """A tensor's values on the host as float64."""
+    return t.detach().cpu().float().numpy().astype(np.float64)
+
+
+def make(shape, dtype, device="cpu", seed=0, low=-2.0, high=2.0):
+    """A 16-bit tensor and its exact values (float64)."""
+    a = np.random.default_rng(seed).uniform(low, high, size=shape)
+    t = fibril.tensor(a.astype(np.float32), device=device).to(dtype)
+    return t, values(t)
+
+
+# ------------------------------------------------------------------------ conversions
+
+EDGES = np.array([0.0, -0.0, 1.0, -1.0, 65504.0, 65519.99, 65520.0, 1e6, -1e6, np.inf, -np.inf, 2.0 ** -14,
+                  2.0 ** -24, 2.0 ** -25, 1.5 * 2.0 ** -25, 3 * 2.0 ** -26, 2.0 ** -15 + 2.0 ** -25, 1.0009765625,
+                  1.00048828125, 1.00146484375, 3.0e-8, 0.1, 1 / 3], np.float32)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_float16_rounding_matches_numpy(device):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([EDGES, -EDGES, rng.standard_normal(5000).astype(np.float32) * 10.0 ** rng.integers(-7, 5, 5000),
+                        np.array([np.nan], np.float32)]).astype(np.float32)
+    h = fibril.tensor(x, device=device).half()
+    assert h.dtype == fibril.float16 and h.element_size() == 2
+    got = h.cpu().numpy()
+    assert got.dtype == np.float16
+    with np.errstate(over="ignore"):  # numpy warns where it rounds to inf
+        want = x[:-1].astype(np.float16)
+    np.testing.assert_array_equal(got.view(np.uint16)[:-1], want.view(np.uint16))
+    assert np.isnan(got[-1])
+    back = fibril.from_numpy(got).to(device).float().cpu().numpy()
+    np.testing.assert_array_equal(back, got.astype(np.float32))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_bfloat16_rounding(device):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([EDGES, -EDGES, rng.standard_normal(5000).astype(np.float32) * 10.0 ** rng.integers(-30, 30, 5000),
+                        np.array([np.nan, 3.3895314e38, 3.4e38], np.float32)]).astype(np.float32)
+    b = fibril.tensor(x, device=device).bfloat16()
+    assert b.dtype == fibril.bfloat16 and b.element_size() == 2
+    np.testing.assert_array_equal(b.float().cpu().numpy(), bf16_round(x))
+    if torch is not None:
+        np.testing.assert_array_equal(b.float().cpu().numpy(), torch.tensor(x).bfloat16().float().numpy())
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_casts_between_all_dtypes(dtype, device):
+    x = np.array([-3.7, -1.0, -0.5, 0.0, 0.4, 1.0, 2.5, 100.25, 300.0], np.float32)
+    t = fibril.tensor(x, device=device).to(dtype)
+    want = rounded(x, dtype)
+    for other in [fibril.float32, fibril.float64, fibril.float16, fibril.bfloat16]:
+        np.testing.assert_array_equal(values(t.to(other)), rounded(want, other))
+    np.testing.assert_array_equal(t.long().cpu().numpy(), np.trunc(want).astype(np.int64))
+    np.testing.assert_array_equal(t.to(fibril.uint8).cpu().numpy(), np.trunc(want).astype(np.int64).astype(np.uint8))
+    np.testing.assert_array_equal(t.bool().cpu().numpy(), want != 0)
+    ints = fibril.tensor([-5, 0, 7, 2049], device=device)
+    np.testing.assert_array_equal(values(ints.to(dtype)), rounded(np.array([-5.0, 0, 7, 2049]), dtype))
+    strided = fibril.tensor(np.arange(24, dtype=np.float32).reshape(4, 6), device=device).to(dtype).T
+    np.testing.assert_array_equal(values(strided.contiguous()), np.arange(24.0).reshape(4, 6).T)
+    full = fibril.full((3, 5), 1.1, dtype=dtype, device=device)
+    np.testing.assert_array_equal(values(full), np.full((3, 5), rounded(np.array(1.1), dtype)))
+
+
+def test_dtype_objects_and_interop():
+    assert fibril.half is fibril.float16
+    assert fibril.float16.itemsize == 2 and fibril.bfloat16.itemsize == 2
+    assert fibril.float16.is_floating_point and fibril.bfloat16.is_floating_point
+    assert repr(fibril.bfloat16) == "fibril.bfloat16"
+    a = np.arange(6, dtype=np.float16).reshape(2, 3)
+    t = fibril.from_numpy(a)
+    assert t.dtype == fibril.float16
+    a[0, 0] = 7
+    assert t[0, 0].item() == 7.0  # zero-copy
+    b = fibril.tensor([1.5, 2.25], dtype=fibril.bfloat16)
+    assert b.tolist() == [1.5, 2.25] and b[1].item() == 2.25
+    assert "dtype=fibril.bfloat16" in repr(b)
+    with pytest.raises(TypeError, match="bfloat16"):
+        b.numpy()
+    assert fibril.zeros(2, 2, dtype=fibril.float16).dtype == fibril.float16
+    assert fibril.arange(5, dtype=fibril.bfloat16).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert fibril.tensor([1.0], dtype="float16").dtype == fibril.float16
+    assert fibril.tensor([1.0], dtype="bfloat16").dtype == fibril.bfloat16
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+def test_dlpack_roundtrip_with_torch():
+    for tdt, fdt in [(torch.float16, fibril.float16), (torch.bfloat16, fibril.bfloat16)]:
+        src = torch.linspace(-3, 3, 13).to(tdt)
+        t = fibril.from_dlpack(src)
+        assert t.dtype == fdt
+        np.testing.assert_array_equal(values(t), src.float().numpy())
+        back = torch.from_dlpack(t)
+        assert back.dtype == tdt and torch.equal(back, src)
+
+
+def test_promotion():
+    h = fibril.ones(3, dtype=fibril.float16)
+    b = fibril.ones(3, dtype=fibril.bfloat16)
+    assert (h + b).dtype == fibril.float32
+    assert (h + fibril.ones(3)).dtype == fibril.float32
+    assert (h + fibril.ones(3, dtype=fibril.float64)).dtype == fibril.float64
+    assert (h + 1.5).dtype == fibril.float16
+    assert (b * 2).dtype == fibril.bfloat16
+    assert (h + fibril.ones(3, dtype=fibril.int64)).dtype == fibril.float16
+    assert (fibril.ones(3, dtype=fibril.int32) / fibril.ones(3, dtype=fibril.int32)).dtype == fibril.float32
+    assert (h + fibril.tensor(2.0)).dtype == fibril.float16  # a 0-d float32 does not promote
+    assert (h < b).dtype == fibril.bool
+
+
+# ------------------------------------------------------------------------ families
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("device", DEVICES)
+def test_elementwise(dtype, device):
+    x, xv = make((37, 5), dtype, device, seed=2)
+    y, yv = make((5,), dtype, device, seed=3, low=0.5, high=2.0)
+    cases = [
+        (x + y, xv + yv), (x * y, xv * yv), (x / y, xv / yv), (x - 1.25, xv - 1.25), (-x, -xv), (x.abs(), np.abs(xv)),
+        (fibril.exp(x), np.exp(xv)), (fibril.tanh(x), np.tanh(xv)), (fibril.sigmoid(x), 1 / (1 + np.exp(-xv))),
+        (fibril.sqrt(y), np.sqrt(yv)), (x ** 2, xv ** 2), (fibril.maximum(x, y), np.maximum(xv, yv)),
+        (x.clamp(-0.5, 0.75), np.clip(xv, -0.5, 0.75)), (fibril.where(x > 0, x, y), np.where(xv > 0, xv, yv)),
+        (fibril.floor(x * 3), np.floor(rounded(xv * 3, dtype))),
+    ]
+    for got, want in cases:
+        assert got.dtype == dtype and got.device == x.device
+        np.testing.assert_allclose(values(got), rounded(want, dtype), rtol=EPS[dtype], atol=EPS[dtype])
+    assert ((x > y).cpu().numpy() == (xv > yv)).all()
+    z = x.clone()
+    z += y
+    np.testing.assert_allclose(values(z), rounded(xv + yv, dtype), rtol=EPS[dtype], atol=EPS[dtype])
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("device", DEVICES)
+def test_reductions(dtype, device):
+    x, xv = make((6, 300), dtype, device, seed=4)
+    tol = dict(rtol=2 * EPS[dtype], atol=2 * EPS[dtype])
+    for got, want in [(x.sum(1), xv.sum(1)), (x.mean(), xv.mean()), (x.amax(0), xv.max(0)), (x.std(1), xv.std(1, ddof=1)),
+                      (x.norm(), np.linalg.norm(xv)), (fibril.logsumexp(x, 1), np.log(np.exp(xv).sum(1))),
+                      (x.cumsum(1), xv.cumsum(1))]:
+        assert got.dtype == dtype
+        np.testing.assert_allclose(values(got), rounded(want, dtype), rtol=tol["rtol"], atol=tol["atol"] * np.abs(want).max())
+    assert (x.argmax(1).cpu().numpy() == xv.argmax(1)).all()
+    assert x.sum(1, dtype=fibril.float32).dtype == fibril.float32
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("device", DEVICES)
+def test_softmax_norm_activation_with_grads(dtype, device):
+    x, xv = make((9, 40), dtype, device, seed=5)
+    tol = dict(rtol=4 * EPS[dtype], atol=4 * EPS[dtype])
+    e = np.exp(xv - xv.max(1, keepdims=True))
+    np.testing.assert_allclose(values(F.softmax(x, 1)), e / e.sum(1, keepdims=True), **tol)
+    np.testing.assert_allclose(values(F.log_softmax(x, 1)), np.log(e / e.sum(1, keepdims=True)), **tol)
+    mu, var = xv.mean(1, keepdims=True), xv.var(1, keepdims=True)
+    ln = F.layer_norm(x, (40,))
+    assert ln.dtype == dtype
+    np.testing.assert_allclose(values(ln), (xv - mu) / np.sqrt(var + 1e-5), rtol=8 * EPS[dtype], atol=8 * EPS[dtype])
+    np.testing.assert_allclose(values(F.gelu(x)), 0.5 * xv * (1 + np.vectorize(__import__("math").erf)(xv / 2 ** 0.5)),
+                               **tol)
+    np.testing.assert_allclose(values(F.relu(x)), np.maximum(xv, 0), **tol)
+    target = fibril.tensor(np.arange(9) % 40, device=device)
+    loss = F.cross_entropy(x, target)
+    assert loss.dtype == dtype
+    want = -np.log(e / e.sum(1, keepdims=True))[np.arange(9), np.arange(9) % 40].mean()
+    np.testing.assert_allclose(values(loss), want, **tol)
+    # gradients come back in the input's dtype
+    leaf = x.detach().requires_grad_(True)
+    w = fibril.ones(40, dtype=dtype, device=device, requires_grad=True)
+    (F.layer_norm(F.gelu(leaf), (40,), weight=w).sum() + F.cross_entropy(leaf, target)).backward()
+    assert leaf.grad.dtype == dtype and w.grad.dtype == dtype
+    ref = fibril.tensor(xv, dtype=fibril.float64, requires_grad=True)
+    w64 = fibril.ones(40, dtype=fibril.float64, requires_grad=True)
+    (F.layer_norm(F.gelu(ref), (40,), weight=w64).sum() + F.cross_entropy(ref, target.cpu())).backward()
+    scale = np.abs(ref.grad.numpy()).max()
+    np.testing.assert_allclose(values(leaf.grad), ref.grad.numpy(), rtol=0.05, atol=0.05 * scale)
+    np.testing.assert_allclose(values(w.grad), w64.grad.numpy(), rtol=0.05, atol=0.05 * np.abs(w64.grad.numpy()).max())
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("device", DEVICES)
+def test_batch_norm_updates_running_stats(dtype, device):
+    bn = fibril.nn.BatchNorm1d(4).to(device).to(dtype)
+    x, xv = make((16, 4), dtype, device, seed=6)
+    y = bn(x)
+    assert y.dtype == dtype and bn.running_mean.dtype == dtype
+    np.testing.assert_allclose(values(bn.running_mean), rounded(0.1 * xv.mean(0), dtype), rtol=2 * EPS[dtype],
+                               atol=1e-3)
+    np.testing.assert_allclose(values(y), (xv - xv.mean(0)) / np.sqrt(xv.var(0) + 1e-5), rtol=0.02, atol=0.02)
+
+
+def matmul_reference(av, bv, dtype):
+    return rounded(av @ bv, dtype)
+
+
+# Shapes covering the tensor-core tiles (128 and 64), their edges, k not a multiple of the
+# 64-deep stage, gemv (m or n = 1), and k = 0.
+MATMUL_SHAPES = [(1, 1, 1), (3, 5, 7), (64, 64, 64), (130, 72, 136), (70, 100, 36), (257, 129, 200), (1, 300, 70),
+                 (300, 1, 70), (40, 0, 24)]
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("m,k,n", MATMUL_SHAPES)
+def test_matmul(dtype, device, m, k, n):
+    a, av = make((m, k), dtype, device, seed=7)
+    b, bv = make((k, n), dtype, device, seed=8)
+    c = a @ b
+    assert c.dtype == dtype and tuple(c.shape) == (m, n)
+    # float32 accumulation: the only errors are the final rounding and the sum's
+    np.testing.assert_allclose(values(c), matmul_reference(av, bv, dtype), rtol=2 * EPS[dtype],
+                               atol=2 * EPS[dtype] * max(1.0, np.sqrt(k)))
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("device", DEVICES)
+def test_matmul_layouts_batches_and_linear(dtype, device):
+    tol = dict(rtol=2 * EPS[dtype], atol=2 * EPS[dtype] * 12)
+    a, av = make((3, 96, 136), dtype, device, seed=9)
+    b, bv = make((136, 80), dtype, device, seed=10)
+    np.testing.assert_allclose(values(a @ b), rounded(av @ bv, dtype), **tol)
+    # transposed operands (the mn layouts), a broadcast batch, an odd offset view (no 16-byte loads)
+    at, bt = a.transpose(1, 2).contiguous().transpose(1, 2), b.T.contiguous().T
+    np.testing.assert_allclose(values(at @ bt), rounded(av @ bv, dtype), **tol)
+    bb, bbv = make((3, 136, 80), dtype, device, seed=11)
+    np.testing.assert_allclose(values(fibril.bmm(a, bb)), rounded(av @ bbv, dtype), **tol)
+    wide, wv = make((96, 137), dtype, device, seed=12)
+    np.testing.assert_allclose(values(wide[:, 1:] @ b), rounded(wv[:, 1:] @ bv, dtype), **tol)
+    # linear with bias and the fused activations; gradients in the input dtype
+    x, xv = make((33, 136), dtype, device, seed=13)
+    lin = fibril.nn.Linear(136, 72).to(device).to(dtype)
+    w, bias = values(lin.weight), values(lin.bias)
+    pre = xv @ w.T + bias
+    np.testing.assert_allclose(values(lin(x)), rounded(pre, dtype), **tol)
+    np.testing.assert_allclose(values(F.relu(lin(x))), rounded(np.maximum(pre, 0), dtype), **tol)
+    leaf = x.detach().requires_grad_(True)
+    lin(leaf).sum().backward()
+    assert leaf.grad.dtype == dtype and lin.weight.grad.dtype == dtype
+    np.testing.assert_allclose(values(leaf.grad), rounded(np.ones((33, 72)) @ w, dtype), **tol)
+    np.testing.assert_allclose(values(lin.weight.grad), rounded(np.ones((72, 33)) @ xv, dtype), rtol=0.02, atol=0.1)
+    addmm = fibril.addmm(fibril.ones(96, 80, dtype=dtype, device=device), a[0], b, beta=0.5, alpha=2.0)
+    np.testing.assert_allclose(values(addmm), rounded(0.5 + 2 * av[0] @ bv, dtype), rtol=tol["rtol"], atol=2 * tol["atol"])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_unsupported_families_raise_type_error(device):
+    x = fibril.ones(1, 2, 8, 8, dtype=fibril.float16, device=device)
+    w = fibril.ones(3, 2, 3, 3, dtype=fibril.float16, device=device)
+    with pytest.raises(TypeError, match="float16"):
+        F.conv2d(x, w)
+    q = fibril.ones(1, 4, 8, dtype=fibril.bfloat16, device=device)
+    with pytest.raises(TypeError, match="bfloat16"):
+        F.scaled_dot_product_attention(q, q, q)
+    with pytest.raises(TypeError):
+        fibril.nn.LSTM(8, 4).to(device).half()(q.half())
+
+
+def test_modules_convert_to_half():
+    m = fibril.nn.Sequential(fibril.nn.Linear(4, 3), fibril.nn.ReLU(), fibril.nn.Linear(3, 2))
+    m.half()
+    assert all(p.dtype == fibril.float16 for p in m.parameters())
+    assert m(fibril.ones(5, 4, dtype=fibril.float16)).dtype == fibril.float16
+    m.bfloat16()
+    assert all(p.dtype == fibril.bfloat16 for p in m.parameters())
+    m.float()
+    assert all(p.dtype == fibril.float32 for p in m.parameters())

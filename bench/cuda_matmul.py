@@ -1,8 +1,9 @@
 """CUDA matmul against PyTorch on a GPU: `python bench/cuda_matmul.py` (needs fibril built with
 CUDA and a CUDA PyTorch). Each row times fibril and torch on the same device tensors (shared
 through DLPack), float32 exact (fibril precision "highest" vs torch allow_tf32 False) and TF32
-("high" vs allow_tf32 True), and prints TFLOP/s, torch time / fibril time (the target: >= 0.85
-exact, >= 0.60 TF32 on an H100) and the max error relative to a float64 product.
+("high" vs allow_tf32 True), float16 and bfloat16 (tensor cores, float32 accumulation, vs
+torch in the same dtype), and prints TFLOP/s, torch time / fibril time (the target: >= 0.85
+exact, >= 0.60 on tensor cores on an H100) and the max error relative to a float64 product.
 """
 import os
 import sys
@@ -21,6 +22,11 @@ SHAPES = [  # (batch or 0, m, k, n, B read transposed as Linear's weight.T)
     (0, 64, 8192, 64, False), (32, 512, 512, 512, False),
 ]
 GEMV = [(0, 1, 4096, 4096, False), (0, 4096, 4096, 1, False), (0, 1, 4096, 4096, True)]
+HALF_SHAPES = [(0, 4096, 4096, 4096, False), (0, 2048, 2048, 2048, False), (0, 1024, 1024, 1024, False),
+               (0, 8192, 4096, 4096, True), (0, 1000, 1000, 1000, False), (32, 512, 512, 512, False)]
+# mode: (torch dtype, fibril dtype, TF32 allowed)
+MODES = {"fp32": (torch.float32, fibril.float32, False), "tf32": (torch.float32, fibril.float32, True),
+         "fp16": (torch.float16, fibril.float16, False), "bf16": (torch.bfloat16, fibril.bfloat16, False)}
 
 
 def sync():
@@ -28,13 +34,14 @@ def sync():
     torch.cuda.synchronize()
 
 
-def row(batch, m, k, n, b_t, tf32):
-    a = torch.randn(*((batch,) if batch else ()), m, k, device="cuda")
+def row(batch, m, k, n, b_t, mode):
+    dtype, _, tf32 = MODES[mode]
+    a = torch.randn(*((batch,) if batch else ()), m, k, device="cuda").to(dtype)
     if b_t:
-        w = torch.randn(n, k, device="cuda")
+        w = torch.randn(n, k, device="cuda").to(dtype)
         b, fb = w.t(), fibril.from_dlpack(w).mT
     else:
-        b = torch.randn(*((batch,) if batch else ()), k, n, device="cuda")
+        b = torch.randn(*((batch,) if batch else ()), k, n, device="cuda").to(dtype)
         fb = fibril.from_dlpack(b)
     fa = fibril.from_dlpack(a)
     torch.cuda.synchronize()  # fibril runs on its own stream
@@ -48,18 +55,19 @@ def row(batch, m, k, n, b_t, tf32):
     err = ((got.double() - ref).abs().max() / ref.abs().max()).item()
     flop = 2.0 * max(batch, 1) * m * k * n
     print(f"{'bmm %d x ' % batch if batch else ''}{m}x{k}x{n}{' (B = W.T)' if b_t else ''} "
-          f"{'tf32' if tf32 else 'fp32'}: fibril {flop / t_fibril / 1e12:6.2f} TFLOP/s, "
+          f"{mode}: fibril {flop / t_fibril / 1e12:6.2f} TFLOP/s, "
           f"torch {flop / t_torch / 1e12:6.2f}, ratio {t_torch / t_fibril:.2f}, rel err {err:.1e}", flush=True)
 
 
-def main():
-    for tf32 in (False, True):
-        for shape in SHAPES:
-            row(*shape, tf32)
-    for shape in GEMV:
-        row(*shape, False)
+def main(modes=("fp32", "tf32", "fp16", "bf16")):
+    for mode in modes:
+        for shape in SHAPES if mode in ("fp32", "tf32") else HALF_SHAPES:
+            row(*shape, mode)
+    if "fp32" in modes:
+        for shape in GEMV:
+            row(*shape, "fp32")
     fibril.set_float32_matmul_precision("highest")
 
 
 if __name__ == "__main__":
-    main()
+    main(tuple(sys.argv[1:]) or tuple(MODES))

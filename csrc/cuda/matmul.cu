@@ -957,6 +957,34 @@ bool run_tc(int device, const DeviceInfo& info, const GemmParams<E>& p, const Op
 template <typename T>
 void run_tiled(int device, const GemmParams<T>& p);
 
+// dst[(b * rows + r) * pitch + kk] = src(b, r, kk): an operand copied k-contiguous.
+template <typename T>
+__global__ void __launch_bounds__(256) pack_rows_kernel(const T* src, int64_t rows, int64_t k, int64_t rs, int64_t ks,
+                                                        int64_t bs, const int64_t* off, int64_t batch, T* dst,
+                                                        int64_t pitch) {
+  const int64_t total = batch * rows * k;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / (rows * k), r = (i / k) % rows, kk = i % k;
+    dst[(b * rows + r) * pitch + kk] = src[batch_offset(off, bs, b) + r * rs + kk * ks];
+  }
+}
+
+// A 16-bit operand the tensor-core loads cannot read in place (no unit stride, rows not on
+// 16-byte boundaries) copied into k-contiguous rows of a pitch of whole 16-byte units; the
+// operand's pointer, strides (rs along its rows, ks along k), batch step and layout then
+// describe the copy, which lives as long as the returned scratch (freed in stream order).
+template <typename T>
+std::unique_ptr<Scratch> pack_operand(int device, const T*& ptr, int64_t rows, int64_t k, int64_t& rs, int64_t& ks,
+                                      int64_t& bs, const int64_t*& off, int64_t batch, OperandLayout& layout) {
+  const int64_t pitch = (k + 7) / 8 * 8;
+  auto packed = std::make_unique<Scratch>(size_t(batch * rows * pitch) * sizeof(T), device);
+  launch("matmul_pack", pack_rows_kernel<T>, grid_1d(batch * rows * k, 256), 256, 0, device, ptr, rows, k, rs, ks,
+         bs, off, batch, packed->as<T>(), pitch);
+  ptr = packed->as<T>(), rs = pitch, ks = 1, bs = rows * pitch, off = nullptr;
+  layout = OperandLayout{kLayoutK, true};
+  return packed;
+}
+
 template <typename T>
 void run_gemv(int device, const GemmParams<T>& p) {
   GemvParams<T> q{};
@@ -1048,16 +1076,23 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
       launch_sgemm<64, 64, 16, 4>(device, p, la, lb, c_vec);
     }
   } else if constexpr (is_half_v<T>) {
-    // Tensor cores (sm_80+) where both operands allow 16-byte loads, else the plain tiles.
+    // Tensor cores (sm_80+); an operand they cannot read in place is packed first.
     const DeviceInfo info = device_info(device);
-    const OperandLayout la = operand_layout(p.a, p.a_rs, p.a_cs, ao, p.m, p.k, 8);
-    const OperandLayout lb = operand_layout(p.b, p.b_cs, p.b_rs, bo, p.n, p.k, 8);
+    FIBRIL_CHECK(info.major >= 8, NotImplemented, "[matmul] ", dtype_name(args.dtype),
+                 " products on CUDA need tensor cores of sm_80 or newer; convert the operands with .float()");
+    OperandLayout la = operand_layout(p.a, p.a_rs, p.a_cs, ao, p.m, p.k, 8);
+    OperandLayout lb = operand_layout(p.b, p.b_cs, p.b_rs, bo, p.n, p.k, 8);
+    std::unique_ptr<Scratch> a_packed, b_packed;
+    if (p.k == 0) {  // no loads: C = beta C + bias
+      la = lb = OperandLayout{kLayoutK, true};
+    } else {
+      if (!la.vec) a_packed = pack_operand(device, p.a, p.m, p.k, p.a_rs, p.a_cs, p.a_bs, p.a_off, p.batch, la);
+      if (!lb.vec) b_packed = pack_operand(device, p.b, p.n, p.k, p.b_cs, p.b_rs, p.b_bs, p.b_off, p.batch, lb);
+    }
     const bool c_vec2 = p.c_rs % 2 == 0 && aligned(p.c, 4) && co.all_multiple_of(2);
     const int64_t tiles128 = ((p.m + 127) / 128) * ((p.n + 127) / 128) * p.batch;
     const int64_t tiles64 = ((p.m + 63) / 64) * ((p.n + 63) / 64) * p.batch;
-    const bool tensor_cores = info.major >= 8 && la.vec && lb.vec && p.k > 0;
-    if (!tensor_cores) run_tiled(device, p);
-    else if (!run_tc(device, info, p, la, lb, c_vec2, tiles128, tiles64)) launch_tc<T, 64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
+    if (!run_tc(device, info, p, la, lb, c_vec2, tiles128, tiles64)) launch_tc<T, 64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
   } else {
     (void)tf32;
     run_tiled(device, p);

@@ -30,6 +30,12 @@
 //   exact sgemm. Without sm_80 (and under the emulator) the mma is a plain float32 product of
 //   the same fragments, so the emulated tests check the tiling, pipeline and fragment
 //   indexing, not the TF32 arithmetic.
+// - float16 / bfloat16: the same tensor-core kernel with mma.sync m16n8k16 (float32
+//   accumulation, the result rounded to nearest even): a stage holds 64 k of 16-bit values
+//   (the same 128 bytes per row as TF32's 32 floats), fragments by ldmatrix (.trans for the mn
+//   layout; TF32 uses it in the k layout too). An operand that is not 16-byte loadable in place
+//   (no unit stride, rows off 16-byte boundaries) is first packed into aligned k-contiguous rows
+//   (pack_operand). sm_80 or newer (no SIMT 16-bit path: it spilled on sm_80).
 // - split-K (float32 or TF32): when even 64-tiles leave most SMs idle and k is long (weight
 //   gradients, short-and-wide products), grid row y multiplies k slice y into a workspace and
 //   a second pass sums the slices in order (deterministic) with the epilogue.
@@ -39,8 +45,8 @@
 //
 // Registers (ptxas, sm_90; no spills on sm_75..sm_90): sgemm 128-tile 183-191 (one block of 8
 // warps per SM; two blocks, at 128 registers, spill 56-84 bytes and ran 2-5% slower), 64-tile
-// 201-229, tf32 128-tile 126-128 (two blocks of 8 warps, 2 x 110 KB of stages), tf32 64-tile
-// 240-244, dgemm 168, gemv 40-64.
+// 201-229, tensor-core (TF32 and 16-bit alike) 128-tile 126-128 (two blocks of 8 warps, 2 x 110
+// KB of stages), 64-tile 242-249, dgemm 168, gemv 40-64.
 // Figures (bench/cuda_matmul.py and a CUDA-event timing of the same products, torch 2.11
 // cuBLAS in the same run; ratio = torch time / fibril time). H200 (final code):
 //   float32 SIMT: 1024^3 28.6 TFLOP/s (0.76x), 2048^3 40.2 (0.80x), 4096^3 41.1 (0.81x), 4096^3
@@ -50,10 +56,14 @@
 //   51-58 (0.44x, 64-tiles; 0.20x on the sgemm before), bmm 32 x 512^3 0.47x, 8192x64x8192
 //   0.62x, 512x8192x512 0.39x (split-K), 64x8192x64 0.85-1.00x. GEMV 1x4096x4096 0.31x,
 //   4096x4096x1 0.97x.
+//   H100, 16-bit and TF32 with ldmatrix fragments (cuBLAS uses wgmma here): bf16 4096^3 267
+//   TFLOP/s (0.38x cuBLAS bf16; 212, 0.29x, with per-register fragment loads), 2048^3 0.37x,
+//   1024^3 0.54x, 1000^3 0.59x, 8192x4096x4096 with B = W.T 278 (0.39x), bmm 32 x 512^3 0.44x;
+//   fp16 the same within 5%. TF32 4096^3 133 (0.37x), with B = W.T 143 (0.41x), 2048^3 0.44x.
 //   The TF32 steps, H100/H200 at 4096^3: 90 TFLOP/s (one block per SM, cvt.rna, single
 //   fragments) -> 105 (fragments double buffered) -> 113 (no cvt) -> 139 (two blocks per SM).
 //   Warp tiles of 64x64 and block tiles of 128x256 / 256x128 spilled and ran no faster. The
-//   target (0.6x cuBLAS, which uses wgmma on sm_90) needs wgmma or ldmatrix-fed larger tiles.
+//   target (0.6x cuBLAS, which uses wgmma on sm_90) needs wgmma (sm_90a) or larger warp tiles.
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -372,6 +382,11 @@ constexpr int kVec = 16 / int(sizeof(E));
 template <typename E>
 constexpr int kPerReg = 4 / int(sizeof(E));
 
+// ldmatrix loads the fragments where a row of 8 16-bit values is 16 contiguous bytes: 16-bit E
+// in either layout (.trans for mn), float32 in the k layout (a float is a pair of halves).
+template <typename E, int L>
+constexpr bool kLdmatrix = sizeof(E) == 2 || L == kLayoutK;
+
 // Shared layouts of one stage: k layout [rows][kBK + 16 bytes], mn layout [kBK][rows + 8];
 // the pads keep the 16-byte cp.async rows aligned and make the fragment reads conflict-free.
 template <typename E, int L, int ROWS, int THREADS>
@@ -382,6 +397,16 @@ struct TcTile {
   // Issues this thread's 16-byte copies of the tile at (r0, k0) into s; zero fill outside.
   __device__ __forceinline__ static void load(E* s, const E* base, int64_t rs, int64_t ks, int64_t rows_left,
                                               int64_t k_left);
+  // The element offset of the row this lane gives ldmatrix.x4 for matrix j = lane / 8 of a
+  // fragment block: A (kA) m16 x 2 k-halves, matrices (m lo, k lo) (m hi, k lo) (m lo, k hi)
+  // (m hi, k hi) = registers a0..a3; B two n8 tiles, matrices (n lo, k lo) (n lo, k hi)
+  // (n hi, k lo) (n hi, k hi) = b0, b1 of the first tile, then of the second.
+  template <bool kA>
+  __device__ __forceinline__ static int lane_offset(int lane) {
+    const int j = lane / 8, i = lane % 8, half_k = 4 * kPerReg<E>;
+    const int row = kA ? (j % 2) * 8 : (j / 2) * 8, kk = kA ? (j / 2) * half_k : (j % 2) * half_k;
+    return L == kLayoutK ? at(row + i, kk) : at(row, kk + i);
+  }
   // The fragment register holding (row, kk) and, for 16-bit E, (row, kk + 1) in its high half.
   __device__ __forceinline__ static uint32_t reg(const E* s, int row, int kk) {
     if constexpr (sizeof(E) == 4) {
@@ -402,6 +427,26 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src
 #else
   for (int j = 0; j < 16; ++j)
     static_cast<char*>(smem)[j] = j < src_bytes ? static_cast<const char*>(gmem)[j] : char(0);
+#endif
+}
+
+// Four 8x8 matrices of 16-bit values from shared memory into r[0..3]: lanes 8j..8j+7 give the
+// addresses of matrix j's rows (16 bytes each); .trans hands out each matrix transposed.
+template <bool kTrans>
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* row) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  if constexpr (kTrans) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(s));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(s));
+  }
+#else
+  (void)r, (void)row;
 #endif
 }
 
@@ -545,6 +590,12 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
     using TA = TcTile<E, AL, BM, kThreads>;
     using TB = TcTile<E, BL, BN, kThreads>;
     constexpr int kStage = TA::kElems + TB::kElems;
+    static_assert(kNT % 2 == 0, "B fragments load two n8 tiles at a time");
+#if defined(__CUDA_ARCH__)
+    constexpr bool kLdA = kLdmatrix<E, AL>, kLdB = kLdmatrix<E, BL>;
+#else
+    constexpr bool kLdA = false, kLdB = false;  // the emulator reads the fragments register by register
+#endif
     FIBRIL_DYNAMIC_SHARED(float, smem_floats);
     E* smem = reinterpret_cast<E*>(smem_floats);
 
@@ -554,6 +605,8 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
     const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
     const int wm0 = (warp / kWarpsN) * 64, wn0 = (warp % kWarpsN) * WN;
     const int g = lane / 4, t = lane % 4;
+    const int a_lane = kLdA ? TA::template lane_offset<true>(lane) : 0;
+    const int b_lane = kLdB ? TB::template lane_offset<false>(lane) : 0;
     const int64_t a_ms = p.a_rs, a_ks = p.a_cs, b_ns = p.b_cs, b_ks = p.b_rs;
     // Split-K: grid row y multiplies k slice y into its own partial C.
     const int64_t k_begin = int64_t(blockIdx.y) * p.k_slice;
@@ -594,21 +647,35 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
         const E* as = smem + int(kt % STAGES) * kStage;
         const E* bs = as + TA::kElems;
         // Fragments double-buffered: step s + 1's shared loads are issued before step s's mmas.
+        // ldmatrix where the layout allows (one instruction per 4 registers), else per register.
         uint32_t fa[2][4][4], fb[2][kNT][2];
         const auto load_fragments = [&](uint32_t(&xa)[4][4], uint32_t(&xb)[kNT][2], int kk) {
 #pragma unroll
           for (int mi = 0; mi < 4; ++mi) {
-            const int r = wm0 + mi * 16 + g;
-            xa[mi][0] = TA::reg(as, r, kk + q * t);
-            xa[mi][1] = TA::reg(as, r + 8, kk + q * t);
-            xa[mi][2] = TA::reg(as, r, kk + q * t + 4 * q);
-            xa[mi][3] = TA::reg(as, r + 8, kk + q * t + 4 * q);
+            if constexpr (kLdA) {
+              ldmatrix_x4<AL == kLayoutMN>(xa[mi], as + TA::at(wm0 + mi * 16, kk) + a_lane);
+            } else {
+              const int r = wm0 + mi * 16 + g;
+              xa[mi][0] = TA::reg(as, r, kk + q * t);
+              xa[mi][1] = TA::reg(as, r + 8, kk + q * t);
+              xa[mi][2] = TA::reg(as, r, kk + q * t + 4 * q);
+              xa[mi][3] = TA::reg(as, r + 8, kk + q * t + 4 * q);
+            }
           }
 #pragma unroll
-          for (int ni = 0; ni < kNT; ++ni) {
-            const int col = wn0 + ni * 8 + g;
-            xb[ni][0] = TB::reg(bs, col, kk + q * t);
-            xb[ni][1] = TB::reg(bs, col, kk + q * t + 4 * q);
+          for (int ni = 0; ni < kNT; ni += 2) {
+            if constexpr (kLdB) {
+              uint32_t r[4];
+              ldmatrix_x4<BL == kLayoutMN>(r, bs + TB::at(wn0 + ni * 8, kk) + b_lane);
+              xb[ni][0] = r[0], xb[ni][1] = r[1], xb[ni + 1][0] = r[2], xb[ni + 1][1] = r[3];
+            } else {
+#pragma unroll
+              for (int nj = ni; nj < ni + 2; ++nj) {
+                const int col = wn0 + nj * 8 + g;
+                xb[nj][0] = TB::reg(bs, col, kk + q * t);
+                xb[nj][1] = TB::reg(bs, col, kk + q * t + 4 * q);
+              }
+            }
           }
         };
         load_fragments(fa[0], fb[0], 0);

@@ -147,9 +147,21 @@ Shape with_last(const Array& x, int64_t rows, int64_t cols) {
   return s;
 }
 
+// float16/bfloat16 query, key and value (one dtype): the float32 kernels run on widened
+// copies; the results are rounded back, the log-sum-exp stays float32.
+bool widens(const Array& q, const Array& k, const Array& v) {
+  return is_reduced_float(q.dtype()) && k.dtype() == q.dtype() && v.dtype() == q.dtype();
+}
+
+Array wide(const Array& x) { return is_reduced_float(x.dtype()) ? x.astype(DType::float32) : x; }
+
 }  // namespace
 
 AttentionResult attention(const Array& q, const Array& k, const Array& v, const AttentionParams& p) {
+  if (widens(q, k, v)) {
+    AttentionResult r = attention(wide(q), wide(k), wide(v), p);
+    return AttentionResult{r.out.astype(q.dtype()), r.lse};
+  }
   Layout lay = prepare(q, k, v, p);
   cpu::AttentionArgs& a = lay.args;
   Shape lse_shape(q.shape().begin(), q.shape().end() - 1);
@@ -169,6 +181,10 @@ AttentionResult attention(const Array& q, const Array& k, const Array& v, const 
 
 AttentionGrads attention_backward(const Array& g_in, const Array& q, const Array& k, const Array& v, const Array& out,
                                   const Array& lse, const AttentionParams& p) {
+  if (widens(q, k, v) && g_in.dtype() == q.dtype()) {
+    AttentionGrads r = attention_backward(wide(g_in), wide(q), wide(k), wide(v), wide(out), wide(lse), p);
+    return AttentionGrads{r.gq.astype(q.dtype()), r.gk.astype(q.dtype()), r.gv.astype(q.dtype())};
+  }
   Layout lay = prepare(q, k, v, p);
   cpu::AttentionArgs& a = lay.args;
   common_device("scaled_dot_product_attention_backward", {&g_in, &q, &out, &lse});

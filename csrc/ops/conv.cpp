@@ -11,6 +11,11 @@
 namespace fibril::ops {
 namespace {
 
+// float16/bfloat16 operands of one dtype: the float32 kernels on widened copies, the result
+// rounded back.
+bool widens(const Array& a, const Array& b) { return is_reduced_float(a.dtype()) && b.dtype() == a.dtype(); }
+Array wide(const Array& a) { return a.astype(DType::float32); }
+
 void check_tensor(const Array& a, const Array& ref, const char* what, const char* op) {
   FIBRIL_CHECK(a.dtype() == DType::float32 || a.dtype() == DType::float64, Type, "[", op,
                "] needs float32 or float64 operands, got ", what, " ", a.describe());
@@ -93,6 +98,9 @@ void run_kernel(const cpu::ConvArgs& args, Device device) {
 }  // namespace
 
 Array conv(const Array& x_in, const Array& w_in, const std::optional<Array>& bias, const ConvOptions& o) {
+  if (widens(x_in, w_in) && (!bias || bias->dtype() == x_in.dtype())) {
+    return conv(wide(x_in), wide(w_in), bias ? std::optional<Array>(wide(*bias)) : std::nullopt, o).astype(x_in.dtype());
+  }
   const char* op = "conv";
   check_tensor(x_in, x_in, "input", op);
   check_tensor(w_in, x_in, "weight", op);
@@ -115,6 +123,7 @@ Array conv(const Array& x_in, const Array& w_in, const std::optional<Array>& bia
 }
 
 Array conv_backward_input(const Array& grad_in, const Array& w_in, const Shape& input_shape, const ConvOptions& o) {
+  if (widens(grad_in, w_in)) return conv_backward_input(wide(grad_in), wide(w_in), input_shape, o).astype(grad_in.dtype());
   const char* op = "conv_backward_input";
   check_tensor(grad_in, grad_in, "grad_out", op);
   check_tensor(w_in, grad_in, "weight", op);
@@ -130,6 +139,7 @@ Array conv_backward_input(const Array& grad_in, const Array& w_in, const Shape& 
 }
 
 Array conv_backward_weight(const Array& x_in, const Array& grad_in, const Shape& weight_shape, const ConvOptions& o) {
+  if (widens(x_in, grad_in)) return conv_backward_weight(wide(x_in), wide(grad_in), weight_shape, o).astype(x_in.dtype());
   const char* op = "conv_backward_weight";
   check_tensor(x_in, x_in, "input", op);
   check_tensor(grad_in, x_in, "grad_out", op);

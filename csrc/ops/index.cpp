@@ -100,6 +100,9 @@ Array gather(const Array& x, int64_t dim, const Array& index) {
 }
 
 Array scatter(const Array& x, int64_t dim, const Array& index, const Array& src, bool add) {
+  if (add && is_reduced_float(x.dtype()) && src.dtype() == x.dtype()) {  // sums in float32, rounded once
+    return scatter(x.astype(DType::float32), dim, index, src.astype(DType::float32), true).astype(x.dtype());
+  }
   const char* op = add ? "scatter_add" : "scatter";
   common_device(op, {&x, &index, &src});
   const Array idx = at_least_1d(as_index(index, op, false));
@@ -138,6 +141,13 @@ Array index_select(const Array& x, int64_t dim, const Array& index) {
 }
 
 void index_put_(Array& x, int64_t dim, const Array& index, const Array& src, bool accumulate) {
+  if (accumulate && is_reduced_float(x.dtype())) {  // sums in float32, rounded once
+    check_writable_layout(x, "index_add");
+    Array wide = x.astype(DType::float32);
+    index_put_(wide, dim, index, src, true);
+    x.copy_from(wide);
+    return;
+  }
   const char* op = accumulate ? "index_add" : "index_put_";
   common_device(op, {&x, &index, &src});
   check_writable_layout(x, op);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 
 #include "core/errors.h"
 #include "cpu/kernels.h"
@@ -19,8 +20,8 @@ namespace {
 bool is_float(DType d) { return d == DType::float32 || d == DType::float64; }
 
 void check_float(const Array& x, const char* op, const char* what, size_t i) {
-  FIBRIL_CHECK(is_float(x.dtype()), Type, "[", op, "] needs float32 or float64 tensors, but ", what, " ", i, " is ",
-               x.describe());
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs floating-point tensors, but ", what, " ", i,
+               " is ", x.describe());
 }
 
 void check_cpu_float(const Array& x, const char* op, const char* what, size_t i) {
@@ -67,7 +68,11 @@ void run(cpu::OptimArgs args, const char* op, const std::vector<Array>& params, 
   const size_t n = params.size();
   FIBRIL_CHECK(grads.size() == n, Value, "[", op, "] got ", n, " params but ", grads.size(), " grads");
   for (int k = 0; k < 3; ++k) check_lengths(*states[k], n, op, state_names[k]);
+  // The kernels' operands: contiguous, and float32 copies of 16-bit params, grads and states
+  // (the kernels have no 16-bit loops), written back rounded after the step.
   std::vector<Array> params_c, grads_c;
+  std::vector<std::optional<Array>> states_c[3];
+  const auto state = [&](int k, size_t i) -> const Array& { return states_c[k][i] ? *states_c[k][i] : (*states[k])[i]; };
   const Device device = n == 0 ? Device{} : params[0].device();
   for (size_t i = 0; i < n; ++i) {
     const Array& p = params[i];
@@ -79,19 +84,24 @@ void run(cpu::OptimArgs args, const char* op, const std::vector<Array>& params, 
     for (int k = 0; k < 3; ++k) {
       if (!states[k]->empty()) check_state((*states[k])[i], p, op, state_names[k], i);
     }
-    params_c.push_back(p.contiguous());
-    grads_c.push_back(grads[i].contiguous());
+    const bool reduced = is_reduced_float(p.dtype());
+    params_c.push_back(reduced ? p.astype(DType::float32) : p.contiguous());
+    grads_c.push_back(reduced ? grads[i].astype(DType::float32) : grads[i].contiguous());
+    for (int k = 0; k < 3; ++k) {
+      states_c[k].push_back(reduced && !states[k]->empty() ? std::optional<Array>((*states[k])[i].astype(DType::float32))
+                                                           : std::nullopt);
+    }
   }
   for (DType dtype : {DType::float32, DType::float64}) {
     Batch b;
     for (size_t i = 0; i < n; ++i) {
-      if (params[i].dtype() != dtype) continue;
+      if (params_c[i].dtype() != dtype) continue;
       b.numel.push_back(params[i].numel());
       b.param.push_back(data(params_c[i]));
       b.grad.push_back(data(grads_c[i]));
-      b.s0.push_back(states[0]->empty() ? nullptr : data((*states[0])[i]));
-      b.s1.push_back(states[1]->empty() ? nullptr : data((*states[1])[i]));
-      b.s2.push_back(states[2]->empty() ? nullptr : data((*states[2])[i]));
+      b.s0.push_back(states[0]->empty() ? nullptr : data(state(0, i)));
+      b.s1.push_back(states[1]->empty() ? nullptr : data(state(1, i)));
+      b.s2.push_back(states[2]->empty() ? nullptr : data(state(2, i)));
       scalars(i, b);
     }
     if (b.numel.empty()) continue;
@@ -110,6 +120,9 @@ void run(cpu::OptimArgs args, const char* op, const std::vector<Array>& params, 
     else FIBRIL_CUDA_CALL(optim_step, device.index, args);
   }
   for (size_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      if (states_c[k][i]) Array((*states[k])[i]).copy_from(*states_c[k][i]);
+    }
     if (params_c[i].data() == params[i].data()) continue;
     Array dst = params[i];  // a handle: writes go to the param's storage
     dst.copy_from(params_c[i]);

@@ -42,8 +42,7 @@ Axis tabulate(const PoolAxisRule& rule) {
 
 void check_input(const Array& x, size_t dims, const char* op) {
   FIBRIL_CHECK(dims == 1 || dims == 2, Value, "[", op, "] pools over 1 or 2 dims, got ", dims);
-  FIBRIL_CHECK(x.dtype() == DType::float32 || x.dtype() == DType::float64, Type, "[", op,
-               "] needs a float32 or float64 input, got ", x.describe());
+  FIBRIL_CHECK(is_floating_point(x.dtype()), Type, "[", op, "] needs a floating-point input, got ", x.describe());
   FIBRIL_CHECK(x.ndim() == static_cast<int>(dims) + 1 || x.ndim() == static_cast<int>(dims) + 2, Value, "[", op,
                "] expected a ", dims + 1, "-D or ", dims + 2, "-D input, got ", x.describe());
   for (size_t d = 0; d < dims; ++d)
@@ -146,7 +145,14 @@ void run_kernel(const cpu::PoolArgs& a, const std::vector<Axis>& axes, Device de
   FIBRIL_CUDA_CALL(pool, device.index, c);
 }
 
+// float16/bfloat16: the float32 kernels on a widened copy, the result rounded back.
+Array wide(const Array& a) { return a.astype(DType::float32); }
+
 PoolResult run_max(const Array& x_in, const std::vector<Axis>& axes) {
+  if (is_reduced_float(x_in.dtype())) {
+    PoolResult r = run_max(wide(x_in), axes);
+    return PoolResult{r.y.astype(x_in.dtype()), r.indices};
+  }
   const Shape shape = pooled_shape(x_in.shape(), axes);
   PoolResult r{Array::empty(shape, x_in.dtype(), x_in.device()), Array::empty(shape, DType::int64, x_in.device())};
   if (r.y.numel() == 0) return r;
@@ -160,6 +166,7 @@ PoolResult run_max(const Array& x_in, const std::vector<Axis>& axes) {
 }
 
 Array run_avg(const Array& x_in, const std::vector<Axis>& axes, double divisor) {
+  if (is_reduced_float(x_in.dtype())) return run_avg(wide(x_in), axes, divisor).astype(x_in.dtype());
   Array y = Array::empty(pooled_shape(x_in.shape(), axes), x_in.dtype(), x_in.device());
   if (y.numel() == 0) return y;
   const Array x = x_in.contiguous();
@@ -173,6 +180,7 @@ Array run_avg(const Array& x_in, const std::vector<Axis>& axes, double divisor) 
 
 Array run_avg_backward(const Array& g_in, const Shape& input_shape, const std::vector<Axis>& axes, double divisor,
                        const char* op) {
+  if (is_reduced_float(g_in.dtype())) return run_avg_backward(wide(g_in), input_shape, axes, divisor, op).astype(g_in.dtype());
   const Shape expected = pooled_shape(input_shape, axes);
   FIBRIL_CHECK(g_in.shape() == expected, Value, "[", op, "] gradient of shape ", shape_str(g_in.shape()),
                " does not match the pooled shape ", shape_str(expected));
@@ -210,6 +218,9 @@ Array adaptive_avg_pool(const Array& x, const Shape& output_size) {
 }
 
 Array max_pool_backward(const Array& g_in, const Array& indices_in, const Shape& input_shape, size_t dims) {
+  if (is_reduced_float(g_in.dtype())) {
+    return max_pool_backward(wide(g_in), indices_in, input_shape, dims).astype(g_in.dtype());
+  }
   const char* op = "max_pool_backward";
   FIBRIL_CHECK(g_in.shape() == indices_in.shape() && indices_in.dtype() == DType::int64 &&
                    g_in.ndim() == static_cast<int>(input_shape.size()) && input_shape.size() > dims,

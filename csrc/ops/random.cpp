@@ -36,15 +36,19 @@ void run(const Device& device, const cpu::RandomArgs& a) {
   else FIBRIL_CUDA_CALL(random, device.index, a);
 }
 
-// Runs the kernel on out, or on a contiguous stand-in copied into out afterwards.
+// Runs the kernel on out, or on a contiguous stand-in copied into out afterwards (float32 for
+// the 16-bit floats: the float32 draws of the same seed, rounded).
 template <typename Setup>
 void fill(const char* op, cpu::RandomKind kind, Array& out, PhiloxState rng, Setup&& setup) {
   check_writable_layout(out, op);
-  Array target = out.is_contiguous() ? out : Array::empty(out.shape(), out.dtype(), out.device());
+  const bool reduced = is_reduced_float(out.dtype());
+  const bool in_place = out.is_contiguous() && !reduced;
+  Array target =
+      in_place ? out : Array::empty(out.shape(), reduced ? DType::float32 : out.dtype(), out.device());
   cpu::RandomArgs a = args_for(kind, target, rng);
   setup(a);
   run(out.device(), a);
-  if (!out.is_contiguous()) out.copy_from(target);
+  if (!in_place) out.copy_from(target);
 }
 
 void check_floating(const char* op, const Array& a) {
@@ -128,6 +132,10 @@ void randint_(Array& out, int64_t low, int64_t high, PhiloxState rng) {
 std::pair<Array, Array> dropout(const Array& x, double p, PhiloxState rng) {
   check_floating("dropout", x);
   FIBRIL_CHECK(p >= 0 && p <= 1, Value, "[dropout] dropout probability has to be between 0 and 1, but got ", p);
+  if (is_reduced_float(x.dtype())) {  // the float32 kernel on a widened copy, rounded back
+    auto [out, mask] = dropout(x.astype(DType::float32), p, rng);
+    return {out.astype(x.dtype()), mask.astype(x.dtype())};
+  }
   const Array in = x.contiguous();
   Array out = Array::empty(x.shape(), x.dtype(), x.device()), mask = Array::empty(x.shape(), x.dtype(), x.device());
   cpu::RandomArgs a = args_for(cpu::RandomKind::dropout, out, rng);

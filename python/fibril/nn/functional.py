@@ -13,6 +13,7 @@ from ..ops.pool import (
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
     max_pool1d, max_pool2d,
 )
+from ..ops.random import dropout
 from ..ops.softmax import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, hinge_embedding_loss, huber_loss,
     kl_div, l1_loss, log_softmax, margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
@@ -30,5 +31,5 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
     "avg_pool2d", "max_pool1d", "max_pool2d", "embedding",
-    "scaled_dot_product_attention",
+    "scaled_dot_product_attention", "dropout",
 ]

@@ -189,6 +189,15 @@ def test_reductions(dtype, device):
         np.testing.assert_allclose(values(got), rounded(want, dtype), rtol=tol["rtol"], atol=tol["atol"] * np.abs(want).max())
     assert (x.argmax(1).cpu().numpy() == xv.argmax(1)).all()
     assert x.sum(1, dtype=fibril.float32).dtype == fibril.float32
+    # long rows (block rows, several pieces), columns, a misaligned view, NaN
+    y, yv = make((3, 20011), dtype, device, seed=17)
+    for got, want in [(y.sum(1), yv.sum(1)), (y[:, 3:].mean(1), yv[:, 3:].mean(1)), (y.amin(1), yv.min(1)),
+                      (y.sum(0), yv.sum(0)), (y.T.amax(1), yv.max(0))]:
+        assert got.dtype == dtype
+        np.testing.assert_allclose(values(got), rounded(want, dtype), rtol=2 * EPS[dtype],
+                                   atol=4 * EPS[dtype] * np.sqrt(yv.shape[1]))
+    y[1, 77] = float("nan")
+    assert np.isnan(values(y.amax(1))[1]) and np.isnan(values(y.sum(1))[1]) and not np.isnan(values(y.sum(1))[0])
 
 
 @pytest.mark.parametrize("dtype", HALVES)

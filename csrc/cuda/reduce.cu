@@ -20,7 +20,9 @@
 // there). So a sum of n elements errs by about (32 + log2 n) ulps of the sum of magnitudes,
 // like the CPU's blocked tree, and the order is a function of the shape alone: results are
 // deterministic (no atomics), though not bit-identical to the CPU's different tree.
-// Max/min propagate NaN; var/std and logsumexp take the mean / amax per output in `aux`
+// float16/bfloat16 (sum, mean, max, min; the op layer widens the rest): read as stored (eight
+// per 128-bit load on rows), accumulated in float32, written as float32 and rounded by the op
+// layer. Max/min propagate NaN; var/std and logsumexp take the mean / amax per output in `aux`
 // (the op layer's first pass), as on the CPU.
 //
 // Scans: inner == 1 (rows): a 256-thread block per row, 256 elements at a time scanned by
@@ -97,8 +99,9 @@ struct Params {
   bool root;
 };
 
+// Floats accumulate in their compute type (float for the 16-bit floats), integers in int64.
 template <typename T>
-using SumAcc = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
+using SumAcc = std::conditional_t<std::is_floating_point_v<compute_t<T>>, compute_t<T>, int64_t>;
 
 template <typename In_, typename Acc_>
 struct OpBase {
@@ -136,30 +139,32 @@ struct Prod : OpBase<T, SumAcc<T>> {
 };
 
 template <typename T>
-struct Max : OpBase<T, T> {
-  __device__ static T identity() { return lowest<T>(); }
-  __device__ static T load(T x, T, const Params&) { return x; }
-  __device__ static T combine(T a, T b) { return ((b > a) | is_nan(b)) ? b : a; }
+struct Max : OpBase<T, compute_t<T>> {
+  using A = compute_t<T>;
+  __device__ static A identity() { return lowest<A>(); }
+  __device__ static A load(T x, A, const Params&) { return A(x); }
+  __device__ static A combine(A a, A b) { return ((b > a) | is_nan(b)) ? b : a; }
 };
 
 template <typename T>
-struct Min : OpBase<T, T> {
-  __device__ static T identity() { return highest<T>(); }
-  __device__ static T load(T x, T, const Params&) { return x; }
-  __device__ static T combine(T a, T b) { return ((b < a) | is_nan(b)) ? b : a; }
+struct Min : OpBase<T, compute_t<T>> {
+  using A = compute_t<T>;
+  __device__ static A identity() { return highest<A>(); }
+  __device__ static A load(T x, A, const Params&) { return A(x); }
+  __device__ static A combine(A a, A b) { return ((b < a) | is_nan(b)) ? b : a; }
 };
 
 template <typename T>
 struct Any : OpBase<T, bool> {
   __device__ static bool identity() { return false; }
-  __device__ static bool load(T x, bool, const Params&) { return x != T(0); }
+  __device__ static bool load(T x, bool, const Params&) { return compute_t<T>(x) != compute_t<T>(0); }
   __device__ static bool combine(bool a, bool b) { return a || b; }
 };
 
 template <typename T>
 struct All : OpBase<T, bool> {
   __device__ static bool identity() { return true; }
-  __device__ static bool load(T x, bool, const Params&) { return x != T(0); }
+  __device__ static bool load(T x, bool, const Params&) { return compute_t<T>(x) != compute_t<T>(0); }
   __device__ static bool combine(bool a, bool b) { return a && b; }
 };
 
@@ -341,6 +346,22 @@ __global__ void __launch_bounds__(kThreads, 1) reduce_rows_kernel(
           }
           r = r0 + quads * 4 + t;
         }
+      } else if constexpr (is_half_v<In>) {
+        // 128-bit loads: eight consecutive elements per thread and step, when aligned.
+        if ((reinterpret_cast<uintptr_t>(base + r0) & 15) == 0) {
+          struct alignas(16) Eight {
+            In v[8];
+          };
+          const Eight* v8 = reinterpret_cast<const Eight*>(base + r0);
+          const int64_t octets = (r1 - r0) / 8;
+#pragma unroll 2
+          for (int64_t k = t; k < octets; k += kGroup) {
+            const Eight v = v8[k];
+#pragma unroll
+            for (int j = 0; j < 8; ++j) acc = Op::combine(acc, load(v.v[j]));
+          }
+          r = r0 + octets * 8 + t;
+        }
       }
 #pragma unroll 4
       for (; r < r1; r += kGroup) acc = Op::combine(acc, load(base[r]));
@@ -462,15 +483,18 @@ void run(int device, const ReduceArgs& a) {
   else launch_rows<Op, false>(device, a.in, g, out, true, q);
 }
 
+// The 16-bit floats too (sum, prod, max, min, any, all): they accumulate in float32 and the
+// result is written as float32 (the op layer rounds it to the input's dtype).
 template <template <typename> class Op>
 void run_any_dtype(int device, const ReduceArgs& a) {
-  visit_dtype(a.dtype, [&](auto t) { run<Op<decltype(t)>>(device, a); });
+  visit_any_dtype(a.dtype, [&](auto t) { run<Op<decltype(t)>>(device, a); });
 }
 
 template <template <typename> class Op>
 void run_float(int device, const ReduceArgs& a) {
   if (a.dtype == DType::float64) run<Op<double>>(device, a);
-  else run<Op<float>>(device, a);
+  else if (a.dtype == DType::float32) run<Op<float>>(device, a);
+  else unsupported_dtype("reduce", a.dtype);
 }
 
 // -------------------------------------------------------------------------------- scans

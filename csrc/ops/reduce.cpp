@@ -196,6 +196,19 @@ Array reduce(ReduceOp op, const Array& x_in, const Dims& dims, bool keepdim, std
   FIBRIL_CHECK(!dtype || takes_dtype, Type, "[", name, "] takes no dtype argument");
   const DType in = dtype.value_or(x_in.dtype());
   if (is_reduced_float(in)) {  // float32 accumulation, the result rounded back
+    const bool direct = op == ReduceOp::sum || op == ReduceOp::mean || op == ReduceOp::amax || op == ReduceOp::amin;
+    if (!x_in.device().is_cpu() && direct && in == x_in.dtype()) {
+      // The CUDA kernels read 16-bit elements themselves and write float32.
+      const Plan plan = plan_reduction(x_in, dims, keepdim, name);
+      if (op == ReduceOp::amax || op == ReduceOp::amin) check_nonempty(x_in, plan, name);
+      Array out = Array::empty(plan.out_shape, DType::float32, x_in.device());
+      if (out.numel() > 0 && plan.count > 0) {
+        const ReduceKind kind = op == ReduceOp::amax ? ReduceKind::max : op == ReduceOp::amin ? ReduceKind::min
+                                                                                              : ReduceKind::sum;
+        run(kind, x_in, plan, out, nullptr, op == ReduceOp::mean ? static_cast<double>(plan.count) : 1.0);
+        return out.astype(in);
+      }
+    }
     Array r = reduce(op, widened(x_in), dims, keepdim, dtype ? std::optional<DType>(DType::float32) : std::nullopt);
     return narrowed(r, in);
   }

@@ -60,6 +60,8 @@
 //   TFLOP/s (0.38x cuBLAS bf16; 212, 0.29x, with per-register fragment loads), 2048^3 0.37x,
 //   1024^3 0.54x, 1000^3 0.59x, 8192x4096x4096 with B = W.T 278 (0.39x), bmm 32 x 512^3 0.44x;
 //   fp16 the same within 5%. TF32 4096^3 133 (0.37x), with B = W.T 143 (0.41x), 2048^3 0.44x.
+//   Warp tiles of 64x64 (bf16, H100, 4096^3) ran slower: 128x128 blocks of 4 warps, two per SM,
+//   222 TFLOP/s; 128x256 of 8 warps with 3 or 4 stages 200-204; 128x128 one per SM 140.
 //   The TF32 steps, H100/H200 at 4096^3: 90 TFLOP/s (one block per SM, cvt.rna, single
 //   fragments) -> 105 (fragments double buffered) -> 113 (no cvt) -> 139 (two blocks per SM).
 //   Warp tiles of 64x64 and block tiles of 128x256 / 256x128 spilled and ran no faster. The

@@ -32,6 +32,7 @@ class Case:
     tol: float = 1e-4
     ref: str = "hbm"  # "hbm" or "torch" (% of PyTorch's own throughput, e.g. cuBLAS)
     setup: Callable | None = None  # setup(lib_name, tensors) -> tensors (e.g. requires_grad)
+    dtype: str = "float32"  # "bfloat16": float32 inputs are rounded to bfloat16 on the device
 
 
 def _time(fn, sync):
@@ -89,6 +90,10 @@ def cases(quick, F, fibril, torch):
     for tf32 in (False, True):
         for s in sizes:
             out.append(gemm(s, s, s, tf32))
+    for s in sizes:
+        out.append(Case(f"matmul bf16 {s}x{s}x{s}", 2.0 * s ** 3, "TFLOP/s",
+                        lambda r, s=s: (r.standard_normal((s, s), f32), r.standard_normal((s, s), f32)),
+                        fibril.matmul, torch.matmul, tol=2e-2 * np.sqrt(s), ref="torch", dtype="bfloat16"))
     if not quick:
         out += [gemm(16, 4096, 4096, False), gemm(4096, 4096, 64, False)]
         out.append(Case("bmm fp32 64x(128x64@64x128)", 2.0 * 64 * 128 * 128 * 64, "TFLOP/s",
@@ -106,6 +111,8 @@ def cases(quick, F, fibril, torch):
         r_ = (1 << 25) // c
         out.append(Case(f"softmax {r_}x{c}", 8.0 * r_ * c, "GB/s", lambda r, r_=r_, c=c: (r.standard_normal((r_, c), f32),),
                         lambda x: F.softmax(x, -1), lambda x: tF.softmax(x, -1), tol=1e-6))
+    out.append(Case("softmax bf16 8192x4096", 4.0 * 8192 * 4096, "GB/s", lambda r: (r.standard_normal((8192, 4096), f32),),
+                    lambda x: F.softmax(x, -1), lambda x: tF.softmax(x, -1), tol=1e-2, dtype="bfloat16"))
     out.append(Case("log_softmax 4096x4096", 8.0 * 4096 * 4096, "GB/s", lambda r: (r.standard_normal((4096, 4096), f32),),
                     lambda x: F.log_softmax(x, -1), lambda x: tF.log_softmax(x, -1), tol=1e-5))
     v = 50257
@@ -119,6 +126,11 @@ def cases(quick, F, fibril, torch):
                                                r.standard_normal(c, f32)),
                         lambda x, w, b: F.layer_norm(x, (x.shape[-1],), w, b),
                         lambda x, w, b: tF.layer_norm(x, (x.shape[-1],), w, b), tol=1e-4))
+    out.append(Case("layer_norm bf16 8192x4096", 4.0 * 8192 * 4096, "GB/s",
+                    lambda r: (r.standard_normal((8192, 4096), f32), r.standard_normal(4096, f32),
+                               r.standard_normal(4096, f32)),
+                    lambda x, w, b: F.layer_norm(x, (x.shape[-1],), w, b),
+                    lambda x, w, b: tF.layer_norm(x, (x.shape[-1],), w, b), tol=5e-2, dtype="bfloat16"))
     for t_len, causal in ((1024, False), (1024, True), (4096, True)):
         b, h, d = 8, 16, 64
         flops = 4.0 * b * h * t_len * t_len * d * (0.5 if causal else 1.0)
@@ -222,8 +234,11 @@ def main(argv=None):
             else:
                 ft = [fibril.tensor(x, device="cuda") for x in inputs]
                 tt = [torch.from_numpy(x).cuda() for x in inputs]
+                if case.dtype == "bfloat16":
+                    ft = [x.bfloat16() if x.dtype == fibril.float32 else x for x in ft]
+                    tt = [x.bfloat16() if x.dtype == torch.float32 else x for x in tt]
                 fo, to = case.fibril(*ft), case.torch(*tt)
-                a, b = fo.cpu().numpy().astype(np.float64), to.cpu().numpy().astype(np.float64)
+                a, b = fo.float().cpu().numpy().astype(np.float64), to.float().cpu().numpy().astype(np.float64)
                 err = float(np.max(np.abs(a - b) / (1 + np.abs(b)))) if a.size else 0.0
                 calls = {"fibril": lambda: case.fibril(*ft), "torch": lambda: case.torch(*tt)}
             if not err <= case.tol:

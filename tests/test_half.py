@@ -137,6 +137,23 @@ def test_dlpack_roundtrip_with_torch():
         assert back.dtype == tdt and torch.equal(back, src)
 
 
+def test_finfo_and_iinfo():
+    for dtype in [fibril.float16, fibril.bfloat16, fibril.float32, fibril.float64]:
+        info = fibril.finfo(dtype)
+        assert info.bits == 8 * dtype.itemsize
+        exact = lambda v: fibril.tensor([v], dtype=fibril.float64).to(dtype).double().item()  # noqa: E731
+        assert exact(info.max) == info.max and exact(1.0 + info.eps) == 1.0 + info.eps
+        if torch is not None:
+            ref = torch.finfo(getattr(torch, dtype.name))
+            assert (info.eps, info.max, info.min, info.tiny) == (ref.eps, ref.max, ref.min, ref.tiny)
+    assert fibril.finfo().dtype == fibril.float32
+    assert fibril.iinfo(fibril.int32).max == 2 ** 31 - 1 and fibril.iinfo(fibril.uint8).min == 0
+    with pytest.raises(TypeError):
+        fibril.finfo(fibril.int64)
+    with pytest.raises(TypeError):
+        fibril.iinfo(fibril.float16)
+
+
 def test_promotion():
     h = fibril.ones(3, dtype=fibril.float16)
     b = fibril.ones(3, dtype=fibril.bfloat16)

@@ -65,6 +65,7 @@ from . import autograd, nn, optim, testing
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import data, metrics, train
+from .typeinfo import finfo, iinfo
 
 __version__ = "0.1.0"
 float = float32

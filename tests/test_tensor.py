@@ -230,3 +230,9 @@ def test_t_transposes_matrices_only():
     assert v.t().shape == (2,)
     with pytest.raises(RuntimeError, match="<= 2 dimensions"):
         fibril.zeros(2, 2, 2).t()
+
+
+def test_python_floats_keep_double_precision_when_float64_is_asked():
+    assert fibril.tensor([0.1], dtype=fibril.float64).item() == 0.1
+    assert fibril.tensor(1e300, dtype=fibril.float64).item() == 1e300
+    assert fibril.tensor([0.1]).dtype == fibril.float32

@@ -45,7 +45,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     arr = np.asarray(data)
     if arr.dtype == object:
         raise TypeError(f"could not build a tensor from {type(data).__name__} data (ragged or non-numeric)")
-    if not hasattr(data, "dtype") and arr.dtype == np.float64:
+    if not hasattr(data, "dtype") and arr.dtype == np.float64 and dtype is None:
         arr = arr.astype(np.float32)  # Python floats: the default dtype
     if arr.dtype.name not in _NUMPY_DTYPES and dtype is None:
         raise TypeError(f"unsupported dtype {arr.dtype} (fibril has float32, float64, float16, int64, int32, uint8, "

@@ -36,37 +36,40 @@ using cpu::RowNormArgs;
 using rows::load;
 using rows::load_last;
 using rows::Pack;
+using rows::wide;
 using rows::row_group;
 using rows::RowGroup;
 using rows::store_stream;
 
-template <typename T, int V, bool kBlock>
-__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ? 1 : 2) : 3)
-    row_norm_forward_kernel(bool rms, int64_t nrows, int64_t n, T eps, const T* x, const T* w, const T* b, T* y,
-                            T* mean, T* rstd) {
+// x, w, b, y of the storage type S; mean, rstd and the arithmetic in compute_t<S>.
+template <typename S, int V, bool kBlock>
+__global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(S) == 8 ? 1 : 2) : 3)
+    row_norm_forward_kernel(bool rms, int64_t nrows, int64_t n, compute_t<S> eps, const S* x, const S* w, const S* b,
+                            S* y, compute_t<S>* mean, compute_t<S>* rstd) {
+  using T = compute_t<S>;
   __shared__ T red[64];
   const RowGroup grp = row_group<kBlock>();
   for (int64_t row = grp.row; row < nrows; row += grp.step) {
-    const T* xr = x + row * n;
-    T* yr = y + row * n;
+    const S* xr = x + row * n;
+    S* yr = y + row * n;
     T m = 0;
     if (!rms) {
       T total = 0;
-      rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
+      rows::visit<S, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
         constexpr int K = decltype(width)::value;
-        const Pack<T, K> p = load<T, K>(xr + i);
+        const Pack<S, K> p = load<S, K>(xr + i);
 #pragma unroll
-        for (int j = 0; j < K; ++j) total += p.v[j];
+        for (int j = 0; j < K; ++j) total += T(p.v[j]);
       });
       m = rows::group_sum<kBlock>(total, red) / T(n);
     }
     T sq = 0;
-    rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
+    rows::visit<S, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
       constexpr int K = decltype(width)::value;
-      const Pack<T, K> p = load<T, K>(xr + i);
+      const Pack<S, K> p = load<S, K>(xr + i);
 #pragma unroll
       for (int j = 0; j < K; ++j) {
-        const T d = p.v[j] - m;
+        const T d = T(p.v[j]) - m;
         sq += d * d;
       }
     });
@@ -77,36 +80,54 @@ __global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(T) == 8 ?
       rstd[row] = s;
     }
     const T shift = -m * s;
-    rows::visit<T, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
+    rows::visit<S, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
       constexpr int K = decltype(width)::value;
-      Pack<T, K> p = load_last<T, K>(xr + i);
+      Pack<T, K> p = wide(load_last<S, K>(xr + i));
 #pragma unroll
       for (int j = 0; j < K; ++j) p.v[j] = rows::fma_(p.v[j], s, shift);
       if (w) {
-        const Pack<T, K> pw = load<T, K>(w + i);
+        const Pack<S, K> pw = load<S, K>(w + i);
 #pragma unroll
-        for (int j = 0; j < K; ++j) p.v[j] *= pw.v[j];
+        for (int j = 0; j < K; ++j) p.v[j] *= T(pw.v[j]);
       }
       if (b) {
-        const Pack<T, K> pb = load<T, K>(b + i);
+        const Pack<S, K> pb = load<S, K>(b + i);
 #pragma unroll
-        for (int j = 0; j < K; ++j) p.v[j] += pb.v[j];
+        for (int j = 0; j < K; ++j) p.v[j] += T(pb.v[j]);
       }
-      store_stream<T, K>(yr + i, p);
+      store_stream<S, K>(yr + i, rows::narrow<S>(p));
     });
   }
 }
 
-// Where a block keeps its weight/bias gradient partials: slot elements, the weight's column j
-// at pad + j, the bias's at pad + np + j (pad aligns the vector columns to 16 bytes).
+// Where a block keeps its weight/bias gradient partials (of the compute type): slot elements,
+// the weight's column j at pad + j, the bias's at pad + np + j (pad aligns the vector columns
+// to 16 bytes).
 struct PartialLayout {
   int64_t slot, pad, np;
 };
 
-template <typename T, int V>
+// Updates the partials aw[0, K) and bw[0, K) by d(j, aw[j], bw[j]), as 16-byte packs of T
+// (two of each per 16-bit vector of 8).
+template <typename T, int K, typename F>
+__device__ __forceinline__ void update_partials(T* aw, T* ab, F&& d) {
+  constexpr int A = K < rows::kVec<T> ? K : rows::kVec<T>;
+#pragma unroll
+  for (int h = 0; h < K / A; ++h) {
+    Pack<T, A> pw = load<T, A>(aw + h * A), pb = load<T, A>(ab + h * A);
+#pragma unroll
+    for (int j = 0; j < A; ++j) d(h * A + j, pw.v[j], pb.v[j]);
+    *reinterpret_cast<Pack<T, A>*>(aw + h * A) = pw;
+    *reinterpret_cast<Pack<T, A>*>(ab + h * A) = pb;
+  }
+}
+
+template <typename S, int V>
 __global__ void __launch_bounds__(512, 2)
-    row_norm_backward_kernel(bool rms, int64_t nrows, int64_t n, const T* x, const T* w, const T* g,
-                             const T* mean, const T* rstd, T* gx, T* part, PartialLayout pl, bool shared_acc) {
+    row_norm_backward_kernel(bool rms, int64_t nrows, int64_t n, const S* x, const S* w, const S* g,
+                             const compute_t<S>* mean, const compute_t<S>* rstd, S* gx, compute_t<S>* part,
+                             PartialLayout pl, bool shared_acc) {
+  using T = compute_t<S>;
   __shared__ T red[64];
   FIBRIL_DYNAMIC_SHARED(T, dyn);
   T* acc = nullptr;
@@ -119,50 +140,46 @@ __global__ void __launch_bounds__(512, 2)
   T* acc_b = acc ? acc + pl.pad + pl.np : nullptr;
   const int tid = int(threadIdx.x), count = int(blockDim.x);
   for (int64_t row = blockIdx.x; row < nrows; row += gridDim.x) {
-    const T* xr = x + row * n;
-    const T* gr = g + row * n;
-    T* o = gx + row * n;
+    const S* xr = x + row * n;
+    const S* gr = g + row * n;
+    S* o = gx + row * n;
     const T m = rms ? T(0) : mean[row], s = rstd[row];
     T sum_gw = 0, sum_gw_xhat = 0;
-    rows::visit<T, V>(xr, n, tid, count, [&](int64_t i, auto width) {
+    rows::visit<S, V>(xr, n, tid, count, [&](int64_t i, auto width) {
       constexpr int K = decltype(width)::value;
-      const Pack<T, K> px = load<T, K>(xr + i);
-      Pack<T, K> pg = load<T, K>(gr + i);
+      const Pack<S, K> px = load<S, K>(xr + i);
+      Pack<T, K> pg = wide(load<S, K>(gr + i));
       if (w) {
-        const Pack<T, K> pw = load<T, K>(w + i);
+        const Pack<S, K> pw = load<S, K>(w + i);
 #pragma unroll
-        for (int j = 0; j < K; ++j) pg.v[j] *= pw.v[j];
+        for (int j = 0; j < K; ++j) pg.v[j] *= T(pw.v[j]);
       }
 #pragma unroll
       for (int j = 0; j < K; ++j) {
         sum_gw += pg.v[j];
-        sum_gw_xhat += pg.v[j] * ((px.v[j] - m) * s);
+        sum_gw_xhat += pg.v[j] * ((T(px.v[j]) - m) * s);
       }
     });
     rows::group_sum2<true>(sum_gw, sum_gw_xhat, red);
     const T c1 = rms ? T(0) : sum_gw / T(n), c2 = sum_gw_xhat / T(n);
-    rows::visit<T, V>(xr, n, tid, count, [&](int64_t i, auto width) {
+    rows::visit<S, V>(xr, n, tid, count, [&](int64_t i, auto width) {
       constexpr int K = decltype(width)::value;
-      const Pack<T, K> px = load_last<T, K>(xr + i), pg = load_last<T, K>(gr + i);
-      Pack<T, K> pw{};
-      if (w) pw = load<T, K>(w + i);
+      const Pack<S, K> px = load_last<S, K>(xr + i), pg = load_last<S, K>(gr + i);
+      Pack<S, K> pw{};
+      if (w) pw = load<S, K>(w + i);
       Pack<T, K> r, xhat;
 #pragma unroll
       for (int j = 0; j < K; ++j) {
-        xhat.v[j] = (px.v[j] - m) * s;
-        const T gw = w ? pg.v[j] * pw.v[j] : pg.v[j];
+        xhat.v[j] = (T(px.v[j]) - m) * s;
+        const T gw = w ? T(pg.v[j]) * T(pw.v[j]) : T(pg.v[j]);
         r.v[j] = s * (gw - c1 - xhat.v[j] * c2);
       }
-      store_stream<T, K>(o + i, r);
+      store_stream<S, K>(o + i, rows::narrow<S>(r));
       if (acc) {
-        Pack<T, K> aw = load<T, K>(acc_w + i), ab = load<T, K>(acc_b + i);
-#pragma unroll
-        for (int j = 0; j < K; ++j) {
-          aw.v[j] = rows::fma_(pg.v[j], xhat.v[j], aw.v[j]);
-          ab.v[j] += pg.v[j];
-        }
-        *reinterpret_cast<Pack<T, K>*>(acc_w + i) = aw;
-        *reinterpret_cast<Pack<T, K>*>(acc_b + i) = ab;
+        update_partials<T, K>(acc_w + i, acc_b + i, [&](int j, T& aw, T& ab) {
+          aw = rows::fma_(T(pg.v[j]), xhat.v[j], aw);
+          ab += T(pg.v[j]);
+        });
       }
     });
   }
@@ -178,9 +195,10 @@ __global__ void __launch_bounds__(512, 2)
 // in order, then the 8 group sums are added in group order (the same order on every run).
 constexpr unsigned kParamCols = 32, kParamGroups = 8;
 
-template <typename T>
+template <typename S>
 __global__ void __launch_bounds__(kParamCols * kParamGroups)
-    param_grad_kernel(int64_t n, int64_t blocks, const T* part, PartialLayout pl, T* gw, T* gb) {
+    param_grad_kernel(int64_t n, int64_t blocks, const compute_t<S>* part, PartialLayout pl, S* gw, S* gb) {
+  using T = compute_t<S>;
   __shared__ T sums[2][kParamGroups][kParamCols];
   const unsigned col = threadIdx.x % kParamCols, group = threadIdx.x / kParamCols;
   const int64_t j = int64_t(blockIdx.x) * kParamCols + col;
@@ -199,56 +217,58 @@ __global__ void __launch_bounds__(kParamCols * kParamGroups)
       sw += sums[0][k][col];
       sb += sums[1][k][col];
     }
-    if (gw) gw[j] = sw;
-    if (gb) gb[j] = sb;
+    if (gw) gw[j] = S(sw);
+    if (gb) gb[j] = S(sb);
   }
 }
 
-template <typename T>
+template <typename S>
 void row_norm_forward(int device, const RowNormArgs& a) {
-  const T* x = reinterpret_cast<const T*>(a.x);
-  const T* w = reinterpret_cast<const T*>(a.weight);
-  const T* b = reinterpret_cast<const T*>(a.bias);
-  T* y = reinterpret_cast<T*>(a.y);
-  rows::dispatch<T>(a.n, {x, y}, {w, b}, [&](auto width, auto blk) {
+  using T = compute_t<S>;
+  const S* x = reinterpret_cast<const S*>(a.x);
+  const S* w = reinterpret_cast<const S*>(a.weight);
+  const S* b = reinterpret_cast<const S*>(a.bias);
+  S* y = reinterpret_cast<S*>(a.y);
+  rows::dispatch<S>(a.n, {x, y}, {w, b}, [&](auto width, auto blk) {
     constexpr int V = decltype(width)::value;
     constexpr bool B = decltype(blk)::value;
     dim3 grid, block;
     rows::shape<B>(a.rows, a.n, V, grid, block);
-    launch("row_norm", row_norm_forward_kernel<T, V, B>, grid, block, 0, device, a.rms, a.rows, a.n, T(a.eps), x, w,
+    launch("row_norm", row_norm_forward_kernel<S, V, B>, grid, block, 0, device, a.rms, a.rows, a.n, T(a.eps), x, w,
            b, y, reinterpret_cast<T*>(a.mean), reinterpret_cast<T*>(a.rstd));
   });
 }
 
-template <typename T>
+template <typename S>
 void row_norm_backward(int device, const RowNormArgs& a) {
-  const T* x = reinterpret_cast<const T*>(a.x);
-  const T* w = reinterpret_cast<const T*>(a.weight);
-  const T* g = reinterpret_cast<const T*>(a.g);
-  T* gx = reinterpret_cast<T*>(a.gx);
+  using T = compute_t<S>;
+  const S* x = reinterpret_cast<const S*>(a.x);
+  const S* w = reinterpret_cast<const S*>(a.weight);
+  const S* g = reinterpret_cast<const S*>(a.g);
+  S* gx = reinterpret_cast<S*>(a.gx);
   const bool params = a.gw || a.gb;
   // Partials need each column in the same thread for every row: whole-vector rows (x itself
   // as a per-column operand) or scalar access.
-  rows::dispatch<T>(a.n, {x, g, gx}, {w, params ? x : nullptr}, [&](auto width, auto) {
+  rows::dispatch<S>(a.n, {x, g, gx}, {w, params ? x : nullptr}, [&](auto width, auto) {
     constexpr int V = decltype(width)::value;
     const int64_t vectors = (a.n + V - 1) / V;
     const unsigned threads = unsigned(std::min<int64_t>(512, std::max<int64_t>(32, ((vectors + 1) / 2 + 31) / 32 * 32)));
     const int64_t per_sm = std::min<int64_t>(8, 2048 / threads);
     const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(a.rows, rows::sm_count(device) * per_sm));
     int64_t head = 0;
-    if (V > 1) head = std::min<int64_t>(a.n, int64_t((16 - (reinterpret_cast<uintptr_t>(x) & 15)) & 15) / int64_t(sizeof(T)));
+    if (V > 1) head = std::min<int64_t>(a.n, int64_t((16 - (reinterpret_cast<uintptr_t>(x) & 15)) & 15) / int64_t(sizeof(S)));
     PartialLayout pl{0, (V - head % V) % V, (a.n + V - 1) / V * V + V};
     pl.slot = 2 * pl.np;
     const size_t slot_bytes = size_t(pl.slot) * sizeof(T);
     const bool shared_acc = params && slot_bytes <= 96 * 1024;
     Scratch part(params ? size_t(blocks) * slot_bytes : 0, device);
-    launch("row_norm_backward", row_norm_backward_kernel<T, V>, dim3(unsigned(blocks)), dim3(threads),
+    launch("row_norm_backward", row_norm_backward_kernel<S, V>, dim3(unsigned(blocks)), dim3(threads),
            shared_acc ? slot_bytes : 0, device, a.rms, a.rows, a.n, x, w, g, reinterpret_cast<const T*>(a.mean),
            reinterpret_cast<const T*>(a.rstd), gx, params ? part.as<T>() : static_cast<T*>(nullptr), pl, shared_acc);
     if (params)
-      launch("row_norm_backward", param_grad_kernel<T>, dim3(unsigned((a.n + kParamCols - 1) / kParamCols)),
+      launch("row_norm_backward", param_grad_kernel<S>, dim3(unsigned((a.n + kParamCols - 1) / kParamCols)),
              dim3(kParamCols * kParamGroups), 0, device, a.n, blocks,
-             static_cast<const T*>(part.as<T>()), pl, reinterpret_cast<T*>(a.gw), reinterpret_cast<T*>(a.gb));
+             static_cast<const T*>(part.as<T>()), pl, reinterpret_cast<S*>(a.gw), reinterpret_cast<S*>(a.gb));
   }, true);
 }
 
@@ -485,10 +505,22 @@ void batch_norm_backward(int device, const BatchNormArgs& a) {
 
 }  // namespace
 
+// float16 and bfloat16 come here unwidened (ops/norm.cpp widens only on the CPU), with float32
+// mean and rstd.
+template <typename S>
+void row_norm_typed(int device, const RowNormArgs& a) {
+  if (a.g) row_norm_backward<S>(device, a);
+  else row_norm_forward<S>(device, a);
+}
+
 void row_norm(int device, const RowNormArgs& a) {
-  const bool f32 = a.dtype == DType::float32;
-  if (a.g) f32 ? row_norm_backward<float>(device, a) : row_norm_backward<double>(device, a);
-  else f32 ? row_norm_forward<float>(device, a) : row_norm_forward<double>(device, a);
+  switch (a.dtype) {
+    case DType::float32: return row_norm_typed<float>(device, a);
+    case DType::float64: return row_norm_typed<double>(device, a);
+    case DType::float16: return row_norm_typed<Half>(device, a);
+    case DType::bfloat16: return row_norm_typed<BFloat16>(device, a);
+    default: unsupported_dtype("row_norm", a.dtype);
+  }
 }
 
 void batch_norm(int device, const BatchNormArgs& a) {

@@ -353,7 +353,7 @@ def compare_native(fn, arrays, g, dtype, ulps, offset=0, device="cuda"):
     """fn in dtype on device against fn in float64 on the CPU over the same values (forward and
     gradients), and against the CPU's widened 16-bit run."""
     y, grads = grads_of(fn, arrays, g, dtype, device, offset)
-    assert y.dtype == dtype and y.device == fibril.device(device) if hasattr(fibril, "device") else True
+    assert y.dtype == dtype and y.device == ("cuda:0" if device == "cuda" else "cpu")
     y64, grads64 = grads_of(fn, arrays, g, fibril.float64, "cpu")
     close(values(y), values(y64), dtype, ulps)
     for got, want in zip(grads, grads64):
@@ -489,3 +489,29 @@ def test_cuda_native_norms_misaligned_and_stats_dtype(dtype):
     w32 = fibril.tensor(arrays[1].astype(np.float32), device="cuda", requires_grad=True)
     F.layer_norm(x, (36,), w32).sum().backward()
     assert w32.grad.dtype == fibril.float32 and x.grad.dtype == dtype
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("shape", [(4, 3, 16), (3, 5, 7), (6, 4)])
+@pytest.mark.parametrize("training", [True, False])
+def test_cuda_native_batch_norm(dtype, shape, training):
+    c = shape[1]
+    arrays = [exact(shape, dtype, 41), exact((c,), dtype, 42, 0.5, 1.5), exact((c,), dtype, 43, -0.5, 0.5)]
+    stats = [exact((c,), dtype, 44, -0.2, 0.2), exact((c,), dtype, 45, 0.5, 1.5)]
+    runs = {}
+
+    def fn_for(device, dt):
+        rm, rv = (fibril.tensor(s.astype(np.float32), device=device).to(dt) for s in stats)
+        runs[(device, dt)] = (rm, rv)
+        return lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training)
+
+    y, grads = grads_of(fn_for("cuda", dtype), arrays, exact(shape, dtype, 46), dtype, "cuda")
+    y64, grads64 = grads_of(fn_for("cpu", fibril.float64), arrays, exact(shape, dtype, 46), fibril.float64, "cpu")
+    assert y.dtype == dtype
+    close(values(y), values(y64), dtype, 8)
+    for got, want in zip(grads, grads64):
+        close(got, want, dtype, 8)
+    for got, want in zip(runs[("cuda", dtype)], runs[("cpu", fibril.float64)]):
+        assert got.dtype == dtype
+        close(values(got), rounded(values(want), dtype), dtype, 2)

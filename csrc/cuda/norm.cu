@@ -19,12 +19,12 @@
 // gradients), then one elementwise pass for gx. So forward reads x twice, backward reads x and
 // g twice, as PyTorch's kernels do.
 //
-// float16/bfloat16 rows run natively: x, weight, bias, y, g, gx and the parameter gradients
-// in the 16-bit dtype (16-byte packs of 8, widened per element, rounded to nearest even on
-// the way out), mean/rstd, the reductions and the weight/bias partials in float32 (a 16-bit
-// pack's partials are two 16-byte float packs). Batch norm still takes widened float32
-// copies from ops/norm.cpp for 16-bit inputs. No spills on sm_80/sm_90 (-Xptxas -warn-spills);
-// the float32/float64 instantiations compile to the same PTX as before.
+// float16/bfloat16 run natively (ops/norm.cpp widens only on the CPU): x, weight, bias, y, g,
+// gx, the parameter gradients and batch norm's running statistics in the 16-bit dtype (16-byte
+// packs of 8, widened per element, rounded to nearest even on the way out); mean/rstd, the
+// reductions, batch norm's coefficients and the weight/bias partials in float32 (a 16-bit
+// pack's partials are two 16-byte float packs). No spills on sm_80/sm_90 (-Xptxas
+// -warn-spills); the float32/float64 instantiations compile to the same PTX as before.
 // H200 figures for 16-bit: to be measured (bench/cuda_softmax_norm.py --dtype bfloat16).
 //
 // H100 figures (`python -m bench.cuda`): layer_norm forward 32768x1024 2.75 TB/s (91% of the
@@ -313,19 +313,23 @@ __device__ __forceinline__ Chunk chunk_of(int64_t total, int64_t splits) {
   return Chunk{c, lo, lo + size < total ? lo + size : total};
 }
 
+// Batch-norm kernels: x, g, y, gx, weight, bias and the running statistics of the storage
+// type X; mean, rstd, coef and the arithmetic in compute_t<X>.
+
 // part[3 block] = (count, mean, sum of squared deviations) of the block's chunk.
-template <typename T>
+template <typename X>
 __global__ void __launch_bounds__(256)
-    bn_stats_kernel(int64_t N, int64_t C, int64_t S, int64_t splits, const T* x, double* part) {
+    bn_stats_kernel(int64_t N, int64_t C, int64_t S, int64_t splits, const X* x, double* part) {
+  using T = compute_t<X>;
   __shared__ T red[64];
   const Chunk ch = chunk_of(N * S, splits);
   T total = 0;
-  channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) { total += x[off]; });
+  channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) { total += T(x[off]); });
   total = rows::group_sum<true>(total, red);
   const T m = ch.hi > ch.lo ? total / T(ch.hi - ch.lo) : T(0);
   T sq = 0;
   channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) {
-    const T d = x[off] - m;
+    const T d = T(x[off]) - m;
     sq += d * d;
   });
   sq = rows::group_sum<true>(sq, red);
@@ -338,10 +342,12 @@ __global__ void __launch_bounds__(256)
 
 // Per channel: the statistics (merged chunks in training, the running ones in eval), the
 // running-stat update, and coef = (scale, shift) for y = x scale + shift.
-template <typename T>
+template <typename X>
 __global__ void __launch_bounds__(256)
-    bn_finish_kernel(int64_t C, int64_t splits, bool training, T momentum, T eps, const double* part, T* rm, T* rv,
-                     const T* w, const T* b, T* mean, T* rstd, T* coef) {
+    bn_finish_kernel(int64_t C, int64_t splits, bool training, compute_t<X> momentum, compute_t<X> eps,
+                     const double* part, X* rm, X* rv, const X* w, const X* b, compute_t<X>* mean,
+                     compute_t<X>* rstd, compute_t<X>* coef) {
+  using T = compute_t<X>;
   for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
     T m, s;
     if (training) {
@@ -356,47 +362,49 @@ __global__ void __launch_bounds__(256)
       }
       m = T(mu);
       s = T(1) / rows::sqrt_(T(m2 / count) + eps);
-      if (rm) rm[c] = (1 - momentum) * rm[c] + momentum * m;
-      if (rv) rv[c] = (1 - momentum) * rv[c] + momentum * T(m2 / (count - 1));
+      if (rm) rm[c] = X((1 - momentum) * T(rm[c]) + momentum * m);
+      if (rv) rv[c] = X((1 - momentum) * T(rv[c]) + momentum * T(m2 / (count - 1)));
     } else {
-      m = rm[c];
-      s = T(1) / rows::sqrt_(rv[c] + eps);
+      m = T(rm[c]);
+      s = T(1) / rows::sqrt_(T(rv[c]) + eps);
     }
     mean[c] = m;
     rstd[c] = s;
-    const T scale = w ? s * w[c] : s;
+    const T scale = w ? s * T(w[c]) : s;
     coef[2 * c] = scale;
-    coef[2 * c + 1] = (b ? b[c] : T(0)) - m * scale;
+    coef[2 * c + 1] = (b ? T(b[c]) : T(0)) - m * scale;
   }
 }
 
 // y = x scale_c + shift_c; V > 1 only when S is whole vectors and x, y are 16-byte aligned.
-template <typename T, int V>
+template <typename X, int V>
 __global__ void __launch_bounds__(256)
-    bn_apply_kernel(int64_t total, int64_t C, int64_t S, const T* x, const T* coef, T* y) {
+    bn_apply_kernel(int64_t total, int64_t C, int64_t S, const X* x, const compute_t<X>* coef, X* y) {
+  using T = compute_t<X>;
   for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < total / V; v += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = v * V, c = (i / S) % C;
     const T scale = coef[2 * c], shift = coef[2 * c + 1];
-    Pack<T, V> p = load_last<T, V>(x + i);
+    Pack<T, V> p = wide(load_last<X, V>(x + i));
 #pragma unroll
     for (int j = 0; j < V; ++j) p.v[j] = rows::fma_(p.v[j], scale, shift);
-    store_stream<T, V>(y + i, p);
+    store_stream<X, V>(y + i, rows::narrow<X>(p));
   }
 }
 
 // part[2 block] = (sum g, sum g (x - mean)) over the block's chunk.
-template <typename T>
+template <typename X>
 __global__ void __launch_bounds__(256)
-    bn_grad_sums_kernel(int64_t N, int64_t C, int64_t S, int64_t splits, const T* x, const T* g, const T* mean,
-                        double* part) {
+    bn_grad_sums_kernel(int64_t N, int64_t C, int64_t S, int64_t splits, const X* x, const X* g,
+                        const compute_t<X>* mean, double* part) {
+  using T = compute_t<X>;
   __shared__ T red[64];
   const Chunk ch = chunk_of(N * S, splits);
   const T m = mean[ch.c];
   T sg = 0, sgd = 0;
   channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) {
-    const T gv = g[off];
+    const T gv = T(g[off]);
     sg += gv;
-    sgd += gv * (x[off] - m);
+    sgd += gv * (T(x[off]) - m);
   });
   rows::group_sum2<true>(sg, sgd, red);
   if (threadIdx.x == 0) {
@@ -406,10 +414,11 @@ __global__ void __launch_bounds__(256)
 }
 
 // Per channel: gw, gb and coef = (k, c1, c2) for gx = k (g - c1 - (x - m) c2).
-template <typename T>
+template <typename X>
 __global__ void __launch_bounds__(256)
-    bn_grad_finish_kernel(int64_t C, int64_t splits, T count, bool training, const double* part, const T* w,
-                          const T* rstd, T* gw, T* gb, T* coef) {
+    bn_grad_finish_kernel(int64_t C, int64_t splits, compute_t<X> count, bool training, const double* part,
+                          const X* w, const compute_t<X>* rstd, X* gw, X* gb, compute_t<X>* coef) {
+  using T = compute_t<X>;
   for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
     double sg = 0, sgd = 0;
     if (part) {
@@ -419,26 +428,27 @@ __global__ void __launch_bounds__(256)
       }
     }
     const T s = rstd[c], sum_g = T(sg), sum_g_dx = T(sgd);
-    if (gw) gw[c] = sum_g_dx * s;
-    if (gb) gb[c] = sum_g;
-    coef[3 * c] = (w ? w[c] : T(1)) * s;
+    if (gw) gw[c] = X(sum_g_dx * s);
+    if (gb) gb[c] = X(sum_g);
+    coef[3 * c] = (w ? T(w[c]) : T(1)) * s;
     coef[3 * c + 1] = training ? sum_g / count : T(0);
     coef[3 * c + 2] = training ? s * s * sum_g_dx / count : T(0);
   }
 }
 
-template <typename T, int V>
+template <typename X, int V>
 __global__ void __launch_bounds__(256)
-    bn_apply_grad_kernel(int64_t total, int64_t C, int64_t S, const T* x, const T* g, const T* mean, const T* coef,
-                         T* gx) {
+    bn_apply_grad_kernel(int64_t total, int64_t C, int64_t S, const X* x, const X* g, const compute_t<X>* mean,
+                         const compute_t<X>* coef, X* gx) {
+  using T = compute_t<X>;
   for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < total / V; v += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = v * V, c = (i / S) % C;
     const T m = mean[c], k = coef[3 * c], c1 = coef[3 * c + 1], c2 = coef[3 * c + 2];
-    const Pack<T, V> px = load_last<T, V>(x + i), pg = load_last<T, V>(g + i);
+    const Pack<X, V> px = load_last<X, V>(x + i), pg = load_last<X, V>(g + i);
     Pack<T, V> r;
 #pragma unroll
-    for (int j = 0; j < V; ++j) r.v[j] = k * (pg.v[j] - c1 - (px.v[j] - m) * c2);
-    store_stream<T, V>(gx + i, r);
+    for (int j = 0; j < V; ++j) r.v[j] = k * (T(pg.v[j]) - c1 - (T(px.v[j]) - m) * c2);
+    store_stream<X, V>(gx + i, rows::narrow<X>(r));
   }
 }
 
@@ -463,50 +473,52 @@ void bn_elementwise(int64_t spatial, std::initializer_list<const void*> ptrs, F&
   else f(rows::Width<1>{});
 }
 
-template <typename T>
+template <typename X>
 void batch_norm_forward(int device, const BatchNormArgs& a) {
+  using T = compute_t<X>;
   const int64_t C = a.channels, total = a.batch * a.channels * a.spatial;
-  const T* x = reinterpret_cast<const T*>(a.x);
-  T* y = reinterpret_cast<T*>(a.y);
+  const X* x = reinterpret_cast<const X*>(a.x);
+  X* y = reinterpret_cast<X*>(a.y);
   const int64_t splits = bn_splits(a, device);
   Scratch part(a.training ? size_t(C * splits * 3) * sizeof(double) : 0, device);
   Scratch coef(size_t(2 * C) * sizeof(T), device);
   if (a.training && total > 0)
-    launch("batch_norm", bn_stats_kernel<T>, dim3(unsigned(C * splits)), dim3(kBnThreads), 0, device, a.batch, C,
+    launch("batch_norm", bn_stats_kernel<X>, dim3(unsigned(C * splits)), dim3(kBnThreads), 0, device, a.batch, C,
            a.spatial, splits, x, part.as<double>());
-  launch("batch_norm", bn_finish_kernel<T>, grid_1d(C, 256), dim3(256), 0, device, C, splits, a.training,
-         T(a.momentum), T(a.eps), static_cast<const double*>(part.as<double>()), reinterpret_cast<T*>(a.running_mean),
-         reinterpret_cast<T*>(a.running_var), reinterpret_cast<const T*>(a.weight), reinterpret_cast<const T*>(a.bias),
+  launch("batch_norm", bn_finish_kernel<X>, grid_1d(C, 256), dim3(256), 0, device, C, splits, a.training,
+         T(a.momentum), T(a.eps), static_cast<const double*>(part.as<double>()), reinterpret_cast<X*>(a.running_mean),
+         reinterpret_cast<X*>(a.running_var), reinterpret_cast<const X*>(a.weight), reinterpret_cast<const X*>(a.bias),
          reinterpret_cast<T*>(a.mean), reinterpret_cast<T*>(a.rstd), coef.as<T>());
-  bn_elementwise<T>(a.spatial, {x, y}, [&](auto width) {
+  bn_elementwise<X>(a.spatial, {x, y}, [&](auto width) {
     constexpr int V = decltype(width)::value;
-    launch("batch_norm", bn_apply_kernel<T, V>, grid_1d(total / V, kBnThreads), dim3(kBnThreads), 0, device, total,
+    launch("batch_norm", bn_apply_kernel<X, V>, grid_1d(total / V, kBnThreads), dim3(kBnThreads), 0, device, total,
            C, a.spatial, x, static_cast<const T*>(coef.as<T>()), y);
   });
 }
 
-template <typename T>
+template <typename X>
 void batch_norm_backward(int device, const BatchNormArgs& a) {
+  using T = compute_t<X>;
   const int64_t C = a.channels, total = a.batch * a.channels * a.spatial;
-  const T* x = reinterpret_cast<const T*>(a.x);
-  const T* g = reinterpret_cast<const T*>(a.g);
-  T* gx = reinterpret_cast<T*>(a.gx);
+  const X* x = reinterpret_cast<const X*>(a.x);
+  const X* g = reinterpret_cast<const X*>(a.g);
+  X* gx = reinterpret_cast<X*>(a.gx);
   const bool sums = a.training || a.gw || a.gb;
   const int64_t splits = bn_splits(a, device);
   Scratch part(sums ? size_t(C * splits * 2) * sizeof(double) : 0, device);
   Scratch coef(size_t(3 * C) * sizeof(T), device);
   const T* mean = reinterpret_cast<const T*>(a.mean);
   if (sums && total > 0)
-    launch("batch_norm_backward", bn_grad_sums_kernel<T>, dim3(unsigned(C * splits)), dim3(kBnThreads), 0, device,
+    launch("batch_norm_backward", bn_grad_sums_kernel<X>, dim3(unsigned(C * splits)), dim3(kBnThreads), 0, device,
            a.batch, C, a.spatial, splits, x, g, mean, part.as<double>());
-  launch("batch_norm_backward", bn_grad_finish_kernel<T>, grid_1d(C, 256), dim3(256), 0, device, C, splits,
+  launch("batch_norm_backward", bn_grad_finish_kernel<X>, grid_1d(C, 256), dim3(256), 0, device, C, splits,
          T(a.batch * a.spatial), a.training,
          sums && total > 0 ? static_cast<const double*>(part.as<double>()) : static_cast<const double*>(nullptr),
-         reinterpret_cast<const T*>(a.weight), reinterpret_cast<const T*>(a.rstd), reinterpret_cast<T*>(a.gw),
-         reinterpret_cast<T*>(a.gb), coef.as<T>());
-  bn_elementwise<T>(a.spatial, {x, g, gx}, [&](auto width) {
+         reinterpret_cast<const X*>(a.weight), reinterpret_cast<const T*>(a.rstd), reinterpret_cast<X*>(a.gw),
+         reinterpret_cast<X*>(a.gb), coef.as<T>());
+  bn_elementwise<X>(a.spatial, {x, g, gx}, [&](auto width) {
     constexpr int V = decltype(width)::value;
-    launch("batch_norm_backward", bn_apply_grad_kernel<T, V>, grid_1d(total / V, kBnThreads), dim3(kBnThreads), 0,
+    launch("batch_norm_backward", bn_apply_grad_kernel<X, V>, grid_1d(total / V, kBnThreads), dim3(kBnThreads), 0,
            device, total, C, a.spatial, x, g, mean, static_cast<const T*>(coef.as<T>()), gx);
   });
 }
@@ -531,10 +543,20 @@ void row_norm(int device, const RowNormArgs& a) {
   }
 }
 
+template <typename X>
+void batch_norm_typed(int device, const BatchNormArgs& a) {
+  if (a.g) batch_norm_backward<X>(device, a);
+  else batch_norm_forward<X>(device, a);
+}
+
 void batch_norm(int device, const BatchNormArgs& a) {
-  const bool f32 = a.dtype == DType::float32;
-  if (a.g) f32 ? batch_norm_backward<float>(device, a) : batch_norm_backward<double>(device, a);
-  else f32 ? batch_norm_forward<float>(device, a) : batch_norm_forward<double>(device, a);
+  switch (a.dtype) {
+    case DType::float32: return batch_norm_typed<float>(device, a);
+    case DType::float64: return batch_norm_typed<double>(device, a);
+    case DType::float16: return batch_norm_typed<Half>(device, a);
+    case DType::bfloat16: return batch_norm_typed<BFloat16>(device, a);
+    default: unsupported_dtype("batch_norm", a.dtype);
+  }
 }
 
 }  // namespace fibril::cuda::FIBRIL_CUDA_NS

@@ -23,12 +23,12 @@
 // widened where it is used, results rounded to nearest even on the way out; the online max
 // and sum, the reductions and the loss statistics stay float32 (stats is float32 for 16-bit
 // logits; loss and row_weight are in the logits' dtype). Register budget: the packs stay in
-// storage form, but a 16-bit value still takes a register of its own once unpacked, so a
-// 16-bit pack costs float's 4 registers loaded and 8 when widened: kChunk is 4 packs (32
-// elements, float's 64 bytes in flight) in the forward streams, kBackChunk 2 in the backward
-// passes (two operands widened), and kCachedChunk 4 (a warp keeps rows up to 1024 halves, a
-// block of 512 up to 16384) with two warp-row blocks per SM instead of three; each 16-bit
-// pack is written as soon as it is done. Checked with -Xptxas -warn-spills on sm_80 and sm_90:
+// storage form until used, but ptxas gives each unpacked 16-bit value a register of its own,
+// so a pack of 8 halves costs 8 registers loaded and 8 more widened (float's pack: 4): kChunk
+// is 4 packs (32 elements, float's 64 bytes in flight) in the forward streams, kBackChunk 2
+// in the backward passes (two operands widened), and kCachedChunk 4 (a warp keeps rows up to
+// 1024 halves, a block of 512 up to 16384, 64 bytes loaded per thread) with two warp-row
+// blocks per SM instead of three; each 16-bit pack is written as soon as it is done. Checked with -Xptxas -warn-spills on sm_80 and sm_90:
 // no spills. The float32/float64 instantiations compile to the same PTX as before.
 // H200 figures for 16-bit: to be measured (bench/cuda_softmax_norm.py --dtype bfloat16).
 //

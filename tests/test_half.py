@@ -381,7 +381,7 @@ def test_cuda_native_softmax_rows(dtype, log, shape):
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", HALVES)
 @pytest.mark.parametrize("log", [False, True])
-@pytest.mark.parametrize("shape", [(6, 300), (3, 1100), (2, 17)])
+@pytest.mark.parametrize("shape", [(6, 300), (3, 1100), (2, 2100), (2, 17)])
 def test_cuda_native_softmax_misaligned(dtype, log, shape):
     fn = (lambda x: F.log_softmax(x, 1)) if log else (lambda x: F.softmax(x, 1))
     compare_native(fn, [exact(shape, dtype, 22, -4, 4)], exact(shape, dtype, 23), dtype, 4, offset=1)
@@ -445,7 +445,7 @@ def test_cuda_native_cross_entropy_stats_and_nll(dtype):
         F.cross_entropy(x, fibril.tensor([0, 50, 7, 3, 3, 12], device="cuda"))
 
 
-NORM_N = [7, 40, 1024, 1500, 12300]
+NORM_N = [7, 40, 1024, 1500, 12300, 12304]
 
 
 @pytest.mark.cuda

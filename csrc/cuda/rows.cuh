@@ -32,7 +32,6 @@ __device__ __forceinline__ Pack<T, K> load(const T* p) {
   return *reinterpret_cast<const Pack<T, K>*>(p);
 }
 
-// Last use of the data: evict-first hint on the GPU.
 // A 16-byte pack of 16-bit floats as one int4 (the cache-hinted loads and stores take no
 // user types).
 template <typename T, int K>
@@ -51,6 +50,7 @@ __device__ __forceinline__ int4 to_int4(const Pack<T, K>& p) {
   return q;
 }
 
+// Last use of the data: evict-first hint on the GPU.
 template <typename T, int K>
 __device__ __forceinline__ Pack<T, K> load_last(const T* p) {
   if constexpr (K == 1 && is_half_v<T>) {
@@ -149,8 +149,8 @@ __device__ __forceinline__ void visit_scalars(const Span& s, int tid, int count,
 
 // A thread's chunk: the span's packs k0 + u * count for u < U, loaded together so that U
 // loads are in flight before the first use (a row's vectors are visited with k0 = tid,
-// tid + U * count, ...). Packs past the end read as `fill`. The packs stay in storage form
-// (16-bit rows keep half the registers of float ones; callers widen each element at its use).
+// tid + U * count, ...). Packs past the end read as `fill` (a compute-type value). The packs
+// stay in storage form: callers widen each element where they use it.
 template <typename T, int V, int U, bool kLast = false>
 __device__ __forceinline__ void load_chunk(Pack<T, V> (&p)[U], const T* row, const Span& s, int64_t k0, int count,
                                            compute_t<T> fill) {

@@ -27,9 +27,10 @@
 // so a pack of 8 halves costs 8 registers loaded and 8 more widened (float's pack: 4): kChunk
 // is 4 packs (32 elements, float's 64 bytes in flight) in the forward streams, kBackChunk 2
 // in the backward passes (two operands widened), and kCachedChunk 4 (a warp keeps rows up to
-// 1024 halves, a block of 512 up to 16384, 64 bytes loaded per thread) with two warp-row
-// blocks per SM instead of three; each 16-bit pack is written as soon as it is done. Checked with -Xptxas -warn-spills on sm_80 and sm_90:
-// no spills. The float32/float64 instantiations compile to the same PTX as before.
+// 1024 halves, a block of 512 up to 16384, 64 bytes loaded per thread; bfloat16 warp rows
+// then run two blocks per SM instead of three); each 16-bit pack is written as soon as it is
+// done. Checked with -Xptxas -warn-spills on sm_80 and sm_90: no spills. The float32/float64
+// instantiations compile to the same PTX as before.
 // H200 figures for 16-bit: to be measured (bench/cuda_softmax_norm.py --dtype bfloat16).
 //
 // Out-of-range targets are found by a small kernel queued before the loss kernel; the host
@@ -83,11 +84,12 @@ constexpr int kMaxBlock = 512;
 template <typename S>
 constexpr int kBlocksPerSm = sizeof(S) == 8 ? 1 : 2;
 
-// Warp rows: three blocks of 256 per SM (80 registers); a 16-bit row kept in registers takes
-// two (128 registers: 16 more values per thread than float's 8 vectors of 4 and their
-// conversions, which spilled at 80; still 32 KiB per SM in flight).
+// Warp rows: three blocks of 256 per SM (80 registers); a bfloat16 row kept in registers
+// takes two (128 registers: its widening is a plain shift, which the compiler hoists for the
+// whole chunk, and at 80 registers that spilled 28 bytes; still 32 KiB per SM in flight).
+// float16 (an opaque cvt per element) fits in 80.
 template <typename S, bool kCached>
-constexpr int kWarpBlocksPerSm = kCached && is_half_v<S> ? 2 : 3;
+constexpr int kWarpBlocksPerSm = kCached && std::is_same_v<S, BFloat16> ? 2 : 3;
 
 // Folds the packs into the online max m and sum s of e^(x - m); -inf (the chunk fill) adds
 // nothing. One rescale per chunk: the chunk's maximum first, then its exponentials.
@@ -418,11 +420,11 @@ void softmax_typed(int device, const SoftmaxArgs& a) {
     dim3 grid, block;
     shape<B>(a.rows, a.n, V, grid, block);
     if (log)
-      launch("softmax", softmax_backward_kernel<S, V, kBackChunk<S>, B, true>, grid, block, 0, device, a.rows, a.n, x, g,
-             out);
+      launch("softmax", softmax_backward_kernel<S, V, kBackChunk<S>, B, true>, grid, block, 0, device, a.rows, a.n,
+             x, g, out);
     else
-      launch("softmax", softmax_backward_kernel<S, V, kBackChunk<S>, B, false>, grid, block, 0, device, a.rows, a.n, x, g,
-             out);
+      launch("softmax", softmax_backward_kernel<S, V, kBackChunk<S>, B, false>, grid, block, 0, device, a.rows, a.n,
+             x, g, out);
   });
 }
 

@@ -2,6 +2,7 @@
 
     python bench/cuda_softmax_norm.py            # the shapes of the issue (needs ~6 GiB of GPU memory)
     python bench/cuda_softmax_norm.py --quick    # small shapes, also runs under FIBRIL_CUDA_EMULATOR=1
+    python bench/cuda_softmax_norm.py --dtype bfloat16   # (or float16) both libraries in 16-bit
 
 Checks each fibril result against torch first, then times both with bench.cuda's measure
 (interleaved samples of several calls, a device synchronize closing each sample, median) and
@@ -43,7 +44,13 @@ def training_step(forward, leaves, grad):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+                   help="operands (and parameters) in this dtype, for fibril and torch alike")
     args = p.parse_args()
+    dtype = getattr(fibril, args.dtype)
+    tdtype = getattr(torch, args.dtype) if torch is not None else None
+    size = dtype.itemsize  # bytes per element: the GB/s count the operands as stored
+    tol16 = 2e-2 if args.dtype != "float32" else None  # a few 16-bit ulps of results near 1
     if not fibril.cuda.is_available():
         sys.exit("fibril.cuda.is_available() is False")
     have_torch = torch is not None and torch.cuda.is_available()
@@ -79,17 +86,26 @@ def main():
                      t_theirs / t_ours))
 
     def pair(a, requires_grad=False):
-        f = fibril.tensor(a, device="cuda", requires_grad=requires_grad)
-        t = torch.tensor(a, device="cuda", requires_grad=requires_grad) if have_torch else None
+        """fibril and torch tensors of a on the GPU; floating-point arrays in the chosen dtype."""
+        floating = np.issubdtype(a.dtype, np.floating)
+        f = fibril.tensor(a, device="cuda")
+        if floating:
+            f = f.to(dtype)
+        f = f.detach().requires_grad_(requires_grad) if requires_grad else f
+        t = None
+        if have_torch:
+            t = torch.tensor(a, device="cuda", dtype=tdtype if floating else None, requires_grad=requires_grad)
         return f, t
 
     def close(f, t, tol=2e-5):
-        np.testing.assert_allclose(f.detach().cpu().numpy(), t.detach().cpu().numpy(), rtol=tol, atol=tol)
+        tol = tol16 or tol
+        np.testing.assert_allclose(f.detach().cpu().float().numpy(), t.detach().cpu().float().numpy(), rtol=tol,
+                                   atol=tol)
 
     for shape in softmax_shapes:
         a = rng.standard_normal(shape).astype(np.float32)
         x, tx = pair(a)
-        el = a.size * 4
+        el = a.size * size
         for name in ("softmax", "log_softmax"):
             fb, tb = getattr(F, name), getattr(torch, name) if have_torch else None
             with fibril.no_grad():
@@ -100,8 +116,8 @@ def main():
             log = name == "log_softmax"
             bench(f"{name} bwd", shape, 3 * el,
                   lambda: fibril._C.softmax_backward(y._data, g._data, -1, log),
-                  lambda: torch.ops.aten._log_softmax_backward_data(tg, ty, -1, torch.float32) if log
-                  else torch.ops.aten._softmax_backward_data(tg, ty, -1, torch.float32),
+                  lambda: torch.ops.aten._log_softmax_backward_data(tg, ty, -1, tdtype) if log
+                  else torch.ops.aten._softmax_backward_data(tg, ty, -1, tdtype),
                   lambda: None)
             del y, ty, g, tg
         del x, tx
@@ -111,7 +127,7 @@ def main():
         target = rng.integers(0, shape[1], shape[0])
         x, tx = pair(a, requires_grad=True)
         t, tt = pair(target)
-        el = a.size * 4
+        el = a.size * size
 
         ones, tones = pair(np.ones(shape[0], np.float32))
         ours_step = training_step(lambda: F.cross_entropy(x, t, reduction="none"), [x], ones)
@@ -131,7 +147,7 @@ def main():
         w, tw = pair(rng.uniform(0.5, 1.5, n).astype(np.float32), True)
         b, tb = pair(rng.uniform(-1, 1, n).astype(np.float32), True)
         g, tg = pair(rng.standard_normal(shape).astype(np.float32))
-        el = a.size * 4
+        el = a.size * size
         for name in ("layer_norm", "rms_norm"):
             if name == "layer_norm":
                 ours = lambda: F.layer_norm(x, (n,), w, b)  # noqa: E731
@@ -155,7 +171,7 @@ def main():
         rm, trm = pair(np.zeros(c, np.float32))
         rv, trv = pair(np.ones(c, np.float32))
         g, tg = pair(rng.standard_normal(shape).astype(np.float32))
-        el = a.size * 4
+        el = a.size * size
         ours = lambda: F.batch_norm(x, rm, rv, w, b, training=True)  # noqa: E731
         theirs = lambda: torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True)  # noqa: E731
         with fibril.no_grad():
@@ -163,6 +179,7 @@ def main():
         bench("batch_norm fwd+bwd", shape, 5 * el, training_step(ours, [x, w, b], g),
               training_step(theirs, [tx, tw, tb], tg), lambda: None)
 
+    print(f"dtype {args.dtype}")
     print(f"{'op':32} {'shape':>16} {'ms':>9} {'GB/s':>8} {'% copy':>7} {'torch ms':>9} {'torch/ours':>10}")
     for r in rows:
         print(f"{r[0]:32} {r[1]:>16} {r[2]:9.3f} {r[3]:8.0f} {r[4]:7.0f} {r[5]:9.3f} {r[6]:10.2f}")

@@ -381,3 +381,207 @@ def test_modules_convert_to_half():
     assert all(p.dtype == fibril.bfloat16 for p in m.parameters())
     m.float()
     assert all(p.dtype == fibril.float32 for p in m.parameters())
+
+
+# ------------------------------------------------------------------------ 16-bit row kernels (softmax, losses, norms)
+#
+# On CUDA these read and write float16/bfloat16 directly (float32 math); the CPU widens. Row
+# lengths reach every kernel path: a warp per row (n <= 1024, kept in registers), a block per
+# row (kept in registers up to 4 packs of 8 per thread, streamed twice above), odd lengths (a
+# scalar head and tail around the 16-byte packs), a view at an odd offset (scalar rows).
+
+
+def exact(shape, dtype, seed, low=-2.0, high=2.0):
+    """float64 values that are exact in dtype."""
+    return rounded(np.random.default_rng(seed).uniform(low, high, size=shape), dtype)
+
+
+def on_device(a, dtype, device, offset=0):
+    """A leaf tensor of a's values in dtype on device; offset > 0 makes it a view that starts
+    offset elements into its buffer (a misaligned base)."""
+    flat = np.concatenate([np.zeros(offset), np.asarray(a, np.float64).ravel()])
+    t = fibril.tensor(flat.astype(np.float32), device=device).to(dtype)[offset:].reshape(np.shape(a))
+    return t.detach().requires_grad_(True)
+
+
+def grads_of(fn, arrays, g, dtype, device, offset=0):
+    """fn's result and its inputs' gradients for the upstream gradient g, run in dtype on
+    device, as float64 arrays (None for an input without a gradient)."""
+    ts = [on_device(a, dtype, device, offset) for a in arrays]
+    y = fn(*ts)
+    y.backward(fibril.tensor(np.asarray(g, np.float32), device=device).to(dtype))
+    return y, [None if t.grad is None else values(t.grad) for t in ts]
+
+
+def close(got, want, dtype, ulps):
+    """got within `ulps` 16-bit ulps of want, relative to each value and to want's largest."""
+    scale = max(1.0, float(np.abs(want).max())) if np.size(want) else 1.0
+    np.testing.assert_allclose(got, want, rtol=ulps * EPS[dtype], atol=ulps * EPS[dtype] * scale)
+
+
+def compare_native(fn, arrays, g, dtype, ulps, offset=0, device="cuda"):
+    """fn in dtype on device against fn in float64 on the CPU over the same values (forward and
+    gradients), and against the CPU's widened 16-bit run."""
+    y, grads = grads_of(fn, arrays, g, dtype, device, offset)
+    assert y.dtype == dtype and y.device == ("cuda:0" if device == "cuda" else "cpu")
+    y64, grads64 = grads_of(fn, arrays, g, fibril.float64, "cpu")
+    close(values(y), values(y64), dtype, ulps)
+    for got, want in zip(grads, grads64):
+        if want is not None:
+            close(got, want, dtype, ulps)
+    y_cpu, grads_cpu = grads_of(fn, arrays, g, dtype, "cpu")
+    close(values(y), values(y_cpu), dtype, 2)
+    for got, want in zip(grads, grads_cpu):
+        if want is not None:
+            close(got, want, dtype, 2)
+
+
+SOFTMAX_ROWS = [(5, 1), (9, 40), (4, 1001), (3, 1024), (3, 1500), (2, 17000), (0, 5)]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("shape", SOFTMAX_ROWS)
+def test_cuda_native_softmax_rows(dtype, log, shape):
+    fn = (lambda x: F.log_softmax(x, 1)) if log else (lambda x: F.softmax(x, 1))
+    compare_native(fn, [exact(shape, dtype, 20, -4, 4)], exact(shape, dtype, 21), dtype, 4)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("shape", [(6, 300), (3, 1100), (2, 2100), (2, 17)])
+def test_cuda_native_softmax_misaligned(dtype, log, shape):
+    fn = (lambda x: F.log_softmax(x, 1)) if log else (lambda x: F.softmax(x, 1))
+    compare_native(fn, [exact(shape, dtype, 22, -4, 4)], exact(shape, dtype, 23), dtype, 4, offset=1)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+def test_cuda_native_softmax_other_dim_and_dtype_contract(dtype):
+    x = on_device(exact((4, 9, 3), dtype, 24), dtype, "cuda")
+    y = F.softmax(x, 1)
+    assert y.dtype == dtype
+    want = np.exp(values(x)) / np.exp(values(x)).sum(1, keepdims=True)
+    close(values(y), want, dtype, 4)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("n", [13, 1037])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cuda_native_cross_entropy(dtype, n, weighted, smoothing):
+    rows = 7
+    target = np.random.default_rng(25).integers(0, n, rows)
+    target[2] = -100
+    target[5] = 3
+    w = exact((n,), dtype, 26, 0.5, 2.0)
+    t_cuda, t_cpu = fibril.tensor(target, device="cuda"), fibril.tensor(target)
+
+    def fn(x, *wt):
+        t = t_cuda if x.device != fibril.tensor(0.0).device else t_cpu
+        return F.cross_entropy(x, t, weight=wt[0] if wt else None, reduction="none", label_smoothing=smoothing)
+
+    arrays = [exact((rows, n), dtype, 27, -4, 4)] + ([w] if weighted else [])
+    g = exact((rows,), dtype, 28, 0.5, 1.5)
+    compare_native(fn, arrays, g, dtype, 8)
+    loss, _ = grads_of(fn, arrays, g, dtype, "cuda")
+    assert values(loss)[2] == 0.0
+    # ignore_index as a class, and the mean over the kept rows
+    x = on_device(arrays[0], dtype, "cuda")
+    kept = np.where(target == -100, 0, target)
+    got = F.cross_entropy(x, fibril.tensor(kept, device="cuda"), ignore_index=3, label_smoothing=smoothing)
+    want = F.cross_entropy(fibril.tensor(arrays[0]), fibril.tensor(kept), ignore_index=3, label_smoothing=smoothing)
+    assert got.dtype == dtype
+    close(values(got), values(want), dtype, 8)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+def test_cuda_native_cross_entropy_stats_and_nll(dtype):
+    x = on_device(exact((6, 50), dtype, 29), dtype, "cuda")
+    target = fibril.tensor([0, 49, 7, 3, 3, 12], device="cuda")
+    opts = fibril._C.ClassLossOptions(None, -100, 0.0, True)
+    loss, row_weight, stats = fibril._C.class_loss(x._data, target._data, opts)
+    wrap = fibril.Tensor._wrap
+    assert wrap(loss).dtype == dtype and wrap(row_weight).dtype == dtype and wrap(stats).dtype == fibril.float32
+    nll = F.nll_loss(F.log_softmax(x, 1), target)
+    xv = values(x)
+    lse = np.log(np.exp(xv).sum(1))
+    close(values(nll), np.mean(lse - xv[np.arange(6), [0, 49, 7, 3, 3, 12]]), dtype, 8)
+    with pytest.raises(IndexError):
+        F.cross_entropy(x, fibril.tensor([0, 50, 7, 3, 3, 12], device="cuda"))
+
+
+NORM_N = [7, 40, 1024, 1500, 12300, 12304]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("n", NORM_N)
+@pytest.mark.parametrize("affine", ["none", "weight", "both"])
+def test_cuda_native_layer_norm(dtype, n, affine):
+    rows = 3
+    arrays = [exact((rows, n), dtype, 30, -3, 3)]
+    if affine != "none":
+        arrays.append(exact((n,), dtype, 31, 0.5, 1.5))
+    if affine == "both":
+        arrays.append(exact((n,), dtype, 32, -0.5, 0.5))
+    fn = lambda x, *p: F.layer_norm(x, (n,), *p)  # noqa: E731
+    compare_native(fn, arrays, exact((rows, n), dtype, 33), dtype, 8)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("n", [7, 1024, 1500])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cuda_native_rms_norm(dtype, n, weighted):
+    rows = 4
+    arrays = [exact((rows, n), dtype, 34, -3, 3)] + ([exact((n,), dtype, 35, 0.5, 1.5)] if weighted else [])
+    fn = lambda x, *w: F.rms_norm(x, (n,), *w, eps=1e-6)  # noqa: E731
+    compare_native(fn, arrays, exact((rows, n), dtype, 36), dtype, 8)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+def test_cuda_native_norms_misaligned_and_stats_dtype(dtype):
+    arrays = [exact((40, 36), dtype, 37), exact((36,), dtype, 38, 0.5, 1.5), exact((36,), dtype, 39)]
+    fn = lambda x, w, b: F.layer_norm(x, (36,), w, b)  # noqa: E731
+    compare_native(fn, arrays, exact((40, 36), dtype, 40), dtype, 8, offset=1)
+    x = on_device(arrays[0], dtype, "cuda")
+    y, mean, rstd = fibril._C.row_norm(False, x._data, [36], None, None, 1e-5)
+    wrap = fibril.Tensor._wrap
+    assert wrap(y).dtype == dtype and wrap(mean).dtype == fibril.float32 and wrap(rstd).dtype == fibril.float32
+    close(values(wrap(mean)), values(x).mean(1), dtype, 1)
+    # a float32 weight with 16-bit x takes the widened path: the gradient stays float32
+    w32 = fibril.tensor(arrays[1].astype(np.float32), device="cuda", requires_grad=True)
+    F.layer_norm(x, (36,), w32).sum().backward()
+    assert w32.grad.dtype == fibril.float32 and x.grad.dtype == dtype
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("shape", [(4, 3, 16), (3, 5, 7), (6, 4)])
+@pytest.mark.parametrize("training", [True, False])
+def test_cuda_native_batch_norm(dtype, shape, training):
+    c = shape[1]
+    arrays = [exact(shape, dtype, 41), exact((c,), dtype, 42, 0.5, 1.5), exact((c,), dtype, 43, -0.5, 0.5)]
+    stats = [exact((c,), dtype, 44, -0.2, 0.2), exact((c,), dtype, 45, 0.5, 1.5)]
+    runs = {}
+
+    def fn_for(device, dt):
+        rm, rv = (fibril.tensor(s.astype(np.float32), device=device).to(dt) for s in stats)
+        runs[(device, dt)] = (rm, rv)
+        return lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training)
+
+    y, grads = grads_of(fn_for("cuda", dtype), arrays, exact(shape, dtype, 46), dtype, "cuda")
+    y64, grads64 = grads_of(fn_for("cpu", fibril.float64), arrays, exact(shape, dtype, 46), fibril.float64, "cpu")
+    assert y.dtype == dtype
+    close(values(y), values(y64), dtype, 8)
+    for got, want in zip(grads, grads64):
+        close(got, want, dtype, 8)
+    for got, want in zip(runs[("cuda", dtype)], runs[("cpu", fibril.float64)]):
+        assert got.dtype == dtype
+        close(values(got), rounded(values(want), dtype), dtype, 2)

@@ -2,10 +2,14 @@
 // rows per block) or by a whole block (long rows); rows are read with 128-bit loads after a
 // scalar head that brings the row to a 16-byte boundary, and a scalar tail; group reductions
 // are warp shuffles, then (block rows) one shared-memory step that every warp finishes itself.
+// Arrays are of a storage type S (float, double, Half, BFloat16; a 16-byte pack is 4, 2 or 8
+// elements); the arithmetic is in compute_t<S> (float for the 16-bit types): wide() after a
+// load, narrow() (round to nearest even) before a store, both the identity for float/double.
 // Include after launch.cuh.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <type_traits>
 
@@ -28,11 +32,33 @@ __device__ __forceinline__ Pack<T, K> load(const T* p) {
   return *reinterpret_cast<const Pack<T, K>*>(p);
 }
 
+// A 16-byte pack of 16-bit floats as one int4 (the cache-hinted loads and stores take no
+// user types).
+template <typename T, int K>
+__device__ __forceinline__ Pack<T, K> from_int4(const int4& q) {
+  static_assert(sizeof(Pack<T, K>) == sizeof(int4), "a 16-byte pack");
+  Pack<T, K> r;
+  ::memcpy(&r, &q, sizeof(r));
+  return r;
+}
+
+template <typename T, int K>
+__device__ __forceinline__ int4 to_int4(const Pack<T, K>& p) {
+  static_assert(sizeof(Pack<T, K>) == sizeof(int4), "a 16-byte pack");
+  int4 q;
+  ::memcpy(&q, &p, sizeof(q));
+  return q;
+}
+
 // Last use of the data: evict-first hint on the GPU.
 template <typename T, int K>
 __device__ __forceinline__ Pack<T, K> load_last(const T* p) {
-  if constexpr (K == 1) {
+  if constexpr (K == 1 && is_half_v<T>) {
+    return Pack<T, 1>{{T::from_bits(__ldcs(reinterpret_cast<const unsigned short*>(p)))}};
+  } else if constexpr (K == 1) {
     return Pack<T, 1>{{__ldcs(p)}};
+  } else if constexpr (is_half_v<T> && K == 8) {
+    return from_int4<T, K>(__ldcs(reinterpret_cast<const int4*>(p)));
   } else if constexpr (std::is_same_v<T, float> && K == 4) {
     const float4 q = __ldcs(reinterpret_cast<const float4*>(p));
     return Pack<T, K>{{q.x, q.y, q.z, q.w}};
@@ -47,14 +73,44 @@ __device__ __forceinline__ Pack<T, K> load_last(const T* p) {
 // Streaming store: outputs are not read again by this kernel.
 template <typename T, int K>
 __device__ __forceinline__ void store_stream(T* p, const Pack<T, K>& v) {
-  if constexpr (K == 1) {
+  if constexpr (K == 1 && is_half_v<T>) {
+    __stcs(reinterpret_cast<unsigned short*>(p), static_cast<unsigned short>(v.v[0].bits));
+  } else if constexpr (K == 1) {
     __stcs(p, v.v[0]);
+  } else if constexpr (is_half_v<T> && K == 8) {
+    __stcs(reinterpret_cast<int4*>(p), to_int4<T, K>(v));
   } else if constexpr (std::is_same_v<T, float> && K == 4) {
     __stcs(reinterpret_cast<float4*>(p), make_float4(v.v[0], v.v[1], v.v[2], v.v[3]));
   } else if constexpr (std::is_same_v<T, double> && K == 2) {
     __stcs(reinterpret_cast<double2*>(p), make_double2(v.v[0], v.v[1]));
   } else {
     *reinterpret_cast<Pack<T, K>*>(p) = v;
+  }
+}
+
+// Storage to compute type, and back with round to nearest even (one cvt each on the device;
+// the identity for float and double).
+template <typename S, int K>
+__device__ __forceinline__ Pack<compute_t<S>, K> wide(const Pack<S, K>& p) {
+  if constexpr (std::is_same_v<S, compute_t<S>>) {
+    return p;
+  } else {
+    Pack<compute_t<S>, K> r;
+#pragma unroll
+    for (int j = 0; j < K; ++j) r.v[j] = compute_t<S>(p.v[j]);
+    return r;
+  }
+}
+
+template <typename S, int K>
+__device__ __forceinline__ Pack<S, K> narrow(const Pack<compute_t<S>, K>& p) {
+  if constexpr (std::is_same_v<S, compute_t<S>>) {
+    return p;
+  } else {
+    Pack<S, K> r;
+#pragma unroll
+    for (int j = 0; j < K; ++j) r.v[j] = S(p.v[j]);
+    return r;
   }
 }
 
@@ -93,10 +149,11 @@ __device__ __forceinline__ void visit_scalars(const Span& s, int tid, int count,
 
 // A thread's chunk: the span's packs k0 + u * count for u < U, loaded together so that U
 // loads are in flight before the first use (a row's vectors are visited with k0 = tid,
-// tid + U * count, ...). Packs past the end read as `fill`.
+// tid + U * count, ...). Packs past the end read as `fill` (a compute-type value). The packs
+// stay in storage form: callers widen each element where they use it.
 template <typename T, int V, int U, bool kLast = false>
 __device__ __forceinline__ void load_chunk(Pack<T, V> (&p)[U], const T* row, const Span& s, int64_t k0, int count,
-                                           T fill) {
+                                           compute_t<T> fill) {
 #pragma unroll
   for (int u = 0; u < U; ++u) {
     const int64_t k = k0 + int64_t(u) * count;
@@ -104,7 +161,7 @@ __device__ __forceinline__ void load_chunk(Pack<T, V> (&p)[U], const T* row, con
       p[u] = kLast ? load_last<T, V>(row + s.head + k * V) : load<T, V>(row + s.head + k * V);
     } else {
 #pragma unroll
-      for (int j = 0; j < V; ++j) p[u].v[j] = fill;
+      for (int j = 0; j < V; ++j) p[u].v[j] = T(fill);
     }
   }
 }

@@ -2,6 +2,8 @@
 // parameters of x's dtype.
 #include "ops/norm.h"
 
+#include <initializer_list>
+
 #include "core/errors.h"
 #include "cpu/kernels.h"
 #include "cuda/norm.h"
@@ -35,9 +37,21 @@ Shape leading_shape(const Array& x, const Shape& normalized, const char* op) {
   return Shape(x.shape().begin(), x.shape().end() - static_cast<int64_t>(k));
 }
 
-// The norms compute float16 and bfloat16 in float32: widened copies in, results rounded back
-// (the mean and rstd stay float32, as PyTorch keeps them).
+// The norms compute float16 and bfloat16 in float32, and keep the mean and rstd float32 as
+// PyTorch does. The CUDA kernels take them as they are (16-bit loads and stores); the CPU, and
+// parameters or running statistics of another dtype than x, take widened copies, results
+// rounded back.
 Array wide(const Array& a) { return is_reduced_float(a.dtype()) ? a.astype(DType::float32) : a; }
+DType stats_dtype(const Array& x) { return is_reduced_float(x.dtype()) ? DType::float32 : x.dtype(); }
+
+// True for a 16-bit x that takes the widened path: on the CPU, or with a parameter (or running
+// statistic) of another dtype or not contiguous.
+bool widen_16bit(const Array& x, std::initializer_list<const OptArray*> params) {
+  if (!is_reduced_float(x.dtype())) return false;
+  bool widen = x.device().is_cpu();
+  for (const OptArray* p : params) widen = widen || (*p && ((*p)->dtype() != x.dtype() || !(*p)->is_contiguous()));
+  return widen;
+}
 OptArray wide(const OptArray& a) { return a ? OptArray(wide(*a)) : a; }
 OptArray narrow(const OptArray& a, DType dt) { return a ? OptArray(a->astype(dt)) : a; }
 
@@ -62,7 +76,7 @@ NormResult row_norm(bool rms, const Array& x_in, const Shape& normalized, const 
                     const OptArray& bias, double eps) {
   const char* op = rms ? "rms_norm" : "layer_norm";
   check_input(x_in, op);
-  if (is_reduced_float(x_in.dtype())) {
+  if (widen_16bit(x_in, {&weight, &bias})) {
     NormResult r = row_norm(rms, wide(x_in), normalized, wide(weight), wide(bias), eps);
     return NormResult{r.y.astype(x_in.dtype()), r.mean, r.rstd};
   }
@@ -71,8 +85,8 @@ NormResult row_norm(bool rms, const Array& x_in, const Shape& normalized, const 
   const Array x = x_in.contiguous();
   const OptArray w = param(weight, normalized, x, "weight", op);
   const OptArray b = param(bias, normalized, x, "bias", op);
-  NormResult r{Array::empty(x.shape(), x.dtype(), device), Array::empty(lead, x.dtype(), device),
-               Array::empty(lead, x.dtype(), device)};
+  NormResult r{Array::empty(x.shape(), x.dtype(), device), Array::empty(lead, stats_dtype(x), device),
+               Array::empty(lead, stats_dtype(x), device)};
   const int64_t n = numel_of(normalized);
   if (x.numel() == 0) return r;
   cpu::RowNormArgs args{rms, x.dtype(), x.numel() / n, n, eps, static_cast<const char*>(x.data()), data(w), data(b),
@@ -88,7 +102,7 @@ NormGrads row_norm_backward(bool rms, const Array& g_in, const Array& x_in, cons
                             bool want_bias) {
   const char* op = rms ? "rms_norm_backward" : "layer_norm_backward";
   check_input(x_in, op);
-  if (is_reduced_float(x_in.dtype()) && g_in.dtype() == x_in.dtype()) {
+  if (widen_16bit(x_in, {&weight}) && g_in.dtype() == x_in.dtype()) {
     NormGrads r = row_norm_backward(rms, wide(g_in), wide(x_in), normalized, wide(weight), wide(mean), wide(rstd),
                                     want_weight, want_bias);
     const DType pd = weight ? weight->dtype() : x_in.dtype();
@@ -100,6 +114,9 @@ NormGrads row_norm_backward(bool rms, const Array& g_in, const Array& x_in, cons
                g_in.describe(), " does not match the input ", x_in.describe());
   const Array x = x_in.contiguous(), g = g_in.contiguous();
   const OptArray w = param(weight, normalized, x, "weight", op);
+  const DType sd = stats_dtype(x);
+  const Array mean_c = mean.dtype() == sd ? mean : mean.astype(sd);
+  const Array rstd_c = rstd.dtype() == sd ? rstd : rstd.astype(sd);
   const int64_t n = numel_of(normalized), rows = n ? x.numel() / n : 0;
   NormGrads r{Array::empty(x.shape(), x.dtype(), device), std::nullopt, std::nullopt};
   if (want_weight && w) r.gw = Array::empty(normalized, x.dtype(), device);
@@ -113,7 +130,7 @@ NormGrads row_norm_backward(bool rms, const Array& g_in, const Array& x_in, cons
   // the CUDA kernels take their own scratch
   Array scratch = Array::empty({(r.gw || r.gb) && device.is_cpu() ? 2 * blocks * n : 0}, x.dtype());
   cpu::RowNormArgs args{rms, x.dtype(), rows, n, 0.0, static_cast<const char*>(x.data()), data(w), nullptr,
-                        nullptr, static_cast<char*>(mean.data()), static_cast<char*>(rstd.data()),
+                        nullptr, static_cast<char*>(mean_c.data()), static_cast<char*>(rstd_c.data()),
                         static_cast<const char*>(g.data()), static_cast<char*>(r.gx.data()), mutable_data(r.gw),
                         mutable_data(r.gb), static_cast<char*>(scratch.data())};
   if (device.is_cpu()) cpu::kernels().row_norm(args);
@@ -125,7 +142,7 @@ NormResult batch_norm(const Array& x_in, const OptArray& weight, const OptArray&
                       const OptArray& running_var, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
   check_input(x_in, op);
-  if (is_reduced_float(x_in.dtype())) {
+  if (widen_16bit(x_in, {&weight, &bias, &running_mean, &running_var})) {
     const OptArray mean_wide = wide(running_mean), var_wide = wide(running_var);
     NormResult r = batch_norm(wide(x_in), wide(weight), wide(bias), mean_wide, var_wide, training, momentum, eps);
     for (auto [stat, stat_wide] : {std::pair{&running_mean, &mean_wide}, std::pair{&running_var, &var_wide}}) {
@@ -150,8 +167,8 @@ NormResult batch_norm(const Array& x_in, const OptArray& weight, const OptArray&
   const Array x = x_in.contiguous();
   const OptArray w = param(weight, c_shape, x, "weight", op);
   const OptArray b = param(bias, c_shape, x, "bias", op);
-  NormResult r{Array::empty(x.shape(), x.dtype(), device), Array::empty(c_shape, x.dtype(), device),
-               Array::empty(c_shape, x.dtype(), device)};
+  NormResult r{Array::empty(x.shape(), x.dtype(), device), Array::empty(c_shape, stats_dtype(x), device),
+               Array::empty(c_shape, stats_dtype(x), device)};
   if (l.channels == 0) return r;
   cpu::BatchNormArgs args{x.dtype(), l.batch, l.channels, l.spatial, training, momentum, eps,
                           static_cast<const char*>(x.data()), data(w), data(b), mutable_data(running_mean),
@@ -166,7 +183,7 @@ NormGrads batch_norm_backward(const Array& g_in, const Array& x_in, const OptArr
                               const Array& rstd, bool training, bool want_weight, bool want_bias) {
   const char* op = "batch_norm_backward";
   check_input(x_in, op);
-  if (is_reduced_float(x_in.dtype()) && g_in.dtype() == x_in.dtype()) {
+  if (widen_16bit(x_in, {&weight}) && g_in.dtype() == x_in.dtype()) {
     NormGrads r = batch_norm_backward(wide(g_in), wide(x_in), wide(weight), wide(mean), wide(rstd), training,
                                       want_weight, want_bias);
     const DType pd = weight ? weight->dtype() : x_in.dtype();
@@ -179,13 +196,16 @@ NormGrads batch_norm_backward(const Array& g_in, const Array& x_in, const OptArr
   const Array x = x_in.contiguous(), g = g_in.contiguous();
   const Shape c_shape{l.channels};
   const OptArray w = param(weight, c_shape, x, "weight", op);
+  const DType sd = stats_dtype(x);
+  const Array mean_c = mean.dtype() == sd ? mean : mean.astype(sd);
+  const Array rstd_c = rstd.dtype() == sd ? rstd : rstd.astype(sd);
   NormGrads r{Array::empty(x.shape(), x.dtype(), device), std::nullopt, std::nullopt};
   if (want_weight && w) r.gw = Array::empty(c_shape, x.dtype(), device);
   if (want_bias) r.gb = Array::empty(c_shape, x.dtype(), device);
   if (l.channels == 0) return r;
   cpu::BatchNormArgs args{x.dtype(), l.batch, l.channels, l.spatial, training, 0.0, 0.0,
                           static_cast<const char*>(x.data()), data(w), nullptr, nullptr, nullptr, nullptr,
-                          static_cast<char*>(mean.data()), static_cast<char*>(rstd.data()),
+                          static_cast<char*>(mean_c.data()), static_cast<char*>(rstd_c.data()),
                           static_cast<const char*>(g.data()), static_cast<char*>(r.gx.data()), mutable_data(r.gw),
                           mutable_data(r.gb)};
   if (device.is_cpu()) cpu::kernels().batch_norm(args);

@@ -45,8 +45,12 @@ Array back_from_rows(const Array& rows, const Array& like, int d) {
   return rows.permute(inverse(to_last(like.ndim(), d)));
 }
 
+// float16/bfloat16 on the CPU: float32 kernels on widened copies, results rounded back. The
+// CUDA kernels take them as they are (16-bit loads and stores, float32 math).
+bool widen(const Array& x) { return is_reduced_float(x.dtype()) && x.device().is_cpu(); }
+
 Array run_softmax(cpu::SoftmaxKind kind, const Array& x, const Array* g, int d) {
-  if (is_reduced_float(x.dtype())) {  // float32 math on widened copies, the result rounded back
+  if (widen(x)) {
     std::optional<Array> g_wide;
     if (g) g_wide = g->astype(DType::float32);
     return run_softmax(kind, x.astype(DType::float32), g ? &*g_wide : nullptr, d).astype(x.dtype());
@@ -115,6 +119,15 @@ cpu::ClassLossArgs loss_args(const Operands& o, const ClassLossOptions& opt) {
                             opt.smoothing, nullptr, nullptr, nullptr, nullptr, 0, nullptr};
 }
 
+// The per-row statistics (max, log-sum) of 16-bit logits are float32.
+DType stats_dtype(const Array& x) { return is_reduced_float(x.dtype()) ? DType::float32 : x.dtype(); }
+
+// 16-bit logits with a class weight of another dtype also take the widened path (the kernels
+// read the weight in the logits' dtype, which would round a float32 weight).
+bool widen_loss(const Array& x, const ClassLossOptions& opt) {
+  return is_reduced_float(x.dtype()) && (x.device().is_cpu() || (opt.weight && opt.weight->dtype() != x.dtype()));
+}
+
 }  // namespace
 
 Array softmax(const Array& x, int64_t dim, bool log) {
@@ -135,7 +148,7 @@ Array softmax_backward(const Array& y, const Array& g, int64_t dim, bool log) {
 }
 
 ClassLoss class_loss(const Array& x, const Array& target, const ClassLossOptions& opt) {
-  if (is_reduced_float(x.dtype())) {  // float32 math; the per-row statistics stay float32
+  if (widen_loss(x, opt)) {  // float32 math; the per-row statistics stay float32
     check_input(x, loss_name(opt));
     ClassLoss r = class_loss(x.astype(DType::float32), target, opt);
     return ClassLoss{r.loss.astype(x.dtype()), r.row_weight.astype(x.dtype()), r.stats};
@@ -143,7 +156,7 @@ ClassLoss class_loss(const Array& x, const Array& target, const ClassLossOptions
   const Operands o = operands(x, target, opt);
   const Device device = x.device();
   ClassLoss r{Array::empty(target.shape(), x.dtype(), device), Array::empty(target.shape(), x.dtype(), device),
-              Array::empty({o.rows, 2}, x.dtype(), device)};
+              Array::empty({o.rows, 2}, stats_dtype(x), device)};
   if (o.rows == 0) return r;
   FIBRIL_CHECK(o.n > 0, Value, "[", loss_name(opt), "] needs at least one class, got input ", x.describe());
   cpu::ClassLossArgs args = loss_args(o, opt);
@@ -158,7 +171,7 @@ ClassLoss class_loss(const Array& x, const Array& target, const ClassLossOptions
 
 Array class_loss_backward(const Array& g, const Array& x, const Array& target, const Array& stats,
                           const ClassLossOptions& opt) {
-  if (is_reduced_float(x.dtype()) && g.dtype() == x.dtype()) {
+  if (widen_loss(x, opt) && g.dtype() == x.dtype()) {
     return class_loss_backward(g.astype(DType::float32), x.astype(DType::float32), target, stats, opt)
         .astype(x.dtype());
   }
@@ -171,10 +184,11 @@ Array class_loss_backward(const Array& g, const Array& x, const Array& target, c
   FIBRIL_CHECK(g.dtype() == x.dtype(), Type, "[", loss_name(opt), "_backward] gradient ", g.describe(),
                " does not match input ", x.describe());
   const Array gc = scalar ? g : g.contiguous();
+  const Array st = stats.dtype() == stats_dtype(x) ? stats : stats.astype(stats_dtype(x));
   Array gx = Array::empty(o.x.shape(), x.dtype(), device);
   if (o.rows > 0) {
     cpu::ClassLossArgs args = loss_args(o, opt);
-    args.stats = const_cast<char*>(static_cast<const char*>(stats.data()));
+    args.stats = const_cast<char*>(static_cast<const char*>(st.data()));
     args.g = static_cast<const char*>(gc.data());
     args.g_stride = scalar ? 0 : 1;
     args.gx = static_cast<char*>(gx.data());

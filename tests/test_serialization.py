@@ -28,13 +28,35 @@ def test_flat_state_dict_round_trip_every_dtype(tmp_path):
         "scalar": fibril.tensor(2.5),
         "empty": fibril.zeros(0, 3),
         "strided": fibril.arange(12.0).reshape(3, 4).T,
+        "f16": fibril.randn(5, 3).half(),
+        "bf16": fibril.randn(4, 6).bfloat16().T,
+        "bf16_empty": fibril.zeros(0, dtype=fibril.bfloat16),
     }
     fibril.save(state, tmp_path / "s.safetensors")
     loaded = fibril.load(tmp_path / "s.safetensors")
     assert set(loaded) == set(state)
     for key, value in state.items():
         assert loaded[key].dtype == value.dtype and loaded[key].shape == value.shape
-        np.testing.assert_array_equal(loaded[key].numpy(), value.numpy())
+        np.testing.assert_array_equal(loaded[key].float().numpy(), value.float().numpy())
+    nested = {"model": {"w": state["bf16"]}, "step": 1}
+    fibril.save(nested, tmp_path / "n.safetensors")
+    back = fibril.load(tmp_path / "n.safetensors")["model"]["w"]
+    assert back.dtype == fibril.bfloat16
+    np.testing.assert_array_equal(back.float().numpy(), state["bf16"].float().numpy())
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+def test_16_bit_interop_with_safetensors_torch(tmp_path):
+    theirs = {"bf16": torch.randn(3, 5).bfloat16(), "f16": torch.randn(4).half()}
+    st_torch.save_file(theirs, str(tmp_path / "t.safetensors"))
+    ours = fibril.load(tmp_path / "t.safetensors")
+    assert ours["bf16"].dtype == fibril.bfloat16 and ours["f16"].dtype == fibril.float16
+    for key in theirs:
+        np.testing.assert_array_equal(ours[key].float().numpy(), theirs[key].float().numpy())
+    fibril.save(ours, tmp_path / "o.safetensors")
+    again = st_torch.load_file(str(tmp_path / "o.safetensors"))
+    for key in theirs:
+        assert again[key].dtype == theirs[key].dtype and torch.equal(again[key], theirs[key])
 
 
 def test_nested_objects_round_trip(tmp_path):
@@ -85,12 +107,12 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "keep.safetensors"
     fibril.save({"w": fibril.ones(3)}, path)
 
-    def broken(tensors, filename, metadata=None):
+    def broken(specs, filename, metadata=None):
         with open(filename, "wb") as f:
             f.write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", broken)
+    monkeypatch.setattr(safetensors, "serialize_file", broken)
     with pytest.raises(OSError, match="disk full"):
         fibril.save({"w": fibril.zeros(3)}, path)
     monkeypatch.undo()

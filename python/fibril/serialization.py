@@ -11,8 +11,12 @@ crash mid-write leaves the old file intact."""
 import collections
 import json
 import os
+import struct
 import tempfile
 
+import numpy as np
+
+from . import _C
 from .tensor import Tensor
 
 _STRUCTURE_KEY = "fibril.structure"
@@ -22,18 +26,56 @@ _TENSOR = "__tensor__"
 def _safetensors():
     try:
         import safetensors
-        import safetensors.numpy
     except ImportError as err:
         raise ImportError("fibril.save/fibril.load need the safetensors package: pip install safetensors "
                           "(or pip install fibril[io])") from err
     return safetensors
 
 
+class _BFloat16Bits:
+    """A bfloat16 tensor's values as their uint16 bit patterns (numpy has no bfloat16)."""
+
+    def __init__(self, bits):
+        self.bits = bits
+
+
 def _host_array(t):
     if t.device != "cpu":
         t = t.to("cpu")
+    if t.dtype == _C.bfloat16:  # exact in float32, whose top half are the bits
+        wide = np.ascontiguousarray(t.detach().float().numpy())
+        return _BFloat16Bits((wide.view(np.uint32) >> 16).astype(np.uint16))
     array = t.detach().numpy()
     return array if array.flags.c_contiguous else array.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
+
+
+def _write(safetensors, tensors, path, metadata):
+    """safetensors.numpy.save_file, plus bfloat16 (stored as safetensors' BF16)."""
+    specs = {}
+    for key, array in tensors.items():
+        data = array.bits if isinstance(array, _BFloat16Bits) else array
+        dtype = "bfloat16" if isinstance(array, _BFloat16Bits) else data.dtype.name
+        if hasattr(safetensors, "TensorSpec"):  # safetensors >= 0.8: zero-copy specs
+            specs[key] = safetensors.TensorSpec(dtype=dtype, shape=data.shape, data_ptr=data.ctypes.data,
+                                                data_len=data.nbytes)
+        else:
+            specs[key] = {"dtype": dtype, "shape": data.shape, "data": data.tobytes()}
+    safetensors.serialize_file(specs, path, metadata=metadata)
+
+
+def _read_bf16(path, keys):
+    """The BF16 entries of a safetensors file (numpy cannot hold them), read from the data
+    section the header points at."""
+    with open(path, "rb") as f:
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(header_len))
+        out = {}
+        for key in keys:
+            begin, end = header[key]["data_offsets"]
+            f.seek(8 + header_len + begin)
+            bits = np.frombuffer(f.read(end - begin), dtype="<u2").astype(np.uint16)
+            out[key] = _BFloat16Bits(bits.reshape(header[key]["shape"]))
+        return out
 
 
 def _is_flat_state_dict(obj):
@@ -75,6 +117,9 @@ def _decode(node, arrays, device):
 
 def _tensor(array, device):
     from . import creation
+    if isinstance(array, _BFloat16Bits):  # float32 with these top bits holds the value exactly
+        values = (array.bits.astype(np.uint32) << 16).view(np.float32)
+        return creation.tensor(values, dtype=_C.bfloat16, device=device)
     return creation.tensor(array, device=device)
 
 
@@ -92,7 +137,7 @@ def save(obj, f):
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".fibril-save-", suffix=".tmp")
     os.close(fd)
     try:
-        safetensors.numpy.save_file(tensors, tmp, metadata=metadata)
+        _write(safetensors, tensors, tmp, metadata)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -109,7 +154,9 @@ def load(f, map_location=None):
     try:
         with safetensors.safe_open(path, framework="numpy") as handle:
             metadata = handle.metadata() or {}
-            arrays = {key: handle.get_tensor(key) for key in handle.keys()}
+            bf16 = [key for key in handle.keys() if handle.get_slice(key).get_dtype() == "BF16"]
+            arrays = {key: handle.get_tensor(key) for key in handle.keys() if key not in bf16}
+        arrays.update(_read_bf16(path, bf16))
     except Exception as err:  # safetensors raises its own error types for corrupt files
         raise RuntimeError(f"fibril.load: {path!r} is not a valid safetensors file "
                            f"(truncated or corrupt?): {err}") from err

@@ -357,6 +357,8 @@ def _host_values(array):
 
 def _format(t):
     arr = _host_values(t._data)
+    if arr.dtype == np.float16:  # formatted through float32, which holds every float16 value
+        arr = arr.astype(np.float32)
     if arr.dtype.kind == "f":
         finite = arr[np.isfinite(arr)]
         integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))

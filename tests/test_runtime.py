@@ -16,7 +16,8 @@ def run_python(code, **env):
 
 
 def test_default_isa_is_the_best_supported():
-    expected = "avx2" if fibril._C.cpu_supports_avx2() else "generic"
+    expected = ("avx512" if fibril._C.cpu_supports_avx512() else
+                "avx2" if fibril._C.cpu_supports_avx2() else "generic")
     if os.environ.get("FIBRIL_CPU_ISA"):
         expected = os.environ["FIBRIL_CPU_ISA"]
     assert fibril.cpu_isa() == expected
@@ -37,7 +38,21 @@ def test_generic_isa_is_selected_by_env_and_computes_the_same():
 def test_unknown_isa_fails_the_import_with_a_clear_error():
     out = run_python("import fibril", FIBRIL_CPU_ISA="avx9000")
     assert out.returncode != 0
-    assert "FIBRIL_CPU_ISA='avx9000' is not one of: generic, avx2" in out.stderr
+    assert "FIBRIL_CPU_ISA='avx9000' is not one of: generic, avx2, avx512" in out.stderr
+
+
+@pytest.mark.skipif(not fibril._C.cpu_supports_avx512(), reason="needs AVX-512")
+def test_avx2_isa_on_an_avx512_machine_computes_the_same_matmul():
+    code = (
+        "import fibril, numpy as np\n"
+        "rng = np.random.default_rng(0)\n"
+        "a, b = rng.standard_normal((77, 301), np.float32), rng.standard_normal((301, 45), np.float32)\n"
+        "c = np.asarray(fibril.from_numpy(a) @ fibril.from_numpy(b))\n"
+        "print(fibril.cpu_isa(), np.abs(c - a.astype(np.float64) @ b).max() < 1e-3)\n"
+    )
+    out = run_python(code, FIBRIL_CPU_ISA="avx2")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["avx2", "True"]
 
 
 # Known-answer vectors of Philox4x32-10 from the Random123 distribution.

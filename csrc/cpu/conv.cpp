@@ -116,8 +116,8 @@ void pack_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_
   struct Run {
     int64_t offset, len, iy, ix;  // input coordinates of the first pixel at tap (0, 0)
   };
-  constexpr int64_t kFullRun = 16;  // the AVX2 float panel width: one run covers it in most panels
-  Run runs[64];  // nr <= NR <= 16 pixels: at most 16 runs
+  constexpr int64_t kFullRun = 2 * kLanesOf<T>;  // the panel width NR: one run covers it in most panels
+  Run runs[2 * kLanesOf<T>];                     // nr <= NR pixels: at most NR runs
   int count = 0;
   for_each_run(g, j0, nr, [&](int64_t offset, int64_t len, int64_t oy, int64_t ox) {
     runs[count++] = {offset, len, oy * g.stride_h - g.pad_h, ox * g.stride_w - g.pad_w};
@@ -150,7 +150,7 @@ void pack_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_
 #ifdef __AVX2__
         if constexpr (std::is_same_v<T, float>) {
           if (sw == 2 && run.len == kFullRun && ix + 2 * kFullRun <= g.width) {
-            even_floats16_avx2(src, d);
+            for (int64_t t = 0; t < kFullRun; t += 16) even_floats16_avx2(src + 2 * t, d + t);
             continue;
           }
         }

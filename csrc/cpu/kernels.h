@@ -1,6 +1,7 @@
 // The CPU kernel table. Every file listed in FIBRIL_ISA_SOURCES (CMakeLists.txt) is compiled
-// once per instruction set into namespace fibril::cpu::<isa>; kernel_table.cpp of each
-// build fills a KernelTable, and kernels() returns the one CPUID (or FIBRIL_CPU_ISA) chose.
+// once per instruction set into namespace fibril::cpu::<isa> (avx512: only the compute-bound
+// FIBRIL_WIDE_SOURCES, the rest taken from avx2); kernel_table.cpp of each build fills a
+// KernelTable, and kernels() returns the one CPUID (or FIBRIL_CPU_ISA) chose.
 // The kernels see plain pointers and strides only, never Array, so that no inline code of
 // the core is compiled with AVX2 flags (it could be picked by the linker for generic use).
 #pragma once
@@ -517,6 +518,7 @@ struct KernelTable {
   }
 FIBRIL_DECLARE_ISA(generic)
 FIBRIL_DECLARE_ISA(avx2)
+FIBRIL_DECLARE_ISA(avx512)
 #undef FIBRIL_DECLARE_ISA
 
 const KernelTable& kernels();

@@ -39,9 +39,11 @@
 //   1.11x torch); 64x784x256: 46 (0.8x both). Batched 64 x 128x64x128: 55 GFLOP/s in a
 //   steady loop, 32 in the interleaved harness (0.6x torch).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "core/allocator.h"
 #include "core/parallel.h"
@@ -54,13 +56,19 @@
 namespace fibril::cpu::FIBRIL_ISA {
 namespace {
 
+// The tile is MR x (2 vectors). AVX-512 has 32 registers: 14 rows (28 accumulators, 2 B
+// vectors, 1 broadcast), and its cores (Skylake-SP onward) 48 KiB L1d and >= 1 MiB L2. With 16
+// registers (AVX2, SSE2): 6 rows, and Zen's 32 KiB L1d and 512 KiB L2.
 template <typename T>
 struct Blocking {
+  static constexpr bool kWide = kVecBytes == 64;
   static constexpr int kLanes = kVecBytes / sizeof(T);
-  static constexpr int MR = 6;
+  static constexpr int MR = kWide ? 14 : 6;
   static constexpr int NR = 2 * kLanes;
-  static constexpr int64_t KC = 16384 / (NR * sizeof(T));        // a B panel of 16 KiB: L1
-  static constexpr int64_t MC = (147456 / (KC * sizeof(T))) / MR * MR;  // an A block of 144 KiB: L2
+  static constexpr int64_t kPanelBytes = kWide ? 24576 : 16384;  // a KC x NR panel of B: L1
+  static constexpr int64_t kBlockBytes = kWide ? 524288 : 147456;  // an MC x KC block of A: L2
+  static constexpr int64_t KC = kPanelBytes / (NR * sizeof(T));
+  static constexpr int64_t MC = (kBlockBytes / (KC * sizeof(T))) / MR * MR;
   static constexpr int64_t NC = (4 << 20) / (KC * sizeof(T)) / NR * NR;  // a B block of 4 MiB: L3
 };
 
@@ -142,6 +150,22 @@ constexpr bool vector_activation(Activation act) {
   return act == Activation::none || act == Activation::relu;
 }
 
+#ifdef __AVX2__
+// f (vec_math's 8-float functions) on each 8 floats of v.
+template <typename V, typename F>
+inline V by_halves(V v, F f) {
+  if constexpr (sizeof(V) == sizeof(__m256)) {
+    return f(static_cast<__m256>(v));
+  } else {
+    __m256 h[sizeof(V) / sizeof(__m256)];
+    std::memcpy(h, &v, sizeof v);
+    for (__m256& x : h) x = f(x);
+    std::memcpy(&v, h, sizeof v);
+    return v;
+  }
+}
+#endif
+
 // Finishes one full row of a tile (2 vectors) in registers: as finish_row_scalar, for the
 // epilogues that vectorize (see vector_activation; a bias contiguous along the row, one value
 // for the whole row (bias_cs 0: a convolution's per-channel bias), or none).
@@ -173,11 +197,11 @@ inline void finish_row_vector(const Gemm<T>& g, TileStep st, Vec<T> v0, Vec<T> v
 #ifdef __AVX2__
     if constexpr (std::is_same_v<T, float>) {
       if (g.act == Activation::gelu) {
-        v0 = vm::gelu(static_cast<__m256>(v0));
-        v1 = vm::gelu(static_cast<__m256>(v1));
+        v0 = by_halves(v0, [](__m256 h) { return vm::gelu(h); });
+        v1 = by_halves(v1, [](__m256 h) { return vm::gelu(h); });
       } else if (g.act == Activation::gelu_tanh) {
-        v0 = vm::gelu_tanh(static_cast<__m256>(v0));
-        v1 = vm::gelu_tanh(static_cast<__m256>(v1));
+        v0 = by_halves(v0, [](__m256 h) { return vm::gelu_tanh(h); });
+        v1 = by_halves(v1, [](__m256 h) { return vm::gelu_tanh(h); });
       }
     }
 #endif
@@ -206,7 +230,7 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Pane
   const int64_t ldb = panel.step;
   constexpr int L = Blocking<T>::kLanes;
   Vec<T> s0[R], s1[R];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < R; ++i) {
     s0[i] = s1[i] = Vec<T>{};
     // C's tile is read after the loop: start fetching it now (it is rarely in cache).
@@ -216,7 +240,7 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Pane
   for (int64_t p = 0; p < kc; ++p) {
     const Vec<T> b0 = loadu(b), b1 = loadu(b + L);
     __builtin_prefetch(b + panel.ahead, 0, 2);  // to L2: many rows are in flight
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
       s0[i] += a[i] * b0;
       s1[i] += a[i] * b1;
@@ -226,14 +250,14 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Pane
   }
   const bool vector_epilogue = (!g.bias || g.bias_cs == 0 || g.bias_cs == 1) && (!st.last || vector_activation<T>(g.act));
   if (nr == 2 * L && vector_epilogue) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < R; ++i)
       finish_row_vector(g, st, s0[i], s1[i], c + i * g.c_rs,
                         g.bias ? g.bias + (row + i) * g.bias_rs + col * g.bias_cs : nullptr);
     return;
   }
   alignas(64) T sums[R][2 * L];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < R; ++i) {
     storeu(sums[i], s0[i]);
     storeu(sums[i] + L, s1[i]);
@@ -244,39 +268,47 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Pane
 template <typename T>
 using TileFn = void (*)(const Gemm<T>&, TileStep, int64_t, const T*, Panel<T>, T*, int64_t, int64_t, int);
 
+template <typename T, int... R>
+constexpr std::array<TileFn<T>, sizeof...(R)> tiles_of(std::integer_sequence<int, R...>) {
+  return {tile<T, R + 1>...};
+}
+
 template <typename T>
 TileFn<T> tile_for_rows(int rows) {
-  static constexpr TileFn<T> fns[] = {tile<T, 1>, tile<T, 2>, tile<T, 3>, tile<T, 4>, tile<T, 5>, tile<T, 6>};
-  static_assert(sizeof(fns) / sizeof(fns[0]) == Blocking<T>::MR);
+  static constexpr auto fns = tiles_of<T>(std::make_integer_sequence<int, Blocking<T>::MR>{});
   return fns[rows - 1];
 }
 
 #ifdef __AVX2__
-// Row-major float A, a full panel: 8 steps of 6 rows at a time through an 8x8 transpose (two
-// rows of padding). Each step's 8-float store spills 2 floats into the next step's slot,
-// which that step then overwrites; the last one lands in the slack past the panel.
-inline int64_t pack_a_rows6_avx2(const float* src, int64_t lda, int64_t kc, float* dst) {
+// Row-major float A, a full panel of MR rows: 8 steps at a time, through one 8x8 transpose per
+// 8 rows (the last group zero-padded to 8). A padded group's 8-float store spills into the
+// next step's slot, which that step then overwrites; the last one lands in the slack past the
+// panel.
+template <int MR>
+inline int64_t pack_a_rows_avx2(const float* src, int64_t lda, int64_t kc, float* dst) {
   int64_t p = 0;
   for (; p + 8 <= kc; p += 8) {
-    __m256 r[8];
-    for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(src + i * lda + p);
-    r[6] = r[7] = _mm256_setzero_ps();
-    transpose8x8(r);
-    for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * 6, r[q]);
+    __m256 r[(MR + 7) / 8][8];
+    for (int i = 0; i < (MR + 7) / 8 * 8; ++i)
+      r[i / 8][i % 8] = i < MR ? _mm256_loadu_ps(src + i * lda + p) : _mm256_setzero_ps();
+    for (auto& group : r) transpose8x8(group);
+    for (int q = 0; q < 8; ++q)
+      for (int h = 0; h < (MR + 7) / 8; ++h) _mm256_storeu_ps(dst + (p + q) * MR + 8 * h, r[h][q]);
   }
   return p;
 }
 
-// Column-major float B (rows of Bᵀ contiguous, as a Linear layer's weight), a full panel:
-// two 8x8 transposes per 8 steps.
-inline int64_t pack_b_cols16_avx2(const float* src, int64_t ldb, int64_t kc, float* dst) {
+// Column-major float B (rows of Bᵀ contiguous, as a Linear layer's weight), a full panel of
+// NR columns: NR / 8 8x8 transposes per 8 steps.
+template <int NR>
+inline int64_t pack_b_cols_avx2(const float* src, int64_t ldb, int64_t kc, float* dst) {
   int64_t p = 0;
   for (; p + 8 <= kc; p += 8) {
-    for (int half = 0; half < 2; ++half) {
+    for (int part = 0; part < NR / 8; ++part) {
       __m256 r[8];
-      for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (half * 8 + j) * ldb + p);
+      for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (part * 8 + j) * ldb + p);
       transpose8x8(r);
-      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * 16 + half * 8, r[q]);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * NR + part * 8, r[q]);
     }
   }
   return p;
@@ -285,7 +317,7 @@ inline int64_t pack_b_cols16_avx2(const float* src, int64_t ldb, int64_t kc, flo
 
 // Packs A[i0 : i0+mc, p0 : p0+kc] into panels of MR rows (the last one R rows high), each
 // panel step-major: element (i, p) of a panel of R rows at p * R + i. The destination has
-// room for 2 floats past its end.
+// room for 8 values past its end.
 template <typename T>
 void pack_a(const Gemm<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T* dst) {
   constexpr int MR = Blocking<T>::MR;
@@ -296,7 +328,7 @@ void pack_a(const Gemm<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T*
       int64_t done = 0;
 #ifdef __AVX2__
       if constexpr (std::is_same_v<T, float>)
-        if (rows == MR) done = pack_a_rows6_avx2(src, g.a_rs, kc, dst);
+        if (rows == MR) done = pack_a_rows_avx2<MR>(src, g.a_rs, kc, dst);
 #endif
       for (int i = 0; i < rows; ++i) {
         const T* s = src + i * g.a_rs;
@@ -333,7 +365,7 @@ void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, 
     int64_t done = 0;
 #ifdef __AVX2__
     if constexpr (std::is_same_v<T, float>)
-      if (nr == NR) done = pack_b_cols16_avx2(src, g.b_cs, kc, dst);
+      if (nr == NR) done = pack_b_cols_avx2<NR>(src, g.b_cs, kc, dst);
 #endif
     for (int j = 0; j < nr; ++j) {
       const T* s = src + j * g.b_cs;

@@ -1,5 +1,5 @@
 // Portable SIMD vectors for the kernels that are written once for every ISA build: GCC vector
-// types of the build's register width (AVX2: 32 bytes, else 16), with unaligned loads and
+// types of the build's register width (AVX-512: 64 bytes, AVX2: 32, else 16), with unaligned loads and
 // stores. Only included from per-ISA translation units.
 #pragma once
 
@@ -9,7 +9,9 @@
 
 namespace fibril::cpu::FIBRIL_ISA {
 
-#ifdef __AVX2__
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+#elif defined(__AVX2__)
 constexpr int kVecBytes = 32;
 #else
 constexpr int kVecBytes = 16;

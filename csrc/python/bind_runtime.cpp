@@ -31,8 +31,9 @@ void bind_runtime(py::module_& m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_flush_denormal", &get_flush_denormal);
   m.def("set_flush_denormal", &set_flush_denormal, py::arg("on"));
-  m.def("cpu_isa", &cpu_isa, "The instruction set the CPU kernels were chosen for: 'avx2' or 'generic'.");
+  m.def("cpu_isa", &cpu_isa, "The instruction set the CPU kernels were chosen for: 'avx512', 'avx2' or 'generic'.");
   m.def("cpu_supports_avx2", &cpu_supports_avx2_fma);
+  m.def("cpu_supports_avx512", &cpu_supports_avx512);
 
   m.def("memory_stats", [] { return stats_dict(cpu_allocator::stats()); });
   m.def("empty_cache", &cpu_allocator::empty_cache);

@@ -94,7 +94,8 @@ def show_config():
         cuda_state += f", {cuda.device_count()} device(s)"
     return "\n".join([
         f"fibril {__version__}",
-        f"CPU kernels: {cpu_isa()} (AVX2+FMA supported: {_C.cpu_supports_avx2()})",
+        f"CPU kernels: {cpu_isa()} (AVX2+FMA supported: {_C.cpu_supports_avx2()}, "
+        f"AVX-512: {_C.cpu_supports_avx512()})",
         f"threads: {get_num_threads()}",
         f"CUDA: {cuda_state}",
     ])

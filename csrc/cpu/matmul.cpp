@@ -65,8 +65,8 @@ struct Blocking {
   static constexpr int kLanes = kVecBytes / sizeof(T);
   static constexpr int MR = kWide ? 14 : 6;
   static constexpr int NR = 2 * kLanes;
-  static constexpr int64_t kPanelBytes = kWide ? 24576 : 16384;  // a KC x NR panel of B: L1
-  static constexpr int64_t kBlockBytes = kWide ? 524288 : 147456;  // an MC x KC block of A: L2
+  static constexpr int64_t kPanelBytes = kWide ? 32768 : 16384;  // a KC x NR panel of B: L1
+  static constexpr int64_t kBlockBytes = kWide ? 262144 : 147456;  // an MC x KC block of A: L2
   static constexpr int64_t KC = kPanelBytes / (NR * sizeof(T));
   static constexpr int64_t MC = (kBlockBytes / (KC * sizeof(T))) / MR * MR;
   static constexpr int64_t NC = (4 << 20) / (KC * sizeof(T)) / NR * NR;  // a B block of 4 MiB: L3
@@ -237,6 +237,7 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, Pane
     __builtin_prefetch(c + i * g.c_rs, 1);
     __builtin_prefetch(c + i * g.c_rs + 2 * L - 1, 1);
   }
+#pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     const Vec<T> b0 = loadu(b), b1 = loadu(b + L);
     __builtin_prefetch(b + panel.ahead, 0, 2);  // to L2: many rows are in flight
@@ -596,6 +597,7 @@ void gemm(const Gemm<T>& g, int threads) {
               const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
               tile_for_rows<T>(rows)(g, st, kc, ap + ir * kc, panel, g.c + (ic + ir) * g.c_rs + jc + jr,
                                      ic + ir, jc + jr, nr);
+              if (!direct_b) panel.ahead = 0;  // the first tile fetched the next panel
             }
           }
         }

@@ -72,8 +72,10 @@ struct Blocking {
   static constexpr int64_t NC = (4 << 20) / (KC * sizeof(T)) / NR * NR;  // a B block of 4 MiB: L3
 };
 
-// Below this many multiply-adds a GEMM runs on one thread: waking the pool costs more.
-constexpr double kParallelMinFlops = 2.0 * 64 * 64 * 64;
+// Below this many multiply-adds a GEMM runs on one thread: waking the pool costs more. The
+// 512-bit tile does a small GEMM in half the time, so the pool pays off later (measured on a
+// 2-core AVX-512 VM: one thread is as fast as two up to N = 160).
+constexpr double kParallelMinFlops = kVecBytes == 64 ? 2.0 * 168 * 168 * 168 : 2.0 * 64 * 64 * 64;
 // Up to this many rows of A, B is read in place rather than packed.
 constexpr int64_t kDirectBMaxRows = 32;
 // ... and its tiles prefetch the panel this many panels to their right.

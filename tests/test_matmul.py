@@ -137,14 +137,22 @@ def test_batched_and_folded_batches_match_loops():
     _check(a4.transpose(1, 0, 2, 3), _rand((8, 19), seed=2))  # not foldable as a view: copied
 
 
-def test_thread_count_does_not_change_results(num_threads):
-    a, b = _rand((300, 500)), _rand((500, 200), seed=1)
+# (300, 500, 200) splits A's rows across threads; the short-A shapes split B's columns, each
+# thread running its slice's whole GEMM (B read in place, packed, or transposed; with a bias).
+@pytest.mark.parametrize("m,k,n,b_t", [(300, 500, 200, False), (40, 700, 999, False), (9, 1300, 700, False),
+                                       (50, 400, 1000, True)])
+def test_thread_count_does_not_change_results(num_threads, m, k, n, b_t):
+    a, b = _rand((m, k)), _rand((n, k) if b_t else (k, n), seed=1)
+    bias = fibril.from_numpy(_rand((n,), seed=2))
     fa, fb = fibril.from_numpy(a), fibril.from_numpy(b)
+    w = fb if b_t else fb.t()
     num_threads(1)
-    one = (fa @ fb).numpy()
+    one, one_linear = (fa @ w.t()).numpy(), linear(fa, w, bias).numpy()
     num_threads(2)
-    two = (fa @ fb).numpy()
+    two, two_linear = (fa @ w.t()).numpy(), linear(fa, w, bias).numpy()
     np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one_linear, two_linear)
+    np.testing.assert_allclose(one, a.astype(np.float64) @ (b.T if b_t else b), rtol=1e-4, atol=1e-3)
 
 
 @settings(max_examples=40, deadline=None)

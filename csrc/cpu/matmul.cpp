@@ -98,6 +98,9 @@ struct Gemm {
   Activation act;
   const BPacker* packer;  // when set, B's panels come from it (b is its base pointer)
   const T* prepacked;     // when set, B's panels as pack_b_all laid them out
+  // A column slice of a larger GEMM (see gemm_by_columns): its first column there, and that
+  // GEMM's n rounded up to whole panels (the prepacked layout's row length).
+  int64_t col0, n_pad;
 };
 
 // What a tile does with its sums at one pc step.
@@ -350,7 +353,8 @@ template <typename T>
 void pack_b_panel(const Gemm<T>& g, int64_t p0, int64_t kc, int64_t j0, int nr, T* dst) {
   constexpr int NR = Blocking<T>::NR;
   if (g.packer) {
-    g.packer->pack(g.packer->ctx, reinterpret_cast<const char*>(g.b), p0, kc, j0, nr, NR, reinterpret_cast<char*>(dst));
+    g.packer->pack(g.packer->ctx, reinterpret_cast<const char*>(g.b), p0, kc, g.col0 + j0, nr, NR,
+                   reinterpret_cast<char*>(dst));
     return;
   }
   const T* src = g.b + p0 * g.b_rs + j0 * g.b_cs;
@@ -549,6 +553,38 @@ bool try_gemv(const Gemm<T>& g, int threads) {
   return true;
 }
 
+template <typename T>
+void gemm(const Gemm<T>& g, int threads);
+
+// Whether a GEMM of m rows splits across threads by columns, each thread running the whole
+// GEMM of its column slice alone (gemm_by_columns): when A is short, so that every thread
+// packing all of it costs little, and B wide enough for every thread. One parallel region
+// per GEMM, none per k block, and no B panels shared between threads.
+template <typename T>
+bool splits_by_columns(const Gemm<T>& g, int threads) {
+  constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
+  return (g.m + MR - 1) / MR < 4 * threads && (g.n + NR - 1) / NR >= 2 * threads;
+}
+
+template <typename T>
+void gemm_by_columns(const Gemm<T>& g, int threads) {
+  constexpr int NR = Blocking<T>::NR;
+  const int64_t panels = (g.n + NR - 1) / NR;
+  parallel_for(0, threads, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t slot = lo; slot < hi; ++slot) {
+      const int64_t q0 = panels * slot / threads * NR, q1 = std::min(g.n, panels * (slot + 1) / threads * NR);
+      if (q0 >= q1) continue;
+      Gemm<T> part = g;
+      part.n = q1 - q0;
+      part.c += q0;
+      if (part.bias) part.bias += q0 * g.bias_cs;
+      if (g.packer || g.prepacked) part.col0 += q0;  // B's panels are found by column index
+      else part.b += q0 * g.b_cs;
+      gemm(part, 1);
+    }
+  });
+}
+
 // One GEMM on `threads` threads (1: the caller's thread alone).
 template <typename T>
 void gemm(const Gemm<T>& g, int threads) {
@@ -557,10 +593,11 @@ void gemm(const Gemm<T>& g, int threads) {
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) return scale_only(g);
   if (!g.packer && !g.prepacked && try_gemv(g, threads)) return;
+  if (threads > 1 && splits_by_columns(g, threads)) return gemm_by_columns(g, threads);
   const bool direct_b = !g.packer && !g.prepacked && g.b_cs == 1 && g.m <= kDirectBMaxRows;
   const int64_t kc_block = k_block(g.k, direct_b ? kDirectKC : B::KC);
   const int64_t kc_max = std::min(kc_block, g.k), nc_max = std::min(B::NC, g.n);
-  const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR), n_pad = padded_columns<T>(g.n);
+  const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR);
   const bool pack_b = !direct_b && !g.prepacked;
   Scratch packed_b(pack_b ? sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR) : 0);
   for (int64_t jc = 0; jc < g.n; jc += B::NC) {
@@ -568,7 +605,7 @@ void gemm(const Gemm<T>& g, int threads) {
     for (int64_t pc = 0; pc < g.k; pc += kc_block) {
       const int64_t kc = std::min(kc_block, g.k - pc);
       const TileStep st{pc == 0, pc + kc == g.k};
-      const T* const bp = g.prepacked ? g.prepacked + pc * n_pad + jc * kc : packed_b.as<T>();
+      const T* const bp = g.prepacked ? g.prepacked + pc * g.n_pad + (g.col0 + jc) * kc : packed_b.as<T>();
       if (pack_b) {
         const int64_t grain = (panels + threads - 1) / threads;  // every thread packs a share
         parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
@@ -635,7 +672,9 @@ Gemm<T> gemm_of(const MatmulArgs& args) {
                args.bias_cs,
                args.act,
                args.b_packer,
-               reinterpret_cast<const T*>(args.b_prepacked)};
+               reinterpret_cast<const T*>(args.b_prepacked),
+               0,
+               padded_columns<T>(args.n)};
 }
 
 template <typename T>

@@ -3,8 +3,8 @@
 // Loops, outermost first: jc over NC columns of B (a KC x NC block of B stays in L3),
 // pc over KC of the inner dimension (B's block is packed once into NR-wide panels, shared by
 // the threads), ic over MC rows of A (each thread packs its A block into MR-high panels, kept
-// in its L2), jr over the NR-wide B panels (one KC x NR panel, 16 KiB, in L1; the tiles
-// prefetch the next panel as they go), ir over the MR-high A panels; the microkernel keeps an
+// in its L2), jr over the NR-wide B panels (one KC x NR panel, 16 or 32 KiB, in L1; the
+// first tile on a panel prefetches the next one), ir over the MR-high A panels; the microkernel keeps an
 // MR x NR tile of C in registers for the whole KC loop. Edge tiles run the same microkernel:
 // the last A panel is R < MR rows high (a kernel instantiated for R rows, so no FLOP is spent
 // on padding) and the last B panel is zero-padded to NR columns, its tile written through a
@@ -15,19 +15,33 @@
 // A B shared by many GEMMs (an RNN's recurrent weight) can be packed once (matmul_pack_b) and
 // passed prepacked: the GEMMs then read its panels in place of packing B each time.
 //
-// The microkernel is written once with GCC vector types: 8 floats (AVX2 + FMA, 6x16 tile:
-// 12 accumulators, 2 B vectors, 1 broadcast = 15 of 16 ymm registers) or 4 floats (generic
-// SSE2, 6x8). Blocking for float32/AVX2: MR 6, NR 16, KC 256, MC 144, NC 4096 (Zen: 32 KiB
-// L1d, 512 KiB L2, 8 MiB shared L3). Other dtypes (float64, int32, int64, uint8) use the same
-// code with their own lane counts.
+// The microkernel is written once with GCC vector types: 16 floats (AVX-512, 14x32 tile: 28
+// accumulators, 2 B vectors, 1 broadcast = 31 of 32 zmm registers), 8 floats (AVX2 + FMA,
+// 6x16 tile: 15 of 16 ymm registers) or 4 floats (generic SSE2, 6x8); its k loop is unrolled
+// by 4. Blocking for float32: AVX-512 MR 14, NR 32, KC 256, MC 252, NC 4096 (48 KiB L1d, 2 MiB
+// L2: chosen among KC 192-384 and A blocks of 256 KiB-1 MiB by measurement); AVX2 MR 6, NR 16,
+// KC 256, MC 144, NC 4096 (Zen: 32 KiB L1d, 512 KiB L2, 8 MiB shared L3). Other dtypes
+// (float64, int32, int64, uint8) use the same code with their own lane counts.
 //
-// Threads: each (jc, pc) step packs B in parallel, then splits the C block into one
-// rectangle per thread: by rows when A has at least two row panels per thread (B's block is
-// shared, A's rows are private), else by columns. Small GEMMs run on one thread; a batch of
-// small GEMMs is split by GEMM. Every C element is computed by one thread in a fixed order,
-// so results do not depend on the thread count.
+// Threads: a short A (fewer than four row panels per thread) splits B's columns, each thread
+// running its slice's whole GEMM alone: one parallel region, no shared B panels. Otherwise
+// each (jc, pc) step packs B in parallel, then splits the C block by rows when A has at least
+// two row panels per thread (B's block is shared, A's rows are private), else by columns.
+// Small GEMMs run on one thread; a batch of small GEMMs is split by GEMM. Every C element is
+// computed by one thread in a fixed order, so results do not depend on the thread count.
 //
-// Measured (AMD EPYC Zen1 VM, 2 cores; FMA peak 80 GFLOP/s on 2 threads, 42 on one; the host
+// Measured on AVX-512 (Intel Xeon VM, 2 cores, avx512 build; FMA peak ~470 GFLOP/s on 2
+// threads, 238 on one), `python -m bench --family matmul`, float32, 2 threads, vs numpy
+// (OpenBLAS) and torch 2.13 (both with AVX-512 kernels): N = 1024 on one thread 177-184
+// GFLOP/s (76% of the core's peak; torch 175-197). Square 64/128/256/512/1024/2048/4096:
+// 87/132/259/291/347/345/346 GFLOP/s = 0.60/1.41/1.03/1.00/0.97/1.01/0.97x numpy and
+// 0.97/0.54/0.79/0.91/0.90/0.91/0.91x torch. Skinny M x 4096 x 4096, M = 1/4/16/32: 26/57/169/
+// 242 GFLOP/s = 1.00/2.05/1.73/1.61x numpy, 1.00/1.16/1.16/1.09x torch. Linear 64x784x256
+// 162 GFLOP/s (1.03x numpy, 0.71x torch), 512x768x3072 303 (1.11x, 0.93x), 512x3072x768 287
+// (0.96x, 0.86x); batched 64 x 128x64x128 143 (1.28x numpy, 0.57x torch). The avx2 build on
+// the same machine: 203-212 GFLOP/s at N >= 1024, 0.52-0.55x torch.
+//
+// Measured on AVX2 (AMD EPYC Zen1 VM, 2 cores; FMA peak 80 GFLOP/s on 2 threads, 42 on one; the host
 // is noisy, +-15% between runs): `python -m bench --family matmul`, float32, 2 threads:
 //   isolated microkernel 39.4 GFLOP/s on one core (93%); N = 1024 on one thread 35.8-36.3
 //   (85% of the single-core probe, = numpy's OpenBLAS). Square, 2 threads: N = 64 27 GFLOP/s
@@ -57,8 +71,9 @@ namespace fibril::cpu::FIBRIL_ISA {
 namespace {
 
 // The tile is MR x (2 vectors). AVX-512 has 32 registers: 14 rows (28 accumulators, 2 B
-// vectors, 1 broadcast), and its cores (Skylake-SP onward) 48 KiB L1d and >= 1 MiB L2. With 16
-// registers (AVX2, SSE2): 6 rows, and Zen's 32 KiB L1d and 512 KiB L2.
+// vectors, 1 broadcast); blocks for Ice Lake / Sapphire Rapids cores (48 KiB L1d, >= 1.25 MiB
+// L2; Skylake-SP's 32 KiB L1d would want a shorter KC). With 16 registers (AVX2, SSE2): 6
+// rows, and Zen's 32 KiB L1d and 512 KiB L2.
 template <typename T>
 struct Blocking {
   static constexpr bool kWide = kVecBytes == 64;

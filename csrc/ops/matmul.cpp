@@ -31,9 +31,10 @@ Device check_operands(const char* op, const Array& a, const Array& b) {
 
 // The batch of GEMMs C[i] = A[i]·B[i] (+ epilogue): A (batch..., m, k), B (batch..., k, n),
 // both already broadcast to one batch shape (stride 0 where expanded), C contiguous
-// (batch..., m, n).
+// (batch..., m, n). Holds references: an Array copy (two shape vectors) costs more than a
+// small GEMM's arithmetic.
 struct GemmCall {
-  Array a, b, c;
+  const Array &a, &b, &c;
   double alpha = 1, beta = 0;
   const Array* bias = nullptr;
   int64_t bias_rs = 0, bias_cs = 0;
@@ -63,10 +64,9 @@ std::vector<int64_t> batch_offsets(const Array& x) {
 void run(const GemmCall& call) {
   if (call.c.device().is_cpu() && is_reduced_float(call.c.dtype())) {
     // The CPU GEMM computes in float32 and float64: 16-bit operands widen, the product rounds back.
-    GemmCall wide = call;
-    wide.a = call.a.astype(DType::float32);
-    wide.b = call.b.astype(DType::float32);
-    wide.c = call.beta != 0 ? call.c.astype(DType::float32) : Array::empty(call.c.shape(), DType::float32);
+    const Array a = call.a.astype(DType::float32), b = call.b.astype(DType::float32);
+    const Array c = call.beta != 0 ? call.c.astype(DType::float32) : Array::empty(call.c.shape(), DType::float32);
+    GemmCall wide{a, b, c, call.alpha, call.beta, nullptr, 0, 0, call.act};
     std::optional<Array> bias;
     if (call.bias) {  // a 1-D bias: contiguous once widened
       bias = call.bias->astype(DType::float32);
@@ -132,9 +132,15 @@ Array matmul(const Array& a_in, const Array& b_in) {
   FIBRIL_CHECK(a_in.ndim() >= 1 && b_in.ndim() >= 1, Value, "[matmul] both operands need at least 1 dim, got ",
                a_in.describe(), " and ", b_in.describe());
   // 1-D operands become a row (left) or a column (right) matrix; that dim is dropped again.
+  if (a_in.ndim() == 2 && b_in.ndim() == 2) {  // the common case, without copies or batch shapes
+    check_inner("matmul", a_in, b_in, a_in.shape()[1], b_in.shape()[0]);
+    Array c = Array::empty({a_in.shape()[0], b_in.shape()[1]}, a_in.dtype(), device);
+    run(GemmCall{a_in, b_in, c});
+    return c;
+  }
   const bool a_vec = a_in.ndim() == 1, b_vec = b_in.ndim() == 1;
-  Array a = a_vec ? a_in.unsqueeze(0) : a_in;
-  Array b = b_vec ? b_in.unsqueeze(1) : b_in;
+  const Array a = a_vec ? a_in.unsqueeze(0) : a_in;
+  const Array b = b_vec ? b_in.unsqueeze(1) : b_in;
   const int64_t m = a.shape()[a.ndim() - 2], k = a.shape()[a.ndim() - 1];
   const int64_t kb = b.shape()[b.ndim() - 2], n = b.shape()[b.ndim() - 1];
   check_inner("matmul", a_in, b_in, k, kb);
@@ -200,7 +206,8 @@ Array linear(const Array& x, const Array& weight, const std::optional<Array>& bi
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(out);
   Array c = Array::empty({rows, out}, x.dtype(), device);
-  GemmCall call{x.reshape({rows, in}), weight.transpose(0, 1), c};
+  const Array x2 = x.reshape({rows, in}), weight_t = weight.transpose(0, 1);
+  GemmCall call{x2, weight_t, c};
   if (bias) {
     call.bias = &*bias;
     call.bias_cs = bias->strides()[0];

@@ -23,8 +23,9 @@
 // KC 256, MC 144, NC 4096 (Zen: 32 KiB L1d, 512 KiB L2, 8 MiB shared L3). Other dtypes
 // (float64, int32, int64, uint8) use the same code with their own lane counts.
 //
-// Threads: a short A (fewer than four row panels per thread) splits B's columns, each thread
-// running its slice's whole GEMM alone: one parallel region, no shared B panels. Otherwise
+// Threads: a short or small A (fewer than four row panels per thread, or at most 512 KiB)
+// splits B's columns, each thread running its slice's whole GEMM alone (packing all of A):
+// one parallel region, no shared B panels. Otherwise
 // each (jc, pc) step packs B in parallel, then splits the C block by rows when A has at least
 // two row panels per thread (B's block is shared, A's rows are private), else by columns.
 // Small GEMMs run on one thread; a batch of small GEMMs is split by GEMM. Every C element is
@@ -89,8 +90,8 @@ struct Blocking {
 
 // Below this many multiply-adds a GEMM runs on one thread: waking the pool costs more. The
 // 512-bit tile does a small GEMM in half the time, so the pool pays off later (measured on a
-// 2-core AVX-512 VM: one thread is as fast as two up to N = 160).
-constexpr double kParallelMinFlops = kVecBytes == 64 ? 2.0 * 168 * 168 * 168 : 2.0 * 64 * 64 * 64;
+// 2-core AVX-512 VM: two threads win from N = 112 on).
+constexpr double kParallelMinFlops = kVecBytes == 64 ? 2.0 * 100 * 100 * 100 : 2.0 * 64 * 64 * 64;
 // Up to this many rows of A, B is read in place rather than packed.
 constexpr int64_t kDirectBMaxRows = 32;
 // ... and its tiles prefetch the panel this many panels to their right.
@@ -572,13 +573,14 @@ template <typename T>
 void gemm(const Gemm<T>& g, int threads);
 
 // Whether a GEMM of m rows splits across threads by columns, each thread running the whole
-// GEMM of its column slice alone (gemm_by_columns): when A is short, so that every thread
-// packing all of it costs little, and B wide enough for every thread. One parallel region
+// GEMM of its column slice alone (gemm_by_columns): when A is short or small (every thread
+// packs all of it), and B wide enough for every thread. One parallel region
 // per GEMM, none per k block, and no B panels shared between threads.
 template <typename T>
 bool splits_by_columns(const Gemm<T>& g, int threads) {
   constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
-  return (g.m + MR - 1) / MR < 4 * threads && (g.n + NR - 1) / NR >= 2 * threads;
+  const bool short_a = (g.m + MR - 1) / MR < 4 * threads || g.m * g.k * int64_t(sizeof(T)) <= (512 << 10);
+  return short_a && (g.n + NR - 1) / NR >= 2 * threads;
 }
 
 template <typename T>

@@ -213,11 +213,14 @@ void run(const ActivationArgs& a) {
     if (g) {
       vm::put(out + lo, hi - lo, stream, [&](auto v, int64_t i) {
         using V = decltype(v);
+        vm::prefetch_next_page(x + lo + i);
+        vm::prefetch_next_page(g + lo + i);
         return Act::bwd(vm::load<V>(x + lo + i), vm::load<V>(g + lo + i), p);
       });
     } else {
       vm::put(out + lo, hi - lo, stream, [&](auto v, int64_t i) {
         using V = decltype(v);
+        vm::prefetch_next_page(x + lo + i);
         return Act::fwd(vm::load<V>(x + lo + i), p);
       });
     }

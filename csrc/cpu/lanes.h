@@ -115,6 +115,15 @@ inline void put(T* o, int64_t n, bool stream, F&& f) {
   each<T>(n, [&](auto v, int64_t i) { store(o + i, f(v, i)); });
 }
 
+// Fetches the input a page (4 KiB) ahead of p. Hardware prefetchers stop at page boundaries:
+// a loop that spends many cycles per element (gelu, silu) waits for memory at every new page,
+// which a DRAM-sized input makes the bottleneck (gelu on 16M floats, Xeon VM: 1.24 -> 0.38
+// ns per element). Called once per pack; a line is fetched 16 times, which costs little.
+template <typename T>
+inline void prefetch_next_page(const T* p) {
+  __builtin_prefetch(p + 4096 / sizeof(T));
+}
+
 // Orders a thread's streaming stores before whatever it does next (the pool's hand-back).
 inline void stream_fence() {
 #ifdef __AVX2__

@@ -238,6 +238,7 @@ void class_loss_backward_rows(const ClassLossArgs& a) {
     const T m = stats[2 * r], log_sum = stats[2 * r + 1];
     vm::put(o, n, stream, [&](auto v, int64_t i) {
       using V = decltype(v);
+      vm::prefetch_next_page(xr + i);  // the row comes from memory, behind an exp per element
       V p = exp_scaled((vm::load<V>(xr + i) - vm::cst<V>(m)) - vm::cst<V>(log_sum)) * vm::cst<V>(kUnscale<T>);
       V d = p * vm::cst<V>(p_scale);
       if (s != 0) d = d - (w ? vm::cst<V>(k) * vm::load<V>(w + i) : vm::cst<V>(k));

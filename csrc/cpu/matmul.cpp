@@ -21,7 +21,8 @@
 // by 4. Blocking for float32: AVX-512 MR 14, NR 32, KC 256, MC 252, NC 4096 (48 KiB L1d, 2 MiB
 // L2: chosen among KC 192-384 and A blocks of 256 KiB-1 MiB by measurement); AVX2 MR 6, NR 16,
 // KC 256, MC 144, NC 4096 (Zen: 32 KiB L1d, 512 KiB L2, 8 MiB shared L3). Other dtypes
-// (float64, int32, int64, uint8) use the same code with their own lane counts.
+// (float64, int32, int64, uint8) use the same code with their own lane counts. The avx512
+// build hands a B at most one vector wide (n <= 16 floats) to the avx2 build's narrower tile.
 //
 // Threads: a short or small A (fewer than four row panels per thread, or at most 512 KiB)
 // splits B's columns, each thread running its slice's whole GEMM alone (packing all of A):
@@ -67,6 +68,12 @@
 #include "cpu/simd.h"
 #include "cpu/vec.h"
 #include "cpu/vec_math.h"
+
+#ifdef FIBRIL_ISA_BASE
+namespace fibril::cpu::FIBRIL_ISA_BASE {
+void matmul(const MatmulArgs& args);
+}
+#endif
 
 namespace fibril::cpu::FIBRIL_ISA {
 namespace {
@@ -741,6 +748,13 @@ void pack_b_all(const MatmulArgs& args, T* dst) {
 }  // namespace
 
 void matmul(const MatmulArgs& args) {
+#ifdef FIBRIL_ISA_BASE
+  // A B at most one vector wide would leave most of the wide tile's lanes idle (and end every
+  // tile through the scalar epilogue): the base build's half-width tile runs it faster (n = 16:
+  // 1.8x). A prepacked B is laid out for this build's panels, so it stays here.
+  if (args.n * static_cast<int64_t>(itemsize(args.dtype)) <= kVecBytes && !args.b_prepacked)
+    return FIBRIL_ISA_BASE::matmul(args);
+#endif
   visit_dtype(args.dtype, [&](auto t) {
     using T = decltype(t);
     if constexpr (!std::is_same_v<T, bool>) matmul_typed<T>(args);

@@ -26,7 +26,7 @@ SAMPLES = 7
 QUICK_SAMPLES = 5
 SAMPLE_S = 0.02  # each sample runs enough calls to last this long, so timer noise is small
 WARMUP_S = 0.05  # page faults on fresh outputs and thread wake-ups settle within this
-PAUSE_S = 0.15  # OpenBLAS/OpenMP threads spin ~0.1 s after a call, stealing the next one's cores
+PAUSE_S = 0.5  # OpenBLAS/OpenMP threads spin 0.1-0.3 s after a call, stealing the next one's cores
 POOL_KEYS = ("user_api", "internal_api", "prefix", "version", "architecture",
              "threading_layer", "num_threads")
 ROW = "{:<24} {:<7} {:>10} {:>13} {:>7}  {}"  # case, lib, time, throughput, % peak, ratio

@@ -111,8 +111,9 @@ inline bool streamed_row(RowFn row, char* out, const char* const* in, const int6
       p[k] = in[k] + i * is[k] * itemsize[k + 1];
       // The next block's input, into L2: hardware prefetchers stop at page boundaries, and a
       // math-heavy row (exp, tanh) would wait for memory at every page.
+      const int64_t bytes = len * itemsize[k + 1];
       if (is[k] == 1)
-        for (int64_t b = len * itemsize[k + 1]; b < 2 * len * itemsize[k + 1]; b += 64) __builtin_prefetch(p[k] + b, 0, 2);
+        for (int64_t b = bytes; b < 2 * bytes; b += 64) __builtin_prefetch(p[k] + b, 0, 2);
     }
     if (!row(buf, 1, p, is, len)) return false;
     stream_copy(out + i * osize, buf, len * osize);

@@ -4,8 +4,8 @@
 // pc over KC of the inner dimension (B's block is packed once into NR-wide panels, shared by
 // the threads), ic over MC rows of A (each thread packs its A block into MR-high panels, kept
 // in its L2), jr over the NR-wide B panels (one KC x NR panel, 16 or 32 KiB, in L1; the
-// first tile on a panel prefetches the next one), ir over the MR-high A panels; the microkernel keeps an
-// MR x NR tile of C in registers for the whole KC loop. Edge tiles run the same microkernel:
+// first tile on a panel prefetches the next one), ir over the MR-high A panels; the
+// microkernel keeps an MR x NR tile of C in registers for the whole KC loop. Edge tiles run the same microkernel:
 // the last A panel is R < MR rows high (a kernel instantiated for R rows, so no FLOP is spent
 // on padding) and the last B panel is zero-padded to NR columns, its tile written through a
 // small buffer. Transposes, steps and broadcasts are absorbed by the packing (AVX2 8x8
@@ -26,9 +26,9 @@
 //
 // Threads: a short or small A (fewer than four row panels per thread, or at most 512 KiB)
 // splits B's columns, each thread running its slice's whole GEMM alone (packing all of A):
-// one parallel region, no shared B panels. Otherwise
-// each (jc, pc) step packs B in parallel, then splits the C block by rows when A has at least
-// two row panels per thread (B's block is shared, A's rows are private), else by columns.
+// one parallel region, no shared B panels. Otherwise each (jc, pc) step packs B in parallel,
+// then splits the C block by rows when A has at least two row panels per thread (B's block
+// is shared, A's rows are private), else by columns.
 // Small GEMMs run on one thread; a batch of small GEMMs is split by GEMM. Every C element is
 // computed by one thread in a fixed order, so results do not depend on the thread count.
 //
@@ -43,8 +43,8 @@
 // (0.96x, 0.86x); batched 64 x 128x64x128 143 (1.28x numpy, 0.57x torch). The avx2 build on
 // the same machine: 203-212 GFLOP/s at N >= 1024, 0.52-0.55x torch.
 //
-// Measured on AVX2 (AMD EPYC Zen1 VM, 2 cores; FMA peak 80 GFLOP/s on 2 threads, 42 on one; the host
-// is noisy, +-15% between runs): `python -m bench --family matmul`, float32, 2 threads:
+// Measured on AVX2 (AMD EPYC Zen1 VM, 2 cores; FMA peak 80 GFLOP/s on 2 threads, 42 on one;
+// the host is noisy, +-15% between runs): `python -m bench --family matmul`, float32, 2 threads:
 //   isolated microkernel 39.4 GFLOP/s on one core (93%); N = 1024 on one thread 35.8-36.3
 //   (85% of the single-core probe, = numpy's OpenBLAS). Square, 2 threads: N = 64 27 GFLOP/s
 //   (1.7x numpy, = torch), 128 58 (1.2x numpy, 0.96x torch), 256 68 (85% of peak, 1.25x

@@ -34,14 +34,17 @@
 //
 // Measured on AVX-512 (Intel Xeon VM, 2 cores, avx512 build; FMA peak ~470 GFLOP/s on 2
 // threads, 238 on one), `python -m bench --family matmul`, float32, 2 threads, vs numpy
-// (OpenBLAS) and torch 2.13 (both with AVX-512 kernels): N = 1024 on one thread 177-184
-// GFLOP/s (76% of the core's peak; torch 175-197). Square 64/128/256/512/1024/2048/4096:
-// 87/132/259/291/347/345/346 GFLOP/s = 0.60/1.41/1.03/1.00/0.97/1.01/0.97x numpy and
-// 0.97/0.54/0.79/0.91/0.90/0.91/0.91x torch. Skinny M x 4096 x 4096, M = 1/4/16/32: 26/57/169/
-// 242 GFLOP/s = 1.00/2.05/1.73/1.61x numpy, 1.00/1.16/1.16/1.09x torch. Linear 64x784x256
-// 162 GFLOP/s (1.03x numpy, 0.71x torch), 512x768x3072 303 (1.11x, 0.93x), 512x3072x768 287
-// (0.96x, 0.86x); batched 64 x 128x64x128 143 (1.28x numpy, 0.57x torch). The avx2 build on
-// the same machine: 203-212 GFLOP/s at N >= 1024, 0.52-0.55x torch.
+// (OpenBLAS) and torch 2.13 (both with AVX-512 kernels), two runs: N = 1024 on one thread
+// 177-184 GFLOP/s (76% of the core's peak; torch 175-197). Square 64/128/256/512/1024/2048/
+// 4096: 106/146/299/320/367/367/337 GFLOP/s = 0.76/0.91/1.09/1.07/0.99/0.99/0.95x numpy and
+// 0.94-0.95/0.42-0.55/0.77-0.80/0.87-0.88/0.91-0.95/0.89-0.94/0.90-0.92x torch (at 128 the
+// harness reads 110-146 where a plain loop gives 205: it is the size most hurt by the other
+// libraries' spinning threads). Skinny M x 4096 x 4096, M = 1/4/16/32: 22-27/51-60/132-188/
+// 237-258 GFLOP/s = 0.98-1.03/1.98-2.06/1.63-1.85/1.63-1.72x numpy, 1.02-1.04/1.14-1.22/
+// 0.97-1.28/1.18-1.20x torch. Linear 64x784x256 182-216 GFLOP/s (0.93-1.25x numpy, 0.65-0.79x
+// torch), 512x768x3072 317-327 (1.14-1.15x, 0.93-0.95x), 512x3072x768 301-306 (1.01-1.02x,
+// 0.87-0.88x); batched 64 x 128x64x128 225-231 (1.84-2.04x numpy, 0.71-0.76x torch). The
+// avx2 build on the same machine: 203-212 GFLOP/s at N >= 1024, 0.52-0.55x torch.
 //
 // Measured on AVX2 (AMD EPYC Zen1 VM, 2 cores; FMA peak 80 GFLOP/s on 2 threads, 42 on one;
 // the host is noisy, +-15% between runs): `python -m bench --family matmul`, float32, 2 threads:

@@ -131,13 +131,13 @@ Array matmul(const Array& a_in, const Array& b_in) {
   const Device device = check_operands("matmul", a_in, b_in);
   FIBRIL_CHECK(a_in.ndim() >= 1 && b_in.ndim() >= 1, Value, "[matmul] both operands need at least 1 dim, got ",
                a_in.describe(), " and ", b_in.describe());
-  // 1-D operands become a row (left) or a column (right) matrix; that dim is dropped again.
   if (a_in.ndim() == 2 && b_in.ndim() == 2) {  // the common case, without copies or batch shapes
     check_inner("matmul", a_in, b_in, a_in.shape()[1], b_in.shape()[0]);
     Array c = Array::empty({a_in.shape()[0], b_in.shape()[1]}, a_in.dtype(), device);
     run(GemmCall{a_in, b_in, c});
     return c;
   }
+  // 1-D operands become a row (left) or a column (right) matrix; that dim is dropped again.
   const bool a_vec = a_in.ndim() == 1, b_vec = b_in.ndim() == 1;
   const Array a = a_vec ? a_in.unsqueeze(0) : a_in;
   const Array b = b_vec ? b_in.unsqueeze(1) : b_in;

@@ -90,6 +90,10 @@ CASES = [
     # more input than output channels: the input gradient runs as a forward convolution
     ((2, 6, 9, 10), (4, 3, 4), 1, "same", (2, 1), 2),
     ((1, 8, 7, 7), (3, 5, 3), 1, (2, 0), 1, 1),
+    # the flat forward form (64+ taps per output, output rows at most 32 wide)
+    ((2, 16, 9, 11), (6, 3, 3), 1, "same", (2, 1), 2),
+    ((1, 8, 10, 12), (4, 3, 3), 1, "valid", 1, 1),
+    ((3, 12, 8, 9), (5, 4, 2), 1, "same", 1, 1),
 ]
 
 

@@ -57,6 +57,7 @@ int64_t in_group(const ConvGeometry& g) { return g.in_channels / g.groups; }
 int64_t out_group(const ConvGeometry& g) { return g.out_channels / g.groups; }
 int64_t out_pixels(const ConvGeometry& g) { return g.out_height * g.out_width; }
 int64_t in_pixels(const ConvGeometry& g) { return g.height * g.width; }
+int64_t round_up(int64_t n, int64_t step) { return (n + step - 1) / step * step; }
 
 // Calls f(offset, len, oy, ox) for the runs of output pixels j0 .. j0+n-1 that share a row.
 template <typename F>
@@ -91,6 +92,56 @@ struct Tap {
     ++c;
   }
 };
+
+// A zero-padded copy of an input plane that covers every tap of every output: rows x cols,
+// then slack zeros. With stride 1, output (oy, ox) and tap (ky, kx) meet at padded index
+// i + ky * dh * cols + kx * dw, i = oy * cols + ox: the outputs are "flat" rows of cols values
+// whose last cols - ow are junk, and a tap reads a contiguous slice of the plane.
+struct PaddedPlane {
+  int64_t rows, cols, slack;  // slack: zeros past the plane that the flat loops' junk reads
+  explicit PaddedPlane(const ConvGeometry& g)
+      : rows((g.out_height - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1),
+        cols((g.out_width - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1),
+        slack((g.kernel_w - 1) * g.dilation_w) {}
+  int64_t size() const { return rows * cols + slack; }
+};
+
+bool flat(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
+
+// Whether forward_gemm takes the flat form: stride 1, some padding or taps to gather, output
+// rows at most 32 wide (wider rows mostly fill panels with one interior run, which
+// pack_patches copies whole, and the flat form's extra passes then cost more) and 64+ taps per
+// output (fewer make a GEMM bound by its output, which the result buffer's extra pass
+// doubles). Measured on 3x3 convolutions, 2 threads, old / flat form, AVX-512 (AVX2): 28x28
+// 32->64 b64 7.8 / 6.9 ms (11.5 / 11.0), 14x14 16->32 b128 2.07 / 1.43 (2.43 / 1.97), 7x7
+// 256->256 b32 10.7 / 8.6 (13.7 / 12.5); 56x56 64->64 26.7 / 28.3, 28x28 1->32 0.37 / 0.51.
+bool flat_forward(const ConvGeometry& g) {
+  const bool gathers = taps(g) > 1 || g.pad_h > 0 || g.pad_w > 0;
+  return flat(g) && gathers && g.out_width <= 32 && in_group(g) * taps(g) >= 64;
+}
+
+// Rows here are short (a plane's width): an inline loop beats a call to memcpy.
+template <typename T>
+inline void copy_row(const T* __restrict src, int64_t n, T* __restrict dst) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+// The rows x cols of the padded plane (not its slack).
+template <typename T>
+void pad_plane(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
+  for (int64_t r = 0; r < pp.rows; ++r) {
+    T* d = padded + r * pp.cols;
+    const int64_t iy = r - g.pad_h;
+    if (iy < 0 || iy >= g.height) {
+      std::fill(d, d + pp.cols, T(0));
+      continue;
+    }
+    const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
+    std::fill(d, d + s.lo, T(0));
+    copy_row(x + iy * g.width + s.lo - g.pad_w, s.hi - s.lo, d + s.lo);
+    std::fill(d + s.hi, d + pp.cols, T(0));
+  }
+}
 
 #ifdef __AVX2__
 // d[t] = src[2 t], t < 16 (a stride-2 run: first layers): two deinterleaving shuffles per 8.
@@ -164,6 +215,33 @@ void pack_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_
       }
     }
     for (int j = nr; j < nr_full; ++j) dst[j] = T(0);
+  }
+}
+
+// The flat forward's B: im2col over an image of padded planes (PaddedPlane, stride 1), whose
+// columns are flat output indices. Tap p's row is the contiguous slice at its offset.
+struct FlatPatches {
+  const ConvGeometry* g;
+  int64_t cols, plane;  // of the padded planes, laid end to end
+};
+
+template <typename T>
+void pack_flat_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_t j0, int nr, int nr_full,
+                       char* out) {
+  const FlatPatches& f = *static_cast<const FlatPatches*>(ctx);
+  const ConvGeometry& g = *f.g;
+  const T* x = reinterpret_cast<const T*>(b) + j0;
+  T* dst = reinterpret_cast<T*>(out);
+  constexpr int kFullRun = 2 * kLanesOf<T>;
+  Tap tap(g, p0);
+  for (int64_t p = 0; p < kc; ++p, dst += nr_full, tap.next(g)) {
+    const T* src = x + tap.c * f.plane + tap.ky * g.dilation_h * f.cols + tap.kx * g.dilation_w;
+    if (nr == kFullRun && nr_full == kFullRun) {
+      std::memcpy(dst, src, sizeof(T) * kFullRun);
+      continue;
+    }
+    copy_row(src, nr, dst);
+    std::fill(dst + nr, dst + nr_full, T(0));
   }
 }
 
@@ -282,26 +360,56 @@ MatmulArgs gemm_args(DType dtype, int64_t batch, int64_t m, int64_t n, int64_t k
 // One GEMM per image and group. With at least as many images as threads, each thread takes
 // whole images (single-threaded GEMMs: no barrier per block, B packed privately); else every
 // GEMM runs on all threads.
+//
+// Narrow maps take the flat form (flat_form below): the GEMM's columns are the flat output
+// indices of PaddedPlane over a zero-padded copy of the image, so each row of a B panel is one
+// contiguous copy; pack_patches' walk along output rows with border checks cost as much as the
+// GEMM on 14x14 maps (runs shorter than a panel). The flat rows' cols - ow junk columns cost
+// that much extra compute, and the result goes through a buffer that drops them.
 template <typename T>
 void forward_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
-  const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g);
-  const BPacker packer{pack_patches<T>, &g};
+  const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
+  const bool flat_form = flat_forward(g);
+  const bool padded_copy = flat_form && (g.pad_h > 0 || g.pad_w > 0);
+  const PaddedPlane pp(g);
+  // The padded copy ends in zeros that round N up to whole panels (a partial panel's epilogue
+  // is scalar; the tile computes the whole panel either way).
+  const int64_t plane = pp.rows * pp.cols, flat_n = (g.out_height - 1) * pp.cols + g.out_width;
+  const int64_t N = !flat_form ? P : padded_copy ? round_up(flat_n, 2 * kLanesOf<T>) : flat_n;
+  const FlatPatches flat_patches{&g, pp.cols, plane};
+  const BPacker packer = flat_form ? BPacker{pack_flat_patches<T>, &flat_patches} : BPacker{pack_patches<T>, &g};
   const auto image = [&](int64_t n) {
+    Scratch padded(padded_copy ? sizeof(T) * (Cg * plane + N - flat_n) : 0);
+    Scratch result(flat_form ? sizeof(T) * Og * N : 0);
     for (int64_t grp = 0; grp < g.groups; ++grp) {
-      MatmulArgs m = gemm_args(args.dtype, 1, Og, P, K);
+      const T* x = reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
+      T* y = reinterpret_cast<T*>(args.out) + (n * g.out_channels + grp * Og) * P;
+      if (padded_copy) {
+        parallel_for(0, Cg, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t c = lo; c < hi; ++c) pad_plane(g, pp, x + c * in_pixels(g), padded.as<T>() + c * plane);
+        });
+        std::fill(padded.as<T>() + Cg * plane, padded.as<T>() + Cg * plane + N - flat_n, T(0));
+      }
+      MatmulArgs m = gemm_args(args.dtype, 1, Og, N, K);
       m.a = args.weight + sizeof(T) * grp * Og * K;
       m.a_rs = K;
       m.a_cs = 1;
-      m.b = args.x + sizeof(T) * (n * g.in_channels + grp * in_group(g)) * in_pixels(g);
+      m.b = reinterpret_cast<const char*>(padded_copy ? padded.as<T>() : x);
       m.b_packer = &packer;
-      m.c = args.out + sizeof(T) * (n * g.out_channels + grp * Og) * P;
-      m.c_rs = P;
+      m.c = reinterpret_cast<char*>(flat_form ? result.as<T>() : y);
+      m.c_rs = N;
       if (args.bias) {
         m.bias = args.bias + sizeof(T) * grp * Og;
         m.bias_rs = 1;
       }
       matmul(m);
+      if (flat_form)
+        parallel_for(0, Og, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t o = lo; o < hi; ++o)
+            for (int64_t oy = 0; oy < g.out_height; ++oy)
+              copy_row(result.as<T>() + o * N + oy * pp.cols, g.out_width, y + o * P + oy * g.out_width);
+        });
     }
   };
   if (g.batch >= get_num_threads()) {
@@ -439,46 +547,9 @@ void backward_input_gemm(const ConvArgs& args) {
 
 // ---- direct form: one input channel per group -----------------------------------------------
 //
-// Each task pads its input plane into a scratch plane (rows x cols, zeros around) that covers
-// every tap of every output. With stride 1, output (oy, ox) and tap (ky, kx) meet at padded
-// index i + ky * dh * cols + kx * dw, i = oy * cols + ox: a whole plane of outputs is one
-// contiguous multiply-add per tap over oh * cols values ("flat" rows of cols values whose last
-// cols - ow are junk, dropped at the end), which vectorizes at any plane width. Other strides
-// walk output rows.
-
-struct PaddedPlane {
-  int64_t rows, cols, slack;  // slack: zeros past the plane that the flat loops' junk reads
-  explicit PaddedPlane(const ConvGeometry& g)
-      : rows((g.out_height - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1),
-        cols((g.out_width - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1),
-        slack((g.kernel_w - 1) * g.dilation_w) {}
-  int64_t size() const { return rows * cols + slack; }
-};
-
-bool flat(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
-
-// Rows here are short (a plane's width): an inline loop beats a call to memcpy.
-template <typename T>
-inline void copy_row(const T* __restrict src, int64_t n, T* __restrict dst) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-}
-
-template <typename T>
-void pad_plane(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
-  for (int64_t r = 0; r < pp.rows; ++r) {
-    T* d = padded + r * pp.cols;
-    const int64_t iy = r - g.pad_h;
-    if (iy < 0 || iy >= g.height) {
-      std::fill(d, d + pp.cols, T(0));
-      continue;
-    }
-    const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
-    std::fill(d, d + s.lo, T(0));
-    copy_row(x + iy * g.width + s.lo - g.pad_w, s.hi - s.lo, d + s.lo);
-    std::fill(d + s.hi, d + pp.cols, T(0));
-  }
-  std::fill(padded + pp.rows * pp.cols, padded + pp.size(), T(0));
-}
+// Each task pads its input plane (PaddedPlane). With stride 1 a whole plane of outputs is one
+// contiguous multiply-add per tap over oh * cols flat values, which vectorizes at any plane
+// width. Other strides walk output rows.
 
 // A plane of outputs in flat rows of pp.cols values (zeros past out_width).
 template <typename T>
@@ -557,6 +628,7 @@ void forward_direct(const ConvArgs& args) {
   parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
     Scratch padded(sizeof(T) * pp.size()), sums(flat(g) ? sizeof(T) * span : 0);
     T* pad = padded.as<T>();
+    std::fill(pad + pp.rows * pp.cols, pad + pp.size(), T(0));
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / g.in_channels, c = task % g.in_channels;
       pad_plane(g, pp, x + task * in_pixels(g), pad);
@@ -668,6 +740,7 @@ void backward_weight_direct(const ConvArgs& args) {
     Scratch lanes(flat(g) ? sizeof(Vec<T>) * kt + sizeof(T) * kt : 0);
     T* acc = sums.as<T>();
     T* pad = padded.as<T>();
+    std::fill(pad + pp.rows * pp.cols, pad + pp.size(), T(0));
     Vec<T>* vacc = lanes.as<Vec<T>>();
     T* rest = reinterpret_cast<T*>(vacc + kt);
     for (int64_t o = lo; o < hi; ++o) {

@@ -10,7 +10,8 @@
 // on padding) and the last B panel is zero-padded to NR columns, its tile written through a
 // small buffer. Transposes, steps and broadcasts are absorbed by the packing (AVX2 8x8
 // transposes for row-major A and column-major B). With at most 32 rows of A, B is read in
-// place (KC 64, software prefetch 4 panels ahead: no packing pass over B); one row or one
+// place (KC 64, software prefetch 4 panels ahead: no packing pass over B); on one thread with
+// one A block, each B panel is packed just before its tiles, in L1; one row or one
 // column of C is a matrix-vector product (axpy or dot form, bound by reading the matrix once).
 // A B shared by many GEMMs (an RNN's recurrent weight) can be packed once (matmul_pack_b) and
 // passed prepacked: the GEMMs then read its panels in place of packing B each time.
@@ -626,14 +627,17 @@ void gemm(const Gemm<T>& g, int threads) {
   const int64_t kc_max = std::min(kc_block, g.k), nc_max = std::min(B::NC, g.n);
   const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR);
   const bool pack_b = !direct_b && !g.prepacked;
-  Scratch packed_b(pack_b ? sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR) : 0);
+  // One thread and one A block: each B panel is packed just before its tiles, into a buffer
+  // that stays in L1 (packing the whole block first writes it out to L2; the same sums).
+  const bool panel_at_a_time = pack_b && threads == 1 && g.m <= B::MC;
+  Scratch packed_b(pack_b && !panel_at_a_time ? sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR) : 0);
   for (int64_t jc = 0; jc < g.n; jc += B::NC) {
     const int64_t nc = std::min(B::NC, g.n - jc), panels = (nc + NR - 1) / NR;
     for (int64_t pc = 0; pc < g.k; pc += kc_block) {
       const int64_t kc = std::min(kc_block, g.k - pc);
       const TileStep st{pc == 0, pc + kc == g.k};
       const T* const bp = g.prepacked ? g.prepacked + pc * g.n_pad + (g.col0 + jc) * kc : packed_b.as<T>();
-      if (pack_b) {
+      if (pack_b && !panel_at_a_time) {
         const int64_t grain = (panels + threads - 1) / threads;  // every thread packs a share
         parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
           for (int64_t q = lo; q < hi; ++q)
@@ -645,7 +649,7 @@ void gemm(const Gemm<T>& g, int threads) {
         const Rect r = thread_rect<T>(g.m, nc, slot, threads);
         if (r.r0 >= r.r1 || r.q0 >= r.q1) return;
         Scratch packed_a(sizeof(T) * (std::min(mc_max, r.r1 - r.r0) + MR) * kc_max);
-        Scratch edge_b(direct_b ? sizeof(T) * NR * kc_max : 0);
+        Scratch edge_b(direct_b || panel_at_a_time ? sizeof(T) * NR * kc_max : 0);
         T* ap = packed_a.as<T>();
         for (int64_t ic = r.r0; ic < r.r1; ic += B::MC) {
           const int64_t mc = std::min(B::MC, r.r1 - ic);
@@ -655,7 +659,7 @@ void gemm(const Gemm<T>& g, int threads) {
             Panel<T> panel{bp + jr * kc, NR, NR * kc};
             if (direct_b && nr == NR) {
               panel = Panel<T>{g.b + pc * g.b_rs + jc + jr, g.b_rs, kDirectBPrefetchPanels * NR};
-            } else if (direct_b) {
+            } else if (direct_b || panel_at_a_time) {
               pack_b_panel(g, pc, kc, jc + jr, nr, edge_b.as<T>());
               panel = Panel<T>{edge_b.as<T>(), NR, 0};
             }

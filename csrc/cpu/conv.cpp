@@ -120,10 +120,31 @@ bool flat_forward(const ConvGeometry& g) {
   return flat(g) && gathers && g.out_width <= 32 && in_group(g) * taps(g) >= 64;
 }
 
-// Rows here are short (a plane's width): an inline loop beats a call to memcpy.
+// Rows here are short (a plane's width): an inline loop beats a call to memcpy, and a masked
+// move (AVX-512) the tail's scalar loop.
 template <typename T>
 inline void copy_row(const T* __restrict src, int64_t n, T* __restrict dst) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+  constexpr int L = kLanesOf<T>;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) storeu(dst + i, loadu(src + i));
+#if defined(__AVX512F__)
+  if (i < n) {
+    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1);
+    if constexpr (std::is_same_v<T, float>) _mm512_mask_storeu_ps(dst + i, mask, _mm512_maskz_loadu_ps(mask, src + i));
+    if constexpr (std::is_same_v<T, double>) _mm512_mask_storeu_pd(dst + i, mask, _mm512_maskz_loadu_pd(mask, src + i));
+    return;
+  }
+#endif
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+// The input plane's pixels into their places in a padded plane (the rest left as it is: a
+// buffer reused across images zeroes its padding once).
+template <typename T>
+void copy_interior(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
+  const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
+  for (int64_t r = std::max<int64_t>(0, g.pad_h); r < std::min(pp.rows, g.height + g.pad_h); ++r)
+    copy_row(x + (r - g.pad_h) * g.width + s.lo - g.pad_w, s.hi - s.lo, padded + r * pp.cols + s.lo);
 }
 
 // The rows x cols of the padded plane (not its slack).
@@ -215,15 +236,6 @@ void pack_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_
       }
     }
     for (int j = nr; j < nr_full; ++j) dst[j] = T(0);
-  }
-}
-
-// A plane of outputs in flat rows of pp.cols values (zeros past out_width).
-template <typename T>
-void to_flat_rows(const ConvGeometry& g, const PaddedPlane& pp, const T* plane, T* rows) {
-  for (int64_t oy = 0; oy < g.out_height; ++oy) {
-    copy_row(plane + oy * g.out_width, g.out_width, rows + oy * pp.cols);
-    std::fill(rows + oy * pp.cols + g.out_width, rows + (oy + 1) * pp.cols, T(0));
   }
 }
 
@@ -416,7 +428,7 @@ void forward_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
   const bool flat_form = flat_forward(g);
-  const bool padded_copy = flat_form && (g.pad_h > 0 || g.pad_w > 0);
+  const bool padded_copy = flat_form && (g.pad_h != 0 || g.pad_w != 0);
   const PaddedPlane pp(g);
   // The padded copy ends in zeros that round N up to whole panels (a partial panel's epilogue
   // is scalar; the tile computes the whole panel either way).
@@ -424,46 +436,42 @@ void forward_gemm(const ConvArgs& args) {
   const int64_t N = !flat_form ? P : padded_copy ? round_up(flat_n, 2 * kLanesOf<T>) : flat_n;
   const FlatPatches flat_patches{&g, pp.cols, plane};
   const BPacker packer = flat_form ? BPacker{pack_flat_patches<T>, &flat_patches} : BPacker{pack_patches<T>, &g};
-  const auto image = [&](int64_t n) {
-    Scratch padded(padded_copy ? sizeof(T) * (Cg * plane + N - flat_n) : 0);
-    Scratch result(flat_form ? sizeof(T) * Og * N : 0);
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* x = reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
-      T* y = reinterpret_cast<T*>(args.out) + (n * g.out_channels + grp * Og) * P;
-      if (padded_copy) {
-        parallel_for(0, Cg, 1, [&](int64_t lo, int64_t hi) {
-          for (int64_t c = lo; c < hi; ++c) pad_plane(g, pp, x + c * in_pixels(g), padded.as<T>() + c * plane);
-        });
-        std::fill(padded.as<T>() + Cg * plane, padded.as<T>() + Cg * plane + N - flat_n, T(0));
+  // The images [lo, hi), through one padded copy whose padding is zeroed once.
+  const auto images = [&](int64_t lo, int64_t hi) {
+    const int64_t padded_size = padded_copy ? Cg * plane + N - flat_n : 0;
+    Scratch padded(sizeof(T) * padded_size), result(flat_form ? sizeof(T) * Og * N : 0);
+    std::fill(padded.as<T>(), padded.as<T>() + padded_size, T(0));
+    for (int64_t n = lo; n < hi; ++n)
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        const T* x = reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
+        T* y = reinterpret_cast<T*>(args.out) + (n * g.out_channels + grp * Og) * P;
+        if (padded_copy)
+          parallel_for(0, Cg, 1, [&](int64_t c0, int64_t c1) {
+            for (int64_t c = c0; c < c1; ++c) copy_interior(g, pp, x + c * in_pixels(g), padded.as<T>() + c * plane);
+          });
+        MatmulArgs m = gemm_args(args.dtype, 1, Og, N, K);
+        m.a = args.weight + sizeof(T) * grp * Og * K;
+        m.a_rs = K;
+        m.a_cs = 1;
+        m.b = reinterpret_cast<const char*>(padded_copy ? padded.as<T>() : x);
+        m.b_packer = &packer;
+        m.c = reinterpret_cast<char*>(flat_form ? result.as<T>() : y);
+        m.c_rs = N;
+        if (args.bias) {
+          m.bias = args.bias + sizeof(T) * grp * Og;
+          m.bias_rs = 1;
+        }
+        matmul(m);
+        if (flat_form)
+          parallel_for(0, Og, 1, [&](int64_t o0, int64_t o1) {
+            for (int64_t o = o0; o < o1; ++o)
+              for (int64_t oy = 0; oy < g.out_height; ++oy)
+                copy_row(result.as<T>() + o * N + oy * pp.cols, g.out_width, y + o * P + oy * g.out_width);
+          });
       }
-      MatmulArgs m = gemm_args(args.dtype, 1, Og, N, K);
-      m.a = args.weight + sizeof(T) * grp * Og * K;
-      m.a_rs = K;
-      m.a_cs = 1;
-      m.b = reinterpret_cast<const char*>(padded_copy ? padded.as<T>() : x);
-      m.b_packer = &packer;
-      m.c = reinterpret_cast<char*>(flat_form ? result.as<T>() : y);
-      m.c_rs = N;
-      if (args.bias) {
-        m.bias = args.bias + sizeof(T) * grp * Og;
-        m.bias_rs = 1;
-      }
-      matmul(m);
-      if (flat_form)
-        parallel_for(0, Og, 1, [&](int64_t lo, int64_t hi) {
-          for (int64_t o = lo; o < hi; ++o)
-            for (int64_t oy = 0; oy < g.out_height; ++oy)
-              copy_row(result.as<T>() + o * N + oy * pp.cols, g.out_width, y + o * P + oy * g.out_width);
-        });
-    }
   };
-  if (g.batch >= get_num_threads()) {
-    parallel_for(0, g.batch, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t n = lo; n < hi; ++n) image(n);
-    });
-  } else {
-    for (int64_t n = 0; n < g.batch; ++n) image(n);
-  }
+  if (g.batch >= get_num_threads()) parallel_for(0, g.batch, 1, images);
+  else images(0, g.batch);
 }
 
 // The flat form (flat_forward's cases, few outputs) sums over flat output indices: A is grad_out in flat
@@ -489,7 +497,10 @@ void backward_weight_gemm(const ConvArgs& args) {
   // Partial sum q holds the images [batch * q / partials, batch * (q + 1) / partials).
   const auto run_partial = [&](int64_t q) {
     T* gw = partials > 1 ? sums.as<T>() + q * weight_size : reinterpret_cast<T*>(args.out);
+    // Zeroed once: the padding and the junk columns stay zero, each image fills the rest.
     Scratch padded(flat_form ? sizeof(T) * Cg * plane : 0), flat_gy(flat_form ? sizeof(T) * Og * flat_p : 0);
+    std::fill(padded.as<T>(), padded.as<T>() + (flat_form ? Cg * plane : 0), T(0));
+    std::fill(flat_gy.as<T>(), flat_gy.as<T>() + (flat_form ? Og * flat_p : 0), T(0));
     const int64_t n0 = g.batch * q / partials, n1 = g.batch * (q + 1) / partials;
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -503,8 +514,9 @@ void backward_weight_gemm(const ConvArgs& args) {
         if (flat_form) {
           parallel_for(0, std::max(Cg, Og), 1, [&](int64_t lo, int64_t hi) {
             for (int64_t c = lo; c < hi; ++c) {
-              if (c < Cg) pad_plane(g, pp, x + c * in_pixels(g), padded.as<T>() + c * plane);
-              if (c < Og) to_flat_rows(g, pp, gy + c * P, flat_gy.as<T>() + c * flat_p);
+              if (c < Cg) copy_interior(g, pp, x + c * in_pixels(g), padded.as<T>() + c * plane);
+              for (int64_t oy = 0; c < Og && oy < g.out_height; ++oy)
+                copy_row(gy + c * P + oy * g.out_width, g.out_width, flat_gy.as<T>() + c * flat_p + oy * pp.cols);
             }
           });
           m.k = flat_n;
@@ -623,6 +635,15 @@ void backward_input_gemm(const ConvArgs& args) {
 // Each task pads its input plane (PaddedPlane). With stride 1 a whole plane of outputs is one
 // contiguous multiply-add per tap over oh * cols flat values, which vectorizes at any plane
 // width. Other strides walk output rows.
+
+// A plane of outputs in flat rows of pp.cols values (zeros past out_width).
+template <typename T>
+void to_flat_rows(const ConvGeometry& g, const PaddedPlane& pp, const T* plane, T* rows) {
+  for (int64_t oy = 0; oy < g.out_height; ++oy) {
+    copy_row(plane + oy * g.out_width, g.out_width, rows + oy * pp.cols);
+    std::fill(rows + oy * pp.cols + g.out_width, rows + (oy + 1) * pp.cols, T(0));
+  }
+}
 
 // Offset of tap t in the padded plane.
 int64_t tap_offset(const ConvGeometry& g, const PaddedPlane& pp, int64_t t) {

@@ -108,16 +108,20 @@ struct PaddedPlane {
 
 bool flat(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
 
-// Whether forward_gemm takes the flat form: stride 1, some padding or taps to gather, output
-// rows at most 32 wide (wider rows mostly fill panels with one interior run, which
-// pack_patches copies whole, and the flat form's extra passes then cost more) and 64+ taps per
-// output (fewer make a GEMM bound by its output, which the result buffer's extra pass
-// doubles). Measured on 3x3 convolutions, 2 threads, old / flat form, AVX-512 (AVX2): 28x28
-// 32->64 b64 7.8 / 6.9 ms (11.5 / 11.0), 14x14 16->32 b128 2.07 / 1.43 (2.43 / 1.97), 7x7
-// 256->256 b32 10.7 / 8.6 (13.7 / 12.5); 56x56 64->64 26.7 / 28.3, 28x28 1->32 0.37 / 0.51.
-bool flat_forward(const ConvGeometry& g) {
+// Whether forward_gemm takes the flat form: stride 1, some padding or taps to gather, 64+
+// taps per output (fewer make a GEMM bound by its output, which the result buffer's extra
+// pass doubles) and a result buffer of at most kFlatResultBytes (beyond L2 it costs a trip to
+// memory). Measured on 3x3 convolutions, 2 threads, pack_patches walk / flat form, AVX-512
+// (AVX2): 28x28 32->64 b64 7.8 / 6.9 ms (11.5 / 11.0), 14x14 16->32 b128 2.07 / 1.43 (2.43 /
+// 1.97), 7x7 256->256 b32 10.7 / 8.6 (13.7 / 12.5), 56x56 64->64 b32 33.1 / 28.5 (fwd+bwd
+// 109 / 85), 112x112 64->64 b8 31.3 / 27.4; 224x224 64->64 b4 63.9 / 68.5 (a 13 MiB buffer),
+// 28x28 1->32 b64 0.37 / 0.51 (9 taps).
+constexpr int64_t kFlatResultBytes = 4 << 20;
+
+bool flat_forward(const ConvGeometry& g, int64_t itemsize) {
   const bool gathers = taps(g) > 1 || g.pad_h > 0 || g.pad_w > 0;
-  return flat(g) && gathers && g.out_width <= 32 && in_group(g) * taps(g) >= 64;
+  const int64_t result_bytes = out_group(g) * g.out_height * PaddedPlane(g).cols * itemsize;
+  return flat(g) && gathers && in_group(g) * taps(g) >= 64 && result_bytes <= kFlatResultBytes;
 }
 
 // Rows here are short (a plane's width): an inline loop beats a call to memcpy, and a masked
@@ -427,7 +431,7 @@ template <typename T>
 void forward_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
-  const bool flat_form = flat_forward(g);
+  const bool flat_form = flat_forward(g, sizeof(T));
   const bool padded_copy = flat_form && (g.pad_h != 0 || g.pad_w != 0);
   const PaddedPlane pp(g);
   // The padded copy ends in zeros that round N up to whole panels (a partial panel's epilogue
@@ -488,7 +492,7 @@ void backward_weight_gemm(const ConvArgs& args) {
   // about 1 / Og of it. 3x3, AVX-512, fwd+bwd, walk / flat: 28x28 16->32 b64 10.2 / 8.8 ms,
   // 32->64 26.2 / 24.2, 64->128 b32 46.4 / 43.5; 14x14 128->256 44.8 / 46.6, 7x7 256->512
   // 62.7 / 65.6.
-  const bool flat_form = flat_forward(g) && Og * (flat_n - P) <= 16 * P;
+  const bool flat_form = flat_forward(g, sizeof(T)) && Og * (flat_n - P) <= 16 * P;
   const FlatPatches flat_patches{&g, pp.cols, plane};
   const BPacker packer =
       flat_form ? BPacker{pack_flat_patches_transposed<T>, &flat_patches} : BPacker{pack_patches_transposed<T>, &g};

@@ -95,6 +95,7 @@ CASES = [
     ((1, 8, 10, 12), (4, 3, 3), 1, "valid", 1, 1),
     ((3, 12, 8, 9), (5, 4, 2), 1, "same", 1, 1),
     ((1, 16, 5, 6), (8, 3, 3), 1, (3, 2), 1, 1),  # the input gradient's padding is negative
+    ((2, 2, 11, 13), (3, 3, 3), 1, 2, 2, 1),  # the thin weight gradient (few taps), dilated
 ]
 
 
@@ -281,6 +282,7 @@ def test_conv_transpose_torch_parity(kwargs):
     ((2, 8, 10, 10), 8, 3, 1),      # depthwise with a channel multiplier below (16 outputs)
     ((8, 3, 32, 32), 1, 7, 2),      # first layer
     ((2, 3, 40, 76), 1, 3, 2),      # stride 2 over rows wide enough for the vector panel path
+    ((4, 3, 30, 37), 1, 3, 1),      # first layer, stride 1: the thin weight gradient
     ((4, 64, 12, 12), 1, 1, 1),     # 1x1
 ])
 def test_float32_torch_parity(shape, groups, k, stride):

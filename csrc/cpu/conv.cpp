@@ -33,7 +33,9 @@
 // layout direct kernel for standard 3x3, and a faster microkernel for short m.
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 #include <type_traits>
 #include <vector>
 
@@ -478,9 +480,117 @@ void forward_gemm(const ConvArgs& args) {
   else images(0, g.batch);
 }
 
-// The flat form (flat_forward's cases, few outputs) sums over flat output indices: A is grad_out in flat
-// rows (zeros in the junk columns), B the padded image's taps, whose 8x8 blocks never meet a
-// border.
+// ---- thin weight gradients: few taps per output ------------------------------------------
+//
+// A first layer (9 taps for one input channel, 27 for three) makes the weight gradient's GEMM
+// N = K columns wide, a third to a half of a panel. Instead, over a padded copy of the image
+// (stride 1), a block of R output channels x C taps keeps its R x C dot products in vector
+// registers for a whole image: per vector of output pixels, R loads of grad_out, C of the
+// padded input (at the taps' offsets), R x C FMAs. Rows go by output rows; a row's last vector
+// is masked (AVX2, AVX-512), else its tail is summed in scalars.
+constexpr int kTapRows = kVecBytes == 64 ? 4 : 2;  // 4 x 6 accumulators of 32 zmm, 2 x 6 of 16
+constexpr int kTapCols = 6;
+constexpr int64_t kThinTaps = 32;  // at most this many taps per output take the thin form
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#define FIBRIL_MASKED_LOADS 1
+// p[0 .. n), zeros after (n < lanes): a masked load, which reads nothing past p[n - 1].
+template <typename T>
+inline Vec<T> load_first(const T* p, int64_t n) {
+#if defined(__AVX512F__)
+  const auto mask = static_cast<__mmask16>((1u << n) - 1);
+  if constexpr (std::is_same_v<T, float>) return _mm512_maskz_loadu_ps(mask, p);
+  else return _mm512_maskz_loadu_pd(static_cast<__mmask8>(mask), p);
+#else
+  if constexpr (std::is_same_v<T, float>) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_maskload_ps(p, mask);
+  } else {
+    const __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+    return _mm256_maskload_pd(p, mask);
+  }
+#endif
+}
+#endif
+
+// acc[r * ld + t] (lanes) and tail[r * ld + t] += sum over the image's output pixels of
+// gy[r * P + pixel] * src[off[t] + flat index of the pixel].
+template <typename T, int R, int C>
+void tap_block(const ConvGeometry& g, int64_t cols, const T* gy, const T* src, const int64_t* off, Vec<T>* acc,
+               T* tail, int64_t ld) {
+  constexpr int L = kLanesOf<T>;
+  const int64_t P = out_pixels(g), ow = g.out_width;
+  Vec<T> s[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < C; ++t) s[r][t] = acc[r * ld + t];
+  for (int64_t oy = 0; oy < g.out_height; ++oy) {
+    const T* gr = gy + oy * ow;
+    const T* sr = src + oy * cols;
+    int64_t j = 0;
+    for (; j + L <= ow; j += L) {
+      Vec<T> a[R];
+      for (int r = 0; r < R; ++r) a[r] = loadu(gr + r * P + j);
+      for (int t = 0; t < C; ++t) {
+        const Vec<T> b = loadu(sr + off[t] + j);
+        for (int r = 0; r < R; ++r) s[r][t] += a[r] * b;
+      }
+    }
+    if (j == ow) continue;
+#ifdef FIBRIL_MASKED_LOADS
+    Vec<T> a[R];
+    for (int r = 0; r < R; ++r) a[r] = load_first(gr + r * P + j, ow - j);
+    for (int t = 0; t < C; ++t) {
+      const Vec<T> b = load_first(sr + off[t] + j, ow - j);
+      for (int r = 0; r < R; ++r) s[r][t] += a[r] * b;
+    }
+#else
+    for (; j < ow; ++j)
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < C; ++t) tail[r * ld + t] += gr[r * P + j] * sr[off[t] + j];
+#endif
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < C; ++t) acc[r * ld + t] = s[r][t];
+}
+
+template <typename T>
+using TapBlockFn = void (*)(const ConvGeometry&, int64_t, const T*, const T*, const int64_t*, Vec<T>*, T*, int64_t);
+
+template <typename T, int R, int... C>
+constexpr std::array<TapBlockFn<T>, sizeof...(C)> tap_blocks_of(std::integer_sequence<int, C...>) {
+  return {tap_block<T, R, C + 1>...};
+}
+
+template <typename T, int... R>
+constexpr std::array<std::array<TapBlockFn<T>, kTapCols>, sizeof...(R)> tap_block_table(std::integer_sequence<int, R...>) {
+  return {tap_blocks_of<T, R + 1>(std::make_integer_sequence<int, kTapCols>{})...};
+}
+
+// The R x C block kernel for r <= kTapRows rows and c <= kTapCols taps.
+template <typename T>
+TapBlockFn<T> tap_block_for(int r, int c) {
+  static constexpr auto table = tap_block_table<T>(std::make_integer_sequence<int, kTapRows>{});
+  return table[r - 1][c - 1];
+}
+
+// Weight gradients over stride-1 flat rows. With few taps per output, the thin form (above).
+// With few outputs per tap (the junk columns cost the GEMM (flat_n - P) / P, the transposed
+// walk they save about 1 / Og of it), a GEMM whose A is grad_out in flat rows (zeros in the
+// junk columns) and whose B comes from the padded image, 8x8 blocks that never meet a border.
+// 3x3, AVX-512, fwd+bwd, walk / flat GEMM: 28x28 16->32 b64 10.2 / 8.8 ms, 32->64 26.2 /
+// 24.2, 64->128 b32 46.4 / 43.5, 128->128 85.8 / 77.7, 56x56 64->64 95.3 / 84.8; 14x14
+// 128->256 44.8 / 46.6, 7x7 256->512 62.7 / 65.6.
+enum class WeightForm { walk, flat_gemm, thin };
+
+template <typename T>
+WeightForm weight_form(const ConvGeometry& g) {
+  const PaddedPlane pp(g);
+  const int64_t K = in_group(g) * taps(g), P = out_pixels(g), flat_n = (g.out_height - 1) * pp.cols + g.out_width;
+  if (flat(g) && taps(g) > 1 && K <= kThinTaps) return WeightForm::thin;
+  if (flat_forward(g, sizeof(T)) && out_group(g) * (flat_n - P) <= 16 * P) return WeightForm::flat_gemm;
+  return WeightForm::walk;
+}
+
 template <typename T>
 void backward_weight_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
@@ -488,52 +598,70 @@ void backward_weight_gemm(const ConvArgs& args) {
   const int64_t weight_size = g.out_channels * K;
   const PaddedPlane pp(g);
   const int64_t plane = pp.rows * pp.cols, flat_p = g.out_height * pp.cols, flat_n = flat_p - pp.cols + g.out_width;
-  // The junk columns add (flat_n - P) / P to the GEMM; the transposed walk it saves costs
-  // about 1 / Og of it. 3x3, AVX-512, fwd+bwd, walk / flat: 28x28 16->32 b64 10.2 / 8.8 ms,
-  // 32->64 26.2 / 24.2, 64->128 b32 46.4 / 43.5; 14x14 128->256 44.8 / 46.6, 7x7 256->512
-  // 62.7 / 65.6.
-  const bool flat_form = flat_forward(g, sizeof(T)) && Og * (flat_n - P) <= 16 * P;
+  const WeightForm form = weight_form<T>(g);
+  const bool padded_copy = form != WeightForm::walk, flat_a = form == WeightForm::flat_gemm;
   const FlatPatches flat_patches{&g, pp.cols, plane};
   const BPacker packer =
-      flat_form ? BPacker{pack_flat_patches_transposed<T>, &flat_patches} : BPacker{pack_patches_transposed<T>, &g};
+      flat_a ? BPacker{pack_flat_patches_transposed<T>, &flat_patches} : BPacker{pack_patches_transposed<T>, &g};
+  std::vector<int64_t> offsets(form == WeightForm::thin ? K : 0);
+  Tap tap(g, 0);
+  for (int64_t p = 0; p < static_cast<int64_t>(offsets.size()); ++p, tap.next(g))
+    offsets[p] = tap.c * plane + tap.ky * g.dilation_h * pp.cols + tap.kx * g.dilation_w;
   const int64_t partials = std::min(g.batch, kWeightPartials);
   Scratch sums(partials > 1 ? sizeof(T) * partials * weight_size : 0);
   // Partial sum q holds the images [batch * q / partials, batch * (q + 1) / partials).
   const auto run_partial = [&](int64_t q) {
     T* gw = partials > 1 ? sums.as<T>() + q * weight_size : reinterpret_cast<T*>(args.out);
     // Zeroed once: the padding and the junk columns stay zero, each image fills the rest.
-    Scratch padded(flat_form ? sizeof(T) * Cg * plane : 0), flat_gy(flat_form ? sizeof(T) * Og * flat_p : 0);
-    std::fill(padded.as<T>(), padded.as<T>() + (flat_form ? Cg * plane : 0), T(0));
-    std::fill(flat_gy.as<T>(), flat_gy.as<T>() + (flat_form ? Og * flat_p : 0), T(0));
+    Scratch padded(padded_copy ? sizeof(T) * Cg * plane : 0), flat_gy(flat_a ? sizeof(T) * Og * flat_p : 0);
+    std::fill(padded.as<T>(), padded.as<T>() + (padded_copy ? Cg * plane : 0), T(0));
+    std::fill(flat_gy.as<T>(), flat_gy.as<T>() + (flat_a ? Og * flat_p : 0), T(0));
+    // The thin form's sums: lanes and tail per weight, added up after the partial's images.
+    const int64_t thin_size = form == WeightForm::thin ? weight_size : 0;
+    Scratch lanes(sizeof(Vec<T>) * thin_size), tails(sizeof(T) * thin_size);
+    std::fill(lanes.as<Vec<T>>(), lanes.as<Vec<T>>() + thin_size, Vec<T>{});
+    std::fill(tails.as<T>(), tails.as<T>() + thin_size, T(0));
     const int64_t n0 = g.batch * q / partials, n1 = g.batch * (q + 1) / partials;
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const T* x = reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
         const T* gy = reinterpret_cast<const T*>(args.grad_out) + (n * g.out_channels + grp * Og) * P;
-        MatmulArgs m = gemm_args(args.dtype, 1, Og, K, P);
-        m.a = reinterpret_cast<const char*>(gy);
-        m.a_rs = P;
-        m.a_cs = 1;
-        m.b = reinterpret_cast<const char*>(x);
-        if (flat_form) {
+        if (padded_copy)
           parallel_for(0, std::max(Cg, Og), 1, [&](int64_t lo, int64_t hi) {
             for (int64_t c = lo; c < hi; ++c) {
               if (c < Cg) copy_interior(g, pp, x + c * in_pixels(g), padded.as<T>() + c * plane);
-              for (int64_t oy = 0; c < Og && oy < g.out_height; ++oy)
+              for (int64_t oy = 0; flat_a && c < Og && oy < g.out_height; ++oy)
                 copy_row(gy + c * P + oy * g.out_width, g.out_width, flat_gy.as<T>() + c * flat_p + oy * pp.cols);
             }
           });
-          m.k = flat_n;
-          m.a = reinterpret_cast<const char*>(flat_gy.as<T>());
-          m.a_rs = flat_p;
-          m.b = reinterpret_cast<const char*>(padded.as<T>());
+        if (form == WeightForm::thin) {
+          for (int64_t o = 0; o < Og; o += kTapRows)
+            for (int64_t t = 0; t < K; t += kTapCols) {
+              const int64_t w0 = (grp * Og + o) * K + t;
+              tap_block_for<T>(static_cast<int>(std::min<int64_t>(kTapRows, Og - o)),
+                               static_cast<int>(std::min<int64_t>(kTapCols, K - t)))(
+                  g, pp.cols, gy + o * P, padded.as<T>(), offsets.data() + t, lanes.as<Vec<T>>() + w0, tails.as<T>() + w0, K);
+            }
+          continue;
         }
+        MatmulArgs m = gemm_args(args.dtype, 1, Og, K, flat_a ? flat_n : P);
+        m.a = reinterpret_cast<const char*>(flat_a ? flat_gy.as<T>() : gy);
+        m.a_rs = flat_a ? flat_p : P;
+        m.a_cs = 1;
+        m.b = reinterpret_cast<const char*>(flat_a ? padded.as<T>() : x);
         m.b_packer = &packer;
         m.c = reinterpret_cast<char*>(gw + grp * Og * K);
         m.c_rs = K;
         m.beta = n == n0 ? 0 : 1;
         matmul(m);
       }
+    }
+    for (int64_t i = 0; i < thin_size; ++i) {
+      T lane[kLanesOf<T>];
+      storeu(lane, lanes.as<Vec<T>>()[i]);
+      T total = 0;
+      for (T v : lane) total += v;
+      gw[i] = total + tails.as<T>()[i];
     }
   };
   if (partials <= 1) {

@@ -217,7 +217,9 @@ def test_ceil_mode_input_smaller_than_kernel_matches_torch(name, kw, shape):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("values", ["ties", "nan"])
 @pytest.mark.parametrize("width,kw", [
-    (28, dict(kernel_size=2)), (14, dict(kernel_size=2)), (31, dict(kernel_size=3, stride=2, padding=1)),
+    (28, dict(kernel_size=2)), (14, dict(kernel_size=2)), (16, dict(kernel_size=2)), (37, dict(kernel_size=2)),
+    (5, dict(kernel_size=2)),
+    (37, dict(kernel_size=2, ceil_mode=True)), (31, dict(kernel_size=3, stride=2, padding=1)),
     (9, dict(kernel_size=3, stride=1, padding=1)), (40, dict(kernel_size=2, stride=2, dilation=2)),
     (17, dict(kernel_size=(2, 3), stride=(2, 1))),
 ])

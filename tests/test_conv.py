@@ -96,6 +96,10 @@ CASES = [
     ((3, 12, 8, 9), (5, 4, 2), 1, "same", 1, 1),
     ((1, 16, 5, 6), (8, 3, 3), 1, (3, 2), 1, 1),  # the input gradient's padding is negative
     ((2, 2, 11, 13), (3, 3, 3), 1, 2, 2, 1),  # the thin weight gradient (few taps), dilated
+    # strided flat forms: phase planes
+    ((2, 8, 15, 17), (6, 3, 3), 2, 1, 2, 1),
+    ((1, 64, 9, 10), (4, 1, 1), 2, 0, 1, 1),
+    ((2, 3, 13, 16), (4, 3, 3), (2, 3), (1, 2), 1, 1),
 ]
 
 

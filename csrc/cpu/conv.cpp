@@ -110,9 +110,45 @@ struct PaddedPlane {
 
 bool flat(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
 
-// Whether forward_gemm takes the flat form: stride 1, some padding or taps to gather, 64+
-// taps per output (fewer make a GEMM bound by its output, which the result buffer's extra
-// pass doubles) and a result buffer of at most kFlatResultBytes (beyond L2 it costs a trip to
+// The GEMM forms' copy of an image, "flat": every tap of every output is a contiguous slice.
+// An input channel splits into stride_h x stride_w phase planes (one with stride 1), phase
+// (py, px) holding the zero-padded input's rows py, py + sh, .. and columns px, px + sw, ..:
+// rows x cols of them, rows = oh + (kh - 1) dh / sh, cols = ow + (kw - 1) dw / sw. Output
+// (oy, ox) is flat index i = oy * cols + ox, and tap (c, ky, kx) reads phase plane (c, ky dh
+// mod sh, kx dw mod sw) at i + (ky dh / sh) cols + kx dw / sw: the outputs are flat rows of
+// cols values whose last cols - ow are junk (computed and dropped). A stride-2 convolution
+// then packs like a stride-1 one.
+struct FlatLayout {
+  int64_t rows, cols, plane, phases_h, phases_w;
+  explicit FlatLayout(const ConvGeometry& g)
+      : rows(g.out_height + (g.kernel_h - 1) * g.dilation_h / g.stride_h),
+        cols(g.out_width + (g.kernel_w - 1) * g.dilation_w / g.stride_w),
+        plane(rows * cols),
+        phases_h(g.stride_h),
+        phases_w(g.stride_w) {}
+  int64_t channel() const { return phases_h * phases_w * plane; }  // values per input channel
+  int64_t flat_n(const ConvGeometry& g) const { return (g.out_height - 1) * cols + g.out_width; }
+  // Offset of tap (c, ky, kx) from flat index 0.
+  int64_t offset(const ConvGeometry& g, int64_t c, int64_t ky, int64_t kx) const {
+    const int64_t dy = ky * g.dilation_h, dx = kx * g.dilation_w;
+    return ((c * phases_h + dy % phases_h) * phases_w + dx % phases_w) * plane + dy / phases_h * cols + dx / phases_w;
+  }
+  // Whether the layout is the input itself (stride 1, no padding).
+  bool is_input(const ConvGeometry& g) const {
+    return g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 && g.pad_w == 0;
+  }
+  std::vector<int64_t> offsets(const ConvGeometry& g) const {  // of the K taps, in order
+    std::vector<int64_t> out;
+    for (int64_t c = 0; c < g.in_channels / g.groups; ++c)
+      for (int64_t ky = 0; ky < g.kernel_h; ++ky)
+        for (int64_t kx = 0; kx < g.kernel_w; ++kx) out.push_back(offset(g, c, ky, kx));
+    return out;
+  }
+};
+
+// Whether forward_gemm takes the flat form: some padding, stride or taps to gather, 64+ taps
+// per output (fewer make a GEMM bound by its output, which the result buffer's extra pass
+// doubles) and a result buffer of at most kFlatResultBytes (beyond L2 it costs a trip to
 // memory). Measured on 3x3 convolutions, 2 threads, pack_patches walk / flat form, AVX-512
 // (AVX2): 28x28 32->64 b64 7.8 / 6.9 ms (11.5 / 11.0), 14x14 16->32 b128 2.07 / 1.43 (2.43 /
 // 1.97), 7x7 256->256 b32 10.7 / 8.6 (13.7 / 12.5), 56x56 64->64 b32 33.1 / 28.5 (fwd+bwd
@@ -121,9 +157,9 @@ bool flat(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
 constexpr int64_t kFlatResultBytes = 4 << 20;
 
 bool flat_forward(const ConvGeometry& g, int64_t itemsize) {
-  const bool gathers = taps(g) > 1 || g.pad_h > 0 || g.pad_w > 0;
-  const int64_t result_bytes = out_group(g) * g.out_height * PaddedPlane(g).cols * itemsize;
-  return flat(g) && gathers && in_group(g) * taps(g) >= 64 && result_bytes <= kFlatResultBytes;
+  const bool gathers = taps(g) > 1 || g.pad_h > 0 || g.pad_w > 0 || g.stride_h > 1 || g.stride_w > 1;
+  const int64_t result_bytes = out_group(g) * g.out_height * FlatLayout(g).cols * itemsize;
+  return gathers && in_group(g) * taps(g) >= 64 && result_bytes <= kFlatResultBytes;
 }
 
 // Rows here are short (a plane's width): an inline loop beats a call to memcpy, and a masked
@@ -144,13 +180,22 @@ inline void copy_row(const T* __restrict src, int64_t n, T* __restrict dst) {
   for (; i < n; ++i) dst[i] = src[i];
 }
 
-// The input plane's pixels into their places in a padded plane (the rest left as it is: a
-// buffer reused across images zeroes its padding once).
+// An input channel's pixels into their places in its phase planes (FlatLayout; the padding is
+// left as it is: a buffer reused across images zeroes it once).
 template <typename T>
-void copy_interior(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
-  const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
-  for (int64_t r = std::max<int64_t>(0, g.pad_h); r < std::min(pp.rows, g.height + g.pad_h); ++r)
-    copy_row(x + (r - g.pad_h) * g.width + s.lo - g.pad_w, s.hi - s.lo, padded + r * pp.cols + s.lo);
+void fill_channel(const ConvGeometry& g, const FlatLayout& f, const T* x, T* dst) {
+  for (int64_t py = 0; py < f.phases_h; ++py)
+    for (int64_t px = 0; px < f.phases_w; ++px, dst += f.plane) {
+      const Span rows = valid_span(py - g.pad_h, f.phases_h, f.rows, g.height);
+      const Span cols = valid_span(px - g.pad_w, f.phases_w, f.cols, g.width);
+      for (int64_t r = rows.lo; r < rows.hi; ++r) {
+        const T* src = x + (r * f.phases_h + py - g.pad_h) * g.width + cols.lo * f.phases_w + px - g.pad_w;
+        T* d = dst + r * f.cols + cols.lo;
+        if (f.phases_w == 1) copy_row(src, cols.hi - cols.lo, d);
+        else
+          for (int64_t q = 0; q < cols.hi - cols.lo; ++q) d[q] = src[q * f.phases_w];
+      }
+    }
 }
 
 // The rows x cols of the padded plane (not its slack).
@@ -245,24 +290,21 @@ void pack_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_
   }
 }
 
-// The flat forward's B: im2col over an image of padded planes (PaddedPlane, stride 1), whose
-// columns are flat output indices. Tap p's row is the contiguous slice at its offset.
+// The flat forward's B: im2col over a FlatLayout copy, whose columns are flat output indices.
+// Tap p's row is the contiguous slice at offsets[p].
 struct FlatPatches {
-  const ConvGeometry* g;
-  int64_t cols, plane;  // of the padded planes, laid end to end
+  const int64_t* offsets;
 };
 
 template <typename T>
 void pack_flat_patches(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_t j0, int nr, int nr_full,
                        char* out) {
-  const FlatPatches& f = *static_cast<const FlatPatches*>(ctx);
-  const ConvGeometry& g = *f.g;
+  const int64_t* offsets = static_cast<const FlatPatches*>(ctx)->offsets + p0;
   const T* x = reinterpret_cast<const T*>(b) + j0;
   T* dst = reinterpret_cast<T*>(out);
   constexpr int kFullRun = 2 * kLanesOf<T>;
-  Tap tap(g, p0);
-  for (int64_t p = 0; p < kc; ++p, dst += nr_full, tap.next(g)) {
-    const T* src = x + tap.c * f.plane + tap.ky * g.dilation_h * f.cols + tap.kx * g.dilation_w;
+  for (int64_t p = 0; p < kc; ++p, dst += nr_full) {
+    const T* src = x + offsets[p];
     if (nr == kFullRun && nr_full == kFullRun) {
       std::memcpy(dst, src, sizeof(T) * kFullRun);
       continue;
@@ -343,20 +385,15 @@ void pack_patches_transposed(const void* ctx, const char* b, int64_t p0, int64_t
     });
 }
 
-// The flat weight gradient's B: im2col(x)ᵀ over padded planes (as FlatPatches), rows flat
-// output indices, columns taps. A tap's pixels are contiguous, so float panels go by 8x8
+// The flat weight gradient's B: im2col(x)ᵀ over a FlatLayout copy (as FlatPatches), rows
+// flat output indices, columns taps. A tap's pixels are contiguous, so float panels go by 8x8
 // blocks (eight taps' rows of eight pixels, transposed in registers), the rest value by value.
 template <typename T>
 void pack_flat_patches_transposed(const void* ctx, const char* b, int64_t p0, int64_t kc, int64_t j0, int nr,
                                   int nr_full, char* out) {
-  const FlatPatches& f = *static_cast<const FlatPatches*>(ctx);
-  const ConvGeometry& g = *f.g;
+  const int64_t* offset = static_cast<const FlatPatches*>(ctx)->offsets + j0;
   const T* x = reinterpret_cast<const T*>(b) + p0;
   T* dst = reinterpret_cast<T*>(out);
-  int64_t offset[2 * kLanesOf<T>];  // nr <= NR taps
-  Tap tap(g, j0);
-  for (int j = 0; j < nr; ++j, tap.next(g))
-    offset[j] = tap.c * f.plane + tap.ky * g.dilation_h * f.cols + tap.kx * g.dilation_w;
   if (nr < nr_full)
     for (int64_t p = 0; p < kc; ++p) std::fill(dst + p * nr_full + nr, dst + (p + 1) * nr_full, T(0));
   int j = 0;
@@ -424,42 +461,44 @@ MatmulArgs gemm_args(DType dtype, int64_t batch, int64_t m, int64_t n, int64_t k
 // whole images (single-threaded GEMMs: no barrier per block, B packed privately); else every
 // GEMM runs on all threads.
 //
-// Narrow maps take the flat form (flat_form below): the GEMM's columns are the flat output
-// indices of PaddedPlane over a zero-padded copy of the image, so each row of a B panel is one
-// contiguous copy; pack_patches' walk along output rows with border checks cost as much as the
-// GEMM on 14x14 maps (runs shorter than a panel). The flat rows' cols - ow junk columns cost
-// that much extra compute, and the result goes through a buffer that drops them.
+// Most take the flat form (flat_forward): the GEMM's columns are the flat output indices of a
+// FlatLayout copy of the image, so each row of a B panel is one contiguous copy; pack_patches'
+// walk along output rows with border checks cost as much as the GEMM on 14x14 maps (runs
+// shorter than a panel). The junk columns cost that much extra compute, and the result goes
+// through a buffer that drops them.
 template <typename T>
 void forward_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
   const bool flat_form = flat_forward(g, sizeof(T));
-  const bool padded_copy = flat_form && (g.pad_h != 0 || g.pad_w != 0);
-  const PaddedPlane pp(g);
-  // The padded copy ends in zeros that round N up to whole panels (a partial panel's epilogue
-  // is scalar; the tile computes the whole panel either way).
-  const int64_t plane = pp.rows * pp.cols, flat_n = (g.out_height - 1) * pp.cols + g.out_width;
-  const int64_t N = !flat_form ? P : padded_copy ? round_up(flat_n, 2 * kLanesOf<T>) : flat_n;
-  const FlatPatches flat_patches{&g, pp.cols, plane};
+  const FlatLayout layout(g);
+  const bool copy = flat_form && !layout.is_input(g);
+  // The copy ends in zeros that round N up to whole panels (a partial panel's epilogue is
+  // scalar; the tile computes the whole panel either way).
+  const int64_t flat_n = layout.flat_n(g);
+  const int64_t N = !flat_form ? P : copy ? round_up(flat_n, 2 * kLanesOf<T>) : flat_n;
+  const std::vector<int64_t> offsets = flat_form ? layout.offsets(g) : std::vector<int64_t>{};
+  const FlatPatches flat_patches{offsets.data()};
   const BPacker packer = flat_form ? BPacker{pack_flat_patches<T>, &flat_patches} : BPacker{pack_patches<T>, &g};
-  // The images [lo, hi), through one padded copy whose padding is zeroed once.
+  // The images [lo, hi), through one copy whose padding is zeroed once.
   const auto images = [&](int64_t lo, int64_t hi) {
-    const int64_t padded_size = padded_copy ? Cg * plane + N - flat_n : 0;
-    Scratch padded(sizeof(T) * padded_size), result(flat_form ? sizeof(T) * Og * N : 0);
-    std::fill(padded.as<T>(), padded.as<T>() + padded_size, T(0));
+    const int64_t copy_size = copy ? Cg * layout.channel() + N - flat_n : 0;
+    Scratch padded(sizeof(T) * copy_size), result(flat_form ? sizeof(T) * Og * N : 0);
+    std::fill(padded.as<T>(), padded.as<T>() + copy_size, T(0));
     for (int64_t n = lo; n < hi; ++n)
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const T* x = reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
         T* y = reinterpret_cast<T*>(args.out) + (n * g.out_channels + grp * Og) * P;
-        if (padded_copy)
+        if (copy)
           parallel_for(0, Cg, 1, [&](int64_t c0, int64_t c1) {
-            for (int64_t c = c0; c < c1; ++c) copy_interior(g, pp, x + c * in_pixels(g), padded.as<T>() + c * plane);
+            for (int64_t c = c0; c < c1; ++c)
+              fill_channel(g, layout, x + c * in_pixels(g), padded.as<T>() + c * layout.channel());
           });
         MatmulArgs m = gemm_args(args.dtype, 1, Og, N, K);
         m.a = args.weight + sizeof(T) * grp * Og * K;
         m.a_rs = K;
         m.a_cs = 1;
-        m.b = reinterpret_cast<const char*>(padded_copy ? padded.as<T>() : x);
+        m.b = reinterpret_cast<const char*>(copy ? padded.as<T>() : x);
         m.b_packer = &packer;
         m.c = reinterpret_cast<char*>(flat_form ? result.as<T>() : y);
         m.c_rs = N;
@@ -472,7 +511,7 @@ void forward_gemm(const ConvArgs& args) {
           parallel_for(0, Og, 1, [&](int64_t o0, int64_t o1) {
             for (int64_t o = o0; o < o1; ++o)
               for (int64_t oy = 0; oy < g.out_height; ++oy)
-                copy_row(result.as<T>() + o * N + oy * pp.cols, g.out_width, y + o * P + oy * g.out_width);
+                copy_row(result.as<T>() + o * N + oy * layout.cols, g.out_width, y + o * P + oy * g.out_width);
           });
       }
   };
@@ -584,9 +623,8 @@ enum class WeightForm { walk, flat_gemm, thin };
 
 template <typename T>
 WeightForm weight_form(const ConvGeometry& g) {
-  const PaddedPlane pp(g);
-  const int64_t K = in_group(g) * taps(g), P = out_pixels(g), flat_n = (g.out_height - 1) * pp.cols + g.out_width;
-  if (flat(g) && taps(g) > 1 && K <= kThinTaps) return WeightForm::thin;
+  const int64_t K = in_group(g) * taps(g), P = out_pixels(g), flat_n = FlatLayout(g).flat_n(g);
+  if (taps(g) > 1 && K <= kThinTaps) return WeightForm::thin;
   if (flat_forward(g, sizeof(T)) && out_group(g) * (flat_n - P) <= 16 * P) return WeightForm::flat_gemm;
   return WeightForm::walk;
 }
@@ -596,25 +634,22 @@ void backward_weight_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
   const int64_t weight_size = g.out_channels * K;
-  const PaddedPlane pp(g);
-  const int64_t plane = pp.rows * pp.cols, flat_p = g.out_height * pp.cols, flat_n = flat_p - pp.cols + g.out_width;
+  const FlatLayout layout(g);
+  const int64_t flat_p = g.out_height * layout.cols, flat_n = layout.flat_n(g), channel = layout.channel();
   const WeightForm form = weight_form<T>(g);
-  const bool padded_copy = form != WeightForm::walk, flat_a = form == WeightForm::flat_gemm;
-  const FlatPatches flat_patches{&g, pp.cols, plane};
+  const bool copy = form != WeightForm::walk, flat_a = form == WeightForm::flat_gemm;
+  const std::vector<int64_t> offsets = copy ? layout.offsets(g) : std::vector<int64_t>{};
+  const FlatPatches flat_patches{offsets.data()};
   const BPacker packer =
       flat_a ? BPacker{pack_flat_patches_transposed<T>, &flat_patches} : BPacker{pack_patches_transposed<T>, &g};
-  std::vector<int64_t> offsets(form == WeightForm::thin ? K : 0);
-  Tap tap(g, 0);
-  for (int64_t p = 0; p < static_cast<int64_t>(offsets.size()); ++p, tap.next(g))
-    offsets[p] = tap.c * plane + tap.ky * g.dilation_h * pp.cols + tap.kx * g.dilation_w;
   const int64_t partials = std::min(g.batch, kWeightPartials);
   Scratch sums(partials > 1 ? sizeof(T) * partials * weight_size : 0);
   // Partial sum q holds the images [batch * q / partials, batch * (q + 1) / partials).
   const auto run_partial = [&](int64_t q) {
     T* gw = partials > 1 ? sums.as<T>() + q * weight_size : reinterpret_cast<T*>(args.out);
     // Zeroed once: the padding and the junk columns stay zero, each image fills the rest.
-    Scratch padded(padded_copy ? sizeof(T) * Cg * plane : 0), flat_gy(flat_a ? sizeof(T) * Og * flat_p : 0);
-    std::fill(padded.as<T>(), padded.as<T>() + (padded_copy ? Cg * plane : 0), T(0));
+    Scratch padded(copy ? sizeof(T) * Cg * channel : 0), flat_gy(flat_a ? sizeof(T) * Og * flat_p : 0);
+    std::fill(padded.as<T>(), padded.as<T>() + (copy ? Cg * channel : 0), T(0));
     std::fill(flat_gy.as<T>(), flat_gy.as<T>() + (flat_a ? Og * flat_p : 0), T(0));
     // The thin form's sums: lanes and tail per weight, added up after the partial's images.
     const int64_t thin_size = form == WeightForm::thin ? weight_size : 0;
@@ -626,12 +661,12 @@ void backward_weight_gemm(const ConvArgs& args) {
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const T* x = reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
         const T* gy = reinterpret_cast<const T*>(args.grad_out) + (n * g.out_channels + grp * Og) * P;
-        if (padded_copy)
+        if (copy)
           parallel_for(0, std::max(Cg, Og), 1, [&](int64_t lo, int64_t hi) {
             for (int64_t c = lo; c < hi; ++c) {
-              if (c < Cg) copy_interior(g, pp, x + c * in_pixels(g), padded.as<T>() + c * plane);
+              if (c < Cg) fill_channel(g, layout, x + c * in_pixels(g), padded.as<T>() + c * channel);
               for (int64_t oy = 0; flat_a && c < Og && oy < g.out_height; ++oy)
-                copy_row(gy + c * P + oy * g.out_width, g.out_width, flat_gy.as<T>() + c * flat_p + oy * pp.cols);
+                copy_row(gy + c * P + oy * g.out_width, g.out_width, flat_gy.as<T>() + c * flat_p + oy * layout.cols);
             }
           });
         if (form == WeightForm::thin) {
@@ -640,7 +675,7 @@ void backward_weight_gemm(const ConvArgs& args) {
               const int64_t w0 = (grp * Og + o) * K + t;
               tap_block_for<T>(static_cast<int>(std::min<int64_t>(kTapRows, Og - o)),
                                static_cast<int>(std::min<int64_t>(kTapCols, K - t)))(
-                  g, pp.cols, gy + o * P, padded.as<T>(), offsets.data() + t, lanes.as<Vec<T>>() + w0, tails.as<T>() + w0, K);
+                  g, layout.cols, gy + o * P, padded.as<T>(), offsets.data() + t, lanes.as<Vec<T>>() + w0, tails.as<T>() + w0, K);
             }
           continue;
         }

@@ -6,31 +6,42 @@
 //   backward_weight  gW_g (Og x K) = sum over n of gy_g (Og x P) · im2col(x_g)ᵀ (P x K)
 //   backward_input   gx_g          = col2im(W_gᵀ (K x Og) · gy_g (Og x P))
 // The first two never build im2col: the GEMM's B packer (BPacker, cpu/matmul.cpp) fills its
-// panels straight from x, so the patches exist only as the GEMM's packed panels (L2-sized),
-// whatever the input size. backward_input goes through a column buffer of at most
+// panels from the image, so the patches exist only as the GEMM's packed panels. Most GEMMs
+// run in the flat form (FlatLayout, flat_forward): the image is copied once into zero-padded
+// phase planes (one per channel at stride 1, stride_h x stride_w of them otherwise) in which
+// every tap of every output is a contiguous slice, and the GEMM's columns are flat output
+// indices (cols - ow junk columns per output row, computed and dropped). Its panels are plain
+// copies; the walk form (pack_patches) gathers along output rows with border checks, which
+// cost as much as the GEMM on 14x14 maps. The weight gradient of a layer with few taps per
+// output (a first layer) runs as register-blocked dot products instead (tap_block), its GEMM
+// being a third of a panel wide. backward_input goes through a column buffer of at most
 // kColumnBytes per thread, then scatter-adds it. The weight gradient sums images in a fixed
 // number of partial sums (kWeightPartials, each a fixed run of images), added in order, so
 // the result does not depend on the thread count.
 //
-// With stride 1 and at least as many input as output channels, the input gradient is itself
-// a forward convolution (flipped kernel): it takes the forward's path, no column buffer. Forward GEMMs run one image per
-// thread when there are enough images (no barrier per block).
+// With stride 1 and at least as many input as output channels (or 16 of them), the input
+// gradient is itself a forward convolution (flipped kernel): it takes the forward's path, no
+// column buffer. Forward GEMMs run one image per thread when there are enough images.
 //
 // Convolutions with one input channel per group (depthwise, and their channel multipliers)
 // are too thin for a GEMM (one row of taps per output): they run direct, per plane, on a
 // zero-padded copy of the input plane, vectorized along flat output rows (see below).
 //
-// Measured (`python -m bench --family conv`, 2 threads, float32, quiet machine, FMA peak 80
-// GFLOP/s; fibril / PyTorch 2.13 oneDNN, time ratio): 3x3 64->64 56x56 b32 fwd 53 GFLOP/s
-// (0.87x), fwd+bwd 46 (0.76x); 3x3 128->128 28x28 b32 fwd 45 (0.62x), fwd+bwd 46 (0.73x); 1x1
-// 256->64 56x56 b16 fwd 43 (1.29x), fwd+bwd 40 (1.19x); 7x7/2 3->64 224 b8 fwd 44 (0.72x),
-// fwd+bwd 50 (1.12x); depthwise 3x3 256ch 14x14 b32 fwd 2.83 ms (1.09x), fwd+bwd 10.6 ms
-// (0.99x); MNIST 1->32 b64 fwd 1.75 ms (0.77x), fwd+bwd 4.8 ms (1.54x); 32->64 fwd 48 (0.73x),
-// fwd+bwd 42 (0.66x). Where the time goes (perf): the 6x16 microkernel runs at 70-80% of peak
-// in these GEMMs (m = output channels is short; single-threaded GEMMs of this shape reach
-// 0.8-0.95x torch's), im2col panels cost 10-20% of the forward, the weight gradient's
-// transposed panels ~15%. oneDNN's direct NCHWc kernels avoid the packing. Next: a blocked-
-// layout direct kernel for standard 3x3, and a faster microkernel for short m.
+// Measured (`python -m bench --family conv`, 2 threads, float32; Xeon VM with AVX-512, FMA
+// peak 470 GFLOP/s; fibril GFLOP/s and fibril / PyTorch 2.13 oneDNN time ratios of two runs,
+// torch's own time varying up to 1.7x between them): 3x3 64->64 56x56 b32 fwd 286 GFLOP/s
+// (61% of peak; 0.87-1.48x), fwd+bwd 273-277 (1.23-1.34x); 128->128 28x28 fwd 290-300
+// (0.91-0.93x), fwd+bwd 289-306 (0.94-0.95x); 1x1 256->64 56x56 b16 fwd 109-141 (1.36-1.59x),
+// fwd+bwd 116-121 (1.71-1.86x); 7x7/2 3->64 224 b8 fwd 227 (0.72-0.78x), fwd+bwd 182-193
+// (0.69-0.88x); depthwise 3x3 256ch 14x14 b32 fwd 0.76-0.89 ms (1.23-1.27x), fwd+bwd 3.05-3.23
+// ms (1.11x); MNIST 1->32 b64 fwd 0.38 ms (1.56-1.61x), fwd+bwd 0.89-1.07 ms (1.28-1.53x);
+// 32->64 fwd 269-282 GFLOP/s (0.91-0.94x), fwd+bwd 240-250 (0.88-0.92x). Before the flat
+// forms (same machine): 128->128 fwd 0.82-0.85x, 32->64 0.73x, 14x14 16->32 2.2x slower.
+// Where the time goes (perf, 128->128 28x28 fwd+bwd): the 14x32 microkernel ~72% (about 89%
+// of peak while it runs), the junk columns ~7-10% (28 + 2 columns per row, rounded up to
+// whole panels), packing and copies ~12%. oneDNN's direct NCHWc kernels have neither junk
+// nor copies. Next: padding shared between neighbouring rows (cols = W + pad: half the junk),
+// a direct kernel for the strided first layers.
 
 #include <algorithm>
 #include <array>

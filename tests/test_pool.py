@@ -85,6 +85,26 @@ def test_max_pool2d(kw):
              numpy_fn=lambda a: ref, atol=1e-12, gradcheck=False)
 
 
+@pytest.mark.parametrize("width", [5, 14, 16, 37])
+@pytest.mark.parametrize("divisor", [None, 3])
+def test_avg_pool2d_2x2_float32(width, divisor):
+    """The float 2x2 path (8 outputs per step, masked row ends, odd sizes): the scalar window's
+    sums and rounding, exactly, and its gradient."""
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((2, 3, 11, width)).astype(np.float32)
+    xt = fibril.tensor(x, requires_grad=True)
+    y = F.avg_pool2d(xt, 2, divisor_override=divisor)
+    d, h, w = np.float32(divisor or 4), 11 // 2, width // 2
+    c = x[:, :, :2 * h, :2 * w].reshape(2, 3, h, 2, w, 2)
+    ref = (((c[:, :, :, 0, :, 0] + c[:, :, :, 0, :, 1]) + c[:, :, :, 1, :, 0]) + c[:, :, :, 1, :, 1]) / d
+    np.testing.assert_array_equal(y.detach().numpy(), ref)
+    g = rng.standard_normal(ref.shape).astype(np.float32)
+    y.backward(fibril.tensor(g))
+    gx = np.zeros_like(x)
+    gx[:, :, :2 * h, :2 * w] = np.repeat(np.repeat(g / d, 2, axis=2), 2, axis=3)
+    np.testing.assert_array_equal(xt.grad.numpy(), gx)
+
+
 @pytest.mark.parametrize("kw", [
     dict(kernel_size=2),
     dict(kernel_size=3, stride=2, padding=1),

@@ -669,10 +669,13 @@ void backward_weight_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
   const int64_t weight_size = g.out_channels * K;
-  const FlatLayout layout(g);
-  const int64_t flat_p = g.out_height * layout.cols, flat_n = layout.flat_n(g), channel = layout.channel();
   const WeightForm form = weight_form<T>(g);
   const bool copy = form != WeightForm::walk, flat_a = form == WeightForm::flat_gemm;
+  // The flat GEMM sums `group` images at once on small maps (as forward_gemm).
+  const int64_t plane = FlatLayout(g).plane;
+  const int64_t group = flat_a ? std::max<int64_t>(1, std::min(g.batch, kFlatGroupColumns / plane)) : 1;
+  const FlatLayout layout(g, group);
+  const int64_t channel = layout.channel(), block = layout.block();
   const std::vector<int64_t> offsets = copy ? layout.offsets(g) : std::vector<int64_t>{};
   const FlatPatches flat_patches{offsets.data()};
   const BPacker packer =
@@ -683,25 +686,32 @@ void backward_weight_gemm(const ConvArgs& args) {
   const auto run_partial = [&](int64_t q) {
     T* gw = partials > 1 ? sums.as<T>() + q * weight_size : reinterpret_cast<T*>(args.out);
     // Zeroed once: the padding and the junk columns stay zero, each image fills the rest.
-    Scratch padded(copy ? sizeof(T) * Cg * channel : 0), flat_gy(flat_a ? sizeof(T) * Og * flat_p : 0);
+    Scratch padded(copy ? sizeof(T) * Cg * channel : 0), flat_gy(flat_a ? sizeof(T) * Og * block : 0);
     std::fill(padded.as<T>(), padded.as<T>() + (copy ? Cg * channel : 0), T(0));
-    std::fill(flat_gy.as<T>(), flat_gy.as<T>() + (flat_a ? Og * flat_p : 0), T(0));
+    std::fill(flat_gy.as<T>(), flat_gy.as<T>() + (flat_a ? Og * block : 0), T(0));
     // The thin form's sums: lanes and tail per weight, added up after the partial's images.
     const int64_t thin_size = form == WeightForm::thin ? weight_size : 0;
     Scratch lanes(sizeof(Vec<T>) * thin_size), tails(sizeof(T) * thin_size);
     std::fill(lanes.as<Vec<T>>(), lanes.as<Vec<T>>() + thin_size, Vec<T>{});
     std::fill(tails.as<T>(), tails.as<T>() + thin_size, T(0));
     const int64_t n0 = g.batch * q / partials, n1 = g.batch * (q + 1) / partials;
-    for (int64_t n = n0; n < n1; ++n) {
+    for (int64_t first = n0; first < n1; first += group) {
+      const int64_t count = std::min(group, n1 - first);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const T* x = reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
-        const T* gy = reinterpret_cast<const T*>(args.grad_out) + (n * g.out_channels + grp * Og) * P;
+        const auto x_of = [&](int64_t n) {
+          return reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
+        };
+        const auto gy_of = [&](int64_t n) {
+          return reinterpret_cast<const T*>(args.grad_out) + (n * g.out_channels + grp * Og) * P;
+        };
         if (copy)
-          parallel_for(0, std::max(Cg, Og), 1, [&](int64_t lo, int64_t hi) {
-            for (int64_t c = lo; c < hi; ++c) {
-              if (c < Cg) fill_channel(g, layout, x + c * in_pixels(g), padded.as<T>() + c * channel);
+          parallel_for(0, std::max(Cg, Og) * count, 1, [&](int64_t lo, int64_t hi) {
+            for (int64_t t = lo; t < hi; ++t) {
+              const int64_t c = t / count, i = t % count;
+              if (c < Cg) fill_channel(g, layout, x_of(first + i) + c * in_pixels(g), padded.as<T>() + c * channel + i * plane);
               for (int64_t oy = 0; flat_a && c < Og && oy < g.out_height; ++oy)
-                copy_row(gy + c * P + oy * g.out_width, g.out_width, flat_gy.as<T>() + c * flat_p + oy * layout.cols);
+                copy_row(gy_of(first + i) + c * P + oy * g.out_width, g.out_width,
+                         flat_gy.as<T>() + c * block + i * plane + oy * layout.cols);
             }
           });
         if (form == WeightForm::thin) {
@@ -710,19 +720,20 @@ void backward_weight_gemm(const ConvArgs& args) {
               const int64_t w0 = (grp * Og + o) * K + t;
               tap_block_for<T>(static_cast<int>(std::min<int64_t>(kTapRows, Og - o)),
                                static_cast<int>(std::min<int64_t>(kTapCols, K - t)))(
-                  g, layout.cols, gy + o * P, padded.as<T>(), offsets.data() + t, lanes.as<Vec<T>>() + w0, tails.as<T>() + w0, K);
+                  g, layout.cols, gy_of(first) + o * P, padded.as<T>(), offsets.data() + t, lanes.as<Vec<T>>() + w0,
+                  tails.as<T>() + w0, K);
             }
           continue;
         }
-        MatmulArgs m = gemm_args(args.dtype, 1, Og, K, flat_a ? flat_n : P);
-        m.a = reinterpret_cast<const char*>(flat_a ? flat_gy.as<T>() : gy);
-        m.a_rs = flat_a ? flat_p : P;
+        MatmulArgs m = gemm_args(args.dtype, 1, Og, K, flat_a ? layout.span(g, count) : P);
+        m.a = reinterpret_cast<const char*>(flat_a ? flat_gy.as<T>() : gy_of(first));
+        m.a_rs = flat_a ? block : P;
         m.a_cs = 1;
-        m.b = reinterpret_cast<const char*>(flat_a ? padded.as<T>() : x);
+        m.b = reinterpret_cast<const char*>(flat_a ? padded.as<T>() : x_of(first));
         m.b_packer = &packer;
         m.c = reinterpret_cast<char*>(gw + grp * Og * K);
         m.c_rs = K;
-        m.beta = n == n0 ? 0 : 1;
+        m.beta = first == n0 ? 0 : 1;
         matmul(m);
       }
     }

@@ -12,7 +12,9 @@
 // every tap of every output is a contiguous slice, and the GEMM's columns are flat output
 // indices (cols - ow junk columns per output row, computed and dropped). Its panels are plain
 // copies; the walk form (pack_patches) gathers along output rows with border checks, which
-// cost as much as the GEMM on 14x14 maps. The weight gradient of a layer with few taps per
+// cost as much as the GEMM on 14x14 maps. Small maps put several images side by side in each
+// plane, so that one GEMM covers them (a GEMM per 4x4 image was mostly call overhead). The
+// weight gradient of a layer with few taps per
 // output (a first layer) runs as register-blocked dot products instead (tap_block), its GEMM
 // being a third of a panel wide. backward_input goes through a column buffer of at most
 // kColumnBytes per thread, then scatter-adds it. The weight gradient sums images in a fixed

@@ -108,19 +108,6 @@ struct Tap {
   }
 };
 
-// A zero-padded copy of an input plane that covers every tap of every output: rows x cols,
-// then slack zeros. With stride 1, output (oy, ox) and tap (ky, kx) meet at padded index
-// i + ky * dh * cols + kx * dw, i = oy * cols + ox: the outputs are "flat" rows of cols values
-// whose last cols - ow are junk, and a tap reads a contiguous slice of the plane.
-struct PaddedPlane {
-  int64_t rows, cols, slack;  // slack: zeros past the plane that the flat loops' junk reads
-  explicit PaddedPlane(const ConvGeometry& g)
-      : rows((g.out_height - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1),
-        cols((g.out_width - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1),
-        slack((g.kernel_w - 1) * g.dilation_w) {}
-  int64_t size() const { return rows * cols + slack; }
-};
-
 bool flat(const ConvGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
 
 // The GEMM forms' copy of an image, "flat": every tap of every output is a contiguous slice.
@@ -184,6 +171,23 @@ bool flat_forward(const ConvGeometry& g, int64_t itemsize) {
   return gathers && in_group(g) * taps(g) >= 64 && result_bytes <= kFlatResultBytes;
 }
 
+// Images per flat GEMM: as many as fit kFlatGroupColumns columns (a GEMM per image of a 4x4
+// map spent 5-8 us of calls and packing on 0.3 us of work).
+int64_t flat_group(const ConvGeometry& g) {
+  return std::max<int64_t>(1, std::min(g.batch, kFlatGroupColumns / FlatLayout(g).plane));
+}
+
+// Image n's planes of channel group grp, in an NCHW input (x) or output (y, grad_out).
+template <typename T>
+const T* input_planes(const ConvGeometry& g, const char* x, int64_t n, int64_t grp) {
+  return reinterpret_cast<const T*>(x) + (n * g.in_channels + grp * in_group(g)) * in_pixels(g);
+}
+template <typename T, typename Bytes>
+auto output_planes(const ConvGeometry& g, Bytes* y, int64_t n, int64_t grp) {
+  using Out = std::conditional_t<std::is_const_v<Bytes>, const T, T>;
+  return reinterpret_cast<Out*>(y) + (n * g.out_channels + grp * out_group(g)) * out_pixels(g);
+}
+
 // Rows here are short (a plane's width): an inline loop beats a call to memcpy, and a masked
 // move (AVX-512) the tail's scalar loop.
 template <typename T>
@@ -219,23 +223,6 @@ void fill_channel(const ConvGeometry& g, const FlatLayout& f, const T* x, T* dst
           for (int64_t q = 0; q < cols.hi - cols.lo; ++q) d[q] = src[q * f.phases_w];
       }
     }
-}
-
-// The rows x cols of the padded plane (not its slack).
-template <typename T>
-void pad_plane(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
-  for (int64_t r = 0; r < pp.rows; ++r) {
-    T* d = padded + r * pp.cols;
-    const int64_t iy = r - g.pad_h;
-    if (iy < 0 || iy >= g.height) {
-      std::fill(d, d + pp.cols, T(0));
-      continue;
-    }
-    const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
-    std::fill(d, d + s.lo, T(0));
-    copy_row(x + iy * g.width + s.lo - g.pad_w, s.hi - s.lo, d + s.lo);
-    std::fill(d + s.hi, d + pp.cols, T(0));
-  }
 }
 
 #ifdef __AVX2__
@@ -494,10 +481,8 @@ void forward_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
   const bool flat_form = flat_forward(g, sizeof(T));
-  // Small maps: `group` images per GEMM (a GEMM per image of a 4x4 map spent 5-8 us of calls
-  // and packing on 0.3 us of work). Grouping needs the copy.
-  const int64_t plane = FlatLayout(g).plane;
-  const int64_t group = flat_form ? std::max<int64_t>(1, std::min(g.batch, kFlatGroupColumns / plane)) : 1;
+  // Small maps: several images per GEMM. Grouping needs the copy.
+  const int64_t plane = FlatLayout(g).plane, group = flat_form ? flat_group(g) : 1;
   const FlatLayout layout(g, group);
   const bool copy = flat_form && (group > 1 || !layout.is_input(g));
   // The copy ends in zeros that round N up to whole panels (a partial panel's epilogue is
@@ -515,12 +500,8 @@ void forward_gemm(const ConvArgs& args) {
     for (int64_t n0 = lo; n0 < hi; n0 += group) {
       const int64_t count = std::min(group, hi - n0);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const auto x_of = [&](int64_t n) {
-          return reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
-        };
-        const auto y_of = [&](int64_t n) {
-          return reinterpret_cast<T*>(args.out) + (n * g.out_channels + grp * Og) * P;
-        };
+        const auto x_of = [&](int64_t n) { return input_planes<T>(g, args.x, n, grp); };
+        const auto y_of = [&](int64_t n) { return output_planes<T>(g, args.out, n, grp); };
         if (copy)
           parallel_for(0, Cg * count, 1, [&](int64_t t0, int64_t t1) {
             for (int64_t t = t0; t < t1; ++t)
@@ -559,8 +540,8 @@ void forward_gemm(const ConvArgs& args) {
 // ---- thin weight gradients: few taps per output ------------------------------------------
 //
 // A first layer (9 taps for one input channel, 27 for three) makes the weight gradient's GEMM
-// N = K columns wide, a third to a half of a panel. Instead, over a padded copy of the image
-// (stride 1), a block of R output channels x C taps keeps its R x C dot products in vector
+// N = K columns wide, a third to a half of a panel. Instead, over the image's FlatLayout copy,
+// a block of R output channels x C taps keeps its R x C dot products in vector
 // registers for a whole image: per vector of output pixels, R loads of grad_out, C of the
 // padded input (at the taps' offsets), R x C FMAs. Rows go by output rows; a row's last vector
 // is masked (AVX2, AVX-512), else its tail is summed in scalars.
@@ -649,7 +630,7 @@ TapBlockFn<T> tap_block_for(int r, int c) {
   return table[r - 1][c - 1];
 }
 
-// Weight gradients over stride-1 flat rows. With few taps per output, the thin form (above).
+// Weight gradients over flat rows (FlatLayout). With few taps per output, the thin form (above).
 // With few outputs per tap (the junk columns cost the GEMM (flat_n - P) / P, the transposed
 // walk they save about 1 / Og of it), a GEMM whose A is grad_out in flat rows (zeros in the
 // junk columns) and whose B comes from the padded image, 8x8 blocks that never meet a border.
@@ -673,9 +654,8 @@ void backward_weight_gemm(const ConvArgs& args) {
   const int64_t weight_size = g.out_channels * K;
   const WeightForm form = weight_form<T>(g);
   const bool copy = form != WeightForm::walk, flat_a = form == WeightForm::flat_gemm;
-  // The flat GEMM sums `group` images at once on small maps (as forward_gemm).
-  const int64_t plane = FlatLayout(g).plane;
-  const int64_t group = flat_a ? std::max<int64_t>(1, std::min(g.batch, kFlatGroupColumns / plane)) : 1;
+  // The flat GEMM sums several images at once on small maps.
+  const int64_t plane = FlatLayout(g).plane, group = flat_a ? flat_group(g) : 1;
   const FlatLayout layout(g, group);
   const int64_t channel = layout.channel(), block = layout.block();
   const std::vector<int64_t> offsets = copy ? layout.offsets(g) : std::vector<int64_t>{};
@@ -700,12 +680,8 @@ void backward_weight_gemm(const ConvArgs& args) {
     for (int64_t first = n0; first < n1; first += group) {
       const int64_t count = std::min(group, n1 - first);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const auto x_of = [&](int64_t n) {
-          return reinterpret_cast<const T*>(args.x) + (n * g.in_channels + grp * Cg) * in_pixels(g);
-        };
-        const auto gy_of = [&](int64_t n) {
-          return reinterpret_cast<const T*>(args.grad_out) + (n * g.out_channels + grp * Og) * P;
-        };
+        const auto x_of = [&](int64_t n) { return input_planes<T>(g, args.x, n, grp); };
+        const auto gy_of = [&](int64_t n) { return output_planes<T>(g, args.grad_out, n, grp); };
         if (copy)
           parallel_for(0, std::max(Cg, Og) * count, 1, [&](int64_t lo, int64_t hi) {
             for (int64_t t = lo; t < hi; ++t) {
@@ -847,9 +823,38 @@ void backward_input_gemm(const ConvArgs& args) {
 
 // ---- direct form: one input channel per group -----------------------------------------------
 //
-// Each task pads its input plane (PaddedPlane). With stride 1 a whole plane of outputs is one
-// contiguous multiply-add per tap over oh * cols flat values, which vectorizes at any plane
-// width. Other strides walk output rows.
+// Each task pads its input plane into a scratch plane (rows x cols, zeros around) that covers
+// every tap of every output. With stride 1, output (oy, ox) and tap (ky, kx) meet at padded
+// index i + ky * dh * cols + kx * dw, i = oy * cols + ox: a whole plane of outputs is one
+// contiguous multiply-add per tap over oh * cols values ("flat" rows of cols values whose last
+// cols - ow are junk, dropped at the end), which vectorizes at any plane width. Other strides
+// walk output rows.
+
+struct PaddedPlane {
+  int64_t rows, cols, slack;  // slack: zeros past the plane that the flat loops' junk reads
+  explicit PaddedPlane(const ConvGeometry& g)
+      : rows((g.out_height - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1),
+        cols((g.out_width - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1),
+        slack((g.kernel_w - 1) * g.dilation_w) {}
+  int64_t size() const { return rows * cols + slack; }
+};
+
+template <typename T>
+void pad_plane(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
+  for (int64_t r = 0; r < pp.rows; ++r) {
+    T* d = padded + r * pp.cols;
+    const int64_t iy = r - g.pad_h;
+    if (iy < 0 || iy >= g.height) {
+      std::fill(d, d + pp.cols, T(0));
+      continue;
+    }
+    const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
+    std::fill(d, d + s.lo, T(0));
+    copy_row(x + iy * g.width + s.lo - g.pad_w, s.hi - s.lo, d + s.lo);
+    std::fill(d + s.hi, d + pp.cols, T(0));
+  }
+  std::fill(padded + pp.rows * pp.cols, padded + pp.size(), T(0));
+}
 
 // A plane of outputs in flat rows of pp.cols values (zeros past out_width).
 template <typename T>
@@ -928,7 +933,6 @@ void forward_direct(const ConvArgs& args) {
   parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
     Scratch padded(sizeof(T) * pp.size()), sums(flat(g) ? sizeof(T) * span : 0);
     T* pad = padded.as<T>();
-    std::fill(pad + pp.rows * pp.cols, pad + pp.size(), T(0));
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / g.in_channels, c = task % g.in_channels;
       pad_plane(g, pp, x + task * in_pixels(g), pad);
@@ -1040,7 +1044,6 @@ void backward_weight_direct(const ConvArgs& args) {
     Scratch lanes(flat(g) ? sizeof(Vec<T>) * kt + sizeof(T) * kt : 0);
     T* acc = sums.as<T>();
     T* pad = padded.as<T>();
-    std::fill(pad + pp.rows * pp.cols, pad + pp.size(), T(0));
     Vec<T>* vacc = lanes.as<Vec<T>>();
     T* rest = reinterpret_cast<T*>(vacc + kt);
     for (int64_t o = lo; o < hi; ++o) {

@@ -124,6 +124,11 @@ bool row_divisors(const PoolArgs& a) {
   return true;
 }
 
+// Lanes [0, count) set: the mask of a row's last, partial block.
+inline __m256i first_lanes(int64_t count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // Lanes 0, 2, .. 14 (odd: 1, 3, .. 15) of the 16 floats at p, in order; only the first
 // `count` floats are read when count < 16 (the others are 0).
 inline __m256 even_floats(const float* p, bool odd, int count = 16) {
@@ -132,9 +137,8 @@ inline __m256 even_floats(const float* p, bool odd, int count = 16) {
     a = _mm256_loadu_ps(p);
     b = _mm256_loadu_ps(p + 8);
   } else {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), n = _mm256_set1_epi32(count);
-    a = _mm256_maskload_ps(p, _mm256_cmpgt_epi32(n, lane));
-    b = _mm256_maskload_ps(p + 8, _mm256_cmpgt_epi32(_mm256_sub_epi32(n, _mm256_set1_epi32(8)), lane));
+    a = _mm256_maskload_ps(p, first_lanes(count));
+    b = _mm256_maskload_ps(p + 8, first_lanes(count - 8));
   }
   const __m256 picked = odd ? _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(picked), _MM_SHUFFLE(3, 1, 2, 0)));
@@ -171,17 +175,12 @@ void max_2x2_row(const float* row, int64_t width, int64_t at, int64_t n, float* 
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ox + 4), high);
       continue;
     }
-    const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i keep = first_lanes(n);
     _mm256_maskstore_ps(y, keep, best);
     _mm256_maskstore_epi64(reinterpret_cast<long long*>(idx), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(keep)), low);
     _mm256_maskstore_epi64(reinterpret_cast<long long*>(idx + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(keep, 1)),
                            high);
   }
-}
-
-// Lanes [0, count) set: the mask of a row's last, partial block.
-inline __m256i first_lanes(int64_t count) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // The 2x2 windows' averages of one output row (as max_2x2_row): ((a + b) + c) + d divided by

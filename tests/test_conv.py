@@ -136,6 +136,17 @@ def test_conv2d_matches_reference(case, layout):
     np.testing.assert_allclose(bt.grad.numpy(), gy.sum(axis=(0, 2, 3)), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("stride,padding", [(1, 1), (2, 1)])
+def test_conv2d_flat_form_gradcheck(stride, padding):
+    """64+ taps per output on small maps: the flat forms (phase planes at stride 2, several
+    images per GEMM)."""
+    rng = np.random.default_rng(5)
+    x = fibril.tensor(rng.standard_normal((3, 8, 5, 4)), requires_grad=True)
+    w = fibril.tensor(rng.standard_normal((3, 8, 3, 3)), requires_grad=True)
+    b = fibril.tensor(rng.standard_normal(3), requires_grad=True)
+    assert fibril.testing.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), [x, w, b])
+
+
 @pytest.mark.parametrize("case", [
     ((2, 3, 10), (4, 3), 1, 1, 1, 1),
     ((1, 4, 17), (8, 5), 2, 2, 2, 2),

@@ -23,15 +23,15 @@
   void multi_scale(const MultiScaleArgs& args);                  \
   void row_norm(const RowNormArgs& args);                        \
   void batch_norm(const BatchNormArgs& args);                    \
-  void pool(const PoolArgs& args);                               \
-  void rnn_cell(const RnnCellArgs& args);                        \
-  void rnn_cell_backward(const RnnCellArgs& args);
+  void pool(const PoolArgs& args);
 
 // ... and the compute-bound ones, which the wide builds compile too (FIBRIL_WIDE_SOURCES).
 #define FIBRIL_DECLARE_WIDE_KERNELS                                  \
   void matmul(const MatmulArgs& args);                               \
   void conv(const ConvArgs& args);                                   \
   void attention(const AttentionArgs& args);                         \
+  void rnn_cell(const RnnCellArgs& args);                            \
+  void rnn_cell_backward(const RnnCellArgs& args);                   \
   double fma_gflops(int64_t iterations);                             \
   int64_t matmul_packed_b_bytes(DType dtype, int64_t k, int64_t n);  \
   void matmul_pack_b(const MatmulArgs& args, char* dst);
@@ -58,7 +58,7 @@ const KernelTable& table() {
                              base::scatter, matmul, base::optim_step, base::multi_norm, base::multi_scale,
                              fma_gflops, base::softmax, base::class_loss, base::class_loss_backward,
                              base::activation, base::row_norm, base::batch_norm, conv, base::pool, attention,
-                             base::rnn_cell, base::rnn_cell_backward, matmul_packed_b_bytes, matmul_pack_b};
+                             rnn_cell, rnn_cell_backward, matmul_packed_b_bytes, matmul_pack_b};
   return t;
 }
 

@@ -1,6 +1,7 @@
 // Lane-generic loops for the row kernels (softmax, norm, activation): one body, written as a
-// template over the lane type V, runs on __m256 (8 floats, AVX2 build) along a row and on the
-// scalar T for the tail; float64 runs on double lanes with libm. Only included from per-ISA
+// template over the lane type V, runs on __m256 (8 floats, AVX2 build) or __m512 (16 floats,
+// the AVX-512 build's kernels: rnn) along a row and on the scalar T for the tail; float64 runs
+// on double lanes with libm. The lane types give the same bits. Only included from per-ISA
 // translation units.
 //
 // Adds to vm:: what vec_math.h has for float only: double lanes (the lane primitives and libm
@@ -23,7 +24,13 @@ struct Pack {
   using V = T;
   static constexpr int width = 1;
 };
-#ifdef __AVX2__
+#if defined(__AVX512F__)
+template <>
+struct Pack<float> {
+  using V = __m512;
+  static constexpr int width = 16;
+};
+#elif defined(__AVX2__)
 template <>
 struct Pack<float> {
   using V = __m256;
@@ -63,6 +70,9 @@ inline double sigmoid(double x) {
 template <typename V, typename T>
 inline V load(const T* p) {
   if constexpr (std::is_same_v<V, T>) return *p;
+#ifdef __AVX512F__
+  else if constexpr (std::is_same_v<V, __m512>) return _mm512_loadu_ps(p);
+#endif
 #ifdef __AVX2__
   else return _mm256_loadu_ps(p);
 #endif
@@ -71,6 +81,9 @@ template <typename T>
 inline void store(T* p, T v) { *p = v; }
 inline float hmax(float v) { return v; }
 inline double hmax(double v) { return v; }
+#ifdef __AVX512F__
+inline void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+#endif
 #ifdef __AVX2__
 inline void store(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
 inline float hmax(__m256 v) {
@@ -139,6 +152,7 @@ inline void stream_fence() {
 template <typename T, typename F>
 inline T sum(int64_t n, F&& f) {
   using V = typename Pack<T>::V;
+  static_assert(Pack<T>::width != 16, "sum's order is written for 8-float lanes");
   T part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   if constexpr (Pack<T>::width == 8) {
@@ -159,6 +173,7 @@ inline T sum(int64_t n, F&& f) {
 template <typename T>
 inline T max(const T* x, int64_t n) {
   using V = typename Pack<T>::V;
+  static_assert(Pack<T>::width != 16, "hmax is written for 8-float lanes");
   V acc = cst<V>(-INFINITY);
   T tail = -INFINITY;
   int64_t i = 0;

@@ -118,6 +118,39 @@ inline __m256i sra1(__m256i a) { return _mm256_srai_epi32(a, 1); }
 inline __m256i sra23(__m256i a) { return _mm256_srai_epi32(a, 23); }
 inline __m256i sub_i(__m256i a, __m256i b) { return _mm256_sub_epi32(a, b); }
 #endif
+
+// ---- lane primitives: AVX-512 (compares give __mmask16 masks) ---------------------------
+
+#ifdef __AVX512F__
+template <>
+inline __m512 splat<__m512>(float c) { return _mm512_set1_ps(c); }
+inline __m512 fmadd(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+inline __mmask16 lt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+inline __mmask16 gt(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+inline __mmask16 ge(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+inline __mmask16 eq(__m512 a, __m512 b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+inline __mmask16 isnan_(__m512 a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+inline __mmask16 mor(__mmask16 a, __mmask16 b) { return static_cast<__mmask16>(a | b); }
+inline __m512 select(__mmask16 m, __m512 a, __m512 b) { return _mm512_mask_blend_ps(m, b, a); }
+inline __m512 vmin(__m512 a, __m512 b) { return _mm512_min_ps(a, b); }
+inline __m512 vmax(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
+inline __m512 vabs(__m512 a) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), a); }
+inline __m512 copysign_(__m512 mag, __m512 sgn) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  return _mm512_or_ps(_mm512_andnot_ps(sign, mag), _mm512_and_ps(sign, sgn));
+}
+inline __m512i bits(__m512 a) { return _mm512_castps_si512(a); }
+inline __m512 from_bits(__m512i i) { return _mm512_castsi512_ps(i); }
+inline __m512i to_int(__m512 a) { return _mm512_cvttps_epi32(a); }
+inline __m512 to_float(__m512i i) { return _mm512_cvtepi32_ps(i); }
+inline __m512i addc(__m512i a, int32_t c) { return _mm512_add_epi32(a, _mm512_set1_epi32(c)); }
+inline __m512i andc(__m512i a, int32_t c) { return _mm512_and_si512(a, _mm512_set1_epi32(c)); }
+inline __m512i orc(__m512i a, int32_t c) { return _mm512_or_si512(a, _mm512_set1_epi32(c)); }
+inline __m512i shl23(__m512i a) { return _mm512_slli_epi32(a, 23); }
+inline __m512i sra1(__m512i a) { return _mm512_srai_epi32(a, 1); }
+inline __m512i sra23(__m512i a) { return _mm512_srai_epi32(a, 23); }
+inline __m512i sub_i(__m512i a, __m512i b) { return _mm512_sub_epi32(a, b); }
+#endif
 inline int32_t addc(int32_t a, int32_t c) { return a + c; }
 inline int32_t andc(int32_t a, int32_t c) { return a & c; }
 inline int32_t orc(int32_t a, int32_t c) { return a | c; }

@@ -116,8 +116,8 @@ class Linear(Function):
     def backward(ctx, g):
         x, weight, out = ctx.saved_tensors
         need = ctx.needs_input_grad
-        if out is not None:  # relu: the gradient passes where the output is positive
-            g = ew.where(ew.gt(out, 0), g, 0.0)
+        if out is not None:  # relu: the gradient passes where the output (so the input) is positive
+            g = Tensor._wrap(_C.activation_backward(_C.ActivationKind.relu, out._data, g._data, 0.0, 0.0, 0.0))
         gx = matmul(g, weight) if need[0] else None
         gw = gb = None
         if need[1] or need[2]:

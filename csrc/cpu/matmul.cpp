@@ -25,7 +25,11 @@
 // (float64, int32, int64, uint8) use the same code with their own lane counts. The avx512
 // build hands a B at most one vector wide (n <= 16 floats) to the avx2 build's narrower tile.
 //
-// Threads: a short or small A (fewer than four row panels per thread, or at most 512 KiB)
+// MC is the rows of a 256 KiB (AVX2: 144 KiB) A block at KC; a shorter k block takes more rows, and the rows
+// split into equal blocks (a_block_rows).
+//
+// Threads: a short or small A (fewer than four row panels per thread, or at most 512 KiB),
+// or a B wide enough that packing A on every thread costs little (t (t - 1) 128 <= n),
 // splits B's columns, each thread running its slice's whole GEMM alone (packing all of A):
 // one parallel region, no shared B panels. Otherwise each (jc, pc) step packs B in parallel,
 // then splits the C block by rows when A has at least two row panels per thread (B's block
@@ -95,7 +99,6 @@ struct Blocking {
   static constexpr int64_t kPanelBytes = kWide ? 32768 : 16384;  // a KC x NR panel of B: L1
   static constexpr int64_t kBlockBytes = kWide ? 262144 : 147456;  // an MC x KC block of A: L2
   static constexpr int64_t KC = kPanelBytes / (NR * sizeof(T));
-  static constexpr int64_t MC = (kBlockBytes / (KC * sizeof(T))) / MR * MR;
   static constexpr int64_t NC = (4 << 20) / (KC * sizeof(T)) / NR * NR;  // a B block of 4 MiB: L3
 };
 
@@ -436,6 +439,18 @@ inline int64_t k_block(int64_t k, int64_t limit) {
   return (k + blocks - 1) / blocks;
 }
 
+// The rows of each A block for `rows` rows of A at k block length kc: as many as fill the L2
+// share kBlockBytes (more when kc is short), split evenly, in whole panels (256 rows at
+// kc = 128 were blocks of 252 and 4 rows at the fixed MC: dW1 of a 784-256 MLP, one thread, 310 -> 276 us).
+template <typename T>
+int64_t a_block_rows(int64_t rows, int64_t kc) {
+  constexpr int MR = Blocking<T>::MR;
+  const int64_t limit = std::max<int64_t>(MR, Blocking<T>::kBlockBytes / (kc * int64_t(sizeof(T))) / MR * MR);
+  const int64_t blocks = (rows + limit - 1) / limit;
+  const int64_t per_block = (rows + blocks - 1) / blocks;
+  return (per_block + MR - 1) / MR * MR;
+}
+
 // n rounded up to whole B panels.
 template <typename T>
 int64_t padded_columns(int64_t n) {
@@ -602,14 +617,19 @@ template <typename T>
 void gemm(const Gemm<T>& g, int threads);
 
 // Whether a GEMM of m rows splits across threads by columns, each thread running the whole
-// GEMM of its column slice alone (gemm_by_columns): when A is short or small (every thread
-// packs all of it), and B wide enough for every thread. One parallel region
-// per GEMM, none per k block, and no B panels shared between threads.
+// GEMM of its column slice alone (gemm_by_columns): one parallel region per GEMM, none per k
+// block, no B panels shared between threads and no uneven row panels, but every thread packs
+// all of A. So when A is short or small, or B wide enough that the t - 1 extra packings of A
+// stay small beside each thread's 2 m n k / t flops: t (t - 1) 128 <= n (2 threads: n >= 256;
+// measured on 2 cores, 2 threads: 128x2048x256 635 -> 483 us, 2048^3 353 -> 363 GFLOP/s;
+// at n = 128 the split by rows still wins, 2048x256x128 413 vs 495 us). And B wide enough
+// for every thread.
 template <typename T>
 bool splits_by_columns(const Gemm<T>& g, int threads) {
   constexpr int MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   const bool short_a = (g.m + MR - 1) / MR < 4 * threads || g.m * g.k * int64_t(sizeof(T)) <= (512 << 10);
-  return short_a && (g.n + NR - 1) / NR >= 2 * threads;
+  const bool wide_b = int64_t(threads) * (threads - 1) * 128 <= g.n;
+  return (short_a || wide_b) && (g.n + NR - 1) / NR >= 2 * threads;
 }
 
 template <typename T>
@@ -643,11 +663,10 @@ void gemm(const Gemm<T>& g, int threads) {
   const bool direct_b = !g.packer && !g.prepacked && g.b_cs == 1 && g.m <= kDirectBMaxRows;
   const int64_t kc_block = k_block(g.k, direct_b ? kDirectKC : B::KC);
   const int64_t kc_max = std::min(kc_block, g.k), nc_max = std::min(B::NC, g.n);
-  const int64_t mc_max = std::min(B::MC, (g.m + MR - 1) / MR * MR);
   const bool pack_b = !direct_b && !g.prepacked;
   // One thread and one A block: each B panel is packed just before its tiles, into a buffer
   // that stays in L1 (packing the whole block first writes it out to L2; the same sums).
-  const bool panel_at_a_time = pack_b && threads == 1 && g.m <= B::MC;
+  const bool panel_at_a_time = pack_b && threads == 1 && a_block_rows<T>(g.m, kc_max) >= g.m;
   Scratch packed_b(pack_b && !panel_at_a_time ? sizeof(T) * kc_max * ((nc_max + NR - 1) / NR * NR) : 0);
   for (int64_t jc = 0; jc < g.n; jc += B::NC) {
     const int64_t nc = std::min(B::NC, g.n - jc), panels = (nc + NR - 1) / NR;
@@ -666,11 +685,12 @@ void gemm(const Gemm<T>& g, int threads) {
       const auto run_slot = [&](int slot) {
         const Rect r = thread_rect<T>(g.m, nc, slot, threads);
         if (r.r0 >= r.r1 || r.q0 >= r.q1) return;
-        Scratch packed_a(sizeof(T) * (std::min(mc_max, r.r1 - r.r0) + MR) * kc_max);
+        const int64_t mc_block = a_block_rows<T>(r.r1 - r.r0, kc_max);
+        Scratch packed_a(sizeof(T) * (mc_block + MR) * kc_max);
         Scratch edge_b(direct_b || panel_at_a_time ? sizeof(T) * NR * kc_max : 0);
         T* ap = packed_a.as<T>();
-        for (int64_t ic = r.r0; ic < r.r1; ic += B::MC) {
-          const int64_t mc = std::min(B::MC, r.r1 - ic);
+        for (int64_t ic = r.r0; ic < r.r1; ic += mc_block) {
+          const int64_t mc = std::min(mc_block, r.r1 - ic);
           pack_a(g, ic, mc, pc, kc, ap);
           for (int64_t jr = r.q0; jr < r.q1; jr += NR) {
             const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));

@@ -95,8 +95,8 @@ bool binary_row(char* out, int64_t os, const char* const* in, const int64_t* is,
 // half the time: 128 x 256 floats 92 -> 4 us) and the loops below vectorize.
 template <typename T>
 inline T pick(uint8_t c, T x, T y) {
-  using U = std::conditional_t<sizeof(T) == 8, uint64_t,
-                               std::conditional_t<sizeof(T) == 4, uint32_t, std::conditional_t<sizeof(T) == 2, uint16_t, uint8_t>>>;
+  using U16 = std::conditional_t<sizeof(T) == 2, uint16_t, uint8_t>;
+  using U = std::conditional_t<sizeof(T) == 8, uint64_t, std::conditional_t<sizeof(T) == 4, uint32_t, U16>>;
   static_assert(sizeof(U) == sizeof(T));
   U bx, by;
   std::memcpy(&bx, &x, sizeof(T));

@@ -25,8 +25,8 @@
 // (float64, int32, int64, uint8) use the same code with their own lane counts. The avx512
 // build hands a B at most one vector wide (n <= 16 floats) to the avx2 build's narrower tile.
 //
-// MC is the rows of a 256 KiB (AVX2: 144 KiB) A block at KC; a shorter k block takes more rows, and the rows
-// split into equal blocks (a_block_rows).
+// MC is the rows of a 256 KiB (AVX2: 144 KiB) A block at KC; a shorter k block takes more
+// rows, and the rows split into equal blocks (a_block_rows).
 //
 // Threads: a short or small A (fewer than four row panels per thread, or at most 512 KiB),
 // or a B wide enough that packing A on every thread costs little (t (t - 1) 128 <= n),

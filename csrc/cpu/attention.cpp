@@ -42,9 +42,11 @@
 // O(T D) per thread. Backward runs one task per (batch, head), so B*H below the thread count
 // leaves threads idle.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "core/allocator.h"
 #include "core/parallel.h"
@@ -57,7 +59,8 @@ namespace {
 
 template <typename T>
 constexpr int kNR = 2 * kLanesOf<T>;
-constexpr int kMR = 6;
+// Tile rows: 12 x 2 vectors on AVX-512 (24 of 32 registers), 6 x 2 on AVX2 (12 of 16).
+constexpr int kMR = kVecBytes == 64 ? 12 : 6;
 constexpr int64_t kBQ = 128;  // queries per block: a multiple of every kNR and of 4 vectors
 constexpr int64_t kBK = 96;  // keys per block: a multiple of kMR
 constexpr double kLog2e = 1.4426950408889634;
@@ -69,14 +72,14 @@ void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t
           const T* col_scale) {
   constexpr int L = kLanesOf<T>;
   Vec<T> c0[R], c1[R];
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     c0[r] = init == Init::zero ? Vec<T>{} : loadu(c + r * ldc);
     c1[r] = init == Init::zero ? Vec<T>{} : loadu(c + r * ldc + L);
   }
   if (init == Init::scaled) {
     const Vec<T> s0 = loadu(col_scale), s1 = loadu(col_scale + L);
-#pragma GCC unroll 6
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       c0[r] *= s0;
       c1[r] *= s1;
@@ -85,17 +88,24 @@ void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t
   for (int64_t k = 0; k < K; ++k) {
     const Vec<T> b0 = loadu(b + k * ldb), b1 = loadu(b + k * ldb + L);
     const T* ak = a + k * a_cs;
-#pragma GCC unroll 6
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       c0[r] += ak[r * a_rs] * b0;  // scalar * vector: one broadcast load
       c1[r] += ak[r * a_rs] * b1;
     }
   }
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     storeu(c + r * ldc, c0[r]);
     storeu(c + r * ldc + L, c1[r]);
   }
+}
+
+template <typename T, int... R>
+constexpr std::array<void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, Init, const T*),
+                     sizeof...(R)>
+tiles_of(std::integer_sequence<int, R...>) {
+  return {tile<T, R + 1>...};
 }
 
 // C (M x N, N a multiple of kNR) = A (M x K, strided) B (K x N, row stride ldb) + C as `init`
@@ -103,8 +113,7 @@ void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c,
           int64_t ldc, Init init, const T* col_scale = nullptr) {
-  using Fn = void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, Init, const T*);
-  static constexpr Fn fns[kMR] = {tile<T, 1>, tile<T, 2>, tile<T, 3>, tile<T, 4>, tile<T, 5>, tile<T, 6>};
+  static constexpr auto fns = tiles_of<T>(std::make_integer_sequence<int, kMR>{});
   for (int64_t j = 0; j < N; j += kNR<T>) {
     for (int64_t i = 0; i < M; i += kMR) {
       const int r = static_cast<int>(std::min<int64_t>(kMR, M - i));

@@ -769,7 +769,11 @@ void matmul_typed(const MatmulArgs& args) {
     });
     return;
   }
-  for (int64_t i = 0; i < args.batch; ++i) gemm(at(i), flops < kParallelMinFlops ? 1 : threads);
+  // B one panel wide (but not a matrix-vector product): the threads can only split A's rows,
+  // each packing its rows for a few multiply-adds per element; on two threads that loses below
+  // 256 rows (64x4096x8: 127 us on one thread, 221 on two; 512x256x10: 57 and 43).
+  const bool narrow = args.n > 1 && args.n <= Blocking<T>::NR && args.m < 128 * threads;
+  for (int64_t i = 0; i < args.batch; ++i) gemm(at(i), flops < kParallelMinFlops || narrow ? 1 : threads);
 }
 
 // A prepacked B: for each k block (k_block of KC, as gemm cuts it), the NR-wide panels of

@@ -172,6 +172,23 @@ def test_random_shapes_and_layouts(m, k, n, batch, a_batched, b_t, a_t):
 
 # ---------------------------------------------------------------- addmm and linear
 
+@pytest.mark.parametrize("m,k,n", [(13, 300, 64), (64, 784, 256), (129, 520, 33), (300, 40, 250), (28, 17, 256)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_row_major_a_read_in_place(m, k, n, dtype, num_threads):
+    """A small row-major A under few B panels is read in place (not packed): rows of a wider
+    matrix (row stride > k), several k blocks, partial row tiles, with alpha, beta and bias."""
+    wide, b, c = _rand((m, k + 9), dtype), _rand((k, n), dtype, 1), _rand((m, n), dtype, 2)
+    a = wide[:, 3:3 + k]
+    for threads in (1, 2):
+        num_threads(threads)
+        _check(a, b, (fibril.from_numpy(wide)[:, 3:3 + k] @ fibril.from_numpy(b)).numpy())
+        out = fibril.addmm(fibril.from_numpy(c), fibril.from_numpy(wide)[:, 3:3 + k], fibril.from_numpy(b),
+                           beta=0.5, alpha=2.0)
+        atol, rtol = _tol(dtype, k)
+        np.testing.assert_allclose(out.numpy(), 0.5 * c + 2.0 * (a.astype(np.float64) @ b), rtol=rtol,
+                                   atol=atol * 4 * np.sqrt(k))
+
+
 def test_addmm_beta_alpha_and_broadcast_input():
     c, a, b = _rand((1, 9), np.float64), _rand((7, 5), np.float64, 1), _rand((5, 9), np.float64, 2)
     out = fibril.addmm(fibril.from_numpy(c), fibril.from_numpy(a), fibril.from_numpy(b), beta=0.5, alpha=2.0)

@@ -175,13 +175,16 @@ def test_random_shapes_and_layouts(m, k, n, batch, a_batched, b_t, a_t):
 @pytest.mark.parametrize("m,k,n", [(13, 300, 64), (64, 784, 256), (129, 520, 33), (300, 40, 250), (28, 17, 256)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_small_row_major_a_read_in_place(m, k, n, dtype, num_threads):
-    """A small row-major A under few B panels is read in place (not packed): rows of a wider
-    matrix (row stride > k), several k blocks, partial row tiles, with alpha, beta and bias."""
+    """A small row- or column-major A under few B panels is read in place (not packed): rows
+    of a wider matrix (row stride > k), the transpose of one, several k blocks, partial row
+    tiles, with alpha and beta."""
     wide, b, c = _rand((m, k + 9), dtype), _rand((k, n), dtype, 1), _rand((m, n), dtype, 2)
     a = wide[:, 3:3 + k]
+    tall = np.ascontiguousarray(wide.T)  # (k + 9, m): its rows 3..3+k transposed are a again
     for threads in (1, 2):
         num_threads(threads)
         _check(a, b, (fibril.from_numpy(wide)[:, 3:3 + k] @ fibril.from_numpy(b)).numpy())
+        _check(a, b, (fibril.from_numpy(tall)[3:3 + k].T @ fibril.from_numpy(b)).numpy())
         out = fibril.addmm(fibril.from_numpy(c), fibril.from_numpy(wide)[:, 3:3 + k], fibril.from_numpy(b),
                            beta=0.5, alpha=2.0)
         atol, rtol = _tol(dtype, k)

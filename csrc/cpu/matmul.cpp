@@ -10,8 +10,8 @@
 // on padding) and the last B panel is zero-padded to NR columns, its tile written through a
 // small buffer. Transposes, steps and broadcasts are absorbed by the packing (AVX2 8x8
 // transposes for row-major A and column-major B). With at most 32 rows of A, B is read in
-// place (KC 64, software prefetch 4 panels ahead: no packing pass over B); a small row-major A
-// under at most 8 B panels is read in place too (kDirectAMaxBytes); on one thread with
+// place (KC 64, software prefetch 4 panels ahead: no packing pass over B); a small row- or
+// column-major A under at most 8 B panels is read in place too (kDirectAMaxBytes); on one thread with
 // one A block, each B panel is packed just before its tiles, in L1; one row or one
 // column of C is a matrix-vector product (axpy or dot form, bound by reading the matrix once).
 // A B shared by many GEMMs (an RNN's recurrent weight) can be packed once (matmul_pack_b) and
@@ -107,10 +107,11 @@ struct Blocking {
 // 512-bit tile does a small GEMM in half the time, so the pool pays off later (measured on a
 // 2-core AVX-512 VM: two threads win from N = 112 on).
 constexpr double kParallelMinFlops = kVecBytes == 64 ? 2.0 * 100 * 100 * 100 : 2.0 * 64 * 64 * 64;
-// A row-major A is read in place rather than packed when it is at most this large and at most
-// this many B panels use it: the tiles read its rows 3% slower than packed panels, which a few
-// panels do not repay (measured, 2 threads: 64^3 5.9 -> 4.9 us, 128^3 25.7 -> 19.2,
-// 256^3 120 -> 110, Linear 64x784x256 113 -> 92; at 16 panels and more packing wins).
+// A row- or column-major A is read in place rather than packed when it is at most this large
+// and at most this many B panels use it: the tiles read it 3% slower than packed panels, which
+// a few panels do not repay (measured, 2 threads: 64^3 5.9 -> 4.9 us, 128^3 25.7 -> 19.2,
+// 256^3 120 -> 110, Linear 64x784x256 113 -> 92; column-major, as a weight gradient's g^T:
+// 128^3 28.9 -> 18.6, 256x128x256 71.5 -> 60.1; at 16 panels and more packing wins).
 constexpr int64_t kDirectAMaxBytes = 512 << 10;
 constexpr int64_t kDirectAMaxPanels = 8;
 // Up to this many rows of A, B is read in place rather than packed.
@@ -267,11 +268,12 @@ struct Panel {
 // inside tile, GCC kept one of the 28 accumulators of the 14x32 AVX-512 tile on the stack,
 // a load and a store per step (the epilogue's values held registers across the loop); alone,
 // every accumulator stays in a register (one thread, N = 1024: 177 -> 182 GFLOP/s).
-// A: packed (Direct false: R values per step) or A itself, row-major (Direct: row i at
-// a + i * a_rs, one value per step).
-template <typename T, int R, bool Direct>
-__attribute__((noinline)) void tile_sums(int64_t kc, const T* __restrict a, int64_t a_rs, Panel<T> panel, const T* c,
-                                         int64_t c_rs, Vec<T>* __restrict s0, Vec<T>* __restrict s1) {
+// A's R values of step p: a[p * a_step + i] (UnitRows: packed panels, a_step R, or A itself
+// column-major) or a[p + i * a_rs] (A itself, row-major).
+template <typename T, int R, bool UnitRows>
+__attribute__((noinline)) void tile_sums(int64_t kc, const T* __restrict a, int64_t a_rs, int64_t a_step,
+                                         Panel<T> panel, const T* c, int64_t c_rs, Vec<T>* __restrict s0,
+                                         Vec<T>* __restrict s1) {
   const T* __restrict b = panel.data;
   const int64_t ldb = panel.step;
   constexpr int L = Blocking<T>::kLanes;
@@ -289,11 +291,11 @@ __attribute__((noinline)) void tile_sums(int64_t kc, const T* __restrict a, int6
     __builtin_prefetch(b + panel.ahead, 0, 2);  // to L2: many rows are in flight
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
-      const T ai = Direct ? a[i * a_rs] : a[i];
+      const T ai = UnitRows ? a[i] : a[i * a_rs];
       t0[i] += ai * b0;
       t1[i] += ai * b1;
     }
-    a += Direct ? 1 : R;
+    a += UnitRows ? a_step : 1;
     b += ldb;
   }
 #pragma GCC unroll 16
@@ -304,16 +306,16 @@ __attribute__((noinline)) void tile_sums(int64_t kc, const T* __restrict a, int6
 }
 
 // The microkernel: an R x NR tile, R <= MR, over kc steps (tile_sums), then its epilogue.
-// a: packed (a_rs 0) or read in place, rows a_rs apart. Writes nr <= NR columns of C at c
-// (row stride c_rs); (row, col) is the tile's corner in C, for the bias. A partial tile leaves
-// through a buffer on its own path.
+// a: element (i, p) of the tile's rows at a[i * a_rs + p * a_step] (packed: a_rs 1, a_step R).
+// Writes nr <= NR columns of C at c (row stride c_rs); (row, col) is the tile's corner in C,
+// for the bias. A partial tile leaves through a buffer on its own path.
 template <typename T, int R>
-void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, int64_t a_rs, Panel<T> panel, T* c,
-          int64_t row, int64_t col, int nr) {
+void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, int64_t a_rs, int64_t a_step,
+          Panel<T> panel, T* c, int64_t row, int64_t col, int nr) {
   constexpr int L = Blocking<T>::kLanes;
   Vec<T> s0[R], s1[R];
-  if (a_rs) tile_sums<T, R, true>(kc, a, a_rs, panel, c, g.c_rs, s0, s1);
-  else tile_sums<T, R, false>(kc, a, 0, panel, c, g.c_rs, s0, s1);
+  if (a_rs == 1) tile_sums<T, R, true>(kc, a, 1, a_step, panel, c, g.c_rs, s0, s1);
+  else tile_sums<T, R, false>(kc, a, a_rs, 1, panel, c, g.c_rs, s0, s1);
   const bool vector_epilogue = (!g.bias || g.bias_cs == 0 || g.bias_cs == 1) && (!st.last || vector_activation<T>(g.act));
   if (nr == 2 * L && vector_epilogue) {
 #pragma GCC unroll 16
@@ -332,7 +334,8 @@ void tile(const Gemm<T>& g, TileStep st, int64_t kc, const T* __restrict a, int6
 }
 
 template <typename T>
-using TileFn = void (*)(const Gemm<T>&, TileStep, int64_t, const T*, int64_t, Panel<T>, T*, int64_t, int64_t, int);
+using TileFn = void (*)(const Gemm<T>&, TileStep, int64_t, const T*, int64_t, int64_t, Panel<T>, T*, int64_t, int64_t,
+                        int);
 
 template <typename T, int... R>
 constexpr std::array<TileFn<T>, sizeof...(R)> tiles_of(std::integer_sequence<int, R...>) {
@@ -676,8 +679,8 @@ void gemm(const Gemm<T>& g, int threads) {
   const int64_t kc_block = k_block(g.k, direct_b ? kDirectKC : B::KC);
   const int64_t kc_max = std::min(kc_block, g.k), nc_max = std::min(B::NC, g.n);
   const bool pack_b = !direct_b && !g.prepacked;
-  const bool direct_a = g.a_cs == 1 && g.a_rs > 0 && g.m * g.k * int64_t(sizeof(T)) <= kDirectAMaxBytes &&
-                        (g.n + NR - 1) / NR <= kDirectAMaxPanels;
+  const bool direct_a = ((g.a_cs == 1 && g.a_rs > 0) || (g.a_rs == 1 && g.a_cs > 0)) &&
+                        g.m * g.k * int64_t(sizeof(T)) <= kDirectAMaxBytes && (g.n + NR - 1) / NR <= kDirectAMaxPanels;
   // One thread and one A block: each B panel is packed just before its tiles, into a buffer
   // that stays in L1 (packing the whole block first writes it out to L2; the same sums).
   const bool panel_at_a_time = pack_b && threads == 1 && a_block_rows<T>(g.m, kc_max) >= g.m;
@@ -717,8 +720,8 @@ void gemm(const Gemm<T>& g, int threads) {
             }
             for (int64_t ir = 0; ir < mc; ir += MR) {
               const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-              const T* a_tile = direct_a ? g.a + (ic + ir) * g.a_rs + pc : ap + ir * kc;
-              tile_for_rows<T>(rows)(g, st, kc, a_tile, direct_a ? g.a_rs : 0, panel,
+              const T* a_tile = direct_a ? g.a + (ic + ir) * g.a_rs + pc * g.a_cs : ap + ir * kc;
+              tile_for_rows<T>(rows)(g, st, kc, a_tile, direct_a ? g.a_rs : 1, direct_a ? g.a_cs : rows, panel,
                                      g.c + (ic + ir) * g.c_rs + jc + jr, ic + ir, jc + jr, nr);
               if (!direct_b) panel.ahead = 0;  // the first tile fetched the next panel
             }

@@ -114,22 +114,27 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx, g):
+        # On the arrays themselves: backward runs with grad mode off, so no op here records, and
+        # a small layer's step spends much of its time in Python (MLP 28x28 step: ~950 -> ~910 us).
         x, weight, out = ctx.saved_tensors
         need = ctx.needs_input_grad
+        ga, wa = g._data, weight._data
         if out is not None:  # relu: the gradient passes where the output (so the input) is positive
-            g = Tensor._wrap(_C.activation_backward(_C.ActivationKind.relu, out._data, g._data, 0.0, 0.0, 0.0))
-        gx = matmul(g, weight) if need[0] else None
+            ga = _C.activation_backward(_C.ActivationKind.relu, out._data, ga, 0.0, 0.0, 0.0)
+        gx = Tensor._wrap(_C.matmul(ga, wa)) if need[0] else None
         gw = gb = None
         if need[1] or need[2]:
-            g2 = index.reshape(g, (-1, weight.shape[0]))
+            out_features, in_features = wa.shape
+            g2 = ga if len(ga.shape) == 2 else ga.reshape([-1, out_features])
             if need[1]:
-                gw = matmul(g2.mT, index.reshape(x, (-1, weight.shape[1])))
+                xa = x._data if len(x._data.shape) == 2 else x._data.reshape([-1, in_features])
+                gw = Tensor._wrap(_C.matmul(g2.transpose(0, 1), xa))
             if need[2]:
                 if g2.device == "cpu":
-                    gb = g2.sum(0)
+                    gb = Tensor._wrap(_C.reduce(_C.ReduceOp.sum, g2, [0], False, None))
                 else:  # the column sums as a matrix-vector product: stays one GEMV on the device
-                    ones = Tensor._wrap(_C.Array.full((g2.shape[0],), 1.0, g2._data.dtype, g2._data.device))
-                    gb = matmul(ones, g2)
+                    ones = _C.Array.full((g2.shape[0],), 1.0, g2.dtype, g2.device)
+                    gb = Tensor._wrap(_C.matmul(ones, g2))
         return gx, gw, gb, None
 
 

@@ -41,6 +41,12 @@
 // output 8, ~6 per thread of backward scratch), peak RSS +69 MiB; torch +82 MiB RSS. Memory is
 // O(T D) per thread. Backward runs one task per (batch, head), so B*H below the thread count
 // leaves threads idle.
+//
+// Measured on AVX-512 (Intel Xeon VM, 2 cores, FMA peak ~470 GFLOP/s, 12-row tiles), same
+// bench: B8 H8 T1024 causal fwd 31.0 ms 277 GFLOP/s (1.52x torch), fwd+bwd 120 ms 250 (1.51x);
+// non-causal fwd 59.7 ms 288 (1.02x), fwd+bwd 191 ms 315 (1.14x); B1 H8 T4096 causal fwd
+// 52.1 ms 330 (1.28x), fwd+bwd 188 ms 320 (1.24x). The forward's tiles take ~78% of its time
+// (K = D = 64 steps per tile), the online softmax and masks ~12%.
 #include <algorithm>
 #include <array>
 #include <cmath>

@@ -40,17 +40,18 @@
 //
 // Measured on AVX-512 (Intel Xeon VM, 2 cores, avx512 build; FMA peak ~470 GFLOP/s on 2
 // threads, 238 on one), `python -m bench --family matmul`, float32, 2 threads, vs numpy
-// (OpenBLAS) and torch 2.13 (both with AVX-512 kernels), two runs: N = 1024 on one thread
-// 177-184 GFLOP/s (76% of the core's peak; torch 175-197). Square 64/128/256/512/1024/2048/
-// 4096: 106/146/299/320/367/367/337 GFLOP/s = 0.76/0.91/1.09/1.07/0.99/0.99/0.95x numpy and
-// 0.94-0.95/0.42-0.55/0.77-0.80/0.87-0.88/0.91-0.95/0.89-0.94/0.90-0.92x torch (at 128 the
-// harness reads 110-146 where a plain loop gives 205: it is the size most hurt by the other
-// libraries' spinning threads). Skinny M x 4096 x 4096, M = 1/4/16/32: 22-27/51-60/132-188/
-// 237-258 GFLOP/s = 0.98-1.03/1.98-2.06/1.63-1.85/1.63-1.72x numpy, 1.02-1.04/1.14-1.22/
-// 0.97-1.28/1.18-1.20x torch. Linear 64x784x256 182-216 GFLOP/s (0.93-1.25x numpy, 0.65-0.79x
-// torch), 512x768x3072 317-327 (1.14-1.15x, 0.93-0.95x), 512x3072x768 301-306 (1.01-1.02x,
-// 0.87-0.88x); batched 64 x 128x64x128 225-231 (1.84-2.04x numpy, 0.71-0.76x torch). The
-// avx2 build on the same machine: 203-212 GFLOP/s at N >= 1024, 0.52-0.55x torch.
+// (OpenBLAS) and torch 2.13 (both with AVX-512 kernels), two runs (the second after A read in
+// place also column-major): N = 1024 on one thread 182 GFLOP/s (76% of the core's peak; torch
+// 175-202; the microkernel alone on hot panels 214-230, 90-97%). Square 64/128/256/512/1024/
+// 2048/4096: 76-132/168-237/334-342/341-357/298-352/343-367/329-335 GFLOP/s = 0.75-0.81/
+// 1.18-1.42/1.20-1.24/1.06-1.09/0.86-0.98/0.99-1.04/0.92-0.94x numpy and 1.01-1.24/0.86-1.01/
+// 0.90-0.91/0.87-0.88/0.79-0.86/0.90-0.92/0.88x torch. Skinny M x 4096 x 4096, M = 1/4/16/32:
+// 29-30/54-70/179-203/231-236 GFLOP/s = 1.03-1.04/2.07-2.52/1.96-1.98/1.66-1.68x numpy,
+// 1.05/1.14-1.47/1.27-1.41/1.13-1.16x torch. Linear 64x784x256 253-258 GFLOP/s (1.47-1.52x
+// numpy, 0.96-0.99x torch), 512x768x3072 350-356 (1.22-1.27x, 0.97-1.05x), 512x3072x768
+// 324-327 (1.05x, 0.90x); batched 64 x 128x64x128 250-270 (2.17-2.40x numpy, 0.75-0.78x
+// torch). The avx2 build on the same machine: 203-212 GFLOP/s at N >= 1024, 0.52-0.55x torch.
+// The machine is noisy: the same call's time moves up to 20% between runs.
 //
 // Measured on AVX2 (AMD EPYC Zen1 VM, 2 cores; FMA peak 80 GFLOP/s on 2 threads, 42 on one;
 // the host is noisy, +-15% between runs): `python -m bench --family matmul`, float32, 2 threads:

@@ -20,6 +20,17 @@
 // Both libraries run LSTM at 70-78% of the FMA peak, so 1.3x there needs a faster GEMM tile,
 // not a faster loop: the tiles are 60-80% of the time. On a busy machine torch's OpenMP
 // threads lose far more (a barrier per step): 2-4x in the same bench.
+//
+// Measured on AVX-512 (Intel Xeon VM, 2 cores, FMA peak ~470 GFLOP/s; the cells on 16-float
+// lanes, the weight gradients' g^T packed page by page), same bench and threads:
+//   lstm 1L fwd 21.0 ms 307 GFLOP/s (1.06x)   fwd+bwd  71 ms 271 (1.51x)
+//   lstm 2L fwd 46.6 ms 323 GFLOP/s (0.97x)   fwd+bwd 158 ms 285 (1.45x)
+//   gru  1L fwd 16.0 ms 301 GFLOP/s (1.59x)   fwd+bwd  60 ms 242 (1.69x)
+//   gru  2L fwd 41.0 ms 275 GFLOP/s (1.39x)   fwd+bwd 129 ms 262 (1.66x)
+// The LSTM forward (1 layer, ~24 ms on a slower run): the input projection ~6 ms, the steps'
+// GEMMs ~13.5 ms (~80% of peak on their 32-row blocks), the cells ~2.7 ms (4.5 on 8-float
+// lanes), bound by their five exact divisions per element (sigmoid, tanh), which 512-bit
+// lanes issue no faster per element than 256-bit ones. torch (oneDNN) runs it at ~55% of peak.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

@@ -54,6 +54,29 @@ class ClassLoss(Function):
         return Tensor._wrap(gx), None, None
 
 
+class ClassLossReduced(Function):
+    """ClassLoss summed ("sum") or averaged over the samples' weights ("mean") in the same op:
+    one node, where the per-sample loss, its sum and the division were three (MLP 28x28 step:
+    ~927 -> ~890 us)."""
+
+    @staticmethod
+    def forward(ctx, x, target, options, mean):
+        loss, row_weight, stats = _C.class_loss(x._data, target._data, options)
+        total = _C.reduce(_C.ReduceOp.sum, loss, None, False, None)
+        scale = _C.reduce(_C.ReduceOp.sum, row_weight, None, False, None) if mean else None
+        ctx.save_for_backward(x, target)
+        ctx.stats, ctx.options, ctx.scale, ctx.rows = stats, options, scale, loss.shape
+        return Tensor._wrap(_C.binary(_C.BinaryOp.div, total, scale) if mean else total)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, target = ctx.saved_tensors
+        per_row = g._data if ctx.scale is None else _C.binary(_C.BinaryOp.div, g._data, ctx.scale)
+        rows = per_row.expand(list(ctx.rows)).contiguous()
+        gx = _C.class_loss_backward(rows, x._data, target._data, ctx.stats, ctx.options)
+        return Tensor._wrap(gx), None, None, None
+
+
 def _check_reduction(name, reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -72,8 +95,10 @@ def _reduce(loss, reduction, count=None):
 def _class_loss(name, input, target, weight, ignore_index, reduction, label_smoothing, logits):
     _check_reduction(name, reduction)
     options = _C.ClassLossOptions(None if weight is None else weight._data, ignore_index, label_smoothing, logits)
-    loss, row_weight = ClassLoss.apply(input, target, options)
-    return _reduce(loss, reduction, row_weight.detach().sum() if reduction == "mean" else None)
+    if reduction != "none":
+        return ClassLossReduced.apply(input, target, options, reduction == "mean")
+    loss, _ = ClassLoss.apply(input, target, options)
+    return loss
 
 
 def _same_shape(name, input, target):

@@ -172,7 +172,8 @@ def test_random_shapes_and_layouts(m, k, n, batch, a_batched, b_t, a_t):
 
 # ---------------------------------------------------------------- addmm and linear
 
-@pytest.mark.parametrize("m,k,n", [(13, 300, 64), (64, 784, 256), (129, 520, 33), (300, 40, 250), (28, 17, 256)])
+@pytest.mark.parametrize("m,k,n", [(13, 300, 64), (64, 784, 256), (129, 520, 33), (300, 40, 250), (28, 17, 256),
+                                   (40, 300, 700)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_small_row_major_a_read_in_place(m, k, n, dtype, num_threads):
     """A small row- or column-major A under few B panels is read in place (not packed): rows

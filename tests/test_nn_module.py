@@ -318,3 +318,39 @@ def test_flatten_unflatten():
     assert nn.Flatten()(x).shape == (2, 60)
     assert nn.Flatten(0, 1)(x).shape == (6, 4, 5)
     assert nn.Unflatten(1, (3, 20))(nn.Flatten()(x)).shape == (2, 3, 20)
+
+
+@pytest.mark.parametrize("pool", [lambda: nn.MaxPool2d(2), lambda: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+                                  lambda: nn.MaxPool2d(2, dilation=2), lambda: nn.MaxPool1d(3, stride=2)])
+def test_sequential_runs_relu_after_a_following_max_pool(pool):
+    """ReLU then a max pool runs as the pool then the ReLU: the same values and gradients, bit
+    for bit, NaN and all-negative windows included; a hooked module runs in its own order."""
+    pool = pool()
+    two_d = isinstance(pool, nn.MaxPool2d)
+    fibril.manual_seed(1)
+    conv = nn.Conv2d(3, 4, 3, padding=1) if two_d else nn.Conv1d(3, 4, 3, padding=1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 9) if two_d else (2, 3, 11)).astype(np.float32)
+    x.flat[0] = np.nan
+    x[1] -= 3.0  # mostly negative: windows whose maximum is not positive
+
+    def run(model):
+        xt = fibril.tensor(x, requires_grad=True)
+        y = model(xt)
+        g = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+        y.backward(fibril.tensor(g))
+        grads = [xt.grad.numpy().copy()] + [p.grad.numpy().copy() for p in conv.parameters()]
+        conv.zero_grad()
+        return [y.detach().numpy()] + grads
+
+    fused = run(nn.Sequential(conv, nn.ReLU(), pool))
+    plain = run(lambda t: pool(nn.ReLU()(conv(t))))
+    for a, b in zip(fused, plain):
+        np.testing.assert_array_equal(a, b)
+    relu, seen = nn.ReLU(), []
+    relu.register_forward_hook(lambda m, args, out: seen.append(tuple(out.shape)))
+    hooked = run(nn.Sequential(conv, relu, pool))
+    assert seen == [(2, 4, 9, 9) if two_d else (2, 4, 11)]
+    for a, b in zip(hooked, plain):
+        np.testing.assert_array_equal(a, b)
+

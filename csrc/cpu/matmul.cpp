@@ -10,9 +10,9 @@
 // on padding) and the last B panel is zero-padded to NR columns, its tile written through a
 // small buffer. Transposes, steps and broadcasts are absorbed by the packing (AVX2 8x8
 // transposes for row-major A and column-major B). With at most 32 rows of A, B is read in
-// place (KC 64, software prefetch 4 panels ahead: no packing pass over B); a small row- or
-// column-major A under at most 8 B panels is read in place too (kDirectAMaxBytes); on one thread with
-// one A block, each B panel is packed just before its tiles, in L1; one row or one
+// place (KC 64, software prefetch 4 panels ahead: no packing pass over B); a small row-major
+// A under at most 8 B panels, or column-major under 32, is read in place too (kDirectAMaxBytes);
+// on one thread with one A block, each B panel is packed just before its tiles, in L1; one row or one
 // column of C is a matrix-vector product (axpy or dot form, bound by reading the matrix once).
 // A B shared by many GEMMs (an RNN's recurrent weight) can be packed once (matmul_pack_b) and
 // passed prepacked: the GEMMs then read its panels in place of packing B each time.
@@ -398,7 +398,8 @@ void pack_a(const Gemm<T>& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, T*
   if (g.a_rs == 1 && g.a_cs != 1) {
     // Column-major (a weight gradient's g^T): each step's column is contiguous. Walk the steps
     // outermost, each column feeding every panel, so that the walk meets each of A's pages
-    // once, not once per panel (1024x8192 g^T times 8192x128: 11.1 -> 8.7 ms, x256: 21.8 -> 14.8).
+    // once, not once per panel (1024x8192 g^T times 8192x128: 11.1 -> 8.7 ms, x256:
+    // 21.8 -> 14.8).
     for (int64_t p = 0; p < kc; ++p) {
       const T* col = g.a + i0 + (p0 + p) * g.a_cs;
       T* d = dst;
@@ -476,7 +477,8 @@ inline int64_t k_block(int64_t k, int64_t limit) {
 
 // The rows of each A block for `rows` rows of A at k block length kc: as many as fill the L2
 // share kBlockBytes (more when kc is short), split evenly, in whole panels (256 rows at
-// kc = 128 were blocks of 252 and 4 rows at the fixed MC: dW1 of a 784-256 MLP, one thread, 310 -> 276 us).
+// kc = 128 were blocks of 252 and 4 rows at the fixed MC: dW1 of a 784-256 MLP, one thread,
+// 310 -> 276 us).
 template <typename T>
 int64_t a_block_rows(int64_t rows, int64_t kc) {
   constexpr int MR = Blocking<T>::MR;

@@ -100,6 +100,9 @@ CASES = [
     ((2, 8, 15, 17), (6, 3, 3), 2, 1, 2, 1),
     ((1, 64, 9, 10), (4, 1, 1), 2, 0, 1, 1),
     ((2, 3, 13, 16), (4, 3, 3), (2, 3), (1, 2), 1, 1),
+    # 1x1 at stride 1, no padding: the GEMMs read x as a plain B
+    ((3, 40, 7, 9), (24, 1, 1), 1, 0, 2, 2),
+    ((1, 33, 12, 11), (70, 1, 1), 1, "same", 1, 1),
     # small maps: several images per GEMM (a group, and the thread's last partial one)
     ((19, 8, 4, 5), (6, 3, 3), 1, 1, 1, 1),
     ((7, 16, 6, 7), (4, 3, 3), 2, 1, 1, 2),

@@ -162,21 +162,22 @@ struct FlatLayout {
   }
 };
 
-// Whether forward_gemm takes the flat form: some padding, stride or taps to gather, 64+ taps
-// per output (fewer make a GEMM bound by its output, which the result buffer's extra pass
-// doubles) and a result buffer of at most kFlatResultBytes (beyond L2 it costs a trip to
-// memory). Measured on 3x3 convolutions, 2 threads, pack_patches walk / flat form, AVX-512
-// (AVX2): 28x28 32->64 b64 7.8 / 6.9 ms (11.5 / 11.0), 14x14 16->32 b128 2.07 / 1.43 (2.43 /
-// 1.97), 7x7 256->256 b32 10.7 / 8.6 (13.7 / 12.5), 56x56 64->64 b32 33.1 / 28.5 (fwd+bwd
-// 109 / 85), 112x112 64->64 b8 31.3 / 27.4; 224x224 64->64 b4 63.9 / 68.5 (a 13 MiB buffer),
-// 28x28 1->32 b64 0.37 / 0.51 (9 taps).
-constexpr int64_t kFlatResultBytes = 4 << 20;
+// Whether forward_gemm takes the flat form: some padding, stride or taps to gather and 64+
+// taps per output (fewer make a GEMM bound by its output, which the result buffer's extra
+// pass doubles). Measured on 3x3 convolutions, 2 threads, pack_patches walk / flat form,
+// AVX-512 (AVX2): 28x28 32->64 b64 7.8 / 6.9 ms (11.5 / 11.0), 14x14 16->32 b128 2.07 / 1.43
+// (2.43 / 1.97), 7x7 256->256 b32 10.7 / 8.6 (13.7 / 12.5), 56x56 64->64 b32 33.1 / 28.5
+// (fwd+bwd 109 / 85), 112x112 64->64 b8 31.3 / 27.4, 28x28 1->32 b64 0.37 / 0.51 (9 taps).
+// Large maps run their result through L2 in chunks of output rows (kFlatChunkBytes): 224x224
+// 64->64 b4 took the walk while the result went whole through memory (flat 68.5 ms, walk
+// 63.9); in chunks, walk / flat 55.8 / 48.4 ms (fwd+bwd 183 / 165); 7x7/2 3->64 224x224 b8
+// fwd, whole result / chunks: 7.2 / 6.8 ms.
+constexpr int64_t kFlatChunkBytes = 512 << 10;
 constexpr int64_t kFlatGroupColumns = 256;  // small maps group images up to this many columns
 
-bool flat_forward(const ConvGeometry& g, int64_t itemsize) {
+bool flat_forward(const ConvGeometry& g) {
   const bool gathers = taps(g) > 1 || g.pad_h > 0 || g.pad_w > 0 || g.stride_h > 1 || g.stride_w > 1;
-  const int64_t result_bytes = out_group(g) * g.out_height * FlatLayout(g).cols * itemsize;
-  return gathers && in_group(g) * taps(g) >= 64 && result_bytes <= kFlatResultBytes;
+  return gathers && in_group(g) * taps(g) >= 64;
 }
 
 // Images per flat GEMM: as many as fit kFlatGroupColumns columns (a GEMM per image of a 4x4
@@ -488,22 +489,29 @@ template <typename T>
 void forward_gemm(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), Og = out_group(g), Cg = in_group(g);
-  const bool flat_form = flat_forward(g, sizeof(T));
+  const bool flat_form = flat_forward(g);
   // Small maps: several images per GEMM. Grouping needs the copy.
   const int64_t plane = FlatLayout(g).plane, group = flat_form ? flat_group(g) : 1;
   const FlatLayout layout(g, group);
   const bool copy = flat_form && (group > 1 || !layout.is_input(g));
+  constexpr int64_t NR = 2 * kLanesOf<T>;
   // The copy ends in zeros that round N up to whole panels (a partial panel's epilogue is
   // scalar; the tile computes the whole panel either way).
   const int64_t flat_n = layout.span(g, group);
-  const int64_t N = !flat_form ? P : copy ? round_up(flat_n, 2 * kLanesOf<T>) : flat_n;
+  const int64_t N = !flat_form ? P : copy ? round_up(flat_n, NR) : flat_n;
+  // A large map's flat GEMM runs a chunk of output rows at a time, so that its result stays
+  // in L2 until copied out (7x7/2 3->64 224x224: 64 x 12880 results, 3.3 MB per image).
+  const int64_t chunk_rows = group > 1 ? g.out_height
+                                       : std::clamp<int64_t>(kFlatChunkBytes / (sizeof(T) * Og * layout.cols), 1,
+                                                             g.out_height);
+  const int64_t chunk_cols = group > 1 ? N : round_up(chunk_rows * layout.cols, NR);
   const std::vector<int64_t> offsets = flat_form ? layout.offsets(g) : std::vector<int64_t>{};
   const FlatPatches flat_patches{offsets.data()};
   const BPacker packer = flat_form ? BPacker{pack_flat_patches<T>, &flat_patches} : BPacker{pack_patches<T>, &g};
   // The images [lo, hi), `group` at a time, through one copy whose padding is zeroed once.
   const auto images = [&](int64_t lo, int64_t hi) {
     const int64_t copy_size = copy ? Cg * layout.channel() + N - flat_n : 0;
-    Scratch padded(sizeof(T) * copy_size), result(flat_form ? sizeof(T) * Og * N : 0);
+    Scratch padded(sizeof(T) * copy_size), result(flat_form ? sizeof(T) * Og * chunk_cols : 0);
     std::fill(padded.as<T>(), padded.as<T>() + copy_size, T(0));
     for (int64_t n0 = lo; n0 < hi; n0 += group) {
       const int64_t count = std::min(group, hi - n0);
@@ -516,33 +524,45 @@ void forward_gemm(const ConvArgs& args) {
               fill_channel(g, layout, x_of(n0 + t % count) + t / count * in_pixels(g),
                            padded.as<T>() + t / count * layout.channel() + t % count * plane);
           });
+        const T* b = copy ? padded.as<T>() : x_of(n0);
         MatmulArgs m = gemm_args(args.dtype, 1, Og, count == group ? N : layout.span(g, count), K);
         m.a = args.weight + sizeof(T) * grp * Og * K;
         m.a_rs = K;
         m.a_cs = 1;
-        m.b = reinterpret_cast<const char*>(copy ? padded.as<T>() : x_of(n0));
+        m.b = reinterpret_cast<const char*>(b);
         if (pointwise(g)) {
           m.b_rs = P;
           m.b_cs = 1;
         } else {
           m.b_packer = &packer;
         }
-        m.c = reinterpret_cast<char*>(flat_form ? result.as<T>() : y_of(n0));
-        m.c_rs = N;
         if (args.bias) {
           m.bias = args.bias + sizeof(T) * grp * Og;
           m.bias_rs = 1;
         }
-        matmul(m);
-        if (flat_form)
+        if (!flat_form) {
+          m.c = reinterpret_cast<char*>(y_of(n0));
+          m.c_rs = P;
+          matmul(m);
+          continue;
+        }
+        for (int64_t oy0 = 0; oy0 < g.out_height; oy0 += chunk_rows) {
+          const int64_t oy1 = std::min(g.out_height, oy0 + chunk_rows), j0 = group > 1 ? 0 : oy0 * layout.cols;
+          // Whole panels where the columns past the chunk (next rows, or the copy's zeros) exist.
+          if (group == 1) m.n = std::min(round_up(std::min(oy1 * layout.cols, flat_n) - j0, NR), N - j0);
+          m.b = reinterpret_cast<const char*>(b + j0);
+          m.c = reinterpret_cast<char*>(result.as<T>());
+          m.c_rs = chunk_cols;
+          matmul(m);
           parallel_for(0, Og * count, 1, [&](int64_t t0, int64_t t1) {
             for (int64_t t = t0; t < t1; ++t) {
               const int64_t o = t / count, i = t % count;
-              for (int64_t oy = 0; oy < g.out_height; ++oy)
-                copy_row(result.as<T>() + o * N + i * plane + oy * layout.cols, g.out_width,
+              for (int64_t oy = oy0; oy < oy1; ++oy)
+                copy_row(result.as<T>() + o * chunk_cols + i * plane + (oy - oy0) * layout.cols, g.out_width,
                          y_of(n0 + i) + o * P + oy * g.out_width);
             }
           });
+        }
       }
     }
   };
@@ -656,7 +676,7 @@ template <typename T>
 WeightForm weight_form(const ConvGeometry& g) {
   const int64_t K = in_group(g) * taps(g), P = out_pixels(g), flat_n = FlatLayout(g).flat_n(g);
   if (taps(g) > 1 && K <= kThinTaps) return WeightForm::thin;
-  if (flat_forward(g, sizeof(T)) && out_group(g) * (flat_n - P) <= 16 * P) return WeightForm::flat_gemm;
+  if (flat_forward(g) && out_group(g) * (flat_n - P) <= 16 * P) return WeightForm::flat_gemm;
   return WeightForm::walk;
 }
 

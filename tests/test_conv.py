@@ -306,6 +306,7 @@ def test_conv_transpose_torch_parity(kwargs):
     ((2, 16, 9, 9), 16, 5, 2),      # depthwise, strided
     ((2, 8, 10, 10), 8, 3, 1),      # depthwise with a channel multiplier below (16 outputs)
     ((8, 3, 32, 32), 1, 7, 2),      # first layer
+    ((2, 3, 50, 70), 1, 7, 2),      # first layer, rows wide enough for the vector phase split
     ((2, 3, 40, 76), 1, 3, 2),      # stride 2 over rows wide enough for the vector panel path
     ((4, 3, 30, 37), 1, 3, 1),      # first layer, stride 1: the thin weight gradient
     ((4, 64, 12, 12), 1, 1, 1),     # 1x1

@@ -215,6 +215,18 @@ inline void copy_row(const T* __restrict src, int64_t n, T* __restrict dst) {
   for (; i < n; ++i) dst[i] = src[i];
 }
 
+#ifdef __AVX2__
+// d[t] = src[2 t], t < 16 (a stride-2 run: first layers): two deinterleaving shuffles per 8.
+inline void even_floats16_avx2(const float* src, float* d) {
+  for (int h = 0; h < 2; ++h) {
+    const __m256 a = _mm256_loadu_ps(src + 16 * h), b = _mm256_loadu_ps(src + 16 * h + 8);
+    const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
+    const __m256d ordered = _mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0));
+    _mm256_storeu_ps(d + 8 * h, _mm256_castpd_ps(ordered));
+  }
+}
+#endif
+
 // An input channel's pixels into their places in its phase planes (FlatLayout: dst is the
 // image's plane in the channel's first block; the padding is left as it is, a buffer reused
 // across images zeroes it once).
@@ -227,24 +239,21 @@ void fill_channel(const ConvGeometry& g, const FlatLayout& f, const T* x, T* dst
       for (int64_t r = rows.lo; r < rows.hi; ++r) {
         const T* src = x + (r * f.phases_h + py - g.pad_h) * g.width + cols.lo * f.phases_w + px - g.pad_w;
         T* d = dst + r * f.cols + cols.lo;
-        if (f.phases_w == 1) copy_row(src, cols.hi - cols.lo, d);
-        else
-          for (int64_t q = 0; q < cols.hi - cols.lo; ++q) d[q] = src[q * f.phases_w];
+        const int64_t n = cols.hi - cols.lo;
+        if (f.phases_w == 1) {
+          copy_row(src, n, d);
+          continue;
+        }
+        int64_t q = 0;
+#ifdef __AVX2__
+        if constexpr (std::is_same_v<T, float>)  // reads src[2 q + 31]: inside the row while q + 17 <= n
+          if (f.phases_w == 2)
+            for (; q + 17 <= n; q += 16) even_floats16_avx2(src + 2 * q, d + q);
+#endif
+        for (; q < n; ++q) d[q] = src[q * f.phases_w];
       }
     }
 }
-
-#ifdef __AVX2__
-// d[t] = src[2 t], t < 16 (a stride-2 run: first layers): two deinterleaving shuffles per 8.
-inline void even_floats16_avx2(const float* src, float* d) {
-  for (int h = 0; h < 2; ++h) {
-    const __m256 a = _mm256_loadu_ps(src + 16 * h), b = _mm256_loadu_ps(src + 16 * h + 8);
-    const __m256 evens = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
-    const __m256d ordered = _mm256_permute4x64_pd(_mm256_castps_pd(evens), _MM_SHUFFLE(3, 1, 2, 0));
-    _mm256_storeu_ps(d + 8 * h, _mm256_castpd_ps(ordered));
-  }
-}
-#endif
 
 // B panel of the forward GEMM: im2col(x)[p0 : p0+kc, j0 : j0+nr], rows taps, columns pixels.
 // The panel's pixels split into at most nr runs along output rows, found once; each row of

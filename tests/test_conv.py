@@ -100,6 +100,9 @@ CASES = [
     ((2, 8, 15, 17), (6, 3, 3), 2, 1, 2, 1),
     ((1, 64, 9, 10), (4, 1, 1), 2, 0, 1, 1),
     ((2, 3, 13, 16), (4, 3, 3), (2, 3), (1, 2), 1, 1),
+    # depthwise with more than 16 taps: the direct form sums them in blocks of 16
+    ((2, 3, 11, 12), (3, 5, 5), 1, 2, 1, 3),
+    ((1, 4, 12, 10), (8, 5, 4), 1, "same", (1, 2), 4),
     # large maps: the flat GEMM runs in chunks of output rows (padded, strided, in place)
     ((2, 8, 60, 45), (64, 3, 3), 1, 1, 1, 1),
     ((1, 8, 61, 50), (128, 3, 3), 2, 1, 1, 1),

@@ -886,30 +886,27 @@ struct PaddedPlane {
   int64_t size() const { return rows * cols + slack; }
 };
 
+// The input plane x into a padded plane's interior. The borders are left as they are: a
+// scratch plane zeroed once keeps them zero, only the interior changes from plane to plane.
 template <typename T>
-void pad_plane(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
-  for (int64_t r = 0; r < pp.rows; ++r) {
-    T* d = padded + r * pp.cols;
-    const int64_t iy = r - g.pad_h;
-    if (iy < 0 || iy >= g.height) {
-      std::fill(d, d + pp.cols, T(0));
-      continue;
-    }
-    const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
-    std::fill(d, d + s.lo, T(0));
-    copy_row(x + iy * g.width + s.lo - g.pad_w, s.hi - s.lo, d + s.lo);
-    std::fill(d + s.hi, d + pp.cols, T(0));
-  }
-  std::fill(padded + pp.rows * pp.cols, padded + pp.size(), T(0));
+void fill_interior(const ConvGeometry& g, const PaddedPlane& pp, const T* x, T* padded) {
+  const Span s = valid_span(-g.pad_w, 1, pp.cols, g.width);
+  for (int64_t r = std::max<int64_t>(0, g.pad_h); r < std::min(pp.rows, g.height + g.pad_h); ++r)
+    copy_row(x + (r - g.pad_h) * g.width + s.lo - g.pad_w, s.hi - s.lo, padded + r * pp.cols + s.lo);
 }
 
-// A plane of outputs in flat rows of pp.cols values (zeros past out_width).
+// A plane of outputs into flat rows of pp.cols values; the columns past out_width are left as
+// they are (zero in a buffer zeroed once).
 template <typename T>
 void to_flat_rows(const ConvGeometry& g, const PaddedPlane& pp, const T* plane, T* rows) {
-  for (int64_t oy = 0; oy < g.out_height; ++oy) {
-    copy_row(plane + oy * g.out_width, g.out_width, rows + oy * pp.cols);
-    std::fill(rows + oy * pp.cols + g.out_width, rows + (oy + 1) * pp.cols, T(0));
-  }
+  for (int64_t oy = 0; oy < g.out_height; ++oy) copy_row(plane + oy * g.out_width, g.out_width, rows + oy * pp.cols);
+}
+
+// Asks for the n values at p to be fetched into the caches (the direct weight gradient jumps
+// from plane to plane, which the hardware prefetcher learns too late).
+template <typename T>
+inline void prefetch_plane(const T* p, int64_t n) {
+  for (int64_t i = 0; i < n; i += 64 / static_cast<int64_t>(sizeof(T))) __builtin_prefetch(p + i);
 }
 
 // Offset of tap t in the padded plane.
@@ -927,36 +924,69 @@ inline void axpy_row(T* __restrict out, T w, const T* __restrict src, int64_t st
 }
 
 // out[i] = (add ? out[i] : b) + sum over taps t of w[t] * src[off[t] + i], i < n: the taps
-// summed in registers, one store per output.
-template <typename T>
-void correlate(const T* src, const int64_t* off, const T* w, int64_t taps, T b, bool add, T* out, int64_t n) {
+// summed in registers, one store per output. Taps go in blocks of up to kCorrelateTaps (Block
+// of them), their weights held in registers across the row; a later block adds to out.
+constexpr int kCorrelateTaps = 16;
+
+template <typename T, int Block>
+void correlate_block(const T* src, const int64_t* off, const T* w, T b, bool add, T* out, int64_t n) {
   constexpr int L = kLanesOf<T>;
+  Vec<T> wv[Block];
+  for (int t = 0; t < Block; ++t) wv[t] = Vec<T>{} + w[t];
   int64_t i = 0;
   for (; i + L <= n; i += L) {
     Vec<T> s = (add ? loadu(out + i) : Vec<T>{}) + b;
-    for (int64_t t = 0; t < taps; ++t) s += w[t] * loadu(src + off[t] + i);
+    for (int t = 0; t < Block; ++t) s += wv[t] * loadu(src + off[t] + i);
     storeu(out + i, s);
   }
   for (; i < n; ++i) {
     T s = (add ? out[i] : T(0)) + b;
-    for (int64_t t = 0; t < taps; ++t) s += w[t] * src[off[t] + i];
+    for (int t = 0; t < Block; ++t) s += w[t] * src[off[t] + i];
     out[i] = s;
   }
 }
 
+template <typename T, int... B>
+constexpr std::array<void (*)(const T*, const int64_t*, const T*, T, bool, T*, int64_t), sizeof...(B)>
+correlate_blocks(std::integer_sequence<int, B...>) {
+  return {correlate_block<T, B + 1>...};
+}
+
+template <typename T>
+void correlate(const T* src, const int64_t* off, const T* w, int64_t taps, T b, bool add, T* out, int64_t n) {
+  static constexpr auto blocks = correlate_blocks<T>(std::make_integer_sequence<int, kCorrelateTaps>{});
+  for (int64_t t0 = 0; t0 < taps; t0 += kCorrelateTaps)
+    blocks[std::min<int64_t>(kCorrelateTaps, taps - t0) - 1](src, off + t0, w + t0, t0 == 0 ? b : T(0),
+                                                             add || t0 > 0, out, n);
+}
+
 // sums[t] += sum over i < n of a[i] * src[off[t] + i], for every tap: lanes accumulate in
 // vectors (acc, taps of them) and the tail in rest; both added up in a fixed order at the end.
+// Taps go 8 at a time (Block of them), their sums in registers for the whole row (acc, through
+// memory, may alias src as far as the compiler knows).
+template <typename T, int Block>
+void tap_dots_block(const T* a, const T* src, const int64_t* off, int64_t nv, Vec<T>* acc) {
+  constexpr int L = kLanesOf<T>;
+  Vec<T> s[Block];
+  for (int t = 0; t < Block; ++t) s[t] = acc[t];
+  for (int64_t i = 0; i < nv; i += L) {
+    const Vec<T> va = loadu(a + i);
+    for (int t = 0; t < Block; ++t) s[t] += va * loadu(src + off[t] + i);
+  }
+  for (int t = 0; t < Block; ++t) acc[t] = s[t];
+}
+
+template <typename T, int... B>
+constexpr std::array<void (*)(const T*, const T*, const int64_t*, int64_t, Vec<T>*), sizeof...(B)> tap_dot_blocks(
+    std::integer_sequence<int, B...>) {
+  return {tap_dots_block<T, B + 1>...};
+}
+
 template <typename T>
 void tap_dots(const T* a, const T* src, const int64_t* off, int64_t taps, int64_t n, Vec<T>* acc, T* rest) {
-  constexpr int L = kLanesOf<T>;
-  const int64_t nv = n / L * L;
-  for (int64_t t0 = 0; t0 < taps; t0 += 8) {
-    const int64_t t1 = std::min(taps, t0 + 8);
-    for (int64_t i = 0; i < nv; i += L) {
-      const Vec<T> va = loadu(a + i);
-      for (int64_t t = t0; t < t1; ++t) acc[t] += va * loadu(src + off[t] + i);
-    }
-  }
+  static constexpr auto blocks = tap_dot_blocks<T>(std::make_integer_sequence<int, 8>{});
+  const int64_t nv = n / kLanesOf<T> * kLanesOf<T>;
+  for (int64_t t0 = 0; t0 < taps; t0 += 8) blocks[std::min<int64_t>(8, taps - t0) - 1](a, src, off + t0, nv, acc + t0);
   for (int64_t t = 0; t < taps; ++t)
     for (int64_t i = nv; i < n; ++i) rest[t] += a[i] * src[off[t] + i];
 }
@@ -980,9 +1010,10 @@ void forward_direct(const ConvArgs& args) {
   parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
     Scratch padded(sizeof(T) * pp.size()), sums(flat(g) ? sizeof(T) * span : 0);
     T* pad = padded.as<T>();
+    std::fill(pad, pad + pp.size(), T(0));
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / g.in_channels, c = task % g.in_channels;
-      pad_plane(g, pp, x + task * in_pixels(g), pad);
+      fill_interior(g, pp, x + task * in_pixels(g), pad);
       for (int64_t o = c * Og; o < (c + 1) * Og; ++o) {
         T* out = y + (n * g.out_channels + o) * P;
         const T* wo = w + o * kt;
@@ -1021,10 +1052,7 @@ void backward_input_direct(const ConvArgs& args) {
     Scratch padded(sizeof(T) * pp.size()), rows(flat(g) ? sizeof(T) * (span + 2 * max_off) : 0);
     T* pad = padded.as<T>();
     T* margin = rows.as<T>();
-    if (flat(g)) {
-      std::fill(margin, margin + max_off, T(0));
-      std::fill(margin + max_off + span, margin + span + 2 * max_off, T(0));
-    }
+    if (flat(g)) std::fill(margin, margin + span + 2 * max_off, T(0));
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / g.in_channels, c = task % g.in_channels;
       if (!flat(g)) std::fill(pad, pad + pp.size(), T(0));
@@ -1091,6 +1119,8 @@ void backward_weight_direct(const ConvArgs& args) {
     Scratch lanes(flat(g) ? sizeof(Vec<T>) * kt + sizeof(T) * kt : 0);
     T* acc = sums.as<T>();
     T* pad = padded.as<T>();
+    std::fill(pad, pad + pp.size(), T(0));
+    std::fill(rows.as<T>(), rows.as<T>() + (flat(g) ? row : 0), T(0));
     Vec<T>* vacc = lanes.as<Vec<T>>();
     T* rest = reinterpret_cast<T*>(vacc + kt);
     for (int64_t o = lo; o < hi; ++o) {
@@ -1102,7 +1132,11 @@ void backward_weight_direct(const ConvArgs& args) {
         std::fill(acc, acc + kt * row, T(0));
       }
       for (int64_t n = 0; n < g.batch; ++n) {
-        pad_plane(g, pp, x + (n * g.in_channels + c) * in_pixels(g), pad);
+        if (n + 1 < g.batch) {
+          prefetch_plane(x + ((n + 1) * g.in_channels + c) * in_pixels(g), in_pixels(g));
+          prefetch_plane(gy + ((n + 1) * g.out_channels + o) * P, P);
+        }
+        fill_interior(g, pp, x + (n * g.in_channels + c) * in_pixels(g), pad);
         const T* go = gy + (n * g.out_channels + o) * P;
         if (flat(g)) {
           to_flat_rows(g, pp, go, rows.as<T>());

@@ -193,6 +193,28 @@ def test_small_row_major_a_read_in_place(m, k, n, dtype, num_threads):
                                    atol=atol * 4 * np.sqrt(k))
 
 
+@pytest.mark.parametrize("n", [2, 3, 5, 8, 10, 13, 16])
+@pytest.mark.parametrize("m,k", [(2, 16), (7, 15), (5, 33), (64, 100), (301, 257)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_b_with_contiguous_columns(m, k, n, dtype, num_threads):
+    """x @ W.T for a W of at most 16 rows (a classifier head) runs as dot products of
+    contiguous rows: every row block and column chunk, k tails, strided rows, a bias and
+    relu in the epilogue, alpha and beta, on 1 and 2 threads."""
+    wide, w, bias = _rand((m, k + 5), dtype), _rand((n, k + 3), dtype, 1), _rand(n, dtype, 2)
+    c = _rand((m, n), dtype, 3)
+    x, wk = wide[:, 2:2 + k], w[:, :k]
+    z = x.astype(np.float64) @ wk.T.astype(np.float64)
+    atol, rtol = _tol(dtype, k)
+    for threads in (1, 2):
+        num_threads(threads)
+        fx, fw = fibril.from_numpy(wide)[:, 2:2 + k], fibril.from_numpy(w)[:, :k]
+        _check(x, wk.T, (fx @ fw.T).numpy())
+        out = linear(fx, fw, fibril.from_numpy(bias), "relu").numpy()
+        np.testing.assert_allclose(out, np.maximum(z + bias, 0), rtol=rtol, atol=atol * np.sqrt(k))
+        out = fibril.addmm(fibril.from_numpy(c), fx, fw.T, beta=0.5, alpha=2.0).numpy()
+        np.testing.assert_allclose(out, 0.5 * c + 2.0 * z, rtol=rtol, atol=atol * 4 * np.sqrt(k))
+
+
 def test_addmm_beta_alpha_and_broadcast_input():
     c, a, b = _rand((1, 9), np.float64), _rand((7, 5), np.float64, 1), _rand((5, 9), np.float64, 2)
     out = fibril.addmm(fibril.from_numpy(c), fibril.from_numpy(a), fibril.from_numpy(b), beta=0.5, alpha=2.0)

@@ -352,6 +352,42 @@ def test_results_do_not_depend_on_thread_count():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("shape,weight,padding", [
+    ((5, 6, 11, 13), (6, 1, 3, 3), 1),     # depthwise: both gradients in one pass over grad_out
+    ((3, 4, 9, 8), (8, 1, 5, 3), (2, 1)),  # channel multiplier 2
+    ((2, 6, 10, 9), (12, 3, 3, 3), 1),     # grouped, not direct: the two passes
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_both_gradients_match_each_alone(shape, weight, padding, dtype, num_threads):
+    """x and w both needing gradients take conv_backward, one pass where the kernels allow:
+    the same bits as each gradient alone, on any thread count, and the float64 reference."""
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal(shape).astype(dtype), rng.standard_normal(weight).astype(dtype)
+    groups = shape[1] // weight[1]
+    pad = (padding, padding) if isinstance(padding, int) else padding
+    gy = rng.standard_normal(ref_conv2d(x, w, None, (1, 1), pad, pad, (1, 1), groups).shape).astype(dtype)
+    gx_ref, gw_ref = ref_conv2d_grads(x.astype(np.float64), w.astype(np.float64), gy.astype(np.float64), (1, 1),
+                                      pad, pad, (1, 1), groups)
+
+    def grads(want_x, want_w):
+        xt, wt = fibril.tensor(x, requires_grad=want_x), fibril.tensor(w, requires_grad=want_w)
+        F.conv2d(xt, wt, padding=padding, groups=groups).backward(fibril.tensor(gy))
+        return xt.grad.numpy() if want_x else None, wt.grad.numpy() if want_w else None
+
+    runs = []
+    for threads in (1, 2):
+        num_threads(threads)
+        runs.append((grads(True, True), grads(True, False)[0], grads(False, True)[1]))
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for (gx, gw), gx_alone, gw_alone in runs:
+        np.testing.assert_array_equal(gx, gx_alone)
+        np.testing.assert_array_equal(gw, gw_alone)
+        np.testing.assert_array_equal(gx, runs[0][0][0])
+        np.testing.assert_array_equal(gw, runs[0][0][1])
+        np.testing.assert_allclose(gx, gx_ref, rtol=tol, atol=tol * np.abs(gx_ref).max())
+        np.testing.assert_allclose(gw, gw_ref, rtol=tol, atol=tol * np.abs(gw_ref).max())
+
+
 # ---- modules --------------------------------------------------------------------------------
 
 @needs_torch

@@ -49,10 +49,11 @@
 // 3->64 224 b8 flat at every size, fwd 6.7 ms 282 GFLOP/s (0.89x), fwd+bwd 16.6 ms 228
 // (1.91x); depthwise fwd 0.49 ms (1.88x), fwd+bwd 1.75 ms (1.68x); 128->128 fwd 313 GFLOP/s
 // (0.89x), fwd+bwd 313 (1.16x); 32->64 fwd 284 (0.92x), fwd+bwd 275 (0.92x). The depthwise
-// passes now run at this machine's copy bandwidth (27 GB/s: fwd 12.8 MB in 0.46 ms, input
-// gradient 0.61, weight gradient 0.47), so 3x PyTorch (0.96 ms for all three) would need the
-// two gradients fused into one pass over grad_out, and even then lies below the ~1.2 ms that
-// its bytes take.
+// passes run near this machine's copy bandwidth (27 GB/s: fwd 12.8 MB in 0.46 ms, input
+// gradient 0.61, weight gradient 0.47 when run alone), and the two gradients share one pass
+// over grad_out (backward_direct_flat: both 1.19 -> 1.11 ms at 14x14, 2.10 -> 1.81 for 128
+// channels at 28x28); 3x PyTorch (0.96 ms for the forward and both gradients) lies below the
+// ~1.2 ms that their bytes take.
 
 #include <algorithm>
 #include <array>
@@ -913,13 +914,6 @@ void to_flat_rows(const ConvGeometry& g, const PaddedPlane& pp, const T* plane, 
   for (int64_t oy = 0; oy < g.out_height; ++oy) copy_row(plane + oy * g.out_width, g.out_width, rows + oy * pp.cols);
 }
 
-// Asks for the n values at p to be fetched into the caches (the direct weight gradient jumps
-// from plane to plane, which the hardware prefetcher learns too late).
-template <typename T>
-inline void prefetch_plane(const T* p, int64_t n) {
-  for (int64_t i = 0; i < n; i += 64 / static_cast<int64_t>(sizeof(T))) __builtin_prefetch(p + i);
-}
-
 // Offset of tap t in the padded plane.
 int64_t tap_offset(const ConvGeometry& g, const PaddedPlane& pp, int64_t t) {
   return t / g.kernel_w * g.dilation_h * pp.cols + t % g.kernel_w * g.dilation_w;
@@ -1046,35 +1040,111 @@ void forward_direct(const ConvArgs& args) {
   });
 }
 
+// The sum of v's lanes [0, W), halving: lanes [0, W/2) plus [W/2, W), and so on.
+template <typename T, int W, size_t... I>
+inline Vec<T> upper_half(Vec<T> v, std::index_sequence<I...>) {
+  return __builtin_shufflevector(v, v, (I < W / 2 ? I + W / 2 : I)...);
+}
+template <typename T, int W>
+inline T lane_sum(Vec<T> v) {
+  if constexpr (W == 1) return v[0];
+  else return lane_sum<T, W / 2>(v + upper_half<T, W>(v, std::make_index_sequence<kLanesOf<T>>{}));
+}
+
+// Stride 1, flat: one task per (image, input channel). Each of the channel's output planes
+// is copied once into flat rows (junk columns zero) with max_off zeros on both sides, and
+// serves both gradients: the input gradient, padded input index j = sum over taps of w[t] *
+// rows[j - off[t]] (correlate, read from max_off - off[t]), and the weight gradient, tap t's
+// dot product of the rows with the padded input at off[t] (tap_dots). The weight gradient's
+// dot products are kept per image and summed over the images in order at the end, so the
+// result is the same on any number of threads, with or without the input gradient. gx or gw
+// may be null (that gradient not wanted).
 template <typename T>
-void backward_input_direct(const ConvArgs& args) {
+void backward_direct_flat(const ConvArgs& args, T* gx, T* gw) {
   const ConvGeometry& g = args.geo;
   const PaddedPlane pp(g);
   const int64_t Og = out_group(g), P = out_pixels(g), kt = taps(g), span = g.out_height * pp.cols;
+  const int64_t max_off = tap_offset(g, pp, kt - 1), plane = pp.rows * pp.cols;
+  const T* x = reinterpret_cast<const T*>(args.x);
+  const T* w = reinterpret_cast<const T*>(args.weight);
+  const T* gy = reinterpret_cast<const T*>(args.grad_out);
+  std::vector<int64_t> offsets(kt), back(kt);
+  for (int64_t t = 0; t < kt; ++t) {
+    offsets[t] = tap_offset(g, pp, t);
+    back[t] = max_off - offsets[t];
+  }
+  Scratch per_image(gw ? sizeof(T) * g.batch * g.out_channels * kt : 0);  // (image, output, tap)
+  parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
+    Scratch padded_x(gw ? sizeof(T) * pp.size() : 0), padded_gx(gx ? sizeof(T) * pp.size() : 0);
+    Scratch margin_rows(sizeof(T) * (span + 2 * max_off)), lanes(sizeof(Vec<T>) * kt + sizeof(T) * kt);
+    T* pad = padded_x.as<T>();
+    T* gpad = padded_gx.as<T>();
+    T* margin = margin_rows.as<T>();
+    Vec<T>* vacc = lanes.as<Vec<T>>();
+    T* rest = reinterpret_cast<T*>(vacc + kt);
+    std::fill(pad, pad + (gw ? pp.size() : 0), T(0));
+    std::fill(margin, margin + span + 2 * max_off, T(0));
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t n = task / g.in_channels, c = task % g.in_channels;
+      if (gw) fill_interior(g, pp, x + task * in_pixels(g), pad);
+      for (int64_t o = c * Og; o < (c + 1) * Og; ++o) {
+        to_flat_rows(g, pp, gy + (n * g.out_channels + o) * P, margin + max_off);
+        if (gx) correlate(margin, back.data(), w + o * kt, kt, T(0), o > c * Og, gpad, plane);
+        if (!gw) continue;
+        std::fill(vacc, vacc + kt, Vec<T>{});
+        std::fill(rest, rest + kt, T(0));
+        tap_dots(margin + max_off, pad, offsets.data(), kt, span, vacc, rest);
+        for (int64_t t = 0; t < kt; ++t)
+          per_image.as<T>()[(n * g.out_channels + o) * kt + t] = lane_sum<T, kLanesOf<T>>(vacc[t]) + rest[t];
+      }
+      if (!gx) continue;
+      // Crop: input pixels outside the padded plane get no gradient.
+      T* out = gx + task * in_pixels(g);
+      for (int64_t iy = 0; iy < g.height; ++iy) {
+        T* d = out + iy * g.width;
+        const int64_t r = iy + g.pad_h;
+        if (r >= pp.rows) {
+          std::fill(d, d + g.width, T(0));
+          continue;
+        }
+        const Span s = valid_span(g.pad_w, 1, g.width, pp.cols);
+        std::fill(d, d + s.lo, T(0));
+        copy_row(gpad + r * pp.cols + g.pad_w + s.lo, s.hi - s.lo, d + s.lo);
+        std::fill(d + s.hi, d + g.width, T(0));
+      }
+    }
+  });
+  if (!gw) return;
+  const int64_t weights = g.out_channels * kt;
+  parallel_for(0, weights, 4096, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      T total = 0;
+      for (int64_t n = 0; n < g.batch; ++n) total += per_image.as<T>()[n * weights + i];
+      gw[i] = total;
+    }
+  });
+}
+
+// Other strides: the input gradient scatters each output row's taps into a zeroed padded
+// plane, then crops it.
+template <typename T>
+void backward_input_direct(const ConvArgs& args) {
+  const ConvGeometry& g = args.geo;
+  if (flat(g)) return backward_direct_flat<T>(args, reinterpret_cast<T*>(args.out), nullptr);
+  const PaddedPlane pp(g);
+  const int64_t Og = out_group(g), P = out_pixels(g), kt = taps(g);
   const T* w = reinterpret_cast<const T*>(args.weight);
   const T* gy = reinterpret_cast<const T*>(args.grad_out);
   T* gx = reinterpret_cast<T*>(args.out);
-  // Flat: padded input (index j) = sum over taps of w[t] * grad_out rows[j - off[t]], read
-  // from a copy of the rows with max_off zeros on both sides (so every j - off[t] is in it).
-  const int64_t max_off = tap_offset(g, pp, kt - 1), plane = pp.rows * pp.cols;
-  std::vector<int64_t> back(kt);
-  for (int64_t t = 0; t < kt; ++t) back[t] = max_off - tap_offset(g, pp, t);
   parallel_for(0, g.batch * g.in_channels, direct_grain(g), [&](int64_t lo, int64_t hi) {
-    Scratch padded(sizeof(T) * pp.size()), rows(flat(g) ? sizeof(T) * (span + 2 * max_off) : 0);
+    Scratch padded(sizeof(T) * pp.size());
     T* pad = padded.as<T>();
-    T* margin = rows.as<T>();
-    if (flat(g)) std::fill(margin, margin + span + 2 * max_off, T(0));
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t n = task / g.in_channels, c = task % g.in_channels;
-      if (!flat(g)) std::fill(pad, pad + pp.size(), T(0));
+      std::fill(pad, pad + pp.size(), T(0));
       for (int64_t o = c * Og; o < (c + 1) * Og; ++o) {
         const T* go = gy + (n * g.out_channels + o) * P;
         const T* wo = w + o * kt;
-        if (flat(g)) {
-          to_flat_rows(g, pp, go, margin + max_off);
-          correlate(margin, back.data(), wo, kt, T(0), o > c * Og, pad, plane);
-          continue;
-        }
         for (int64_t oy = 0; oy < g.out_height; ++oy) {
           const T* g_row = go + oy * g.out_width;
           for (int64_t t = 0; t < kt; ++t) {
@@ -1083,7 +1153,6 @@ void backward_input_direct(const ConvArgs& args) {
           }
         }
       }
-      // Crop: input pixels outside the padded plane get no gradient.
       T* out = gx + task * in_pixels(g);
       for (int64_t iy = 0; iy < g.height; ++iy) {
         T* d = out + iy * g.width;
@@ -1101,59 +1170,34 @@ void backward_input_direct(const ConvArgs& args) {
   });
 }
 
-// acc[i] += a[i] * b[i * step], i < n (vectorized when step is 1).
+// acc[i] += a[i] * b[i * step], i < n.
 template <typename T>
 inline void mul_add_row(T* __restrict acc, const T* __restrict a, const T* __restrict b, int64_t step, int64_t n) {
-  if (step == 1)
-    for (int64_t i = 0; i < n; ++i) acc[i] += a[i] * b[i];
-  else
-    for (int64_t i = 0; i < n; ++i) acc[i] += a[i] * b[i * step];
+  for (int64_t i = 0; i < n; ++i) acc[i] += a[i] * b[i * step];
 }
 
+// Other strides: one task per output channel over all images, one row of out_width partial
+// sums per tap, added up at the end.
 template <typename T>
 void backward_weight_direct(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
+  if (flat(g)) return backward_direct_flat<T>(args, nullptr, reinterpret_cast<T*>(args.out));
   const PaddedPlane pp(g);
-  const int64_t Og = out_group(g), P = out_pixels(g), kt = taps(g);
-  // Flat: the taps' dot products over the oh * cols flat rows, in vector accumulators; else
-  // one row of out_width partial sums per tap.
-  const int64_t row = flat(g) ? g.out_height * pp.cols : g.out_width;
+  const int64_t Og = out_group(g), P = out_pixels(g), kt = taps(g), row = g.out_width;
   const T* x = reinterpret_cast<const T*>(args.x);
   const T* gy = reinterpret_cast<const T*>(args.grad_out);
   T* gw = reinterpret_cast<T*>(args.out);
-  // A task is one output channel over all images; partial sums are added up at the end in a
-  // fixed order.
-  std::vector<int64_t> offsets(kt);
-  for (int64_t t = 0; t < kt; ++t) offsets[t] = tap_offset(g, pp, t);
   parallel_for(0, g.out_channels, 1, [&](int64_t lo, int64_t hi) {
-    Scratch padded(sizeof(T) * pp.size()), sums(flat(g) ? 0 : sizeof(T) * kt * row), rows(flat(g) ? sizeof(T) * row : 0);
-    Scratch lanes(flat(g) ? sizeof(Vec<T>) * kt + sizeof(T) * kt : 0);
+    Scratch padded(sizeof(T) * pp.size()), sums(sizeof(T) * kt * row);
     T* acc = sums.as<T>();
     T* pad = padded.as<T>();
     std::fill(pad, pad + pp.size(), T(0));
-    std::fill(rows.as<T>(), rows.as<T>() + (flat(g) ? row : 0), T(0));
-    Vec<T>* vacc = lanes.as<Vec<T>>();
-    T* rest = reinterpret_cast<T*>(vacc + kt);
     for (int64_t o = lo; o < hi; ++o) {
       const int64_t c = o / Og;
-      if (flat(g)) {
-        std::fill(vacc, vacc + kt, Vec<T>{});
-        std::fill(rest, rest + kt, T(0));
-      } else {
-        std::fill(acc, acc + kt * row, T(0));
-      }
+      std::fill(acc, acc + kt * row, T(0));
       for (int64_t n = 0; n < g.batch; ++n) {
-        if (n + 1 < g.batch) {
-          prefetch_plane(x + ((n + 1) * g.in_channels + c) * in_pixels(g), in_pixels(g));
-          prefetch_plane(gy + ((n + 1) * g.out_channels + o) * P, P);
-        }
         fill_interior(g, pp, x + (n * g.in_channels + c) * in_pixels(g), pad);
         const T* go = gy + (n * g.out_channels + o) * P;
-        if (flat(g)) {
-          to_flat_rows(g, pp, go, rows.as<T>());
-          tap_dots(rows.as<T>(), pad, offsets.data(), kt, row, vacc, rest);
-          continue;
-        }
         for (int64_t oy = 0; oy < g.out_height; ++oy)
           for (int64_t t = 0; t < kt; ++t)
             mul_add_row(acc + t * row, go + oy * g.out_width, pad + oy * g.stride_h * pp.cols + tap_offset(g, pp, t),
@@ -1161,13 +1205,6 @@ void backward_weight_direct(const ConvArgs& args) {
       }
       for (int64_t t = 0; t < kt; ++t) {
         T total = 0;
-        if (flat(g)) {
-          T lane[kLanesOf<T>];
-          storeu(lane, vacc[t]);
-          for (T v : lane) total += v;
-          gw[o * kt + t] = total + rest[t];
-          continue;
-        }
         for (int64_t i = 0; i < row; ++i) total += acc[t * row + i];
         gw[o * kt + t] = total;
       }
@@ -1176,21 +1213,41 @@ void backward_weight_direct(const ConvArgs& args) {
 }
 
 template <typename T>
-void conv_typed(const ConvArgs& args) {
+void conv_typed_pass(const ConvArgs& args) {
   const ConvGeometry& g = args.geo;
   const bool direct = in_group(g) == 1 && g.groups > 1;
   switch (args.pass) {
     case ConvPass::forward: return direct ? forward_direct<T>(args) : forward_gemm<T>(args);
     case ConvPass::backward_input: return direct ? backward_input_direct<T>(args) : backward_input_gemm<T>(args);
     case ConvPass::backward_weight: return direct ? backward_weight_direct<T>(args) : backward_weight_gemm<T>(args);
+    case ConvPass::backward_both: return;  // backward_both splits it first
   }
 }
+
+// Both gradients: one pass over grad_out when the direct form runs flat.
+template <typename T>
+void backward_both(const ConvArgs& args) {
+  const ConvGeometry& g = args.geo;
+  if (in_group(g) == 1 && g.groups > 1 && flat(g))
+    return backward_direct_flat<T>(args, reinterpret_cast<T*>(args.out), reinterpret_cast<T*>(args.out_weight));
+  ConvArgs input = args, weight = args;
+  input.pass = ConvPass::backward_input;
+  weight.pass = ConvPass::backward_weight;
+  weight.out = args.out_weight;
+  conv_typed_pass<T>(input);
+  conv_typed_pass<T>(weight);
+}
+
 
 }  // namespace
 
 void conv(const ConvArgs& args) {
-  if (args.dtype == DType::float32) conv_typed<float>(args);
-  else conv_typed<double>(args);
+  const auto run = [&](auto zero) {
+    using T = decltype(zero);
+    args.pass == ConvPass::backward_both ? backward_both<T>(args) : conv_typed_pass<T>(args);
+  };
+  if (args.dtype == DType::float32) run(0.0f);
+  else run(0.0);
 }
 
 }  // namespace fibril::cpu::FIBRIL_ISA

@@ -359,7 +359,9 @@ struct ConvGeometry {
   int64_t out_channels, out_height, out_width;
   int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
 };
-enum class ConvPass : uint8_t { forward, backward_input, backward_weight };
+// backward_both: the input gradient into out and the weight gradient into out_weight (one
+// pass over grad_out where the direct form allows; CPU only).
+enum class ConvPass : uint8_t { forward, backward_input, backward_weight, backward_both };
 
 struct ConvArgs {
   ConvPass pass;
@@ -370,6 +372,7 @@ struct ConvArgs {
   const char* bias;
   const char* grad_out;
   char* out;
+  char* out_weight;  // backward_both only
 };
 
 // Pooling over `planes` contiguous (height, width) planes (1-D: height 1). Output (oy, ox)

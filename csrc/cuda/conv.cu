@@ -179,7 +179,9 @@ void conv_typed(int device, const cpu::ConvArgs& a) {
     case ConvPass::forward: return run<T, ConvPass::forward>(device, a);
     case ConvPass::backward_input: return run<T, ConvPass::backward_input>(device, a);
     case ConvPass::backward_weight: return run<T, ConvPass::backward_weight>(device, a);
+    case ConvPass::backward_both: break;  // ops::conv_backward runs the two passes on CUDA
   }
+  FIBRIL_FAIL(NotImplemented, "[conv] backward_both is not a CUDA pass");
 }
 
 }  // namespace

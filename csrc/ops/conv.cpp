@@ -154,4 +154,25 @@ Array conv_backward_weight(const Array& x_in, const Array& grad_in, const Shape&
   return gw;
 }
 
+std::pair<Array, Array> conv_backward(const Array& x_in, const Array& grad_in, const Array& w_in,
+                                      const ConvOptions& o) {
+  const bool same = x_in.dtype() == grad_in.dtype() && w_in.dtype() == grad_in.dtype();
+  if (!x_in.device().is_cpu() || widens(grad_in, w_in) || !same)
+    return {conv_backward_input(grad_in, w_in, x_in.shape(), o), conv_backward_weight(x_in, grad_in, w_in.shape(), o)};
+  const char* op = "conv_backward";
+  check_tensor(x_in, x_in, "input", op);
+  check_tensor(grad_in, x_in, "grad_out", op);
+  check_tensor(w_in, x_in, "weight", op);
+  const cpu::ConvGeometry g = geometry(x_in.shape(), w_in.shape(), o, op);
+  check_grad_out(grad_in, g, x_in.ndim(), op);
+  Array gx = Array::empty(x_in.shape(), x_in.dtype(), x_in.device());
+  if (gx.numel() == 0) return {gx, conv_backward_weight(x_in, grad_in, w_in.shape(), o)};
+  Array gw = Array::empty(w_in.shape(), x_in.dtype(), x_in.device());
+  const Array x = x_in.contiguous(), gy = grad_in.contiguous(), w = w_in.contiguous();
+  cpu::ConvArgs args{cpu::ConvPass::backward_both, x.dtype(), g, bytes(x), bytes(w), nullptr, bytes(gy),
+                     static_cast<char*>(gx.data()), static_cast<char*>(gw.data())};
+  run_kernel(args, x.device());
+  return {gx, gw};
+}
+
 }  // namespace fibril::ops

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 
 #include "core/array.h"
 
@@ -25,5 +26,10 @@ Array conv_backward_input(const Array& grad_out, const Array& weight, const Shap
 
 // The gradient of conv's weight, of shape weight_shape, from x and grad_out.
 Array conv_backward_weight(const Array& x, const Array& grad_out, const Shape& weight_shape, const ConvOptions& o);
+
+// Both gradients, (input, weight), from x, grad_out and weight: the same values as the two
+// functions above, in one pass over grad_out where the kernels allow (depthwise, stride 1).
+std::pair<Array, Array> conv_backward(const Array& x, const Array& grad_out, const Array& weight,
+                                      const ConvOptions& o);
 
 }  // namespace fibril::ops

@@ -38,6 +38,12 @@ void bind_conv(py::module_& m) {
     py::gil_scoped_release release;
     return ops::conv_backward_weight(x, g, shape, o);
   }, "The gradient of conv's weight, of shape weight_shape.");
+  m.def("conv_backward", [](const Array& x, const Array& g, const Array& w, py::handle stride, py::handle padding,
+                            py::handle padding_after, py::handle dilation, int64_t groups) {
+    const ops::ConvOptions o = options(stride, padding, padding_after, dilation, groups);
+    py::gil_scoped_release release;
+    return ops::conv_backward(x, g, w, o);
+  }, "Both gradients of conv, (input, weight), in one pass over g where the kernels allow.");
 }
 
 }  // namespace fibril::python

@@ -69,8 +69,11 @@ class Conv(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = _C.conv_backward_input(g._data, weight._data, x.shape, *ctx.options) if need[0] else None
-        gw = _C.conv_backward_weight(x._data, g._data, weight.shape, *ctx.options) if need[1] else None
+        if need[0] and need[1]:
+            gx, gw = _C.conv_backward(x._data, g._data, weight._data, *ctx.options)
+        else:
+            gx = _C.conv_backward_input(g._data, weight._data, x.shape, *ctx.options) if need[0] else None
+            gw = _C.conv_backward_weight(x._data, g._data, weight.shape, *ctx.options) if need[1] else None
         gb = g.sum(dim=[0] + list(range(2, g.ndim))) if need[2] else None
         return _wrap(gx), _wrap(gw), gb, None
 

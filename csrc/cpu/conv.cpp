@@ -887,7 +887,7 @@ void backward_input_gemm(const ConvArgs& args) {
 // cols - ow are junk, dropped at the end), which vectorizes at any plane width. Other strides
 // walk output rows. The padded scratch planes are zeroed once per task range (only their
 // interiors change), the taps' weights and sums stay in registers (correlate, tap_dots), and
-// the weight gradient, which jumps from image to image, prefetches its next planes.
+// with stride 1 both gradients come from one pass over grad_out (backward_direct_flat).
 
 struct PaddedPlane {
   int64_t rows, cols, slack;  // slack: zeros past the plane that the flat loops' junk reads

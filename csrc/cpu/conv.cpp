@@ -898,6 +898,24 @@ struct PaddedPlane {
   int64_t size() const { return rows * cols + slack; }
 };
 
+// A padded plane's gradient cropped to the input plane: input pixels outside the padded
+// plane get no gradient.
+template <typename T>
+void crop_plane(const ConvGeometry& g, const PaddedPlane& pp, const T* padded, T* out) {
+  const Span s = valid_span(g.pad_w, 1, g.width, pp.cols);
+  for (int64_t iy = 0; iy < g.height; ++iy) {
+    T* d = out + iy * g.width;
+    const int64_t r = iy + g.pad_h;
+    if (r >= pp.rows) {
+      std::fill(d, d + g.width, T(0));
+      continue;
+    }
+    std::fill(d, d + s.lo, T(0));
+    copy_row(padded + r * pp.cols + g.pad_w + s.lo, s.hi - s.lo, d + s.lo);
+    std::fill(d + s.hi, d + g.width, T(0));
+  }
+}
+
 // The input plane x into a padded plane's interior. The borders are left as they are: a
 // scratch plane zeroed once keeps them zero, only the interior changes from plane to plane.
 template <typename T>
@@ -1098,20 +1116,7 @@ void backward_direct_flat(const ConvArgs& args, T* gx, T* gw) {
           per_image.as<T>()[(n * g.out_channels + o) * kt + t] = lane_sum<T, kLanesOf<T>>(vacc[t]) + rest[t];
       }
       if (!gx) continue;
-      // Crop: input pixels outside the padded plane get no gradient.
-      T* out = gx + task * in_pixels(g);
-      for (int64_t iy = 0; iy < g.height; ++iy) {
-        T* d = out + iy * g.width;
-        const int64_t r = iy + g.pad_h;
-        if (r >= pp.rows) {
-          std::fill(d, d + g.width, T(0));
-          continue;
-        }
-        const Span s = valid_span(g.pad_w, 1, g.width, pp.cols);
-        std::fill(d, d + s.lo, T(0));
-        copy_row(gpad + r * pp.cols + g.pad_w + s.lo, s.hi - s.lo, d + s.lo);
-        std::fill(d + s.hi, d + g.width, T(0));
-      }
+      crop_plane(g, pp, gpad, gx + task * in_pixels(g));
     }
   });
   if (!gw) return;
@@ -1153,19 +1158,7 @@ void backward_input_direct(const ConvArgs& args) {
           }
         }
       }
-      T* out = gx + task * in_pixels(g);
-      for (int64_t iy = 0; iy < g.height; ++iy) {
-        T* d = out + iy * g.width;
-        const int64_t r = iy + g.pad_h;
-        if (r >= pp.rows) {
-          std::fill(d, d + g.width, T(0));
-          continue;
-        }
-        const Span s = valid_span(g.pad_w, 1, g.width, pp.cols);
-        std::fill(d, d + s.lo, T(0));
-        copy_row(pad + r * pp.cols + g.pad_w + s.lo, s.hi - s.lo, d + s.lo);
-        std::fill(d + s.hi, d + g.width, T(0));
-      }
+      crop_plane(g, pp, pad, gx + task * in_pixels(g));
     }
   });
 }

@@ -16,9 +16,9 @@
 // P^T is recomputed from S^T and the saved log-sum-exp, then dV += P^T dO, dP^T = V dO^T,
 // dS^T = P^T (dP^T - rowsum(dO O)), dK += dS^T Q, dQ += dS K: five GEMMs on tiles, causal
 // strips and rows skipping the keys their queries do not see. Q^T and dO^T are packed in
-// panels of kBQ queries, so a tile's rows lie 512 B apart (Tq floats apart, 4 KiB at T 1024,
-// all rows would share one set of L1). dQ sums in the task's own buffer in a fixed order, so
-// no result depends on the thread count.
+// panels of kBQ queries, so a tile's rows lie 576 B apart (Tq floats apart, 4 KiB at T 1024,
+// all rows would share one set of L1; 512 B, a quarter of them). dQ sums in the task's own
+// buffer in a fixed order, so no result depends on the thread count.
 //
 // The tile GEMMs run one register-blocked microkernel written with GCC vector types (6 rows x
 // 2 vectors: 12 accumulators), fed from packed or strided operands. Dropout keeps element
@@ -68,15 +68,23 @@ constexpr int kNR = 2 * kLanesOf<T>;
 // Tile rows: 12 x 2 vectors on AVX-512 (24 of 32 registers), 6 x 2 on AVX2 (12 of 16).
 constexpr int kMR = kVecBytes == 64 ? 12 : 6;
 constexpr int64_t kBQ = 128;  // queries per block: a multiple of every kNR and of 4 vectors
+// Row stride of the tiles' query-major buffers (Q^T, S^T, O^T, ...): one cache line past kBQ,
+// so that consecutive rows fall in different L1 sets (at 512 B apart, a strip's 64 rows of
+// Q^T and 96 of S^T would share 16 of the 64 sets).
+template <typename T>
+constexpr int64_t kLd = kBQ + 64 / sizeof(T);
 constexpr int64_t kBK = 96;  // keys per block: a multiple of kMR
 constexpr double kLog2e = 1.4426950408889634;
 
 enum class Init { zero, load, scaled };  // C starts at 0, at C, or at C times a factor per column
 
-template <typename T, int R>
+// kUnitRows: A's rows are adjacent (a_rs == 1), so the row offsets are constants, not R
+// index registers (12 of them spill on x86-64).
+template <typename T, int R, bool kUnitRows>
 void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c, int64_t ldc, Init init,
           const T* col_scale) {
   constexpr int L = kLanesOf<T>;
+  if constexpr (kUnitRows) a_rs = 1;
   Vec<T> c0[R], c1[R];
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
@@ -107,11 +115,11 @@ void tile(int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t
   }
 }
 
-template <typename T, int... R>
+template <typename T, bool kUnitRows, int... R>
 constexpr std::array<void (*)(int64_t, const T*, int64_t, int64_t, const T*, int64_t, T*, int64_t, Init, const T*),
                      sizeof...(R)>
 tiles_of(std::integer_sequence<int, R...>) {
-  return {tile<T, R + 1>...};
+  return {tile<T, R + 1, kUnitRows>...};
 }
 
 // C (M x N, N a multiple of kNR) = A (M x K, strided) B (K x N, row stride ldb) + C as `init`
@@ -119,7 +127,9 @@ tiles_of(std::integer_sequence<int, R...>) {
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, const T* a, int64_t a_rs, int64_t a_cs, const T* b, int64_t ldb, T* c,
           int64_t ldc, Init init, const T* col_scale = nullptr) {
-  static constexpr auto fns = tiles_of<T>(std::make_integer_sequence<int, kMR>{});
+  static constexpr auto strided = tiles_of<T, false>(std::make_integer_sequence<int, kMR>{});
+  static constexpr auto unit = tiles_of<T, true>(std::make_integer_sequence<int, kMR>{});
+  const auto& fns = a_rs == 1 ? unit : strided;
   for (int64_t j = 0; j < N; j += kNR<T>) {
     for (int64_t i = 0; i < M; i += kMR) {
       const int r = static_cast<int>(std::min<int64_t>(kMR, M - i));
@@ -202,12 +212,12 @@ struct Problem {
   void mask(T* st, int64_t bh, int64_t q0, int64_t bq, int64_t k0, int64_t bk) const {
     constexpr T kNegInf = -std::numeric_limits<T>::infinity();
     for (int64_t j = 0; a.causal && j < bk; ++j) {  // key k0 + j is masked for queries before it
-      std::fill(st + j * kBQ, st + j * kBQ + std::clamp<int64_t>(k0 + j - q0, 0, kBQ), kNegInf);
+      std::fill(st + j * kLd<T>, st + j * kLd<T> + std::clamp<int64_t>(k0 + j - q0, 0, kBQ), kNegInf);
     }
     if (a.mask_kind == AttentionMask::none) return;
     const int64_t mo = a.mask_offsets[bh];
     for (int64_t j = 0; j < bk; ++j) {
-      T* row = st + j * kBQ;
+      T* row = st + j * kLd<T>;
       const int64_t off = mo + (k0 + j) * a.mask_cs + q0 * a.mask_rs;
       if (a.mask_kind == AttentionMask::boolean) {
         const uint8_t* m = reinterpret_cast<const uint8_t*>(a.mask) + off;
@@ -232,8 +242,8 @@ struct Problem {
           words = philox_block(a.seed, 0, a.offset + block);
         }
         const T s = words.v[e % 4] < keep_threshold ? keep_scale : T(0);
-        st[j * kBQ + i] *= s;
-        if (dp) dp[j * kBQ + i] *= s;
+        st[j * kLd<T> + i] *= s;
+        if (dp) dp[j * kLd<T> + i] *= s;
       }
     }
   }
@@ -255,7 +265,7 @@ void online_softmax(const Problem<T>& pr, T* st, int64_t q0, int64_t k0, int64_t
     for (int g = 0; g < G; ++g) mx[g] = loadu(m + i + g * L);
     for (int64_t j = 0; j < rows; ++j) {
       for (int g = 0; g < G; ++g) {
-        const Vec<T> s = loadu(st + j * kBQ + i + g * L);
+        const Vec<T> s = loadu(st + j * kLd<T> + i + g * L);
         mx[g] = s > mx[g] ? s : mx[g];
       }
     }
@@ -267,7 +277,7 @@ void online_softmax(const Problem<T>& pr, T* st, int64_t q0, int64_t k0, int64_t
     }
     for (int64_t j = 0; j < rows; ++j) {
       for (int g = 0; g < G; ++g) {
-        T* row = st + j * kBQ + i + g * L;
+        T* row = st + j * kLd<T> + i + g * L;
         const Vec<T> p = exp2_nonpositive<T>(loadu(row) - mu[g]);
         storeu(row, p);
         sum[g] += p;
@@ -290,11 +300,12 @@ void forward(const AttentionArgs& args) {
   T* lse = reinterpret_cast<T*>(args.lse);
   const T scale = static_cast<T>(args.scale * kLog2e);
   parallel_for(0, args.bh * nqb, 1, [&](int64_t lo, int64_t hi) {
-    Scratch<T> buf(D * kBQ + kBK * kBQ + Dv * kBQ + 3 * kBQ);
+    constexpr int64_t ld = kLd<T>;
+    Scratch<T> buf((D + kBK + Dv) * ld + 3 * kBQ);
     T* qt = buf.get();
-    T* st = qt + D * kBQ;
-    T* ot = st + kBK * kBQ;
-    T* m = ot + Dv * kBQ;
+    T* st = qt + D * ld;
+    T* ot = st + kBK * ld;
+    T* m = ot + Dv * ld;
     T* l = m + kBQ;
     T* alpha = l + kBQ;
     for (int64_t task = lo; task < hi; ++task) {
@@ -303,7 +314,7 @@ void forward(const AttentionArgs& args) {
       const T* kb = pr.k + args.k_offsets[bh];
       const T* vb = pr.v + args.v_offsets[bh];
       for (int64_t d = 0; d < D; ++d) {
-        for (int64_t i = 0; i < kBQ; ++i) qt[d * kBQ + i] = i < bq ? qb[i * args.q_rs + d] * scale : T(0);
+        for (int64_t i = 0; i < kBQ; ++i) qt[d * ld + i] = i < bq ? qb[i * args.q_rs + d] * scale : T(0);
       }
       std::fill(m, m + kBQ, -std::numeric_limits<T>::infinity());
       std::fill(l, l + kBQ, T(0));
@@ -311,21 +322,21 @@ void forward(const AttentionArgs& args) {
       for (int64_t k0 = 0; k0 < kend; k0 += kBK) {
         const int64_t bk = std::min(kBK, kend - k0);
         for (int64_t j = 0; j < kBQ; j += kNR<T>) {
-          gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + j, kBQ, st + j, kBQ,
+          gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + j, ld, st + j, ld,
                   Init::zero);
         }
         if (pr.needs_mask(q0, k0, bk)) pr.mask(st, bh, q0, bq, k0, bk);
         online_softmax(pr, st, q0, k0, bk, m, l, alpha);
         if (args.dropout_p > 0) pr.drop(st, nullptr, bh, q0, bq, k0, bk);
         for (int64_t j = 0; j < kBQ; j += kNR<T>) {
-          gemm<T>(Dv, kNR<T>, pr.visible(q0 + j, k0, bk), vb + k0 * args.v_rs, 1, args.v_rs, st + j, kBQ, ot + j, kBQ,
+          gemm<T>(Dv, kNR<T>, pr.visible(q0 + j, k0, bk), vb + k0 * args.v_rs, 1, args.v_rs, st + j, ld, ot + j, ld,
                   k0 == 0 ? Init::zero : Init::scaled, alpha + j);
         }
       }
       T* ob = out + (bh * Tq + q0) * Dv;
       for (int64_t i = 0; i < bq; ++i) {
         const T inv = l[i] > 0 ? T(1) / l[i] : T(0);
-        for (int64_t d = 0; d < Dv; ++d) ob[i * Dv + d] = ot[d * kBQ + i] * inv;
+        for (int64_t d = 0; d < Dv; ++d) ob[i * Dv + d] = ot[d * ld + i] * inv;
         lse[bh * Tq + q0 + i] = l[i] > 0 ? static_cast<T>((m[i] + std::log2(l[i])) / kLog2e)
                                          : std::numeric_limits<T>::infinity();
       }
@@ -337,7 +348,8 @@ template <typename T>
 void backward(const AttentionArgs& args) {
   const Problem<T> pr(args);
   const int64_t D = args.d, Dv = args.dv, Tq = args.tq, Tk = args.tk;
-  const int64_t Tqp = round_up(Tq, kBQ), Dp = round_up(D, kNR<T>), Dvp = round_up(Dv, kNR<T>);
+  constexpr int64_t ld = kLd<T>;
+  const int64_t nqb = (Tq + kBQ - 1) / kBQ, Tqp = nqb * kBQ, Dp = round_up(D, kNR<T>), Dvp = round_up(Dv, kNR<T>);
   const T scale = static_cast<T>(args.scale), scale2 = static_cast<T>(args.scale * kLog2e);
   const T* out = reinterpret_cast<const T*>(args.out);
   const T* g = reinterpret_cast<const T*>(args.g);
@@ -346,8 +358,8 @@ void backward(const AttentionArgs& args) {
   T* gk = reinterpret_cast<T*>(args.gk);
   T* gv = reinterpret_cast<T*>(args.gv);
   parallel_for(0, args.bh, 1, [&](int64_t lo, int64_t hi) {
-    const int64_t sizes[] = {D * Tqp, Tq * Dp, Dv * Tqp, Tq * Dvp, Tk * Dp, Tq * Dp, Tqp, Tqp,
-                             3 * kBK * kBQ, kBK * Dp, kBK * Dvp};
+    const int64_t sizes[] = {nqb * D * ld, Tq * Dp, nqb * Dv * ld, Tq * Dvp, Tk * Dp, Tq * Dp, Tqp, Tqp,
+                             3 * kBK * ld, kBK * Dp, kBK * Dvp};
     int64_t total = 0;
     for (int64_t s : sizes) total += s;
     Scratch<T> buf(total);
@@ -359,30 +371,30 @@ void backward(const AttentionArgs& args) {
     }
     T *qt = parts[0], *qpad = parts[1], *gt = parts[2], *gpad = parts[3], *kpad = parts[4], *dq = parts[5];
     T *lse = parts[6], *delta = parts[7], *st = parts[8], *dk = parts[9], *dv = parts[10];
-    T* dpt = st + kBK * kBQ;
-    T* pdt = dpt + kBK * kBQ;
+    T* dpt = st + kBK * ld;
+    T* pdt = dpt + kBK * ld;
     for (int64_t bh = lo; bh < hi; ++bh) {
       const T* qb = pr.q + args.q_offsets[bh];
       const T* kb = pr.k + args.k_offsets[bh];
       const T* vb = pr.v + args.v_offsets[bh];
       const T* ob = out + bh * Tq * Dv;
       const T* gb = g + bh * Tq * Dv;
-      std::fill(qt, qt + D * Tqp, T(0));
+      std::fill(qt, qt + nqb * D * ld, T(0));
       std::fill(qpad, qpad + Tq * Dp, T(0));
-      std::fill(gt, gt + Dv * Tqp, T(0));
+      std::fill(gt, gt + nqb * Dv * ld, T(0));
       std::fill(gpad, gpad + Tq * Dvp, T(0));
       std::fill(kpad, kpad + Tk * Dp, T(0));
       std::fill(dq, dq + Tq * Dp, T(0));
       for (int64_t i = 0; i < Tq; ++i) {
         for (int64_t d = 0; d < D; ++d) {
           const T x = qb[i * args.q_rs + d];
-          qt[i / kBQ * D * kBQ + d * kBQ + i % kBQ] = x * scale2;
+          qt[i / kBQ * D * ld + d * ld + i % kBQ] = x * scale2;
           qpad[i * Dp + d] = x;
         }
         T s = 0;
         for (int64_t d = 0; d < Dv; ++d) {
           const T x = gb[i * Dv + d];
-          gt[i / kBQ * Dv * kBQ + d * kBQ + i % kBQ] = x;
+          gt[i / kBQ * Dv * ld + d * ld + i % kBQ] = x;
           gpad[i * Dvp + d] = x;
           s += x * ob[i * Dv + d];
         }
@@ -401,38 +413,38 @@ void backward(const AttentionArgs& args) {
         for (int64_t q0 = args.causal ? k0 / kBQ * kBQ : 0; q0 < Tq; q0 += kBQ) {
           const int64_t bq = std::min(kBQ, Tq - q0);
           for (int64_t j = 0; j < kBQ; j += kNR<T>) {
-            gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + q0 * D + j, kBQ,
-                    st + j, kBQ, Init::zero);
+            gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, D, kb + k0 * args.k_rs, args.k_rs, 1, qt + q0 / kBQ * D * ld + j, ld,
+                    st + j, ld, Init::zero);
           }
           if (pr.needs_mask(q0, k0, bk)) pr.mask(st, bh, q0, bq, k0, bk);
           for (int64_t j = 0; j < bk; ++j) {
             for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {
-              T* s = st + j * kBQ + i;
+              T* s = st + j * ld + i;
               storeu(s, exp2_nonpositive<T>(loadu(s) - loadu(lse + q0 + i)));
             }
           }
           for (int64_t j = 0; j < kBQ; j += kNR<T>) {
-            gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0 * Dv + j, kBQ,
-                    dpt + j, kBQ, Init::zero);
+            gemm<T>(pr.visible(q0 + j, k0, bk), kNR<T>, Dv, vb + k0 * args.v_rs, args.v_rs, 1, gt + q0 / kBQ * Dv * ld + j, ld,
+                    dpt + j, ld, Init::zero);
           }
           const T* pd = st;  // the dropped-out P that multiplied V
           if (args.dropout_p > 0) {
-            std::copy(st, st + bk * kBQ, pdt);
+            std::copy(st, st + bk * ld, pdt);
             pr.drop(pdt, dpt, bh, q0, bq, k0, bk);
             pd = pdt;
           }
-          gemm<T>(bk, Dvp, bq, pd, kBQ, 1, gpad + q0 * Dvp, Dvp, dv, Dvp, Init::load);
+          gemm<T>(bk, Dvp, bq, pd, ld, 1, gpad + q0 * Dvp, Dvp, dv, Dvp, Init::load);
           for (int64_t i = 0; i < kBQ; i += kLanesOf<T>) {  // dS; 0 on the rows dP's GEMM skipped
             const int64_t vis = pr.visible(q0 + i / kNR<T> * kNR<T>, k0, bk);
             for (int64_t j = 0; j < bk; ++j) {
-              T* ds = dpt + j * kBQ + i;
-              storeu(ds, j < vis ? loadu(st + j * kBQ + i) * (loadu(ds) - loadu(delta + q0 + i)) : Vec<T>{});
+              T* ds = dpt + j * ld + i;
+              storeu(ds, j < vis ? loadu(st + j * ld + i) * (loadu(ds) - loadu(delta + q0 + i)) : Vec<T>{});
             }
           }
-          gemm<T>(bk, Dp, bq, dpt, kBQ, 1, qpad + q0 * Dp, Dp, dk, Dp, Init::load);
+          gemm<T>(bk, Dp, bq, dpt, ld, 1, qpad + q0 * Dp, Dp, dk, Dp, Init::load);
           for (int64_t i = 0; i < bq; i += kMR) {  // causal rows skip the keys after their query
             const int64_t keys = args.causal ? std::clamp<int64_t>(q0 + i + kMR - k0, 0, bk) : bk;
-            gemm<T>(std::min<int64_t>(kMR, bq - i), Dp, keys, dpt + i, 1, kBQ, kpad + k0 * Dp, Dp,
+            gemm<T>(std::min<int64_t>(kMR, bq - i), Dp, keys, dpt + i, 1, ld, kpad + k0 * Dp, Dp,
                     dq + (q0 + i) * Dp, Dp, Init::load);
           }
         }

@@ -35,6 +35,7 @@ BINARY = [op for op in _C.BinaryOp.__members__]
 FLOAT_ONLY = {"exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "rsqrt", "reciprocal",
               "sin", "cos", "tanh", "sigmoid", "erf"}
 PREDICATES = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"}
+BITWISE = {"bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor"}  # integers and bools only
 
 
 def arr(x):
@@ -73,7 +74,7 @@ UNARY_REF = {
     "expm1": np.expm1, "sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x),
     "reciprocal": lambda x: 1 / x, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
     "sigmoid": sigmoid64, "erf": np.vectorize(math.erf, otypes=[np.float64]), "floor": np.floor, "ceil": np.ceil, "round": np.round,
-    "trunc": np.trunc, "logical_not": np.logical_not,
+    "trunc": np.trunc, "logical_not": np.logical_not, "bitwise_not": np.invert,
 }
 BINARY_REF = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
@@ -81,7 +82,8 @@ BINARY_REF = {
     "maximum": np.maximum, "minimum": np.minimum, "atan2": np.arctan2, "eq": np.equal,
     "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
     "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
-    "logical_xor": np.logical_xor,
+    "logical_xor": np.logical_xor, "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor,
 }
 
 
@@ -107,7 +109,7 @@ def assert_close(got, ref, dtype, rtol=None):
 
 # ------------------------------------------------------------------------------ unary ops
 
-@pytest.mark.parametrize("op", UNARY)
+@pytest.mark.parametrize("op", sorted(set(UNARY) - BITWISE))
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_unary_float_vs_numpy(op, dtype):
     for seed, shape in enumerate(SHAPES):
@@ -124,7 +126,7 @@ def test_unary_float_vs_numpy(op, dtype):
 def test_unary_bool_input(op):
     x = np.array([True, False, True])
     with np.errstate(all="ignore"):
-        ref = UNARY_REF[op](x.astype(np.float64))
+        ref = UNARY_REF[op](x if op in BITWISE else x.astype(np.float64))
     assert_close(unary(op, x), ref, unary_dtype(op, np.bool_))
 
 
@@ -176,8 +178,9 @@ def binary_dtype(op, dtype):
     return np.float32 if op in ("div", "atan2") and np.dtype(dtype).kind != "f" else dtype
 
 
-@pytest.mark.parametrize("op", BINARY)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.uint8])
+@pytest.mark.parametrize("op, dtype", [(op, dtype) for op in BINARY
+                                       for dtype in [np.float32, np.float64, np.int64, np.int32, np.uint8]
+                                       if op not in BITWISE or np.dtype(dtype).kind != "f"])
 def test_binary_vs_numpy(op, dtype):
     out_dtype = binary_dtype(op, dtype)
     for seed, (sa, sb) in enumerate(BINARY_SHAPES):
@@ -191,7 +194,7 @@ def test_binary_vs_numpy(op, dtype):
 
 
 @pytest.mark.parametrize("op", ["add", "mul", "maximum", "minimum", "eq", "ne", "lt", "logical_and",
-                                "logical_or", "logical_xor"])
+                                "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"])
 def test_binary_bool(op):
     a, b = np.array([True, True, False, False]), np.array([True, False, True, False])
     assert_close(binary(op, a, b), BINARY_REF[op](a, b), np.bool_)
@@ -626,7 +629,7 @@ def test_cuda_unary_edge_values():
     for dtype in FLOATS:
         xs = x.astype(dtype)
         for op in UNARY:
-            if op == "logical_not":
+            if op == "logical_not" or op in BITWISE:
                 continue
             fop = getattr(_C.UnaryOp, op)
             with np.errstate(all="ignore"):
@@ -866,3 +869,21 @@ def test_cuda_index_space_split_past_the_32bit_limit():
     env = dict(os.environ, FIBRIL_CUDA_INDEX32_LIMIT="64")
     run = subprocess.run([sys.executable, "-c", SPLIT_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "split ok" in run.stdout, run.stderr[-3000:]
+
+
+def test_bitwise_operators_on_tensors():
+    """&, |, ^ and ~ are bitwise on integers (logical on bools) and refuse floats, as torch's."""
+    a = fibril.tensor([5, -3, 0, 12])
+    np.testing.assert_array_equal((a & 3).numpy(), [1, 1, 0, 0])
+    np.testing.assert_array_equal((a | 1).numpy(), [5, -3, 1, 13])
+    np.testing.assert_array_equal((6 ^ a).numpy(), [3, -5, 6, 10])
+    np.testing.assert_array_equal((~a).numpy(), [-6, 2, -1, -13])
+    assert (~a).dtype == fibril.int64
+    m = fibril.tensor([True, False])
+    assert (~m).tolist() == [False, True] and (m & True).dtype == fibril.bool
+    a &= 6
+    np.testing.assert_array_equal(a.numpy(), [4, 4, 0, 4])
+    with pytest.raises(NotImplementedError, match="bitwise_and"):
+        fibril.tensor([1.0]) & fibril.tensor([2.0])
+    with pytest.raises(NotImplementedError, match="bitwise_not"):
+        ~fibril.tensor([1.0])

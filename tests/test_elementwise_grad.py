@@ -119,6 +119,66 @@ def test_where_and_clamp():
         fibril.tensor(a).clamp()
 
 
+def test_clamp_with_min_above_max_sends_the_gradient_to_max_only():
+    x = fibril.tensor([1.0, 3.0, -1.0], requires_grad=True)
+    lo = fibril.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    hi = fibril.tensor([0.0, 0.0, 0.0], requires_grad=True)
+    y = fibril.clamp(x, lo, hi)
+    y.sum().backward()
+    assert y.tolist() == [0.0, 0.0, 0.0] and x.grad.tolist() == [0.0, 0.0, 0.0]
+    assert lo.grad.tolist() == [0.0, 0.0, 0.0] and hi.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_clamp_with_tensor_bounds_matches_torch():
+    # integers: ties with either bound, min above max, min equal to max; hi broadcasts
+    x, lo, hi = (np.round(a) for a in make_inputs([(5, 6), (5, 6), (1, 6)], seed=4))
+    check_op(lambda a, b, c: a.clamp(b, c), lambda a, b, c: a.clamp(b, c), [x, lo, hi], gradcheck=False,
+             numpy_fn=lambda a, b, c: np.minimum(np.maximum(a, b), c))
+    check_op(lambda a, b: a.clamp(min=b), lambda a, b: a.clamp(min=b), [x, lo], gradcheck=False)
+    check_op(lambda a, c: a.clamp(max=c), lambda a, c: a.clamp(max=c), [x, hi], gradcheck=False)
+
+
+@pytest.mark.parametrize("number_first", [False, True])
+@pytest.mark.parametrize("name", ["maximum", "minimum", "atan2"])
+def test_maximum_minimum_atan2_take_a_python_number(name, number_first):
+    """torch takes only tensors here (a TypeError); fibril takes a number as torch's in-place
+    forms do, with torch's values and gradients for the number as a 0-d tensor."""
+    (a,) = make_inputs([(3, 4)])
+    ref = {"maximum": np.maximum, "minimum": np.minimum, "atan2": np.arctan2}[name]
+
+    def args(x, number):
+        return (number, x) if number_first else (x, number)
+
+    check_op(lambda x: getattr(fibril, name)(*args(x, 0.5)),
+             lambda t: getattr(torch, name)(*args(t, torch.tensor(0.5, dtype=torch.float64))), [a],
+             numpy_fn=lambda v: ref(*args(v, 0.5)))
+    if not number_first:
+        np.testing.assert_allclose(getattr(fibril.tensor(a), name)(0.5).numpy(), ref(a, 0.5), rtol=1e-12)
+
+
+FLOAT_TESTS = {"isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite, "isposinf": np.isposinf,
+               "isneginf": np.isneginf}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("name", sorted(FLOAT_TESTS))
+def test_nan_and_inf_tests(name, dtype):
+    from fibril.ops import elementwise
+
+    if dtype in ("int64", "int32", "uint8", "bool"):  # all finite
+        values = np.array([[0, 1], [1, 0]], dtype=dtype)
+    else:
+        values = np.array([[1.0, np.nan, np.inf], [-np.inf, 0.0, -2.5]])
+    x = fibril.tensor(values, dtype=getattr(fibril, dtype))
+    got = getattr(elementwise, name)(x)
+    assert got.dtype == fibril.bool and not got.requires_grad
+    np.testing.assert_array_equal(got.numpy(), FLOAT_TESTS[name](values))
+    np.testing.assert_array_equal(getattr(x, name)().numpy(), got.numpy())
+    if torch is not None:
+        t = torch.tensor(values).to(getattr(torch, dtype))
+        np.testing.assert_array_equal(got.numpy(), getattr(torch, name)(t).numpy())
+
+
 def test_comparisons_and_logical_ops_give_bool():
     a = fibril.tensor([1.0, 2.0, 3.0])
     b = fibril.tensor([3.0, 2.0, 1.0])

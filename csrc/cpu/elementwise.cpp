@@ -161,6 +161,16 @@ RowFn unary_float(DType dt) {
   return nullptr;
 }
 
+// Integer and bool dtypes (the bitwise ops).
+template <typename F>
+RowFn unary_integer(DType dt) {
+  return visit_dtype(dt, [](auto t) -> RowFn {
+    using T = decltype(t);
+    if constexpr (std::is_floating_point_v<T>) return nullptr;
+    else return unary_row<F, T, T>;
+  });
+}
+
 template <typename F>
 RowFn unary_math(DType dt) {
   if (dt == DType::float32) return math_row_f32<F>;
@@ -192,6 +202,7 @@ RowFn unary_kernel(UnaryOp op, DType dt) {
     case UnaryOp::ceil: return unary_float<fn::Ceil>(dt);
     case UnaryOp::round: return unary_float<fn::Round>(dt);
     case UnaryOp::trunc: return unary_float<fn::Trunc>(dt);
+    case UnaryOp::bitwise_not: return unary_integer<fn::BitwiseNot>(dt);
   }
   return nullptr;
 }
@@ -212,6 +223,15 @@ RowFn binary_float(DType dt) {
   return nullptr;
 }
 
+template <typename F>
+RowFn binary_integer(DType dt) {
+  return visit_dtype(dt, [](auto t) -> RowFn {
+    using T = decltype(t);
+    if constexpr (std::is_floating_point_v<T>) return nullptr;
+    else return binary_row<F, T, T>;
+  });
+}
+
 RowFn binary_kernel(BinaryOp op, DType dt) {
   switch (op) {
     case BinaryOp::add: return binary_any<fn::Add, true>(dt);
@@ -224,6 +244,9 @@ RowFn binary_kernel(BinaryOp op, DType dt) {
     case BinaryOp::maximum: return binary_any<fn::Maximum, true>(dt);
     case BinaryOp::minimum: return binary_any<fn::Minimum, true>(dt);
     case BinaryOp::atan2: return binary_float<fn::Atan2>(dt);
+    case BinaryOp::bitwise_and: return binary_integer<fn::BitwiseAnd>(dt);
+    case BinaryOp::bitwise_or: return binary_integer<fn::BitwiseOr>(dt);
+    case BinaryOp::bitwise_xor: return binary_integer<fn::BitwiseXor>(dt);
     case BinaryOp::eq: return binary_any<fn::Eq, true, true>(dt);
     case BinaryOp::ne: return binary_any<fn::Ne, true, true>(dt);
     case BinaryOp::lt: return binary_any<fn::Lt, true, true>(dt);

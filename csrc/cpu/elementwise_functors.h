@@ -55,6 +55,12 @@ struct Trunc {
 struct LogicalNot {
   template <typename T> static bool apply(T a) { return a == T(0); }
 };
+struct BitwiseNot {
+  template <typename T> static T apply(T a) {
+    if constexpr (std::is_same_v<T, bool>) return !a;
+    else return static_cast<T>(~a);
+  }
+};
 struct Sqrt {
   template <typename T> static T apply(T a) { return std::sqrt(a); }
 };
@@ -214,6 +220,17 @@ struct Gt {
 };
 struct Ge {
   template <typename T> static bool apply(T a, T b) { return a >= b; }
+};
+// Bitwise ops see integers and bools only (the op layer rejects floats); on bools they are
+// the logical ones.
+struct BitwiseAnd {
+  template <typename T> static T apply(T a, T b) { return static_cast<T>(a & b); }
+};
+struct BitwiseOr {
+  template <typename T> static T apply(T a, T b) { return static_cast<T>(a | b); }
+};
+struct BitwiseXor {
+  template <typename T> static T apply(T a, T b) { return static_cast<T>(a ^ b); }
 };
 struct LogicalAnd {
   template <typename T> static bool apply(T a, T b) { return a != T(0) && b != T(0); }

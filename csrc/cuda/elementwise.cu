@@ -70,6 +70,15 @@ struct Sign {
 struct LogicalNot {
   template <typename T> __device__ static bool apply(T a) { return a == T(0); }
 };
+// The bitwise ops: integers and bools only (the op layer rejects floats, whose instances
+// below are never launched).
+struct BitwiseNot {
+  template <typename T> __device__ static T apply(T a) {
+    if constexpr (std::is_same_v<T, bool>) return !a;
+    else if constexpr (std::is_integral_v<T>) return static_cast<T>(~a);
+    else return a;
+  }
+};
 #define FIBRIL_EW_FLOAT_UNARY(Name, expr) \
   struct Name {                           \
     template <typename T> __device__ static T apply(T x) { return expr; } \
@@ -204,6 +213,17 @@ FIBRIL_EW_PREDICATE(LogicalAnd, a != T(0) && b != T(0))
 FIBRIL_EW_PREDICATE(LogicalOr, a != T(0) || b != T(0))
 FIBRIL_EW_PREDICATE(LogicalXor, (a != T(0)) != (b != T(0)))
 #undef FIBRIL_EW_PREDICATE
+#define FIBRIL_EW_BITWISE(Name, op)                                  \
+  struct Name {                                                      \
+    template <typename T> __device__ static T apply(T a, T b) {      \
+      if constexpr (std::is_integral_v<T>) return static_cast<T>(a op b); \
+      else return a;                                                 \
+    }                                                                \
+  };
+FIBRIL_EW_BITWISE(BitwiseAnd, &)
+FIBRIL_EW_BITWISE(BitwiseOr, |)
+FIBRIL_EW_BITWISE(BitwiseXor, ^)
+#undef FIBRIL_EW_BITWISE
 
 template <typename Op>
 constexpr bool integer_division() {
@@ -355,6 +375,7 @@ KernelStatus elementwise_unary(int device, UnaryOp op, const cpu::ElementwiseArg
     case UnaryOp::ceil: return unary_op<Ceil, false, true>("ceil", device, args, host);
     case UnaryOp::round: return unary_op<Round, false, true>("round", device, args, host);
     case UnaryOp::trunc: return unary_op<Trunc, false, true>("trunc", device, args, host);
+    case UnaryOp::bitwise_not: return unary_op<BitwiseNot, true, false>("bitwise_not", device, args, host);
   }
   return KernelStatus::unsupported;
 }
@@ -371,6 +392,9 @@ KernelStatus elementwise_binary(int device, BinaryOp op, const cpu::ElementwiseA
     case BinaryOp::maximum: return binary_op<Maximum, true, false>("maximum", device, args, host);
     case BinaryOp::minimum: return binary_op<Minimum, true, false>("minimum", device, args, host);
     case BinaryOp::atan2: return binary_op<Atan2, false, true>("atan2", device, args, host);
+    case BinaryOp::bitwise_and: return binary_op<BitwiseAnd, true, false>("bitwise_and", device, args, host);
+    case BinaryOp::bitwise_or: return binary_op<BitwiseOr, true, false>("bitwise_or", device, args, host);
+    case BinaryOp::bitwise_xor: return binary_op<BitwiseXor, true, false>("bitwise_xor", device, args, host);
     case BinaryOp::eq: return binary_op<Eq, true, false, true>("eq", device, args, host);
     case BinaryOp::ne: return binary_op<Ne, true, false, true>("ne", device, args, host);
     case BinaryOp::lt: return binary_op<Lt, true, false, true>("lt", device, args, host);

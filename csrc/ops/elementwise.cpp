@@ -168,6 +168,8 @@ Array unary(UnaryOp op, const Array& x, Array* out) {
                "to invert a mask use the `~` operator or logical_not()");
   FIBRIL_CHECK(dt != DType::bool_ || !(op == UnaryOp::abs || rounding(op)), NotImplemented, "[", name,
                "] not implemented for 'bool'");
+  FIBRIL_CHECK(op != UnaryOp::bitwise_not || !is_floating_point(dt), NotImplemented,
+               "[bitwise_not] not implemented for floating point (integers and bools only), got ", x.describe());
   if (rounding(op) && !is_floating_point(dt)) {  // integers are whole already
     if (!out) return x.clone();
     check_out(name, *out, x.shape(), dt);
@@ -197,6 +199,13 @@ Array binary(BinaryOp op, Operand a, Operand b, Array* out) {
     case BinaryOp::div:
     case BinaryOp::atan2:
       if (!is_floating_point(common)) compute = DType::float32;  // true division of integers
+      break;
+    case BinaryOp::bitwise_and:
+    case BinaryOp::bitwise_or:
+    case BinaryOp::bitwise_xor:
+      FIBRIL_CHECK(!is_floating_point(common), NotImplemented, "[", name,
+                   "] not implemented for floating point (integers and bools only), got ", a.array->describe(),
+                   " and ", b.array->describe());
       break;
     case BinaryOp::floor_divide:
     case BinaryOp::remainder:

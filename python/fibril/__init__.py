@@ -41,9 +41,10 @@ from .creation import (
 from .ops import index as _index_ops
 from .ops.index import flatten, movedim, narrow, permute, reshape, squeeze, transpose, unflatten, unsqueeze
 from .ops.elementwise import (
-    abs, add, atan2, ceil, clamp, clip, cos, div, eq, erf, exp, exp2, expm1, floor, floor_divide, ge, gt, le, log,
-    log1p, log2, logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg, pow,
-    reciprocal, remainder, round, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, trunc, where,
+    abs, add, atan2, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, ceil, clamp, clip, cos, div, eq, erf, exp,
+    exp2, expm1, floor, floor_divide, ge, gt, isfinite, isinf, isnan, isneginf, isposinf, le, log, log1p, log2,
+    logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg, pow, reciprocal, remainder,
+    round, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, trunc, where,
 )
 from .ops.reduce import (
     all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var,

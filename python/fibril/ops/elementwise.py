@@ -134,20 +134,21 @@ class Pow(Function):
 
 
 class Maximum(Function):
-    """Ties send half the gradient to each input, as PyTorch."""
+    """Ties send half the gradient to each input, as PyTorch. Either input may be a number
+    (torch takes only tensors; its in-place forms take numbers here too)."""
 
     op = B.maximum
 
     @classmethod
     def forward(cls, ctx, a, b):
-        ctx.save_for_backward(a, b)
+        _save_operands(ctx, a, b)
         ctx.metas = _metas(ctx.needs_input_grad, a, b)
         ctx.is_max = cls.op == B.maximum
         return _C.binary(cls.op, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = _operands(ctx)
         half = mul(g, 0.5)
         a_wins = gt(a, b) if ctx.is_max else lt(a, b)
         tie = eq(a, b)
@@ -163,14 +164,14 @@ class Minimum(Maximum):
 class Atan2(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        _save_operands(ctx, a, b)
         ctx.metas = _metas(ctx.needs_input_grad, a, b)
         return _C.binary(B.atan2, _arr(a), _arr(b))
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        denom = add(mul(a, a), mul(b, b))
+        a, b = _operands(ctx)
+        denom = a * a + b * b  # operators: one of a, b may be a number
         return _grad_for(div(mul(g, b), denom), ctx.metas[0]), _grad_for(div(mul(neg(g), a), denom), ctx.metas[1])
 
 
@@ -269,8 +270,14 @@ class Clamp(Function):
         if hi is not None:
             inside = le(x, hi) if inside is None else logical_and(inside, le(x, hi))
         gx = g if inside is None else where(inside, g, 0.0)
-        glo = _grad_for(where(lt(x, lo), g, 0.0), ctx.metas[0]) if ctx.metas[0] else None
-        ghi = _grad_for(where(gt(x, hi), g, 0.0), ctx.metas[1]) if ctx.metas[1] else None
+        glo = ghi = None
+        # Where lo > hi the result is hi, so only hi takes the gradient (as torch).
+        if ctx.metas[0]:
+            below = lt(x, lo) if hi is None else logical_and(lt(x, lo), lt(lo, hi))
+            glo = _grad_for(where(below, g, 0.0), ctx.metas[0])
+        if ctx.metas[1]:
+            above = gt(x, hi) if lo is None else logical_or(gt(x, hi), lt(hi, lo))
+            ghi = _grad_for(where(above, g, 0.0), ctx.metas[1])
         return gx, glo, ghi
 
 
@@ -340,6 +347,14 @@ def logical_not(x):
     return _unary(U.logical_not, x)
 
 
+# Integers and bools only (on bools, the logical ops); `&`, `|`, `^` and `~` are these.
+bitwise_and, bitwise_or, bitwise_xor = (_compare(op) for op in (B.bitwise_and, B.bitwise_or, B.bitwise_xor))
+
+
+def bitwise_not(x):
+    return _unary(U.bitwise_not, x)
+
+
 def neg(x):
     return Neg.apply(x)
 
@@ -385,6 +400,27 @@ def trunc(x):
     return _unary(U.trunc, x)
 
 
+# The float tests, by comparison: an integer or bool x promotes to float, and is finite.
+def isnan(x):
+    return ne(x, x)
+
+
+def isposinf(x):
+    return eq(x, math.inf)
+
+
+def isneginf(x):
+    return eq(x, -math.inf)
+
+
+def isinf(x):
+    return logical_or(isposinf(x), isneginf(x))
+
+
+def isfinite(x):
+    return logical_and(eq(x, x), logical_not(isinf(x)))
+
+
 def where(cond, a, b):
     return Where.apply(cond, a, b)
 
@@ -427,17 +463,20 @@ def _attach():
     T.__pow__, T.__rpow__ = pow, _reflected(pow)
     T.__neg__, T.__pos__, T.__abs__ = _C.op_method(Neg), lambda self: self, abs
     T.__eq__, T.__ne__, T.__lt__, T.__le__, T.__gt__, T.__ge__ = eq, ne, lt, le, gt, ge
-    T.__and__, T.__or__, T.__xor__ = logical_and, logical_or, logical_xor
-    T.__rand__, T.__ror__, T.__rxor__ = _reflected(logical_and), _reflected(logical_or), _reflected(logical_xor)
-    T.__invert__ = logical_not
+    T.__and__, T.__or__, T.__xor__ = bitwise_and, bitwise_or, bitwise_xor
+    T.__rand__, T.__ror__, T.__rxor__ = _reflected(bitwise_and), _reflected(bitwise_or), _reflected(bitwise_xor)
+    T.__invert__ = T.bitwise_not = bitwise_not
     for name, op, fn in [("add", B.add, add), ("sub", B.sub, sub), ("mul", B.mul, mul), ("div", B.div, div),
                          ("pow", B.pow, pow), ("remainder", B.remainder, remainder),
                          ("floor_divide", B.floor_divide, floor_divide), ("maximum", B.maximum, maximum),
-                         ("minimum", B.minimum, minimum), ("atan2", B.atan2, atan2)]:
+                         ("minimum", B.minimum, minimum), ("atan2", B.atan2, atan2),
+                         ("bitwise_and", B.bitwise_and, bitwise_and), ("bitwise_or", B.bitwise_or, bitwise_or),
+                         ("bitwise_xor", B.bitwise_xor, bitwise_xor)]:
         setattr(T, name, fn)
         setattr(T, name + "_", _binary_inplace(op, fn))
     T.__iadd__, T.__isub__, T.__imul__ = T.add_, T.sub_, T.mul_
     T.__itruediv__, T.__ipow__, T.__imod__, T.__ifloordiv__ = T.div_, T.pow_, T.remainder_, T.floor_divide_
+    T.__iand__, T.__ior__, T.__ixor__ = T.bitwise_and_, T.bitwise_or_, T.bitwise_xor_
     for name in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"]:
         setattr(T, name, globals()[name])
     T.greater, T.less, T.greater_equal, T.less_equal, T.not_equal = gt, lt, ge, le, ne
@@ -457,6 +496,7 @@ def _attach():
         self, lambda x: clamp(x, min, max), lambda a: _C.clamp(a, _arr(min), _arr(max), out=a),
         _any_requires_grad(min, max))
     T.clip_ = T.clamp_
+    T.isnan, T.isinf, T.isfinite, T.isposinf, T.isneginf = isnan, isinf, isfinite, isposinf, isneginf
 
 
 _attach()

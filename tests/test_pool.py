@@ -309,3 +309,20 @@ def test_cuda_pool_modules_and_mixed_devices():
     with pytest.raises(RuntimeError, match="same device"):
         fibril._C.max_pool_backward(fibril.randn(2, 3, 4, 4)._data, F.max_pool2d(x, 2, return_indices=True)[1]._data,
                                     (2, 3, 8, 8), 2)
+
+
+@pytest.mark.parametrize("pool,kw,shape", [
+    (F.max_pool2d, dict(kernel_size=(3, 2), stride=(3, 3), padding=(1, 0), dilation=(2, 1), ceil_mode=True),
+     (1, 3, 1, 5)),
+    (F.max_pool1d, dict(kernel_size=3, stride=3, padding=1, dilation=2, ceil_mode=True), (2, 1, 1)),
+])
+def test_window_wholly_in_padding(pool, kw, shape):
+    """Dilation can leave a window with no input under it: -inf, as in torch, and no gradient
+    (its index lies outside the plane; backward used to write there)."""
+    x = fibril.randn(*shape, requires_grad=True)
+    y, idx = pool(x, return_indices=True, **kw)
+    assert np.isneginf(y.detach().numpy()).any()
+    for _ in range(20):
+        x.grad = None
+        pool(x, **kw).sum().backward()
+        assert not x.grad.numpy().any()

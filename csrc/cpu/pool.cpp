@@ -290,7 +290,11 @@ void max_backward(const PoolArgs& a) {
       const int64_t* idx = a.indices + pl * out_plane;
       T* gx = reinterpret_cast<T*>(a.out) + pl * in_plane;
       std::fill(gx, gx + in_plane, T(0));
-      for (int64_t o = 0; o < out_plane; ++o) gx[idx[o]] += g[o];
+      // A window wholly in the padding (dilation can leave one there) is -inf with an index
+      // outside the plane, as in PyTorch; it passes no gradient.
+      for (int64_t o = 0; o < out_plane; ++o) {
+        if (idx[o] >= 0 && idx[o] < in_plane) gx[idx[o]] += g[o];
+      }
     }
   });
 }

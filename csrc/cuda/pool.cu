@@ -68,8 +68,9 @@ __global__ void pool_backward_kernel(const T* g, const int64_t* indices, T* gx, 
     __syncthreads();
     for (int64_t o = threadIdx.x; o < out_plane; o += blockDim.x) {
       const T go = g[plane * out_plane + o];
-      if (kMax) {
-        atomicAdd(gp + indices[plane * out_plane + o], go);
+      if (kMax) {  // a window wholly in the padding has no input to credit (see cpu/pool.cpp)
+        const int64_t at = indices[plane * out_plane + o];
+        if (at >= 0 && at < in_plane) atomicAdd(gp + at, go);
         continue;
       }
       const PoolWindow wh = pool_window(h, o / w.out), ww = pool_window(w, o % w.out);

@@ -2,6 +2,8 @@
 composed losses, against a float64 numpy reference and PyTorch (forward and gradients),
 gradcheck, extreme logits, non-contiguous inputs and bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -197,6 +199,77 @@ def test_bce_with_logits_pos_weight_and_extremes():
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+def np_sigmoid(x):
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bce_with_logits_gradient_is_sigmoid_minus_target(weighted):
+    """Exact 0 logits (where max(-x, 0) has a one-sided derivative) and large |x|, where a
+    thresholded softplus(-x) ~ -x would lose the whole loss of t = 0, x << 0."""
+    x = np.array([[0.0, 0.0, 0.0, -21.0, 21.0], [-30.0, 30.0, -100.0, 100.0, 0.0]])
+    t = np.array([[0.0, 0.5, 1.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0, 0.3]])
+    pw = np.array([2.0, 0.5, 1.5, 3.0, 1.0]) if weighted else None
+    w = np.array([[1.0], [2.5]]) if weighted else None
+    lw = 1.0 if pw is None else 1.0 + (pw - 1.0) * t
+    scale = 1.0 if w is None else w
+    want_loss = scale * ((1.0 - t) * x + lw * np.logaddexp(0.0, -x))
+    want_grad = scale * ((1.0 - t) - lw * np_sigmoid(-x))
+
+    def fkw(lib):
+        return {} if not weighted else {"weight": lib.tensor(w), "pos_weight": lib.tensor(pw)}
+
+    fx = fibril.tensor(x, requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(fx, fibril.tensor(t), reduction="none", **fkw(fibril))
+    np.testing.assert_allclose(loss.detach().numpy(), want_loss, rtol=1e-12)
+    loss.sum().backward()
+    # (1 - t) - sigmoid(-x) cancels: about an ulp of 1 off where it nearly vanishes
+    np.testing.assert_allclose(fx.grad.numpy(), want_grad, rtol=1e-12, atol=1e-15)
+    check_op(lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="none", **fkw(fibril)),
+             lambda a, b: TF.binary_cross_entropy_with_logits(a, b, reduction="none", **fkw(torch)),
+             [x, t], atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bce_gradient_where_input_is_0_or_1(dtype):
+    """(x - t) / max(x (1 - x), 1e-12) for the input, PyTorch's rule, not NaN; the target's,
+    log(1 - x) - log(x), with the forward's -100 clamps (torch has +-inf where x is 0 or 1)."""
+    x = np.array([0.0, 1.0, 0.3, 0.0, 1.0, 0.5], dtype)
+    t = np.array([0.0, 1.0, 1.0, 0.4, 0.25, 0.5], dtype)
+    w = np.array([2.0, 1.0, 0.5, 1.0, 3.0, 1.0], dtype)
+    fx, ft = fibril.tensor(x, requires_grad=True), fibril.tensor(t, requires_grad=True)
+    F.binary_cross_entropy(fx, ft, weight=fibril.tensor(w), reduction="sum").backward()
+    x64, t64 = x.astype(np.float64), t.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        log_x, log_1mx = np.maximum(np.log(x64), -100), np.maximum(np.log1p(-x64), -100)
+    np.testing.assert_allclose(fx.grad.numpy(), w * (x64 - t64) / np.maximum(x64 * (1 - x64), 1e-12), rtol=1e-6)
+    np.testing.assert_allclose(ft.grad.numpy(), w * (log_1mx - log_x), rtol=1e-6)
+    if torch is not None:
+        tx, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+        TF.binary_cross_entropy(tx, tt, weight=torch.tensor(w), reduction="sum").backward()
+        np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+        inside = (x > 0) & (x < 1)
+        np.testing.assert_allclose(ft.grad.numpy()[inside], tt.grad.numpy()[inside], rtol=1e-6)
+
+
+def test_bce_after_saturated_float32_sigmoid():
+    """float32 sigmoid(20) is exactly 1 and sigmoid(-120) exactly 0: a right answer there has
+    zero gradient, not NaN."""
+    z, t = np.array([20.0, -120.0, 0.5], np.float32), np.array([1.0, 0.0, 1.0], np.float32)
+    fz = fibril.tensor(z, requires_grad=True)
+    F.binary_cross_entropy(F.sigmoid(fz), fibril.tensor(t)).backward()
+    assert fz.grad.numpy()[0] == 0 and fz.grad.numpy()[1] == 0
+    np.testing.assert_allclose(fz.grad.numpy()[2], (np_sigmoid(0.5) - 1) / 3, rtol=1e-6)
+
+
+def test_bce_rejects_input_outside_unit_interval():
+    for bad in ([0.5, 1.5], [-0.1], [np.nan, 0.5]):
+        with pytest.raises(RuntimeError, match="between 0 and 1"):
+            F.binary_cross_entropy(fibril.tensor(bad), fibril.full((len(bad),), 0.5))
+    assert F.binary_cross_entropy(fibril.tensor([0.0, 1.0]), fibril.tensor([0.0, 1.0])).item() == 0.0
+    assert F.binary_cross_entropy(fibril.zeros(0), fibril.zeros(0), reduction="sum").item() == 0.0
+
+
 def test_kl_div_batchmean():
     rng = np.random.default_rng(6)
     x, t = np.log(rng.dirichlet(np.ones(4), 3)), rng.dirichlet(np.ones(4), 3)
@@ -226,7 +299,68 @@ def test_multi_margin_loss(p, weighted):
              make_inputs([(4, 5)], low=-0.5, high=0.5), atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy", "kl_div"])
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multi_margin_loss_no_gradient_at_the_hinge(p, weighted):
+    """Terms margin - x[y] + x[j] that are exactly 0 pass no gradient, as torch counts only
+    terms > 0."""
+    x = fibril.tensor([[0.0, 1.0, 1.0]], requires_grad=True)
+    F.multi_margin_loss(x, fibril.tensor([1]), p=p).backward()  # terms: 0 (j = 0), 1 (j = 2)
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, -p / 3, p / 3]], rtol=1e-6)
+    a = np.array([[0.0, 1.0, 1.0], [0.0, 1.0, 1.0], [0.5, -0.5, 0.25], [2.0, 2.0, 1.0]])
+    target = np.array([1, 2, 0, 0])
+    w = np.array([0.5, 1.0, 2.0])
+    fkw = {"weight": fibril.tensor(w)} if weighted else {}
+    tkw = {"weight": torch.tensor(w)} if weighted and torch is not None else {}
+    check_op(lambda x: F.multi_margin_loss(x, fibril.tensor(target), p=p, reduction="sum", **fkw),
+             lambda x: TF.multi_margin_loss(x, torch.tensor(target), p=p, reduction="sum", **tkw),
+             [a], atol=1e-12, rtol=1e-12, gradcheck=False)
+
+
+BROADCASTING = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"]  # warn, as torch
+SILENTLY_BROADCASTING = ["kl_div", "hinge_embedding_loss"]
+
+
+@pytest.mark.parametrize("shapes", [((3, 1), (3, 4)), ((3, 4), (3, 1)), ((4,), (2, 4))])
+@pytest.mark.parametrize("name", BROADCASTING + SILENTLY_BROADCASTING)
+@pytest.mark.filterwarnings("ignore:.*different to the input size", "ignore:reduction")
+def test_elementwise_losses_broadcast_target_as_torch(name, shapes):
+    rng = np.random.default_rng(8)
+    x = rng.uniform(-2.0, 0.0, size=shapes[0])
+    t = rng.uniform(0.05, 1.0, size=shapes[1])
+    if name == "hinge_embedding_loss":
+        t = np.where(t < 0.5, -1.0, 1.0)
+    fx, ft = fibril.tensor(x), fibril.tensor(t)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(F, name)(fx, ft)
+    warned = [w for w in caught if "different to the input size" in str(w.message)]
+    assert len(warned) == (name in BROADCASTING)
+    assert all(w.category is UserWarning and w.filename == __file__ for w in warned)
+    np_fn = {"mse_loss": lambda a, b: ((a - b) ** 2).mean(), "l1_loss": lambda a, b: np.abs(a - b).mean()}.get(name)
+    check_op(lambda a, b: getattr(F, name)(a, b), lambda a, b: getattr(TF, name)(a, b), [x, t],
+             numpy_fn=np_fn, atol=1e-12, rtol=1e-12)
+
+
+def test_margin_ranking_loss_broadcasts_inputs_of_one_ndim():
+    rng = np.random.default_rng(9)
+    y = np.where(rng.random((1, 4)) < 0.5, -1.0, 1.0)
+    check_op(lambda a, b: F.margin_ranking_loss(a, b, fibril.tensor(y), margin=0.1),
+             lambda a, b: TF.margin_ranking_loss(a, b, torch.tensor(y), margin=0.1),
+             make_inputs([(3, 4), (3, 1)]), atol=1e-12)
+    with pytest.raises(ValueError, match=r"\[3, 4\].*\[3, 4\].*\[4\]"):
+        F.margin_ranking_loss(fibril.zeros(3, 4), fibril.zeros(3, 4), fibril.ones(4))
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits"])
+def test_bce_target_of_another_size_is_value_error(name):
+    """torch raises for these even where the shapes broadcast."""
+    with pytest.raises(ValueError, match=r"\[3, 4\].*\[3, 1\]"):
+        getattr(F, name)(fibril.full((3, 1), 0.5), fibril.full((3, 4), 0.5))
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+                                  "binary_cross_entropy_with_logits", "kl_div", "hinge_embedding_loss"])
 def test_elementwise_loss_shape_mismatch_names_both(name):
     with pytest.raises(ValueError, match=r"\[2, 3\].*\[3, 2\]"):
         getattr(F, name)(fibril.full((3, 2), 0.5), fibril.full((2, 3), 0.5))

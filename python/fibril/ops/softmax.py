@@ -1,15 +1,22 @@
 """Softmax family: softmax, log_softmax and the losses, PyTorch names and semantics.
 
 softmax, log_softmax and the class-index losses (cross_entropy, nll_loss) are fused kernels,
-forward and backward one _C call each. The elementwise losses (binary cross entropy, mse,
-l1, smooth l1/huber, hinge and margin losses, kl_div) and cross_entropy with class
-probabilities are composed from elementwise and reduce ops, which give their gradients."""
+forward and backward one _C call each. The elementwise losses (binary cross entropy with
+logits, mse, l1, smooth l1/huber, hinge and margin losses, kl_div) and cross_entropy with
+class probabilities are composed from elementwise and reduce ops, which give their gradients;
+binary_cross_entropy is a Function of its own, for PyTorch's gradients where x is 0 or 1."""
+
+import math
+import warnings
+
+import numpy as np
 
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import index
+from .activation import relu, softplus
 from .gather import gather, one_hot
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -94,6 +101,28 @@ def _same_shape(name, input, target):
                          f"{list(input.shape)}")
 
 
+def _broadcasts(*tensors):
+    try:
+        np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+    except ValueError:
+        return False
+    return True
+
+
+def _broadcast_target(name, input, target, warn=True, stacklevel=3):
+    """A target of another size broadcasts against the input, as in torch; mse, l1, smooth l1
+    and huber warn that it is likely a mistake (stacklevel: the user's frame)."""
+    if tuple(input.shape) == tuple(target.shape):
+        return
+    if not _broadcasts(input, target):
+        raise ValueError(f"{name}: target shape {list(target.shape)} does not broadcast with input shape "
+                         f"{list(input.shape)}")
+    if warn:
+        warnings.warn(f"{name}: using a target size ({list(target.shape)}) that is different to the input size "
+                      f"({list(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", UserWarning, stacklevel=stacklevel)
+
+
 def _class_view(t, ndim):
     """A per-class tensor shaped to broadcast along dim 1 of an ndim input (dim 0 if 1-d)."""
     return t if ndim <= 2 else index.reshape(t, (-1,) + (1,) * (ndim - 2))
@@ -127,22 +156,49 @@ def _weighted(loss, weight):
     return loss if weight is None else ew.mul(loss, weight)
 
 
+def _clamped_logs(x):
+    """log x and log(1 - x), each clamped at -100 as PyTorch does."""
+    return ew.clamp(ew.log(x), min=-100.0), ew.clamp(ew.log1p(ew.neg(x)), min=-100.0)
+
+
+class BinaryCrossEntropy(Function):
+    """-(t log x + (1 - t) log(1 - x)) with PyTorch's gradients: the composed ones are NaN where
+    x is 0 or 1 (0 * inf), which float32 sigmoid reaches."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        ctx.save_for_backward(x, t)
+        log_x, log_1mx = _clamped_logs(x)
+        return ew.neg(ew.add(ew.mul(t, log_x), ew.mul(ew.sub(1.0, t), log_1mx)))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            gx = ew.div(ew.mul(g, ew.sub(x, t)), ew.clamp(ew.mul(x, ew.sub(1.0, x)), min=1e-12))
+        if ctx.needs_input_grad[1]:
+            log_x, log_1mx = _clamped_logs(x)
+            gt = ew.mul(g, ew.sub(log_1mx, log_x))
+        return gx, gt
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """-w (t log x + (1 - t) log(1 - x)), each log clamped at -100 as PyTorch does."""
     _check_reduction("binary_cross_entropy", reduction)
     _same_shape("binary_cross_entropy", input, target)
-    log_x = ew.clamp(ew.log(input), min=-100.0)
-    log_1mx = ew.clamp(ew.log1p(ew.neg(input)), min=-100.0)
-    loss = ew.neg(ew.add(ew.mul(target, log_x), ew.mul(ew.sub(1.0, target), log_1mx)))
-    return _reduce(_weighted(loss, weight), reduction)
+    if input.numel() and not ew.logical_and(ew.ge(input, 0), ew.le(input, 1)).all().item():
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    return _reduce(_weighted(BinaryCrossEntropy.apply(input, target), weight), reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
-    """(1 - t) x + (1 + (pw - 1) t) log(1 + e^-x), with log(1 + e^-x) = log1p(e^-|x|) + max(-x, 0)."""
+    """(1 - t) x + (1 + (pw - 1) t) softplus(-x); its gradient is sigmoid(x) - t without pos_weight."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    softplus_neg = ew.add(ew.log1p(ew.exp(ew.neg(ew.abs(input)))), ew.clamp(ew.neg(input), min=0.0))
+    # No threshold: softplus(-x) ~ -x beyond it would drop the tail that is all the loss where
+    # t = 0 and x << 0, after (1 - t) x cancels -x.
+    softplus_neg = softplus(ew.neg(input), threshold=math.inf)
     log_weight = 1.0 if pos_weight is None else ew.add(ew.mul(ew.sub(pos_weight, 1.0), target), 1.0)
     loss = ew.add(ew.mul(ew.sub(1.0, target), input), ew.mul(log_weight, softplus_neg))
     return _reduce(_weighted(loss, weight), reduction)
@@ -150,20 +206,20 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _check_reduction("mse_loss", reduction)
-    _same_shape("mse_loss", input, target)
+    _broadcast_target("mse_loss", input, target)
     d = ew.sub(input, target)
     return _reduce(ew.mul(d, d), reduction)
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     _check_reduction("l1_loss", reduction)
-    _same_shape("l1_loss", input, target)
+    _broadcast_target("l1_loss", input, target)
     return _reduce(ew.abs(ew.sub(input, target)), reduction)
 
 
 def _huber(name, input, target, reduction, delta, scale):
     _check_reduction(name, reduction)
-    _same_shape(name, input, target)
+    _broadcast_target(name, input, target, stacklevel=4)
     d = ew.abs(ew.sub(input, target))
     quadratic = ew.mul(ew.mul(d, d), 0.5 * scale / delta if delta else 0.0)
     linear = ew.mul(ew.sub(d, 0.5 * delta), scale)
@@ -188,7 +244,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     """target (log target - input), 0 where target is 0; reduction 'batchmean' divides by dim 0."""
     if reduction not in _REDUCTIONS + ("batchmean",):
         raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
-    _same_shape("kl_div", input, target)
+    _broadcast_target("kl_div", input, target, warn=False)
     if log_target:
         loss = ew.mul(ew.exp(target), ew.sub(target, input))
     else:
@@ -203,8 +259,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -y (x1 - x2) + margin)."""
     _check_reduction("margin_ranking_loss", reduction)
-    _same_shape("margin_ranking_loss", input1, input2)
-    _same_shape("margin_ranking_loss", input1, target)
+    if not input1.ndim == input2.ndim == target.ndim or not _broadcasts(input1, input2, target):
+        raise ValueError(f"margin_ranking_loss: input1 {list(input1.shape)}, input2 {list(input2.shape)} and "
+                         f"target {list(target.shape)} must have the same number of dims and broadcast")
     loss = ew.clamp(ew.add(ew.mul(ew.neg(target), ew.sub(input1, input2)), margin), min=0.0)
     return _reduce(loss, reduction)
 
@@ -212,7 +269,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """x where y == 1, max(0, margin - x) where y == -1 (both terms where y is neither)."""
     _check_reduction("hinge_embedding_loss", reduction)
-    _same_shape("hinge_embedding_loss", input, target)
+    _broadcast_target("hinge_embedding_loss", input, target, warn=False)
     zero = ew.mul(input, 0.0)
     hinge = ew.where(ew.ne(target, 1), ew.clamp(ew.sub(margin, input), min=0.0), zero)
     return _reduce(ew.add(hinge, ew.where(ew.ne(target, -1), input, zero)), reduction)
@@ -231,7 +288,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
                          f"{list(input.shape)}")
     classes = x.shape[1]
     picked = gather(x, 1, index.reshape(y, (-1, 1)))
-    terms = ew.clamp(ew.add(ew.sub(x, picked), margin), min=0.0)
+    terms = relu(ew.add(ew.sub(x, picked), margin))  # no gradient at the hinge, as torch
     if p == 2:
         terms = ew.mul(terms, terms)
     if weight is not None:

@@ -116,6 +116,71 @@ def test_index_add(alpha):
              make_inputs([(3, 5), (3, 4)]))
 
 
+def test_index_add_of_a_0d_tensor():
+    out = fibril.zeros(()).index_add(0, fibril.tensor(0), fibril.tensor(5.0))
+    assert out.shape == () and out.item() == 5.0
+
+
+# ------------------------------------------------------------------------------ in-place forms
+INPLACE = [
+    ("scatter", (0, [[1, 0, 2]], np.array([[1.0, 2.0, 3.0]])), {}),
+    ("scatter", (1, [[2], [0], [1]]), {"value": 1.5}),
+    ("scatter_add", (0, [[1, 1, 0], [2, 1, 1]], np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])), {}),
+    ("index_add", (0, [2, 0, 2], np.arange(9.0).reshape(3, 3)), {"alpha": 0.5}),
+    ("masked_fill", (np.array([[True], [False], [True]]), -1.0), {}),
+]
+
+
+def _args(lib, args):
+    """The case's arguments for lib: lists become int64 index tensors, arrays tensors."""
+    return [lib.tensor(a, dtype=lib.int64) if isinstance(a, list) else lib.tensor(a) if isinstance(a, np.ndarray) else a
+            for a in args]
+
+
+@pytest.mark.parametrize("case", range(len(INPLACE)), ids=[c[0] for c in INPLACE])
+def test_inplace_forms_match_out_of_place(case):
+    name, args, kwargs = INPLACE[case]
+    x = fibril.tensor(np.arange(9.0).reshape(3, 3))
+    y = x.clone()
+    version = y._version.value
+    assert getattr(y, name + "_")(*_args(fibril, args), **kwargs) is y
+    assert y._version.value == version + 1
+    expected = getattr(x, name)(*_args(fibril, args), **kwargs).numpy()
+    np.testing.assert_array_equal(y.numpy(), expected)
+    if torch is not None:
+        t = torch.tensor(np.arange(9.0).reshape(3, 3))
+        getattr(t, name + "_")(*_args(torch, args), **kwargs)
+        np.testing.assert_array_equal(y.numpy(), t.numpy())
+    leaf = fibril.tensor(np.zeros((3, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        getattr(leaf, name + "_")(*_args(fibril, args), **kwargs)
+
+
+def _inplace_chain(lib, x, s):
+    y = x * 2
+    y.scatter_(0, lib.tensor([[1, 0, 2]]), s[:1, :3])
+    y.scatter_add_(1, lib.tensor([[0, 0], [2, 1]]), s[:, :2] * s[:, 2:])
+    y.index_add_(0, lib.tensor([2, 2]), s[:, 1:], alpha=0.5)
+    y.masked_fill_(lib.tensor([[True], [False], [True]]), 0.25)
+    y.scatter_(1, lib.tensor([[2], [0], [1]]), 1.5)
+    return y * x
+
+
+def _inplace_on_a_view(lib, x, s):
+    y = x * 1
+    y[:, 1:].index_add_(0, lib.tensor([0, 2]), s[:, :2])
+    y[1].masked_fill_(lib.tensor([True, False, True]), 3.0)
+    y.t().scatter_add_(0, lib.tensor([[2, 0, 1]]), s[1:, 1:])
+    return y * y
+
+
+@pytest.mark.parametrize("program", [_inplace_chain, _inplace_on_a_view], ids=["chain", "view"])
+def test_inplace_forms_gradients(program):
+    from op_check import check_program
+
+    check_program(program, [(3, 3), (2, 4)])
+
+
 # ------------------------------------------------------------------------------ masks, flip, triangles
 def test_masked_fill_broadcasts_and_blocks_gradient():
     mask = rng.random((1, 4)) > 0.5
@@ -349,6 +414,11 @@ BAD = [
     (lambda: x34().index_select(0, fibril.tensor([0, 3])), OOB, r"\[index_select\] index 3 is out of bounds"),
     (lambda: x34().index_select(0, fibril.tensor([-1])), OOB, r"index -1 is out of bounds"),
     (lambda: x34().index_add(0, fibril.tensor([5]), fibril.ones(1, 4).double()), OOB, r"\[index_add\] index 5"),
+    (lambda: x34().index_add(0, fibril.tensor([0, 2]), fibril.ones(1, 4).double()), ValueError,
+     r"source of shape \[1, 4\] must have self's shape \[3, 4\] with dim 0 of size 2"),
+    (lambda: x34().index_add(1, fibril.tensor([0]), fibril.ones(3, 2).double()), ValueError, r"source of shape \[3, 2\]"),
+    (lambda: x34().index_add(0, fibril.tensor([0]), fibril.ones(4).double()), ValueError, r"source of shape \[4\]"),
+    (lambda: fibril.zeros(3).index_add(0, fibril.tensor(1), fibril.tensor(5.0)), ValueError, r"source of shape \[\]"),
     (lambda: x34().scatter_add(0, fibril.tensor([[3]]), x34()), OOB, r"\[scatter_add\] index 3 is out of bounds"),
     (lambda: x34()[[0, 3]], OOB, r"index 3 is out of bounds for dimension 0 with size 3"),
     (lambda: x34()[:, [-5]], OOB, r"index -5 is out of bounds for dimension 1 with size 4"),

@@ -354,3 +354,15 @@ def test_sequential_runs_relu_after_a_following_max_pool(pool):
     for a, b in zip(hooked, plain):
         np.testing.assert_array_equal(a, b)
 
+
+
+@needs_torch
+def test_load_state_dict_takes_torch_tensors():
+    """A torch state dict loads as it is (through DLPack); other values name their type."""
+    t = torch.nn.Linear(3, 2)
+    m = nn.Linear(3, 2)
+    m.load_state_dict(t.state_dict())
+    np.testing.assert_array_equal(m.weight.detach().numpy(), t.weight.detach().numpy())
+    assert m.weight.requires_grad
+    with pytest.raises(RuntimeError, match="expected a Tensor, got builtins.list"):
+        m.load_state_dict({"weight": [[1.0] * 3] * 2, "bias": m.bias})

@@ -1,6 +1,9 @@
 """Reduce ops on Tensors: forward vs numpy (float64) and PyTorch, gradients vs PyTorch and
 gradcheck, over dim subsets, keepdim, and non-contiguous inputs."""
 
+import math
+import warnings
+
 import numpy as np
 import pytest
 
@@ -47,6 +50,69 @@ def test_norm(p):
     np_p = 2 if p == "fro" else p
     check_op(lambda x: x.norm(p, dim=1), lambda x: x.norm(p, dim=1), make_inputs([(4, 6)]),
              numpy_fn=lambda a: np.linalg.norm(a, ord=np_p, axis=1), atol=1e-9, rtol=1e-9)
+
+
+def test_std_gradient_is_zero_where_the_std_is_zero():
+    x = fibril.tensor([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]], dtype=fibril.float64, requires_grad=True)
+    x.std(1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5]])
+
+
+def test_var_of_one_element_is_nan_with_a_nan_gradient():
+    x = fibril.tensor([3.0], requires_grad=True)
+    y = x.var()
+    y.backward()
+    assert math.isnan(y.item()) and math.isnan(x.grad.item())
+
+
+# (values, dim, correction) with N - correction <= 0, over all elements (torch's own rule) or
+# along dims: the values and gradients are inf or nan, as torch's, never an exception.
+NO_DOF = [([3.0], None, 1), ([[3.0], [4.0]], 1, 1), ([[3.0, 4.0]], 1, 2), ([[3.0, 4.0]], 1, 3),
+          ([[3.0, 3.0]], 1, 3), ([[2.0, 2.0, 5.0]], None, 3), ([[3.0, 4.0]], None, 2), ([[3.0, 4.0]], (0, 1), 3)]
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("case", range(len(NO_DOF)))
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_moments_without_degrees_of_freedom_match_torch(name, case, keepdim):
+    values, dim, correction = NO_DOF[case]
+    x = fibril.tensor(values, dtype=fibril.float64, requires_grad=True)
+    t = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    y = getattr(x, name)(dim, correction=correction, keepdim=keepdim)
+    with warnings.catch_warnings():  # torch warns that there are no degrees of freedom
+        warnings.simplefilter("ignore")
+        r = getattr(t, name)(dim, correction=correction, keepdim=keepdim)
+    cot = np.linspace(-1.0, 2.0, r.numel()).reshape(tuple(r.shape))
+    y.backward(fibril.tensor(cot))
+    r.backward(torch.tensor(cot))
+    np.testing.assert_array_equal(y.detach().numpy(), r.detach().numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+NORM_ZEROS = np.array([[0.0, 1.0, -2.0, 0.5], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.0, -1.0]])
+
+
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (1, False), (1, True), (0, True), ((0, 1), False)])
+@pytest.mark.parametrize("p", [0, 0.5, 1, 1.5, 2, 3, float("inf"), float("-inf"), "fro"])
+def test_norm_gradient_at_zeros(p, dim, keepdim):
+    """Zero elements (and all-zero rows) get a zero gradient for every p, as in torch."""
+    if dim is None:
+        fib, tor = (lambda x: x.norm(p)), (lambda t: t.norm(p))
+    else:
+        fib, tor = (lambda x: x.norm(p, dim, keepdim)), (lambda t: t.norm(p, dim, keepdim))
+    x = fibril.tensor(NORM_ZEROS, requires_grad=True)
+    fib(x).sum().backward()
+    assert x.grad.shape == x.shape and np.all(x.grad.numpy()[NORM_ZEROS == 0] == 0)
+    check_op(fib, tor, [NORM_ZEROS], atol=1e-12, rtol=1e-12, gradcheck=False)
+
+
+def test_norm_gradcheck_with_zeros_where_differentiable():
+    (a,) = make_inputs([(3, 4)])
+    a[0, 1] = a[2, 0] = 0.0
+    for p in (1.5, 3):
+        x = fibril.tensor(a, requires_grad=True)
+        assert fibril.testing.gradcheck(lambda t: t.norm(p, 1), [x])
 
 
 @pytest.mark.parametrize("keepdim", [False, True])

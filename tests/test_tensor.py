@@ -73,6 +73,25 @@ def test_arange_matches_torch(args, kwargs):
         np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("args, expected", [
+    ((0, 2.5, 1), [0, 1]), ((0.5, 3, 1), [0, 1, 2]), ((2.5, 0, -1.5), [2, 1]), ((-0.5, 2, 1), [0, 1]),
+    ((0, 3, 1.5), [0, 1, 2]), ((5.7,), [0, 1, 2, 3, 4]), ((0, 1, 0.25), None), ((1, 2.5, 0.5), None),
+])
+def test_arange_with_an_integer_dtype_truncates_bounds_and_step_like_torch(args, expected):
+    if expected is None:  # the step truncates to 0
+        with pytest.raises(ValueError, match="step must be nonzero"):
+            fibril.arange(*args, dtype=fibril.int64)
+    else:
+        got = fibril.arange(*args, dtype=fibril.int64)
+        assert got.dtype == fibril.int64 and got.tolist() == expected
+    if torch is not None:
+        if expected is None:
+            with pytest.raises((ValueError, RuntimeError), match="step must be nonzero"):
+                torch.arange(*args, dtype=torch.int64)
+        else:
+            assert torch.arange(*args, dtype=torch.int64).tolist() == expected
+
+
 def test_arange_and_linspace_errors():
     with pytest.raises(ValueError, match="nonzero"):
         fibril.arange(0, 5, 0)
@@ -105,6 +124,31 @@ def test_attributes_and_conversions():
     assert fibril.tensor(3).__index__() == 3
     with pytest.raises(TypeError):
         fibril.tensor(3.5).__index__()
+
+
+@pytest.mark.parametrize("lib", [fibril] + ([torch] if torch is not None else []), ids=lambda m: m.__name__)
+def test_new_factories_take_dtype_and_device_from_self(lib):
+    t = lib.tensor([1.5], dtype=lib.float64)
+    assert t.new_tensor([1, 2]).dtype == lib.float64 and t.new_tensor([1, 2]).tolist() == [1.0, 2.0]
+    assert t.new_zeros(2, 3).shape == (2, 3) and t.new_zeros((2, 3)).tolist() == [[0.0] * 3] * 2
+    assert t.new_ones([2]).tolist() == [1.0, 1.0] and t.new_ones(2).dtype == lib.float64
+    assert t.new_full((2,), 3).tolist() == [3.0, 3.0] and t.new_full((2,), 3).dtype == lib.float64
+    assert t.new_empty(2, 0).shape == (2, 0) and t.new_empty((1,)).dtype == lib.float64
+    i = lib.tensor([1, 2])
+    assert i.new_tensor([1.5]).tolist() == [1] and i.new_full((2,), 3.7).tolist() == [3, 3]
+    assert i.new_zeros(2, dtype=lib.float64).dtype == lib.float64
+    assert t.new_zeros(2, requires_grad=True).requires_grad and t.new_tensor([1.0]).device == t.device
+    assert not t.requires_grad_().new_tensor([1.0]).requires_grad
+
+
+def test_softmax_and_log_softmax_methods():
+    a = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]])
+    x = fibril.tensor(a)
+    e = np.exp(a - a.max(1, keepdims=True))
+    np.testing.assert_allclose(x.softmax(1).numpy(), e / e.sum(1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(x.log_softmax(dim=-1).numpy(), np.log(e / e.sum(1, keepdims=True)), rtol=1e-12)
+    np.testing.assert_array_equal(x.softmax(0).numpy(), fibril.softmax(x, 0).numpy())
+    assert fibril.tensor(a, dtype=fibril.float32).log_softmax(1, dtype=fibril.float64).dtype == fibril.float64
 
 
 @pytest.mark.parametrize("method, dtype", [("float", "float32"), ("double", "float64"), ("long", "int64"),

@@ -73,6 +73,16 @@ def from_dlpack(obj):
     return Tensor._wrap(_interop.from_dlpack(obj))
 
 
+def from_foreign(value):
+    """value itself if it is a fibril Tensor, else a fibril copy of another library's tensor
+    (torch's: anything with __dlpack__), so that its state dicts load as they are."""
+    if isinstance(value, Tensor):
+        return value
+    if hasattr(value, "__dlpack__"):
+        return from_dlpack(value.detach() if hasattr(value, "detach") else value).clone()
+    raise TypeError(f"expected a tensor, got {type(value).__module__}.{type(value).__name__}")
+
+
 def empty(*size, dtype=None, device=None, requires_grad=False):
     array = _C.Array.empty(_size(size), _dtype(dtype) or _C.float32, _device(device or "cpu"))
     return _finish(array, None, None, requires_grad)
@@ -121,17 +131,16 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     """Values start, start+step, ... < end; float32 when any bound is a float, else int64."""
     if end is None:
         start, end = 0, start
+    is_float = any(isinstance(v, float) for v in (start, end, step))
+    dtype = _dtype(dtype) or (_C.float32 if is_float else _C.int64)
+    if not dtype.is_floating_point:  # torch truncates the bounds and step first: arange(0, 1, 0.5) has step 0
+        start, end, step = builtins.int(start), builtins.int(end), builtins.int(step)
     if step == 0:
         raise ValueError("arange: step must be nonzero")
     count = math.ceil((end - start) / step)
     if count < 0:
         raise ValueError(f"arange: upper bound {end} and lower bound {start} inconsistent with step sign {step}")
-    is_float = any(isinstance(v, float) for v in (start, end, step))
-    dtype = _dtype(dtype) or (_C.float32 if is_float else _C.int64)
-    if dtype.is_floating_point:
-        values = start + np.arange(count, dtype=np.float64) * step
-    else:
-        values = start + np.arange(count, dtype=np.int64) * builtins.int(step)
+    values = start + np.arange(count, dtype=np.float64 if dtype.is_floating_point else np.int64) * step
     return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 

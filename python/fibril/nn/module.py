@@ -5,6 +5,7 @@ with strict loading, dtype/device conversion in place, forward hooks and a PyTor
 import collections
 import itertools
 
+from .. import creation
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .parameter import Parameter
@@ -356,14 +357,18 @@ class Module:
         missing = [key for key in expected if key not in state_dict]
         unexpected = [key for key in state_dict if key not in expected]
         errors = []
+        values = {}
         for key, value in state_dict.items():
             if key not in expected:
                 continue
             module, name, kind = expected[key]
             target = module._parameters[name] if kind == "param" else module._buffers[name]
+            if not isinstance(value, Tensor) and hasattr(value, "__dlpack__"):
+                value = creation.from_foreign(value)  # a torch state dict loads as it is
+            values[key] = value
             if not isinstance(value, Tensor):
                 errors.append(f'While copying the parameter named "{key}", expected a Tensor, '
-                              f"got {type(value).__name__}.")
+                              f"got {type(value).__module__}.{type(value).__name__}.")
             elif tuple(value.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
                               f"checkpoint, the shape in current model is {target.shape}.")
@@ -375,9 +380,7 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         with no_grad():
-            for key, value in state_dict.items():
-                if key not in expected:
-                    continue
+            for key, value in values.items():
                 module, name, kind = expected[key]
                 if kind == "param":
                     target = module._parameters[name]

@@ -128,7 +128,14 @@ def index_select(x, dim, index):
 def index_add(x, dim, index, source, alpha=1):
     if source.dtype != x.dtype:
         raise TypeError(f"index_add(): source dtype {source.dtype.name} must match self dtype {x.dtype.name}")
-    return IndexAdd.apply(x, dim, _as_index(index, x.device), source if alpha == 1 else ew.mul(source, alpha))
+    index = _as_index(index, x.device)
+    # source is x's shape with dim resized to the index's length; the kernel would broadcast it.
+    expected = list(x.shape) if x.ndim else [1]
+    expected[_wrap_dim(dim, len(expected))] = index.numel()
+    if source.ndim != x.ndim or (list(source.shape) or [1]) != expected:
+        raise ValueError(f"index_add(): source of shape {list(source.shape)} must have self's shape "
+                         f"{list(x.shape)} with dim {dim} of size {index.numel()} (the number of indices)")
+    return IndexAdd.apply(x, dim, index, source if alpha == 1 else ew.mul(source, alpha))
 
 
 # ------------------------------------------------------------------------------ masks
@@ -428,6 +435,18 @@ def embedding(indices, weight):
     return view_ops.reshape(rows, tuple(indices.shape) + (weight.shape[1],))
 
 
+def _inplace(fn):
+    """fn's in-place form x.fn_(...): fn out of place, its values copied into x (see apply_inplace)."""
+
+    def method(x, *args, **kwargs):
+        needs_graph = any(isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values()))
+        return view_ops.apply_inplace(x, lambda t: fn(t, *args, **kwargs),
+                                      lambda a: a.copy_(fn(Tensor._wrap(a), *args, **kwargs)._data), needs_graph)
+
+    method.__name__ = fn.__name__ + "_"
+    return method
+
+
 def _attach():
     Tensor.gather = gather
     Tensor.scatter = scatter
@@ -435,6 +454,8 @@ def _attach():
     Tensor.index_select = index_select
     Tensor.index_add = index_add
     Tensor.masked_fill = masked_fill
+    for fn in (scatter, scatter_add, index_add, masked_fill):
+        setattr(Tensor, fn.__name__ + "_", _inplace(fn))
     Tensor.masked_select = masked_select
     Tensor.nonzero = nonzero
     Tensor.flip = flip

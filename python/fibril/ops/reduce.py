@@ -4,6 +4,7 @@ from elementwise ops, broadcast back over the reduced dims."""
 
 import builtins
 import collections
+import math
 import numbers
 
 from .. import _C
@@ -173,6 +174,7 @@ class Moments(Function):
     def forward(ctx, x, dim, correction, keepdim, is_std):
         out = Tensor._wrap((_C.std if is_std else _C.var)(x._data, _c_dims(dim), correction, keepdim))
         ctx.dims, ctx.keepdim, ctx.correction, ctx.is_std = _dims(dim, x.ndim), keepdim, correction, is_std
+        ctx.whole = dim is None or x.ndim == 0
         ctx.save_for_backward(x, out)
         return out
 
@@ -185,11 +187,17 @@ class Moments(Function):
             count *= shape[d]
         centered = ew.sub(x, mean(x, dims, keepdim=True))
         g = _restore(g, shape, dims, ctx.keepdim)
-        scale = 2.0 / (count - ctx.correction)
-        if ctx.is_std:  # d std = d var / (2 std)
-            return ew.mul(ew.div(g, ew.mul(_restore(out, shape, dims, ctx.keepdim), 2.0)),
-                          ew.mul(centered, scale)), None, None, None, None
-        return ew.mul(g, ew.mul(centered, scale)), None, None, None, None
+        if ctx.is_std:  # d std = d var / (2 std), 0 where std is 0 (as torch)
+            out = _restore(out, shape, dims, ctx.keepdim)
+            g = ew.where(ew.eq(out, 0), 0.0, ew.div(g, ew.mul(out, 2.0)))
+        dof = count - ctx.correction
+        if dof > 0:
+            grad = ew.mul(ew.mul(g, 2.0 / dof), centered)
+        elif ctx.whole:  # no degrees of freedom left, as torch: inf, nan where x is at the mean
+            grad = ew.where(ew.eq(centered, 0), ew.mul(g, math.nan), ew.mul(g, math.inf))
+        else:  # torch's 2 / (n - correction) along dims: inf at 0, negative below
+            grad = ew.mul(ew.mul(g, 2.0 / dof if dof else math.inf), centered)
+        return grad, None, None, None, None
 
 
 def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
@@ -218,21 +226,26 @@ class Norm(Function):
 
     @staticmethod
     def backward(ctx, g):
+        from ..creation import zeros_like
+
         x, out = ctx.saved_tensors
         p, dims, shape = ctx.p, ctx.dims, x.shape
+        if p == 0:  # a count of non-zeros: piecewise constant
+            return zeros_like(x), None, None, None
         g, out = _restore(g, shape, dims, ctx.keepdim), _restore(out, shape, dims, ctx.keepdim)
-        if p in (2, 2.0, "fro"):
+        if p in (2, "fro"):
             grad = ew.where(ew.eq(out, 0), 0.0, ew.div(ew.mul(g, x), out))
         elif p == 1:
             grad = ew.mul(g, ew.sign(x))
         elif p in (float("inf"), float("-inf")):
             hit = ew.eq(ew.abs(x), out)
             grad = ew.where(hit, ew.div(ew.mul(g, ew.sign(x)), sum(hit, dims, keepdim=True)), 0.0)
-        elif p == 0:
-            grad = ew.mul(g, 0.0)
-        else:  # x |x|^(p-2) / norm^(p-1)
-            grad = ew.where(ew.eq(out, 0), 0.0, ew.div(ew.mul(ew.mul(g, x), ew.pow(ew.abs(x), p - 2)),
-                                                      ew.pow(out, p - 1)))
+        elif p < 1:  # sign(x) |x|^(p-1) norm^(1-p), 0 at x = 0
+            scaled = ew.where(ew.eq(x, 0), 0.0, ew.mul(ew.sign(x), ew.pow(ew.abs(x), p - 1)))
+            grad = ew.mul(ew.mul(scaled, g), ew.pow(out, 1 - p))
+        else:  # sign(x) |x|^(p-1) / norm^(p-1), 0 where the norm is 0
+            scaled = ew.mul(ew.sign(x), ew.pow(ew.abs(x), p - 1))
+            grad = ew.mul(scaled, ew.where(ew.eq(out, 0), 0.0, ew.div(g, ew.pow(out, p - 1))))
         return grad, None, None, None
 
 

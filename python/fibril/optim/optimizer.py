@@ -24,15 +24,6 @@ class _Required:
 required = _Required()
 
 
-def _as_fibril(value):
-    """A fibril tensor from a fibril one, or from another library's (torch) via DLPack."""
-    if isinstance(value, Tensor):
-        return value
-    if hasattr(value, "__dlpack__"):
-        return creation.from_dlpack(value.detach() if hasattr(value, "detach") else value).clone()
-    raise TypeError(f"optimizer state holds a {type(value).__name__}, expected a tensor")
-
-
 class Optimizer:
     def __init__(self, params, defaults):
         if defaults.get("differentiable"):
@@ -168,7 +159,7 @@ class Optimizer:
             if key == "step":
                 return creation.tensor(float(value.item() if hasattr(value, "item") else value), dtype=float32)
             if isinstance(value, Tensor) or hasattr(value, "__dlpack__"):
-                value = _as_fibril(value)
+                value = creation.from_foreign(value)
                 if value.is_floating_point():
                     value = value.to(param.dtype)
                 return value.clone()  # never shares memory with the dict loaded

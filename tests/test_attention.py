@@ -1,8 +1,8 @@
 """Attention family: scaled_dot_product_attention against a float64 numpy reference
 (softmax(q k^T scale + mask) v) over sequence lengths 1 to 1000, head dims 16 to 256, cross
-attention, causal and masked, fully masked rows; gradients against PyTorch and gradcheck;
-dropout reproducibility and its gradients; the float32 probabilities' accuracy (the kernel's exp);
-thread-count independence; bad input."""
+attention, causal and masked, fully masked rows, broadcast batch and head dims; gradients
+against PyTorch and gradcheck; dropout reproducibility and its gradients; the float32
+probabilities' accuracy (the kernel's exp); thread-count independence; bad input."""
 
 import math
 
@@ -174,6 +174,67 @@ def test_float32_parity_with_torch():
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-4, rtol=1e-3)
 
 
+# (query, key, value) shapes whose batch and head dims broadcast, and a mask shape for each
+BROADCAST = [((2, 3, 8), (1, 4, 8), (1, 4, 8), (3, 4)),
+             ((2, 3, 8), (4, 8), (4, 8), (2, 3, 4)),
+             ((3, 8), (2, 4, 8), (2, 4, 8), (2, 1, 4)),
+             ((2, 3, 5, 8), (2, 1, 6, 8), (2, 1, 6, 8), (1, 3, 5, 6)),
+             ((1, 3, 5, 8), (2, 3, 6, 8), (2, 1, 6, 4), (2, 1, 1, 6)),
+             ((2, 1, 5, 8), (1, 3, 6, 8), (1, 3, 6, 8), (5, 6))]
+
+
+@pytest.mark.parametrize("shapes", BROADCAST)
+@pytest.mark.parametrize("mask", [None, "bool", "additive"])
+def test_broadcast_batch_dims(shapes, mask):
+    """Against the float64 reference (numpy's matmul broadcasts the same way), and gradcheck."""
+    arrays = [rand(s, seed) for seed, s in enumerate(shapes[:3])]
+    rng = np.random.default_rng(8)
+    m = {None: None, "bool": rng.random(shapes[3]) < 0.7, "additive": rng.standard_normal(shapes[3])}[mask]
+    np.testing.assert_allclose(run(*arrays, m, is_causal=mask is None), np_attention(*arrays, m, mask is None),
+                               atol=1e-12, rtol=1e-10)
+    xs = [fibril.tensor(a, requires_grad=True) for a in arrays]
+    fm = None if m is None else fibril.tensor(m)
+    assert fibril.testing.gradcheck(lambda *t: F.scaled_dot_product_attention(*t, attn_mask=fm), xs)
+
+
+@needs_torch
+@pytest.mark.parametrize("shapes", BROADCAST)
+@pytest.mark.parametrize("mask,causal", [(None, False), (None, True), ("bool", False), ("additive", False)])
+def test_broadcast_batch_dims_vs_torch(shapes, mask, causal):
+    arrays = [rand(s, seed + 60) for seed, s in enumerate(shapes[:3])]
+    rng = np.random.default_rng(9)
+    m = {None: None, "bool": rng.random(shapes[3]) < 0.7, "additive": rng.standard_normal(shapes[3])}[mask]
+    xs = [fibril.tensor(a, requires_grad=True) for a in arrays]
+    out = F.scaled_dot_product_attention(*xs, attn_mask=None if m is None else fibril.tensor(m), is_causal=causal)
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ref = TF.scaled_dot_product_attention(*ts, attn_mask=None if m is None else torch.tensor(m), is_causal=causal)
+    assert tuple(out.shape) == tuple(ref.shape)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-12, rtol=1e-10)
+    cot = rng.standard_normal(tuple(ref.shape))
+    out.backward(fibril.tensor(cot))
+    ref.backward(torch.tensor(cot))
+    for x, t in zip(xs, ts):
+        assert x.grad.shape == x.shape
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-11, rtol=1e-9)
+
+
+def test_broadcast_equals_materialized_with_dropout():
+    """A broadcast key and value give what their materialized copies give, dropout included,
+    and their gradients are those of the copies summed over the broadcast dims."""
+    q, k, v = rand((2, 3, 7, 8), 70), rand((1, 3, 9, 8), 71), rand((2, 1, 9, 5), 72)
+    results = []
+    for kk, vv in ((k, v), (np.broadcast_to(k, (2, 3, 9, 8)).copy(), np.broadcast_to(v, (2, 3, 9, 5)).copy())):
+        xs = [fibril.tensor(a, requires_grad=True) for a in (q, kk, vv)]
+        out = F.scaled_dot_product_attention(*xs, dropout_p=0.3, generator=_seeded(4))
+        out.backward(fibril.tensor(rand(out.shape, 73)))
+        results.append([out.detach().numpy()] + [x.grad.numpy() for x in xs])
+    (out, gq, gk, gv), (out_m, gq_m, gk_m, gv_m) = results
+    np.testing.assert_array_equal(out, out_m)
+    np.testing.assert_array_equal(gq, gq_m)
+    np.testing.assert_allclose(gk, gk_m.sum(0, keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(gv, gv_m.sum(1, keepdims=True), atol=1e-12)
+
+
 @pytest.mark.parametrize("causal,mask", [(False, None), (True, None), (False, "bool"), (True, "additive")])
 def test_gradcheck(causal, mask):
     q, k, v = qkv(1, 2, 3, 4, 3, seed=21)
@@ -245,8 +306,10 @@ def test_bad_input():
     t = lambda *s: fibril.zeros(*s)  # noqa: E731
     with pytest.raises(ValueError, match=r"\[2, 3, 5, 8\].*\[2, 3, 5, 7\]"):
         F.scaled_dot_product_attention(t(2, 3, 5, 8), t(2, 3, 5, 7), t(2, 3, 5, 7))
-    with pytest.raises(ValueError, match="batch and head dims"):
+    with pytest.raises(ValueError, match=r"batch and head dims.*\[2, 3, 5, 8\].*\[2, 4, 5, 8\]"):
         F.scaled_dot_product_attention(t(2, 3, 5, 8), t(2, 4, 5, 8), t(2, 4, 5, 8))
+    with pytest.raises(ValueError, match="batch and head dims"):
+        F.scaled_dot_product_attention(t(2, 5, 8), t(1, 6, 8), t(3, 6, 8))
     with pytest.raises(ValueError, match="as many rows"):
         F.scaled_dot_product_attention(t(2, 5, 8), t(2, 6, 8), t(2, 5, 8))
     with pytest.raises(ValueError, match=r"attn_mask of shape \[4, 6\].*\[2, 5, 6\]"):

@@ -1,5 +1,6 @@
 """Learning-rate schedulers: every rate, step by step, equal to torch.optim.lr_scheduler's
-(and the momentum OneCycleLR cycles), on an optimizer with two param groups."""
+(and the momentum OneCycleLR and CyclicLR cycle), on an optimizer with two param groups;
+closed-form references where torch is missing."""
 
 import math
 
@@ -7,7 +8,12 @@ import pytest
 
 from fibril.optim import lr_scheduler as sched
 
-torch = pytest.importorskip("torch")
+try:
+    import torch
+except ImportError:
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
 
 
 class Groups:
@@ -24,7 +30,8 @@ LRS = [0.1, 0.02]
 def pair(options=None):
     options = options or {"momentum": 0.9}
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in LRS]
-    theirs = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)], **options)
+    make = torch.optim.Adam if "betas" in options else torch.optim.SGD
+    theirs = make([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)], **options)
     return Groups(LRS, **options), theirs
 
 
@@ -43,6 +50,7 @@ def run_both(make, steps=40, options=None, metrics=None, with_momentum=False):
             ours.step(metrics[i]), theirs.step(metrics[i])
 
 
+@needs_torch
 @pytest.mark.parametrize("make", [
     lambda m, o: m.StepLR(o, step_size=7, gamma=0.5),
     lambda m, o: m.MultiStepLR(o, milestones=[3, 9, 9, 20], gamma=0.3),
@@ -51,11 +59,15 @@ def run_both(make, steps=40, options=None, metrics=None, with_momentum=False):
     lambda m, o: m.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=12),
     lambda m, o: m.LambdaLR(o, lr_lambda=lambda e: 1 / (1 + e)),
     lambda m, o: m.LambdaLR(o, lr_lambda=[lambda e: 0.9 ** e, lambda e: 1 + e]),
+    lambda m, o: m.ConstantLR(o, factor=0.4, total_iters=9),
+    lambda m, o: m.PolynomialLR(o, total_iters=25, power=2.5),
+    lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=0.001),
 ])
 def test_schedules_match_torch(make):
     run_both(make)
 
 
+@needs_torch
 @pytest.mark.parametrize("kwargs", [
     {"total_steps": 40},
     {"epochs": 4, "steps_per_epoch": 10, "anneal_strategy": "linear", "pct_start": 0.4},
@@ -66,6 +78,7 @@ def test_one_cycle_matches_torch(kwargs):
     run_both(lambda m, o: m.OneCycleLR(o, max_lr=[0.5, 0.2], **kwargs), steps=40, with_momentum=True)
 
 
+@needs_torch
 def test_one_cycle_cycles_adam_beta1():
     options = {"betas": (0.9, 0.999)}
     ours_opt = Groups(LRS, **options)
@@ -83,6 +96,7 @@ def test_one_cycle_cycles_adam_beta1():
             ours.step()
 
 
+@needs_torch
 def test_sequential_matches_torch():
     def make(m, o):
         return m.SequentialLR(o, [m.LinearLR(o, start_factor=0.1, total_iters=5),
@@ -91,11 +105,119 @@ def test_sequential_matches_torch():
     run_both(make, steps=30)
 
 
+@needs_torch
 def test_reduce_on_plateau_matches_torch():
     metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91] * 3
     for kwargs in [{"patience": 2}, {"mode": "max", "patience": 1, "cooldown": 2, "factor": 0.5},
                    {"threshold_mode": "abs", "threshold": 0.05, "patience": 1, "min_lr": [0.01, 0.015]}]:
         run_both(lambda m, o: m.ReduceLROnPlateau(o, **kwargs), steps=len(metrics), metrics=metrics)
+
+
+class HalvingScale:
+    """A callable-object scale_fn: its attributes go into the scheduler's state dict."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __call__(self, x):
+        return self.base ** x
+
+
+@needs_torch
+@pytest.mark.parametrize("kwargs,options", [
+    ({"mode": "triangular"}, {"momentum": 0.9}),
+    ({"mode": "triangular2", "step_size_down": 11}, {"momentum": 0.9}),
+    ({"mode": "exp_range", "gamma": 0.99, "base_momentum": [0.7, 0.75], "max_momentum": 0.95}, {"momentum": 0.9}),
+    ({"scale_fn": lambda x: 1 / (1 + x), "scale_mode": "iterations"}, {"momentum": 0.9}),
+    ({"scale_fn": HalvingScale(0.8)}, {"momentum": 0.9}),
+    ({"mode": "triangular2"}, {"betas": (0.9, 0.999)}),
+    ({"mode": "exp_range", "gamma": 0.995, "cycle_momentum": False}, {"momentum": 0.9}),
+])
+def test_cyclic_matches_torch(kwargs, options):
+    run_both(lambda m, o: m.CyclicLR(o, base_lr=[0.01, 0.002], max_lr=[0.1, 0.05], step_size_up=7, **kwargs),
+             steps=200, options=options, with_momentum=True)
+
+
+@needs_torch
+@pytest.mark.parametrize("make", [
+    lambda m, o: m.ConstantLR(o, factor=0.5, total_iters=60),
+    lambda m, o: m.PolynomialLR(o, total_iters=150, power=0.9),
+    lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=3, eta_min=0.01),
+    lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=17),
+])
+def test_new_schedules_match_torch_over_many_steps(make):
+    run_both(make, steps=300)
+
+
+@needs_torch
+@pytest.mark.parametrize("T_mult", [1, 2])
+def test_warm_restarts_fractional_epochs_match_torch(T_mult):
+    ours_opt, theirs_opt = pair()
+    ours = sched.CosineAnnealingWarmRestarts(ours_opt, T_0=4, T_mult=T_mult, eta_min=0.005)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(theirs_opt, T_0=4, T_mult=T_mult, eta_min=0.005)
+    epochs = [e + i / 7 for e in range(30) for i in range(7)] + [26, None, None, 3.5, None, 0]
+    for epoch in epochs:
+        theirs_opt.step()
+        ours.step(epoch), theirs.step(epoch)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12, abs=1e-15), epoch
+        assert ours.last_epoch == theirs.last_epoch
+
+
+def lrs_after(scheduler, steps):
+    """The rates of the first param group at epochs 0 .. steps - 1."""
+    out = []
+    for _ in range(steps):
+        out.append(scheduler.get_last_lr()[0])
+        scheduler.step()
+    return out
+
+
+def test_closed_forms():
+    base, e = LRS[0], range(80)
+    got = lrs_after(sched.ConstantLR(Groups(LRS), factor=0.25, total_iters=10), 80)
+    assert got == pytest.approx([base * (0.25 if t < 10 else 1.0) for t in e], rel=1e-12)
+    got = lrs_after(sched.ConstantLR(Groups(LRS), factor=0.0, total_iters=3), 5)
+    assert got == [0.0, 0.0, 0.0, base, base]
+    got = lrs_after(sched.PolynomialLR(Groups(LRS), total_iters=50, power=1.7), 80)
+    assert got == pytest.approx([base * (1 - min(t, 50) / 50) ** 1.7 for t in e], rel=1e-9, abs=1e-15)
+    got = lrs_after(sched.CosineAnnealingWarmRestarts(Groups(LRS), T_0=5, T_mult=2, eta_min=0.01), 80)
+    starts = [0, 5, 15, 35, 75]  # restarts after 5, 10, 20, 40 epochs
+
+    def sgdr(t):
+        i = max(j for j, s in enumerate(starts) if s <= t)
+        return 0.01 + (base - 0.01) * (1 + math.cos(math.pi * (t - starts[i]) / (5 * 2 ** i))) / 2
+
+    assert got == pytest.approx([sgdr(t) for t in e], rel=1e-12)
+    opt = Groups(LRS, momentum=0.9)
+    got = lrs_after(sched.CyclicLR(opt, base_lr=0.01, max_lr=0.11, step_size_up=4, step_size_down=6,
+                                   mode="triangular2", base_momentum=0.8, max_momentum=0.9), 83)
+
+    def triangle(t):
+        cycle, x = divmod(t, 10)
+        height = x / 4 if x <= 4 else (10 - x) / 6
+        return 0.01 + 0.1 * height / 2 ** cycle
+
+    assert got == pytest.approx([triangle(t) for t in range(83)], rel=1e-12)
+    assert opt.param_groups[0]["momentum"] == pytest.approx(0.9 - (triangle(83) - 0.01))  # the same amplitude
+
+
+def test_closed_forms_on_step_with_epoch():
+    opt = Groups(LRS)
+    constant = sched.ConstantLR(opt, factor=0.5, total_iters=4)
+    constant.step(6)
+    assert constant.get_last_lr() == pytest.approx(LRS)
+    constant.step(2)
+    assert constant.get_last_lr() == pytest.approx([lr * 0.5 for lr in LRS])
+    poly = sched.PolynomialLR(Groups(LRS), total_iters=10, power=2.0)
+    poly.step(7)
+    assert poly.get_last_lr() == pytest.approx([lr * 0.09 for lr in LRS])
+    sgdr = sched.CosineAnnealingWarmRestarts(Groups(LRS), T_0=2, T_mult=2)
+    sgdr.step(2 + 4 + 2)  # halfway through the third period, of 8 epochs
+    assert (sgdr.T_i, sgdr.T_cur, sgdr.last_epoch) == (8, 2, 8)
+    assert sgdr.get_last_lr() == pytest.approx([lr * (1 + math.cos(math.pi / 4)) / 2 for lr in LRS])
+    sgdr.step(1.5)
+    assert sgdr.get_last_lr() == pytest.approx([lr * (1 + math.cos(0.75 * math.pi)) / 2 for lr in LRS])
+    assert sgdr.last_epoch == 1
 
 
 def test_bad_arguments():
@@ -110,6 +232,20 @@ def test_bad_arguments():
         sched.LambdaLR(opt, lr_lambda=[lambda e: 1.0])
     with pytest.raises(ValueError, match="momentum or beta1"):
         sched.OneCycleLR(Groups(LRS), max_lr=0.1, total_steps=10)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        sched.ConstantLR(opt, factor=1.5)
+    with pytest.raises(ValueError, match="mode is invalid"):
+        sched.CyclicLR(opt, base_lr=0.01, max_lr=0.1, mode="square")
+    with pytest.raises(ValueError, match="momentum or beta1"):
+        sched.CyclicLR(Groups(LRS), base_lr=0.01, max_lr=0.1)
+    with pytest.raises(ValueError, match="max_lr"):
+        sched.CyclicLR(opt, base_lr=0.01, max_lr=[0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="T_0"):
+        sched.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="T_mult"):
+        sched.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=1.5)
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        sched.CosineAnnealingWarmRestarts(opt, T_0=2).step(-1)
 
 
 def test_state_dict_resumes_the_schedule():
@@ -127,3 +263,42 @@ def test_state_dict_resumes_the_schedule():
     a.step(), b.step()
     assert b.get_last_lr() == pytest.approx(a.get_last_lr())
     assert not math.isnan(b.get_last_lr()[0])
+
+
+def halving(x):
+    return 0.5 ** x
+
+
+@pytest.mark.parametrize("saved,fresh,stored", [
+    (None, None, None), (HalvingScale(0.5), HalvingScale(0.9), {"base": 0.5}), (halving, halving, None),
+])
+def test_cyclic_state_dict_resumes(saved, fresh, stored):
+    """A callable object's attributes are saved (as torch does); a function is not."""
+    def make(scale_fn):
+        opt = Groups(LRS, momentum=0.9)
+        return opt, sched.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3, mode="exp_range", gamma=0.9,
+                                   scale_fn=scale_fn)
+
+    opt_a, a = make(saved)
+    for _ in range(5):
+        a.step()
+    state = a.state_dict()
+    assert "optimizer" not in state and state["_scale_fn_custom"] == stored
+    opt_b, b = make(fresh)
+    b.load_state_dict(state)
+    assert "_scale_fn_custom" in state
+    for _ in range(10):
+        a.step(), b.step()
+        assert b.get_last_lr() == pytest.approx(a.get_last_lr())
+        assert opt_b.param_groups[0]["momentum"] == pytest.approx(opt_a.param_groups[0]["momentum"])
+
+
+def test_warm_restarts_state_dict_resumes():
+    a = sched.CosineAnnealingWarmRestarts(Groups(LRS), T_0=3, T_mult=2)
+    for _ in range(7):
+        a.step()
+    b = sched.CosineAnnealingWarmRestarts(Groups(LRS), T_0=3, T_mult=2)
+    b.load_state_dict(a.state_dict())
+    for _ in range(20):
+        a.step(), b.step()
+        assert b.get_last_lr() == pytest.approx(a.get_last_lr())

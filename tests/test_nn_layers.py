@@ -1,13 +1,15 @@
-"""Activation and loss modules (fibril.nn.activation, fibril.nn.loss) against torch.nn, and
-Sequential's Linear + activation fusion into the GEMM epilogue."""
+"""Activation, loss, norm and Bilinear modules (fibril.nn.activation, fibril.nn.loss, ...)
+against torch.nn, and Sequential's Linear + activation fusion into the GEMM epilogue."""
 
 import numpy as np
 import pytest
 
 import fibril
 import fibril.nn as nn
+import fibril.nn.functional as F
+from op_check import check_op, torch
 
-torch = pytest.importorskip("torch")
+needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
 
 ACTIVATIONS = [
     ("ReLU", {}), ("ReLU6", {}), ("LeakyReLU", {"negative_slope": 0.2}), ("ELU", {"alpha": 0.7}), ("SELU", {}),
@@ -18,6 +20,7 @@ ACTIVATIONS = [
 ]
 
 
+@needs_torch
 @pytest.mark.parametrize("name,kwargs", ACTIVATIONS)
 def test_activation_modules_match_torch(name, kwargs):
     ours, theirs = getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs).double()
@@ -74,6 +77,7 @@ def _loss_inputs(kind, rng):
     return x, np.where(rng.random((6, 4)) > 0.5, 1.0, -1.0)
 
 
+@needs_torch
 @pytest.mark.parametrize("name,kwargs,kind", LOSSES)
 def test_loss_modules_match_torch(name, kwargs, kind):
     def build(lib, to_tensor):
@@ -92,6 +96,7 @@ def test_loss_modules_match_torch(name, kwargs, kind):
     np.testing.assert_allclose(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+@needs_torch
 def test_margin_ranking_loss_module():
     a, b = np.random.default_rng(2).standard_normal((2, 7))
     sign = np.sign(np.random.default_rng(3).standard_normal(7))
@@ -100,6 +105,7 @@ def test_margin_ranking_loss_module():
     assert out.item() == pytest.approx(ref.item())
 
 
+@needs_torch
 def test_sequential_fuses_linear_and_activation_into_the_gemm():
     fibril.manual_seed(0)
     model = nn.Sequential(nn.Linear(9, 16), nn.ReLU(), nn.Linear(16, 8), nn.GELU(), nn.Linear(8, 3))
@@ -130,6 +136,7 @@ NORMS = [
 ]
 
 
+@needs_torch
 @pytest.mark.parametrize("name,args,kwargs,shape", NORMS)
 def test_norm_modules_match_torch(name, args, kwargs, shape):
     ours, theirs = getattr(nn, name)(*args, **kwargs).double(), getattr(torch.nn, name)(*args, **kwargs).double()
@@ -156,7 +163,7 @@ def test_batch_norm_rejects_wrong_rank():
         nn.BatchNorm2d(3)(fibril.zeros(2, 3))
 
 
-@pytest.mark.skipif(torch is None, reason="torch does not import")
+@needs_torch
 @pytest.mark.parametrize("norm_type", [2.0, 1.0])
 def test_embedding_max_norm_matches_torch(norm_type):
     torch.manual_seed(0)
@@ -171,3 +178,77 @@ def test_embedding_max_norm_matches_torch(norm_type):
     y.sum().backward()
     yt.sum().backward()
     np.testing.assert_allclose(fm.weight.grad.numpy(), tm.weight.grad.numpy())
+
+
+def np_bilinear(x1, x2, w, b=None):
+    y = np.einsum("...i,oij,...j->...o", x1, w, x2)
+    return y if b is None else y + b
+
+
+@pytest.mark.parametrize("batch", [(), (5,), (2, 3), (2, 1, 3), (0,)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_bilinear_functional(batch, bias):
+    """Forward against einsum, forward and every gradient against torch, gradcheck (float64)."""
+    shapes = [batch + (3,), batch + (4,), (2, 3, 4)] + ([(2,)] if bias else [])
+    torch_fn = torch.nn.functional.bilinear if torch is not None else None
+    check_op(F.bilinear, torch_fn, [np.random.default_rng(i).standard_normal(s) for i, s in enumerate(shapes)],
+             numpy_fn=np_bilinear, atol=1e-12, rtol=1e-10, gradcheck=0 not in batch)
+
+
+def test_bilinear_reads_strided_inputs():
+    rng = np.random.default_rng(3)
+    x1, x2, w = rng.standard_normal((3, 5)), rng.standard_normal((4, 5)), rng.standard_normal((2, 3, 4))
+    w_view = fibril.tensor(np.ascontiguousarray(w.transpose(2, 0, 1)), requires_grad=True)
+    out = F.bilinear(fibril.tensor(x1).T, fibril.tensor(x2).T, w_view.permute(1, 2, 0))
+    np.testing.assert_allclose(out.detach().numpy(), np_bilinear(x1.T, x2.T, w), atol=1e-12)
+    out.sum().backward()
+    assert w_view.grad.shape == (4, 2, 3)
+
+
+@needs_torch
+@pytest.mark.parametrize("bias", [True, False])
+def test_bilinear_module_matches_torch(bias):
+    theirs = torch.nn.Bilinear(6, 5, 7, bias=bias).double()
+    ours = nn.Bilinear(6, 5, 7, bias=bias).double()
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: fibril.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(6)
+    x1, x2, cot = rng.standard_normal((2, 3, 6)), rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 3, 7))
+    xs = [fibril.tensor(a, requires_grad=True) for a in (x1, x2)]
+    ts = [torch.tensor(a, requires_grad=True) for a in (x1, x2)]
+    out, ref = ours(*xs), theirs(*ts)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-12, rtol=1e-10)
+    out.backward(fibril.tensor(cot)), ref.backward(torch.tensor(cot))
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), atol=1e-12, rtol=1e-10)
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12, rtol=1e-10, err_msg=name)
+
+
+def test_bilinear_module_init():
+    fibril.manual_seed(0)
+    m = nn.Bilinear(16, 3, 200)
+    assert m.weight.shape == (200, 16, 3) and m.bias.shape == (200,) and m.weight.dtype == fibril.float32
+    for p in (m.weight, m.bias):
+        values = p.detach().numpy()
+        assert np.abs(values).max() <= 0.25 and np.abs(values).max() > 0.24  # uniform(-1/sqrt(16), 1/sqrt(16))
+    assert abs(m.weight.detach().numpy().mean()) < 0.01
+    assert nn.Bilinear(2, 3, 4, bias=False).bias is None
+    assert nn.Bilinear(2, 3, 4)(fibril.ones(5, 2), fibril.ones(5, 3)).shape == (5, 4)
+    with pytest.raises(ValueError, match="in1_features"):
+        nn.Bilinear(0, 3, 4)
+
+
+def test_bilinear_bad_shapes():
+    t = lambda *s: fibril.zeros(*s)  # noqa: E731
+    with pytest.raises(ValueError, match=r"batch dims.*\[2, 3\].*\[3, 4\]"):
+        F.bilinear(t(2, 3), t(3, 4), t(5, 3, 4))
+    with pytest.raises(ValueError, match=r"last dims.*\[2, 3\].*\[2, 5\].*\[5, 3, 4\]"):
+        F.bilinear(t(2, 3), t(2, 5), t(5, 3, 4))
+    with pytest.raises(ValueError, match=r"weight must be 3-D.*\[3, 4\]"):
+        F.bilinear(t(2, 3), t(2, 4), t(3, 4))
+    with pytest.raises(ValueError, match=r"bias must have shape \[5\], got \[4\]"):
+        F.bilinear(t(2, 3), t(2, 4), t(5, 3, 4), t(4))
+    with pytest.raises(ValueError, match="batch dims"):
+        F.bilinear(t(3), t(2, 4), t(5, 3, 4))

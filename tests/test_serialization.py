@@ -78,6 +78,37 @@ def test_nested_objects_round_trip(tmp_path):
     np.testing.assert_array_equal(fresh(x).detach().numpy(), model(x).detach().numpy())
 
 
+def test_flat_state_dict_keeps_key_order(tmp_path):
+    import safetensors.numpy as st_numpy
+
+    state = {"z": fibril.zeros(2), "a": fibril.ones(3), "layer.10.w": fibril.ones(1), "layer.2.w": fibril.zeros(1)}
+    path = tmp_path / "order.safetensors"
+    fibril.save(state, path)
+    assert list(fibril.load(path)) == list(state)
+    assert sorted(st_numpy.load_file(str(path))) == sorted(state)  # still a plain safetensors file
+    if torch is not None:
+        assert sorted(st_torch.load_file(str(path))) == sorted(state)
+    st_numpy.save_file({k: v.numpy() for k, v in state.items()}, str(tmp_path / "plain.safetensors"))
+    assert list(fibril.load(tmp_path / "plain.safetensors")) == sorted(state)  # no saved order: header order
+
+
+def test_header_metadata_key_round_trips(tmp_path):
+    import safetensors.numpy as st_numpy
+
+    for obj in ({"__metadata__": fibril.ones(2), "w": fibril.zeros(1)},
+                {"__metadata__": fibril.ones(2), "__metadata___": fibril.zeros(3)},
+                {"__metadata__": fibril.ones(2), "step": 4},  # a generated key
+                {"__metadata__": {"x": fibril.ones(2)}, "step": 4}):
+        fibril.save(obj, tmp_path / "m.safetensors")
+        back = fibril.load(tmp_path / "m.safetensors")
+        assert list(back) == list(obj)
+        for key, value in obj.items():
+            if isinstance(value, fibril.Tensor):
+                assert back[key].tolist() == value.tolist()
+        assert "__metadata__" not in st_numpy.load_file(str(tmp_path / "m.safetensors"))
+    assert back["__metadata__"]["x"].tolist() == [1.0, 1.0] and back["step"] == 4
+
+
 def test_unsupported_values_are_type_errors(tmp_path):
     with pytest.raises(TypeError, match="set"):
         fibril.save({"a": {1, 2}}, tmp_path / "x")

@@ -3,9 +3,11 @@ plain values) in the safetensors format, through the `safetensors` package (the 
 
 A flat dict of named tensors (a model's state_dict) is written as a plain safetensors file,
 so `safetensors.torch.load_file` reads it, and a file written by
-`safetensors.torch.save_file(model.state_dict())` loads here. Anything else (nesting,
-numbers, strings, lists, None) is kept as JSON in the file's metadata, with each tensor stored
-under a generated key. The file is written next to its destination and renamed over it, so a
+`safetensors.torch.save_file(model.state_dict())` loads here. The header lists tensors sorted,
+so the dict's key order is kept in the metadata (a file without it loads in header order).
+Anything else (nesting, numbers, strings, lists, None, a key named "__metadata__", which is
+the header's own) is kept as JSON in the file's metadata, with each tensor stored under a
+generated key. The file is written next to its destination and renamed over it, so a
 crash mid-write leaves the old file intact."""
 
 import collections
@@ -20,6 +22,8 @@ from . import _C
 from .tensor import Tensor
 
 _STRUCTURE_KEY = "fibril.structure"
+_ORDER_KEY = "fibril.order"
+_HEADER_METADATA = "__metadata__"  # the safetensors header's metadata entry: no tensor may have this name
 _TENSOR = "__tensor__"
 
 
@@ -79,14 +83,15 @@ def _read_bf16(path, keys):
 
 
 def _is_flat_state_dict(obj):
-    return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
+    return isinstance(obj, dict) and _HEADER_METADATA not in obj and all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
 
 
 def _encode(obj, tensors, path):
     """obj with every Tensor replaced by {"__tensor__": key}; the arrays collected in tensors."""
     if isinstance(obj, Tensor):
         key = ".".join(path) or "tensor"
-        while key in tensors:
+        while key in tensors or key == _HEADER_METADATA:
             key += "_"
         tensors[key] = _host_array(obj)
         return {_TENSOR: key}
@@ -130,7 +135,7 @@ def save(obj, f):
     tensors = {}
     if _is_flat_state_dict(obj):
         tensors = {k: _host_array(v) for k, v in obj.items()}
-        metadata = {"format": "pt"}
+        metadata = {"format": "pt", _ORDER_KEY: json.dumps(list(obj))}
     else:
         metadata = {"format": "pt", _STRUCTURE_KEY: json.dumps(_encode(obj, tensors, []))}
     directory = os.path.dirname(os.path.abspath(path))
@@ -162,4 +167,7 @@ def load(f, map_location=None):
                            f"(truncated or corrupt?): {err}") from err
     if _STRUCTURE_KEY in metadata:
         return _decode(json.loads(metadata[_STRUCTURE_KEY]), arrays, map_location)
-    return collections.OrderedDict((k, _tensor(v, map_location)) for k, v in arrays.items())
+    order = json.loads(metadata[_ORDER_KEY]) if _ORDER_KEY in metadata else []
+    if sorted(order) != sorted(arrays):  # no order saved, or tensors added or removed since
+        order = arrays
+    return collections.OrderedDict((k, _tensor(arrays[k], map_location)) for k in order)

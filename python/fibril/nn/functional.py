@@ -19,6 +19,7 @@ from ..ops.softmax import (
     kl_div, l1_loss, log_softmax, margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
     softmax,
 )
+from .linear import bilinear
 from .sparse import embedding
 
 __all__ = [
@@ -26,7 +27,7 @@ __all__ = [
     "selu", "sigmoid", "silu", "softplus", "softsign", "tanh",
     "batch_norm", "group_norm", "layer_norm", "rms_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge_embedding_loss",
-    "huber_loss", "kl_div", "l1_loss", "linear", "log_softmax", "margin_ranking_loss", "mse_loss",
+    "huber_loss", "kl_div", "l1_loss", "bilinear", "linear", "log_softmax", "margin_ranking_loss", "mse_loss",
     "multi_margin_loss", "nll_loss", "smooth_l1_loss", "softmax",
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",

@@ -1,14 +1,32 @@
 """Attention family: scaled_dot_product_attention as one flash-style _C kernel, forward and
 backward (the log-sum-exp of each row is saved, the probabilities are recomputed), with
 PyTorch's semantics. A row whose keys are all masked gives 0, and 0 gradients, as PyTorch 2.13
-on CPU does."""
+on CPU does. Batch and head dims broadcast: the kernel reads stride-0 views in place, and
+expand's backward sums their gradients back."""
 
 import math
+
+import numpy as np
 
 from .. import _C
 from ..autograd import Function
 from ..random import _gen
 from ..tensor import Tensor
+from .index import expand
+
+
+def _broadcast_lead(query, key, value):
+    """query, key and value expanded (zero-copy) to their broadcast batch and head dims."""
+    qkv = (query, key, value)
+    if min(t.ndim for t in qkv) < 2:
+        return qkv  # the op's checks report it
+    try:
+        lead = np.broadcast_shapes(*(tuple(t.shape[:-2]) for t in qkv))
+    except ValueError:
+        raise ValueError(f"scaled_dot_product_attention: query, key and value must have broadcastable batch and "
+                         f"head dims (query {list(query.shape)}, key {list(key.shape)}, value {list(value.shape)})"
+                         ) from None
+    return tuple(t if tuple(t.shape[:-2]) == lead else expand(t, *lead, *t.shape[-2:]) for t in qkv)
 
 
 class ScaledDotProductAttention(Function):
@@ -34,10 +52,10 @@ class ScaledDotProductAttention(Function):
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False, *, generator=None):
     """softmax(query key^T scale + mask) value over the last two dims, the leading dims batch
-    (and heads). attn_mask: bool (True attends) or additive float, broadcastable to (*, L, S);
-    is_causal keeps key j <= query i (top-left aligned, as PyTorch) and combines with attn_mask.
-    dropout_p applies whenever it is > 0 (as torch's function: pass 0.0 in eval). No gradient
-    flows to attn_mask."""
+    (and heads), broadcast between query, key and value. attn_mask: bool (True attends) or
+    additive float, broadcastable to (*, L, S); is_causal keeps key j <= query i (top-left
+    aligned, as PyTorch) and combines with attn_mask. dropout_p applies whenever it is > 0 (as
+    torch's function: pass 0.0 in eval). No gradient flows to attn_mask."""
     if enable_gqa:
         raise NotImplementedError("scaled_dot_product_attention: enable_gqa is not supported yet")
     for name, t in (("query", query), ("key", key), ("value", value)):
@@ -47,6 +65,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise TypeError(f"scaled_dot_product_attention: attn_mask must be a Tensor, got {type(attn_mask).__name__}")
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got {dropout_p}")
+    query, key, value = _broadcast_lead(query, key, value)
     rng = (0, 0)
     if dropout_p > 0:
         lead = math.prod(query.shape[:-1]) if query.ndim >= 2 else 0

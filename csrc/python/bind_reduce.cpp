@@ -4,6 +4,7 @@
 
 #include "core/errors.h"
 #include "ops/reduce.h"
+#include "ops/sort.h"
 #include "python/bindings.h"
 
 namespace fibril::python {
@@ -80,6 +81,10 @@ void bind_reduce(py::module_& m) {
   m.def("argmax", &ops::argmax, py::arg("x"), py::arg("dim") = py::none(), py::arg("keepdim") = false, G(),
         "Index of the first max along dim, or into the flattened array when dim is None.");
   m.def("argmin", &ops::argmin, py::arg("x"), py::arg("dim") = py::none(), py::arg("keepdim") = false, G());
+  m.def("sort", &ops::sort, py::arg("x"), py::arg("dim") = -1, py::arg("descending") = false, G(),
+        "(values, int64 indices) sorted along dim; stable, NaN above every number.");
+  m.def("topk", &ops::topk, py::arg("x"), py::arg("k"), py::arg("dim") = -1, py::arg("largest") = true, G(),
+        "(values, int64 indices) of the k largest (smallest) along dim, in order.");
 
   auto scan = [](Array (*fn)(const Array&, int64_t, std::optional<DType>)) {
     return [fn](const Array& x, int64_t dim, py::object dtype) {

@@ -61,6 +61,7 @@ from .ops.gather import (
 from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
 from .ops.matmul import get_float32_matmul_precision, set_float32_matmul_precision
 from .ops.softmax import log_softmax, softmax
+from .ops.sort import argsort, msort, sort, topk
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
 from . import autograd, nn, optim, testing
 from .serialization import load, save

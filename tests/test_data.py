@@ -1,10 +1,7 @@
-"""fibril.data: datasets, random_split, the DataLoader (order, determinism, prefetch thread,
-errors) and the transforms."""
+"""fibril.data: datasets, random_split, the DataLoader (order, determinism, collate, errors)
+and the transforms."""
 
-import gc
-import subprocess
-import sys
-import threading
+from collections import namedtuple
 
 import numpy as np
 import pytest
@@ -100,29 +97,17 @@ def test_loader_batches_in_order():
     assert len(DataLoader(dataset(10), batch_size=4)) == 3
 
 
-@pytest.mark.parametrize("prefetch", [0, 2])
-def test_shuffle_is_a_permutation_and_deterministic_under_a_seed(prefetch):
+def test_shuffle_is_a_permutation_and_deterministic_under_a_seed():
     def epochs(loader):
         return [[i for b in loader for i in b[1].tolist()] for _ in range(3)]
 
-    first = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(7), prefetch_factor=prefetch))
-    second = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(7), prefetch_factor=prefetch))
+    first = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(7)))
+    second = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(7)))
     assert first == second
     assert all(sorted(e) == list(range(50)) for e in first)
     assert first[0] != first[1]  # a new order each epoch
-    other = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(8), prefetch_factor=prefetch))
+    other = epochs(DataLoader(dataset(50), batch_size=8, shuffle=True, generator=gen(8)))
     assert other != first
-
-
-def test_prefetch_thread_and_main_thread_give_the_same_batches():
-    noisy = NoisyDataset()
-    runs = []
-    for prefetch in (0, 1, 3):
-        loader = DataLoader(noisy, batch_size=4, shuffle=True, generator=gen(3), prefetch_factor=prefetch)
-        runs.append([b.numpy().copy() for b in loader])
-    for run in runs[1:]:
-        for a, b in zip(runs[0], run):
-            np.testing.assert_array_equal(a, b)
 
 
 class NoisyDataset(Dataset):
@@ -146,6 +131,29 @@ def test_seeded_loader_ignores_main_thread_draws():
         np.testing.assert_array_equal(a, b)
 
 
+class GlobalRandomSamples(Dataset):
+    """torch style: __getitem__ draws from the global generator."""
+
+    def __len__(self):
+        return 16
+
+    def __getitem__(self, i):
+        return fibril.randn(3)
+
+
+def test_getitem_draws_interleave_with_the_training_step_as_in_torch():
+    fibril.manual_seed(0)
+    got = []
+    for batch in DataLoader(GlobalRandomSamples(), batch_size=2, generator=gen(0)):
+        got += [batch.numpy().copy(), fibril.randn(2).numpy()]  # a dropout mask, say
+    fibril.manual_seed(0)
+    want = []
+    for _ in range(8):
+        want += [np.stack([fibril.randn(3).numpy(), fibril.randn(3).numpy()]), fibril.randn(2).numpy()]
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_shuffle_without_generator_follows_manual_seed():
     fibril.manual_seed(11)
     a = [b[1].tolist() for b in DataLoader(dataset(20), batch_size=5, shuffle=True)]
@@ -165,11 +173,49 @@ def test_subset_of_tensor_dataset_matches_per_sample_fetch():
     assert [i for b in fast for i in b[1].tolist()] == [19, 14, 12, 17, 16]
 
 
+class Shifted(TensorDataset):
+    """A TensorDataset whose own __getitem__ changes the samples."""
+
+    def __getitem__(self, i):
+        x, y = super().__getitem__(i)
+        return x * 100, y + 1000
+
+
+def test_tensor_dataset_subclass_samples_come_from_its_getitem():
+    ds = Shifted(fibril.arange(8).float().reshape(4, 2), fibril.arange(4))
+    x, y = next(iter(DataLoader(ds, batch_size=2)))
+    np.testing.assert_array_equal(x.numpy(), [[0, 100], [200, 300]])
+    assert y.tolist() == [1000, 1001]
+    (x, y), = list(DataLoader(Subset(Subset(ds, [3, 2, 1]), [1, 0]), batch_size=2))
+    np.testing.assert_array_equal(x.numpy(), [[400, 500], [600, 700]])
+    assert y.tolist() == [1002, 1003]
+
+
 def test_default_collate_nested_samples():
     (fields, sq, fl, s), = list(DataLoader(Squares(3), batch_size=3))
     assert fields["x"].shape == (3, 2) and fields["arr"].shape == (3, 3)
     assert sq.tolist() == [0, 1, 4] and sq.dtype == fibril.int64
     assert fl.dtype == fibril.float64 and s == ["s", "s", "s"]
+
+
+def test_default_collate_keeps_numpy_scalar_dtypes():
+    for kind in (np.float16, np.float32, np.int32, np.uint8, np.int64, np.bool_):
+        batch = default_collate([kind(1), kind(0)])
+        assert batch.dtype == getattr(fibril, np.dtype(kind).name) and batch.tolist() == [1, 0]
+
+
+def test_default_collate_sequences_as_torch():
+    Point = namedtuple("Point", "x y")
+    assert isinstance(default_collate([(1, 2.0), (3, 4.0)]), list)
+    point = default_collate([Point(1, 2.0), Point(3, 4.0)])
+    assert isinstance(point, Point) and point.x.tolist() == [1, 3] and point.y.tolist() == [2.0, 4.0]
+    assert isinstance(next(iter(DataLoader(dataset(4), batch_size=2))), list)  # the TensorDataset fast path
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import default_collate as torch_collate
+    for samples in ([np.float32(1.5), np.float32(2)], [np.int32(1), np.int32(2)], [np.float16(1), np.float16(2)]):
+        assert str(default_collate(samples).dtype).split(".")[1] == str(torch_collate(samples).dtype).split(".")[1]
+    samples = [(fibril.zeros(2), 1), (fibril.ones(2), 2)]
+    assert type(default_collate(samples)) is type(torch_collate([(torch.zeros(2), 1), (torch.ones(2), 2)]))
 
 
 def test_custom_collate_and_sampler():
@@ -183,9 +229,8 @@ def test_inconsistent_shapes_name_the_index():
         list(DataLoader(Ragged(), batch_size=3))
 
 
-@pytest.mark.parametrize("prefetch", [0, 2])
-def test_worker_error_is_reraised_with_the_index(prefetch):
-    loader = DataLoader(Failing(), batch_size=2, prefetch_factor=prefetch)
+def test_loading_error_is_reraised_with_the_index():
+    loader = DataLoader(Failing(), batch_size=2)
     it = iter(loader)
     next(it), next(it)
     with pytest.raises(KeyError, match=r"dataset\[5\]") as info:
@@ -203,29 +248,8 @@ def test_bad_arguments():
         DataLoader(dataset(), shuffle=True, sampler=[0])
     with pytest.raises(TypeError, match="fibril.Generator"):
         DataLoader(dataset(), generator=np.random.default_rng(0))
-
-
-def test_abandoned_iterator_stops_its_thread():
-    before = threading.active_count()
-    it = iter(DataLoader(Squares(200), batch_size=1, prefetch_factor=2))
-    next(it)
-    thread = it._thread
-    del it
-    gc.collect()
-    thread.join(timeout=2)
-    assert not thread.is_alive()
-    assert threading.active_count() <= before
-
-
-def test_no_hang_at_interpreter_exit():
-    code = ("import fibril\nfrom fibril.data import DataLoader, Dataset\n"
-            "class Heavy(Dataset):\n"
-            "    def __len__(self): return 1000\n"
-            "    def __getitem__(self, i): return fibril.ones(200, 200) @ fibril.ones(200, 200)\n"
-            "it = iter(DataLoader(Heavy(), batch_size=1, prefetch_factor=4))\n"
-            "next(it)\nprint('done')\n")  # the thread is in a kernel (GIL released) as Python exits
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
+    with pytest.raises(ValueError, match="prefetch_factor"):
+        DataLoader(dataset(), prefetch_factor=-1)
 
 
 def test_normalize():

@@ -74,6 +74,18 @@ def test_fit_is_deterministic_under_a_seed():
         np.testing.assert_array_equal(runs[0][key], runs[1][key])
 
 
+def test_metrics_of_a_bfloat16_model():
+    model, loss_fn, opt = setup()
+    model.to(fibril.bfloat16)
+    x, y = blobs().tensors
+    data = TensorDataset(x.bfloat16(), y)
+    history = fit(model, loss_fn, opt, loader(data), epochs=1, metrics=["accuracy"], progress=False)
+    assert 0 <= history["accuracy"][0] <= 1
+    logs = evaluate(model, loader(data, shuffle=False), metrics=["accuracy"])
+    labels = predict(model, loader(data, shuffle=False)).float().numpy().argmax(1)
+    assert logs["accuracy"] == np.mean(labels == y.numpy())
+
+
 def test_early_stopping_restores_the_best_weights():
     model, loss_fn, opt = setup(lr=0.1)
     snaps = Snapshots()

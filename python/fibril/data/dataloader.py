@@ -1,22 +1,21 @@
-"""DataLoader: batches of a map-style dataset, built in a background thread so that batching
-overlaps the training step (index_select, stack and the other kernels release the GIL).
+"""DataLoader: batches of a map-style dataset, loaded in the caller's thread as torch's with
+num_workers=0. So a Dataset's __getitem__ may draw from fibril's global generator (x =
+fibril.randn(...)): its draws and the training step's (dropout, ...) interleave the same way on
+every run, and a seeded run is reproducible. (A background thread running __getitem__ would race
+the training step for that generator, so batches are not prefetched.)
 
-Each epoch is planned in the caller's thread: the sample order (a randperm from the loader's
-generator when shuffling) and a seed for the epoch's own Generator, which random transforms
-draw from while the loader fetches. So a seeded loader gives the same batches whether the
-thread runs or not (prefetch_factor=0), and whatever the main thread draws meanwhile.
+Each epoch is planned as it starts: the sample order (a randperm from the loader's generator
+when shuffling) and a seed for the epoch's own Generator, which fibril.data.transforms draw from
+while the loader fetches. So a seeded loader replays the same augmentations whatever the main
+thread draws between batches.
 
-A TensorDataset (or a Subset of one) with the default collate is batched by one index_select
-per tensor instead of per-sample indexing and a stack; the result is the same. Such a batch
-is built in the caller's thread: it is one kernel call per tensor, nothing to overlap, and
-handing it over through the thread cost ~8% of an MLP step on digits (GIL round trips).
+A TensorDataset (or a Subset of one) whose __getitem__ is TensorDataset's own, with the default
+collate, is batched by one index_select per tensor instead of per-sample indexing and a stack;
+the result is the same.
 """
 
-import atexit
 import numbers
-import queue
 import threading
-import weakref
 
 import numpy as np
 
@@ -28,19 +27,6 @@ from ..tensor import Tensor
 from .dataset import Subset, TensorDataset
 
 _active = threading.local()  # .generator: the epoch's Generator while a loader fetches in this thread
-_END = object()
-_POLL_S = 0.1  # how often a blocked producer looks at its stop flag
-_JOIN_S = 5.0  # at exit, how long to wait for a prefetch thread to finish its batch
-_live = weakref.WeakSet()  # iterators whose prefetch thread may still run
-
-
-@atexit.register
-def _stop_all():
-    """Stops the prefetch threads before the interpreter finalizes: a daemon thread still in a
-    kernel then would be killed as it takes the GIL back, which aborts the process."""
-    for it in list(_live):
-        it.close()
-        it._thread.join(_JOIN_S)
 
 
 def worker_generator():
@@ -49,14 +35,17 @@ def worker_generator():
 
 
 def default_collate(samples):
-    """Stacks a list of samples: tensors and arrays along a new first dimension, numbers into a
-    tensor (int64, float64 and bool as torch), tuples, lists and dicts field by field."""
+    """Stacks a list of samples as torch's default_collate: tensors and arrays along a new first
+    dimension, numpy scalars into a tensor of their dtype, Python numbers into int64, float64 or
+    bool, dicts and sequences field by field (tuples give lists, namedtuples stay namedtuples)."""
     first = samples[0]
     if isinstance(first, Tensor):
         return stack(samples)
     if isinstance(first, np.ndarray):
         return from_numpy(np.stack(samples))
-    if isinstance(first, (bool, np.bool_)):
+    if isinstance(first, (np.number, np.bool_)):
+        return from_numpy(np.array(samples))
+    if isinstance(first, bool):
         return tensor(samples, dtype=_C.bool)
     if isinstance(first, numbers.Integral):
         return tensor(samples, dtype=_C.int64)
@@ -68,7 +57,7 @@ def default_collate(samples):
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if isinstance(first, (tuple, list)):
         fields = [default_collate(list(column)) for column in zip(*samples)]
-        return tuple(fields) if isinstance(first, tuple) else fields
+        return type(first)(*fields) if hasattr(first, "_fields") else fields
     raise TypeError(f"default_collate: samples of type {type(first).__name__} cannot be batched; "
                     "pass a collate_fn")
 
@@ -95,13 +84,14 @@ def _renamed(exc, message):
 
 
 def _tensor_source(dataset):
-    """(TensorDataset, index map) under a chain of Subsets, or (None, None)."""
+    """(TensorDataset, index map) under a chain of Subsets, or (None, None) where a subclass
+    overrides __getitem__ (its samples must come from it)."""
     mapping = None
-    while isinstance(dataset, Subset):
+    while type(dataset).__getitem__ is Subset.__getitem__:
         inner = np.asarray(dataset.indices, dtype=np.int64)
         mapping = inner if mapping is None else inner[mapping]
         dataset = dataset.dataset
-    return (dataset, mapping) if isinstance(dataset, TensorDataset) else (None, None)
+    return (dataset, mapping) if type(dataset).__getitem__ is TensorDataset.__getitem__ else (None, None)
 
 
 class _Fetcher:
@@ -118,7 +108,7 @@ class _Fetcher:
             if self.mapping is not None:
                 index = self.mapping[index]
             index = from_numpy(index)
-            return tuple(t.index_select(0, index) for t in self.tensors.tensors)
+            return [t.index_select(0, index) for t in self.tensors.tensors]
         samples = []
         for i in indices:
             try:
@@ -136,115 +126,51 @@ class _Fetcher:
         return default_collate(samples)
 
 
-class _Failure:
-    def __init__(self, exc):
-        self.exc = exc
-
-
-def _put(out, item, stop):
-    while not stop.is_set():
-        try:
-            out.put(item, timeout=_POLL_S)
-            return
-        except queue.Full:
-            continue
-
-
-def _produce(fetch, batches, generator, out, stop):
-    """The prefetch thread: fetches the batches in order into `out` until done, failed or stopped."""
-    _active.generator = generator
-    for indices in batches:
-        if stop.is_set():
-            return
-        try:
-            item = fetch(indices)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            _put(out, _Failure(exc), stop)
-            return
-        _put(out, item, stop)
-    _put(out, _END, stop)
-
-
 class _Iterator:
     def __init__(self, loader):
         gen = loader.generator if loader.generator is not None else default_generator
         order = loader._order(gen)
-        epoch = Generator().manual_seed(int(randint(0, 1 << 62, (1,), generator=gen).item()))
+        self._generator = Generator().manual_seed(int(randint(0, 1 << 62, (1,), generator=gen).item()))
         size = loader.batch_size
         batches = [order[i:i + size] for i in range(0, len(order), size)]
         if loader.drop_last and batches and len(batches[-1]) < size:
             batches.pop()
         self._fetch = _Fetcher(loader.dataset, loader.collate_fn)
-        self._generator = epoch
         self._batches = iter(batches)
-        self._thread = None
-        if loader.prefetch_factor > 0 and self._fetch.tensors is None:
-            self._queue = queue.Queue(maxsize=loader.prefetch_factor)
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=_produce, daemon=True, name="fibril-DataLoader-prefetch",
-                                            args=(self._fetch, batches, epoch, self._queue, self._stop))
-            self._thread.start()
-            _live.add(self)
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self._thread is None:
-            indices = next(self._batches)
-            _active.generator = self._generator
-            try:
-                return self._fetch(indices)
-            finally:
-                _active.generator = None
-        while True:
-            try:
-                item = self._queue.get(timeout=_POLL_S)
-                break
-            except queue.Empty:
-                if not self._thread.is_alive() and self._queue.empty():
-                    raise StopIteration from None
-        if item is _END:
-            self._thread.join()
-            raise StopIteration
-        if isinstance(item, _Failure):
-            self.close()
-            raise item.exc
-        return item
-
-    def close(self):
-        """Stops the prefetch thread (it exits within _POLL_S) and drops what it fetched."""
-        if self._thread is not None:
-            self._stop.set()
-            while True:
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    break
-
-    def __del__(self):
-        self.close()
+        indices = next(self._batches)
+        _active.generator = self._generator
+        try:
+            return self._fetch(indices)
+        finally:
+            _active.generator = None
 
 
 class DataLoader:
     """Batches of `dataset`, as torch.utils.data.DataLoader (map-style datasets).
 
     shuffle draws a new order each epoch from `generator` (default: fibril's default
-    generator); `sampler` (any iterable of indices) replaces the order. prefetch_factor is how
-    many batches the background thread may build ahead; 0 builds them in the caller's thread.
+    generator); `sampler` (any iterable of indices) replaces the order. prefetch_factor (None
+    or a non-negative integer) is accepted for compatibility and unused: batches are built in
+    the caller's thread when asked for (see the module docstring).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, drop_last=False, collate_fn=None,
-                 generator=None, prefetch_factor=2):
+                 generator=None, prefetch_factor=None):
         if len(dataset) == 0:
             raise ValueError("DataLoader got an empty dataset (len(dataset) == 0)")
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
             raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
         if shuffle and sampler is not None:
             raise ValueError("sampler option is mutually exclusive with shuffle")
-        if isinstance(prefetch_factor, bool) or not isinstance(prefetch_factor, numbers.Integral) \
-                or prefetch_factor < 0:
-            raise ValueError(f"prefetch_factor must be a non-negative integer, got {prefetch_factor}")
+        if prefetch_factor is not None and (isinstance(prefetch_factor, bool)
+                                            or not isinstance(prefetch_factor, numbers.Integral)
+                                            or prefetch_factor < 0):
+            raise ValueError(f"prefetch_factor must be None or a non-negative integer, got {prefetch_factor}")
         if generator is not None and not isinstance(generator, Generator):
             raise TypeError(f"generator must be a fibril.Generator, got {type(generator).__name__}")
         self.dataset = dataset
@@ -254,7 +180,7 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
         self.generator = generator
-        self.prefetch_factor = int(prefetch_factor)
+        self.prefetch_factor = prefetch_factor
 
     def _order(self, gen):
         if self.sampler is not None:

@@ -2,12 +2,15 @@
 
 import numpy as np
 
+from .. import _C
 from ..tensor import Tensor
 
 
 def as_numpy(x, name):
     if isinstance(x, Tensor):
         x = x.detach()
+        if x.dtype in (_C.float16, _C.bfloat16):  # numpy has no bfloat16; float16 sums lose precision
+            x = x.float()
         x = (x if x.device == "cpu" else x.to("cpu")).numpy()
     x = np.asarray(x)
     if x.dtype == object:

@@ -23,13 +23,16 @@ accuracy = accuracy_score
 
 def top_k_accuracy_score(y_true, y_score, k=2, labels=None, normalize=True):
     """The fraction of samples whose true label is among the k highest scores (ties broken by
-    the lower column first, as scikit-learn). Binary scores of shape (n,) score class 1."""
+    the higher column first, as scikit-learn). Binary scores of shape (n,) score class 1."""
     y_true, y_score = as_numpy(y_true, "y_true"), as_numpy(y_score, "y_score").astype(np.float64)
     classes = np.unique(y_true) if labels is None else np.asarray(labels)
     if y_score.ndim == 1:
         if len(classes) > 2:
             raise ValueError("top_k_accuracy_score: 1-D y_score is for binary labels; pass (n, classes) scores")
-        y_score = np.stack([-y_score, y_score], axis=1)
+        # as scikit-learn: scores all in [0, 1] are probabilities, thresholded at 0.5, others at 0
+        threshold = 0.5 if y_score.min() >= 0 and y_score.max() <= 1 else 0.0
+        positive = y_score > threshold
+        y_score = np.stack([~positive, positive], axis=1).astype(np.float64)
         classes = np.unique(np.concatenate([classes, [0, 1]])) if len(classes) < 2 else classes
     if y_score.ndim != 2 or y_score.shape[0] != len(y_true):
         raise ValueError(f"y_score of shape {y_score.shape} does not match {len(y_true)} labels")
@@ -97,6 +100,16 @@ def _divide(num, den, zero_division, what):
     return out
 
 
+def _nanaverage(values, weights):
+    """np.average leaving out NaNs (zero_division=np.nan), as scikit-learn; NaN when all are."""
+    keep = ~np.isnan(values)
+    if not keep.any():
+        return np.nan
+    if weights is None or weights[keep].sum() == 0:
+        return float(np.mean(values[keep]))
+    return float(np.average(values[keep], weights=weights[keep]))
+
+
 def _counts(y_true, y_pred, labels, average, pos_label):
     """Per-label (true positives, predicted, actual) and the labels they are for."""
     present = np.unique(np.concatenate([y_true, y_pred]))
@@ -139,8 +152,7 @@ def precision_recall_fscore_support(y_true, y_pred, beta=1.0, labels=None, pos_l
             return zero, zero, zero, None
     else:
         weights = None
-    return (float(np.average(precision, weights=weights)), float(np.average(recall, weights=weights)),
-            float(np.average(f_score, weights=weights)), None)
+    return (_nanaverage(precision, weights), _nanaverage(recall, weights), _nanaverage(f_score, weights), None)
 
 
 def precision_score(y_true, y_pred, labels=None, pos_label=1, average="binary", zero_division="warn"):

@@ -18,6 +18,7 @@ from ..ops.join import cat
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..tensor import Tensor
 from .. import metrics as _metrics
+from ..metrics._inputs import as_numpy
 from .callbacks import ProgressBar
 from .history import History
 
@@ -62,7 +63,7 @@ def _split(batch):
 
 
 def _numpy(t):
-    return t.detach().cpu().numpy().copy()
+    return as_numpy(t, "batch").copy()
 
 
 def _on(device, x):

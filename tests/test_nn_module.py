@@ -366,3 +366,26 @@ def test_load_state_dict_takes_torch_tensors():
     assert m.weight.requires_grad
     with pytest.raises(RuntimeError, match="expected a Tensor, got builtins.list"):
         m.load_state_dict({"weight": [[1.0] * 3] * 2, "bias": m.bias})
+
+
+@needs_torch
+@pytest.mark.parametrize("dtypes", [("float16",), ("bfloat16",), ("float16", "float32"), ("float16", "bfloat16")])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, "inf"])
+def test_clip_grad_norm_16bit_matches_torch(dtypes, norm_type):
+    """16-bit gradients (mixed or not with float32) clip as torch's: the norm's value and dtype, the scaled grads."""
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(shape).astype(np.float32) * 3 for shape in [(5, 7), (11,)]]
+    dtype_of = [dtypes[i % len(dtypes)] for i in range(len(grads))]
+    fparams, tparams = [], []
+    for g, d in zip(grads, dtype_of):
+        p, tp = nn.Parameter(fibril.zeros(g.shape, dtype=getattr(fibril, d))), torch.zeros(g.shape, dtype=getattr(torch, d))
+        p.grad, tp.grad = fibril.tensor(g).to(getattr(fibril, d)), torch.tensor(g).to(getattr(torch, d))
+        fparams.append(p)
+        tparams.append(tp)
+    tnorm = torch.nn.utils.clip_grad_norm_(tparams, 0.5, norm_type)
+    fnorm = nn.utils.clip_grad_norm_(fparams, 0.5, norm_type)
+    assert fnorm.dtype.name == str(tnorm.dtype).split(".")[1]
+    np.testing.assert_allclose(fnorm.float().item(), tnorm.float().item(), rtol=1e-2)
+    for p, tp in zip(fparams, tparams):
+        assert p.grad.dtype == p.dtype
+        np.testing.assert_allclose(p.grad.float().numpy(), tp.grad.float().numpy(), rtol=1e-2, atol=1e-3)

@@ -293,3 +293,14 @@ def test_cuda_mixed_devices_are_runtime_errors():
         F.layer_norm(x, (3,), fibril.ones(3))
     with pytest.raises(RuntimeError, match="same device"):
         F.batch_norm(x, fibril.zeros(3), fibril.ones(3), training=False)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_rms_norm_default_eps_16bit(dtype):
+    # torch's default eps is that of the compute dtype: float32's for 16-bit input, not the 16-bit eps
+    eps = np.finfo(np.float64 if dtype == "float64" else np.float32).eps
+    x = fibril.full((2, 4), 1e-2, dtype=getattr(fibril, dtype))
+    expected = 1e-2 / np.sqrt(1e-4 + eps)
+    for y in (F.rms_norm(x, [4]), fibril.nn.RMSNorm(4, dtype=getattr(fibril, dtype))(x)):
+        assert y.dtype == x.dtype
+        np.testing.assert_allclose(y.detach().float().numpy(), expected, rtol=1e-2)

@@ -422,3 +422,42 @@ class TestCuda:
         x = np.random.default_rng(0).standard_normal((7, 9)).astype(np.float32)
         a, b = self._both(lambda g, d: fibril.dropout(fibril.tensor(x, device=d), 0.4, generator=g))
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------------------ 16-bit floats
+BITS_16 = [(fibril.float16, 11), (fibril.bfloat16, 8)]
+
+
+@pytest.mark.parametrize("dtype, bits", BITS_16)
+def test_16bit_uniform_is_on_the_grid_below_one(dtype, bits):
+    """As torch's: k / 2^bits for k uniform in [0, 2^bits), never 1 (a rounded float32 draw reaches 1)."""
+    g = fibril.Generator().manual_seed(9)
+    for t in (fibril.rand(10**6, dtype=dtype, generator=g), fibril.rand_like(fibril.zeros(10**6, dtype=dtype), generator=g),
+              fibril.empty(10**6, dtype=dtype).uniform_(generator=g)):
+        assert t.dtype == dtype
+        k = np_(t.float()).astype(np.float64) * 2**bits
+        np.testing.assert_array_equal(k, np.floor(k))
+        counts = np.bincount(k.astype(np.int64))
+        assert len(counts) == 2**bits and counts.min() > 0  # every grid point, 1.0 (k = 2^bits) never
+        m = 2**bits
+        within(k.mean(), (m - 1) / 2, math.sqrt((m * m - 1) / 12 / 10**6))
+        within(k.var(), (m * m - 1) / 12, m * m * math.sqrt(1 / 180 / 10**6))
+    y = np_(fibril.empty(10**5, dtype=dtype).uniform_(-2, 2, generator=g).float())
+    assert y.min() >= -2 and y.max() < 2
+
+
+@pytest.mark.parametrize("dtype, bits", BITS_16)
+def test_16bit_exponential_is_finite_with_its_tail(dtype, bits):
+    x = np_(fibril.empty(10**6, dtype=dtype).exponential_(2.0, generator=fibril.Generator().manual_seed(10)).float())
+    assert np.isfinite(x).all() and x.min() >= 0
+    assert x.max() > 5  # a 16-bit uniform caps -log1p(-u) / 2 at bits * ln(2) / 2 (< 4)
+    within(x.astype(np.float64).mean(), 0.5, 0.5 / math.sqrt(10**6) + 2.0**-bits)
+    within(x.astype(np.float64).var(), 0.25, 0.25 * math.sqrt(8 / 10**6) + 2.0**-bits)
+
+
+@pytest.mark.parametrize("dtype, bits", BITS_16)
+def test_16bit_random_without_bounds(dtype, bits):
+    """Integers in [0, 2^bits] (those the dtype holds exactly), as torch's."""
+    x = np_(fibril.empty(10**6, dtype=dtype).random_(generator=fibril.Generator().manual_seed(11)).float())
+    np.testing.assert_array_equal(x, np.floor(x))
+    assert x.min() == 0 and x.max() == 2**bits

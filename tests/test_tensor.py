@@ -280,3 +280,104 @@ def test_python_floats_keep_double_precision_when_float64_is_asked():
     assert fibril.tensor([0.1], dtype=fibril.float64).item() == 0.1
     assert fibril.tensor(1e300, dtype=fibril.float64).item() == 1e300
     assert fibril.tensor([0.1]).dtype == fibril.float32
+
+
+# ------------------------------------------------------------------------------ numpy values in sequences
+X64 = np.float64(0.1) + 1e-12  # not a float32 value
+
+
+@pytest.mark.parametrize("data, dtype", [
+    ([X64, X64], fibril.float64), ([[X64]], fibril.float64), ([np.zeros(2), np.ones(2)], fibril.float64),
+    ([1.5, np.float64(2.0)], fibril.float64), ([np.float32(1), np.float64(2)], fibril.float64),
+    ([np.int32(1)], fibril.int32), ([True, np.bool_(False)], fibril.bool), ([1.5, np.int32(1)], fibril.float32),
+    ([np.float16(1), 1.5], fibril.float32), ([np.float16(1), np.int64(3)], fibril.float16),
+    ([np.int64(1), 1.5], fibril.float32), ([np.uint8(1), np.int32(2)], fibril.int32), ([np.float32(1), 1], fibril.float32),
+    ([], fibril.float32),
+])
+def test_tensor_keeps_numpy_dtypes_inside_sequences(data, dtype):
+    """As torch: only Python floats default to float32; numpy scalars and arrays keep their dtype, promoted
+    with the rest as torch.promote_types (a float beats any integer, not numpy's float64)."""
+    assert fibril.tensor(data).dtype == dtype
+    if torch is not None:
+        assert str(torch.tensor(np.array(data) if data and isinstance(data[0], np.ndarray) else data).dtype) == \
+            "torch." + dtype.name
+    if dtype == fibril.float64 and data[0] is X64:
+        assert fibril.tensor(data).tolist() == [X64, X64]
+
+
+# ------------------------------------------------------------------------------ __format__, .data =, small methods
+def test_format_of_a_0d_tensor_formats_its_value():
+    assert f"{fibril.tensor(0.123456):.4f}" == "0.1235"
+    assert f"{fibril.tensor(3):04d}" == "0003"
+    assert f"{fibril.tensor(2.5, requires_grad=True):>8.3f}" == "   2.500"
+    t = fibril.tensor([1.0, 2.0])
+    assert f"{t}" == str(t)
+    with pytest.raises(TypeError):
+        f"{t:.2f}"
+    if torch is not None:
+        assert f"{fibril.tensor(1 / 3):.6e}" == f"{torch.tensor(1 / 3):.6e}"
+
+
+def test_assigning_data_replaces_the_values_in_place():
+    p = fibril.nn.Parameter(fibril.zeros(3))
+    new = fibril.ones(2, 2, dtype=fibril.float64)
+    p.data = new
+    assert type(p) is fibril.nn.Parameter and p.requires_grad and p.is_leaf
+    assert p.shape == (2, 2) and p.dtype == fibril.float64 and p.data_ptr() == new.data_ptr()
+    np.testing.assert_array_equal(p.detach().numpy(), np.ones((2, 2)))
+    (p * 3).sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), np.full((2, 2), 3.0))
+    with pytest.raises(TypeError):
+        p.data = [1.0]
+    with pytest.raises(RuntimeError, match="floating point"):
+        p.data = fibril.ones(2, dtype=fibril.int64)
+
+
+@pytest.mark.parametrize("lib", ["fibril", pytest.param("torch", marks=needs_torch)])
+def test_small_tensor_methods(lib):
+    m = fibril if lib == "fibril" else torch
+    x = m.arange(24.0).reshape(2, 3, 4)
+    assert x.nelement() == 24 and x.ndimension() == 3 and not x.is_complex()
+    np.testing.assert_array_equal(np.asarray(x.ravel()), np.arange(24.0))
+    np.testing.assert_array_equal(np.asarray(x.select(-1, 1)), np.arange(24.0).reshape(2, 3, 4)[..., 1])
+    np.testing.assert_array_equal(np.asarray(x.select(0, -1)), np.arange(24.0).reshape(2, 3, 4)[-1])
+    assert x.type() == f"{lib}.FloatTensor" and m.zeros(2, dtype=m.int64).type() == f"{lib}.LongTensor"
+    assert x.type(m.float32) is x and x.type(m.float64).dtype == m.float64
+    assert x.type(f"{lib}.HalfTensor").dtype == m.float16
+    y = m.tensor([-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(np.asarray(y.relu()), [0, 0, 2])
+    assert y.relu_() is y
+    np.testing.assert_array_equal(np.asarray(y), [0, 0, 2])
+
+
+@pytest.mark.parametrize("lib", ["fibril", pytest.param("torch", marks=needs_torch)])
+def test_relu_in_place_gradient(lib):
+    m = fibril if lib == "fibril" else torch
+    a = m.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    b = a * 2
+    b.relu_()
+    (b * m.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(np.asarray(a.grad), [0, 0, 6])
+
+
+@pytest.mark.parametrize("lib", ["fibril", pytest.param("torch", marks=needs_torch)])
+def test_in_place_view_ops_restride_the_same_tensor(lib):
+    m = fibril if lib == "fibril" else torch
+    x = m.arange(6.0).reshape(2, 1, 3)
+    ptr = x.data_ptr()
+    assert x.squeeze_(1) is x and tuple(x.shape) == (2, 3)
+    assert x.unsqueeze_(0) is x and tuple(x.shape) == (1, 2, 3)
+    assert x.transpose_(0, 2) is x and tuple(x.shape) == (3, 2, 1)
+    assert x.squeeze_() is x and tuple(x.shape) == (3, 2)
+    assert x.t_() is x and tuple(x.shape) == (2, 3) and x.data_ptr() == ptr
+    np.testing.assert_array_equal(np.asarray(x), np.arange(6.0).reshape(2, 3))
+
+
+def test_in_place_view_ops_refuse_tensors_that_need_a_graph():
+    leaf = fibril.zeros(2, 1, requires_grad=True)
+    with pytest.raises(RuntimeError, match="requires grad"):
+        leaf.squeeze_(1)
+    with pytest.raises(RuntimeError, match="requires grad"):
+        (leaf * 2).t_()
+    with fibril.no_grad():
+        assert leaf.squeeze_(1).shape == (2,)

@@ -1,7 +1,9 @@
 """Tensor factories: tensor, as_tensor, from_numpy, zeros/ones/full/empty, arange, linspace,
-eye and the *_like variants, with PyTorch's dtype inference."""
+logspace, eye, tril_indices/triu_indices and the *_like variants, with PyTorch's dtype
+inference."""
 
 import builtins
+import functools
 import math
 import numbers
 
@@ -36,9 +38,36 @@ def _size(size):
     return tuple(size)
 
 
+_PYTHON_SCALARS = {bool: np.dtype(np.bool_), int: np.dtype(np.int64), float: np.dtype(np.float32)}
+
+
+def _promoted(a, b):
+    """torch.promote_types: a float beats any integer or bool (numpy would widen to float64)."""
+    if (a.kind == "f") != (b.kind == "f"):
+        return a if a.kind == "f" else b
+    return np.promote_types(a, b)
+
+
+def _inferred_dtype(data):
+    """torch's dtype for `data`: Python floats float32, ints int64, bools bool; numpy values and
+    arrays their own dtype; the elements of a sequence promoted together."""
+    if hasattr(data, "dtype"):
+        return np.asarray(data).dtype
+    if isinstance(data, (list, tuple)):
+        types = set(map(type, data))
+        if types <= _PYTHON_SCALARS.keys():  # fast path for plain Python numbers
+            dtypes = [_PYTHON_SCALARS[t] for t in types]
+        else:
+            dtypes = [_inferred_dtype(x) for x in data]
+        return functools.reduce(_promoted, dtypes) if dtypes else _PYTHON_SCALARS[float]
+    if isinstance(data, bool):
+        return _PYTHON_SCALARS[bool]
+    return _PYTHON_SCALARS[int] if isinstance(data, int) else _PYTHON_SCALARS[float]
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of `data` (nested sequences, numbers, numpy arrays, tensors).
-    Python floats give float32, ints int64, bools bool; numpy arrays keep their dtype."""
+    Python floats give float32, ints int64, bools bool; numpy values keep their dtype (as torch)."""
     dtype = _dtype(dtype)
     if isinstance(data, Tensor):
         return _finish(data._data.clone(), dtype, device, requires_grad)
@@ -46,7 +75,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if arr.dtype == object:
         raise TypeError(f"could not build a tensor from {type(data).__name__} data (ragged or non-numeric)")
     if not hasattr(data, "dtype") and arr.dtype == np.float64 and dtype is None:
-        arr = arr.astype(np.float32)  # Python floats: the default dtype
+        arr = arr.astype(_inferred_dtype(data))  # numpy's float64 where torch's may be narrower
     if arr.dtype.name not in _NUMPY_DTYPES and dtype is None:
         raise TypeError(f"unsupported dtype {arr.dtype} (fibril has float32, float64, float16, int64, int32, uint8, "
                         "bool; bfloat16 from a float32 array)")
@@ -155,3 +184,30 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     dtype = _dtype(dtype) or _C.float32
     return tensor(np.eye(n, m), dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """base ** linspace(start, end, steps)."""
+    if steps < 0:
+        raise ValueError(f"logspace: number of steps must be non-negative, got {steps}")
+    dtype = _dtype(dtype) or _C.float32
+    values = np.power(float(base), np.linspace(start, end, steps, dtype=np.float64))
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def tril_indices(row, col, offset=0, dtype=None, device=None):
+    """The (row, column) coordinates, as a 2 x N tensor in row-major order, of the lower
+    triangle of a row x col matrix: column <= row + offset."""
+    return _triangle_indices(np.tril_indices, row, col, offset, dtype, device)
+
+
+def triu_indices(row, col, offset=0, dtype=None, device=None):
+    """As tril_indices, for the upper triangle: column >= row + offset."""
+    return _triangle_indices(np.triu_indices, row, col, offset, dtype, device)
+
+
+def _triangle_indices(numpy_indices, row, col, offset, dtype, device):
+    if row < 0 or col < 0:
+        raise ValueError(f"tril_indices/triu_indices: row and col must be non-negative, got {row} and {col}")
+    coords = np.stack(numpy_indices(row, offset, col)).astype(np.int64)
+    return tensor(coords, dtype=_dtype(dtype) or _C.int64, device=device)

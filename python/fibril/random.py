@@ -102,8 +102,18 @@ def _gen(generator):
 
 
 # ------------------------------------------------------------------------------ in-place fills
+# Significand bits of the 16-bit floats. Their uniforms lie on a grid of 2^-bits in [0, 1) (as
+# torch's): a float32 draw rounded to 16 bits could round up to 1.
+_GRID_BITS = {"float16": 11, "bfloat16": 8}
+
+
 def uniform_(t, from_=0.0, to=1.0, *, generator=None):
-    return write_inplace(t, lambda a: _C.uniform_(a, from_, to, *_gen(generator)._next(a.numel())))
+    bits = _GRID_BITS.get(t.dtype.name)
+    if bits is None:
+        return write_inplace(t, lambda a: _C.uniform_(a, from_, to, *_gen(generator)._next(a.numel())))
+    u = uniform_(empty(t.shape, dtype=_C.float32), generator=generator)
+    values = (u * 2.0 ** bits).floor() * (2.0 ** -bits * (to - from_)) + from_
+    return write_inplace(t, lambda a: a.copy_(values._data))
 
 
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
@@ -116,8 +126,8 @@ def bernoulli_(t, p=0.5, *, generator=None):
 
 
 # random_()'s range without bounds: integers a float holds exactly, or the dtype's range.
-_RANDOM_LIMITS = {"float32": 1 << 24, "float64": 1 << 53, "int64": (1 << 63) - 1, "int32": (1 << 31) - 1,
-                  "uint8": 255}
+_RANDOM_LIMITS = {"float16": 1 << 11, "bfloat16": 1 << 8, "float32": 1 << 24, "float64": 1 << 53,
+                  "int64": (1 << 63) - 1, "int32": (1 << 31) - 1, "uint8": 255}
 
 
 def random_(t, from_=None, to=None, *, generator=None):
@@ -133,10 +143,12 @@ def random_(t, from_=None, to=None, *, generator=None):
 
 
 def exponential_(t, lambd=1.0, *, generator=None):
-    """-ln(1 - u) / lambd with u uniform in [0, 1)."""
+    """-ln(1 - u) / lambd with u uniform in [0, 1); 16-bit tensors from a float32 u (a 16-bit one
+    would cut the tail off)."""
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    values = (-uniform_(empty(t.shape, dtype=t.dtype), generator=generator)).log1p() / -lambd
+    dtype = _C.float32 if t.dtype.name in _GRID_BITS else t.dtype
+    values = (-uniform_(empty(t.shape, dtype=dtype), generator=generator)).log1p() / -lambd
     return write_inplace(t, lambda a: a.copy_(values._data))
 
 

@@ -107,6 +107,11 @@ class Tensor:
     def numel(self):
         return self._data.numel()
 
+    nelement = numel
+
+    def ndimension(self):
+        return self._data.ndim
+
     def element_size(self):
         return self._data.itemsize
 
@@ -125,6 +130,9 @@ class Tensor:
 
     def is_floating_point(self):
         return self.dtype.is_floating_point
+
+    def is_complex(self):
+        return False  # fibril has no complex dtypes
 
     @property
     def is_cuda(self):
@@ -153,6 +161,16 @@ class Tensor:
     @property
     def data(self):
         return self.detach()
+
+    @data.setter
+    def data(self, value):
+        """As torch: this tensor takes value's memory (shape and dtype too), keeping its own
+        identity, requires_grad, grad and history."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(value).__name__}")
+        if self.requires_grad and not value.dtype.is_floating_point:
+            raise RuntimeError("data set to a tensor that requires gradients must be floating point or complex dtype")
+        self._data, self._shape = value._data, None
 
     @property
     def T(self):
@@ -243,6 +261,18 @@ class Tensor:
         arr = np.asarray(self._data)
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
+    def type(self, dtype=None, non_blocking=False):
+        """type(): the type name, e.g. 'fibril.FloatTensor'; type(dtype or such a name): self
+        converted to that dtype (self when it has it)."""
+        if dtype is None:
+            return "fibril." + _TYPE_NAMES[self.dtype.name]
+        if isinstance(dtype, str):
+            names = {f"{module}.{name}": d for d, name in _TYPE_NAMES.items() for module in ("fibril", "torch")}
+            if dtype not in names:
+                raise ValueError(f"invalid type: '{dtype}'")
+            dtype = getattr(_C, names[dtype])
+        return self.to(dtype)
+
     def item(self):
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
@@ -286,6 +316,12 @@ class Tensor:
     def __repr__(self):
         return _format(self)
 
+    def __format__(self, format_spec):
+        """As torch: a 0-d tensor formats as its value (f"{loss:.4f}"); others only with an empty spec."""
+        if self.ndim == 0:
+            return format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
+
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ new_* factories (self's dtype and device)
@@ -316,6 +352,44 @@ class Tensor:
         return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
     # ------------------------------------------------------------------ methods of other families
+    def relu(self):
+        from .ops.activation import relu
+
+        return relu(self)
+
+    def relu_(self):
+        from .ops.activation import relu
+        from .ops.index import apply_inplace
+
+        return apply_inplace(self, relu, lambda a: a.copy_(relu(Tensor._wrap(a))._data))
+
+    def ravel(self):
+        return self.reshape(-1)
+
+    def select(self, dim, index):
+        return self[(slice(None),) * _wrap_dim(dim, self.ndim) + (index,)]
+
+    def _restride_(self, view):
+        """self takes the geometry of `view`, one of its views (squeeze_ & co.). Not recorded by
+        autograd, so refused where a graph would need it."""
+        if self.grad_fn is not None or self._requires_grad and _autograd.is_grad_enabled():
+            raise RuntimeError("in-place view ops (squeeze_, unsqueeze_, t_, transpose_) are not supported on a "
+                               "tensor that requires grad; use the out-of-place op")
+        self._data, self._shape = view._data, None
+        return self
+
+    def squeeze_(self, dim=None):
+        return self._restride_(self.squeeze(dim))
+
+    def unsqueeze_(self, dim):
+        return self._restride_(self.unsqueeze(dim))
+
+    def t_(self):
+        return self._restride_(self.t())
+
+    def transpose_(self, dim0, dim1):
+        return self._restride_(self.transpose(dim0, dim1))
+
     def softmax(self, dim, dtype=None):
         from .ops.softmax import softmax
 
@@ -382,6 +456,9 @@ def _wrap_dim(dim, ndim):
 
 
 _DEFAULT_DTYPES = ("float32", "int64", "bool")
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor", "uint8": "ByteTensor",
+               "bool": "BoolTensor"}
 
 
 def _host_values(array):

@@ -4,11 +4,10 @@ followed by the per-channel affine, composed."""
 
 import numbers
 
-import numpy as np
-
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
+from ..typeinfo import finfo
 from . import elementwise as ew
 from . import index
 
@@ -49,9 +48,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
-    """eps None: the machine epsilon of input's dtype, as PyTorch."""
+    """eps None: the machine epsilon of the dtype computed in (float32 for 16-bit input), as PyTorch."""
     if eps is None:
-        eps = float(np.finfo(input.dtype.name).eps)
+        eps = finfo(_C.float64 if input.dtype == _C.float64 else _C.float32).eps
     return RowNorm.apply(input, weight, None, _shape(normalized_shape), float(eps), True)
 
 

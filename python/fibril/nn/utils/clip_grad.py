@@ -1,11 +1,14 @@
 """Gradient clipping as torch.nn.utils: by total norm (two fused kernel calls, one computing
-the norm over all gradients, one scaling them) or by value."""
+the norm over all gradients, one scaling them) or by value. The fused kernels take float32 and
+float64; float16 and bfloat16 gradients go through Python around them."""
 
 import math
 
 from ... import _C
 from ...autograd import no_grad
 from ...tensor import Tensor
+
+_FUSED = (_C.float32, _C.float64)
 
 
 def _tensors(tensors):
@@ -20,10 +23,23 @@ def _norm_type(norm_type):
     return float(norm_type)
 
 
+def _norm_16bit(t, norm_type):
+    """t's norm taken in float32 and rounded to t's dtype (as torch's per-tensor norm), as float32 data."""
+    with no_grad():
+        norm = Tensor._wrap(_C.multi_tensor_norm([t.float()._data], norm_type))
+        return norm.to(t.dtype).float()._data
+
+
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    """The norm of all elements of `tensors` together, as a 0-d tensor (as torch's)."""
+    """The norm of all elements of `tensors` together, as a 0-d tensor (as torch's). A 16-bit
+    tensor enters as its own norm: the norm of the norms is the total norm."""
     norm_type = _norm_type(norm_type)
-    total = Tensor._wrap(_C.multi_tensor_norm([t._data for t in _tensors(tensors)], norm_type))
+    tensors = _tensors(tensors)
+    parts = [t._data if t.dtype in _FUSED else _norm_16bit(t, norm_type) for t in tensors]
+    total = Tensor._wrap(_C.multi_tensor_norm(parts, norm_type))
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) == 1 and dtypes.isdisjoint(_FUSED):  # torch: the norm in the grads' promoted dtype
+        total = total.to(dtypes.pop())
     if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
@@ -40,9 +56,14 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     with no_grad():
         coef = (max_norm / (total_norm + 1e-6)).clamp(max=1.0).item()
     if coef != 1.0:  # torch multiplies by the clamped 1.0 too: the values are the same
-        _C.multi_tensor_scale_([g._data for g in grads], coef)
-        for g in grads:
+        fused = [g for g in grads if g.dtype in _FUSED]
+        _C.multi_tensor_scale_([g._data for g in fused], coef)
+        for g in fused:
             g._version.value += 1
+        with no_grad():
+            for g in grads:
+                if g.dtype not in _FUSED:
+                    g.mul_(coef)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):

@@ -46,6 +46,12 @@ from .ops.elementwise import (
     logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg, pow, reciprocal, remainder,
     round, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, trunc, where,
 )
+from .ops.elementwise import (
+    absolute, acos, acosh, addcdiv, addcmul, allclose, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
+    asin, asinh, atan, atanh, clamp_max, clamp_min, copysign, cosh, deg2rad, divide, equal, float_power, fmod, frac,
+    hypot, isclose, lerp, log10, logaddexp, logaddexp2, multiply, nan_to_num, negative, positive, rad2deg, sgn, sinc,
+    sinh, square, subtract, tan, true_divide, xlogy,
+)
 from .ops.reduce import (
     all, amax, amin, any, argmax, argmin, cumprod, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var,
 )
@@ -63,6 +69,21 @@ from .ops.matmul import get_float32_matmul_precision, set_float32_matmul_precisi
 from .ops.softmax import log_softmax, softmax
 from .ops.sort import argsort, msort, sort, topk
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
+from .ops.reduce import (
+    aminmax, count_nonzero, cummax, cummin, diff, logcumsumexp, median, mode, nanmean, nanmedian, nanquantile, nansum,
+    quantile, std_mean, var_mean,
+)
+from .ops.join import (
+    atleast_1d, atleast_2d, atleast_3d, block_diag, cartesian_prod, column_stack, dsplit, dstack, hsplit, hstack,
+    meshgrid, repeat_interleave, rot90, row_stack, tensor_split, vsplit, vstack,
+)
+from .ops.gather import (
+    argwhere, bincount, bucketize, masked_scatter, searchsorted, take, take_along_dim, unique, unique_consecutive,
+)
+from .ops.index import moveaxis, swapaxes, swapdims
+from .creation import logspace, tril_indices, triu_indices
+from .ops.contract import cdist, cross, diag, diag_embed, diagonal, einsum, ger, inner, kron, outer, tensordot, trace
+from .ops.index import broadcast_tensors, broadcast_to, is_tensor, numel
 from . import autograd, nn, optim, testing
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled

@@ -3,6 +3,7 @@ inplace=True writes the result into the input (as torch, refused for a leaf that
 grad)."""
 
 from .. import creation
+from . import functional as F
 from ..ops import activation as A
 from ..ops import softmax as S
 from .module import Module
@@ -91,3 +92,56 @@ class Softmax(Module):
 class LogSoftmax(Softmax):
     def forward(self, x):
         return S.log_softmax(x, self.dim if self.dim is not None else (0 if x.ndim in (0, 1, 3) else 1))
+
+
+LogSigmoid = _activation("LogSigmoid", F.logsigmoid)
+Tanhshrink = _activation("Tanhshrink", F.tanhshrink)
+
+
+class RReLU(_Activation):
+    _options = (("lower", 1.0 / 8), ("upper", 1.0 / 3))
+
+    def forward(self, x):
+        return F.rrelu(x, self.lower, self.upper, self.training, self.inplace)
+
+
+class Threshold(_Activation):
+    _fn = staticmethod(F.threshold)
+    _options = (("threshold", None), ("value", None))
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__(threshold, value, inplace=inplace)
+
+
+class Hardshrink(Module):
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x):
+        return F.hardshrink(x, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    def forward(self, x):
+        return F.softshrink(x, self.lambd)
+
+
+class Softmin(Softmax):
+    def forward(self, x):
+        return F.softmin(x, self.dim)
+
+
+class GLU(Module):
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.glu(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"

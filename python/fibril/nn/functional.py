@@ -13,7 +13,11 @@ from ..ops.pool import (
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
     max_pool1d, max_pool2d,
 )
+from ..ops.gather import one_hot
 from ..ops.random import dropout
+from ..ops.resize import (
+    interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
+)
 from ..ops.softmax import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, hinge_embedding_loss, huber_loss,
     kl_div, l1_loss, log_softmax, margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
@@ -21,6 +25,12 @@ from ..ops.softmax import (
 )
 from .linear import bilinear
 from .sparse import embedding
+from .. import creation as _creation
+from ..ops import elementwise as _ew
+from ..ops.index import broadcast_tensors as _broadcast_tensors
+from ..ops.join import chunk as _chunk
+from ..ops.reduce import norm as _norm, sum as _sum
+from ..random import bernoulli_ as _bernoulli_, rand_like as _rand_like
 
 __all__ = [
     "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "mish", "prelu", "relu", "relu6",
@@ -33,4 +43,131 @@ __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
     "avg_pool2d", "max_pool1d", "max_pool2d", "embedding",
     "scaled_dot_product_attention", "dropout",
+    "one_hot", "interpolate", "pixel_shuffle", "pixel_unshuffle", "upsample", "upsample_bilinear", "upsample_nearest",
+    "logsigmoid", "softmin", "glu", "hardshrink", "softshrink", "tanhshrink", "threshold", "rrelu",
+    "dropout1d", "dropout2d", "alpha_dropout", "normalize", "cosine_similarity", "pairwise_distance",
 ]
+
+
+# ------------------------------------------------------------------------------ activations
+def _implicit_softmax_dim(ndim):
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def logsigmoid(input):
+    return -softplus(-input)
+
+
+def softmin(input, dim=None, dtype=None):
+    return softmax(-input, _implicit_softmax_dim(input.ndim) if dim is None else dim, dtype)
+
+
+def glu(input, dim=-1):
+    """First half of `dim` gated by the sigmoid of the second half."""
+    if input.ndim == 0 or input.shape[dim] % 2:
+        raise ValueError(f"glu: dimension {dim} of input shape {list(input.shape)} must have an even size")
+    a, b = _chunk(input, 2, dim)
+    return a * sigmoid(b)
+
+
+def hardshrink(input, lambd=0.5):
+    return _ew.where(input.abs() > lambd, input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be greater or equal to 0, got {lambd}")
+    return input - input.clamp(-lambd, lambd)
+
+
+def tanhshrink(input):
+    return input - tanh(input)
+
+
+def threshold(input, threshold, value, inplace=False):
+    out = _ew.where(input > threshold, input, float(value))
+    return input.copy_(out) if inplace else out
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU whose negative slope is drawn from U(lower, upper) per element in training,
+    and is (lower + upper) / 2 otherwise."""
+    if not training:
+        out = leaky_relu(input, (lower + upper) / 2)
+    else:
+        slope = _rand_like(input) * (upper - lower) + lower
+        out = _ew.where(input >= 0, input, input * slope)
+    return input.copy_(out) if inplace else out
+
+
+# ------------------------------------------------------------------------------ dropout
+def _check_p(p):
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _channel_dropout(input, p, training, spatial, op):
+    """Zeroes whole channels of [N, C, *spatial] or unbatched [C, *spatial] input."""
+    _check_p(p)
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: expected {spatial + 1}-D or {spatial + 2}-D input, got shape {list(input.shape)}")
+    if not training or p == 0:
+        return input
+    lead = input.ndim - spatial
+    mask = _creation.empty(tuple(input.shape[:lead]) + (1,) * spatial, dtype=input.dtype, device=input.device)
+    if p == 1:
+        return input * mask.zero_()
+    return input * (_bernoulli_(mask, 1 - p) / (1 - p))
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    out = _channel_dropout(input, p, training, 1, "dropout1d")
+    return input.copy_(out) if inplace and out is not input else out
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    out = _channel_dropout(input, p, training, 2, "dropout2d")
+    return input.copy_(out) if inplace and out is not input else out
+
+
+_SELU_NEG = 1.7580993408473766  # selu's scale * alpha: -this is selu's limit at -inf
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropped elements are set to selu's negative limit, then an affine map restores the
+    input's mean and variance (as ATen's alpha dropout)."""
+    _check_p(p)
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    if p == 1:
+        out = input * _creation.zeros((), dtype=input.dtype, device=input.device)
+    else:
+        keep = _bernoulli_(_creation.empty_like(input), 1 - p)
+        a = ((_SELU_NEG ** 2 * p + 1) * (1 - p)) ** -0.5
+        out = input * (keep * a) + (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
+    return input.copy_(out) if inplace else out
+
+
+# ------------------------------------------------------------------------------ distances
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """input / max(||input||_p along dim, eps)."""
+    return input / _norm(input, p, dim, True).clamp_min(eps)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 / ||x1|| * x2 / ||x2||) along dim, after broadcasting. As ATen, each norm is
+    clamped to eps outside autograd: the gradient flows through the unclamped norm."""
+    def unit(x):
+        n = _norm(x, 2, dim, True)
+        return x / (n + (n.clamp_min(eps) - n).detach())
+
+    x1, x2 = _broadcast_tensors(x1, x2)
+    return _sum(unit(x1) * unit(x2), dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dim of the broadcast inputs."""
+    dim = max(x1.ndim, x2.ndim) - 1
+    if dim < 0:
+        raise ValueError("pairwise_distance: expected at least one dim in x1 or x2, both are 0-d")
+    return _norm(x1 - x2 + eps, p, dim, keepdim)

@@ -1,7 +1,8 @@
 """Index family, gather type: gather/scatter(_add), index_select/index_add, masked_fill,
-masked_select, nonzero, flip, tril/triu, advanced indexing (get and set), one_hot and
-embedding. Forward is one _C call or a composition of differentiable ops; each backward
-sits beside its forward."""
+masked_select, nonzero, flip, tril/triu, advanced indexing (get and set), take_along_dim/take,
+argwhere, unique/unique_consecutive, bincount, searchsorted/bucketize, masked_scatter,
+one_hot and embedding. Forward is one _C call or a composition of differentiable ops; each
+backward sits beside its forward."""
 
 import math
 import numbers
@@ -416,6 +417,201 @@ def setitem(x, index, value):
                            rows.requires_grad)
 
 
+# ------------------------------------------------------------------------------ take, unique, counts, search
+def take_along_dim(x, indices, dim=None):
+    """gather with x and indices broadcast against each other except along dim (negative
+    indices count from the end); dim None: of the flattened x at the flattened indices."""
+    if indices.dtype != _C.int64:
+        raise TypeError(f"take_along_dim(): dtype of indices should be int64, got {indices.dtype.name}")
+    if dim is None:
+        x, indices, dim = view_ops.flatten(x), view_ops.flatten(indices), 0
+    elif x.ndim != indices.ndim:
+        raise ValueError(f"take_along_dim(): input and indices should have the same number of dimensions, got "
+                         f"shapes {list(x.shape)} and {list(indices.shape)}")
+    d = _wrap_dim(dim, x.ndim)
+    outside = [s[:d] + (1,) + s[d + 1:] for s in (tuple(x.shape), tuple(indices.shape))]
+    try:
+        common = np.broadcast_shapes(*outside)
+    except ValueError:
+        raise ValueError(f"take_along_dim(): input of shape {list(x.shape)} and indices of shape "
+                         f"{list(indices.shape)} do not broadcast outside dim {d}") from None
+    x = view_ops.expand(x, common[:d] + (x.shape[d],) + common[d + 1:])
+    indices = view_ops.expand(indices, common[:d] + (indices.shape[d],) + common[d + 1:])
+    indices = ew.where(ew.lt(indices, 0), ew.add(indices, x.shape[d]), indices)
+    return gather(x, d, indices)
+
+
+def take(x, index):
+    """x's elements at the flat (row-major) positions in index, in index's shape; negative
+    positions count from the end."""
+    index = _as_index(index, x.device)
+    if index.dtype != _C.int64:
+        raise TypeError(f"take(): expected an int64 index, got {index.dtype.name}")
+    return getitem(view_ops.flatten(x), index)
+
+
+def argwhere(x):
+    return nonzero(x)
+
+
+def _runs(lines):
+    """For rows in order: whether each starts a new run of equal rows (NaN equals nothing)."""
+    from ..creation import ones
+    from .join import cat
+    from .reduce import any
+
+    if lines.shape[0] == 0:
+        return ones(0, dtype=_C.bool, device=lines.device)
+    changed = any(ew.ne(lines[1:], lines[:-1]), 1)
+    return cat([ones(1, dtype=_C.bool, device=lines.device), changed])
+
+
+def _unique(x, sort, return_inverse, return_counts, dim, op):
+    """unique and unique_consecutive: the rows (slices along dim, or elements) sorted, or as
+    they come, then their runs of equal rows collapsed. Not differentiable."""
+    from ..creation import arange, tensor
+    from .reduce import cumsum, diff
+    from .sort import argsort
+
+    x = x.detach()
+    if dim is None:
+        lines = view_ops.reshape(x, (x.numel(), 1))
+    else:
+        d = _wrap_dim(dim, x.ndim)
+        rest = x.shape[:d] + x.shape[d + 1:]
+        if 0 in rest:
+            raise ValueError(f"{op}: input of shape {list(x.shape)} has 0-sized dimensions other than dim {d}")
+        lines = view_ops.reshape(view_ops.movedim(x, d, 0), (x.shape[d], math.prod(rest)))
+    order = arange(lines.shape[0], device=x.device)
+    if sort:  # lexicographic: stable sorts by each column, the last first
+        for col in reversed(range(lines.shape[1])):
+            order = order[argsort(lines[:, col][order])]
+        lines = lines[order]
+    first = _runs(lines)
+    values = lines[first]
+    values = view_ops.flatten(values) if dim is None else view_ops.movedim(
+        view_ops.reshape(values, (values.shape[0],) + rest), 0, d)
+    out = [values]
+    if return_inverse:
+        run = cumsum(first, 0) - 1
+        inverse = scatter(run, 0, order, run)
+        out.append(view_ops.reshape(inverse, x.shape) if dim is None else inverse)
+    if return_counts:
+        starts = nonzero(first)[:, 0]
+        out.append(diff(starts, append=tensor([lines.shape[0]], device=x.device)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct elements (or slices along dim) of x in ascending order (always sorted, as
+    torch on CPU; each NaN counts apart); with the inverse (each element's position among
+    them) and the counts."""
+    return _unique(x, True, return_inverse, return_counts, dim, "unique")
+
+
+def unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
+    """unique of each run of equal neighbours, in order."""
+    return _unique(x, False, return_inverse, return_counts, dim, "unique_consecutive")
+
+
+def bincount(x, weights=None, minlength=0):
+    """Occurrences of each value 0..max(x) (at least minlength of them) in the 1-d
+    non-negative integer x, or the sums of their weights (float64 for integer weights)."""
+    from ..creation import zeros
+    from .reduce import amax, amin
+
+    if x.dtype not in (_C.int64, _C.int32, _C.uint8):
+        raise TypeError(f"bincount only supports integer inputs, got {x.dtype.name}")
+    if x.ndim != 1 or x.numel() and amin(x).item() < 0:
+        raise ValueError(f"bincount only supports 1-d non-negative integral inputs, got shape {list(x.shape)}")
+    if minlength < 0:
+        raise ValueError(f"bincount: minlength should be >= 0, got {minlength}")
+    if weights is not None and tuple(weights.shape) != tuple(x.shape):
+        raise ValueError(f"bincount: weights should be 1-d and have the same length as input, got shapes "
+                         f"{list(weights.shape)} and {list(x.shape)}")
+    length = max(amax(x).item() + 1 if x.numel() else 0, minlength)
+    if weights is None:
+        src = Tensor._wrap(_C.Array.full(tuple(x.shape), 1, _C.int64, x.device))
+    else:
+        src = weights if weights.dtype.is_floating_point else weights.to(_C.float64)
+    return index_add(zeros(length, dtype=src.dtype, device=x.device), 0, x.to(_C.int64), src)
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None, sorter=None):
+    """For each value, the insertion point keeping sorted_sequence's last dim sorted: before
+    equal elements (or after them with right / side='right'). A 1-d sequence serves every
+    value; an N-d one (..., M) pairs its lines with the value lines (..., K). The values and
+    the sequence are sorted together (stably), each value counting the elements before it."""
+    from ..creation import full, tensor
+    from .join import cat
+    from .reduce import cumsum
+    from .sort import sort
+
+    if side is not None:
+        if side not in ("left", "right"):
+            raise ValueError(f"searchsorted(): side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise ValueError("searchsorted(): side and right can't be set to opposites, got side of left while "
+                             "right was True")
+        right = side == "right"
+    seq = sorted_sequence
+    if seq.ndim == 0:
+        raise ValueError("searchsorted(): boundaries tensor should have positive dimension, but got 0 dimension")
+    if sorter is not None:
+        seq = gather(seq, -1, sorter)
+    if not isinstance(values, Tensor):
+        values = tensor(values, device=seq.device)
+    out_shape = values.shape
+    if seq.ndim == 1:
+        values = view_ops.reshape(values, (values.numel(),))
+    elif tuple(seq.shape[:-1]) != tuple(values.shape[:-1]):
+        raise ValueError(f"searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions of "
+                         f"boundaries tensor and input value tensor must match, but we got boundaries tensor "
+                         f"{list(seq.shape)} and input value tensor {list(values.shape)}")
+    k, m = values.shape[-1], seq.shape[-1]
+    # The values go after the sequence for right (so that they count equal elements), else before.
+    parts = [seq, values] if right else [values, seq]
+    merged = cat([view_ops.expand(p, tuple(values.shape[:-1]) + (p.shape[-1],)) for p in parts], -1)
+    flags = [full((m,), True, device=seq.device), full((k,), False, device=seq.device)]
+    from_seq = cat(flags if right else flags[::-1])
+    order = sort(merged, -1).indices
+    seq_so_far = cumsum(gather(view_ops.expand(from_seq, order.shape), -1, order), -1)
+    counts = scatter(seq_so_far, -1, order, seq_so_far)  # back in merged order
+    counts = counts[..., m:] if right else counts[..., :k]
+    counts = view_ops.reshape(counts, out_shape)
+    return counts.to(_C.int32) if out_int32 else counts
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The index of the bucket of 1-d boundaries that each input value falls in
+    (boundaries[i-1] < v <= boundaries[i], or boundaries[i-1] <= v < boundaries[i] with right)."""
+    if boundaries.ndim != 1:
+        raise ValueError(f"bucketize(): boundaries tensor must be 1 dimension, got shape {list(boundaries.shape)}")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def masked_scatter(x, mask, source):
+    """x (broadcast with mask) with the positions where mask is True filled, in row-major
+    order, by source's leading elements."""
+    from .reduce import cumsum, sum
+
+    _check_mask(mask, "masked_scatter")
+    if source.dtype != x.dtype:
+        raise TypeError(f"masked_scatter: expected self and source to have same dtypes but got {x.dtype.name} and "
+                        f"{source.dtype.name}")
+    shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
+    mask = view_ops.expand(mask, shape)
+    count = sum(mask).item()
+    if count > source.numel():
+        raise ValueError(f"masked_scatter: source of shape {list(source.shape)} has fewer elements than the "
+                         f"{count} ones in mask of shape {list(mask.shape)}")
+    if count == 0:
+        return view_ops.expand(x, shape).clone()
+    slot = ew.clamp(ew.sub(cumsum(view_ops.flatten(mask), 0), 1), min=0)  # the source element each position reads
+    fill = view_ops.reshape(IndexSelect.apply(view_ops.flatten(source), 0, slot), shape)
+    return ew.where(mask, fill, x)
+
+
 # ------------------------------------------------------------------------------ one_hot, embedding
 def one_hot(indices, num_classes=-1):
     """int64 [..., num_classes] with a 1 at each index (num_classes -1: max index + 1)."""
@@ -457,6 +653,14 @@ def _attach():
     for fn in (scatter, scatter_add, index_add, masked_fill):
         setattr(Tensor, fn.__name__ + "_", _inplace(fn))
     Tensor.masked_select = masked_select
+    Tensor.masked_scatter = masked_scatter
+    Tensor.masked_scatter_ = _inplace(masked_scatter)
+    Tensor.take_along_dim = take_along_dim
+    Tensor.take = take
+    Tensor.argwhere = argwhere
+    Tensor.unique = unique
+    Tensor.unique_consecutive = unique_consecutive
+    Tensor.bincount = bincount
     Tensor.nonzero = nonzero
     Tensor.flip = flip
     Tensor.tril = tril

@@ -4,6 +4,8 @@ views too: CopySlices). Each Function's backward sits beside its forward."""
 
 import numbers
 
+import numpy as np
+
 from .. import _C
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
@@ -226,10 +228,54 @@ def narrow(x, dim, start, length):
 
 
 def movedim(x, source, destination):
-    src, dst = _wrap_dim(source, x.ndim), _wrap_dim(destination, x.ndim)
-    order = [d for d in range(x.ndim) if d != src]
-    order.insert(dst, src)
-    return permute(x, tuple(order))
+    """x's dims `source` (an int or a sequence) moved to `destination`, the others keeping
+    their order."""
+    src = [source] if isinstance(source, numbers.Integral) else list(source)
+    dst = [destination] if isinstance(destination, numbers.Integral) else list(destination)
+    if len(src) != len(dst):
+        raise ValueError(f"movedim: source {src} and destination {dst} should contain the same number of dims")
+    src, dst = [_wrap_dim(d, x.ndim) for d in src], [_wrap_dim(d, x.ndim) for d in dst]
+    for name, dims in (("source", src), ("destination", dst)):
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"movedim: repeated dim in `{name}` ({dims})")
+    order = [None] * x.ndim
+    for s, d in zip(src, dst[:x.ndim]):  # a 0-d x: source and destination are [0], nothing moves
+        order[d] = s
+    rest = iter(d for d in range(x.ndim) if d not in src)
+    return permute(x, tuple(next(rest) if o is None else o for o in order))
+
+
+moveaxis = movedim
+
+
+def swapaxes(x, axis0, axis1):
+    return transpose(x, axis0, axis1)
+
+
+swapdims = swapaxes
+
+
+def broadcast_to(x, shape):
+    """x expanded (a view) to shape; -1 keeps a dim's size."""
+    return expand(x, tuple(shape))
+
+
+def broadcast_tensors(*tensors):
+    """Views of the tensors expanded to their common broadcast shape."""
+    shapes = [tuple(t.shape) for t in tensors]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"broadcast_tensors: shapes {[list(s) for s in shapes]} do not broadcast") from None
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def numel(x):
+    return x.numel()
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
 
 
 def getitem(x, index):
@@ -280,6 +326,11 @@ def _attach():
     Tensor.unflatten = unflatten
     Tensor.narrow = narrow
     Tensor.movedim = movedim
+    Tensor.moveaxis = movedim
+    Tensor.swapaxes = swapaxes
+    Tensor.swapdims = swapaxes
+    Tensor.view_as = lambda self, other: view(self, other.shape)
+    Tensor.reshape_as = lambda self, other: reshape(self, other.shape)
     Tensor.__getitem__ = getitem
     Tensor.contiguous = lambda self: Contiguous.apply(self)
     Tensor.clone = lambda self: Clone.apply(self)

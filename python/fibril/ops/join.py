@@ -1,8 +1,10 @@
 """Joining and splitting (index family, composed from views and the strided copy kernel):
 cat, stack, split, chunk, unbind, repeat, tile, roll, pad (constant, reflect, replicate,
-circular)."""
+circular); atleast_1d/2d/3d, vstack/hstack/dstack/column_stack, tensor_split and
+hsplit/vsplit/dsplit, block_diag, meshgrid, cartesian_prod, rot90, repeat_interleave."""
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -251,6 +253,238 @@ def pad(x, pad, mode="constant", value=None):
     return _pad_by_index(x, dims, mode)
 
 
+# ------------------------------------------------------------------------------ stacks, splits, grids
+def _at_least(t, ndim):
+    shape = tuple(t.shape)
+    if len(shape) >= ndim:
+        return t
+    if ndim == 3:  # a row (n,) becomes (1, n, 1), a matrix (m, n) becomes (m, n, 1)
+        shape = {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[len(shape)]
+    else:
+        shape = (1,) * (ndim - len(shape)) + shape
+    return index.reshape(t, shape)
+
+
+def _atleast(tensors, ndim):
+    """One tensor for one tensor, else a tuple (also for a list or tuple of tensors)."""
+    many = len(tensors) != 1 or isinstance(tensors[0], (list, tuple))
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    out = tuple(_at_least(t, ndim) for t in tensors)
+    return out if many else out[0]
+
+
+def atleast_1d(*tensors):
+    return _atleast(tensors, 1)
+
+
+def atleast_2d(*tensors):
+    return _atleast(tensors, 2)
+
+
+def atleast_3d(*tensors):
+    return _atleast(tensors, 3)
+
+
+def _nonempty(tensors, op):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op} expects a non-empty list of tensors")
+    return tensors
+
+
+def vstack(tensors):
+    return cat([_at_least(t, 2) for t in _nonempty(tensors, "vstack")], 0)
+
+
+row_stack = vstack
+
+
+def hstack(tensors):
+    tensors = [_at_least(t, 1) for t in _nonempty(tensors, "hstack")]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def dstack(tensors):
+    return cat([_at_least(t, 3) for t in _nonempty(tensors, "dstack")], 2)
+
+
+def column_stack(tensors):
+    """Columns side by side: 0-d and 1-d tensors become one column each."""
+    tensors = _nonempty(tensors, "column_stack")
+    return cat([index.reshape(t, (t.numel(), 1)) if t.ndim < 2 else t for t in tensors], 1)
+
+
+def tensor_split(x, indices_or_sections, dim=0):
+    """Views of x along dim: `sections` pieces of sizes differing by at most one (the larger
+    first), or the pieces between the given indices (sliced as Python slices)."""
+    if x.ndim == 0:
+        raise ValueError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    d = _wrap_dim(dim, x.ndim)
+    size = x.shape[d]
+    spec = indices_or_sections
+    if isinstance(spec, Tensor):
+        if spec.dtype != _C.int64:
+            raise TypeError(f"tensor_split expected indices_or_sections of dtype int64, got {spec.dtype.name}")
+        if spec.ndim > 1:
+            raise ValueError(f"tensor_split expected a 0-d or 1-d indices_or_sections tensor, got shape "
+                             f"{list(spec.shape)}")
+        spec = spec.tolist()
+    if isinstance(spec, numbers.Integral):
+        if spec <= 0:
+            raise ValueError(f"tensor_split: number of sections must be larger than 0, got {spec}")
+        base, extra = divmod(size, spec)
+        spec = [i * base + min(i, extra) for i in range(1, spec)]
+    pieces, start = [], 0
+    for stop in [*spec, size]:
+        lo, hi, _ = slice(start, stop).indices(size)
+        pieces.append(index.narrow(x, d, lo, max(hi - lo, 0)))
+        start = stop
+    return tuple(pieces)
+
+
+def _split_along(x, sections, dim, min_ndim, op):
+    if x.ndim < min_ndim:
+        raise ValueError(f"{op} requires a tensor with at least {min_ndim} dimension(s), got shape {list(x.shape)}")
+    if isinstance(sections, numbers.Integral) and sections > 0 and x.shape[dim] % sections:
+        raise ValueError(f"{op} attempted to split along dimension {dim}, but the size of the dimension "
+                         f"{x.shape[dim]} is not divisible by the split_size {sections}")
+    return tensor_split(x, sections, dim)
+
+
+def hsplit(x, sections):
+    return _split_along(x, sections, 0 if x.ndim == 1 else 1, 1, "hsplit")
+
+
+def vsplit(x, sections):
+    return _split_along(x, sections, 0, 2, "vsplit")
+
+
+def dsplit(x, sections):
+    return _split_along(x, sections, 2, 3, "dsplit")
+
+
+def block_diag(*tensors):
+    """The tensors (0-d, 1-d as a row, or 2-d) along the diagonal of a zero matrix, in their
+    promoted dtype; each block padded to full width, the rows stacked."""
+    from ..creation import zeros
+
+    blocks = []
+    for i, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise ValueError(f"block_diag: input tensors must have 2 or fewer dimensions, input {i} has shape "
+                             f"{list(t.shape)}")
+        blocks.append(index.reshape(t, (1, t.numel())) if t.ndim < 2 else t)
+    if not blocks:
+        return zeros(1, 0)  # as torch
+    width, left, rows = sum(b.shape[1] for b in blocks), 0, []
+    for b in blocks:
+        rows.append(pad(b, (left, width - left - b.shape[1])))
+        left += b.shape[1]
+    return cat(rows, 0)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids, one per 0-d or 1-d tensor, as expanded views: 'ij' indexing gives
+    shape (len(t0), len(t1), ...), 'xy' swaps the first two. Without `indexing`, 'ij' with
+    torch's warning."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        raise ValueError("meshgrid expects a non-empty list of tensors")
+    if indexing is None:
+        warnings.warn("meshgrid: in an upcoming release, it will be required to pass the indexing argument "
+                      "(as torch; fibril uses 'ij' meanwhile)", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be one of 'xy' or 'ij', got '{indexing}'")
+    for t in tensors:
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid expects 0-d or 1-d tensors, got shape {list(t.shape)}")
+        if t.dtype != tensors[0].dtype or t.device != tensors[0].device:
+            raise TypeError(f"meshgrid expects all tensors to have the same dtype and device, got "
+                            f"{tensors[0].dtype.name} on {tensors[0].device} and {t.dtype.name} on {t.device}")
+    axes = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) > 1:
+        axes[0], axes[1] = 1, 0
+    shape = [0] * len(tensors)
+    for t, axis in zip(tensors, axes):
+        shape[axis] = t.numel()
+    grids = []
+    for t, axis in zip(tensors, axes):
+        view = [1] * len(tensors)
+        view[axis] = t.numel()
+        grids.append(index.expand(index.reshape(t, tuple(view)), tuple(shape)))
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors):
+    """Rows of every combination of the 1-d tensors' elements, the last varying fastest (one
+    tensor: itself)."""
+    for t in tensors:
+        if t.ndim != 1:
+            raise ValueError(f"cartesian_prod expects 1-d tensors, got shape {list(t.shape)}")
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([index.flatten(g) for g in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def rot90(x, k=1, dims=(0, 1)):
+    """x rotated by k quarter turns in the plane of dims, from the first towards the second."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise ValueError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
+    if x.ndim < 2:
+        raise ValueError(f"rot90: expected total dims >= 2, but got shape {list(x.shape)}")
+    d0, d1 = (_wrap_dim(d, x.ndim) for d in dims)
+    if d0 == d1:
+        raise ValueError(f"rot90: expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    k %= 4
+    if k == 1:
+        return index.transpose(gather.flip(x, d1), d0, d1)
+    if k == 2:
+        return gather.flip(x, (d0, d1))
+    if k == 3:
+        return index.transpose(gather.flip(x, d0), d0, d1)
+    return x.clone()
+
+
+def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
+    """Each element (or slice along dim) repeated `repeats` times in place: an int, or a
+    tensor of one count per element (or one for all). dim None repeats the flattened x.
+    repeat_interleave(counts) alone repeats each index i counts[i] times. output_size, the
+    total, saves reading the counts back from the device (it is not checked)."""
+    from ..creation import arange
+
+    if repeats is None:
+        return repeat_interleave(arange(x.numel(), device=x.device), x, 0, output_size=output_size)
+    if dim is None:
+        x, dim = index.flatten(x), 0
+    d = _wrap_dim(dim, x.ndim)
+    if isinstance(repeats, Tensor):
+        if repeats.ndim > 1 or repeats.dtype not in (_C.int64, _C.int32):
+            raise ValueError(f"repeat_interleave: repeats must be a 0-d or 1-d integer tensor, got "
+                             f"{repeats.dtype.name} of shape {list(repeats.shape)}")
+        if repeats.numel() == 1:  # one count for all
+            repeats = repeats.item()
+    if isinstance(repeats, numbers.Integral):
+        if repeats < 0:
+            raise ValueError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
+        shape = tuple(x.shape)
+        y = index.expand(index.unsqueeze(x, d + 1), shape[:d + 1] + (repeats,) + shape[d + 1:])
+        return index.reshape(y, shape[:d] + (shape[d] * repeats,) + shape[d + 1:])
+    if repeats.shape[0] != x.shape[d]:
+        raise ValueError(f"repeat_interleave: repeats must have the same size as input along dim, but got "
+                         f"repeats of shape {list(repeats.shape)} and input of shape {list(x.shape)} (dim {d})")
+    if bool((repeats < 0).any()):
+        raise ValueError("repeat_interleave: repeats can not be negative")
+    ends = repeats.cumsum(0)
+    if output_size is None:
+        output_size = ends[-1].item() if x.shape[d] else 0
+    source = gather.searchsorted(ends, arange(output_size, device=x.device), right=True)
+    return gather.IndexSelect.apply(x, d, source)
+
+
 def _attach():
     Tensor.split = split
     Tensor.chunk = chunk
@@ -258,6 +492,12 @@ def _attach():
     Tensor.repeat = repeat
     Tensor.tile = tile
     Tensor.roll = roll
+    Tensor.tensor_split = tensor_split
+    Tensor.hsplit = hsplit
+    Tensor.vsplit = vsplit
+    Tensor.dsplit = dsplit
+    Tensor.rot90 = rot90
+    Tensor.repeat_interleave = repeat_interleave
 
 
 _attach()

@@ -1,6 +1,8 @@
 """Reduce family (this module's sum/max/min/any/all shadow the builtins; see `builtins.`): sum, mean, prod, amax/amin, max/min with indices, argmax/argmin, var/std,
 norm, logsumexp, cumsum/cumprod, any/all. Forward is one _C call; gradients are composed
-from elementwise ops, broadcast back over the reduced dims."""
+from elementwise ops, broadcast back over the reduced dims. Composed from those and sort:
+nansum/nanmean, var_mean/std_mean, aminmax, count_nonzero, median/nanmedian, quantile/
+nanquantile, mode, cummax/cummin, logcumsumexp, diff."""
 
 import builtins
 import collections
@@ -315,6 +317,323 @@ def cumprod(x, dim, dtype=None):
     return Cumprod.apply(x, dim, dtype)
 
 
+# ------------------------------------------------------------------------------ NaN-aware, order statistics, scans
+AminmaxResult = collections.namedtuple("aminmax", ["min", "max"])
+MedianResult = collections.namedtuple("median", ["values", "indices"])
+NanmedianResult = collections.namedtuple("nanmedian", ["values", "indices"])
+ModeResult = collections.namedtuple("mode", ["values", "indices"])
+CummaxResult = collections.namedtuple("cummax", ["values", "indices"])
+CumminResult = collections.namedtuple("cummin", ["values", "indices"])
+
+
+def _without_nan(x):
+    return ew.where(ew.isnan(x), 0, x) if x.dtype.is_floating_point else x
+
+
+def nansum(x, dim=None, keepdim=False, dtype=None):
+    """sum with NaN counted as 0 (and given no gradient)."""
+    return sum(_without_nan(x), dim, keepdim, dtype)
+
+
+def nanmean(x, dim=None, keepdim=False, dtype=None):
+    """mean of the non-NaN elements: NaN where there are none."""
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"nanmean(): expected a floating point input, got {x.dtype.name}")
+    count = sum(ew.logical_not(ew.isnan(x)), dim, keepdim)
+    return ew.div(nansum(x, dim, keepdim, dtype), count)
+
+
+def var_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    return var(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    return std(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
+
+
+def aminmax(x, *, dim=None, keepdim=False):
+    return AminmaxResult(amin(x, dim, keepdim), amax(x, dim, keepdim))
+
+
+def count_nonzero(x, dim=None):
+    return sum(ew.ne(x, 0), dim)
+
+
+def _line(x):
+    """x, with a 0-d x as one line of one element (torch reduces 0-d tensors along dim 0 or -1)."""
+    return x if x.ndim else index.reshape(x, (1,))
+
+
+def _select_along(x, d, idx, keepdim):
+    """(x's values at idx along d, idx), from a keepdim-shaped idx; the values' gradient goes
+    to those positions."""
+    from .gather import gather
+
+    values = gather(x, d, idx)
+    if not keepdim:
+        values, idx = index.squeeze(values, d), index.squeeze(idx, d)
+    return values, idx
+
+
+class _EvenlySplit(Function):
+    """value, an element of x that forward picked (a global median): as torch, its gradient is
+    split evenly among the elements equal to it (NaN matching NaN)."""
+
+    @staticmethod
+    def forward(ctx, x, value):
+        ctx.save_for_backward(x)
+        ctx.value = value
+        return Tensor._wrap(value._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        value = ctx.value
+        hit = ew.logical_or(ew.eq(x, value), ew.logical_and(ew.isnan(x), ew.isnan(value)))
+        return ew.where(hit, ew.div(g, sum(hit)), 0.0), None
+
+
+def _median_positions(x, d, ignore_nan):
+    """Each line's lower median along d, as a keepdim index into x. A line with NaN gives its
+    first NaN, or with ignore_nan the median of the rest (its first element if all are NaN)."""
+    from .gather import gather
+    from .sort import sort
+
+    values, order = sort(x.detach(), d)
+    n = x.shape[d]
+    nans = sum(ew.isnan(values), d, keepdim=True)
+    if ignore_nan:
+        k = ew.floor_divide(ew.clamp(ew.sub(n - 1, nans), min=0), 2)
+    else:  # the sort puts NaN last: its first NaN is at n - nans
+        k = ew.where(ew.gt(nans, 0), ew.sub(n, nans), (n - 1) // 2)
+    return gather(order, d, k)
+
+
+def _median(x, dim, keepdim, ignore_nan):
+    op = "nanmedian" if ignore_nan else "median"
+    if dim is None:
+        flat = index.reshape(x.detach(), (-1,))
+        if flat.numel() == 0:
+            if not x.dtype.is_floating_point:
+                raise ValueError(f"{op}(): an empty {x.dtype.name} tensor has no median (and no NaN to return)")
+            return Tensor._wrap(_C.Array.full((), math.nan, x.dtype, x.device))
+        return _EvenlySplit.apply(x, index.reshape(flat[_median_positions(flat, 0, ignore_nan)], ()))
+    line = _line(x)
+    d = _wrap_dim(dim, line.ndim)
+    if line.shape[d] == 0:
+        raise IndexError(f"{op}(): expected reduction dim {d} of input shape {list(x.shape)} to have non-zero size")
+    return _select_along(line, d, _median_positions(line, d, ignore_nan), keepdim and x.ndim > 0)
+
+
+def median(x, dim=None, keepdim=False):
+    """The lower median of all elements (NaN if any is NaN), or with dim each line's as
+    (values, indices)."""
+    result = _median(x, dim, keepdim, False)
+    return result if dim is None else MedianResult(*result)
+
+
+def nanmedian(x, dim=None, keepdim=False):
+    """median ignoring NaN (NaN only where a line holds nothing else)."""
+    result = _median(x, dim, keepdim, True)
+    return result if dim is None else NanmedianResult(*result)
+
+
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _lerp(start, end, weight):
+    """torch.lerp's formula, exact at both ends."""
+    step = ew.sub(end, start)
+    return ew.where(ew.lt(weight, 0.5), ew.add(start, ew.mul(weight, step)),
+                    ew.sub(end, ew.mul(step, ew.sub(1.0, weight))))
+
+
+def _check_quantile_args(x, q, interpolation, op):
+    """q as a tensor of x's dtype and device, once the arguments are checked."""
+    from ..creation import tensor
+
+    if x.dtype not in (_C.float32, _C.float64):
+        raise TypeError(f"{op}() input tensor must be either float or double dtype, got {x.dtype.name}")
+    if x.numel() == 0:
+        raise ValueError(f"{op}() input tensor must be non-empty, got shape {list(x.shape)}")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"{op}() interpolation must be one of {', '.join(_INTERPOLATIONS)}, got '{interpolation}'")
+    if not isinstance(q, Tensor):
+        q = tensor(q, dtype=x.dtype, device=x.device)
+    if q.ndim > 1:
+        raise ValueError(f"{op}() q must be a scalar or 1D tensor, got shape {list(q.shape)}")
+    if q.dtype != x.dtype:
+        raise TypeError(f"{op}() q tensor must have the input's dtype {x.dtype.name}, got {q.dtype.name}")
+    if not all(ew.logical_and(ew.ge(q, 0), ew.le(q, 1))).item():
+        raise ValueError(f"{op}() q values must be in the range [0, 1], got {q.tolist()}")
+    return q
+
+
+def _quantile(x, q, dim, keepdim, interpolation, ignore_nan):
+    """As torch: sort each line, turn q into a fractional rank among its values (or its
+    non-NaN values), read the values either side of the rank and interpolate. Gradients
+    reach both values (through the sort) and q (through the weight)."""
+    from ..creation import full_like
+    from .gather import gather
+    from .sort import sort
+
+    q = _check_quantile_args(x, q, interpolation, "nanquantile" if ignore_nan else "quantile")
+    if dim is None:
+        lines, out_shape = index.reshape(x, (-1,)), (1,) * x.ndim if keepdim else ()
+    else:
+        d = _wrap_dim(dim, x.ndim)
+        lines = index.movedim(x, d, -1) if x.ndim else index.reshape(x, (1,))
+        out_shape = list(x.shape)
+        if keepdim and x.ndim:
+            out_shape[d] = 1
+        elif x.ndim:
+            del out_shape[d]
+        out_shape = tuple(out_shape)
+    values = sort(lines, -1).values
+    n = values.shape[-1]
+    qs = index.reshape(q, (-1,) + (1,) * values.ndim)  # (len(q), 1, ..., 1): q leads
+    nan = ew.isnan(values)
+    if ignore_nan:  # an all-NaN line gets rank 0: NaN
+        ranks = ew.clamp(ew.mul(qs, ew.sub(sum(ew.logical_not(nan), -1, keepdim=True), 1)), min=0)
+    else:  # a line with NaN gets its last rank: NaN
+        ranks = ew.where(any(nan, -1, keepdim=True), float(n - 1), ew.mul(qs, n - 1))
+    if interpolation == "lower":
+        ranks = ew.floor(ranks)
+    elif interpolation == "higher":
+        ranks = ew.ceil(ranks)
+    elif interpolation == "nearest":
+        ranks = ew.round(ranks)
+    values = index.expand(values, (qs.shape[0],) + tuple(values.shape))
+    below_rank = ranks.to(_C.int64)
+    out = gather(values, -1, below_rank)
+    if interpolation in ("linear", "midpoint"):
+        above = gather(values, -1, ew.ceil(ranks).to(_C.int64))
+        weight = full_like(ranks, 0.5) if interpolation == "midpoint" else ew.sub(ranks, below_rank)
+        out = _lerp(out, above, weight)
+    return index.reshape(out, out_shape if q.ndim == 0 else (q.shape[0],) + out_shape)
+
+
+def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-th quantiles (q a number or a 0-d or 1-d tensor in [0, 1]; a 1-d q adds a leading
+    dim) of all elements or of each line along dim; NaN where a line holds NaN."""
+    return _quantile(x, q, dim, keepdim, interpolation, False)
+
+
+def nanquantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """quantile ignoring NaN (NaN only where a line holds nothing else)."""
+    return _quantile(x, q, dim, keepdim, interpolation, True)
+
+
+def mode(x, dim=-1, keepdim=False):
+    """(values, indices): each line's most frequent value along dim (the smallest of a tie;
+    each NaN counts apart, as torch) and the position of its last occurrence."""
+    from ..creation import arange
+    from .gather import gather
+    from .join import cat
+    from .sort import sort
+
+    line = _line(x)
+    d = _wrap_dim(dim, line.ndim)
+    n = line.shape[d]
+    if n == 0:
+        raise IndexError(f"mode(): expected reduction dim {d} of input shape {list(x.shape)} to have non-zero size")
+    values, order = sort(line.detach(), d)
+    previous = cat([index.narrow(values, d, 0, 1), index.narrow(values, d, 0, n - 1)], d)
+    pos = index.reshape(arange(n, device=x.device), tuple(n if i == d else 1 for i in range(line.ndim)))
+    run_start = cummax(ew.where(ew.ne(values, previous), pos, 0), d).values
+    # The first longest run ends where the length so far first peaks.
+    last = gather(order, d, argmax(ew.sub(pos, run_start), d, keepdim=True))
+    return ModeResult(*_select_along(line, d, last, keepdim and x.ndim > 0))
+
+
+def _cumulative_extreme(x, dim, is_max):
+    """values, indices of the running max (min) along dim: as torch, a later equal element and
+    any NaN take over. A doubling scan (log2 n steps) of the detached values finds the indices;
+    the values are gathered, so that their gradient goes to those positions."""
+    from ..creation import arange
+    from .gather import gather
+    from .join import cat
+
+    line = _line(x)
+    d = _wrap_dim(dim, line.ndim)
+    n = line.shape[d]
+    positions = index.reshape(arange(n, device=x.device), tuple(n if i == d else 1 for i in range(line.ndim)))
+    v, i = line.detach(), index.expand(positions, line.shape).contiguous()
+    step = 1
+    while step < n:
+        old_v, old_i = index.narrow(v, d, 0, n - step), index.narrow(i, d, 0, n - step)
+        new_v, new_i = index.narrow(v, d, step, n - step), index.narrow(i, d, step, n - step)
+        wins = ew.ge(new_v, old_v) if is_max else ew.le(new_v, old_v)
+        take = ew.logical_or(ew.isnan(new_v), ew.logical_and(wins, ew.logical_not(ew.isnan(old_v))))
+        v = cat([index.narrow(v, d, 0, step), ew.where(take, new_v, old_v)], d)
+        i = cat([index.narrow(i, d, 0, step), ew.where(take, new_i, old_i)], d)
+        step *= 2
+    values = gather(line, d, i)
+    return (values, i) if x.ndim else (index.reshape(values, ()), index.reshape(i, ()))
+
+
+def cummax(x, dim):
+    return CummaxResult(*_cumulative_extreme(x, dim, True))
+
+
+def cummin(x, dim):
+    return CumminResult(*_cumulative_extreme(x, dim, False))
+
+
+def _logaddexp(a, b):
+    """log(exp(a) + exp(b)) without overflow; infinite operands give torch's results (and no
+    NaN gradient)."""
+    big = ew.maximum(a, b)
+    gap = ew.where(ew.isfinite(big), ew.sub(ew.minimum(a, b), big), 0.0)
+    return ew.add(big, ew.log1p(ew.exp(gap)))
+
+
+def logcumsumexp(x, dim):
+    """log(cumsum(exp(x))) along dim, by a doubling scan of log-add-exp: neither overflows
+    nor loses small terms to underflow."""
+    from .join import cat
+
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"logcumsumexp(): expected a floating point input, got {x.dtype.name}")
+    d = _wrap_dim(dim, builtins.max(x.ndim, 1))
+    n = x.shape[d] if x.ndim else 1
+    if n <= 1:
+        return x.clone()
+    step = 1
+    while step < n:
+        x = cat([index.narrow(x, d, 0, step),
+                 _logaddexp(index.narrow(x, d, step, n - step), index.narrow(x, d, 0, n - step))], d)
+        step *= 2
+    return x
+
+
+def diff(x, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along dim of x with prepend and append joined on (on bools:
+    whether neighbours differ)."""
+    from .join import cat
+
+    if x.ndim == 0:
+        raise ValueError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise ValueError(f"diff(): order must be non-negative but got {n}")
+    d = _wrap_dim(dim, x.ndim)
+    for t in (prepend, append):
+        if t is not None and t.ndim != x.ndim:
+            raise ValueError(f"diff expects prepend or append to have the input's {x.ndim} dims, got shape "
+                             f"{list(t.shape)} for input shape {list(x.shape)}")
+    if n == 0:  # as torch (and numpy): x as it is, without prepend and append
+        return x.clone()
+    parts = [t for t in (prepend, x, append) if t is not None]
+    x = cat(parts, d) if len(parts) > 1 else x
+    for _ in range(n):
+        size = x.shape[d]
+        if size == 0:
+            break
+        later, earlier = index.narrow(x, d, 1, size - 1), index.narrow(x, d, 0, size - 1)
+        x = ew.ne(later, earlier) if x.dtype == _C.bool else ew.sub(later, earlier)
+    return x
+
+
 def sum_to_shape(g, shape):
     """Sums a broadcast gradient back to `shape` (leading dims and size-1 dims)."""
     shape = tuple(shape)
@@ -327,7 +646,9 @@ def sum_to_shape(g, shape):
 
 def _attach():
     for name in ["sum", "mean", "prod", "amax", "amin", "logsumexp", "any", "all", "max", "min", "argmax",
-                 "argmin", "var", "std", "norm", "cumsum", "cumprod"]:
+                 "argmin", "var", "std", "norm", "cumsum", "cumprod", "nansum", "nanmean", "aminmax",
+                 "count_nonzero", "median", "nanmedian", "quantile", "nanquantile", "mode", "cummax", "cummin",
+                 "logcumsumexp", "diff"]:
         setattr(Tensor, name, globals()[name])
 
 

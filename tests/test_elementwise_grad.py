@@ -267,3 +267,12 @@ def test_saved_input_modified_in_place_is_detected():
 def test_broadcast_mismatch_is_value_error_naming_shapes():
     with pytest.raises(ValueError, match=r"\[3, 4\].*\[5\]"):
         fibril.zeros(3, 4) + fibril.zeros(5)
+
+
+def test_where_with_the_condition_alone_is_nonzero_as_tuple():
+    cond = fibril.tensor([[True, False], [False, True]])
+    rows, cols = fibril.where(cond)
+    assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1]
+    with pytest.raises(TypeError, match="both input and other"):
+        fibril.where(cond, fibril.ones(2, 2))
+    assert fibril.ones(3).broadcast_to((2, 3)).shape == (2, 3)

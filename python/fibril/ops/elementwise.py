@@ -422,7 +422,17 @@ def isfinite(x):
     return logical_and(eq(x, x), logical_not(isinf(x)))
 
 
-def where(cond, a, b):
+_MISSING = object()
+
+
+def where(cond, a=_MISSING, b=_MISSING):
+    """a where cond, else b; where(cond) alone is nonzero(cond, as_tuple=True), as torch."""
+    if a is _MISSING and b is _MISSING:
+        from .gather import nonzero
+
+        return nonzero(cond, as_tuple=True)
+    if a is _MISSING or b is _MISSING:
+        raise TypeError("where() takes a condition alone, or a condition and both input and other")
     return Where.apply(cond, a, b)
 
 

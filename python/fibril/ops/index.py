@@ -320,6 +320,7 @@ def _attach():
     Tensor.transpose = transpose
     Tensor.expand = expand
     Tensor.expand_as = lambda self, other: expand(self, other.shape)
+    Tensor.broadcast_to = broadcast_to
     Tensor.squeeze = squeeze
     Tensor.unsqueeze = unsqueeze
     Tensor.flatten = flatten

@@ -66,6 +66,8 @@ from .ops.gather import (
 )
 from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
 from .ops.matmul import get_float32_matmul_precision, set_float32_matmul_precision
+from .ops.matmul import addbmm, addmv, addr, baddbmm, chain_matmul
+from .ops.special import digamma, erfinv, heaviside, histc, kthvalue, lgamma, polygamma, result_type, xlog1py
 from .ops.softmax import log_softmax, softmax
 from .ops.sort import argsort, msort, sort, topk
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
@@ -84,7 +86,7 @@ from .ops.index import moveaxis, swapaxes, swapdims
 from .creation import logspace, tril_indices, triu_indices
 from .ops.contract import cdist, cross, diag, diag_embed, diagonal, einsum, ger, inner, kron, outer, tensordot, trace
 from .ops.index import broadcast_tensors, broadcast_to, is_tensor, numel
-from . import autograd, nn, optim, testing
+from . import autograd, nn, optim, special, testing
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import data, metrics, train

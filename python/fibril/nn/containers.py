@@ -5,6 +5,7 @@ ReLU followed by a max pool as the pool then the ReLU (the same values and gradi
 fraction of the elements)."""
 
 import collections
+import collections.abc
 import operator
 
 from ..autograd import is_grad_enabled
@@ -235,3 +236,87 @@ class ParameterList(Module):
     def extra_repr(self):
         return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
                          for i, p in enumerate(self))
+
+
+class ParameterDict(Module):
+    """Parameters under string keys, registered as this module's parameters (state_dict names
+    "key", or "prefix.key" in a parent). Tensors are wrapped as Parameters; a plain dict given
+    to update (or the constructor) is added in sorted key order, as torch does."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __setitem__(self, key, value):
+        if value is not None and not isinstance(value, Parameter):
+            value = Parameter(value)
+        self.register_parameter(key, value)
+
+    def __delitem__(self, key):
+        del self._parameters[key]
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def get(self, key, default=None):
+        return self._parameters.get(key, default)
+
+    def pop(self, key):
+        return self._parameters.pop(key)
+
+    def popitem(self):
+        return self._parameters.popitem()
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def clear(self):
+        self._parameters.clear()
+
+    def copy(self):
+        return ParameterDict(collections.OrderedDict(self.items()))
+
+    def __or__(self, other):
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def update(self, parameters):
+        if isinstance(parameters, (collections.OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif isinstance(parameters, collections.abc.Mapping):
+            items = sorted(parameters.items())
+        elif isinstance(parameters, collections.abc.Iterable):
+            items = parameters
+        else:
+            raise TypeError(f"ParameterDict.update should be called with an iterable of key/value pairs, but got "
+                            f"{type(parameters).__name__}")
+        for j, pair in enumerate(items):
+            if len(pair) != 2:
+                raise ValueError(f"ParameterDict update sequence element #{j} has length {len(pair)}; 2 is required")
+            self[pair[0]] = pair[1]
+
+    def extra_repr(self):
+        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                         for k, p in self.items() if p is not None)

@@ -23,14 +23,21 @@ from ..ops.softmax import (
     kl_div, l1_loss, log_softmax, margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
     softmax,
 )
+from ..ops.softmax import (
+    cosine_embedding_loss, gaussian_nll_loss, multilabel_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss,
+    soft_margin_loss, triplet_margin_loss, triplet_margin_with_distance_loss,
+)
 from .linear import bilinear
-from .sparse import embedding
+from .normalization import instance_norm
+from .sparse import embedding, embedding_bag
 from .. import creation as _creation
 from ..ops import elementwise as _ew
 from ..ops.index import broadcast_tensors as _broadcast_tensors
 from ..ops.join import chunk as _chunk
 from ..ops.reduce import norm as _norm, sum as _sum
-from ..random import bernoulli_ as _bernoulli_, rand_like as _rand_like
+from ..random import bernoulli_ as _bernoulli_, exponential_ as _exponential_, rand_like as _rand_like
+from ..creation import zeros_like as _zeros_like
+from ..ops.gather import scatter as _scatter
 
 __all__ = [
     "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "mish", "prelu", "relu", "relu6",
@@ -41,11 +48,14 @@ __all__ = [
     "multi_margin_loss", "nll_loss", "smooth_l1_loss", "softmax",
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
-    "avg_pool2d", "max_pool1d", "max_pool2d", "embedding",
+    "avg_pool2d", "max_pool1d", "max_pool2d", "embedding", "embedding_bag", "instance_norm",
     "scaled_dot_product_attention", "dropout",
     "one_hot", "interpolate", "pixel_shuffle", "pixel_unshuffle", "upsample", "upsample_bilinear", "upsample_nearest",
     "logsigmoid", "softmin", "glu", "hardshrink", "softshrink", "tanhshrink", "threshold", "rrelu",
     "dropout1d", "dropout2d", "alpha_dropout", "normalize", "cosine_similarity", "pairwise_distance",
+    "cosine_embedding_loss", "gaussian_nll_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
+    "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "gumbel_softmax",
 ]
 
 
@@ -171,3 +181,15 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     if dim < 0:
         raise ValueError("pairwise_distance: expected at least one dim in x1 or x2, both are 0-d")
     return _norm(x1 - x2 + eps, p, dim, keepdim)
+
+
+# ------------------------------------------------------------------------------ sampling
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + g) / tau) with g ~ Gumbel(0, 1); hard: the one-hot argmax forward and
+    the soft sample's gradient (straight-through). eps is unused, as in torch."""
+    gumbels = -_exponential_(_creation.empty_like(logits.detach())).log()
+    y_soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y_soft
+    y_hard = _scatter(_zeros_like(y_soft.detach()), dim, y_soft.detach().argmax(dim, keepdim=True), 1.0)
+    return y_hard - y_soft.detach() + y_soft

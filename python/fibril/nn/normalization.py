@@ -1,11 +1,16 @@
-"""Normalization modules: LayerNorm, RMSNorm, GroupNorm, BatchNorm1d/2d/3d, with torch.nn's
-parameters, buffers (running_mean, running_var, num_batches_tracked), defaults and repr."""
+"""Normalization modules: LayerNorm, RMSNorm, GroupNorm, BatchNorm1d/2d/3d, InstanceNorm1d/2d,
+with torch.nn's parameters, buffers (running_mean, running_var, num_batches_tracked), defaults
+and repr; and instance_norm, as torch.nn.functional's."""
 
+import math
 import numbers
+import warnings
 
 from .. import _C, creation
 from ..autograd import no_grad
 from ..ops import norm as N
+from ..ops.index import reshape
+from ..ops.join import repeat
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -149,3 +154,63 @@ class BatchNorm2d(_BatchNorm):
 
 class BatchNorm3d(_BatchNorm):
     _input_dims = (5,)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalizes each (sample, channel) of [N, C, *] over its spatial elements. With
+    use_input_stats, running stats given are updated (unbiased var) with the batch's average;
+    otherwise they normalize, as in batch norm's eval mode."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected input of shape [N, C, *spatial], got {list(input.shape)}")
+    if not use_input_stats:
+        return N.batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
+    batch, channels = input.shape[:2]
+    spatial = math.prod(input.shape[2:])
+    if spatial == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+    # One batch-norm channel per (sample, channel) pair.
+    flat = reshape(input, (1, batch * channels, spatial))
+    w = None if weight is None else repeat(weight, batch)
+    b = None if bias is None else repeat(bias, batch)
+    out = reshape(N.batch_norm(flat, None, None, w, b, True, 0.0, eps), input.shape)
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            x = reshape(input.detach(), (batch, channels, spatial))
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(x.mean(2).mean(0) * momentum)
+            if running_var is not None:
+                running_var.mul_(1 - momentum).add_(x.var(2, correction=1).mean(0) * momentum)
+    return out
+
+
+class _InstanceNorm(_BatchNorm):
+    """BatchNorm's parameters and buffers; num_batches_tracked is kept but never counted,
+    and momentum None means 0, as torch."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, x):
+        if x.ndim not in self._input_dims:
+            raise ValueError(f"expected {' or '.join(f'{d}D' for d in self._input_dims)} input (got {x.ndim}D input)")
+        unbatched = x.ndim == self._input_dims[0]
+        feature_dim = 0 if unbatched else 1
+        if x.shape[feature_dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={feature_dim} to match num_features "
+                                 f"({self.num_features}), but got: {x.shape[feature_dim]}.")
+            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. You can silence this "
+                          "warning by not passing in num_features, which is not used because affine=False")
+        out = instance_norm(x.unsqueeze(0) if unbatched else x, self.running_mean, self.running_var, self.weight,
+                            self.bias, self.training or not self.track_running_stats, self.momentum or 0.0, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _input_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _input_dims = (3, 4)

@@ -3,11 +3,12 @@ constructor arguments, parameter names (weight_ih_l0, weight_hh_l0_reverse, ...)
 order (LSTM i, f, g, o; GRU r, z, n) and initialization, so a torch state_dict loads one-to-one.
 
 Variable-length batches: pass `lengths` (one int per batch entry, in [1, seq_len], any order)
-to forward instead of a packed sequence. Row b then runs its first lengths[b] steps only (the
+to forward, or a PackedSequence as input. Row b then runs its first lengths[b] steps only (the
 reverse direction starts at its own last valid step), its outputs after them are 0, and h_n /
 c_n hold the state after its last valid step: what torch gives for
 pack_padded_sequence(..., enforce_sorted=False) followed by pad_packed_sequence(...,
-total_length=seq_len)."""
+total_length=seq_len). A PackedSequence input (nn.utils.rnn) gives a PackedSequence output
+with the input's batch_sizes and indices, and h_n / c_n in the original batch order, as torch."""
 
 import math
 import numbers
@@ -24,6 +25,7 @@ from ..tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .utils.rnn import PackedSequence, _pack, pad_packed_sequence
 
 _GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
@@ -94,8 +96,17 @@ class RNNBase(Module):
         return [get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")]
 
     def _run(self, input, hx, lengths):
-        """hx: (h0, c0 or None) or None. Returns output, h_n, c_n (None unless LSTM)."""
+        """hx: (h0, c0 or None) or None. Returns output, h_n, c_n (None unless LSTM).
+        A PackedSequence input runs padded, with its lengths, and its output is packed alike."""
         name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{name}: pass lengths or a PackedSequence, not both")
+            padded, lengths = pad_packed_sequence(input, self.batch_first)
+            out, h_n, c_n = self._run(padded, hx, lengths)
+            out = index.transpose(out, 0, 1) if self.batch_first else out
+            packed = _pack(out, input.batch_sizes.numpy(), input.sorted_indices)
+            return PackedSequence(packed, input.batch_sizes, input.sorted_indices, input.unsorted_indices), h_n, c_n
         if input.ndim not in (2, 3):
             raise ValueError(f"{name}: expected input to be 2D (unbatched) or 3D, got {input.ndim}D input of "
                              f"shape {list(input.shape)}")

@@ -3,6 +3,8 @@ the bias and activation fused into the GEMM. Forward is one _C call; backward ru
 GEMM on transposed views (the kernel's packing absorbs the transposes, nothing is copied) and
 sums the gradient over broadcast batch dims."""
 
+import numpy as np
+
 from .. import _C
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
@@ -105,6 +107,61 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return Addmm.apply(input, mat1, mat2, beta, alpha)
 
 
+def _scaled_sum(name, input, product, beta, alpha):
+    """beta * input + alpha * product, input broadcast to the product's shape; beta == 0
+    ignores input (NaN and inf in it do not propagate), as torch."""
+    try:
+        fits = np.broadcast_shapes(tuple(input.shape), tuple(product.shape)) == tuple(product.shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name}: input of shape {list(input.shape)} does not broadcast to the product's shape "
+                         f"{list(product.shape)}")
+    out = product if alpha == 1 else ew.mul(product, alpha)
+    if beta == 0:
+        return out
+    return ew.add(out, input if beta == 1 else ew.mul(input, beta))
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * bmm(batch1, batch2)."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (the sum of batch1[i] @ batch2[i] over i), as one GEMM over the
+    batch laid out along the inner dim."""
+    _check_ndim("addbmm", batch1, batch2, (3,), (3,))
+    (b, n, k), (b2, k2, m) = batch1.shape, batch2.shape
+    if b != b2 or k != k2:
+        raise ValueError(f"addbmm: incompatible batches, got {list(batch1.shape)} and {list(batch2.shape)}")
+    product = matmul(index.reshape(index.permute(batch1, (1, 0, 2)), (n, b * k)), index.reshape(batch2, (b * k, m)))
+    return _scaled_sum("addbmm", input, product, beta, alpha)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * mv(mat, vec)."""
+    return _scaled_sum("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta * input + alpha * outer(vec1, vec2)."""
+    _check_ndim("addr", vec1, vec2, (1,), (1,))
+    return _scaled_sum("addr", input, ew.mul(index.unsqueeze(vec1, 1), vec2), beta, alpha)
+
+
+def chain_matmul(*matrices):
+    """The product of 2-D matrices, left to right."""
+    if not matrices:
+        raise ValueError("chain_matmul: expected one or more matrices, got none")
+    out = matrices[0]
+    if out.ndim != 2:
+        raise ValueError(f"chain_matmul: expected 2-D matrices, got shape {list(out.shape)}")
+    for m in matrices[1:]:
+        out = mm(out, m)
+    return out
+
+
 class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, activation):
@@ -171,6 +228,8 @@ def _attach():
     for name in ["matmul", "mm", "bmm", "mv", "dot"]:
         setattr(Tensor, name, globals()[name])
     Tensor.addmm = lambda self, mat1, mat2, *, beta=1, alpha=1: addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+    for name in ["baddbmm", "addbmm", "addmv", "addr"]:
+        setattr(Tensor, name, globals()[name])
 
 
 _attach()

@@ -18,6 +18,7 @@ from . import elementwise as ew
 from . import index
 from .activation import relu, softplus
 from .gather import gather, one_hot
+from .reduce import cumprod, norm
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -295,4 +296,136 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         terms = ew.mul(terms, index.reshape(gather(weight, 0, y), (-1, 1)))
     terms = ew.where(one_hot(y, classes).bool(), 0.0, terms)
     loss = ew.div(terms.sum(1), classes)
+    return _reduce(loss if input.ndim == 2 else index.reshape(loss, ()), reduction)
+
+
+def _same_ndim(name, *tensors):
+    if len({t.ndim for t in tensors}) != 1:
+        raise ValueError(f"{name}: expected inputs with the same number of dims, got shapes "
+                         f"{', '.join(str(list(t.shape)) for t in tensors)}")
+
+
+def _pairwise_distance(x1, x2, p=2.0, eps=1e-6):
+    return norm(ew.add(ew.sub(x1, x2), eps), p, max(x1.ndim, x2.ndim) - 1)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    """max(0, margin + d(a, p) - d(a, n)); swap takes min(d(a, n), d(p, n)) for d(a, n)."""
+    _check_reduction("triplet_margin_with_distance_loss", reduction)
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, got {margin}")
+    _same_ndim("triplet_margin_with_distance_loss", anchor, positive, negative)
+    distance = distance_function or _pairwise_distance
+    d_neg = distance(anchor, negative)
+    if swap:
+        d_neg = ew.minimum(d_neg, distance(positive, negative))
+    return _reduce(ew.clamp(ew.sub(ew.add(distance(anchor, positive), margin), d_neg), min=0.0), reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """The triplet loss with the p-norm distance of (x1 - x2 + eps) along the last dim."""
+    if anchor.ndim not in (1, 2):
+        raise ValueError(f"triplet_margin_loss: expected 1-D or 2-D inputs, got anchor shape {list(anchor.shape)}")
+    _same_ndim("triplet_margin_loss", anchor, positive, negative)
+    return triplet_margin_with_distance_loss(anchor, positive, negative,
+                                             distance_function=lambda a, b: _pairwise_distance(a, b, p, eps),
+                                             margin=margin, swap=swap, reduction=reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) where y == 1, max(0, cos(x1, x2) - margin) where y == -1."""
+    _check_reduction("cosine_embedding_loss", reduction)
+    if input1.shape != input2.shape or input1.ndim not in (1, 2) or target.ndim != input1.ndim - 1:
+        raise ValueError(f"cosine_embedding_loss: expected 1-D or 2-D inputs of the same shape and a target with "
+                         f"one dim less, got {list(input1.shape)}, {list(input2.shape)} and {list(target.shape)}")
+    dim = input1.ndim - 1
+    # as ATen: each squared magnitude gets 1e-12, so a zero vector gives cos 0, not NaN
+    squares = ew.mul(ew.add(ew.mul(input1, input1).sum(dim), 1e-12), ew.add(ew.mul(input2, input2).sum(dim), 1e-12))
+    cos = ew.div(ew.mul(input1, input2).sum(dim), ew.sqrt(squares))
+    zero = ew.mul(cos, 0.0)
+    loss = ew.add(ew.where(ew.eq(target, 1), ew.sub(1.0, cos), zero),
+                  ew.where(ew.eq(target, -1), ew.clamp(ew.sub(cos, margin), min=0.0), zero))
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """(log max(var, eps) + (input - target)^2 / max(var, eps)) / 2 (+ log(2 pi) / 2 if full).
+    var: input's shape, input's shape without its last dim, or one dim of size 1 where input's
+    is not; or a number. The clamp passes the gradient through unchanged, as torch's."""
+    _check_reduction("gaussian_nll_loss", reduction)
+    if not isinstance(var, Tensor):
+        if var < 0:
+            raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+        var = ew.add(ew.mul(input.detach(), 0.0), float(var))
+    elif var.numel() and ew.lt(var, 0).any().item():
+        raise ValueError("gaussian_nll_loss: var has negative entry/entries")
+    if var.shape != input.shape:
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = index.unsqueeze(var, -1)
+        elif not (var.ndim == input.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ValueError(f"gaussian_nll_loss: var of shape {list(var.shape)} does not fit input of shape "
+                             f"{list(input.shape)}")
+    var = ew.add(var, ew.sub(ew.clamp(var, min=eps), var).detach())
+    d = ew.sub(input, target)
+    loss = ew.mul(ew.add(ew.log(var), ew.div(ew.mul(d, d), var)), 0.5)
+    if full:
+        loss = ew.add(loss, 0.5 * math.log(2 * math.pi))
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """exp(input) - target input (log_input), else input - target log(input + eps); full adds
+    Stirling's target log target - target + log(2 pi target) / 2 where target > 1."""
+    _check_reduction("poisson_nll_loss", reduction)
+    if log_input:
+        loss = ew.sub(ew.exp(input), ew.mul(target, input))
+    else:
+        loss = ew.sub(input, ew.mul(target, ew.log(ew.add(input, eps))))
+    if full:
+        above = ew.gt(target, 1)
+        t = ew.where(above, target, 2.0)  # keeps the unused branch (and its gradient) finite
+        stirling = ew.add(ew.sub(ew.mul(t, ew.log(t)), t), ew.mul(ew.log(ew.mul(t, 2 * math.pi)), 0.5))
+        loss = ew.add(loss, ew.where(above, stirling, 0.0))
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-y x))."""
+    _check_reduction("soft_margin_loss", reduction)
+    _broadcast_target("soft_margin_loss", input, target, warn=False)
+    return _reduce(softplus(ew.neg(ew.mul(input, target)), threshold=math.inf), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) (times weight), averaged over the classes."""
+    _check_reduction("multilabel_soft_margin_loss", reduction)
+    _broadcast_target("multilabel_soft_margin_loss", input, target, warn=False)
+    log_sig = ew.neg(softplus(ew.neg(input), threshold=math.inf))
+    log_sig_neg = ew.neg(softplus(input, threshold=math.inf))
+    loss = ew.neg(ew.add(ew.mul(target, log_sig), ew.mul(ew.sub(1.0, target), log_sig_neg)))
+    class_dim = input.ndim - 1
+    loss = ew.div(_weighted(loss, weight).sum(class_dim), input.shape[class_dim])
+    return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over targets j and non-targets k of max(0, 1 - (x[y_j] - x[k])), over the classes.
+    target: class indices of input's shape; the first -1 ends a sample's targets."""
+    _check_reduction("multilabel_margin_loss", reduction)
+    if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape) or target.dtype != _C.int64:
+        raise ValueError(f"multilabel_margin_loss: expected a 1-D or 2-D input and an int64 target of its shape, "
+                         f"got {list(input.shape)} and {list(target.shape)} ({target.dtype.name})")
+    x = input if input.ndim == 2 else index.unsqueeze(input, 0)
+    y = target if target.ndim == 2 else index.unsqueeze(target, 0)
+    classes = x.shape[1]
+    valid = cumprod(ew.ne(y, -1).to(_C.int64), 1)  # 1 before the first -1
+    safe = ew.mul(y, valid)
+    is_target = ew.mul(one_hot(safe, classes), index.unsqueeze(valid, 2)).sum(1).bool()
+    picked = gather(x, 1, safe)  # x[y_j]: [N, C]
+    terms = relu(ew.add(ew.sub(index.unsqueeze(x, 1), index.unsqueeze(picked, 2)), 1.0))  # [N, j, k]
+    keep = ew.logical_and(index.unsqueeze(valid.bool(), 2), index.unsqueeze(ew.logical_not(is_target), 1))
+    loss = ew.div(ew.where(keep, terms, 0.0).sum((1, 2)), classes)
     return _reduce(loss if input.ndim == 2 else index.reshape(loss, ()), reduction)

@@ -233,3 +233,14 @@ def test_len():
     assert len(a) == 5
     with pytest.raises(TypeError):
         len(fibril.Array.full((), 1, fibril.int64))
+
+
+def test_in_place_ops_write_empty_arrays_with_zero_strides():
+    """numpy gives an empty array stride 0; no element is shared, so writes are allowed."""
+    t = fibril.tensor(np.zeros((2, 0), np.float32))
+    t.add_(1)
+    t.copy_(fibril.zeros(2, 0))
+    p = fibril.nn.Parameter(fibril.tensor(np.zeros((3, 0), np.float32)))
+    p.grad = fibril.zeros(3, 0)
+    fibril.optim.SGD([p], lr=0.1, momentum=0.9).step()
+    assert p.shape == (3, 0)

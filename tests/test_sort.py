@@ -135,3 +135,12 @@ def test_cuda_matches_cpu():
         grad = np.zeros_like(x)
         np.put_along_axis(grad, want_i, 1.0, axis=1)
         np.testing.assert_array_equal(t.grad.cpu().numpy(), grad)
+
+
+def test_zero_dim_input_is_its_own_result():
+    x = fibril.tensor(3.5)
+    for k in (0, 1):
+        values, indices = x.topk(k)
+        assert values.item() == 3.5 and indices.item() == 0
+    with pytest.raises(RuntimeError, match="out of range"):
+        x.topk(2)

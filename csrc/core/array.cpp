@@ -208,6 +208,7 @@ bool may_overlap(const Array& dst, const Array& src) {
 }
 
 void check_writable_layout(const Array& dst, const char* op) {
+  if (dst.numel() == 0) return;  // no elements, none shared (numpy gives empty arrays stride 0)
   for (int i = 0; i < dst.ndim(); ++i) {
     FIBRIL_CHECK(dst.strides()[i] != 0 || dst.shape()[i] <= 1, Runtime, "[", op, "] the destination ",
                  dst.describe(), " has stride 0 at dimension ", i,

@@ -27,6 +27,7 @@ std::pair<Array, Array> sorted_lines(const Array& x_in, int64_t k, int64_t dim, 
   FIBRIL_CHECK(k >= 0 && k <= a.n, Runtime, "[", op, "] k = ", k, " is out of range for dim ", dim, " of ",
                x_in.describe(), " (expected 0 <= k <= ", a.n, ")");
   if (nd > 0) shape[d] = k;
+  else a.k = 1;  // a 0-d input is its own result, for k = 0 too (as torch)
   Array values = Array::empty(shape, x.dtype()), indices = Array::empty(shape, DType::int64);
   a.values = static_cast<char*>(values.data());
   a.indices = static_cast<int64_t*>(indices.data());

@@ -526,3 +526,17 @@ def test_cuda_matches_cpu(name):
     if name in UNARY:
         np.testing.assert_allclose(getattr(fibril, name)(x32.cuda()).cpu().numpy(), getattr(fibril, name)(x32).numpy(),
                                    rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["hypot", "logaddexp", "logaddexp2"])
+def test_float_binary_ops_promote_as_torch(name):
+    fn = getattr(fibril, name)
+    # a 0-d operand counts only where its category is higher; integers mix with floats only
+    cases = [(fibril.tensor(2.0, dtype=fibril.float64), fibril.tensor([1, 2]), fibril.float64),
+             (fibril.tensor([3], dtype=fibril.int32), fibril.tensor([4.0]), fibril.float32),
+             (fibril.tensor([1.0], dtype=fibril.float16), fibril.tensor(2.0, dtype=fibril.float64), fibril.float16)]
+    for a, b, dtype in cases:
+        assert fn(a, b).dtype == dtype
+    for a, b in [(fibril.tensor([3]), fibril.tensor([4])), (fibril.tensor([True]), fibril.tensor(1))]:
+        with pytest.raises(NotImplementedError, match=name):
+            fn(a, b)

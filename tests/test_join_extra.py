@@ -475,3 +475,25 @@ def test_composed_ops_on_cuda_match_cpu():
         got = fn(fibril, fibril.tensor(x, device="cuda"))
         assert got.device.startswith("cuda")
         np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-12)
+
+
+def test_block_diag_promotes_zero_dim_tensors_as_torch():
+    f32, f64 = fibril.float32, fibril.float64
+    cases = [((fibril.ones(2), fibril.tensor(1.0, dtype=f64)), f32),
+             ((fibril.tensor([1, 2]), fibril.tensor(1.0)), f32),
+             ((fibril.tensor(1.0), fibril.tensor(2.0, dtype=f64)), f64),
+             ((fibril.tensor(1.0), fibril.tensor(2.0, dtype=f64), fibril.ones(1, dtype=fibril.float16)), fibril.float16),
+             ((fibril.tensor([1, 2], dtype=fibril.int32), fibril.tensor(3)), fibril.int32)]
+    for tensors, dtype in cases:
+        assert fibril.block_diag(*tensors).dtype == dtype
+    out = fibril.block_diag(fibril.tensor([1.5, 2.0]), fibril.tensor(3.0, dtype=f64))
+    np.testing.assert_array_equal(out.numpy(), [[1.5, 2, 0], [0, 0, 3]])
+
+
+def test_chunk_of_an_empty_dim():
+    assert [tuple(c.shape) for c in fibril.chunk(fibril.zeros(5, 0), 4, dim=1)] == [(5, 0)] * 4
+    if torch is not None:
+        for shape, dim in [((0,), 0), ((1,), 0), ((2,), 0), ((3,), 0), ((4, 0), 1), ((0, 3), 0), ((7, 2), 0)]:
+            for chunks in [1, 2, 3, 4]:
+                got = [tuple(c.shape) for c in fibril.chunk(fibril.zeros(shape), chunks, dim)]
+                assert got == [tuple(c.shape) for c in torch.chunk(torch.zeros(shape), chunks, dim)]

@@ -280,3 +280,33 @@ def test_numel_is_tensor_one_hot():
     got = F.one_hot(fibril.tensor([2, 0]))
     assert got.dtype == fibril.int64 and got.tolist() == [[0, 0, 1], [1, 0, 0]]
     assert F.one_hot(fibril.tensor([1]), 4).tolist() == [[0, 1, 0, 0]]
+
+
+def test_interpolate_skips_the_scale_where_the_size_is_kept_or_doubled():
+    # floor(n * s) == n: linear modes copy that dim; 2-D nearest copies it, or reads i >> 1 at 2n
+    a = np.arange(6.0).reshape(1, 1, 6)
+    np.testing.assert_array_equal(F.interpolate(fibril.tensor(a), scale_factor=1.1, mode="linear").numpy(), a)
+    b = np.arange(4.0).reshape(1, 1, 2, 2)
+    for mode in ["nearest", "bilinear"]:
+        x = fibril.tensor(b)
+        out = F.interpolate(x, scale_factor=1.3, mode=mode)
+        assert out is not x
+        np.testing.assert_array_equal(out.numpy(), b)
+    c = F.interpolate(fibril.tensor(np.arange(3.0).reshape(1, 1, 1, 3)), scale_factor=(1, 2.1))
+    np.testing.assert_array_equal(c.numpy().ravel(), [0, 0, 1, 1, 2, 2])
+
+
+@needs_torch
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "linear", "bilinear", "trilinear"])
+@pytest.mark.parametrize("scale", [1.1, 1.3, 1.9, 2.0, 2.1, 0.5, 0.7])
+def test_interpolate_scale_factors_match_torch(mode, scale):
+    spatial = {"linear": 1, "bilinear": 2, "trilinear": 3}.get(mode)
+    for nd in [spatial] if spatial else [1, 2, 3]:
+        for n in [2, 3, 5, 6, 9]:
+            a = np.random.default_rng(n).standard_normal((1, 2) + tuple(n + k for k in range(nd)))
+            for align_corners in [None] if spatial is None else [False, True]:
+                for recompute in [None, True]:
+                    kw = dict(scale_factor=scale, mode=mode, align_corners=align_corners,
+                              recompute_scale_factor=recompute)
+                    np.testing.assert_allclose(F.interpolate(fibril.tensor(a), **kw).numpy(),
+                                               TF.interpolate(torch.tensor(a), **kw).numpy(), rtol=1e-7, atol=1e-12)

@@ -297,3 +297,18 @@ def test_embedding_bag_matches_torch(mode, padding_idx, layout):
     np.testing.assert_allclose(_np(f.weight.grad), t.weight.grad.numpy(), atol=1e-5)
     if psw is not None:
         np.testing.assert_allclose(_np(pf.grad), pt.grad.numpy(), atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_on_cuda_matches_cpu(mode):
+    w = fibril.tensor(np.random.default_rng(3).standard_normal((6, 3)).astype(np.float32))
+    idx, offsets = fibril.tensor([1, 2, 4, 5, 0, 3]), fibril.tensor([0, 2, 2])
+    cases = [(idx, offsets, {}), (idx, offsets, {"padding_idx": 0, "max_norm": 1.0}), (idx.reshape(2, 3), None, {})]
+    for i, o, kw in cases:
+        want = embedding_bag(i, w.clone(), o, mode=mode, **kw)
+        got = embedding_bag(i.cuda(), w.clone().cuda(), None if o is None else o.cuda(), mode=mode, **kw)
+        assert got.device.startswith("cuda")
+        np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-6)
+    bag = nn.EmbeddingBag(6, 3, mode=mode).cuda()
+    assert bag(idx.cuda(), offsets.cuda()).device.startswith("cuda")

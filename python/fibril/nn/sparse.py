@@ -69,7 +69,7 @@ class Embedding(Module):
 def embedding_renorm_(weight, indices, max_norm, norm_type=2.0):
     """Scales, in place and without a gradient, the rows of weight at indices whose norm
     exceeds max_norm down to max_norm (torch.embedding_renorm_: scale max_norm / (norm + 1e-7))."""
-    rows = creation.tensor(np.unique(np.asarray(indices.numpy(), dtype=np.int64)))
+    rows = creation.tensor(np.unique(np.asarray(indices.cpu().numpy(), dtype=np.int64)), device=weight.device)
     with no_grad():
         values = weight.index_select(0, rows)
         norms = values.norm(p=norm_type, dim=1, keepdim=True)
@@ -96,7 +96,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 def _bags(input, offsets, include_last_offset):
     """The flat indices, the bag of each (-1: after the last bag's end), and the number of bags."""
-    indices = np.asarray(input.numpy(), dtype=np.int64)
+    indices = np.asarray(input.cpu().numpy(), dtype=np.int64)
     if indices.ndim == 2:
         if offsets is not None:
             raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
@@ -106,7 +106,7 @@ def _bags(input, offsets, include_last_offset):
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {indices.ndim}")
     if offsets is None:
         raise ValueError("offsets has to be a 1D Tensor but got None")
-    starts = np.asarray(offsets.numpy() if isinstance(offsets, Tensor) else offsets, dtype=np.int64)
+    starts = np.asarray(offsets.cpu().numpy() if isinstance(offsets, Tensor) else offsets, dtype=np.int64)
     if starts.ndim != 1:
         raise ValueError("offsets has to be a 1D Tensor")
     if len(starts) and starts[0] != 0:
@@ -142,25 +142,26 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
     keep = np.flatnonzero((bag >= 0) & (indices != padding_idx))
-    kept = creation.tensor(keep)
-    rows = embedding(creation.tensor(indices[keep]), weight, max_norm=max_norm, norm_type=norm_type)
+    dev = weight.device  # the bags are worked out on the host, the rows gathered on weight's device
+    kept = creation.tensor(keep, device=dev)
+    rows = embedding(creation.tensor(indices[keep], device=dev), weight, max_norm=max_norm, norm_type=norm_type)
     bag = bag[keep]
     sizes = np.bincount(bag, minlength=count)
     if mode == "max":
         # [count, largest bag] positions into rows; the extra last row (-inf) fills short bags.
         slots = np.full((count, max(sizes.max(initial=0), 1)), len(keep), dtype=np.int64)
         slots[bag, np.arange(len(bag)) - np.concatenate([[0], np.cumsum(sizes)])[bag]] = np.arange(len(bag))
-        fill = creation.full((1, weight.shape[1]), float("-inf"), dtype=weight.dtype, device=weight.device)
-        table = index_select(cat([rows, fill], 0), 0, creation.tensor(slots.reshape(-1)))
+        fill = creation.full((1, weight.shape[1]), float("-inf"), dtype=weight.dtype, device=dev)
+        table = index_select(cat([rows, fill], 0), 0, creation.tensor(slots.reshape(-1), device=dev))
         out = amax(table.reshape(count, slots.shape[1], weight.shape[1]), 1)
-        empty = creation.tensor(sizes == 0).unsqueeze(1)
+        empty = creation.tensor(sizes == 0, device=dev).unsqueeze(1)
         return ew.where(empty, creation.zeros_like(out), out)
     if per_sample_weights is not None:
         rows = rows * index_select(per_sample_weights.reshape(-1), 0, kept).unsqueeze(1)
-    zeros = creation.zeros(count, weight.shape[1], dtype=weight.dtype, device=weight.device)
-    out = index_add(zeros, 0, creation.tensor(bag), rows)
+    zeros = creation.zeros(count, weight.shape[1], dtype=weight.dtype, device=dev)
+    out = index_add(zeros, 0, creation.tensor(bag, device=dev), rows)
     if mode == "mean":
-        out = out / creation.tensor(np.maximum(sizes, 1)[:, None], dtype=weight.dtype, device=weight.device)
+        out = out / creation.tensor(np.maximum(sizes, 1)[:, None], dtype=weight.dtype, device=dev)
     return out
 
 

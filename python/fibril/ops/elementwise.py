@@ -730,7 +730,10 @@ def atan(x):
 
 
 def hypot(a, b):
-    return Hypot.apply(_floating(a), _floating(b))
+    dtype = _C.result_type(_arr(a), _arr(b))
+    if not dtype.is_floating_point:
+        raise NotImplementedError(f"hypot: not implemented for {dtype} inputs (torch has no integer hypot)")
+    return Hypot.apply(a.to(dtype), b.to(dtype))
 
 
 def fmod(a, b):
@@ -757,18 +760,21 @@ def addcdiv(x, tensor1, tensor2, value=1):
     return add(x, div(tensor1, tensor2), alpha=value)
 
 
-def _logaddexp(a, b, exp_fn, scale):
+def _logaddexp(a, b, exp_fn, scale, name):
+    dtype = _C.result_type(_arr(a), _arr(b))
+    if not dtype.is_floating_point:
+        raise NotImplementedError(f"{name}: not implemented for {dtype} inputs (torch has no integer {name})")
     m = maximum(a, b)
     out = add(m, mul(log1p(exp_fn(neg(abs(sub(a, b))))), scale))
     return where(logical_and(eq(a, b), isinf(a)), a, out)  # inf - inf would make it NaN
 
 
 def logaddexp(a, b):
-    return _logaddexp(a, b, exp, 1.0)
+    return _logaddexp(a, b, exp, 1.0, "logaddexp")
 
 
 def logaddexp2(a, b):
-    return _logaddexp(a, b, exp2, 1.0 / _LN2)
+    return _logaddexp(a, b, exp2, 1.0 / _LN2, "logaddexp2")
 
 
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None):

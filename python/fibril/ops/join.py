@@ -108,7 +108,9 @@ def chunk(x, chunks, dim=0):
     if chunks <= 0:
         raise ValueError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = x.shape[_wrap_dim(dim, x.ndim)]
-    return split(x, max(1, -(-size // chunks)), dim)
+    if size == 0:
+        return split(x, [0] * chunks, dim)  # torch: `chunks` empty chunks
+    return split(x, -(-size // chunks), dim)
 
 
 def unbind(x, dim=0):
@@ -369,14 +371,22 @@ def block_diag(*tensors):
     promoted dtype; each block padded to full width, the rows stacked."""
     from ..creation import zeros
 
+    if not tensors:
+        return zeros(1, 0)  # as torch
+    # torch's result_type: 0-d tensors count only where their category (bool, int, float) is higher
+    # (the 0-d ones promote among themselves as equals, hence the reshape)
+    zero_d = [index.reshape(t, (1,)) for t in tensors if t.ndim == 0]
+    dims = [t for t in tensors if t.ndim]
+    dtype = _promoted_dtype(dims or zero_d)
+    if dims and zero_d:
+        dtype = _C.result_type(_C.Array.empty((0,), dtype), _C.Array.empty((), _promoted_dtype(zero_d)))
     blocks = []
     for i, t in enumerate(tensors):
         if t.ndim > 2:
             raise ValueError(f"block_diag: input tensors must have 2 or fewer dimensions, input {i} has shape "
                              f"{list(t.shape)}")
+        t = t.to(dtype)
         blocks.append(index.reshape(t, (1, t.numel())) if t.ndim < 2 else t)
-    if not blocks:
-        return zeros(1, 0)  # as torch
     width, left, rows = sum(b.shape[1] for b in blocks), 0, []
     for b in blocks:
         rows.append(pad(b, (left, width - left - b.shape[1])))

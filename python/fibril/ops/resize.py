@@ -47,14 +47,23 @@ def _scale(n_in, n_out, factor, align_corners, ftype):
 
 def _nearest(x, d, n_out, factor, exact, ftype):
     n_in = x.shape[d]
-    offset = ftype(0.5) if exact else ftype(0)
-    src = np.floor((np.arange(n_out).astype(ftype) + offset) * _scale(n_in, n_out, factor, False, ftype))
-    src = np.minimum(src.astype(np.int64), n_in - 1)
+    dst = np.arange(n_out)
+    # ATen's 2-D nearest kernel (nearest_idx) special-cases these sizes with integer arithmetic
+    if x.ndim == 4 and not exact and n_out == n_in:
+        src = dst
+    elif x.ndim == 4 and not exact and n_out == 2 * n_in:
+        src = dst >> 1
+    else:
+        offset = ftype(0.5) if exact else ftype(0)
+        src = np.floor((dst.astype(ftype) + offset) * _scale(n_in, n_out, factor, False, ftype))
+        src = np.minimum(src.astype(np.int64), n_in - 1)
     return index_select(x, d, tensor(src, device=x.device))
 
 
 def _linear(x, d, n_out, factor, align_corners, ftype):
     n_in = x.shape[d]
+    if n_out == n_in:
+        return x  # ATen copies a dim whose size is unchanged, whatever the scale
     scale = _scale(n_in, n_out, factor, align_corners, ftype)
     dst = np.arange(n_out).astype(ftype)
     src = dst * scale if align_corners else np.maximum((dst + ftype(0.5)) * scale - ftype(0.5), ftype(0))
@@ -94,7 +103,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             out = _linear(out, 2 + i, n_out, factor, bool(align_corners), ftype)
         else:
             out = _nearest(out, 2 + i, n_out, factor, mode == "nearest-exact", ftype)
-    return out
+    return out.clone() if out is input else out
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -46,7 +46,13 @@
 // bench: B8 H8 T1024 causal fwd 31.0 ms 277 GFLOP/s (1.52x torch), fwd+bwd 120 ms 250 (1.51x);
 // non-causal fwd 59.7 ms 288 (1.02x), fwd+bwd 191 ms 315 (1.14x); B1 H8 T4096 causal fwd
 // 52.1 ms 330 (1.28x), fwd+bwd 188 ms 320 (1.24x). The forward's tiles take ~78% of its time
-// (K = D = 64 steps per tile), the online softmax and masks ~12%.
+// (K = D = 64 steps per tile), the online softmax and masks ~12%. With the tile buffers' rows
+// kLd apart (576 B, not 512) and unit-row A at constant offsets (stop 24, same bench): causal
+// T1024 fwd 31.9 ms 269 GFLOP/s (1.54x), fwd+bwd 108 ms 277 (1.65x); non-causal fwd 56.7 ms
+// 303 (1.08x), fwd+bwd 180 ms 334 (1.25x); T4096 causal fwd 50.6 ms 339 (1.31x), fwd+bwd 188 ms
+// 320 (1.30x). One thread, CPU time: T1024 non-causal forward 14.8 -> 13.7 ms, forward+backward
+// 53.2 -> 48.1. Measured and dropped: K blocks packed into 12-row panels (4% slower), the
+// backward's padded copies one line past 256 B apart (no change), kBK 72 or 144, kBQ 64.
 #include <algorithm>
 #include <array>
 #include <cmath>

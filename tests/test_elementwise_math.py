@@ -1,6 +1,6 @@
-"""Math functions composed of elementwise ops (python/fibril/ops/elementwise.py, "composed
-math"): values vs float64 numpy and PyTorch, float32 accuracy in ulps over wide ranges,
-special values, result dtypes, gradients (gradcheck, PyTorch parity), in-place forms."""
+"""Math functions composed of elementwise ops (python/fibril/ops/elementwise_math.py): values
+vs float64 numpy and PyTorch, float32 accuracy in ulps over wide ranges, special values,
+result dtypes, gradients (gradcheck, PyTorch parity), in-place forms."""
 
 import math
 

@@ -46,7 +46,7 @@ from .ops.elementwise import (
     logical_and, logical_not, logical_or, logical_xor, lt, maximum, minimum, mul, ne, neg, pow, reciprocal, remainder,
     round, rsqrt, sigmoid, sign, sin, sqrt, sub, tanh, trunc, where,
 )
-from .ops.elementwise import (
+from .ops.elementwise_math import (
     absolute, acos, acosh, addcdiv, addcmul, allclose, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh,
     asin, asinh, atan, atanh, clamp_max, clamp_min, copysign, cosh, deg2rad, divide, equal, float_power, fmod, frac,
     hypot, isclose, lerp, log10, logaddexp, logaddexp2, multiply, nan_to_num, negative, positive, rad2deg, sgn, sinc,

@@ -1,8 +1,9 @@
-"""Reduce family (this module's sum/max/min/any/all shadow the builtins; see `builtins.`): sum, mean, prod, amax/amin, max/min with indices, argmax/argmin, var/std,
-norm, logsumexp, cumsum/cumprod, any/all. Forward is one _C call; gradients are composed
-from elementwise ops, broadcast back over the reduced dims. Composed from those and sort:
-nansum/nanmean, var_mean/std_mean, aminmax, count_nonzero, median/nanmedian, quantile/
-nanquantile, mode, cummax/cummin, logcumsumexp, diff."""
+"""Reduce family: sum, mean, prod, amax/amin, max/min with indices, argmax/argmin, var/std,
+norm, logsumexp, cumsum/cumprod, any/all (this module's sum/max/min/any/all shadow the
+builtins: see `builtins.`). Forward is one _C call; gradients are composed from elementwise
+ops, broadcast back over the reduced dims. Composed from those and sort: nansum/nanmean,
+var_mean/std_mean, aminmax, count_nonzero, median/nanmedian, quantile/nanquantile, mode,
+cummax/cummin, logcumsumexp, diff."""
 
 import builtins
 import collections

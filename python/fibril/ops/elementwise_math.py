@@ -1,0 +1,413 @@
+"""Elementwise math composed of the elementwise family's ops (ops/elementwise.py), so it runs
+on every device: square, log10, hyperbolic and inverse trigonometric functions, sinc, hypot,
+fmod, lerp, addcmul/addcdiv, logaddexp, nan_to_num, isclose/allclose/equal, aliases. A Function
+wraps a composition where the composition's own gradient would be NaN or wrong somewhere (its
+forward runs unrecorded). Integer and bool inputs of float-valued functions promote to
+float32, as torch."""
+
+import math
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor
+from ..typeinfo import finfo
+from .elementwise import (
+    _LN2, _any_requires_grad, _arr, _grad_for, _metas, _operands, _save_operands, abs, add, atan2, clamp, cos, div,
+    eq, exp, exp2, expm1, ge, gt, isfinite, isinf, isnan, isneginf, isposinf, le, log, log1p, logical_and, logical_or,
+    lt, maximum, minimum, mul, ne, neg, pow, remainder, round, rsqrt, sign, sin, sqrt, sub, trunc, where,
+)
+from .index import apply_inplace
+
+_LN10 = math.log(10.0)
+
+
+def _floating(x):
+    return x if x.dtype.is_floating_point else x.to(_C.float32)
+
+
+def _float_type(a, b):
+    dtype = _C.result_type(_arr(a), _arr(b))
+    return dtype if dtype.is_floating_point else _C.float32
+
+
+def _signbit(x):
+    """x < 0, -0 included (a NaN counts as positive: these ops cannot read its sign bit)."""
+    return logical_or(lt(x, 0), logical_and(eq(x, 0), lt(div(1.0, x), 0)))
+
+
+def _with_sign_of(r, x):
+    return where(_signbit(x), neg(r), r)
+
+
+def _log_2x_from(x):
+    """Where x >= this, asinh(x) and acosh(x) are log(2x) to within rounding (they differ by
+    about 1 / (4x^2)), and below it x * x cannot overflow."""
+    return finfo(x.dtype).eps ** -0.5
+
+
+def _half_exp(a):
+    """exp(a) / 2, finite up to where it overflows (exp(a) itself overflows before)."""
+    h = exp(mul(a, 0.5))
+    return mul(mul(h, 0.5), h)
+
+
+def _composed_function(name, compute, grad):
+    """A Function computing compute(x) from other ops, with backward grad(g, x)."""
+
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return compute(x)
+
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return grad(g, x)
+
+    return type(name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+
+def _sinh(x):
+    a = abs(x)
+    t = expm1(a)  # (t + t / (t + 1)) / 2 has no cancellation near 0
+    return _with_sign_of(where(isinf(t), _half_exp(a), mul(add(t, div(t, add(t, 1.0))), 0.5)), x)
+
+
+def _cosh(x):
+    a = abs(x)
+    e = exp(a)
+    return where(isinf(e), _half_exp(a), add(mul(e, 0.5), div(0.5, e)))
+
+
+def _asinh(x):
+    a = abs(x)
+    a2 = mul(a, a)
+    near = log1p(add(a, div(a2, add(sqrt(add(a2, 1.0)), 1.0))))
+    return _with_sign_of(where(ge(a, _log_2x_from(x)), add(log(a), _LN2), near), x)
+
+
+def _acosh(x):
+    t = sub(x, 1.0)  # exact for x >= 1/2
+    near = log1p(add(t, sqrt(mul(t, add(t, 2.0)))))
+    far = where(ge(x, _log_2x_from(x)), add(log(x), _LN2), near)
+    return where(lt(x, 1.0), math.nan, far)
+
+
+def _atanh(x):
+    a = abs(x)  # on |x|, 1 - |x| is exact near 1
+    return _with_sign_of(mul(log1p(div(mul(a, 2.0), sub(1.0, a))), 0.5), x)
+
+
+def _asin(x):
+    return atan2(x, sqrt(mul(sub(1.0, x), add(1.0, x))))
+
+
+def _acos(x):
+    return mul(atan2(sqrt(sub(1.0, x)), sqrt(add(1.0, x))), 2.0)
+
+
+def _one_minus_square(x):
+    return mul(sub(1.0, x), add(1.0, x))
+
+
+def _mod2(x):
+    """x minus the nearest even integer: in [-1, 1], and exact."""
+    return sub(x, mul(round(mul(x, 0.5)), 2.0))
+
+
+def _sinc(x):
+    # sin(pi x) = sin(pi s) for an exact s in [-1/2, 1/2]: no rounding of pi x far from 0 moves
+    # the zeros at the integers (torch's sin(pi x) is not 0 there)
+    r = _mod2(x)
+    s = where(gt(r, 0.5), sub(1.0, r), where(lt(r, -0.5), sub(-1.0, r), r))
+    return where(eq(x, 0), 1.0, div(sin(mul(s, math.pi)), mul(x, math.pi)))
+
+
+def _sinc_grad(g, x):
+    slope = div(sub(cos(mul(_mod2(x), math.pi)), _sinc(x)), x)
+    return mul(g, where(eq(x, 0), 0.0, slope))
+
+
+Sinh = _composed_function("Sinh", _sinh, lambda g, x: mul(g, _cosh(x)))
+Cosh = _composed_function("Cosh", _cosh, lambda g, x: mul(g, _sinh(x)))
+Asin = _composed_function("Asin", _asin, lambda g, x: mul(g, rsqrt(_one_minus_square(x))))
+Acos = _composed_function("Acos", _acos, lambda g, x: mul(neg(g), rsqrt(_one_minus_square(x))))
+Asinh = _composed_function("Asinh", _asinh, lambda g, x: mul(g, rsqrt(add(mul(x, x), 1.0))))
+Acosh = _composed_function("Acosh", _acosh, lambda g, x: mul(g, rsqrt(mul(sub(x, 1.0), add(x, 1.0)))))
+Atanh = _composed_function("Atanh", _atanh, lambda g, x: div(g, _one_minus_square(x)))
+Sinc = _composed_function("Sinc", _sinc, _sinc_grad)
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2), with no square to overflow or underflow."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a_abs, b_abs = abs(a), abs(b)
+        hi, lo = maximum(a_abs, b_abs), minimum(a_abs, b_abs)
+        q = div(lo, hi)
+        h = where(eq(lo, 0), hi, mul(hi, sqrt(add(mul(q, q), 1.0))))
+        h = where(logical_or(isinf(a_abs), isinf(b_abs)), math.inf, h)  # even beside a NaN, as C's hypot
+        ctx.save_for_backward(a, b)
+        ctx.out = h.detach()
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return h
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        # 0 at a = b = 0 (torch: NaN), the subgradient norm takes there
+        scale = where(eq(ctx.out, 0), 0.0, div(g, ctx.out))
+        return _grad_for(mul(scale, a), ctx.metas[0]), _grad_for(mul(scale, b), ctx.metas[1])
+
+
+class Fmod(Function):
+    """C's fmod: a - b * trunc(a / b), with a's sign."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b, keep_a=ctx.needs_input_grad[1], keep_b=ctx.needs_input_grad[1])
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        if _C.result_type(_arr(a), _arr(b)).is_floating_point:
+            # remainder of magnitudes is fmod exactly; a's sign then moves it without rounding
+            r = remainder(abs(a), abs(b) if isinstance(b, Tensor) else math.fabs(b))
+            return where(_signbit(a), neg(r), r)
+        r = remainder(a, b)  # integers: exact, so moving it to a's sign is too
+        return where(logical_and(ne(r, 0), ne(lt(r, 0), lt(a, 0))), sub(r, b), r)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _operands(ctx)
+        x, y = ctx.metas
+        gb = _grad_for(mul(neg(g), div(a, b, rounding_mode="trunc")), y) if ctx.needs_input_grad[1] else None
+        return _grad_for(g, x), gb
+
+
+class Xlogy(Function):
+    """x * log(y); 0 where x == 0 unless y is NaN, as torch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b)
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return where(isnan(b), math.nan, where(eq(a, 0), 0.0, mul(a, log(b))))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _operands(ctx)
+        x, y = ctx.metas
+        ga = _grad_for(mul(g, xlogy(ne(a, 0), b)), x) if x else None  # 0 where x == 0, as torch
+        # x == 0 makes the product 0 for every y: no gradient (torch: NaN at y == 0)
+        gb = _grad_for(where(eq(a, 0), 0.0, mul(g, div(a, b))), y) if y else None
+        return ga, gb
+
+
+def square(x):
+    return mul(x, x) if x.dtype != _C.bool else pow(x, 2)  # torch: bool squares to int64
+
+
+def log10(x):
+    return mul(log(x), 1.0 / _LN10)
+
+
+def _float_function_of(cls):
+    def fn(x):
+        return cls.apply(_floating(x))
+
+    fn.__name__ = cls.__name__.lower()
+    return fn
+
+
+sinh, cosh, sinc = _float_function_of(Sinh), _float_function_of(Cosh), _float_function_of(Sinc)
+asin, acos = _float_function_of(Asin), _float_function_of(Acos)
+asinh, acosh, atanh = _float_function_of(Asinh), _float_function_of(Acosh), _float_function_of(Atanh)
+
+
+def tan(x):
+    return div(sin(x), cos(x))
+
+
+def atan(x):
+    return atan2(x, 1.0)
+
+
+def hypot(a, b):
+    dtype = _C.result_type(_arr(a), _arr(b))
+    if not dtype.is_floating_point:
+        raise NotImplementedError(f"hypot: not implemented for {dtype} inputs (torch has no integer hypot)")
+    return Hypot.apply(a.to(dtype), b.to(dtype))
+
+
+def fmod(a, b):
+    return Fmod.apply(a, b)
+
+
+def frac(x):
+    return sub(x, trunc(x))
+
+
+def lerp(start, end, weight):
+    # torch's two forms: each is exact at its own end (weight 0, weight 1)
+    diff = sub(end, start)
+    if not isinstance(weight, Tensor):
+        return add(start, mul(diff, weight)) if -0.5 < weight < 0.5 else sub(end, mul(diff, 1.0 - weight))
+    return where(lt(abs(weight), 0.5), add(start, mul(diff, weight)), sub(end, mul(diff, sub(1.0, weight))))
+
+
+def addcmul(x, tensor1, tensor2, value=1):
+    return add(x, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(x, tensor1, tensor2, value=1):
+    return add(x, div(tensor1, tensor2), alpha=value)
+
+
+def _logaddexp(a, b, exp_fn, scale, name):
+    dtype = _C.result_type(_arr(a), _arr(b))
+    if not dtype.is_floating_point:
+        raise NotImplementedError(f"{name}: not implemented for {dtype} inputs (torch has no integer {name})")
+    m = maximum(a, b)
+    out = add(m, mul(log1p(exp_fn(neg(abs(sub(a, b))))), scale))
+    return where(logical_and(eq(a, b), isinf(a)), a, out)  # inf - inf would make it NaN
+
+
+def logaddexp(a, b):
+    return _logaddexp(a, b, exp, 1.0, "logaddexp")
+
+
+def logaddexp2(a, b):
+    return _logaddexp(a, b, exp2, 1.0 / _LN2, "logaddexp2")
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    if not x.dtype.is_floating_point:
+        return x.clone()
+    info = finfo(x.dtype)
+    x = where(isnan(x), nan, x)
+    x = where(isposinf(x), info.max if posinf is None else posinf, x)
+    return where(isneginf(x), info.min if neginf is None else neginf, x)
+
+
+def clamp_min(x, min):
+    return clamp(x, min=min)
+
+
+def clamp_max(x, max):
+    return clamp(x, max=max)
+
+
+def copysign(a, b):
+    """|a| with b's sign (a NaN b counts as positive)."""
+    mag = abs(a.to(_float_type(a, b)))
+    if not isinstance(b, Tensor):
+        return neg(mag) if math.copysign(1.0, b) < 0 else mag
+    return where(_signbit(b), neg(mag), mag)
+
+
+def deg2rad(x):
+    return mul(_floating(x), math.pi / 180.0)
+
+
+def rad2deg(x):
+    return mul(_floating(x), 180.0 / math.pi)
+
+
+def xlogy(a, b):
+    from ..creation import full_like
+
+    # A number becomes a tensor of the dtype the op would give it, as torch wraps it
+    if not isinstance(a, Tensor):
+        a = full_like(b, a, dtype=_C.result_type(a, _arr(b)))
+    if not isinstance(b, Tensor):
+        b = full_like(a, b, dtype=_C.result_type(_arr(a), b))
+    return Xlogy.apply(a, b)
+
+
+def float_power(a, b):
+    """pow computed in float64, as torch (complex numbers are not supported)."""
+    return pow(*(v.to(_C.float64) if isinstance(v, Tensor) else v for v in (a, b)))
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if a.dtype != b.dtype:
+        raise TypeError(f"isclose(): expected both inputs to have the same dtype, got {a.dtype.name} and "
+                        f"{b.dtype.name}")
+    close = eq(a, b)
+    if equal_nan and a.dtype.is_floating_point:
+        close = logical_or(close, logical_and(isnan(a), isnan(b)))
+    if rtol == 0 and atol == 0:
+        return close
+    if a.dtype == _C.bool:
+        a, b = a.to(_C.float32), b.to(_C.float32)
+    error = sub(maximum(a, b), minimum(a, b))  # |a - b|, with no unsigned wrap-around
+    return logical_or(close, logical_and(isfinite(error), le(error, add(abs(mul(b, rtol)), atol))))
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return isclose(a, b, rtol, atol, equal_nan).all().item()
+
+
+def equal(a, b):
+    """Same shape and values (NaN equals nothing)."""
+    return a.shape == b.shape and eq(a, b).all().item()
+
+
+def positive(x):
+    if x.dtype == _C.bool:
+        raise TypeError("positive: the `+` operator, on a bool tensor is not supported")
+    return x
+
+
+sgn, negative, absolute = sign, neg, abs
+multiply, subtract, divide, true_divide = mul, sub, div, div
+arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+
+def _inplace(fn):
+    """fn(self, ...) as an in-place method: computed out of place and copied in, where its
+    dtype can go (no float into an integer tensor, nothing but bool into a bool one)."""
+
+    def kernel(a, args, kwargs):
+        out = fn(Tensor._wrap(a), *args, **kwargs)
+        if (out.dtype.is_floating_point and not a.dtype.is_floating_point
+                or a.dtype == _C.bool and out.dtype != _C.bool):
+            raise RuntimeError(f"[{fn.__name__}] result type {out.dtype.name} can't be cast to the desired "
+                               f"output type {a.dtype.name}")
+        a.copy_(out._data)
+
+    def method(self, *args, **kwargs):
+        # recorded on a clone: the composition's inner ops may save self, which is about to change
+        return apply_inplace(self, lambda x: fn(x.clone(), *args, **kwargs), lambda a: kernel(a, args, kwargs),
+                             _any_requires_grad(*args, *kwargs.values()))
+
+    return method
+
+
+def _float_power_(self, exponent):
+    if self.dtype != _C.float64:
+        raise RuntimeError(f"[float_power_] the base has dtype {self.dtype.name}, but the result requires float64")
+    return _inplace(float_power)(self, exponent)
+
+
+def _attach_math():
+    T = Tensor
+    for name in ["square", "log10", "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh",
+                 "sinc", "frac", "deg2rad", "rad2deg", "nan_to_num", "hypot", "fmod", "copysign", "xlogy", "lerp",
+                 "addcmul", "addcdiv"]:
+        fn = globals()[name]
+        setattr(T, name, fn)
+        setattr(T, name + "_", _inplace(fn))
+    for name in ["logaddexp", "logaddexp2", "float_power", "isclose", "allclose", "equal", "positive", "clamp_min",
+                 "clamp_max"]:
+        setattr(T, name, globals()[name])
+    T.float_power_ = _float_power_
+    T.clamp_min_ = lambda self, min: self.clamp_(min=min)
+    T.clamp_max_ = lambda self, max: self.clamp_(max=max)
+    for alias, name in [("sgn", "sign"), ("negative", "neg"), ("absolute", "abs"), ("multiply", "mul"),
+                        ("subtract", "sub"), ("divide", "div"), ("true_divide", "div"), ("arcsin", "asin"),
+                        ("arccos", "acos"), ("arctan", "atan"), ("arctan2", "atan2"), ("arcsinh", "asinh"),
+                        ("arccosh", "acosh"), ("arctanh", "atanh")]:
+        setattr(T, alias, getattr(T, name))
+        setattr(T, alias + "_", getattr(T, name + "_"))
+
+
+_attach_math()

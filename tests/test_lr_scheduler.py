@@ -107,6 +107,45 @@ def test_sequential_matches_torch():
     run_both(make, steps=30)
 
 
+def sequential(m, o):
+    return m.SequentialLR(o, [m.ConstantLR(o, factor=0.5, total_iters=2), m.PolynomialLR(o, total_iters=4)],
+                          milestones=[3])
+
+
+def chained(m, o):
+    return m.ChainedScheduler([m.ConstantLR(o, factor=0.1, total_iters=6), m.ExponentialLR(o, gamma=0.9)],
+                              optimizer=o)
+
+
+@needs_torch
+def test_chained_matches_torch():
+    run_both(chained, steps=20)
+    run_both(lambda m, o: m.ChainedScheduler([m.StepLR(o, step_size=3, gamma=0.5), m.LinearLR(o, total_iters=7)]))
+
+
+@needs_torch
+@pytest.mark.parametrize("make", [sequential, chained])
+def test_composite_state_dict_exchanges_with_torch(make):
+    """Stepped 5 times, each library's state dict resumes the other's schedule (the rates
+    themselves are the optimizer's state: copied)."""
+    ours_opt, theirs_opt = pair()
+    ours, theirs = make(sched, ours_opt), make(torch.optim.lr_scheduler, theirs_opt)
+    for _ in range(5):
+        theirs_opt.step()
+        ours.step(), theirs.step()
+    ours_opt2, theirs_opt2 = pair()
+    from_theirs, from_ours = make(sched, ours_opt2), make(torch.optim.lr_scheduler, theirs_opt2)
+    for g2, h2, g in zip(ours_opt2.param_groups, theirs_opt2.param_groups, theirs_opt.param_groups):
+        g2["lr"] = h2["lr"] = g["lr"]
+    from_theirs.load_state_dict(theirs.state_dict())
+    from_ours.load_state_dict(ours.state_dict())
+    for i in range(6):
+        theirs_opt.step(), theirs_opt2.step()
+        from_theirs.step(), from_ours.step(), theirs.step()
+        assert from_theirs.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), i
+        assert from_ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), i
+
+
 @needs_torch
 def test_reduce_on_plateau_matches_torch():
     metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91] * 3
@@ -230,6 +269,13 @@ def test_bad_arguments():
         sched.OneCycleLR(opt, max_lr=0.1)
     with pytest.raises(ValueError, match="milestone"):
         sched.SequentialLR(opt, [sched.StepLR(opt, 2)], milestones=[3])
+    for composite in [lambda s: sched.SequentialLR(opt, s, milestones=[2] * (len(s) - 1)), sched.ChainedScheduler]:
+        with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+            composite([sched.ConstantLR(opt), sched.ReduceLROnPlateau(opt)])
+        with pytest.raises(ValueError, match="same optimizer"):
+            composite([sched.ConstantLR(opt), sched.ConstantLR(Groups(LRS, momentum=0.9))])
+        with pytest.raises(ValueError, match="at least one scheduler"):
+            composite([])
     with pytest.raises(ValueError, match="lr_lambdas"):
         sched.LambdaLR(opt, lr_lambda=[lambda e: 1.0])
     with pytest.raises(ValueError, match="momentum or beta1"):
@@ -304,3 +350,38 @@ def test_warm_restarts_state_dict_resumes():
     for _ in range(20):
         a.step(), b.step()
         assert b.get_last_lr() == pytest.approx(a.get_last_lr())
+
+
+def is_plain(value):
+    """Numbers, strings, None and lists, tuples and dicts of them: what fibril.save stores."""
+    if isinstance(value, dict):
+        return all(is_plain(k) and is_plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(is_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+@pytest.mark.parametrize("make", [sequential, chained])
+def test_composite_state_dict_resumes_on_a_new_optimizer(make):
+    """The state dict holds plain data, not the schedulers (tied to the old optimizer)."""
+    opt = Groups(LRS)
+    a = make(sched, opt)
+    for _ in range(5):
+        a.step()
+    state = a.state_dict()
+    assert is_plain(state) and len(state["_schedulers"]) == 2
+    opt_b = Groups(LRS)
+    b = make(sched, opt_b)
+    for g_b, g in zip(opt_b.param_groups, opt.param_groups):
+        g_b["lr"] = g["lr"]  # the optimizer's state, restored with it
+    b.load_state_dict(state)
+    assert "_schedulers" in state
+    old_lrs = [g["lr"] for g in opt.param_groups]
+    reference = make(sched, Groups(LRS))
+    for _ in range(8):
+        reference.step()
+    for _ in range(3):
+        b.step()
+    assert [g["lr"] for g in opt.param_groups] == old_lrs
+    assert b.get_last_lr() == pytest.approx(reference.get_last_lr(), rel=1e-12)
+    assert [g["lr"] for g in opt_b.param_groups] == pytest.approx(reference.get_last_lr(), rel=1e-12)

@@ -433,20 +433,50 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._last_lr = self._lrs()
 
 
-class SequentialLR(LRScheduler):
+class _SchedulerList(LRScheduler):
+    """What SequentialLR and ChainedScheduler share: the checks on their schedulers, and a
+    state dict holding each scheduler's own state dict under "_schedulers", as torch's does."""
+
+    def _check_schedulers(self, schedulers, optimizer=None):
+        """Returns the optimizer (the first scheduler's when None)."""
+        name = type(self).__name__
+        if len(schedulers) < 1:
+            raise ValueError(f"{name} expects at least one scheduler, but got no scheduler.")
+        if optimizer is None:
+            optimizer = schedulers[0].optimizer
+        for i, scheduler in enumerate(schedulers):
+            if not hasattr(scheduler, "optimizer"):
+                raise TypeError(f"{name} at index {i} should have `optimizer` as its attribute.")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"{name} does not support `ReduceLROnPlateau` scheduler as it requires additional "
+                                 f"kwargs to be specified when calling `step`, but got one at index {i} in the "
+                                 f"given schedulers sequence.")
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"{name} expects all schedulers to belong to the same optimizer, but got scheduler "
+                                 f"{type(scheduler).__name__} at index {i} with a different one.")
+        return optimizer
+
+    def state_dict(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict):
+        state = dict(state_dict)
+        for scheduler, inner in zip(self._schedulers, state.pop("_schedulers")):
+            scheduler.load_state_dict(inner)
+        self.__dict__.update(state)
+
+
+class SequentialLR(_SchedulerList):
     """Runs schedulers[i] between milestones[i-1] and milestones[i]; each later one restarts
     from its closed form at epoch 0."""
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
-        if len(schedulers) < 1:
-            raise ValueError("SequentialLR expects at least one scheduler")
+        self._check_schedulers(schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"Sequential Schedulers expects number of schedulers provided to be one more than the "
                              f"number of milestone points, but got {len(schedulers)} and {len(milestones)}")
-        for i, scheduler in enumerate(schedulers):
-            if scheduler.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR expects all schedulers to belong to the same optimizer, but got "
-                                 f"scheduler at index {i} with a different one")
         self.optimizer = optimizer
         self._schedulers, self._milestones = list(schedulers), list(milestones)
         self.last_epoch = last_epoch + 1
@@ -475,6 +505,20 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
+
+
+class ChainedScheduler(_SchedulerList):
+    """Steps every scheduler, in order, on each step(): their factors multiply."""
+
+    def __init__(self, schedulers, optimizer=None):
+        self.optimizer = self._check_schedulers(schedulers, optimizer)
+        self._schedulers = list(schedulers)
+        self._last_lr = self._lrs()
+
+    def step(self):
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._lrs()
 
 
 class ReduceLROnPlateau:

@@ -178,3 +178,25 @@ def test_gumbel_softmax_hard_straight_through():
     (F.gumbel_softmax(soft_logits, tau=0.7) * w).sum().backward()
     np.testing.assert_allclose(logits.grad.numpy(), soft_logits.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert np.abs(logits.grad.numpy()).sum() > 0
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), (2, 2, 3, 4)])
+def test_triplet_losses_on_batch_dims_match_torch(reduction, shape):
+    arrays = make_inputs([shape] * 3, seed=4)
+    check_op(lambda a, p, n: F.triplet_margin_loss(a, p, n, reduction=reduction, swap=True),
+             lambda a, p, n: _tf().triplet_margin_loss(a, p, n, reduction=reduction, swap=True), arrays,
+             rtol=1e-10, atol=1e-10)
+    check_op(lambda a, p, n: F.triplet_margin_with_distance_loss(a, p, n, reduction=reduction),
+             lambda a, p, n: _tf().triplet_margin_with_distance_loss(a, p, n, reduction=reduction), arrays,
+             rtol=1e-10, atol=1e-10)
+
+
+def test_triplet_loss_3d_is_the_2d_loss_per_batch_entry():
+    a, p, n = (np.random.default_rng(s).standard_normal((2, 3, 4)).astype(np.float32) for s in (5, 6, 7))
+    got = F.triplet_margin_loss(fibril.tensor(a), fibril.tensor(p), fibril.tensor(n), reduction="none")
+    assert got.shape == (2, 3)
+    for b in range(2):
+        want = F.triplet_margin_loss(fibril.tensor(a[b]), fibril.tensor(p[b]), fibril.tensor(n[b]), reduction="none")
+        np.testing.assert_allclose(got[b].numpy(), want.numpy(), rtol=1e-6)

@@ -312,3 +312,98 @@ def test_embedding_bag_on_cuda_matches_cpu(mode):
         np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-6)
     bag = nn.EmbeddingBag(6, 3, mode=mode).cuda()
     assert bag(idx.cuda(), offsets.cuda()).device.startswith("cuda")
+
+
+# ------------------------------------------------------------------------------ edge cases found by fuzzing
+def test_embedding_bag_rejects_float_indices_and_out_of_range_padding_idx():
+    w = fibril.zeros(4, 3)
+    with pytest.raises(TypeError, match="input must be int64 or int32, got fibril.float32"):
+        embedding_bag(fibril.tensor([[0.0, 1.7]]), w)
+    with pytest.raises(TypeError, match="offsets must be int64 or int32"):
+        embedding_bag(fibril.tensor([0, 1]), w, fibril.tensor([0.0]))
+    for bad in (4, 7, -5):
+        with pytest.raises(ValueError, match=rf"within \[-4, 4\).*\[4, 3\], got {bad}"):
+            embedding_bag(fibril.tensor([[0, 1]]), w, padding_idx=bad)
+    ones = fibril.ones(4, 3)
+    assert embedding_bag(fibril.tensor([[0, 3]], dtype=fibril.int32), ones, padding_idx=-1, mode="sum").tolist() == \
+        [[1.0, 1.0, 1.0]]
+
+
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (0, 3, 5)), ("InstanceNorm2d", (0, 3, 2, 2))])
+@pytest.mark.parametrize("training", [True, False])
+def test_instance_norm_on_an_empty_batch(cls, shape, training):
+    m = getattr(nn, cls)(3, track_running_stats=True).train(training)
+    x = fibril.ones(*shape, requires_grad=True)
+    y = m(x)
+    assert y.shape == shape
+    y.sum().backward()
+    assert x.grad.shape == shape
+
+
+def test_instance_norm_needs_both_running_stats():
+    x = fibril.ones(2, 3, 4)
+    with pytest.raises(ValueError, match="both be None or neither"):
+        instance_norm(x, running_mean=fibril.zeros(3))
+    with pytest.raises(ValueError, match="both be None or neither"):
+        instance_norm(x, running_var=fibril.ones(3))
+
+
+def test_parameter_dict_reversed_fromkeys_and_plain_values():
+    pd = nn.ParameterDict([("b", fibril.ones(1)), ("a", fibril.ones(2))])
+    assert list(reversed(pd)) == ["a", "b"]
+    keyed = pd.fromkeys(["x", "y"], fibril.ones(3))
+    assert isinstance(keyed, nn.ParameterDict) and list(keyed) == ["x", "y"]
+    assert isinstance(keyed["x"], nn.Parameter) and keyed["x"] is not keyed["y"]
+    assert dict(pd.fromkeys(["z"])) == {"z": None}
+    pd["n"], pd["s"] = 3, "text"
+    assert pd["n"] == 3 and pd["s"] == "text" and list(pd) == ["b", "a", "n", "s"]
+    assert list(pd.state_dict()) == ["b", "a"] and len(list(pd.parameters())) == 2
+    assert "(n): Object of type: int" in repr(pd)
+    pd["a"] = 1.5  # a parameter replaced by a plain value is no longer a parameter
+    assert list(pd.state_dict()) == ["b"] and pd.popitem() == ("s", "text")
+    del pd["n"]
+    assert list(pd) == ["b", "a"]
+
+
+@needs_torch
+def test_parameter_dict_plain_values_match_torch():
+    items = [("w", np.ones(2, np.float32)), ("n", 3), ("s", "text"), ("none", None)]
+    t = torch.nn.ParameterDict([(k, torch.tensor(v) if isinstance(v, np.ndarray) else v) for k, v in items])
+    f = nn.ParameterDict([(k, fibril.tensor(v) if isinstance(v, np.ndarray) else v) for k, v in items])
+    assert list(f) == list(t) and list(reversed(f)) == list(reversed(t))
+    assert [type(v).__name__ for v in f.values()] == [type(v).__name__ for v in t.values()]
+    assert list(f.state_dict()) == list(t.state_dict())
+
+
+def test_packed_sequence_dtype_and_device_methods():
+    packed = R.pack_sequence([fibril.tensor(s) for s in _seqs(lengths=(4, 2, 1))], enforce_sorted=False)
+    for method, dtype in [("double", fibril.float64), ("half", fibril.float16), ("float", fibril.float32),
+                          ("cpu", fibril.float32)]:
+        moved = getattr(packed, method)()
+        assert isinstance(moved, R.PackedSequence) and moved.data.dtype == dtype
+        np.testing.assert_allclose(moved.data.float().numpy(), _np(packed.data), rtol=1e-3)
+        assert moved.batch_sizes is packed.batch_sizes and moved.sorted_indices is packed.sorted_indices
+        assert moved.unsorted_indices is packed.unsorted_indices
+
+
+@pytest.mark.cuda
+def test_packed_sequence_cuda():
+    packed = R.pack_sequence([fibril.tensor(s) for s in _seqs(lengths=(3, 1))])
+    assert packed.cuda().data.device.startswith("cuda") and packed.cuda().cpu().data.device == "cpu"
+
+
+def test_pad_sequence_takes_the_first_sequences_dtype():
+    assert R.pad_sequence([fibril.tensor([1, 2]), fibril.tensor([1.5])]).dtype == fibril.int64
+    padded = R.pad_sequence([fibril.tensor([1.5]), fibril.tensor([1, 2])], batch_first=True)
+    assert padded.dtype == fibril.float32 and padded.tolist() == [[1.5, 0.0], [1.0, 2.0]]
+
+
+@needs_torch
+@pytest.mark.parametrize("dtypes", [("int64", "float32"), ("float32", "int64"), ("bool", "int32"),
+                                    ("float64", "float32")])
+def test_pad_sequence_mixed_dtypes_match_torch(dtypes):
+    values = [[1, 0], [1]]
+    t = torch.nn.utils.rnn.pad_sequence([torch.tensor(v, dtype=getattr(torch, d)) for v, d in zip(values, dtypes)])
+    f = R.pad_sequence([fibril.tensor(v, dtype=getattr(fibril, d)) for v, d in zip(values, dtypes)])
+    assert str(f.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+    np.testing.assert_array_equal(f.numpy(), t.numpy())

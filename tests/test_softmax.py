@@ -506,3 +506,20 @@ def test_cuda_mixed_devices_are_runtime_errors():
         F.cross_entropy(x, fibril.tensor([0, 1]), reduction="none")
     with pytest.raises(RuntimeError, match="same device"):
         F.cross_entropy(x, fibril.tensor([0, 1], device="cuda"), weight=fibril.ones(3), reduction="none")
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (1, 3, 4), (5, 4)])
+def test_bce_weights_must_broadcast_to_the_input(shape):
+    x, t, w = fibril.zeros(3, 4), fibril.full((3, 4), 0.5), fibril.ones(*shape)
+    pattern = rf"weight of shape \[{', '.join(map(str, shape))}\].*\[3, 4\]"
+    with pytest.raises(ValueError, match=pattern):
+        F.binary_cross_entropy_with_logits(x, t, weight=w)
+    with pytest.raises(ValueError, match="pos_" + pattern):
+        F.binary_cross_entropy_with_logits(x, t, pos_weight=w)
+    with pytest.raises(ValueError, match=pattern):
+        F.binary_cross_entropy(F.sigmoid(x), t, weight=w)
+    # weights that broadcast to the input's shape still do
+    assert F.binary_cross_entropy_with_logits(x, t, weight=fibril.ones(4), pos_weight=fibril.ones(3, 1),
+                                              reduction="none").shape == (3, 4)
+    assert F.binary_cross_entropy(F.sigmoid(x), t, weight=fibril.ones(1, 4), reduction="none").shape == (3, 4)
+

@@ -10,6 +10,7 @@ import operator
 
 from ..autograd import is_grad_enabled
 from ..ops.matmul import linear
+from ..tensor import Tensor
 from .activation import GELU, ReLU
 from .linear import Linear
 from .module import Module
@@ -239,52 +240,66 @@ class ParameterList(Module):
 
 
 class ParameterDict(Module):
-    """Parameters under string keys, registered as this module's parameters (state_dict names
-    "key", or "prefix.key" in a parent). Tensors are wrapped as Parameters; a plain dict given
-    to update (or the constructor) is added in sorted key order, as torch does."""
+    """Values under string keys, in insertion order. Tensors are wrapped as Parameters and
+    registered as this module's parameters (state_dict names "key", or "prefix.key" in a
+    parent); other values are kept as they are, as torch does. A plain dict given to update (or
+    the constructor) is added in sorted key order, as torch does."""
 
     def __init__(self, parameters=None):
         super().__init__()
+        object.__setattr__(self, "_entries", {})  # every value, parameters included, in key order
         if parameters is not None:
             self.update(parameters)
 
     def __getitem__(self, key):
-        return self._parameters[key]
+        return self._entries[key]
 
     def __setitem__(self, key, value):
-        if value is not None and not isinstance(value, Parameter):
+        if isinstance(value, Tensor) and not isinstance(value, Parameter):
             value = Parameter(value)
-        self.register_parameter(key, value)
+        if value is None or isinstance(value, Parameter):
+            self.register_parameter(key, value)
+        else:
+            self._check_name(key, "parameter")
+            self._parameters.pop(key, None)
+        self._entries[key] = value
 
     def __delitem__(self, key):
-        del self._parameters[key]
+        del self._entries[key]
+        self._parameters.pop(key, None)
 
     def __len__(self):
-        return len(self._parameters)
+        return len(self._entries)
 
     def __iter__(self):
-        return iter(self._parameters)
+        return iter(self._entries)
+
+    def __reversed__(self):
+        return reversed(self._entries)
 
     def __contains__(self, key):
-        return key in self._parameters
+        return key in self._entries
 
     def keys(self):
-        return self._parameters.keys()
+        return self._entries.keys()
 
     def values(self):
-        return self._parameters.values()
+        return self._entries.values()
 
     def items(self):
-        return self._parameters.items()
+        return self._entries.items()
 
     def get(self, key, default=None):
-        return self._parameters.get(key, default)
+        return self._entries.get(key, default)
 
     def pop(self, key):
-        return self._parameters.pop(key)
+        value = self[key]
+        del self[key]
+        return value
 
     def popitem(self):
-        return self._parameters.popitem()
+        key = next(reversed(self._entries))
+        return key, self.pop(key)
 
     def setdefault(self, key, default=None):
         if key not in self:
@@ -292,10 +307,14 @@ class ParameterDict(Module):
         return self[key]
 
     def clear(self):
+        self._entries.clear()
         self._parameters.clear()
 
     def copy(self):
         return ParameterDict(collections.OrderedDict(self.items()))
+
+    def fromkeys(self, keys, default=None):
+        return ParameterDict((k, default) for k in keys)
 
     def __or__(self, other):
         merged = self.copy()
@@ -319,4 +338,5 @@ class ParameterDict(Module):
 
     def extra_repr(self):
         return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
-                         for k, p in self.items() if p is not None)
+                          if isinstance(p, Parameter) else f"({k}): Object of type: {type(p).__name__}"
+                          for k, p in self.items())

@@ -163,24 +163,29 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     otherwise they normalize, as in batch norm's eval mode."""
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected input of shape [N, C, *spatial], got {list(input.shape)}")
-    if not use_input_stats:
-        return N.batch_norm(input, running_mean, running_var, weight, bias, False, 0.0, eps)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: running_mean and running_var must either both be None or neither be None")
     batch, channels = input.shape[:2]
+    # batch_norm's kernels refuse an empty batch; torch gives the empty output
+    if not use_input_stats:
+        return input.clone() if batch == 0 else N.batch_norm(input, running_mean, running_var, weight, bias, False,
+                                                             0.0, eps)
     spatial = math.prod(input.shape[2:])
     if spatial == 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
-    # One batch-norm channel per (sample, channel) pair.
-    flat = reshape(input, (1, batch * channels, spatial))
-    w = None if weight is None else repeat(weight, batch)
-    b = None if bias is None else repeat(bias, batch)
-    out = reshape(N.batch_norm(flat, None, None, w, b, True, 0.0, eps), input.shape)
-    if running_mean is not None or running_var is not None:
+    if batch == 0:
+        out = input.clone()
+    else:
+        # One batch-norm channel per (sample, channel) pair.
+        flat = reshape(input, (1, batch * channels, spatial))
+        w = None if weight is None else repeat(weight, batch)
+        b = None if bias is None else repeat(bias, batch)
+        out = reshape(N.batch_norm(flat, None, None, w, b, True, 0.0, eps), input.shape)
+    if running_mean is not None:
         with no_grad():
             x = reshape(input.detach(), (batch, channels, spatial))
-            if running_mean is not None:
-                running_mean.mul_(1 - momentum).add_(x.mean(2).mean(0) * momentum)
-            if running_var is not None:
-                running_var.mul_(1 - momentum).add_(x.var(2, correction=1).mean(0) * momentum)
+            running_mean.mul_(1 - momentum).add_(x.mean(2).mean(0) * momentum)
+            running_var.mul_(1 - momentum).add_(x.var(2, correction=1).mean(0) * momentum)
     return out
 
 

@@ -5,7 +5,7 @@ of the rows of each bag, as torch's."""
 
 import numpy as np
 
-from .. import creation
+from .. import _C, creation
 from ..autograd import no_grad
 from ..ops import elementwise as ew
 from ..ops.gather import embedding as lookup
@@ -94,8 +94,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return ew.where(hit, lookup(input, weight.detach()), out)
 
 
+def _check_index_dtype(name, t):
+    if t.dtype not in (_C.int64, _C.int32):
+        raise TypeError(f"embedding_bag: {name} must be int64 or int32, got {t.dtype}")
+
+
 def _bags(input, offsets, include_last_offset):
     """The flat indices, the bag of each (-1: after the last bag's end), and the number of bags."""
+    _check_index_dtype("input", input)
+    if isinstance(offsets, Tensor):
+        _check_index_dtype("offsets", offsets)
     indices = np.asarray(input.cpu().numpy(), dtype=np.int64)
     if indices.ndim == 2:
         if offsets is not None:
@@ -139,8 +147,12 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             raise ValueError(f"embedding_bag: per_sample_weights of shape {list(per_sample_weights.shape)} must have "
                              f"input's shape {list(input.shape)}")
     indices, bag, count = _bags(input, offsets, include_last_offset)
-    if padding_idx is not None and padding_idx < 0:
-        padding_idx += weight.shape[0]
+    if padding_idx is not None:
+        rows = weight.shape[0]
+        if not -rows <= padding_idx < rows:
+            raise ValueError(f"embedding_bag: padding_idx must be within [-{rows}, {rows}) for weight of shape "
+                             f"{list(weight.shape)}, got {padding_idx}")
+        padding_idx %= rows
     keep = np.flatnonzero((bag >= 0) & (indices != padding_idx))
     dev = weight.device  # the bags are worked out on the host, the rows gathered on weight's device
     kept = creation.tensor(keep, device=dev)

@@ -110,6 +110,15 @@ def _broadcasts(*tensors):
     return True
 
 
+def _weight_fits(name, what, weight, input):
+    """weight must broadcast to input's shape, not widen the loss beyond it."""
+    if weight is None:
+        return
+    if not _broadcasts(weight, input) or np.broadcast_shapes(weight.shape, input.shape) != tuple(input.shape):
+        raise ValueError(f"{name}: {what} of shape {list(weight.shape)} does not broadcast to the input's shape "
+                         f"{list(input.shape)}")
+
+
 def _broadcast_target(name, input, target, warn=True, stacklevel=3):
     """A target of another size broadcasts against the input, as in torch; mse, l1, smooth l1
     and huber warn that it is likely a mistake (stacklevel: the user's frame)."""
@@ -187,6 +196,7 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     _check_reduction("binary_cross_entropy", reduction)
     _same_shape("binary_cross_entropy", input, target)
+    _weight_fits("binary_cross_entropy", "weight", weight, input)
     if input.numel() and not ew.logical_and(ew.ge(input, 0), ew.le(input, 1)).all().item():
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1")
     return _reduce(_weighted(BinaryCrossEntropy.apply(input, target), weight), reduction)
@@ -197,6 +207,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     """(1 - t) x + (1 + (pw - 1) t) softplus(-x); its gradient is sigmoid(x) - t without pos_weight."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
+    _weight_fits("binary_cross_entropy_with_logits", "weight", weight, input)
+    _weight_fits("binary_cross_entropy_with_logits", "pos_weight", pos_weight, input)
     # No threshold: softplus(-x) ~ -x beyond it would drop the tail that is all the loss where
     # t = 0 and x << 0, after (1 - t) x cancels -x.
     softplus_neg = softplus(ew.neg(input), threshold=math.inf)
@@ -326,8 +338,6 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """The triplet loss with the p-norm distance of (x1 - x2 + eps) along the last dim."""
-    if anchor.ndim not in (1, 2):
-        raise ValueError(f"triplet_margin_loss: expected 1-D or 2-D inputs, got anchor shape {list(anchor.shape)}")
     _same_ndim("triplet_margin_loss", anchor, positive, negative)
     return triplet_margin_with_distance_loss(anchor, positive, negative,
                                              distance_function=lambda a, b: _pairwise_distance(a, b, p, eps),

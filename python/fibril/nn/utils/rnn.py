@@ -36,6 +36,21 @@ class PackedSequence(collections.namedtuple("PackedSequence", "data batch_sizes 
     def to(self, *args, **kwargs):
         return self._replace(data=self.data.to(*args, **kwargs))
 
+    def cpu(self):
+        return self._replace(data=self.data.cpu())
+
+    def cuda(self, *args, **kwargs):
+        return self._replace(data=self.data.cuda(*args, **kwargs))
+
+    def double(self):
+        return self._replace(data=self.data.double())
+
+    def float(self):
+        return self._replace(data=self.data.float())
+
+    def half(self):
+        return self._replace(data=self.data.half())
+
     @property
     def is_cuda(self):
         return self.data.is_cuda
@@ -43,7 +58,7 @@ class PackedSequence(collections.namedtuple("PackedSequence", "data batch_sizes 
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Stacks tensors [L_i, *] into [max L, B, *] ([B, max L, *] with batch_first), each
-    padded with padding_value on padding_side."""
+    padded with padding_value on padding_side, all in the first one's dtype, as torch."""
     if padding_side not in ("left", "right"):
         raise ValueError(f"Expected padding_side to be one of left or right, but got {padding_side}.")
     sequences = list(sequences)
@@ -52,6 +67,7 @@ def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="
     longest = max(s.shape[0] for s in sequences)
     rows = []
     for s in sequences:
+        s = s.to(sequences[0].dtype)
         fill = creation.full((longest - s.shape[0],) + tuple(s.shape[1:]), padding_value, dtype=s.dtype,
                              device=s.device)
         rows.append(cat([s, fill] if padding_side == "right" else [fill, s], 0))

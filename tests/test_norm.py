@@ -304,3 +304,15 @@ def test_rms_norm_default_eps_16bit(dtype):
     for y in (F.rms_norm(x, [4]), fibril.nn.RMSNorm(4, dtype=getattr(fibril, dtype))(x)):
         assert y.dtype == x.dtype
         np.testing.assert_allclose(y.detach().float().numpy(), expected, rtol=1e-2)
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4), (0, 3, 2, 2), (2, 3, 0)])
+def test_batch_norm_eval_on_an_empty_input(shape):
+    """No values per channel: an empty output and zero weight and bias gradients, as torch
+    (the kernel's work split divided by the element count: a SIGFPE)."""
+    m = (fibril.nn.BatchNorm1d(3) if len(shape) == 3 else fibril.nn.BatchNorm2d(3)).eval()
+    x = fibril.ones(*shape, requires_grad=True)
+    y = m(x)
+    y.sum().backward()
+    assert y.shape == shape and x.grad.shape == shape
+    assert not m.weight.grad.numpy().any() and not m.bias.grad.numpy().any()

@@ -200,7 +200,7 @@ void batch_norm_forward(const BatchNormArgs& a) {
   T* mean = reinterpret_cast<T*>(a.mean);
   T* rstd = reinterpret_cast<T*>(a.rstd);
   const bool stream = streams<T>(N * C * S);
-  parallel_for(0, C, std::max<int64_t>(1, kGrainElements / (N * S)), [&](int64_t lo, int64_t hi) {
+  parallel_for(0, C, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, N * S)), [&](int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; ++c) {
       T m, s;
       if (a.training) {
@@ -243,7 +243,7 @@ void batch_norm_backward(const BatchNormArgs& a) {
   T* gw = reinterpret_cast<T*>(a.gw);
   T* gb = reinterpret_cast<T*>(a.gb);
   const bool stream = streams<T>(N * C * S);
-  parallel_for(0, C, std::max<int64_t>(1, kGrainElements / (N * S)), [&](int64_t lo, int64_t hi) {
+  parallel_for(0, C, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(1, N * S)), [&](int64_t lo, int64_t hi) {
     for (int64_t c = lo; c < hi; ++c) {
       const T m = mean[c], s = rstd[c], wc = w ? w[c] : T(1);
       T sum_g = 0, sum_g_dx = 0;  // sum g, sum g (x - m)

@@ -316,3 +316,11 @@ def test_batch_norm_eval_on_an_empty_input(shape):
     y.sum().backward()
     assert y.shape == shape and x.grad.shape == shape
     assert not m.weight.grad.numpy().any() and not m.bias.grad.numpy().any()
+
+
+def test_group_norm_on_an_empty_batch():
+    x = fibril.ones(0, 4, 3, requires_grad=True)
+    w = fibril.ones(4, requires_grad=True)
+    y = F.group_norm(x, 2, w)
+    y.sum().backward()
+    assert y.shape == (0, 4, 3) and not w.grad.numpy().any()

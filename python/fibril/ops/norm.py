@@ -2,6 +2,7 @@
 _C call each (statistics saved for backward); group_norm is layer_norm's kernel over the groups
 followed by the per-channel affine, composed."""
 
+import math
 import numbers
 
 from .. import _C
@@ -94,7 +95,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if num_groups <= 0 or c % num_groups:
         raise ValueError(f"group_norm: {c} channels of input shape {list(input.shape)} are not divisible into "
                          f"{num_groups} groups")
-    grouped = index.reshape(input, (n, num_groups, -1))
+    grouped = index.reshape(input, (n, num_groups, c // num_groups * math.prod(input.shape[2:])))  # n may be 0
     y = index.reshape(layer_norm(grouped, [grouped.shape[-1]], eps=eps), tuple(input.shape))
     per_channel = (c,) + (1,) * (input.ndim - 2)
     for p, name in ((weight, "weight"), (bias, "bias")):

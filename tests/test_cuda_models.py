@@ -94,3 +94,37 @@ def test_fit_on_cuda_learns():
                   epochs=8, metrics=["accuracy"], progress=False, device="cuda")
     assert all(p.device == "cuda:0" for p in model.parameters())
     assert history.history["accuracy"][-1] > 0.9
+
+
+def test_helpers_made_on_the_inputs_device():
+    """Pieces that build a helper tensor (a mask, an index, padding) build it on the input's
+    device: each of these raised a mixed-device error on CUDA."""
+    x = fibril.randn(3, 4, device="cuda")
+    np.testing.assert_array_equal(x.tril(1).cpu().numpy(), np.tril(x.cpu().numpy(), 1))
+    np.testing.assert_array_equal(x.triu(-1).cpu().numpy(), np.triu(x.cpu().numpy(), -1))
+    assert nn.Dropout2d(1.0)(fibril.ones(2, 3, 4, 4, device="cuda")).device == "cuda:0"
+    mha = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True, batch_first=True).to("cuda")
+    q = fibril.randn(2, 5, 8, device="cuda")
+    pad = fibril.tensor([[False] * 4 + [True], [False] * 5], device="cuda")
+    causal = nn.Transformer.generate_square_subsequent_mask(5).to("cuda") < 0
+    out, _ = mha(q, q, q, key_padding_mask=pad, attn_mask=causal)
+    assert out.device == "cuda:0"
+    packed = nn.utils.rnn.pack_padded_sequence(fibril.randn(2, 4, 3, device="cuda"), [4, 2], batch_first=True)
+    out, (h, c) = nn.LSTM(3, 5, batch_first=True).to("cuda")(packed)
+    assert out.data.device == h.device == "cuda:0"
+
+
+def test_optimizer_state_loads_onto_the_params_device_and_clipping_runs():
+    cpu_p = nn.Parameter(fibril.ones(3))
+    cpu_p.grad = fibril.ones(3)
+    cpu_opt = fibril.optim.Adam([cpu_p])
+    cpu_opt.step()
+    p = nn.Parameter(fibril.ones(3, device="cuda"))
+    p.grad = fibril.full((3,), 4.0, device="cuda")
+    opt = fibril.optim.Adam([p])
+    opt.load_state_dict(cpu_opt.state_dict())
+    assert opt.state[p]["exp_avg"].device == "cuda:0"
+    total = nn.utils.clip_grad_norm_([p], 1.0)
+    assert total.device == "cuda:0" and abs(total.item() - 48 ** 0.5) < 1e-5
+    np.testing.assert_allclose(p.grad.cpu().numpy(), 4 / (48 ** 0.5 + 1e-6), rtol=1e-6)
+    opt.step()

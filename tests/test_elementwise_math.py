@@ -540,3 +540,14 @@ def test_float_binary_ops_promote_as_torch(name):
     for a, b in [(fibril.tensor([3]), fibril.tensor([4])), (fibril.tensor([True]), fibril.tensor(1))]:
         with pytest.raises(NotImplementedError, match=name):
             fn(a, b)
+
+
+def test_hypot_takes_a_number_and_heaviside_refuses_one():
+    x = fibril.tensor([3.0, -4.0], requires_grad=True)
+    y = fibril.hypot(x, 4.0)
+    y.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), [5.0, 32 ** 0.5], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [0.6, -4 / 32 ** 0.5], rtol=1e-6)
+    np.testing.assert_allclose(fibril.hypot(3.0, x).detach().numpy(), [18 ** 0.5, 5.0], rtol=1e-6)
+    with pytest.raises(TypeError, match="values must be a tensor"):
+        fibril.heaviside(x, 0.5)

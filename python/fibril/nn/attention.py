@@ -24,7 +24,7 @@ def _additive(mask, dtype, name):
     if mask is None:
         return None
     if mask.dtype.name == "bool":
-        return creation.zeros(tuple(mask.shape), dtype=dtype).masked_fill(mask, float("-inf"))
+        return creation.zeros(tuple(mask.shape), dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
     if not mask.is_floating_point():
         raise TypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, got {mask.dtype}")
     return mask.to(dtype)
@@ -134,8 +134,8 @@ class MultiheadAttention(Module):
             v = cat([v, self.bias_v.expand(n, 1, self.embed_dim)], 1)
             mask, kpm = self._pad_masks(mask, kpm)
         if self.add_zero_attn:
-            k = cat([k, creation.zeros((n, 1, self.embed_dim), dtype=k.dtype)], 1)
-            v = cat([v, creation.zeros((n, 1, self.embed_dim), dtype=v.dtype)], 1)
+            k = cat([k, creation.zeros((n, 1, self.embed_dim), dtype=k.dtype, device=k.device)], 1)
+            v = cat([v, creation.zeros((n, 1, self.embed_dim), dtype=v.dtype, device=v.device)], 1)
             mask, kpm = self._pad_masks(mask, kpm)
         s = k.shape[1]
         mask = self._merge_masks(mask, kpm, n, tq, s)
@@ -169,7 +169,9 @@ class MultiheadAttention(Module):
     @staticmethod
     def _pad_masks(mask, kpm):
         def pad(m):
-            return None if m is None else cat([m, creation.zeros(tuple(m.shape[:-1]) + (1,), dtype=m.dtype)], -1)
+            if m is None:
+                return None
+            return cat([m, creation.zeros(tuple(m.shape[:-1]) + (1,), dtype=m.dtype, device=m.device)], -1)
         return pad(mask), pad(kpm)
 
     def _merge_masks(self, mask, kpm, n, tq, s):

@@ -38,8 +38,8 @@ class _ChannelDropout(_DropoutNd):
         lead = 2 if batched else 1
         mask_shape = tuple(x.shape[:lead]) + (1,) * self._spatial_dims
         if self.p == 1:
-            return x * creation.zeros(mask_shape, dtype=x.dtype)
-        mask = bernoulli_(creation.empty(mask_shape, dtype=x.dtype), 1 - self.p)
+            return x * creation.zeros(mask_shape, dtype=x.dtype, device=x.device)
+        mask = bernoulli_(creation.empty(mask_shape, dtype=x.dtype, device=x.device), 1 - self.p)
         return x * (mask / (1 - self.p))
 
 

@@ -230,10 +230,15 @@ def atan(x):
 
 
 def hypot(a, b):
+    """Either input may be a number (torch takes tensors only)."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"hypot: expected a tensor, got {type(a).__name__} and {type(b).__name__}")
     dtype = _C.result_type(_arr(a), _arr(b))
     if not dtype.is_floating_point:
         raise NotImplementedError(f"hypot: not implemented for {dtype} inputs (torch has no integer hypot)")
-    return Hypot.apply(a.to(dtype), b.to(dtype))
+    like = a if isinstance(a, Tensor) else b
+    a, b = (x.to(dtype) if isinstance(x, Tensor) else like.new_full((), x, dtype=dtype) for x in (a, b))
+    return Hypot.apply(a, b)
 
 
 def fmod(a, b):

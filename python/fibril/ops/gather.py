@@ -197,7 +197,8 @@ def _triangle(x, diagonal, lower):
     if x.ndim < 2:
         raise ValueError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 dimensions, got {x.ndim}")
     rows, cols = x.shape[-2:]
-    offset = ew.sub(view_ops.unsqueeze(arange(cols), 0), view_ops.unsqueeze(arange(rows), 1))
+    offset = ew.sub(view_ops.unsqueeze(arange(cols, device=x.device), 0),
+                    view_ops.unsqueeze(arange(rows, device=x.device), 1))
     keep = ew.le(offset, diagonal) if lower else ew.ge(offset, diagonal)
     out = ew.where(keep, x, Tensor._wrap(_C.Array.full((), 0, x.dtype, x.device)))
     return out

@@ -238,6 +238,8 @@ def xlog1py(a, b):
 
 def heaviside(input, values):
     """0 where input < 0, 1 where input > 0, values where input == 0 (no gradient, as torch)."""
+    if not isinstance(values, Tensor):
+        raise TypeError(f"heaviside: values must be a tensor, got {type(values).__name__}")
     if input.dtype != values.dtype:
         raise TypeError(f"heaviside: input and values must have the same dtype, got {input.dtype.name} and "
                         f"{values.dtype.name}")

@@ -162,7 +162,7 @@ class Optimizer:
                 value = creation.from_foreign(value)
                 if value.is_floating_point():
                     value = value.to(param.dtype)
-                return value.clone()  # never shares memory with the dict loaded
+                return value.to(param.device).clone()  # on the param's device; never shares memory with the dict
             return value
 
         state = collections.defaultdict(dict)

@@ -1,6 +1,7 @@
 """Gradient clipping as torch.nn.utils: by total norm (two fused kernel calls, one computing
 the norm over all gradients, one scaling them) or by value. The fused kernels take float32 and
-float64; float16 and bfloat16 gradients go through Python around them."""
+float64 on the CPU; float16 and bfloat16 gradients, and gradients on other devices, go through
+tensor ops around them (each enters the total as its own norm)."""
 
 import math
 
@@ -9,6 +10,10 @@ from ...autograd import no_grad
 from ...tensor import Tensor
 
 _FUSED = (_C.float32, _C.float64)
+
+
+def _fused(t):
+    return t.dtype in _FUSED and t.device == "cpu"
 
 
 def _tensors(tensors):
@@ -23,11 +28,13 @@ def _norm_type(norm_type):
     return float(norm_type)
 
 
-def _norm_16bit(t, norm_type):
-    """t's norm taken in float32 and rounded to t's dtype (as torch's per-tensor norm), as float32 data."""
+def _norm_of(t, norm_type):
+    """t's norm on the CPU as float32 (float64 for float64 t) data: for 16-bit t taken in float32
+    and rounded to t's dtype, as torch's per-tensor norm."""
     with no_grad():
-        norm = Tensor._wrap(_C.multi_tensor_norm([t.float()._data], norm_type))
-        return norm.to(t.dtype).float()._data
+        wide = t if t.dtype in _FUSED else t.float()
+        norm = (wide.norm(norm_type) if wide.numel() else wide.new_zeros(())).cpu()
+        return (norm if t.dtype in _FUSED else norm.to(t.dtype).float())._data
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -35,11 +42,13 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     tensor enters as its own norm: the norm of the norms is the total norm."""
     norm_type = _norm_type(norm_type)
     tensors = _tensors(tensors)
-    parts = [t._data if t.dtype in _FUSED else _norm_16bit(t, norm_type) for t in tensors]
+    parts = [t._data if _fused(t) else _norm_of(t, norm_type) for t in tensors]
     total = Tensor._wrap(_C.multi_tensor_norm(parts, norm_type))
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) == 1 and dtypes.isdisjoint(_FUSED):  # torch: the norm in the grads' promoted dtype
         total = total.to(dtypes.pop())
+    if tensors:
+        total = total.to(tensors[0].device)
     if error_if_nonfinite and not math.isfinite(total.item()):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
@@ -56,13 +65,13 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     with no_grad():
         coef = (max_norm / (total_norm + 1e-6)).clamp(max=1.0).item()
     if coef != 1.0:  # torch multiplies by the clamped 1.0 too: the values are the same
-        fused = [g for g in grads if g.dtype in _FUSED]
+        fused = [g for g in grads if _fused(g)]
         _C.multi_tensor_scale_([g._data for g in fused], coef)
         for g in fused:
             g._version.value += 1
         with no_grad():
             for g in grads:
-                if g.dtype not in _FUSED:
+                if not _fused(g):
                     g.mul_(coef)
 
 

@@ -13,12 +13,12 @@ from ...ops.join import cat, stack
 from ...tensor import Tensor
 
 
-def _int64(values):
-    return creation.tensor(np.asarray(values, dtype=np.int64))
+def _int64(values, device=None):
+    return creation.tensor(np.asarray(values, dtype=np.int64), device=device)
 
 
 def _numpy(values):
-    return np.asarray(values.numpy() if isinstance(values, Tensor) else values, dtype=np.int64)
+    return np.asarray(values.cpu().numpy() if isinstance(values, Tensor) else values, dtype=np.int64)
 
 
 class PackedSequence(collections.namedtuple("PackedSequence", "data batch_sizes sorted_indices unsorted_indices")):
@@ -30,7 +30,7 @@ class PackedSequence(collections.namedtuple("PackedSequence", "data batch_sizes 
         if batch_sizes is None:
             raise ValueError("PackedSequence: batch_sizes is required (build one with pack_padded_sequence)")
         if unsorted_indices is None and sorted_indices is not None:
-            unsorted_indices = _int64(np.argsort(_numpy(sorted_indices)))
+            unsorted_indices = _int64(np.argsort(_numpy(sorted_indices)), sorted_indices.device)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     def to(self, *args, **kwargs):
@@ -84,7 +84,7 @@ def _pack(padded, batch_sizes, sorted_indices):
     order = np.arange(batch) if sorted_indices is None else _numpy(sorted_indices)
     rows = np.concatenate([t * batch + order[:n] for t, n in enumerate(batch_sizes)])
     flat = reshape(padded, (steps * batch,) + tuple(padded.shape[2:]))
-    return index_select(flat, 0, _int64(rows))
+    return index_select(flat, 0, _int64(rows, flat.device))
 
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
@@ -110,7 +110,7 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
                                "to sidestep this requirement if you do not need ONNX exportability.")
         sorted_indices = None
     else:
-        sorted_indices = _int64(np.argsort(-lengths, kind="stable"))
+        sorted_indices = _int64(np.argsort(-lengths, kind="stable"), input.device)
     batch_sizes = _batch_sizes(lengths)
     return PackedSequence(_pack(padded, batch_sizes, sorted_indices), _int64(batch_sizes), sorted_indices)
 
@@ -132,7 +132,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     for t, n in enumerate(batch_sizes):
         rows[t, order[:n]] = offsets[t] + np.arange(n)
     pad_row = creation.full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
-    padded = index_select(cat([data, pad_row], 0), 0, _int64(rows.reshape(-1)))
+    padded = index_select(cat([data, pad_row], 0), 0, _int64(rows.reshape(-1), data.device))
     padded = reshape(padded, (steps, batch) + tuple(data.shape[1:]))
     lengths = np.zeros(batch, dtype=np.int64)
     lengths[order] = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(1)

@@ -381,3 +381,34 @@ def test_in_place_view_ops_refuse_tensors_that_need_a_graph():
         (leaf * 2).t_()
     with fibril.no_grad():
         assert leaf.squeeze_(1).shape == (2,)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int64", "int32", "uint8", "bool"])
+def test_pickle_round_trip(dtype):
+    """Tensors and modules pickle (multiprocessing, caches): values, dtype, requires_grad, grad
+    and the subclass come back; a tensor with a graph refuses, as torch."""
+    import pickle
+
+    t = fibril.tensor(np.arange(6).reshape(2, 3) % 3, dtype=getattr(fibril, dtype))
+    back = pickle.loads(pickle.dumps(t))
+    assert back.dtype == t.dtype and back.shape == t.shape
+    np.testing.assert_array_equal(back.float().numpy() if dtype == "bfloat16" else back.numpy(),
+                                  t.float().numpy() if dtype == "bfloat16" else t.numpy())
+    if t.is_floating_point():
+        leaf = t.clone().requires_grad_()
+        leaf.grad = fibril.ones(2, 3, dtype=t.dtype)
+        back = pickle.loads(pickle.dumps(leaf))
+        assert back.requires_grad and back.is_leaf and back.grad is not None
+        with pytest.raises(RuntimeError, match="graph leaves"):
+            pickle.dumps(leaf * 2)
+
+
+def test_pickle_a_module():
+    import pickle
+
+    m = fibril.nn.Sequential(fibril.nn.Linear(3, 2), fibril.nn.BatchNorm1d(2))
+    m(fibril.randn(4, 3))
+    back = pickle.loads(pickle.dumps(m))
+    assert isinstance(back[0].weight, fibril.nn.Parameter) and back[0].weight.requires_grad
+    for (name, a), (_, b) in zip(m.state_dict().items(), back.state_dict().items()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)

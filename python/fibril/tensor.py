@@ -204,6 +204,19 @@ class Tensor:
                 setattr(new, name, copy.deepcopy(value, memo))
         return new
 
+    def __reduce_ex__(self, protocol):
+        """Pickling (multiprocessing, caches, torch.save-style code): the values through numpy
+        on the host (16-bit floats as float32, exact), then dtype, device, requires_grad and
+        grad; the subclass (Parameter) is kept. Only leaves, as deepcopy."""
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) can be pickled; "
+                               "detach() the tensor first")
+        host = self.detach().cpu()
+        wide = host.float() if host.dtype in (_C.float16, _C.bfloat16) else host
+        extras = {name: value for name, value in self.__dict__.items() if name not in _TENSOR_STATE}
+        return _rebuild, (type(self), wide.numpy().copy(), host.dtype.name, str(self.device), self._requires_grad,
+                          self.grad, extras)
+
     # ------------------------------------------------------------------ autograd plumbing
     def _grad_edge(self):
         if self.grad_fn is not None:
@@ -402,6 +415,17 @@ class Tensor:
 
 
 _function.Tensor = Tensor
+
+
+def _rebuild(cls, values, dtype, device, requires_grad, grad, extras):
+    """A pickled tensor back (see Tensor.__reduce_ex__)."""
+    from .creation import tensor
+
+    new = cls._wrap(tensor(values, dtype=getattr(_C, dtype), device=device)._data)
+    new._requires_grad = requires_grad
+    new.grad = grad
+    new.__dict__.update(extras)
+    return new
 _C.autograd_setup(Tensor, _function.FunctionCtx, _function.Node)
 
 

@@ -453,3 +453,33 @@ def test_leaf_takes_a_gradient_only_the_engine_holds(monkeypatch):
     (x * 2).sum().backward()
     assert not x.grad._data.shares_storage(kept[0]._data)
     assert len(copies) == 4  # x + 0, both leaves of x + y (the caller's gradient passed through), the hook
+
+
+def test_retain_grad_runs_after_the_other_hooks_and_once():
+    x = fibril.ones(2, requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    assert y.retains_grad and not x.retains_grad
+    np.testing.assert_array_equal(y.grad.numpy(), [10, 10])  # as torch >= 2.0
+    np.testing.assert_array_equal(x.grad.numpy(), [20, 20])
+
+
+def test_detach_in_place_refuses_a_view():
+    y = fibril.ones(4, requires_grad=True) * 1
+    with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+        y[1:3].detach_()
+
+
+def test_copies_of_a_parameter_drop_its_grad():
+    import copy
+    import pickle
+
+    p = fibril.nn.Parameter(fibril.ones(2))
+    p.grad = fibril.ones(2)
+    assert copy.deepcopy(p).grad is None and pickle.loads(pickle.dumps(p)).grad is None
+    t = fibril.ones(2, requires_grad=True)
+    t.grad = fibril.ones(2)
+    assert copy.deepcopy(t).grad is not None  # a plain tensor keeps it, as torch

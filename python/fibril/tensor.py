@@ -65,6 +65,7 @@ class Tensor:
     _leaf_hooks = None
     _shape = None
     _base = None  # set on views: the tensor whose memory they share
+    _copies_grad = True  # deepcopy and pickle keep .grad (a Parameter's copies drop it, as torch)
 
     def __init__(self, *args, **kwargs):
         raise TypeError("create tensors with fibril.tensor(), fibril.zeros(), fibril.from_numpy(), ...")
@@ -197,7 +198,7 @@ class Tensor:
         new = type(self)._wrap(self._data.clone())
         memo[id(self)] = new
         new._requires_grad = self._requires_grad
-        if self.grad is not None:
+        if self.grad is not None and self._copies_grad:
             new.grad = copy.deepcopy(self.grad, memo)
         for name, value in self.__dict__.items():  # user attributes; the tensor's own state is set above
             if name not in _TENSOR_STATE:
@@ -215,7 +216,7 @@ class Tensor:
         wide = host.float() if host.dtype in (_C.float16, _C.bfloat16) else host
         extras = {name: value for name, value in self.__dict__.items() if name not in _TENSOR_STATE}
         return _rebuild, (type(self), wide.numpy().copy(), host.dtype.name, str(self.device), self._requires_grad,
-                          self.grad, extras)
+                          self.grad if self._copies_grad else None, extras)
 
     # ------------------------------------------------------------------ autograd plumbing
     def _grad_edge(self):
@@ -247,18 +248,28 @@ class Tensor:
         return Tensor._wrap(self._data, self._version)
 
     def detach_(self):
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.grad_fn = None
         self._requires_grad = False
         return self
 
     def retain_grad(self):
-        if self.is_leaf:
+        """Keeps this non-leaf's gradient in .grad, as its other hooks leave it (the engine runs
+        this hook last, as torch); once, however often called."""
+        if self.is_leaf or self.retains_grad:
             return
         def keep(g, ref=weakref.ref(self)):
             t = ref()
             if t is not None:
                 t.grad = g.detach().clone() if t.grad is None else t.grad + g.detach()
+        keep.retains_grad = True
         self.register_hook(keep)
+
+    @property
+    def retains_grad(self):
+        hooks = (self.grad_fn.pre_hooks or {}) if self.grad_fn is not None else {}
+        return any(getattr(h, "retains_grad", False) for h in hooks.get(self._output_nr, ()))
 
     # ------------------------------------------------------------------ conversions
     def numpy(self):

@@ -28,7 +28,8 @@ def _dependencies(roots):
 
 
 def _run_pre_hooks(node, index, grad):
-    for hook in node.pre_hooks.get(index, ()):
+    # retain_grad's hook runs last, whenever it was registered (as torch)
+    for hook in sorted(node.pre_hooks.get(index, ()), key=lambda h: getattr(h, "retains_grad", False)):
         result = hook(grad)
         if result is not None:
             grad = result

@@ -7,6 +7,8 @@ from ..tensor import Tensor
 class Parameter(Tensor):
     """Shares the memory of `data` (as torch.nn.Parameter); a leaf that requires grad."""
 
+    _copies_grad = False
+
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
             data = creation.empty(0)

@@ -1,7 +1,6 @@
 """Adadelta (weight decay), as torch.optim.Adadelta."""
 
 from .. import creation
-from .._C import float32
 from .optimizer import Optimizer
 
 
@@ -27,15 +26,12 @@ class Adadelta(Optimizer):
         for p, grad in zip(params, grads):
             state = self.state[p]
             if not state:
-                state["step"] = creation.tensor(0.0, dtype=float32)
+                self._step_counter(state)
                 state["square_avg"] = creation.zeros_like(p)
                 state["acc_delta"] = creation.zeros_like(p)
             square_avg, acc_delta = state["square_avg"], state["acc_delta"]
             state["step"].add_(1)
-            if group["maximize"]:
-                grad = -grad
-            if group["weight_decay"] != 0:
-                grad = grad.add(p, alpha=group["weight_decay"])
+            grad = self._directed_grad(p, grad, group)
             square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
             std = square_avg.add(eps).sqrt_()
             delta = acc_delta.add(eps).sqrt_().div_(std).mul_(grad)

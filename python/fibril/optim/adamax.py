@@ -1,7 +1,6 @@
 """Adamax (Adam with an infinity norm), as torch.optim.Adamax."""
 
 from .. import creation
-from .._C import float32
 from .adam import Adam
 from .optimizer import Optimizer
 
@@ -20,15 +19,12 @@ class Adamax(Optimizer):
         for p, grad in zip(params, grads):
             state = self.state[p]
             if not state:
-                state["step"] = creation.tensor(0.0, dtype=float32)
+                self._step_counter(state)
                 state["exp_avg"] = creation.zeros_like(p)
                 state["exp_inf"] = creation.zeros_like(p)
             exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
             step = state["step"].add_(1).item()
-            if group["maximize"]:
-                grad = -grad
-            if group["weight_decay"] != 0:
-                grad = grad.add(p, alpha=group["weight_decay"])
+            grad = self._directed_grad(p, grad, group)
             exp_avg.lerp_(grad, 1 - beta1)
             exp_inf.mul_(beta2).maximum_(grad.abs().add_(group["eps"]))
             p.addcdiv_(exp_avg, exp_inf, value=-group["lr"] / (1 - beta1 ** step))

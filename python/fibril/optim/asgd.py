@@ -24,16 +24,13 @@ class ASGD(Optimizer):
         for p, grad in zip(params, grads):
             state = self.state[p]
             if not state:
-                state["step"] = creation.tensor(0.0, dtype=float32)
+                self._step_counter(state)
                 state["eta"] = creation.tensor(float(lr), dtype=float32)
                 state["mu"] = creation.tensor(1.0, dtype=float32)
                 state["ax"] = creation.zeros_like(p)
             eta, mu, ax = state["eta"], state["mu"], state["ax"]
             step = state["step"].add_(1).item()
-            if group["maximize"]:
-                grad = -grad
-            if group["weight_decay"] != 0:
-                grad = grad.add(p, alpha=group["weight_decay"])
+            grad = self._directed_grad(p, grad, group)
             p.mul_(1 - lambd * eta.item())
             p.sub_(grad * eta.item())
             if mu.item() != 1:

@@ -22,24 +22,18 @@ class NAdam(Optimizer):
             raise ValueError(f"Invalid momentum_decay value: {group['momentum_decay']}")
 
     def _update(self, group, params, grads):
-        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+        lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         for p, grad in zip(params, grads):
             state = self.state[p]
             if not state:
-                state["step"] = creation.tensor(0.0, dtype=float32)
+                self._step_counter(state)
                 state["mu_product"] = creation.tensor(1.0, dtype=float32)
                 state["exp_avg"] = creation.zeros_like(p)
                 state["exp_avg_sq"] = creation.zeros_like(p)
             exp_avg, exp_avg_sq, mu_product = state["exp_avg"], state["exp_avg_sq"], state["mu_product"]
             step = state["step"].add_(1).item()
-            if group["maximize"]:
-                grad = -grad
-            if wd != 0:
-                if group["decoupled_weight_decay"]:
-                    p.mul_(1 - lr * wd)
-                else:
-                    grad = grad.add(p, alpha=wd)
+            grad = self._directed_grad(p, grad, group)
             # the momentum cache mu_t and mu_{t+1}
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * group["momentum_decay"]))
             mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))

@@ -119,6 +119,20 @@ class Optimizer:
     def _update(self, group, params, grads):
         raise NotImplementedError
 
+    @staticmethod
+    def _directed_grad(p, grad, group):
+        """grad negated where the group maximizes, with its weight decay: added to grad (L2), or
+        with decoupled_weight_decay p shrunk by lr * wd in place (torch's single-tensor steps)."""
+        if group["maximize"]:
+            grad = -grad
+        wd = group["weight_decay"]
+        if wd != 0:
+            if group.get("decoupled_weight_decay", False):
+                p.mul_(1 - group["lr"] * wd)
+            else:
+                grad = grad.add(p, alpha=wd)
+        return grad
+
     def _step_counter(self, state):
         if "step" not in state:
             state["step"] = creation.tensor(0.0, dtype=float32)

@@ -1,7 +1,6 @@
 """RAdam (variance rectification, weight decay coupled or decoupled), as torch.optim.RAdam."""
 
 from .. import creation
-from .._C import float32
 from .adam import Adam
 from .optimizer import Optimizer
 
@@ -17,24 +16,18 @@ class RAdam(Optimizer):
     _check_group = Adam._check_group
 
     def _update(self, group, params, grads):
-        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+        lr, eps = group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         rho_inf = 2 / (1 - beta2) - 1  # the longest the approximated SMA gets
         for p, grad in zip(params, grads):
             state = self.state[p]
             if not state:
-                state["step"] = creation.tensor(0.0, dtype=float32)
+                self._step_counter(state)
                 state["exp_avg"] = creation.zeros_like(p)
                 state["exp_avg_sq"] = creation.zeros_like(p)
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             step = state["step"].add_(1).item()
-            if group["maximize"]:
-                grad = -grad
-            if wd != 0:
-                if group["decoupled_weight_decay"]:
-                    p.mul_(1 - lr * wd)
-                else:
-                    grad = grad.add(p, alpha=wd)
+            grad = self._directed_grad(p, grad, group)
             exp_avg.lerp_(grad, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             bias_correction2 = 1 - beta2 ** step

@@ -1,15 +1,18 @@
 """GPU check and timing of the CUDA attention and optimizer kernels against PyTorch CUDA
-(run on a machine with a GPU: `python bench/cuda_attention_optim.py [--quick]`).
+(run on a machine with a GPU: `python bench/cuda_attention_optim.py [--quick] [--dtype D]`).
 
-Attention: float32 scaled_dot_product_attention, B8 H16 D64, T 1024 and 4096, causal and not,
-forward and forward+backward, against torch.nn.functional.scaled_dot_product_attention on the
-same float32 CUDA tensors (TF32 off). The outputs are compared before anything is timed.
+Attention: scaled_dot_product_attention, B8 H16 D64, T 1024 and 4096, causal and not, forward
+and forward+backward, against torch.nn.functional.scaled_dot_product_attention on the same CUDA
+tensors: float32 (TF32 off) by default, float16 or bfloat16 with `--dtype`, where torch is held
+to its flash backend. The outputs are compared before anything is timed.
 GFLOP/s count 4 T^2 D per head forward and 14 T^2 D forward+backward (halved when causal).
 Optimizers: Adam and SGD with momentum over 10M and 100M float32 parameters in 50 tensors,
 against torch.optim (fused=True and foreach); GB/s count the bytes each step must move
 (Adam 28 per parameter, SGD momentum 20). Times are bench.cuda's measure (median of
 interleaved samples, each closed by a synchronize).
 """
+import argparse
+import contextlib
 import os
 import sys
 
@@ -43,29 +46,42 @@ def fib(t):
     return fibril.from_dlpack(t.detach())
 
 
-def attention(quick):
+def torch_backend(dtype):
+    """The flash kernel for 16-bit inputs (what the issue's target names); torch's own choice
+    for float32, which flash does not take."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    return sdpa_kernel(SDPBackend.FLASH_ATTENTION)
+
+
+def attention(quick, dtype):
     shapes = [(8, 16, 1024, 64)] if quick else [(8, 16, 1024, 64), (8, 16, 4096, 64), (4, 16, 1024, 128)]
-    print("attention float32: ms (GFLOP/s), fibril vs torch SDPA")
+    print(f"attention {str(dtype)[6:]}: ms (GFLOP/s), fibril vs torch SDPA"
+          f"{'' if dtype == torch.float32 else ' (flash)'}")
     for b, h, t, d in shapes:
         for causal in (False, True):
             gen = torch.Generator(device="cuda").manual_seed(0)
-            q, k, v, g = (torch.randn(b, h, t, d, device="cuda", generator=gen) for _ in range(4))
+            q, k, v, g = (torch.randn(b, h, t, d, device="cuda", generator=gen).to(dtype) for _ in range(4))
             tsync()  # fibril runs on its own stream
             fq, fk, fv, fg = (fib(x)._data for x in (q, k, v, g))
             out, lse = _C.attention(fq, fk, fv, None, 0.0, causal, None, 0, 0)
             fsync()
-            ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            with torch_backend(dtype):
+                ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
             got = torch.from_dlpack(fibril.Tensor._wrap(out))
-            err = (got - ref).abs().max().item()
+            err = (got.float() - ref.float()).abs().max().item()
             gq, gk, gv = _C.attention_backward(fg, fq, fk, fv, out, lse, None, 0.0, causal, None, 0, 0)
             fsync()
             qs, ks, vs = (x.detach().requires_grad_() for x in (q, k, v))
-            torch.nn.functional.scaled_dot_product_attention(qs, ks, vs, is_causal=causal).backward(g)
-            gerr = max((torch.from_dlpack(fibril.Tensor._wrap(a)) - x.grad).abs().max().item()
+            with torch_backend(dtype):
+                torch.nn.functional.scaled_dot_product_attention(qs, ks, vs, is_causal=causal).backward(g)
+            gerr = max((torch.from_dlpack(fibril.Tensor._wrap(a)).float() - x.grad.float()).abs().max().item()
                        for a, x in zip((gq, gk, gv), (qs, ks, vs)))
             fwd = {"fibril": lambda: _C.attention(fq, fk, fv, None, 0.0, causal, None, 0, 0),
                    "torch": lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)}
-            times = measure(fwd, sync)
+            with torch_backend(dtype):
+                times = measure(fwd, sync)
             ffwd, tfwd = times["fibril"], times["torch"]
 
             def fboth():
@@ -77,7 +93,8 @@ def attention(quick):
                     x.grad = None
                 torch.nn.functional.scaled_dot_product_attention(qs, ks, vs, is_causal=causal).backward(g)
 
-            times = measure({"fibril": fboth, "torch": tboth}, sync)
+            with torch_backend(dtype):
+                times = measure({"fibril": fboth, "torch": tboth}, sync)
             fb, tb = times["fibril"], times["torch"]
             flops = 4 * t * t * d * b * h / (2 if causal else 1)
             print(f"  B{b} H{h} T{t} D{d} {'causal' if causal else 'full  '} max|err| out {err:.1e} grads {gerr:.1e}"
@@ -132,7 +149,14 @@ def optimizers(quick):
 
 
 if __name__ == "__main__":
-    quick = "--quick" in sys.argv
+    parser = argparse.ArgumentParser(prog="python bench/cuda_attention_optim.py")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                        help="attention's dtype (the optimizers stay float32)")
+    parser.add_argument("--only", choices=("attention", "optimizers"))
+    args = parser.parse_args()
     print(torch.cuda.get_device_name(), flush=True)
-    attention(quick)
-    optimizers(quick)
+    if args.only != "optimizers":
+        attention(args.quick, getattr(torch, args.dtype))
+    if args.only != "attention":
+        optimizers(args.quick)

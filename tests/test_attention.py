@@ -337,8 +337,14 @@ def cuda_run(q, k, v, mask=None, grad=None, dtype=None, **kw):
     grads = []
     if grad is not None:
         out.backward(fibril.tensor(grad, dtype=dtype, device="cuda"))
-        grads = [x.grad.cpu().numpy() for x in xs]
-    return out.detach().cpu().numpy(), grads
+        grads = [host(x.grad) for x in xs]
+    return host(out), grads
+
+
+def host(t):
+    """t as numpy on the host; 16-bit values as float32."""
+    t = t.detach().cpu()
+    return (t.float() if t.dtype in (fibril.float16, fibril.bfloat16) else t).numpy()
 
 
 def cpu_run(q, k, v, mask=None, grad=None, **kw):
@@ -421,6 +427,58 @@ def test_cuda_dropout_drops_what_the_cpu_drops():
     np.testing.assert_allclose(out, ref_out, atol=1e-12, rtol=1e-10)
     for got, ref in zip(grads, ref_grads):
         np.testing.assert_allclose(got, ref, atol=1e-11, rtol=1e-9)
+
+
+# float16/bfloat16 on CUDA without a mask or dropout: the tensor-core forward
+# (csrc/cuda/attention_tc.cu; tiles of 128 queries for head dims up to 64, 64 above, 64 keys),
+# against the float64 reference on the 16-bit inputs. P is rounded to 16 bits before P V, as in
+# FlashAttention, so the tolerance is a few units of the dtype's last place. The backward runs
+# the float32 kernels on widened copies, from this forward's output and log-sum-exp.
+TOL_16 = {"float16": 4e-3, "bfloat16": 2.5e-2}
+
+
+def rounded(a, dtype):
+    return fibril.tensor(a, dtype=dtype).float().numpy().astype(np.float64)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("tq,tk,d,dv", [(1, 1, 8, 8), (7, 70, 64, 64), (129, 65, 64, 32), (200, 130, 128, 128),
+                                        (65, 200, 40, 128), (130, 64, 96, 8)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_cuda_16bit_tensor_cores_match_reference(dtype, tq, tk, d, dv, causal):
+    q, k, v = (rounded(a, dtype) for a in qkv(2, 2, tq, tk, d, dv, seed=60))
+    cot = rand((2, 2, tq, dv), 61)
+    out, grads = cuda_run(q, k, v, grad=cot, dtype=dtype, is_causal=causal)
+    want = np_attention(q, k, v, causal=causal)
+    np.testing.assert_allclose(out, want, atol=TOL_16[dtype], rtol=TOL_16[dtype])
+    ref_out, ref_grads = cpu_run(q, k, v, grad=rounded(cot, dtype), is_causal=causal)
+    for got, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, ref, atol=4 * TOL_16[dtype], rtol=4 * TOL_16[dtype])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_cuda_16bit_head_views_broadcast_and_fallbacks(dtype):
+    base = rounded(rand((2, 70, 3, 16), 62), dtype)
+    x = fibril.tensor(base, dtype=dtype, device="cuda")
+    view = x.transpose(1, 2)  # (B, H, T, D) read in place: rows 3*16 apart
+    out = F.scaled_dot_product_attention(view, view, view, is_causal=True, scale=0.3)
+    ref = np.swapaxes(base, 1, 2)
+    np.testing.assert_allclose(out.float().cpu().numpy(), np_attention(ref, ref, ref, causal=True, scale=0.3),
+                               atol=TOL_16[dtype], rtol=TOL_16[dtype])
+    q = rounded(rand((2, 3, 20, 16), 63), dtype)
+    kv = rounded(rand((1, 1, 30, 16), 64), dtype)  # key and value broadcast over batch and heads
+    t = [fibril.tensor(a, dtype=dtype, device="cuda") for a in (q, kv)]
+    out = F.scaled_dot_product_attention(t[0], t[1].expand(2, 3, 30, 16), t[1].expand(2, 3, 30, 16))
+    np.testing.assert_allclose(out.float().cpu().numpy(), np_attention(q, kv, kv), atol=TOL_16[dtype],
+                               rtol=TOL_16[dtype])
+    # Head dims not multiples of 8, wider than 128, a mask: the widened float32 kernels.
+    for d, mask in ((12, None), (136, None), (16, np.tril(np.ones((20, 30), dtype=bool)))):
+        q, k, v = (rounded(a, dtype) for a in qkv(1, 2, 20, 30, d, seed=65))
+        out, _ = cuda_run(q, k, v, mask, dtype=dtype)
+        np.testing.assert_allclose(out, np_attention(q, k, v, mask), atol=TOL_16[dtype], rtol=TOL_16[dtype])
+    assert np.all(cuda_run(*qkv(1, 1, 3, 0, 8), dtype=dtype)[0] == 0)  # no keys
 
 
 @pytest.mark.cuda

@@ -318,7 +318,9 @@ def test_matmul_layouts_batches_and_linear(dtype, device):
 @pytest.mark.parametrize("dtype", HALVES)
 @pytest.mark.parametrize("device", DEVICES)
 def test_conv_pool_attention_widen(dtype, device):
-    """The families without 16-bit kernels compute in float32: the float32 result, rounded."""
+    """The families without 16-bit kernels compute in float32: the float32 result, rounded. CUDA
+    attention has a 16-bit forward (tensor cores, P rounded to the dtype before P V): within a
+    few units of the dtype's last place of that result."""
     x, xv = make((2, 3, 9, 9), dtype, device, seed=14)
     w, wv = make((4, 3, 3, 3), dtype, device, seed=15)
     f32 = lambda t: fibril.tensor(t, dtype=fibril.float32)
@@ -330,7 +332,10 @@ def test_conv_pool_attention_widen(dtype, device):
     got = F.scaled_dot_product_attention(q, q, q, is_causal=True)
     assert got.dtype == dtype
     want = F.scaled_dot_product_attention(f32(qv), f32(qv), f32(qv), is_causal=True).numpy()
-    np.testing.assert_array_equal(values(got), rounded(want, dtype))
+    if device == "cpu":
+        np.testing.assert_array_equal(values(got), rounded(want, dtype))
+    else:
+        np.testing.assert_allclose(values(got), want, rtol=4 * EPS[dtype], atol=4 * EPS[dtype])
     leaf = q.detach().requires_grad_(True)
     F.scaled_dot_product_attention(leaf, leaf, leaf).sum().backward()
     assert leaf.grad.dtype == dtype

@@ -1,5 +1,7 @@
 // CUDA scaled dot-product attention, FlashAttention-2 style, SIMT FMA (float32 storage and
 // accumulation; float64 through the same templates). The (Tq x Tk) score matrix is never formed.
+// float16/bfloat16 run on the tensor cores (attention_tc.cu) where that kernel takes the call,
+// else here on widened copies.
 //
 // Forward: one block of 128 threads (4 warps) per (problem, tile of BQ queries), blocks of a
 // causal problem's last (costliest) query tiles first. The Q tile, pre-scaled by scale*log2(e),
@@ -42,7 +44,7 @@
 #include <limits>
 
 #include "core/philox.h"
-#include "cuda/attention.h"
+#include "cuda/attention.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/math.cuh"
 #include "cuda/vec4.cuh"
@@ -80,19 +82,6 @@ template <typename T>
 struct Tile {
   static constexpr T kInf = std::numeric_limits<T>::infinity();
 };
-
-// Element offsets of problem b's operands (q, k, v, mask) from the leading dims.
-__device__ __forceinline__ void problem_offsets(const AttentionLead& lead, int64_t b, int64_t (&off)[4]) {
-  off[0] = off[1] = off[2] = off[3] = 0;
-  for (int d = lead.ndim - 1; d >= 0; --d) {
-    const int64_t i = b % lead.shape[d];
-    b /= lead.shape[d];
-    off[0] += i * lead.q[d];
-    off[1] += i * lead.k[d];
-    off[2] += i * lead.v[d];
-    off[3] += i * lead.mask[d];
-  }
-}
 
 // rows x kD tile (row stride ld) <- rows r0.. of src (row stride rs, `cols` valid columns),
 // times mul; zeros past n_rows and cols. vec: rows and base 16-byte aligned, cols % 4 == 0.

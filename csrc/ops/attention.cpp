@@ -51,10 +51,13 @@ void dispatch(const Layout& lay) {
   else FIBRIL_CUDA_CALL(attention, lay.device.index, lay.args, lay.lead);
 }
 
-Layout prepare(const Array& q_in, const Array& k_in, const Array& v_in, const AttentionParams& p) {
+// reduced: float16/bfloat16 operands are taken as they are (the CUDA tensor-core forward).
+Layout prepare(const Array& q_in, const Array& k_in, const Array& v_in, const AttentionParams& p,
+               bool reduced = false) {
   const Device device = common_device(kOp, {&q_in, &k_in, &v_in, p.mask ? &*p.mask : nullptr});
-  FIBRIL_CHECK((q_in.dtype() == DType::float32 || q_in.dtype() == DType::float64) && k_in.dtype() == q_in.dtype() &&
-                   v_in.dtype() == q_in.dtype(),
+  FIBRIL_CHECK((q_in.dtype() == DType::float32 || q_in.dtype() == DType::float64 ||
+                (reduced && is_reduced_float(q_in.dtype()))) &&
+                   k_in.dtype() == q_in.dtype() && v_in.dtype() == q_in.dtype(),
                Type,
                kOp, " query, key and value must be float32 or float64 of one dtype, got ", q_in.describe(), ", ",
                k_in.describe(), ", ", v_in.describe());
@@ -155,37 +158,64 @@ bool widens(const Array& q, const Array& k, const Array& v) {
 
 Array wide(const Array& x) { return is_reduced_float(x.dtype()) ? x.astype(DType::float32) : x; }
 
+// The outputs of lay's forward (lse float32 for 16-bit operands). done: they are already final
+// (no problems, queries or keys); else args point at them for the kernel.
+AttentionResult forward_outputs(Layout& lay, const Array& q, bool& done) {
+  cpu::AttentionArgs& a = lay.args;
+  Shape lse_shape(q.shape().begin(), q.shape().end() - 1);
+  AttentionResult r{Array::empty(with_last(q, a.tq, a.dv), a.dtype, lay.device),
+                    Array::empty(lse_shape, is_reduced_float(a.dtype) ? DType::float32 : a.dtype, lay.device)};
+  done = a.bh == 0 || a.tq == 0 || a.tk == 0;
+  if (done && a.tk == 0 && r.out.numel() > 0) {  // no keys: every row is masked
+    r.out.fill(0.0);
+    r.lse.fill(INFINITY);
+  }
+  a.out = static_cast<char*>(r.out.data());
+  a.lse = static_cast<char*>(r.lse.data());
+  return r;
+}
+
+// float16/bfloat16 on CUDA without a mask or dropout: the tensor-core forward, where it takes
+// the head dims and layout (cuda/attention_tc.cu); nullopt leaves the call to the widened path.
+std::optional<AttentionResult> attention_tensor_cores(const Array& q, const Array& k, const Array& v,
+                                                      const AttentionParams& p) {
+  if (q.device().is_cpu() || p.mask || p.dropout_p > 0) return std::nullopt;
+  Layout lay = prepare(q, k, v, p, /*reduced=*/true);
+  bool done = false;
+  AttentionResult r = forward_outputs(lay, q, done);
+  if (done) return r;
+  if (!FIBRIL_CUDA_CALL(attention_tc, lay.device.index, lay.args, lay.lead)) return std::nullopt;
+  return r;
+}
+
 }  // namespace
 
 AttentionResult attention(const Array& q, const Array& k, const Array& v, const AttentionParams& p) {
   if (widens(q, k, v)) {
+    if (std::optional<AttentionResult> r = attention_tensor_cores(q, k, v, p)) return *r;
     AttentionResult r = attention(wide(q), wide(k), wide(v), p);
     return AttentionResult{r.out.astype(q.dtype()), r.lse};
   }
   Layout lay = prepare(q, k, v, p);
-  cpu::AttentionArgs& a = lay.args;
-  Shape lse_shape(q.shape().begin(), q.shape().end() - 1);
-  AttentionResult r{Array::empty(with_last(q, a.tq, a.dv), a.dtype, lay.device),
-                    Array::empty(lse_shape, a.dtype, lay.device)};
-  if (a.bh == 0 || a.tq == 0) return r;
-  if (a.tk == 0) {  // no keys: every row is masked
-    r.out.fill(0.0);
-    r.lse.fill(INFINITY);
-    return r;
-  }
-  a.out = static_cast<char*>(r.out.data());
-  a.lse = static_cast<char*>(r.lse.data());
-  dispatch(lay);
+  bool done = false;
+  AttentionResult r = forward_outputs(lay, q, done);
+  if (!done) dispatch(lay);
   return r;
 }
 
 AttentionGrads attention_backward(const Array& g_in, const Array& q, const Array& k, const Array& v, const Array& out,
                                   const Array& lse, const AttentionParams& p) {
-  if (widens(q, k, v) && g_in.dtype() == q.dtype()) {
-    AttentionGrads r = attention_backward(wide(g_in), wide(q), wide(k), wide(v), wide(out), wide(lse), p);
-    return AttentionGrads{r.gq.astype(q.dtype()), r.gk.astype(q.dtype()), r.gv.astype(q.dtype())};
-  }
-  Layout lay = prepare(q, k, v, p);
+  const bool reduced = widens(q, k, v) && g_in.dtype() == q.dtype();
+  // float16/bfloat16 on CUDA without a mask or dropout: the tensor-core backward where it takes
+  // the call (as the forward, whose float32 lse it reads); else the widened float32 kernels.
+  const bool tensor_cores = reduced && !q.device().is_cpu() && !p.mask && p.dropout_p == 0 &&
+                            lse.dtype() == DType::float32;
+  const auto widened = [&] {
+    AttentionGrads w = attention_backward(wide(g_in), wide(q), wide(k), wide(v), wide(out), wide(lse), p);
+    return AttentionGrads{w.gq.astype(q.dtype()), w.gk.astype(q.dtype()), w.gv.astype(q.dtype())};
+  };
+  if (reduced && !tensor_cores) return widened();
+  Layout lay = prepare(q, k, v, p, reduced);
   cpu::AttentionArgs& a = lay.args;
   common_device("scaled_dot_product_attention_backward", {&g_in, &q, &out, &lse});
   FIBRIL_CHECK(g_in.shape() == out.shape() && g_in.dtype() == out.dtype() && out.is_contiguous() &&
@@ -207,7 +237,8 @@ AttentionGrads attention_backward(const Array& g_in, const Array& q, const Array
   a.gq = static_cast<char*>(r.gq.data());
   a.gk = static_cast<char*>(r.gk.data());
   a.gv = static_cast<char*>(r.gv.data());
-  dispatch(lay);
+  if (!tensor_cores) dispatch(lay);
+  else if (!FIBRIL_CUDA_CALL(attention_tc, lay.device.index, a, lay.lead)) return widened();
   return r;
 }
 

@@ -429,11 +429,11 @@ def test_cuda_dropout_drops_what_the_cpu_drops():
         np.testing.assert_allclose(got, ref, atol=1e-11, rtol=1e-9)
 
 
-# float16/bfloat16 on CUDA without a mask or dropout: the tensor-core forward
-# (csrc/cuda/attention_tc.cu; tiles of 128 queries for head dims up to 64, 64 above, 64 keys),
-# against the float64 reference on the 16-bit inputs. P is rounded to 16 bits before P V, as in
-# FlashAttention, so the tolerance is a few units of the dtype's last place. The backward runs
-# the float32 kernels on widened copies, from this forward's output and log-sum-exp.
+# float16/bfloat16 on CUDA: the tensor-core forward and backward (csrc/cuda/attention_tc.cu;
+# forward tiles of 128 queries (64 for wide heads with a mask or dropout) and 32 keys, backward
+# blocks of 64 keys and tiles of 16 or 32 queries), against the float64 reference on the 16-bit
+# inputs. P is rounded to 16 bits before P V, as in FlashAttention, so the tolerance is a few
+# units of the dtype's last place.
 TOL_16 = {"float16": 4e-3, "bfloat16": 2.5e-2}
 
 
@@ -473,12 +473,43 @@ def test_cuda_16bit_head_views_broadcast_and_fallbacks(dtype):
     out = F.scaled_dot_product_attention(t[0], t[1].expand(2, 3, 30, 16), t[1].expand(2, 3, 30, 16))
     np.testing.assert_allclose(out.float().cpu().numpy(), np_attention(q, kv, kv), atol=TOL_16[dtype],
                                rtol=TOL_16[dtype])
-    # Head dims not multiples of 8, wider than 128, a mask: the widened float32 kernels.
-    for d, mask in ((12, None), (136, None), (16, np.tril(np.ones((20, 30), dtype=bool)))):
+    # Head dims not multiples of 8 or wider than 128: the widened float32 kernels.
+    for d in (12, 136):
         q, k, v = (rounded(a, dtype) for a in qkv(1, 2, 20, 30, d, seed=65))
-        out, _ = cuda_run(q, k, v, mask, dtype=dtype)
-        np.testing.assert_allclose(out, np_attention(q, k, v, mask), atol=TOL_16[dtype], rtol=TOL_16[dtype])
+        out, _ = cuda_run(q, k, v, dtype=dtype)
+        np.testing.assert_allclose(out, np_attention(q, k, v), atol=TOL_16[dtype], rtol=TOL_16[dtype])
     assert np.all(cuda_run(*qkv(1, 1, 3, 0, 8), dtype=dtype)[0] == 0)  # no keys
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("d,mask_shape,kind,causal", [(64, (33, 70), "bool", False), (32, (2, 1, 33, 70), "additive", True),
+                                                      (128, (70,), "bool", True), (72, (2, 3, 33, 1), "additive", False)])
+def test_cuda_16bit_masks_broadcast(dtype, d, mask_shape, kind, causal):
+    q, k, v = (rounded(a, dtype) for a in qkv(2, 3, 33, 70, d, seed=66))
+    rng = np.random.default_rng(67)
+    mask = rng.random(mask_shape) < 0.8 if kind == "bool" else rounded(rng.standard_normal(mask_shape), dtype)
+    if kind == "bool" and len(mask_shape) == 2:
+        mask[5] = False  # a row with every key masked: 0, and no gradient
+    cot = rounded(rand((2, 3, 33, d), 68), dtype)
+    out, grads = cuda_run(q, k, v, mask, grad=cot, dtype=dtype, is_causal=causal)
+    np.testing.assert_allclose(out, np_attention(q, k, v, mask, causal), atol=TOL_16[dtype], rtol=TOL_16[dtype])
+    _, ref_grads = cpu_run(q, k, v, mask, grad=cot, is_causal=causal)
+    for got, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, ref, atol=4 * TOL_16[dtype], rtol=4 * TOL_16[dtype])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("d", [64, 128])
+def test_cuda_16bit_dropout_drops_what_the_cpu_drops(dtype, d):
+    q, k, v = (rounded(a, dtype) for a in qkv(1, 2, 40, 50, d, seed=69))
+    cot = rounded(rand((1, 2, 40, d), 70), dtype)
+    out, grads = cuda_run(q, k, v, grad=cot, dtype=dtype, dropout_p=0.3, generator=_seeded(5), is_causal=True)
+    ref_out, ref_grads = cpu_run(q, k, v, grad=cot, dropout_p=0.3, generator=_seeded(5), is_causal=True)
+    np.testing.assert_allclose(out, ref_out, atol=2 * TOL_16[dtype], rtol=2 * TOL_16[dtype])
+    for got, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(got, ref, atol=4 * TOL_16[dtype], rtol=4 * TOL_16[dtype])
 
 
 @pytest.mark.cuda

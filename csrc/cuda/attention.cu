@@ -43,7 +43,6 @@
 #include <cmath>
 #include <limits>
 
-#include "core/philox.h"
 #include "cuda/attention.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/math.cuh"
@@ -133,11 +132,8 @@ __device__ __forceinline__ void tile_products(T (&acc)[RM][CN], const T* a, cons
   }
 }
 
-// Whether dropout keeps element (b, i, j).
 __device__ __forceinline__ bool keep(const Params& p, int64_t b, int64_t i, int64_t j) {
-  const uint64_t e = (uint64_t(b) * uint64_t(p.tq) + uint64_t(i)) * uint64_t(p.tk) + uint64_t(j);
-  const Philox4x32 w = philox_block(p.seed, 0, p.offset + e / 4);
-  return uint64_t(w.v[e % 4]) < p.keep_below;
+  return dropout_keeps(p.seed, p.offset, p.keep_below, p.tq, p.tk, b, i, j);
 }
 
 // The masks on a score s (base 2 units) of query i, key j of problem b (mask offset mo).

@@ -2,6 +2,7 @@
 // (attention.cu) and the 16-bit tensor-core forward (attention_tc.cu).
 #pragma once
 
+#include "core/philox.h"
 #include "cuda/attention.h"
 #include "cuda/launch.cuh"
 
@@ -18,6 +19,18 @@ __device__ __forceinline__ void problem_offsets(const AttentionLead& lead, int64
     off[2] += i * lead.v[d];
     off[3] += i * lead.mask[d];
   }
+}
+
+// Whether dropout keeps element (b, i, j) of the (problems, tq, tk) probabilities: Philox word
+// e = (b tq + i) tk + j of (seed, offset, stream 0) below keep_below, as the CPU kernel, so CPU
+// and CUDA drop the same elements.
+__device__ __forceinline__ bool dropout_keeps(uint64_t seed, uint64_t offset, uint64_t keep_below, int64_t tq,
+                                              int64_t tk, int64_t b, int64_t i, int64_t j) {
+  const uint64_t e = (uint64_t(b) * uint64_t(tq) + uint64_t(i)) * uint64_t(tk) + uint64_t(j);
+  const Philox4x32 w = philox_block(seed, 0, offset + e / 4);
+  const unsigned r = unsigned(e % 4);  // selects, not an indexed (local memory) read
+  const uint32_t word = r == 0 ? w.v[0] : r == 1 ? w.v[1] : r == 2 ? w.v[2] : w.v[3];
+  return uint64_t(word) < keep_below;
 }
 
 }  // namespace fibril::cuda::FIBRIL_CUDA_NS

@@ -26,9 +26,9 @@ constexpr int64_t kAttentionMaxHeadDim = 256;
 
 }  // namespace fibril::cuda
 
-// The 16-bit tensor-core forward (attention_tc.cu) for float16/bfloat16 args: false, and
-// nothing run, where it does not take the call (a mask, dropout, head dims not multiples of 8
-// up to 128, rows off 16 bytes, a device before sm_80); lse is float32.
+// The 16-bit tensor-core kernels (attention_tc.cu) for float16/bfloat16 args, forward or
+// backward as attention() below: false, and nothing run, where they do not take the call (head
+// dims not multiples of 8 up to 128, rows off 16 bytes, a device before sm_80); lse is float32.
 FIBRIL_CUDA_DECLARE(bool attention_tc(int device, const ::fibril::cpu::AttentionArgs& args,
                                       const ::fibril::cuda::AttentionLead& lead))
 // Forward when args.g is null (writes out, lse), else backward (reads out, lse, g; writes gq,

@@ -24,17 +24,20 @@
 // fragments; dS^T goes through shared memory for dQ += dS K (warps over dQ's columns), added to
 // a float32 dQ with atomics and rounded to the dtype at the end.
 //
-// Takes: no attn_mask, no dropout (torch's flash kernel takes no mask either), head dims d and
-// dv multiples of 8 up to 128 (padded to 64 or 128 with zeros), rows and problem offsets 16-byte
-// aligned, a device of compute capability 8.0 or newer. Anything else returns false and the op
-// layer runs the float32 kernels on widened copies (csrc/ops/attention.cpp).
+// Masks and dropout as the SIMT kernels (attention.cu): boolean or additive (in the dtype) masks
+// with any strides, evaluated per element on every tile when present; dropout drops the same
+// elements as the CPU (Philox), after the row sums, before P V.
+// Takes: head dims d and dv multiples of 8 up to 128 (padded to 64 or 128 with zeros), rows and
+// problem offsets 16-byte aligned, a device of compute capability 8.0 or newer. Anything else
+// returns false and the op layer runs the float32 kernels on widened copies
+// (csrc/ops/attention.cpp).
 //
 // Tiles (ptxas, sm_90, no spills on sm_80..sm_90): forward 4 warps of 32 queries, 32 keys per
 // tile: 163 registers for D 64 (three blocks per SM), 249 for D 128 (two). Backward: query tiles
 // of 32 (D 64, 166 registers) or 16 (D 128, 225; 32 spilled).
-// Figures, H200, bfloat16 (.dev timing script = bench/cuda_attention_optim.py --dtype bfloat16's
-// method: interleaved medians; torch 2.11 SDPA held to its flash backend in the same run; ratio =
-// torch time / fibril time; float16 the same within 1%):
+// Figures (no mask or dropout; H200, bfloat16; bench.cuda's interleaved medians as in
+// `bench/cuda_attention_optim.py --dtype bfloat16`, torch 2.11 SDPA held to its flash backend in
+// the same run; ratio = torch time / fibril time; float16 the same within 1%):
 //   forward B8 H16 D64: T1024 169 TFLOP/s (0.63x), causal 142 (0.79x); T4096 191 (0.63x), causal
 //   189 (0.68x). B4 H16 D128: T1024 185 (0.59x), causal 156 (0.85x); T4096 204 (0.58x), causal
 //   201 (0.66x). Forward + backward: D64 0.49-0.71x, D128 0.40-0.63x (the widened float32
@@ -69,9 +72,14 @@ struct TcParams {
   float* lse;
   int64_t tq, tk, d, dv, q_rs, k_rs, v_rs;
   AttentionLead lead;
-  bool causal;
+  bool causal, dropout;
   float scale2;  // softmax scale * log2(e)
   float scale;
+  const void* mask;  // kind 1: bool, 2: additive in E; element (i, j) at problem offset + i rs + j cs
+  int mask_kind;     // 0 none
+  int64_t mask_rs, mask_cs;
+  uint64_t seed, offset, keep_below;  // dropout keeps a Philox word < keep_below
+  float keep_scale;
   // backward
   const void* g;       // dO, (bh, tq, dv) contiguous
   const float* lse2;   // lse log2(e), per (problem, query)
@@ -80,6 +88,27 @@ struct TcParams {
   void* gk;
   void* gv;
 };
+
+// The score x (base-2 units) of query i, key j under the masks: -inf past the keys, above
+// the causal diagonal or where a boolean mask is false; plus the additive mask; mo is the
+// problem's mask offset; no mask is read unless kExtras.
+template <typename E, bool kExtras>
+__device__ __forceinline__ float masked(const TcParams& p, float x, int64_t i, int64_t j, int64_t mo) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  if (j >= p.tk || (p.causal && j > i)) return -kInf;
+  if (kExtras && p.mask_kind != 0 && i < p.tq) {
+    const int64_t at = mo + i * p.mask_rs + j * p.mask_cs;
+    if (p.mask_kind == 1) return static_cast<const uint8_t*>(p.mask)[at] ? x : -kInf;
+    return x + float(static_cast<const E*>(p.mask)[at]) * float(kLog2e);
+  }
+  return x;
+}
+
+// Dropout's factor for element (b, i, j): 1 / (1 - p) where kept, else 0.
+template <int = 0>  // a template: unreferenced before sm_80 (empty kernels) without a warning
+__device__ __forceinline__ float dropout_factor(const TcParams& p, int64_t b, int64_t i, int64_t j) {
+  return dropout_keeps(p.seed, p.offset, p.keep_below, p.tq, p.tk, b, i, j) ? p.keep_scale : 0.0f;
+}
 
 // kD: the padded head dim; kMT: m16 tiles of queries per warp; BK: keys per tile.
 template <int kD, int kMT, int kBK>
@@ -129,7 +158,7 @@ __device__ __forceinline__ float exp2_fast(float x) {
 #endif
 }
 
-template <typename E, int kD, int kMT, int kBK>
+template <typename E, int kD, int kMT, int kBK, bool kExtras>
 __global__ void __launch_bounds__(kThreads) attention_tc_forward(TcParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   (void)p;  // the host launches it on sm_80 and newer only
@@ -222,19 +251,17 @@ __global__ void __launch_bounds__(kThreads) attention_tc_forward(TcParams p) {
 
     // Scores in base-2 units; masked ones -inf. Element e of s[mt][nt] is query row
     // wrow + 16 mt + g + 8 (e / 2), key 8 nt + 2 t + e % 2.
-    const bool edge = k0 + BK > p.tk || (p.causal && k0 + BK - 1 > q0);
+    const bool edge = (kExtras && p.mask_kind != 0) || k0 + BK > p.tk || (p.causal && k0 + BK - 1 > q0);
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt)
 #pragma unroll
       for (int nt = 0; nt < kKT; ++nt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          float x = s[mt][nt][e] * p.scale2;
-          if (edge) {
-            const int64_t i = q0 + wrow + mt * 16 + g + (e >> 1) * 8, j = k0 + nt * 8 + 2 * t + (e & 1);
-            if (j >= p.tk || (p.causal && j > i)) x = -kInf;
-          }
-          s[mt][nt][e] = x;
+          const float x = s[mt][nt][e] * p.scale2;
+          s[mt][nt][e] = edge ? masked<E, kExtras>(p, x, q0 + wrow + mt * 16 + g + (e >> 1) * 8, k0 + nt * 8 + 2 * t + (e & 1),
+                                          off[3])
+                              : x;
         }
     // Online softmax per row (mt, h): the maximum over the quad's lanes.
 #pragma unroll
@@ -266,6 +293,17 @@ __global__ void __launch_bounds__(kThreads) attention_tc_forward(TcParams p) {
           }
         }
       }
+    if (kExtras && p.dropout) {  // the row sums keep every probability; P V only the kept ones
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < kKT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int64_t i = q0 + wrow + mt * 16 + g + (e >> 1) * 8, j = k0 + nt * 8 + 2 * t + (e & 1);
+            if (i < p.tq && j < p.tk) s[mt][nt][e] *= dropout_factor(p, b, i, j);
+          }
+    }
 
     // O += P V, 16 keys per step: P's A fragment from the accumulators of key tiles 2j, 2j + 1.
 #pragma unroll
@@ -362,7 +400,7 @@ struct TcBwdShape {
 //   dS^T goes to shared memory (16-bit), then, after a barrier, warps over columns:
 //   dQ += dS K (A by ldmatrix.trans of dS^T, B of K rows by ldmatrix.trans), added to gq
 //   with float32 atomics.
-template <typename E, int kD, int kBQ>
+template <typename E, int kD, int kBQ, bool kExtras>
 __global__ void __launch_bounds__(kThreads) attention_tc_backward(TcParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   (void)p;  // the host launches it on sm_80 and newer only
@@ -466,20 +504,20 @@ __global__ void __launch_bounds__(kThreads) attention_tc_backward(TcParams p) {
       }
     }
     // P^T into s, dS^T into dp. Element e of tile nt: key wk + g + 8 (e / 2), query 8 nt + 2 t + e % 2.
-    const bool edge = k0 + BK > p.tk || (p.causal && q0 < k0 + BK - 1);
+    // With dropout, dV takes the kept P^T and dS^T = P^T o (z dP^T - delta) scale (z the factor).
+    const bool edge = (kExtras && p.mask_kind != 0) || k0 + BK > p.tk || (p.causal && q0 < k0 + BK - 1);
 #pragma unroll
     for (int nt = 0; nt < kQT; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int qi = nt * 8 + 2 * t + (e & 1);
+        const int64_t j = k0 + wk + g + (e >> 1) * 8, i = q0 + qi;
         float x = s[nt][e] * p.scale2;
-        if (edge) {
-          const int64_t j = k0 + wk + g + (e >> 1) * 8, i = q0 + qi;
-          if (j >= p.tk || (p.causal && j > i)) x = -kInf;
-        }
+        if (edge) x = masked<E, kExtras>(p, x, i, j, off[3]);
         const float pr = exp2_fast(x - ls[qi]);
-        s[nt][e] = pr;
-        dp[nt][e] = pr * (dp[nt][e] - dl[qi]) * p.scale;
+        const float z = kExtras && p.dropout && i < p.tq && j < p.tk ? dropout_factor(p, b, i, j) : 1.0f;
+        s[nt][e] = pr * z;
+        dp[nt][e] = pr * (dp[nt][e] * z - dl[qi]) * p.scale;
       }
     // dV += P^T dO, dK += dS^T Q: 16 queries per step.
 #pragma unroll
@@ -587,19 +625,19 @@ __global__ void __launch_bounds__(256) attention_tc_round(const float* src, E* d
   for (int64_t i = int64_t(blockIdx.x) * 256 + threadIdx.x; i < n; i += int64_t(gridDim.x) * 256) dst[i] = E(src[i]);
 }
 
-template <typename E, int kD, int kMT, int kBK>
+template <typename E, int kD, int kMT, int kBK, bool kExtras>
 void forward(int device, const TcParams& p, int64_t bh) {
   using Shape = TcShape<kD, kMT, kBK>;
   const dim3 grid(unsigned(bh), unsigned((p.tq + Shape::BQ - 1) / Shape::BQ));
-  launch("attention_tc_forward", attention_tc_forward<E, kD, kMT, kBK>, grid, dim3(kThreads), Shape::smem,
+  launch("attention_tc_forward", attention_tc_forward<E, kD, kMT, kBK, kExtras>, grid, dim3(kThreads), Shape::smem,
          device, p);
 }
 
-template <typename E, int kD, int kBQ>
+template <typename E, int kD, int kBQ, bool kExtras>
 void backward(int device, const TcParams& p, int64_t bh) {
   using Shape = TcBwdShape<kD, kBQ>;
   const dim3 grid(unsigned(bh), unsigned((p.tk + Shape::BK - 1) / Shape::BK));
-  launch("attention_tc_backward", attention_tc_backward<E, kD, kBQ>, grid, dim3(kThreads), Shape::smem,
+  launch("attention_tc_backward", attention_tc_backward<E, kD, kBQ, kExtras>, grid, dim3(kThreads), Shape::smem,
          device, p);
 }
 
@@ -615,8 +653,14 @@ void run_backward(int device, const cpu::AttentionArgs& a, TcParams& p) {
   launch("attention_tc_delta", attention_tc_delta<E>, grid_1d(rows * 32, kThreads), dim3(kThreads), 0, device, p,
          rows, delta, lse2);
   ::fibril::cuda::FIBRIL_CUDA_NS::fill(p.gq, DType::float32, rows * a.d, 0.0, device);
-  if (std::max(a.d, a.dv) <= 64) backward<E, 64, 32>(device, p, a.bh);
-  else backward<E, 128, 16>(device, p, a.bh);
+  const bool extras = p.mask_kind != 0 || p.dropout;
+  if (std::max(a.d, a.dv) > 64) {
+    if (extras) backward<E, 128, 16, true>(device, p, a.bh);
+    else backward<E, 128, 16, false>(device, p, a.bh);
+  } else {
+    if (extras) backward<E, 64, 16, true>(device, p, a.bh);
+    else backward<E, 64, 32, false>(device, p, a.bh);
+  }
   launch("attention_tc_round", attention_tc_round<E>, grid_1d(rows * a.d, 256), dim3(256), 0, device, p.gq,
          reinterpret_cast<E*>(a.gq), rows * a.d);
 }
@@ -640,6 +684,15 @@ void run(int device, const cpu::AttentionArgs& a, const AttentionLead& lead) {
   p.causal = a.causal;
   p.scale2 = float(a.scale * kLog2e);
   p.scale = float(a.scale);
+  p.mask = a.mask;
+  p.mask_kind = a.mask_kind == cpu::AttentionMask::none ? 0 : a.mask_kind == cpu::AttentionMask::boolean ? 1 : 2;
+  p.mask_rs = a.mask_rs;
+  p.mask_cs = a.mask_cs;
+  p.dropout = a.dropout_p > 0;
+  p.seed = a.seed;
+  p.offset = a.offset;
+  p.keep_below = uint64_t(std::ceil((1.0 - a.dropout_p) * 4294967296.0));
+  p.keep_scale = a.dropout_p < 1 ? float(1.0 / (1.0 - a.dropout_p)) : 0.0f;
   if (a.g) {
     p.g = a.g;
     p.gk = a.gk;
@@ -647,8 +700,15 @@ void run(int device, const cpu::AttentionArgs& a, const AttentionLead& lead) {
     run_backward<E>(device, a, p);
     return;
   }
-  if (std::max(a.d, a.dv) <= 64) forward<E, 64, 2, 32>(device, p, a.bh);
-  else forward<E, 128, 2, 32>(device, p, a.bh);
+  // A mask or dropout (kExtras) costs registers: D 128 then takes one m16 tile per warp.
+  const bool extras = p.mask_kind != 0 || p.dropout;
+  if (std::max(a.d, a.dv) > 64) {
+    if (extras) forward<E, 128, 1, 32, true>(device, p, a.bh);
+    else forward<E, 128, 2, 32, false>(device, p, a.bh);
+  } else {
+    if (extras) forward<E, 64, 2, 32, true>(device, p, a.bh);
+    else forward<E, 64, 2, 32, false>(device, p, a.bh);
+  }
 }
 
 bool aligned16(const void* base, int64_t rs, const int64_t* lead_strides, int ndim) {
@@ -660,8 +720,7 @@ bool aligned16(const void* base, int64_t rs, const int64_t* lead_strides, int nd
 }  // namespace
 
 bool attention_tc(int device, const cpu::AttentionArgs& a, const AttentionLead& lead) {
-  const bool takes = (a.dtype == DType::float16 || a.dtype == DType::bfloat16) &&
-                     a.mask_kind == cpu::AttentionMask::none && a.dropout_p == 0 && a.d % 8 == 0 && a.dv % 8 == 0 &&
+  const bool takes = (a.dtype == DType::float16 || a.dtype == DType::bfloat16) && a.d % 8 == 0 && a.dv % 8 == 0 &&
                      std::max(a.d, a.dv) <= 128 && aligned16(a.q, a.q_rs, lead.q, lead.ndim) &&
                      aligned16(a.k, a.k_rs, lead.k, lead.ndim) && aligned16(a.v, a.v_rs, lead.v, lead.ndim) &&
                      device_info(device).major >= 8;

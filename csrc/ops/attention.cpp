@@ -175,11 +175,11 @@ AttentionResult forward_outputs(Layout& lay, const Array& q, bool& done) {
   return r;
 }
 
-// float16/bfloat16 on CUDA without a mask or dropout: the tensor-core forward, where it takes
-// the head dims and layout (cuda/attention_tc.cu); nullopt leaves the call to the widened path.
+// float16/bfloat16 on CUDA: the tensor-core forward, where it takes the head dims and layout
+// (cuda/attention_tc.cu); nullopt leaves the call to the widened path.
 std::optional<AttentionResult> attention_tensor_cores(const Array& q, const Array& k, const Array& v,
                                                       const AttentionParams& p) {
-  if (q.device().is_cpu() || p.mask || p.dropout_p > 0) return std::nullopt;
+  if (q.device().is_cpu()) return std::nullopt;
   Layout lay = prepare(q, k, v, p, /*reduced=*/true);
   bool done = false;
   AttentionResult r = forward_outputs(lay, q, done);
@@ -206,10 +206,9 @@ AttentionResult attention(const Array& q, const Array& k, const Array& v, const 
 AttentionGrads attention_backward(const Array& g_in, const Array& q, const Array& k, const Array& v, const Array& out,
                                   const Array& lse, const AttentionParams& p) {
   const bool reduced = widens(q, k, v) && g_in.dtype() == q.dtype();
-  // float16/bfloat16 on CUDA without a mask or dropout: the tensor-core backward where it takes
-  // the call (as the forward, whose float32 lse it reads); else the widened float32 kernels.
-  const bool tensor_cores = reduced && !q.device().is_cpu() && !p.mask && p.dropout_p == 0 &&
-                            lse.dtype() == DType::float32;
+  // float16/bfloat16 on CUDA: the tensor-core backward where it takes the call (as the forward,
+  // whose float32 lse it reads); else the widened float32 kernels.
+  const bool tensor_cores = reduced && !q.device().is_cpu() && lse.dtype() == DType::float32;
   const auto widened = [&] {
     AttentionGrads w = attention_backward(wide(g_in), wide(q), wide(k), wide(v), wide(out), wide(lse), p);
     return AttentionGrads{w.gq.astype(q.dtype()), w.gk.astype(q.dtype()), w.gv.astype(q.dtype())};

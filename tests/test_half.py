@@ -196,6 +196,20 @@ def test_elementwise(dtype, device):
 
 @pytest.mark.parametrize("dtype", HALVES)
 @pytest.mark.parametrize("device", DEVICES)
+def test_other_operands_round_to_the_16_bit_dtype_first(dtype, device):
+    """A Python number, a 0-d float32 tensor or an integer tensor meets a 16-bit tensor in the
+    16-bit dtype (as torch computes): 0.1 is the dtype's 0.1, 2049 is 2048."""
+    x = fibril.full((3,), 0.1, dtype=dtype, device=device)
+    assert (x == 0.1).all().item() and not (x != 0.1).any().item() and (x >= 0.1).all().item()
+    assert (x == fibril.tensor(0.1, device=device)).all().item()
+    big = fibril.tensor([2048.0], dtype=dtype, device=device)
+    ints = fibril.tensor([2049, 2050], device=device)
+    want = rounded(np.array([2049.0, 2050.0]), dtype) == 2048.0
+    np.testing.assert_array_equal((big == ints).cpu().numpy(), want)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+@pytest.mark.parametrize("device", DEVICES)
 def test_reductions(dtype, device):
     x, xv = make((6, 300), dtype, device, seed=4)
     tol = dict(rtol=2 * EPS[dtype], atol=2 * EPS[dtype])

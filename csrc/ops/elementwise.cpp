@@ -115,9 +115,17 @@ Array launch(const char* op, const Device device, const Shape& shape, DType comp
   if (out) check_out(op, *out, shape, result);
   if (device.is_cpu() && is_reduced_float(compute)) {
     // The CPU kernels have no 16-bit float loops: compute in float32, round the result back.
+    // An operand of another dtype (a Python number, an integer tensor) is first rounded to the
+    // 16-bit dtype, as the 16-bit computation would: x == 0.1 compares with 0.1 in x's dtype.
     Input wide_inputs[3];
+    std::optional<Array> rounded[3];
     int n = 0;
-    for (const Input& in : inputs) wide_inputs[n++] = {in.array, in.dtype == compute ? DType::float32 : in.dtype};
+    for (const Input& in : inputs) {
+      const Array* a = in.array;
+      if (in.dtype == compute && a->dtype() != compute) a = &rounded[n].emplace(a->astype(compute));
+      wide_inputs[n] = {a, in.dtype == compute ? DType::float32 : in.dtype};
+      ++n;
+    }
     const DType wide_result = result == compute ? DType::float32 : result;
     Array wide = launch_inputs(op, device, shape, DType::float32, wide_result, wide_inputs, n, nullptr, kernel);
     if (wide_result != result) wide = wide.astype(result);

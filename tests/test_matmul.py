@@ -269,6 +269,30 @@ def test_matmul_gradients_through_transposed_views():
     check_op(lambda x, y: x.mT @ y.mT, lambda x, y: x.mT @ y.mT, [a, b], atol=1e-10)
 
 
+@pytest.mark.parametrize("a_shape,b_shape", [((2, 3), (3, 4)), ((3,), (3, 4)), ((2, 2, 3), (3,)), ((3,), (3,))])
+def test_matmul_keeps_only_what_the_wanted_gradient_reads(a_shape, b_shape):
+    """x @ W with W constant saves W alone (torch's rule): changing x in place afterwards is no
+    error and leaves x's gradient as it was; with both sides wanted, it is the usual error."""
+    rng = np.random.default_rng(11)
+    a0, b0 = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    for side in ("a", "b"):
+        grads = []
+        for change_in_place in (False, True):
+            leaf = fibril.tensor(a0 if side == "a" else b0, requires_grad=True)
+            x = leaf * 1.0
+            out = x @ fibril.tensor(b0) if side == "a" else fibril.tensor(a0) @ x
+            if change_in_place:
+                x.add_(1.0)
+            out.sum().backward()
+            grads.append(leaf.grad.numpy())
+        np.testing.assert_array_equal(grads[1], grads[0])
+    a = fibril.tensor(a0, requires_grad=True) * 1.0
+    out = a @ fibril.tensor(b0, requires_grad=True)
+    a.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()  # b's gradient reads a
+
+
 def test_addmm_gradients():
     c, a, b = _rand((4,), np.float64), _rand((3, 5), np.float64, 1), _rand((5, 4), np.float64, 2)
     check_op(lambda c, a, b: fibril.addmm(c, a, b, beta=0.5, alpha=-2.0),

@@ -24,31 +24,38 @@ def _check_ndim(name, a, b, a_ndims, b_ndims):
 class Matmul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # Only what the wanted gradients read, as torch: x @ W with W constant keeps W, not x
+        # (an in-place change of x afterwards is then no error).
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.shapes = (a.shape, b.shape)
         return Tensor._wrap(_C.matmul(a._data, b._data))
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        if a.ndim == 1 and b.ndim == 1:
-            return (ew.mul(g, b) if ctx.needs_input_grad[0] else None,
-                    ew.mul(g, a) if ctx.needs_input_grad[1] else None)
+        a_shape, b_shape = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad
+        if len(a_shape) == 1 and len(b_shape) == 1:
+            return ew.mul(g, b) if need_a else None, ew.mul(g, a) if need_b else None
         # Work on matrices: a 1-D operand is a row (left) or a column (right) again.
-        a2 = index.unsqueeze(a, 0) if a.ndim == 1 else a
-        b2 = index.unsqueeze(b, -1) if b.ndim == 1 else b
-        g2 = index.unsqueeze(g, -2) if a.ndim == 1 else g
-        g2 = index.unsqueeze(g2, -1) if b.ndim == 1 else g2
+        a2_shape = (1, *a_shape) if len(a_shape) == 1 else tuple(a_shape)
+        b2_shape = (*b_shape, 1) if len(b_shape) == 1 else tuple(b_shape)
+        g2 = index.unsqueeze(g, -2) if len(a_shape) == 1 else g
+        g2 = index.unsqueeze(g2, -1) if len(b_shape) == 1 else g2
         ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = index.reshape(sum_to_shape(matmul(g2, b2.mT), a2.shape), a.shape)
-        if ctx.needs_input_grad[1]:
-            if b2.ndim == 2 and a2.ndim > 2:
+        if need_a:
+            b2 = index.unsqueeze(b, -1) if len(b_shape) == 1 else b
+            ga = index.reshape(sum_to_shape(matmul(g2, b2.mT), a2_shape), a_shape)
+        if need_b:
+            a2 = index.unsqueeze(a, 0) if len(a_shape) == 1 else a
+            if len(b2_shape) == 2 and len(a2_shape) > 2:
                 # Every batch entry shared b: one GEMM over all rows instead of a batch and a sum.
-                k, n = b2.shape
+                k, n = b2_shape
                 gb = matmul(index.reshape(a2, (-1, k)).mT, index.reshape(g2, (-1, n)))
             else:
-                gb = sum_to_shape(matmul(a2.mT, g2), b2.shape)
-            gb = index.reshape(gb, b.shape)
+                gb = sum_to_shape(matmul(a2.mT, g2), b2_shape)
+            gb = index.reshape(gb, b_shape)
         return ga, gb
 
 

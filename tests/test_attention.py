@@ -483,7 +483,8 @@ def test_cuda_16bit_head_views_broadcast_and_fallbacks(dtype):
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
-@pytest.mark.parametrize("d,mask_shape,kind,causal", [(64, (33, 70), "bool", False), (32, (2, 1, 33, 70), "additive", True),
+@pytest.mark.parametrize("d,mask_shape,kind,causal", [(64, (33, 70), "bool", False),
+                                                      (32, (2, 1, 33, 70), "additive", True),
                                                       (128, (70,), "bool", True), (72, (2, 3, 33, 1), "additive", False)])
 def test_cuda_16bit_masks_broadcast(dtype, d, mask_shape, kind, causal):
     q, k, v = (rounded(a, dtype) for a in qkv(2, 3, 33, 70, d, seed=66))

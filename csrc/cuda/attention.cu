@@ -54,27 +54,11 @@ namespace {
 constexpr int kThreads = 128;
 constexpr double kLog2e = 1.4426950408889634;
 
-struct Params {
-  const void* q;
-  const void* k;
-  const void* v;
-  const void* mask;
-  void* out;
-  void* lse;
-  const void* g;
+struct Params : AttentionCommon {
   const void* lse2;   // backward: lse in base 2, per (problem, query)
   const void* delta;  // backward: rowsum(dO o O)
   void* gq;
-  void* gk;
-  void* gv;
-  int64_t tq, tk, d, dv;
-  int64_t q_rs, k_rs, v_rs, mask_rs, mask_cs;
-  AttentionLead lead;
-  int mask_kind;  // 0 none, 1 boolean, 2 additive
-  bool causal, dropout, vec_q, vec_k, vec_v, vec_g;
-  double scale;   // softmax scale
-  uint64_t seed, offset, keep_below;  // dropout keeps a Philox word < keep_below
-  double keep_scale;
+  bool vec_q, vec_k, vec_v, vec_g;
 };
 
 template <typename T>
@@ -513,35 +497,8 @@ bool aligned16(const void* base, int64_t rs, int64_t cols, size_t item) {
 template <typename T>
 void run(int device, const cpu::AttentionArgs& a, const AttentionLead& lead) {
   Params p{};
-  p.q = a.q;
-  p.k = a.k;
-  p.v = a.v;
-  p.mask = a.mask;
-  p.out = a.out;
-  p.lse = a.lse;
-  p.g = a.g;
+  static_cast<AttentionCommon&>(p) = attention_common(a, lead);
   p.gq = a.gq;
-  p.gk = a.gk;
-  p.gv = a.gv;
-  p.tq = a.tq;
-  p.tk = a.tk;
-  p.d = a.d;
-  p.dv = a.dv;
-  p.q_rs = a.q_rs;
-  p.k_rs = a.k_rs;
-  p.v_rs = a.v_rs;
-  p.mask_rs = a.mask_rs;
-  p.mask_cs = a.mask_cs;
-  p.lead = lead;
-  p.mask_kind = a.mask_kind == cpu::AttentionMask::none ? 0 : a.mask_kind == cpu::AttentionMask::boolean ? 1 : 2;
-  p.causal = a.causal;
-  p.scale = a.scale;
-  p.dropout = a.dropout_p > 0;
-  p.seed = a.seed;
-  p.offset = a.offset;
-  const double threshold = (1.0 - a.dropout_p) * 4294967296.0;
-  p.keep_below = uint64_t(std::ceil(threshold));
-  p.keep_scale = a.dropout_p < 1 ? 1.0 / (1.0 - a.dropout_p) : 0.0;
   // Every problem's operand is 16-byte aligned when the base and the leading strides are.
   bool lead_ok[3] = {true, true, true};
   for (int d = 0; d < lead.ndim; ++d) {

@@ -64,29 +64,11 @@ namespace {
 constexpr int kWarps = 4, kThreads = 32 * kWarps;
 constexpr double kLog2e = 1.4426950408889634;
 
-struct TcParams {
-  const void* q;
-  const void* k;
-  const void* v;
-  void* out;
-  float* lse;
-  int64_t tq, tk, d, dv, q_rs, k_rs, v_rs;
-  AttentionLead lead;
-  bool causal, dropout;
-  float scale2;  // softmax scale * log2(e)
-  float scale;
-  const void* mask;  // kind 1: bool, 2: additive in E; element (i, j) at problem offset + i rs + j cs
-  int mask_kind;     // 0 none
-  int64_t mask_rs, mask_cs;
-  uint64_t seed, offset, keep_below;  // dropout keeps a Philox word < keep_below
-  float keep_scale;
-  // backward
-  const void* g;       // dO, (bh, tq, dv) contiguous
-  const float* lse2;   // lse log2(e), per (problem, query)
-  const float* delta;  // rowsum(dO o O)
-  float* gq;           // dQ accumulated in float32, (bh, tq, d)
-  void* gk;
-  void* gv;
+struct TcParams : AttentionCommon {
+  float scale2;        // softmax scale * log2(e)
+  const float* lse2;   // backward: lse log2(e), per (problem, query)
+  const float* delta;  // backward: rowsum(dO o O)
+  float* gq;           // backward: dQ accumulated in float32, (bh, tq, d)
 };
 
 // The score x (base-2 units) of query i, key j under the masks: -inf past the keys, above
@@ -107,7 +89,7 @@ __device__ __forceinline__ float masked(const TcParams& p, float x, int64_t i, i
 // Dropout's factor for element (b, i, j): 1 / (1 - p) where kept, else 0.
 template <int = 0>  // a template: unreferenced before sm_80 (empty kernels) without a warning
 __device__ __forceinline__ float dropout_factor(const TcParams& p, int64_t b, int64_t i, int64_t j) {
-  return dropout_keeps(p.seed, p.offset, p.keep_below, p.tq, p.tk, b, i, j) ? p.keep_scale : 0.0f;
+  return dropout_keeps(p.seed, p.offset, p.keep_below, p.tq, p.tk, b, i, j) ? float(p.keep_scale) : 0.0f;
 }
 
 // kD: the padded head dim; kMT: m16 tiles of queries per warp; BK: keys per tile.
@@ -258,10 +240,9 @@ __global__ void __launch_bounds__(kThreads) attention_tc_forward(TcParams p) {
       for (int nt = 0; nt < kKT; ++nt)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
+          const int64_t i = q0 + wrow + mt * 16 + g + (e >> 1) * 8, j = k0 + nt * 8 + 2 * t + (e & 1);
           const float x = s[mt][nt][e] * p.scale2;
-          s[mt][nt][e] = edge ? masked<E, kExtras>(p, x, q0 + wrow + mt * 16 + g + (e >> 1) * 8, k0 + nt * 8 + 2 * t + (e & 1),
-                                          off[3])
-                              : x;
+          s[mt][nt][e] = edge ? masked<E, kExtras>(p, x, i, j, off[3]) : x;
         }
     // Online softmax per row (mt, h): the maximum over the quad's lanes.
 #pragma unroll
@@ -352,7 +333,8 @@ __global__ void __launch_bounds__(kThreads) attention_tc_forward(TcParams p) {
         if (col < p.dv)
           *reinterpret_cast<uint32_t*>(row + col) = pack2<E>(o[mt][dt][2 * h] * inv, o[mt][dt][2 * h + 1] * inv);
       }
-      if (t == 0) p.lse[b * p.tq + i] = sum > 0.0f ? (m[mt][h] + m_log2(sum)) / float(kLog2e) : kInf;
+      if (t == 0)
+        static_cast<float*>(p.lse)[b * p.tq + i] = sum > 0.0f ? (m[mt][h] + m_log2(sum)) / float(kLog2e) : kInf;
     }
 #endif
 }
@@ -378,7 +360,33 @@ __global__ void __launch_bounds__(kThreads) attention_tc_delta(TcParams p, int64
     for (int w = 16; w >= 1; w /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, w);
     if (lane == 0) {
       delta[r] = sum;
-      lse2[r] = p.lse[r] * float(kLog2e);
+      lse2[r] = static_cast<const float*>(p.lse)[r] * float(kLog2e);
+    }
+  }
+}
+
+// acc (16 x 8 N, zeroed here) = A B^T over the first `depth` columns (rounded up to 16; at most
+// kD): A's 16 rows at a, B's 8 N rows at b, both of row pitch P in shared memory, fragments by
+// ldmatrix (a_lane, b_lane: this lane's row offsets, as in the kernels).
+template <typename E, int kD, int P, int N>
+__device__ __forceinline__ void rows_times_rows(float (&acc)[N][4], const E* a, const E* b, int64_t depth, int a_lane,
+                                                int b_lane) {
+#pragma unroll
+  for (int nt = 0; nt < N; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) acc[nt][e] = 0.0f;
+#pragma unroll
+  for (int kk = 0; kk < kD; kk += 16) {
+    if (kk >= depth) break;  // zero padding beyond the head dim
+    uint32_t fa[4];
+    ldmatrix_x4<false>(fa, a + kk + a_lane);
+#pragma unroll
+    for (int nt = 0; nt < N; nt += 2) {
+      uint32_t r[4];
+      ldmatrix_x4<false>(r, b + nt * 8 * P + kk + b_lane);
+      const uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+      mma_tc<E>(acc[nt], fa, b0);
+      mma_tc<E>(acc[nt + 1], fa, b1);
     }
   }
 }
@@ -428,6 +436,7 @@ __global__ void __launch_bounds__(kThreads) attention_tc_backward(TcParams p) {
   const E* go = static_cast<const E*>(p.g) + b * p.tq * p.dv;
   const float* lse2 = p.lse2 + b * p.tq;
   const float* delta = p.delta + b * p.tq;
+  const float scale = float(p.scale);
   const int64_t q_first = p.causal ? k0 / BQ * BQ : 0;  // causal: queries before the block's keys see none
   const int64_t tiles = q_first < p.tq ? (p.tq - q_first + BQ - 1) / BQ : 0;
 
@@ -469,40 +478,8 @@ __global__ void __launch_bounds__(kThreads) attention_tc_backward(TcParams p) {
 
     // S^T and dP^T, this warp's 16 keys x BQ queries.
     float s[kQT][4], dp[kQT][4];
-#pragma unroll
-    for (int nt = 0; nt < kQT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < kD; kk += 16) {
-      if (kk < p.d) {
-        uint32_t a[4];
-        ldmatrix_x4<false>(a, ks + wk * P + kk + a_lane);
-#pragma unroll
-        for (int nt = 0; nt < kQT; nt += 2) {
-          uint32_t r[4];
-          ldmatrix_x4<false>(r, qt + nt * 8 * P + kk + b_lane);
-          const uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-          mma_tc<E>(s[nt], a, b0);
-          mma_tc<E>(s[nt + 1], a, b1);
-        }
-      }
-    }
-#pragma unroll
-    for (int kk = 0; kk < kD; kk += 16) {
-      if (kk < p.dv) {
-        uint32_t a[4];
-        ldmatrix_x4<false>(a, vs + wk * P + kk + a_lane);
-#pragma unroll
-        for (int nt = 0; nt < kQT; nt += 2) {
-          uint32_t r[4];
-          ldmatrix_x4<false>(r, gt + nt * 8 * P + kk + b_lane);
-          const uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-          mma_tc<E>(dp[nt], a, b0);
-          mma_tc<E>(dp[nt + 1], a, b1);
-        }
-      }
-    }
+    rows_times_rows<E, kD, P>(s, ks + wk * P, qt, p.d, a_lane, b_lane);
+    rows_times_rows<E, kD, P>(dp, vs + wk * P, gt, p.dv, a_lane, b_lane);
     // P^T into s, dS^T into dp. Element e of tile nt: key wk + g + 8 (e / 2), query 8 nt + 2 t + e % 2.
     // With dropout, dV takes the kept P^T and dS^T = P^T o (z dP^T - delta) scale (z the factor).
     const bool edge = (kExtras && p.mask_kind != 0) || k0 + BK > p.tk || (p.causal && q0 < k0 + BK - 1);
@@ -517,7 +494,7 @@ __global__ void __launch_bounds__(kThreads) attention_tc_backward(TcParams p) {
         const float pr = exp2_fast(x - ls[qi]);
         const float z = kExtras && p.dropout && i < p.tq && j < p.tk ? dropout_factor(p, b, i, j) : 1.0f;
         s[nt][e] = pr * z;
-        dp[nt][e] = pr * (dp[nt][e] * z - dl[qi]) * p.scale;
+        dp[nt][e] = pr * (dp[nt][e] * z - dl[qi]) * scale;
       }
     // dV += P^T dO, dK += dS^T Q: 16 queries per step.
 #pragma unroll
@@ -668,35 +645,9 @@ void run_backward(int device, const cpu::AttentionArgs& a, TcParams& p) {
 template <typename E>
 void run(int device, const cpu::AttentionArgs& a, const AttentionLead& lead) {
   TcParams p{};
-  p.q = a.q;
-  p.k = a.k;
-  p.v = a.v;
-  p.out = a.out;
-  p.lse = reinterpret_cast<float*>(a.lse);
-  p.tq = a.tq;
-  p.tk = a.tk;
-  p.d = a.d;
-  p.dv = a.dv;
-  p.q_rs = a.q_rs;
-  p.k_rs = a.k_rs;
-  p.v_rs = a.v_rs;
-  p.lead = lead;
-  p.causal = a.causal;
+  static_cast<AttentionCommon&>(p) = attention_common(a, lead);
   p.scale2 = float(a.scale * kLog2e);
-  p.scale = float(a.scale);
-  p.mask = a.mask;
-  p.mask_kind = a.mask_kind == cpu::AttentionMask::none ? 0 : a.mask_kind == cpu::AttentionMask::boolean ? 1 : 2;
-  p.mask_rs = a.mask_rs;
-  p.mask_cs = a.mask_cs;
-  p.dropout = a.dropout_p > 0;
-  p.seed = a.seed;
-  p.offset = a.offset;
-  p.keep_below = uint64_t(std::ceil((1.0 - a.dropout_p) * 4294967296.0));
-  p.keep_scale = a.dropout_p < 1 ? float(1.0 / (1.0 - a.dropout_p)) : 0.0f;
   if (a.g) {
-    p.g = a.g;
-    p.gk = a.gk;
-    p.gv = a.gv;
     run_backward<E>(device, a, p);
     return;
   }

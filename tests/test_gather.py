@@ -448,6 +448,31 @@ def test_bad_setitem_writes_nothing():
     np.testing.assert_array_equal(x.numpy(), np.arange(6.0))
 
 
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "int64", "bool", "float16", "bfloat16", "float32", "float64"])
+def test_numbers_out_of_the_dtypes_range_raise_as_torch(dtype):
+    """Advanced setitem and masked_fill(_) refuse a number the dtype cannot hold as torch does
+    (and only then; torch's setitem casts a number to float16 or bfloat16 unchecked)."""
+    values = [256, -256, -255, 2**31, 3.7, -0.5, float("nan"), float("inf"), 1e20, 65520.0, 3.4e38, 1e39]
+
+    def ops(m):
+        x, mask = lambda: m.zeros(2, dtype=getattr(m, dtype)), m.tensor([True, False])
+        return [lambda v: x().__setitem__(m.tensor([0]), v), lambda v: x().__setitem__(mask, v),
+                lambda v: x().masked_fill(mask, v), lambda v: x().masked_fill_(mask, v)]
+
+    def raises(op, value):
+        try:
+            op(value)
+        except RuntimeError as e:
+            assert "without overflow" in str(e)
+            return True
+        return False
+
+    for value in values:
+        want = [raises(op, value) for op in ops(torch)]
+        assert [raises(op, value) for op in ops(fibril)] == want, value
+
+
 # ------------------------------------------------------------------------------ determinism
 @pytest.mark.parametrize("op", ["scatter_add", "index_add"])
 def test_accumulation_independent_of_threads(op):

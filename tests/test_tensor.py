@@ -247,6 +247,104 @@ def test_bad_indices(index, exc):
         fibril.zeros(3, 4)[index]
 
 
+@needs_torch
+@pytest.mark.parametrize("make", [lambda m: m.tensor(1), lambda m: m.tensor(-1, dtype=m.int32),
+                                  lambda m: np.array(1), lambda m: torch.tensor(1)],
+                         ids=["int64", "int32", "numpy", "torch"])
+def test_0d_integer_index_is_an_int(make):
+    """A 0-d integer tensor or array indexes as an int does (torch): a select, so a view, whose
+    dim does not join the advanced indices' ones."""
+    a = np.arange(120.0).reshape(2, 3, 4, 5)
+    x, t = fibril.tensor(a), torch.tensor(a)
+    assert tuple(x[:, make(fibril), :, [0, 1]].shape) == tuple(t[:, make(torch), :, [0, 1]].shape)
+    x[make(fibril)].fill_(-1.0)
+    t[make(torch)].fill_(-1.0)
+    x[make(fibril), 0] = -2.0
+    t[make(torch), 0] = -2.0
+    np.testing.assert_array_equal(x.numpy(), t.numpy())
+
+
+@needs_torch
+def test_0d_bool_and_uint8_indices_stay_masks_and_torch_tensors_index():
+    x, t = fibril.zeros(2, 3), torch.zeros(2, 3)
+    for value, dtype in [(True, "bool"), (False, "bool"), (1, "uint8"), (0, "uint8")]:
+        got = x[fibril.tensor(value, dtype=getattr(fibril, dtype))]
+        assert tuple(got.shape) == tuple(t[torch.tensor(value, dtype=getattr(torch, dtype))].shape)
+    assert tuple(x[torch.tensor([1, 0])].shape) == (2, 3)
+
+
+@pytest.mark.parametrize("lib", ["fibril", pytest.param("torch", marks=needs_torch)])
+@pytest.mark.parametrize("index", [Ellipsis, ()], ids=["ellipsis", "empty"])
+def test_ellipsis_and_empty_index_give_a_new_view(lib, index):
+    m = fibril if lib == "fibril" else torch
+    x = m.ones(2, 3)
+    v = x[index]
+    assert v is not x and v.data_ptr() == x.data_ptr()
+    v.unsqueeze_(0).fill_(2.0)
+    assert tuple(x.shape) == (2, 3) and x.tolist() == [[2.0] * 3] * 2
+    w = m.ones(2, requires_grad=True)
+    y = w[index]
+    assert not y.is_leaf and y.grad_fn is not None
+    (y * 3).sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("lib", ["fibril", pytest.param("torch", marks=needs_torch)])
+def test_unflatten_infers_minus_one_from_the_split_dim(lib):
+    m = fibril if lib == "fibril" else torch
+    assert tuple(m.zeros(3, 0, 4).unflatten(-1, (2, -1)).shape) == (3, 0, 2, 2)
+    assert tuple(m.zeros(3, 0).unflatten(1, (-1, 2)).shape) == (3, 0, 2)
+    assert tuple(m.zeros(2, 6).unflatten(1, (-1, 3)).shape) == (2, 2, 3)
+    for sizes in [(2, 3), (0, -1), (-1, -1), ()]:
+        with pytest.raises(ValueError if lib == "fibril" else RuntimeError):
+            m.zeros(3, 0, 4).unflatten(-1, sizes)
+
+
+@needs_torch
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")  # torch's, for the strings
+@pytest.mark.parametrize("index", [np.float64(1.0), np.float32(1.0), np.bool_(True), np.datetime64(1, "D"), 1.0,
+                                   (0, np.float32(1.0)), "a", np.str_("a")],
+                         ids=["f64", "f32", "bool_", "datetime64", "float", "tuple", "str", "np_str"])
+def test_non_integer_scalar_indices_raise_as_torch(index):
+    with pytest.raises(Exception) as want:
+        torch.zeros(2, 3)[index]
+    for write in (False, True):
+        x = fibril.zeros(2, 3)
+        with pytest.raises(want.type, match="only integers, slices" if want.type is IndexError else "index"):
+            if write:
+                x[index] = 1.0
+            else:
+                x[index]
+
+
+OVERFLOW_VALUES = [255, 256, -255, -256, 2**31, -2**31 - 1, 2**63 - 1, 3.7, 255.9, -0.5, float("nan"), float("inf"),
+                   1e20, 65504.0, 65520.0, 70000, 3.3896e38, 3.4e38, 3.4028235e38, 1e300]
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "int64", "bool", "float16", "bfloat16", "float32", "float64"])
+def test_numbers_out_of_the_dtypes_range_raise_as_torch(dtype):
+    """full, full_like, fill_ and x[i] = number refuse a number the dtype cannot hold as torch
+    does (and only then): ints beyond an int dtype, NaN, infinities and big floats into one,
+    floats beyond a float dtype's max."""
+    def ops(m):
+        d = getattr(m, dtype)
+        return [lambda v: m.full((2,), v, dtype=d), lambda v: m.full_like(m.zeros(2, dtype=d), v),
+                lambda v: m.zeros(2, dtype=d).fill_(v), lambda v: m.zeros(2, dtype=d).__setitem__(0, v)]
+
+    def raises(op, value):
+        try:
+            op(value)
+        except RuntimeError as e:
+            assert "without overflow" in str(e)
+            return True
+        return False
+
+    for value in OVERFLOW_VALUES:
+        want = [raises(op, value) for op in ops(torch)]
+        assert [raises(op, value) for op in ops(fibril)] == want, value
+
+
 def test_deepcopy_leaves_parameters_and_modules():
     import copy
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _C, _interop
 from .tensor import Tensor
+from .typeinfo import finfo, iinfo
 
 _NUMPY_DTYPES = {"float32", "float64", "float16", "int64", "int32", "uint8", "bool"}
 
@@ -117,12 +118,34 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
     return _finish(array, None, None, requires_grad)
 
 
+def check_fits(value, dtype):
+    """Raises, as torch, when the Python number `value` is out of dtype's range: NaN and the
+    infinities are out of every integer dtype's, a float dtype holds them; bool holds anything."""
+    if dtype == _C.bool or not isinstance(value, numbers.Real):
+        return
+    if dtype.is_floating_point and not isinstance(value, numbers.Integral) and not math.isfinite(value):
+        return
+    low, high = _limits(dtype)
+    if dtype == _C.uint8 and isinstance(value, numbers.Integral):  # torch lets an int down to -max wrap into it
+        low = -high
+    if not low <= value <= high:
+        raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+
+
+@functools.lru_cache(maxsize=None)
+def _limits(dtype):
+    info = finfo(dtype) if dtype.is_floating_point else iinfo(dtype)
+    return info.min, info.max
+
+
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """dtype defaults from the fill value: bool -> bool, int -> int64, float -> float32."""
     if dtype is None:
         dtype = (_C.bool if isinstance(fill_value, (bool, np.bool_)) else
                  _C.int64 if isinstance(fill_value, numbers.Integral) else _C.float32)
-    array = _C.Array.full(tuple(size), fill_value, _dtype(dtype), _device(device or "cpu"))
+    dtype = _dtype(dtype)
+    check_fits(fill_value, dtype)
+    array = _C.Array.full(tuple(size), fill_value, dtype, _device(device or "cpu"))
     return _finish(array, None, None, requires_grad)
 
 

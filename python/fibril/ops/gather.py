@@ -152,8 +152,9 @@ def masked_fill(x, mask, value):
     if np.broadcast_shapes(tuple(x.shape), tuple(mask.shape)) != tuple(x.shape):
         raise ValueError(f"masked_fill: mask of shape {list(mask.shape)} does not broadcast to {list(x.shape)}")
     if not isinstance(value, Tensor):
-        from ..creation import tensor
+        from ..creation import check_fits, tensor
 
+        check_fits(value, x.dtype)
         value = tensor(value, dtype=x.dtype)
     elif value.ndim != 0:
         raise ValueError(f"masked_fill only supports a 0-dimensional value tensor, got {value.ndim} dims")
@@ -213,17 +214,13 @@ def triu(x, diagonal=0):
 
 
 # ------------------------------------------------------------------------------ advanced indexing
-def _is_advanced(item):
-    return isinstance(item, (Tensor, list, np.ndarray)) and not isinstance(item, bool)
-
-
 def _plan(x, index):
     """Splits an index into the basic part (tensors replaced by full slices) and the
     advanced tensors with the dims they index in the result of the basic part. Bool masks
     become one int64 tensor per dim they cover; ints stay basic (select), as in PyTorch."""
-    items = index if isinstance(index, tuple) else (index,)
     # Index tensors go to x's device (PyTorch accepts CPU indices for a CUDA tensor).
-    items = [_on(_as_index(i, x.device), x.device) if _is_advanced(i) or isinstance(i, bool) else i for i in items]
+    items = [_on(_as_index(i, x.device), x.device) if view_ops.is_advanced(i) else i
+             for i in view_ops.index_items(index)]
     consumed = sum(i.ndim if isinstance(i, Tensor) and i.dtype in (_C.bool, _C.uint8) else
                    0 if i is None or i is Ellipsis else 1 for i in items)
     if consumed > x.ndim:
@@ -233,7 +230,8 @@ def _plan(x, index):
         if item is Ellipsis:
             basic.extend([slice(None)] * (x.ndim - consumed))
             dim += x.ndim - consumed
-        elif isinstance(item, Tensor) and item.dtype == _C.bool and item.ndim == 0:  # x[True]: a new dim of 1 or 0
+        elif isinstance(item, Tensor) and item.dtype in (_C.bool, _C.uint8) and item.ndim == 0:
+            # x[True]: a new dim of 1 or 0
             basic.append(None)
             advanced.append((dim, Tensor._wrap(_C.nonzero(item._data.reshape(1)))[:, 0]))
             dim += 1
@@ -365,6 +363,10 @@ def _source(value, like, ndim):
     """value as a tensor of like's dtype, without the leading size-1 dims beyond ndim (torch
     drops them)."""
     if not isinstance(value, Tensor):
+        from ..creation import check_fits
+
+        if like.dtype not in (_C.float16, _C.bfloat16):  # torch casts a number to these unchecked
+            check_fits(value, like.dtype)
         return Tensor._wrap(_C.Array.full((), value, like.dtype, like.device))
     while value.ndim > ndim and value.shape[0] == 1:
         value = view_ops.squeeze(value, 0)

@@ -2,6 +2,7 @@
 indexing with ints, slices, None and Ellipsis, and in-place changes under autograd (of
 views too: CopySlices). Each Function's backward sits beside its forward."""
 
+import math
 import numbers
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from .. import _C
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..tensor import Tensor, _View, _wrap_dim
+from ..tensor import Tensor, _View, _host_values, _wrap_dim
 
 
 def _view_of(x, array):
@@ -129,6 +130,18 @@ class Select(Function):
         return embed(g._data, ctx.in_shape, lambda a: a.select(*ctx.args)), None, None
 
 
+class Alias(Function):
+    """A new view of all of x (x[...], x[()]): in-place view ops on it leave x as it is."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return _view_of(x, x._data.as_strided(x._data.shape, x._data.strides))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
 class Contiguous(Function):
     @staticmethod
     def forward(ctx, x):
@@ -214,7 +227,22 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 def unflatten(x, dim, sizes):
     d = _wrap_dim(dim, x.ndim)
-    return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
+    return reshape(x, x.shape[:d] + _split_sizes(tuple(sizes), x.shape[d], d) + x.shape[d + 1:])
+
+
+def _split_sizes(sizes, size, d):
+    """unflatten's sizes for dim d of `size`, a -1 among them inferred from that dim alone (as
+    torch; reshape infers it from all the elements, which tell nothing when there are none)."""
+    if not sizes:
+        raise ValueError("unflatten: sizes must be non-empty")
+    known = math.prod(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if sizes.count(-1) > 1 or known == 0:
+            raise ValueError(f"unflatten: cannot infer the -1 in sizes {list(sizes)} for dim {d} of size {size}")
+        sizes = tuple(size // known if s == -1 else s for s in sizes)
+    if math.prod(sizes) != size:
+        raise ValueError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of dim {d} ({size})")
+    return sizes
 
 
 def narrow(x, dim, start, length):
@@ -278,14 +306,54 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def getitem(x, index):
-    """Basic indexing: ints, slices (positive steps), None and Ellipsis, as views."""
+_BASIC_ITEM_TYPES = frozenset((int, slice, type(None), type(Ellipsis)))
+
+
+def index_items(index):
+    """The items of an index, checked, 0-d integer tensors and arrays as the ints they hold:
+    torch indexes with those as with ints (a select, a view). 0-d bool and uint8 ones stay masks."""
     items = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(i, (Tensor, list, bool)) or hasattr(i, "__array__") and not isinstance(i, numbers.Integral)
-           for i in items):
+    if all(type(i) in _BASIC_ITEM_TYPES for i in items):  # the usual index: nothing to convert or check
+        return items
+    items = tuple(_as_int(i) for i in items)
+    for item in items:
+        if not (item is None or item is Ellipsis or isinstance(item, (slice, numbers.Integral)) or is_advanced(item)):
+            raise invalid_index(item)
+    return items
+
+
+def _as_int(item):
+    if getattr(item, "ndim", None) != 0:
+        return item
+    values = _host_values(item._data) if isinstance(item, Tensor) else np.asarray(item)
+    return int(values) if values.dtype.kind in "iu" and values.dtype != np.uint8 else item
+
+
+def is_advanced(item):
+    """Whether an index item takes advanced indexing: tensors (fibril's or others', such as
+    numpy arrays), lists and bools. Numpy scalars are numbers, not arrays."""
+    return isinstance(item, (Tensor, list, bool)) or hasattr(item, "__array__") and not isinstance(item, np.generic)
+
+
+def invalid_index(item):
+    """torch's error for an index item of no valid type (a string is a sequence to torch,
+    which fails to make a tensor of it)."""
+    kind = type(item)
+    got = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    if isinstance(item, str):
+        return TypeError(f"a string is not a valid index (got {got})")
+    return IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+                      f"indices (got {got})")
+
+
+def getitem(x, index):
+    """Basic indexing: ints, slices (positive steps), None and Ellipsis, as views (x[...] and
+    x[()] too: a new one, as torch)."""
+    items = index_items(index)
+    if any(is_advanced(i) for i in items):
         from .gather import getitem as advanced_getitem
 
-        return advanced_getitem(x, index)
+        return advanced_getitem(x, items)
     consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
     if consumed > x.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
@@ -306,11 +374,9 @@ def getitem(x, index):
             stop = out.shape[dim] if item.stop is None else item.stop
             out = Slice.apply(out, dim, start, stop, step)
             dim += 1
-        elif isinstance(item, numbers.Integral) and not isinstance(item, bool):
-            out = Select.apply(out, dim, int(item))
         else:
-            raise TypeError(f"only integers, slices, None and Ellipsis are valid indices, got {type(item).__name__}")
-    return out
+            out = Select.apply(out, dim, int(item))
+    return Alias.apply(x) if out is x else out
 
 
 def _attach():
@@ -499,6 +565,9 @@ def fill_(x, value):
         if value.ndim:
             raise ValueError(f"fill_ only supports a 0-dimensional value tensor, got shape {list(value.shape)}")
         return copy_(x, value)
+    from ..creation import check_fits
+
+    check_fits(value, x.dtype)
     return write_inplace(x, lambda a: a.fill_(value))
 
 

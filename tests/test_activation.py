@@ -112,6 +112,18 @@ def test_activation_passes_nan_and_inf_as_torch(name):
     np.testing.assert_array_equal(got, want)
 
 
+@needs_torch
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_hardshrink_and_threshold_keep_nan_as_torch(dtype):
+    a = [np.nan, -0.7, -0.5, 0.2, 0.5, 1.0]
+    x, t = fibril.tensor(a, dtype=getattr(fibril, dtype)), torch.tensor(a, dtype=getattr(torch, dtype))
+    pairs = [(F.hardshrink(x), TF.hardshrink(t)), (F.threshold(x, 0.5, -7.0), TF.threshold(t, 0.5, -7.0)),
+             (fibril.nn.Hardshrink(0.6)(x), torch.nn.Hardshrink(0.6)(t)),
+             (fibril.nn.Threshold(0.1, 2.0)(x), torch.nn.Threshold(0.1, 2.0)(t))]
+    for got, want in pairs:
+        np.testing.assert_array_equal(got.float().numpy(), want.float().numpy())
+
+
 def test_prelu():
     check_op(lambda x, w: F.prelu(x, w), lambda x, w: TF.prelu(x, w),
              [make_inputs([(2, 3, 4)], transform=away_from_kinks)[0], np.array([0.1, -0.3, 0.25])], atol=1e-12)

@@ -81,7 +81,7 @@ def glu(input, dim=-1):
 
 
 def hardshrink(input, lambd=0.5):
-    return _ew.where(input.abs() > lambd, input, 0.0)
+    return _ew.where(input.abs() <= lambd, 0.0, input)  # NaN fails the test: kept, as torch
 
 
 def softshrink(input, lambd=0.5):
@@ -95,7 +95,7 @@ def tanhshrink(input):
 
 
 def threshold(input, threshold, value, inplace=False):
-    out = _ew.where(input > threshold, input, float(value))
+    out = _ew.where(input <= threshold, float(value), input)  # NaN fails the test: kept, as torch
     return input.copy_(out) if inplace else out
 
 

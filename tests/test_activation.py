@@ -224,6 +224,52 @@ def test_cuda_activation_forward_backward(name, dtype):
         np.testing.assert_allclose(y_cuda[1:], ref(a[1:].astype(np.float64)), rtol=rtol, atol=atol)
 
 
+INPLACE_MODULES = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "SiLU", "Mish", "Hardtanh", "Hardsigmoid",
+                   "Hardswish", "Threshold"]
+
+
+@pytest.mark.parametrize("name", INPLACE_MODULES)
+def test_inplace_activations_under_autograd(name):
+    """inplace=True after an op whose output is not saved (conv -> batch norm -> ReLU(inplace=True),
+    as torchvision's ResNets): the result is the input tensor, with the gradient of the
+    out-of-place form. The backward used to fail (the activation had saved the input it then
+    overwrote)."""
+    args = (0.1, 2.0) if name == "Threshold" else ()
+    rng = np.random.default_rng(3)
+    a = rng.uniform(-3, 3, (4, 5))
+    grads = []
+    for inplace in (False, True):
+        x = fibril.tensor(a, requires_grad=True)
+        h = x * 2.0
+        module = getattr(fibril.nn, name)(*args, inplace=inplace)
+        y = module(h)
+        assert (y is h) == inplace
+        (y * fibril.tensor(a)).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_inplace_functional_forms_and_relu_keeps_its_output():
+    x = fibril.tensor(np.linspace(-2, 2, 9), requires_grad=True)
+    for fn in (lambda t: F.relu(t, inplace=True), lambda t: F.leaky_relu(t, 0.2, inplace=True),
+               lambda t: F.elu(t, inplace=True), lambda t: F.dropout(t, 0.5, inplace=True),
+               lambda t: F.hardtanh(t, inplace=True), lambda t: F.rrelu(t, training=True, inplace=True)):
+        h = x * 1.0
+        assert fn(h) is h
+        h.sum().backward()
+    with fibril.no_grad():
+        h = fibril.tensor([-1.0, 2.0])
+        assert F.relu(h, inplace=True) is h and h.tolist() == [0.0, 2.0]
+    h = x * 1.0
+    y = F.relu(h)
+    h.add_(1.0)  # relu's backward reads its output, as torch: no version error
+    y.sum().backward()
+    y = F.relu(x * 1.0)
+    y.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
 @pytest.mark.cuda
 def test_cuda_activation_layouts():
     """Strided, misaligned (offset view), odd-sized and empty inputs."""

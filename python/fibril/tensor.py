@@ -383,9 +383,8 @@ class Tensor:
 
     def relu_(self):
         from .ops.activation import relu
-        from .ops.index import apply_inplace
 
-        return apply_inplace(self, relu, lambda a: a.copy_(relu(Tensor._wrap(a))._data))
+        return relu(self, inplace=True)
 
     def ravel(self):
         return self.reshape(-1)

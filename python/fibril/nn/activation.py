@@ -6,6 +6,7 @@ from .. import creation
 from . import functional as F
 from ..ops import activation as A
 from ..ops import softmax as S
+from ..ops.index import inplace_result
 from .module import Module
 from .parameter import Parameter
 
@@ -32,8 +33,9 @@ class _Activation(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        out = type(self)._fn(x, **{name: getattr(self, name) for name, _ in self._options})
-        return x.copy_(out) if self.inplace else out
+        options = {name: getattr(self, name) for name, _ in self._options}
+        fn = type(self)._fn
+        return inplace_result(x, lambda t: fn(t, **options)) if self.inplace else fn(x, **options)
 
     def extra_repr(self):
         parts = [f"{name}={getattr(self, name)!r}" for name, _ in self._options]

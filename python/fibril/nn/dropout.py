@@ -20,7 +20,7 @@ class _DropoutNd(Module):
 
 class Dropout(_DropoutNd):
     def forward(self, x):
-        return dropout(x, self.p, self.training)
+        return dropout(x, self.p, self.training, self.inplace)
 
 
 class _ChannelDropout(_DropoutNd):

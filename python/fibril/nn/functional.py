@@ -32,7 +32,7 @@ from .normalization import instance_norm
 from .sparse import embedding, embedding_bag
 from .. import creation as _creation
 from ..ops import elementwise as _ew
-from ..ops.index import broadcast_tensors as _broadcast_tensors
+from ..ops.index import broadcast_tensors as _broadcast_tensors, inplace_result as _inplace_result
 from ..ops.join import chunk as _chunk
 from ..ops.reduce import norm as _norm, sum as _sum
 from ..random import bernoulli_ as _bernoulli_, exponential_ as _exponential_, rand_like as _rand_like
@@ -94,20 +94,27 @@ def tanhshrink(input):
     return input - tanh(input)
 
 
+def _result(input, fn, inplace):
+    """fn(input), or with inplace written into input (torch's inplace=True)."""
+    return _inplace_result(input, fn) if inplace else fn(input)
+
+
 def threshold(input, threshold, value, inplace=False):
-    out = _ew.where(input <= threshold, float(value), input)  # NaN fails the test: kept, as torch
-    return input.copy_(out) if inplace else out
+    # NaN fails the test: kept, as torch
+    return _result(input, lambda x: _ew.where(x <= threshold, float(value), x), inplace)
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky ReLU whose negative slope is drawn from U(lower, upper) per element in training,
     and is (lower + upper) / 2 otherwise."""
     if not training:
-        out = leaky_relu(input, (lower + upper) / 2)
-    else:
-        slope = _rand_like(input) * (upper - lower) + lower
-        out = _ew.where(input >= 0, input, input * slope)
-    return input.copy_(out) if inplace else out
+        return leaky_relu(input, (lower + upper) / 2, inplace=inplace)
+
+    def drawn(x):
+        slope = _rand_like(x) * (upper - lower) + lower
+        return _ew.where(x >= 0, x, x * slope)
+
+    return _result(input, drawn, inplace)
 
 
 # ------------------------------------------------------------------------------ dropout
@@ -131,13 +138,11 @@ def _channel_dropout(input, p, training, spatial, op):
 
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
-    out = _channel_dropout(input, p, training, 1, "dropout1d")
-    return input.copy_(out) if inplace and out is not input else out
+    return _result(input, lambda x: _channel_dropout(x, p, training, 1, "dropout1d"), inplace and training and p > 0)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
-    out = _channel_dropout(input, p, training, 2, "dropout2d")
-    return input.copy_(out) if inplace and out is not input else out
+    return _result(input, lambda x: _channel_dropout(x, p, training, 2, "dropout2d"), inplace and training and p > 0)
 
 
 _SELU_NEG = 1.7580993408473766  # selu's scale * alpha: -this is selu's limit at -inf
@@ -150,12 +155,14 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     if not training or p == 0 or input.numel() == 0:
         return input
     if p == 1:
-        out = input * _creation.zeros((), dtype=input.dtype, device=input.device)
-    else:
-        keep = _bernoulli_(_creation.empty_like(input), 1 - p)
+        return _result(input, lambda x: x * _creation.zeros((), dtype=x.dtype, device=x.device), inplace)
+
+    def dropped(x):
+        keep = _bernoulli_(_creation.empty_like(x), 1 - p)
         a = ((_SELU_NEG ** 2 * p + 1) * (1 - p)) ** -0.5
-        out = input * (keep * a) + (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
-    return input.copy_(out) if inplace else out
+        return x * (keep * a) + (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
+
+    return _result(input, dropped, inplace)
 
 
 # ------------------------------------------------------------------------------ distances

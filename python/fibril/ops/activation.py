@@ -1,5 +1,5 @@
 """Activation family: each forward and each backward is one fused _C kernel pass (the backward
-reads the saved input and the output gradient). prelu, whose weight takes a gradient, is
+reads the saved input, relu's the saved output, and the output gradient). prelu, whose weight takes a gradient, is
 composed from elementwise ops."""
 
 from .. import _C
@@ -16,9 +16,13 @@ SELU_SCALE = 1.0507009873554804934193349852946
 class Activation(Function):
     @staticmethod
     def forward(ctx, x, kind, a, b, c):
-        ctx.save_for_backward(x)
+        out = Tensor._wrap(_C.activation(kind, x._data, a, b, c))
+        # relu's backward reads where the output (so the input) is positive: it keeps the output,
+        # as torch, so a later in-place change of the input is no error. An alias of it (same
+        # values and version counter, no history), so the output and its node form no cycle.
+        ctx.save_for_backward(Tensor._wrap(out._data, out._version) if kind == K.relu else x)
         ctx.args = (kind, a, b, c)
-        return Tensor._wrap(_C.activation(kind, x._data, a, b, c))
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -27,34 +31,38 @@ class Activation(Function):
         return Tensor._wrap(_C.activation_backward(kind, x._data, g._data, a, b, c)), None, None, None, None
 
 
-def _act(x, kind, a=0.0, b=0.0, c=0.0):
-    return Activation.apply(x, kind, float(a), float(b), float(c))
+def _act(x, kind, a=0.0, b=0.0, c=0.0, inplace=False):
+    """The activation of x; inplace: written into x (torch's inplace=True)."""
+    a, b, c = float(a), float(b), float(c)
+    if inplace:
+        return index.inplace_result(x, lambda t: Activation.apply(t, kind, a, b, c))
+    return Activation.apply(x, kind, a, b, c)
 
 
-def relu(input):
-    return _act(input, K.relu)
+def relu(input, inplace=False):
+    return _act(input, K.relu, inplace=inplace)
 
 
-def relu6(input):
-    return _act(input, K.hardtanh, 0.0, 6.0)
+def relu6(input, inplace=False):
+    return _act(input, K.hardtanh, 0.0, 6.0, inplace=inplace)
 
 
-def leaky_relu(input, negative_slope=0.01):
-    return _act(input, K.leaky_relu, negative_slope)
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _act(input, K.leaky_relu, negative_slope, inplace=inplace)
 
 
-def elu(input, alpha=1.0):
-    return _act(input, K.elu, alpha, 1.0, 1.0)
+def elu(input, alpha=1.0, inplace=False):
+    return _act(input, K.elu, alpha, 1.0, 1.0, inplace=inplace)
 
 
-def selu(input):
-    return _act(input, K.elu, SELU_ALPHA, SELU_SCALE, 1.0)
+def selu(input, inplace=False):
+    return _act(input, K.elu, SELU_ALPHA, SELU_SCALE, 1.0, inplace=inplace)
 
 
-def celu(input, alpha=1.0):
+def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0")
-    return _act(input, K.elu, alpha, 1.0, 1.0 / alpha)
+    return _act(input, K.elu, alpha, 1.0, 1.0 / alpha, inplace=inplace)
 
 
 def gelu(input, approximate="none"):
@@ -63,12 +71,12 @@ def gelu(input, approximate="none"):
     return _act(input, K.gelu if approximate == "none" else K.gelu_tanh)
 
 
-def silu(input):
-    return _act(input, K.silu)
+def silu(input, inplace=False):
+    return _act(input, K.silu, inplace=inplace)
 
 
-def mish(input):
-    return _act(input, K.mish)
+def mish(input, inplace=False):
+    return _act(input, K.mish, inplace=inplace)
 
 
 def sigmoid(input):
@@ -89,18 +97,18 @@ def softsign(input):
     return _act(input, K.softsign)
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0):
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    return _act(input, K.hardtanh, min_val, max_val)
+    return _act(input, K.hardtanh, min_val, max_val, inplace=inplace)
 
 
-def hardsigmoid(input):
-    return _act(input, K.hardsigmoid)
+def hardsigmoid(input, inplace=False):
+    return _act(input, K.hardsigmoid, inplace=inplace)
 
 
-def hardswish(input):
-    return _act(input, K.hardswish)
+def hardswish(input, inplace=False):
+    return _act(input, K.hardswish, inplace=inplace)
 
 
 def prelu(input, weight):

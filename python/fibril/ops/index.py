@@ -548,6 +548,12 @@ def apply_inplace(x, op_fn, kernel, needs_graph=False):
     return x
 
 
+def inplace_result(x, fn):
+    """fn(x)'s values written into x and x returned, recorded as an in-place op (torch's
+    inplace=True): whatever fn saved of x for its backward keeps x's old values."""
+    return apply_inplace(x, fn, lambda a: a.copy_(fn(Tensor._wrap(a))._data))
+
+
 def write_inplace(x, write):
     """x's values replaced in place by what write(Array) writes, values that depend on nothing
     differentiable (fills, random draws)."""

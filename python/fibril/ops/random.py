@@ -19,11 +19,15 @@ class Dropout(Function):
         return g * ctx.mask, None, None
 
 
-def dropout(input, p=0.5, training=True, *, generator=None):
+def dropout(input, p=0.5, training=True, inplace=False, *, generator=None):
     """Zeroes each element with probability p and scales the rest by 1/(1-p); the identity
-    (the input itself) when not training."""
+    (the input itself) when not training. inplace: written into input."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training:
         return input
+    if inplace:
+        from .index import inplace_result
+
+        return inplace_result(input, lambda x: Dropout.apply(x, float(p), generator))
     return Dropout.apply(input, float(p), generator)

@@ -136,6 +136,22 @@ def test_inplace_on_a_leaf_that_requires_grad_raises():
     assert x._version.value == 1
 
 
+def test_data_has_its_own_version_counter():
+    """x.data changed in place is invisible to autograd's version checks (as torch): the
+    backward then reads the new values; detach() shares the counter, so it is checked."""
+    x = fibril.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    z = (x * x).sum()
+    x.data.mul_(2)
+    assert x._version.value == 0
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0, 12.0])
+    y = x * 1.0
+    z = (y * y).sum()
+    y.detach().add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+
+
 def test_views_share_the_version_counter():
     x = fibril.zeros(4, 4)
     v = x[1:].transpose(0, 1)

@@ -161,7 +161,9 @@ class Tensor:
 
     @property
     def data(self):
-        return self.detach()
+        """The values without history, as detach(), but with a version counter of its own (as
+        torch): in-place changes through .data are invisible to autograd's checks."""
+        return Tensor._wrap(self._data)
 
     @data.setter
     def data(self, value):

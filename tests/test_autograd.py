@@ -152,6 +152,18 @@ def test_data_has_its_own_version_counter():
         z.backward()
 
 
+def test_expanded_view_after_its_base_changed_in_place():
+    """An expanded (stride 0) view's history is rebuilt after its base changes in place; its
+    gradient sums over the expanded dims (as torch), where the copy into a stride-0 region
+    used to raise."""
+    x = fibril.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1.0
+    z = y.unsqueeze(0).expand(4, 3)
+    y.add_(1)
+    (z * fibril.arange(12.0).reshape(4, 3)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [18.0, 22.0, 26.0])
+
+
 def test_views_share_the_version_counter():
     x = fibril.zeros(4, 4)
     v = x[1:].transpose(0, 1)

@@ -461,7 +461,16 @@ class AsStrided(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad, region = _zeros_laid_out(*ctx.layouts, g._data)
+        base, (shape, strides, offset) = ctx.layouts
+        # An expanded view (stride 0) reads one base element along those dims: its gradient is
+        # the sum over them.
+        summed = tuple(d for d, (n, s) in enumerate(zip(shape, strides)) if s == 0 and n > 1)
+        if summed:
+            from .reduce import sum as reduce_sum
+
+            g = reduce_sum(g, summed, keepdim=True)
+            shape = tuple(1 if d in summed else n for d, n in enumerate(shape))
+        grad, region = _zeros_laid_out(base, (shape, strides, offset), g._data)
         region.copy_(g._data)
         return Tensor._wrap(grad), None
 

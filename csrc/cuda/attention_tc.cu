@@ -32,9 +32,10 @@
 // returns false and the op layer runs the float32 kernels on widened copies
 // (csrc/ops/attention.cpp).
 //
-// Tiles (ptxas, sm_90, no spills on sm_80..sm_90): forward 4 warps of 32 queries, 32 keys per
-// tile: 163 registers for D 64 (three blocks per SM), 249 for D 128 (two). Backward: query tiles
-// of 32 (D 64, 166 registers) or 16 (D 128, 225; 32 spilled).
+// Tiles (ptxas, sm_90, no spills on sm_75..sm_90): forward 4 warps of 32 queries, 32 keys per
+// tile: 163 registers for D 64 (three blocks per SM), 251 for D 128 (two). Backward: query tiles
+// of 32 (D 64, 168 registers) or 16 (D 128, 225; 32 spilled). With a mask or dropout (their own
+// instantiations, kExtras): D 128 forward warps of 16 queries, D 64 backward tiles of 16.
 // Figures (no mask or dropout; H200, bfloat16; bench.cuda's interleaved medians as in
 // `bench/cuda_attention_optim.py --dtype bfloat16`, torch 2.11 SDPA held to its flash backend in
 // the same run; ratio = torch time / fibril time; float16 the same within 1%):

@@ -124,6 +124,12 @@ def test_hardshrink_and_threshold_keep_nan_as_torch(dtype):
         np.testing.assert_array_equal(got.float().numpy(), want.float().numpy())
 
 
+@pytest.mark.skipif(torch is None, reason="torch does not import")
+def test_threshold_keeps_an_integer_dtype():
+    got, want = F.threshold(fibril.tensor([1, 5, 3]), 2, 9), TF.threshold(torch.tensor([1, 5, 3]), 2, 9)
+    assert got.dtype == fibril.int64 and got.tolist() == want.tolist()
+
+
 def test_prelu():
     check_op(lambda x, w: F.prelu(x, w), lambda x, w: TF.prelu(x, w),
              [make_inputs([(2, 3, 4)], transform=away_from_kinks)[0], np.array([0.1, -0.3, 0.25])], atol=1e-12)

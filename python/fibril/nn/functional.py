@@ -101,7 +101,7 @@ def _result(input, fn, inplace):
 
 def threshold(input, threshold, value, inplace=False):
     # NaN fails the test: kept, as torch
-    return _result(input, lambda x: _ew.where(x <= threshold, float(value), x), inplace)
+    return _result(input, lambda x: _ew.where(x <= threshold, value, x), inplace)
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):

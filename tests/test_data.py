@@ -1,5 +1,5 @@
-"""fibril.data: datasets, random_split, the DataLoader (order, determinism, collate, errors)
-and the transforms."""
+"""fibril.data: datasets, random_split, the samplers, the DataLoader (order, determinism,
+collate, errors, torch's options, iterable datasets) and the transforms."""
 
 from collections import namedtuple
 
@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 
 import fibril
-from fibril.data import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset, default_collate,
-                         random_split, transforms as T)
+from fibril.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
+                         RandomSampler, Sampler, SequentialSampler, Subset, SubsetRandomSampler, TensorDataset,
+                         WeightedRandomSampler, default_collate, default_convert, get_worker_info, random_split,
+                         transforms as T)
+from op_check import torch
+
+needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
 
 
 def gen(seed=0):
@@ -250,6 +255,230 @@ def test_bad_arguments():
         DataLoader(dataset(), generator=np.random.default_rng(0))
     with pytest.raises(ValueError, match="prefetch_factor"):
         DataLoader(dataset(), prefetch_factor=-1)
+
+
+def same_error(fibril_call, torch_call):
+    """Both calls raise, and the same exception type; returns fibril's exception."""
+    with pytest.raises(Exception) as ours:
+        fibril_call()
+    with pytest.raises(Exception) as theirs:
+        torch_call()
+    assert type(ours.value) is type(theirs.value), (ours.value, theirs.value)
+    return ours.value
+
+
+def test_sampler_base_and_sequential():
+    class Evens(Sampler):
+        def __init__(self, data_source):
+            super().__init__(data_source)  # as torch's older samplers do
+            self.n = len(data_source)
+
+        def __iter__(self):
+            return iter(range(0, self.n, 2))
+
+    assert list(Evens(range(7))) == [0, 2, 4, 6]
+    with pytest.raises(NotImplementedError):
+        iter(Sampler())
+    seq = SequentialSampler(range(5))
+    assert list(seq) == [0, 1, 2, 3, 4] and len(seq) == 5
+
+
+@needs_torch
+def test_batch_sampler_as_torch():
+    from torch.utils.data import BatchSampler as TorchBatchSampler
+    for size in (1, 3, 4, 10, 11):
+        for drop_last in (False, True):
+            ours = BatchSampler(SequentialSampler(range(10)), size, drop_last)
+            theirs = TorchBatchSampler(range(10), size, drop_last)
+            assert list(ours) == list(theirs) and len(ours) == len(theirs)
+    for size, drop_last in ((0, False), (True, False), (2.0, False), (2, 1)):
+        same_error(lambda: BatchSampler(range(4), size, drop_last), lambda: TorchBatchSampler(range(4), size, drop_last))
+
+
+def test_random_sampler_orders():
+    perm = RandomSampler(range(20), generator=gen(3))
+    assert sorted(perm) == list(range(20)) and len(perm) == 20
+    assert list(RandomSampler(range(20), generator=gen(3))) == list(RandomSampler(range(20), generator=gen(3)))
+    fibril.manual_seed(5)
+    first = list(RandomSampler(range(20)))
+    fibril.manual_seed(5)
+    assert list(RandomSampler(range(20))) == first
+    long = list(RandomSampler(range(4), num_samples=10, generator=gen()))
+    assert len(long) == 10 and sorted(long[:4]) == sorted(long[4:8]) == [0, 1, 2, 3] and set(long[8:]) <= {0, 1, 2, 3}
+    drawn = RandomSampler(range(3), replacement=True, num_samples=300, generator=gen())
+    assert len(drawn) == 300 and sorted(set(drawn)) == [0, 1, 2]
+    assert len(list(drawn)) == 300
+
+
+def test_subset_and_weighted_random_samplers():
+    sub = SubsetRandomSampler([10, 20, 30, 40], generator=gen(1))
+    assert sorted(sub) == [10, 20, 30, 40] and len(sub) == 4
+    assert len({tuple(sub) for _ in range(5)}) > 1  # a new order per epoch
+    weighted = WeightedRandomSampler([0.0, 1.0, 3.0], 400, generator=gen(2))
+    draws = list(weighted)
+    assert len(weighted) == 400 and len(draws) == 400 and 0 not in draws
+    assert 2.0 < draws.count(2) / draws.count(1) < 4.5
+    assert list(WeightedRandomSampler([0.0, 1.0, 3.0], 400, generator=gen(2))) == draws
+    distinct = list(WeightedRandomSampler([1.0, 2.0, 3.0, 4.0], 4, replacement=False, generator=gen()))
+    assert sorted(distinct) == [0, 1, 2, 3]
+
+
+@needs_torch
+def test_sampler_arguments_checked_as_torch():
+    from torch.utils.data import (RandomSampler as TorchRandom, WeightedRandomSampler as TorchWeighted)
+    for kwargs in ({"replacement": 1}, {"num_samples": 0}, {"num_samples": 2.5}):
+        same_error(lambda: RandomSampler(range(4), **kwargs), lambda: TorchRandom(range(4), **kwargs))
+    for args in (([1.0, 2.0], 0), ([1.0, 2.0], 3.0), ([[1.0, 2.0]], 1), ([1.0, 2.0], 1, "yes")):
+        same_error(lambda: WeightedRandomSampler(*args), lambda: TorchWeighted(*args))
+    for sampler in (RandomSampler(range(6), num_samples=9), WeightedRandomSampler([1.0, 2.0], 7),
+                    SubsetRandomSampler([3, 4])):
+        assert len(sampler) == len(list(sampler))
+    with pytest.raises(TypeError, match="fibril.Generator"):
+        RandomSampler(range(3), generator=torch.Generator())
+
+
+def test_loader_default_samplers_and_shuffle_sampler():
+    loader = DataLoader(dataset(10), batch_size=4)
+    assert isinstance(loader.sampler, SequentialSampler) and isinstance(loader.batch_sampler, BatchSampler)
+    shuffled = DataLoader(dataset(10), batch_size=4, shuffle=True, generator=gen(4))
+    assert isinstance(shuffled.sampler, RandomSampler)
+    order = [i for b in shuffled for i in b[1].tolist()]
+    assert order == list(RandomSampler(range(10), generator=gen(4)))
+    weighted = DataLoader(dataset(10), batch_size=5, sampler=WeightedRandomSampler([0.0] * 9 + [1.0], 10))
+    assert [b[1].tolist() for b in weighted] == [[9] * 5, [9] * 5]
+
+
+@needs_torch
+def test_batch_sampler_option_as_torch():
+    batches = [[3, 1], [0, 2, 4], [5]]
+    ours = DataLoader(dataset(6), batch_sampler=batches)
+    theirs = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.arange(6)), batch_sampler=batches)
+    assert [b[1].tolist() for b in ours] == [b[0].tolist() for b in theirs] == batches
+    assert len(ours) == len(theirs) == 3 and ours.batch_size is None and theirs.batch_size is None
+    ours = DataLoader(dataset(10), batch_sampler=BatchSampler(RandomSampler(range(10), generator=gen(0)), 4, True))
+    assert [len(b[1]) for b in ours] == [4, 4] and len(ours) == 2
+    torch_data = torch.utils.data.TensorDataset(torch.arange(6))
+    for kwargs in ({"batch_size": 2}, {"shuffle": True}, {"sampler": [0]}, {"drop_last": True}):
+        error = same_error(lambda: DataLoader(dataset(6), batch_sampler=batches, **kwargs),
+                           lambda: torch.utils.data.DataLoader(torch_data, batch_sampler=batches, **kwargs))
+        assert "mutually exclusive" in str(error)
+
+
+@needs_torch
+def test_batch_size_none_converts_each_sample_as_torch():
+    Pair = namedtuple("Pair", "a b")
+
+    def samples(lib):
+        return [(np.arange(3, dtype=np.float32), 7, "s"), {"k": np.float64(2.5), "l": [np.int32(1), 2.0]},
+                Pair(lib.zeros(2), np.bool_(True))]
+
+    ours = list(DataLoader(samples(fibril), batch_size=None))
+    theirs = list(torch.utils.data.DataLoader(samples(torch), batch_size=None))
+    assert len(DataLoader(samples(fibril), batch_size=None)) == 3
+
+    def described(x):
+        if isinstance(x, (fibril.Tensor, torch.Tensor)):
+            return ("tensor", str(x.dtype).split(".")[1], tuple(x.shape), x.tolist())
+        if isinstance(x, dict):
+            return {key: described(value) for key, value in x.items()}
+        if isinstance(x, (list, tuple)):
+            return (type(x).__name__, [described(value) for value in x])
+        return x
+
+    assert [described(x) for x in ours] == [described(x) for x in theirs]
+    assert [described(default_convert(s)) for s in samples(fibril)] == [described(x) for x in ours]
+    assert [x[1].tolist() for x in DataLoader(dataset(3), batch_size=None)] == [0, 1, 2]  # not stacked
+    assert next(iter(DataLoader(dataset(3), batch_size=None, collate_fn=lambda s: "got"))) == "got"
+    same_error(lambda: DataLoader(dataset(3), batch_size=None, drop_last=True),
+               lambda: torch.utils.data.DataLoader(range(3), batch_size=None, drop_last=True))
+
+
+@needs_torch
+def test_worker_options_are_accepted_and_checked_as_torch():
+    called = []
+    loader = DataLoader(dataset(10), batch_size=4, num_workers=2, pin_memory=True, timeout=5.0,
+                        worker_init_fn=called.append, multiprocessing_context="spawn", persistent_workers=True,
+                        pin_memory_device="cuda", in_order=False)
+    assert [b[1].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert called == [] and loader.num_workers == 2 and loader.prefetch_factor == 2
+    assert loader.multiprocessing_context.get_start_method() == "spawn"
+    torch_data = list(range(4))
+    for kwargs in ({"num_workers": -1}, {"timeout": -1}, {"persistent_workers": True},
+                   {"multiprocessing_context": "spawn"}, {"num_workers": 1, "multiprocessing_context": "bogus"},
+                   {"num_workers": 1, "multiprocessing_context": 3}):
+        same_error(lambda: DataLoader(dataset(4), **kwargs), lambda: torch.utils.data.DataLoader(torch_data, **kwargs))
+    assert get_worker_info() is None
+
+
+class Count(IterableDataset):
+    """0 .. n-1 as a stream, each sample drawing noise from the loader's epoch generator."""
+
+    def __init__(self, n, noisy=False):
+        self.n, self.noisy = n, noisy
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield T.RandomNoise(std=1.0)(fibril.zeros(2)) if self.noisy else (fibril.full((2,), float(i)), i)
+
+
+class SizedCount(Count):
+    def __len__(self):
+        return self.n
+
+
+@needs_torch
+def test_iterable_dataset_batches_consecutive_samples_as_torch():
+    class TorchCount(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter([(torch.full((2,), float(i)), i) for i in range(7)])
+
+    for kwargs in ({"batch_size": 3}, {"batch_size": 3, "drop_last": True}, {"batch_size": 1}, {"batch_size": 7}):
+        ours = [(x.tolist(), y.tolist()) for x, y in DataLoader(Count(7), **kwargs)]
+        theirs = [(x.tolist(), y.tolist()) for x, y in torch.utils.data.DataLoader(TorchCount(), **kwargs)]
+        assert ours == theirs
+    unbatched = list(DataLoader(Count(3), batch_size=None))
+    assert [y for _, y in unbatched] == [0, 1, 2] and unbatched[0][0].shape == (2,)
+    assert [len(DataLoader(SizedCount(7), batch_size=3, drop_last=d)) for d in (False, True)] == [3, 2]
+    assert len(DataLoader(SizedCount(7), batch_size=None)) == 7
+    same_error(lambda: len(DataLoader(Count(7), batch_size=3)),
+               lambda: len(torch.utils.data.DataLoader(TorchCount(), batch_size=3)))
+    for kwargs in ({"shuffle": True}, {"sampler": [0, 1]}, {"batch_sampler": [[0, 1]]}):
+        error = same_error(lambda: DataLoader(Count(7), **kwargs),
+                           lambda: torch.utils.data.DataLoader(TorchCount(), **kwargs))
+        assert "IterableDataset" in str(error)
+    assert len(list(DataLoader(Count(7), shuffle=False))) == 7
+
+
+def test_iterable_dataset_chain_and_epoch_generator():
+    both = Count(2) + SizedCount(3)
+    assert isinstance(both, ChainDataset) and [y for _, y in both] == [0, 1, 0, 1, 2]
+    assert len(SizedCount(2) + SizedCount(3)) == 5
+    with pytest.raises(AssertionError, match="IterableDataset"):
+        list(ChainDataset([Count(1), dataset(2)]))
+    quiet = [b.numpy().copy() for b in DataLoader(Count(6, noisy=True), batch_size=4, generator=gen(1))]
+    busy = []
+    for b in DataLoader(Count(6, noisy=True), batch_size=4, generator=gen(1)):
+        fibril.randn(100)
+        busy.append(b.numpy().copy())
+    assert [b.shape for b in quiet] == [(4, 2), (2, 2)]
+    for a, b in zip(quiet, busy, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    class RaggedStream(IterableDataset):
+        def __iter__(self):
+            return iter([fibril.zeros(2), fibril.zeros(2), fibril.zeros(2), fibril.zeros(3)])
+
+    with pytest.raises(ValueError, match=r"sample 3 of iter\(dataset\) returned .*\(3,\).* but sample 2"):
+        list(DataLoader(RaggedStream(), batch_size=2))
+
+
+@needs_torch
+def test_names_mirror_torch_utils_data():
+    names = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
+             "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
+             "WeightedRandomSampler", "default_collate", "default_convert", "get_worker_info", "random_split"]
+    for name in names:
+        assert hasattr(torch.utils.data, name) and hasattr(fibril.data, name), name
 
 
 def test_normalize():

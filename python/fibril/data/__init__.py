@@ -1,5 +1,8 @@
-"""fibril.data: datasets, the DataLoader and augmentation transforms (torch.utils.data's API)."""
+"""fibril.data: datasets, samplers, the DataLoader and augmentation transforms (torch.utils.data's API)."""
 
 from . import transforms
-from .dataloader import DataLoader, default_collate, worker_generator
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from .dataloader import DataLoader, default_collate, default_convert, get_worker_info, worker_generator
+from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
+                      random_split)
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+                      WeightedRandomSampler)

@@ -1,5 +1,5 @@
-"""Datasets as torch.utils.data's: Dataset, TensorDataset, Subset, ConcatDataset and
-random_split (lengths as counts or as fractions of the whole)."""
+"""Datasets as torch.utils.data's: Dataset, IterableDataset, TensorDataset, Subset, ConcatDataset,
+ChainDataset and random_split (lengths as counts or as fractions of the whole)."""
 
 import bisect
 import math
@@ -17,6 +17,17 @@ class Dataset:
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: __iter__ yields them (__len__ is optional). A DataLoader batches
+    consecutive samples."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -82,6 +93,26 @@ class ConcatDataset(Dataset):
             raise IndexError(f"index {index} is out of range for a dataset of {len(self)} samples")
         start = self.cumulative_sizes[which - 1] if which else 0
         return self.datasets[which][index - start]
+
+
+class ChainDataset(IterableDataset):
+    """The iterable datasets one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def _checked(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield d
+
+    def __iter__(self):
+        for d in self._checked():
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self._checked())
 
 
 def _split_lengths(lengths, n):

@@ -389,3 +389,53 @@ def test_clip_grad_norm_16bit_matches_torch(dtypes, norm_type):
     for p, tp in zip(fparams, tparams):
         assert p.grad.dtype == p.dtype
         np.testing.assert_allclose(p.grad.float().numpy(), tp.grad.float().numpy(), rtol=1e-2, atol=1e-3)
+
+
+def test_replaced_members_keep_their_place():
+    """Reassigning a submodule or a parameter keeps its place in state_dict() and parameters()
+    (so optimizer indices and torch state dicts still line up), as torch."""
+    m = nn.Sequential()
+    m.a, m.b = nn.Linear(2, 2), nn.Linear(2, 2)
+    m.a = nn.Linear(2, 2)
+    m.a.weight = nn.Parameter(fibril.zeros(2, 2))
+    assert list(m.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert [name for name, _ in m.a.named_parameters()] == ["weight", "bias"]
+
+
+def test_train_runs_each_childs_own_train():
+    class FrozenNorm(nn.BatchNorm1d):
+        calls = []
+
+        def train(self, mode=True):
+            self.calls.append(mode)
+            return super().train(False)  # stays in eval, as a frozen BatchNorm does
+
+    m = nn.Sequential(nn.Linear(3, 3), FrozenNorm(3))
+    m.eval().train()
+    assert FrozenNorm.calls == [False, True] and m.training and not m[1].training
+
+
+def test_load_result_prints_as_torch_and_to_takes_non_blocking():
+    m = nn.Linear(2, 2)
+    assert repr(m.load_state_dict(m.state_dict())) == "<All keys matched successfully>"
+    assert "missing_keys=['bias']" in repr(m.load_state_dict({"weight": m.weight.detach()}, strict=False))
+    assert m.to(fibril.float64, non_blocking=True).weight.dtype == fibril.float64
+
+
+def test_forward_hooks_with_kwargs_prepend_and_always_call():
+    class Add(nn.Module):
+        def forward(self, x, y=0.0):
+            if y is None:
+                raise ValueError("no y")
+            return x + y
+
+    m, seen = Add(), []
+    m.register_forward_pre_hook(lambda mod, args, kwargs: (args, {"y": kwargs["y"] * 10}), with_kwargs=True)
+    m.register_forward_hook(lambda mod, args, kwargs, out: out + kwargs["y"], with_kwargs=True)
+    m.register_forward_hook(lambda mod, args, out: out * 2, prepend=True)  # runs before the one above
+    assert m(fibril.tensor(1.0), y=fibril.tensor(1.0)).item() == 32.0  # (1 + 10) * 2 + 10
+    m = Add()
+    m.register_forward_hook(lambda mod, args, out: seen.append(out), always_call=True)
+    with pytest.raises(ValueError, match="no y"):
+        m(fibril.tensor(1.0), y=None)
+    assert seen == [None]

@@ -474,3 +474,18 @@ def test_cuda_sgd_fresh_and_continuing_buffers_in_one_step():
         dopt.step()
     for cp, dp in zip(cparams, dparams):
         np.testing.assert_allclose(dp.detach().cpu().numpy(), cp.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_load_state_dict_of_an_older_checkpoint_fills_new_options():
+    """param_groups saved before an option existed (no 'maximize', 'foreach'...) take the
+    optimizer's defaults, as torch."""
+    p = fibril.nn.Parameter(fibril.ones(2))
+    opt = fibril.optim.Adam([p], lr=0.1)
+    saved = opt.state_dict()
+    for key in ("maximize", "foreach", "capturable", "differentiable", "fused"):
+        saved["param_groups"][0].pop(key, None)
+    opt.load_state_dict(saved)
+    p.sum().backward()
+    opt.step()
+    assert opt.param_groups[0]["maximize"] is False
+    np.testing.assert_allclose(p.detach().numpy(), [0.9, 0.9], rtol=1e-6)

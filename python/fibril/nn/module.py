@@ -10,7 +10,17 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 from .parameter import Parameter
 
-IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class IncompatibleKeys(collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """load_state_dict's result; printed as torch's when every key matched."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 class RemovableHandle:
@@ -32,6 +42,16 @@ class RemovableHandle:
         self.remove()
 
 
+def _add_hook(hooks, entry, prepend):
+    """Registers entry in hooks (id -> entry, in call order), first when prepend."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = entry
+    if prepend:
+        for key in [k for k in hooks if k != handle.id]:
+            hooks[key] = hooks.pop(key)
+    return handle
+
+
 class Module:
     training = True
 
@@ -49,13 +69,27 @@ class Module:
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required \"forward\" function")
 
     def __call__(self, *args, **kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
+        for hook, with_kwargs, _ in list(self._forward_pre_hooks.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result!r}")
+                    args, kwargs = result
+                continue
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, out)
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for hook, with_kwargs, always_call in list(self._forward_hooks.values()):
+                if always_call:  # run even when forward raised, as torch; the error goes on
+                    hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+            raise
+        for hook, with_kwargs, _ in list(self._forward_hooks.values()):
+            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
             if result is not None:
                 out = result
         return out
@@ -69,7 +103,7 @@ class Module:
         params, buffers, modules = (self.__dict__.get(k) for k in ("_parameters", "_buffers", "_modules"))
         if isinstance(value, Parameter):
             self._check_init()
-            self._forget(name)
+            self._forget(name, keep=params)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -78,7 +112,7 @@ class Module:
             params[name] = None
         elif isinstance(value, Module):
             self._check_init()
-            self._forget(name)
+            self._forget(name, keep=modules)
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
@@ -93,11 +127,14 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Drops `name` from every registry and the instance dict (before it is re-registered)."""
+    def _forget(self, name, keep):
+        """Drops `name` from the instance dict and every registry but `keep`, the one it is about
+        to be registered in again: a replaced parameter or submodule keeps its place in the
+        order of state_dict() and parameters(), as torch."""
         self.__dict__.pop(name, None)
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent_buffers.discard(name)
 
     def __getattr__(self, name):
@@ -237,8 +274,9 @@ class Module:
     def train(self, mode=True):
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for module in self.modules():
-            object.__setattr__(module, "training", mode)
+        object.__setattr__(self, "training", mode)
+        for module in self.children():  # each child's own train(), which a subclass may override
+            module.train(mode)
         return self
 
     def eval(self):
@@ -282,6 +320,7 @@ class Module:
         dtype; every tensor moves to the device."""
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)  # copies are synchronous: accepted, as torch's default
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for arg in args:
@@ -395,17 +434,15 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ hooks
-    def register_forward_pre_hook(self, hook):
-        """hook(module, args) -> None or new args, before forward."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        return handle
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """hook(module, args) -> None or new args, before forward; with_kwargs:
+        hook(module, args, kwargs) -> None or (new args, new kwargs). prepend: runs first."""
+        return _add_hook(self._forward_pre_hooks, (hook, with_kwargs, False), prepend)
 
-    def register_forward_hook(self, hook):
-        """hook(module, args, output) -> None or a new output, after forward."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """hook(module, args, output) -> None or a new output, after forward; with_kwargs:
+        hook(module, args, kwargs, output). always_call: also when forward raises (output None)."""
+        return _add_hook(self._forward_hooks, (hook, with_kwargs, always_call), prepend)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self):

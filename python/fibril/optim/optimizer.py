@@ -186,6 +186,8 @@ class Optimizer:
             else:
                 state[key] = value
         for group, saved in zip(groups, saved_groups):
+            for key, value in self.defaults.items():  # an older checkpoint without a newer option
+                saved.setdefault(key, value)
             saved["params"] = group["params"]
             if "param_names" in group and "param_names" not in saved:
                 saved["param_names"] = group["param_names"]

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import fibril
 from fibril.optim import lr_scheduler as sched
 
 try:
@@ -385,3 +386,29 @@ def test_composite_state_dict_resumes_on_a_new_optimizer(make):
     assert [g["lr"] for g in opt.param_groups] == old_lrs
     assert b.get_last_lr() == pytest.approx(reference.get_last_lr(), rel=1e-12)
     assert [g["lr"] for g in opt_b.param_groups] == pytest.approx(reference.get_last_lr(), rel=1e-12)
+
+
+def test_lambda_lr_saves_a_callable_objects_attributes():
+    """As torch: a lambda is not saved (None), a callable object's attributes are, and a
+    state dict with lr_lambdas loads (torch's one too)."""
+    class Warm:
+        def __init__(self, k):
+            self.k = k
+
+        def __call__(self, epoch):
+            return self.k * (epoch + 1)
+
+    def scheduler(fn):
+        return sched.LambdaLR(fibril.optim.SGD([fibril.nn.Parameter(fibril.zeros(1))], lr=0.1), fn)
+
+    saved = scheduler(Warm(0.5)).state_dict()
+    assert saved["lr_lambdas"] == [{"k": 0.5}]
+    fresh = Warm(1.0)
+    scheduler(fresh).load_state_dict(saved)
+    assert fresh.k == 0.5
+    plain = scheduler(lambda e: 0.5 ** e)
+    assert plain.state_dict()["lr_lambdas"] == [None]
+    plain.load_state_dict(plain.state_dict())
+    plain.optimizer.step()
+    plain.step()
+    assert plain.get_last_lr() == [0.05]

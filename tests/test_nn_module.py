@@ -439,3 +439,15 @@ def test_forward_hooks_with_kwargs_prepend_and_always_call():
     with pytest.raises(ValueError, match="no y"):
         m(fibril.tensor(1.0), y=None)
     assert seen == [None]
+
+
+def test_registering_over_another_member_raises():
+    """register_buffer / add_module / register_parameter over a name the module already uses
+    for another kind of member, or for a method, raise KeyError (as torch) instead of filing
+    the name twice."""
+    for register in (lambda m: m.register_buffer("weight", fibril.zeros(1)),
+                     lambda m: m.add_module("bias", nn.ReLU()),
+                     lambda m: m.register_buffer("forward", fibril.zeros(1)),
+                     lambda m: m.register_parameter("forward", None)):
+        with pytest.raises(KeyError, match="already exists"):
+            register(nn.Linear(2, 2))

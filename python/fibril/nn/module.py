@@ -169,7 +169,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' as parameter '{name}' "
                             "(fibril.nn.Parameter or None expected)")
-        if name in self.__dict__ and name not in self._parameters:
+        if hasattr(self, name) and name not in self._parameters:  # another member, a method, an attribute
             raise KeyError(f"attribute '{name}' already exists")
         self._parameters[name] = param
 
@@ -179,7 +179,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' as buffer '{name}' "
                             "(fibril.Tensor or None expected)")
-        if name in self.__dict__ and name not in self._buffers:
+        if hasattr(self, name) and name not in self._buffers:  # another member, a method, an attribute
             raise KeyError(f"attribute '{name}' already exists")
         self._buffers[name] = tensor
         if persistent:
@@ -192,7 +192,7 @@ class Module:
         self._check_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if name in self.__dict__ and name not in self._modules:
+        if hasattr(self, name) and name not in self._modules:  # another member, a method, an attribute
             raise KeyError(f"attribute '{name}' already exists")
         self._modules[name] = module
 

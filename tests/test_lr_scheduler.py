@@ -412,3 +412,12 @@ def test_lambda_lr_saves_a_callable_objects_attributes():
     plain.optimizer.step()
     plain.step()
     assert plain.get_last_lr() == [0.05]
+
+
+def test_reduce_on_plateau_takes_an_epoch():
+    opt = fibril.optim.SGD([fibril.nn.Parameter(fibril.zeros(1))], lr=0.1)
+    plateau = sched.ReduceLROnPlateau(opt)
+    plateau.step(1.0, 5)
+    assert plateau.last_epoch == 5
+    plateau.step(1.0)
+    assert plateau.last_epoch == 6

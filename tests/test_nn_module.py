@@ -451,3 +451,24 @@ def test_registering_over_another_member_raises():
                      lambda m: m.register_parameter("forward", None)):
         with pytest.raises(KeyError, match="already exists"):
             register(nn.Linear(2, 2))
+
+
+def test_sequential_and_module_list_edit_as_torch():
+    a, b, c = nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1)
+    named = nn.Sequential(collections.OrderedDict([("first", a), ("act", b), ("last", c)]))
+    del named[1]
+    assert list(named._modules) == ["0", "1"]  # renumbered, as torch
+    with pytest.raises(IndexError):
+        nn.Sequential(a).insert(3, b)
+    seq = nn.Sequential(a, b)
+    assert seq.pop(0) is a and list(seq) == [b]
+    joined = nn.Sequential(a) + nn.Sequential(b, c)
+    assert list(joined) == [a, b, c] and list(joined._modules) == ["0", "1", "2"]
+    seq += nn.Sequential(c)
+    assert list(seq) == [b, c]
+    with pytest.raises(ValueError):
+        seq + [a]
+    modules = nn.ModuleList([a, b])
+    assert modules.pop(-1) is b and list(modules + [c]) == [a, c]
+    modules += [b]
+    assert list(modules) == [a, b]

@@ -104,28 +104,43 @@ class Sequential(Module):
         self._renumber()
 
     def _renumber(self):
-        if all(k.isdigit() for k in self._modules):
-            modules = list(self._modules.values())
-            self._modules.clear()
-            for i, module in enumerate(modules):
-                self._modules[str(i)] = module
+        """Keys 0, 1, ... again (named ones too, as torch after a deletion)."""
+        modules = list(self._modules.values())
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+    def pop(self, idx):
+        module = self[idx]
+        del self[idx]
+        return module
 
     def append(self, module):
         self.add_module(str(len(self)), module)
         return self
 
     def insert(self, index, module):
+        if not -len(self) <= index <= len(self):
+            raise IndexError(f"Index out of range: {index}")
         modules = list(self._modules.values())
         modules.insert(index, module)
         self._modules.clear()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
-        return self
+        return self.extend(modules)
 
     def extend(self, modules):
         for module in modules:
             self.append(module)
         return self
+
+    def __add__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return self.extend(list(other))
 
 
 class ModuleList(Module):
@@ -168,6 +183,17 @@ class ModuleList(Module):
         modules.insert(index, module)
         self._modules.clear()
         self.extend(modules)
+
+    def pop(self, idx):
+        module = self[idx]
+        del self[idx]
+        return module
+
+    def __add__(self, other):
+        return ModuleList([*self, *other])
+
+    def __iadd__(self, other):
+        return self.extend(other)
 
 
 class ModuleDict(Module):

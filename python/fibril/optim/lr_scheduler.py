@@ -560,9 +560,10 @@ class ReduceLROnPlateau:
             return a < (self.best * (1 - self.threshold) if self.threshold_mode == "rel" else self.best - self.threshold)
         return a > (self.best * (1 + self.threshold) if self.threshold_mode == "rel" else self.best + self.threshold)
 
-    def step(self, metrics):
+    def step(self, metrics, epoch=None):
+        """epoch (deprecated in torch, still taken): the epoch this step ends, instead of the next."""
         current = float(metrics)
-        self.last_epoch += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current):
             self.best, self.num_bad_epochs = current, 0
         else:

@@ -103,3 +103,14 @@ def assert_all_close(cpu, cuda, rtol, atol):
             continue
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+def overflow_raises(op, value):
+    """Whether op(value) raises the out-of-range error torch and fibril give for a number the
+    dtype cannot hold (RuntimeError "... without overflow")."""
+    try:
+        op(value)
+    except RuntimeError as e:
+        assert "without overflow" in str(e)
+        return True
+    return False

@@ -472,3 +472,24 @@ def test_sequential_and_module_list_edit_as_torch():
     assert modules.pop(-1) is b and list(modules + [c]) == [a, c]
     modules += [b]
     assert list(modules) == [a, b]
+
+
+@needs_torch
+def test_module_list_repr_groups_equal_entries_as_torch():
+    def build(lib):
+        block = [lib.Sequential(lib.Linear(2, 2), lib.ReLU()) for _ in range(2)]
+        return lib.ModuleList([lib.Linear(2, 2) for _ in range(3)] + [lib.ReLU()] + block)
+
+    assert repr(build(nn)) == repr(build(torch.nn))
+    assert repr(nn.ModuleList()) == repr(torch.nn.ModuleList())
+
+
+def test_parameter_list_slices_sets_and_extends():
+    a, b, c = (nn.Parameter(fibril.zeros(i + 1)) for i in range(3))
+    params = nn.ParameterList([a, b])
+    assert len(params[1:]) == 1 and params[1:][0] is b
+    params[0] = c
+    params += [a]
+    params.extend([fibril.ones(2)])
+    assert params[0] is c and params[2] is a and isinstance(params[3], nn.Parameter)
+    assert [name for name, _ in params.named_parameters()] == ["0", "1", "2", "3"]

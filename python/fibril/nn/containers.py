@@ -195,6 +195,21 @@ class ModuleList(Module):
     def __iadd__(self, other):
         return self.extend(other)
 
+    def __repr__(self):
+        """As torch: a run of equal entries is one line, "(0-2): 3 x Linear(...)"."""
+        runs = []  # [first index, last index, repr]
+        for i, module in enumerate(self):
+            text = repr(module)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        if not runs:
+            return "ModuleList()"
+        lines = [(f"({a}): " if a == b else f"({a}-{b}): {b - a + 1} x ") + text.replace("\n", "\n  ")
+                 for a, b, text in runs]
+        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     def __init__(self, modules=None):
@@ -241,6 +256,10 @@ class ModuleDict(Module):
             self[key] = module
 
 
+def _as_parameter(value):
+    return value if isinstance(value, Parameter) else Parameter(value)
+
+
 class ParameterList(Module):
     def __init__(self, values=None):
         super().__init__()
@@ -254,11 +273,24 @@ class ParameterList(Module):
         return iter(self._parameters.values())
 
     def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ParameterList(list(self)[idx])
         return self._parameters[str(_index(idx, len(self), "ParameterList"))]
 
+    def __setitem__(self, idx, value):
+        self.register_parameter(str(_index(idx, len(self), "ParameterList")), _as_parameter(value))
+
     def append(self, value):
-        self.register_parameter(str(len(self)), value if isinstance(value, Parameter) else Parameter(value))
+        self.register_parameter(str(len(self)), _as_parameter(value))
         return self
+
+    def extend(self, values):
+        for value in values:
+            self.append(value)
+        return self
+
+    def __iadd__(self, values):
+        return self.extend(values)
 
     def extra_repr(self):
         return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"

@@ -488,11 +488,7 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
     using TB = TcTile<E, BL, BN, kThreads>;
     constexpr int kStage = TA::kElems + TB::kElems;
     static_assert(kNT % 2 == 0, "B fragments load two n8 tiles at a time");
-#if defined(__CUDA_ARCH__)
     constexpr bool kLdA = kLdmatrix<E, AL>, kLdB = kLdmatrix<E, BL>;
-#else
-    constexpr bool kLdA = false, kLdB = false;  // the emulator reads the fragments register by register
-#endif
     FIBRIL_DYNAMIC_SHARED(float, smem_floats);
     E* smem = reinterpret_cast<E*>(smem_floats);
 

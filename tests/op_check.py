@@ -3,6 +3,7 @@ PyTorch (when importable), its gradients against PyTorch's, and runs gradcheck.
 check_program does the same for a few lines of code written for both libraries."""
 
 import numpy as np
+import pytest
 
 import fibril
 
@@ -10,6 +11,19 @@ try:
     import torch
 except ImportError:
     torch = None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_one_thread():
+    """torch on one thread for a module's tests (import it there to use it): its OpenMP threads
+    spin, and on a loaded 2-core machine its small steps crawl."""
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def make_inputs(shapes, seed=0, low=-2.0, high=2.0, transform=None):

@@ -9,17 +9,9 @@ import pytest
 
 import fibril
 from fibril import nn, optim
+from op_check import torch_one_thread  # noqa: F401 (an autouse fixture)
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    """torch's OpenMP threads spin; on a loaded 2-core machine its small steps crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 SHAPES = [(3,), (5, 7), (2, 3, 4), (1,), (33000,)]  # the last spans two kernel work items

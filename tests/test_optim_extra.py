@@ -9,6 +9,7 @@ import pytest
 
 import fibril
 from fibril import nn, optim
+from op_check import torch_one_thread  # noqa: F401 (an autouse fixture)
 
 try:
     import torch
@@ -35,18 +36,6 @@ CASES = [
     ("ASGD", dict()),
     ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=8, weight_decay=0.1, maximize=True)),  # averages from step 9
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    """torch's OpenMP threads spin; on a loaded 2-core machine its small steps crawl."""
-    if torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make_params(rng, dtype):

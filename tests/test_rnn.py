@@ -9,21 +9,9 @@ import pytest
 import fibril
 import fibril.nn as nn
 from fibril.ops.rnn import rnn_layer
-from op_check import torch
+from op_check import torch, torch_one_thread  # noqa: F401 (an autouse fixture)
 
 needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_one_thread():
-    """Tiny shapes: waking torch's threads on a busy machine would dominate the run time."""
-    if torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 KINDS = ["rnn_tanh", "rnn_relu", "lstm", "gru"]

@@ -65,6 +65,8 @@ def run_both(make, steps=40, options=None, metrics=None, with_momentum=False):
     lambda m, o: m.ConstantLR(o, factor=0.4, total_iters=9),
     lambda m, o: m.PolynomialLR(o, total_iters=25, power=2.5),
     lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=0.001),
+    lambda m, o: m.MultiplicativeLR(o, lr_lambda=lambda e: 0.95),
+    lambda m, o: m.MultiplicativeLR(o, lr_lambda=[lambda e: 0.9, lambda e: 1 + 0.1 * (e % 3 - 1)]),
 ])
 def test_schedules_match_torch(make):
     run_both(make)
@@ -147,12 +149,78 @@ def test_composite_state_dict_exchanges_with_torch(make):
         assert from_ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12), i
 
 
+PLATEAU_METRICS = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91] * 3
+
+
 @needs_torch
-def test_reduce_on_plateau_matches_torch():
-    metrics = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91] * 3
-    for kwargs in [{"patience": 2}, {"mode": "max", "patience": 1, "cooldown": 2, "factor": 0.5},
-                   {"threshold_mode": "abs", "threshold": 0.05, "patience": 1, "min_lr": [0.01, 0.015]}]:
-        run_both(lambda m, o: m.ReduceLROnPlateau(o, **kwargs), steps=len(metrics), metrics=metrics)
+@pytest.mark.parametrize("kwargs", [
+    {"patience": 2},
+    {"mode": "max", "patience": 1, "cooldown": 2, "factor": 0.5},
+    {"threshold_mode": "abs", "threshold": 0.05, "patience": 1, "min_lr": [0.01, 0.015]},
+    {"mode": "max", "threshold_mode": "abs", "threshold": 0.02, "patience": 0},
+    {"patience": 0, "factor": 0.5, "min_lr": 0.015, "eps": 0.02},  # cuts under eps are skipped
+])
+def test_reduce_on_plateau_matches_torch(kwargs):
+    run_both(lambda m, o: m.ReduceLROnPlateau(o, **kwargs), steps=len(PLATEAU_METRICS), metrics=PLATEAU_METRICS)
+
+
+@needs_torch
+def test_every_torch_scheduler_exists():
+    for name in torch.optim.lr_scheduler.__all__ + ["_LRScheduler"]:
+        is_scheduler = issubclass(getattr(torch.optim.lr_scheduler, name), torch.optim.lr_scheduler.LRScheduler)
+        assert issubclass(getattr(sched, name), sched.LRScheduler) == is_scheduler, name
+
+
+@needs_torch
+def test_reduce_on_plateau_is_an_lr_scheduler_with_torchs_state_dict():
+    ours_opt, theirs_opt = pair()
+    ours = sched.ReduceLROnPlateau(ours_opt, patience=1, cooldown=1, min_lr=[0.001, 0.002])
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs_opt, patience=1, cooldown=1, min_lr=[0.001, 0.002])
+    assert isinstance(ours, sched.LRScheduler) and not isinstance(ours, sched._SchedulerList)
+    assert "initial_lr" not in ours_opt.param_groups[0] and not hasattr(ours, "base_lrs")
+    with pytest.raises(NotImplementedError):
+        ours.get_lr()
+    for metric in PLATEAU_METRICS[:9]:
+        ours.step(metric), theirs.step(metric)
+    assert ours.state_dict() == theirs.state_dict()
+
+    # each library's state dict resumes the other's (the rates are the optimizer's state: copied)
+    ours_opt2, theirs_opt2 = pair()
+    for g2, h2, g in zip(ours_opt2.param_groups, theirs_opt2.param_groups, theirs_opt.param_groups):
+        g2["lr"] = h2["lr"] = g["lr"]
+    from_theirs = sched.ReduceLROnPlateau(ours_opt2, mode="max")
+    from_ours = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs_opt2, mode="max")
+    from_theirs.load_state_dict(theirs.state_dict())
+    from_ours.load_state_dict(ours.state_dict())
+    assert from_theirs.mode_worse == math.inf
+    for metric in PLATEAU_METRICS[9:]:
+        from_theirs.step(metric), from_ours.step(metric), theirs.step(metric)
+        assert from_theirs.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-15)
+        assert from_ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-15)
+    assert theirs.get_last_lr() == pytest.approx([0.001, 0.002])  # reduced to the floors
+
+
+@needs_torch
+@pytest.mark.parametrize("min_lr", [0.005, [0.005]])
+def test_reduce_on_plateau_after_a_param_group_is_added(min_lr):
+    """As torch: a scalar min_lr covers a group added later, a list of them cannot (RuntimeError)."""
+    ours_opt = fibril.optim.SGD([fibril.nn.Parameter(fibril.zeros(1))], lr=0.1)
+    theirs_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    ours = sched.ReduceLROnPlateau(ours_opt, patience=0, min_lr=min_lr)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs_opt, patience=0, min_lr=min_lr)
+    ours_opt.add_param_group({"params": [fibril.nn.Parameter(fibril.zeros(1))], "lr": 0.03})
+    theirs_opt.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "lr": 0.03})
+    ours.step(1.0), theirs.step(1.0)  # the first metric is an improvement
+    if isinstance(min_lr, list):
+        for scheduler in (ours, theirs):
+            with pytest.raises(RuntimeError, match=r"differs from when `ReduceLROnPlateau` was initialized \(1\)"):
+                scheduler.step(2.0)
+        return
+    for metric in [2.0, 3.0, 4.0]:
+        ours.step(metric), theirs.step(metric)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-15)
+    assert ours.min_lrs == theirs.min_lrs == [0.005, 0.005]
+    assert ours.get_last_lr() == [0.005, 0.005]
 
 
 class HalvingScale:
@@ -279,6 +347,18 @@ def test_bad_arguments():
             composite([])
     with pytest.raises(ValueError, match="lr_lambdas"):
         sched.LambdaLR(opt, lr_lambda=[lambda e: 1.0])
+    with pytest.raises(ValueError, match="Expected 2 lr_lambdas, but got 3"):
+        sched.MultiplicativeLR(opt, lr_lambda=[lambda e: 1.0] * 3)
+    with pytest.raises(TypeError, match="lr_lambda should be a function, but got float"):
+        sched.MultiplicativeLR(opt, lr_lambda=0.9)
+    with pytest.raises(ValueError, match="expected 2 min_lrs, got 3"):
+        sched.ReduceLROnPlateau(opt, min_lr=[0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="mode average is unknown!"):
+        sched.ReduceLROnPlateau(opt, mode="average")
+    with pytest.raises(ValueError, match="threshold mode ratio is unknown!"):
+        sched.ReduceLROnPlateau(opt, threshold_mode="ratio")
+    with pytest.raises(TypeError, match="not an optimizer"):
+        sched.ReduceLROnPlateau(object())
     with pytest.raises(ValueError, match="momentum or beta1"):
         sched.OneCycleLR(Groups(LRS), max_lr=0.1, total_steps=10)
     with pytest.raises(ValueError, match="between 0 and 1"):

@@ -1,14 +1,16 @@
 """fibril.optim: torch.optim's optimizers. SGD, Adam, AdamW, RMSprop and Adagrad step with one
-fused multi-tensor kernel call per group; NAdam, RAdam, Adamax, Adadelta and ASGD with
-in-place tensor ops, one parameter at a time."""
+fused multi-tensor kernel call per group; NAdam, RAdam, Adamax, Adadelta, ASGD and Rprop with
+in-place tensor ops, one parameter at a time; LBFGS on the params seen as one flat vector."""
 
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
+from .lbfgs import LBFGS
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD

@@ -13,7 +13,7 @@ from ..ops.matmul import linear
 from ..tensor import Tensor
 from .activation import GELU, ReLU
 from .linear import Linear
-from .module import Module
+from .module import Module, _has_call_hooks
 from .parameter import Parameter
 from .pooling import MaxPool1d, MaxPool2d
 
@@ -22,9 +22,7 @@ def _fused_activation(module, following, x):
     """The matmul epilogue that computes `following` after the Linear `module`, or None. Only
     plain modules (no hooks, not subclassed) fuse; gelu only when no gradient is recorded (its
     fused form has no backward)."""
-    if type(module) is not Linear or module._forward_hooks or module._forward_pre_hooks:
-        return None
-    if following._forward_hooks or following._forward_pre_hooks:
+    if type(module) is not Linear or _has_call_hooks(module) or _has_call_hooks(following):
         return None
     if type(following) is ReLU:
         return "relu"
@@ -43,8 +41,7 @@ def _pools_first(module, following):
     Only plain modules (no hooks, not subclassed), a pool that returns no indices."""
     if type(module) is not ReLU or type(following) not in (MaxPool1d, MaxPool2d) or following.return_indices:
         return False
-    return not (module._forward_hooks or module._forward_pre_hooks or following._forward_hooks
-                or following._forward_pre_hooks)
+    return not (_has_call_hooks(module) or _has_call_hooks(following))
 
 
 def _index(i, n, kind):
@@ -256,35 +253,60 @@ class ModuleDict(Module):
             self[key] = module
 
 
-def _as_parameter(value):
-    return value if isinstance(value, Parameter) else Parameter(value)
+def _type_name(tensor):
+    """torch.typename's form: fibril.FloatTensor, fibril.cuda.FloatTensor."""
+    name = tensor.type()
+    return name.replace("fibril.", "fibril.cuda.", 1) if tensor.is_cuda else name
+
+
+def _entry_line(key, value, dtype_name):
+    """One entry of ParameterList's or ParameterDict's repr, as torch's."""
+    if not isinstance(value, Tensor):
+        return f"  ({key}): Object of type: {type(value).__name__}"
+    size = "x".join(str(d) for d in value.shape)
+    device = "" if value.device == "cpu" else f" ({value.device})"
+    kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
+    return f"  ({key}): {kind} containing: [{dtype_name(value)} of size {size}{device}]"
 
 
 class ParameterList(Module):
+    """Values in a list, as torch's (since 1.12): a tensor is wrapped as a Parameter and
+    registered (state_dict names "0", "1", ...), a module becomes a submodule, any other object
+    is kept as it is (an attribute named by its index)."""
+
     def __init__(self, values=None):
         super().__init__()
-        for value in values or []:
-            self.append(value)
+        self._size = 0
+        if values is not None:
+            self.extend(values)
 
     def __len__(self):
-        return len(self._parameters)
+        return self._size
 
     def __iter__(self):
-        return iter(self._parameters.values())
+        return (self[i] for i in range(len(self)))
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ParameterList(list(self)[idx])
-        return self._parameters[str(_index(idx, len(self), "ParameterList"))]
+        return getattr(self, str(_index(idx, len(self), "ParameterList")))
 
     def __setitem__(self, idx, value):
-        self.register_parameter(str(_index(idx, len(self), "ParameterList")), _as_parameter(value))
+        self._set(str(_index(idx, len(self), "ParameterList")), value)
+
+    def _set(self, name, value):
+        if isinstance(value, Tensor) and not isinstance(value, Parameter):
+            value = Parameter(value)
+        setattr(self, name, value)
 
     def append(self, value):
-        self.register_parameter(str(len(self)), _as_parameter(value))
+        self._set(str(len(self)), value)
+        self._size += 1
         return self
 
     def extend(self, values):
+        if isinstance(values, Tensor) or not isinstance(values, collections.abc.Iterable):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got {type(values).__name__}")
         for value in values:
             self.append(value)
         return self
@@ -293,15 +315,14 @@ class ParameterList(Module):
         return self.extend(values)
 
     def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
-                         for i, p in enumerate(self))
+        return "\n".join(_entry_line(i, value, lambda t: t.dtype) for i, value in enumerate(self))
 
 
 class ParameterDict(Module):
     """Values under string keys, in insertion order. Tensors are wrapped as Parameters and
     registered as this module's parameters (state_dict names "key", or "prefix.key" in a
-    parent); other values are kept as they are, as torch does. A plain dict given to update (or
-    the constructor) is added in sorted key order, as torch does."""
+    parent), modules become submodules; other values are kept as they are, as torch does. A
+    plain dict given to update (or the constructor) is added in sorted key order, as torch does."""
 
     def __init__(self, parameters=None):
         super().__init__()
@@ -316,15 +337,21 @@ class ParameterDict(Module):
         if isinstance(value, Tensor) and not isinstance(value, Parameter):
             value = Parameter(value)
         if value is None or isinstance(value, Parameter):
+            self._modules.pop(key, None)
             self.register_parameter(key, value)
+        elif isinstance(value, Module):
+            self._parameters.pop(key, None)
+            self.add_module(key, value)
         else:
             self._check_name(key, "parameter")
             self._parameters.pop(key, None)
+            self._modules.pop(key, None)
         self._entries[key] = value
 
     def __delitem__(self, key):
         del self._entries[key]
         self._parameters.pop(key, None)
+        self._modules.pop(key, None)
 
     def __len__(self):
         return len(self._entries)
@@ -367,6 +394,7 @@ class ParameterDict(Module):
     def clear(self):
         self._entries.clear()
         self._parameters.clear()
+        self._modules.clear()
 
     def copy(self):
         return ParameterDict(collections.OrderedDict(self.items()))
@@ -395,6 +423,4 @@ class ParameterDict(Module):
             self[pair[0]] = pair[1]
 
     def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
-                          if isinstance(p, Parameter) else f"({k}): Object of type: {type(p).__name__}"
-                          for k, p in self.items())
+        return "\n".join(_entry_line(key, value, _type_name) for key, value in self.items())

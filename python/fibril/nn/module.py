@@ -1,14 +1,28 @@
 """Module: the base of every layer, with PyTorch's semantics — parameters, buffers and
 submodules registered by attribute assignment, recursive traversal, train/eval, state_dict
-with strict loading, dtype/device conversion in place, forward hooks and a PyTorch repr."""
+with strict loading (and extra state), dtype/device conversion in place, forward, backward
+and state_dict hooks and a PyTorch repr."""
 
 import collections
+import collections.abc
 import itertools
+import warnings
 
 from .. import creation
-from ..autograd import no_grad
+from ..autograd import Function, is_grad_enabled, no_grad
 from ..tensor import Tensor
 from .parameter import Parameter
+
+_EXTRA_STATE_KEY = "_extra_state"
+
+# Every hook registry of a Module: id -> entry, in call order.
+_HOOK_REGISTRIES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks",
+                    "_state_dict_pre_hooks", "_state_dict_hooks", "_load_state_dict_pre_hooks",
+                    "_load_state_dict_post_hooks")
+
+# Backward hooks of every module (register_module_full_backward_*hook), run before the module's own.
+_global_backward_pre_hooks = {}
+_global_backward_hooks = {}
 
 class IncompatibleKeys(collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """load_state_dict's result; printed as torch's when every key matched."""
@@ -52,6 +66,181 @@ def _add_hook(hooks, entry, prepend):
     return handle
 
 
+def register_module_full_backward_pre_hook(hook):
+    """A backward pre-hook of every module (see Module.register_full_backward_pre_hook), run
+    before the module's own; for debugging and profiling, as torch's."""
+    return _add_hook(_global_backward_pre_hooks, hook, False)
+
+
+def register_module_full_backward_hook(hook):
+    """A full backward hook of every module (see Module.register_full_backward_hook), run
+    before the module's own; for debugging and profiling, as torch's."""
+    return _add_hook(_global_backward_hooks, hook, False)
+
+
+def _has_call_hooks(module):
+    """Whether calling `module` runs a hook (Module.__call__ makes the same test inline): a
+    container that would fuse it with its neighbour must call it on its own then."""
+    return bool(module._forward_pre_hooks or module._forward_hooks or module._backward_pre_hooks
+                or module._backward_hooks or _global_backward_pre_hooks or _global_backward_hooks)
+
+
+def _overrides(module, method):
+    """Whether the module's class defines its own `method` (get_extra_state, set_extra_state)."""
+    return getattr(type(module), method) is not getattr(Module, method)
+
+
+class BackwardHookFunction(Function):
+    """The identity on the tensors a hooked module takes or returns, recorded in the graph so
+    that its backward sees their gradients all at once: there `hooks` (a _BackwardHooks) runs
+    the module's backward hooks, as torch's function of the same name."""
+
+    @staticmethod
+    def forward(ctx, hooks, on_outputs, *tensors):
+        ctx.hooks, ctx.on_outputs = hooks, on_outputs
+        # As torch: an output that received no gradient passes None on (the pre-hooks see None);
+        # an input that received none, while others did, gets zeros.
+        if on_outputs:
+            ctx.set_materialize_grads(False)
+        return tuple(t.detach() for t in tensors)  # aliases: same memory, same version counter
+
+    @staticmethod
+    def backward(ctx, *grads):
+        hooks = ctx.hooks
+        return (None, None, *(hooks.output_grads(grads) if ctx.on_outputs else hooks.input_grads(grads)))
+
+
+def _scatter(index, values, size):
+    """A tuple of `size` Nones with values[k] at index[k]."""
+    out = [None] * size
+    for i, value in zip(index, values):
+        out[i] = value
+    return tuple(out)
+
+
+class _BackwardHooks:
+    """One call of a module with backward hooks: wraps the positional tensor arguments and the
+    outputs (a tensor or a tuple) that require grad in BackwardHookFunction, then in backward
+    runs the pre-hooks on the gradients w.r.t. the outputs and the full hooks once those w.r.t.
+    the inputs are known. Entries of grad_input / grad_output are None for arguments and
+    outputs that are no tensors or require no grad, except a tensor input that requires no
+    grad, which gets zeros in grad_input, as torch's."""
+
+    def __init__(self, module, hooks, pre_hooks):
+        self.module, self.hooks, self.pre_hooks = module, hooks, pre_hooks
+        self.n_inputs = self.n_outputs = 0
+        self.input_index = self.output_index = None  # positions wrapped, None: none
+        self.input_meta = self.output_meta = ()  # (shape, dtype, device) of each wrapped tensor
+        self.input_versions = ()
+        self.input_zeros = ()  # (position, shape, dtype, device) of the tensors that require no grad
+        self.grad_outputs = None  # set in backward by the outputs' node, taken by the inputs'
+
+    def _wrap(self, values, on_outputs):
+        """values with each tensor that requires grad replaced by its BackwardHookFunction alias,
+        the positions replaced (None when none) and their (shape, dtype, device)."""
+        index = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
+        if not index or not is_grad_enabled():
+            return values, None, ()
+        aliases = BackwardHookFunction.apply(self, on_outputs, *(values[i] for i in index))
+        new = list(values)
+        for i, alias in zip(index, aliases):
+            new[i] = alias
+        meta = tuple((a.shape, a.dtype, a.device) for a in aliases)
+        return (tuple(new) if type(values) is tuple else type(values)(*new)), index, meta
+
+    def wrap_inputs(self, args):
+        self.n_inputs = len(args)
+        if not self.hooks:  # only pre-hooks: nothing to see on the inputs' side
+            return args
+        args, self.input_index, self.input_meta = self._wrap(args, False)
+        if self.input_index is not None:  # the counters, not the tensors: the graph holds this object
+            self.input_versions = [(args[i]._version, args[i]._version.value) for i in self.input_index]
+            # tensors that require no grad get zeros in grad_input, as torch's (which wraps them too)
+            self.input_zeros = [(i, a.shape, a.dtype, a.device) for i, a in enumerate(args)
+                                if isinstance(a, Tensor) and not a.requires_grad]
+        return args
+
+    def check_inputs_unchanged(self):
+        """An input changed in place by forward would keep the caller's tensor on its old
+        history while holding the new values: an error, as torch's."""
+        for position, (counter, value) in zip(self.input_index or (), self.input_versions):
+            if counter.value != value:
+                raise RuntimeError(
+                    f"{type(self.module).__name__}.forward modified its input {position} in place while the module "
+                    "has backward hooks, which would give wrong gradients; clone the input first (or use "
+                    "inplace=False)")
+
+    def wrap_outputs(self, result):
+        if not isinstance(result, (Tensor, tuple)):
+            warnings.warn("For backward hooks to be called, module output should be a Tensor or a tuple of Tensors "
+                          f"but received {type(result)}", stacklevel=3)
+            return result
+        single = isinstance(result, Tensor)
+        values = (result,) if single else result
+        self.n_outputs = len(values)
+        values, self.output_index, self.output_meta = self._wrap(values, True)
+        return values[0] if single else values
+
+    def output_grads(self, grads):
+        """Runs the pre-hooks on the gradients w.r.t. the outputs; returns those to pass on."""
+        grad_outputs = _scatter(self.output_index, grads, self.n_outputs)
+        for hook in self.pre_hooks:
+            result = hook(self.module, grad_outputs)
+            if result is not None:
+                grad_outputs = self._checked(result, grad_outputs, "Backward pre hook", "grad_output")
+        if self.input_index is None:
+            self._run_hooks_without_inputs(grad_outputs)
+        elif self.hooks:
+            self.grad_outputs = grad_outputs
+        return self._check_shapes([grad_outputs[i] for i in self.output_index], self.output_meta, self.output_index,
+                                  "output")
+
+    def _run_hooks_without_inputs(self, grad_outputs):
+        """No input requires grad: the full hooks run now, with grad_input all None (as torch)."""
+        if not self.hooks:
+            return
+        warnings.warn("Full backward hook is firing when gradients are computed with respect to module outputs "
+                      "since no inputs require gradients.", stacklevel=2)
+        grad_inputs = (None,) * self.n_inputs
+        for hook in self.hooks:
+            result = hook(self.module, grad_inputs, grad_outputs)
+            if result is not None and not all(g is None for g in result):
+                raise RuntimeError("Backward hook for Modules where no input requires gradient should always return "
+                                   "None or None for all gradients.")
+
+    def input_grads(self, grads):
+        """Runs the full hooks on the gradients w.r.t. the inputs; returns those to pass on."""
+        if self.grad_outputs is None:  # reached the inputs without passing the outputs: no hook, as torch
+            return grads
+        grad_inputs = list(_scatter(self.input_index, grads, self.n_inputs))
+        for i, shape, dtype, device in self.input_zeros:
+            grad_inputs[i] = creation.zeros(shape, dtype=dtype, device=device)
+        grad_inputs = tuple(grad_inputs)
+        for hook in self.hooks:
+            result = hook(self.module, grad_inputs, self.grad_outputs)
+            if result is not None:
+                grad_inputs = self._checked(result, grad_inputs, "Backward hook", "grad_input")
+        self.grad_outputs = None
+        return self._check_shapes([grad_inputs[i] for i in self.input_index], self.input_meta, self.input_index,
+                                  "input")
+
+    @staticmethod
+    def _checked(result, previous, what, name):
+        if not isinstance(result, (tuple, list)) or len(result) != len(previous):
+            got = len(result) if isinstance(result, (tuple, list)) else type(result).__name__
+            raise RuntimeError(f"{what} returned an invalid number of {name}, got {got}, but expected "
+                               f"{len(previous)} (a tuple, None where there is no gradient)")
+        return tuple(result)
+
+    @staticmethod
+    def _check_shapes(grads, meta, index, kind):
+        for g, (shape, _, _), position in zip(grads, meta, index):
+            if g is not None and tuple(g.shape) != tuple(shape):
+                raise RuntimeError(f"a backward hook gave a gradient of shape {list(g.shape)} for {kind} {position}, "
+                                   f"which has shape {list(shape)}")
+        return grads
+
+
 class Module:
     training = True
 
@@ -62,13 +251,26 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
-        object.__setattr__(self, "_forward_pre_hooks", {})
-        object.__setattr__(self, "_forward_hooks", {})
+        for registry in _HOOK_REGISTRIES:
+            object.__setattr__(self, registry, {})
+
+    def __setstate__(self, state):
+        # A module pickled before some hook registry existed gets it empty.
+        self.__dict__.update(state)
+        for registry in _HOOK_REGISTRIES:
+            self.__dict__.setdefault(registry, {})
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required \"forward\" function")
 
     def __call__(self, *args, **kwargs):
+        # The test of _has_call_hooks, inline: this runs on every call of every module.
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_pre_hooks or self._backward_hooks
+                or _global_backward_pre_hooks or _global_backward_hooks):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
         for hook, with_kwargs, _ in list(self._forward_pre_hooks.values()):
             if with_kwargs:
                 result = hook(self, args, kwargs)
@@ -81,6 +283,13 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        backward_hooks = None
+        if self._backward_pre_hooks or self._backward_hooks or _global_backward_pre_hooks or _global_backward_hooks:
+            # The hooks registered now are the ones this call's backward runs, as torch.
+            backward_hooks = _BackwardHooks(self, [*_global_backward_hooks.values(), *self._backward_hooks.values()],
+                                            [*_global_backward_pre_hooks.values(),
+                                             *self._backward_pre_hooks.values()])
+            args = backward_hooks.wrap_inputs(args)
         try:
             out = self.forward(*args, **kwargs)
         except Exception:
@@ -88,10 +297,14 @@ class Module:
                 if always_call:  # run even when forward raised, as torch; the error goes on
                     hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
             raise
+        if backward_hooks is not None:
+            backward_hooks.check_inputs_unchanged()
         for hook, with_kwargs, _ in list(self._forward_hooks.values()):
             result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
             if result is not None:
                 out = result
+        if backward_hooks is not None:
+            out = backward_hooks.wrap_outputs(out)
         return out
 
     # ------------------------------------------------------------------ registration
@@ -367,50 +580,133 @@ class Module:
         return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
 
     # ------------------------------------------------------------------ state dict
-    def state_dict(self, destination=None, prefix="", keep_vars=False):
-        out = collections.OrderedDict() if destination is None else destination
+    _version = 1  # stored in state_dict's metadata; a subclass raises it when its format changes
+
+    def get_extra_state(self):
+        """What state_dict stores under "_extra_state" besides tensors: a subclass that defines
+        it (and set_extra_state, which load_state_dict calls with it) has that entry."""
+        raise RuntimeError("Module.get_extra_state() is only called when a subclass defines it")
+
+    def set_extra_state(self, state):
+        """Takes back what get_extra_state gave (load_state_dict calls it)."""
+        raise RuntimeError("Module.set_extra_state() is only called when a subclass defines it")
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        """This module's own parameters, persistent buffers and extra state, not its children's."""
         for name, param in self._parameters.items():
             if param is not None:
-                out[prefix + name] = param if keep_vars else param.detach()
+                destination[prefix + name] = param if keep_vars else param.detach()
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers:
-                out[prefix + name] = buffer if keep_vars else buffer.detach()
+                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+        if _overrides(self, "get_extra_state"):
+            destination[prefix + _EXTRA_STATE_KEY] = self.get_extra_state()
+
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """An OrderedDict of every parameter, persistent buffer and extra state by dotted name,
+        with torch's `_metadata` ({module prefix: {"version": ...}}); state_dict hooks run around
+        each module's part."""
+        if destination is None:
+            destination = collections.OrderedDict()
+            destination._metadata = collections.OrderedDict()
+        local_metadata = {"version": self._version}
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
+        for hook in list(self._state_dict_pre_hooks.values()):
+            hook(self, prefix, keep_vars)
+        self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
-                module.state_dict(out, prefix + name + ".", keep_vars)
-        return out
+                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook, public in list(self._state_dict_hooks.values()):
+            result = hook(self, destination, prefix, local_metadata)
+            if public:
+                if result is not None:
+                    raise RuntimeError("state_dict post-hook must return None")
+            elif result is not None:  # the private hook's result replaces the dict (kept by the root only)
+                destination = result
+        return destination
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        """Loads this module's own entries of `state_dict` (keys prefix + name), not its
+        children's, after the load_state_dict pre-hooks; notes missing and unexpected keys (when
+        strict) and errors in the lists given, as torch's."""
+        for hook, with_module in list(self._load_state_dict_pre_hooks.values()):
+            args = (state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+            hook(self, *args) if with_module else hook(*args)
+        local_state = {name: p for name, p in self._parameters.items() if p is not None}
+        local_state.update((name, b) for name, b in self._buffers.items()
+                           if b is not None and name not in self._non_persistent_buffers)
+        assign = local_metadata.get("assign_to_params_buffers", False)
+        for name, target in local_state.items():
+            key = prefix + name
+            if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            value = state_dict[key]
+            if not isinstance(value, Tensor) and hasattr(value, "__dlpack__"):
+                value = creation.from_foreign(value)  # a torch state dict loads as it is
+            if not isinstance(value, Tensor):
+                error_msgs.append(f'While copying the parameter named "{key}", expected a Tensor, '
+                                  f"got {type(value).__module__}.{type(value).__name__}.")
+            elif tuple(value.shape) != tuple(target.shape):
+                error_msgs.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
+                                  f"checkpoint, the shape in current model is {target.shape}.")
+            elif not assign:
+                with no_grad():
+                    target.copy_(value)
+            elif name in self._parameters:
+                self._parameters[name] = Parameter(value.detach(), requires_grad=target.requires_grad)
+            else:
+                self._buffers[name] = value.detach()
+        extra_key = prefix + _EXTRA_STATE_KEY
+        if _overrides(self, "set_extra_state"):
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
+        if strict:
+            for key in state_dict:
+                if key.startswith(prefix) and key != extra_key:
+                    name, dot, _ = key[len(prefix):].partition(".")
+                    if name not in (self._modules if dot else local_state):
+                        unexpected_keys.append(key)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copies every tensor of `state_dict` into the matching parameter or buffer (assign:
-        takes the given tensors instead). A shape mismatch is always an error; with strict,
-        missing and unexpected keys are too, all listed in one RuntimeError as torch's."""
-        expected = {}
-        for module_prefix, module in self.named_modules(remove_duplicate=False):
-            prefix = module_prefix + "." if module_prefix else ""
-            for name, param in module._parameters.items():
-                if param is not None:
-                    expected[prefix + name] = (module, name, "param")
-            for name, buffer in module._buffers.items():
-                if buffer is not None and name not in module._non_persistent_buffers:
-                    expected[prefix + name] = (module, name, "buffer")
-        missing = [key for key in expected if key not in state_dict]
-        unexpected = [key for key in state_dict if key not in expected]
-        errors = []
-        values = {}
-        for key, value in state_dict.items():
-            if key not in expected:
-                continue
-            module, name, kind = expected[key]
-            target = module._parameters[name] if kind == "param" else module._buffers[name]
-            if not isinstance(value, Tensor) and hasattr(value, "__dlpack__"):
-                value = creation.from_foreign(value)  # a torch state dict loads as it is
-            values[key] = value
-            if not isinstance(value, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected a Tensor, '
-                              f"got {type(value).__module__}.{type(value).__name__}.")
-            elif tuple(value.shape) != tuple(target.shape):
-                errors.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
-                              f"checkpoint, the shape in current model is {target.shape}.")
+        takes the given tensors instead), module by module as torch: each one's load pre-hooks,
+        its own entries, its children, then its load post-hooks, which may edit the missing
+        and unexpected key lists. A shape mismatch is always an error; with strict, missing and
+        unexpected keys are too, all listed in one RuntimeError as torch's (raised after the
+        rest is loaded, as torch)."""
+        if not isinstance(state_dict, collections.abc.Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing, unexpected, errors = [], [], []
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = collections.OrderedDict(state_dict)  # a copy, which pre-hooks may edit
+
+        def load(module, local_state, prefix):
+            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+            if assign:
+                local_metadata["assign_to_params_buffers"] = True
+            # strict=True: the keys are always collected; `strict` only decides whether they raise.
+            module._load_from_state_dict(local_state, prefix, local_metadata, True, missing, unexpected, errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(child, {k: v for k, v in local_state.items() if k.startswith(child_prefix)}, child_prefix)
+            incompatible = IncompatibleKeys(missing, unexpected)
+            for hook in list(module._load_state_dict_post_hooks.values()):
+                if hook(module, incompatible) is not None:
+                    raise AssertionError("Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                                         "expected to return new values, if incompatible_keys need to be modified, "
+                                         "it should be done inplace.")
+
+        load(self, state_dict, "")
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
@@ -418,19 +714,6 @@ class Module:
                 errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
-        with no_grad():
-            for key, value in values.items():
-                module, name, kind = expected[key]
-                if kind == "param":
-                    target = module._parameters[name]
-                    if assign:
-                        module._parameters[name] = Parameter(value.detach(), requires_grad=target.requires_grad)
-                    else:
-                        target.copy_(value)
-                elif assign:
-                    module._buffers[name] = value.detach()
-                else:
-                    module._buffers[name].copy_(value)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ hooks
@@ -443,6 +726,62 @@ class Module:
         """hook(module, args, output) -> None or a new output, after forward; with_kwargs:
         hook(module, args, kwargs, output). always_call: also when forward raises (output None)."""
         return _add_hook(self._forward_hooks, (hook, with_kwargs, always_call), prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or a new grad_output, when the gradients w.r.t. the
+        module's outputs are known. grad_output is a tuple, one entry per output (None for one
+        that is no tensor or received no gradient). prepend: runs first. Hooks registered
+        globally (register_module_full_backward_pre_hook) run before these."""
+        return _add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or a new grad_input, when the gradients
+        w.r.t. the module's positional inputs are known (keyword arguments are not seen).
+        grad_input has one entry per positional argument: None for one that is no tensor or
+        requires no grad. When no input requires grad, the hook runs with the gradients w.r.t.
+        the outputs (grad_input all None; it may return only None). The module's forward sees
+        aliases of its tensor arguments and the caller aliases of its outputs, through which
+        the gradients pass; forward may not change its inputs in place."""
+        return _add_hook(self._backward_hooks, hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """Deprecated in torch for register_full_backward_hook; here it is that hook (torch's
+        older hook saw the gradients of the module's last operation instead)."""
+        warnings.warn("register_backward_hook is deprecated: use register_full_backward_hook, which fibril runs it "
+                      "as (grad_input holds the gradients w.r.t. the module's positional inputs, not those of its "
+                      "last operation as torch's deprecated hook)", FutureWarning, stacklevel=2)
+        return self.register_full_backward_hook(hook)
+
+    def register_state_dict_pre_hook(self, hook):
+        """hook(module, prefix, keep_vars) -> None, before state_dict collects this module's part."""
+        return _add_hook(self._state_dict_pre_hooks, hook, False)
+
+    def register_state_dict_post_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata) -> None, after state_dict collected
+        this module's part (its children's too); it may edit state_dict in place."""
+        return _add_hook(self._state_dict_hooks, (hook, True), False)
+
+    def _register_state_dict_hook(self, hook):
+        """torch's older post-hook: as register_state_dict_post_hook, but a dict it returns
+        replaces the state dict (only when registered on the module state_dict is called on)."""
+        return _add_hook(self._state_dict_hooks, (hook, False), False)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs) -> None, before load_state_dict loads this module's entries
+        (keys prefix + name); it may edit state_dict (then its children see the edits) and the
+        lists in place."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """As register_load_state_dict_pre_hook; without with_module the hook is not given the module."""
+        return _add_hook(self._load_state_dict_pre_hooks, (hook, with_module), False)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """hook(module, incompatible_keys) -> None, after load_state_dict loaded this module and
+        its children; editing incompatible_keys.missing_keys / unexpected_keys in place changes
+        what strict loading raises for and what load_state_dict returns."""
+        return _add_hook(self._load_state_dict_post_hooks, hook, False)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self):

@@ -363,3 +363,13 @@ def test_composed_reductions_on_cuda_match_cpu():
         got = fn(fibril.tensor(x, device="cuda"))
         assert got.device.startswith("cuda")
         np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_of_two_tensors_are_elementwise(name):
+    """torch.max(x, other) / x.min(other): the elementwise maximum/minimum, broadcast, with
+    gradients (the reduction forms take a dim, not a tensor)."""
+    a, b = make_inputs([(3, 4), (4,)], seed=3)
+    check_op(lambda x, y: getattr(fibril, name)(x, y), lambda x, y: getattr(x, name)(y), [a, b],
+             numpy_fn=np.maximum if name == "max" else np.minimum)
+    check_op(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), [a, b])

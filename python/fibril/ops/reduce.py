@@ -151,12 +151,19 @@ class MaxDim(Function):
 
 
 def max(x, dim=None, keepdim=False):
+    """The maximum of x, its (values, indices) along dim, or, as torch.max(x, other), the
+    elementwise maximum of two tensors."""
+    if isinstance(dim, Tensor):
+        return ew.maximum(x, dim)
     if dim is None:
         return amax(x)
     return MinMax(*MaxDim.apply(x, dim, keepdim, True))
 
 
 def min(x, dim=None, keepdim=False):
+    """As max, for the minimum (torch.min(x, other): the elementwise minimum)."""
+    if isinstance(dim, Tensor):
+        return ew.minimum(x, dim)
     if dim is None:
         return amin(x)
     return MinMax(*MaxDim.apply(x, dim, keepdim, False))

@@ -1,8 +1,9 @@
-"""DataLoader: batches of a dataset, loaded in the caller's thread as torch's with num_workers=0
-(whatever num_workers says). So a Dataset's __getitem__ may draw from fibril's global generator
-(x = fibril.randn(...)): its draws and the training step's (dropout, ...) interleave the same way
-on every run, and a seeded run is reproducible. (A background thread running __getitem__ would
-race the training step for that generator, so batches are not prefetched.)
+"""DataLoader: batches of a dataset, loaded in the caller's thread with num_workers=0, as torch's.
+So a Dataset's __getitem__ may draw from fibril's global generator (x = fibril.randn(...)): its
+draws and the training step's (dropout, ...) interleave the same way on every run, and a seeded
+run is reproducible. (A background thread running __getitem__ would race the training step for
+that generator, so batches are not prefetched.) With num_workers > 0 worker processes load them
+(see worker.py).
 
 Each epoch is planned as it starts: the sample order (the sampler's draws; a randperm from the
 loader's generator when shuffling) and a seed for the epoch's own Generator, which
@@ -17,6 +18,8 @@ the result is the same.
 
 import collections.abc
 import copy
+import functools
+import itertools
 import multiprocessing
 import numbers
 import threading
@@ -24,12 +27,13 @@ import threading
 import numpy as np
 
 from .. import _C
-from ..creation import as_tensor, from_numpy, tensor
+from ..creation import as_tensor, empty, from_numpy, tensor
 from ..ops.join import stack
 from ..random import Generator, default_generator, randint
 from ..tensor import Tensor
 from .dataset import IterableDataset, Subset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler, check_batching, check_generator, chunks
+from .worker import WorkerIterator
 
 _active = threading.local()  # .generator: the epoch's Generator while a loader fetches in this thread
 
@@ -37,11 +41,6 @@ _active = threading.local()  # .generator: the epoch's Generator while a loader 
 def worker_generator():
     """The Generator of the epoch being fetched in this thread (for random transforms), else None."""
     return getattr(_active, "generator", None)
-
-
-def get_worker_info():
-    """None, as in torch's main process: fibril loads no worker processes."""
-    return None
 
 
 def default_convert(sample):
@@ -171,23 +170,22 @@ class _Fetcher:
             raise _renamed(exc, f"{exc} (DataLoader: while loading dataset[{i}])") from exc
 
 
-def _stream_batches(loader):
-    """Batches of consecutive samples of an IterableDataset (each sample converted alone without
-    automatic batching). A generator, so iter(dataset) runs under the epoch's Generator."""
-    samples = iter(loader.dataset)
-    if not loader._auto_collation:
-        yield from map(loader.collate_fn or default_convert, samples)
+def _stream_batches(dataset, batch_size, drop_last, collate_fn):
+    """Batches of batch_size consecutive samples of an IterableDataset (with batch_size None, each
+    sample converted alone). A generator, so iter(dataset) runs under the epoch's Generator."""
+    samples = iter(dataset)
+    if batch_size is None:
+        yield from map(collate_fn or default_convert, samples)
         return
-    size = loader.batch_size
-    for k, batch in enumerate(chunks(samples, size, loader.drop_last)):
-        yield _collate(batch, lambda j: f"sample {k * size + j} of iter(dataset)", loader.collate_fn)
+    for k, batch in enumerate(chunks(samples, batch_size, drop_last)):
+        yield _collate(batch, lambda j: f"sample {k * batch_size + j} of iter(dataset)", collate_fn)
 
 
 class _Iterator:
     def __init__(self, loader):
         gen = loader.generator if loader.generator is not None else default_generator
         if loader._iterable:
-            batches = _stream_batches(loader)
+            batches = _stream_batches(loader.dataset, loader.batch_size, loader.drop_last, loader.collate_fn)
         else:
             fetch = _Fetcher(loader.dataset, loader.collate_fn, loader._auto_collation)
             batches = map(fetch, iter(loader._index_sampler))  # draws the epoch's order now
@@ -216,6 +214,8 @@ def _check_worker_options(num_workers, timeout, prefetch_factor, persistent_work
         raise ValueError(f"prefetch_factor must be None or a non-negative integer, got {prefetch_factor}")
     if persistent_workers and num_workers == 0:
         raise ValueError("persistent_workers option needs num_workers > 0")
+    if num_workers > 0 and prefetch_factor == 0:
+        raise ValueError("prefetch_factor must be positive with num_workers > 0 (batches in flight per worker)")
 
 
 def _multiprocessing_context(context, num_workers):
@@ -268,13 +268,16 @@ class DataLoader:
     batch_size=None samples are not batched: each goes through collate_fn alone (default:
     default_convert).
 
-    fibril loads every batch in the calling process when asked for, whatever num_workers says:
-    no worker processes are started, so worker_init_fn is never called (torch calls it only in
-    workers), an IterableDataset is read once rather than once per worker, and get_worker_info()
-    is None. num_workers, timeout, persistent_workers and multiprocessing_context are checked as
-    torch checks them and otherwise unused; prefetch_factor (None or a non-negative integer) is
-    unused too, and accepted with num_workers=0; pin_memory, pin_memory_device and in_order change
-    nothing (batches are already in order, on the CPU).
+    With num_workers=0 every batch is loaded in the calling process when asked for (prefetch_factor,
+    None or a non-negative integer, is then unused, and accepted). With num_workers > 0 that many
+    worker processes of `multiprocessing_context` (default: the platform's start method) load
+    them, prefetch_factor (default 2) batches in flight per worker, as torch's do (see worker.py):
+    worker_init_fn(worker_id) runs first in each, get_worker_info() describes the worker there,
+    each worker iterates its own copy of an IterableDataset, a worker's exception is re-raised
+    with its traceback, `timeout` (seconds, 0 for none) bounds the wait for a batch, and the
+    workers exit at the end of each epoch unless persistent_workers. Batches come in sampler
+    order whatever in_order says; pin_memory and pin_memory_device change nothing (batches stay
+    on the CPU).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
@@ -313,6 +316,7 @@ class DataLoader:
         self.multiprocessing_context = _multiprocessing_context(multiprocessing_context, num_workers)
         self.persistent_workers = persistent_workers
         self.in_order = in_order
+        self._iterator = None  # the persistent workers' iterator
 
     @property
     def _auto_collation(self):
@@ -331,4 +335,24 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        return _Iterator(self)
+        if self.num_workers == 0:
+            return _Iterator(self)
+        if self._iterator is not None and not self._iterator.closed:
+            self._iterator.reset(self._worker_plan())
+            return self._iterator
+        plan = self._worker_plan()  # the sampler draws the epoch's order before the workers' seed, as with no workers
+        base_seed = int(empty((), dtype=_C.int64).random_(generator=self.generator).item())
+        iterator = WorkerIterator(self, self._worker_fetcher(), plan, base_seed)
+        if self.persistent_workers:
+            self._iterator = iterator
+        return iterator
+
+    def _worker_plan(self):
+        """The payloads of an epoch's worker tasks: batches of indices (or indices) of a map-style
+        dataset; for an IterableDataset, endless requests for the next batch."""
+        return itertools.repeat(None) if self._iterable else iter(self._index_sampler)
+
+    def _worker_fetcher(self):
+        if self._iterable:
+            return functools.partial(_stream_batches, self.dataset, self.batch_size, self.drop_last, self.collate_fn)
+        return _Fetcher(self.dataset, self.collate_fn, self._auto_collation)

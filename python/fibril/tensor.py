@@ -30,7 +30,7 @@ class Size(tuple):
 
 # Per-tensor state that __deepcopy__ rebuilds rather than copies.
 _TENSOR_STATE = frozenset({"_data", "_version", "_requires_grad", "grad", "grad_fn", "_output_nr", "_accumulator",
-                           "_leaf_hooks", "_shape", "_base"})
+                           "_leaf_hooks", "_shape", "_base", "_creation", "_creation_if_recorded"})
 
 
 class _Version:
@@ -65,6 +65,7 @@ class Tensor:
     _leaf_hooks = None
     _shape = None
     _base = None  # set on views: the tensor whose memory they share
+    _creation = None  # on views: why autograd refuses to change them in place (see _View)
     _copies_grad = True  # deepcopy and pickle keep .grad (a Parameter's copies drop it, as torch)
 
     def __init__(self, *args, **kwargs):
@@ -441,15 +442,23 @@ def _rebuild(cls, values, dtype, device, requires_grad, grad, extras):
 _C.autograd_setup(Tensor, _function.FunctionCtx, _function.Node)
 
 
+# Why autograd refuses in-place changes of a view (torch's CreationMeta; None: it does not):
+# NO_GRAD_VIEW, made under no_grad, or (function, output), an output of a function that returns
+# several views (split, chunk, unbind). Views of such a view inherit the mark.
+NO_GRAD_VIEW = "no_grad"
+
+
 class _View(Tensor):
     """The output of a view op: it shares the memory and version counter of `_base`, a tensor
     that is no view itself. An in-place change made through the base or any of its views
     rewrites the base's history (ops/index.py, apply_inplace); a view rebuilds its own from
     the base's the next time it is read after such a change (the version counter tells), as
-    torch does."""
+    torch does. Under autograd, as in torch, both are refused for a view marked in `_creation`:
+    the history rebuilt would not be the one meant."""
 
     _grad_fn = None
     _seen_version = 0
+    _creation_if_recorded = None
 
     @property
     def grad_fn(self):
@@ -459,20 +468,55 @@ class _View(Tensor):
 
     @grad_fn.setter
     def grad_fn(self, node):
+        # Function.apply records the op that made this view: grad mode was on, though off while
+        # the op ran, when _view_of (ops/index.py) marked the view NO_GRAD_VIEW
+        # provisionally. (A view that an op returns as it is keeps its mark.)
         self._grad_fn = node
         self._seen_version = self._version.value
+        if self._creation is NO_GRAD_VIEW:
+            self._creation = self._creation_if_recorded
+
+    @property
+    def requires_grad(self):
+        if self._creation is not None and self._version.value != self._seen_version:
+            # as torch: without rebuilding the history first, which this view refuses
+            return self._requires_grad or self._grad_fn is not None or self._base.requires_grad
+        return self._requires_grad or self.grad_fn is not None
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        Tensor.requires_grad.fset(self, value)
 
     def _refresh(self):
         base = self._base
+        if self._creation is not None and (self._grad_fn is not None or base.requires_grad):
+            if not _autograd.is_grad_enabled():
+                return  # ops under no_grad need no history (torch's do not read it); checked once grad mode is on
+            raise self.refusal(indirect=True)
+        self._seen_version = self._version.value
         if not base.requires_grad:
-            self.grad_fn = None
+            self._grad_fn = None
             return
         from .autograd.grad_mode import enable_grad
         from .ops.index import AsStrided
 
         with enable_grad():
             fresh = AsStrided.apply(base, self._data)
-        self.grad_fn, self._output_nr = fresh._grad_fn, 0
+        self._grad_fn, self._output_nr = fresh._grad_fn, 0
+
+    def refusal(self, indirect=False):
+        """The error for an in-place change under autograd of this marked view, or (indirect)
+        of its base or another view of its base."""
+        if self._creation is NO_GRAD_VIEW:
+            change = ("is used with grad mode enabled after its base or another view of its base was modified in "
+                      "place" if indirect else "is being modified in place with grad mode enabled")
+            return RuntimeError(f"a view created in no_grad mode {change}; create and modify it both inside no_grad "
+                                "or both outside")
+        function, output = self._creation
+        change = "its base or another view of its base has been modified" if indirect else "is being modified"
+        return RuntimeError(f"Output {output} of {function} is a view and {change} in place. This view is the output "
+                            "of a function that returns multiple views. Such functions do not allow the output views "
+                            "to be modified inplace. You should replace the inplace operation by an out-of-place one.")
 
 
 class _HookHandle:
@@ -527,8 +571,13 @@ def _format(t):
         extras.append(f"dtype={t.dtype!r}")
     if t.device != "cpu":
         extras.append(f"device='{t.device}'")
-    if t.grad_fn is not None:
-        extras.append(f"grad_fn=<{t.grad_fn.name()}>")
-    elif t.requires_grad:
-        extras.append("requires_grad=True")
+    try:
+        grad_fn = t.grad_fn
+    except RuntimeError:  # a view whose history cannot be rebuilt (see _View), printed as torch does
+        extras.append("grad_fn=<Invalid>")
+    else:
+        if grad_fn is not None:
+            extras.append(f"grad_fn=<{grad_fn.name()}>")
+        elif t.requires_grad:
+            extras.append("requires_grad=True")
     return "tensor(" + body + "".join(", " + e for e in extras) + ")"

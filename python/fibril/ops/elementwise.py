@@ -9,7 +9,7 @@ from functools import partial
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
-from .index import apply_inplace
+from .index import apply_inplace, check_no_partial_overlap
 
 U, B = _C.UnaryOp, _C.BinaryOp
 
@@ -109,27 +109,46 @@ class Div(Function):
         return ga, gb
 
 
+class ReflectedDiv(Function):
+    """number / x (x.__rtruediv__) computed as torch does, reciprocal(x) * number: backward
+    keeps the reciprocal (the result), not x, which may then change in place."""
+
+    @staticmethod
+    def forward(ctx, x, number):
+        r = _C.unary(U.reciprocal, x._data)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(Tensor._wrap(r))
+            ctx.number = number
+        return _C.binary(B.mul, r, number)
+
+    @staticmethod
+    def backward(ctx, g):
+        (r,) = ctx.saved_tensors
+        return mul(neg(mul(g, ctx.number)), mul(r, r)), None
+
+
 class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = _binary(B.pow, a, b)
-        _save_operands(ctx, a, b)
-        ctx.out = out.detach() if ctx.needs_input_grad[1] else None
+        # as torch, a tensor exponent makes it keep the result (which the exponent's gradient takes)
+        _save_operands(ctx, a, b, result=out.detach() if isinstance(b, Tensor) else None)
         ctx.metas = _metas(ctx.needs_input_grad, a, b)
         return out
 
     @staticmethod
     def backward(ctx, g):
         a, b = _operands(ctx)
+        out = ctx.saved_tensors[2]
         need_a, need_b = ctx.needs_input_grad[:2]
         x, y = ctx.metas
         ga = gb = None
         if need_a:  # b * a^(b-1), 0 where b == 0 (0^0 has gradient 0, as PyTorch)
             ga = _grad_for(where(eq(b, 0), 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), x)
         if need_b and not isinstance(a, Tensor):  # a Python number base
-            gb = _grad_for(mul(g, mul(ctx.out, math.log(a))) if a > 0 else mul(g, 0.0), y)
+            gb = _grad_for(mul(g, mul(out, math.log(a))) if a > 0 else mul(g, 0.0), y)
         elif need_b:  # a^b * log(a), 0 where a == 0 and b >= 0
-            gb = _grad_for(where(logical_and(eq(a, 0), ge(b, 0)), 0.0, mul(g, mul(ctx.out, log(a)))), y)
+            gb = _grad_for(where(logical_and(eq(a, 0), ge(b, 0)), 0.0, mul(g, mul(out, log(a)))), y)
         return ga, gb
 
 
@@ -190,10 +209,11 @@ class Remainder(Function):
         return _grad_for(g, x), gb
 
 
-def _save_operands(ctx, a, b, keep_a=True, keep_b=True):
-    """Saves the tensor operands backward needs (version-checked) and remembers scalars."""
+def _save_operands(ctx, a, b, keep_a=True, keep_b=True, result=None):
+    """Saves the tensor operands backward needs, and the result if given (all version-checked),
+    and remembers scalars."""
     ctx.save_for_backward(a if keep_a and isinstance(a, Tensor) else None,
-                          b if keep_b and isinstance(b, Tensor) else None)
+                          b if keep_b and isinstance(b, Tensor) else None, result)
     ctx.scalars = (None if isinstance(a, Tensor) else a, None if isinstance(b, Tensor) else b)
 
 
@@ -451,10 +471,19 @@ def _any_requires_grad(*operands):
 
 def _binary_inplace(op, fn):
     def method(self, other):
+        if isinstance(other, Tensor) and self._data.shares_storage(other._data):
+            check_no_partial_overlap(self, other)
         return apply_inplace(self, lambda x: fn(x, other), lambda a: _C.binary(op, a, _arr(other), out=a),
                              _any_requires_grad(other))
 
     return method
+
+
+def _clamp_(self, min=None, max=None):
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        check_no_partial_overlap(self, min, max)
+    return apply_inplace(self, lambda x: clamp(x, min, max), lambda a: _C.clamp(a, _arr(min), _arr(max), out=a),
+                         _any_requires_grad(min, max))
 
 
 def _reflected(fn):
@@ -467,7 +496,7 @@ def _attach():
     T.__add__, T.__radd__ = _C.op_method(Add), _C.op_method(Add, reflected=True)
     T.__sub__, T.__rsub__ = _C.op_method(Sub), _C.op_method(Sub, reflected=True)
     T.__mul__, T.__rmul__ = _C.op_method(Mul), _C.op_method(Mul, reflected=True)
-    T.__truediv__, T.__rtruediv__ = _C.op_method(Div), _C.op_method(Div, reflected=True)
+    T.__truediv__, T.__rtruediv__ = _C.op_method(Div), _C.op_method(ReflectedDiv)
     T.__floordiv__, T.__rfloordiv__ = floor_divide, _reflected(floor_divide)
     T.__mod__, T.__rmod__ = remainder, _reflected(remainder)
     T.__pow__, T.__rpow__ = pow, _reflected(pow)
@@ -502,9 +531,7 @@ def _attach():
     T.where = lambda self, cond, other: where(cond, self, other)
     T.clamp = clamp
     T.clip = clamp
-    T.clamp_ = lambda self, min=None, max=None: apply_inplace(
-        self, lambda x: clamp(x, min, max), lambda a: _C.clamp(a, _arr(min), _arr(max), out=a),
-        _any_requires_grad(min, max))
+    T.clamp_ = _clamp_
     T.clip_ = T.clamp_
     T.isnan, T.isinf, T.isfinite, T.isposinf, T.isneginf = isnan, isinf, isfinite, isposinf, isneginf
 

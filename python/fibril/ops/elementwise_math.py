@@ -16,7 +16,7 @@ from .elementwise import (
     eq, exp, exp2, expm1, ge, gt, isfinite, isinf, isnan, isneginf, isposinf, le, log, log1p, logical_and, logical_or,
     lt, maximum, minimum, mul, ne, neg, pow, remainder, round, rsqrt, sign, sin, sqrt, sub, trunc, where,
 )
-from .index import apply_inplace
+from .index import apply_inplace, check_no_partial_overlap
 
 _LN10 = math.log(10.0)
 
@@ -51,16 +51,19 @@ def _half_exp(a):
     return mul(mul(h, 0.5), h)
 
 
-def _composed_function(name, compute, grad):
-    """A Function computing compute(x) from other ops, with backward grad(g, x)."""
+def _composed_function(name, compute, grad, save="input"):
+    """A Function computing y = compute(x) from other ops, with backward grad(g, x), or, with
+    save="output", grad(g, y): it keeps what torch keeps, so that the same in-place changes
+    are refused at backward."""
 
     def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return compute(x)
+        y = compute(x)
+        ctx.save_for_backward(x if save == "input" else y.detach())
+        return y
 
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return grad(g, x)
+        (saved,) = ctx.saved_tensors
+        return grad(g, saved)
 
     return type(name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
 
@@ -134,6 +137,7 @@ Asinh = _composed_function("Asinh", _asinh, lambda g, x: mul(g, rsqrt(add(mul(x,
 Acosh = _composed_function("Acosh", _acosh, lambda g, x: mul(g, rsqrt(mul(sub(x, 1.0), add(x, 1.0)))))
 Atanh = _composed_function("Atanh", _atanh, lambda g, x: div(g, _one_minus_square(x)))
 Sinc = _composed_function("Sinc", _sinc, _sinc_grad)
+Tan = _composed_function("Tan", lambda x: div(sin(x), cos(x)), lambda g, y: mul(g, add(mul(y, y), 1.0)), save="output")
 
 
 class Hypot(Function):
@@ -146,16 +150,15 @@ class Hypot(Function):
         q = div(lo, hi)
         h = where(eq(lo, 0), hi, mul(hi, sqrt(add(mul(q, q), 1.0))))
         h = where(logical_or(isinf(a_abs), isinf(b_abs)), math.inf, h)  # even beside a NaN, as C's hypot
-        ctx.save_for_backward(a, b)
-        ctx.out = h.detach()
+        ctx.save_for_backward(a, b, h.detach())
         ctx.metas = _metas(ctx.needs_input_grad, a, b)
         return h
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b, out = ctx.saved_tensors
         # 0 at a = b = 0 (torch: NaN), the subgradient norm takes there
-        scale = where(eq(ctx.out, 0), 0.0, div(g, ctx.out))
+        scale = where(eq(out, 0), 0.0, div(g, out))
         return _grad_for(mul(scale, a), ctx.metas[0]), _grad_for(mul(scale, b), ctx.metas[1])
 
 
@@ -217,12 +220,9 @@ def _float_function_of(cls):
 
 
 sinh, cosh, sinc = _float_function_of(Sinh), _float_function_of(Cosh), _float_function_of(Sinc)
+tan = _float_function_of(Tan)
 asin, acos = _float_function_of(Asin), _float_function_of(Acos)
 asinh, acosh, atanh = _float_function_of(Asinh), _float_function_of(Acosh), _float_function_of(Atanh)
-
-
-def tan(x):
-    return div(sin(x), cos(x))
 
 
 def atan(x):
@@ -380,6 +380,7 @@ def _inplace(fn):
         a.copy_(out._data)
 
     def method(self, *args, **kwargs):
+        check_no_partial_overlap(self, *args, *kwargs.values())
         # recorded on a clone: the composition's inner ops may save self, which is about to change
         return apply_inplace(self, lambda x: fn(x.clone(), *args, **kwargs), lambda a: kernel(a, args, kwargs),
                              _any_requires_grad(*args, *kwargs.values()))

@@ -10,13 +10,20 @@ import numpy as np
 from .. import _C
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..tensor import Tensor, _View, _host_values, _wrap_dim
+from ..tensor import NO_GRAD_VIEW, Tensor, _View, _host_values, _wrap_dim
 
 
 def _view_of(x, array):
     out = _View._wrap(array, x._version)
     out._base = x if x._base is None else x._base
     out._seen_version = x._version.value
+    creation = x._creation
+    if not is_grad_enabled():  # under no_grad, or while Function.apply records this op (see _View)
+        out._creation = NO_GRAD_VIEW
+        if creation is not None:
+            out._creation_if_recorded = creation
+    elif creation is not None:
+        out._creation = creation
     return out
 
 
@@ -486,6 +493,9 @@ class CopySlices(Function):
 
     @staticmethod
     def backward(ctx, g):
+        shape, strides, _ = ctx.layouts[1]
+        if ctx.needs_input_grad[0] and _has_internal_overlap(shape, strides):
+            raise RuntimeError(_INTERNAL_OVERLAP)  # as torch's, which writes into the view's region of the gradient
         grad, region = _zeros_laid_out(*ctx.layouts, g._data)
         grad.copy_(g._data)
         grad_result = Tensor._wrap(region.clone()) if ctx.needs_input_grad[1] else None
@@ -518,41 +528,97 @@ class Copy(Function):
 
 
 def _check_inplace(x):
-    """Autograd treats a leaf that requires grad as a fixed input: refuses to change it, or a
-    view of it, in place (as torch); and a view made under no_grad, whose change could not be
-    told apart from its base's history."""
+    """Autograd refuses to change in place a view marked at its creation (see _View); a leaf that
+    requires grad, a fixed input, or a view of it (as torch)."""
+    if x._creation is not None:
+        raise x.refusal()
     if x.is_leaf and x._requires_grad:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     base = x._base
     if base is not None and base.is_leaf and base._requires_grad:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
-    if base is not None and base.requires_grad and x.grad_fn is None:  # no history of its own: made under no_grad
-        raise RuntimeError("a view created in no_grad mode is being modified in place with grad mode enabled; "
-                           "create and modify it both inside no_grad or both outside")
 
 
-def apply_inplace(x, op_fn, kernel, needs_graph=False):
+_PARTIAL_OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+                    "single memory location. Please clone() the tensor before performing the operation.")
+_INTERNAL_OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single "
+                     "memory location. Please clone() the tensor before performing the operation.")
+
+
+def _has_internal_overlap(shape, strides):
+    """torch's has_internal_overlap, where it answers yes: a stride-0 dim of size > 1 (an
+    expanded view), several elements at one memory location."""
+    return any(stride == 0 and size > 1 for size, stride in zip(shape, strides))
+
+
+def _is_dense(array):
+    """Whether the elements fill a span of memory without gaps or repeats, in some order of the
+    dims (torch's is_non_overlapping_and_dense)."""
+    if array.is_contiguous():
+        return True
+    expected = 1
+    for stride, size in sorted((stride, size) for size, stride in zip(array.shape, array.strides) if size != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def check_no_partial_overlap(x, *operands):
+    """torch's assert_no_partial_overlap, for a write into x that reads the operands: refuses an
+    operand that shares some, not all, of x's memory locations, or all of them in another
+    layout. Decided, as torch, only where it is cheap: both dense views of one storage."""
+    written = x._data
+    for operand in operands:
+        if not isinstance(operand, Tensor):
+            continue
+        read = operand._data
+        if read is written or not written.shares_storage(read) or not written.numel() or not read.numel():
+            continue
+        if not (_is_dense(written) and _is_dense(read)):
+            continue
+        begin, other_begin = written.data_ptr(), read.data_ptr()
+        end, other_end = begin + written.nbytes, other_begin + read.nbytes
+        if begin == other_begin and end == other_end and written.strides == read.strides:
+            continue
+        if begin < other_end and other_begin < end:
+            raise RuntimeError(_PARTIAL_OVERLAP)
+
+
+def apply_inplace(x, op_fn, kernel, needs_graph=False, overlap_ok=False):
     """x <- op_fn(x) in place; needs_graph: an operand other than x requires grad. Outside
     autograd, kernel(x's Array) writes straight into x. Inside, op_fn is recorded out of
     place and its values copied into x, which adopts the result's history; for a view, the
-    view's base takes a CopySlices history instead (and the view rebuilds its own from it)."""
+    view's base takes a CopySlices history instead (and the view rebuilds its own from it).
+    overlap_ok: a write that torch lets into an expanded view (a fill, a copy onto the same
+    elements); inside autograd the kernel writes it there, and backward through it raises."""
     base = x._base
-    if not (is_grad_enabled() and (needs_graph or x.requires_grad or base is not None and base.requires_grad)):
+    # A view's requires_grad is read as torch does, without first rebuilding its history (which
+    # _check_inplace may have to refuse)
+    if not (is_grad_enabled() and (needs_graph or (x.requires_grad if base is None else base.requires_grad
+                                                   or x._requires_grad or x._grad_fn is not None))):
         kernel(x._data)
         x._version.value += 1
         return x
     _check_inplace(x)
+    data = x._data
+    overlapping = not data.is_contiguous() and _has_internal_overlap(data.shape, data.strides)
+    if overlapping and not overlap_ok:
+        raise RuntimeError(_INTERNAL_OVERLAP)
     result = op_fn(x)
     if result.shape != x.shape:
         raise ValueError(f"in-place op: the tensor has shape {list(x.shape)}, but the result has the broadcast "
                          f"shape {list(result.shape)}")
     if result.grad_fn is not None:
         result.grad_fn.ctx.keep_values_of(x)
-    x._data.copy_(result._data)
+    if overlapping:
+        kernel(data)
+    else:
+        data.copy_(result._data)
     if base is None:
         x.grad_fn, x._output_nr = result.grad_fn, result._output_nr
     else:
-        base.grad_fn, base._output_nr = CopySlices.apply(base, result, x._data).grad_fn, 0
+        base.grad_fn, base._output_nr = CopySlices.apply(base, result, data).grad_fn, 0
     x._version.value += 1
     return x
 
@@ -563,27 +629,28 @@ def inplace_result(x, fn):
     return apply_inplace(x, fn, lambda a: a.copy_(fn(Tensor._wrap(a))._data))
 
 
-def write_inplace(x, write):
+def write_inplace(x, write, overlap_ok=False):
     """x's values replaced in place by what write(Array) writes, values that depend on nothing
-    differentiable (fills, random draws)."""
+    differentiable (fills, random draws); overlap_ok as apply_inplace."""
 
     def fresh(t):
         values = _C.Array.empty(tuple(t.shape), t.dtype, t.device)
         write(values)
         return Copy.apply(t, Tensor._wrap(values))
 
-    return apply_inplace(x, fresh, write)
+    return apply_inplace(x, fresh, write, overlap_ok=overlap_ok)
 
 
 def fill_(x, value):
     if isinstance(value, Tensor):
         if value.ndim:
             raise ValueError(f"fill_ only supports a 0-dimensional value tensor, got shape {list(value.shape)}")
-        return copy_(x, value)
+        # no partial overlap check: torch reads a fill's value once, before writing
+        return apply_inplace(x, lambda t: Copy.apply(t, value), lambda a: a.copy_(value._data), value.requires_grad)
     from ..creation import check_fits
 
     check_fits(value, x.dtype)
-    return write_inplace(x, lambda a: a.fill_(value))
+    return write_inplace(x, lambda a: a.fill_(value), overlap_ok=True)
 
 
 def zero_(x):
@@ -595,6 +662,13 @@ def copy_(x, src):
         from ..creation import tensor
 
         src = tensor(src, dtype=x.dtype, device=x.device)
+    elif x._data.shares_storage(src._data):
+        written, read = x._data, src._data
+        if (written.offset == read.offset and written.strides == read.strides and written.shape == read.shape
+                and written.dtype == read.dtype):
+            # As torch: the same elements, nothing to copy (so an expanded view may be copied onto itself)
+            return apply_inplace(x, lambda t: Copy.apply(t, src), lambda a: None, src.requires_grad, overlap_ok=True)
+        check_no_partial_overlap(x, src)
     return apply_inplace(x, lambda t: Copy.apply(t, src), lambda a: a.copy_(src._data), src.requires_grad)
 
 

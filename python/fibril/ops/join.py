@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, _wrap_dim
 from . import gather, index
 
@@ -84,6 +85,16 @@ def stack(tensors, dim=0):
     return cat([index.unsqueeze(t, d) for t in tensors], d)
 
 
+def _multiple_views(views, function):
+    """views, marked as the outputs of a function that returns several: under autograd, as
+    torch, none may be changed in place (see tensor._View). Made under no_grad, they have the
+    no_grad mark, which refuses that too."""
+    if is_grad_enabled():
+        for i, view in enumerate(views):
+            view._creation = (function, i)
+    return views
+
+
 def split(x, split_size_or_sections, dim=0):
     d = _wrap_dim(dim, x.ndim)
     size = x.shape[d]
@@ -101,7 +112,7 @@ def split(x, split_size_or_sections, dim=0):
     for n in sections:
         out.append(index.narrow(x, d, offset, n))
         offset += n
-    return tuple(out)
+    return _multiple_views(tuple(out), "split")
 
 
 def chunk(x, chunks, dim=0):
@@ -115,7 +126,7 @@ def chunk(x, chunks, dim=0):
 
 def unbind(x, dim=0):
     d = _wrap_dim(dim, x.ndim)
-    return tuple(index.Select.apply(x, d, i) for i in range(x.shape[d]))
+    return _multiple_views(tuple(index.Select.apply(x, d, i) for i in range(x.shape[d])), "unbind")
 
 
 def repeat(x, *sizes):

@@ -1,0 +1,54 @@
+"""torch's top-level names for linalg functions (torch.det, torch.inverse, torch.svd, ...) and
+their Tensor methods. torch.svd and torch.cholesky keep their older signatures."""
+
+import collections
+
+from ..creation import zeros
+from ..ops.elementwise import log
+from ..tensor import Tensor
+from . import decompositions, solvers
+
+svd_result = collections.namedtuple("svd", ["U", "S", "V"])
+
+det = solvers.det
+inverse = solvers.inv
+slogdet = solvers.slogdet
+matrix_power = solvers.matrix_power
+
+
+def logdet(A):
+    """log det A: NaN where the determinant is negative, -inf where it is 0."""
+    sign, logabsdet = solvers.slogdet(A)
+    return logabsdet + log(sign)
+
+
+def cholesky(A, upper=False):
+    """torch.cholesky: linalg.cholesky with upper as a positional argument."""
+    return decompositions.cholesky(A, upper=upper)
+
+
+def svd(A, some=True, compute_uv=True):
+    """torch.svd: (U, S, V) with V = Vh^T; some=False gives the square U and V. Without
+    compute_uv, U and V are zero-filled (square), as torch's."""
+    if not compute_uv:
+        m, n = A.shape[-2:]
+        batch = tuple(A.shape[:-2])
+        return svd_result(zeros(*batch, m, m, dtype=A.dtype, device=A.device), decompositions.svdvals(A),
+                          zeros(*batch, n, n, dtype=A.dtype, device=A.device))
+    U, S, Vh = decompositions.svd(A, full_matrices=not some)
+    return svd_result(U, S, Vh.mT)
+
+
+def pinverse(A, rcond=1e-15):
+    """torch.pinverse: linalg.pinv with rtol=rcond."""
+    return solvers.pinv(A, rtol=rcond)
+
+
+def _attach():
+    methods = {"det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse, "cholesky": cholesky, "svd": svd,
+               "pinverse": pinverse, "matrix_power": matrix_power}
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+
+
+_attach()

@@ -91,7 +91,13 @@ from .linalg.legacy import cholesky, det, inverse, logdet, matrix_power, pinvers
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import data, metrics, train
-from .typeinfo import finfo, iinfo
+from .typeinfo import can_cast, finfo, iinfo, promote_types
+from .creation import get_default_dtype, set_default_dtype
+from .ops.index import as_strided, clone, is_floating_point, t
+from .ops.join import diagflat
+from .ops.elementwise import bitwise_left_shift, bitwise_right_shift, fmax, fmin
+from .ops.elementwise_math import dist, logit, renorm, signbit
+from .ops.gather import fliplr, flipud, index_copy, index_fill, index_put, put, scatter_reduce
 
 __version__ = "0.1.0"
 float = float32

@@ -42,6 +42,18 @@ def _size(size):
 _PYTHON_SCALARS = {bool: np.dtype(np.bool_), int: np.dtype(np.int64), float: np.dtype(np.float32)}
 
 
+def get_default_dtype():
+    """The dtype of Python floats and of float factories without a dtype (float32 unless set)."""
+    return getattr(_C, _PYTHON_SCALARS[float].name)
+
+
+def set_default_dtype(dtype):
+    """Sets get_default_dtype(): float16, float32 or float64."""
+    if not isinstance(dtype, _C.DType) or dtype not in (_C.float16, _C.float32, _C.float64):
+        raise TypeError(f"set_default_dtype: only float16, float32 and float64 can be the default dtype, got {dtype!r}")
+    _PYTHON_SCALARS[float] = np.dtype(dtype.name)
+
+
 def _promoted(a, b):
     """torch.promote_types: a float beats any integer or bool (numpy would widen to float64)."""
     if (a.kind == "f") != (b.kind == "f"):
@@ -114,7 +126,7 @@ def from_foreign(value):
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    array = _C.Array.empty(_size(size), _dtype(dtype) or _C.float32, _device(device or "cpu"))
+    array = _C.Array.empty(_size(size), _dtype(dtype) or get_default_dtype(), _device(device or "cpu"))
     return _finish(array, None, None, requires_grad)
 
 
@@ -142,7 +154,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """dtype defaults from the fill value: bool -> bool, int -> int64, float -> float32."""
     if dtype is None:
         dtype = (_C.bool if isinstance(fill_value, (bool, np.bool_)) else
-                 _C.int64 if isinstance(fill_value, numbers.Integral) else _C.float32)
+                 _C.int64 if isinstance(fill_value, numbers.Integral) else get_default_dtype())
     dtype = _dtype(dtype)
     check_fits(fill_value, dtype)
     array = _C.Array.full(tuple(size), fill_value, dtype, _device(device or "cpu"))
@@ -150,11 +162,11 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return full(_size(size), 0, dtype=_dtype(dtype) or _C.float32, device=device, requires_grad=requires_grad)
+    return full(_size(size), 0, dtype=_dtype(dtype) or get_default_dtype(), device=device, requires_grad=requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
-    return full(_size(size), 1, dtype=_dtype(dtype) or _C.float32, device=device, requires_grad=requires_grad)
+    return full(_size(size), 1, dtype=_dtype(dtype) or get_default_dtype(), device=device, requires_grad=requires_grad)
 
 
 def _like(t, dtype, device):
@@ -184,7 +196,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     is_float = any(isinstance(v, float) for v in (start, end, step))
-    dtype = _dtype(dtype) or (_C.float32 if is_float else _C.int64)
+    dtype = _dtype(dtype) or (get_default_dtype() if is_float else _C.int64)
     if not dtype.is_floating_point:  # torch truncates the bounds and step first: arange(0, 1, 0.5) has step 0
         start, end, step = builtins.int(start), builtins.int(end), builtins.int(step)
     if step == 0:
@@ -199,13 +211,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if steps < 0:
         raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
-    dtype = _dtype(dtype) or _C.float32
+    dtype = _dtype(dtype) or get_default_dtype()
     values = np.linspace(start, end, steps, dtype=np.float64)
     return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
-    dtype = _dtype(dtype) or _C.float32
+    dtype = _dtype(dtype) or get_default_dtype()
     return tensor(np.eye(n, m), dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -213,7 +225,7 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
     """base ** linspace(start, end, steps)."""
     if steps < 0:
         raise ValueError(f"logspace: number of steps must be non-negative, got {steps}")
-    dtype = _dtype(dtype) or _C.float32
+    dtype = _dtype(dtype) or get_default_dtype()
     values = np.power(float(base), np.linspace(start, end, steps, dtype=np.float64))
     return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 

@@ -117,6 +117,14 @@ class Tensor:
     def element_size(self):
         return self._data.itemsize
 
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self.numel() * self._data.itemsize
+
     def stride(self, dim=None):
         s = self._data.strides
         return s if dim is None else s[_wrap_dim(dim, self.ndim)]
@@ -388,6 +396,20 @@ class Tensor:
         from .ops.activation import relu
 
         return relu(self, inplace=True)
+
+    def char(self):
+        raise TypeError("char(): fibril has no int8 dtype")
+
+    def short(self):
+        raise TypeError("short(): fibril has no int16 dtype")
+
+    def as_strided(self, size, stride, storage_offset=None):
+        """A view of self's memory with the given sizes, strides and storage offset (self's
+        own offset when None)."""
+        from .ops.index import AsStrided
+
+        offset = self.storage_offset() if storage_offset is None else storage_offset
+        return AsStrided.apply(self, self._data.as_strided(tuple(size), tuple(stride), offset))
 
     def ravel(self):
         return self.reshape(-1)

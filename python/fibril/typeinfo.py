@@ -44,3 +44,16 @@ class iinfo:
 
     def __repr__(self):
         return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype.name})"
+
+
+def promote_types(type1, type2):
+    """The dtype that torch's type promotion gives two tensors of these dtypes."""
+    return _C.result_type(_C.Array.empty((0,), type1), _C.Array.empty((0,), type2))
+
+
+def can_cast(from_, to):
+    """Whether torch's type promotion lets a value of dtype from_ be cast to to (in-place ops,
+    out=): not a float into an integer or bool, nor an integer into bool."""
+    if from_.is_floating_point and not to.is_floating_point:
+        return False
+    return from_ == _C.bool or to != _C.bool

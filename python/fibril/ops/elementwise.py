@@ -412,8 +412,18 @@ def ceil(x):
     return _unary(U.ceil, x)
 
 
-def round(x):
-    return _unary(U.round, x)
+def round(x, decimals=0):
+    """Halves to even; with decimals, at that decimal place (negative: left of the point), as
+    torch: x * 10^decimals rounded, then divided back."""
+    if decimals == 0:
+        return _unary(U.round, x)
+    if not x.dtype.is_floating_point:
+        raise NotImplementedError(f"round(decimals={decimals}) is not supported for {x.dtype.name} tensors")
+    if decimals > 0:
+        scale = 10.0 ** decimals
+        return div(_unary(U.round, mul(x, scale)), scale)
+    scale = 10.0 ** -decimals
+    return mul(_unary(U.round, div(x, scale)), scale)
 
 
 def trunc(x):
@@ -464,18 +474,116 @@ def clamp(x, min=None, max=None):
 clip = clamp
 
 
+def fmax(a, b):
+    """maximum, but a NaN loses to a number; the gradient goes to a where a >= b (as torch)."""
+    return where(logical_or(ge(a, b), isnan(b)), a, b)
+
+
+def fmin(a, b):
+    return where(logical_or(le(a, b), isnan(b)), a, b)
+
+
+def _shift_operands(a, b, op):
+    """a and b as tensors of their promoted integer dtype, and its width in bits."""
+    from ..creation import tensor
+    from ..typeinfo import iinfo
+
+    dtype = _C.result_type(_arr(a), _arr(b))
+    if dtype.is_floating_point:
+        raise NotImplementedError(f"{op}: not implemented for {dtype.name} operands (integers only)")
+    device = a.device if isinstance(a, Tensor) else b.device
+    a, b = (v.to(dtype) if isinstance(v, Tensor) else tensor(v, dtype=dtype, device=device) for v in (a, b))
+    return a, b, 1 if dtype == _C.bool else iinfo(dtype).bits
+
+
+def _power_of_two_halves(b):
+    """2^(b // 2) and 2^(b - b // 2): two factors of 2^b (0 <= b < 64) that do not overflow int64."""
+    low = floor_divide(b, 2)
+    return pow(2, low), pow(2, sub(b, low))
+
+
+def bitwise_left_shift(a, b):
+    """a << b: a times 2^b, wrapping as the dtype does; 0 for a shift < 0 or >= the dtype's
+    width (as torch)."""
+    a, b, bits = _shift_operands(a, b, "bitwise_left_shift")
+    valid = logical_and(ge(b, 0), lt(b, bits))
+    low, high = _power_of_two_halves(where(valid, b, 0))
+    shifted = mul(mul(a, low), high)
+    return where(valid, shifted, 0).to(shifted.dtype)
+
+
+def bitwise_right_shift(a, b):
+    """a >> b: arithmetic (floor division by 2^b); a shift < 0 or >= the width gives the sign
+    fill, 0 or -1 (as torch)."""
+    a, b, bits = _shift_operands(a, b, "bitwise_right_shift")
+    valid = logical_and(ge(b, 0), lt(b, bits))
+    low, high = _power_of_two_halves(where(valid, b, 0))
+    shifted = floor_divide(floor_divide(a, low), high)
+    return where(valid, shifted, where(lt(a, 0), -1, 0)).to(shifted.dtype)
+
+
 # ------------------------------------------------------------------------------ in place
 def _any_requires_grad(*operands):
     return any(isinstance(x, Tensor) and x.requires_grad for x in operands)
 
 
 def _binary_inplace(op, fn):
-    def method(self, other):
+    """fn's in-place form, taking fn's keyword arguments (add_/sub_'s alpha, div_'s rounding_mode)."""
+
+    def method(self, other, **kwargs):
         if isinstance(other, Tensor) and self._data.shares_storage(other._data):
             check_no_partial_overlap(self, other)
-        return apply_inplace(self, lambda x: fn(x, other), lambda a: _C.binary(op, a, _arr(other), out=a),
+        alpha = kwargs.pop("alpha", 1) if fn in (add, sub) else 1
+        rounding_mode = kwargs.pop("rounding_mode", None) if fn is div else None
+        if kwargs:
+            raise TypeError(f"{fn.__name__}_() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        if alpha != 1:
+            if isinstance(alpha, float) and not (self.dtype.is_floating_point or _is_float(other)):
+                raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+            other = mul(other, alpha)
+        kernel_op, after = op, None
+        if rounding_mode == "floor":
+            kernel_op = B.floor_divide
+        elif rounding_mode == "trunc":
+            after = U.trunc if self.dtype.is_floating_point else None
+            if after is None:  # integers: computed out of place (see div), then written
+                return apply_inplace(self, lambda x: div(x, other, rounding_mode="trunc"),
+                                     lambda a: a.copy_(div(Tensor._wrap(a), other, rounding_mode="trunc")._data))
+        elif rounding_mode is not None:
+            div(self, other, rounding_mode=rounding_mode)  # raises its error for an invalid mode
+
+        def kernel(a):
+            _C.binary(kernel_op, a, _arr(other), out=a)
+            if after is not None:
+                _C.unary(after, a, out=a)
+
+        return apply_inplace(self, lambda x: fn(x, other, rounding_mode=rounding_mode) if fn is div else fn(x, other),
+                             kernel, _any_requires_grad(other))
+
+    method.__name__ = fn.__name__ + "_"
+    return method
+
+
+def _is_float(value):
+    return value.dtype.is_floating_point if isinstance(value, Tensor) else isinstance(value, float)
+
+
+def _composed_inplace(fn):
+    """fn's in-place form, for ops without a kernel that writes in place: fn's result (which
+    must cast to self's dtype as torch allows) copied into self."""
+
+    def kernel(a, other):
+        out = fn(Tensor._wrap(a), other)
+        if out.dtype.is_floating_point and not a.dtype.is_floating_point:
+            raise RuntimeError(f"result type {out.dtype.name} can't be cast to the desired output type {a.dtype.name}")
+        a.copy_(out._data)
+
+    def method(self, other):
+        check_no_partial_overlap(self, other)
+        return apply_inplace(self, lambda x: fn(x, other).to(x.dtype), lambda a: kernel(a, other),
                              _any_requires_grad(other))
 
+    method.__name__ = fn.__name__ + "_"
     return method
 
 
@@ -516,17 +624,27 @@ def _attach():
     T.__iadd__, T.__isub__, T.__imul__ = T.add_, T.sub_, T.mul_
     T.__itruediv__, T.__ipow__, T.__imod__, T.__ifloordiv__ = T.div_, T.pow_, T.remainder_, T.floor_divide_
     T.__iand__, T.__ior__, T.__ixor__ = T.bitwise_and_, T.bitwise_or_, T.bitwise_xor_
-    for name in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"]:
+    for name in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "fmax", "fmin",
+                 "bitwise_left_shift", "bitwise_right_shift"]:
         setattr(T, name, globals()[name])
+    for name in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+                 "bitwise_left_shift", "bitwise_right_shift"]:
+        setattr(T, name + "_", _composed_inplace(globals()[name]))
+    T.__lshift__, T.__rshift__ = bitwise_left_shift, bitwise_right_shift
+    T.__rlshift__, T.__rrshift__ = _reflected(bitwise_left_shift), _reflected(bitwise_right_shift)
+    T.__ilshift__, T.__irshift__ = T.bitwise_left_shift_, T.bitwise_right_shift_
     T.greater, T.less, T.greater_equal, T.less_equal, T.not_equal = gt, lt, ge, le, ne
     for name, op in [("neg", U.neg), ("abs", U.abs), ("sign", U.sign), ("exp", U.exp), ("exp2", U.exp2),
                      ("expm1", U.expm1), ("log", U.log), ("log2", U.log2), ("log1p", U.log1p), ("sqrt", U.sqrt),
                      ("rsqrt", U.rsqrt), ("reciprocal", U.reciprocal), ("sin", U.sin), ("cos", U.cos),
                      ("tanh", U.tanh), ("sigmoid", U.sigmoid), ("erf", U.erf), ("floor", U.floor), ("ceil", U.ceil),
-                     ("round", U.round), ("trunc", U.trunc), ("logical_not", U.logical_not)]:
+                     ("trunc", U.trunc), ("logical_not", U.logical_not)]:
         fn = globals()[name]
         setattr(T, name, fn)
         setattr(T, name + "_", lambda self, fn=fn, op=op: apply_inplace(self, fn, lambda a: _C.unary(op, a, out=a)))
+    T.round = round
+    T.round_ = lambda self, decimals=0: apply_inplace(self, lambda x: round(x, decimals),
+                                                      lambda a: a.copy_(round(Tensor._wrap(a), decimals)._data))
     T.negative = T.neg
     T.where = lambda self, cond, other: where(cond, self, other)
     T.clamp = clamp

@@ -355,6 +355,38 @@ def equal(a, b):
     return a.shape == b.shape and eq(a, b).all().item()
 
 
+def signbit(x):
+    """x < 0, -0.0 included (a NaN counts as positive: these ops cannot read its sign bit)."""
+    return _signbit(x) if x.dtype.is_floating_point else lt(x, 0)
+
+
+def logit(x, eps=None):
+    """log(x / (1 - x)), x clamped to [eps, 1 - eps] first when eps is given."""
+    x = _floating(x)
+    if eps is not None:
+        x = clamp(x, eps, 1.0 - eps)
+    return log(div(x, sub(1.0, x)))
+
+
+def dist(a, b, p=2):
+    """The p-norm of a - b (broadcast)."""
+    from .reduce import norm
+
+    return norm(sub(a, b), p)
+
+
+def renorm(x, p, dim, maxnorm):
+    """x with each slice along dim whose p-norm exceeds maxnorm scaled down to norm maxnorm."""
+    from .reduce import norm
+    from ..tensor import _wrap_dim
+
+    if x.ndim < 2:
+        raise ValueError(f"renorm: input needs at least 2 dimensions, got {x.ndim}")
+    d = _wrap_dim(dim, x.ndim)
+    norms = norm(x, p, tuple(k for k in range(x.ndim) if k != d), keepdim=True)
+    return mul(x, where(gt(norms, maxnorm), div(maxnorm, add(norms, 1e-7)), 1.0))
+
+
 def positive(x):
     if x.dtype == _C.bool:
         raise TypeError("positive: the `+` operator, on a bool tensor is not supported")
@@ -398,12 +430,12 @@ def _attach_math():
     T = Tensor
     for name in ["square", "log10", "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh",
                  "sinc", "frac", "deg2rad", "rad2deg", "nan_to_num", "hypot", "fmod", "copysign", "xlogy", "lerp",
-                 "addcmul", "addcdiv"]:
+                 "addcmul", "addcdiv", "logit", "renorm"]:
         fn = globals()[name]
         setattr(T, name, fn)
         setattr(T, name + "_", _inplace(fn))
     for name in ["logaddexp", "logaddexp2", "float_power", "isclose", "allclose", "equal", "positive", "clamp_min",
-                 "clamp_max"]:
+                 "clamp_max", "signbit", "dist"]:
         setattr(T, name, globals()[name])
     T.float_power_ = _float_power_
     T.clamp_min_ = lambda self, min: self.clamp_(min=min)

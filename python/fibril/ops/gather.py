@@ -85,9 +85,169 @@ def _scatter(x, dim, index, src, value, add):
     return Scatter.apply(x, dim, index, src, add)
 
 
-def scatter(x, dim, index, src=None, value=None):
-    """src as a tensor or a number (torch also names the number `value`)."""
-    return _scatter(x, dim, index, src, value, False)
+def scatter(x, dim, index, src=None, value=None, *, reduce=None):
+    """src as a tensor or a number (torch also names the number `value`); reduce 'add' or
+    'multiply' combines instead of replacing (not differentiable, as torch)."""
+    if reduce is None:
+        return _scatter(x, dim, index, src, value, False)
+    if reduce not in ("add", "multiply"):
+        raise RuntimeError(f"reduce argument must be either add or multiply, got '{reduce}'")
+    index = _as_index(index, x.device)
+    src = _as_source(x, index, value if src is None else src)
+    return _NotDifferentiable.apply(
+        lambda: scatter_reduce(x.detach(), dim, index, src.detach(), "sum" if reduce == "add" else "prod"), x, src)
+
+
+class _NotDifferentiable(Function):
+    """compute()'s result, with a backward that raises (torch's NotImplemented node)."""
+
+    @staticmethod
+    def forward(ctx, compute, *inputs):
+        return compute()
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("derivative for aten::scatter with reduce is not implemented")
+
+
+def _as_source(x, index, src):
+    if isinstance(src, Tensor):
+        return src
+    from ..creation import full
+
+    return full(tuple(index.shape), src, dtype=x.dtype, device=x.device)
+
+
+# ------------------------------------------------------------------------------ scatter_reduce
+_SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _flat_targets(x_shape, dim, index):
+    """For each index element, the row-major position in x that it scatters to."""
+    from ..creation import arange
+
+    strides = [math.prod(x_shape[k + 1:]) for k in range(len(x_shape))]
+    target = ew.mul(index, strides[dim])
+    for k, n in enumerate(index.shape):
+        if k != dim:
+            shape = [1] * index.ndim
+            shape[k] = n
+            target = ew.add(target, view_ops.reshape(ew.mul(arange(n, device=index.device), strides[k]), shape))
+    return view_ops.flatten(target)
+
+
+def _identity(dtype, reduce):
+    """The value that leaves reduce's result as it is."""
+    from ..typeinfo import finfo, iinfo
+
+    if reduce == "prod":
+        return 1
+    if dtype == _C.bool:
+        return reduce == "amin"
+    if dtype.is_floating_point:
+        return -math.inf if reduce == "amax" else math.inf
+    info = iinfo(dtype)
+    return info.min if reduce == "amax" else info.max
+
+
+def _combine(reduce):
+    return {"prod": ew.mul, "amax": ew.maximum, "amin": ew.minimum}[reduce]
+
+
+def _scatter_extreme_or_prod(x, dim, index, src, reduce, include_self):
+    """scatter_reduce's prod, amax and amin, unrecorded: the elements sorted by target position
+    (stably), combined along each run of one target by a segmented scan in log2(n) doubling
+    steps; each run's last element holds the run's result."""
+    from .join import cat
+    from .sort import argsort
+
+    combine = _combine(reduce)
+    out = view_ops.flatten(x).clone()
+    if index.numel() == 0:
+        return x.clone()
+    targets = _flat_targets(tuple(x.shape) or (1,), dim, index if index.ndim else view_ops.reshape(index, 1))
+    values = view_ops.flatten(Tensor._wrap(_leading(src._data, index.shape)))
+    order = argsort(targets)
+    targets, values = targets[order], values[order]
+    n, step = targets.shape[0], 1
+    while step < n:
+        same = ew.eq(targets[step:], targets[:-step])
+        values = cat([values[:step], ew.where(same, combine(values[step:], values[:-step]), values[step:])])
+        step *= 2
+    last = cat([ew.ne(targets[1:], targets[:-1]), Tensor._wrap(_C.Array.full((1,), True, _C.bool, x.device))])
+    targets, values = targets[last], values[last]
+    if include_self:
+        values = combine(out[targets], values)
+    out[targets] = values.to(x.dtype)
+    return view_ops.reshape(out, x.shape)
+
+
+class ScatterReduce(Function):
+    """prod, amax and amin, with torch's gradients: prod's through the product of the others
+    (one zero among them handled apart); amax's and amin's shared evenly among the elements
+    equal to the result."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index, src, reduce, include_self):
+        result = _scatter_extreme_or_prod(x, dim, index, src, reduce, include_self)
+        ctx.save_for_backward(x, src, result)
+        ctx.args = (dim, index, reduce, include_self)
+        return result
+
+    @staticmethod
+    def backward(ctx, g):
+        x, src, result = ctx.saved_tensors
+        dim, index, reduce, include_self = ctx.args
+        src_part = Tensor._wrap(_leading(src._data, index.shape))
+        if reduce == "prod":
+            masked_x = ew.where(ew.eq(x, 0), 1, x)
+            grad_x = ew.div(ew.mul(g, _scatter_extreme_or_prod(masked_x, dim, index, src, reduce, include_self)),
+                            masked_x)
+            src_zero = ew.eq(src_part, 0)
+            zeros_at = gather(scatter_add(Tensor._wrap(_zeros(x.shape, x._data)), dim, index, src_zero.to(x.dtype)),
+                              dim, index)
+            single_zero = ew.logical_and(src_zero, ew.eq(zeros_at, 1))
+            without_zero = _scatter_extreme_or_prod(x, dim, index, ew.where(single_zero, 1, src_part), reduce,
+                                                    include_self)
+            grad_src = ew.where(single_zero, gather(ew.mul(g, without_zero), dim, index),
+                                ew.div(gather(ew.mul(g, result), dim, index), ew.where(src_zero, 1, src_part)))
+        else:
+            value = gather(result, dim, index)
+            x_is_result, src_is_result = ew.eq(x, result), ew.eq(src_part, value)
+            count = scatter_add(x_is_result.to(x.dtype), dim, index, src_is_result.to(x.dtype))
+            share = ew.div(g, count)
+            grad_x = ew.mul(x_is_result, share)
+            grad_src = ew.mul(src_is_result, gather(share, dim, index))
+        if not include_self:
+            grad_x = scatter(grad_x, dim, index, 0)
+        if ctx.needs_input_grad[3] and tuple(src.shape) != tuple(index.shape):
+            grad_src = view_ops.embed(grad_src._data, src.shape, lambda a: _leading(a, index.shape))
+        return grad_x, None, None, grad_src, None, None
+
+
+def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
+    """x with src's elements combined into the positions index gives along dim (as scatter)
+    by reduce: 'sum', 'prod', 'mean', 'amax' or 'amin'; include_self=False leaves x's own
+    values at those positions out."""
+    if reduce not in _SCATTER_REDUCTIONS:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    index = _as_index(index, x.device)
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_reduce(): src must be a tensor, got {type(src).__name__}")
+    d = _wrap_dim(dim, x.ndim)
+    # validates shapes, dtypes and index bounds with the kernel's errors
+    _C.scatter(_zeros(x.shape, x._data), d, index._data, src._data, True)
+    if reduce in ("prod", "amax", "amin"):
+        return ScatterReduce.apply(x, d, index, src, reduce, include_self)
+    base = x if include_self else scatter(x, d, index, 0)
+    total = scatter_add(base, d, index, src)
+    if reduce == "sum":
+        return total
+    from ..creation import ones_like
+
+    ones = ones_like(x)
+    count = scatter_add(ones if include_self else scatter(ones, d, index, 0), d, index, ones_like(src))
+    return ew.div(total, count, rounding_mode=None if x.dtype.is_floating_point else "floor")
 
 
 def scatter_add(x, dim, index, src):
@@ -137,6 +297,90 @@ def index_add(x, dim, index, source, alpha=1):
         raise ValueError(f"index_add(): source of shape {list(source.shape)} must have self's shape "
                          f"{list(x.shape)} with dim {dim} of size {index.numel()} (the number of indices)")
     return IndexAdd.apply(x, dim, index, source if alpha == 1 else ew.mul(source, alpha))
+
+
+def _index_positions(x, dim, index, op):
+    """index as a 1-d int64 tensor of positions along dim (negatives counted from the end),
+    checked against dim's size."""
+    index = _as_index(index, x.device)
+    if index.ndim > 1:
+        raise IndexError(f"{op}(): index should have at most 1 dimension, got shape {list(index.shape)}")
+    if index.dtype != _C.int64:
+        raise TypeError(f"{op}(): expected an int64 index, got {index.dtype.name}")
+    d = _wrap_dim(dim, x.ndim)
+    size = x.shape[d] if x.ndim else 1
+    flat = view_ops.reshape(index, (-1,))
+    return Tensor._wrap(_C.wrap_index(flat._data, size, d)), d
+
+
+def index_fill(x, dim, index, value):
+    """x with value at the positions index gives along dim (no gradient reaches x there)."""
+    index, d = _index_positions(x, dim, index, "index_fill")
+    if isinstance(value, Tensor) and value.ndim:
+        raise ValueError(f"index_fill only supports a 0-dimensional value tensor, got {value.ndim} dims")
+    mask_shape = [1] * x.ndim
+    if x.ndim:
+        mask_shape[d] = x.shape[d]
+    from ..creation import zeros
+
+    hit = index_add(zeros(x.shape[d] if x.ndim else 1, dtype=_C.int64, device=x.device), 0, index,
+                    Tensor._wrap(_C.Array.full((index.numel(),), 1, _C.int64, x.device)))
+    return masked_fill(x, view_ops.reshape(ew.gt(hit, 0), mask_shape), value)
+
+
+def index_copy(x, dim, index, source):
+    """x with source's slices along dim copied to the positions index gives (where one repeats,
+    one of its slices is written)."""
+    index, d = _index_positions(x, dim, index, "index_copy")
+    if source.dtype != x.dtype:
+        raise TypeError(f"index_copy(): source dtype {source.dtype.name} must match self dtype {x.dtype.name}")
+    expected = list(x.shape)
+    if x.ndim:
+        expected[d] = index.numel()
+    if list(source.shape) != expected and not (x.ndim == 0 and source.numel() == index.numel() == 1):
+        raise ValueError(f"index_copy(): source of shape {list(source.shape)} must have self's shape "
+                         f"{list(x.shape)} with dim {d} of size {index.numel()} (the number of indices)")
+    if x.ndim == 0:
+        return view_ops.reshape(IndexPut.apply(view_ops.reshape(x, (1,)), index, view_ops.reshape(source, (1,))),
+                                ())
+    moved = view_ops.movedim(x, d, 0)
+    out = IndexPut.apply(moved, index, view_ops.movedim(source, d, 0))
+    return view_ops.movedim(out, 0, d)
+
+
+def index_put(x, indices, values, accumulate=False):
+    """x with values at x[indices] (indices: a tuple of index tensors); accumulate adds them,
+    repeated positions included."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put(): indices must be a tuple of tensors, got {type(indices).__name__}")
+    if not accumulate:
+        out = view_ops.Clone.apply(x)
+        setitem(out, tuple(indices), values)
+        return out
+    basic, advanced = _plan(x, tuple(indices))
+    if not advanced:
+        return ew.add(x, values)
+    linear, shape = _linear_index(tuple(x.shape), advanced)
+    order, merged_shape, at = _order(tuple(x.shape), advanced)
+    rows = _rows(_source(values, x, len(merged_shape) - 1 + len(shape)), shape, merged_shape, at)
+    permuted = view_ops.permute(x, order)
+    out = IndexAdd.apply(view_ops.reshape(permuted, merged_shape), 0, linear, rows)
+    return view_ops.permute(view_ops.reshape(out, permuted.shape), view_ops.inverse_permutation(order))
+
+
+def put(x, index, source, accumulate=False):
+    """x with source's elements at the flat (row-major) positions index gives, or added there."""
+    index = _as_index(index, x.device)
+    if index.dtype != _C.int64:
+        raise TypeError(f"put(): expected an int64 index, got {index.dtype.name}")
+    if source.dtype != x.dtype:
+        raise TypeError(f"put(): source dtype {source.dtype.name} must match self dtype {x.dtype.name}")
+    if index.numel() != source.numel():
+        raise ValueError(f"put(): expected source of shape {list(source.shape)} to have as many elements as index "
+                         f"of shape {list(index.shape)}")
+    flat = view_ops.reshape(x, (-1,))
+    out = index_put(flat, (view_ops.reshape(index, (-1,)),), view_ops.reshape(source, (-1,)), accumulate)
+    return view_ops.reshape(out, x.shape)
 
 
 # ------------------------------------------------------------------------------ masks
@@ -190,6 +434,39 @@ def flip(x, dims):
         n = x.shape[d]
         x = IndexSelect.apply(x, d, arange(n - 1, -1, -1, device=x.device) if n else arange(0, device=x.device))
     return x
+
+
+def fliplr(x):
+    if x.ndim < 2:
+        raise ValueError(f"fliplr: input tensor must be at least 2-dimensional, got {x.ndim} dims")
+    return flip(x, 1)
+
+
+def flipud(x):
+    if x.ndim < 1:
+        raise ValueError("flipud: input tensor must be at least 1-dimensional, got 0 dims")
+    return flip(x, 0)
+
+
+def fill_diagonal_(x, fill_value, wrap=False):
+    """x's main diagonal set to fill_value in place; x 2-d, or of equal sizes in all its dims.
+    For a tall matrix, wrap restarts the diagonal every columns + 1 rows (as numpy and torch)."""
+    if x.ndim < 2:
+        raise ValueError(f"fill_diagonal_: dimensions must larger than 1, got {x.ndim}")
+    if x.ndim > 2 and len(set(x.shape)) != 1:
+        raise ValueError(f"fill_diagonal_: all dimensions of input must be of equal length, got {list(x.shape)}")
+    from ..creation import arange
+
+    n = min(x.shape)
+    rows, cols = x.shape[0], x.shape[1]
+    step = sum(math.prod(x.shape[k + 1:]) for k in range(x.ndim))  # from one diagonal element to the next
+    if x.ndim == 2 and wrap and rows > cols + 1:
+        positions = arange(0, rows * cols, cols + 1, device=x.device)
+    else:
+        positions = arange(n, device=x.device) * step
+    mask = view_ops.reshape(index_fill(Tensor._wrap(_C.Array.full((x.numel(),), False, _C.bool, x.device)), 0,
+                                       positions, True), x.shape)
+    return _inplace(masked_fill)(x, mask, fill_value)
 
 
 def _triangle(x, diagonal, lower):
@@ -412,6 +689,7 @@ def setitem(x, index, value):
     if not advanced:
         view_ops.copy_(target, _source(value, x, target.ndim))
         return
+    view_ops.check_no_overlap(target, value)  # as torch's index_put_
     linear, shape = _linear_index(tuple(target.shape), advanced)
     order, merged_shape, at = _order(tuple(target.shape), advanced)
     rows = _rows(_source(value, x, len(merged_shape) - 1 + len(shape)), shape, merged_shape, at)
@@ -634,10 +912,13 @@ def embedding(indices, weight):
     return view_ops.reshape(rows, tuple(indices.shape) + (weight.shape[1],))
 
 
-def _inplace(fn):
-    """fn's in-place form x.fn_(...): fn out of place, its values copied into x (see apply_inplace)."""
+def _inplace(fn, overlap=None):
+    """fn's in-place form x.fn_(...): fn out of place, its values copied into x (see apply_inplace).
+    overlap(x, *args, **kwargs) checks, first, the memory x shares with what the op reads."""
 
     def method(x, *args, **kwargs):
+        if overlap is not None:
+            overlap(x, *args, **kwargs)
         needs_graph = any(isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values()))
         return view_ops.apply_inplace(x, lambda t: fn(t, *args, **kwargs),
                                       lambda a: a.copy_(fn(Tensor._wrap(a), *args, **kwargs)._data), needs_graph)
@@ -646,15 +927,31 @@ def _inplace(fn):
     return method
 
 
+def _no_overlap(x, *args, **kwargs):
+    """torch's assert_no_overlap of x with every tensor argument (scatter_, index_add_, ...)."""
+    view_ops.check_no_overlap(x, *args, *kwargs.values())
+
+
+def _no_partial_overlap_with_mask(x, mask, *args, **kwargs):
+    view_ops.check_no_partial_overlap(x, mask)
+
+
 def _attach():
     Tensor.gather = gather
     Tensor.scatter = scatter
     Tensor.scatter_add = scatter_add
+    Tensor.scatter_reduce = scatter_reduce
     Tensor.index_select = index_select
     Tensor.index_add = index_add
+    Tensor.index_fill = index_fill
+    Tensor.index_copy = index_copy
+    Tensor.index_put = index_put
+    Tensor.put = put
     Tensor.masked_fill = masked_fill
-    for fn in (scatter, scatter_add, index_add, masked_fill):
-        setattr(Tensor, fn.__name__ + "_", _inplace(fn))
+    for fn in (scatter, scatter_add, scatter_reduce, index_add, index_copy, index_put, put):
+        setattr(Tensor, fn.__name__ + "_", _inplace(fn, _no_overlap))
+    Tensor.index_fill_ = _inplace(index_fill, _no_overlap)
+    Tensor.masked_fill_ = _inplace(masked_fill, _no_partial_overlap_with_mask)
     Tensor.masked_select = masked_select
     Tensor.masked_scatter = masked_scatter
     Tensor.masked_scatter_ = _inplace(masked_scatter)
@@ -666,8 +963,13 @@ def _attach():
     Tensor.bincount = bincount
     Tensor.nonzero = nonzero
     Tensor.flip = flip
+    Tensor.fliplr = fliplr
+    Tensor.flipud = flipud
     Tensor.tril = tril
     Tensor.triu = triu
+    Tensor.tril_ = _inplace(tril)
+    Tensor.triu_ = _inplace(triu)
+    Tensor.fill_diagonal_ = fill_diagonal_
     Tensor.__setitem__ = setitem
 
 

@@ -182,6 +182,43 @@ class Cast(Function):
         return Tensor._wrap(g._data.astype(ctx.in_dtype).to(ctx.in_device)), None, None
 
 
+class Unfold(Function):
+    """The windows of `size` elements, `step` apart, along dim: a view with dim holding the
+    window count and a last dim of `size`. Windows may overlap, so backward adds."""
+
+    @staticmethod
+    def forward(ctx, x, dim, size, step):
+        shape, strides = list(x.shape), list(x._data.strides)
+        count = (shape[dim] - size) // step + 1 if x.ndim else 1
+        ctx.in_shape, ctx.args = x.shape, (dim, size, step, count)
+        if not x.ndim:
+            return _view_of(x, x._data.as_strided((size,), (1,), x._data.offset))
+        shape[dim], strides[dim] = count, strides[dim] * step
+        return _view_of(x, x._data.as_strided(tuple(shape) + (size,), tuple(strides) + (x._data.strides[dim],),
+                                              x._data.offset))
+
+    @staticmethod
+    def backward(ctx, g):
+        dim, size, step, count = ctx.args
+        if not ctx.in_shape:
+            return reshape(g, ()), None, None, None
+        grad = _zeros(ctx.in_shape, g._data)
+        for j in range(size):  # the j-th element of every window
+            region = grad.slice(dim, j, j + (count - 1) * step + 1, step)
+            _C.binary(_C.BinaryOp.add, region, g._data.select(g.ndim - 1, j), out=region)
+        return Tensor._wrap(grad), None, None, None
+
+
+def unfold(x, dimension, size, step):
+    d = _wrap_dim(dimension, x.ndim)
+    length = x.shape[d] if x.ndim else 1
+    if size < 0 or size > length:
+        raise ValueError(f"unfold: maximum size for tensor at dimension {d} is {length} but size is {size}")
+    if step <= 0:
+        raise ValueError(f"unfold: step is {step} but must be > 0")
+    return Unfold.apply(x, d, size, step)
+
+
 # ------------------------------------------------------------------------------ functions
 def _shape_arg(shape):
     return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) else tuple(shape)
@@ -313,6 +350,22 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
+def is_floating_point(x):
+    return x.is_floating_point()
+
+
+def t(x):
+    return x.t()
+
+
+def clone(x):
+    return Clone.apply(x)
+
+
+def as_strided(x, size, stride, storage_offset=None):
+    return x.as_strided(size, stride, storage_offset)
+
+
 _BASIC_ITEM_TYPES = frozenset((int, slice, type(None), type(Ellipsis)))
 
 
@@ -399,6 +452,7 @@ def _attach():
     Tensor.flatten = flatten
     Tensor.unflatten = unflatten
     Tensor.narrow = narrow
+    Tensor.unfold = unfold
     Tensor.movedim = movedim
     Tensor.moveaxis = movedim
     Tensor.swapaxes = swapaxes
@@ -568,18 +622,28 @@ def check_no_partial_overlap(x, *operands):
     """torch's assert_no_partial_overlap, for a write into x that reads the operands: refuses an
     operand that shares some, not all, of x's memory locations, or all of them in another
     layout. Decided, as torch, only where it is cheap: both dense views of one storage."""
+    _check_overlap(x, operands, full_ok=True)
+
+
+def check_no_overlap(x, *operands):
+    """torch's assert_no_overlap (scatter_, index_add_, index_put_): as check_no_partial_overlap,
+    but an operand in exactly x's memory locations is refused too."""
+    _check_overlap(x, operands, full_ok=False)
+
+
+def _check_overlap(x, operands, full_ok):
     written = x._data
     for operand in operands:
         if not isinstance(operand, Tensor):
             continue
         read = operand._data
-        if read is written or not written.shares_storage(read) or not written.numel() or not read.numel():
+        if read is written and full_ok or not written.shares_storage(read) or not written.numel() or not read.numel():
             continue
         if not (_is_dense(written) and _is_dense(read)):
             continue
         begin, other_begin = written.data_ptr(), read.data_ptr()
         end, other_end = begin + written.nbytes, other_begin + read.nbytes
-        if begin == other_begin and end == other_end and written.strides == read.strides:
+        if full_ok and begin == other_begin and end == other_end and written.strides == read.strides:
             continue
         if begin < other_end and other_begin < end:
             raise RuntimeError(_PARTIAL_OVERLAP)

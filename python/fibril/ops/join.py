@@ -506,7 +506,15 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
     return gather.IndexSelect.apply(x, d, source)
 
 
+def diagflat(x, offset=0):
+    """A 2-d tensor with x's elements (flattened) on its offset-th diagonal."""
+    from .contract import diag
+
+    return diag(index.flatten(x), offset)
+
+
 def _attach():
+    Tensor.diagflat = diagflat
     Tensor.split = split
     Tensor.chunk = chunk
     Tensor.unbind = unbind

@@ -8,7 +8,11 @@ so the dict's key order is kept in the metadata (a file without it loads in head
 Anything else (nesting, numbers, strings, lists, None, a key named "__metadata__", which is
 the header's own) is kept as JSON in the file's metadata, with each tensor stored under a
 generated key. The file is written next to its destination and renamed over it, so a
-crash mid-write leaves the old file intact."""
+crash mid-write leaves the old file intact.
+
+PyTorch's own checkpoints (torch.save's zip format, and its legacy pickle stream) load too,
+recognised by their first bytes, and save(obj, f, format="torch") writes one that
+torch.load(f, weights_only=True) reads; see _torch_format. Neither needs torch."""
 
 import collections
 import json
@@ -18,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from . import _C
+from . import _C, _torch_format
 from .tensor import Tensor
 
 _STRUCTURE_KEY = "fibril.structure"
@@ -128,8 +132,31 @@ def _tensor(array, device):
     return creation.tensor(array, device=device)
 
 
-def save(obj, f):
-    """Writes obj (a state dict, or a dict of them and plain values) to the path f."""
+def _replace_atomically(path, write):
+    """write(temporary path), then that file renamed over path (removed if write fails)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".fibril-save-", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save(obj, f, format="safetensors"):
+    """Writes obj (a state dict, or a dict of them and plain values) to the path f.
+    format="torch": PyTorch's checkpoint format instead, which torch.load reads (f may then
+    also be a binary file object)."""
+    if format == "torch":
+        if hasattr(f, "write"):
+            _torch_format.save(obj, f)
+        else:
+            _replace_atomically(os.fspath(f), lambda tmp: _torch_format.save(obj, tmp))
+        return
+    if format != "safetensors":
+        raise ValueError(f"fibril.save: unknown format {format!r} (expected 'safetensors' or 'torch')")
     safetensors = _safetensors()
     path = os.fspath(f)
     tensors = {}
@@ -138,24 +165,24 @@ def save(obj, f):
         metadata = {"format": "pt", _ORDER_KEY: json.dumps(list(obj))}
     else:
         metadata = {"format": "pt", _STRUCTURE_KEY: json.dumps(_encode(obj, tensors, []))}
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".fibril-save-", suffix=".tmp")
-    os.close(fd)
-    try:
-        _write(safetensors, tensors, tmp, metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    _replace_atomically(path, lambda tmp: _write(safetensors, tensors, tmp, metadata))
 
 
 def load(f, map_location=None):
-    """Reads what save() wrote (or any safetensors file: a dict of name -> Tensor), with the
-    tensors on map_location ("cpu", "cuda", "cuda:N"; default the CPU)."""
-    safetensors = _safetensors()
+    """Reads what save() wrote (or any safetensors file: a dict of name -> Tensor, or any
+    torch.save checkpoint, from a path or a binary file object), with the tensors on
+    map_location ("cpu", "cuda", "cuda:N"; default the CPU)."""
+    if hasattr(f, "read"):
+        if not _torch_format.is_torch_checkpoint(f):
+            raise ValueError("fibril.load: a file object must hold a PyTorch checkpoint; "
+                             "safetensors files are read from a path")
+        return _torch_format.load(f, map_location)
     path = os.fspath(f)
     if not os.path.exists(path):
         raise FileNotFoundError(f"fibril.load: no such file: {path!r}")
+    if _torch_format.is_torch_checkpoint(path):
+        return _torch_format.load(path, map_location)
+    safetensors = _safetensors()
     try:
         with safetensors.safe_open(path, framework="numpy") as handle:
             metadata = handle.metadata() or {}

@@ -7,8 +7,9 @@ from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 
-def backward(tensors, grad_tensors=None, retain_graph=False):
-    """Accumulates d(tensors)/d(leaves) into the leaves' .grad."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """Accumulates d(tensors)/d(leaves) into the leaves' .grad. create_graph: the gradients
+    are recorded, so they can be differentiated again; retain_graph defaults to it."""
     from ..tensor import Tensor
 
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
@@ -16,11 +17,15 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
         grad_tensors = (None,) * len(tensors)
     elif isinstance(grad_tensors, Tensor):
         grad_tensors = (grad_tensors,)
-    run_backward([_root(t, g) for t, g in zip(tensors, grad_tensors)], retain_graph=retain_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward([_root(t, g, create_graph) for t, g in zip(tensors, grad_tensors)], retain_graph=retain_graph,
+                 create_graph=create_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
-    """d(outputs)/d(inputs), returned instead of accumulated into .grad."""
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """d(outputs)/d(inputs), returned instead of accumulated into .grad. create_graph: the
+    gradients are recorded, so they can be differentiated again; retain_graph defaults to it."""
     from ..tensor import Tensor
 
     outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
@@ -29,6 +34,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = (grad_outputs,)
+    if retain_graph is None:
+        retain_graph = create_graph
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -44,8 +51,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         node.pre_hooks = node.pre_hooks or {}
         node.pre_hooks.setdefault(i, []).append(keep)
     try:
-        run_backward([_root(t, g) for t, g in zip(outputs, grad_outputs)], retain_graph=retain_graph,
-                     capture=capture)
+        run_backward([_root(t, g, create_graph) for t, g in zip(outputs, grad_outputs)],
+                     retain_graph=retain_graph, capture=capture, create_graph=create_graph)
     finally:
         for node, i, keep in hooks:
             node.pre_hooks[i].remove(keep)
@@ -61,7 +68,7 @@ def _ones_like(tensor):
     return _function.Tensor._wrap(_C.Array.full(data.shape, 1, data.dtype, data.device))
 
 
-def _root(tensor, gradient):
+def _root(tensor, gradient, create_graph=False):
     if not tensor.requires_grad:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
     if gradient is None:
@@ -73,7 +80,8 @@ def _root(tensor, gradient):
         raise RuntimeError(f"Mismatch in shape: grad_output has shape {list(gradient.shape)} and "
                            f"output has shape {list(tensor.shape)}")
     node, index = tensor._grad_edge()
-    return node, index, gradient.detach()
+    # under create_graph a tracked gradient stays tracked (as torch: Hessian-vector products)
+    return node, index, gradient if create_graph else gradient.detach()
 
 
 __all__ = ["Function", "FunctionCtx", "backward", "enable_grad", "grad", "is_grad_enabled", "no_grad",

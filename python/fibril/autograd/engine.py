@@ -4,7 +4,7 @@ Iterative (no recursion), so a 10,000-step chain works."""
 
 from collections import deque
 
-from .function import AccumulateGrad
+from .function import AccumulateGrad, no_double_backward
 from .grad_mode import _set_enabled, is_grad_enabled
 
 
@@ -36,20 +36,22 @@ def _run_pre_hooks(node, index, grad):
     return grad
 
 
-def run_backward(roots, retain_graph=False, capture=None):
+def run_backward(roots, retain_graph=False, capture=None, create_graph=False):
     """roots: [(node, output index, gradient)]. When `capture` (a dict node -> None) is
     given (autograd.grad), leaves accumulate nothing and the gradients reaching the leaf
-    nodes in `capture` are stored there; otherwise leaves accumulate into .grad."""
-    # Backward functions and hooks run with grad mode off (no create_graph), set once here.
+    nodes in `capture` are stored there; otherwise leaves accumulate into .grad.
+    create_graph: backward functions and hooks run with grad mode on, so the gradients have
+    a graph of their own (higher-order gradients)."""
+    # Grad mode is set once here: off, unless the gradient computations are to be recorded.
     enabled = is_grad_enabled()
-    _set_enabled(False)
+    _set_enabled(create_graph)
     try:
-        _run(roots, retain_graph, capture)
+        _run(roots, retain_graph, capture, create_graph)
     finally:
         _set_enabled(enabled)
 
 
-def _run(roots, retain_graph, capture):
+def _run(roots, retain_graph, capture, create_graph):
     buffers = {}  # node -> list of summed gradients, one per output
     for node, index, grad in roots:
         _add(buffers, node, index, grad)
@@ -66,13 +68,16 @@ def _run(roots, retain_graph, capture):
                 if node in capture:
                     capture[node] = grads[0]
             elif grads[0] is not None:
-                node.accumulate(grads[0])
+                if create_graph:
+                    node.accumulate_with_graph(grads[0])
+                else:
+                    node.accumulate(grads[0])
             continue
         if not node.ctx.materialize_grads or all(g is not None for g in grads):
             inputs = grads
         else:
             inputs = [g if g is not None else _zeros_for(node, i) for i, g in enumerate(grads)]
-        outs = node.apply(inputs)
+        outs = _apply_with_graph(node, inputs) if create_graph else node.apply(inputs)
         executed.append(node)
         for edge, g in zip(node.edges, outs):
             if edge is None:
@@ -90,6 +95,25 @@ def _run(roots, retain_graph, capture):
     if not retain_graph:
         for node in executed:
             node.release()
+
+
+def _apply_with_graph(node, grads):
+    """node.apply with grad mode on. Where the backward records no graph although its result
+    depends on tracked tensors, the gradients it returns raise when differentiated: never a
+    gradient silently missing part of its graph."""
+    outs = node.apply(grads)
+    name = node.function.double_backward_unsupported(node.ctx)
+    grads_tracked = any(g is not None and g.requires_grad for g in grads)
+    if name is None:
+        # A differentiable backward is linear in the incoming gradient: from a tracked one it
+        # returns tracked gradients. An untracked result there was computed on raw arrays.
+        if not grads_tracked or all(g is None or g.requires_grad for g in outs):
+            return outs
+        name = node.function.__name__
+    elif not grads_tracked and not any(e is not None and e[0].requires_grad for e in node.ctx._saved):
+        return outs
+    return tuple(g if g is None or edge is None or g.requires_grad else no_double_backward(name, g)
+                 for g, edge in zip(outs, node.edges))
 
 
 def _skip(node, deps, buffers, ready):

@@ -135,6 +135,15 @@ class AccumulateGrad:
         else:
             t.grad = grad.detach() if _held_by_engine_only(grad) else _copy(grad)
 
+    def accumulate_with_graph(self, grad):
+        """accumulate under create_graph: .grad keeps the gradient's graph (the sum is recorded)."""
+        t = self._tensor()
+        if t is None:
+            return
+        if grad.shape != t.shape:
+            raise RuntimeError(f"gradient of shape {list(grad.shape)} for a leaf of shape {list(t.shape)}")
+        t.grad = grad if t.grad is None else t.grad + grad
+
     def release(self):
         pass
 
@@ -154,7 +163,18 @@ def _held_by_engine_only(grad):
 
 
 class Function:
-    """Base class of differentiable operations. Subclasses define static forward/backward."""
+    """Base class of differentiable operations. Subclasses define static forward/backward.
+
+    `once_differentiable = True` marks a backward that computes on raw arrays (records no
+    graph): under create_graph=True its gradients then carry a node that raises when
+    differentiated, as torch's @once_differentiable."""
+
+    once_differentiable = False
+
+    @classmethod
+    def double_backward_unsupported(cls, ctx):
+        """The op's name when its backward (for this ctx) cannot be differentiated, else None."""
+        return cls.__name__ if cls.once_differentiable else None
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -168,3 +188,31 @@ class Function:
     # some Tensor argument requires grad, attaches a Node to the floating-point outputs. It is
     # the per-call path of every op, so it lives in C++ (csrc/python/bind_autograd.cpp).
     apply = classmethod(_C.function_apply)
+
+
+class _NoDoubleBackward(Function):
+    """Passes a gradient through, and raises when differentiated: the gradient of a backward
+    that records no graph. `anchor` is a leaf that requires grad, so the node is recorded
+    whatever the gradient itself requires."""
+
+    @staticmethod
+    def forward(ctx, grad, anchor, name):
+        ctx.name = name
+        return grad._data
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError(f"{ctx.name} does not support double backward (create_graph=True): its backward "
+                           "is not differentiable")
+
+
+_anchor = None
+
+
+def no_double_backward(name, grad):
+    """grad, as a tensor whose differentiation raises that `name` has no double backward."""
+    global _anchor
+    if _anchor is None:
+        _anchor = Tensor._wrap(_C.Array.full((), 0.0, _C.float32, "cpu"))
+        _anchor.requires_grad_(True)
+    return _NoDoubleBackward.apply(grad, _anchor, name)

@@ -3,7 +3,7 @@ reads the saved input, relu's the saved output, and the output gradient). prelu,
 composed from elementwise ops."""
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import index
@@ -28,7 +28,73 @@ class Activation(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         kind, a, b, c = ctx.args
+        if is_grad_enabled() and kind in _DERIVATIVES:  # create_graph: composed ops record the graph
+            return _DERIVATIVES[kind](g, x, a, b, c), None, None, None, None
         return Tensor._wrap(_C.activation_backward(kind, x._data, g._data, a, b, c)), None, None, None, None
+
+    @classmethod
+    def double_backward_unsupported(cls, ctx):
+        kind = ctx.args[0]
+        return None if kind in _DERIVATIVES else f"Activation ({kind.name})"
+
+
+_SQRT_HALF = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+_SQRT_2_OVER_PI = 0.7978845608028654
+_GELU_CUBIC = 0.044715
+
+
+def _gelu_grad(g, x, a, b, c):
+    cdf = ew.mul(ew.add(ew.erf(ew.mul(x, _SQRT_HALF)), 1.0), 0.5)
+    pdf = ew.mul(ew.exp(ew.mul(ew.mul(x, x), -0.5)), _INV_SQRT_2PI)
+    return ew.mul(g, ew.add(cdf, ew.mul(x, pdf)))
+
+
+def _gelu_tanh_grad(g, x, a, b, c):
+    x2 = ew.mul(x, x)
+    t = ew.tanh(ew.mul(ew.add(x, ew.mul(ew.mul(x2, x), _GELU_CUBIC)), _SQRT_2_OVER_PI))
+    dt = ew.mul(ew.sub(1.0, ew.mul(t, t)), ew.mul(ew.add(ew.mul(x2, 3 * _GELU_CUBIC), 1.0), _SQRT_2_OVER_PI))
+    return ew.mul(g, ew.mul(ew.add(ew.add(t, 1.0), ew.mul(x, dt)), 0.5))
+
+
+def _silu_grad(g, x, a, b, c):
+    s = ew.sigmoid(x)
+    return ew.mul(g, ew.mul(s, ew.add(ew.mul(x, ew.sub(1.0, s)), 1.0)))
+
+
+def _sigmoid_grad(g, x, a, b, c):
+    s = ew.sigmoid(x)
+    return ew.mul(g, ew.mul(s, ew.sub(1.0, s)))
+
+
+def _tanh_grad(g, x, a, b, c):
+    t = ew.tanh(x)
+    return ew.mul(g, ew.sub(1.0, ew.mul(t, t)))
+
+
+def _elu_grad(g, x, alpha, scale, input_scale):
+    negative = ew.mul(ew.exp(ew.mul(x, input_scale)), scale * alpha * input_scale)
+    return ew.where(ew.gt(x, 0), ew.mul(g, scale), ew.mul(g, negative))
+
+
+def _softplus_grad(g, x, beta, threshold, c):
+    bx = ew.mul(x, beta)
+    return ew.where(ew.gt(bx, threshold), g, ew.mul(g, ew.sigmoid(bx)))
+
+
+# The derivatives as elementwise ops, for create_graph=True (x is relu's output, else the input).
+_DERIVATIVES = {
+    K.relu: lambda g, out, a, b, c: ew.where(ew.gt(out, 0), g, 0.0),
+    K.leaky_relu: lambda g, x, slope, b, c: ew.where(ew.gt(x, 0), g, ew.mul(g, slope)),
+    K.hardtanh: lambda g, x, lo, hi, c: ew.where(ew.logical_and(ew.gt(x, lo), ew.lt(x, hi)), g, 0.0),
+    K.elu: _elu_grad,
+    K.gelu: _gelu_grad,
+    K.gelu_tanh: _gelu_tanh_grad,
+    K.silu: _silu_grad,
+    K.sigmoid: _sigmoid_grad,
+    K.tanh: _tanh_grad,
+    K.softplus: _softplus_grad,
+}
 
 
 def _act(x, kind, a=0.0, b=0.0, c=0.0, inplace=False):

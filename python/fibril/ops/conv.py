@@ -59,6 +59,8 @@ def _check_operands(x, weight, n, op):
 
 
 class Conv(Function):
+    once_differentiable = True  # backward runs raw kernels
+
     @staticmethod
     def forward(ctx, x, weight, bias, options):
         ctx.save_for_backward(x, weight)
@@ -79,6 +81,8 @@ class Conv(Function):
 
 
 class ConvTranspose(Function):
+    once_differentiable = True  # backward runs raw kernels
+
     @staticmethod
     def forward(ctx, x, weight, options, out_shape):
         ctx.save_for_backward(x, weight)

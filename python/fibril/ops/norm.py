@@ -22,6 +22,8 @@ def _wrap(a):
 
 
 class RowNorm(Function):
+    once_differentiable = True  # backward runs raw kernels
+
     @staticmethod
     def forward(ctx, x, weight, bias, normalized_shape, eps, rms):
         y, mean, rstd = _C.row_norm(rms, x._data, normalized_shape, _data(weight), _data(bias), eps)
@@ -56,6 +58,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
 
 class BatchNorm(Function):
+    once_differentiable = True  # backward runs raw kernels
+
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         y, mean, rstd = _C.batch_norm(x._data, _data(weight), _data(bias), _data(running_mean), _data(running_var),

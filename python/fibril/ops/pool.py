@@ -37,6 +37,8 @@ def _check(x, op):
 
 
 class MaxPool(Function):
+    once_differentiable = True  # backward runs raw kernels
+
     @staticmethod
     def forward(ctx, x, run, dims):
         y, indices = run(x._data)
@@ -49,6 +51,8 @@ class MaxPool(Function):
 
 
 class AvgPool(Function):
+    once_differentiable = True  # backward runs raw kernels
+
     @staticmethod
     def forward(ctx, x, args):
         ctx.shape, ctx.args = x.shape, args
@@ -62,6 +66,8 @@ class AvgPool(Function):
 
 
 class AdaptiveAvgPool(Function):
+    once_differentiable = True  # backward runs raw kernels
+
     @staticmethod
     def forward(ctx, x, output_size):
         ctx.shape, ctx.output_size = x.shape, output_size

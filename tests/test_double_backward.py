@@ -178,3 +178,24 @@ def test_activation_without_double_backward_names_its_kind():
     (g,) = autograd.grad(F.mish(x).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match=r"Activation \(mish\) does not support double backward"):
         g.sum().backward()
+
+
+def test_tensor_backward_takes_create_graph_and_refuses_once_differentiable_ops():
+    """Tensor.backward(create_graph=True) as torch's; an op whose backward is not
+    differentiable (number / x keeps a reciprocal without its graph) raises when its gradient
+    is differentiated, not a silently wrong second derivative."""
+    torch = pytest.importorskip("torch")
+    for lib in (fibril, torch):
+        x = lib.tensor([0.5, 2.0, -1.5], dtype=lib.float64, requires_grad=True)
+        (x ** 3).sum().backward(create_graph=True)
+        g = x.grad
+        x.grad = None
+        g.sum().backward()
+        if lib is fibril:
+            ours = x.grad.numpy()
+        else:
+            np.testing.assert_allclose(ours, x.grad.numpy())
+    x = fibril.tensor([0.5, 2.0], dtype=fibril.float64, requires_grad=True)
+    (g,) = fibril.autograd.grad((1 / x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="double backward"):
+        g.sum().backward()

@@ -99,19 +99,18 @@ def _run(roots, retain_graph, capture, create_graph):
 
 def _apply_with_graph(node, grads):
     """node.apply with grad mode on. Where the backward records no graph although its result
-    depends on tracked tensors, the gradients it returns raise when differentiated: never a
-    gradient silently missing part of its graph."""
+    may depend on tracked tensors, the gradients it returns raise when differentiated: never a
+    gradient silently missing part of its graph. A once-differentiable op's gradients always
+    do: what its backward read (a saved intermediate, the inputs' values) is not visible here."""
     outs = node.apply(grads)
     name = node.function.double_backward_unsupported(node.ctx)
-    grads_tracked = any(g is not None and g.requires_grad for g in grads)
     if name is None:
         # A differentiable backward is linear in the incoming gradient: from a tracked one it
         # returns tracked gradients. An untracked result there was computed on raw arrays.
+        grads_tracked = any(g is not None and g.requires_grad for g in grads)
         if not grads_tracked or all(g is None or g.requires_grad for g in outs):
             return outs
         name = node.function.__name__
-    elif not grads_tracked and not any(e is not None and e[0].requires_grad for e in node.ctx._saved):
-        return outs
     return tuple(g if g is None or edge is None or g.requires_grad else no_double_backward(name, g)
                  for g, edge in zip(outs, node.edges))
 

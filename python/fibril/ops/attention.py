@@ -30,6 +30,8 @@ def _broadcast_lead(query, key, value):
 
 
 class ScaledDotProductAttention(Function):
+    once_differentiable = True  # backward runs raw kernels
+
     @staticmethod
     def forward(ctx, q, k, v, mask, dropout_p, is_causal, scale, rng):
         mask_data = None if mask is None else mask._data

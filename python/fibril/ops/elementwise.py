@@ -112,6 +112,7 @@ class Div(Function):
 class ReflectedDiv(Function):
     """number / x (x.__rtruediv__) computed as torch does, reciprocal(x) * number: backward
     keeps the reciprocal (the result), not x, which may then change in place."""
+    once_differentiable = True  # the saved reciprocal carries no graph back to x
 
     @staticmethod
     def forward(ctx, x, number):
@@ -132,7 +133,7 @@ class Pow(Function):
     def forward(ctx, a, b):
         out = _binary(B.pow, a, b)
         # as torch, a tensor exponent makes it keep the result (which the exponent's gradient takes)
-        _save_operands(ctx, a, b, result=out.detach() if isinstance(b, Tensor) else None)
+        _save_operands(ctx, a, b, result=out if isinstance(b, Tensor) else None)
         ctx.metas = _metas(ctx.needs_input_grad, a, b)
         return out
 

@@ -58,7 +58,7 @@ def _composed_function(name, compute, grad, save="input"):
 
     def forward(ctx, x):
         y = compute(x)
-        ctx.save_for_backward(x if save == "input" else y.detach())
+        ctx.save_for_backward(x if save == "input" else y)
         return y
 
     def backward(ctx, g):
@@ -150,7 +150,7 @@ class Hypot(Function):
         q = div(lo, hi)
         h = where(eq(lo, 0), hi, mul(hi, sqrt(add(mul(q, q), 1.0))))
         h = where(logical_or(isinf(a_abs), isinf(b_abs)), math.inf, h)  # even beside a NaN, as C's hypot
-        ctx.save_for_backward(a, b, h.detach())
+        ctx.save_for_backward(a, b, h)
         ctx.metas = _metas(ctx.needs_input_grad, a, b)
         return h
 
@@ -186,6 +186,7 @@ class Fmod(Function):
 
 class Xlogy(Function):
     """x * log(y); 0 where x == 0 unless y is NaN, as torch."""
+    once_differentiable = True  # backward runs raw kernels
 
     @staticmethod
     def forward(ctx, a, b):

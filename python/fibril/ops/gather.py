@@ -186,6 +186,7 @@ class ScatterReduce(Function):
     """prod, amax and amin, with torch's gradients: prod's through the product of the others
     (one zero among them handled apart); amax's and amin's shared evenly among the elements
     equal to the result."""
+    once_differentiable = True  # backward runs raw kernels
 
     @staticmethod
     def forward(ctx, x, dim, index, src, reduce, include_self):

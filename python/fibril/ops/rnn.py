@@ -19,6 +19,7 @@ class RnnLayer(Function):
     """inputs: mode, lengths (_C int64 array or None), x (T, B, I), h0 (D, B, P), c0 (LSTM) or
     None, then per direction w_ih, w_hh, b_ih, b_hh, w_hr (None where absent). Outputs y
     (T, B, D P), h_n and, for LSTM, c_n."""
+    once_differentiable = True  # backward runs raw kernels
 
     @staticmethod
     def forward(ctx, mode, lengths, x, h0, c0, *weights):

@@ -182,6 +182,7 @@ class Polygamma(Function):
 
 class Xlog1py(Function):
     """x * log1p(y); 0 where x == 0 unless y is NaN, as torch."""
+    once_differentiable = True  # backward runs raw kernels
 
     @staticmethod
     def forward(ctx, a, b):

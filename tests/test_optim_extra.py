@@ -48,12 +48,14 @@ def groups(params):
     return [{"params": params[:2]}, {"params": params[2:], "lr": 0.003, "weight_decay": 0.05}]
 
 
-def step_both(rng, topt, fopt, steps):
+def step_both(rng, topt, fopt, steps, grad=None):
+    """Steps both optimizers on the same gradients: grad(rng, shape, dtype), normal by default."""
+    grad = grad or (lambda rng, shape, dtype: rng.standard_normal(shape).astype(dtype))
     tparams = [p for g in topt.param_groups for p in g["params"]]
     fparams = [p for g in fopt.param_groups for p in g["params"]]
     for _ in range(steps):
         for tp, fp in zip(tparams, fparams):
-            g = rng.standard_normal(tuple(tp.shape)).astype(fp.detach().numpy().dtype)
+            g = grad(rng, tuple(tp.shape), fp.detach().numpy().dtype)
             tp.grad, fp.grad = torch.tensor(g), fibril.tensor(g)
         topt.step()
         fopt.step()

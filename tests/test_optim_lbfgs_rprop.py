@@ -10,6 +10,7 @@ import pytest
 import fibril
 from fibril import nn, optim
 from op_check import torch_one_thread  # noqa: F401 (an autouse fixture)
+from test_optim_extra import assert_close, make_params, step_both
 
 try:
     import torch
@@ -217,7 +218,6 @@ def test_lbfgs_bad_arguments():
 
 
 # ------------------------------------------------------------------------------ Rprop
-SHAPES = [(3,), (5, 7), (2, 3, 4), (1,)]
 RTOL = {np.float32: 1e-6, np.float64: 1e-13}
 
 RPROP_CASES = [
@@ -225,11 +225,6 @@ RPROP_CASES = [
     dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.08)),  # both bounds of the step size are hit
     dict(lr=0.02, maximize=True, foreach=False, capturable=False),
 ]
-
-
-def make_params(rng, dtype):
-    values = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
-    return [torch.tensor(v, requires_grad=True) for v in values], [nn.Parameter(fibril.tensor(v)) for v in values]
 
 
 def groups(params):
@@ -243,24 +238,6 @@ def random_grad(rng, shape, dtype):
     return np.where(rng.random(shape) < 0.2, 0.0, g).astype(dtype)
 
 
-def step_both(rng, topt, fopt, steps):
-    tparams = [p for g in topt.param_groups for p in g["params"]]
-    fparams = [p for g in fopt.param_groups for p in g["params"]]
-    for _ in range(steps):
-        for tp, fp in zip(tparams, fparams):
-            g = random_grad(rng, tuple(tp.shape), fp.detach().numpy().dtype)
-            tp.grad, fp.grad = torch.tensor(g), fibril.tensor(g)
-        topt.step()
-        fopt.step()
-
-
-def assert_close(fparams, tparams, dtype):
-    for fp, tp in zip(fparams, tparams):
-        ours, ref = fp.detach().numpy(), tp.detach().numpy()
-        assert ours.dtype == ref.dtype
-        np.testing.assert_allclose(ours, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(ref).max())
-
-
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("options", RPROP_CASES)
@@ -269,7 +246,7 @@ def test_rprop_trajectory_matches_torch(options, dtype):
     tparams, fparams = make_params(rng, dtype)
     before = [p.detach().numpy().copy() for p in fparams]
     topt, fopt = torch.optim.Rprop(groups(tparams), **options), optim.Rprop(groups(fparams), **options)
-    step_both(rng, topt, fopt, 20)
+    step_both(rng, topt, fopt, 20, grad=random_grad)
     assert_close(fparams, tparams, dtype)
     for fp, tp in zip(fparams, tparams):
         np.testing.assert_allclose(fopt.state[fp]["step_size"].numpy(), topt.state[tp]["step_size"].numpy(),
@@ -285,7 +262,7 @@ def test_rprop_state_dicts_exchange_with_torch(dtype):
     options = RPROP_CASES[1]
     tparams, fparams = make_params(rng, dtype)
     topt, fopt = torch.optim.Rprop(groups(tparams), **options), optim.Rprop(groups(fparams), **options)
-    step_both(rng, topt, fopt, 7)
+    step_both(rng, topt, fopt, 7, grad=random_grad)
     tsd, fsd = topt.state_dict(), fopt.state_dict()
     assert sorted(fsd["state"]) == sorted(tsd["state"])
     for i, state in fsd["state"].items():
@@ -302,8 +279,8 @@ def test_rprop_state_dicts_exchange_with_torch(dtype):
     state = {i: {k: torch_copy(v) for k, v in s.items()} for i, s in fsd["state"].items()}
     from_fibril.load_state_dict({"state": state, "param_groups": fsd["param_groups"]})
     seed = rng.integers(1 << 30)
-    step_both(np.random.default_rng(seed), topt, from_torch, 10)
-    step_both(np.random.default_rng(seed), from_fibril, fopt, 10)
+    step_both(np.random.default_rng(seed), topt, from_torch, 10, grad=random_grad)
+    step_both(np.random.default_rng(seed), from_fibril, fopt, 10, grad=random_grad)
     assert_close(f_copies, tparams, dtype)
     assert_close(fparams, t_copies, dtype)
 

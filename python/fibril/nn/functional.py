@@ -14,7 +14,9 @@ from ..ops.pool import (
     max_pool1d, max_pool2d,
 )
 from ..ops.gather import one_hot
+from ..ops.im2col import fold, unfold
 from ..ops.random import dropout
+from ..ops.sampling import affine_grid, grid_sample
 from ..ops.resize import (
     interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
 )
@@ -55,7 +57,7 @@ __all__ = [
     "dropout1d", "dropout2d", "alpha_dropout", "normalize", "cosine_similarity", "pairwise_distance",
     "cosine_embedding_loss", "gaussian_nll_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-    "gumbel_softmax",
+    "gumbel_softmax", "fold", "unfold", "affine_grid", "grid_sample",
 ]
 
 

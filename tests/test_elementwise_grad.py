@@ -276,3 +276,12 @@ def test_where_with_the_condition_alone_is_nonzero_as_tuple():
     with pytest.raises(TypeError, match="both input and other"):
         fibril.where(cond, fibril.ones(2, 2))
     assert fibril.ones(3).broadcast_to((2, 3)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("exponent", [1 / 3, 0.1, -2.7])
+def test_pow_gradient_keeps_a_float64_scalar_exponent_exact(exponent):
+    """x ** p for float64 x and a Python float p: the gradient p x^(p-1) takes p - 1 in float64
+    (it was rounded to float32 once: 1e-8 off for p = 1/3)."""
+    (x,) = make_inputs([(5,)], low=0.2, high=3.0)
+    check_op(lambda t: t ** exponent, lambda t: t ** exponent, [x], numpy_fn=lambda a: a ** exponent,
+             atol=1e-15, rtol=1e-14)

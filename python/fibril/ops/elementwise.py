@@ -145,7 +145,8 @@ class Pow(Function):
         x, y = ctx.metas
         ga = gb = None
         if need_a:  # b * a^(b-1), 0 where b == 0 (0^0 has gradient 0, as PyTorch)
-            ga = _grad_for(where(eq(b, 0), 0.0, mul(g, mul(b, pow(a, sub(b, 1))))), x)
+            b_minus_1 = sub(b, 1) if isinstance(b, Tensor) else b - 1  # a number stays exact, not a float32 tensor
+            ga = _grad_for(where(eq(b, 0), 0.0, mul(g, mul(b, pow(a, b_minus_1)))), x)
         if need_b and not isinstance(a, Tensor):  # a Python number base
             gb = _grad_for(mul(g, mul(out, math.log(a))) if a > 0 else mul(g, 0.0), y)
         elif need_b:  # a^b * log(a), 0 where a == 0 and b >= 0

@@ -324,3 +324,16 @@ def test_group_norm_on_an_empty_batch():
     y = F.group_norm(x, 2, w)
     y.sum().backward()
     assert y.shape == (0, 4, 3) and not w.grad.numpy().any()
+
+
+@pytest.mark.parametrize("shape, size", [((2, 5, 4), 3), ((1, 6, 3, 4), 4), ((2, 3, 2, 2, 2), 5), ((1, 2, 3), 1)])
+def test_local_response_norm_matches_torch(shape, size):
+    """x / (k + alpha * mean of x^2 over `size` neighbouring channels)^beta: F and the module."""
+    (x,) = make_inputs([shape], seed=5)
+    check_op(lambda t: F.local_response_norm(t, size, 1e-2, 0.75, 2.0),
+             lambda t: torch.nn.functional.local_response_norm(t, size, 1e-2, 0.75, 2.0), [x], atol=1e-12, rtol=1e-10)
+    module = fibril.nn.LocalResponseNorm(size, 1e-2, 0.75, 2.0)
+    np.testing.assert_allclose(module(fibril.tensor(x)).numpy(),
+                               F.local_response_norm(fibril.tensor(x), size, 1e-2, 0.75, 2.0).numpy())
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        F.local_response_norm(fibril.zeros(2, 3), 2)

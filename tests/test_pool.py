@@ -10,7 +10,7 @@ import pytest
 import fibril
 import fibril.nn as nn
 import fibril.nn.functional as F
-from op_check import check_op, torch
+from op_check import check_op, make_inputs, torch
 
 TF = torch.nn.functional if torch is not None else None
 needs_torch = pytest.mark.skipif(torch is None, reason="torch does not import")
@@ -326,3 +326,20 @@ def test_window_wholly_in_padding(pool, kw, shape):
         x.grad = None
         pool(x, **kw).sum().backward()
         assert not x.grad.numpy().any()
+
+
+@pytest.mark.parametrize("norm_type", [1, 2, 3.0])
+@pytest.mark.parametrize("dims, kernel, stride, ceil_mode", [
+    (1, 3, 2, False), (1, 2, None, True), (2, 2, 2, True), (2, (2, 3), (1, 2), False),
+])
+def test_lp_pool_matches_torch(dims, kernel, stride, ceil_mode, norm_type):
+    """(sum of x^p over each window)^(1/p): F.lp_pool1d/2d and nn.LPPool1d/2d, values and gradients."""
+    shape = (2, 3, 9) if dims == 1 else (1, 2, 5, 7)
+    (x,) = make_inputs([shape], low=0.1, high=2.0)
+    name = f"lp_pool{dims}d"
+    check_op(lambda t: getattr(F, name)(t, norm_type, kernel, stride, ceil_mode),
+             lambda t: getattr(torch.nn.functional, name)(t, norm_type, kernel, stride, ceil_mode), [x],
+             atol=1e-12, rtol=1e-10)
+    module = getattr(fibril.nn, f"LPPool{dims}d")(norm_type, kernel, stride, ceil_mode)
+    np.testing.assert_allclose(module(fibril.tensor(x)).numpy(),
+                               getattr(F, name)(fibril.tensor(x), norm_type, kernel, stride, ceil_mode).numpy())

@@ -57,7 +57,7 @@ __all__ = [
     "dropout1d", "dropout2d", "alpha_dropout", "normalize", "cosine_similarity", "pairwise_distance",
     "cosine_embedding_loss", "gaussian_nll_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
-    "gumbel_softmax", "fold", "unfold", "affine_grid", "grid_sample",
+    "gumbel_softmax", "fold", "unfold", "affine_grid", "grid_sample", "lp_pool1d", "lp_pool2d", "local_response_norm",
 ]
 
 
@@ -165,6 +165,35 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
         return x * (keep * a) + (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
 
     return _result(input, dropped, inplace)
+
+
+# ------------------------------------------------------------------------------ lp pooling, local response norm
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum of x^p over each window)^(1/p), as torch's (windows past the end under ceil_mode
+    count their missing elements as zeros)."""
+    (k,) = (kernel_size,) if isinstance(kernel_size, int) else tuple(kernel_size)
+    total = avg_pool1d(input ** norm_type, k, stride, 0, ceil_mode) * k
+    return total ** (1.0 / norm_type)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    total = avg_pool2d(input ** norm_type, (kh, kw), stride, 0, ceil_mode) * (kh * kw)
+    return total ** (1.0 / norm_type)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """input / (k + alpha * mean of input^2 over `size` neighbouring channels)^beta, the
+    window centred on the channel (size // 2 before it), zeros past the ends, as torch's."""
+    if input.ndim < 3:
+        raise ValueError(f"local_response_norm: expected an input with 3 or more dims (N, C, ...), got shape "
+                         f"{tuple(input.shape)}")
+    if input.numel() == 0:
+        return input
+    squares = (input * input).movedim(1, -1)  # channels last: pad and slide along them
+    windows = pad(squares, (size // 2, (size - 1) // 2)).unfold(-1, size, 1)
+    scale = (windows.mean(-1) * alpha + k) ** beta
+    return input / scale.movedim(-1, 1)
 
 
 # ------------------------------------------------------------------------------ distances

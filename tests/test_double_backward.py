@@ -119,7 +119,7 @@ def test_wgan_gradient_penalty_matches_torch():
         _close(p.grad, q.grad)
 
 
-@pytest.mark.filterwarnings("ignore:Using backward\(\) with create_graph=True")
+@pytest.mark.filterwarnings(r"ignore:Using backward\(\) with create_graph=True")
 def test_backward_with_create_graph_keeps_the_graph_in_grad():
     x, xt = _pair(np.array([0.5, -1.5, 2.0]))
     for lib, t in ((fibril, x), (torch, xt)):
@@ -180,6 +180,7 @@ def test_activation_without_double_backward_names_its_kind():
         g.sum().backward()
 
 
+@pytest.mark.filterwarnings(r"ignore:Using backward\(\) with create_graph=True")
 def test_tensor_backward_takes_create_graph_and_refuses_once_differentiable_ops():
     """Tensor.backward(create_graph=True) as torch's; an op whose backward is not
     differentiable (number / x keeps a reciprocal without its graph) raises when its gradient

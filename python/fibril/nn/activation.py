@@ -12,25 +12,32 @@ from .parameter import Parameter
 
 
 class _Activation(Module):
-    """fn(x, **options); `options` are shown by repr in torch's order."""
+    """fn(x, **options). The arguments are `options` (name, default) in torch's order, then
+    inplace where torch's module takes it; repr shows the options and inplace=True."""
 
     _fn = None
     _options = ()
+    _takes_inplace = True
+    _repr_inplace = True  # torch's Hardsigmoid and Hardswish leave inplace out of their repr
 
-    def __init__(self, *args, inplace=False, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__()
-        names = [name for name, _ in self._options]
+        name = type(self).__name__
+        names = [option for option, _ in self._options] + (["inplace"] if self._takes_inplace else [])
         if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
-        values = dict(self._options)
+            raise TypeError(f"{name} takes at most {len(names)} positional arguments ({len(args)} given)")
+        values = dict(self._options, inplace=False)
         values.update(zip(names, args))
         for key, value in kwargs.items():
-            if key not in values:
-                raise TypeError(f"{type(self).__name__} got an unexpected keyword argument '{key}'")
+            if key not in names:
+                raise TypeError(f"{name} got an unexpected keyword argument '{key}'")
+            if key in names[:len(args)]:
+                raise TypeError(f"{name} got multiple values for argument '{key}'")
             values[key] = value
+        if not isinstance(values["inplace"], bool):  # e.g. an option given twice, positionally
+            raise TypeError(f"{name}: inplace must be a bool, got {values['inplace']!r}")
         for key, value in values.items():
             setattr(self, key, value)
-        self.inplace = inplace
 
     def forward(self, x):
         options = {name: getattr(self, name) for name, _ in self._options}
@@ -39,13 +46,14 @@ class _Activation(Module):
 
     def extra_repr(self):
         parts = [f"{name}={getattr(self, name)!r}" for name, _ in self._options]
-        if self.inplace:
+        if self.inplace and self._repr_inplace:
             parts.append("inplace=True")
         return ", ".join(parts)
 
 
-def _activation(name, fn, options=()):
-    return type(name, (_Activation,), {"_fn": staticmethod(fn), "_options": options, "__doc__": f"torch.nn.{name}"})
+def _activation(name, fn, options=(), takes_inplace=True, repr_inplace=True):
+    return type(name, (_Activation,), {"_fn": staticmethod(fn), "_options": options, "_takes_inplace": takes_inplace,
+                                       "_repr_inplace": repr_inplace, "__doc__": f"torch.nn.{name}"})
 
 
 ReLU = _activation("ReLU", A.relu)
@@ -54,16 +62,16 @@ LeakyReLU = _activation("LeakyReLU", A.leaky_relu, (("negative_slope", 0.01),))
 ELU = _activation("ELU", A.elu, (("alpha", 1.0),))
 SELU = _activation("SELU", A.selu)
 CELU = _activation("CELU", A.celu, (("alpha", 1.0),))
-GELU = _activation("GELU", A.gelu, (("approximate", "none"),))
+GELU = _activation("GELU", A.gelu, (("approximate", "none"),), takes_inplace=False)
 SiLU = _activation("SiLU", A.silu)
 Mish = _activation("Mish", A.mish)
-Sigmoid = _activation("Sigmoid", A.sigmoid)
-Tanh = _activation("Tanh", A.tanh)
-Softplus = _activation("Softplus", A.softplus, (("beta", 1.0), ("threshold", 20.0)))
-Softsign = _activation("Softsign", A.softsign)
+Sigmoid = _activation("Sigmoid", A.sigmoid, takes_inplace=False)
+Tanh = _activation("Tanh", A.tanh, takes_inplace=False)
+Softplus = _activation("Softplus", A.softplus, (("beta", 1.0), ("threshold", 20.0)), takes_inplace=False)
+Softsign = _activation("Softsign", A.softsign, takes_inplace=False)
 Hardtanh = _activation("Hardtanh", A.hardtanh, (("min_val", -1.0), ("max_val", 1.0)))
-Hardsigmoid = _activation("Hardsigmoid", A.hardsigmoid)
-Hardswish = _activation("Hardswish", A.hardswish)
+Hardsigmoid = _activation("Hardsigmoid", A.hardsigmoid, repr_inplace=False)
+Hardswish = _activation("Hardswish", A.hardswish, repr_inplace=False)
 
 
 class PReLU(Module):
@@ -96,8 +104,8 @@ class LogSoftmax(Softmax):
         return S.log_softmax(x, self.dim if self.dim is not None else (0 if x.ndim in (0, 1, 3) else 1))
 
 
-LogSigmoid = _activation("LogSigmoid", F.logsigmoid)
-Tanhshrink = _activation("Tanhshrink", F.tanhshrink)
+LogSigmoid = _activation("LogSigmoid", F.logsigmoid, takes_inplace=False)
+Tanhshrink = _activation("Tanhshrink", F.tanhshrink, takes_inplace=False)
 
 
 class RReLU(_Activation):

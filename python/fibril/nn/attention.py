@@ -13,7 +13,7 @@ from ..ops.matmul import linear, matmul
 from ..ops.random import dropout as _dropout
 from ..ops.softmax import softmax
 from . import init
-from .linear import Linear
+from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 from .parameter import Parameter
 
@@ -58,7 +58,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(creation.empty(3 * embed_dim, **kw))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, **kw)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias, **kw)
         if add_bias_kv:
             self.bias_k = Parameter(creation.empty(1, 1, embed_dim, **kw))
             self.bias_v = Parameter(creation.empty(1, 1, embed_dim, **kw))
@@ -196,6 +196,3 @@ class MultiheadAttention(Module):
             kpm = index.reshape(kpm, (n, 1, 1, s))
             mask = kpm if mask is None else mask + kpm
         return mask
-
-    def extra_repr(self):
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"

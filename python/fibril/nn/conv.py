@@ -122,24 +122,25 @@ class _ConvTranspose(_ConvNd):
                          padding_mode, output_padding, device=device, dtype=dtype)
 
     def _output_padding(self, x, output_size):
-        """The output_padding that gives output_size (its last dims), as torch's forward(input, output_size)."""
+        """The output_padding that gives output_size, as torch's forward(input, output_size):
+        output_size holds the spatial sizes, optionally after the batch and channel sizes."""
         if output_size is None:
             return self.output_padding
-        n = self._dims
-        wanted = list(output_size)[-n:]
+        n, name = self._dims, type(self).__name__
+        leading = x.ndim - n
+        wanted = [int(v) for v in output_size]
+        if len(wanted) == leading + n:
+            wanted = wanted[leading:]
         if len(wanted) != n:
-            raise ValueError(f"{type(self).__name__}: output_size needs at least {n} values, got {output_size}")
-        result = []
-        for d in range(n):
-            smallest = C.transposed_output_size(x.shape[x.ndim - n + d], self.kernel_size[d], self.stride[d],
-                                                self.padding[d], 0, self.dilation[d])
-            extra = int(wanted[d]) - smallest
-            if not 0 <= extra < max(self.stride[d], self.dilation[d]):
-                raise ValueError(f"{type(self).__name__}: requested an output size of {list(wanted)} for input "
-                                 f"{list(x.shape)}, but valid sizes along dim {d} range from {smallest} to "
-                                 f"{smallest + max(self.stride[d], self.dilation[d]) - 1}")
-            result.append(extra)
-        return tuple(result)
+            raise ValueError(f"{name}: for {x.ndim}D input, output_size must have {n} or {leading + n} elements "
+                             f"(got {len(wanted)})")
+        smallest = [C.transposed_output_size(x.shape[leading + d], self.kernel_size[d], self.stride[d],
+                                             self.padding[d], 0, self.dilation[d]) for d in range(n)]
+        largest = [size + stride - 1 for size, stride in zip(smallest, self.stride)]
+        if any(not lo <= size <= hi for size, lo, hi in zip(wanted, smallest, largest)):
+            raise ValueError(f"{name}: requested an output size of {wanted}, but valid sizes range from {smallest} "
+                             f"to {largest} (for an input of {list(x.shape[leading:])})")
+        return tuple(size - lo for size, lo in zip(wanted, smallest))
 
     def forward(self, x, output_size=None):
         conv_t = C.conv_transpose1d if self._dims == 1 else C.conv_transpose2d

@@ -1,5 +1,7 @@
 """Flatten and Unflatten: reshaping modules (views where the layout allows)."""
 
+import numbers
+
 from ..ops.index import flatten, unflatten
 from .module import Module
 
@@ -19,10 +21,13 @@ class Flatten(Module):
 class Unflatten(Module):
     def __init__(self, dim, unflattened_size):
         super().__init__()
-        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+        if not isinstance(unflattened_size, (tuple, list)) or \
+                not all(isinstance(size, numbers.Integral) for size in unflattened_size):
+            raise TypeError(f"unflattened_size must be a tuple or list of ints, got {unflattened_size!r}")
+        self.dim, self.unflattened_size = dim, unflattened_size  # kept as given: repr shows it so, as torch's
 
     def forward(self, x):
-        return unflatten(x, self.dim, self.unflattened_size)
+        return unflatten(x, self.dim, tuple(self.unflattened_size))
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

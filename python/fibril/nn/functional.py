@@ -1,5 +1,7 @@
 """torch.nn.functional's names and signatures over fibril's ops (import as F)."""
 
+import warnings
+
 from ..ops.activation import (
     celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, mish, prelu, relu, relu6, selu, sigmoid, silu,
     softplus, softsign, tanh,
@@ -22,9 +24,9 @@ from ..ops.resize import (
 )
 from ..ops.softmax import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, hinge_embedding_loss, huber_loss,
-    kl_div, l1_loss, log_softmax, margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
-    softmax,
+    kl_div, l1_loss, margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss, smooth_l1_loss,
 )
+from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ..ops.softmax import (
     cosine_embedding_loss, gaussian_nll_loss, multilabel_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss,
     soft_margin_loss, triplet_margin_loss, triplet_margin_with_distance_loss,
@@ -62,16 +64,29 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------ activations
-def _implicit_softmax_dim(ndim):
+def _softmax_dim(name, ndim, dim, stacklevel):
+    """dim, or torch's deprecated implicit choice when it is None (with its warning)."""
+    if dim is not None:
+        return dim
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as "
+                  "an argument.", UserWarning, stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax(input, _softmax_dim("softmax", input.ndim, dim, _stacklevel), dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    return _log_softmax(input, _softmax_dim("log_softmax", input.ndim, dim, _stacklevel), dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    return _softmax(-input, _softmax_dim("softmin", input.ndim, dim, _stacklevel), dtype)
 
 
 def logsigmoid(input):
     return -softplus(-input)
-
-
-def softmin(input, dim=None, dtype=None):
-    return softmax(-input, _implicit_softmax_dim(input.ndim) if dim is None else dim, dtype)
 
 
 def glu(input, dim=-1):

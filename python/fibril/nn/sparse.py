@@ -1,12 +1,13 @@
 """Embedding: a lookup table of num_embeddings rows; the rows of padding_idx get no gradient
 and start at zero; with max_norm, the rows looked up are first renormalized in place to at
-most that norm, as torch.nn.Embedding. EmbeddingBag and embedding_bag: the sum, mean or max
-of the rows of each bag, as torch's."""
+most that norm; with scale_grad_by_freq, each row's gradient is divided by the number of
+times the input holds it, as torch.nn.Embedding. EmbeddingBag and embedding_bag: the sum,
+mean or max of the rows of each bag, as torch's. Sparse gradients are not supported."""
 
 import numpy as np
 
 from .. import _C, creation
-from ..autograd import no_grad
+from ..autograd import Function, no_grad
 from ..ops import elementwise as ew
 from ..ops.gather import embedding as lookup
 from ..ops.gather import index_add, index_select
@@ -22,9 +23,10 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
         super().__init__()
-        if scale_grad_by_freq or sparse:
-            raise NotImplementedError("Embedding: scale_grad_by_freq and sparse gradients are not supported")
+        if sparse:
+            raise NotImplementedError("Embedding: sparse gradients are not supported")
         self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(f"padding_idx {padding_idx} must be within num_embeddings ({num_embeddings})")
@@ -47,13 +49,17 @@ class Embedding(Module):
                 self.weight[self.padding_idx].fill_(0.0)
 
     def forward(self, indices):
-        return embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type)
+        return embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                         self.scale_grad_by_freq, self.sparse)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0):
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False):
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embeddings parameter is expected to be 2-dimensional, got {list(embeddings.shape)}")
         rows, dim = embeddings.shape
-        return cls(rows, dim, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type, _weight=embeddings,
-                   _freeze=freeze)
+        return cls(rows, dim, padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
+                   scale_grad_by_freq=scale_grad_by_freq, sparse=sparse, _weight=embeddings, _freeze=freeze)
 
     def extra_repr(self):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -63,6 +69,10 @@ class Embedding(Module):
             s += f", max_norm={self.max_norm}"
         if self.norm_type != 2:
             s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            s += f", scale_grad_by_freq={self.scale_grad_by_freq}"
+        if self.sparse:
+            s += ", sparse=True"
         return s
 
 
@@ -77,14 +87,38 @@ def embedding_renorm_(weight, indices, max_norm, norm_type=2.0):
         weight[rows] = values * scale
 
 
+class _ScaleGrad(Function):
+    """The identity, its gradient multiplied by `scale` (broadcast)."""
+
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        return x._data
+
+    @staticmethod
+    def backward(ctx, g):
+        return ew.mul(g, ctx.scale), None
+
+
+def _inverse_frequencies(indices):
+    """1 / (how often each index occurs in the numpy array indices), per index, shaped
+    [*indices.shape, 1]."""
+    _, position, counts = np.unique(indices, return_inverse=True, return_counts=True)
+    return (1.0 / counts[position.reshape(-1)]).reshape(indices.shape + (1,))
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
     """torch.nn.functional.embedding: weight's rows at input; the padding_idx row gets no
-    gradient; max_norm renormalizes the rows looked up in place first."""
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq and sparse gradients are not supported")
+    gradient; max_norm renormalizes the rows looked up in place first; scale_grad_by_freq
+    divides each row's gradient by how often input holds it."""
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported")
     if max_norm is not None:
         embedding_renorm_(weight, input, max_norm, norm_type)
     out = lookup(input, weight)
+    if scale_grad_by_freq and out.requires_grad:
+        scale = _inverse_frequencies(np.asarray(input.cpu().numpy(), dtype=np.int64))
+        out = _ScaleGrad.apply(out, creation.tensor(scale, dtype=weight.dtype, device=weight.device))
     if padding_idx is None or not weight.requires_grad:
         return out
     if padding_idx < 0:
@@ -135,6 +169,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     per_sample_weights), mean or max of its rows. Bags are the rows of 2D input, or runs of 1D
     input that start at offsets. padding_idx entries are skipped; an empty bag gives zeros.
     In max mode, a gradient tie is shared among the tied rows."""
+    # scale_grad_by_freq is left out: torch 2.13's CPU kernel does not divide by each row's own
+    # frequency (indices [[0], [2], [0]] halve row 2's gradient too), and fibril would differ
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding_bag: scale_grad_by_freq and sparse gradients are not supported")
     if mode not in ("sum", "mean", "max"):
@@ -193,6 +229,7 @@ class EmbeddingBag(Module):
             padding_idx %= num_embeddings
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.max_norm, self.norm_type, self.mode = max_norm, norm_type, mode
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         self.include_last_offset = include_last_offset
         if _weight is None:
             self.weight = Parameter(creation.empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
@@ -206,16 +243,18 @@ class EmbeddingBag(Module):
     reset_parameters = Embedding.reset_parameters
 
     def forward(self, input, offsets=None, per_sample_weights=None):
-        return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, mode=self.mode,
-                             per_sample_weights=per_sample_weights, include_last_offset=self.include_last_offset,
-                             padding_idx=self.padding_idx)
+        return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type, self.scale_grad_by_freq,
+                             self.mode, self.sparse, per_sample_weights, self.include_last_offset, self.padding_idx)
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, mode="mean",
-                        include_last_offset=False, padding_idx=None):
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+                        mode="mean", sparse=False, include_last_offset=False, padding_idx=None):
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embeddings parameter is expected to be 2-dimensional, got {list(embeddings.shape)}")
         rows, dim = embeddings.shape
-        bag = cls(rows, dim, max_norm=max_norm, norm_type=norm_type, mode=mode, _weight=embeddings,
-                  include_last_offset=include_last_offset, padding_idx=padding_idx)
+        bag = cls(rows, dim, max_norm=max_norm, norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq,
+                  mode=mode, sparse=sparse, _weight=embeddings, include_last_offset=include_last_offset,
+                  padding_idx=padding_idx)
         bag.weight.requires_grad_(not freeze)
         return bag
 
@@ -226,8 +265,6 @@ class EmbeddingBag(Module):
         if self.norm_type != 2:
             s += f", norm_type={self.norm_type}"
         s += f", mode='{self.mode}'"
-        if self.include_last_offset:
-            s += ", include_last_offset=True"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
         return s

@@ -11,6 +11,7 @@ from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
 from . import index
+from .join import pad
 
 
 def _data(t):
@@ -28,6 +29,8 @@ def _ints(value, n, name, op):
         values = tuple(int(v) for v in value)
     except TypeError:
         raise TypeError(f"{op}: {name} must be an int or a sequence of {n} ints, got {value!r}") from None
+    if len(values) == 1:  # one value for every dim, as torch
+        values *= n
     if len(values) != n:
         raise ValueError(f"{op}: {name} needs {n} values, got {value!r}")
     return values
@@ -154,10 +157,16 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     if any(size < 1 for size in out_spatial):
         raise ValueError(f"{op}: input {list(x.shape)} and weight {list(weight.shape)} give a non-positive output "
                          f"size {out_spatial}")
-    out_shape = (x.shape[0], weight.shape[1] * groups, *out_spatial)
-    after = tuple(p - o for p, o in zip(padding, output_padding))
+    # The output_padding beyond padding holds positions no input reaches: zeros, appended after
+    # the kernel call, which is given no negative trailing padding (its stride-1 1x1 path reads
+    # past its buffer then).
+    zeros_after = [max(o - p, 0) for p, o in zip(padding, output_padding)]
+    after = tuple(max(p - o, 0) for p, o in zip(padding, output_padding))
+    out_shape = (x.shape[0], weight.shape[1] * groups, *(s - z for s, z in zip(out_spatial, zeros_after)))
     options = (stride, padding, after, dilation, groups)
     y = ConvTranspose.apply(x, weight, options, out_shape)
+    if any(zeros_after):
+        y = pad(y, [w for z in reversed(zeros_after) for w in (0, z)])
     if bias is not None:
         y = y + index.reshape(bias, (1, -1) + (1,) * n)
     return index.squeeze(y, 0) if unbatched else y

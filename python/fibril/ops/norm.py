@@ -83,6 +83,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for t in (running_mean, running_var):
         if t is not None and t.requires_grad:
             raise ValueError("batch_norm: running_mean and running_var must not require gradients")
+    if training and input.numel() == 0:
+        # The kernel refuses an empty input; torch gives the empty output and keeps the stats.
+        return _channel_affine(input.clone(), weight, bias)
     out = BatchNorm.apply(input, weight, bias, running_mean, running_var, bool(training), float(momentum), float(eps))
     if training:
         for t in (running_mean, running_var):
@@ -99,13 +102,22 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if num_groups <= 0 or c % num_groups:
         raise ValueError(f"group_norm: {c} channels of input shape {list(input.shape)} are not divisible into "
                          f"{num_groups} groups")
-    grouped = index.reshape(input, (n, num_groups, c // num_groups * math.prod(input.shape[2:])))  # n may be 0
-    y = index.reshape(layer_norm(grouped, [grouped.shape[-1]], eps=eps), tuple(input.shape))
-    per_channel = (c,) + (1,) * (input.ndim - 2)
+    spatial = math.prod(input.shape[2:])
+    if n * c // num_groups * spatial == 1:  # torch's check, over the input seen as [N * C / G, G, *spatial]
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{[n * c // num_groups, num_groups, *input.shape[2:]]}")
     for p, name in ((weight, "weight"), (bias, "bias")):
         if p is not None and tuple(p.shape) != (c,):
             raise ValueError(f"group_norm: {name} of shape {list(p.shape)} does not match the {c} channels of "
                              f"input shape {list(input.shape)}")
+    grouped = index.reshape(input, (n, num_groups, c // num_groups * spatial))  # n may be 0
+    y = index.reshape(layer_norm(grouped, [grouped.shape[-1]], eps=eps), tuple(input.shape))
+    return _channel_affine(y, weight, bias)
+
+
+def _channel_affine(y, weight, bias):
+    """y * weight + bias, each per channel (dim 1); either may be None."""
+    per_channel = (y.shape[1],) + (1,) * (y.ndim - 2)
     if weight is not None:
         y = ew.mul(y, index.reshape(weight, per_channel))
     if bias is not None:

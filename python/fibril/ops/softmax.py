@@ -80,6 +80,23 @@ class ClassLoss(Function):
         return Tensor._wrap(gx), None, None, None
 
 
+def _legacy_reduction(size_average, reduce, reduction):
+    """The reduction torch's deprecated size_average and reduce pick when either is given. A
+    string in size_average's place is taken as the reduction, given positionally as in
+    CosineEmbeddingLoss(0.2, 'sum') (torch would read it as size_average=True)."""
+    if isinstance(size_average, str):
+        return size_average
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is not None and not reduce:
+        reduction = "none"
+    else:
+        reduction = "mean" if size_average is None or size_average else "sum"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                  UserWarning, stacklevel=3)
+    return reduction
+
+
 def _check_reduction(name, reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -147,6 +164,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   reduction="mean", label_smoothing=0.0):
     """Class indices (integer target of input's shape without dim 1) or class probabilities
     (a float target of input's shape), as torch.nn.functional.cross_entropy."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if not target.dtype.is_floating_point:
         return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing, True)
     _check_reduction("cross_entropy", reduction)
@@ -164,6 +182,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0, False)
 
 
@@ -200,6 +219,7 @@ class BinaryCrossEntropy(Function):
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy", reduction)
     _same_shape("binary_cross_entropy", input, target)
     _weight_fits("binary_cross_entropy", "weight", weight, input)
@@ -211,6 +231,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """(1 - t) x + (1 + (pw - 1) t) softplus(-x); its gradient is sigmoid(x) - t without pos_weight."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
     _weight_fits("binary_cross_entropy_with_logits", "weight", weight, input)
@@ -223,44 +244,70 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(_weighted(loss, weight), reduction)
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def _elementwise_weight(input, weight):
+    if weight is not None and tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"Weights and input must have the same size: weight {list(weight.shape)}, input "
+                         f"{list(input.shape)}")
+
+
+def _reduce_weighted(loss, weight, reduction):
+    """loss times weight, reduced; 'mean' divides by the weights' sum (torch's mse and l1)."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    loss = ew.mul(loss, weight)
+    return _reduce(loss, reduction, weight.sum() if reduction == "mean" else None)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """(input - target)^2; weight (input's shape) scales each term, and 'mean' then divides by
+    its sum."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("mse_loss", reduction)
     _broadcast_target("mse_loss", input, target)
+    _elementwise_weight(input, weight)
     d = ew.sub(input, target)
-    return _reduce(ew.mul(d, d), reduction)
+    return _reduce_weighted(ew.mul(d, d), weight, reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """|input - target|; weight (input's shape) scales each term, and 'mean' then divides by
+    its sum."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("l1_loss", reduction)
     _broadcast_target("l1_loss", input, target)
-    return _reduce(ew.abs(ew.sub(input, target)), reduction)
+    _elementwise_weight(input, weight)
+    return _reduce_weighted(ew.abs(ew.sub(input, target)), weight, reduction)
 
 
-def _huber(name, input, target, reduction, delta, scale):
+def _huber(name, input, target, reduction, delta, scale, weight=None):
     _check_reduction(name, reduction)
     _broadcast_target(name, input, target, stacklevel=4)
+    _elementwise_weight(input, weight)
     d = ew.abs(ew.sub(input, target))
     quadratic = ew.mul(ew.mul(d, d), 0.5 * scale / delta if delta else 0.0)
     linear = ew.mul(ew.sub(d, 0.5 * delta), scale)
-    return _reduce(ew.where(ew.lt(d, delta), quadratic, linear), reduction)
+    return _reduce(_weighted(ew.where(ew.lt(d, delta), quadratic, linear), weight), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     return _huber("smooth_l1_loss", input, target, reduction, beta, 1.0)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
-    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2): smooth_l1 scaled by delta."""
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2): smooth_l1 scaled by delta;
+    weight (input's shape) scales each term ('mean' stays the mean, as torch's)."""
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
-    return _huber("huber_loss", input, target, reduction, delta, delta)
+    return _huber("huber_loss", input, target, reduction, delta, delta, weight)
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target (log target - input), 0 where target is 0; reduction 'batchmean' divides by dim 0."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in _REDUCTIONS + ("batchmean",):
         raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
     _broadcast_target("kl_div", input, target, warn=False)
@@ -277,6 +324,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -y (x1 - x2) + margin)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("margin_ranking_loss", reduction)
     if not input1.ndim == input2.ndim == target.ndim or not _broadcasts(input1, input2, target):
         raise ValueError(f"margin_ranking_loss: input1 {list(input1.shape)}, input2 {list(input2.shape)} and "
@@ -287,6 +335,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """x where y == 1, max(0, margin - x) where y == -1 (both terms where y is neither)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("hinge_embedding_loss", reduction)
     _broadcast_target("hinge_embedding_loss", input, target, warn=False)
     zero = ew.mul(input, 0.0)
@@ -297,6 +346,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """sum over j != y of max(0, margin - x[y] + x[j])^p (times w[y]), divided by the classes."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("multi_margin_loss", reduction)
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 are supported, got {p}")
@@ -344,6 +394,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """The triplet loss with the p-norm distance of (x1 - x2 + eps) along the last dim."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _same_ndim("triplet_margin_loss", anchor, positive, negative)
     return triplet_margin_with_distance_loss(anchor, positive, negative,
                                              distance_function=lambda a, b: _pairwise_distance(a, b, p, eps),
@@ -352,6 +403,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """1 - cos(x1, x2) where y == 1, max(0, cos(x1, x2) - margin) where y == -1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("cosine_embedding_loss", reduction)
     if input1.shape != input2.shape or input1.ndim not in (1, 2) or target.ndim != input1.ndim - 1:
         raise ValueError(f"cosine_embedding_loss: expected 1-D or 2-D inputs of the same shape and a target with "
@@ -395,6 +447,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
                      reduction="mean"):
     """exp(input) - target input (log_input), else input - target log(input + eps); full adds
     Stirling's target log target - target + log(2 pi target) / 2 where target > 1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("poisson_nll_loss", reduction)
     if log_input:
         loss = ew.sub(ew.exp(input), ew.mul(target, input))
@@ -410,6 +463,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-y x))."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("soft_margin_loss", reduction)
     _broadcast_target("soft_margin_loss", input, target, warn=False)
     return _reduce(softplus(ew.neg(ew.mul(input, target)), threshold=math.inf), reduction)
@@ -417,6 +471,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) (times weight), averaged over the classes."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("multilabel_soft_margin_loss", reduction)
     _broadcast_target("multilabel_soft_margin_loss", input, target, warn=False)
     log_sig = ew.neg(softplus(ew.neg(input), threshold=math.inf))
@@ -430,6 +485,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """sum over targets j and non-targets k of max(0, 1 - (x[y_j] - x[k])), over the classes.
     target: class indices of input's shape; the first -1 ends a sample's targets."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("multilabel_margin_loss", reduction)
     if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape) or target.dtype != _C.int64:
         raise ValueError(f"multilabel_margin_loss: expected a 1-D or 2-D input and an int64 target of its shape, "

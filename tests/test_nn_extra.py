@@ -159,7 +159,7 @@ def test_interpolate_errors():
     with pytest.raises(NotImplementedError, match="4D"):
         F.interpolate(x, size=2, mode="linear")
     with pytest.raises(ValueError, match="mode"):
-        F.interpolate(x, size=2, mode="bicubic")
+        F.interpolate(x, size=2, mode="cubic")
     with pytest.raises(ValueError, match=r"\(1, 2, 3\)"):
         F.interpolate(x, size=(1, 2, 3))
     with pytest.raises(ValueError, match=r"\[1, 2, 3, 4\]"):

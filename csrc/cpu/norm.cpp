@@ -46,6 +46,12 @@ T row_sum(const T* x, int64_t n) {
   return vm::sum<T>(n, [&](auto v, int64_t i) { return load<decltype(v)>(x + i); });
 }
 
+// sum (x - m)
+template <typename T>
+T row_dev(const T* x, int64_t n, T m) {
+  return vm::sum<T>(n, [&](auto v, int64_t i) { return load<decltype(v)>(x + i) - cst<decltype(v)>(m); });
+}
+
 // sum (x - m)^2
 template <typename T>
 T row_sq_dev(const T* x, int64_t n, T m) {
@@ -56,12 +62,23 @@ T row_sq_dev(const T* x, int64_t n, T m) {
   });
 }
 
-// y = x scale + shift, or (x scale + shift) w + b per position when w, b are given.
+// The mean of x: the rounded sum / n, corrected by the mean deviation from it. A constant row
+// then gets its value exactly, where sum / n may miss it by an ulp that normalizing (by a
+// near-zero spread) would magnify to percents; as torch's Welford means.
 template <typename T>
-void affine_row(const T* x, T* y, int64_t n, T scale, T shift, const T* w, const T* b, bool stream) {
+T row_mean(const T* x, int64_t n) {
+  const T m = row_sum(x, n) / T(n);
+  return m + row_dev(x, n, m) / T(n);
+}
+
+// y = (x - mean) scale + shift, or ((x - mean) scale + shift) w + b per position when w, b are given.
+// Subtracting the mean first keeps rows whose mean dwarfs their spread exact (x scale - mean
+// scale would cancel two large, separately rounded products).
+template <typename T>
+void affine_row(const T* x, T* y, int64_t n, T mean, T scale, T shift, const T* w, const T* b, bool stream) {
   vm::put(y, n, stream, [&](auto v, int64_t i) {
     using V = decltype(v);
-    V r = vm::fmadd(load<V>(x + i), cst<V>(scale), cst<V>(shift));
+    V r = vm::fmadd(load<V>(x + i) - cst<V>(mean), cst<V>(scale), cst<V>(shift));
     if (w) r = r * load<V>(w + i);
     if (b) r = r + load<V>(b + i);
     return r;
@@ -86,11 +103,11 @@ void row_norm_forward(const RowNormArgs& a) {
   parallel_for(0, a.rows, std::max<int64_t>(1, kGrainElements / n), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const T* xr = x + r * n;
-      const T m = a.rms ? T(0) : row_sum(xr, n) / T(n);
+      const T m = a.rms ? T(0) : row_mean(xr, n);
       const T s = T(1) / std::sqrt(row_sq_dev(xr, n, m) / T(n) + T(a.eps));
       if (!a.rms) mean[r] = m;
       rstd[r] = s;
-      affine_row(xr, y + r * n, n, s, -m * s, w, b, stream);
+      affine_row(xr, y + r * n, n, m, s, T(0), w, b, stream);
     }
     vm::stream_fence();
   });
@@ -204,9 +221,11 @@ void batch_norm_forward(const BatchNormArgs& a) {
     for (int64_t c = lo; c < hi; ++c) {
       T m, s;
       if (a.training) {
-        T total = 0;
+        T total = 0, dev = 0;
         for (int64_t b = 0; b < N; ++b) total += row_sum(x + (b * C + c) * S, S);
         m = total / count;
+        for (int64_t b = 0; b < N; ++b) dev += row_dev(x + (b * C + c) * S, S, m);
+        m += dev / count;  // as row_mean
         T sq = 0;
         for (int64_t b = 0; b < N; ++b) sq += row_sq_dev(x + (b * C + c) * S, S, m);
         s = T(1) / std::sqrt(sq / count + T(a.eps));
@@ -220,10 +239,10 @@ void batch_norm_forward(const BatchNormArgs& a) {
       mean[c] = m;
       rstd[c] = s;
       const T scale = w ? s * w[c] : s;
-      const T shift = (bias ? bias[c] : T(0)) - m * scale;
+      const T shift = bias ? bias[c] : T(0);
       for (int64_t b = 0; b < N; ++b) {
         const int64_t off = (b * C + c) * S;
-        affine_row<T>(x + off, y + off, S, scale, shift, nullptr, nullptr, stream);
+        affine_row<T>(x + off, y + off, S, m, scale, shift, nullptr, nullptr, stream);
       }
     }
     vm::stream_fence();

@@ -72,28 +72,34 @@ __global__ void __launch_bounds__(kBlock ? 512 : 256, kBlock ? (sizeof(S) == 8 ?
       });
       m = rows::group_sum<kBlock>(total, red) / T(n);
     }
-    T sq = 0;
+    T sq = 0, dev = 0;
     rows::visit<S, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
       constexpr int K = decltype(width)::value;
       const Pack<S, K> p = load<S, K>(xr + i);
 #pragma unroll
       for (int j = 0; j < K; ++j) {
         const T d = T(p.v[j]) - m;
+        dev += d;
         sq += d * d;
       }
     });
-    sq = rows::group_sum<kBlock>(sq, red);
+    rows::group_sum2<kBlock>(sq, dev, red);
+    // The mean corrected by the mean deviation from it (exact for a constant row, where
+    // sum / n may miss by an ulp that a near-zero spread magnifies), the squares alike.
+    if (!rms) {
+      m += dev / T(n);
+      sq = sq > dev * dev / T(n) ? sq - dev * dev / T(n) : T(0);
+    }
     const T s = T(1) / rows::sqrt_(sq / T(n) + eps);
     if (grp.tid == 0) {
       if (!rms) mean[row] = m;
       rstd[row] = s;
     }
-    const T shift = -m * s;
     rows::visit<S, V>(xr, n, grp.tid, grp.count, [&](int64_t i, auto width) {
       constexpr int K = decltype(width)::value;
       Pack<T, K> p = wide(load_last<S, K>(xr + i));
 #pragma unroll
-      for (int j = 0; j < K; ++j) p.v[j] = rows::fma_(p.v[j], s, shift);
+      for (int j = 0; j < K; ++j) p.v[j] = (p.v[j] - m) * s;  // exact where the mean dwarfs the spread
       if (w) {
         const Pack<S, K> pw = load<S, K>(w + i);
 #pragma unroll
@@ -328,21 +334,25 @@ __global__ void __launch_bounds__(256)
   channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) { total += T(x[off]); });
   total = rows::group_sum<true>(total, red);
   const T m = ch.hi > ch.lo ? total / T(ch.hi - ch.lo) : T(0);
-  T sq = 0;
+  T sq = 0, dev = 0;
   channel_visit(ch.lo, ch.hi, S, C, ch.c, [&](int64_t off) {
     const T d = T(x[off]) - m;
+    dev += d;
     sq += d * d;
   });
-  sq = rows::group_sum<true>(sq, red);
+  rows::group_sum2<true>(sq, dev, red);
+  const T count = ch.hi > ch.lo ? T(ch.hi - ch.lo) : T(1);  // as the row kernel's correction
+  const T mean_c = m + dev / count;
+  sq = sq > dev * dev / count ? sq - dev * dev / count : T(0);
   if (threadIdx.x == 0) {
     part[3 * blockIdx.x] = double(ch.hi - ch.lo);
-    part[3 * blockIdx.x + 1] = double(m);
+    part[3 * blockIdx.x + 1] = double(mean_c);
     part[3 * blockIdx.x + 2] = double(sq);
   }
 }
 
 // Per channel: the statistics (merged chunks in training, the running ones in eval), the
-// running-stat update, and coef = (scale, shift) for y = x scale + shift.
+// running-stat update, and coef = (scale, shift) for y = (x - mean) scale + shift.
 template <typename X>
 __global__ void __launch_bounds__(256)
     bn_finish_kernel(int64_t C, int64_t splits, bool training, compute_t<X> momentum, compute_t<X> eps,
@@ -373,21 +383,22 @@ __global__ void __launch_bounds__(256)
     rstd[c] = s;
     const T scale = w ? s * T(w[c]) : s;
     coef[2 * c] = scale;
-    coef[2 * c + 1] = (b ? T(b[c]) : T(0)) - m * scale;
+    coef[2 * c + 1] = b ? T(b[c]) : T(0);
   }
 }
 
-// y = x scale_c + shift_c; V > 1 only when S is whole vectors and x, y are 16-byte aligned.
+// y = (x - mean_c) scale_c + shift_c; V > 1 only when S is whole vectors and x, y are 16-byte aligned.
 template <typename X, int V>
 __global__ void __launch_bounds__(256)
-    bn_apply_kernel(int64_t total, int64_t C, int64_t S, const X* x, const compute_t<X>* coef, X* y) {
+    bn_apply_kernel(int64_t total, int64_t C, int64_t S, const X* x, const compute_t<X>* mean,
+                    const compute_t<X>* coef, X* y) {
   using T = compute_t<X>;
   for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < total / V; v += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = v * V, c = (i / S) % C;
-    const T scale = coef[2 * c], shift = coef[2 * c + 1];
+    const T m = mean[c], scale = coef[2 * c], shift = coef[2 * c + 1];
     Pack<T, V> p = wide(load_last<X, V>(x + i));
 #pragma unroll
-    for (int j = 0; j < V; ++j) p.v[j] = rows::fma_(p.v[j], scale, shift);
+    for (int j = 0; j < V; ++j) p.v[j] = rows::fma_(p.v[j] - m, scale, shift);
     store_stream<X, V>(y + i, rows::narrow<X>(p));
   }
 }
@@ -493,7 +504,8 @@ void batch_norm_forward(int device, const BatchNormArgs& a) {
   bn_elementwise<X>(a.spatial, {x, y}, [&](auto width) {
     constexpr int V = decltype(width)::value;
     launch("batch_norm", bn_apply_kernel<X, V>, grid_1d(total / V, kBnThreads), dim3(kBnThreads), 0, device, total,
-           C, a.spatial, x, static_cast<const T*>(coef.as<T>()), y);
+           C, a.spatial, x, static_cast<const T*>(reinterpret_cast<T*>(a.mean)),
+           static_cast<const T*>(coef.as<T>()), y);
   });
 }
 

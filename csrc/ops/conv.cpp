@@ -50,7 +50,9 @@ cpu::ConvGeometry geometry(const Shape& x, const Shape& w, const ConvOptions& o,
     FIBRIL_CHECK(w[2 + d] >= 1, Value, "[", op, "] kernel sizes must be positive, got ", shapes());
     FIBRIL_CHECK(o.stride[d] >= 1 && o.dilation[d] >= 1, Value, "[", op, "] stride and dilation must be positive, got stride ",
                  shape_str(o.stride), " dilation ", shape_str(o.dilation));
-    FIBRIL_CHECK(o.padding[d] >= 0, Value, "[", op, "] padding must be non-negative, got ", shape_str(o.padding));
+    FIBRIL_CHECK(o.padding[d] >= 0 && o.padding_after[d] >= 0, Value, "[", op,
+                 "] padding must be non-negative, got ", shape_str(o.padding), " before and ",
+                 shape_str(o.padding_after), " after");
   }
   cpu::ConvGeometry g{};
   g.batch = x[0];

@@ -8,8 +8,14 @@ from .function import AccumulateGrad, no_double_backward
 from .grad_mode import _set_enabled, is_grad_enabled
 
 
-def _dependencies(roots):
-    """How many gradient messages each node will receive from nodes reachable from roots."""
+def _children(node, wanted):
+    """The nodes node's gradients flow to (one per edge), those in `wanted` only unless it is None."""
+    return [e[0] for e in node.edges if e is not None and (wanted is None or e[0] in wanted)]
+
+
+def _dependencies(roots, wanted=None):
+    """How many gradient messages each node will receive from nodes reachable from roots
+    (counting only the edges into `wanted` nodes when given)."""
     deps = {}
     seen = set()
     stack = list(roots)
@@ -18,13 +24,31 @@ def _dependencies(roots):
         if id(node) in seen:
             continue
         seen.add(id(node))
-        for edge in node.edges:
-            if edge is None:
-                continue
-            child = edge[0]
+        for child in _children(node, wanted):
             deps[child] = deps.get(child, 0) + 1
             stack.append(child)
     return deps
+
+
+def _leading_to(roots, targets):
+    """The nodes reachable from roots through which some target is reached, targets included:
+    autograd.grad runs only these, as torch, so the graph beyond its inputs is neither computed
+    nor released."""
+    post_order, seen = [], set()
+    stack = [(root, False) for root in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            post_order.append(node)
+        elif node not in seen:
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node, None) if child not in seen)
+    wanted = set()
+    for node in post_order:  # a graph is acyclic: children come first
+        if node in targets or any(child in wanted for child in _children(node, None)):
+            wanted.add(node)
+    return wanted
 
 
 def _run_pre_hooks(node, index, grad):
@@ -52,10 +76,12 @@ def run_backward(roots, retain_graph=False, capture=None, create_graph=False):
 
 
 def _run(roots, retain_graph, capture, create_graph):
+    wanted = None if capture is None else _leading_to([n for n, _, _ in roots], capture)
     buffers = {}  # node -> list of summed gradients, one per output
     for node, index, grad in roots:
-        _add(buffers, node, index, grad)
-    deps = _dependencies([n for n, _, _ in roots])
+        if wanted is None or node in wanted:
+            _add(buffers, node, index, grad)
+    deps = _dependencies(list(buffers), wanted)
     ready = deque(n for n in buffers if deps.get(n, 0) == 0)
     executed = []
     while ready:
@@ -73,6 +99,8 @@ def _run(roots, retain_graph, capture, create_graph):
                 else:
                     node.accumulate(grads[0])
             continue
+        if wanted is not None and not _children(node, wanted):
+            continue  # a non-leaf input of autograd.grad: its pre-hook captured the gradient
         if not node.ctx.materialize_grads or all(g is not None for g in grads):
             inputs = grads
         else:
@@ -80,7 +108,7 @@ def _run(roots, retain_graph, capture, create_graph):
         outs = _apply_with_graph(node, inputs) if create_graph else node.apply(inputs)
         executed.append(node)
         for edge, g in zip(node.edges, outs):
-            if edge is None:
+            if edge is None or (wanted is not None and edge[0] not in wanted):
                 continue
             child, index = edge
             if g is not None:
@@ -90,7 +118,7 @@ def _run(roots, retain_graph, capture, create_graph):
                 if child in buffers:
                     ready.append(child)
                 else:
-                    _skip(child, deps, buffers, ready)
+                    _skip(child, deps, buffers, ready, wanted)
         inputs = outs = g = None  # only the buffers hold the gradients now, so a leaf may take one
     if not retain_graph:
         for node in executed:
@@ -104,26 +132,26 @@ def _apply_with_graph(node, grads):
     do: what its backward read (a saved intermediate, the inputs' values) is not visible here."""
     outs = node.apply(grads)
     name = node.function.double_backward_unsupported(node.ctx)
+    read = [g for g in grads if g is not None and g.requires_grad]
     if name is None:
         # A differentiable backward is linear in the incoming gradient: from a tracked one it
         # returns tracked gradients. An untracked result there was computed on raw arrays.
-        grads_tracked = any(g is not None and g.requires_grad for g in grads)
-        if not grads_tracked or all(g is None or g.requires_grad for g in outs):
+        if not read or all(g is None or g.requires_grad for g in outs):
             return outs
         name = node.function.__name__
-    return tuple(g if g is None or edge is None or g.requires_grad else no_double_backward(name, g)
+        return tuple(g if g is None or edge is None or g.requires_grad else no_double_backward(name, g, read)
+                     for g, edge in zip(outs, node.edges))
+    # tracked or not, what a once-differentiable backward returns misses part of its graph
+    return tuple(g if g is None or edge is None else no_double_backward(name, g, read)
                  for g, edge in zip(outs, node.edges))
 
 
-def _skip(node, deps, buffers, ready):
+def _skip(node, deps, buffers, ready, wanted):
     """A node that received no gradient at all still releases its consumers' counts."""
     stack = [node]
     while stack:
         n = stack.pop()
-        for edge in n.edges:
-            if edge is None:
-                continue
-            child = edge[0]
+        for child in _children(n, wanted):
             deps[child] -= 1
             if deps[child] == 0:
                 (ready.append(child) if child in buffers else stack.append(child))

@@ -192,11 +192,12 @@ class Function:
 
 class _NoDoubleBackward(Function):
     """Passes a gradient through, and raises when differentiated: the gradient of a backward
-    that records no graph. `anchor` is a leaf that requires grad, so the node is recorded
-    whatever the gradient itself requires."""
+    that records no graph. Its inputs are the incoming gradients the backward read (so what
+    they depend on is reached through it, and raises) and `anchor`, a leaf that requires grad,
+    so the node is recorded whatever the gradients themselves require."""
 
     @staticmethod
-    def forward(ctx, grad, anchor, name):
+    def forward(ctx, grad, name, anchor, *read):
         ctx.name = name
         return grad._data
 
@@ -209,10 +210,11 @@ class _NoDoubleBackward(Function):
 _anchor = None
 
 
-def no_double_backward(name, grad):
-    """grad, as a tensor whose differentiation raises that `name` has no double backward."""
+def no_double_backward(name, grad, read=()):
+    """grad, as a tensor whose differentiation raises that `name` has no double backward;
+    read: the tracked gradients it was computed from."""
     global _anchor
     if _anchor is None:
         _anchor = Tensor._wrap(_C.Array.full((), 0.0, _C.float32, "cpu"))
         _anchor.requires_grad_(True)
-    return _NoDoubleBackward.apply(grad, _anchor, name)
+    return _NoDoubleBackward.apply(grad, name, _anchor, *read)

@@ -9,10 +9,17 @@ import math
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
+from ..autograd.composed import composed_gradients
+from ..creation import arange
 from ..random import _gen
 from ..tensor import Tensor
+from ..typeinfo import finfo
+from . import elementwise as ew
+from . import index
 from .index import expand
+from .matmul import matmul
+from .softmax import softmax
 
 
 def _broadcast_lead(query, key, value):
@@ -30,7 +37,12 @@ def _broadcast_lead(query, key, value):
 
 
 class ScaledDotProductAttention(Function):
-    once_differentiable = True  # backward runs raw kernels
+    """Under create_graph the backward recomputes attention from differentiable ops (the L x S
+    scores materialized; autograd.composed), except with dropout, whose mask the kernel draws."""
+
+    @classmethod
+    def double_backward_unsupported(cls, ctx):
+        return f"{cls.__name__} with dropout" if ctx.args[0] > 0 else None
 
     @staticmethod
     def forward(ctx, q, k, v, mask, dropout_p, is_causal, scale, rng):
@@ -45,10 +57,34 @@ class ScaledDotProductAttention(Function):
     def backward(ctx, g):
         q, k, v, mask, out = ctx.saved_tensors
         dropout_p, is_causal, scale, seed, offset = ctx.args
+        if is_grad_enabled() and dropout_p == 0:
+            compose = lambda q, k, v: _attention_composed(q, k, v, mask, is_causal, scale)  # noqa: E731
+            return composed_gradients(compose, (q, k, v), ctx.needs_input_grad, g) + (None,) * 5
         gq, gk, gv = _C.attention_backward(g._data, q._data, k._data, v._data, out._data, ctx.lse,
                                            None if mask is None else mask._data, dropout_p, is_causal, scale,
                                            seed, offset)
         return Tensor._wrap(gq), Tensor._wrap(gk), Tensor._wrap(gv), None, None, None, None, None
+
+
+def _attention_composed(q, k, v, mask, is_causal, scale):
+    """The kernel's attention without dropout, from differentiable ops; rows with every key
+    masked give 0, as the kernel."""
+    scores = ew.mul(matmul(q, index.transpose(k, -2, -1)), 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale)
+    allowed = None
+    if is_causal:
+        rows, cols = scores.shape[-2:]
+        allowed = ew.ge(index.unsqueeze(arange(rows), 1), arange(cols))  # key j <= query i
+    if mask is not None and mask.dtype == _C.bool:
+        allowed = mask if allowed is None else ew.logical_and(allowed, mask)
+    elif mask is not None:
+        scores = ew.add(scores, mask)
+    if allowed is not None:
+        scores = ew.where(allowed, scores, -math.inf)
+    masked = ew.eq(scores, -math.inf)
+    # a finite stand-in for -inf: a fully masked row then softmaxes to finite values (zeroed below)
+    scores = ew.where(masked, finfo(scores.dtype).min, scores)
+    weights = ew.where(masked.all(-1, keepdim=True), 0.0, softmax(scores, -1))
+    return matmul(weights, v)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,

@@ -28,7 +28,6 @@ def _diagonal_view(array, offset, dim1, dim2):
 
 
 class Diagonal(Function):
-    once_differentiable = True  # backward runs raw kernels
 
     @staticmethod
     def forward(ctx, x, offset, dim1, dim2):
@@ -37,7 +36,7 @@ class Diagonal(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad = index.embed(g._data, ctx.in_shape, lambda a: _diagonal_view(a, *ctx.args))
+        grad = index.embed(g, ctx.in_shape, lambda a: _diagonal_view(a, *ctx.args))
         return grad, None, None, None
 
 

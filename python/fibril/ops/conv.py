@@ -3,12 +3,16 @@ torch.nn.functional's semantics. Every pass is one _C kernel call (csrc/cpu/conv
 convolution's forward, input gradient and weight gradient. A transposed convolution is the
 convolution's input gradient, so its own gradients are the convolution's forward (input) and
 weight gradient with the roles of input and output swapped. Unbatched inputs (C, *spatial) are
-accepted as in PyTorch. Gradients are first order (the backward is not itself recorded)."""
+accepted as in PyTorch.
+
+Higher-order gradients: the three passes are bilinear in their two operands and each one's
+gradients are the other two (Conv, ConvTranspose and ConvWeightGrad below), so under
+create_graph every backward is recorded as applications of these Functions."""
 
 import numbers
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import index
 from .join import pad
@@ -62,8 +66,6 @@ def _check_operands(x, weight, n, op):
 
 
 class Conv(Function):
-    once_differentiable = True  # backward runs raw kernels
-
     @staticmethod
     def forward(ctx, x, weight, bias, options):
         ctx.save_for_backward(x, weight)
@@ -74,17 +76,22 @@ class Conv(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
+        gb = g.sum(dim=[0] + list(range(2, g.ndim))) if need[2] else None
+        if is_grad_enabled():  # create_graph: the gradients as recorded convolutions
+            gx = ConvTranspose.apply(g, weight, ctx.options, x.shape) if need[0] else None
+            gw = ConvWeightGrad.apply(x, g, ctx.options, weight.shape) if need[1] else None
+            return gx, gw, gb, None
         if need[0] and need[1]:
             gx, gw = _C.conv_backward(x._data, g._data, weight._data, *ctx.options)
         else:
             gx = _C.conv_backward_input(g._data, weight._data, x.shape, *ctx.options) if need[0] else None
             gw = _C.conv_backward_weight(x._data, g._data, weight.shape, *ctx.options) if need[1] else None
-        gb = g.sum(dim=[0] + list(range(2, g.ndim))) if need[2] else None
         return _wrap(gx), _wrap(gw), gb, None
 
 
 class ConvTranspose(Function):
-    once_differentiable = True  # backward runs raw kernels
+    """The convolution's input gradient, conv_backward_input(x, weight): x has the
+    convolution's output shape, the result out_shape."""
 
     @staticmethod
     def forward(ctx, x, weight, options, out_shape):
@@ -96,9 +103,27 @@ class ConvTranspose(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = _C.conv(g._data, weight._data, None, *ctx.options) if need[0] else None
-        gw = _C.conv_backward_weight(g._data, x._data, weight.shape, *ctx.options) if need[1] else None
-        return _wrap(gx), _wrap(gw), None, None
+        gx = Conv.apply(g, weight, None, ctx.options) if need[0] else None
+        gw = ConvWeightGrad.apply(g, x, ctx.options, weight.shape) if need[1] else None
+        return gx, gw, None, None
+
+
+class ConvWeightGrad(Function):
+    """The convolution's weight gradient, conv_backward_weight(x, g), of shape weight_shape."""
+
+    @staticmethod
+    def forward(ctx, x, g, options, weight_shape):
+        ctx.save_for_backward(x, g)
+        ctx.options = options
+        return Tensor._wrap(_C.conv_backward_weight(x._data, g._data, weight_shape, *options))
+
+    @staticmethod
+    def backward(ctx, gw):
+        x, g = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        gx = ConvTranspose.apply(g, gw, ctx.options, x.shape) if need[0] else None
+        gg = Conv.apply(x, gw, None, ctx.options) if need[1] else None
+        return gx, gg, None, None
 
 
 def _batched(x, n):
@@ -158,8 +183,7 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
         raise ValueError(f"{op}: input {list(x.shape)} and weight {list(weight.shape)} give a non-positive output "
                          f"size {out_spatial}")
     # The output_padding beyond padding holds positions no input reaches: zeros, appended after
-    # the kernel call, which is given no negative trailing padding (its stride-1 1x1 path reads
-    # past its buffer then).
+    # the kernel call (which refuses a negative trailing padding).
     zeros_after = [max(o - p, 0) for p, o in zip(padding, output_padding)]
     after = tuple(max(p - o, 0) for p, o in zip(padding, output_padding))
     out_shape = (x.shape[0], weight.shape[1] * groups, *(s - z for s, z in zip(out_spatial, zeros_after)))

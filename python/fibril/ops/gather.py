@@ -40,8 +40,8 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        zeros = _zeros(ctx.in_shape, g._data)
-        return Tensor._wrap(_C.scatter(zeros, ctx.dim, ctx.index._data, g._data, True)), None, None
+        zeros = Tensor._wrap(_zeros(ctx.in_shape, g._data))
+        return Scatter.apply(zeros, ctx.dim, ctx.index, g, True), None, None
 
 
 class Scatter(Function):
@@ -53,13 +53,12 @@ class Scatter(Function):
     @staticmethod
     def backward(ctx, g):
         dim, index = ctx.dim, ctx.index
-        grad_x = g if ctx.add else Tensor._wrap(_C.scatter(g._data, dim, index._data, _zeros(index.shape, g._data)))
+        grad_x = g if ctx.add else Scatter.apply(g, dim, index, Tensor._wrap(_zeros(index.shape, g._data)), False)
         grad_src = None
         if ctx.needs_input_grad[3]:
-            picked = _C.gather(g._data, dim, index._data)
-            grad_src = Tensor._wrap(picked)
+            grad_src = Gather.apply(g, dim, index)
             if tuple(index.shape) != tuple(ctx.src_shape):  # src may be larger than index: zeros beyond
-                grad_src = view_ops.embed(picked, ctx.src_shape, lambda a: _leading(a, index.shape))
+                grad_src = view_ops.embed(grad_src, ctx.src_shape, lambda a: _leading(a, index.shape))
         return grad_x, None, None, grad_src, None
 
 
@@ -222,7 +221,7 @@ class ScatterReduce(Function):
         if not include_self:
             grad_x = scatter(grad_x, dim, index, 0)
         if ctx.needs_input_grad[3] and tuple(src.shape) != tuple(index.shape):
-            grad_src = view_ops.embed(grad_src._data, src.shape, lambda a: _leading(a, index.shape))
+            grad_src = view_ops.embed(grad_src, src.shape, lambda a: _leading(a, index.shape))
         return grad_x, None, None, grad_src, None, None
 
 

@@ -32,11 +32,45 @@ def _zeros(shape, like):
 
 
 def embed(src, shape, region):
-    """Zeros of `shape` with the Array src copied into region(zeros): the gradient of an op
-    that took region out of its input."""
-    out = _zeros(shape, src)
-    region(out).copy_(src)
+    """Zeros of `shape` with the tensor src copied into region(zeros): the gradient of an op
+    that took region (a function of an Array giving a view) out of its input. Recorded when
+    grad mode is on (create_graph), so that it can be differentiated again."""
+    if is_grad_enabled():
+        return Embed.apply(src, shape, region)
+    out = _zeros(shape, src._data)
+    region(out).copy_(src._data)
     return Tensor._wrap(out)
+
+
+def take_region(x, region):
+    """region(x) as a tensor of its own: embed's gradient (a view of x unless recorded)."""
+    if is_grad_enabled():
+        return Region.apply(x, region)
+    return Tensor._wrap(region(x._data))
+
+
+class Embed(Function):
+    @staticmethod
+    def forward(ctx, src, shape, region):
+        ctx.region = region
+        out = _zeros(shape, src._data)
+        region(out).copy_(src._data)
+        return Tensor._wrap(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        return take_region(g, ctx.region), None, None
+
+
+class Region(Function):
+    @staticmethod
+    def forward(ctx, x, region):
+        ctx.shape, ctx.region = x.shape, region
+        return Tensor._wrap(region(x._data).clone())
+
+    @staticmethod
+    def backward(ctx, g):
+        return embed(g, ctx.shape, ctx.region), None
 
 
 class Reshape(Function):
@@ -123,7 +157,7 @@ class Slice(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return embed(g._data, ctx.in_shape, lambda a: a.slice(*ctx.args)), None, None, None, None
+        return embed(g, ctx.in_shape, lambda a: a.slice(*ctx.args)), None, None, None, None
 
 
 class Select(Function):
@@ -134,7 +168,7 @@ class Select(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return embed(g._data, ctx.in_shape, lambda a: a.select(*ctx.args)), None, None
+        return embed(g, ctx.in_shape, lambda a: a.select(*ctx.args)), None, None
 
 
 class Alias(Function):

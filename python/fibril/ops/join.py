@@ -207,7 +207,8 @@ class PadConstant(Function):
     @staticmethod
     def backward(ctx, g):
         dims = ctx.dims
-        return index.embed(_crop(g._data, dims, True), ctx.in_shape, lambda a: _crop(a, dims, False)), None, None
+        inner = index.take_region(g, lambda a: _crop(a, dims, True))
+        return index.embed(inner, ctx.in_shape, lambda a: _crop(a, dims, False)), None, None
 
 
 def _source_positions(n, lo, hi, mode):
@@ -253,17 +254,18 @@ def _pad_by_index(x, dims, mode):
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def pad(x, pad, mode="constant", value=None):
-    """torch.nn.functional.pad: pad = (last dim lo, hi, next-to-last lo, hi, ...); negative
-    values crop. Non-constant modes pad any number of trailing dims (torch: 1 to 3)."""
+def pad(input, pad, mode="constant", value=None):
+    """torch.nn.functional.pad, its signature included (keywords input, pad, mode, value):
+    pad = (last dim lo, hi, next-to-last lo, hi, ...); negative values crop. Non-constant modes
+    pad any number of trailing dims (torch: 1 to 3)."""
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}; got '{mode}'")
-    dims = _pad_dims(x, tuple(pad))
+    dims = _pad_dims(input, tuple(pad))
     if mode == "constant":
-        return PadConstant.apply(x, dims, 0.0 if value is None else value)
+        return PadConstant.apply(input, dims, 0.0 if value is None else value)
     if value:
         raise ValueError(f"pad: padding mode '{mode}' doesn't take in value argument")
-    return _pad_by_index(x, dims, mode)
+    return _pad_by_index(input, dims, mode)
 
 
 # ------------------------------------------------------------------------------ stacks, splits, grids

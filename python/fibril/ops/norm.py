@@ -1,12 +1,14 @@
 """Norm family: layer_norm, rms_norm and batch_norm are fused kernels, forward and backward one
 _C call each (statistics saved for backward); group_norm is layer_norm's kernel over the groups
-followed by the per-channel affine, composed."""
+followed by the per-channel affine, composed. Under create_graph their backwards recompute the
+forward from differentiable ops (autograd.composed), so second derivatives exist."""
 
 import math
 import numbers
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
+from ..autograd.composed import composed_gradients
 from ..tensor import Tensor
 from ..typeinfo import finfo
 from . import elementwise as ew
@@ -22,22 +24,33 @@ def _wrap(a):
 
 
 class RowNorm(Function):
-    once_differentiable = True  # backward runs raw kernels
-
     @staticmethod
     def forward(ctx, x, weight, bias, normalized_shape, eps, rms):
         y, mean, rstd = _C.row_norm(rms, x._data, normalized_shape, _data(weight), _data(bias), eps)
-        ctx.save_for_backward(x, weight)
-        ctx.stats, ctx.shape, ctx.rms = (mean, rstd), normalized_shape, rms
+        ctx.save_for_backward(x, weight, bias)
+        ctx.stats, ctx.shape, ctx.rms, ctx.eps = (mean, rstd), normalized_shape, rms, eps
         return Tensor._wrap(y)
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved_tensors
+        x, weight, bias = ctx.saved_tensors
         need = ctx.needs_input_grad
+        if is_grad_enabled():
+            compose = lambda x, w, b: _row_norm_composed(x, w, b, len(ctx.shape), ctx.eps, ctx.rms)  # noqa: E731
+            return composed_gradients(compose, (x, weight, bias), need, g) + (None, None, None)
         gx, gw, gb = _C.row_norm_backward(ctx.rms, g._data, x._data, ctx.shape, _data(weight), *ctx.stats,
                                           need[1], need[2])
         return Tensor._wrap(gx), _wrap(gw), _wrap(gb), None, None, None
+
+
+def _row_norm_composed(x, weight, bias, ndims, eps, rms):
+    """layer_norm (rms_norm when rms) over the last ndims dims, from differentiable ops."""
+    dims = list(range(x.ndim - ndims, x.ndim))
+    centred = x if rms else ew.sub(x, x.mean(dims, keepdim=True))
+    y = ew.mul(centred, ew.rsqrt(ew.add(ew.mul(centred, centred).mean(dims, keepdim=True), eps)))
+    if weight is not None:
+        y = ew.mul(y, weight)
+    return y if bias is None else ew.add(y, bias)
 
 
 def _shape(normalized_shape):
@@ -58,23 +71,38 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
 
 
 class BatchNorm(Function):
-    once_differentiable = True  # backward runs raw kernels
-
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
         y, mean, rstd = _C.batch_norm(x._data, _data(weight), _data(bias), _data(running_mean), _data(running_var),
                                       training, momentum, eps)
-        ctx.save_for_backward(x, weight)
-        ctx.stats, ctx.training = (mean, rstd), training
+        ctx.save_for_backward(x, weight, bias)
+        ctx.stats, ctx.training, ctx.eps = (mean, rstd), training, eps
         return Tensor._wrap(y)
 
     @staticmethod
     def backward(ctx, g):
-        x, weight = ctx.saved_tensors
+        x, weight, bias = ctx.saved_tensors
         need = ctx.needs_input_grad
+        if is_grad_enabled():
+            compose = lambda x, w, b: _batch_norm_composed(x, w, b, ctx.stats, ctx.training, ctx.eps)  # noqa: E731
+            return composed_gradients(compose, (x, weight, bias), need, g) + (None,) * 5
         gx, gw, gb = _C.batch_norm_backward(g._data, x._data, _data(weight), *ctx.stats, ctx.training, need[1],
                                             need[2])
         return Tensor._wrap(gx), _wrap(gw), _wrap(gb), None, None, None, None, None
+
+
+def _batch_norm_composed(x, weight, bias, stats, training, eps):
+    """batch_norm from differentiable ops: over the batch statistics in training, else over the
+    forward's (running) ones, which are constants."""
+    per_channel = (x.shape[1],) + (1,) * (x.ndim - 2)
+    if training:
+        dims = [0] + list(range(2, x.ndim))
+        centred = ew.sub(x, x.mean(dims, keepdim=True))
+        y = ew.mul(centred, ew.rsqrt(ew.add(ew.mul(centred, centred).mean(dims, keepdim=True), eps)))
+    else:
+        mean, rstd = (index.reshape(Tensor._wrap(s).to(x.dtype), per_channel) for s in stats)
+        y = ew.mul(ew.sub(x, mean), rstd)
+    return _channel_affine(y, weight, bias)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

@@ -1,13 +1,18 @@
 """Pooling family: max_pool1d/2d (indices, dilation, ceil_mode), avg_pool1d/2d
 (count_include_pad, divisor_override), adaptive_avg_pool1d/2d and adaptive_max_pool1d/2d, with
 torch.nn.functional's semantics; forward and backward one _C call each (csrc/cpu/pool.cpp).
-Max pooling's indices are flat positions in each input plane, as PyTorch's."""
+Max pooling's indices are flat positions in each input plane, as PyTorch's.
+
+Every backward is linear in the incoming gradient, and is recorded as a Function whose own
+backward is the adjoint (the pooling, or a gather at the indices), so second derivatives exist."""
 
 import numbers
 
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
+from . import index
+from .gather import gather
 
 
 def _ints(value, n, name, op):
@@ -37,8 +42,6 @@ def _check(x, op):
 
 
 class MaxPool(Function):
-    once_differentiable = True  # backward runs raw kernels
-
     @staticmethod
     def forward(ctx, x, run, dims):
         y, indices = run(x._data)
@@ -47,12 +50,27 @@ class MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g, _):
-        return Tensor._wrap(_C.max_pool_backward(g._data, ctx.indices, ctx.shape, ctx.dims)), None, None
+        return MaxPoolGrad.apply(g, ctx.indices, ctx.shape, ctx.dims), None, None
+
+
+class MaxPoolGrad(Function):
+    """g scattered to the input positions `indices` (max pooling's input gradient)."""
+
+    @staticmethod
+    def forward(ctx, g, indices, shape, dims):
+        ctx.indices, ctx.dims = indices, dims
+        return Tensor._wrap(_C.max_pool_backward(g._data, indices, shape, dims))
+
+    @staticmethod
+    def backward(ctx, gg):
+        planes = gg.shape[:gg.ndim - ctx.dims]
+        indices = Tensor._wrap(ctx.indices)
+        flat = index.reshape(indices, planes + (-1,))
+        picked = gather(index.reshape(gg, planes + (-1,)), -1, flat)
+        return index.reshape(picked, indices.shape), None, None, None
 
 
 class AvgPool(Function):
-    once_differentiable = True  # backward runs raw kernels
-
     @staticmethod
     def forward(ctx, x, args):
         ctx.shape, ctx.args = x.shape, args
@@ -60,14 +78,23 @@ class AvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        kernel, stride, padding, ceil_mode, count_include_pad, divisor = ctx.args
-        return Tensor._wrap(_C.avg_pool_backward(g._data, ctx.shape, kernel, stride, padding, ceil_mode,
-                                                 count_include_pad, divisor)), None
+        return AvgPoolGrad.apply(g, ctx.shape, ctx.args), None
+
+
+class AvgPoolGrad(Function):
+    @staticmethod
+    def forward(ctx, g, shape, args):
+        ctx.args = args
+        kernel, stride, padding, ceil_mode, count_include_pad, divisor = args
+        return Tensor._wrap(_C.avg_pool_backward(g._data, shape, kernel, stride, padding, ceil_mode,
+                                                 count_include_pad, divisor))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return AvgPool.apply(gg, ctx.args), None, None
 
 
 class AdaptiveAvgPool(Function):
-    once_differentiable = True  # backward runs raw kernels
-
     @staticmethod
     def forward(ctx, x, output_size):
         ctx.shape, ctx.output_size = x.shape, output_size
@@ -75,7 +102,18 @@ class AdaptiveAvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return Tensor._wrap(_C.adaptive_avg_pool_backward(g._data, ctx.shape, ctx.output_size)), None
+        return AdaptiveAvgPoolGrad.apply(g, ctx.shape, ctx.output_size), None
+
+
+class AdaptiveAvgPoolGrad(Function):
+    @staticmethod
+    def forward(ctx, g, shape, output_size):
+        ctx.output_size = output_size
+        return Tensor._wrap(_C.adaptive_avg_pool_backward(g._data, shape, output_size))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return AdaptiveAvgPool.apply(gg, ctx.output_size), None, None
 
 
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, n, op):

@@ -8,6 +8,7 @@ from ..ops.activation import (
 )
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from ..ops.ctc import ctc_loss
 from ..ops.join import pad
 from ..ops.matmul import linear
 from ..ops.norm import batch_norm, group_norm, layer_norm, rms_norm
@@ -47,7 +48,7 @@ __all__ = [
     "celu", "elu", "gelu", "hardsigmoid", "hardswish", "hardtanh", "leaky_relu", "mish", "prelu", "relu", "relu6",
     "selu", "sigmoid", "silu", "softplus", "softsign", "tanh",
     "batch_norm", "group_norm", "layer_norm", "rms_norm",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "hinge_embedding_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "ctc_loss", "hinge_embedding_loss",
     "huber_loss", "kl_div", "l1_loss", "bilinear", "linear", "log_softmax", "margin_ranking_loss", "mse_loss",
     "multi_margin_loss", "nll_loss", "smooth_l1_loss", "softmax",
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad",

@@ -2,6 +2,7 @@
 and pos_weight are buffers (they follow .to() and appear in state_dict, as torch's)."""
 
 from ..ops import softmax as S
+from ..ops.ctc import ctc_loss
 from .module import Module
 
 
@@ -38,6 +39,16 @@ class CrossEntropyLoss(_WeightedLoss):
     def forward(self, input, target):
         return S.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class CTCLoss(_Loss):
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank, reduction=self.reduction,
+                        zero_infinity=self.zero_infinity)
 
 
 class NLLLoss(_WeightedLoss):

@@ -1,7 +1,7 @@
-"""Resizing: interpolate (nearest, nearest-exact, linear, bilinear, trilinear) and
+"""Resizing: interpolate (nearest, nearest-exact, linear, bilinear, bicubic, trilinear) and
 pixel_shuffle / pixel_unshuffle. Each resized dim is an index_select (linear modes: two,
-mixed by per-position weights), so autograd adds each output's gradient back into the
-input elements it read. Source positions follow ATen's formulas, computed in float32 for
+bicubic: four, mixed by per-position weights), so autograd adds each output's gradient back
+into the input elements it read. Source positions follow ATen's formulas, computed in float32 for
 float32 input as ATen does, so the chosen neighbours match torch's."""
 
 import math
@@ -13,9 +13,12 @@ from .. import _C
 from ..creation import tensor
 from . import index
 from .gather import index_select
+from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
 
-_SPATIAL = {"linear": 1, "bilinear": 2, "trilinear": 3}
-_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear")
+_SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+_AREA_POOLS = {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d}
+_CUBIC_A = -0.75  # ATen's (and OpenCV's) cubic convolution coefficient
 
 
 def _per_dim(value, n, name):
@@ -77,6 +80,39 @@ def _linear(x, d, n_out, factor, align_corners, ftype):
     return a + (b - a) * w
 
 
+def _cubic_weights(t, ftype):
+    """Keys' cubic convolution weights of the taps at floor - 1 .. floor + 2, for the fraction t,
+    in ATen's order of operations."""
+    a = ftype(_CUBIC_A)
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    rest = ftype(1) - t
+    return far(t + ftype(1)), near(t), near(rest), far(rest + ftype(1))
+
+
+def _cubic(x, d, n_out, factor, align_corners, ftype):
+    n_in = x.shape[d]
+    scale = _scale(n_in, n_out, factor, align_corners, ftype)
+    dst = np.arange(n_out).astype(ftype)
+    src = dst * scale if align_corners else (dst + ftype(0.5)) * scale - ftype(0.5)  # not clamped at 0, unlike linear
+    lo = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n_in - 1)  # ATen floors with floorf
+    t = np.minimum(np.maximum(src - lo.astype(ftype), ftype(0)), ftype(1))
+    shape = [1] * x.ndim
+    shape[d] = n_out
+    out = None
+    for k, w in enumerate(_cubic_weights(t, ftype)):
+        taps = np.clip(lo - 1 + k, 0, n_in - 1)  # border taps repeat the edge
+        weight = tensor(w.reshape(shape), dtype=x.dtype, device=x.device)
+        term = index_select(x, d, tensor(taps, device=x.device)) * weight
+        out = term if out is None else out + term
+    return out
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """torch.nn.functional.interpolate over the trailing dims of [N, C, *spatial] input."""
@@ -86,20 +122,31 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError("interpolate: antialias is not supported")
     if input.ndim < 3:
         raise ValueError(f"interpolate: expected [N, C, *spatial] input, got shape {list(input.shape)}")
-    linear = mode in _SPATIAL
-    if linear and input.ndim - 2 != _SPATIAL[mode]:
+    interpolating = mode in _SPATIAL
+    if interpolating and input.ndim - 2 != _SPATIAL[mode]:
         raise NotImplementedError(f"interpolate: got {input.ndim}D input, but {mode} mode needs "
                                   f"{_SPATIAL[mode] + 2}D input")
-    if align_corners is not None and not linear:
+    if align_corners is not None and not interpolating:
         raise ValueError("interpolate: align_corners option can only be set with the interpolating modes: "
-                         "linear | bilinear | trilinear")
+                         "linear | bilinear | bicubic | trilinear")
+    if mode == "bicubic" and not input.dtype.is_floating_point:
+        raise NotImplementedError(f"interpolate: bicubic mode needs floating-point input, got {input.dtype.name}")
     sizes, factors = _output_size(input, size, scale_factor, recompute_scale_factor)
     if any(s <= 0 for s in sizes):
         raise ValueError(f"interpolate: output size {sizes} of input shape {list(input.shape)} must be positive")
+    if mode == "area":  # the mean over each output cell's input region, as torch: adaptive average pooling
+        if input.ndim - 2 not in _AREA_POOLS:
+            raise NotImplementedError(f"interpolate: area mode needs 3-D or 4-D input, got {input.ndim}-D")
+        return _AREA_POOLS[input.ndim - 2](input, sizes)
     ftype = np.float64 if input.dtype == _C.float64 else np.float32
     out = input
-    for i, (n_out, factor) in enumerate(zip(sizes, factors)):
-        if linear:
+    dims = list(enumerate(zip(sizes, factors)))
+    if mode == "bicubic":  # W first: ATen weighs each row's four W taps, then sums those rows by the H taps
+        dims.reverse()
+    for i, (n_out, factor) in dims:
+        if mode == "bicubic":
+            out = _cubic(out, 2 + i, n_out, factor, bool(align_corners), ftype)
+        elif interpolating:
             out = _linear(out, 2 + i, n_out, factor, bool(align_corners), ftype)
         else:
             out = _nearest(out, 2 + i, n_out, factor, mode == "nearest-exact", ftype)

@@ -337,3 +337,30 @@ def test_local_response_norm_matches_torch(shape, size):
                                F.local_response_norm(fibril.tensor(x), size, 1e-2, 0.75, 2.0).numpy())
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
         F.local_response_norm(fibril.zeros(2, 3), 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("value", [500.7, 1000.3, -77.1, 3.3])
+@pytest.mark.parametrize("n", [6, 7, 33, 100])
+def test_constant_rows_normalize_to_exactly_zero(dtype, value, n):
+    """A constant row's mean is its value exactly (sum / n alone may miss by an ulp, which the
+    near-zero spread would magnify to ~1e-2), as torch."""
+    rows = np.full((2, n), value, dtype)
+    assert not F.layer_norm(fibril.tensor(rows), [n]).numpy().any()
+    assert not F.batch_norm(fibril.tensor(rows.T.copy()), None, None, training=True).numpy().any()
+    assert not F.group_norm(fibril.tensor(rows.reshape(2, n, 1)), 1).numpy().any()
+
+
+def test_rows_with_a_large_mean_match_float64():
+    x = 1000.0 + np.random.default_rng(5).standard_normal((4, 64)).astype(np.float32) * 1e-3
+    expected = (x - x.astype(np.float64).mean(1, keepdims=True)) / np.sqrt(x.astype(np.float64).var(1, keepdims=True)
+                                                                           + 1e-5)
+    np.testing.assert_allclose(F.layer_norm(fibril.tensor(x), [64]).numpy(), expected, atol=1e-2)  # torch: 1.9e-2
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("n", [6, 33, 1031])
+def test_cuda_constant_rows_normalize_to_exactly_zero(n):
+    rows = np.full((2, n), 500.7, np.float32)
+    assert not F.layer_norm(fibril.tensor(rows, device="cuda"), [n]).cpu().numpy().any()
+    assert not F.batch_norm(fibril.tensor(rows.T.copy(), device="cuda"), None, None, training=True).cpu().numpy().any()

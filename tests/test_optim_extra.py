@@ -68,6 +68,17 @@ def assert_close(fparams, tparams, dtype):
         np.testing.assert_allclose(ours, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(ref).max())
 
 
+def assert_state_dicts_match(fsd, tsd, rtol):
+    """fibril's optimizer state dict holds torch's entries: the same params and keys, each value
+    of torch's dtype and within rtol of torch's."""
+    assert sorted(fsd["state"]) == sorted(tsd["state"])
+    for i, state in fsd["state"].items():
+        assert sorted(state) == sorted(tsd["state"][i])
+        for key, value in state.items():
+            assert value.dtype.name == str(tsd["state"][i][key].dtype).removeprefix("torch.")
+            np.testing.assert_allclose(value.numpy(), tsd["state"][i][key].numpy(), rtol=rtol)
+
+
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name, options", CASES)
@@ -93,12 +104,7 @@ def test_state_dicts_exchange_with_torch(name, options, dtype):
     fopt = getattr(optim, name)(groups(fparams), **options)
     step_both(rng, topt, fopt, 7)
     tsd, fsd = topt.state_dict(), fopt.state_dict()
-    assert sorted(fsd["state"]) == sorted(tsd["state"])
-    for i, state in fsd["state"].items():
-        assert sorted(state) == sorted(tsd["state"][i])
-        for key, value in state.items():
-            assert value.dtype.name == str(tsd["state"][i][key].dtype).removeprefix("torch.")
-            np.testing.assert_allclose(value.numpy(), tsd["state"][i][key].numpy(), rtol=RTOL[dtype] * 10)
+    assert_state_dicts_match(fsd, tsd, RTOL[dtype] * 10)
 
     # torch's state into fibril (on torch's params), fibril's into torch (on fibril's): both continue as before
     t_copies = [torch.tensor(p.detach().numpy(), requires_grad=True) for p in fparams]

@@ -10,7 +10,7 @@ import pytest
 import fibril
 from fibril import nn, optim
 from op_check import torch_one_thread  # noqa: F401 (an autouse fixture)
-from test_optim_extra import assert_close, make_params, step_both
+from test_optim_extra import assert_close, assert_state_dicts_match, make_params, step_both
 
 try:
     import torch
@@ -264,12 +264,7 @@ def test_rprop_state_dicts_exchange_with_torch(dtype):
     topt, fopt = torch.optim.Rprop(groups(tparams), **options), optim.Rprop(groups(fparams), **options)
     step_both(rng, topt, fopt, 7, grad=random_grad)
     tsd, fsd = topt.state_dict(), fopt.state_dict()
-    assert sorted(fsd["state"]) == sorted(tsd["state"])
-    for i, state in fsd["state"].items():
-        assert sorted(state) == sorted(tsd["state"][i])
-        for key, value in state.items():
-            assert value.dtype.name == str(tsd["state"][i][key].dtype).removeprefix("torch.")
-            np.testing.assert_allclose(value.numpy(), tsd["state"][i][key].numpy(), rtol=RTOL[dtype])
+    assert_state_dicts_match(fsd, tsd, RTOL[dtype])
 
     t_copies = [torch.tensor(p.detach().numpy(), requires_grad=True) for p in fparams]
     f_copies = [nn.Parameter(fibril.tensor(p.detach().numpy())) for p in tparams]

@@ -10,6 +10,7 @@ import warnings
 
 from .. import creation
 from ..autograd import Function, is_grad_enabled, no_grad
+from ..ops.index import _view_of
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -90,6 +91,16 @@ def _overrides(module, method):
     return getattr(type(module), method) is not getattr(Module, method)
 
 
+def _hook_alias(t, output):
+    """t as a view that autograd refuses to change in place, as torch's outputs of its
+    BackwardHookFunction (an input returned as it is by a custom Function): an in-place change
+    would either bypass the hooks' node or rewrite t's history behind it, so wrong gradients
+    either way. The mark takes effect once Function.apply records the node (see tensor._View)."""
+    alias = _view_of(t, t._data.as_strided(t._data.shape, t._data.strides))
+    alias._creation_if_recorded = ("BackwardHookFunction", output)
+    return alias
+
+
 class BackwardHookFunction(Function):
     """The identity on the tensors a hooked module takes or returns, recorded in the graph so
     that its backward sees their gradients all at once: there `hooks` (a _BackwardHooks) runs
@@ -102,7 +113,7 @@ class BackwardHookFunction(Function):
         # an input that received none, while others did, gets zeros.
         if on_outputs:
             ctx.set_materialize_grads(False)
-        return tuple(t.detach() for t in tensors)  # aliases: same memory, same version counter
+        return tuple(_hook_alias(t, i) for i, t in enumerate(tensors))
 
     @staticmethod
     def backward(ctx, *grads):
@@ -131,7 +142,6 @@ class _BackwardHooks:
         self.n_inputs = self.n_outputs = 0
         self.input_index = self.output_index = None  # positions wrapped, None: none
         self.input_meta = self.output_meta = ()  # (shape, dtype, device) of each wrapped tensor
-        self.input_versions = ()
         self.input_zeros = ()  # (position, shape, dtype, device) of the tensors that require no grad
         self.grad_outputs = None  # set in backward by the outputs' node, taken by the inputs'
 
@@ -149,26 +159,15 @@ class _BackwardHooks:
         return (tuple(new) if type(values) is tuple else type(values)(*new)), index, meta
 
     def wrap_inputs(self, args):
+        """The inputs' aliases, with pre-hooks only too (as torch): forward may then change none
+        of them in place either."""
         self.n_inputs = len(args)
-        if not self.hooks:  # only pre-hooks: nothing to see on the inputs' side
-            return args
         args, self.input_index, self.input_meta = self._wrap(args, False)
-        if self.input_index is not None:  # the counters, not the tensors: the graph holds this object
-            self.input_versions = [(args[i]._version, args[i]._version.value) for i in self.input_index]
+        if self.input_index is not None:
             # tensors that require no grad get zeros in grad_input, as torch's (which wraps them too)
             self.input_zeros = [(i, a.shape, a.dtype, a.device) for i, a in enumerate(args)
                                 if isinstance(a, Tensor) and not a.requires_grad]
         return args
-
-    def check_inputs_unchanged(self):
-        """An input changed in place by forward would keep the caller's tensor on its old
-        history while holding the new values: an error, as torch's."""
-        for position, (counter, value) in zip(self.input_index or (), self.input_versions):
-            if counter.value != value:
-                raise RuntimeError(
-                    f"{type(self.module).__name__}.forward modified its input {position} in place while the module "
-                    "has backward hooks, which would give wrong gradients; clone the input first (or use "
-                    "inplace=False)")
 
     def wrap_outputs(self, result):
         if not isinstance(result, (Tensor, tuple)):
@@ -297,8 +296,6 @@ class Module:
                 if always_call:  # run even when forward raised, as torch; the error goes on
                     hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
             raise
-        if backward_hooks is not None:
-            backward_hooks.check_inputs_unchanged()
         for hook, with_kwargs, _ in list(self._forward_hooks.values()):
             result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
             if result is not None:

@@ -236,7 +236,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        stdv = 1.0 / math.sqrt(self.hidden_size)
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0  # a cell may have no hidden units
         for p in self.parameters():
             init.uniform_(p, -stdv, stdv)
 

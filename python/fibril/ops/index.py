@@ -291,11 +291,11 @@ def unsqueeze(x, dim):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
+    start, end = _wrap_dim(start_dim, max(x.ndim, 1)), _wrap_dim(end_dim, max(x.ndim, 1))  # 0-d: dims 0 and -1
+    if start > end:
+        raise RuntimeError(f"flatten() has invalid args: start_dim {start_dim} cannot come after end_dim {end_dim}")
     if x.ndim == 0:
         return reshape(x, 1)
-    start, end = _wrap_dim(start_dim, x.ndim), _wrap_dim(end_dim, x.ndim)
-    if start > end:
-        raise ValueError(f"flatten() has invalid args: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape
     merged = 1
     for d in shape[start:end + 1]:

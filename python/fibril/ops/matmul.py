@@ -230,7 +230,32 @@ def linear(input, weight, bias=None, activation="none"):
     if activation in ("gelu", "gelu_tanh") and tracked and is_grad_enabled():
         raise NotImplementedError(f"linear: the fused {activation} epilogue has no backward yet; "
                                   "apply the activation separately when gradients are needed")
+    if input.ndim == 0 or weight.ndim != 2:
+        return _linear_other_ranks(input, weight, bias, activation)
     return Linear.apply(input, weight, bias, activation)
+
+
+def _linear_other_ranks(input, weight, bias, activation):
+    """torch's errors for a 0-d operand or a weight of more than 2 dims. A weight
+    (in_features,) is one output feature whose dim the result drops, as torch's; torch takes a
+    bias then only when it is 0-d and the input is not 2-D (its fused addmm path wants a matrix
+    weight)."""
+    if input.ndim == 0 or weight.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.ndim}D and "
+                           f"{weight.ndim}D")
+    if weight.ndim > 2:
+        raise RuntimeError(f"linear: weight must be 1-D or 2-D (torch: t() expects a tensor with <= 2 dimensions), "
+                           f"got shape {list(weight.shape)}")
+    if input.shape[-1] != weight.shape[0]:
+        raise RuntimeError(f"linear: size mismatch, got input {list(input.shape)} and 1-D weight "
+                           f"{list(weight.shape)}")
+    if bias is not None and (bias.ndim != 0 or input.ndim == 2):
+        raise RuntimeError(f"linear: with a 1-D weight the bias must be 0-d and the input not 2-D, as torch's "
+                           f"(mat2 must be a matrix, got 1-D tensor); got input {list(input.shape)}, weight "
+                           f"{list(weight.shape)}, bias {list(bias.shape)}")
+    row = index.unsqueeze(weight, 0)
+    out = Linear.apply(input, row, None if bias is None else index.reshape(bias, (1,)), activation)
+    return index.squeeze(out, -1)
 
 
 def set_float32_matmul_precision(precision):

@@ -105,3 +105,12 @@ def test_area_mode_matches_torch(shape, kwargs):
     (out * fibril.tensor(weights)).sum().backward()
     (ref * torch.tensor(weights)).sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_area_mode_on_volumes_and_six_dims_refused():
+    x = np.random.default_rng(6).standard_normal((1, 2, 5, 6, 7))
+    np.testing.assert_allclose(F.interpolate(fibril.tensor(x), size=(2, 3, 4), mode="area").numpy(),
+                               torch.nn.functional.interpolate(torch.tensor(x), size=(2, 3, 4), mode="area").numpy(),
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="5-D"):
+        F.interpolate(fibril.ones(1, 1, 2, 2, 2, 2), size=1, mode="area")

@@ -8,6 +8,7 @@ from ..ops.activation import (
 )
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from ..ops.conv3d import conv3d, conv_transpose3d
 from ..ops.ctc import ctc_loss
 from ..ops.join import pad
 from ..ops.matmul import linear
@@ -18,7 +19,11 @@ from ..ops.pool import (
 )
 from ..ops.gather import one_hot
 from ..ops.im2col import fold, unfold
-from ..ops.random import dropout
+from ..ops.pool3d import adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, max_pool3d
+from ..ops.unpool import max_unpool1d, max_unpool2d, max_unpool3d
+from ..ops.random import (
+    alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout,
+)
 from ..ops.sampling import affine_grid, grid_sample
 from ..ops.resize import (
     interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear, upsample_nearest,
@@ -40,7 +45,7 @@ from ..ops import elementwise as _ew
 from ..ops.index import broadcast_tensors as _broadcast_tensors, inplace_result as _inplace_result
 from ..ops.join import chunk as _chunk
 from ..ops.reduce import norm as _norm, sum as _sum
-from ..random import bernoulli_ as _bernoulli_, exponential_ as _exponential_, rand_like as _rand_like
+from ..random import exponential_ as _exponential_, rand_like as _rand_like
 from ..creation import zeros_like as _zeros_like
 from ..ops.gather import scatter as _scatter
 
@@ -51,13 +56,15 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "ctc_loss", "hinge_embedding_loss",
     "huber_loss", "kl_div", "l1_loss", "bilinear", "linear", "log_softmax", "margin_ranking_loss", "mse_loss",
     "multi_margin_loss", "nll_loss", "smooth_l1_loss", "softmax",
-    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "pad",
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "conv3d", "conv_transpose3d", "pad",
+    "adaptive_avg_pool3d", "adaptive_max_pool3d", "avg_pool3d", "max_pool3d", "max_unpool1d", "max_unpool2d",
+    "max_unpool3d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
     "avg_pool2d", "max_pool1d", "max_pool2d", "embedding", "embedding_bag", "instance_norm",
     "scaled_dot_product_attention", "dropout",
     "one_hot", "interpolate", "pixel_shuffle", "pixel_unshuffle", "upsample", "upsample_bilinear", "upsample_nearest",
     "logsigmoid", "softmin", "glu", "hardshrink", "softshrink", "tanhshrink", "threshold", "rrelu",
-    "dropout1d", "dropout2d", "alpha_dropout", "normalize", "cosine_similarity", "pairwise_distance",
+    "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "normalize", "cosine_similarity", "pairwise_distance",
     "cosine_embedding_loss", "gaussian_nll_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
     "gumbel_softmax", "fold", "unfold", "affine_grid", "grid_sample", "lp_pool1d", "lp_pool2d", "local_response_norm",
@@ -133,54 +140,6 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         return _ew.where(x >= 0, x, x * slope)
 
     return _result(input, drawn, inplace)
-
-
-# ------------------------------------------------------------------------------ dropout
-def _check_p(p):
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-
-
-def _channel_dropout(input, p, training, spatial, op):
-    """Zeroes whole channels of [N, C, *spatial] or unbatched [C, *spatial] input."""
-    _check_p(p)
-    if input.ndim not in (spatial + 1, spatial + 2):
-        raise ValueError(f"{op}: expected {spatial + 1}-D or {spatial + 2}-D input, got shape {list(input.shape)}")
-    if not training or p == 0:
-        return input
-    lead = input.ndim - spatial
-    mask = _creation.empty(tuple(input.shape[:lead]) + (1,) * spatial, dtype=input.dtype, device=input.device)
-    if p == 1:
-        return input * mask.zero_()
-    return input * (_bernoulli_(mask, 1 - p) / (1 - p))
-
-
-def dropout1d(input, p=0.5, training=True, inplace=False):
-    return _result(input, lambda x: _channel_dropout(x, p, training, 1, "dropout1d"), inplace and training and p > 0)
-
-
-def dropout2d(input, p=0.5, training=True, inplace=False):
-    return _result(input, lambda x: _channel_dropout(x, p, training, 2, "dropout2d"), inplace and training and p > 0)
-
-
-_SELU_NEG = 1.7580993408473766  # selu's scale * alpha: -this is selu's limit at -inf
-
-
-def alpha_dropout(input, p=0.5, training=False, inplace=False):
-    """Dropped elements are set to selu's negative limit, then an affine map restores the
-    input's mean and variance (as ATen's alpha dropout)."""
-    _check_p(p)
-    if not training or p == 0 or input.numel() == 0:
-        return input
-    if p == 1:
-        return _result(input, lambda x: x * _creation.zeros((), dtype=x.dtype, device=x.device), inplace)
-
-    def dropped(x):
-        keep = _bernoulli_(_creation.empty_like(x), 1 - p)
-        a = ((_SELU_NEG ** 2 * p + 1) * (1 - p)) ** -0.5
-        return x * (keep * a) + (keep - 1) * (_SELU_NEG * a) + _SELU_NEG * a * p
-
-    return _result(input, dropped, inplace)
 
 
 # ------------------------------------------------------------------------------ lp pooling, local response norm

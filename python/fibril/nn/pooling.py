@@ -1,7 +1,9 @@
 """Pooling modules with torch.nn's names, arguments and repr: MaxPool1d/2d, AvgPool1d/2d,
-AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d."""
+AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, LPPool1d/2d and MaxUnpool1d/2d/3d (the 3-D pools
+are in pooling3d.py)."""
 
 from ..ops import pool as P
+from ..ops import unpool as U
 from .functional import lp_pool1d, lp_pool2d
 from .module import Module
 
@@ -116,3 +118,43 @@ class LPPool1d(_LPPool):
 class LPPool2d(_LPPool):
     def forward(self, input):
         return lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+def _ntuple(value, n):
+    """torch's _single/_pair/_triple: a sequence as a tuple, an int repeated."""
+    return (value,) * n if isinstance(value, int) else tuple(value)
+
+
+class _MaxUnpoolNd(Module):
+    _dims = 0
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        n = self._dims
+        self.kernel_size = _ntuple(kernel_size, n)
+        self.stride = _ntuple(stride if stride is not None else kernel_size, n)
+        self.padding = _ntuple(padding, n)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    _dims = 1
+
+    def forward(self, input, indices, output_size=None):
+        return U.max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    _dims = 2
+
+    def forward(self, input, indices, output_size=None):
+        return U.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    _dims = 3
+
+    def forward(self, input, indices, output_size=None):
+        return U.max_unpool3d(input, indices, self.kernel_size, self.stride, self.padding, output_size)

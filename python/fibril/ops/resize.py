@@ -14,10 +14,11 @@ from ..creation import tensor
 from . import index
 from .gather import index_select
 from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
+from .pool3d import adaptive_avg_pool3d
 
 _SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
-_AREA_POOLS = {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d}
+_AREA_POOLS = {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d, 3: adaptive_avg_pool3d}
 _CUBIC_A = -0.75  # ATen's (and OpenCV's) cubic convolution coefficient
 
 
@@ -122,6 +123,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError("interpolate: antialias is not supported")
     if input.ndim < 3:
         raise ValueError(f"interpolate: expected [N, C, *spatial] input, got shape {list(input.shape)}")
+    if input.ndim > 5:
+        raise NotImplementedError(f"interpolate: only 3-D, 4-D and 5-D input is supported (as torch), got "
+                                  f"{input.ndim}-D")
     interpolating = mode in _SPATIAL
     if interpolating and input.ndim - 2 != _SPATIAL[mode]:
         raise NotImplementedError(f"interpolate: got {input.ndim}D input, but {mode} mode needs "
@@ -135,8 +139,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if any(s <= 0 for s in sizes):
         raise ValueError(f"interpolate: output size {sizes} of input shape {list(input.shape)} must be positive")
     if mode == "area":  # the mean over each output cell's input region, as torch: adaptive average pooling
-        if input.ndim - 2 not in _AREA_POOLS:
-            raise NotImplementedError(f"interpolate: area mode needs 3-D or 4-D input, got {input.ndim}-D")
         return _AREA_POOLS[input.ndim - 2](input, sizes)
     ftype = np.float64 if input.dtype == _C.float64 else np.float32
     out = input

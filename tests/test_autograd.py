@@ -511,3 +511,22 @@ def test_copies_of_a_parameter_drop_its_grad():
     t = fibril.ones(2, requires_grad=True)
     t.grad = fibril.ones(2)
     assert copy.deepcopy(t).grad is not None  # a plain tensor keeps it, as torch
+
+
+def test_backward_with_inputs_accumulates_into_those_only():
+    """As torch's backward(inputs=...): leaves or not, and the rest of the graph untouched."""
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (fibril, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0, 4.0], requires_grad=True)
+        h = x * w
+        out = (h * h).sum()
+        out.backward(inputs=[w], retain_graph=True)
+        assert x.grad is None
+        out.backward(inputs=[h, x])
+        results.append([t.grad.numpy() for t in (x, w, h)])
+        with pytest.raises(RuntimeError, match="cannot be empty"):
+            (x * 2).sum().backward(inputs=[])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs)

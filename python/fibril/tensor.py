@@ -239,8 +239,8 @@ class Tensor:
         acc = self._accumulator = _function.AccumulateGrad(self)
         return acc
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
-        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
     def register_hook(self, hook):
         """Calls hook(grad) when this tensor's gradient is computed; a returned tensor replaces it."""

@@ -7,9 +7,11 @@ from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulates d(tensors)/d(leaves) into the leaves' .grad. create_graph: the gradients
-    are recorded, so they can be differentiated again; retain_graph defaults to it."""
+    are recorded, so they can be differentiated again; retain_graph defaults to it. inputs:
+    the tensors (leaves or not) to accumulate into instead of every leaf; the graph beyond them
+    is not run, as torch's."""
     from ..tensor import Tensor
 
     tensors = (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
@@ -19,6 +21,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
         grad_tensors = (grad_tensors,)
     if retain_graph is None:
         retain_graph = create_graph
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+        grads = grad(tensors, inputs, grad_tensors, retain_graph, create_graph, allow_unused=True)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                t.grad = g if t.grad is None else t.grad + g
+        return
     run_backward([_root(t, g, create_graph) for t, g in zip(tensors, grad_tensors)], retain_graph=retain_graph,
                  create_graph=create_graph)
 

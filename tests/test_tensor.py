@@ -503,3 +503,36 @@ def test_pickle_a_module():
     assert isinstance(back[0].weight, fibril.nn.Parameter) and back[0].weight.requires_grad
     for (name, a), (_, b) in zip(m.state_dict().items(), back.state_dict().items()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize("make,dtype", [
+    (lambda lib: lib.arange(8, dtype=lib.float32).reshape(2, 4), "int32"),
+    (lambda lib: lib.arange(8, dtype=lib.float32).reshape(2, 4), "float64"),
+    (lambda lib: lib.arange(8, dtype=lib.float32).reshape(2, 4), "uint8"),
+    (lambda lib: lib.arange(8, dtype=lib.float32).reshape(2, 4)[:, ::2], "int32"),
+    (lambda lib: lib.arange(6, dtype=lib.int32)[2:], "int64"),
+    (lambda lib: lib.arange(6, dtype=lib.int32)[1:], "uint8"),
+    (lambda lib: lib.arange(6, dtype=lib.int32)[1:], "int64"),
+    (lambda lib: lib.arange(8, dtype=lib.int32).reshape(2, 4)[:, ::2], "uint8"),
+    (lambda lib: lib.tensor(1.0), "float16"),
+    (lambda lib: lib.tensor(1.0), "int32"),
+])
+def test_view_as_another_dtype_as_torch(make, dtype):
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (fibril, torch):
+        try:
+            out = make(lib).view(getattr(lib, dtype))
+            results.append((tuple(out.shape), out.numpy().tolist()))
+        except RuntimeError as e:
+            results.append(("RuntimeError", str(e).split(" to view")[0]))
+    assert results[0] == results[1]
+
+
+def test_view_as_another_dtype_shares_memory_and_version():
+    x = fibril.zeros(4, requires_grad=True)
+    bits = x.detach().view(fibril.int32)
+    assert not x.view(fibril.int32).requires_grad
+    bits.add_(1065353216)  # the bits of 1.0
+    assert x.tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert bits._version.value == x._version.value

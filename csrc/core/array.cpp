@@ -184,6 +184,38 @@ Array Array::as_strided(const Shape& shape, const Strides& strides, int64_t offs
   return Array(storage_, dtype_, shape, strides, offset);
 }
 
+Array Array::bitcast(DType dtype) const {
+  const int64_t from = static_cast<int64_t>(itemsize()), to = static_cast<int64_t>(fibril::itemsize(dtype));
+  if (from == to) return Array(storage_, dtype, shape_, strides_, offset_);
+  const auto what = [&] {
+    return str_cat(" to view ", dtype_name(dtype_), " as ", dtype_name(dtype), " (different element sizes)");
+  };
+  FIBRIL_CHECK(ndim() > 0, Runtime, "self.dim() cannot be 0", what());
+  FIBRIL_CHECK(strides_.back() == 1, Runtime, "self.stride(-1) must be 1", what());
+  Shape shape = shape_;
+  Strides strides = strides_;
+  int64_t offset = offset_;
+  if (from > to) {
+    const int64_t r = from / to;
+    shape.back() *= r;
+    for (size_t d = 0; d + 1 < strides.size(); ++d) strides[d] *= r;
+    offset *= r;
+  } else {
+    const int64_t r = to / from;
+    FIBRIL_CHECK(shape.back() % r == 0, Runtime, "self.size(-1) must be divisible by ", r, what(), ", but got ",
+                 shape.back());
+    for (size_t d = 0; d + 1 < strides.size(); ++d)
+      FIBRIL_CHECK(strides[d] % r == 0, Runtime, "self.stride(", d, ") must be divisible by ", r, what(),
+                   ", but got ", strides[d]);
+    FIBRIL_CHECK(offset % r == 0, Runtime, "self.storage_offset() must be divisible by ", r, what(), ", but got ",
+                 offset);
+    shape.back() /= r;
+    for (size_t d = 0; d + 1 < strides.size(); ++d) strides[d] /= r;
+    offset /= r;
+  }
+  return Array(storage_, dtype, shape, strides, offset);
+}
+
 namespace {
 
 // The bytes [first, last) an array's elements span.

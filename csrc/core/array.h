@@ -45,6 +45,9 @@ class Array {
   Array unsqueeze(int64_t dim) const;
   Array expand(const Shape& shape) const;  // -1 keeps a size; new dims lead
   Array as_strided(const Shape& shape, const Strides& strides, int64_t offset) const;
+  // The same bytes read as another dtype (torch's view(dtype)): a different element size
+  // rescales the last dim, which must be contiguous, and the other strides and the offset.
+  Array bitcast(DType dtype) const;
 
   // May copy.
   Array reshape(const Shape& shape) const;  // a view when possible

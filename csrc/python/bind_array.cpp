@@ -260,6 +260,8 @@ void bind_array(py::module_& m) {
             return a.as_strided(shape_from_sequence(shape, "shape"), shape_from_sequence(strides, "strides"),
                                 offset.value_or(a.offset()));
           }, py::arg("shape"), py::arg("strides"), py::arg("offset") = py::none())
+      .def("bitcast", [](const Array& a, py::object dtype) { return a.bitcast(dtype_from_py(dtype)); },
+           py::arg("dtype"), "The same bytes read as dtype (a view; torch's view(dtype)).")
       .def("contiguous", &Array::contiguous, G())
       .def("clone", &Array::clone, G())
       .def("astype", [](const Array& a, py::object dtype) {

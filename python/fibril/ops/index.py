@@ -262,7 +262,13 @@ def reshape(x, *shape):
     return Reshape.apply(x, _shape_arg(shape), False)
 
 
-def view(x, *shape):
+def view(x, *shape, dtype=None):
+    """x with another shape (a view); or, given a dtype, x's bytes read as that dtype: torch's
+    view(dtype), which shares x's memory and version counter and is not differentiable."""
+    if dtype is None and len(shape) == 1 and isinstance(shape[0], _C.DType):
+        dtype = shape[0]
+    if dtype is not None:
+        return Tensor._wrap(x._data.bitcast(dtype), x._version)
     return Reshape.apply(x, _shape_arg(shape), True)
 
 

@@ -87,7 +87,10 @@ from .creation import logspace, tril_indices, triu_indices
 from .ops.contract import cdist, cross, diag, diag_embed, diagonal, einsum, ger, inner, kron, outer, tensordot, trace
 from .ops.index import broadcast_tensors, broadcast_to, is_tensor, numel
 from . import autograd, nn, optim, special, testing
-from .linalg.legacy import cholesky, det, inverse, logdet, matrix_power, pinverse, slogdet, svd  # binds fibril.linalg too
+from .linalg.legacy import (  # binds fibril.linalg too
+    cholesky, cholesky_inverse, cholesky_solve, det, inverse, logdet, lu, lu_solve, lu_unpack, matrix_exp, matrix_power,
+    pinverse, slogdet, svd,
+)
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import data, metrics, train

@@ -1,8 +1,10 @@
-"""Decompositions: cholesky, qr, eigh, svd (and cholesky_ex, eigvalsh, svdvals). numpy's
-LAPACK factorises; each backward is torch's formula (torch/csrc/autograd/FunctionsManual.cpp)
+"""Decompositions: cholesky, qr, eigh, svd (and cholesky_ex, eigvalsh, svdvals), and
+householder_product, which rebuilds Q from Householder reflectors. numpy's LAPACK
+factorises; each backward is torch's formula (torch/csrc/autograd/FunctionsManual.cpp)
 written with fibril ops, so that it can itself be differentiated. As in torch, the gradients
 of eigh and svd assume distinct eigenvalues / singular values, and a loss that does not
-depend on the sign of each eigenvector / singular vector pair."""
+depend on the sign of each eigenvector / singular vector pair. eig and eigvals raise: their
+results are complex, which fibril's dtypes are not."""
 
 import collections
 
@@ -14,8 +16,8 @@ from ..ops.contract import diag_embed
 from ..ops.gather import tril, triu
 from ..ops.join import pad
 from ..ops.matmul import matmul
-from ._common import (LinAlgError, batch_label, check_matrix, failing_minor, host, identity, per_matrix,
-                      records, wrap, wrap_int)
+from ._common import (LinAlgError, batch_label, check_floating, check_matrix, dtype_name, failing_minor, host,
+                      identity, per_matrix, records, wrap, wrap_int)
 
 linalg_cholesky_ex = collections.namedtuple("linalg_cholesky_ex", ["L", "info"])
 linalg_qr = collections.namedtuple("linalg_qr", ["Q", "R"])
@@ -258,3 +260,51 @@ def svdvals(A, *, driver=None):
     if records(A):  # the gradient U diag(gS) Vh needs the singular vectors
         return SVD.apply(A, False)[1]
     return wrap(np.linalg.svd(host(A), compute_uv=False), A)
+
+
+# ------------------------------------------------------------------------------ householder_product
+def householder_product(A, tau):
+    """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T, where v_i is 1 at i,
+    0 above and A's column i below (as geqrf stores Q). Composed of matmuls, so autograd
+    derives the gradients of tau and of A's strictly lower triangle."""
+    name = "torch.linalg.householder_product"
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: input must have at least 2 dimensions.")
+    m, n = A.shape[-2:]
+    if m < n:
+        raise RuntimeError(f"{name}: input.shape[-2] must be greater than or equal to input.shape[-1]")
+    if n < tau.shape[-1]:
+        raise RuntimeError(f"{name}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
+    if A.ndim - tau.ndim != 1:
+        raise RuntimeError(f"{name}: Expected tau to have one dimension less than input, but got tau.ndim equal to "
+                           f"{tau.ndim} and input.ndim is equal to {A.ndim}")
+    if tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
+        raise RuntimeError(f"{name}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
+                           f"{list(tau.shape[:-1])}")
+    if tau.dtype != A.dtype:
+        raise RuntimeError(f"{name}: tau dtype {dtype_name(tau.dtype)} does not match input dtype "
+                           f"{dtype_name(A.dtype)}")
+    check_floating(name, A)
+    V = tril(A, -1) + wrap(np.eye(m, n), A)
+    Q = index.expand(wrap(np.eye(m, n), A), tuple(A.shape))
+    for i in reversed(range(tau.shape[-1])):  # H_i (H_{i+1} ... H_k I)
+        v = index.narrow(V, -1, i, 1)
+        Q = Q - index.narrow(tau, -1, i, 1).unsqueeze(-1) * matmul(v, matmul(v.mT, Q))
+    return Q
+
+
+# ------------------------------------------------------------------------------ eig
+def _complex_result(name):
+    raise NotImplementedError(f"linalg.{name}: the eigenvalues and eigenvectors of a general matrix are complex "
+                              f"(torch returns complex tensors even when they are real), and fibril has no complex "
+                              f"dtypes. For a symmetric matrix, use linalg.eigh / linalg.eigvalsh.")
+
+
+def eig(A):
+    """Not available: its result is complex (see eigh for symmetric matrices)."""
+    _complex_result("eig")
+
+
+def eigvals(A):
+    """Not available: its result is complex (see eigvalsh for symmetric matrices)."""
+    _complex_result("eigvals")

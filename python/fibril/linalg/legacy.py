@@ -1,12 +1,13 @@
 """torch's top-level names for linalg functions (torch.det, torch.inverse, torch.svd, ...) and
-their Tensor methods. torch.svd and torch.cholesky keep their older signatures."""
+their Tensor methods. torch.svd, torch.cholesky, torch.lu and torch.lu_solve keep their older
+signatures."""
 
 import collections
 
 from ..creation import zeros
 from ..ops.elementwise import log
 from ..tensor import Tensor
-from . import decompositions, solvers
+from . import decompositions, lu_factorization, matrix_functions, solvers
 
 svd_result = collections.namedtuple("svd", ["U", "S", "V"])
 
@@ -14,6 +15,10 @@ det = solvers.det
 inverse = solvers.inv
 slogdet = solvers.slogdet
 matrix_power = solvers.matrix_power
+cholesky_inverse = solvers.cholesky_inverse
+cholesky_solve = solvers.cholesky_solve
+matrix_exp = matrix_functions.matrix_exp
+lu_unpack = lu_factorization.lu_unpack
 
 
 def logdet(A):
@@ -44,9 +49,23 @@ def pinverse(A, rcond=1e-15):
     return solvers.pinv(A, rtol=rcond)
 
 
+def lu(A, pivot=True, get_infos=False):
+    """torch.lu: linalg.lu_factor's (LU, pivots), with the info too with get_infos (and then
+    no error for a singular matrix)."""
+    if get_infos:
+        return lu_factorization.lu_factor_ex(A, pivot=pivot)
+    return tuple(lu_factorization.lu_factor(A, pivot=pivot))
+
+
+def lu_solve(b, LU_data, LU_pivots):
+    """torch.lu_solve: linalg.lu_solve with B first."""
+    return lu_factorization.lu_solve(LU_data, LU_pivots, b)
+
+
 def _attach():
     methods = {"det": det, "logdet": logdet, "slogdet": slogdet, "inverse": inverse, "cholesky": cholesky, "svd": svd,
-               "pinverse": pinverse, "matrix_power": matrix_power}
+               "pinverse": pinverse, "matrix_power": matrix_power, "matrix_exp": matrix_exp,
+               "cholesky_inverse": cholesky_inverse, "cholesky_solve": cholesky_solve, "lu": lu, "lu_solve": lu_solve}
     for name, fn in methods.items():
         setattr(Tensor, name, fn)
 

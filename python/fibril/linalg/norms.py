@@ -1,15 +1,18 @@
 """Norms: vector_norm (the reduce family's Norm, with torch.linalg's checks), matrix_norm
-(composed from vector norms, amax/amin and singular values, as torch composes it) and norm,
-which dispatches to one or the other by torch's rules."""
+(composed from vector norms, amax/amin and singular values, as torch composes it), norm,
+which dispatches to one or the other by torch's rules, and cond, composed of these."""
 
 import math
 import numbers
 
+from ..creation import zeros
 from ..ops import index
+from ..ops.elementwise import ne, where
 from ..ops.reduce import Norm, amax, amin, sum
 from ..tensor import _wrap_dim
-from ._common import dtype_name
+from ._common import dtype_name, identity
 from .decompositions import svdvals
+from .solvers import inv_ex
 
 
 def _format_ord(ord):
@@ -104,3 +107,31 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     if isinstance(ord, str) or ord is not None and (dims is None and A.ndim == 2 or dims and len(dims) == 2):
         return matrix_norm(A, ord, (0, 1) if dims is None else dims, keepdim, dtype=dtype)
     return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
+
+
+_COND_NORMS = (None, 2, -2, 1, -1, math.inf, -math.inf, "fro", "nuc")
+
+
+def cond(A, p=None):
+    """The condition number of each matrix in the p-norm: the ratio of its largest to its
+    smallest singular value for p None or 2 (the inverse ratio for -2), sum(S) sum(1 / S)
+    for 'nuc', else norm(A, p) * norm(A^-1, p) for square A, inf where A is singular."""
+    if isinstance(p, bool) or p not in _COND_NORMS:
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {_format_ord(p)}")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
+    if p not in (None, 2, -2) and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={_format_ord(p)}): A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if A.numel() == 0:  # as torch (numpy leaves it undefined)
+        return zeros(A.shape[:-2], dtype=A.dtype, device=A.device)
+    if p in (None, 2, -2, "nuc"):
+        values = svdvals(A)
+        if p == "nuc":  # from the singular values, as torch: finite for a rounded-off singular matrix
+            return sum(values, -1) * sum(1 / values, -1)
+        largest, smallest = amax(values, -1), amin(values, -1)
+        return smallest / largest if p == -2 else largest / smallest
+    singular = ne(inv_ex(A.detach()).info, 0)
+    # the singular matrices inverted as identities, so that no NaN reaches the gradient
+    invertible = where(singular.unsqueeze(-1).unsqueeze(-1), identity(A.shape[-1], A), A)
+    return where(singular, math.inf, matrix_norm(A, p) * matrix_norm(inv_ex(invertible).inverse, p))

@@ -1,11 +1,14 @@
 """Products: matmul, multi_dot (in the cheapest order), vecdot, cross and diagonal with
-torch.linalg's defaults. Composed from matmul and elementwise ops, so autograd derives
-every gradient."""
+torch.linalg's defaults, and vander (the powers of vectors). Composed from matmul,
+elementwise ops and cumprod, so autograd derives every gradient."""
 
+from ..creation import ones_like
 from ..ops import contract
 from ..ops import elementwise as ew
+from ..ops import index
+from ..ops.join import cat
 from ..ops.matmul import matmul
-from ..ops.reduce import sum
+from ..ops.reduce import cumprod, sum
 from ._common import dtype_name
 
 
@@ -76,3 +79,15 @@ def multi_dot(tensors):
     if first_vector:
         out = out.squeeze(0)
     return out.squeeze(-1) if last_vector else out
+
+
+def vander(x, N=None):
+    """The Vandermonde matrices of the vectors along x's last dim: column j holds x^j, for
+    j < N (default: x's length). A cumulative product, as torch's, so integers stay exact."""
+    if x.dtype.name == "bool":
+        raise RuntimeError("linalg.vander supports floating point, complex, and integer tensors, but got Bool")
+    N = (x.shape[-1] if x.ndim else 1) if N is None else N
+    if N <= 1 or x.ndim == 0:
+        raise RuntimeError("N must be greater than 1.")
+    powers = cumprod(index.expand(x.unsqueeze(-1), (*x.shape, N - 1)), -1)
+    return cat([ones_like(powers[..., :1]), powers], -1)

@@ -1,8 +1,10 @@
 """Inverses and linear systems: det, slogdet, inv (inv_ex), solve (solve_triangular), pinv,
-lstsq, matrix_rank, matrix_power. numpy's LAPACK computes; each backward is torch's formula
-written with fibril ops (and these functions), so that it can itself be differentiated."""
+lstsq, matrix_rank, matrix_power, cholesky_inverse, cholesky_solve, tensorinv, tensorsolve.
+numpy's LAPACK computes; each backward is torch's formula written with fibril ops (and these
+functions), so that it can itself be differentiated."""
 
 import collections
+import math
 import numbers
 
 import numpy as np
@@ -16,8 +18,9 @@ from ..ops.matmul import matmul
 from ..ops.reduce import prod, sum
 from ..tensor import Tensor
 from ..typeinfo import finfo
-from ._common import (LinAlgError, batch_label, batch_mask, broadcast_batch, check_matrix, check_same_dtype,
-                      dtype_name, first_failure, host, identity, per_matrix, wrap, wrap_int, zero_pivot)
+from ._common import (LinAlgError, batch_label, batch_mask, broadcast_batch, check_floating, check_matrix,
+                      check_same_dtype, dtype_name, first_failure, host, identity, per_matrix, wrap, wrap_int,
+                      zero_pivot)
 from .decompositions import svd
 
 linalg_inv_ex = collections.namedtuple("linalg_inv_ex", ["inverse", "info"])
@@ -172,35 +175,83 @@ class Solve(Function):
         return (-matmul(gB, X.mT) if ctx.needs_input_grad[0] else None), gB
 
 
-def _solve_matrices(name, A, B, left):
-    """The solution of A X = B (or X A = B) for a matrix B (*, n, k), batch dims broadcast."""
+def _substitute(t, b, upper):
+    """t^-1 b for triangular t by back (upper) or forward substitution: unlike numpy's
+    solve, a zero on the diagonal gives inf / NaN instead of an error, as LAPACK's trsm."""
+    n = t.shape[-1]
+    x = np.zeros(b.shape, np.result_type(t, b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in (reversed(range(n)) if upper else range(n)):
+            known = slice(i + 1, n) if upper else slice(0, i)
+            residual = b[..., i, :] - (t[..., i, None, known] @ x[..., known, :])[..., 0, :]
+            x[..., i, :] = residual / t[..., i, i, None]
+    return x
+
+
+class TriangularSolve(Function):
+    """X = T^-1 B for T (*, n, n) upper- or lower-triangular (zero elsewhere) and B (*, n, k)
+    with the same batch shape."""
+
+    @staticmethod
+    def forward(ctx, T, B, upper):
+        X = wrap(_substitute(host(T), host(B), upper), T)
+        ctx.upper = upper
+        ctx.save_for_backward(T, X)
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        T, X = ctx.saved_tensors
+        gB = TriangularSolve.apply(T.mT, g, not ctx.upper)
+        return (-matmul(gB, X.mT) if ctx.needs_input_grad[0] else None), gB, None
+
+
+def check_system(name, A, B, left):
+    """That B (*, n, k) (or (*, k, n) for X A = B) fits the n x n A, and the broadcast batch."""
     n = A.shape[-1]
     rows, cols = B.shape[-2:]
     if (rows if left else cols) != n:
         raise RuntimeError(f"{name}: Incompatible shapes of A and B for the equation {'AX = B' if left else 'XA = B'} "
                            f"({n}x{n} and {rows}x{cols})")
-    batch = broadcast_batch(name, A.shape[:-2], B.shape[:-2])
+    return broadcast_batch(name, A.shape[:-2], B.shape[:-2])
+
+
+def _solve_matrices(name, A, B, left, upper=None):
+    """The solution of A X = B (or X A = B) for a matrix B (*, n, k), batch dims broadcast;
+    upper: A is triangular, upper (True) or lower (False)."""
+    batch = check_system(name, A, B, left)
+    n = A.shape[-1]
+    rows, cols = B.shape[-2:]
     A = index.expand(A, (*batch, n, n))
     B = index.expand(B, (*batch, rows, cols))
-    return Solve.apply(A, B) if left else Solve.apply(A.mT, B.mT).mT
+    if upper is None:
+        return Solve.apply(A, B) if left else Solve.apply(A.mT, B.mT).mT
+    return TriangularSolve.apply(A, B, upper) if left else TriangularSolve.apply(A.mT, B.mT, not upper).mT
+
+
+def solve_operand(name, A, B):
+    """solve's B checked against A and as a matrix, and whether it was a vector: 1-D, or of
+    A's shape without its last dim."""
+    check_matrix(name, A, square=True)
+    check_same_dtype(name, A, B)
+    if B.ndim == 0:
+        raise RuntimeError(f"{name}: The input tensor B must have at least 2 dimensions.")
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    return (B.unsqueeze(-1) if vector else B), vector
 
 
 def solve(A, B, *, left=True):
     """X with A X = B (left) or X A = B, for square A. B is a vector (or a batch of them)
     when it is 1-D, or has A's shape without its last dim. Batch dims broadcast."""
-    check_matrix("linalg.solve", A, square=True)
-    check_same_dtype("linalg.solve", A, B)
-    if B.ndim == 0:
-        raise RuntimeError("linalg.solve: The input tensor B must have at least 2 dimensions.")
-    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
-    if vector:
-        return _solve_matrices("linalg.solve", A, B.unsqueeze(-1), left).squeeze(-1)
-    return _solve_matrices("linalg.solve", A, B, left)
+    B, vector = solve_operand("linalg.solve", A, B)
+    X = _solve_matrices("linalg.solve", A, B, left)
+    return X.squeeze(-1) if vector else X
 
 
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """X with A X = B (left) or X A = B, reading only A's upper or lower triangle (and taking
-    its diagonal as ones with unitriangular). The gradient of A is triangular, as torch's."""
+    its diagonal as ones with unitriangular). The gradient of A is triangular, as torch's; a
+    zero on the diagonal gives inf / NaN, not an error, as torch's."""
     check_matrix("linalg.solve_triangular", A, square=True)
     check_matrix("linalg.solve_triangular", B, arg="B")
     check_same_dtype("linalg.solve_triangular", A, B)
@@ -208,7 +259,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     T = triu(A, offset) if upper else tril(A, -offset)
     if unitriangular:
         T = T + identity(A.shape[-1], A)
-    return _solve_matrices("linalg.solve_triangular", T, B, left)
+    return _solve_matrices("linalg.solve_triangular", T, B, left, upper)
 
 
 # ------------------------------------------------------------------------------ pseudoinverse, least squares, rank
@@ -362,3 +413,132 @@ def matrix_power(A, n):
         if not n:
             return result
         square = matmul(square, square)
+
+
+# ------------------------------------------------------------------------------ with a Cholesky factor
+def _lower_factor(l, upper):
+    """The lower-triangular C with A = C C^T, from the factor's upper or lower triangle."""
+    return np.swapaxes(np.triu(l), -1, -2) if upper else np.tril(l)
+
+
+class CholeskyInverse(Function):
+    @staticmethod
+    def forward(ctx, L, upper):
+        c = _lower_factor(host(L), upper)
+        diagonal = np.diagonal(c, axis1=-2, axis2=-1)
+        singular = (diagonal == 0).any(-1)
+        if singular.any():
+            k = int(np.flatnonzero(singular)[0])
+            i = int(np.argmax(diagonal.reshape(-1, c.shape[-1])[k] == 0)) + 1
+            raise LinAlgError(f"cholesky_inverse: {batch_label(k, singular.shape)}The diagonal element {i} is zero, "
+                              "the inversion could not be completed because the input matrix is singular.")
+        c_inv = np.linalg.inv(c)
+        out = wrap(np.swapaxes(c_inv, -1, -2) @ c_inv, L)
+        ctx.upper = upper
+        ctx.save_for_backward(L, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # torch's formula, which treats L as a full matrix with A = L L^T (or L^T L)
+        L, inverse = ctx.saved_tensors
+        common = matmul(inverse, matmul(g + g.mT, inverse))
+        return -(matmul(L, common) if ctx.upper else matmul(common, L)), None
+
+
+def cholesky_inverse(L, upper=False):
+    """A^-1 for A = L L^T (U^T U with upper) from its Cholesky factor, reading only the
+    factor's lower (upper) triangle. The gradient is torch's, for a full L."""
+    check_matrix("cholesky_inverse", L, square=True)
+    return CholeskyInverse.apply(L, upper)
+
+
+def _cholesky_solve_host(b, c):
+    """(C C^T)^-1 b for lower-triangular C, NaN for the systems where C is singular."""
+    try:
+        return np.linalg.solve(np.swapaxes(c, -1, -2), np.linalg.solve(c, b))
+    except np.linalg.LinAlgError:
+        pass
+    flat_b, flat_c = b.reshape(-1, *b.shape[-2:]), c.reshape(-1, *c.shape[-2:])
+    out = np.full(flat_b.shape, np.nan, b.dtype)
+    for k in range(flat_b.shape[0]):
+        try:
+            out[k] = np.linalg.solve(flat_c[k].T, np.linalg.solve(flat_c[k], flat_b[k]))
+        except np.linalg.LinAlgError:
+            pass
+    return out.reshape(b.shape)
+
+
+class CholeskySolve(Function):
+    @staticmethod
+    def forward(ctx, B, L, upper):
+        X = wrap(_cholesky_solve_host(host(B), _lower_factor(host(L), upper)), B)
+        ctx.upper = upper
+        ctx.save_for_backward(L, X)
+        return X
+
+    @staticmethod
+    def backward(ctx, g):
+        # torch's formulas, which treat L as a full matrix with A = L L^T (or L^T L)
+        L, X = ctx.saved_tensors
+        gB = CholeskySolve.apply(g, L, ctx.upper)
+        common = matmul(gB, X.mT)
+        common = common + common.mT
+        gL = -(matmul(L, common) if ctx.upper else matmul(common, L))
+        return gB, gL, None
+
+
+def cholesky_solve(B, L, upper=False):
+    """X with A X = B for A = L L^T (U^T U with upper) from its Cholesky factor, reading only
+    the factor's lower (upper) triangle; batch dims broadcast. Gradients are torch's."""
+    if B.ndim < 2:
+        raise RuntimeError(f"b should have at least 2 dimensions, but has {B.ndim} dimensions instead")
+    if L.ndim < 2:
+        raise RuntimeError(f"u should have at least 2 dimensions, but has {L.ndim} dimensions instead")
+    if B.dtype != L.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {dtype_name(B.dtype)} and A "
+                           f"of type {dtype_name(L.dtype)} instead.")
+    check_floating("cholesky_solve", L)
+    n = L.shape[-1]
+    if L.shape[-2] != n:
+        raise RuntimeError(f"A must be batches of square matrices, but they are {L.shape[-2]} by {n} matrices")
+    if B.shape[-2] != n:
+        raise RuntimeError(f"Incompatible matrix sizes for cholesky_solve: each A matrix is {n} by {n} but each b "
+                           f"matrix is {B.shape[-2]} by {B.shape[-1]}")
+    batch = broadcast_batch("cholesky_solve", B.shape[:-2], L.shape[:-2])
+    B = index.expand(B, (*batch, *B.shape[-2:]))
+    L = index.expand(L, (*batch, n, n))
+    return CholeskySolve.apply(B, L, upper)
+
+
+# ------------------------------------------------------------------------------ tensor equations
+def _check_square_split(rest, leading, split):
+    """That A's dims before and after split (named as torch's message names it) have as many
+    elements, so that A reshapes to a square matrix."""
+    if math.prod(rest) != math.prod(leading):
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[{split}:]) == "
+                           f"prod(self.shape[:{split}]), but got {math.prod(rest)} != {math.prod(leading)}")
+
+
+def tensorinv(A, ind=2):
+    """The inverse of A for tensordot over ind dims: A's first ind dims against the rest
+    (whose sizes multiply to the same number); the result has shape A.shape[ind:] +
+    A.shape[:ind]."""
+    if isinstance(ind, bool) or not isinstance(ind, numbers.Integral) or ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    leading, rest = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    _check_square_split(rest, leading, "ind")
+    square = A.reshape(math.prod(leading), math.prod(rest))
+    return inv(square).reshape(*rest, *leading)
+
+
+def tensorsolve(A, B, dims=None):
+    """X with tensordot(A, X, X.ndim) = B: X has shape A.shape[B.ndim:]. dims: dims of A
+    moved to its end first."""
+    if dims is not None:
+        dims = [dims] if isinstance(dims, numbers.Integral) else list(dims)
+        A = index.movedim(A, dims, list(range(A.ndim - len(dims), A.ndim)))
+    leading, rest = tuple(A.shape[:B.ndim]), tuple(A.shape[B.ndim:])
+    _check_square_split(rest, leading, "other.ndim")
+    square = A.reshape(math.prod(B.shape), math.prod(rest))
+    return solve(square, B.reshape(-1)).reshape(*rest)

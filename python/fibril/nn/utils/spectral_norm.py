@@ -11,6 +11,7 @@ from .. import functional as F
 from ..conv import ConvTranspose1d, ConvTranspose2d
 from ..conv3d import ConvTranspose3d
 from ..parameter import Parameter
+from .weight_norm import remove_reparametrization_hook
 
 __all__ = ["SpectralNorm", "SpectralNormLoadStateDictPreHook", "SpectralNormStateDictHook", "spectral_norm",
            "remove_spectral_norm"]
@@ -155,13 +156,7 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 def remove_spectral_norm(module, name="weight"):
     """Makes module.<name> a parameter again, of its current value (no power iteration)."""
-    for key, (hook, _, _) in module._forward_pre_hooks.items():
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[key]
-            break
-    else:
-        raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    remove_reparametrization_hook(module, SpectralNorm, name, "spectral_norm")
     for key, (hook, _) in module._state_dict_hooks.items():
         if isinstance(hook, SpectralNormStateDictHook) and hook.fn.name == name:
             del module._state_dict_hooks[key]

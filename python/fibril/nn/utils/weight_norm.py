@@ -71,9 +71,16 @@ def weight_norm(module, name="weight", dim=0):
 
 def remove_weight_norm(module, name="weight"):
     """Makes module.<name> a parameter again, of its current value."""
+    remove_reparametrization_hook(module, WeightNorm, name, "weight_norm")
+    return module
+
+
+def remove_reparametrization_hook(module, kind, name, what):
+    """Undoes and removes the forward pre-hook of type kind that computes module.<name> (the
+    legacy weight_norm and spectral_norm); ValueError, as torch's, when there is none."""
     for key, (hook, _, _) in module._forward_pre_hooks.items():
-        if isinstance(hook, WeightNorm) and hook.name == name:
+        if isinstance(hook, kind) and hook.name == name:
             hook.remove(module)
             del module._forward_pre_hooks[key]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+            return
+    raise ValueError(f"{what} of '{name}' not found in {module}")

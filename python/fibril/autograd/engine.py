@@ -4,7 +4,7 @@ Iterative (no recursion), so a 10,000-step chain works."""
 
 from collections import deque
 
-from .function import AccumulateGrad, no_double_backward
+from .function import AccumulateGrad, _NoDoubleBackward, no_double_backward
 from .grad_mode import _set_enabled, is_grad_enabled
 
 
@@ -46,7 +46,9 @@ def _leading_to(roots, targets):
             stack.extend((child, False) for child in _children(node, None) if child not in seen)
     wanted = set()
     for node in post_order:  # a graph is acyclic: children come first
-        if node in targets or any(child in wanted for child in _children(node, None)):
+        # a gradient's refusal to be differentiated runs (and raises) wherever it is reached
+        if (node in targets or getattr(node, "function", None) is _NoDoubleBackward
+                or any(child in wanted for child in _children(node, None))):
             wanted.add(node)
     return wanted
 
@@ -82,6 +84,7 @@ def _run(roots, retain_graph, capture, create_graph):
         if wanted is None or node in wanted:
             _add(buffers, node, index, grad)
     deps = _dependencies(list(buffers), wanted)
+    capture_only = () if wanted is None else {n for n in capture if not _children(n, wanted)}
     ready = deque(n for n in buffers if deps.get(n, 0) == 0)
     executed = []
     while ready:
@@ -99,7 +102,7 @@ def _run(roots, retain_graph, capture, create_graph):
                 else:
                     node.accumulate(grads[0])
             continue
-        if wanted is not None and not _children(node, wanted):
+        if node in capture_only:
             continue  # a non-leaf input of autograd.grad: its pre-hook captured the gradient
         if not node.ctx.materialize_grads or all(g is not None for g in grads):
             inputs = grads

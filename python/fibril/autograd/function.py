@@ -56,8 +56,9 @@ class FunctionCtx:
         """tensor, if saved, is about to be changed in place by the op saved for: save a copy
         of its current values instead (torch keeps the original self of an in-place op)."""
         if any(entry is not None and entry[0] is tensor for entry in self._saved):
-            copy = Tensor._wrap(tensor._data.clone())
-            self._saved = tuple((copy, 0) if entry is not None and entry[0] is tensor else entry
+            # recorded (the caller runs in grad mode): a second derivative reaches the old history
+            copy = tensor.clone()
+            self._saved = tuple((copy, copy._version.value) if entry is not None and entry[0] is tensor else entry
                                 for entry in self._saved)
 
     def _release(self):

@@ -97,7 +97,20 @@ class _ScaleGrad(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return ew.mul(g, ctx.scale), None
+        return _ScaledGradient.apply(g, ctx.scale), None
+
+
+class _ScaledGradient(Function):
+    """g times scale, differentiated as the identity: torch's embedding double backward drops
+    scale_grad_by_freq's scale (the forward's own gradient, _ScaleGrad, already applies it)."""
+
+    @staticmethod
+    def forward(ctx, g, scale):
+        return ew.mul(g, scale)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return gg, None
 
 
 def _inverse_frequencies(indices):

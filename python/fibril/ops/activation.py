@@ -82,7 +82,23 @@ def _softplus_grad(g, x, beta, threshold, c):
     return ew.where(ew.gt(bx, threshold), g, ew.mul(g, ew.sigmoid(bx)))
 
 
+def _mish_grad(g, x, a, b, c):
+    t = ew.tanh(softplus(x))
+    return ew.mul(g, ew.add(t, ew.mul(ew.mul(x, ew.sigmoid(x)), ew.sub(1.0, ew.mul(t, t)))))
+
+
+def _softsign_grad(g, x, a, b, c):
+    d = ew.add(ew.abs(x), 1.0)
+    return ew.div(g, ew.mul(d, d))
+
+
+def _hardswish_grad(g, x, a, b, c):
+    # as torch's: 0 up to -3, x / 3 + 1/2 between (ends excluded), 1 from 3
+    return ew.where(ew.le(x, -3.0), 0.0, ew.where(ew.lt(x, 3.0), ew.mul(g, ew.add(ew.div(x, 3.0), 0.5)), g))
+
+
 # The derivatives as elementwise ops, for create_graph=True (x is relu's output, else the input).
+# hardsigmoid has none: its second derivative is unsupported, as torch's.
 _DERIVATIVES = {
     K.relu: lambda g, out, a, b, c: ew.where(ew.gt(out, 0), g, 0.0),
     K.leaky_relu: lambda g, x, slope, b, c: ew.where(ew.gt(x, 0), g, ew.mul(g, slope)),
@@ -94,6 +110,9 @@ _DERIVATIVES = {
     K.sigmoid: _sigmoid_grad,
     K.tanh: _tanh_grad,
     K.softplus: _softplus_grad,
+    K.mish: _mish_grad,
+    K.softsign: _softsign_grad,
+    K.hardswish: _hardswish_grad,
 }
 
 

@@ -7,7 +7,7 @@ import math
 from functools import partial
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from .index import apply_inplace, check_no_partial_overlap
 
@@ -109,23 +109,13 @@ class Div(Function):
         return ga, gb
 
 
-class ReflectedDiv(Function):
-    """number / x (x.__rtruediv__) computed as torch does, reciprocal(x) * number: backward
-    keeps the reciprocal (the result), not x, which may then change in place."""
-    once_differentiable = True  # the saved reciprocal carries no graph back to x
-
-    @staticmethod
-    def forward(ctx, x, number):
-        r = _C.unary(U.reciprocal, x._data)
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(Tensor._wrap(r))
-            ctx.number = number
-        return _C.binary(B.mul, r, number)
-
-    @staticmethod
-    def backward(ctx, g):
-        (r,) = ctx.saved_tensors
-        return mul(neg(mul(g, ctx.number)), mul(r, r)), None
+def _divide_number(x, number):
+    """number / x (x.__rtruediv__) computed as torch does, reciprocal(x) * number. Tracked, it is
+    torch's two recorded ops: the gradient reads the reciprocal (whose graph a second derivative
+    follows), not x, which may then change in place."""
+    if x.requires_grad and is_grad_enabled():
+        return mul(Reciprocal.apply(x), number)
+    return Tensor._wrap(_C.binary(B.mul, _C.unary(U.reciprocal, x._data), number))
 
 
 class Pow(Function):
@@ -606,7 +596,7 @@ def _attach():
     T.__add__, T.__radd__ = _C.op_method(Add), _C.op_method(Add, reflected=True)
     T.__sub__, T.__rsub__ = _C.op_method(Sub), _C.op_method(Sub, reflected=True)
     T.__mul__, T.__rmul__ = _C.op_method(Mul), _C.op_method(Mul, reflected=True)
-    T.__truediv__, T.__rtruediv__ = _C.op_method(Div), _C.op_method(ReflectedDiv)
+    T.__truediv__, T.__rtruediv__ = _C.op_method(Div), _divide_number
     T.__floordiv__, T.__rfloordiv__ = floor_divide, _reflected(floor_divide)
     T.__mod__, T.__rmod__ = remainder, _reflected(remainder)
     T.__pow__, T.__rpow__ = pow, _reflected(pow)

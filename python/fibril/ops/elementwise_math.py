@@ -186,7 +186,6 @@ class Fmod(Function):
 
 class Xlogy(Function):
     """x * log(y); 0 where x == 0 unless y is NaN, as torch."""
-    once_differentiable = True  # backward runs raw kernels
 
     @staticmethod
     def forward(ctx, a, b):
@@ -198,9 +197,11 @@ class Xlogy(Function):
     def backward(ctx, g):
         a, b = _operands(ctx)
         x, y = ctx.metas
-        ga = _grad_for(mul(g, xlogy(ne(a, 0), b)), x) if x else None  # 0 where x == 0, as torch
-        # x == 0 makes the product 0 for every y: no gradient (torch: NaN at y == 0)
-        gb = _grad_for(where(eq(a, 0), 0.0, mul(g, div(a, b))), y) if y else None
+        # as torch: log(y) where x == 0 too, but 0 there where y <= 0
+        ga = _grad_for(where(logical_and(eq(a, 0), le(b, 0)), 0.0, xlogy(g, b)), x) if x else None
+        # x / y, 0 at x == y == 0 (torch: NaN); the denominator made safe there rather than the
+        # result masked, so that the derivative in x stays 1 / y elsewhere at x == 0
+        gb = _grad_for(div(mul(g, a), where(logical_and(eq(a, 0), eq(b, 0)), 1.0, b)), y) if y else None
         return ga, gb
 
 

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor, _wrap_dim
 from . import elementwise as ew
 from . import index as view_ops
@@ -154,7 +154,7 @@ def _combine(reduce):
 
 
 def _scatter_extreme_or_prod(x, dim, index, src, reduce, include_self):
-    """scatter_reduce's prod, amax and amin, unrecorded: the elements sorted by target position
+    """scatter_reduce's prod, amax and amin: the elements sorted by target position
     (stably), combined along each run of one target by a segmented scan in log2(n) doubling
     steps; each run's last element holds the run's result."""
     from .join import cat
@@ -165,7 +165,7 @@ def _scatter_extreme_or_prod(x, dim, index, src, reduce, include_self):
     if index.numel() == 0:
         return x.clone()
     targets = _flat_targets(tuple(x.shape) or (1,), dim, index if index.ndim else view_ops.reshape(index, 1))
-    values = view_ops.flatten(Tensor._wrap(_leading(src._data, index.shape)))
+    values = view_ops.flatten(view_ops.take_region(src, lambda a: _leading(a, index.shape)))
     order = argsort(targets)
     targets, values = targets[order], values[order]
     n, step = targets.shape[0], 1
@@ -184,8 +184,7 @@ def _scatter_extreme_or_prod(x, dim, index, src, reduce, include_self):
 class ScatterReduce(Function):
     """prod, amax and amin, with torch's gradients: prod's through the product of the others
     (one zero among them handled apart); amax's and amin's shared evenly among the elements
-    equal to the result."""
-    once_differentiable = True  # backward runs raw kernels
+    equal to the result. The backward is composed of recorded ops (second derivatives)."""
 
     @staticmethod
     def forward(ctx, x, dim, index, src, reduce, include_self):
@@ -198,7 +197,7 @@ class ScatterReduce(Function):
     def backward(ctx, g):
         x, src, result = ctx.saved_tensors
         dim, index, reduce, include_self = ctx.args
-        src_part = Tensor._wrap(_leading(src._data, index.shape))
+        src_part = view_ops.take_region(src, lambda a: _leading(a, index.shape))
         if reduce == "prod":
             masked_x = ew.where(ew.eq(x, 0), 1, x)
             grad_x = ew.div(ew.mul(g, _scatter_extreme_or_prod(masked_x, dim, index, src, reduce, include_self)),
@@ -263,6 +262,8 @@ class IndexSelect(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if is_grad_enabled():  # create_graph: recorded, index_add's backward is index_select
+            return IndexAdd.apply(Tensor._wrap(_zeros(ctx.in_shape, g._data)), ctx.dim, ctx.index, g), None, None
         grad = _zeros(ctx.in_shape, g._data)
         _C.index_put_(grad, ctx.dim, ctx.index._data, g._data, True)
         return Tensor._wrap(grad), None, None
@@ -625,6 +626,8 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if is_grad_enabled():  # create_graph: recorded
+            return _index_put_grad_recorded(ctx, g)
         index = ctx.index._data
         grad_x = grad_src = None
         if ctx.needs_input_grad[0]:
@@ -634,6 +637,16 @@ class IndexPut(Function):
         if ctx.needs_input_grad[2]:
             grad_src = Tensor._wrap(_C.index_select(g._data, 0, index))
         return grad_x, None, grad_src
+
+
+def _index_put_grad_recorded(ctx, g):
+    index = ctx.index
+    grad_x = grad_src = None
+    if ctx.needs_input_grad[0]:
+        grad_x = IndexPut.apply(g, index, Tensor._wrap(_zeros((index.numel(),) + tuple(g.shape[1:]), g._data)))
+    if ctx.needs_input_grad[2]:
+        grad_src = IndexSelect.apply(g, 0, index)
+    return grad_x, None, grad_src
 
 
 def _source(value, like, ndim):

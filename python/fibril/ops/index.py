@@ -233,14 +233,29 @@ class Unfold(Function):
 
     @staticmethod
     def backward(ctx, g):
-        dim, size, step, count = ctx.args
         if not ctx.in_shape:
             return reshape(g, ()), None, None, None
-        grad = _zeros(ctx.in_shape, g._data)
+        return UnfoldGrad.apply(g, ctx.in_shape, ctx.args), None, None, None
+
+
+class UnfoldGrad(Function):
+    """The windows' gradient g added back into an input of in_shape: Unfold's gradient; its own
+    gradient is the unfold of the incoming one."""
+
+    @staticmethod
+    def forward(ctx, g, in_shape, args):
+        ctx.args = args
+        dim, size, step, count = args
+        grad = _zeros(in_shape, g._data)
         for j in range(size):  # the j-th element of every window
             region = grad.slice(dim, j, j + (count - 1) * step + 1, step)
             _C.binary(_C.BinaryOp.add, region, g._data.select(g.ndim - 1, j), out=region)
-        return Tensor._wrap(grad), None, None, None
+        return Tensor._wrap(grad)
+
+    @staticmethod
+    def backward(ctx, gg):
+        dim, size, step, _ = ctx.args
+        return Unfold.apply(gg, dim, size, step), None, None
 
 
 def unfold(x, dimension, size, step):
@@ -562,7 +577,17 @@ class AsStrided(Function):
 
     @staticmethod
     def backward(ctx, g):
-        base, (shape, strides, offset) = ctx.layouts
+        return PlaceInBase.apply(g, ctx.layouts), None
+
+
+class PlaceInBase(Function):
+    """A view's gradient g placed where the view lies in zeros laid out as its base (layouts:
+    the base's and the view's): AsStrided's gradient. Its own gradient reads the view back."""
+
+    @staticmethod
+    def forward(ctx, g, layouts):
+        ctx.layouts = layouts
+        base, (shape, strides, offset) = layouts
         # An expanded view (stride 0) reads one base element along those dims: its gradient is
         # the sum over them.
         summed = tuple(d for d, (n, s) in enumerate(zip(shape, strides)) if s == 0 and n > 1)
@@ -573,7 +598,27 @@ class AsStrided(Function):
             shape = tuple(1 if d in summed else n for d, n in enumerate(shape))
         grad, region = _zeros_laid_out(base, (shape, strides, offset), g._data)
         region.copy_(g._data)
-        return Tensor._wrap(grad), None
+        return Tensor._wrap(grad)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return ReadView.apply(gg, ctx.layouts), None
+
+
+class ReadView(Function):
+    """The values a view reads from a base holding x's values (layouts: the base's and the
+    view's): PlaceInBase's adjoint."""
+
+    @staticmethod
+    def forward(ctx, x, layouts):
+        ctx.layouts = layouts
+        base, view = _zeros_laid_out(*layouts, x._data)
+        base.copy_(x._data)
+        return Tensor._wrap(view.clone())
+
+    @staticmethod
+    def backward(ctx, g):
+        return PlaceInBase.apply(g, ctx.layouts), None
 
 
 class CopySlices(Function):
@@ -590,11 +635,25 @@ class CopySlices(Function):
         shape, strides, _ = ctx.layouts[1]
         if ctx.needs_input_grad[0] and _has_internal_overlap(shape, strides):
             raise RuntimeError(_INTERNAL_OVERLAP)  # as torch's, which writes into the view's region of the gradient
+        if is_grad_enabled():  # create_graph: recorded, as a read of the view and a masked copy
+            return _copy_slices_grad_recorded(ctx, g)
         grad, region = _zeros_laid_out(*ctx.layouts, g._data)
         grad.copy_(g._data)
         grad_result = Tensor._wrap(region.clone()) if ctx.needs_input_grad[1] else None
         region.fill_(0)
         return Tensor._wrap(grad), grad_result, None
+
+
+def _copy_slices_grad_recorded(ctx, g):
+    from .elementwise import where
+
+    grad_result = ReadView.apply(g, ctx.layouts) if ctx.needs_input_grad[1] else None
+    grad_base = None
+    if ctx.needs_input_grad[0]:
+        in_view, region = _zeros_laid_out(*ctx.layouts, _C.Array.full((), 0, _C.bool, g.device))
+        region.fill_(True)
+        grad_base = where(Tensor._wrap(in_view), 0.0, g)
+    return grad_base, grad_result, None
 
 
 class Copy(Function):
@@ -612,13 +671,28 @@ class Copy(Function):
     def backward(ctx, g):
         from .reduce import sum_to_shape
 
-        grad_x = Tensor._wrap(_zeros(ctx.in_shape, g._data)) if ctx.needs_input_grad[0] else None
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = ZerosOf.apply(g) if is_grad_enabled() else Tensor._wrap(_zeros(ctx.in_shape, g._data))
         grad_src = None
         if ctx.needs_input_grad[1]:
             shape, dtype = ctx.src_meta
             grad_src = sum_to_shape(g, shape)
             grad_src = grad_src if grad_src.dtype == dtype else grad_src.to(dtype)
         return grad_x, grad_src
+
+
+class ZerosOf(Function):
+    """Zeros of g's shape, recorded as depending on g with derivative zero: a structurally zero
+    gradient that create_graph can differentiate again (to nothing)."""
+
+    @staticmethod
+    def forward(ctx, g):
+        return Tensor._wrap(_zeros(g.shape, g._data))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return None
 
 
 def _check_inplace(x):

@@ -11,7 +11,7 @@ import math
 import numbers
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor, _wrap_dim
 from . import elementwise as ew
 from . import index
@@ -84,11 +84,32 @@ class Reduce(Function):
 def _prod_others(x, dims):
     """For each element, the product of the others in its reduced slice (exact with zeros)."""
     zero = ew.eq(x, 0)
+    if is_grad_enabled() and zero.any().item():  # create_graph: a form whose derivative is right at zeros
+        return _prod_before_and_after(x, dims)
     nonzero = ew.where(zero, 1.0, x)
     prod_nonzero = _reduce(nonzero, R.prod, dims, True, None)
     zeros_in_slice = sum(zero, dims, keepdim=True)
     return ew.where(zero, ew.where(ew.eq(zeros_in_slice, 1), prod_nonzero, 0.0),
                     ew.where(ew.gt(zeros_in_slice, 0), 0.0, ew.div(prod_nonzero, nonzero)))
+
+
+def _prod_before_and_after(x, dims):
+    """_prod_others as the product of the elements before and after each one in its slice (the
+    reduced dims moved last and merged; exclusive cumprods from both ends, as torch)."""
+    from .gather import flip
+    from .join import cat
+
+    kept = [d for d in range(x.ndim) if d not in dims]
+    order = tuple(kept) + tuple(dims)
+    moved = index.permute(x, order)
+    rows = index.reshape(moved, moved.shape[:len(kept)] + (-1,))
+    ones = Tensor._wrap(_C.Array.full(rows.shape[:-1] + (1,), 1, x.dtype, x.device))
+
+    def exclusive_cumprod(t):
+        return cumprod(cat([ones, t[..., :-1]], -1), -1)
+
+    others = ew.mul(exclusive_cumprod(rows), flip(exclusive_cumprod(flip(rows, -1)), -1))
+    return index.permute(index.reshape(others, moved.shape), index.inverse_permutation(order))
 
 
 def _reduce(x, op, dim, keepdim, dtype):
@@ -289,7 +310,8 @@ class Cumprod(Function):
         if x.ndim == 0:
             grad = g
         elif any(ew.eq(x, 0)).item():
-            grad = _cumprod_grad_with_zeros(x, out, g, ctx.dim)
+            grad = (_cumprod_grad_by_products(x, g, ctx.dim) if is_grad_enabled()
+                    else _cumprod_grad_with_zeros(x, out, g, ctx.dim))
         else:  # d out_j / d x_k = out_j / x_k for j >= k
             grad = ew.div(_reverse_cumsum(ew.mul(g, out), ctx.dim), x)
         return (grad if grad.dtype == x.dtype else grad.to(x.dtype)), None, None
@@ -315,6 +337,20 @@ def _cumprod_grad_with_zeros(x, out, g, d):
     segment_sum = sum(ew.where(first_segment, ew.mul(g, within), 0.0), d, keepdim=True)
     grad_first = ew.mul(segment_sum, prod(ew.where(before, x, 1.0), d, keepdim=True))
     return ew.where(before, grad_before, ew.where(ew.logical_and(first_segment, is_zero), grad_first, 0.0))
+
+
+def _cumprod_grad_by_products(x, g, d):
+    """The gradient of cumprod along d where x holds zeros as sum_{j >= k} g_j prod_{i <= j, i != k} x_i,
+    in n^2 products: unlike _cumprod_grad_with_zeros, differentiable again at the zeros
+    (create_graph; as torch)."""
+    from ..creation import arange
+
+    xs, gs = index.movedim(x, d, -1), index.movedim(g, d, -1)
+    positions = arange(xs.shape[-1], device=x.device)
+    k, j = index.unsqueeze(positions, 1), index.unsqueeze(positions, 0)
+    without_k = ew.where(ew.eq(k, j), 1.0, index.unsqueeze(xs, -2))  # [..., k, i]
+    terms = ew.mul(cumprod(without_k, -1), index.unsqueeze(gs, -2))  # [..., k, j]
+    return index.movedim(sum(ew.where(ew.ge(j, k), terms, 0.0), -1), -1, d)
 
 
 def cumsum(x, dim, dtype=None):

@@ -219,7 +219,6 @@ def _clamped_logs(x):
 class BinaryCrossEntropy(Function):
     """-(t log x + (1 - t) log(1 - x)) with PyTorch's gradients: the composed ones are NaN where
     x is 0 or 1 (0 * inf), which float32 sigmoid reaches."""
-    once_differentiable = True  # backward runs raw kernels
 
     @staticmethod
     def forward(ctx, x, t):

@@ -182,7 +182,6 @@ class Polygamma(Function):
 
 class Xlog1py(Function):
     """x * log1p(y); 0 where x == 0 unless y is NaN, as torch."""
-    once_differentiable = True  # backward runs raw kernels
 
     @staticmethod
     def forward(ctx, a, b):
@@ -199,7 +198,10 @@ class Xlog1py(Function):
             ga = ew.where(ew.logical_and(ew.eq(a, 0), ew.le(b, -1)), 0.0, ew.mul(g, ew.log1p(b)))  # as torch
             ga = sum_to_shape(ga, a.shape)
         if ctx.needs_input_grad[1]:
-            gb = sum_to_shape(ew.where(ew.eq(a, 0), 0.0, ew.mul(g, ew.div(a, ew.add(b, 1.0)))), b.shape)
+            # x / (1 + y), 0 at x == 0, y == -1 (torch: NaN): the denominator made safe there, not
+            # the result masked, so that the derivative in x stays 1 / (1 + y) elsewhere at x == 0
+            singular = ew.logical_and(ew.eq(a, 0), ew.eq(b, -1))
+            gb = sum_to_shape(ew.div(ew.mul(g, a), ew.where(singular, 1.0, ew.add(b, 1.0))), b.shape)
         return ga, gb
 
 

@@ -1,0 +1,72 @@
+"""Helpers shared by the distributions: broadcasting parameters, probs <-> logits, lazy
+parameters and the seeds numpy-backed samplers draw from fibril's generator."""
+
+import numbers
+from functools import update_wrapper
+
+import numpy as np
+
+import fibril
+from ..tensor import Size, Tensor
+
+euler_constant = 0.57721566490153286060
+
+
+def broadcast_all(*values):
+    """Numbers become tensors (of the first tensor's dtype, else the default dtype); all are then
+    broadcast to one shape."""
+    if not all(isinstance(v, (Tensor, numbers.Number)) for v in values):
+        raise ValueError("Input arguments must all be instances of Number or fibril.Tensor.")
+    dtype = next((v.dtype for v in values if isinstance(v, Tensor)), fibril.get_default_dtype())
+    tensors = [v if isinstance(v, Tensor) else fibril.tensor(v, dtype=dtype) for v in values]
+    return fibril.broadcast_tensors(*tensors)
+
+
+def broadcast_shapes(*shapes):
+    return Size(np.broadcast_shapes(*(tuple(s) for s in shapes)))
+
+
+def _sum_rightmost(value, dim):
+    """Sums the rightmost `dim` dimensions."""
+    if dim == 0:
+        return value
+    return value.reshape(tuple(value.shape[:-dim]) + (-1,)).sum(-1)
+
+
+def logits_to_probs(logits, is_binary=False):
+    return fibril.sigmoid(logits) if is_binary else fibril.softmax(logits, dim=-1)
+
+
+def clamp_probs(probs):
+    eps = fibril.finfo(probs.dtype).eps
+    return probs.clamp(min=eps, max=1 - eps)
+
+
+def probs_to_logits(probs, is_binary=False):
+    ps_clamped = clamp_probs(probs)
+    if is_binary:
+        return fibril.log(ps_clamped) - fibril.log1p(-ps_clamped)
+    return fibril.log(ps_clamped)
+
+
+def numpy_rng():
+    """A numpy Generator seeded from fibril's default generator, so samplers that need numpy
+    (gamma) replay under fibril.manual_seed."""
+    return np.random.default_rng(int(fibril.randint(0, 1 << 62, (1,)).item()))
+
+
+class lazy_property:
+    """A parameter computed on first access (with grad enabled) and then stored on the instance,
+    as probs from logits; on the class it reads as a property (arg validation skips it)."""
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
+        update_wrapper(self, wrapped)
+
+    def __get__(self, instance, obj_type=None):
+        if instance is None:
+            return self
+        with fibril.enable_grad():
+            value = self.wrapped(instance)
+        setattr(instance, self.wrapped.__name__, value)
+        return value

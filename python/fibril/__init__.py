@@ -93,7 +93,9 @@ from .linalg.legacy import (  # binds fibril.linalg too
 )
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from . import data, metrics, train
+from . import data, distributions, metrics, train
+from . import utils
+from .autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from .typeinfo import can_cast, finfo, iinfo, promote_types
 from .creation import get_default_dtype, set_default_dtype
 from .ops.index import as_strided, clone, is_floating_point, t

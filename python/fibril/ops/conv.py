@@ -9,12 +9,12 @@ Higher-order gradients: the three passes are bilinear in their two operands and 
 gradients are the other two (Conv, ConvTranspose and ConvWeightGrad below), so under
 create_graph every backward is recorded as applications of these Functions."""
 
-import numbers
 
 from .. import _C
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import index
+from .arguments import int_tuple
 from .join import pad
 
 
@@ -24,20 +24,6 @@ def _data(t):
 
 def _wrap(a):
     return None if a is None else Tensor._wrap(a)
-
-
-def _ints(value, n, name, op):
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * n
-    try:
-        values = tuple(int(v) for v in value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a sequence of {n} ints, got {value!r}") from None
-    if len(values) == 1:  # one value for every dim, as torch
-        values *= n
-    if len(values) != n:
-        raise ValueError(f"{op}: {name} needs {n} values, got {value!r}")
-    return values
 
 
 def _padding(padding, n, kernel, stride, dilation, op):
@@ -51,7 +37,7 @@ def _padding(padding, n, kernel, stride, dilation, op):
             raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride {stride})")
         total = [d * (k - 1) for d, k in zip(dilation, kernel)]
         return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)
-    before = _ints(padding, n, "padding", op)
+    before = int_tuple(padding, n, "padding", op)
     return before, before
 
 
@@ -133,8 +119,8 @@ def _batched(x, n):
 def _conv(x, weight, bias, stride, padding, dilation, groups, n, op):
     _check_operands(x, weight, n, op)
     kernel = tuple(weight.shape[2:])
-    stride = _ints(stride, n, "stride", op)
-    dilation = _ints(dilation, n, "dilation", op)
+    stride = int_tuple(stride, n, "stride", op)
+    dilation = int_tuple(dilation, n, "dilation", op)
     before, after = _padding(padding, n, kernel, stride, dilation, op)
     options = (stride, before, after, dilation, int(groups))
     x, unbatched = _batched(x, n)
@@ -162,10 +148,10 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     _check_operands(x, weight, n, op)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple, got '{padding}'")
-    stride = _ints(stride, n, "stride", op)
-    padding = _ints(padding, n, "padding", op)
-    output_padding = _ints(output_padding, n, "output_padding", op)
-    dilation = _ints(dilation, n, "dilation", op)
+    stride = int_tuple(stride, n, "stride", op)
+    padding = int_tuple(padding, n, "padding", op)
+    output_padding = int_tuple(output_padding, n, "output_padding", op)
+    dilation = int_tuple(dilation, n, "dilation", op)
     for op_, s, d in zip(output_padding, stride, dilation):
         if not 0 <= op_ < max(s, d):
             raise ValueError(f"{op}: output_padding {output_padding} must be smaller than either stride {stride} "

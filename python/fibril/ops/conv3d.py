@@ -14,30 +14,15 @@ contribution at every depth tap; index_add sums them into output depth id * stri
 kd * dilation, and cropping the depth padding (zeros appended for output_padding beyond it)
 leaves torch's output. Unbatched (C, D, H, W) inputs are accepted as in PyTorch."""
 
-import numbers
-
 import numpy as np
 
 from ..creation import tensor, zeros
 from ..tensor import Tensor
 from . import index
+from .arguments import int_tuple
 from .conv import conv2d, conv_transpose2d, transposed_output_size
 from .gather import index_add, index_select
 from .join import pad
-
-
-def _triple(value, name, op):
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * 3
-    try:
-        values = tuple(int(v) for v in value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a sequence of 3 ints, got {value!r}") from None
-    if len(values) == 1:  # one value for every dim, as torch
-        values *= 3
-    if len(values) != 3:
-        raise ValueError(f"{op}: {name} needs 3 values, got {value!r}")
-    return values
 
 
 def _check(x, weight, stride, dilation, op):
@@ -72,7 +57,7 @@ def _depth_padding(padding, kernel, stride, dilation, op):
             raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride {stride})")
         total = dilation[0] * (kernel - 1)
         return (total // 2, total - total // 2), "same"
-    padding = _triple(padding, "padding", op)
+    padding = int_tuple(padding, 3, "padding", op)
     if any(p < 0 for p in padding):
         raise ValueError(f"{op}: padding {padding} must be non-negative")
     return (padding[0], padding[0]), padding[1:]
@@ -82,7 +67,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """torch.nn.functional.conv3d: input (N, C, D, H, W) or (C, D, H, W), weight
     (O, C / groups, kd, kh, kw); padding an int, a triple, 'valid' or 'same'."""
     op = "conv3d"
-    stride, dilation, groups = _triple(stride, "stride", op), _triple(dilation, "dilation", op), int(groups)
+    stride, dilation, groups = int_tuple(stride, 3, "stride", op), int_tuple(dilation, 3, "dilation", op), int(groups)
     _check(input, weight, stride, dilation, op)
     out_channels, group_channels, kd, kh, kw = weight.shape
     x, unbatched = _batched(input)
@@ -114,8 +99,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     op = "conv_transpose3d"
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple, got '{padding}'")
-    stride, dilation, groups = _triple(stride, "stride", op), _triple(dilation, "dilation", op), int(groups)
-    padding, output_padding = _triple(padding, "padding", op), _triple(output_padding, "output_padding", op)
+    stride, dilation, groups = int_tuple(stride, 3, "stride", op), int_tuple(dilation, 3, "dilation", op), int(groups)
+    padding, output_padding = int_tuple(padding, 3, "padding", op), int_tuple(output_padding, 3, "output_padding", op)
     _check(input, weight, stride, dilation, op)
     if any(p < 0 for p in padding):
         raise ValueError(f"{op}: padding {padding} must be non-negative")

@@ -12,28 +12,15 @@ from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
 from . import index
+from .arguments import int_tuple
 from .gather import gather
-
-
-def _ints(value, n, name, op):
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * n
-    try:
-        values = tuple(int(v) for v in value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a sequence of {n} ints, got {value!r}") from None
-    if len(values) == 1 and n > 1:
-        values = values * n
-    if len(values) != n:
-        raise ValueError(f"{op}: {name} needs {n} values, got {value!r}")
-    return values
 
 
 def _stride(stride, kernel, n, op):
     """None (or an empty sequence) means the kernel size, as PyTorch."""
     if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0):
         return kernel
-    return _ints(stride, n, "stride", op)
+    return int_tuple(stride, n, "stride", op)
 
 
 def _check(x, op):
@@ -118,10 +105,10 @@ class AdaptiveAvgPoolGrad(Function):
 
 def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, n, op):
     _check(x, op)
-    kernel = _ints(kernel_size, n, "kernel_size", op)
+    kernel = int_tuple(kernel_size, n, "kernel_size", op)
     stride = _stride(stride, kernel, n, op)
-    padding = _ints(padding, n, "padding", op)
-    dilation = _ints(dilation, n, "dilation", op)
+    padding = int_tuple(padding, n, "padding", op)
+    dilation = int_tuple(dilation, n, "dilation", op)
     y, indices = MaxPool.apply(x, lambda a: _C.max_pool(a, kernel, stride, padding, dilation, bool(ceil_mode)), n)
     return (y, indices) if return_indices else y
 
@@ -136,9 +123,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, n, op):
     _check(x, op)
-    kernel = _ints(kernel_size, n, "kernel_size", op)
+    kernel = int_tuple(kernel_size, n, "kernel_size", op)
     stride = _stride(stride, kernel, n, op)
-    padding = _ints(padding, n, "padding", op)
+    padding = int_tuple(padding, n, "padding", op)
     if divisor_override is not None and int(divisor_override) <= 0:
         raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
     args = (kernel, stride, padding, bool(ceil_mode), bool(count_include_pad), int(divisor_override or 0))

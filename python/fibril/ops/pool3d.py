@@ -19,22 +19,8 @@ from ..creation import tensor
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import index
+from .arguments import int_tuple
 from .gather import flip, gather, index_select
-
-
-def int_tuple(value, n, name, op):
-    """n ints from an int or a sequence of 1 or n."""
-    if isinstance(value, numbers.Integral):
-        return (int(value),) * n
-    try:
-        values = tuple(int(v) for v in value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a sequence of {n} ints, got {value!r}") from None
-    if len(values) == 1:
-        values *= n
-    if len(values) != n:
-        raise ValueError(f"{op}: {name} needs {n} values, got {value!r}")
-    return values
 
 
 def _check(x, op):

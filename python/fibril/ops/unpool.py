@@ -9,7 +9,7 @@ from ..creation import zeros
 from ..tensor import Tensor
 from . import index
 from .gather import scatter
-from .pool3d import int_tuple
+from .arguments import int_tuple
 
 
 def _default_size(x, kernel, stride, padding):

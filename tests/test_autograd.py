@@ -530,3 +530,102 @@ def test_backward_with_inputs_accumulates_into_those_only():
             (x * 2).sum().backward(inputs=[])
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs)
+
+
+def _custom_function_program(lib):
+    """torch's custom-Function features: mark_non_differentiable, an input returned unmarked
+    (an alias: the input keeps its history), setup_context, mark_dirty."""
+    results = []
+
+    class Sort(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            values, order = x.sort()
+            ctx.mark_non_differentiable(order)
+            ctx.save_for_backward(order)
+            return values, order
+
+        @staticmethod
+        def backward(ctx, g_values, g_order):
+            (order,) = ctx.saved_tensors
+            g = lib.zeros_like(g_values)
+            g[order] = g_values
+            return g
+
+    class Twice(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class Scale(lib.autograd.Function):
+        @staticmethod
+        def forward(x, k):
+            return x * k
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.k = inputs[1]
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.k, None
+
+    class AddOne(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_dirty(x)
+            return x.add_(1)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x = lib.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    values, order = Sort.apply(x)
+    (values * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+    results += [order.requires_grad, x.grad.tolist()]
+    y = Twice.apply(x)
+    x.grad = None
+    (y * 3).sum().backward()
+    results += [y is x, x.is_leaf, x.grad.tolist()]
+    x.grad = None
+    Scale.apply(x, 3.0).sum().backward()
+    results.append(x.grad.tolist())
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad has been used in an in-place"):
+        AddOne.apply(x)
+    h = x * 1
+    out = AddOne.apply(h)
+    x.grad = None
+    (out * out).sum().backward()
+    results += [out is h, x.grad.tolist()]
+    return results
+
+
+def test_custom_function_features_as_torch():
+    torch = pytest.importorskip("torch")
+    assert _custom_function_program(fibril) == _custom_function_program(torch)
+
+
+def test_once_differentiable_decorator_refuses_double_backward():
+    from fibril.autograd.function import once_differentiable
+
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 3 * x * x
+
+    x = fibril.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = fibril.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="Cube does not support double backward"):
+        g.sum().backward()

@@ -20,7 +20,7 @@ struct Refs {
   PyObject* node_type = nullptr;
   PyObject *s_requires_grad, *s_grad_fn, *s_output_nr, *s_accumulator, *s_make_accumulator, *s_needs,
       *s_forward, *s_data, *s_output_meta, *s_shape, *s_dtype, *s_device, *s_function, *s_ctx, *s_edges,
-      *s_num_outputs, *s_pre_hooks, *zero;
+      *s_num_outputs, *s_pre_hooks, *s_non_differentiable, *s_dirty, *s_detach, *zero;
 };
 Refs refs;  // set once by autograd_setup; deliberately never released (module lifetime)
 
@@ -115,9 +115,16 @@ PyObject* wrap_outputs(PyObject* out) {
   return wrapped;
 }
 
-// Floating-point Tensors take the node as grad_fn; other outputs (indices, masks) do not.
-int mark_output(PyObject* o, PyObject* node, Py_ssize_t index) {
-  if (!is_tensor(o)) return 0;
+bool contains_object(PyObject* tuple, PyObject* o) {
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); ++i)
+    if (PyTuple_GET_ITEM(tuple, i) == o) return true;
+  return false;
+}
+
+// Floating-point Tensors take the node as grad_fn; other outputs (indices, masks) and those
+// ctx.mark_non_differentiable named do not.
+int mark_output(PyObject* o, PyObject* node, Py_ssize_t index, PyObject* non_differentiable) {
+  if (!is_tensor(o) || contains_object(non_differentiable, o)) return 0;
   PyObject* data = PyObject_GetAttr(o, refs.s_data);
   if (!data) return -1;
   bool floating;
@@ -176,14 +183,75 @@ PyObject* new_node(PyObject* cls, PyObject* ctx, PyObject* edges, PyObject* coun
 }
 
 // Records `node` for the outputs of forward: edges from the inputs that need a gradient.
+// An input returned as an output: an alias of it (a new tensor on its memory and version
+// counter) takes the node, unless ctx.mark_dirty named it (an in-place Function, whose input
+// then takes the node as its history, as torch's). A new reference.
+PyObject* settle_output(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* dirty) {
+  bool is_input = false;
+  for (Py_ssize_t i = 0; i < nargs && !is_input; ++i) is_input = args[i] == o;
+  if (!is_input || !is_tensor(o) || contains_object(dirty, o)) {
+    Py_INCREF(o);
+    return o;
+  }
+  return PyObject_CallMethodNoArgs(o, refs.s_detach);
+}
+
+// ctx.mark_dirty's tensors: a leaf that requires grad may not be changed in place.
+bool check_dirty(PyObject* dirty) {
+  for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(dirty); ++i) {
+    PyObject* t = PyTuple_GET_ITEM(dirty, i);
+    if (!is_tensor(t)) continue;
+    int need = requires_grad(t);
+    PyObject* fn = need > 0 ? PyObject_GetAttr(t, refs.s_grad_fn) : nullptr;
+    if (need < 0 || (need > 0 && !fn)) return false;
+    bool leaf = fn == Py_None;
+    Py_XDECREF(fn);
+    if (leaf) {
+      PyErr_SetString(PyExc_RuntimeError, "a leaf Variable that requires grad has been used in an in-place operation.");
+      return false;
+    }
+  }
+  return true;
+}
+
 PyObject* record(PyObject* cls, PyObject* ctx, PyObject* const* args, Py_ssize_t nargs, PyObject* needs,
                  PyObject* out) {
-  PyObject* edges = PyTuple_New(nargs);
+  PyObject* non_differentiable = PyObject_GetAttr(ctx, refs.s_non_differentiable);
+  PyObject* dirty = non_differentiable ? PyObject_GetAttr(ctx, refs.s_dirty) : nullptr;
+  if (!dirty || !PyTuple_Check(non_differentiable) || !PyTuple_Check(dirty) || !check_dirty(dirty)) {
+    if (dirty && !PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "ctx marks must be tuples");
+    Py_XDECREF(non_differentiable);
+    Py_XDECREF(dirty);
+    Py_DECREF(out);
+    return nullptr;
+  }
+  PyObject* settled;
+  if (PyTuple_Check(out)) {
+    settled = PyTuple_New(PyTuple_GET_SIZE(out));
+    for (Py_ssize_t i = 0; settled && i < PyTuple_GET_SIZE(out); ++i) {
+      PyObject* o = settle_output(PyTuple_GET_ITEM(out, i), args, nargs, dirty);
+      if (!o) Py_CLEAR(settled);
+      else PyTuple_SET_ITEM(settled, i, o);
+    }
+  } else {
+    settled = settle_output(out, args, nargs, dirty);
+  }
+  Py_DECREF(out);
+  Py_DECREF(dirty);
+  out = settled;
+  PyObject* edges = out ? PyTuple_New(nargs) : nullptr;
+  if (!edges) {
+    Py_DECREF(non_differentiable);
+    Py_XDECREF(out);
+    return nullptr;
+  }
   if (!edges) return nullptr;
   for (Py_ssize_t i = 0; i < nargs; ++i) {
     PyObject* edge = PyTuple_GET_ITEM(needs, i) == Py_True ? grad_edge(args[i]) : (Py_INCREF(Py_None), Py_None);
     if (!edge) {
       Py_DECREF(edges);
+      Py_DECREF(non_differentiable);
+      Py_DECREF(out);
       return nullptr;
     }
     PyTuple_SET_ITEM(edges, i, edge);
@@ -193,16 +261,18 @@ PyObject* record(PyObject* cls, PyObject* ctx, PyObject* const* args, Py_ssize_t
   PyObject* node = count ? new_node(cls, ctx, edges, count) : nullptr;
   Py_XDECREF(count);
   Py_DECREF(edges);
-  if (!node) return nullptr;
-  int rc = 0;
-  if (!multi) {
-    rc = mark_output(out, node, 0);
-  } else {
+  int rc = node ? 0 : -1;
+  if (node && !multi) {
+    rc = mark_output(out, node, 0, non_differentiable);
+  } else if (node) {
     rc = set_output_meta(ctx, out);
-    for (Py_ssize_t i = 0; rc == 0 && i < PyTuple_GET_SIZE(out); ++i) rc = mark_output(PyTuple_GET_ITEM(out, i), node, i);
+    for (Py_ssize_t i = 0; rc == 0 && i < PyTuple_GET_SIZE(out); ++i)
+      rc = mark_output(PyTuple_GET_ITEM(out, i), node, i, non_differentiable);
   }
-  Py_DECREF(node);
-  return rc == 0 ? out : nullptr;
+  Py_XDECREF(node);
+  Py_DECREF(non_differentiable);
+  if (rc != 0) Py_CLEAR(out);
+  return out;
 }
 
 // Function.apply(cls, *args) as a classmethod: args[0] is the Function subclass.
@@ -251,7 +321,7 @@ PyObject* function_apply(PyObject*, PyObject* const* all, Py_ssize_t nall) {
   if (call_args != small) delete[] call_args;
   if (out) out = wrap_outputs(out);
   Py_DECREF(forward);
-  if (out && record_graph && !record(cls, ctx, args, nargs, needs, out)) Py_CLEAR(out);
+  if (out && record_graph) out = record(cls, ctx, args, nargs, needs, out);  // takes out's reference
   Py_DECREF(needs);
   Py_DECREF(ctx);
   return out;
@@ -335,6 +405,9 @@ void bind_autograd(py::module_& m) {
     refs.s_edges = intern("edges");
     refs.s_num_outputs = intern("num_outputs");
     refs.s_pre_hooks = intern("pre_hooks");
+    refs.s_non_differentiable = intern("_non_differentiable");
+    refs.s_dirty = intern("_dirty");
+    refs.s_detach = intern("detach");
     refs.zero = PyLong_FromLong(0);
   }, "Hands the Python classes the autograd fast path builds to it (called once by fibril.tensor).");
   auto op_method_type = py::reinterpret_steal<py::object>(PyType_FromSpec(&op_method_spec));

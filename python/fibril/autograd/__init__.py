@@ -6,6 +6,8 @@ from .engine import run_backward
 from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .inference_mode import inference_mode, is_inference_mode_enabled
+from . import functional
+from .gradcheck_second import gradgradcheck
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -75,6 +77,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return result
 
 
+def gradcheck(*args, **kwargs):
+    """torch.autograd.gradcheck's place for fibril.testing.gradcheck (which needs Tensor, so
+    it is imported on call)."""
+    from ..testing import gradcheck as check
+
+    return check(*args, **kwargs)
+
+
 def _ones_like(tensor):
     data = tensor._data
     return _function.Tensor._wrap(_C.Array.full(data.shape, 1, data.dtype, data.device))
@@ -96,5 +106,5 @@ def _root(tensor, gradient, create_graph=False):
     return node, index, gradient if create_graph else gradient.detach()
 
 
-__all__ = ["Function", "FunctionCtx", "backward", "enable_grad", "grad", "inference_mode", "is_grad_enabled",
-           "is_inference_mode_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["Function", "FunctionCtx", "backward", "enable_grad", "functional", "grad", "gradcheck", "gradgradcheck",
+           "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "no_grad", "set_grad_enabled"]

@@ -23,11 +23,24 @@ class FunctionCtx:
 
     _saved = ()
     _released = False
+    _non_differentiable = ()
+    _dirty = ()
     needs_input_grad = ()
     materialize_grads = True
 
     def save_for_backward(self, *tensors):
         self._saved = tuple(None if t is None else (t, t._version.value) for t in tensors)
+
+    def mark_non_differentiable(self, *tensors):
+        """These outputs are not differentiable: they get no history (their gradients in
+        backward are zeros, or None without materialize_grads)."""
+        self._non_differentiable = tuple(tensors)
+
+    def mark_dirty(self, *tensors):
+        """forward changed these inputs in place and returns them: they take the op's node as
+        their history (refused for a leaf that requires grad). An input returned unmarked is
+        returned as an alias, so its own history stays."""
+        self._dirty = tuple(tensors)
 
     def set_materialize_grads(self, value):
         self.materialize_grads = bool(value)
@@ -172,10 +185,26 @@ class Function:
 
     once_differentiable = False
 
+    def __init_subclass__(cls, **kwargs):
+        """torch's two styles: forward(ctx, *args), or forward(*args) with a separate
+        setup_context(ctx, inputs, output) that fills ctx."""
+        super().__init_subclass__(**kwargs)
+        if "setup_context" in cls.__dict__ and "forward" in cls.__dict__:
+            forward = cls.__dict__["forward"]
+            forward = forward.__func__ if isinstance(forward, staticmethod) else forward
+
+            def forward_then_setup_context(ctx, *args):
+                output = forward(*args)
+                cls.setup_context(ctx, args, output)
+                return output
+
+            cls.forward = staticmethod(forward_then_setup_context)
+
     @classmethod
     def double_backward_unsupported(cls, ctx):
         """The op's name when its backward (for this ctx) cannot be differentiated, else None."""
-        return cls.__name__ if cls.once_differentiable else None
+        once = cls.once_differentiable or getattr(cls.backward, "once_differentiable", False)
+        return cls.__name__ if once else None
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -189,6 +218,13 @@ class Function:
     # some Tensor argument requires grad, attaches a Node to the floating-point outputs. It is
     # the per-call path of every op, so it lives in C++ (csrc/python/bind_autograd.cpp).
     apply = classmethod(_C.function_apply)
+
+
+def once_differentiable(backward):
+    """Decorates a Function's backward that computes on raw values, as torch's: its gradients
+    raise when differentiated (create_graph=True)."""
+    backward.once_differentiable = True
+    return backward
 
 
 class _NoDoubleBackward(Function):

@@ -67,7 +67,10 @@ from .ops.gather import (
 from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
 from .ops.matmul import get_float32_matmul_precision, set_float32_matmul_precision
 from .ops.matmul import addbmm, addmv, addr, baddbmm, chain_matmul
-from .ops.special import digamma, erfinv, heaviside, histc, kthvalue, lgamma, polygamma, result_type, xlog1py
+from .ops.special import (
+    digamma, entr, erfc, erfinv, heaviside, histc, i0, kthvalue, lgamma, multigammaln as mvlgamma, polygamma,
+    result_type, xlog1py,
+)
 from .ops.softmax import log_softmax, softmax
 from .ops.sort import argsort, msort, sort, topk
 from .ops.join import cat, chunk, concat, concatenate, pad, repeat, roll, split, stack, tile, unbind
@@ -101,7 +104,7 @@ from .creation import get_default_dtype, set_default_dtype
 from .ops.index import as_strided, clone, is_floating_point, t
 from .ops.join import diagflat
 from .ops.elementwise import bitwise_left_shift, bitwise_right_shift, fmax, fmin
-from .ops.elementwise_math import dist, logit, renorm, signbit
+from .ops.elementwise_math import dist, fix, logit, renorm, signbit
 from .ops.gather import fliplr, flipud, index_copy, index_fill, index_put, put, scatter_reduce
 
 __version__ = "0.1.0"

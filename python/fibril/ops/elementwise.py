@@ -197,7 +197,8 @@ class Remainder(Function):
     def backward(ctx, g):
         a, b = _operands(ctx)
         x, y = ctx.metas
-        gb = _grad_for(mul(neg(g), floor_divide(a, b)), y) if ctx.needs_input_grad[1] else None
+        # torch's div(rounding_mode="floor"): floor_divide has no derivative to differentiate twice
+        gb = _grad_for(mul(neg(g), div(a, b, rounding_mode="floor")), y) if ctx.needs_input_grad[1] else None
         return _grad_for(g, x), gb
 
 
@@ -248,6 +249,89 @@ Tanh = _unary_function("Tanh", U.tanh, lambda g, y: mul(g, sub(1.0, mul(y, y))),
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 Erf = _unary_function("Erf", U.erf, lambda g, x: mul(g, mul(exp(neg(mul(x, x))), _TWO_OVER_SQRT_PI)))
 Sigmoid = _unary_function("Sigmoid", U.sigmoid, lambda g, y: mul(g, mul(y, sub(1.0, y))), save="output")
+
+
+def _zeros_like(g):
+    from ..creation import zeros_like
+
+    return zeros_like(g)
+
+
+class ZeroGradient(Function):
+    """Zeros shaped as a tracked gradient g, themselves tracked (with a zero gradient): from a
+    tracked g, the engine takes an untracked result for a backward that records no graph, and
+    refuses to differentiate it."""
+
+    @staticmethod
+    def forward(ctx, g):
+        return _zeros_like(g)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _zero_gradient(gg)
+
+
+def _zero_gradient(g):
+    """torch's zeros_like(grad), the gradient of a piecewise-constant op."""
+    return ZeroGradient.apply(g) if g.requires_grad else _zeros_like(g)
+
+
+def _stepwise_function(name, compute):
+    """A Function for a piecewise-constant op (floor, sign, ...): tracked, with a zero gradient.
+    compute(x, *args)."""
+
+    def forward(ctx, x, *args):
+        ctx.n_args = len(args)
+        return compute(x, *args)
+
+    def backward(ctx, g):
+        return (_zero_gradient(g),) + (None,) * ctx.n_args
+
+    return type(name, (Function,), {"forward": staticmethod(forward), "backward": staticmethod(backward)})
+
+
+Floor = _stepwise_function("Floor", partial(_unary, U.floor))
+Ceil = _stepwise_function("Ceil", partial(_unary, U.ceil))
+Round = _stepwise_function("Round", partial(_unary, U.round))
+Trunc = _stepwise_function("Trunc", partial(_unary, U.trunc))
+Sign = _stepwise_function("Sign", partial(_unary, U.sign))
+
+
+def _rounded_div(a, b, rounding_mode):
+    if rounding_mode == "floor":
+        return _binary(B.floor_divide, a, b)
+    if _C.result_type(_arr(a), _arr(b)).is_floating_point:
+        return _unary(U.trunc, _binary(B.div, a, b))
+    # integers: floor division, plus one where it rounded a negative inexact quotient down
+    inexact_negative = logical_and(ne(remainder(a, b), 0), ne(lt(a, 0), lt(b, 0)))
+    return add(_binary(B.floor_divide, a, b), inexact_negative)
+
+
+class RoundedDiv(Function):
+    """div with rounding_mode "floor" or "trunc": a zero gradient for both inputs, as torch."""
+
+    @staticmethod
+    def forward(ctx, a, b, rounding_mode):
+        ctx.metas = _metas(ctx.needs_input_grad, a, b)
+        return _rounded_div(a, b, rounding_mode)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (*(_grad_for(_zero_gradient(g), meta) for meta in ctx.metas), None)
+
+
+class FloorDivide(Function):
+    """Tracked (a result of a tensor that requires grad requires grad), but, as torch, with no
+    derivative: div(rounding_mode="floor") is the differentiable form."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return _binary(B.floor_divide, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("the derivative for 'floor_divide' is not implemented; "
+                           "use div(..., rounding_mode='floor'), whose gradient is zero")
 
 
 class Where(Function):
@@ -306,21 +390,23 @@ def mul(a, b):
     return Mul.apply(a, b)
 
 
+def _takes_grad(x):
+    return isinstance(x, Tensor) and x.requires_grad and is_grad_enabled()
+
+
 def div(a, b, rounding_mode=None):
     if rounding_mode is None:
         return Div.apply(a, b)
-    if rounding_mode == "floor":
-        return floor_divide(a, b)
-    if rounding_mode == "trunc":
-        if _C.result_type(_arr(a), _arr(b)).is_floating_point:
-            return trunc(_binary(B.div, a, b))
-        # integers: floor division, plus one where it rounded a negative inexact quotient down
-        inexact_negative = logical_and(ne(remainder(a, b), 0), ne(lt(a, 0), lt(b, 0)))
-        return add(floor_divide(a, b), inexact_negative)
+    if rounding_mode in ("floor", "trunc"):
+        if _takes_grad(a) or _takes_grad(b):
+            return RoundedDiv.apply(a, b, rounding_mode)
+        return _rounded_div(a, b, rounding_mode)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
 def floor_divide(a, b):
+    if _takes_grad(a) or _takes_grad(b):
+        return FloorDivide.apply(a, b)
     return _binary(B.floor_divide, a, b)
 
 
@@ -375,8 +461,20 @@ def abs(x):
     return Abs.apply(x)
 
 
-def sign(x):
-    return _unary(U.sign, x)
+def _stepwise(cls, op):
+    """A function applying op, through cls (tracked) only when x takes a gradient: untracked,
+    it costs what the bare kernel does."""
+
+    def fn(x):
+        if x.requires_grad and is_grad_enabled():
+            return cls.apply(x)
+        return _unary(op, x)
+
+    fn.__name__ = cls.__name__.lower()
+    return fn
+
+
+sign = _stepwise(Sign, U.sign)
 
 
 def _function_of(cls):
@@ -396,30 +494,30 @@ sin, cos, tanh, sigmoid = _function_of(Sin), _function_of(Cos), _function_of(Tan
 erf = _function_of(Erf)
 
 
-def floor(x):
-    return _unary(U.floor, x)
+floor, ceil, trunc = _stepwise(Floor, U.floor), _stepwise(Ceil, U.ceil), _stepwise(Trunc, U.trunc)
 
 
-def ceil(x):
-    return _unary(U.ceil, x)
+def _round_at(x, decimals):
+    """x * 10^decimals rounded, then divided back, as torch (negative: left of the point)."""
+    if decimals > 0:
+        scale = 10.0 ** decimals
+        return _binary(B.div, _unary(U.round, _binary(B.mul, x, scale)), scale)
+    scale = 10.0 ** -decimals
+    return _binary(B.mul, _unary(U.round, _binary(B.div, x, scale)), scale)
+
+
+RoundDecimals = _stepwise_function("RoundDecimals", _round_at)
 
 
 def round(x, decimals=0):
-    """Halves to even; with decimals, at that decimal place (negative: left of the point), as
-    torch: x * 10^decimals rounded, then divided back."""
+    """Halves to even; with decimals, at that decimal place."""
     if decimals == 0:
-        return _unary(U.round, x)
+        return Round.apply(x) if x.requires_grad and is_grad_enabled() else _unary(U.round, x)
     if not x.dtype.is_floating_point:
         raise NotImplementedError(f"round(decimals={decimals}) is not supported for {x.dtype.name} tensors")
-    if decimals > 0:
-        scale = 10.0 ** decimals
-        return div(_unary(U.round, mul(x, scale)), scale)
-    scale = 10.0 ** -decimals
-    return mul(_unary(U.round, div(x, scale)), scale)
-
-
-def trunc(x):
-    return _unary(U.trunc, x)
+    if _takes_grad(x):
+        return RoundDecimals.apply(x, decimals)
+    return _round_at(x, decimals)
 
 
 # The float tests, by comparison: an integer or bool x promotes to float, and is finite.

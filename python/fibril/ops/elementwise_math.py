@@ -395,7 +395,7 @@ def positive(x):
     return x
 
 
-sgn, negative, absolute = sign, neg, abs
+sgn, negative, absolute, fix = sign, neg, abs, trunc
 multiply, subtract, divide, true_divide = mul, sub, div, div
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
@@ -442,10 +442,10 @@ def _attach_math():
     T.float_power_ = _float_power_
     T.clamp_min_ = lambda self, min: self.clamp_(min=min)
     T.clamp_max_ = lambda self, max: self.clamp_(max=max)
-    for alias, name in [("sgn", "sign"), ("negative", "neg"), ("absolute", "abs"), ("multiply", "mul"),
-                        ("subtract", "sub"), ("divide", "div"), ("true_divide", "div"), ("arcsin", "asin"),
-                        ("arccos", "acos"), ("arctan", "atan"), ("arctan2", "atan2"), ("arcsinh", "asinh"),
-                        ("arccosh", "acosh"), ("arctanh", "atanh")]:
+    for alias, name in [("sgn", "sign"), ("negative", "neg"), ("absolute", "abs"), ("fix", "trunc"),
+                        ("multiply", "mul"), ("subtract", "sub"), ("divide", "div"), ("true_divide", "div"),
+                        ("arcsin", "asin"), ("arccos", "acos"), ("arctan", "atan"), ("arctan2", "atan2"),
+                        ("arcsinh", "asinh"), ("arccosh", "acosh"), ("arctanh", "atanh")]:
         setattr(T, alias, getattr(T, name))
         setattr(T, alias + "_", getattr(T, name + "_"))
 

@@ -1,4 +1,5 @@
 """Special functions (torch.special's): erfinv, lgamma, digamma, polygamma, xlog1py, heaviside,
+erfc, erfcx, ndtr, log_ndtr, ndtri, i0, i0e, i1, i1e, entr, multigammaln, spherical_bessel_j0,
 composed from elementwise ops so they run on any device. The gamma family shifts x up by
 _SHIFT with the recurrence, then sums an asymptotic series, accurate to float64 rounding there;
 x < 0.5 goes through the reflection formula; it computes in float64 whatever the dtype.
@@ -11,6 +12,7 @@ from fractions import Fraction
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
+from ..typeinfo import finfo
 from . import elementwise as ew
 from . import index
 
@@ -139,6 +141,220 @@ def _erfinv(y):
     return ew.where(ew.eq(ew.abs(y), 1.0), ew.mul(y, math.inf), x)
 
 
+# ------------------------------------------------------------------------------ erfc, erfcx
+_SQRT_PI = math.sqrt(math.pi)
+_ERFCX_TERMS = 50  # Laplace's continued fraction converges to float64 rounding at x >= 2 in 50 terms
+_HALF_BITS = 2.0 ** 16
+
+
+def _erfcx_fraction(x):
+    """erfcx(x) = 1 / sqrt(pi) / (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))), for x >= 2."""
+    t = x
+    for k in range(_ERFCX_TERMS, 0, -1):
+        t = ew.add(x, ew.div(k / 2, t))
+    return ew.div(1 / _SQRT_PI, t)
+
+
+def _times_exp_square(v, x, scale):
+    """v * exp(scale * x^2), with x^2 split as h^2 + (x - h)(x + h), h = x to 16 fractional
+    bits (h^2 exact): x * x's rounding, amplified by exp, would cost x^2 ulps. The two half
+    factors keep it finite (or one rounding to subnormal) as far as the result is. Beyond
+    |x| = 40, exp(scale * x^2) is 0 or inf in float64 (|scale| >= 1/2): x is clamped there,
+    where the split would multiply 0 by inf."""
+    x = ew.clamp(x, -40.0, 40.0)
+    h = ew.div(ew.round(ew.mul(x, _HALF_BITS)), _HALF_BITS)
+    half = ew.exp(ew.mul(ew.mul(h, h), scale * 0.5))
+    rest = ew.exp(ew.mul(ew.mul(ew.sub(x, h), ew.add(x, h)), scale))
+    return ew.mul(ew.mul(ew.mul(v, rest), half), half)
+
+
+def _erfc(x):
+    # below 2, 1 - erf(x) loses at most 2.4e-14 relative (erfc(2) = 0.0047)
+    far = _times_exp_square(_erfcx_fraction(x), x, -1.0)
+    return ew.where(ew.lt(x, 2.0), ew.sub(1.0, ew.erf(x)), far)
+
+
+def _erfcx(x):
+    near = _times_exp_square(ew.sub(1.0, ew.erf(x)), x, 1.0)
+    return ew.where(ew.lt(x, 2.0), near, _erfcx_fraction(x))
+
+
+# ------------------------------------------------------------------------------ normal distribution
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
+def _ndtr(x):
+    """erfc(-x / sqrt(2)) / 2, accurate in the left tail (torch's (1 + erf) / 2 is 0 below -8.3)."""
+    t = ew.mul(x, -_SQRT_HALF)
+    # the tail's exp(-x^2 / 2) from x itself: from t, t's rounding would cost x^2 / 2 ulps
+    far = _times_exp_square(ew.mul(_erfcx_fraction(t), 0.5), x, -0.5)
+    return ew.where(ew.lt(t, 2.0), ew.mul(ew.sub(1.0, ew.erf(t)), 0.5), far)
+
+
+def _log_ndtr(x):
+    t = ew.mul(x, _SQRT_HALF)
+    # as torch: the left tail through erfcx, so that it does not underflow to log(0)
+    left = ew.sub(ew.log(ew.mul(_erfcx(ew.neg(t)), 0.5)), ew.mul(t, t))
+    return ew.where(ew.lt(x, -1.0), left, ew.log1p(ew.mul(_erfc(t), -0.5)))
+
+
+# Cephes ndtri (as torch): rational approximations, highest degree first
+_NDTRI_P0 = [-5.99633501014107895267E1, 9.80010754185999661536E1, -5.66762857469070293439E1,
+             1.39312609387279679503E1, -1.23916583867381258016E0]
+_NDTRI_Q0 = [1.0, 1.95448858338141759834E0, 4.67627912898881538453E0, 8.63602421390890590575E1,
+             -2.25462687854119370527E2, 2.00260212380060660359E2, -8.20372256168333339912E1,
+             1.59056225126211695515E1, -1.18331621121330003142E0]
+_NDTRI_P1 = [4.05544892305962419923E0, 3.15251094599893866154E1, 5.71628192246421288162E1,
+             4.40805073893200834700E1, 1.46849561928858024014E1, 2.18663306850790267539E0,
+             -1.40256079171354495875E-1, -3.50424626827848203418E-2, -8.57456785154685413611E-4]
+_NDTRI_Q1 = [1.0, 1.57799883256466749731E1, 4.53907635128879210584E1, 4.13172038254672030440E1,
+             1.50425385692907503408E1, 2.50464946208309415979E0, -1.42182922854787788574E-1,
+             -3.80806407691578277194E-2, -9.33259480895457427372E-4]
+_NDTRI_P2 = [3.23774891776946035970E0, 6.91522889068984211695E0, 3.93881025292474443415E0,
+             1.33303460815807542389E0, 2.01485389549179081538E-1, 1.23716634817820021358E-2,
+             3.01581553508235416007E-4, 2.65806974686737550832E-6, 6.23974539184983293730E-9]
+_NDTRI_Q2 = [1.0, 6.02427039364742014255E0, 3.67983563856160859403E0, 1.37702099489081330271E0,
+             2.16236993594496635890E-1, 1.34204006088543189037E-2, 3.28014464682127739104E-4,
+             2.89247864745380683936E-6, 6.79019408009981274425E-9]
+_EXP_MINUS_2 = math.exp(-2)
+
+
+def _ratio(x, num, den):
+    return ew.div(_series(x, num[::-1]), _series(x, den[::-1]))
+
+
+def _ndtri(p):
+    upper = ew.gt(p, 1 - _EXP_MINUS_2)
+    y = ew.where(upper, ew.sub(1.0, p), p)  # the tail nearer p, exactly
+    c = ew.sub(y, 0.5)
+    c2 = ew.mul(c, c)
+    central = ew.mul(ew.add(c, ew.mul(c, ew.mul(c2, _ratio(c2, _NDTRI_P0, _NDTRI_Q0)))), _SQRT_2PI)
+    r = ew.sqrt(ew.mul(ew.log(y), -2.0))
+    z = ew.reciprocal(r)
+    correction = ew.mul(z, ew.where(ew.lt(r, 8.0), _ratio(z, _NDTRI_P1, _NDTRI_Q1), _ratio(z, _NDTRI_P2, _NDTRI_Q2)))
+    tail = ew.sub(ew.sub(r, ew.div(ew.log(r), r)), correction)
+    tail = ew.where(upper, tail, ew.neg(tail))
+    out = ew.where(ew.gt(y, _EXP_MINUS_2), central, tail)
+    out = ew.where(ew.logical_or(ew.lt(p, 0.0), ew.gt(p, 1.0)), math.nan, out)
+    return ew.where(ew.eq(p, 0.0), -math.inf, ew.where(ew.eq(p, 1.0), math.inf, out))
+
+
+# ------------------------------------------------------------------------------ modified Bessel i0, i1
+# Cephes (as torch): Chebyshev series of exp(-x) I(x) on [0, 8] and of exp(-x) sqrt(x) I(x) on (8, inf)
+_I0E_A = [-4.41534164647933937950E-18, 3.33079451882223809783E-17, -2.43127984654795469359E-16,
+          1.71539128555513303061E-15, -1.16853328779934516808E-14, 7.67618549860493561688E-14,
+          -4.85644678311192946090E-13, 2.95505266312963983461E-12, -1.72682629144155570723E-11,
+          9.67580903537323691224E-11, -5.18979560163526290666E-10, 2.65982372468238665035E-9,
+          -1.30002500998624804212E-8, 6.04699502254191894932E-8, -2.67079385394061173391E-7,
+          1.11738753912010371815E-6, -4.41673835845875056359E-6, 1.64484480707288970893E-5,
+          -5.75419501008210370398E-5, 1.88502885095841655729E-4, -5.76375574538582365885E-4,
+          1.63947561694133579842E-3, -4.32430999505057594430E-3, 1.05464603945949983183E-2,
+          -2.37374148058994688156E-2, 4.93052842396707084878E-2, -9.49010970480476444210E-2,
+          1.71620901522208775349E-1, -3.04682672343198398683E-1, 6.76795274409476084995E-1]
+_I0E_B = [-7.23318048787475395456E-18, -4.83050448594418207126E-18, 4.46562142029675999901E-17,
+          3.46122286769746109310E-17, -2.82762398051658348494E-16, -3.42548561967721913462E-16,
+          1.77256013305652638360E-15, 3.81168066935262242075E-15, -9.55484669882830764870E-15,
+          -4.15056934728722208663E-14, 1.54008621752140982691E-14, 3.85277838274214270114E-13,
+          7.18012445138366623367E-13, -1.79417853150680611778E-12, -1.32158118404477131188E-11,
+          -3.14991652796324136454E-11, 1.18891471078464383424E-11, 4.94060238822496958910E-10,
+          3.39623202570838634515E-9, 2.26666899049817806459E-8, 2.04891858946906374183E-7,
+          2.89137052083475648297E-6, 6.88975834691682398426E-5, 3.36911647825569408990E-3,
+          8.04490411014108831608E-1]
+_I1E_A = [2.77791411276104639959E-18, -2.11142121435816608115E-17, 1.55363195773620046921E-16,
+          -1.10559694773538630805E-15, 7.60068429473540693410E-15, -5.04218550472791168711E-14,
+          3.22379336594557470981E-13, -1.98397439776494371520E-12, 1.17361862988909016308E-11,
+          -6.66348972350202774223E-11, 3.62559028155211703701E-10, -1.88724975172282928790E-9,
+          9.38153738649577178388E-9, -4.44505912879632808065E-8, 2.00329475355213526229E-7,
+          -8.56872026469545474066E-7, 3.47025130813767847674E-6, -1.32731636560394358279E-5,
+          4.78156510755005422638E-5, -1.61760815825896745588E-4, 5.12285956168575772895E-4,
+          -1.51357245063125314899E-3, 4.15642294431288815669E-3, -1.05640848946261981558E-2,
+          2.47264490306265168283E-2, -5.29459812080949914269E-2, 1.02643658689847095384E-1,
+          -1.76416518357834055153E-1, 2.52587186443633654823E-1]
+_I1E_B = [7.51729631084210481353E-18, 4.41434832307170791151E-18, -4.65030536848935832153E-17,
+          -3.20952592199342395980E-17, 2.96262899764595013876E-16, 3.30820231092092828324E-16,
+          -1.88035477551078244854E-15, -3.81440307243700780478E-15, 1.04202769841288027642E-14,
+          4.27244001671195135429E-14, -2.10154184277266431302E-14, -4.08355111109219731823E-13,
+          -7.19855177624590851209E-13, 2.03562854414708950722E-12, 1.41258074366137813316E-11,
+          3.25260358301548823856E-11, -1.89749581235054123450E-11, -5.58974346219658380687E-10,
+          -3.83538038596423702205E-9, -2.63146884688951950684E-8, -2.51223623787020892529E-7,
+          -3.88256480887769039346E-6, -1.10588938762623716291E-4, -9.76109749136146840777E-3,
+          7.78576235018280120474E-1]
+
+
+def _chebyshev(t, coeffs):
+    """Cephes' chbevl: sum of coeffs' Chebyshev series at t, by Clenshaw's recurrence."""
+    b0, b1, b2 = coeffs[0], 0.0, 0.0
+    for c in coeffs[1:]:
+        b2, b1 = b1, b0
+        b0 = ew.add(ew.sub(ew.mul(t, b1), b2), c)
+    return ew.mul(ew.sub(b0, b2), 0.5)
+
+
+def _scaled_bessel(x, near, far, times_x):
+    """exp(-|x|) I(|x|) from the Chebyshev series near (|x| <= 8, times |x| for I1) and far."""
+    a = ew.abs(x)
+    small = _chebyshev(ew.sub(ew.mul(a, 0.5), 2.0), near)
+    large = ew.div(_chebyshev(ew.sub(ew.div(32.0, a), 2.0), far), ew.sqrt(a))
+    return ew.where(ew.le(a, 8.0), ew.mul(small, a) if times_x else small, large)
+
+
+def _unscaled(scaled, x):
+    """scaled * exp(|x|), in two halves: finite as far as I(x) is (torch overflows from 709.8).
+    At +-inf, NaN, as torch (exp(inf) times the scaled value's 0)."""
+    half = ew.exp(ew.mul(ew.abs(x), 0.5))
+    return ew.where(ew.isinf(x), math.nan, ew.mul(ew.mul(scaled, half), half))
+
+
+def _odd(out, x):
+    return ew.where(ew.lt(x, 0.0), ew.neg(out), out)
+
+
+def _i0e(x):
+    return _scaled_bessel(x, _I0E_A, _I0E_B, False)
+
+
+def _i1e(x):
+    return _odd(_scaled_bessel(x, _I1E_A, _I1E_B, True), x)
+
+
+def _i0(x):
+    return _unscaled(_i0e(x), x)
+
+
+def _i1(x):
+    return _odd(_unscaled(_scaled_bessel(x, _I1E_A, _I1E_B, True), x), x)
+
+
+def _bessel_i1_slope(g, x, i1_x, scaled):
+    """torch's i1 (scaled: i1e) backward: i0(x) - i1(x) / x (i0e(x) - i1e(x) (sgn(x) + 1 / x)),
+    0.5 where |x| <= eps, whose quotient would be 0 / 0."""
+    not_tiny = ew.gt(ew.abs(x), finfo(x.dtype).eps)
+    safe_x = ew.where(not_tiny, x, finfo(x.dtype).eps)
+    if scaled:
+        slope = ew.sub(i0e(safe_x), ew.mul(i1_x, ew.add(ew.sign(safe_x), ew.reciprocal(safe_x))))
+    else:
+        slope = ew.sub(i0(safe_x), ew.div(i1_x, safe_x))
+    return ew.mul(g, ew.where(not_tiny, slope, 0.5))
+
+
+# ------------------------------------------------------------------------------ entr, spherical_bessel_j0
+def _entr(x):
+    """-x log x; 0 at 0, -inf below, NaN at NaN (as torch)."""
+    out = ew.where(ew.eq(x, 0.0), 0.0, ew.mul(ew.neg(x), ew.log(x)))
+    return ew.where(ew.lt(x, 0.0), -math.inf, out)
+
+
+_J0_SERIES = [1.0, -1 / 6, 1 / 120, -1 / 5040, 1 / 362880, -1 / 39916800, 1 / 6227020800]
+
+
+def _spherical_bessel_j0(x):
+    """sin(x) / x; its Taylor series below 0.5 (as torch), 0 at +-inf."""
+    near = _series(ew.mul(x, x), _J0_SERIES)
+    out = ew.where(ew.lt(ew.abs(x), 0.5), near, ew.div(ew.sin(x), x))
+    return ew.where(ew.isinf(x), 0.0, out)
+
+
 # ------------------------------------------------------------------------------ Functions
 def _special_function(name, compute, grad):
     """A Function computing compute(x) (on float x), with backward grad(g, x, y)."""
@@ -165,6 +381,23 @@ Lgamma = _special_function("Lgamma", _in_float64(_lgamma), lambda g, x, y: ew.mu
 Digamma = _special_function("Digamma", _in_float64(_digamma), lambda g, x, y: ew.mul(g, polygamma(1, x)))
 Erfinv = _special_function("Erfinv", _erfinv,
                            lambda g, x, y: ew.mul(g, ew.mul(ew.exp(ew.mul(y, y)), _SQRT_PI_OVER_2)))
+
+Erfc = _special_function("Erfc", _in_float64(_erfc),
+                         lambda g, x, y: ew.mul(g, ew.mul(ew.exp(ew.neg(ew.mul(x, x))), -2 / _SQRT_PI)))
+Erfcx = _special_function("Erfcx", _in_float64(_erfcx),
+                          lambda g, x, y: ew.mul(g, ew.sub(ew.mul(ew.mul(x, y), 2.0), 2 / _SQRT_PI)))
+Ndtr = _special_function("Ndtr", _in_float64(_ndtr),
+                         lambda g, x, y: ew.mul(g, ew.div(ew.exp(ew.mul(ew.mul(x, x), -0.5)), _SQRT_2PI)))
+LogNdtr = _special_function("LogNdtr", _in_float64(_log_ndtr), lambda g, x, y: ew.mul(
+    g, ew.div(ew.exp(ew.neg(ew.add(y, ew.mul(ew.mul(x, x), 0.5)))), _SQRT_2PI)))
+Ndtri = _special_function("Ndtri", _in_float64(_ndtri),
+                          lambda g, x, y: ew.mul(g, ew.mul(ew.exp(ew.mul(ew.mul(y, y), 0.5)), _SQRT_2PI)))
+I0 = _special_function("I0", _in_float64(_i0), lambda g, x, y: ew.mul(g, i1(x)))
+I0e = _special_function("I0e", _in_float64(_i0e),
+                        lambda g, x, y: ew.mul(g, ew.sub(i1e(x), ew.mul(ew.sign(x), y))))
+I1 = _special_function("I1", _in_float64(_i1), lambda g, x, y: _bessel_i1_slope(g, x, y, scaled=False))
+I1e = _special_function("I1e", _in_float64(_i1e), lambda g, x, y: _bessel_i1_slope(g, x, y, scaled=True))
+Entr = _special_function("Entr", _entr, lambda g, x, y: ew.mul(g, ew.neg(ew.add(ew.log(x), 1.0))))
 
 
 class Polygamma(Function):
@@ -211,6 +444,40 @@ def lgamma(x):
 
 def digamma(x):
     return Digamma.apply(_floating(x))
+
+
+def _float_function_of(cls):
+    def fn(x):
+        return cls.apply(_floating(x))
+
+    fn.__name__ = cls.__name__.lower()
+    return fn
+
+
+erfc, erfcx, ndtr, log_ndtr, ndtri = (_float_function_of(c) for c in (Erfc, Erfcx, Ndtr, LogNdtr, Ndtri))
+i0, i0e, i1, i1e, entr = (_float_function_of(c) for c in (I0, I0e, I1, I1e, Entr))
+log_ndtr.__name__ = "log_ndtr"
+
+
+def multigammaln(x, p):
+    """log of the multivariate gamma function of dimension p: sum_j lgamma(x - j / 2) plus
+    p (p - 1) / 4 log(pi). No domain check (torch 2.13 has none either)."""
+    if p < 1:
+        raise ValueError(f"multigammaln: p has to be greater than or equal to 1, got {p}")
+    x = _floating(x)
+    out = lgamma(x)
+    for j in range(1, p):
+        out = ew.add(out, lgamma(ew.sub(x, j / 2)))
+    return ew.add(out, p * (p - 1) / 4 * math.log(math.pi))
+
+
+def _detached(compute):
+    """compute(x) in float64, cast back, untracked: torch gives these no gradient."""
+    return lambda x: _in_float64(compute)(_floating(x)).detach()
+
+
+spherical_bessel_j0 = _detached(_spherical_bessel_j0)
+modified_bessel_i0, modified_bessel_i1 = _detached(_i0), _detached(_i1)
 
 
 def polygamma(n, x):
@@ -299,9 +566,16 @@ def histc(input, bins=100, min=0, max=0):
 
 
 def _attach():
+    from .elementwise_math import _inplace
+
     for name in ["lgamma", "digamma", "erfinv", "xlog1py", "heaviside", "kthvalue", "histc"]:
         setattr(Tensor, name, globals()[name])
     Tensor.polygamma = lambda self, n: polygamma(n, self)
+    for name in ["erfc", "i0"]:
+        setattr(Tensor, name, globals()[name])
+        setattr(Tensor, name + "_", _inplace(globals()[name]))
+    Tensor.mvlgamma = multigammaln
+    Tensor.mvlgamma_ = _inplace(multigammaln)
 
 
 _attach()

@@ -493,3 +493,10 @@ def test_parameter_list_slices_sets_and_extends():
     params.extend([fibril.ones(2)])
     assert params[0] is c and params[2] is a and isinstance(params[3], nn.Parameter)
     assert [name for name, _ in params.named_parameters()] == ["0", "1", "2", "3"]
+
+
+def test_deprecated_container_holds_its_keyword_children():
+    with pytest.warns(FutureWarning, match="nn.Container` is deprecated"):
+        box = fibril.nn.Container(first=fibril.nn.Linear(2, 3), second=fibril.nn.ReLU())
+    assert [name for name, _ in box.named_children()] == ["first", "second"]
+    assert len(list(box.parameters())) == 2

@@ -99,6 +99,15 @@ class Softmax(Module):
         return f"dim={self.dim}"
 
 
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W)."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead")
+        return S.softmax(input, -3)
+
+
 class LogSoftmax(Softmax):
     def forward(self, x):
         return S.log_softmax(x, self.dim if self.dim is not None else (0 if x.ndim in (0, 1, 3) else 1))

@@ -1,5 +1,5 @@
 """Sequential, ModuleList, ModuleDict and ParameterList: modules that hold modules (or
-parameters) under their position or key, as torch.nn's. Sequential runs a Linear followed by
+parameters) under their position or key, as torch.nn's (and the deprecated Container). Sequential runs a Linear followed by
 ReLU (or GELU, without autograd) as one GEMM with the activation fused in its epilogue, and a
 ReLU followed by a max pool as the pool then the ReLU (the same values and gradients, on a
 fraction of the elements)."""
@@ -7,6 +7,7 @@ fraction of the elements)."""
 import collections
 import collections.abc
 import operator
+import warnings
 
 from ..autograd import is_grad_enabled
 from ..ops.matmul import linear
@@ -425,3 +426,14 @@ class ParameterDict(Module):
 
     def extra_repr(self):
         return "\n".join(_entry_line(key, value, _type_name) for key, value in self.items())
+
+
+class Container(Module):
+    """Deprecated, as torch.nn.Container: a Module whose children are given as keyword arguments."""
+
+    def __init__(self, **kwargs):
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented in `nn.Module`. "
+                      "Subclass that instead.", FutureWarning, stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)

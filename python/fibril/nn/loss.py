@@ -1,6 +1,8 @@
 """Loss modules over fibril.nn.functional, with torch.nn's names and arguments; class weights
 and pos_weight are buffers (they follow .to() and appear in state_dict, as torch's)."""
 
+import warnings
+
 from ..ops import softmax as S
 from ..ops.ctc import ctc_loss
 from .module import Module
@@ -195,3 +197,13 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
 class MultiLabelMarginLoss(_Loss):
     def forward(self, input, target):
         return S.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """NLLLoss under its deprecated name (NLLLoss takes [N, C, H, W] inputs itself)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement and see "
+                      "https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for more details.", FutureWarning,
+                      stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)

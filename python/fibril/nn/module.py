@@ -12,7 +12,7 @@ from .. import creation
 from ..autograd import Function, is_grad_enabled, no_grad
 from ..ops.index import _view_of
 from ..tensor import Tensor
-from .parameter import Parameter
+from .parameter import Buffer, Parameter, is_lazy
 
 _EXTRA_STATE_KEY = "_extra_state"
 
@@ -329,6 +329,8 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
                                 "(fibril.nn.Module or None expected)")
             modules[name] = None
+        elif isinstance(value, Buffer):
+            self.register_buffer(name, value, value.persistent)
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
@@ -515,13 +517,18 @@ class Module:
             for param in module._parameters.values():
                 if param is None:
                     continue
+                if is_lazy(param):  # no values yet: only the dtype and device it will have change
+                    param._empty = convert(param._empty)
+                    continue
                 new = convert(param.detach())
                 if new is not param:
                     param._data, param._version, param._shape = new._data, type(param._version)(), None
                 if param.grad is not None:
                     param.grad = convert(param.grad)
             for name, buffer in module._buffers.items():
-                if buffer is not None:
+                if is_lazy(buffer):
+                    buffer._empty = convert(buffer._empty)
+                elif buffer is not None:
                     module._buffers[name] = convert(buffer)
         return self
 
@@ -590,12 +597,13 @@ class Module:
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         """This module's own parameters, persistent buffers and extra state, not its children's."""
+        # An uninitialized (lazy) tensor is stored as it is: it has no values to detach, as torch.
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else param.detach()
+                destination[prefix + name] = param if keep_vars or is_lazy(param) else param.detach()
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = buffer if keep_vars else buffer.detach()
+                destination[prefix + name] = buffer if keep_vars or is_lazy(buffer) else buffer.detach()
         if _overrides(self, "get_extra_state"):
             destination[prefix + _EXTRA_STATE_KEY] = self.get_extra_state()
 
@@ -648,6 +656,8 @@ class Module:
             if not isinstance(value, Tensor):
                 error_msgs.append(f'While copying the parameter named "{key}", expected a Tensor, '
                                   f"got {type(value).__module__}.{type(value).__name__}.")
+            elif is_lazy(target):
+                continue  # still uninitialized (a lazy module's load hook materializes it from a value with a shape)
             elif tuple(value.shape) != tuple(target.shape):
                 error_msgs.append(f"size mismatch for {key}: copying a param with shape {value.shape} from "
                                   f"checkpoint, the shape in current model is {target.shape}.")

@@ -1,4 +1,4 @@
-"""Normalization modules: LayerNorm, RMSNorm, GroupNorm, BatchNorm1d/2d/3d, InstanceNorm1d/2d,
+"""Normalization modules: LayerNorm, RMSNorm, GroupNorm, BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d,
 with torch.nn's parameters, buffers (running_mean, running_var, num_batches_tracked), defaults
 and repr; and instance_norm, as torch.nn.functional's."""
 
@@ -219,6 +219,10 @@ class InstanceNorm1d(_InstanceNorm):
 
 class InstanceNorm2d(_InstanceNorm):
     _input_dims = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    _input_dims = (4, 5)
 
 
 class LocalResponseNorm(Module):

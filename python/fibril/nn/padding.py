@@ -1,13 +1,13 @@
-"""Modules that change a tensor's spatial size: padding (F.pad's modes over the last one or
-two dims), upsampling (F.interpolate) and pixel (un)shuffling, with torch.nn's names,
-arguments and repr."""
+"""Modules that change a tensor's spatial size: padding (F.pad's modes over the last one, two
+or three dims), upsampling (F.interpolate) and pixel (un)shuffling; and channel shuffling
+beside them. With torch.nn's names, arguments and repr."""
 
 from . import functional as F
 from .module import Module
 
 
 class _PadNd(Module):
-    """padding: an int for every side, or a tuple (left, right[, top, bottom])."""
+    """padding: an int for every side, or a tuple (left, right[, top, bottom[, front, back]])."""
 
     _mode = "constant"
     _dims = 1
@@ -51,6 +51,10 @@ class ConstantPad2d(_ConstantPadNd):
     _dims = 2
 
 
+class ConstantPad3d(_ConstantPadNd):
+    _dims = 3
+
+
 class ZeroPad1d(ConstantPad1d):
     def __init__(self, padding):
         super().__init__(padding, 0.0)
@@ -60,6 +64,14 @@ class ZeroPad1d(ConstantPad1d):
 
 
 class ZeroPad2d(ConstantPad2d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ZeroPad3d(ConstantPad3d):
     def __init__(self, padding):
         super().__init__(padding, 0.0)
 
@@ -77,6 +89,9 @@ ReplicationPad1d = _pad_module("ReplicationPad1d", "replicate", 1)
 ReplicationPad2d = _pad_module("ReplicationPad2d", "replicate", 2)
 CircularPad1d = _pad_module("CircularPad1d", "circular", 1)
 CircularPad2d = _pad_module("CircularPad2d", "circular", 2)
+ReflectionPad3d = _pad_module("ReflectionPad3d", "reflect", 3)
+ReplicationPad3d = _pad_module("ReplicationPad3d", "replicate", 3)
+CircularPad3d = _pad_module("CircularPad3d", "circular", 3)
 
 
 class Upsample(Module):
@@ -133,3 +148,15 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"

@@ -1,7 +1,10 @@
 """Pooling modules with torch.nn's names, arguments and repr: MaxPool1d/2d, AvgPool1d/2d,
-AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, LPPool1d/2d and MaxUnpool1d/2d/3d (the 3-D pools
-are in pooling3d.py)."""
+AdaptiveAvgPool1d/2d, AdaptiveMaxPool1d/2d, LPPool1d/2d, FractionalMaxPool2d and
+MaxUnpool1d/2d/3d (the other 3-D pools are in pooling3d.py)."""
 
+from collections.abc import Iterable
+
+from ..ops import fractional_pool as FP
 from ..ops import pool as P
 from ..ops import unpool as U
 from .functional import lp_pool1d, lp_pool2d
@@ -126,9 +129,42 @@ class LPPool2d(_LPPool):
         return lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
+class _FractionalMaxPoolNd(Module):
+    """kernel_size, and output_size or output_ratio (each in (0, 1)); _random_samples, if
+    given, is a buffer (N, C, dims) that fixes the windows, as torch's."""
+
+    _dims = 0
+    pool = None
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        n, name = self._dims, type(self).__name__
+        self.kernel_size = _ntuple(kernel_size, n)
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = _ntuple(output_size, n) if output_size is not None else None
+        self.output_ratio = _ntuple(output_ratio, n) if output_ratio is not None else None
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        return type(self).pool(input, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                               _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    _dims = 2
+    pool = staticmethod(FP.fractional_max_pool2d)
+
+
 def _ntuple(value, n):
-    """torch's _single/_pair/_triple: a sequence as a tuple, an int repeated."""
-    return (value,) * n if isinstance(value, int) else tuple(value)
+    """torch's _single/_pair/_triple: a sequence as a tuple, a number repeated."""
+    return tuple(value) if isinstance(value, Iterable) else (value,) * n
 
 
 class _MaxUnpoolNd(Module):

@@ -27,7 +27,8 @@ from .module import Module
 from .parameter import Parameter
 from .utils.rnn import PackedSequence, _pack, pad_packed_sequence
 
-_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+# torch.nn.RNNBase's mode names (the kernels take them in lower case) and their gate counts.
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _lengths_array(lengths, batch, name):
@@ -46,16 +47,21 @@ def _check_state(h, expected, what, name):
 
 
 class RNNBase(Module):
+    """The base of RNN, LSTM and GRU, as torch.nn.RNNBase: mode "RNN_TANH", "RNN_RELU", "LSTM" or
+    "GRU" picks the cell (`mode` keeps it, as torch's)."""
+
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
         super().__init__()
+        if mode not in _GATES:
+            raise ValueError(f"Unrecognized RNN mode: {mode}")
         if not isinstance(dropout, numbers.Number) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError(f"dropout should be a number in range [0, 1] representing the probability of an "
                              f"element being zeroed, got {dropout}")
         for what, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(value, numbers.Integral) or value <= 0:
                 raise ValueError(f"{what} must be a positive integer, got {value!r}")
-        if proj_size < 0 or (proj_size and mode != "lstm"):
+        if proj_size < 0 or (proj_size and mode != "LSTM"):
             raise ValueError(f"proj_size must be a non-negative integer, and only LSTM takes one, got {proj_size}")
         if proj_size >= hidden_size:
             raise ValueError(f"proj_size {proj_size} has to be smaller than hidden_size {hidden_size}")
@@ -126,10 +132,10 @@ class RNNBase(Module):
         if h0 is None:
             h0 = creation.zeros(*h_shape, dtype=x.dtype, device=x.device)
         else:
-            _check_state(h0, h_shape if batched else (h_shape[0], state), "hx" if self.mode != "lstm" else "h_0",
+            _check_state(h0, h_shape if batched else (h_shape[0], state), "hx" if self.mode != "LSTM" else "h_0",
                          name)
             h0 = h0 if batched else index.unsqueeze(h0, 1)
-        if self.mode == "lstm":
+        if self.mode == "LSTM":
             if c0 is None:
                 c0 = creation.zeros(*c_shape, dtype=x.dtype, device=x.device)
             else:
@@ -142,10 +148,10 @@ class RNNBase(Module):
             weights = [self._direction_weights(layer, s) for s in ("", "_reverse")[:num_dirs]]
             if self.training and self.dropout > 0 and layer > 0:
                 x = _dropout(x, self.dropout, True)
-            out = rnn_layer(self.mode, x, h0[rows], c0[rows] if c0 is not None else None, weights, lens)
+            out = rnn_layer(self.mode.lower(), x, h0[rows], c0[rows] if c0 is not None else None, weights, lens)
             x = out[0]
             h_n.append(out[1])
-            if self.mode == "lstm":
+            if self.mode == "LSTM":
                 c_n.append(out[2])
         h_n = cat(h_n, 0) if len(h_n) > 1 else h_n[0]
         c_n = (cat(c_n, 0) if len(c_n) > 1 else c_n[0]) if c_n else None
@@ -182,7 +188,7 @@ class RNN(RNNBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
-        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, 0, device, dtype)
 
     def forward(self, input, hx=None, lengths=None):
@@ -196,7 +202,7 @@ class LSTM(RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
-        super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          proj_size, device, dtype)
 
     def forward(self, input, hx=None, lengths=None):
@@ -212,7 +218,7 @@ class GRU(RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, device=None, dtype=None):
-        super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
                          device, dtype)
 
     def forward(self, input, hx=None, lengths=None):
@@ -221,6 +227,9 @@ class GRU(RNNBase):
 
 
 class RNNCellBase(Module):
+    """The base of RNNCell, LSTMCell and GRUCell. Unlike torch's (input_size, hidden_size, bias,
+    num_chunks), it takes RNNBase's mode first, which also picks the kernel."""
+
     def __init__(self, mode, input_size, hidden_size, bias, device, dtype):
         super().__init__()
         self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bias
@@ -257,7 +266,7 @@ class RNNCellBase(Module):
             full.append(index.reshape(s, (1, batch, self.hidden_size)))
         x = index.reshape(input, (1, batch, self.input_size))
         weights = [[self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, None]]
-        out = rnn_layer(self.mode, x, full[0], full[1] if self.mode == "lstm" else None, weights)
+        out = rnn_layer(self.mode.lower(), x, full[0], full[1] if self.mode == "LSTM" else None, weights)
         return [index.reshape(o, shape) for o in out[1:]]
 
     def extra_repr(self):
@@ -276,7 +285,7 @@ class RNNCell(RNNCellBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
         self.nonlinearity = nonlinearity
-        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, bias, device, dtype)
+        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input, hx=None):
         return self._step(input, (hx,))[0]
@@ -286,7 +295,7 @@ class LSTMCell(RNNCellBase):
     """forward(input, hx=None) with hx = (h, c) -> (h', c')."""
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
-        super().__init__("lstm", input_size, hidden_size, bias, device, dtype)
+        super().__init__("LSTM", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input, hx=None):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -297,7 +306,7 @@ class LSTMCell(RNNCellBase):
 
 class GRUCell(RNNCellBase):
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
-        super().__init__("gru", input_size, hidden_size, bias, device, dtype)
+        super().__init__("GRU", input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input, hx=None):
         return self._step(input, (hx,))[0]

@@ -17,9 +17,9 @@ import numpy as np
 from ..creation import tensor
 from ..random import rand
 from ..tensor import Tensor
-from . import elementwise as ew
 from . import index
-from .gather import flip, gather
+from .gather import gather
+from .pool3d import window_max_position
 
 _NAMES = {2: ("height", "width"), 3: ("time", "height", "width")}
 
@@ -134,11 +134,7 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, samples,
     planes = index.reshape(x, (batch, channels, math.prod(x.shape[2:])))
     windows = gather(planes, -1, index.reshape(taps, (batch, channels, math.prod(positions.shape[2:]))))
     windows = index.reshape(windows, tuple(positions.shape))
-    pick = windows.argmax(-1, keepdim=True)
-    nan = ew.isnan(windows)
-    if nan.any().item():  # torch's scan keeps the last NaN
-        last = windows.shape[-1] - 1 - flip(nan.to(x.dtype), [-1]).argmax(-1, keepdim=True)
-        pick = ew.where(nan.any(-1, keepdim=True), last, pick)
+    pick = window_max_position(windows)
     y = index.squeeze(gather(windows, -1, pick), -1)
     indices = index.squeeze(gather(taps, -1, pick), -1)
     if unbatched:

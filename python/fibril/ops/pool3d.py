@@ -107,14 +107,21 @@ def _windows(x, tables):
     return index.reshape(x, lead + (do, ho, wo, kd * kh * kw))
 
 
+def window_max_position(windows):
+    """The position (keepdim) along the last dim that torch's max-pooling scan picks: the first
+    maximum, or the last NaN."""
+    pick = windows.argmax(-1, keepdim=True)
+    nan = ew.isnan(windows)
+    if nan.any().item():
+        last = windows.shape[-1] - 1 - flip(nan.to(windows.dtype), [-1]).argmax(-1, keepdim=True)
+        pick = ew.where(nan.any(-1, keepdim=True), last, pick)
+    return pick
+
+
 def _max(x, tables, return_indices):
     sizes = x.shape[-3:]
     windows = _windows(x, [np.minimum(t, size - 1) for t, size in zip(tables, sizes)])
-    pick = windows.argmax(-1, keepdim=True)
-    nan = ew.isnan(windows)
-    if nan.any().item():  # torch's scan keeps the last NaN
-        last = windows.shape[-1] - 1 - flip(nan.to(x.dtype), [-1]).argmax(-1, keepdim=True)
-        pick = ew.where(nan.any(-1, keepdim=True), last, pick)
+    pick = window_max_position(windows)
     y = index.squeeze(gather(windows, -1, pick), -1)
     past_end = [(t >= size).any(1) for t, size in zip(tables, sizes)]
     if any(rows.any() for rows in past_end):  # windows with no input under them: -inf, as torch

@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from . import _C, _interop
+from .runtime import get_default_device
 from .tensor import Tensor
 from .typeinfo import finfo, iinfo
 
@@ -94,6 +95,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
                         "bool; bfloat16 from a float32 array)")
     if dtype is not None:  # bfloat16, which numpy lacks, is rounded from float32 by _finish
         arr = arr.astype(np.float32 if dtype == _C.bfloat16 else np.dtype(dtype.name))
+    device = get_default_device() if device is None else device  # a tensor's data keeps its own device
     return _finish(_interop.from_numpy(np.array(arr, order="C", copy=True)), dtype, device, requires_grad)
 
 
@@ -126,7 +128,7 @@ def from_foreign(value):
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
-    array = _C.Array.empty(_size(size), _dtype(dtype) or get_default_dtype(), _device(device or "cpu"))
+    array = _C.Array.empty(_size(size), _dtype(dtype) or get_default_dtype(), _device(device or get_default_device() or "cpu"))
     return _finish(array, None, None, requires_grad)
 
 
@@ -157,7 +159,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
                  _C.int64 if isinstance(fill_value, numbers.Integral) else get_default_dtype())
     dtype = _dtype(dtype)
     check_fits(fill_value, dtype)
-    array = _C.Array.full(tuple(size), fill_value, dtype, _device(device or "cpu"))
+    array = _C.Array.full(tuple(size), fill_value, dtype, _device(device or get_default_device() or "cpu"))
     return _finish(array, None, None, requires_grad)
 
 
@@ -246,3 +248,50 @@ def _triangle_indices(numpy_indices, row, col, offset, dtype, device):
         raise ValueError(f"tril_indices/triu_indices: row and col must be non-negative, got {row} and {col}")
     coords = np.stack(numpy_indices(row, offset, col)).astype(np.int64)
     return tensor(coords, dtype=_dtype(dtype) or _C.int64, device=device)
+
+
+def range(start, end, step=1, dtype=None, device=None, requires_grad=False):
+    """torch.range (deprecated there): start, start+step, ... up to end inclusive, in the
+    default float dtype whatever the bounds' types."""
+    if step == 0:
+        raise ValueError("range: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"range: upper bound {end} and lower bound {start} inconsistent with step sign {step}")
+    count = math.floor((end - start) / step) + 1
+    dtype = _dtype(dtype) or get_default_dtype()
+    values = start + np.arange(count, dtype=np.float64) * step
+    return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def scalar_tensor(s, dtype=None, device=None, requires_grad=False):
+    """A 0-d tensor of s, in the default float dtype unless dtype says otherwise."""
+    return tensor(s, dtype=_dtype(dtype) or get_default_dtype(), device=device, requires_grad=requires_grad)
+
+
+def asarray(obj, dtype=None, device=None, copy=None, requires_grad=False):
+    """obj as a tensor, sharing a tensor's memory unless a copy is asked for or the dtype changes."""
+    if isinstance(obj, Tensor):
+        dtype = _dtype(dtype) or obj.dtype
+        if copy is False and dtype != obj.dtype:
+            raise ValueError("asarray: can't convert without a copy (copy=False) to another dtype")
+        out = obj.clone().detach() if copy else obj
+        out = out.to(dtype) if dtype != obj.dtype else out
+        return out.requires_grad_(requires_grad) if requires_grad else out
+    if copy is False and not isinstance(obj, np.ndarray):
+        raise ValueError("asarray: can't share memory with a non-array object (copy=False)")
+    if isinstance(obj, np.ndarray) and not copy and (dtype is None or _dtype(dtype).name == obj.dtype.name):
+        out = from_numpy(obj)
+        return out.requires_grad_(requires_grad) if requires_grad else out
+    return tensor(obj, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_strided(size, stride, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of `size` laid out with `stride` over just enough storage."""
+    from .ops.index import as_strided
+
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride):
+        raise ValueError(f"empty_strided: mismatch in length of strides ({len(stride)}) and shape ({len(size)})")
+    extent = 0 if 0 in size else 1 + builtins.sum((n - 1) * s for n, s in zip(size, stride))
+    out = as_strided(empty(extent, dtype=dtype, device=device), size, stride)
+    return out.requires_grad_(requires_grad) if requires_grad else out

@@ -8,6 +8,7 @@ ISA build or (later) device. The default generator starts from PyTorch's default
 67280421310721, so a fresh process is reproducible without a manual_seed.
 """
 
+import math
 import numbers
 import os
 import struct
@@ -152,6 +153,67 @@ def exponential_(t, lambd=1.0, *, generator=None):
     return write_inplace(t, lambda a: a.copy_(values._data))
 
 
+def _uniform_float64(t, generator):
+    return uniform_(empty(t.shape, dtype=_C.float64, device=t.device), generator=generator)
+
+
+def _write_values(t, values):
+    return write_inplace(t, lambda a: a.copy_(values.to(t.dtype)._data))
+
+
+def geometric_(t, p, *, generator=None):
+    """The number of Bernoulli(p) trials up to the first success: 1, 2, ... (inverse transform)."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    survival = (-_uniform_float64(t, generator)).log1p()  # log(1 - u), u in [0, 1)
+    return _write_values(t, (survival / math.log1p(-p)).ceil().clamp(min=1))
+
+
+def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
+    if sigma <= 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    u = _uniform_float64(t, generator)
+    return _write_values(t, ((u - 0.5) * math.pi).tan() * sigma + median)
+
+
+def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
+    if std <= 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    z = normal_(empty(t.shape, dtype=_C.float64, device=t.device), mean, std, generator=generator)
+    return _write_values(t, z.exp())
+
+
+def _numpy_sampler(generator, count):
+    """A numpy Generator on Philox keyed by this generator's (seed, offset), which it advances
+    as if count numbers were drawn: samplers without a kernel stay reproducible under manual_seed."""
+    seed_, offset = _gen(generator)._next(count)
+    return np.random.Generator(np.random.Philox(key=seed_, counter=offset))
+
+
+def poisson(input, generator=None):
+    """Poisson samples with the rates in input (float, non-negative), in input's dtype."""
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"poisson: expected a floating-point input, got {input.dtype.name}")
+    rates = input.detach().cpu().numpy().astype(np.float64)
+    if not (rates >= 0).all():
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    values = _numpy_sampler(generator, rates.size).poisson(rates)
+    return tensor(values, dtype=input.dtype, device=input.device)
+
+
+def binomial(count, prob, generator=None):
+    """Binomial(count, prob) samples elementwise (float tensors of one dtype), in count's dtype."""
+    if count.dtype != prob.dtype or not count.dtype.is_floating_point:
+        raise TypeError(f"binomial: expected float count and prob of one dtype, got {count.dtype.name} and "
+                        f"{prob.dtype.name}")
+    n, p = (np.broadcast_arrays(count.detach().cpu().numpy().astype(np.float64),
+                                prob.detach().cpu().numpy().astype(np.float64)))
+    if not ((n >= 0).all() and (p >= 0).all() and (p <= 1).all()):
+        raise RuntimeError("binomial: expected count >= 0 and 0 <= prob <= 1")
+    values = _numpy_sampler(generator, n.size).binomial(n.astype(np.int64), p)
+    return tensor(values, dtype=count.dtype, device=count.device)
+
+
 # ------------------------------------------------------------------------------ factories
 def _factory(size, dtype, device, requires_grad, fill):
     t = empty(_size(size), dtype=_dtype(dtype) or _C.float32, device=device)
@@ -241,6 +303,9 @@ def _attach():
     Tensor.bernoulli_ = bernoulli_
     Tensor.random_ = random_
     Tensor.exponential_ = exponential_
+    Tensor.geometric_ = geometric_
+    Tensor.cauchy_ = cauchy_
+    Tensor.log_normal_ = log_normal_
     Tensor.bernoulli = bernoulli
     Tensor.multinomial = multinomial
 

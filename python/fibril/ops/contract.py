@@ -331,8 +331,17 @@ def cdist(x1, x2, p=2.0, compute_mode=_CDIST_MODES[0]):
     return norm(differences, p if x1.shape[-1] else 2, dim=-1)
 
 
+def vdot(input, other):
+    """The dot product of two 1-D tensors (the first conjugated: a no-op on real tensors)."""
+    from .matmul import dot
+
+    if input.ndim != 1 or other.ndim != 1:
+        raise ValueError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    return dot(input, other)
+
+
 def _attach():
-    for fn in (diagonal, diag, diag_embed, trace, outer, inner, kron, cross):
+    for fn in (diagonal, diag, diag_embed, trace, outer, inner, kron, cross, vdot):
         setattr(Tensor, fn.__name__, fn)
     Tensor.ger = outer
 

@@ -724,6 +724,7 @@ def _attach():
     T.__rlshift__, T.__rrshift__ = _reflected(bitwise_left_shift), _reflected(bitwise_right_shift)
     T.__ilshift__, T.__irshift__ = T.bitwise_left_shift_, T.bitwise_right_shift_
     T.greater, T.less, T.greater_equal, T.less_equal, T.not_equal = gt, lt, ge, le, ne
+    T.greater_, T.less_, T.greater_equal_, T.less_equal_, T.not_equal_ = T.gt_, T.lt_, T.ge_, T.le_, T.ne_
     for name, op in [("neg", U.neg), ("abs", U.abs), ("sign", U.sign), ("exp", U.exp), ("exp2", U.exp2),
                      ("expm1", U.expm1), ("log", U.log), ("log2", U.log2), ("log1p", U.log1p), ("sqrt", U.sqrt),
                      ("rsqrt", U.rsqrt), ("reciprocal", U.reciprocal), ("sin", U.sin), ("cos", U.cos),

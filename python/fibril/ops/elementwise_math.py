@@ -5,7 +5,10 @@ wraps a composition where the composition's own gradient would be NaN or wrong s
 forward runs unrecorded). Integer and bool inputs of float-valued functions promote to
 float32, as torch."""
 
+import collections
 import math
+
+import numpy as np
 
 from .. import _C
 from ..autograd import Function
@@ -395,6 +398,83 @@ def positive(x):
     return x
 
 
+def _as_numpy(x):
+    return x.detach().cpu().numpy()
+
+
+def _integer_pair(name, input, other):
+    """input and other as numpy arrays of their promoted integer dtype, and that dtype."""
+    dtype = _C.result_type(_arr(input), _arr(other))
+    if dtype.is_floating_point or dtype == _C.bool:
+        raise NotImplementedError(f"{name}: expected integer tensors, got {input.dtype.name} and "
+                                  f"{_arr(other).dtype.name}")
+    cast = lambda t: _as_numpy(t.to(dtype)) if isinstance(t, Tensor) else t  # noqa: E731
+    return cast(input), cast(other), dtype
+
+
+def gcd(input, other):
+    """Greatest common divisor, elementwise, of integer tensors (non-negative; gcd(0, 0) = 0)."""
+    from ..creation import tensor
+
+    a, b, dtype = _integer_pair("gcd", input, other)
+    return tensor(np.gcd(a, b), dtype=dtype, device=input.device)
+
+
+def lcm(input, other):
+    """Least common multiple, elementwise, of integer tensors (non-negative; 0 if either is 0)."""
+    from ..creation import tensor
+
+    a, b, dtype = _integer_pair("lcm", input, other)
+    return tensor(np.lcm(a, b), dtype=dtype, device=input.device)
+
+
+def ldexp(input, other):
+    """input * 2 ** other, in a float dtype."""
+    return mul(input, pow(2.0, other))
+
+
+FrexpResult = collections.namedtuple("frexp", ["mantissa", "exponent"])
+
+
+def frexp(input):
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent, |mantissa| in [0.5, 1) (0, inf
+    and NaN are their own mantissa, with exponent 0); the exponent is int32."""
+    from ..creation import tensor
+
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"torch.frexp() only supports floating-point dtypes, got {input.dtype.name}")
+    exponent = np.frexp(_as_numpy(input.to(_C.float64)))[1].astype(np.int32)
+    exponent = tensor(exponent, dtype=_C.int32, device=input.device)
+    # the mantissa divides by an exact power of two: its gradient is 2 ** -exponent, as torch's
+    return FrexpResult(where(isfinite(input), div(input, exp2(exponent.to(input.dtype))), input), exponent)
+
+
+def nextafter(input, other):
+    """The next float after input towards other, in their promoted float dtype."""
+    from ..creation import tensor
+
+    if not isinstance(other, Tensor):
+        raise TypeError(f"nextafter(): argument 'other' must be Tensor, not {type(other).__name__}")
+    dtype = _C.result_type(_arr(input), _arr(other))
+    kind = {"float16": np.float16, "float32": np.float32, "float64": np.float64}.get(dtype.name)
+    if kind is None:
+        raise NotImplementedError(f"nextafter not implemented for '{dtype.name}'")
+    values = np.nextafter(_as_numpy(input.to(dtype)).astype(kind), _as_numpy(other.to(dtype)).astype(kind))
+    return tensor(values, dtype=dtype, device=input.device)
+
+
+def rsub(input, other, alpha=1):
+    """other - alpha * input: sub with its operands swapped."""
+    return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else add(mul(input, -alpha), other)
+
+
+def isreal(input):
+    """True where input is real: everywhere, for fibril's real dtypes."""
+    from ..creation import ones
+
+    return ones(input.shape, dtype=_C.bool, device=input.device)
+
+
 sgn, negative, absolute, fix = sign, neg, abs, trunc
 multiply, subtract, divide, true_divide = mul, sub, div, div
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
@@ -428,6 +508,12 @@ def _float_power_(self, exponent):
     return _inplace(float_power)(self, exponent)
 
 
+def _functional():
+    from ..nn import functional  # imported late: nn builds on these ops
+
+    return functional
+
+
 def _attach_math():
     T = Tensor
     for name in ["square", "log10", "sinh", "cosh", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh",
@@ -437,8 +523,13 @@ def _attach_math():
         setattr(T, name, fn)
         setattr(T, name + "_", _inplace(fn))
     for name in ["logaddexp", "logaddexp2", "float_power", "isclose", "allclose", "equal", "positive", "clamp_min",
-                 "clamp_max", "signbit", "dist"]:
+                 "clamp_max", "signbit", "dist", "frexp", "isreal"]:
         setattr(T, name, globals()[name])
+    for name in ["gcd", "lcm", "ldexp", "nextafter"]:
+        setattr(T, name, globals()[name])
+        setattr(T, name + "_", _inplace(globals()[name]))
+    T.hardshrink = lambda self, lambd=0.5: _functional().hardshrink(self, lambd)
+    T.prelu = lambda self, weight: _functional().prelu(self, weight)
     T.float_power_ = _float_power_
     T.clamp_min_ = lambda self, min: self.clamp_(min=min)
     T.clamp_max_ = lambda self, max: self.clamp_(max=max)

@@ -925,6 +925,39 @@ def embedding(indices, weight):
     return view_ops.reshape(rows, tuple(indices.shape) + (weight.shape[1],))
 
 
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each of elements appears in test_elements (either may be a number), as bool."""
+    from ..creation import tensor
+
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin() expects elements or test_elements to be a tensor")
+    device = (elements if isinstance(elements, Tensor) else test_elements).device
+    elements_t, tests = (t if isinstance(t, Tensor) else tensor(t, device=device) for t in (elements, test_elements))
+    # every element against every test value: a (elements, tests) table reduced over the tests
+    table = ew.eq(view_ops.reshape(elements_t.detach(), (-1, 1)), view_ops.reshape(tests.detach(), (1, -1)))
+    found = view_ops.reshape(table.any(1) if tests.numel() else ew.ne(table.sum(1), 0), elements_t.shape)
+    return ew.logical_not(found) if invert else found
+
+
+_INDEX_REDUCTIONS = ("prod", "mean", "amax", "amin")
+
+
+def index_reduce(x, dim, index, source, reduce, *, include_self=True):
+    """x with source's slices along dim combined into x's slices index names, by reduce
+    ('prod', 'mean', 'amax' or 'amin'): scatter_reduce with index spread along source's other dims."""
+    if reduce not in _INDEX_REDUCTIONS:
+        raise ValueError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    d = _wrap_dim(dim, x.ndim)
+    if index.ndim > 1 or index.numel() != (source.shape[d] if source.ndim else 1):
+        raise IndexError(f"index_reduce(): Index should have dimension 1 and as many elements as source has along "
+                         f"dim {dim}, got shape {list(index.shape)}")
+    if source.ndim != x.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, source.shape)) if i != d):
+        raise ValueError(f"index_reduce(): source tensor shape must match self tensor shape, excluding the specified "
+                         f"dimension. Got self.shape = {list(x.shape)} source.shape = {list(source.shape)}")
+    spread = view_ops.reshape(index, tuple(-1 if i == d else 1 for i in range(source.ndim)))
+    return scatter_reduce(x, d, view_ops.expand(spread, source.shape), source, reduce, include_self=include_self)
+
+
 def _inplace(fn, overlap=None):
     """fn's in-place form x.fn_(...): fn out of place, its values copied into x (see apply_inplace).
     overlap(x, *args, **kwargs) checks, first, the memory x shares with what the op reads."""
@@ -983,6 +1016,8 @@ def _attach():
     Tensor.tril_ = _inplace(tril)
     Tensor.triu_ = _inplace(triu)
     Tensor.fill_diagonal_ = fill_diagonal_
+    Tensor.index_reduce = index_reduce
+    Tensor.index_reduce_ = _inplace(index_reduce, _no_overlap)
     Tensor.__setitem__ = setitem
 
 

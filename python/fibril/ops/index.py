@@ -10,7 +10,7 @@ import numpy as np
 from .. import _C
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
-from ..tensor import NO_GRAD_VIEW, Tensor, _View, _host_values, _wrap_dim
+from ..tensor import NO_GRAD_VIEW, Size, Tensor, _View, _host_values, _wrap_dim
 
 
 def _view_of(x, array):
@@ -853,3 +853,112 @@ def copy_(x, src):
 Tensor.fill_ = fill_
 Tensor.zero_ = zero_
 Tensor.copy_ = copy_
+
+
+def select(x, dim, index):
+    return x.select(dim, index)
+
+
+def ravel(x):
+    return x.ravel()
+
+
+def detach(x):
+    return x.detach()
+
+
+def _scatter_into(name, input, src, region):
+    """A copy of input with src written over the view region(copy) picks (gradients flow to both)."""
+    out = clone(input)
+    view = region(out)
+    if tuple(src.shape) != tuple(view.shape):
+        raise ValueError(f"{name}: expected src to have a size equal to the slice of self. src size = "
+                         f"{list(src.shape)}, slice size = {list(view.shape)}")
+    view.copy_(src)
+    return out
+
+
+def select_scatter(input, src, dim, index):
+    return _scatter_into("select_scatter", input, src, lambda t: t.select(dim, index))
+
+
+def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
+    dim = dim % input.ndim
+    return _scatter_into("slice_scatter", input, src,
+                         lambda t: t[(slice(None),) * dim + (slice(start, end, step),)])
+
+
+def diagonal_scatter(input, src, offset=0, dim1=0, dim2=1):
+    return _scatter_into("diagonal_scatter", input, src, lambda t: t.diagonal(offset, dim1, dim2))
+
+
+def unravel_index(indices, shape):
+    """The coordinates in `shape` of flat indices, one int64 tensor per dim (as torch, indices
+    out of range wrap around)."""
+    from .elementwise import floor_divide, remainder
+
+    if indices.dtype.is_floating_point or indices.dtype == _C.bool:
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {indices.dtype.name}")
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"'shape' cannot have negative values, but got {shape}")
+    indices = indices.to(_C.int64)
+    strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+    return tuple(remainder(floor_divide(indices, stride), size) for stride, size in zip(strides, shape))
+
+
+def broadcast_shapes(*shapes):
+    """The shape tensors of these shapes broadcast to (ints count as 1-D shapes)."""
+    out = []
+    for shape in shapes:
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"Trying to create tensor with negative dimension: {list(shape)}")
+        out = [1] * (len(shape) - len(out)) + out
+        for i, size in enumerate(shape, len(out) - len(shape)):
+            if size != out[i] and 1 not in (size, out[i]):
+                raise ValueError(f"Shape mismatch: objects cannot be broadcast to a single shape, {list(shape)} "
+                                 f"against {out}")
+            out[i] = out[i] if size == 1 else size
+    return Size(out)
+
+
+def is_nonzero(x):
+    if x.numel() != 1:
+        raise ValueError(f"Boolean value of Tensor with {'no values' if x.numel() == 0 else 'more than one value'} "
+                         f"is ambiguous")
+    return x.item() != 0
+
+
+def is_same_size(x, other):
+    return tuple(x.shape) == tuple(other.shape)
+
+
+def is_signed(x):
+    return x.dtype not in (_C.uint8, _C.bool)
+
+
+def _conjugate_transpose(x):
+    """Tensor.H: a matrix's (conjugate) transpose; fibril's tensors are real."""
+    if x.ndim not in (0, 2):
+        raise ValueError(f"tensor.H is only supported on matrices (2-D tensors). Got {x.ndim}-D tensor.")
+    return x if x.ndim == 0 else transpose(x, 0, 1)
+
+
+def adjoint(x):
+    """The (conjugate) transpose of the last two dims: Tensor.mH."""
+    if x.ndim < 2:
+        raise ValueError(f"tensor.mH is only supported on matrices or batches of matrices. Got {x.ndim}-D tensor.")
+    return transpose(x, -2, -1)
+
+
+def _attach_extras():
+    for fn in [select_scatter, slice_scatter, diagonal_scatter, is_nonzero, is_same_size, is_signed]:
+        setattr(Tensor, fn.__name__, fn)
+    Tensor.H = property(_conjugate_transpose)
+    Tensor.mH = property(adjoint)
+    Tensor.adjoint = adjoint
+    Tensor.swapaxes_ = Tensor.swapdims_ = Tensor.transpose_
+
+
+_attach_extras()

@@ -280,6 +280,10 @@ def _attach():
     Tensor.addmm = lambda self, mat1, mat2, *, beta=1, alpha=1: addmm(self, mat1, mat2, beta=beta, alpha=alpha)
     for name in ["baddbmm", "addbmm", "addmv", "addr"]:
         setattr(Tensor, name, globals()[name])
+    from .elementwise_math import _inplace
+
+    for name in ["addmm", "baddbmm", "addbmm", "addmv", "addr"]:
+        setattr(Tensor, name + "_", _inplace(globals()[name]))
 
 
 _attach()

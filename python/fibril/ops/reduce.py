@@ -688,7 +688,20 @@ def sum_to_shape(g, shape):
     return index.reshape(sum(g, dims, keepdim=True), shape) if dims else index.reshape(g, shape)
 
 
+def sum_to_size(x, *size):
+    """x summed down to `size`, a shape that expands to x's."""
+    size = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else size
+    lead = x.ndim - len(size)
+    if lead < 0 or builtins.any(s not in (1, n) for s, n in zip(size, x.shape[lead:])):
+        raise ValueError(f"size {list(size)} is not expandable to size {list(x.shape)}")
+    return sum_to_shape(x, size)
+
+
 def _attach():
+    from .elementwise_math import _inplace
+
+    Tensor.sum_to_size = sum_to_size
+    Tensor.cumsum_, Tensor.cumprod_ = _inplace(cumsum), _inplace(cumprod)
     for name in ["sum", "mean", "prod", "amax", "amin", "logsumexp", "any", "all", "max", "min", "argmax",
                  "argmin", "var", "std", "norm", "cumsum", "cumprod", "nansum", "nanmean", "aminmax",
                  "count_nonzero", "median", "nanmedian", "quantile", "nanquantile", "mode", "cummax", "cummin",

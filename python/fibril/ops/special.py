@@ -570,7 +570,10 @@ def _attach():
 
     for name in ["lgamma", "digamma", "erfinv", "xlog1py", "heaviside", "kthvalue", "histc"]:
         setattr(Tensor, name, globals()[name])
+    for name in ["lgamma", "digamma", "erfinv", "heaviside"]:
+        setattr(Tensor, name + "_", _inplace(globals()[name]))
     Tensor.polygamma = lambda self, n: polygamma(n, self)
+    Tensor.polygamma_ = _inplace(Tensor.polygamma)
     for name in ["erfc", "i0"]:
         setattr(Tensor, name, globals()[name])
         setattr(Tensor, name + "_", _inplace(globals()[name]))

@@ -106,6 +106,32 @@ from .ops.join import diagflat
 from .ops.elementwise import bitwise_left_shift, bitwise_right_shift, fmax, fmin
 from .ops.elementwise_math import dist, fix, logit, renorm, signbit
 from .ops.gather import fliplr, flipud, index_copy, index_fill, index_put, put, scatter_reduce
+from .creation import asarray, empty_strided, range, scalar_tensor
+from .ops.elementwise import ge as greater_equal, gt as greater, le as less_equal, lt as less, ne as not_equal
+from .ops.elementwise_math import frexp, gcd, isreal, lcm, ldexp, nextafter, rsub
+from .ops.index import (
+    adjoint, broadcast_shapes, detach, diagonal_scatter, is_nonzero, is_same_size, is_signed, ravel, select,
+    select_scatter, slice_scatter, unravel_index,
+)
+from .ops.contract import vdot
+from .ops.gather import index_reduce, isin
+from .ops.statistics import combinations, corrcoef, cov, cumulative_trapezoid, gradient, histogram, trapezoid, trapz
+from .ops.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
+from .random import binomial, poisson
+from .ops.torch_forms import *  # noqa: F403  (torch.layer_norm, torch.kl_div, torch.exp_, ...: see its __all__)
+from .runtime import (
+    are_deterministic_algorithms_enabled, compile, get_default_device, get_deterministic_debug_mode,
+    is_deterministic_algorithms_warn_only_enabled, set_default_device, set_deterministic_debug_mode, typename,
+    use_deterministic_algorithms,
+)
+from .printing import set_printoptions
+from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
+from .nn.functional import (
+    adaptive_avg_pool1d, alpha_dropout, avg_pool1d, bilinear, celu, channel_shuffle, conv1d, conv2d, conv3d,
+    conv_transpose1d, conv_transpose2d, conv_transpose3d, cosine_similarity, feature_alpha_dropout, hardshrink,
+    max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pdist, pixel_shuffle, pixel_unshuffle, prelu, relu,
+    rms_norm, rrelu, selu, threshold,
+)
 
 __version__ = "0.1.0"
 float = float32

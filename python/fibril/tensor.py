@@ -30,7 +30,8 @@ class Size(tuple):
 
 # Per-tensor state that __deepcopy__ rebuilds rather than copies.
 _TENSOR_STATE = frozenset({"_data", "_version", "_requires_grad", "grad", "grad_fn", "_output_nr", "_accumulator",
-                           "_leaf_hooks", "_shape", "_base", "_creation", "_creation_if_recorded"})
+                           "_leaf_hooks", "_post_accumulate_hooks", "_shape", "_base", "_creation",
+                           "_creation_if_recorded"})
 
 
 class _Version:
@@ -63,6 +64,7 @@ class Tensor:
     _output_nr = 0
     _accumulator = None  # the leaf's AccumulateGrad node (which refers back weakly)
     _leaf_hooks = None
+    _post_accumulate_hooks = None  # run with the leaf once its .grad is accumulated (see AccumulateGrad)
     _shape = None
     _base = None  # set on views: the tensor whose memory they share
     _creation = None  # on views: why autograd refuses to change them in place (see _View)
@@ -147,6 +149,15 @@ class Tensor:
     @property
     def is_cuda(self):
         return self.device.startswith("cuda")
+
+    @property
+    def is_cpu(self):
+        return self.device == "cpu"
+
+    @property
+    def output_nr(self):
+        """Which output of the op that made this tensor it is (0 for a leaf)."""
+        return self._output_nr
 
     @property
     def is_leaf(self):
@@ -255,6 +266,18 @@ class Tensor:
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Calls hook(self) after backward has accumulated a gradient into this leaf's .grad
+        (not for autograd.grad, which accumulates nothing, as torch)."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return _HookHandle(self._post_accumulate_hooks, hook)
+
     def detach(self):
         return Tensor._wrap(self._data, self._version)
 
@@ -291,6 +314,29 @@ class Tensor:
         if self.dtype == _C.bfloat16:
             raise TypeError("Got unsupported ScalarType BFloat16: numpy has no bfloat16; use .float() first")
         return np.asarray(self._data)
+
+    def share_memory_(self):
+        """self. fibril's storage cannot be moved into memory shared between processes (a tensor
+        crosses a process boundary by value), so is_shared() stays False: code relying on
+        Hogwild-style sharing is not silently given copies it believes are shared."""
+        return self
+
+    def is_shared(self):
+        return False
+
+    def pin_memory(self, device=None):
+        """torch's page-locked copy of a CPU tensor. fibril allocates no page-locked memory, so
+        it is an ordinary copy (is_pinned() stays False); refused without a GPU, as torch."""
+        from . import cuda
+
+        if not cuda.is_available():
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        if not self.is_cpu:
+            raise RuntimeError(f"cannot pin '{self.type()}' only dense CPU tensors can be pinned")
+        return self.clone()
+
+    def is_pinned(self, device=None):
+        return False
 
     def __array__(self, dtype=None, copy=None):
         arr = np.asarray(self._data)
@@ -385,6 +431,58 @@ class Tensor:
         from .creation import ones
 
         return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new(self, *args, device=None):
+        """The legacy constructor, as torch's Tensor.new: self's dtype, on self's device unless
+        given. new() is empty; new(*sizes) or new(Size) uninitialised; new(tensor) an alias of
+        tensor (of self's dtype); new(data) a copy of a (nested) sequence's values."""
+        from .creation import empty, tensor
+
+        device = device or self.device
+        if not args:
+            return empty(0, dtype=self.dtype, device=device)
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            other = args[0]
+            if other.dtype != self.dtype:
+                raise TypeError(f"expected {self.type()} (got {other.type()})")
+            return other.view(other.shape)
+        if isinstance(args[0], Size) or all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return empty(*args, dtype=self.dtype, device=device)
+        if len(args) == 1:
+            return tensor(args[0], dtype=self.dtype, device=device)
+        raise TypeError("new() expects sizes, a Size, a tensor or a sequence of values")
+
+    # ------------------------------------------------------------------ Python callables, element by element
+    def apply_(self, callable):
+        """Replaces each element x by callable(x), on the host (CPU tensors only, as torch; slow)."""
+        self._check_host_callable("apply_")
+        mine = _host_values(self._data)
+        return self._write_host_values([callable(x) for x in mine.reshape(-1).tolist()], mine.dtype)
+
+    def map_(self, tensor, callable):
+        """Replaces each element x by callable(x, y), y the element of `tensor` (broadcast to self's
+        shape, of self's dtype) at the same place (CPU tensors only, as torch; slow)."""
+        self._check_host_callable("map_")
+        if tensor.dtype != self.dtype:
+            raise TypeError(f"map_: expected {self.type()} for 'other' (got {tensor.type()})")
+        mine = _host_values(self._data)
+        others = _host_values(tensor.detach().expand(self.shape)._data).reshape(-1).tolist()
+        return self._write_host_values([callable(x, y) for x, y in zip(mine.reshape(-1).tolist(), others)],
+                                       mine.dtype)
+
+    def _check_host_callable(self, name):
+        if not self.is_cpu:
+            raise TypeError(f"{name} is only implemented on CPU tensors")
+        if self.requires_grad:
+            raise RuntimeError(f"Can't call {name}() on Variable that requires grad. Use var.detach().{name}() "
+                               "instead.")
+
+    def _write_host_values(self, values, host_dtype):
+        """Writes the callable's results into self, cast as torch casts them (ints truncated)."""
+        from .creation import tensor
+
+        self.copy_(tensor(np.array(values).astype(host_dtype), dtype=self.dtype).reshape(self.shape))
+        return self
 
     # ------------------------------------------------------------------ methods of other families
     def relu(self):
@@ -557,7 +655,6 @@ def _wrap_dim(dim, ndim):
     return dim % max(ndim, 1)
 
 
-_DEFAULT_DTYPES = ("float32", "int64", "bool")
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor", "uint8": "ByteTensor",
                "bool": "BoolTensor"}
@@ -573,33 +670,6 @@ def _host_values(array):
 
 
 def _format(t):
-    arr = _host_values(t._data)
-    if arr.dtype == np.float16:  # formatted through float32, which holds every float16 value
-        arr = arr.astype(np.float32)
-    if arr.dtype.kind == "f":
-        finite = arr[np.isfinite(arr)]
-        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        big = finite.size > 0 and (np.abs(finite).max() >= 1e8 or np.abs(finite[finite != 0]).min(initial=1) < 1e-4)
-        opts = dict(precision=4, floatmode="maxprec" if integral else "fixed", suppress_small=False)
-        if big:
-            opts = dict(precision=4, floatmode="fixed")
-        body = np.array2string(arr, separator=", ", prefix="tensor(", **opts)
-    else:
-        body = np.array2string(arr, separator=", ", prefix="tensor(")
-    if t.numel() == 0:
-        body = "[]" if t.ndim == 1 else f"[], size={tuple(t.shape)}"
-    extras = []
-    if t.dtype.name not in _DEFAULT_DTYPES or t.numel() == 0 and t.dtype.name != "float32":
-        extras.append(f"dtype={t.dtype!r}")
-    if t.device != "cpu":
-        extras.append(f"device='{t.device}'")
-    try:
-        grad_fn = t.grad_fn
-    except RuntimeError:  # a view whose history cannot be rebuilt (see _View), printed as torch does
-        extras.append("grad_fn=<Invalid>")
-    else:
-        if grad_fn is not None:
-            extras.append(f"grad_fn=<{grad_fn.name()}>")
-        elif t.requires_grad:
-            extras.append("requires_grad=True")
-    return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+    from .printing import tensor_repr
+
+    return tensor_repr(t, _host_values(t._data))

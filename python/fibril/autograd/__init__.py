@@ -6,6 +6,7 @@ from .engine import run_backward
 from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .inference_mode import inference_mode, is_inference_mode_enabled
+from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from . import functional
 from .gradcheck_second import gradgradcheck
 
@@ -32,6 +33,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for t, g in zip(inputs, grads):
             if g is not None:
                 t.grad = g if t.grad is None else t.grad + g
+                if t._post_accumulate_hooks:
+                    _function.run_post_accumulate_hooks(t)
         return
     run_backward([_root(t, g, create_graph) for t, g in zip(tensors, grad_tensors)], retain_graph=retain_graph,
                  create_graph=create_graph)
@@ -106,5 +109,6 @@ def _root(tensor, gradient, create_graph=False):
     return node, index, gradient if create_graph else gradient.detach()
 
 
-__all__ = ["Function", "FunctionCtx", "backward", "enable_grad", "functional", "grad", "gradcheck", "gradgradcheck",
-           "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "no_grad", "set_grad_enabled"]
+__all__ = ["Function", "FunctionCtx", "backward", "detect_anomaly", "enable_grad", "functional", "grad", "gradcheck",
+           "gradgradcheck", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "no_grad",
+           "set_detect_anomaly", "set_grad_enabled"]

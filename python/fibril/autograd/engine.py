@@ -4,6 +4,7 @@ Iterative (no recursion), so a 10,000-step chain works."""
 
 from collections import deque
 
+from . import anomaly_mode
 from .function import AccumulateGrad, _NoDoubleBackward, no_double_backward
 from .grad_mode import _set_enabled, is_grad_enabled
 
@@ -108,7 +109,10 @@ def _run(roots, retain_graph, capture, create_graph):
             inputs = grads
         else:
             inputs = [g if g is not None else _zeros_for(node, i) for i, g in enumerate(grads)]
-        outs = _apply_with_graph(node, inputs) if create_graph else node.apply(inputs)
+        if anomaly_mode._enabled:
+            outs = _apply_detecting_anomalies(node, inputs, create_graph)
+        else:
+            outs = _apply_with_graph(node, inputs) if create_graph else node.apply(inputs)
         executed.append(node)
         for edge, g in zip(node.edges, outs):
             if edge is None or (wanted is not None and edge[0] not in wanted):
@@ -126,6 +130,19 @@ def _run(roots, retain_graph, capture, create_graph):
     if not retain_graph:
         for node in executed:
             node.release()
+
+
+def _apply_detecting_anomalies(node, grads, create_graph):
+    """node's backward under anomaly mode: an error it raises, or a NaN it returns (with
+    check_nan), comes with a warning that shows the forward call which recorded the node."""
+    try:
+        outs = _apply_with_graph(node, grads) if create_graph else node.apply(grads)
+        if anomaly_mode._check_nan:
+            anomaly_mode.check_nan(node, outs)
+    except Exception:
+        anomaly_mode.warn_error_in(node)
+        raise
+    return outs
 
 
 def _apply_with_graph(node, grads):

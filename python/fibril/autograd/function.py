@@ -148,6 +148,8 @@ class AccumulateGrad:
             t.grad = t.grad + grad.detach()
         else:
             t.grad = grad.detach() if _held_by_engine_only(grad) else _copy(grad)
+        if t._post_accumulate_hooks:
+            run_post_accumulate_hooks(t)
 
     def accumulate_with_graph(self, grad):
         """accumulate under create_graph: .grad keeps the gradient's graph (the sum is recorded)."""
@@ -157,9 +159,16 @@ class AccumulateGrad:
         if grad.shape != t.shape:
             raise RuntimeError(f"gradient of shape {list(grad.shape)} for a leaf of shape {list(t.shape)}")
         t.grad = grad if t.grad is None else t.grad + grad
+        if t._post_accumulate_hooks:
+            run_post_accumulate_hooks(t)
 
     def release(self):
         pass
+
+
+def run_post_accumulate_hooks(tensor):
+    for hook in list(tensor._post_accumulate_hooks or ()):  # a hook may remove itself
+        hook(tensor)
 
 
 def _copy(grad):

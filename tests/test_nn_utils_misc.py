@@ -11,24 +11,11 @@ import fibril
 import fibril.nn as nn
 from fibril.nn.utils import stateless
 from op_check import torch_one_thread  # noqa: F401 (an autouse fixture)
+from test_nn_utils_parametrize import _close, _np, _pair
 
 torch = pytest.importorskip("torch")
 
 
-def _np(t):
-    return t.detach().numpy()
-
-
-def _close(a, b, **kw):
-    np.testing.assert_allclose(_np(a), _np(b), rtol=kw.pop("rtol", 1e-10), atol=kw.pop("atol", 1e-12), **kw)
-
-
-def _pair(make_torch, make_fibril, seed=0):
-    torch.manual_seed(seed)
-    t = make_torch().double()
-    f = make_fibril().double()
-    f.load_state_dict(t.state_dict())
-    return t, f
 
 
 def _input(*shape, seed=1):

@@ -25,7 +25,10 @@ def _dependencies(roots, wanted=None):
         if id(node) in seen:
             continue
         seen.add(id(node))
-        for child in _children(node, wanted):
+        for edge in node.edges:  # inline, not _children: this runs for every node of every backward
+            if edge is None or (wanted is not None and edge[0] not in wanted):
+                continue
+            child = edge[0]
             deps[child] = deps.get(child, 0) + 1
             stack.append(child)
     return deps

@@ -16,9 +16,9 @@ Both of torch's variants, with torch's defaults (use_reentrant=None warns and me
   forward as in backward.
 
 Differences from torch: the determinism check compares the outputs (shape, dtype, device),
-not every saved tensor; debug=True adds no operator trace; early_stop has no effect; and a
-checkpointed region cannot be differentiated twice (create_graph raises when the gradient it
-returned is differentiated).
+not every saved tensor; debug=True adds no operator trace; early_stop has no effect. As
+torch's, the non-reentrant variant differentiates twice (create_graph); the reentrant one
+does not.
 """
 
 import contextlib
@@ -163,10 +163,10 @@ class _Region:
         self.params, self.meta = [], []
         self.outputs = None  # the detached outputs, from checkpoint() to _CheckpointRegion.forward
 
-    def run(self, inputs, context):
-        """function on detached copies of `inputs` (the argument tensors in order) with grad
-        mode on: (its output, the copies)."""
-        copies = [_detached(t) for t in inputs]
+    def run(self, inputs, context, attached=False):
+        """function on detached copies of `inputs` (the argument tensors in order; the tensors
+        themselves when `attached`) with grad mode on: (its output, the tensors it ran on)."""
+        copies = list(inputs) if attached else [_detached(t) for t in inputs]
         replace = iter(copies)
         args, kwargs = _map_tensors(lambda _: next(replace), (self.args, self.kwargs))
         with enable_grad(), context:
@@ -199,9 +199,9 @@ def _metadata(t):
 
 class _CheckpointRegion(Function):
     """The node of a non-reentrant checkpoint: inputs (region, *argument tensors, *params),
-    outputs the region's tracked outputs."""
-
-    once_differentiable = True
+    outputs the region's tracked outputs. Under create_graph its backward recomputes on the
+    argument tensors themselves, so the gradients it returns are recorded functions of them
+    and of the parameters: a checkpointed region differentiates twice, as torch's."""
 
     @staticmethod
     def forward(ctx, region, *tensors):
@@ -213,15 +213,16 @@ class _CheckpointRegion(Function):
     @staticmethod
     def backward(ctx, *grads):
         region = ctx.region
+        create_graph = is_grad_enabled()
         with _rng_state(region.rng_state):
-            outputs, copies = region.run(ctx.saved_tensors, region.recompute_context)
+            outputs, copies = region.run(ctx.saved_tensors, region.recompute_context, attached=create_graph)
         tracked = [o for o in _tensors_in(outputs) if o.requires_grad]
         if region.check:
             _check_recomputed(region.meta, tracked)
         wrt = [t for t in copies + region.params if t.requires_grad]
         roots = [(o, g) for o, g in zip(tracked, grads) if g is not None]
         found = dict(zip(map(id, wrt), _grad([o for o, _ in roots], wrt, [g for _, g in roots], retain_graph=True,
-                                             allow_unused=True))) if roots and wrt else {}
+                                             create_graph=create_graph, allow_unused=True))) if roots and wrt else {}
         return (None,) + tuple(found.get(id(t)) for t in copies + region.params)
 
 

@@ -125,6 +125,8 @@ from .runtime import (
     use_deterministic_algorithms,
 )
 from .printing import set_printoptions
+from . import backends, distributed, jit
+from .devices import device
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .nn.functional import (
     adaptive_avg_pool1d, alpha_dropout, avg_pool1d, bilinear, celu, channel_shuffle, conv1d, conv2d, conv3d,
@@ -134,6 +136,7 @@ from .nn.functional import (
 )
 
 __version__ = "0.1.0"
+dtype = DType
 float = float32
 double = float64
 half = float16

@@ -68,3 +68,39 @@ def _index(device):
     if isinstance(device, str) and device.startswith("cuda:") and device[5:].isdigit():
         return int(device[5:])
     raise ValueError(f"invalid CUDA device {device!r} (expected an int, 'cuda' or 'cuda:N')")
+
+
+# Seeding: fibril draws CUDA and CPU random numbers from one Philox generator (a seed gives
+# the same values on both devices), so these act on fibril's default generator.
+def manual_seed(seed):
+    """Seeds the generator that CUDA tensors draw from (fibril's one default generator)."""
+    from . import random
+
+    random.manual_seed(seed)
+
+
+manual_seed_all = manual_seed
+
+
+def seed():
+    from . import random
+
+    random.seed()
+
+
+seed_all = seed
+
+
+def initial_seed():
+    from . import random
+
+    return random.initial_seed()
+
+
+def current_device():
+    """The index of the device "cuda" means: fibril always places it on device 0."""
+    _require()
+    return 0
+
+
+from .amp import cuda_amp as amp  # noqa: E402  (fibril.cuda.amp.GradScaler, torch's legacy name)

@@ -3,6 +3,8 @@ determinism flags, the default device of factory functions, typename."""
 
 import functools
 
+from . import devices
+
 _deterministic = False
 _deterministic_warn_only = False
 _default_device = "cpu"
@@ -67,7 +69,7 @@ def set_default_device(device):
 
 
 def get_default_device():
-    return _default_device
+    return devices.of(_default_device)
 
 
 def typename(obj):

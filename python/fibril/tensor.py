@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _C
 from . import autograd as _autograd
+from . import devices as _devices
 from .autograd import function as _function
 
 
@@ -99,7 +100,7 @@ class Tensor:
 
     @property
     def device(self):
-        return self._data.device
+        return _devices.of(self._data.device)
 
     @property
     def ndim(self):

@@ -98,6 +98,7 @@ from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from . import data, distributions, metrics, train
 from . import utils
+from .func import vmap  # binds fibril.func too
 from .autograd.inference_mode import inference_mode, is_inference_mode_enabled
 from .typeinfo import can_cast, finfo, iinfo, promote_types
 from .creation import get_default_dtype, set_default_dtype
@@ -127,6 +128,8 @@ from .runtime import (
 from .printing import set_printoptions
 from . import backends, distributed, jit
 from .devices import device
+from . import backends, distributed, jit
+from .devices import device
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .nn.functional import (
     adaptive_avg_pool1d, alpha_dropout, avg_pool1d, bilinear, celu, channel_shuffle, conv1d, conv2d, conv3d,
@@ -136,6 +139,7 @@ from .nn.functional import (
 )
 
 __version__ = "0.1.0"
+dtype = DType
 dtype = DType
 float = float32
 double = float64

@@ -3,7 +3,7 @@ parametrizations (parametrize, parametrizations) and the legacy weight_norm / sp
 hooks, conv/linear + BatchNorm fusion, functional_call (stateless), parameters as one vector
 and skip_init."""
 
-from . import parametrizations, parametrize, rnn, stateless
+from . import parametrizations, parametrize, prune, rnn, stateless
 from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights

@@ -1,16 +1,18 @@
-"""Dirichlet(concentration): distributions on the simplex over the last dim. Samples are
-normalized numpy gamma draws (seeded from fibril's generator); no rsample (see gamma.py)."""
+"""Dirichlet(concentration): distributions on the simplex over the last dim. rsample
+normalizes standard gamma draws, differentiable through _standard_gamma's implicit gradient
+(equal in distribution to torch's _dirichlet_grad)."""
 
 import fibril
 import fibril.nn.functional as F
 from . import constraints
 from .exp_family import ExponentialFamily
-from .gamma import _standard_gamma
+from ._standard_gamma import _standard_gamma
 
 
 class Dirichlet(ExponentialFamily):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
+    has_rsample = True
 
     def __init__(self, concentration, validate_args=None):
         if concentration.dim() < 1:
@@ -26,11 +28,10 @@ class Dirichlet(ExponentialFamily):
         new._validate_args = self._validate_args
         return new
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        with fibril.no_grad():
-            gammas = _standard_gamma(self.concentration.expand(shape))
-            return (gammas / gammas.sum(-1, keepdim=True)).clamp(min=fibril.finfo(gammas.dtype).tiny)
+        gammas = _standard_gamma(self.concentration.expand(shape))
+        return (gammas / gammas.sum(-1, keepdim=True)).clamp(min=fibril.finfo(gammas.dtype).tiny)
 
     def log_prob(self, value):
         if self._validate_args:

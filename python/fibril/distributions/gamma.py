@@ -1,25 +1,19 @@
-"""Gamma(concentration, rate). Samples come from numpy's gamma sampler (seeded from fibril's
-generator); there is no rsample, as the sample's gradient in concentration needs a kernel
-fibril lacks."""
+"""Gamma(concentration, rate): rsample is a standard gamma draw (numpy's sampler, seeded from
+fibril's generator, differentiable by the implicit gradient of _standard_gamma.py) over rate."""
 
 import numbers
 
 import fibril
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, numpy_rng
-
-
-def _standard_gamma(concentration):
-    """Gamma(concentration, 1) samples, no gradient, clamped away from 0 as torch's."""
-    values = numpy_rng().standard_gamma(concentration.detach().numpy())
-    out = fibril.tensor(values, dtype=concentration.dtype).reshape(concentration.shape)
-    return out.clamp(min=fibril.finfo(out.dtype).tiny)
+from ._standard_gamma import _standard_gamma
+from .utils import broadcast_all
 
 
 class Gamma(ExponentialFamily):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
+    has_rsample = True
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = broadcast_all(concentration, rate)
@@ -41,11 +35,10 @@ class Gamma(ExponentialFamily):
     def variance(self):
         return self.concentration / self.rate.pow(2)
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        with fibril.no_grad():
-            value = _standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
-            return value.clamp(min=fibril.finfo(value.dtype).tiny)
+        value = _standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
+        return value.clamp(min=fibril.finfo(value.dtype).tiny)
 
     def log_prob(self, value):
         value = fibril.as_tensor(value, dtype=self.rate.dtype)

@@ -128,8 +128,6 @@ from .runtime import (
 from .printing import set_printoptions
 from . import backends, distributed, jit
 from .devices import device
-from . import backends, distributed, jit
-from .devices import device
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .nn.functional import (
     adaptive_avg_pool1d, alpha_dropout, avg_pool1d, bilinear, celu, channel_shuffle, conv1d, conv2d, conv3d,
@@ -137,9 +135,15 @@ from .nn.functional import (
     max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pdist, pixel_shuffle, pixel_unshuffle, prelu, relu,
     rms_norm, rrelu, selu, threshold,
 )
+from . import amp
+from .amp import (
+    autocast, clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype, get_autocast_gpu_dtype,
+    is_autocast_available, is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled,
+    set_autocast_cache_enabled, set_autocast_cpu_dtype, set_autocast_cpu_enabled, set_autocast_dtype,
+    set_autocast_enabled, set_autocast_gpu_dtype,
+)
 
 __version__ = "0.1.0"
-dtype = DType
 dtype = DType
 float = float32
 double = float64

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .. import _C
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from ..autograd import Function, is_grad_enabled
 from ..autograd.composed import composed_gradients
 from ..creation import arange
@@ -103,6 +104,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         raise TypeError(f"scaled_dot_product_attention: attn_mask must be a Tensor, got {type(attn_mask).__name__}")
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got {dropout_p}")
+    if _autocast_active.on:
+        query, key, value, attn_mask = autocast_inputs("lower", query, key, value, attn_mask)
     query, key, value = _broadcast_lead(query, key, value)
     rng = (0, 0)
     if dropout_p > 0:

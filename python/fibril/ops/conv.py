@@ -11,6 +11,7 @@ create_graph every backward is recorded as applications of these Functions."""
 
 
 from .. import _C
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import index
@@ -117,6 +118,8 @@ def _batched(x, n):
 
 
 def _conv(x, weight, bias, stride, padding, dilation, groups, n, op):
+    if _autocast_active.on:
+        x, weight, bias = autocast_inputs("lower", x, weight, bias)
     _check_operands(x, weight, n, op)
     kernel = tuple(weight.shape[2:])
     stride = int_tuple(stride, n, "stride", op)
@@ -145,6 +148,8 @@ def transposed_output_size(size, kernel, stride, padding, output_padding, dilati
 
 
 def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, n, op):
+    if _autocast_active.on:
+        x, weight, bias = autocast_inputs("lower", x, weight, bias)
     _check_operands(x, weight, n, op)
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple, got '{padding}'")

@@ -16,6 +16,7 @@ leaves torch's output. Unbatched (C, D, H, W) inputs are accepted as in PyTorch.
 
 import numpy as np
 
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from ..creation import tensor, zeros
 from ..tensor import Tensor
 from . import index
@@ -66,6 +67,8 @@ def _depth_padding(padding, kernel, stride, dilation, op):
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """torch.nn.functional.conv3d: input (N, C, D, H, W) or (C, D, H, W), weight
     (O, C / groups, kd, kh, kw); padding an int, a triple, 'valid' or 'same'."""
+    if _autocast_active.on:
+        input, weight, bias = autocast_inputs("lower", input, weight, bias)
     op = "conv3d"
     stride, dilation, groups = int_tuple(stride, 3, "stride", op), int_tuple(dilation, 3, "dilation", op), int(groups)
     _check(input, weight, stride, dilation, op)
@@ -96,6 +99,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """torch.nn.functional.conv_transpose3d: weight (in_channels, out_channels / groups, kd, kh, kw)."""
+    if _autocast_active.on:
+        input, weight, bias = autocast_inputs("lower", input, weight, bias)
     op = "conv_transpose3d"
     if isinstance(padding, str):
         raise ValueError(f"{op}: padding must be an int or a tuple, got '{padding}'")

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from .. import _C
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from ..autograd import Function
 from ..creation import tensor
 from ..tensor import Tensor
@@ -192,6 +193,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     its target length (at least 1), then averages over the batch."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    if _autocast_active.on:
+        (log_probs,) = autocast_inputs("fp32", log_probs)
     if isinstance(input_lengths, Tensor) != isinstance(target_lengths, Tensor):
         raise TypeError("ctc_loss: input_lengths and target_lengths must both be tensors or both be sequences of ints")
     if not isinstance(targets, Tensor):

@@ -6,6 +6,7 @@ sums the gradient over broadcast batch dims."""
 import numpy as np
 
 from .. import _C
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import elementwise as ew
@@ -61,6 +62,8 @@ class Matmul(Function):
 
 def matmul(a, b):
     """torch.matmul: dot, matrix-vector, matrix and broadcast batched products."""
+    if _autocast_active.on:
+        a, b = autocast_inputs("lower", a, b)
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
     if (a.grad_fn is None and b.grad_fn is None and not a._requires_grad and not b._requires_grad) \
@@ -83,11 +86,15 @@ def bmm(a, b):
 
 def mv(a, v):
     _check_ndim("mv", a, v, (2,), (1,))
+    if _autocast_active.on:  # lower precision on CUDA only: torch's CPU autocast leaves mv alone
+        return Matmul.apply(*autocast_inputs("lower_cuda", a, v))
     return matmul(a, v)
 
 
 def dot(a, b):
     _check_ndim("dot", a, b, (1,), (1,))
+    if _autocast_active.on:  # autocast leaves dot alone (torch: untouched on CPU, promote on CUDA)
+        return Matmul.apply(a, b)
     return matmul(a, b)
 
 
@@ -111,6 +118,8 @@ class Addmm(Function):
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); input broadcasts to the product's shape."""
     _check_ndim("addmm", mat1, mat2, (2,), (2,))
+    if _autocast_active.on:
+        input, mat1, mat2 = autocast_inputs("lower", input, mat1, mat2)
     return Addmm.apply(input, mat1, mat2, beta, alpha)
 
 
@@ -132,12 +141,16 @@ def _scaled_sum(name, input, product, beta, alpha):
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * bmm(batch1, batch2)."""
+    if _autocast_active.on:
+        input, batch1, batch2 = autocast_inputs("lower", input, batch1, batch2)
     return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * (the sum of batch1[i] @ batch2[i] over i), as one GEMM over the
     batch laid out along the inner dim."""
+    if _autocast_active.on:
+        input, batch1, batch2 = autocast_inputs("lower", input, batch1, batch2)
     _check_ndim("addbmm", batch1, batch2, (3,), (3,))
     (b, n, k), (b2, k2, m) = batch1.shape, batch2.shape
     if b != b2 or k != k2:
@@ -148,11 +161,15 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * mv(mat, vec)."""
+    if _autocast_active.on:
+        input, mat, vec = autocast_inputs("lower_cuda", input, mat, vec)
     return _scaled_sum("addmv", input, mv(mat, vec), beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """beta * input + alpha * outer(vec1, vec2)."""
+    if _autocast_active.on:
+        input, vec1, vec2 = autocast_inputs("lower_cuda", input, vec1, vec2)
     _check_ndim("addr", vec1, vec2, (1,), (1,))
     return _scaled_sum("addr", input, ew.mul(index.unsqueeze(vec1, 1), vec2), beta, alpha)
 
@@ -224,6 +241,8 @@ def linear(input, weight, bias=None, activation="none"):
     """activation(input @ weight.T + bias), the bias and activation applied inside the GEMM.
     activation: "none", "relu" (differentiable), "gelu" or "gelu_tanh" (forward only, for
     inference: their gradients belong to the activation family)."""
+    if _autocast_active.on:
+        input, weight, bias = autocast_inputs("lower", input, weight, bias)
     if activation not in _FUSED_ACTIVATIONS:
         raise ValueError(f"linear: activation must be one of {_FUSED_ACTIVATIONS}, got {activation!r}")
     tracked = any(t is not None and t.requires_grad for t in (input, weight, bias))

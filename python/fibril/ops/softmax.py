@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from .. import _C
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from ..autograd import Function, is_grad_enabled
 from ..autograd.composed import composed_gradients
 from ..tensor import Tensor
@@ -43,10 +44,14 @@ class Softmax(Function):
 
 
 def softmax(input, dim, dtype=None):
+    if _autocast_active.on and dtype is None:
+        (input,) = autocast_inputs("fp32_cuda", input)
     return Softmax.apply(input if dtype is None else input.to(dtype), dim, False)
 
 
 def log_softmax(input, dim, dtype=None):
+    if _autocast_active.on and dtype is None:
+        (input,) = autocast_inputs("fp32_cuda", input)
     return Softmax.apply(input if dtype is None else input.to(dtype), dim, True)
 
 
@@ -185,6 +190,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   reduction="mean", label_smoothing=0.0):
     """Class indices (integer target of input's shape without dim 1) or class probabilities
     (a float target of input's shape), as torch.nn.functional.cross_entropy."""
+    if _autocast_active.on:
+        input, target, weight = autocast_inputs("fp32", input, target, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if not target.dtype.is_floating_point:
         return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction, label_smoothing, True)
@@ -203,6 +210,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    if _autocast_active.on:
+        input, weight = autocast_inputs("fp32", input, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0, False)
 
@@ -239,6 +248,8 @@ class BinaryCrossEntropy(Function):
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    if _autocast_active.on:
+        input, target, weight = autocast_inputs("bce", input, target, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy", reduction)
     _same_shape("binary_cross_entropy", input, target)
@@ -251,6 +262,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """(1 - t) x + (1 + (pw - 1) t) softplus(-x); its gradient is sigmoid(x) - t without pos_weight."""
+    if _autocast_active.on:
+        input, target, weight, pos_weight = autocast_inputs("fp32", input, target, weight, pos_weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _same_shape("binary_cross_entropy_with_logits", input, target)
@@ -281,6 +294,8 @@ def _reduce_weighted(loss, weight, reduction):
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """(input - target)^2; weight (input's shape) scales each term, and 'mean' then divides by
     its sum."""
+    if _autocast_active.on:
+        input, target, weight = autocast_inputs("fp32", input, target, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("mse_loss", reduction)
     _broadcast_target("mse_loss", input, target)
@@ -292,6 +307,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """|input - target|; weight (input's shape) scales each term, and 'mean' then divides by
     its sum."""
+    if _autocast_active.on:
+        input, target, weight = autocast_inputs("fp32", input, target, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("l1_loss", reduction)
     _broadcast_target("l1_loss", input, target)
@@ -300,6 +317,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def _huber(name, input, target, reduction, delta, scale, weight=None):
+    if _autocast_active.on:
+        input, target, weight = autocast_inputs("fp32", input, target, weight)
     _check_reduction(name, reduction)
     _broadcast_target(name, input, target, stacklevel=4)
     _elementwise_weight(input, weight)
@@ -327,6 +346,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target (log target - input), 0 where target is 0; reduction 'batchmean' divides by dim 0."""
+    if _autocast_active.on:
+        input, target = autocast_inputs("fp32", input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     if reduction not in _REDUCTIONS + ("batchmean",):
         raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, got {reduction!r}")
@@ -344,6 +365,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -y (x1 - x2) + margin)."""
+    if _autocast_active.on:
+        input1, input2, target = autocast_inputs("fp32", input1, input2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("margin_ranking_loss", reduction)
     if not input1.ndim == input2.ndim == target.ndim or not _broadcasts(input1, input2, target):
@@ -355,6 +378,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """x where y == 1, max(0, margin - x) where y == -1 (both terms where y is neither)."""
+    if _autocast_active.on:
+        input, target = autocast_inputs("fp32", input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("hinge_embedding_loss", reduction)
     _broadcast_target("hinge_embedding_loss", input, target, warn=False)
@@ -366,6 +391,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     """sum over j != y of max(0, margin - x[y] + x[j])^p (times w[y]), divided by the classes."""
+    if _autocast_active.on:
+        input, weight = autocast_inputs("fp32", input, weight)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("multi_margin_loss", reduction)
     if p not in (1, 2):
@@ -414,6 +441,8 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """The triplet loss with the p-norm distance of (x1 - x2 + eps) along the last dim."""
+    if _autocast_active.on:
+        anchor, positive, negative = autocast_inputs("fp32", anchor, positive, negative)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _same_ndim("triplet_margin_loss", anchor, positive, negative)
     return triplet_margin_with_distance_loss(anchor, positive, negative,
@@ -423,6 +452,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """1 - cos(x1, x2) where y == 1, max(0, cos(x1, x2) - margin) where y == -1."""
+    if _autocast_active.on:
+        input1, input2, target = autocast_inputs("fp32", input1, input2, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("cosine_embedding_loss", reduction)
     if input1.shape != input2.shape or input1.ndim not in (1, 2) or target.ndim != input1.ndim - 1:
@@ -467,6 +498,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
                      reduction="mean"):
     """exp(input) - target input (log_input), else input - target log(input + eps); full adds
     Stirling's target log target - target + log(2 pi target) / 2 where target > 1."""
+    if _autocast_active.on:
+        input, target = autocast_inputs("fp32", input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("poisson_nll_loss", reduction)
     if log_input:
@@ -483,6 +516,8 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-y x))."""
+    if _autocast_active.on:
+        input, target = autocast_inputs("fp32", input, target)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("soft_margin_loss", reduction)
     _broadcast_target("soft_margin_loss", input, target, warn=False)
@@ -505,6 +540,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """sum over targets j and non-targets k of max(0, 1 - (x[y_j] - x[k])), over the classes.
     target: class indices of input's shape; the first -1 ends a sample's targets."""
+    if _autocast_active.on:
+        (input,) = autocast_inputs("fp32", input)
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction("multilabel_margin_loss", reduction)
     if input.ndim not in (1, 2) or tuple(target.shape) != tuple(input.shape) or target.dtype != _C.int64:

@@ -128,6 +128,10 @@ from .runtime import (
 from .printing import set_printoptions
 from . import backends, distributed, jit
 from .devices import device
+from .memory_formats import (
+    channels_last, channels_last_3d, contiguous_format, layout, memory_format, preserve_format, strided,
+)
+from .runtime import get_num_interop_threads, is_complex, set_num_interop_threads
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .nn.functional import (
     adaptive_avg_pool1d, alpha_dropout, avg_pool1d, bilinear, celu, channel_shuffle, conv1d, conv2d, conv3d,

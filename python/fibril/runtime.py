@@ -72,6 +72,27 @@ def get_default_device():
     return devices.of(_default_device)
 
 
+_interop_threads = 1
+
+
+def set_num_interop_threads(count):
+    """Recorded only: fibril runs one op at a time, each on its own thread pool
+    (set_num_threads), so there are no inter-op threads to size."""
+    global _interop_threads
+    if not isinstance(count, int) or count < 1:
+        raise RuntimeError(f"Number of inter-op threads must be positive, got {count}")
+    _interop_threads = count
+
+
+def get_num_interop_threads():
+    return _interop_threads
+
+
+def is_complex(x):
+    """False: fibril has no complex dtypes."""
+    return x.is_complex()
+
+
 def typename(obj):
     """A tensor's type name ('fibril.FloatTensor'), else the qualified name of obj's class,
     as torch.typename."""

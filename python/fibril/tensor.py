@@ -135,8 +135,22 @@ class Tensor:
     def storage_offset(self):
         return self._data.offset
 
-    def is_contiguous(self):
-        return self._data.is_contiguous()
+    def is_contiguous(self, memory_format=None):
+        if memory_format is None:
+            return self._data.is_contiguous()
+        from . import memory_formats as formats
+
+        return formats.is_contiguous_as(self, memory_format)
+
+    @property
+    def layout(self):
+        from .memory_formats import strided
+
+        return strided
+
+    def get_device(self):
+        """The CUDA device index, -1 on the CPU (torch's)."""
+        return self.device.index if self.is_cuda else -1
 
     def data_ptr(self):
         return self._data.data_ptr()

@@ -534,9 +534,10 @@ class Module:
 
     def to(self, *args, **kwargs):
         """to(dtype), to(device), to(device, dtype), to(tensor): floating-point tensors take the
-        dtype; every tensor moves to the device."""
+        dtype; every tensor moves to the device; memory_format lays out the 4-D and 5-D ones."""
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
+        memory_format = kwargs.pop("memory_format", None)
         kwargs.pop("non_blocking", None)  # copies are synchronous: accepted, as torch's default
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
@@ -557,6 +558,8 @@ class Module:
                 t = t.to(device)
             if dtype is not None and t.dtype.is_floating_point and t.dtype != dtype:
                 t = t.to(dtype)
+            if memory_format is not None and t.ndim in (4, 5):
+                t = t.to(memory_format=memory_format)
             return t
 
         return self._apply_to_tensors(convert)

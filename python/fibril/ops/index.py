@@ -413,8 +413,25 @@ def t(x):
     return x.t()
 
 
-def clone(x):
-    return Clone.apply(x)
+def clone(x, *, memory_format=None):
+    """A copy; memory_format (default: preserve_format, which keeps a channels-last layout)
+    chooses its layout."""
+    out = Clone.apply(x)
+    if memory_format is None and (x.ndim not in (4, 5) or x._data.is_contiguous()):
+        return out
+    from .. import memory_formats as formats
+
+    if memory_format in (None, formats.preserve_format):
+        memory_format = formats.suggest(x)
+    return formats.contiguous_as(out, memory_format)
+
+
+def _contiguous(x, memory_format=None):
+    if memory_format is None:
+        return Contiguous.apply(x)
+    from .. import memory_formats as formats
+
+    return formats.contiguous_as(x, memory_format)
 
 
 def as_strided(x, size, stride, storage_offset=None):
@@ -515,11 +532,12 @@ def _attach():
     Tensor.view_as = lambda self, other: view(self, other.shape)
     Tensor.reshape_as = lambda self, other: reshape(self, other.shape)
     Tensor.__getitem__ = getitem
-    Tensor.contiguous = lambda self: Contiguous.apply(self)
-    Tensor.clone = lambda self: Clone.apply(self)
+    Tensor.contiguous = _contiguous
+    Tensor.clone = clone
     Tensor.to = _to
-    Tensor.cpu = lambda self: _to(self, "cpu")
-    Tensor.cuda = lambda self, device=None: _to(self, "cuda" if device is None else f"cuda:{device}")
+    Tensor.cpu = lambda self, memory_format=None: _to(self, "cpu", memory_format=memory_format)
+    Tensor.cuda = lambda self, device=None, non_blocking=False, memory_format=None: _to(
+        self, "cuda" if device is None else f"cuda:{device}", memory_format=memory_format)
     for name, dtype in [("float", _C.float32), ("double", _C.float64), ("half", _C.float16),
                         ("bfloat16", _C.bfloat16), ("long", _C.int64), ("int", _C.int32), ("byte", _C.uint8),
                         ("bool", _C.bool)]:
@@ -527,8 +545,16 @@ def _attach():
     Tensor.type_as = lambda self, other: _to(self, other.dtype)
 
 
-def _to(x, *args, dtype=None, device=None, copy=False):
-    """x.to(dtype), x.to(device), x.to(device, dtype), x.to(other_tensor)."""
+def _to(x, *args, dtype=None, device=None, copy=False, non_blocking=False, memory_format=None):
+    """x.to(dtype), x.to(device), x.to(device, dtype), x.to(other_tensor); memory_format lays
+    the result out as given. Copies are synchronous: non_blocking is accepted, as a hint."""
+    if memory_format is not None:
+        from .. import memory_formats as formats
+
+        out = _to(x, *args, dtype=dtype, device=device, copy=copy)
+        if memory_format is formats.preserve_format:
+            return out
+        return formats.contiguous_as(out, memory_format)
     for a in args:
         if isinstance(a, Tensor):
             dtype, device = a.dtype, a.device

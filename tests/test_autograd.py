@@ -629,3 +629,52 @@ def test_once_differentiable_decorator_refuses_double_backward():
     (g,) = fibril.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="Cube does not support double backward"):
         g.sum().backward()
+
+
+def _badly_shaped_backward(lib, grad_of):
+    class Scaled(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return grad_of(g), None
+
+    return Scaled
+
+
+@pytest.mark.parametrize("case", ["broadcast", "dtype"])
+def test_custom_backward_gradients_are_conformed_to_the_inputs_as_torch(case):
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (fibril, torch):
+        x = lib.ones(4, requires_grad=True)
+        if case == "broadcast":  # a gradient x broadcasts to: summed down to x's shape
+            fn = _badly_shaped_backward(lib, lambda g: g.expand(3, 4))
+        else:  # another dtype: cast to x's
+            fn = _badly_shaped_backward(lib, lambda g: g.double())
+        fn.apply(x, 2.0).sum().backward()
+        grads.append(x.grad)
+    assert str(grads[0].dtype).split(".")[-1] == str(grads[1].dtype).split(".")[-1]
+    np.testing.assert_array_equal(grads[0].numpy(), grads[1].numpy())
+
+
+def test_custom_backward_gradient_errors_as_torch():
+    torch = pytest.importorskip("torch")
+    for lib in (fibril, torch):
+        x = lib.ones(4, requires_grad=True)
+        with pytest.raises(RuntimeError, match="invalid gradient at index 0"):
+            _badly_shaped_backward(lib, lambda g: lib.ones(5)).apply(x, 2.0).sum().backward()
+
+        class NonTensorGrad(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, k):
+                return x * k
+
+            @staticmethod
+            def backward(ctx, g):
+                return g, g
+
+        with pytest.raises(RuntimeError, match="not a Variable"):
+            NonTensorGrad.apply(x, 2.0).sum().backward()

@@ -102,10 +102,48 @@ class Node:
         if len(out) < len(self.edges):
             raise RuntimeError(f"{self.function.__name__}.backward returned {len(out)} gradients, "
                                f"expected {len(self.edges)}")
-        return out[: len(self.edges)]
+        out = out[: len(self.edges)]
+        return _validated(self, out) if self.function._validates_outputs else out
 
     def release(self):
         self.ctx._release()
+
+
+def _validated(node, grads):
+    """torch's checks of a user Function's gradients against its inputs: a gradient for a
+    non-tensor input is an error; one of a shape the input broadcasts to is summed down to it,
+    another shape is an error; the dtype is the input's; the device must be the input's."""
+    name = node.name()
+    meta = getattr(node.ctx, "_input_meta", None)
+    if meta is None:  # forward wrapped by a subclass that does not call ours
+        return grads
+    out = []
+    for i, g in enumerate(grads):
+        if g is not None and i < len(meta) and meta[i] is None:
+            raise RuntimeError(f"function {name} returned a gradient different than None at position {i + 1}, but "
+                               "the corresponding forward input was not a Variable")
+        if g is None or node.edges[i] is None:
+            out.append(g)
+            continue
+        shape, dtype, device = meta[i]
+        if tuple(g.shape) != tuple(shape):
+            if not _broadcasts_to(shape, g.shape):
+                raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} - got "
+                                   f"{list(g.shape)} but expected shape compatible with {list(shape)}")
+            g = g.sum_to_size(*shape)
+        if g.dtype != dtype:
+            g = g.to(dtype)
+        if g.device != device:
+            raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} - expected device "
+                               f"{device} but got {g.device}")
+        out.append(g)
+    return tuple(out)
+
+
+def _broadcasts_to(shape, target):
+    if len(shape) > len(target):
+        return False
+    return all(s == 1 or s == t for s, t in zip(reversed(tuple(shape)), reversed(tuple(target))))
 
 
 class AccumulateGrad:
@@ -193,10 +231,12 @@ class Function:
     differentiated, as torch's @once_differentiable."""
 
     once_differentiable = False
+    _validates_outputs = False  # fibril's own backwards return well-formed gradients
 
     def __init_subclass__(cls, **kwargs):
         """torch's two styles: forward(ctx, *args), or forward(*args) with a separate
-        setup_context(ctx, inputs, output) that fills ctx."""
+        setup_context(ctx, inputs, output) that fills ctx. A Function defined outside fibril
+        has its backward's gradients checked and conformed against its inputs (_validated)."""
         super().__init_subclass__(**kwargs)
         if "setup_context" in cls.__dict__ and "forward" in cls.__dict__:
             forward = cls.__dict__["forward"]
@@ -208,6 +248,17 @@ class Function:
                 return output
 
             cls.forward = staticmethod(forward_then_setup_context)
+        if not cls.__module__.startswith("fibril.") and "forward" in cls.__dict__:
+            cls._validates_outputs = True
+            run = cls.__dict__["forward"]
+            run = run.__func__ if isinstance(run, staticmethod) else run
+
+            def forward_noting_inputs(ctx, *args, **kwargs):
+                ctx._input_meta = tuple((a.shape, a.dtype, a.device) if hasattr(a, "_grad_edge") else None
+                                        for a in args)
+                return run(ctx, *args, **kwargs)
+
+            cls.forward = staticmethod(forward_noting_inputs)
 
     @classmethod
     def double_backward_unsupported(cls, ctx):

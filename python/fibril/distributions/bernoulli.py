@@ -6,7 +6,7 @@ import fibril
 import fibril.nn.functional as F
 from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import BinaryTrials, broadcast_all
 
 
 def _bce_with_logits(logits, target):
@@ -14,7 +14,7 @@ def _bce_with_logits(logits, target):
     return (1 - target) * logits - F.logsigmoid(logits)
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(BinaryTrials, ExponentialFamily):
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
     has_enumerate_support = True
@@ -43,14 +43,6 @@ class Bernoulli(ExponentialFamily):
         super(Bernoulli, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self):

@@ -70,3 +70,36 @@ class lazy_property:
             value = self.wrapped(instance)
         setattr(instance, self.wrapped.__name__, value)
         return value
+
+
+class BinaryTrials:
+    """The probability of a success as probs and as logits, each computed from the other when
+    only one was given (Bernoulli, Geometric, Binomial, NegativeBinomial)."""
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+
+def set_counted_trials(dist, total_count, probs, logits):
+    """dist.total_count and dist.probs or dist.logits, broadcast together (total_count in their
+    dtype), and dist._param: the one given (Binomial, NegativeBinomial)."""
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    total_count, dist._param = broadcast_all(total_count, value)
+    dist.total_count = total_count.type_as(dist._param)
+    setattr(dist, name, dist._param)
+
+
+def expand_counted_trials(dist, new, batch_shape):
+    """new's total_count and given probs or logits: dist's, expanded to batch_shape."""
+    new.total_count = dist.total_count.expand(batch_shape)
+    for name in ("probs", "logits"):
+        if name in dist.__dict__:
+            setattr(new, name, getattr(dist, name).expand(batch_shape))
+            new._param = getattr(new, name)

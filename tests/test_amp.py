@@ -602,3 +602,188 @@ def test_cuda_grad_scaler_skips_inf():
     assert p.detach().cpu().numpy().tolist() == [1.0, 1.0] and scaler.get_scale() == 2.0
     _inf_step(scaler, p, opt, bad=False)
     assert p.detach().cpu().numpy().tolist() == [0.0, 0.0]
+
+
+# ------------------------------------------------------------------------------ float32 ops and the rest of the policy
+def _spd(n, seed):
+    a = np.random.default_rng(seed).standard_normal((n, n)).astype(np.float32)
+    return a @ a.T + n * np.eye(n, dtype=np.float32)
+
+
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+_SPD, _RECT, _B = _spd(3, 1), _rand(4, 3, seed=2), _rand(3, 2, seed=3)
+_CHOL = np.linalg.cholesky(_SPD).astype(np.float32)
+
+# name -> (function of the module (torch or fibril), the float32 inputs); each output's dtype and
+# value checked against torch's under autocast("cpu"), with float32 and with bfloat16 inputs.
+_F32_CASES = {
+    "linalg.inv": (lambda T, a: T.linalg.inv(a), [_SPD]),
+    "linalg.inv_ex": (lambda T, a: T.linalg.inv_ex(a)[0], [_SPD]),
+    "inverse": (lambda T, a: T.inverse(a), [_SPD]),
+    "linalg.solve": (lambda T, a, b: T.linalg.solve(a, b), [_SPD, _B]),
+    "linalg.cholesky": (lambda T, a: T.linalg.cholesky(a), [_SPD]),
+    "linalg.cholesky_ex": (lambda T, a: T.linalg.cholesky_ex(a)[0], [_SPD]),
+    "cholesky": (lambda T, a: T.cholesky(a), [_SPD]),
+    "cholesky_inverse": (lambda T, l: T.cholesky_inverse(l), [_CHOL]),
+    "cholesky_solve": (lambda T, b, l: T.cholesky_solve(b, l), [_B, _CHOL]),
+    "linalg.qr": (lambda T, a: T.linalg.qr(a)[1].abs(), [_RECT]),
+    "linalg.svd": (lambda T, a: T.linalg.svd(a)[1], [_RECT]),
+    "svd": (lambda T, a: T.svd(a)[1], [_RECT]),
+    "linalg.svdvals": (lambda T, a: T.linalg.svdvals(a), [_RECT]),
+    "linalg.eigh": (lambda T, a: T.linalg.eigh(a)[0], [_SPD]),
+    "linalg.eigvalsh": (lambda T, a: T.linalg.eigvalsh(a), [_SPD]),
+    "linalg.householder_product": (lambda T, a, t: T.linalg.householder_product(a, t), [_RECT, _rand(3, seed=4)]),
+    "linalg.lstsq": (lambda T, a, b: T.linalg.lstsq(a, b)[0], [_RECT, _rand(4, 2, seed=5)]),
+    "linalg.cond": (lambda T, a: T.linalg.cond(a), [_SPD]),
+    "linalg.tensorsolve": (lambda T, a, b: T.linalg.tensorsolve(a, b), [_SPD[None].repeat(2, 0)[:, :2].reshape(2, 3, 2)[:, :2].reshape(2, 2, 2) * 0 + np.eye(4, dtype=np.float32).reshape(2, 2, 4)[:, :, :4].reshape(2, 2, 2, 2) * 3 + _rand(2, 2, 2, 2, seed=6) * 0.1, _rand(2, 2, seed=7)]),
+    "pinverse": (lambda T, a: T.pinverse(a), [_RECT]),
+    "lu_solve": (lambda T, b, a: T.lu_solve(b, *T.linalg.lu_factor(a.float())), [_B, _SPD]),
+    "cdist": (lambda T, a, b: T.cdist(a, b), [_rand(30, 3, seed=8), _rand(27, 3, seed=9)]),
+    "trace": (lambda T, a: T.trace(a), [_SPD]),
+    "prod": (lambda T, a: T.prod(a), [_rand(3, 3, seed=10)]),
+    "prod_dim": (lambda T, a: T.prod(a, 1), [_rand(3, 3, seed=10)]),
+    "quantile": (lambda T, a: T.quantile(a, 0.3, dim=1), [_rand(3, 5, seed=11)]),
+    "nanquantile": (lambda T, a: T.nanquantile(a, 0.7), [_rand(3, 5, seed=11)]),
+    "max_pool3d": (lambda T, a: T.nn.functional.max_pool3d(a, 2), [_rand(1, 2, 4, 4, 4, seed=12)]),
+    "avg_pool3d": (lambda T, a: T.nn.functional.avg_pool3d(a, 2), [_rand(1, 2, 4, 4, 4, seed=12)]),
+    "adaptive_avg_pool3d": (lambda T, a: T.nn.functional.adaptive_avg_pool3d(a, 2), [_rand(1, 2, 4, 4, 4, seed=12)]),
+    "adaptive_max_pool3d": (lambda T, a: T.nn.functional.adaptive_max_pool3d(a, 2), [_rand(1, 2, 4, 4, 4, seed=12)]),
+    "grid_sample": (lambda T, a, g: T.nn.functional.grid_sample(a, g.clamp(-1, 1), align_corners=False),
+                    [_rand(1, 2, 4, 4, seed=13), _rand(1, 3, 3, 2, seed=14)]),
+    "pad_reflect1d": (lambda T, a: T.nn.functional.pad(a, (2, 2), mode="reflect"), [_rand(1, 2, 5, seed=15)]),
+    "pad_reflect2d": (lambda T, a: T.nn.functional.pad(a, (2, 2, 1, 1), mode="reflect"), [_rand(1, 2, 5, 5, seed=15)]),
+    "pad_reflect3d": (lambda T, a: T.nn.functional.pad(a, (1,) * 6, mode="reflect"), [_rand(1, 2, 3, 3, 3, seed=15)]),
+    "pad_replicate1d": (lambda T, a: T.nn.functional.pad(a, (2, 1), mode="replicate"), [_rand(1, 2, 5, seed=15)]),
+    "pad_replicate2d": (lambda T, a: T.nn.functional.pad(a, (2, 1, 1, 2), mode="replicate"), [_rand(1, 2, 5, 5, seed=15)]),
+    "pad_replicate3d": (lambda T, a: T.nn.functional.pad(a, (1,) * 6, mode="replicate"), [_rand(1, 2, 3, 3, 3, seed=15)]),
+    "pad_circular2d": (lambda T, a: T.nn.functional.pad(a, (1,) * 4, mode="circular"), [_rand(1, 2, 3, 3, seed=15)]),
+    "prelu": (lambda T, a, w: T.nn.functional.prelu(a, w), [_rand(2, 3, 4, seed=16), _rand(3, seed=17)]),
+    "bilinear": (lambda T, a, b, w: T.nn.functional.bilinear(a, b, w), [_rand(2, 3, seed=18), _rand(2, 4, seed=19),
+                                                                       _rand(5, 3, 4, seed=20)]),
+    "inner": (lambda T, a, b: T.inner(a, b), [_rand(2, 3, seed=21), _rand(4, 3, seed=22)]),
+    "inner_1d": (lambda T, a, b: T.inner(a, b), [_rand(3, seed=21), _rand(3, seed=22)]),
+    "linalg.vecdot": (lambda T, a, b: T.linalg.vecdot(a, b), [_rand(2, 3, seed=21), _rand(2, 3, seed=22)]),
+    "linalg.pinv": (lambda T, a: T.linalg.pinv(a), [_RECT]),  # float32 in only: torch refuses bfloat16
+    "linalg.det": (lambda T, a: T.linalg.det(a), [_SPD]),
+    "linalg.lu_factor": (lambda T, a: T.linalg.lu_factor(a)[0], [_SPD]),
+    "linalg.solve_triangular": (lambda T, a, b: T.linalg.solve_triangular(a, b, upper=True), [_SPD, _B]),
+    "linalg.solve_ex": (lambda T, a, b: T.linalg.solve_ex(a, b)[0], [_SPD, _B]),
+    "linalg.matrix_norm": (lambda T, a: T.linalg.matrix_norm(a), [_SPD]),
+    "linalg.vector_norm": (lambda T, a: T.linalg.vector_norm(a), [_SPD]),
+    "exp": (lambda T, a: T.exp(a), [_rand(3, seed=23)]),  # CUDA-only float32 ops: untouched on CPU
+    "sum": (lambda T, a: T.sum(a), [_rand(3, seed=23)]),
+    "layer_norm": (lambda T, a: T.nn.functional.layer_norm(a, (4,)), [_rand(2, 4, seed=24)]),
+}
+# torch has no bfloat16 kernel for these (nor a cast): float32 inputs only
+_F32_ONLY = {"linalg.pinv", "linalg.det", "linalg.lu_factor", "linalg.solve_triangular", "linalg.solve_ex"}
+
+
+@pytest.mark.parametrize("name", sorted(_F32_CASES))
+@pytest.mark.parametrize("low_input", [False, True], ids=["f32_in", "bf16_in"])
+def test_policy_matches_torch_cpu_autocast(name, low_input):
+    import torch
+
+    if low_input and name in _F32_ONLY:
+        pytest.skip("torch has no bfloat16 kernel for it")
+    fn, arrays = _F32_CASES[name]
+    tt = [torch.tensor(a) for a in arrays]
+    ft = [fibril.tensor(a) for a in arrays]
+    if low_input:
+        tt, ft = [t.bfloat16() for t in tt], [t.to(fibril.bfloat16) for t in ft]
+    with torch.autocast("cpu"):
+        expected = fn(torch, *tt)
+    with fibril.autocast("cpu"):
+        got = fn(fibril, *ft)
+    assert str(got.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1], (got.dtype, expected.dtype)
+    np.testing.assert_allclose(got.float().detach().numpy(), expected.float().detach().numpy(), rtol=3e-2, atol=3e-2)
+
+
+_GRAD_CASES = ["linalg.inv", "linalg.solve", "linalg.cholesky", "linalg.svdvals", "linalg.eigvalsh", "cdist", "trace",
+               "prod", "quantile", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "grid_sample", "pad_reflect2d",
+               "pad_replicate3d", "prelu", "bilinear", "inner", "inner_1d", "linalg.vecdot", "linalg.lstsq"]
+
+
+@pytest.mark.parametrize("name", _GRAD_CASES)
+def test_policy_gradients_reach_float32_inputs(name):
+    import torch
+
+    fn, arrays = _F32_CASES[name]
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ft = [fibril.tensor(a, requires_grad=True) for a in arrays]
+    with torch.autocast("cpu"):
+        torch_out = fn(torch, *tt)
+    with fibril.autocast("cpu"):
+        out = fn(fibril, *ft)
+    torch_out.float().sum().backward()
+    out.float().sum().backward()
+    for f, t in zip(ft, tt):
+        if t.grad is None:
+            continue
+        assert f.grad is not None and f.grad.dtype == fibril.float32
+        np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=5e-2, atol=5e-2)
+
+
+def test_linalg_internals_stay_float32_under_autocast():
+    a = fibril.tensor(_SPD)
+    with fibril.autocast("cpu"):
+        x = fibril.linalg.solve(a, fibril.tensor(_B))
+        lu, piv = fibril.linalg.lu_factor(a)
+        y = fibril.linalg.lu_solve(lu, piv, fibril.tensor(_B))
+        assert fibril.is_autocast_enabled("cpu")  # restored after the float32 region
+    assert x.dtype == y.dtype == fibril.float32
+    np.testing.assert_allclose(x.numpy(), np.linalg.solve(_SPD, _B), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.numpy(), np.linalg.solve(_SPD, _B), rtol=1e-5, atol=1e-5)
+    assert not fibril.is_autocast_enabled("cpu")
+
+
+def test_prelu_module_and_functional_agree_under_autocast():
+    m = nn.PReLU(3)
+    x = fibril.randn(2, 3, 4)
+    with fibril.autocast("cpu"):
+        assert m(x).dtype == F.prelu(x, m.weight).dtype == fibril.bfloat16
+    m(x).sum().backward()
+    assert m.weight.grad.dtype == fibril.float32
+
+
+_CUDA_FP32 = {
+    "exp": lambda x: fibril.exp(x), "expm1": lambda x: fibril.expm1(x), "log": lambda x: fibril.log(x.abs()),
+    "log2": lambda x: fibril.log2(x.abs()), "log10": lambda x: fibril.log10(x.abs()),
+    "log1p": lambda x: fibril.log1p(x.abs()), "reciprocal": lambda x: fibril.reciprocal(x),
+    "rsqrt": lambda x: fibril.rsqrt(x.abs()), "sinh": lambda x: fibril.sinh(x), "cosh": lambda x: fibril.cosh(x),
+    "tan": lambda x: fibril.tan(x), "asin": lambda x: fibril.asin(x.clamp(-0.5, 0.5)),
+    "acos": lambda x: fibril.acos(x.clamp(-0.5, 0.5)), "pow": lambda x: fibril.pow(x, 2),
+    "pow_tensor": lambda x: fibril.pow(x.abs(), x), "softplus": lambda x: F.softplus(x),
+    "layer_norm": lambda x: F.layer_norm(x, (4,)), "group_norm": lambda x: F.group_norm(x, 2),
+    "sum": lambda x: x.sum(), "sum_dim": lambda x: fibril.sum(x, 1), "cumsum": lambda x: fibril.cumsum(x, 1),
+    "cumprod": lambda x: fibril.cumprod(x, 1), "prod": lambda x: fibril.prod(x), "logsumexp": lambda x: fibril.logsumexp(x, 1),
+    "norm": lambda x: fibril.norm(x), "vector_norm": lambda x: fibril.linalg.vector_norm(x),
+    "matrix_norm": lambda x: fibril.linalg.matrix_norm(x), "dist": lambda x: fibril.dist(x, x * 2),
+    "renorm": lambda x: fibril.renorm(x, 2, 0, 1.0), "cdist": lambda x: fibril.cdist(x, x),
+}
+
+
+@pytest.mark.cuda
+def test_cuda_autocast_float32_ops():
+    """torch's CUDA autocast float32 list (torch.amp docs, 'CUDA Ops that can autocast to float32'):
+    float16 inputs come out float32 under autocast('cuda'); on CPU (no CPU autocast) untouched."""
+    x = fibril.randn(2, 4, device="cuda").to(fibril.float16)
+    c = fibril.randn(2, 4).to(fibril.bfloat16)
+    with fibril.autocast("cuda"):
+        for name, fn in _CUDA_FP32.items():
+            assert fn(x).dtype == fibril.float32, name
+            assert fn(c).dtype == fibril.bfloat16, name
+        assert fibril.sum(x, dtype=fibril.float16).dtype == fibril.float16  # an explicit dtype wins
+        assert fibril.sin(x).dtype == fibril.float16  # not listed
+        assert F.prelu(x.float(), fibril.ones(4, device="cuda")).dtype == fibril.float16
+        assert fibril.linalg.vecdot(x.float(), x.float()).dtype == fibril.float16
+        w = fibril.randn(3, 4, 4, device="cuda")
+        assert F.bilinear(x, x, w).dtype == fibril.float32  # promoted (float16, float32)
+        assert F.bilinear(x, x, w.to(fibril.float16)).dtype == fibril.float16
+    y = fibril.randn(2, 4, device="cuda", requires_grad=True)
+    with fibril.autocast("cuda"):
+        out = fibril.exp(y.to(fibril.float16)).sum()
+    out.backward()
+    assert y.grad.dtype == fibril.float32

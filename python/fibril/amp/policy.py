@@ -13,7 +13,18 @@ some thread; autocast_inputs then reads this thread's state). `kind` names the o
     "lower_cuda"  CUDA only: lower precision there, untouched on CPU (mv, addmv, addr)
     "fp32"        both devices: floating inputs cast to float32 (the losses)
     "fp32_cuda"   CUDA only: float32 there (softmax, log_softmax)
+    "fp32_cpu"    CPU only: float32 there (trace, prod, quantile, cdist's CPU side, the 3-D pools,
+                  grid_sample, reflection and replication pads, the linalg decompositions/solvers)
     "bce"         float32 on CPU; refused on CUDA, as torch (binary_cross_entropy)
+    "promote_cuda" CUDA only: mixed floating inputs promoted to their widest dtype (bilinear)
+    "fp32_cpu_promote_cuda"  float32 on CPU, promoted on CUDA (grid_sample)
+    "none"        casts nothing (for autocast_op: an op autocast leaves alone whose internals must
+                  not autocast, as torch's single kernel does not)
+
+Ops composed of other fibril ops (the linalg routines are built on fibril.matmul, which autocast
+lowers) use the decorator autocast_op(kind): under autocast it casts their tensor arguments as
+`kind` asks and runs their body with autocast off, so that their internals stay in that dtype as
+torch's kernels do.
 
 Ops not listed run in their inputs' widest dtype: autocast leaves them alone. Only floating
 tensors on the device whose autocast is on are cast, and float64 never (as torch); integer and
@@ -28,11 +39,14 @@ Casts of float32 leaf tensors that require grad (parameters) to the lower dtype 
 until the outermost autocast region exits (cache_enabled), as torch's: a weight used several
 times in a region is cast once."""
 
+import functools
+
 from .. import _C
-from .state import active, state  # noqa: F401  (active: the flag the ops read)
+from .state import active, set_autocast_enabled, state  # noqa: F401  (active: the flag the ops read)
 
 _LOW = "low"  # the device's autocast dtype
 _BANNED = "banned"
+_PROMOTE = "promote"
 
 # kind -> (target on cpu, target on cuda); None leaves that device's tensors alone.
 _TARGETS = {
@@ -40,7 +54,11 @@ _TARGETS = {
     "lower_cuda": (None, _LOW),
     "fp32": (_C.float32, _C.float32),
     "fp32_cuda": (None, _C.float32),
+    "fp32_cpu": (_C.float32, None),
+    "fp32_cpu_promote_cuda": (_C.float32, _PROMOTE),
     "bce": (_C.float32, _BANNED),
+    "promote_cuda": (None, _PROMOTE),
+    "none": (None, None),
 }
 _CASTABLE = (_C.float16, _C.bfloat16, _C.float32)  # floating, not float64
 
@@ -97,6 +115,8 @@ def autocast_inputs(kind, *tensors):
         "cpu": (state.cpu_dtype if cpu_target is _LOW else cpu_target) if state.cpu else None,
         "cuda": (state.cuda_dtype if cuda_target is _LOW else cuda_target) if state.cuda else None,
     }
+    if _PROMOTE in targets.values():
+        targets = _promotions(targets, tensors)
     out = []
     for t in tensors:
         if isinstance(t, _Tensor) and t.dtype in _CASTABLE:
@@ -107,3 +127,66 @@ def autocast_inputs(kind, *tensors):
                 t = _cached_cast(t, target) if target is not _C.float32 else t.to(target)
         out.append(t)
     return tuple(out)
+
+
+def _promotions(targets, tensors):
+    """targets with each device's _PROMOTE replaced by its inputs' widest floating dtype (mixed
+    float16, bfloat16 and float32 promote to float32) or None where they agree."""
+    targets = dict(targets)
+    for device, target in targets.items():
+        if target is _PROMOTE:
+            dtypes = {t.dtype for t in tensors
+                      if isinstance(t, _Tensor) and t.dtype in _CASTABLE and _device_type(t) == device}
+            targets[device] = _C.float32 if len(dtypes) > 1 else None
+    return targets
+
+
+class _AutocastOff:
+    """Autocast off for every device type in this thread, restored on exit (as torch's
+    autocast(enabled=False) around a kernel)."""
+
+    __slots__ = ("saved",)
+
+    def __enter__(self):
+        self.saved = (state.cpu, state.cuda)
+        set_autocast_enabled("cpu", False)
+        set_autocast_enabled("cuda", False)
+
+    def __exit__(self, *exc):
+        cpu, cuda = self.saved
+        set_autocast_enabled("cpu", cpu)
+        set_autocast_enabled("cuda", cuda)
+        return False
+
+
+def _cast_value(kind, value):
+    if isinstance(value, (list, tuple)) and not isinstance(value, _Tensor):
+        return type(value)(autocast_inputs(kind, *value)) if type(value) in (list, tuple) else value
+    return autocast_inputs(kind, value)[0]
+
+
+def autocast_op(kind):
+    """Decorator for an op composed of other fibril ops: under autocast its tensor arguments
+    (positional, keyword, and inside plain lists and tuples) are cast as `kind` asks, and its
+    body runs with autocast off so that what it calls (fibril.matmul, ...) keeps that dtype. With
+    autocast off it costs the call and one attribute read."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def autocast_wrapper(*args, **kwargs):
+            if not (active.on and state.on):
+                return fn(*args, **kwargs)
+            if _Tensor is None:
+                _bind()
+            if _TARGETS[kind][1] is _PROMOTE:  # the widest dtype among all the arguments
+                cast = autocast_inputs(kind, *args, *kwargs.values())
+                args, kwargs = cast[:len(args)], dict(zip(kwargs, cast[len(args):]))
+            else:
+                args = tuple(_cast_value(kind, a) for a in args)
+                kwargs = {k: _cast_value(kind, v) for k, v in kwargs.items()}
+            with _AutocastOff():
+                return fn(*args, **kwargs)
+
+        return autocast_wrapper
+
+    return decorate

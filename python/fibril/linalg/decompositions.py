@@ -10,6 +10,7 @@ import collections
 
 import numpy as np
 
+from ..amp.policy import autocast_op
 from ..autograd import Function
 from ..ops import index
 from ..ops.contract import diag_embed
@@ -68,6 +69,7 @@ class Cholesky(Function):
         return matmul(L_inv.mT, matmul(phi, L_inv)), None
 
 
+@autocast_op("fp32_cpu")
 def cholesky(A, *, upper=False):
     """L, lower-triangular with a positive diagonal, such that A = L L^T (or U = L^T with
     upper). Only A's lower triangle is read; the gradient is symmetric, as torch's."""
@@ -76,6 +78,7 @@ def cholesky(A, *, upper=False):
     return L.mT if upper else L
 
 
+@autocast_op("fp32_cpu")
 def cholesky_ex(A, *, upper=False, check_errors=False):
     """cholesky without the error: (L, info), info 0 where it succeeded, else the order of
     the leading minor that is not positive-definite (L is then NaN)."""
@@ -129,6 +132,7 @@ class QR(Function):
         return (grad if gR is None else grad + matmul(Q, gR)), None
 
 
+@autocast_op("fp32_cpu")
 def qr(A, mode="reduced"):
     """Q with orthonormal columns and R upper-triangular with A = Q R (LAPACK's signs, as
     torch). mode: 'reduced' (Q m x k, R k x n, k = min(m, n)), 'complete' (Q m x m), 'r'
@@ -170,6 +174,7 @@ def _check_uplo(uplo):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {uplo}")
 
 
+@autocast_op("fp32_cpu")
 def eigh(A, UPLO="L"):
     """Eigenvalues (ascending) and orthonormal eigenvectors (columns) of the symmetric A,
     read from its lower (UPLO='L') or upper triangle."""
@@ -178,6 +183,7 @@ def eigh(A, UPLO="L"):
     return linalg_eigh(*Eigh.apply(A, UPLO))
 
 
+@autocast_op("fp32_cpu")
 def eigvalsh(A, UPLO="L"):
     """The eigenvalues of the symmetric A, ascending."""
     _check_uplo(UPLO)
@@ -245,6 +251,7 @@ def _check_driver(driver):
                            "cuSOLVER backend.")
 
 
+@autocast_op("fp32_cpu")
 def svd(A, full_matrices=True, *, driver=None):
     """U, S (descending), Vh with A = U diag(S) Vh; full_matrices: U is m x m and Vh n x n,
     else m x k and k x n (k = min(m, n))."""
@@ -253,6 +260,7 @@ def svd(A, full_matrices=True, *, driver=None):
     return linalg_svd(*SVD.apply(A, full_matrices))
 
 
+@autocast_op("fp32_cpu")
 def svdvals(A, *, driver=None):
     """The singular values of A, descending."""
     _check_driver(driver)
@@ -263,6 +271,7 @@ def svdvals(A, *, driver=None):
 
 
 # ------------------------------------------------------------------------------ householder_product
+@autocast_op("fp32_cpu")
 def householder_product(A, tau):
     """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T, where v_i is 1 at i,
     0 above and A's column i below (as geqrf stores Q). Composed of matmuls, so autograd

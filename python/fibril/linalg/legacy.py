@@ -4,6 +4,7 @@ signatures."""
 
 import collections
 
+from ..amp.policy import autocast_op
 from ..creation import zeros
 from ..ops.elementwise import log
 from ..tensor import Tensor
@@ -21,17 +22,20 @@ matrix_exp = matrix_functions.matrix_exp
 lu_unpack = lu_factorization.lu_unpack
 
 
+@autocast_op("none")
 def logdet(A):
     """log det A: NaN where the determinant is negative, -inf where it is 0."""
     sign, logabsdet = solvers.slogdet(A)
     return logabsdet + log(sign)
 
 
+@autocast_op("fp32_cpu")
 def cholesky(A, upper=False):
     """torch.cholesky: linalg.cholesky with upper as a positional argument."""
     return decompositions.cholesky(A, upper=upper)
 
 
+@autocast_op("fp32_cpu")
 def svd(A, some=True, compute_uv=True):
     """torch.svd: (U, S, V) with V = Vh^T; some=False gives the square U and V. Without
     compute_uv, U and V are zero-filled (square), as torch's."""
@@ -44,11 +48,13 @@ def svd(A, some=True, compute_uv=True):
     return svd_result(U, S, Vh.mT)
 
 
+@autocast_op("fp32_cpu")
 def pinverse(A, rcond=1e-15):
     """torch.pinverse: linalg.pinv with rtol=rcond."""
     return solvers.pinv(A, rtol=rcond)
 
 
+@autocast_op("none")
 def lu(A, pivot=True, get_infos=False):
     """torch.lu: linalg.lu_factor's (LU, pivots), with the info too with get_infos (and then
     no error for a singular matrix)."""
@@ -57,6 +63,7 @@ def lu(A, pivot=True, get_infos=False):
     return tuple(lu_factorization.lu_factor(A, pivot=pivot))
 
 
+@autocast_op("fp32_cpu")
 def lu_solve(b, LU_data, LU_pivots):
     """torch.lu_solve: linalg.lu_solve with B first."""
     return lu_factorization.lu_solve(LU_data, LU_pivots, b)

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..amp.policy import autocast_op
 from ..autograd import Function
 from ..creation import zeros
 from ..ops import index
@@ -149,6 +150,7 @@ def _check_lu_input(name, A, pivot):
         raise RuntimeError(f"{name}: LU without pivoting is not implemented on the CPU")
 
 
+@autocast_op("none")
 def lu_factor_ex(A, *, pivot=True, check_errors=False):
     """A = P L U with partial pivoting, packed as LAPACK's getrf: (LU, pivots, info). LU
     holds L below the diagonal (its unit diagonal implied) and U on and above; pivots
@@ -158,6 +160,7 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False):
     return linalg_lu_factor_ex(*LUFactor.apply(A, "torch.linalg.lu_factor_ex" if check_errors else None))
 
 
+@autocast_op("none")
 def lu_factor(A, *, pivot=True):
     """lu_factor_ex's (LU, pivots), raising LinAlgError where U has a zero on its diagonal."""
     _check_lu_input("linalg.lu_factor", A, pivot)
@@ -188,6 +191,7 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
     return lu_unpack_result(P, L, U)
 
 
+@autocast_op("none")
 def lu(A, *, pivot=True):
     """(P, L, U) with A = P L U: P a permutation, L m x k unit lower-triangular, U k x n
     upper-triangular (k = min(m, n)), as lu_unpack(lu_factor_ex(A))."""
@@ -206,6 +210,7 @@ def _solve_left(LU, P, B, adjoint):
     return solve_triangular(LU, Y, upper=True)
 
 
+@autocast_op("none")
 def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     """X with A X = B from lu_factor's (LU, pivots) of A (A^T X = B with adjoint; X A = B,
     X A^T = B with left=False). Batch dims broadcast; the gradient reaches LU and B."""
@@ -226,6 +231,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     return _solve_left(LU, P, B.mT, not adjoint).mT  # X A = B is A^T X^T = B^T
 
 
+@autocast_op("none")
 def solve_ex(A, B, *, left=True, check_errors=False):
     """solve without the error: (result, info), info 0 where A is invertible, else the first
     zero on U's diagonal (the result then holds inf / NaN), as lu_factor_ex + lu_solve."""

@@ -6,6 +6,7 @@ so differentiable again."""
 
 import numpy as np
 
+from ..amp.policy import autocast_op
 from ..autograd import Function
 from ..creation import zeros_like
 from ..ops import index
@@ -56,6 +57,7 @@ class MatrixExp(Function):
         return index.narrow(index.narrow(MatrixExp.apply(block), -2, 0, n), -1, n, n)
 
 
+@autocast_op("none")
 def matrix_exp(A):
     """The exponential sum_k A^k / k! of each square matrix of A."""
     check_matrix("linalg.matrix_exp", A, square=True)

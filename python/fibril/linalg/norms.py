@@ -5,6 +5,7 @@ which dispatches to one or the other by torch's rules, and cond, composed of the
 import math
 import numbers
 
+from ..amp.policy import autocast_inputs, autocast_op, active as _autocast_active
 from ..creation import zeros
 from ..ops import index
 from ..ops.elementwise import ne, where
@@ -26,6 +27,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """The ord-norm of x over dim (None or (): every dim): max |x| for inf, min |x| for -inf,
     the number of non-zeros for 0, (sum |x|^ord)^(1/ord) otherwise. dtype: x is cast to it
     first (a wider float dtype only)."""
+    if _autocast_active.on and dtype is None:
+        (x,) = autocast_inputs("fp32_cuda", x)
     if isinstance(ord, bool) or not isinstance(ord, numbers.Real):
         raise TypeError(f"linalg.vector_norm(): argument 'ord' must be Number, not {type(ord).__name__}")
     if not x.dtype.is_floating_point:
@@ -74,6 +77,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """The matrix norm over the two dims in dim: 'fro' (Frobenius), 'nuc' (nuclear: the sum
     of singular values), 2 / -2 (largest / smallest singular value), 1 / -1 (max / min
     column abs sum), inf / -inf (max / min row abs sum)."""
+    if _autocast_active.on and dtype is None:
+        (A,) = autocast_inputs("fp32_cuda", A)
     if not A.dtype.is_floating_point:
         raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as input. "
                            f"Got {dtype_name(A.dtype)}")
@@ -112,6 +117,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
 _COND_NORMS = (None, 2, -2, 1, -1, math.inf, -math.inf, "fro", "nuc")
 
 
+@autocast_op("fp32_cpu")
 def cond(A, p=None):
     """The condition number of each matrix in the p-norm: the ratio of its largest to its
     smallest singular value for p None or 2 (the inverse ratio for -2), sum(S) sum(1 / S)

@@ -2,6 +2,7 @@
 torch.linalg's defaults, and vander (the powers of vectors). Composed from matmul,
 elementwise ops and cumprod, so autograd derives every gradient."""
 
+from ..amp.policy import autocast_op
 from ..creation import ones_like
 from ..ops import contract
 from ..ops import elementwise as ew
@@ -22,6 +23,7 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     return contract.diagonal(A, offset, dim1, dim2)
 
 
+@autocast_op("lower")  # in the autocast dtype, as torch's linalg_vecdot (its sum too)
 def vecdot(x, y, *, dim=-1):
     """The dot product of the vectors along dim, the other dims broadcasting."""
     if x.dtype != y.dtype:

@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from ..amp.policy import autocast_inputs, autocast_op, active as _autocast_active
 from ..autograd import Function
 from ..creation import zeros, zeros_like
 from ..ops import elementwise as ew
@@ -65,12 +66,14 @@ class Inverse(Function):
         return -matmul(inverse.mT, matmul(g, inverse.mT)), None
 
 
+@autocast_op("fp32_cpu")
 def inv(A):
     """The inverse of the square matrix A; a singular one raises LinAlgError."""
     check_matrix("linalg.inv", A, square=True)
     return Inverse.apply(A, "linalg.inv")[0]
 
 
+@autocast_op("fp32_cpu")
 def inv_ex(A, *, check_errors=False):
     """inv without the error: (inverse, info), info 0 where A is invertible, else the index
     (from 1) of the zero pivot of its LU factorisation (the inverse is then NaN)."""
@@ -121,6 +124,7 @@ class Det(Function):
         return _det_backward(g, det, A)
 
 
+@autocast_op("none")
 def det(A):
     """The determinant of each square matrix of A."""
     check_matrix("linalg.det", A, square=True)
@@ -143,6 +147,7 @@ class Slogdet(Function):
         return g_logabsdet.unsqueeze(-1).unsqueeze(-1) * inverse_unchecked(A).mT
 
 
+@autocast_op("none")
 def slogdet(A):
     """(sign, log |det|) of each square matrix of A: (0, -inf) for a singular one."""
     check_matrix("linalg.slogdet", A, square=True)
@@ -240,6 +245,7 @@ def solve_operand(name, A, B):
     return (B.unsqueeze(-1) if vector else B), vector
 
 
+@autocast_op("fp32_cpu")
 def solve(A, B, *, left=True):
     """X with A X = B (left) or X A = B, for square A. B is a vector (or a batch of them)
     when it is 1-D, or has A's shape without its last dim. Batch dims broadcast."""
@@ -248,6 +254,7 @@ def solve(A, B, *, left=True):
     return X.squeeze(-1) if vector else X
 
 
+@autocast_op("none")
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """X with A X = B (left) or X A = B, reading only A's upper or lower triangle (and taking
     its diagonal as ones with unitriangular). The gradient of A is triangular, as torch's; a
@@ -326,7 +333,8 @@ class Pinv(Function):
         return grad, None, None, None
 
 
-def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
+@autocast_op("none")
+def _pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     """The Moore-Penrose pseudoinverse from the SVD (the eigendecomposition with hermitian,
     reading A's lower triangle), dropping the singular values <= max(atol, rtol * largest).
     rcond is the older name of rtol."""
@@ -339,6 +347,18 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     return Pinv.apply(A, atol_values, rtol_values, hermitian)
 
 
+def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
+    """The Moore-Penrose pseudoinverse from the SVD (the eigendecomposition with hermitian,
+    reading A's lower triangle), dropping the singular values <= max(atol, rtol * largest).
+    rcond is the older name of rtol. Under autocast in the autocast dtype, as torch's (whose
+    pinv ends in a matmul that autocast lowers)."""
+    result = _pinv(A, rcond, hermitian, atol=atol, rtol=rtol)
+    if _autocast_active.on:
+        (result,) = autocast_inputs("lower", result)
+    return result
+
+
+@autocast_op("fp32_cpu")
 def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     """How many singular values (absolute eigenvalues with hermitian) of each matrix exceed
     max(atol, rtol * the largest); tol is the older name of atol (with rtol 0)."""
@@ -353,6 +373,7 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
 _LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 
+@autocast_op("fp32_cpu")
 def lstsq(A, B, rcond=None, *, driver=None):
     """The least-squares (minimum-norm where A is rank-deficient) solution X of A X = B, as
     torch's CPU drivers give it, with the residuals (squared, per column: only for a tall
@@ -446,6 +467,7 @@ class CholeskyInverse(Function):
         return -(matmul(L, common) if ctx.upper else matmul(common, L)), None
 
 
+@autocast_op("fp32_cpu")
 def cholesky_inverse(L, upper=False):
     """A^-1 for A = L L^T (U^T U with upper) from its Cholesky factor, reading only the
     factor's lower (upper) triangle. The gradient is torch's, for a full L."""
@@ -488,6 +510,7 @@ class CholeskySolve(Function):
         return gB, gL, None
 
 
+@autocast_op("fp32_cpu")
 def cholesky_solve(B, L, upper=False):
     """X with A X = B for A = L L^T (U^T U with upper) from its Cholesky factor, reading only
     the factor's lower (upper) triangle; batch dims broadcast. Gradients are torch's."""
@@ -520,6 +543,7 @@ def _check_square_split(rest, leading, split):
                            f"prod(self.shape[:{split}]), but got {math.prod(rest)} != {math.prod(leading)}")
 
 
+@autocast_op("fp32_cpu")
 def tensorinv(A, ind=2):
     """The inverse of A for tensordot over ind dims: A's first ind dims against the rest
     (whose sizes multiply to the same number); the result has shape A.shape[ind:] +
@@ -532,6 +556,7 @@ def tensorinv(A, ind=2):
     return inv(square).reshape(*rest, *leading)
 
 
+@autocast_op("fp32_cpu")
 def tensorsolve(A, B, dims=None):
     """X with tensordot(A, X, X.ndim) = B: X has shape A.shape[B.ndim:]. dims: dims of A
     moved to its end first."""

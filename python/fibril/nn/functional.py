@@ -9,8 +9,7 @@ from ..ops.activation import (
     celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, mish, relu, relu6, selu, sigmoid, silu,
     softplus, softsign, tanh,
 )
-from ..ops.activation import prelu as _prelu
-from ..amp.policy import autocast_inputs as _autocast_inputs, active as _autocast_active
+from ..ops.activation import prelu  # noqa: F401  (in the autocast dtype under autocast, as torch's)
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from ..ops.conv3d import conv3d, conv_transpose3d
@@ -91,12 +90,6 @@ __all__ = [
 
 # ------------------------------------------------------------------------------ activations
 
-
-def prelu(input, weight):
-    """ops.activation.prelu, in the autocast dtype under autocast (as torch's; nn.PReLU calls the op directly)."""
-    if _autocast_active.on:
-        input, weight = _autocast_inputs("lower", input, weight)
-    return _prelu(input, weight)
 
 
 def _softmax_dim(name, ndim, dim, stacklevel):

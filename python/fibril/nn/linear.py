@@ -4,6 +4,7 @@ GEMM call, the bias added inside the kernel's epilogue; bilinear is composed of 
 import math
 
 from .. import creation
+from ..amp.policy import autocast_op
 from ..ops.matmul import linear, matmul
 from . import init
 from .module import Module
@@ -49,6 +50,7 @@ class NonDynamicallyQuantizableLinear(Linear):
     """MultiheadAttention's out_proj: a Linear under torch's class name, so reprs match."""
 
 
+@autocast_op("promote_cuda")  # not lowered, as torch's (its matmuls neither); promoted on CUDA
 def bilinear(input1, input2, weight, bias=None):
     """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o], over any
     (equal) batch dims of input1 and input2. One GEMM of input2 with weight viewed as

@@ -2,6 +2,7 @@
 reads the saved input, relu's the saved output, and the output gradient). prelu, whose weight takes a gradient, is
 composed from elementwise ops."""
 
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
@@ -173,6 +174,8 @@ def tanh(input):
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    if _autocast_active.on:
+        (input,) = autocast_inputs("fp32_cuda", input)
     if beta == 0:
         raise ValueError("softplus: beta must not be 0")
     return _act(input, K.softplus, beta, threshold)
@@ -197,7 +200,10 @@ def hardswish(input, inplace=False):
 
 
 def prelu(input, weight):
-    """x where x > 0, else weight * x; weight has 1 or input.shape[1] entries (dim 1 channels)."""
+    """x where x > 0, else weight * x; weight has 1 or input.shape[1] entries (dim 1 channels).
+    In the autocast dtype under autocast, as torch's."""
+    if _autocast_active.on:
+        input, weight = autocast_inputs("lower", input, weight)
     channels = input.shape[1] if input.ndim >= 2 else 1
     if weight.numel() not in (1, channels):
         raise ValueError(f"prelu: weight of shape {list(weight.shape)} does not match the {channels} channels of "

@@ -6,13 +6,14 @@ view like Slice, has a backward of its own, beside its forward."""
 import math
 import numbers
 
+from ..amp.policy import autocast_inputs, autocast_op, active as _autocast_active
 from ..autograd import Function
 from ..tensor import Tensor, _wrap_dim
 from . import elementwise as ew
 from . import index
 from .gather import IndexSelect
 from .join import pad
-from .matmul import matmul
+from .matmul import dot, matmul
 from .reduce import norm, sum
 
 
@@ -80,6 +81,8 @@ def diag(input, diagonal=0):
 
 
 def trace(input):
+    if _autocast_active.on:
+        (input,) = autocast_inputs("fp32_cpu", input)
     if input.ndim != 2:
         raise ValueError(f"trace: expected a matrix, but got tensor with dim {input.ndim} "
                          f"(shape {list(input.shape)})")
@@ -264,6 +267,8 @@ def inner(input, other):
     """Sum of products over the last dims: shape input.shape[:-1] + other.shape[:-1]."""
     if input.ndim == 0 or other.ndim == 0:
         return ew.mul(input, other)
+    if input.ndim == 1 and other.ndim == 1:  # torch's dot (autocast leaves it alone), not its tensordot
+        return dot(input, other)
     if input.shape[-1] != other.shape[-1]:
         raise ValueError(f"inner() the last dimension must match on both input tensors but got shapes "
                          f"{list(input.shape)} and {list(other.shape)}")
@@ -304,6 +309,7 @@ def cross(input, other, dim=None):
 _CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")
 
 
+@autocast_op("fp32")  # float32 on both devices, its matmul too
 def cdist(x1, x2, p=2.0, compute_mode=_CDIST_MODES[0]):
     """p-norm distances between the rows of x1 [..., P, M] and x2 [..., R, M]: [..., P, R], the
     batch dims broadcasting. As torch, p = 2 goes through a matmul, ||a||^2 + ||b||^2 - 2 a.b,

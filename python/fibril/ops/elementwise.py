@@ -6,6 +6,7 @@ input's shape (and cast back to its dtype)."""
 import math
 from functools import partial
 
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
@@ -415,6 +416,8 @@ def remainder(a, b):
 
 
 def pow(a, b):
+    if _autocast_active.on:
+        a, b = autocast_inputs("fp32_cuda", a, b)
     return Pow.apply(a, b)
 
 
@@ -477,19 +480,26 @@ def _stepwise(cls, op):
 sign = _stepwise(Sign, U.sign)
 
 
-def _function_of(cls):
-    """A plain function (so it also works as a Tensor method) applying cls."""
+def _function_of(cls, autocast=None):
+    """A plain function (so it also works as a Tensor method) applying cls; autocast: its
+    policy kind (fibril.amp.policy), if autocast casts its input."""
 
-    def fn(x):
-        return cls.apply(x)
+    if autocast is None:
+        def fn(x):
+            return cls.apply(x)
+    else:
+        def fn(x):
+            if _autocast_active.on:
+                (x,) = autocast_inputs(autocast, x)
+            return cls.apply(x)
 
     fn.__name__ = cls.__name__.lower()
     return fn
 
 
-exp, exp2, expm1 = _function_of(Exp), _function_of(Exp2), _function_of(Expm1)
-log, log2, log1p = _function_of(Log), _function_of(Log2), _function_of(Log1p)
-sqrt, rsqrt, reciprocal = _function_of(Sqrt), _function_of(Rsqrt), _function_of(Reciprocal)
+exp, exp2, expm1 = _function_of(Exp, "fp32_cuda"), _function_of(Exp2), _function_of(Expm1, "fp32_cuda")
+log, log2, log1p = _function_of(Log, "fp32_cuda"), _function_of(Log2, "fp32_cuda"), _function_of(Log1p, "fp32_cuda")
+sqrt, rsqrt, reciprocal = _function_of(Sqrt), _function_of(Rsqrt, "fp32_cuda"), _function_of(Reciprocal, "fp32_cuda")
 sin, cos, tanh, sigmoid = _function_of(Sin), _function_of(Cos), _function_of(Tanh), _function_of(Sigmoid)
 erf = _function_of(Erf)
 

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
@@ -213,20 +214,28 @@ def square(x):
 
 
 def log10(x):
+    if _autocast_active.on:
+        (x,) = autocast_inputs("fp32_cuda", x)
     return mul(log(x), 1.0 / _LN10)
 
 
-def _float_function_of(cls):
+def _float_function_of(cls, autocast=None):
     def fn(x):
         return cls.apply(_floating(x))
+
+    if autocast is not None:  # its policy kind (fibril.amp.policy), if autocast casts its input
+        def fn(x):  # noqa: F811
+            if _autocast_active.on:
+                (x,) = autocast_inputs(autocast, x)
+            return cls.apply(_floating(x))
 
     fn.__name__ = cls.__name__.lower()
     return fn
 
 
-sinh, cosh, sinc = _float_function_of(Sinh), _float_function_of(Cosh), _float_function_of(Sinc)
-tan = _float_function_of(Tan)
-asin, acos = _float_function_of(Asin), _float_function_of(Acos)
+sinh, cosh, sinc = _float_function_of(Sinh, "fp32_cuda"), _float_function_of(Cosh, "fp32_cuda"), _float_function_of(Sinc)
+tan = _float_function_of(Tan, "fp32_cuda")
+asin, acos = _float_function_of(Asin, "fp32_cuda"), _float_function_of(Acos, "fp32_cuda")
 asinh, acosh, atanh = _float_function_of(Asinh), _float_function_of(Acosh), _float_function_of(Atanh)
 
 
@@ -375,6 +384,8 @@ def logit(x, eps=None):
 
 def dist(a, b, p=2):
     """The p-norm of a - b (broadcast)."""
+    if _autocast_active.on:
+        a, b = autocast_inputs("fp32_cuda", a, b)
     from .reduce import norm
 
     return norm(sub(a, b), p)
@@ -382,6 +393,8 @@ def dist(a, b, p=2):
 
 def renorm(x, p, dim, maxnorm):
     """x with each slice along dim whose p-norm exceeds maxnorm scaled down to norm maxnorm."""
+    if _autocast_active.on:
+        (x,) = autocast_inputs("fp32_cuda", x)
     from .reduce import norm
     from ..tensor import _wrap_dim
 

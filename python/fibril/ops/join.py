@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from .. import _C
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from ..autograd import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, _wrap_dim
@@ -254,12 +255,18 @@ def _pad_by_index(x, dims, mode):
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
+# torch's CPU autocast runs these in float32 (reflection_pad1d/2d, replication_pad1d/2d/3d), by padded dims.
+_FLOAT32_PADS = {1: ("reflect", "replicate"), 2: ("reflect", "replicate"), 3: ("replicate",)}
+
+
 def pad(input, pad, mode="constant", value=None):
     """torch.nn.functional.pad, its signature included (keywords input, pad, mode, value):
     pad = (last dim lo, hi, next-to-last lo, hi, ...); negative values crop. Non-constant modes
     pad any number of trailing dims (torch: 1 to 3)."""
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}; got '{mode}'")
+    if _autocast_active.on and mode in _FLOAT32_PADS.get(len(pad) // 2, ()):
+        (input,) = autocast_inputs("fp32_cpu", input)
     dims = _pad_dims(input, tuple(pad))
     if mode == "constant":
         return PadConstant.apply(input, dims, 0.0 if value is None else value)

@@ -6,6 +6,7 @@ forward from differentiable ops (autograd.composed), so second derivatives exist
 import math
 import numbers
 
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C
 from ..autograd import Function, is_grad_enabled
 from ..autograd.composed import composed_gradients
@@ -60,6 +61,8 @@ def _shape(normalized_shape):
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if _autocast_active.on:
+        input, weight, bias = autocast_inputs("fp32_cuda", input, weight, bias)
     return RowNorm.apply(input, weight, bias, _shape(normalized_shape), float(eps), False)
 
 
@@ -124,6 +127,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Statistics over each group of channels (dim 1) and the dims after it; affine per channel."""
+    if _autocast_active.on:
+        input, weight, bias = autocast_inputs("fp32_cuda", input, weight, bias)
     if input.ndim < 2:
         raise ValueError(f"group_norm: needs an input of at least 2 dims (N, C, ...), got shape {list(input.shape)}")
     n, c = input.shape[0], input.shape[1]

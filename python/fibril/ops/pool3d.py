@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from ..creation import tensor
 from ..tensor import Tensor
 from . import elementwise as ew
@@ -148,6 +149,8 @@ def _mean(x, tables, valids, divisor):
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """torch.nn.functional.max_pool3d: input (N, C, D, H, W) or (C, D, H, W); indices are flat
     positions in each input volume, as PyTorch's."""
+    if _autocast_active.on:
+        (input,) = autocast_inputs("fp32_cpu", input)
     op = "max_pool3d"
     _check(input, op)
     kernel, stride, padding, dilation = _geometry(kernel_size, stride, padding, dilation, op)
@@ -160,6 +163,8 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                divisor_override=None):
     """torch.nn.functional.avg_pool3d: count_include_pad counts the padding (not the extra
     room ceil_mode gives) in the divisor; divisor_override replaces it."""
+    if _autocast_active.on:
+        (input,) = autocast_inputs("fp32_cpu", input)
     op = "avg_pool3d"
     _check(input, op)
     kernel, stride, padding, dilation = _geometry(kernel_size, stride, padding, 1, op)
@@ -191,6 +196,8 @@ def _adaptive_sizes(x, output_size, op):
 
 
 def adaptive_avg_pool3d(input, output_size):
+    if _autocast_active.on:
+        (input,) = autocast_inputs("fp32_cpu", input)
     op = "adaptive_avg_pool3d"
     _check(input, op)
     taps = [_adaptive_taps(size, o) for size, o in zip(input.shape[-3:], _adaptive_sizes(input, output_size, op))]
@@ -200,6 +207,8 @@ def adaptive_avg_pool3d(input, output_size):
 
 
 def adaptive_max_pool3d(input, output_size, return_indices=False):
+    if _autocast_active.on:
+        (input,) = autocast_inputs("fp32_cpu", input)
     op = "adaptive_max_pool3d"
     _check(input, op)
     sizes = _adaptive_sizes(input, output_size, op)

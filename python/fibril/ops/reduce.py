@@ -10,6 +10,7 @@ import collections
 import math
 import numbers
 
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor, _wrap_dim
@@ -117,6 +118,8 @@ def _reduce(x, op, dim, keepdim, dtype):
 
 
 def sum(x, dim=None, keepdim=False, dtype=None):
+    if _autocast_active.on and dtype is None:
+        (x,) = autocast_inputs("fp32_cuda", x)
     return _reduce(x, R.sum, dim, keepdim, dtype)
 
 
@@ -125,6 +128,8 @@ def mean(x, dim=None, keepdim=False, dtype=None):
 
 
 def prod(x, dim=None, keepdim=False, dtype=None):
+    if _autocast_active.on and dtype is None:
+        (x,) = autocast_inputs("fp32", x)
     return _reduce(x, R.prod, dim, keepdim, dtype)
 
 
@@ -137,6 +142,8 @@ def amin(x, dim=None, keepdim=False):
 
 
 def logsumexp(x, dim, keepdim=False):
+    if _autocast_active.on:
+        (x,) = autocast_inputs("fp32_cuda", x)
     return _reduce(x, R.logsumexp, dim, keepdim, None)
 
 
@@ -281,6 +288,8 @@ class Norm(Function):
 
 
 def norm(x, p="fro", dim=None, keepdim=False):
+    if _autocast_active.on:
+        (x,) = autocast_inputs("fp32_cuda", x)
     return Norm.apply(x, p, dim, keepdim)
 
 
@@ -354,10 +363,14 @@ def _cumprod_grad_by_products(x, g, d):
 
 
 def cumsum(x, dim, dtype=None):
+    if _autocast_active.on and dtype is None:
+        (x,) = autocast_inputs("fp32_cuda", x)
     return Cumsum.apply(x, dim, dtype)
 
 
 def cumprod(x, dim, dtype=None):
+    if _autocast_active.on and dtype is None:
+        (x,) = autocast_inputs("fp32_cuda", x)
     return Cumprod.apply(x, dim, dtype)
 
 
@@ -560,11 +573,15 @@ def _quantile(x, q, dim, keepdim, interpolation, ignore_nan):
 def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
     """The q-th quantiles (q a number or a 0-d or 1-d tensor in [0, 1]; a 1-d q adds a leading
     dim) of all elements or of each line along dim; NaN where a line holds NaN."""
+    if _autocast_active.on:
+        x, q = autocast_inputs("fp32_cpu", x, q)
     return _quantile(x, q, dim, keepdim, interpolation, False)
 
 
 def nanquantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
     """quantile ignoring NaN (NaN only where a line holds nothing else)."""
+    if _autocast_active.on:
+        x, q = autocast_inputs("fp32_cpu", x, q)
     return _quantile(x, q, dim, keepdim, interpolation, True)
 
 

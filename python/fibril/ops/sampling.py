@@ -2,6 +2,7 @@
 padding; align_corners), as torch's. Composed from elementwise ops and gathers, so the
 gradients w.r.t. the input and the grid (through the bilinear weights) come from those ops."""
 
+from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C, creation
 from . import elementwise as ew
 from . import elementwise_math as em
@@ -82,6 +83,8 @@ def _tap(flat, ix, iy, width, height, channels):
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """input (N, C, H, W) sampled at grid (N, Ho, Wo, 2) of normalized (x, y): (N, C, Ho, Wo)."""
+    if _autocast_active.on:
+        input, grid = autocast_inputs("fp32_cpu_promote_cuda", input, grid)
     if mode not in ("bilinear", "nearest"):
         raise ValueError(f"grid_sample: mode must be 'bilinear' or 'nearest' (4-D), got {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):

@@ -68,8 +68,8 @@ from .ops.matmul import addmm, bmm, dot, matmul, mm, mv
 from .ops.matmul import get_float32_matmul_precision, set_float32_matmul_precision
 from .ops.matmul import addbmm, addmv, addr, baddbmm, chain_matmul
 from .ops.special import (
-    digamma, entr, erfc, erfinv, heaviside, histc, i0, kthvalue, lgamma, multigammaln as mvlgamma, polygamma,
-    result_type, xlog1py,
+    digamma, entr, erfc, erfinv, heaviside, histc, i0, igamma, igammac, kthvalue, lgamma, multigammaln as mvlgamma,
+    polygamma, result_type, xlog1py,
 )
 from .ops.softmax import log_softmax, softmax
 from .ops.sort import argsort, msort, sort, topk

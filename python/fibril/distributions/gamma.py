@@ -47,6 +47,14 @@ class Gamma(ExponentialFamily):
         return (fibril.xlogy(self.concentration, self.rate) + fibril.xlogy(self.concentration - 1, value)
                 - self.rate * value - fibril.lgamma(self.concentration))
 
+    def cdf(self, value):
+        # a tensor is used as it is (as torch): as_tensor with a dtype would cut its gradient
+        if not isinstance(value, fibril.Tensor):
+            value = fibril.as_tensor(value, dtype=self.rate.dtype)
+        if self._validate_args:
+            self._validate_sample(value)
+        return fibril.special.gammainc(self.concentration, self.rate * value)
+
     def entropy(self):
         return (self.concentration - fibril.log(self.rate) + fibril.lgamma(self.concentration)
                 + (1.0 - self.concentration) * fibril.digamma(self.concentration))

@@ -37,6 +37,15 @@ def test_tensor_copies_and_as_tensor_shares():
     assert fibril.tensor([1, 2], dtype="float32").dtype == fibril.float32
 
 
+def test_as_tensor_of_a_tensor_returns_it_or_converts_it_on_the_graph():
+    x = fibril.ones(3, requires_grad=True)
+    assert fibril.as_tensor(x) is x and fibril.as_tensor(x, dtype=fibril.float32, device="cpu") is x
+    y = fibril.as_tensor(x * 2, dtype=fibril.float64)  # as x.to(float64): recorded, as torch's
+    assert y.dtype == fibril.float64 and y.requires_grad
+    y.sum().backward()
+    assert x.grad.numpy().tolist() == [2.0] * 3
+
+
 def test_tensor_rejects_ragged_and_unsupported_data():
     with pytest.raises((TypeError, ValueError)):
         fibril.tensor([[1, 2], [3]])

@@ -100,9 +100,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def as_tensor(data, dtype=None, device=None):
-    """Like tensor(), but shares memory with a numpy array or tensor when dtype and device allow."""
+    """Like tensor(), but shares memory with a numpy array or tensor when dtype and device allow;
+    a tensor of another dtype or device is converted as by data.to() (recorded, as torch's)."""
     if isinstance(data, Tensor):
-        return _finish(data._data, _dtype(dtype), device, False) if dtype or device else data
+        return data.to(dtype=_dtype(dtype), device=device) if dtype is not None or device is not None else data
     if isinstance(data, np.ndarray):
         return _finish(_interop.from_numpy(data), _dtype(dtype), device, False)
     return tensor(data, dtype=dtype, device=device)

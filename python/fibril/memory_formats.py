@@ -8,7 +8,9 @@ where values sit, not what any op returns."""
 from .ops.index import Contiguous
 
 
-class memory_format:
+class _Named:
+    """A singleton known by its name: shown as fibril.<name>, pickled as a reference to it."""
+
     __slots__ = ("name",)
 
     def __init__(self, name):
@@ -21,17 +23,12 @@ class memory_format:
         return self.name
 
 
-class layout:
-    __slots__ = ("name",)
+class memory_format(_Named):
+    __slots__ = ()
 
-    def __init__(self, name):
-        self.name = name
 
-    def __repr__(self):
-        return f"fibril.{self.name}"
-
-    def __reduce__(self):
-        return self.name
+class layout(_Named):
+    __slots__ = ()
 
 
 contiguous_format = memory_format("contiguous_format")

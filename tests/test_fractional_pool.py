@@ -206,3 +206,15 @@ def test_bad_samples_dtype_and_module_arguments_like_torch():
                 lambda: torch.nn.FractionalMaxPool3d(0, output_ratio=0.5))
     with pytest.raises(RuntimeError, match="kernel_size must be greater than 0"):  # torch pools empty windows
         F.fractional_max_pool2d(fibril.tensor(x), 0, 3)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_inputs_pool_their_float32_windows(dtype):
+    """numpy has no bfloat16: half samples place the windows through their float32 values."""
+    x = fibril.randn(2, 3, 9, 9)
+    samples = fibril.rand(2, 3, 2)
+    half = getattr(fibril, dtype)
+    y = F.fractional_max_pool2d(x.to(half), 2, output_size=4, _random_samples=samples.to(half))
+    ref = F.fractional_max_pool2d(x.to(half).float(), 2, output_size=4, _random_samples=samples.to(half).float())
+    assert y.dtype == half
+    np.testing.assert_array_equal(y.float().numpy(), ref.numpy())

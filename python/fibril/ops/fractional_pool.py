@@ -105,8 +105,6 @@ def _window_positions(samples, sizes, out, kernel):
     torch's scan order. torch's samples are (w, h) for 2-D and (t, h, w) for 3-D."""
     n = len(sizes)
     columns = (1, 0) if n == 2 else (0, 1, 2)
-    if samples.dtype not in (np.float32, np.float64):  # half types: float32 here, not bit-exact with torch
-        samples = samples.astype(np.float32)
     positions = np.zeros(samples.shape[:2] + (1,) * (2 * n), np.int64)
     stride = 1
     for d in reversed(range(n)):
@@ -129,7 +127,10 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, samples,
     if samples is None:
         samples = rand(batch, channels, n, dtype=input.dtype, device=input.device)
     _check_samples(input, samples, n)
-    positions = _window_positions(samples.detach().cpu().numpy()[:batch], x.shape[2:], out, kernel)
+    host = samples.detach().cpu()
+    if host.element_size() < 4:  # half types: windows from their float32 values (numpy has no bfloat16)
+        host = host.float()
+    positions = _window_positions(host.numpy()[:batch], x.shape[2:], out, kernel)
     taps = tensor(positions, device=x.device)
     planes = index.reshape(x, (batch, channels, math.prod(x.shape[2:])))
     windows = gather(planes, -1, index.reshape(taps, (batch, channels, math.prod(positions.shape[2:]))))

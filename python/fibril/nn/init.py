@@ -10,6 +10,7 @@ import numpy as np
 from .. import _C, creation
 from ..autograd import no_grad
 from ..random import normal_ as _normal_
+from ..random import randperm as _randperm
 from ..random import uniform_ as _uniform_
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -144,3 +145,71 @@ def orthogonal_(tensor, gain=1.0, generator=None):
         q = q.T
     with no_grad():
         return tensor.copy_(creation.tensor(gain * q.reshape(tuple(tensor.shape)), dtype=tensor.dtype))
+
+
+def eye_(tensor):
+    """The identity matrix (ones on the main diagonal of a 2-D tensor), as torch.nn.init.eye_."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    with no_grad():
+        return tensor.copy_(creation.tensor(np.eye(*tuple(tensor.shape)), dtype=tensor.dtype))
+
+
+def dirac_(tensor, groups=1):
+    """The Dirac delta of a {3, 4, 5}-D convolution weight: in each of the groups, output
+    channel d of the group gets a 1 at input channel d and the centre of the kernel."""
+    dims = tensor.ndim
+    if dims not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tuple(tensor.shape)
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    per_group = sizes[0] // groups
+    values = np.zeros(sizes)
+    centre = tuple(s // 2 for s in sizes[2:])
+    for g in range(groups):
+        for d in range(min(per_group, sizes[1])):
+            values[(g * per_group + d, d) + centre] = 1
+    with no_grad():
+        return tensor.copy_(creation.tensor(values, dtype=tensor.dtype))
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """A sparse 2-D matrix: normal N(0, std) values, with ceil(sparsity * rows) of each
+    column's entries (at random rows) set to zero, as torch.nn.init.sparse_."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tuple(tensor.shape)
+    num_zeros = math.ceil(sparsity * rows)
+    values = std * _draw_normal(rows * cols, generator).reshape(rows, cols)
+    for col in range(cols):
+        perm = _randperm(rows, generator=generator).numpy()
+        values[perm[:num_zeros], col] = 0
+    with no_grad():
+        return tensor.copy_(creation.tensor(values, dtype=tensor.dtype))
+
+
+def _make_deprecate(meth):
+    new_name = meth.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.",
+                      FutureWarning, stacklevel=2)
+        return meth(*args, **kwargs)
+
+    deprecated_init.__doc__ = f"{old_name}(...): deprecated in favor of fibril.nn.init.{new_name}."
+    deprecated_init.__name__ = old_name
+    deprecated_init.__qualname__ = old_name
+    return deprecated_init
+
+
+uniform = _make_deprecate(uniform_)
+normal = _make_deprecate(normal_)
+constant = _make_deprecate(constant_)
+xavier_uniform = _make_deprecate(xavier_uniform_)
+xavier_normal = _make_deprecate(xavier_normal_)
+kaiming_uniform = _make_deprecate(kaiming_uniform_)
+kaiming_normal = _make_deprecate(kaiming_normal_)
+orthogonal = _make_deprecate(orthogonal_)
+sparse = _make_deprecate(sparse_)

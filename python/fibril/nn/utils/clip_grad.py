@@ -4,6 +4,7 @@ float64 on the CPU; float16 and bfloat16 gradients, and gradients on other devic
 tensor ops around them (each enters the total as its own norm)."""
 
 import math
+import warnings
 
 from ... import _C
 from ...autograd import no_grad
@@ -92,3 +93,10 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         for p in _tensors(parameters):
             if p.grad is not None:
                 p.grad.clamp_(min=-clip_value, max=clip_value)
+
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """Deprecated alias of clip_grad_norm_ (warns a FutureWarning, as torch's)."""
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
+                  FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)

@@ -160,7 +160,10 @@ class _Fetcher:
                 index = self.mapping[index]
             index = from_numpy(index)
             return [t.index_select(0, index) for t in self.tensors.tensors]
-        samples = [self._load(i) for i in indices]
+        if getattr(self.dataset, "__getitems__", None):  # a dataset that fetches a batch at once, as torch's
+            samples = self.dataset.__getitems__(list(indices))
+        else:
+            samples = [self._load(i) for i in indices]
         return _collate(samples, lambda j: f"dataset[{indices[j]}]", self.collate_fn)
 
     def _load(self, i):

@@ -1,5 +1,5 @@
-"""Datasets as torch.utils.data's: Dataset, IterableDataset, TensorDataset, Subset, ConcatDataset,
-ChainDataset and random_split (lengths as counts or as fractions of the whole)."""
+"""Datasets as torch.utils.data's: Dataset, IterableDataset, TensorDataset, StackDataset, Subset,
+ConcatDataset, ChainDataset and random_split (lengths as counts or as fractions of the whole)."""
 
 import bisect
 import math
@@ -51,6 +51,54 @@ class TensorDataset(Dataset):
 
     def __len__(self):
         return self.tensors[0].shape[0]
+
+
+class StackDataset(Dataset):
+    """Several datasets of one length side by side: StackDataset(a, b)[i] is (a[i], b[i]),
+    StackDataset(x=a, y=b)[i] is {"x": a[i], "y": b[i]} (as torch.utils.data.StackDataset)."""
+
+    def __init__(self, *args, **kwargs):
+        if args:
+            if kwargs:
+                raise ValueError("Supported either ``tuple``- (via ``args``) or"
+                                 "``dict``- (via ``kwargs``) like input/output, but both types are given.")
+            datasets = args
+            members = list(args)
+        elif kwargs:
+            datasets = kwargs
+            members = list(kwargs.values())
+        else:
+            raise ValueError("At least one dataset should be passed")
+        self._length = len(members[0])
+        if any(self._length != len(d) for d in members):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = datasets
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices):
+        """A batch of samples; members with their own __getitems__ give theirs at once."""
+        def column(dataset):
+            getitems = getattr(dataset, "__getitems__", None)
+            if callable(getitems):
+                items = getitems(indices)
+                if len(items) != len(indices):
+                    raise ValueError("Nested dataset's output size mismatch."
+                                     f" Expected {len(indices)}, got {len(items)}")
+                return list(items)
+            return [dataset[i] for i in indices]
+
+        if isinstance(self.datasets, dict):
+            cols = {k: column(d) for k, d in self.datasets.items()}
+            return [{k: cols[k][j] for k in cols} for j in range(len(indices))]
+        cols = [column(d) for d in self.datasets]
+        return [tuple(c[j] for c in cols) for j in range(len(indices))]
+
+    def __len__(self):
+        return self._length
 
 
 class Subset(Dataset):

@@ -1,6 +1,6 @@
 """fibril.device against torch.device (parsing, type/index, equality, repr, errors, pickling,
-the default-device context), and the torch.backends / torch.jit / torch.distributed names
-that training scripts touch."""
+the default-device context), and the names training scripts touch in torch.backends (with
+nn.attention.sdpa_kernel), torch.jit and torch.distributed."""
 
 import pickle
 
@@ -117,3 +117,25 @@ def test_cuda_seeding_seeds_the_shared_generator():
     a = fibril.rand(4).numpy()
     fibril.manual_seed(5)
     assert (fibril.rand(4).numpy() == a).all() and fibril.cuda.initial_seed() == 5
+
+
+def test_sdpa_kernel_scopes_the_backend_switches_as_torch():
+    from torch.nn.attention import SDPBackend as TorchBackend
+    from torch.nn.attention import sdpa_kernel as torch_sdpa_kernel
+
+    from fibril.nn.attention import SDPBackend, sdpa_kernel
+
+    assert {b.name: int(b) for b in SDPBackend} == {n: int(getattr(TorchBackend, n)) for n in SDPBackend.__members__}
+    for ours, theirs in ((backends.cuda, torch.backends.cuda),):
+        with sdpa_kernel(backends=[SDPBackend.MATH]), torch_sdpa_kernel(backends=[TorchBackend.MATH]):
+            assert ours.flash_sdp_enabled() == theirs.flash_sdp_enabled() is False
+            assert ours.math_sdp_enabled() == theirs.math_sdp_enabled() is True
+            q = fibril.randn(1, 2, 5, 4)
+            assert fibril.nn.functional.scaled_dot_product_attention(q, q, q).shape == (1, 2, 5, 4)
+        assert ours.flash_sdp_enabled() == theirs.flash_sdp_enabled() is True
+    backends.cuda.enable_mem_efficient_sdp(False)
+    assert not backends.cuda.mem_efficient_sdp_enabled()
+    backends.cuda.enable_mem_efficient_sdp(True)
+    with pytest.raises(AssertionError, match="instance of SDPBackend"):
+        with sdpa_kernel("flash"):
+            pass

@@ -4,6 +4,8 @@ oneDNN or MPS: the cuDNN flags are recorded and read back but change nothing (ev
 kernel is deterministic, and there is no algorithm search to benchmark); the TF32 switches are
 float32_matmul_precision, as in torch."""
 
+import enum
+
 from . import _C
 from . import cuda as _cuda
 
@@ -20,38 +22,57 @@ class _Matmul:
         _C.set_float32_matmul_precision("high" if value else "highest")
 
 
+class SDPBackend(enum.IntEnum):
+    """torch's scaled_dot_product_attention backends (torch.nn.attention.SDPBackend)."""
+
+    ERROR = -1
+    MATH = 0
+    FLASH_ATTENTION = 1
+    EFFICIENT_ATTENTION = 2
+    CUDNN_ATTENTION = 3
+    OVERRIDEABLE = 4
+
+
 class _Cuda:
+    """fibril has one attention kernel per device, flash style, which serves whichever backends
+    are enabled: the switches are recorded and read back (sdpa_kernel sets them for a block)."""
+
     matmul = _Matmul()
+
+    def __init__(self):
+        self.sdp_enabled = {SDPBackend.MATH, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                            SDPBackend.CUDNN_ATTENTION}
 
     @staticmethod
     def is_built():
         return _cuda.is_built()
 
-    # torch's scaled_dot_product_attention backend switches: fibril has one flash kernel
-    # per device, so these report it enabled and accept settings.
-    @staticmethod
-    def flash_sdp_enabled():
-        return True
+    def _switch(self, backend, enabled):
+        (self.sdp_enabled.add if enabled else self.sdp_enabled.discard)(backend)
 
-    @staticmethod
-    def enable_flash_sdp(enabled):
-        pass
+    def flash_sdp_enabled(self):
+        return SDPBackend.FLASH_ATTENTION in self.sdp_enabled
 
-    @staticmethod
-    def mem_efficient_sdp_enabled():
-        return False
+    def enable_flash_sdp(self, enabled):
+        self._switch(SDPBackend.FLASH_ATTENTION, enabled)
 
-    @staticmethod
-    def enable_mem_efficient_sdp(enabled):
-        pass
+    def mem_efficient_sdp_enabled(self):
+        return SDPBackend.EFFICIENT_ATTENTION in self.sdp_enabled
 
-    @staticmethod
-    def math_sdp_enabled():
-        return True
+    def enable_mem_efficient_sdp(self, enabled):
+        self._switch(SDPBackend.EFFICIENT_ATTENTION, enabled)
 
-    @staticmethod
-    def enable_math_sdp(enabled):
-        pass
+    def math_sdp_enabled(self):
+        return SDPBackend.MATH in self.sdp_enabled
+
+    def enable_math_sdp(self, enabled):
+        self._switch(SDPBackend.MATH, enabled)
+
+    def cudnn_sdp_enabled(self):
+        return SDPBackend.CUDNN_ATTENTION in self.sdp_enabled
+
+    def enable_cudnn_sdp(self, enabled):
+        self._switch(SDPBackend.CUDNN_ATTENTION, enabled)
 
 
 class _Cudnn:

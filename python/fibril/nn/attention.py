@@ -1,11 +1,15 @@
 """MultiheadAttention with torch.nn's arguments, parameter names (in_proj_weight, in_proj_bias,
 out_proj, or q/k/v_proj_weight when kdim/vdim differ) and masks, so state dicts port both ways.
 need_weights=False runs the fused flash kernel; need_weights=True (torch's default) forms the
-attention weights explicitly, as torch does, to return them."""
+attention weights explicitly, as torch does, to return them. Also torch.nn.attention's
+sdpa_kernel and SDPBackend."""
 
+import contextlib
 import math
 
+from .. import backends as _backends
 from .. import creation
+from ..backends import SDPBackend
 from ..ops import index
 from ..ops.attention import scaled_dot_product_attention
 from ..ops.join import cat
@@ -16,6 +20,26 @@ from . import init
 from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 from .parameter import Parameter
+
+
+@contextlib.contextmanager
+def sdpa_kernel(backends, set_priority=False):
+    """Within the block only `backends` (an SDPBackend or a list of them) count as enabled, as
+    backends.cuda.flash_sdp_enabled() & co. report; the previous set comes back on exit. fibril's
+    one attention kernel per device serves every backend, so results do not change."""
+    chosen = [backends] if isinstance(backends, SDPBackend) else backends
+    if not isinstance(chosen, list) or not all(isinstance(b, SDPBackend) for b in chosen):
+        raise AssertionError("Backend must be an instance of SDPBackend or a list of SDPBackend instances, got "
+                             f"{type(backends).__name__}")
+    enabled = _backends.cuda.sdp_enabled
+    saved = set(enabled)
+    enabled.clear()
+    enabled.update(chosen)
+    try:
+        yield
+    finally:
+        enabled.clear()
+        enabled.update(saved)
 
 
 def _additive(mask, dtype, name):

@@ -17,7 +17,9 @@ $(PY):
 
 # With nvcc, the CUDA kernels are built for this machine's GPU, or for one architecture (a
 # compile check; the tests then run them on the CUDA emulator) where there is none.
-CUDA_ARCHS ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo native || echo 80-real)
+# (compute 9.0 as sm_90a: the wgmma GEMM).
+CUDA_ARCHS ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 \
+	| awk '{ sub(/\./, ""); print ($$0 == "90" ? "90a" : $$0) "-real" } END { if (!NR) print "80-real" }')
 
 install: venv
 	FIBRIL_CUDA_ARCHS="$(CUDA_ARCHS)" FIBRIL_CUDA_STRICT=$(CUDA_STRICT) $(PY) -m pip install -q --no-build-isolation -e ".[$(EXTRAS)]" \

@@ -591,3 +591,44 @@ class TestCuda:
             linear(fibril.zeros(3, 4, device="cuda"), fibril.zeros(5, 4, device="cuda"), fibril.zeros(5))
         with pytest.raises(NotImplementedError, match="floating-point operands, got int64"):
             _dev(np.ones((3, 4), np.int64)) @ _dev(np.ones((4, 5), np.int64))
+
+
+# Shapes whose grids fill a real GPU's SMs: there they take the largest tensor-core tiles
+# (wgmma on compute 9.0, 128 x 128 and 128 x 256 tiles), which the small shapes above never
+# reach. Too slow for the emulator, whose kernels are the same as for the small shapes.
+LARGE_SHAPES = [(1100, 200, 1030, 0), (2100, 136, 2060, 0), (600, 72, 520, 4), (1030, 1000, 1170, 0)]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(fibril.cuda.is_emulated(), reason="GPU-sized products")
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "tf32"])
+@pytest.mark.parametrize("m,k,n,batch", LARGE_SHAPES)
+@pytest.mark.parametrize("layout", ["nt", "nn", "tn"])
+def test_cuda_large_tensor_core_products(precision, dtype, m, k, n, batch, layout):
+    """Every layout (n: as stored, t: a transposed view), batches, k off the 64-wide stage, and
+    the epilogues (bias + relu, beta C) against the float64 product of the rounded inputs."""
+    precision("high")
+    fdtype = fibril.float32 if dtype == "tf32" else getattr(fibril, dtype)
+    lead = (batch,) if batch else ()
+
+    def operand(shape, transposed, seed):
+        x = _rand(lead + (shape[1], shape[0]) if transposed else lead + shape, seed=seed)
+        t = _dev(x).to(fdtype)
+        x = _host(t.float()).astype(np.float64)
+        return (np.swapaxes(x, -1, -2), t.mT) if transposed else (x, t)
+
+    a, da = operand((m, k), layout[0] == "t", 0)
+    b, db = operand((k, n), layout[1] == "t", 1)
+    expected = a @ b
+    out = _host((da @ db).float())
+    scale = np.abs(expected).max()
+    rtol = 1e-2 if dtype != "tf32" else 3e-3
+    np.testing.assert_allclose(out, expected, rtol=rtol, atol=rtol * scale)
+    if not batch:
+        bias = _dev(_rand(n, seed=4)).to(fdtype)
+        with fibril.no_grad():
+            fused = _host(linear(da, db.mT, bias, "relu").float())
+        np.testing.assert_allclose(fused, np.maximum(expected + _host(bias.float()), 0), rtol=rtol, atol=rtol * scale)
+        c = _dev(_rand((m, n), seed=5)).to(fdtype)
+        out = _host(fibril.addmm(c, da, db, beta=0.5, alpha=2.0).float())
+        np.testing.assert_allclose(out, 0.5 * _host(c.float()) + 2 * expected, rtol=rtol, atol=2 * rtol * scale)

@@ -10,6 +10,7 @@ namespace fibril::cuda::FIBRIL_CUDA_NS {
 struct DeviceInfo {
   int sms = 0, major = 0;
   int smem_block = 0, smem_sm = 0;  // bytes: the opt-in limit per block, the total per SM
+  int minor = 0;
 };
 
 inline DeviceInfo device_info(int device) {
@@ -25,6 +26,7 @@ inline DeviceInfo device_info(int device) {
     DeviceInfo q;
     if (cudaDeviceGetAttribute(&q.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&q.major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&q.minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&q.smem_block, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
         cudaDeviceGetAttribute(&q.smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) != cudaSuccess) {
       cudaGetLastError();

@@ -78,6 +78,7 @@
 #include "cuda/device_info.cuh"
 #include "cuda/matmul.h"
 #include "cuda/mma.cuh"
+#include "cuda/wgmma.cuh"
 
 namespace fibril::cuda::FIBRIL_CUDA_NS {
 namespace {
@@ -602,6 +603,118 @@ __global__ void __launch_bounds__((BM / 64) * (BN / WN) * 32, MINB)
   }
 }
 
+// ---- Hopper: warpgroup tensor cores (wgmma, sm_90a) -------------------------------------------
+
+// One operand tile of ROWS rows x 128 bytes of k into the swizzled layout of wgmma.cuh, by 256
+// threads of 16-byte cp.async (zero fill outside the matrix). Thread t copies unit t % 8 of rows
+// t / 8 + 32 i: one running source and destination, and one swizzled unit for all its rows.
+template <typename E, int ROWS>
+__device__ __forceinline__ void load_swizzled(char* s, const E* base, int64_t rs, int64_t rows_left, int64_t k_left) {
+  constexpr int V = kVec<E>;
+  const int unit = int(threadIdx.x) % 8, row = int(threadIdx.x) / 8;
+  int64_t k_valid = k_left - unit * V;
+  k_valid = k_valid < 0 ? 0 : (k_valid > V ? V : k_valid);
+  const int bytes = int(k_valid) * int(sizeof(E));
+  int64_t left = rows_left - row, step = 32 * rs;
+  const E* src = base + row * rs + unit * V;
+  char* dst = s + row * 128 + ((unit ^ (row % 8)) << 4);
+#pragma unroll
+  for (int i = 0; i < ROWS / 32; ++i) {
+    const int valid = left > 0 ? bytes : 0;
+    cp_async16(dst, valid > 0 ? src : base, valid);
+    opaque(step);
+    src += step;
+    dst += 32 * 128;
+    left -= 32;
+  }
+}
+
+// Block tile 128 x BN: two warpgroups of 64 x BN, each a chain of wgmma m64nBNk16 (k8 for TF32)
+// on k-major operands (A row-major, B as Linear's W: the host packs any other layout). STAGES
+// stages of 128 bytes of k per row by cp.async, filled two tiles ahead: the stage refilled in
+// iteration kt held tile kt - 2, whose wgmmas every warpgroup has waited for before the barrier
+// of iteration kt, while tile kt - 1's may still run as tile kt's are issued.
+template <typename E, int BN, int STAGES>
+__global__ void __launch_bounds__(256, 1) wgmma_gemm_kernel(GemmParams<E> p, int64_t tiles_m, int64_t tiles_n, int c_vec2) {
+#ifdef FIBRIL_HAS_WGMMA
+  constexpr int BM = 128, kABytes = BM * 128, kStage = kABytes + BN * 128;
+  constexpr int kK = kBK<E>, kStepBytes = 32;  // k per stage; bytes of k per wgmma
+  static_assert(STAGES >= 3, "tiles are filled two ahead of the one multiplied");
+  FIBRIL_DYNAMIC_SHARED(float, smem_floats);
+  // The swizzle is a function of the address: stages start on 1024-byte boundaries.
+  char* smem = reinterpret_cast<char*>(smem_floats);
+  smem += (1024 - reinterpret_cast<uintptr_t>(smem) % 1024) % 1024;
+  const uint32_t smem_addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+
+  int64_t tm, tn;
+  tile_coords(blockIdx.x, tiles_m, tiles_n, tm, tn);
+  const int64_t m0 = tm * BM, n0 = tn * BN;
+  const int wg = int(threadIdx.x) / 128, warp = (int(threadIdx.x) / 32) % 4, lane = int(threadIdx.x) % 32;
+  const int64_t k_tiles = (p.k + kK - 1) / kK;
+
+  for (int64_t bi = blockIdx.z; bi < p.batch; bi += gridDim.z) {
+    const E* a = p.a + batch_offset(p.a_off, p.a_bs, bi) + m0 * p.a_rs;
+    const E* b = p.b + batch_offset(p.b_off, p.b_bs, bi) + n0 * p.b_cs;
+    E* c = p.c + batch_offset(p.c_off, p.c_bs, bi);
+
+    float acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+
+    const auto load_stage = [&](int64_t kt) {
+      char* s = smem + int(kt % STAGES) * kStage;
+      const int64_t k0 = kt * kK;
+      load_swizzled<E, BM>(s, a + k0, p.a_rs, p.m - m0, p.k - k0);
+      load_swizzled<E, BN>(s + kABytes, b + k0, p.b_cs, p.n - n0, p.k - k0);
+    };
+#pragma unroll
+    for (int s = 0; s < STAGES - 2; ++s) {
+      if (s < k_tiles) load_stage(s);
+      cp_async_commit();
+    }
+    for (int64_t kt = 0; kt < k_tiles; ++kt) {
+      cp_async_wait<STAGES - 3>();
+      fence_proxy_async();
+      __syncthreads();  // tile kt is in for all; tile kt - 2's wgmmas are done in every warpgroup
+      if (kt + STAGES - 2 < k_tiles) load_stage(kt + STAGES - 2);
+      cp_async_commit();
+
+      const uint32_t stage = smem_addr + uint32_t(kt % STAGES) * kStage;
+      const uint64_t da = wgmma_descriptor(stage + wg * 64 * 128), db = wgmma_descriptor(stage + kABytes);
+      wgmma_fence();
+      wgmma_pin(acc);
+#pragma unroll
+      for (int j = 0; j < 128 / kStepBytes; ++j) wgmma_ss<E, BN>(acc, da + j * (kStepBytes >> 4), db + j * (kStepBytes >> 4));
+      wgmma_commit();
+      wgmma_pin(acc);
+      wgmma_wait<1>();
+    }
+    wgmma_wait<0>();
+    wgmma_pin(acc);
+    cp_async_wait<0>();
+    __syncthreads();  // the next batch entry refills the stages
+
+    // Accumulator i of this thread: row 16 warp + lane / 4 + 8 ((i / 2) % 2), column 8 (i / 4) +
+    // 2 (lane % 4) + i % 2 of the warpgroup's 64 x BN (mma.sync's C fragment per n8 tile).
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t row = m0 + wg * 64 + warp * 16 + lane / 4 + h * 8;
+      if (row >= p.m) continue;
+#pragma unroll
+      for (int j = 0; j < BN / 8; ++j) {
+        const int64_t col = n0 + j * 8 + 2 * (lane % 4);
+        store_pair(p, c + row * p.c_rs + col, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1], row, col, c_vec2);
+      }
+    }
+  }
+#else
+  (void)p, (void)tiles_m, (void)tiles_n, (void)c_vec2;
+#ifdef __CUDA_ARCH__
+  __trap();  // no wgmma in this architecture's code: the host never launches it there
+#endif
+#endif
+}
+
 // ---- plain tiled GEMM (float64) ---------------------------------------------------------------
 
 constexpr int kDB = 64, kDBK = 16, kDThreads = 256;
@@ -885,6 +998,53 @@ bool run_tc(int device, const DeviceInfo& info, const GemmParams<E>& p, const Op
   return false;
 }
 
+// The wgmma kernel was built (sm_90a code, FIBRIL_CUDA_WGMMA from CMake) and this device runs
+// it (compute capability 9.0 exactly: sm_90a code runs nowhere else).
+bool wgmma_ready(const DeviceInfo& info) {
+#if defined(FIBRIL_CUDA_WGMMA) && !defined(FIBRIL_CUDA_EMULATION)
+  return info.major == 9 && info.minor == 0;
+#else
+  (void)info;
+  return false;
+#endif
+}
+
+template <typename E, int BN, int STAGES>
+void launch_wgmma(int device, const GemmParams<E>& p, bool c_vec2) {
+  const int64_t tiles_m = (p.m + 127) / 128, tiles_n = (p.n + BN - 1) / BN;
+  const size_t smem = size_t(STAGES) * (128 + BN) * 128 + 1024;  // + the 1024-byte alignment
+  launch("wgmma_gemm", wgmma_gemm_kernel<E, BN, STAGES>, batch_grid(tiles_m * tiles_n, p.batch), 256, smem, device, p,
+         tiles_m, tiles_n, int(c_vec2));
+}
+
+template <typename T>
+std::unique_ptr<Scratch> pack_operand(int device, const T*& ptr, int64_t rows, int64_t k, int64_t& rs, int64_t& ks,
+                                      int64_t& bs, const int64_t*& off, int64_t batch, OperandLayout& layout);
+
+constexpr int64_t kMinPackedSide = 2048;
+
+// Hopper's wgmma tiles for grids that fill the SMs (128 x 256 tiles, else 128 x 128 where those
+// fill half of them), with the operands k-major and 16-byte aligned: one that is not is
+// first packed, where the product's other side is at least kMinPackedSide long (bmm 32 x 512^3
+// with B row-major ran at 0.15x cuBLAS with the copy, 0.44x on mma.sync without it).
+// False: not this device or build, the grid is too small, or a copy would not pay.
+template <typename E>
+bool run_wgmma(int device, const DeviceInfo& info, GemmParams<E> p, OperandLayout la, OperandLayout lb, bool c_vec2) {
+  if (!wgmma_ready(info) || p.k == 0) return false;
+  const int64_t tiles256 = ((p.m + 127) / 128) * ((p.n + 255) / 256) * p.batch;
+  const int64_t tiles128 = ((p.m + 127) / 128) * ((p.n + 127) / 128) * p.batch;
+  if (tiles128 < info.sms / 2) return false;
+  // A copy costs about as much as the product it saves time on when the other side is short.
+  const bool pack_a = la.layout != kLayoutK || !la.vec, pack_b = lb.layout != kLayoutK || !lb.vec;
+  if ((pack_a && p.n < kMinPackedSide) || (pack_b && p.m < kMinPackedSide)) return false;
+  std::unique_ptr<Scratch> a_packed, b_packed;
+  if (pack_a) a_packed = pack_operand(device, p.a, p.m, p.k, p.a_rs, p.a_cs, p.a_bs, p.a_off, p.batch, la);
+  if (pack_b) b_packed = pack_operand(device, p.b, p.n, p.k, p.b_cs, p.b_rs, p.b_bs, p.b_off, p.batch, lb);
+  if (tiles256 >= info.sms) launch_wgmma<E, 256, 4>(device, p, c_vec2);
+  else launch_wgmma<E, 128, 6>(device, p, c_vec2);
+  return true;
+}
+
 template <typename T>
 void run_tiled(int device, const GemmParams<T>& p);
 
@@ -900,6 +1060,28 @@ __global__ void __launch_bounds__(256) pack_rows_kernel(const T* src, int64_t ro
   }
 }
 
+// The same copy for a source whose rows are its unit-stride dim (rs == 1): 32 x 32 tiles
+// through shared memory, so that both the reads (along the rows) and the writes (along k) are
+// coalesced; blockIdx.x/y tile the rows and k, z strides over the batch.
+template <typename T>
+__global__ void __launch_bounds__(256) pack_transposed_kernel(const T* src, int64_t rows, int64_t k, int64_t ks,
+                                                              int64_t bs, const int64_t* off, int64_t batch, T* dst,
+                                                              int64_t pitch) {
+  __shared__ T tile[32][33];
+  const int64_t r0 = int64_t(blockIdx.x) * 32, k0 = int64_t(blockIdx.y) * 32;
+  const int tx = int(threadIdx.x) % 32, ty = int(threadIdx.x) / 32;
+  for (int64_t b = blockIdx.z; b < batch; b += gridDim.z) {
+    const T* s = src + batch_offset(off, bs, b);
+    for (int i = ty; i < 32; i += 8)
+      if (r0 + tx < rows && k0 + i < k) tile[i][tx] = s[r0 + tx + (k0 + i) * ks];
+    __syncthreads();
+    T* d = dst + b * rows * pitch;
+    for (int i = ty; i < 32; i += 8)
+      if (r0 + i < rows && k0 + tx < k) d[(r0 + i) * pitch + k0 + tx] = tile[tx][i];
+    __syncthreads();
+  }
+}
+
 // A 16-bit operand the tensor-core loads cannot read in place (no unit stride, rows not on
 // 16-byte boundaries) copied into k-contiguous rows of a pitch of whole 16-byte units; the
 // operand's pointer, strides (rs along its rows, ks along k), batch step and layout then
@@ -909,8 +1091,15 @@ std::unique_ptr<Scratch> pack_operand(int device, const T*& ptr, int64_t rows, i
                                       int64_t& bs, const int64_t*& off, int64_t batch, OperandLayout& layout) {
   const int64_t pitch = (k + 7) / 8 * 8;
   auto packed = std::make_unique<Scratch>(size_t(batch * rows * pitch) * sizeof(T), device);
-  launch("matmul_pack", pack_rows_kernel<T>, grid_1d(batch * rows * k, 256), 256, 0, device, ptr, rows, k, rs, ks,
-         bs, off, batch, packed->as<T>(), pitch);
+  const int64_t row_tiles = (rows + 31) / 32, k_tiles = (k + 31) / 32;
+  if (rs == 1 && k_tiles < 65536) {
+    const dim3 grid(unsigned(row_tiles), unsigned(k_tiles), unsigned(batch < 65535 ? batch : 65535));
+    launch("matmul_pack", pack_transposed_kernel<T>, grid, 256, 0, device, ptr, rows, k, ks, bs, off, batch,
+           packed->as<T>(), pitch);
+  } else {
+    launch("matmul_pack", pack_rows_kernel<T>, grid_1d(batch * rows * k, 256), 256, 0, device, ptr, rows, k, rs, ks,
+           bs, off, batch, packed->as<T>(), pitch);
+  }
   ptr = packed->as<T>(), rs = pitch, ks = 1, bs = rows * pitch, off = nullptr;
   layout = OperandLayout{kLayoutK, true};
   return packed;
@@ -996,7 +1185,9 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
     const bool tensor_cores = tf32 && info.major >= 8 && la.vec && lb.vec && p.k > 0;
     // 128-tiles: 3 stages, two blocks per SM where shared memory holds them (sm_90), one
     // block (sm_80), 2 stages where a block gets under 110 KB (sm_86, sm_89).
-    if (tensor_cores && run_tc(device, info, p, la, lb, c_vec2, tiles128, tiles64)) {
+    if (tf32 && run_wgmma(device, info, p, la, lb, c_vec2)) {
+      // done
+    } else if (tensor_cores && run_tc(device, info, p, la, lb, c_vec2, tiles128, tiles64)) {
       // done
     } else if (tiles64 < info.sms / 2 && p.k >= 2 * kMinSlice) {
       const int64_t by_sms = (info.sms + tiles64 - 1) / tiles64, by_k = p.k / kMinSlice;
@@ -1013,17 +1204,19 @@ void run(int device, const cpu::MatmulArgs& args, bool tf32) {
                  " products on CUDA need tensor cores of sm_80 or newer; convert the operands with .float()");
     OperandLayout la = operand_layout(p.a, p.a_rs, p.a_cs, ao, p.m, p.k, 8);
     OperandLayout lb = operand_layout(p.b, p.b_cs, p.b_rs, bo, p.n, p.k, 8);
-    std::unique_ptr<Scratch> a_packed, b_packed;
-    if (p.k == 0) {  // no loads: C = beta C + bias
-      la = lb = OperandLayout{kLayoutK, true};
-    } else {
-      if (!la.vec) a_packed = pack_operand(device, p.a, p.m, p.k, p.a_rs, p.a_cs, p.a_bs, p.a_off, p.batch, la);
-      if (!lb.vec) b_packed = pack_operand(device, p.b, p.n, p.k, p.b_cs, p.b_rs, p.b_bs, p.b_off, p.batch, lb);
-    }
     const bool c_vec2 = p.c_rs % 2 == 0 && aligned(p.c, 4) && co.all_multiple_of(2);
-    const int64_t tiles128 = ((p.m + 127) / 128) * ((p.n + 127) / 128) * p.batch;
-    const int64_t tiles64 = ((p.m + 63) / 64) * ((p.n + 63) / 64) * p.batch;
-    if (!run_tc(device, info, p, la, lb, c_vec2, tiles128, tiles64)) launch_tc<T, 64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
+    if (!run_wgmma(device, info, p, la, lb, c_vec2)) {  // mma.sync
+      std::unique_ptr<Scratch> a_packed, b_packed;
+      if (p.k == 0) {  // no loads: C = beta C + bias
+        la = lb = OperandLayout{kLayoutK, true};
+      } else {
+        if (!la.vec) a_packed = pack_operand(device, p.a, p.m, p.k, p.a_rs, p.a_cs, p.a_bs, p.a_off, p.batch, la);
+        if (!lb.vec) b_packed = pack_operand(device, p.b, p.n, p.k, p.b_cs, p.b_rs, p.b_bs, p.b_off, p.batch, lb);
+      }
+      const int64_t tiles128 = ((p.m + 127) / 128) * ((p.n + 127) / 128) * p.batch;
+      const int64_t tiles64 = ((p.m + 63) / 64) * ((p.n + 63) / 64) * p.batch;
+      if (!run_tc(device, info, p, la, lb, c_vec2, tiles128, tiles64)) launch_tc<T, 64, 64, 32, 3, 4>(device, p, la, lb, c_vec2);
+    }
   } else {
     (void)tf32;
     run_tiled(device, p);

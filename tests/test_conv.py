@@ -494,6 +494,8 @@ CUDA_CASES = [  # x shape, weight shape, options
     ((2, 2, 6, 7), (3, 2, 3, 3), dict(padding="same", dilation=2)),
     ((3, 70, 5, 5), (66, 70, 2, 2), dict(stride=1)),  # more than one 64-wide tile along M and K
     ((2, 3, 17), (4, 3, 5), dict(stride=2, padding=2)),  # conv1d
+    ((5, 3, 9, 8), (4, 3, 3, 2), dict(stride=(2, 3), padding=(2, 1), dilation=(2, 1))),
+    ((3, 2, 4, 4), (3, 2, 5, 5), dict(padding=1)),  # taps past the input on both sides
 ]
 
 

@@ -1,18 +1,32 @@
-// CUDA convolution: the three passes as implicit GEMMs, one tiled SIMT kernel whose operand
-// loaders gather the im2col matrix on the fly (nothing is materialized). Per group:
-//   forward          Y[o, (n,p)]      = W[o, (c,kh,kw)]   . X_col[(c,kh,kw), (n,p)]  (+ bias)
-//   backward_input   gX[c, (n,iy,ix)] = W^T[c, (o,kh,kw)] . gY gathered where (iy + pad - kh d)
-//                                       is a multiple of the stride inside the output
-//   backward_weight  gW[o, (c,kh,kw)] = gY[o, (n,p)]      . X_col^T[(n,p), (c,kh,kw)]
-// Tiles: 64x64 outputs per 256-thread block, 4x4 per thread, K in steps of 16 through shared
-// memory. backward_weight reduces over batch x output pixels, usually long next to its small
-// M x N: it is split over grid.z and the splits' sums are added into the zeroed gW atomically.
-// H100 figures (`python -m bench.cuda`, float32, cuDNN with TF32 off): 32x64x56^2 3x3 -> 64
-// 5.0 TFLOP/s (0.17x), 32x128x28^2 3x3/2 -> 256 0.15x, 1x1 256 -> 256 0.20x. The index math per
-// element and 4x4 thread tiles cap it; next: im2col tiles fed to the matmul family's SIMT kernel.
+// CUDA convolution, two routes:
+// - groups == 1: im2col into a workspace (a chunk of images at a time, at most kWorkspace
+//   bytes), then the matmul family's GEMM (SIMT float32, TF32 / wgmma where the float32 matmul
+//   precision allows, float64 tiles):
+//     forward          Y[n] (O x P)      = W (O x CKK) . X_col[n]^T            (+ bias per row)
+//     backward_input   G_col[n] (P x CKK) = gY[n]^T . W, then col2im gathers gX from it
+//     backward_weight  gW (O x CKK)      = gY^T (O x nP) . X_col (nP x CKK), chunks summed by beta
+//   X_col[n] is (P x CKK) with the taps contiguous: k-major for the GEMM's B, as its tensor-core
+//   tiles read in place.
+// - groups > 1: per-group implicit GEMMs, one tiled SIMT kernel whose operand loaders gather
+//   the im2col matrix on the fly (nothing is materialized):
+//     forward          Y[o, (n,p)]      = W[o, (c,kh,kw)]   . X_col[(c,kh,kw), (n,p)]  (+ bias)
+//     backward_input   gX[c, (n,iy,ix)] = W^T[c, (o,kh,kw)] . gY gathered where (iy + pad - kh d)
+//                                         is a multiple of the stride inside the output
+//     backward_weight  gW[o, (c,kh,kw)] = gY[o, (n,p)]      . X_col^T[(n,p), (c,kh,kw)]
+//   Tiles: 64x64 outputs per 256-thread block, 4x4 per thread, K in steps of 16 through shared
+//   memory; backward_weight is split over grid.z, the splits' sums added atomically.
+// H100 figures (`python -m bench.cuda`, float32, cuDNN with TF32 off), implicit kernel for
+// every conv: 32x64x56^2 3x3 -> 64 5.0 TFLOP/s (0.17x), 32x128x28^2 3x3/2 -> 256 0.15x, 1x1
+// 256 -> 256 0.20x: the index math per element and 4x4 thread tiles capped it.
+#include <algorithm>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
 #include "cpu/kernels.h"
 #include "cuda/conv.h"
 #include "cuda/launch.cuh"
+#include "cuda/matmul.h"
 
 namespace fibril::cuda::FIBRIL_CUDA_NS {
 namespace {
@@ -173,8 +187,129 @@ void run(int device, const cpu::ConvArgs& a) {
          reinterpret_cast<const T*>(a.bias), M, N, K, k_split);
 }
 
+// ---- groups == 1: im2col + the matmul family's GEMM ----------------------------------------
+
+// X_col rows of images [n0, n0 + count): row (n - n0) P + p, column (c, kh, kw); 0 in the padding.
 template <typename T>
-void conv_typed(int device, const cpu::ConvArgs& a) {
+__global__ void __launch_bounds__(256) im2col_kernel(ConvGeometry g, const T* x, int64_t n0, int64_t count, T* col) {
+  const int64_t kk = g.kernel_h * g.kernel_w, ckk = g.in_channels * kk, p = g.out_height * g.out_width;
+  const int64_t total = count * p * ckk;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = i % ckk, row = i / ckk, n = n0 + row / p, q = row % p;
+    const int64_t c = j / kk, kh = (j % kk) / g.kernel_w, kw = j % g.kernel_w;
+    const Tap t = tap(g, q / g.out_width, q % g.out_width, kh, kw);
+    const bool inside = t.iy >= 0 && t.iy < g.height && t.ix >= 0 && t.ix < g.width;
+    col[i] = inside ? x[((n * g.in_channels + c) * g.height + t.iy) * g.width + t.ix] : T(0);
+  }
+}
+
+// gX of images [n0, n0 + count): each element sums the G_col entries of the taps that read it.
+template <typename T>
+__global__ void __launch_bounds__(256) col2im_kernel(ConvGeometry g, const T* col, int64_t n0, int64_t count, T* gx) {
+  const int64_t kk = g.kernel_h * g.kernel_w, ckk = g.in_channels * kk, p = g.out_height * g.out_width;
+  const int64_t hw = g.height * g.width, total = count * g.in_channels * hw;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t ix = i % g.width, iy = (i / g.width) % g.height, c = (i / hw) % g.in_channels;
+    const T* rows = col + (i / (g.in_channels * hw)) * p * ckk + c * kk;
+    T sum = T(0);
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      const int64_t ty = iy + g.pad_h - kh * g.dilation_h;
+      if (ty < 0 || ty % g.stride_h || ty / g.stride_h >= g.out_height) continue;
+      for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+        const int64_t tx = ix + g.pad_w - kw * g.dilation_w;
+        if (tx < 0 || tx % g.stride_w || tx / g.stride_w >= g.out_width) continue;
+        sum += rows[((ty / g.stride_h) * g.out_width + tx / g.stride_w) * ckk + kh * g.kernel_w + kw];
+      }
+    }
+    gx[n0 * g.in_channels * hw + i] = sum;
+  }
+}
+
+// gY of images [n0, n0 + count) as one (O x count P) matrix: column (n - n0) P + p.
+template <typename T>
+__global__ void __launch_bounds__(256) gather_grad_kernel(ConvGeometry g, const T* gy, int64_t n0, int64_t count, T* out) {
+  const int64_t p = g.out_height * g.out_width, total = count * g.out_channels * p;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t q = i % p, o = (i / p) % g.out_channels, n = i / (p * g.out_channels);
+    out[(o * count + n) * p + q] = gy[n0 * g.out_channels * p + i];
+  }
+}
+
+// Bytes of X_col / G_col per chunk of images; a few KB under the emulator, so that its small
+// test shapes run several chunks.
+#ifdef FIBRIL_CUDA_EMULATION
+constexpr size_t kWorkspace = size_t(4) << 10;
+#else
+constexpr size_t kWorkspace = size_t(256) << 20;
+#endif
+
+std::vector<int64_t> steps(int64_t count, int64_t step) {
+  std::vector<int64_t> v(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) v[size_t(i)] = i * step;
+  return v;
+}
+
+template <typename T>
+cpu::MatmulArgs gemm_args(int64_t batch, int64_t m, int64_t n, int64_t k) {
+  cpu::MatmulArgs m_args{};
+  m_args.dtype = std::is_same_v<T, double> ? DType::float64 : DType::float32;
+  m_args.batch = batch, m_args.m = m, m_args.n = n, m_args.k = k;
+  m_args.alpha = 1.0, m_args.beta = 0.0, m_args.act = cpu::Activation::none;
+  return m_args;
+}
+
+template <typename T>
+void run_im2col(int device, const cpu::ConvArgs& a, bool tf32) {
+  const ConvGeometry& g = a.geo;
+  const int64_t ckk = g.in_channels * g.kernel_h * g.kernel_w, p = g.out_height * g.out_width, o = g.out_channels;
+  const int64_t per_image = std::max<int64_t>(p * ckk, 1) * int64_t(sizeof(T));
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, int64_t(kWorkspace) / per_image));
+  Scratch col(size_t(chunk * p * ckk) * sizeof(T), device);
+  std::unique_ptr<Scratch> grad_rows;
+  if (a.pass == ConvPass::backward_weight) grad_rows = std::make_unique<Scratch>(size_t(chunk * o * p) * sizeof(T), device);
+  const T* x = reinterpret_cast<const T*>(a.x);
+  const T* w = reinterpret_cast<const T*>(a.weight);
+  const T* gy = reinterpret_cast<const T*>(a.grad_out);
+  T* out = reinterpret_cast<T*>(a.out);
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    const int64_t count = std::min(chunk, g.batch - n0);
+    if (a.pass != ConvPass::backward_input) {
+      launch("conv_im2col", im2col_kernel<T>, grid_1d(count * p * ckk, 256), 256, 0, device, g, x, n0, count,
+             col.as<T>());
+    }
+    if (a.pass == ConvPass::forward) {  // Y[n] = W . X_col[n]^T (+ bias)
+      const std::vector<int64_t> b_off = steps(count, p * ckk), c_off = steps(count, o * p);
+      cpu::MatmulArgs m = gemm_args<T>(count, o, p, ckk);
+      m.a = a.weight, m.a_rs = ckk, m.a_cs = 1;
+      m.b = reinterpret_cast<const char*>(col.as<T>()), m.b_rs = 1, m.b_cs = ckk, m.b_offsets = b_off.data();
+      m.c = reinterpret_cast<char*>(out + n0 * o * p), m.c_rs = p, m.c_offsets = c_off.data();
+      m.bias = a.bias, m.bias_rs = 1, m.bias_cs = 0;
+      matmul(device, m, tf32);
+    } else if (a.pass == ConvPass::backward_input) {  // G_col[n] = gY[n]^T . W, then col2im
+      const std::vector<int64_t> a_off = steps(count, o * p), c_off = steps(count, p * ckk);
+      cpu::MatmulArgs m = gemm_args<T>(count, p, ckk, o);
+      m.a = reinterpret_cast<const char*>(gy + n0 * o * p), m.a_rs = 1, m.a_cs = p, m.a_offsets = a_off.data();
+      m.b = a.weight, m.b_rs = ckk, m.b_cs = 1;
+      m.c = reinterpret_cast<char*>(col.as<T>()), m.c_rs = ckk, m.c_offsets = c_off.data();
+      matmul(device, m, tf32);
+      launch("conv_col2im", col2im_kernel<T>, grid_1d(count * g.in_channels * g.height * g.width, 256), 256, 0,
+             device, g, static_cast<const T*>(col.as<T>()), n0, count, out);
+    } else {  // gW (+)= gY^T . X_col over the chunk's count P rows
+      launch("conv_gather_grad", gather_grad_kernel<T>, grid_1d(count * o * p, 256), 256, 0, device, g, gy, n0, count,
+             grad_rows->as<T>());
+      cpu::MatmulArgs m = gemm_args<T>(1, o, ckk, count * p);
+      m.a = reinterpret_cast<const char*>(grad_rows->as<T>()), m.a_rs = count * p, m.a_cs = 1;
+      m.b = reinterpret_cast<const char*>(col.as<T>()), m.b_rs = ckk, m.b_cs = 1;
+      m.c = a.out, m.c_rs = ckk;
+      m.beta = n0 > 0 ? 1.0 : 0.0;
+      matmul(device, m, tf32);
+    }
+  }
+}
+
+template <typename T>
+void conv_typed(int device, const cpu::ConvArgs& a, bool tf32) {
+  if (a.geo.groups == 1 && a.pass != ConvPass::backward_both) return run_im2col<T>(device, a, tf32);
   switch (a.pass) {
     case ConvPass::forward: return run<T, ConvPass::forward>(device, a);
     case ConvPass::backward_input: return run<T, ConvPass::backward_input>(device, a);
@@ -186,9 +321,9 @@ void conv_typed(int device, const cpu::ConvArgs& a) {
 
 }  // namespace
 
-void conv(int device, const cpu::ConvArgs& args) {
-  if (args.dtype == DType::float64) return conv_typed<double>(device, args);
-  conv_typed<float>(device, args);
+void conv(int device, const cpu::ConvArgs& args, bool tf32) {
+  if (args.dtype == DType::float64) return conv_typed<double>(device, args, tf32);
+  conv_typed<float>(device, args, tf32);
 }
 
 }  // namespace fibril::cuda::FIBRIL_CUDA_NS

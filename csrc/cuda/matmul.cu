@@ -1025,8 +1025,8 @@ constexpr int64_t kMinPackedSide = 2048;
 
 // Hopper's wgmma tiles for grids that fill the SMs (128 x 256 tiles, else 128 x 128 where those
 // fill half of them), with the operands k-major and 16-byte aligned: one that is not is
-// first packed, where the product's other side is at least kMinPackedSide long (bmm 32 x 512^3
-// with B row-major ran at 0.15x cuBLAS with the copy, 0.44x on mma.sync without it).
+// first packed (TF32 only), where the product's other side is at least kMinPackedSide long
+// (bmm 32 x 512^3 with B row-major: 0.24x cuBLAS with the copy, 0.62x on mma.sync without it).
 // False: not this device or build, the grid is too small, or a copy would not pay.
 template <typename E>
 bool run_wgmma(int device, const DeviceInfo& info, GemmParams<E> p, OperandLayout la, OperandLayout lb, bool c_vec2) {
@@ -1035,8 +1035,11 @@ bool run_wgmma(int device, const DeviceInfo& info, GemmParams<E> p, OperandLayou
   const int64_t tiles128 = ((p.m + 127) / 128) * ((p.n + 127) / 128) * p.batch;
   if (tiles128 < info.sms / 2) return false;
   // A copy costs about as much as the product it saves time on when the other side is short.
+  // 16-bit operands are never copied for it: mma.sync reads them in place (ldmatrix.trans) and
+  // ran as fast as wgmma after the copy (4096^3 A @ B: 267 vs 256-262 TFLOP/s on the H100).
   const bool pack_a = la.layout != kLayoutK || !la.vec, pack_b = lb.layout != kLayoutK || !lb.vec;
-  if ((pack_a && p.n < kMinPackedSide) || (pack_b && p.m < kMinPackedSide)) return false;
+  const int64_t min_side = sizeof(E) == 2 ? INT64_MAX : kMinPackedSide;
+  if ((pack_a && p.n < min_side) || (pack_b && p.m < min_side)) return false;
   std::unique_ptr<Scratch> a_packed, b_packed;
   if (pack_a) a_packed = pack_operand(device, p.a, p.m, p.k, p.a_rs, p.a_cs, p.a_bs, p.a_off, p.batch, la);
   if (pack_b) b_packed = pack_operand(device, p.b, p.n, p.k, p.b_cs, p.b_rs, p.b_bs, p.b_off, p.batch, lb);

@@ -7,6 +7,7 @@
 #include "cpu/kernels.h"
 #include "cuda/conv.h"
 #include "ops/device.h"
+#include "ops/matmul.h"
 
 namespace fibril::ops {
 namespace {
@@ -94,7 +95,7 @@ const char* bytes(const Array& a) { return static_cast<const char*>(a.data()); }
 
 void run_kernel(const cpu::ConvArgs& args, Device device) {
   if (device.is_cpu()) return cpu::kernels().conv(args);
-  FIBRIL_CUDA_CALL(conv, device.index, args);
+  FIBRIL_CUDA_CALL(conv, device.index, args, float32_matmul_allows_tf32());
 }
 
 }  // namespace

@@ -1,13 +1,14 @@
 // CUDA convolution, two routes:
-// - groups == 1: im2col into a workspace (a chunk of images at a time, at most kWorkspace
-//   bytes), then the matmul family's GEMM (SIMT float32, TF32 / wgmma where the float32 matmul
-//   precision allows, float64 tiles):
-//     forward          Y[n] (O x P)      = W (O x CKK) . X_col[n]^T            (+ bias per row)
+// - groups == 1, where one image's im2col matrix is under 4 kWorkspace: im2col into a
+//   workspace (a chunk of images at a time, at most kWorkspace bytes), then the matmul
+//   family's GEMM (SIMT float32, TF32 / wgmma where the float32 matmul precision allows,
+//   float64 tiles):
+//     forward          Y[n] (O x P)       = W (O x CKK) . X_col[n]^T           (+ bias per row)
 //     backward_input   G_col[n] (P x CKK) = gY[n]^T . W, then col2im gathers gX from it
-//     backward_weight  gW (O x CKK)      = gY^T (O x nP) . X_col (nP x CKK), chunks summed by beta
-//   X_col[n] is (P x CKK) with the taps contiguous: k-major for the GEMM's B, as its tensor-core
-//   tiles read in place.
-// - groups > 1: per-group implicit GEMMs, one tiled SIMT kernel whose operand loaders gather
+//     backward_weight  gW (O x CKK)       = gY^T (O x nP) . X_col (nP x CKK), chunks summed by beta
+//   X_col[n] is (P x CKK) with the taps contiguous: k-major for the GEMM's B, as its
+//   tensor-core tiles read in place.
+// - otherwise: per-group implicit GEMMs, one tiled SIMT kernel whose operand loaders gather
 //   the im2col matrix on the fly (nothing is materialized):
 //     forward          Y[o, (n,p)]      = W[o, (c,kh,kw)]   . X_col[(c,kh,kw), (n,p)]  (+ bias)
 //     backward_input   gX[c, (n,iy,ix)] = W^T[c, (o,kh,kw)] . gY gathered where (iy + pad - kh d)
@@ -15,9 +16,10 @@
 //     backward_weight  gW[o, (c,kh,kw)] = gY[o, (n,p)]      . X_col^T[(n,p), (c,kh,kw)]
 //   Tiles: 64x64 outputs per 256-thread block, 4x4 per thread, K in steps of 16 through shared
 //   memory; backward_weight is split over grid.z, the splits' sums added atomically.
-// H100 figures (`python -m bench.cuda`, float32, cuDNN with TF32 off), implicit kernel for
+// H100 figures (`python -m bench.cuda`, float32, cuDNN with TF32 off), the implicit kernel for
 // every conv: 32x64x56^2 3x3 -> 64 5.0 TFLOP/s (0.17x), 32x128x28^2 3x3/2 -> 256 0.15x, 1x1
-// 256 -> 256 0.20x: the index math per element and 4x4 thread tiles capped it.
+// 256 -> 256 0.20x: the index math per element and 4x4 thread tiles capped it. The im2col
+// route is tested on the emulator only: no GPU was left to time it (stop 29).
 #include <algorithm>
 #include <memory>
 #include <type_traits>
@@ -268,7 +270,6 @@ void run_im2col(int device, const cpu::ConvArgs& a, bool tf32) {
   std::unique_ptr<Scratch> grad_rows;
   if (a.pass == ConvPass::backward_weight) grad_rows = std::make_unique<Scratch>(size_t(chunk * o * p) * sizeof(T), device);
   const T* x = reinterpret_cast<const T*>(a.x);
-  const T* w = reinterpret_cast<const T*>(a.weight);
   const T* gy = reinterpret_cast<const T*>(a.grad_out);
   T* out = reinterpret_cast<T*>(a.out);
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
@@ -307,9 +308,16 @@ void run_im2col(int device, const cpu::ConvArgs& a, bool tf32) {
   }
 }
 
+// im2col pays for its workspace where one image's X_col fits in a few chunks' worth.
+bool im2col_fits(const ConvGeometry& g, size_t elem) {
+  const double per_image = double(g.in_channels * g.kernel_h * g.kernel_w) * double(g.out_height * g.out_width);
+  return per_image * double(elem) <= 4.0 * double(kWorkspace);
+}
+
 template <typename T>
 void conv_typed(int device, const cpu::ConvArgs& a, bool tf32) {
-  if (a.geo.groups == 1 && a.pass != ConvPass::backward_both) return run_im2col<T>(device, a, tf32);
+  if (a.geo.groups == 1 && a.pass != ConvPass::backward_both && im2col_fits(a.geo, sizeof(T)))
+    return run_im2col<T>(device, a, tf32);
   switch (a.pass) {
     case ConvPass::forward: return run<T, ConvPass::forward>(device, a);
     case ConvPass::backward_input: return run<T, ConvPass::backward_input>(device, a);

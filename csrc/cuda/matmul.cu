@@ -36,6 +36,17 @@
 //   layout; TF32 uses it in the k layout too). An operand that is not 16-byte loadable in place
 //   (no unit stride, rows off 16-byte boundaries) is first packed into aligned k-contiguous rows
 //   (pack_operand). sm_80 or newer (no SIMT 16-bit path: it spilled on sm_80).
+// - wgmma (TF32 / float16 / bfloat16 on compute 9.0, built as sm_90a): Hopper's warpgroup
+//   tensor cores. 128 x 256 block tiles (128 x 128 where those leave SMs idle), two warpgroups
+//   of 64 x BN, each k stage a chain of wgmma m64nBNk16 (k8 for TF32) reading both operands
+//   from shared memory by descriptor, in the 128-byte swizzled k-major layout (wgmma.cuh) that
+//   a 16-byte cp.async per thread and row writes directly. Stages are filled two k tiles ahead
+//   of the one multiplied, so one tile's wgmmas run while the next is issued (wait_group 1);
+//   one barrier per k tile. Operands must be k-major and 16-byte aligned: a TF32 operand that
+//   is not is packed first (a coalesced transposing copy) where the product is large enough
+//   to pay for it; a 16-bit one goes to mma.sync instead, which reads it in place. Registers
+//   (sm_90a): 128 x 128 tile 234; 128 x 256 tile 255 and a 96-byte spill, which the epilogue's
+//   bias/beta/relu reads cause (254 registers and no spill with plain stores).
 // - split-K (float32 or TF32): when even 64-tiles leave most SMs idle and k is long (weight
 //   gradients, short-and-wide products), grid row y multiplies k slice y into a workspace and
 //   a second pass sums the slices in order (deterministic) with the epilogue.

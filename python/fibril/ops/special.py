@@ -752,19 +752,24 @@ class Igamma(Function):
         return None, gx, None
 
 
-def _igamma(input, other, upper):
+def _promoted_operands(name, input, other):
+    """input and other as tensors (a number becomes one of the dtype the op would give it, as
+    xlogy's), and their promoted dtype."""
     from ..creation import full_like
 
-    name = "igammac" if upper else "igamma"
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         raise TypeError(f"{name}(): expected a tensor argument, got {type(input).__name__} and "
                         f"{type(other).__name__}")
-    # a number becomes a tensor of the dtype the op would give it, as xlogy's
     if not isinstance(input, Tensor):
         input = full_like(other, input, dtype=_C.result_type(input, other._data))
-    if not isinstance(other, Tensor):
+    elif not isinstance(other, Tensor):
         other = full_like(input, other, dtype=_C.result_type(input._data, other))
-    dtype = _C.result_type(input._data, other._data)
+    return input, other, _C.result_type(input._data, other._data)
+
+
+def _igamma(input, other, upper):
+    name = "igammac" if upper else "igamma"
+    input, other, dtype = _promoted_operands(name, input, other)
     if not dtype.is_floating_point:
         raise NotImplementedError(f'"{name}_cpu" not implemented for '
                                   f"'{_TORCH_DTYPE_NAMES.get(dtype.name, dtype.name)}'")

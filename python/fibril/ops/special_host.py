@@ -12,7 +12,7 @@ from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
 from . import elementwise as ew
-from .special import _BERNOULLI, _EULER_GAMMA, _floating
+from .special import _BERNOULLI, _EULER_GAMMA, _floating, _promoted_operands
 
 _PI = math.pi
 _TWO_OVER_PI = 2.0 / math.pi
@@ -355,16 +355,7 @@ class Zeta(Function):
 
 def _binary_operands(name, input, other):
     """input and other as tensors of their promoted floating dtype (a number takes the other's)."""
-    from ..creation import full_like
-
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        raise TypeError(f"{name}(): expected a tensor argument, got {type(input).__name__} and "
-                        f"{type(other).__name__}")
-    if not isinstance(input, Tensor):
-        input = full_like(other, input, dtype=_C.result_type(input, other._data))
-    elif not isinstance(other, Tensor):
-        other = full_like(input, other, dtype=_C.result_type(input._data, other))
-    dtype = _C.result_type(input._data, other._data)
+    input, other, dtype = _promoted_operands(name, input, other)
     if not dtype.is_floating_point:
         dtype = _C.float32
     return input.to(dtype), other.to(dtype)

@@ -496,6 +496,8 @@ CUDA_CASES = [  # x shape, weight shape, options
     ((2, 3, 17), (4, 3, 5), dict(stride=2, padding=2)),  # conv1d
     ((5, 3, 9, 8), (4, 3, 3, 2), dict(stride=(2, 3), padding=(2, 1), dilation=(2, 1))),
     ((3, 2, 4, 4), (3, 2, 5, 5), dict(padding=1)),  # taps past the input on both sides
+    ((5, 6, 7, 6), (9, 2, 3, 3), dict(padding=1, groups=3)),
+    ((5, 2, 6, 6), (4, 1, 3, 3), dict(stride=(1, 2), groups=2)),  # the emulator's chunks: 3 + 2 images
 ]
 
 

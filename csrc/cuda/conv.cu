@@ -1,13 +1,14 @@
 // CUDA convolution, two routes:
-// - groups == 1, where one image's im2col matrix is under 4 kWorkspace: im2col into a
-//   workspace (a chunk of images at a time, at most kWorkspace bytes), then the matmul
-//   family's GEMM (SIMT float32, TF32 / wgmma where the float32 matmul precision allows,
-//   float64 tiles):
-//     forward          Y[n] (O x P)       = W (O x CKK) . X_col[n]^T           (+ bias per row)
-//     backward_input   G_col[n] (P x CKK) = gY[n]^T . W, then col2im gathers gX from it
-//     backward_weight  gW (O x CKK)       = gY^T (O x nP) . X_col (nP x CKK), chunks summed by beta
-//   X_col[n] is (P x CKK) with the taps contiguous: k-major for the GEMM's B, as its
-//   tensor-core tiles read in place.
+// - where one image's im2col matrix is under 4 kWorkspace: im2col into a workspace (a chunk of
+//   images at a time, at most kWorkspace bytes), then the matmul family's GEMM (SIMT float32,
+//   TF32 / wgmma where the float32 matmul precision allows, float64 tiles), one per (image,
+//   group) through its batch offsets:
+//     forward          Y[n, g] (Og x P)       = W[g] (Og x CgKK) . X_col[n, g]^T     (+ bias)
+//     backward_input   G_col[n, g] (P x CgKK) = gY[n, g]^T . W[g], then col2im gathers gX
+//     backward_weight  gW[g] (Og x CgKK)      = gY[g]^T (Og x nP) . X_col[g] (nP x CgKK),
+//                                              chunks summed by beta
+//   X_col[n] is (P x CKK) with the taps contiguous (group g: columns g CgKK on): k-major for
+//   the GEMM's B, as its tensor-core tiles read in place.
 // - otherwise: per-group implicit GEMMs, one tiled SIMT kernel whose operand loaders gather
 //   the im2col matrix on the fly (nothing is materialized):
 //     forward          Y[o, (n,p)]      = W[o, (c,kh,kw)]   . X_col[(c,kh,kw), (n,p)]  (+ bias)
@@ -245,9 +246,12 @@ constexpr size_t kWorkspace = size_t(4) << 10;
 constexpr size_t kWorkspace = size_t(256) << 20;
 #endif
 
-std::vector<int64_t> steps(int64_t count, int64_t step) {
-  std::vector<int64_t> v(static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i) v[size_t(i)] = i * step;
+// Batch offsets of the (image, group) GEMMs of a chunk, image-major.
+std::vector<int64_t> offsets(int64_t images, int64_t groups, int64_t image_step, int64_t group_step) {
+  std::vector<int64_t> v;
+  v.reserve(static_cast<size_t>(images * groups));
+  for (int64_t i = 0; i < images; ++i)
+    for (int64_t grp = 0; grp < groups; ++grp) v.push_back(i * image_step + grp * group_step);
   return v;
 }
 
@@ -260,10 +264,21 @@ cpu::MatmulArgs gemm_args(int64_t batch, int64_t m, int64_t n, int64_t k) {
   return m_args;
 }
 
+// out[n, o, p] += bias[o] over `images` images: the grouped forward's bias, which the GEMM's
+// epilogue cannot take (one bias row per group, while its batch offsets move A, B and C only).
+template <typename T>
+__global__ void __launch_bounds__(256) add_bias_kernel(T* out, const T* bias, int64_t channels, int64_t p, int64_t total) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] += bias[(i / p) % channels];
+}
+
+// One GEMM per (image, group) of a chunk of images; the weight gradient sums the chunk's images
+// in its k and the chunks by beta.
 template <typename T>
 void run_im2col(int device, const cpu::ConvArgs& a, bool tf32) {
   const ConvGeometry& g = a.geo;
-  const int64_t ckk = g.in_channels * g.kernel_h * g.kernel_w, p = g.out_height * g.out_width, o = g.out_channels;
+  const int64_t kk = g.kernel_h * g.kernel_w, ckk = g.in_channels * kk, p = g.out_height * g.out_width;
+  const int64_t o = g.out_channels, groups = g.groups, og = o / groups, gk = ckk / groups;
   const int64_t per_image = std::max<int64_t>(p * ckk, 1) * int64_t(sizeof(T));
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, int64_t(kWorkspace) / per_image));
   Scratch col(size_t(chunk * p * ckk) * sizeof(T), device);
@@ -278,30 +293,38 @@ void run_im2col(int device, const cpu::ConvArgs& a, bool tf32) {
       launch("conv_im2col", im2col_kernel<T>, grid_1d(count * p * ckk, 256), 256, 0, device, g, x, n0, count,
              col.as<T>());
     }
-    if (a.pass == ConvPass::forward) {  // Y[n] = W . X_col[n]^T (+ bias)
-      const std::vector<int64_t> b_off = steps(count, p * ckk), c_off = steps(count, o * p);
-      cpu::MatmulArgs m = gemm_args<T>(count, o, p, ckk);
-      m.a = a.weight, m.a_rs = ckk, m.a_cs = 1;
+    if (a.pass == ConvPass::forward) {  // Y[n, group] = W[group] . X_col[n, group]^T (+ bias)
+      const auto a_off = offsets(count, groups, 0, og * gk), b_off = offsets(count, groups, p * ckk, gk);
+      const auto c_off = offsets(count, groups, o * p, og * p);
+      cpu::MatmulArgs m = gemm_args<T>(count * groups, og, p, gk);
+      m.a = a.weight, m.a_rs = gk, m.a_cs = 1, m.a_offsets = a_off.data();
       m.b = reinterpret_cast<const char*>(col.as<T>()), m.b_rs = 1, m.b_cs = ckk, m.b_offsets = b_off.data();
       m.c = reinterpret_cast<char*>(out + n0 * o * p), m.c_rs = p, m.c_offsets = c_off.data();
-      m.bias = a.bias, m.bias_rs = 1, m.bias_cs = 0;
+      if (groups == 1) m.bias = a.bias, m.bias_rs = 1, m.bias_cs = 0;
       matmul(device, m, tf32);
-    } else if (a.pass == ConvPass::backward_input) {  // G_col[n] = gY[n]^T . W, then col2im
-      const std::vector<int64_t> a_off = steps(count, o * p), c_off = steps(count, p * ckk);
-      cpu::MatmulArgs m = gemm_args<T>(count, p, ckk, o);
+      if (groups > 1 && a.bias) {
+        launch("conv_bias", add_bias_kernel<T>, grid_1d(count * o * p, 256), 256, 0, device, out + n0 * o * p,
+               reinterpret_cast<const T*>(a.bias), o, p, count * o * p);
+      }
+    } else if (a.pass == ConvPass::backward_input) {  // G_col[n, group] = gY[n, group]^T . W[group]; col2im
+      const auto a_off = offsets(count, groups, o * p, og * p), b_off = offsets(count, groups, 0, og * gk);
+      const auto c_off = offsets(count, groups, p * ckk, gk);
+      cpu::MatmulArgs m = gemm_args<T>(count * groups, p, gk, og);
       m.a = reinterpret_cast<const char*>(gy + n0 * o * p), m.a_rs = 1, m.a_cs = p, m.a_offsets = a_off.data();
-      m.b = a.weight, m.b_rs = ckk, m.b_cs = 1;
+      m.b = a.weight, m.b_rs = gk, m.b_cs = 1, m.b_offsets = b_off.data();
       m.c = reinterpret_cast<char*>(col.as<T>()), m.c_rs = ckk, m.c_offsets = c_off.data();
       matmul(device, m, tf32);
       launch("conv_col2im", col2im_kernel<T>, grid_1d(count * g.in_channels * g.height * g.width, 256), 256, 0,
              device, g, static_cast<const T*>(col.as<T>()), n0, count, out);
-    } else {  // gW (+)= gY^T . X_col over the chunk's count P rows
+    } else {  // gW[group] (+)= gY[group]^T . X_col[group] over the chunk's count P rows
       launch("conv_gather_grad", gather_grad_kernel<T>, grid_1d(count * o * p, 256), 256, 0, device, g, gy, n0, count,
              grad_rows->as<T>());
-      cpu::MatmulArgs m = gemm_args<T>(1, o, ckk, count * p);
-      m.a = reinterpret_cast<const char*>(grad_rows->as<T>()), m.a_rs = count * p, m.a_cs = 1;
-      m.b = reinterpret_cast<const char*>(col.as<T>()), m.b_rs = ckk, m.b_cs = 1;
-      m.c = a.out, m.c_rs = ckk;
+      const auto a_off = offsets(1, groups, 0, og * count * p), b_off = offsets(1, groups, 0, gk);
+      const auto c_off = offsets(1, groups, 0, og * gk);
+      cpu::MatmulArgs m = gemm_args<T>(groups, og, gk, count * p);
+      m.a = reinterpret_cast<const char*>(grad_rows->as<T>()), m.a_rs = count * p, m.a_cs = 1, m.a_offsets = a_off.data();
+      m.b = reinterpret_cast<const char*>(col.as<T>()), m.b_rs = ckk, m.b_cs = 1, m.b_offsets = b_off.data();
+      m.c = a.out, m.c_rs = gk, m.c_offsets = c_off.data();
       m.beta = n0 > 0 ? 1.0 : 0.0;
       matmul(device, m, tf32);
     }
@@ -316,7 +339,7 @@ bool im2col_fits(const ConvGeometry& g, size_t elem) {
 
 template <typename T>
 void conv_typed(int device, const cpu::ConvArgs& a, bool tf32) {
-  if (a.geo.groups == 1 && a.pass != ConvPass::backward_both && im2col_fits(a.geo, sizeof(T)))
+  if (a.pass != ConvPass::backward_both && im2col_fits(a.geo, sizeof(T)))
     return run_im2col<T>(device, a, tf32);
   switch (a.pass) {
     case ConvPass::forward: return run<T, ConvPass::forward>(device, a);

@@ -77,6 +77,14 @@
 //   fragments) -> 105 (fragments double buffered) -> 113 (no cvt) -> 139 (two blocks per SM).
 //   Warp tiles of 64x64 and block tiles of 128x256 / 256x128 spilled and ran no faster. The
 //   target (0.6x cuBLAS, which uses wgmma on sm_90) needs wgmma (sm_90a) or larger warp tiles.
+//   wgmma (stop 29, H100, torch 2.11 cuBLAS in the same run, two runs): TF32 4096^3 172-188
+//   TFLOP/s (0.46-0.51x; 133, 0.37x on mma.sync), with B = W.T 201-203 (0.53x; 0.41x), 2048^3
+//   127-150 (0.40-0.45x); bf16/fp16 8192x4096x4096 with B = W.T 287-313 (0.40-0.43x; 278,
+//   0.39x on mma.sync); A @ B with B row-major through the packing copy 256-262 at 4096^3,
+//   221-226 at 2048^3 (0.33-0.36x: mma.sync's 0.37-0.38x without the copy, which such 16-bit
+//   products keep). What holds wgmma near 300 TFLOP/s (~40% of the tensor cores' peak): every
+//   thread both copies and multiplies, one barrier per k tile, loads two tiles ahead at most;
+//   the next step is warp specialization (a producer warpgroup, TMA, mbarrier stages).
 #include <cstdint>
 #include <cstring>
 #include <memory>

@@ -6,6 +6,7 @@ the RNN base classes."""
 
 import copy
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -164,11 +165,94 @@ def test_a_module_that_never_materializes_raises():
 def test_lazy_conv_input_errors_match_torch():
     for make, shape in [(lambda lib: lib.LazyConv2d(4, 3, groups=2), (1, 3, 5, 5)),
                         (lambda lib: lib.LazyConv2d(4, 3), (5, 5))]:
+        ours, theirs = make(lazy), make(torch.nn)
         with pytest.raises((ValueError, RuntimeError)) as expected:
-            make(torch.nn)(torch.zeros(shape))
+            theirs(torch.zeros(shape))
         with pytest.raises(expected.type) as got:
-            make(lazy)(fibril.zeros(*shape))
+            ours(fibril.zeros(*shape))
         assert str(got.value).split("size")[0] == str(expected.value).split("size")[0]
+        # still lazy, in_channels set when only the groups refused it
+        assert repr(ours) == repr(theirs) and ours.has_uninitialized_params() and ours._forward_pre_hooks
+
+
+@pytest.mark.parametrize("name,kwargs,shape", LAZY, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(LAZY)])
+def test_loading_values_into_each_uninitialized_module_matches_torch(name, kwargs, shape):
+    """Loading materializes the tensors but leaves the inferred size 0 (LazyLinear's alone
+    takes it from the first input), reset_parameters then keeps the loaded values, and the
+    first forward only swaps the class, as torch's (whose InstanceNorm then refuses affine)."""
+    torch.manual_seed(0)
+    source = getattr(torch.nn, name)(**kwargs).double()
+    x = torch.randn(*shape, dtype=torch.float64)
+    source(x)
+    state = source.state_dict()
+    ours, theirs = getattr(lazy, name)(**kwargs).double(), getattr(torch.nn, name)(**kwargs).double()
+    loaded = ours.load_state_dict({k: fibril.tensor(_numpy(v)) for k, v in state.items()})
+    assert repr(loaded) == repr(theirs.load_state_dict(state))
+    assert type(ours).__name__ == type(theirs).__name__ == name and repr(ours) == repr(theirs)
+    assert not ours.has_uninitialized_params() and not theirs.has_uninitialized_params()
+    ours.reset_parameters(), theirs.reset_parameters()
+    for key, value in ours.state_dict().items():
+        assert type(value) is fibril.Tensor and str(value.dtype) == str(state[key].dtype).replace("torch", "fibril")
+        np.testing.assert_array_equal(_numpy(value), _numpy(state[key]))
+    try:
+        expected = _numpy(theirs(x))
+    except ValueError as error:
+        with pytest.raises(ValueError, match=f"^{re.escape(str(error))}$"):
+            ours(fibril.tensor(x.numpy()))
+    else:
+        np.testing.assert_allclose(_numpy(ours(fibril.tensor(x.numpy()))), expected, rtol=1e-10, atol=1e-12)
+    assert type(ours).__name__ == type(theirs).__name__ == name[len("Lazy"):] and repr(ours) == repr(theirs)
+
+
+def test_loading_some_values_materializes_only_those():
+    ours, theirs = lazy.LazyBatchNorm1d(), torch.nn.LazyBatchNorm1d()
+    # (num_batches_tracked given: torch's norms, lazy or not, fill it in when it is missing; fibril's do not)
+    loaded = ours.load_state_dict({"weight": fibril.ones(3), "num_batches_tracked": fibril.tensor(2)}, strict=False)
+    expected = theirs.load_state_dict({"weight": torch.ones(3), "num_batches_tracked": torch.tensor(2)}, strict=False)
+    assert (loaded.missing_keys, loaded.unexpected_keys) == (expected.missing_keys, expected.unexpected_keys)
+    assert _state_repr(ours.state_dict()) == _state_repr(theirs.state_dict())
+    assert ours.has_uninitialized_params() and theirs.has_uninitialized_params()
+    ours.reset_parameters()  # refused by the uninitialized tensors: nothing to do yet
+    assert ours.weight.tolist() == [1.0] * 3 and type(ours.bias) is UninitializedParameter
+    assert ours.num_batches_tracked.item() == 2
+
+
+@pytest.mark.parametrize("name,kwargs,shape", LAZY, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(LAZY)])
+def test_constructor_dtype_reaches_the_materialized_tensors(name, kwargs, shape):
+    ours = getattr(lazy, name)(**kwargs, dtype=fibril.float64, device="cpu")
+    theirs = getattr(torch.nn, name)(**kwargs, dtype=torch.float64, device="cpu")
+
+    def kinds(module):
+        return [(k, str(v.dtype).split(".")[-1], str(v.device)) for k, v in module.state_dict().items()]
+
+    assert all(t.dtype == fibril.float64 and t.device == "cpu" for t in ours.parameters())
+    x = np.random.default_rng(0).standard_normal(shape)
+    ours(fibril.tensor(x)), theirs(torch.tensor(x))
+    assert kinds(ours) == kinds(theirs)
+    assert all(type(p) is Parameter and p.requires_grad for p in ours.parameters())
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda lib: lib.LazyConv1d(4, 3), (3, 7)),
+    (lambda lib: lib.LazyConvTranspose2d(4, 3, groups=2), (6, 4, 4)),
+    (lambda lib: lib.LazyConv3d(2, 2, bias=False), (3, 4, 4, 4)),
+    (lambda lib: lib.LazyConvTranspose3d(2, 2), (2, 3, 3, 3, 3)),
+])
+def test_unbatched_inputs_infer_in_channels_as_torch(make, shape):
+    ours, theirs = make(lazy), make(torch.nn)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    assert tuple(ours(fibril.tensor(x)).shape) == tuple(theirs(torch.tensor(x)).shape)
+    assert repr(ours) == repr(theirs) and _state_repr(ours.state_dict()) == _state_repr(theirs.state_dict())
+
+
+def test_lazy_instance_norm_infers_from_dim_1_even_unbatched_as_torch():
+    ours, theirs = lazy.LazyInstanceNorm1d(), torch.nn.LazyInstanceNorm1d()
+    with pytest.raises(ValueError) as expected:
+        theirs(torch.zeros(3, 6))
+    with pytest.raises(ValueError, match=f"^{re.escape(str(expected.value))}$"):
+        ours(fibril.zeros(3, 6))
+    assert repr(ours) == repr(theirs) == \
+        "InstanceNorm1d(6, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
 
 
 def test_copies_stay_lazy_and_initialize_on_their_own():

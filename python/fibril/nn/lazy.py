@@ -57,30 +57,51 @@ class LazyModuleMixin:
             module.__class__ = module.cls_to_become
 
 
-class LazyLinear(LazyModuleMixin, Linear):
-    """A Linear whose in_features is inferred from input.shape[-1]."""
+class _LazySized(LazyModuleMixin):
+    """A regular module built with the size it infers 0 and uninitialized tensors: the attribute
+    `_size` takes the first input's size along `_size_dim`, and gives the `_shapes` to materialize."""
 
-    cls_to_become = Linear
-
-    def __init__(self, out_features, bias=True, device=None, dtype=None):
-        super().__init__(0, 0, False)  # no bias here: it would be replaced at once
+    def _lazy_weight_and_bias(self, bias, device, dtype):
+        # The regular constructor ran without a bias: it would be replaced at once.
         self.weight = UninitializedParameter(device=device, dtype=dtype)
-        self.out_features = out_features
         if bias:
             self.bias = UninitializedParameter(device=device, dtype=dtype)
 
     def reset_parameters(self):
-        if not self.has_uninitialized_params() and self.in_features != 0:
+        # Skipped in the regular constructor and after load_state_dict materialized the tensors: the size is 0 there.
+        if not self.has_uninitialized_params() and getattr(self, self._size) != 0:
             super().reset_parameters()
 
+    def _infer_size(self, input):
+        return input.shape[self._size_dim]
+
     def initialize_parameters(self, input):
+        # As torch's: the size stays 0 when load_state_dict materialized the tensors.
         if self.has_uninitialized_params():
             with no_grad():
-                self.in_features = input.shape[-1]
-                self.weight.materialize((self.out_features, self.in_features))
-                if self.bias is not None:
-                    self.bias.materialize((self.out_features,))
+                setattr(self, self._size, self._infer_size(input))
+                for name, shape in self._shapes().items():
+                    if getattr(self, name) is not None:
+                        getattr(self, name).materialize(shape)
                 self.reset_parameters()
+
+
+class LazyLinear(_LazySized, Linear):
+    """A Linear whose in_features is inferred from input.shape[-1]."""
+
+    cls_to_become = Linear
+    _size, _size_dim = "in_features", -1
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, 0, False)
+        self.out_features = out_features
+        self._lazy_weight_and_bias(bias, device, dtype)
+
+    def _shapes(self):
+        return {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)}
+
+    def initialize_parameters(self, input):
+        super().initialize_parameters(input)
         if self.in_features == 0:  # materialized by load_state_dict: in_features is the loaded weight's
             if input.shape[-1] != self.weight.shape[-1]:
                 raise AssertionError(f"The in_features inferred from input: {input.shape[-1]} is not equal to "
@@ -88,40 +109,27 @@ class LazyLinear(LazyModuleMixin, Linear):
             self.in_features = input.shape[-1]
 
 
-class _LazyConvMixin(LazyModuleMixin):
+class _LazyConvMixin(_LazySized):
     """in_channels from the input's channel dim (dim 1, or 0 for an unbatched input)."""
 
-    def _lazy_init(self, out_channels, bias, device, dtype):
-        self.weight = UninitializedParameter(device=device, dtype=dtype)
-        self.out_channels = out_channels
-        if bias:
-            self.bias = UninitializedParameter(device=device, dtype=dtype)
+    _size = "in_channels"
 
-    def reset_parameters(self):
-        if not self.has_uninitialized_params() and self.in_channels != 0:
-            super().reset_parameters()
+    def initialize_parameters(self, input, *args, **kwargs):  # the other arguments are forward's (output_size)
+        super().initialize_parameters(input)
 
-    def initialize_parameters(self, input, *args, **kwargs):
-        # As torch's: in_channels stays 0 when load_state_dict materialized the weight.
-        if not self.has_uninitialized_params():
-            return
-        self.in_channels = self._get_in_channels(input)
-        if self.in_channels % self.groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if self._transposed:
-            self.weight.materialize((self.in_channels, self.out_channels // self.groups, *self.kernel_size))
-        else:
-            self.weight.materialize((self.out_channels, self.in_channels // self.groups, *self.kernel_size))
-        if self.bias is not None:
-            self.bias.materialize((self.out_channels,))
-        self.reset_parameters()
-
-    def _get_in_channels(self, input):
+    def _infer_size(self, input):
         unbatched = self._dims + 1
         if input.dim() not in (unbatched, unbatched + 1):
             raise RuntimeError(f"Expected {unbatched}D (unbatched) or {unbatched + 1}D (batched) input to "
                                f"{type(self).__name__}, but got input of size: {input.shape}")
         return input.shape[1] if input.dim() == unbatched + 1 else input.shape[0]
+
+    def _shapes(self):
+        if self.in_channels % self.groups != 0:  # only now, with in_channels set, as torch's
+            raise ValueError("in_channels must be divisible by groups")
+        channels = (self.in_channels, self.out_channels // self.groups) if self._transposed \
+            else (self.out_channels, self.in_channels // self.groups)
+        return {"weight": (*channels, *self.kernel_size), "bias": (self.out_channels,)}
 
 
 class _LazyConv(_LazyConvMixin):
@@ -129,7 +137,8 @@ class _LazyConv(_LazyConvMixin):
                  padding_mode="zeros", device=None, dtype=None):
         super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device=device,
                          dtype=dtype)
-        self._lazy_init(out_channels, bias, device, dtype)
+        self.out_channels = out_channels
+        self._lazy_weight_and_bias(bias, device, dtype)
 
 
 class _LazyConvTranspose(_LazyConvMixin):
@@ -137,7 +146,8 @@ class _LazyConvTranspose(_LazyConvMixin):
                  dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False, dilation, padding_mode,
                          device=device, dtype=dtype)
-        self._lazy_init(out_channels, bias, device, dtype)
+        self.out_channels = out_channels
+        self._lazy_weight_and_bias(bias, device, dtype)
 
 
 class LazyConv1d(_LazyConv, Conv1d):
@@ -164,37 +174,25 @@ class LazyConvTranspose3d(_LazyConvTranspose, ConvTranspose3d):
     cls_to_become = ConvTranspose3d
 
 
-class _LazyNorm(LazyModuleMixin, _BatchNorm):
+class _LazyNorm(_LazySized, _BatchNorm):
     """num_features from input.shape[1]. Defaults affine and track_running_stats True for the
     instance norms too, as torch's."""
 
+    _size, _size_dim = "num_features", 1
+
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *,
                  bias=True):
-        # No affine parameters nor running stats here: they would be replaced at once.
         super().__init__(0, eps, momentum, False, False, device, dtype, bias=False)
         self.affine, self.track_running_stats, self.has_bias = affine, track_running_stats, bias and affine
         if affine:
-            self.weight = UninitializedParameter(device=device, dtype=dtype)
-            if bias:
-                self.bias = UninitializedParameter(device=device, dtype=dtype)
+            self._lazy_weight_and_bias(bias, device, dtype)
         if track_running_stats:
             self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
             self.running_var = UninitializedBuffer(device=device, dtype=dtype)
             self.num_batches_tracked = creation.tensor(0, dtype=_C.int64, device=device)
 
-    def reset_parameters(self):
-        if not self.has_uninitialized_params() and self.num_features != 0:
-            super().reset_parameters()
-
-    def initialize_parameters(self, input):
-        if not self.has_uninitialized_params():
-            return
-        self.num_features = input.shape[1]
-        shape = (self.num_features,)
-        for tensor in (self.weight, self.bias, self.running_mean, self.running_var):
-            if tensor is not None:
-                tensor.materialize(shape)
-        self.reset_parameters()
+    def _shapes(self):
+        return dict.fromkeys(("weight", "bias", "running_mean", "running_var"), (self.num_features,))
 
 
 class LazyBatchNorm1d(_LazyNorm, BatchNorm1d):

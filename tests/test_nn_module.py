@@ -500,3 +500,22 @@ def test_deprecated_container_holds_its_keyword_children():
         box = fibril.nn.Container(first=fibril.nn.Linear(2, 3), second=fibril.nn.ReLU())
     assert [name for name, _ in box.named_children()] == ["first", "second"]
     assert len(list(box.parameters())) == 2
+
+
+def test_batchnorm_state_dict_without_num_batches_tracked_loads_as_torch():
+    """A plain dict (no version metadata) may lack num_batches_tracked: it keeps its value, as
+    torch; a versioned state dict without it is refused."""
+    torch = pytest.importorskip("torch")
+    for module, reference in ((fibril.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)),
+                              (fibril.nn.InstanceNorm2d(3, track_running_stats=True),
+                               torch.nn.InstanceNorm2d(3, track_running_stats=True))):
+        module.num_batches_tracked.fill_(4)
+        plain = {k: v for k, v in module.state_dict().items() if k != "num_batches_tracked"}
+        assert str(module.load_state_dict(plain)) == str(reference.load_state_dict(
+            {k: torch.from_numpy(v.numpy()) for k, v in plain.items()}))
+        assert module.num_batches_tracked.item() == 4
+        versioned = module.state_dict()
+        del versioned["num_batches_tracked"]
+        with pytest.raises(RuntimeError, match="num_batches_tracked"):
+            module.load_state_dict(versioned)
+        assert versioned._metadata[""]["version"] == reference.state_dict()._metadata[""]["version"] == 2

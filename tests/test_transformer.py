@@ -106,6 +106,133 @@ def test_mha_is_causal_fast_path():
         mha(*(fibril.tensor(x),) * 3, is_causal=True)
 
 
+_MHA_CASES = {  # name: module options, and how it is called
+    "seq_first": dict(kpm="bool", mask="2d_bool"),
+    "batch_first": dict(batch_first=True, kpm="bool", mask="2d_bool"),
+    "self_seq_first": dict(self_attn=True, mask="2d_float"),
+    "self_batch_first": dict(self_attn=True, batch_first=True, kpm="float"),
+    "key_is_value": dict(key_is_value=True, batch_first=True, mask="3d_float"),
+    "kdim_vdim": dict(kdim=5, vdim=7, batch_first=True, mask="3d_float"),
+    "kdim_vdim_seq_first_no_bias": dict(kdim=5, vdim=7, bias=False, kpm="float", mask="2d_float"),
+    "bias_kv": dict(add_bias_kv=True, kpm="float", mask="2d_float"),
+    "zero_attn": dict(add_zero_attn=True, kpm="bool", mask="3d_bool"),
+    "bias_kv_zero_attn": dict(add_bias_kv=True, add_zero_attn=True, batch_first=True, kpm="bool"),
+    "causal": dict(causal=True, batch_first=True),
+    "causal_padded": dict(causal=True, kpm="bool"),
+    "unbatched": dict(unbatched=True, kpm="bool", mask="3d_bool"),
+    "unbatched_float_masks": dict(unbatched=True, kpm="float", mask="3d_float"),
+    "unbatched_self_bias_kv": dict(unbatched=True, self_attn=True, add_bias_kv=True, mask="2d_bool"),
+    "dropout_eval": dict(dropout=0.5, batch_first=True, kpm="bool", mask="2d_bool"),
+}
+
+
+def _mha_case(case, seed=20):
+    """The module's constructor options, and query, key, value and the masks as arrays in the
+    module's layout."""
+    c = dict(_MHA_CASES[case])
+    rng = np.random.default_rng(seed)
+    n, tq, heads = 3, 4, 2
+    s = tq if c.get("self_attn") or c.get("causal") else 6
+    ctor = {k: c[k] for k in ("kdim", "vdim", "bias", "add_bias_kv", "add_zero_attn", "batch_first", "dropout")
+            if k in c}
+
+    def seq(t, d):
+        if c.get("unbatched"):
+            return (t, d)
+        return (n, t, d) if c.get("batch_first") else (t, n, d)
+
+    q = rng.standard_normal(seq(tq, 8))
+    k = rng.standard_normal(seq(s, c.get("kdim", 8)))
+    v = rng.standard_normal(seq(s, c.get("vdim", 8)))
+    arrays = dict(query=q, key=q if c.get("self_attn") or c.get("causal") else k,
+                  value=q if c.get("self_attn") or c.get("causal") else k if c.get("key_is_value") else v)
+    lead = 1 if c.get("unbatched") else n
+    pad = np.zeros((lead, s), bool)
+    pad[0, -1] = True
+    pad[-1, 1] = True
+    if c.get("kpm") == "bool":
+        arrays["key_padding_mask"] = pad[0] if c.get("unbatched") else pad
+    elif c.get("kpm") == "float":
+        arrays["key_padding_mask"] = np.where(pad, -np.inf, 0.0)[0 if c.get("unbatched") else slice(None)]
+    if c.get("causal"):
+        arrays["attn_mask"] = np.triu(np.ones((tq, s), bool), 1)
+    elif c.get("mask"):
+        shape = (tq, s) if c["mask"].startswith("2d") else (lead * heads, tq, s)
+        if c["mask"].endswith("bool"):
+            mask = rng.random(shape) < 0.3
+            mask[..., 0] = False  # no row masked whole (torch's weights path gives NaN there)
+        else:
+            mask = rng.standard_normal(shape)
+        arrays["attn_mask"] = mask
+    return ctor, arrays, c
+
+
+def _mha_run(lib, module, arrays, c, how, need_weights, average):
+    """Output, weights and the gradients of the inputs and parameters of the module, or
+    (how="functional") of F.multi_head_attention_forward called with the module's parameters."""
+    leaves = {}
+    for name in ("query", "key", "value"):
+        a = arrays[name]
+        same = next((t for other, t in leaves.items() if arrays[other] is a), None)
+        leaves[name] = same if same is not None else lib.tensor(a, requires_grad=True)
+    q, k, v = leaves["query"], leaves["key"], leaves["value"]
+    kw = dict(need_weights=need_weights, average_attn_weights=average, is_causal=bool(c.get("causal")))
+    for name in ("key_padding_mask", "attn_mask"):
+        if name in arrays:
+            kw[name] = lib.tensor(arrays[name])
+    if how == "module":
+        out, weights = module(q, k, v, **kw)
+    else:
+        F = lib.nn.functional
+        transpose = module.batch_first and q.ndim == 3
+        if transpose:  # as the module: one transpose of a tensor passed more than once
+            views = {}
+            q, k, v = (views.setdefault(id(t), t.transpose(0, 1)) for t in (q, k, v))
+        out, weights = F.multi_head_attention_forward(
+            q, k, v, module.embed_dim, module.num_heads, module.in_proj_weight, module.in_proj_bias,
+            module.bias_k, module.bias_v, module.add_zero_attn, module.dropout, module.out_proj.weight,
+            module.out_proj.bias, training=module.training, use_separate_proj_weight=not module._qkv_same_embed_dim,
+            q_proj_weight=module.q_proj_weight, k_proj_weight=module.k_proj_weight,
+            v_proj_weight=module.v_proj_weight, **kw)
+        if transpose:
+            out = out.transpose(0, 1)
+    loss = (out * lib.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)))).sum()
+    if weights is not None:
+        loss = loss + (weights * weights).sum()
+    loss.backward()
+    grads = {name: t.grad.numpy() for name, t in leaves.items()}
+    grads.update({name: p.grad.numpy() for name, p in module.named_parameters()})
+    for p in module.parameters():
+        p.grad = None
+    return out.detach().numpy(), None if weights is None else weights.detach().numpy(), grads
+
+
+@needs_torch
+@pytest.mark.parametrize("need_weights, average", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("case", list(_MHA_CASES))
+def test_mha_module_is_the_functional(case, need_weights, average):
+    """The module gives F.multi_head_attention_forward's outputs and gradients bit for bit (its
+    forward is the functional), and both give torch's module's."""
+    ctor, arrays, c = _mha_case(case)
+    torch.manual_seed(6)
+    ref = torch.nn.MultiheadAttention(8, 2, dtype=torch.float64, **ctor).eval()
+    mha = port(nn.MultiheadAttention(8, 2, dtype="float64", **ctor), ref).eval()
+    want = _mha_run(torch, ref, arrays, c, "module", need_weights, average)
+    got = _mha_run(fibril, mha, arrays, c, "module", need_weights, average)
+    functional = _mha_run(fibril, mha, arrays, c, "functional", need_weights, average)
+    for ours, theirs, name in ((got[0], want[0], "output"), (got[1], want[1], "weights")):
+        assert (ours is None) == (theirs is None) == (name == "weights" and not need_weights)
+        if theirs is not None:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12, err_msg=name)
+    assert want[2].keys() == got[2].keys() == functional[2].keys()
+    for name, theirs in want[2].items():
+        np.testing.assert_allclose(got[2][name], theirs, rtol=1e-10, atol=1e-12, err_msg=name)
+    for ours, same in zip(got[:2], functional[:2]):
+        np.testing.assert_array_equal(ours, same)
+    for name, same in functional[2].items():
+        np.testing.assert_array_equal(got[2][name], same, err_msg=name)
+
+
 @needs_torch
 @pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")])
 def test_encoder_decoder_layers(norm_first, activation):

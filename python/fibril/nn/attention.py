@@ -1,21 +1,16 @@
 """MultiheadAttention with torch.nn's arguments, parameter names (in_proj_weight, in_proj_bias,
 out_proj, or q/k/v_proj_weight when kdim/vdim differ) and masks, so state dicts port both ways.
-need_weights=False runs the fused flash kernel; need_weights=True (torch's default) forms the
-attention weights explicitly, as torch does, to return them. Also torch.nn.attention's
-sdpa_kernel and SDPBackend."""
+Its forward is F.multi_head_attention_forward's, as torch's: need_weights=False runs the fused
+flash kernel; need_weights=True (torch's default) forms the attention weights explicitly, as
+torch does, to return them. Also torch.nn.attention's sdpa_kernel and SDPBackend."""
 
 import contextlib
-import math
 
 from .. import backends as _backends
 from .. import creation
 from ..backends import SDPBackend
 from ..ops import index
-from ..ops.attention import scaled_dot_product_attention
-from ..ops.join import cat
-from ..ops.matmul import linear, matmul
-from ..ops.random import dropout as _dropout
-from ..ops.softmax import softmax
+from . import functional as F
 from . import init
 from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
@@ -40,18 +35,6 @@ def sdpa_kernel(backends, set_priority=False):
     finally:
         enabled.clear()
         enabled.update(saved)
-
-
-def _additive(mask, dtype, name):
-    """A bool mask (True = not allowed, torch.nn's convention) as 0 / -inf of dtype; a float
-    mask as is."""
-    if mask is None:
-        return None
-    if mask.dtype.name == "bool":
-        return creation.zeros(tuple(mask.shape), dtype=dtype, device=mask.device).masked_fill(mask, float("-inf"))
-    if not mask.is_floating_point():
-        raise TypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, got {mask.dtype}")
-    return mask.to(dtype)
 
 
 class MultiheadAttention(Module):
@@ -104,21 +87,10 @@ class MultiheadAttention(Module):
             if b is not None:
                 init.xavier_normal_(b)
 
-    def _project(self, query, key, value):
-        e = self.embed_dim
-        b = self.in_proj_bias
-        bq, bk, bv = (None, None, None) if b is None else (b[:e], b[e:2 * e], b[2 * e:])
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            if query is key and key is value:  # self-attention: one GEMM, then views
-                qkv = linear(query, w, b)
-                return qkv[..., :e], qkv[..., e:2 * e], qkv[..., 2 * e:]
-            wq, wk, wv = w[:e], w[e:2 * e], w[2 * e:]
-        else:
-            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        return linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
-
-    def _check(self, query, key, value):
+    def _check(self, query, key, value, key_padding_mask, attn_mask):
+        """The module's ValueErrors and TypeErrors, raised before the functional's (torch's
+        AssertionErrors): ranks and feature sizes of query, key and value, the masks' dtypes
+        and shapes. Returns whether the input is batched."""
         batched = query.ndim == 3
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
             raise ValueError(f"MultiheadAttention: query, key and value must all be 2-D (unbatched) or 3-D, got "
@@ -130,93 +102,40 @@ class MultiheadAttention(Module):
         if key.shape[:-1] != value.shape[:-1]:
             raise ValueError(f"MultiheadAttention: key shape {list(key.shape)} does not match value shape "
                              f"{list(value.shape)}")
+        for name, mask in (("attn_mask", attn_mask), ("key_padding_mask", key_padding_mask)):
+            if mask is not None and mask.dtype.name != "bool" and not mask.is_floating_point():
+                raise TypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, got "
+                                f"{mask.dtype}")
+        seq = 1 if batched and self.batch_first else 0
+        n = query.shape[1 - seq] if batched else 1
+        tq, s = query.shape[seq], key.shape[seq]
+        if attn_mask is not None:
+            if attn_mask.ndim == 2 and tuple(attn_mask.shape) != (tq, s):
+                raise ValueError(f"MultiheadAttention: the shape of the 2D attn_mask is {list(attn_mask.shape)}, but "
+                                 f"should be {[tq, s]}")
+            if attn_mask.ndim == 3 and tuple(attn_mask.shape) != (n * self.num_heads, tq, s):
+                raise ValueError(f"MultiheadAttention: the shape of the 3D attn_mask is {list(attn_mask.shape)}, but "
+                                 f"should be {[n * self.num_heads, tq, s]}")
+            if attn_mask.ndim not in (2, 3):
+                raise ValueError(f"MultiheadAttention: attn_mask's dimension {attn_mask.ndim} is not supported")
+        expected = [n, s] if batched else [s]
+        if key_padding_mask is not None and list(key_padding_mask.shape) != expected:
+            raise ValueError(f"MultiheadAttention: expected key_padding_mask of shape {expected}, got "
+                             f"{list(key_padding_mask.shape)}")
         return batched
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
-        batched = self._check(query, key, value)
-        if is_causal and attn_mask is None:
-            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
-                               "method `generate_square_subsequent_mask` to create this mask.")
-        if not batched:
-            query, key, value = (index.unsqueeze(t, 0) for t in (query, key, value))
-            if key_padding_mask is not None:
-                key_padding_mask = index.unsqueeze(key_padding_mask, 0)
-        elif not self.batch_first:
-            same_kv = key is value
-            same = query is key and same_kv
-            query = index.transpose(query, 0, 1)
-            key = query if same else index.transpose(key, 0, 1)
-            value = key if same_kv else index.transpose(value, 0, 1)
-        n, tq, _ = query.shape
-        h, dh = self.num_heads, self.head_dim
-        q, k, v = self._project(query, key, value)
-        mask = _additive(attn_mask, q.dtype, "attn_mask")
-        kpm = _additive(key_padding_mask, q.dtype, "key_padding_mask")
-        if self.bias_k is not None:
-            k = cat([k, self.bias_k.expand(n, 1, self.embed_dim)], 1)
-            v = cat([v, self.bias_v.expand(n, 1, self.embed_dim)], 1)
-            mask, kpm = self._pad_masks(mask, kpm)
-        if self.add_zero_attn:
-            k = cat([k, creation.zeros((n, 1, self.embed_dim), dtype=k.dtype, device=k.device)], 1)
-            v = cat([v, creation.zeros((n, 1, self.embed_dim), dtype=v.dtype, device=v.device)], 1)
-            mask, kpm = self._pad_masks(mask, kpm)
-        s = k.shape[1]
-        mask = self._merge_masks(mask, kpm, n, tq, s)
-        q, k, v = (index.transpose(index.reshape(t, (n, t.shape[1], h, dh)), 1, 2) for t in (q, k, v))
-        p = self.dropout if self.training else 0.0
-        use_causal = is_causal and key_padding_mask is None and not need_weights
-        if use_causal:
-            mask = None
-        weights = None
-        if need_weights:
-            scores = matmul(q, index.transpose(k, -2, -1)) * (1.0 / math.sqrt(dh))
-            if mask is not None:
-                scores = scores + mask
-            weights = softmax(scores, -1)
-            if p > 0:
-                weights = _dropout(weights, p)
-            out = matmul(weights, v)
-            if average_attn_weights:
-                weights = weights.mean(1)
-            if not batched:
-                weights = index.squeeze(weights, 0)
-        else:
-            out = scaled_dot_product_attention(q, k, v, mask, p, use_causal)
-        out = self.out_proj(index.reshape(index.transpose(out, 1, 2), (n, tq, self.embed_dim)))
-        if not batched:
-            out = index.squeeze(out, 0)
-        elif not self.batch_first:
+        batched = self._check(query, key, value, key_padding_mask, attn_mask)
+        if self.batch_first and batched:  # to sequence first, views; `query is key` & co. still hold
+            query, key, value = F._mha_same(lambda t: index.transpose(t, 0, 1), query, key, value)
+        out, weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.bias_k,
+            self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
+            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
+            attn_mask=attn_mask, use_separate_proj_weight=not self._qkv_same_embed_dim,
+            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights, is_causal=is_causal)
+        if self.batch_first and batched:
             out = index.transpose(out, 0, 1)
         return out, weights
-
-    @staticmethod
-    def _pad_masks(mask, kpm):
-        def pad(m):
-            if m is None:
-                return None
-            return cat([m, creation.zeros(tuple(m.shape[:-1]) + (1,), dtype=m.dtype, device=m.device)], -1)
-        return pad(mask), pad(kpm)
-
-    def _merge_masks(self, mask, kpm, n, tq, s):
-        """attn_mask (L, S) or (N*H, L, S) and key_padding_mask (N, S) as one additive mask
-        broadcastable to (N, H, L, S)."""
-        h = self.num_heads
-        if mask is not None:
-            if mask.ndim == 2 and tuple(mask.shape) != (tq, s):
-                raise ValueError(f"MultiheadAttention: the shape of the 2D attn_mask is {list(mask.shape)}, but "
-                                 f"should be {[tq, s]}")
-            if mask.ndim == 3:
-                if tuple(mask.shape) != (n * h, tq, s):
-                    raise ValueError(f"MultiheadAttention: the shape of the 3D attn_mask is {list(mask.shape)}, but "
-                                     f"should be {[n * h, tq, s]}")
-                mask = index.reshape(mask, (n, h, tq, s))
-            elif mask.ndim != 2:
-                raise ValueError(f"MultiheadAttention: attn_mask's dimension {mask.ndim} is not supported")
-        if kpm is not None:
-            if tuple(kpm.shape) != (n, s):
-                raise ValueError(f"MultiheadAttention: expected key_padding_mask of shape {[n, s]}, got "
-                                 f"{list(kpm.shape)}")
-            kpm = index.reshape(kpm, (n, 1, 1, s))
-            mask = kpm if mask is None else mask + kpm
-        return mask

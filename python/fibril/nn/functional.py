@@ -411,9 +411,28 @@ def _mha_is_batched(query, key, value, key_padding_mask, attn_mask, num_heads):
     return batched
 
 
+def _mha_same(fn, query, key, value):
+    """fn of query, key and value, applied once to a tensor passed more than once, so that
+    `query is key` and `key is value` (self-attention's one GEMM) still hold of the results."""
+    q = fn(query)
+    k = q if key is query else fn(key)
+    v = k if value is key else q if value is query else fn(value)
+    return q, k, v
+
+
+def _mha_memory_order(x):
+    """x (S, N, E) as its projection should read it: (x, False), or (the (N, S, E) it is a
+    transpose of, True) when x is a batch-first tensor transposed (a batch_first module's
+    input), so that neither x nor its projection is copied to reorder them."""
+    t = _index.transpose(x, 0, 1)
+    return (t, True) if not x.is_contiguous() and t.is_contiguous() else (x, False)
+
+
 def _mha_in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias, separate, q_proj_weight,
                        k_proj_weight, v_proj_weight):
-    """q, k and v projected: one packed (3E, E) weight, or three separate ones."""
+    """q, k and v projected, each as (projection, batch_major) in its input's memory order
+    ((S, N, E), or (N, S, E) when batch_major): one GEMM with the packed (3E, E) weight for
+    self-attention, one for key and value when they are one tensor, else one per input."""
     biases = (None,) * 3 if in_proj_bias is None else _chunk(in_proj_bias, 3)
     if not separate:
         if in_proj_weight is None:
@@ -428,20 +447,45 @@ def _mha_in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bia
             if tuple(w.shape) != (embed_dim, x.shape[-1]):
                 raise AssertionError(f"expecting {name} weights shape of {(embed_dim, x.shape[-1])}, but got "
                                      f"{w.shape}")
-    if not separate and query is key and key is value:  # self-attention: one GEMM
-        return _chunk(linear(query, in_proj_weight, in_proj_bias), 3, -1)
-    return tuple(linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+    (q, q_bm), (k, k_bm), (v, v_bm) = _mha_same(_mha_memory_order, query, key, value)
+    if not separate and query is key and key is value:
+        q, k, v = _chunk(linear(q, in_proj_weight, in_proj_bias), 3, -1)
+    elif not separate and key is value:
+        q = linear(q, weights[0], biases[0])
+        kv_bias = None if in_proj_bias is None else in_proj_bias[embed_dim:]
+        k, v = _chunk(linear(k, in_proj_weight[embed_dim:], kv_bias), 2, -1)
+    else:
+        q, k, v = (linear(x, w, b) for x, w, b in zip((q, k, v), weights, biases))
+    return (q, q_bm), (k, k_bm), (v, v_bm)
 
 
-def _static_kv(static, k, bsz, num_heads, head_dim, name):
-    """k or v as (N * heads, S, head_dim), or the static one given in their place."""
+def _mha_heads(x, batch_major, num_heads, head_dim):
+    """A projection (S, N, E), or (N, S, E) when batch_major, as the view (N, heads, S,
+    head_dim)."""
+    if batch_major:
+        return _index.transpose(_index.reshape(x, (x.shape[0], x.shape[1], num_heads, head_dim)), 1, 2)
+    return _index.permute(_index.reshape(x, (x.shape[0], x.shape[1], num_heads, head_dim)), (1, 2, 0, 3))
+
+
+def _mha_static_kv(static, k, bsz, num_heads, head_dim, name):
+    """k (N, heads, S, head_dim), or the static one (N * heads, S', head_dim) given in its place
+    as (N, heads, S', head_dim)."""
     if static is None:
-        return _index.transpose(_index.reshape(k, (k.shape[0], bsz * num_heads, head_dim)), 0, 1)
+        return k
     if static.shape[0] != bsz * num_heads:
         raise AssertionError(f"expecting {name}.size(0) of {bsz * num_heads}, but got {static.shape[0]}")
     if static.shape[2] != head_dim:
         raise AssertionError(f"expecting {name}.size(2) of {head_dim}, but got {static.shape[2]}")
-    return static
+    return _index.reshape(static, (bsz, num_heads, static.shape[1], head_dim))
+
+
+def _mha_append_key(k, v, rows_k, rows_v, attn_mask, key_padding_mask):
+    """k and v (N, heads, S, head_dim) with one more key, rows_k and rows_v (N, heads, 1,
+    head_dim); each mask padded with a 0 (attend) for it."""
+    k, v = _cat([k, rows_k], 2), _cat([v, rows_v], 2)
+    attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
+    key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    return k, v, attn_mask, key_padding_mask
 
 
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
@@ -450,12 +494,17 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                  use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
                                  v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
                                  is_causal=False):
-    """torch's: query (L, N, E) or (L, E), key and value (S, N, E) or (S, E), sequence first.
-    need_weights forms the attention weights explicitly (averaged over heads with
-    average_attn_weights); otherwise the fused scaled_dot_product_attention runs."""
+    """torch's: query (L, N, E) or (L, E), key and value (S, N, E) or (S, E), sequence first;
+    nn.MultiheadAttention's forward. The projections run in their inputs' memory order (a
+    transposed batch-first input is read as the (N, L, E) it is, uncopied) and the heads are
+    views (N, heads, L, head_dim) of them; the masks merge broadcast ((L, S) + (N, 1, 1, S)),
+    not expanded over the heads, in the projections' dtype. need_weights forms the attention
+    weights explicitly (averaged over heads with average_attn_weights); otherwise the fused
+    scaled_dot_product_attention kernel runs, with its causal mask when is_causal and no
+    key_padding_mask."""
     batched = _mha_is_batched(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:
-        query, key, value = (_index.unsqueeze(t, 1) for t in (query, key, value))
+        query, key, value = _mha_same(lambda t: _index.unsqueeze(t, 1), query, key, value)
         if key_padding_mask is not None:
             key_padding_mask = _index.unsqueeze(key_padding_mask, 0)
     tgt_len, bsz, embed_dim = query.shape
@@ -479,8 +528,9 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                              f"{value.shape[:2]}")
     if not use_separate_proj_weight and tuple(key.shape) != tuple(value.shape):
         raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
-    q, k, v = _mha_in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
-                                 use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight)
+    (q, q_bm), (k, k_bm), (v, v_bm) = _mha_in_projection(query, key, value, embed_dim, in_proj_weight, in_proj_bias,
+                                                         use_separate_proj_weight, q_proj_weight, k_proj_weight,
+                                                         v_proj_weight)
     src_len = key.shape[0]
     if attn_mask is not None:
         expected = (tgt_len, src_len) if attn_mask.ndim == 2 else (bsz * num_heads, tgt_len, src_len)
@@ -489,59 +539,54 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         if tuple(attn_mask.shape) != expected:
             raise RuntimeError(f"The shape of the {attn_mask.ndim}D attn_mask is {attn_mask.shape}, but should be "
                                f"{expected}.")
-        if attn_mask.ndim == 2:
-            attn_mask = _index.unsqueeze(attn_mask, 0)
+        if attn_mask.ndim == 3:  # a 2-D one stays (L, S), broadcast over batch and heads
+            attn_mask = _index.reshape(attn_mask, (bsz, num_heads, tgt_len, src_len))
     if (bias_k is None) != (bias_v is None):
         raise AssertionError(f"bias_{'k' if bias_v is None else 'v'} is set but bias_{'v' if bias_v is None else 'k'}"
                              " is None")
+    q, k, v = (_mha_heads(t, bm, num_heads, head_dim) for t, bm in ((q, q_bm), (k, k_bm), (v, v_bm)))
     if bias_k is not None:
         if static_k is not None or static_v is not None:
             raise AssertionError(f"bias cannot be added to static {'key' if static_k is not None else 'value'}.")
-        k = _cat([k, bias_k.repeat(1, bsz, 1)])
-        v = _cat([v, bias_v.repeat(1, bsz, 1)])
-        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
-        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
-    q = _index.transpose(_index.reshape(q, (tgt_len, bsz * num_heads, head_dim)), 0, 1)
-    k = _static_kv(static_k, k, bsz, num_heads, head_dim, "static_k")
-    v = _static_kv(static_v, v, bsz, num_heads, head_dim, "static_v")
+        rows_k, rows_v = (_index.expand(_index.reshape(b, (1, num_heads, 1, head_dim)), (bsz, num_heads, 1, head_dim))
+                          for b in (bias_k, bias_v))
+        k, v, attn_mask, key_padding_mask = _mha_append_key(k, v, rows_k, rows_v, attn_mask, key_padding_mask)
+    k = _mha_static_kv(static_k, k, bsz, num_heads, head_dim, "static_k")
+    v = _mha_static_kv(static_v, v, bsz, num_heads, head_dim, "static_v")
     if add_zero_attn:
-        k = _cat([k, _creation.zeros((bsz * num_heads, 1, head_dim), dtype=k.dtype, device=k.device)], 1)
-        v = _cat([v, _creation.zeros((bsz * num_heads, 1, head_dim), dtype=v.dtype, device=v.device)], 1)
-        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
-        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
-    src_len = k.shape[1]
+        zeros = [_creation.zeros((bsz, num_heads, 1, head_dim), dtype=t.dtype, device=t.device) for t in (k, v)]
+        k, v, attn_mask, key_padding_mask = _mha_append_key(k, v, *zeros, attn_mask, key_padding_mask)
+    src_len = k.shape[2]
+    if attn_mask is not None and attn_mask.dtype != q.dtype:
+        attn_mask = attn_mask.to(q.dtype)  # a float mask of another dtype, or autocast's lower-precision q
     if key_padding_mask is not None:
         if tuple(key_padding_mask.shape) != (bsz, src_len):
             dim = 0 if key_padding_mask.shape[0] != bsz else 1
             raise AssertionError(f"Expected key_padded_mask.shape[{dim}] to be {(bsz, src_len)[dim]}, but got "
                                  f"{key_padding_mask.shape[dim]}")
-        key_padding_mask = _index.reshape(_index.expand(_index.reshape(key_padding_mask, (bsz, 1, 1, src_len)),
-                                                        (bsz, num_heads, 1, src_len)), (bsz * num_heads, 1, src_len))
+        key_padding_mask = _index.reshape(key_padding_mask.to(q.dtype), (bsz, 1, 1, src_len))
         attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
     if not training:
         dropout_p = 0.0
+    weights = None
     if need_weights:
-        if is_causal and attn_mask is None:
-            raise AssertionError("FIXME: is_causal not implemented for need_weights")
         weights = _matmul(q * math.sqrt(1.0 / float(head_dim)), _index.transpose(k, -2, -1))
         if attn_mask is not None:
             weights = attn_mask + weights
         weights = _softmax(weights, -1)
         if dropout_p > 0.0:
             weights = dropout(weights, p=dropout_p)
-        out = _index.reshape(_index.transpose(_matmul(weights, v), 0, 1), (tgt_len * bsz, embed_dim))
-        out = _index.reshape(linear(out, out_proj_weight, out_proj_bias), (tgt_len, bsz, -1))
-        weights = _index.reshape(weights, (bsz, num_heads, tgt_len, src_len))
+        out = _matmul(weights, v)
         if average_attn_weights:
             weights = weights.mean(1)
         if not batched:
-            out, weights = _index.squeeze(out, 1), _index.squeeze(weights, 0)
-        return out, weights
-    if attn_mask is not None:
-        attn_mask = _index.unsqueeze(attn_mask, 0) if attn_mask.shape[0] == 1 else \
-            _index.reshape(attn_mask, (bsz, num_heads, -1, src_len))
-    q, k, v = (_index.reshape(t, (bsz, num_heads, t.shape[1], head_dim)) for t in (q, k, v))
-    out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
-    out = _index.reshape(_index.permute(out, (2, 0, 1, 3)), (bsz * tgt_len, embed_dim))
-    out = _index.reshape(linear(out, out_proj_weight, out_proj_bias), (tgt_len, bsz, -1))
-    return (out if batched else _index.squeeze(out, 1)), None
+            weights = _index.squeeze(weights, 0)
+    else:
+        out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
+    if q_bm:  # (N, heads, L, head_dim) -> (N, L, E), projected, then viewed as (L, N, E)
+        out = _index.reshape(_index.transpose(out, 1, 2), (bsz, tgt_len, embed_dim))
+        out = _index.transpose(linear(out, out_proj_weight, out_proj_bias), 0, 1)
+    else:
+        out = _index.reshape(_index.permute(out, (2, 0, 1, 3)), (tgt_len, bsz, embed_dim))
+        out = linear(out, out_proj_weight, out_proj_bias)
+    return (out if batched else _index.squeeze(out, 1)), weights

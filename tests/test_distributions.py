@@ -11,21 +11,12 @@ from op_check import torch_one_thread  # noqa: F401  (torch on one thread for th
 
 torch = pytest.importorskip("torch")
 import torch.distributions  # noqa: E402
+from distribution_check import (Draws, check_expand_matches_torch, check_method_matches_torch,  # noqa: E402
+                                check_reprs_and_flags_match_torch, check_validation_error_matches_torch,
+                                grad_leaves, samples_like_torch)
 
-RNG = np.random.default_rng(0)
-
-
-def _u(*shape, low=-2.0, high=2.0):
-    return RNG.uniform(low, high, size=shape)
-
-
-def _pos(*shape):
-    return RNG.uniform(0.5, 2.5, size=shape)
-
-
-def _spd(batch, n):
-    a = RNG.standard_normal((batch, n, n))
-    return a @ a.transpose(0, 2, 1) + n * np.eye(n)
+DRAWS = Draws(0)
+RNG, _u, _pos, _spd = DRAWS.rng, DRAWS.uniform, DRAWS.positive, DRAWS.spd
 
 
 def _one_hot(indices, k):
@@ -89,35 +80,11 @@ CASES = {
 }
 
 
-def _evaluate(lib, build, params, value, method):
-    leaves = [lib.tensor(p, requires_grad=True) for p in params]
-    dist = build(lib, *leaves)
-    attr = getattr(dist, method)
-    out = attr(lib.tensor(value)) if method in ("log_prob", "cdf", "icdf") else attr() if callable(attr) else attr
-    return dist, leaves, out
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_values_and_gradients_match_torch(name):
     build, params, value, methods = CASES[name]
     for method in methods:
-        dist, leaves, out = _evaluate(fibril, build, params, value, method)
-        ref_dist, ref_leaves, ref = _evaluate(torch, build, params, value, method)
-        assert tuple(dist.batch_shape) == tuple(ref_dist.batch_shape)
-        assert tuple(dist.event_shape) == tuple(ref_dist.event_shape)
-        assert tuple(out.shape) == tuple(ref.shape), method
-        assert out.dtype.name == str(ref.dtype).replace("torch.", ""), method
-        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-10, atol=1e-12,
-                                   err_msg=method)
-        if not out.dtype.is_floating_point or not ref.requires_grad:
-            continue
-        cot = np.random.default_rng(1).standard_normal(tuple(ref.shape))
-        (ref * torch.tensor(cot)).sum().backward()
-        (out * fibril.tensor(cot)).sum().backward()
-        for x, t in zip(leaves, ref_leaves):
-            got = np.zeros(x.shape) if x.grad is None else x.grad.numpy()
-            expected = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
-            np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-10, err_msg=f"{method} grad")
+        check_method_matches_torch(build, params, value, method)
 
 
 # ------------------------------------------------------------------------------ rsample
@@ -169,7 +136,7 @@ def test_rsample_gradients_match_torch_under_the_same_noise(name, monkeypatch):
     _fix_noise(monkeypatch, noise)
     results = []
     for lib in (fibril, torch):
-        leaves = [lib.tensor(p, requires_grad=True) for p in params]
+        leaves = grad_leaves(lib, params)
         dist = build(lib, *leaves)
         assert dist.has_rsample
         out = dist.rsample(SAMPLE_SHAPE)
@@ -222,18 +189,12 @@ SAMPLING_CASES = {
 
 @pytest.mark.parametrize("name", sorted(SAMPLING_CASES))
 def test_sample_moments_match_torch(name):
-    fibril.manual_seed(0)
-    dist, ref = SAMPLING_CASES[name](fibril), SAMPLING_CASES[name](torch)
-    samples = dist.sample((N,))
-    assert tuple(samples.shape) == (N,) + tuple(ref.batch_shape) + tuple(ref.event_shape)
-    assert samples.dtype.name == str(ref.sample().dtype).replace("torch.", "")
-    x = samples.numpy().astype(np.float64)
+    x, ref, _ = samples_like_torch(SAMPLING_CASES[name], N)
     mean, var = ref.mean.numpy(), ref.variance.numpy()
     # 5 standard errors: the mean's is sqrt(var / N); the variance's about var * sqrt(2 / N) (times the
     # tail's weight, generous for these shapes).
     np.testing.assert_array_less(np.abs(x.mean(0) - mean), 5 * np.sqrt(var / N) + 1e-6)
     np.testing.assert_array_less(np.abs(x.var(0) - var), 5 * var * np.sqrt(8 / N) + 1e-6)
-    assert bool(ref.support.check(torch.tensor(x)).all())
 
 
 def test_categorical_sample_frequencies_match_probs():
@@ -264,12 +225,6 @@ def test_sample_carries_no_gradient_and_rsample_does():
 
 
 # ------------------------------------------------------------------------------ validation, reprs
-def _message(fn, lib):
-    with pytest.raises(ValueError) as info:
-        fn(lib)
-    return str(info.value).replace("torch.", "fibril.")
-
-
 @pytest.mark.parametrize("fn", [
     lambda lib: lib.distributions.Normal(lib.tensor([0.0, 1.0]), lib.tensor([1.0, -1.0])),
     lambda lib: lib.distributions.Normal(0.0, 0.0),
@@ -301,7 +256,7 @@ def _message(fn, lib):
     lambda lib: lib.distributions.Normal(0.0, 1.0).log_prob(0.5),
 ])
 def test_validation_errors_match_torch(fn):
-    assert _message(fn, fibril) == _message(fn, torch)
+    check_validation_error_matches_torch(fn)
 
 
 def test_validate_args_false_skips_checks():
@@ -333,15 +288,7 @@ def test_validate_args_false_skips_checks():
     lambda lib: lib.distributions.RelaxedOneHotCategorical(lib.tensor(0.5), logits=lib.ones(2, 3)),
 ])
 def test_reprs_supports_and_constraints_match_torch(fn):
-    dist, ref = fn(fibril), fn(torch)
-    assert repr(dist) == repr(ref).replace("torch.", "fibril.")
-    assert repr(dist.support) == repr(ref.support).replace("torch.", "fibril.")
-    assert {k: repr(v) for k, v in dist.arg_constraints.items()} == {k: repr(v).replace("torch.", "fibril.")
-                                                                    for k, v in ref.arg_constraints.items()}
-    assert dist.has_enumerate_support == ref.has_enumerate_support
-    assert dist.has_rsample == ref.has_rsample
-    assert dist.support.is_discrete == ref.support.is_discrete
-    assert dist.support.event_dim == ref.support.event_dim
+    check_reprs_and_flags_match_torch(fn)
 
 
 def test_constraint_reprs_match_torch():
@@ -383,15 +330,7 @@ def test_constraint_checks_match_torch(name, value):
                                                       covariance_matrix=lib.tensor([[2.0, 0.5], [0.5, 1.0]])), (3,)),
 ])
 def test_expand_matches_torch(fn, shape):
-    dist, ref = fn(fibril).expand(shape), fn(torch).expand(shape)
-    assert type(dist).__name__ == type(ref).__name__
-    assert (tuple(dist.batch_shape), tuple(dist.event_shape)) == (tuple(ref.batch_shape), tuple(ref.event_shape))
-    ref_value = ref.sample()
-    value = ref_value.numpy()
-    np.testing.assert_allclose(dist.log_prob(fibril.tensor(value)).numpy(), ref.log_prob(ref_value).numpy(),
-                               rtol=1e-5)
-    assert tuple(dist.sample((2,)).shape) == tuple(ref.sample((2,)).shape)
-    assert tuple(dist.entropy().shape) == tuple(ref.entropy().shape)
+    check_expand_matches_torch(fn, shape)
 
 
 @pytest.mark.parametrize("fn", [

@@ -9,26 +9,10 @@ import fibril.distributions as D
 from op_check import torch_one_thread  # noqa: F401  (torch on one thread for this module)
 
 torch = pytest.importorskip("torch")
+from distribution_check import Draws, check_kl_matches_torch  # noqa: E402
 
-RNG = np.random.default_rng(3)
-
-
-def _u(*shape):
-    return RNG.uniform(-2.0, 2.0, size=shape)
-
-
-def _pos(*shape):
-    return RNG.uniform(0.5, 2.5, size=shape)
-
-
-def _tril(batch, n):
-    a = RNG.standard_normal((batch, n, n))
-    return np.linalg.cholesky(a @ a.transpose(0, 2, 1) + n * np.eye(n))
-
-
-def _spd(batch, n):
-    tril = _tril(batch, n)
-    return tril @ tril.transpose(0, 2, 1)
+DRAWS = Draws(3)
+RNG, _u, _pos, _tril, _spd = DRAWS.rng, DRAWS.uniform, DRAWS.positive, DRAWS.tril, DRAWS.spd
 
 
 # name: (build(lib, *params) -> (p, q), params)
@@ -68,20 +52,7 @@ PAIRS = {
 
 @pytest.mark.parametrize("name", sorted(PAIRS))
 def test_kl_divergence_and_gradients_match_torch(name):
-    build, params = PAIRS[name]
-    results = []
-    for lib in (fibril, torch):
-        leaves = [lib.tensor(p, requires_grad=True) for p in params]
-        kl = lib.distributions.kl_divergence(*build(lib, *leaves))
-        finite = np.isfinite(kl.detach().numpy())
-        (kl * lib.tensor(np.where(finite, 1.0 + np.arange(finite.size).reshape(finite.shape), 0.0))).sum().backward()
-        results.append((kl.detach().numpy(), [np.zeros(p.shape) if x.grad is None else x.grad.numpy()
-                                              for x, p in zip(leaves, params)]))
-    (kl, grads), (ref, ref_grads) = results
-    assert kl.shape == ref.shape
-    np.testing.assert_allclose(kl, ref, rtol=1e-10, atol=1e-12)
-    for got, expected in zip(grads, ref_grads):  # torch's trigamma (digamma's gradient) is good to ~5e-10
-        np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10)
+    check_kl_matches_torch(*PAIRS[name])
 
 
 @pytest.mark.parametrize("build", [

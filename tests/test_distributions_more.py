@@ -12,20 +12,12 @@ from op_check import torch_one_thread  # noqa: F401  (torch on one thread for th
 
 torch = pytest.importorskip("torch")
 import torch.distributions  # noqa: E402
+from distribution_check import (Draws, check_expand_matches_torch, check_kl_matches_torch,  # noqa: E402
+                                check_method_matches_torch, check_reprs_and_flags_match_torch,
+                                check_validation_error_matches_torch, grad_leaves, samples_like_torch)
 
-RNG = np.random.default_rng(7)
-
-
-def _u(*shape, low=-2.0, high=2.0):
-    return RNG.uniform(low, high, size=shape)
-
-
-def _pos(*shape):
-    return RNG.uniform(0.5, 2.5, size=shape)
-
-
-def _counts(*shape, high=6):
-    return RNG.integers(0, high, shape).astype(float)
+DRAWS = Draws(7)
+RNG, _u, _pos, _counts = DRAWS.rng, DRAWS.uniform, DRAWS.positive, DRAWS.counts
 
 
 def _dists(lib):
@@ -111,35 +103,12 @@ CASES = {
 RTOL = {"multinomial": 1e-7}
 
 
-def _evaluate(lib, build, params, value, method):
-    leaves = [lib.tensor(p, requires_grad=True) for p in params]
-    dist = build(lib, *leaves)
-    attr = getattr(dist, method)
-    out = attr(lib.tensor(value)) if method in ("log_prob", "cdf", "icdf") else attr() if callable(attr) else attr
-    return dist, leaves, out
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_values_and_gradients_match_torch(name):
     build, params, value, methods = CASES[name]
-    dist, ref = build(fibril, *map(fibril.tensor, params)), build(torch, *map(torch.tensor, params))
-    assert (tuple(dist.batch_shape), tuple(dist.event_shape)) == (tuple(ref.batch_shape), tuple(ref.event_shape))
     for method in methods:
-        _, leaves, out = _evaluate(fibril, build, params, value, method)
-        _, ref_leaves, expected = _evaluate(torch, build, params, value, method)
-        assert tuple(out.shape) == tuple(expected.shape), method
-        np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=RTOL.get(name, 1e-10),
-                                   atol=1e-12, err_msg=method)
-        if not expected.requires_grad or not np.all(np.isfinite(expected.detach().numpy())):
-            continue
-        cot = np.random.default_rng(1).standard_normal(tuple(expected.shape))
-        (expected * torch.tensor(cot)).sum().backward()
-        (out * fibril.tensor(cot)).sum().backward()
-        for x, t in zip(leaves, ref_leaves):
-            got = np.zeros(x.shape) if x.grad is None else x.grad.numpy()
-            want = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
-            np.testing.assert_allclose(got, want, rtol=max(RTOL.get(name, 1e-8), 1e-8), atol=1e-10,
-                                       err_msg=f"{method} grad")
+        check_method_matches_torch(build, params, value, method, rtol=RTOL.get(name, 1e-10),
+                                   grad_rtol=max(RTOL.get(name, 1e-8), 1e-8))
 
 
 # ------------------------------------------------------------------------------ implicit gamma gradient
@@ -169,7 +138,7 @@ M = 40000
 def _mean_gradient(build, params):
     """d/dparams of the mean of M rsamples (one seed), as numpy arrays."""
     fibril.manual_seed(0)
-    leaves = [fibril.tensor(p, requires_grad=True) for p in params]
+    leaves = grad_leaves(fibril, params)
     build(*leaves).rsample((M,)).mean(0).sum().backward()
     return [leaf.grad.numpy() for leaf in leaves]
 
@@ -246,18 +215,10 @@ SAMPLING_CASES = {
 
 @pytest.mark.parametrize("name", sorted(SAMPLING_CASES))
 def test_sample_moments_and_support_match_torch(name):
-    fibril.manual_seed(0)
-    torch.manual_seed(0)
-    dist, ref = SAMPLING_CASES[name](fibril), SAMPLING_CASES[name](torch)
-    samples = dist.sample((N,))
-    assert tuple(samples.shape) == (N,) + tuple(ref.batch_shape) + tuple(ref.event_shape)
-    x = samples.numpy().astype(np.float64)
-    ref_x = ref.sample((N,)).numpy()
+    x, _, ref_x = samples_like_torch(SAMPLING_CASES[name], N)
     mean, var = ref_x.mean(0), ref_x.var(0)  # torch's own sample moments (some lack closed forms here)
     np.testing.assert_array_less(np.abs(x.mean(0) - mean), 6 * np.sqrt(2 * var / N) + 1e-6)
     np.testing.assert_array_less(np.abs(x.var(0) - var), 6 * var * np.sqrt(16 / N) + 1e-6)
-    assert bool(ref.support.check(torch.tensor(x)).all())
-    assert bool(dist.support.check(fibril.tensor(x)).all())
 
 
 RSAMPLE_CASES = {
@@ -278,7 +239,7 @@ RSAMPLE_CASES = {
 @pytest.mark.parametrize("name", sorted(RSAMPLE_CASES))
 def test_rsample_flags_and_gradients(name):
     build, params = RSAMPLE_CASES[name]
-    leaves = [fibril.tensor(p, requires_grad=True) for p in params]
+    leaves = grad_leaves(fibril, params)
     dist = build(fibril, *leaves)
     assert dist.has_rsample == build(torch, *map(torch.tensor, params)).has_rsample
     if dist.has_rsample:
@@ -351,13 +312,7 @@ def test_transform_cache_returns_the_input():
     (lambda lib: lib.distributions.LowRankMultivariateNormal(lib.zeros(2), lib.ones(2, 1), lib.ones(2)), (3,)),
 ])
 def test_expand_matches_torch(fn, shape):
-    dist, ref = fn(fibril).expand(shape), fn(torch).expand(shape)
-    assert type(dist).__name__ == type(ref).__name__
-    assert (tuple(dist.batch_shape), tuple(dist.event_shape)) == (tuple(ref.batch_shape), tuple(ref.event_shape))
-    ref_value = ref.sample()
-    np.testing.assert_allclose(dist.log_prob(fibril.tensor(ref_value.numpy())).numpy(),
-                               ref.log_prob(ref_value).numpy(), rtol=1e-5)
-    assert tuple(dist.sample((2,)).shape) == tuple(ref.sample((2,)).shape)
+    check_expand_matches_torch(fn, shape, entropy=False)
 
 
 def _shared_transform_pair(lib, a, b, c, d):
@@ -399,24 +354,7 @@ KL_PAIRS = {
 
 @pytest.mark.parametrize("name", sorted(KL_PAIRS))
 def test_kl_divergence_matches_torch(name):
-    build, params = KL_PAIRS[name]
-    results = []
-    for lib in (fibril, torch):
-        leaves = [lib.tensor(p, requires_grad=True) for p in params]
-        kl = lib.distributions.kl_divergence(*build(lib, *leaves))
-        finite = np.isfinite(kl.detach().numpy())
-        (kl * lib.tensor(finite.astype(float))).sum().backward()
-        results.append((kl.detach().numpy(), [x.grad.numpy() for x in leaves]))
-    (kl, grads), (ref, ref_grads) = results
-    np.testing.assert_allclose(kl, ref, rtol=1e-10, atol=1e-12)
-    for got, expected in zip(grads, ref_grads):
-        np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10)
-
-
-def _message(fn, lib):
-    with pytest.raises(ValueError) as info:
-        fn(lib)
-    return str(info.value).replace("torch.", "fibril.")
+    check_kl_matches_torch(*KL_PAIRS[name])
 
 
 @pytest.mark.parametrize("fn", [
@@ -443,7 +381,7 @@ def _message(fn, lib):
     lambda lib: lib.distributions.LowRankMultivariateNormal(lib.zeros(2), lib.ones(3, 1), lib.ones(2)),
 ])
 def test_validation_errors_match_torch(fn):
-    assert _message(fn, fibril) == _message(fn, torch)
+    check_validation_error_matches_torch(fn)
 
 
 def test_lowrank_shape_errors_are_value_errors():
@@ -470,10 +408,4 @@ def test_lowrank_shape_errors_are_value_errors():
                                                     lib.distributions.Normal(lib.zeros(2), 1.0)),
 ])
 def test_reprs_supports_and_flags_match_torch(fn):
-    dist, ref = fn(fibril), fn(torch)
-    assert repr(dist) == repr(ref).replace("torch.", "fibril.")
-    assert repr(dist.support) == repr(ref.support).replace("torch.", "fibril.")
-    assert {k: repr(v) for k, v in dist.arg_constraints.items()} == {k: repr(v).replace("torch.", "fibril.")
-                                                                    for k, v in ref.arg_constraints.items()}
-    assert (dist.has_rsample, dist.has_enumerate_support) == (ref.has_rsample, ref.has_enumerate_support)
-    assert (dist.support.is_discrete, dist.support.event_dim) == (ref.support.is_discrete, ref.support.event_dim)
+    check_reprs_and_flags_match_torch(fn)

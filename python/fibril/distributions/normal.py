@@ -1,35 +1,13 @@
 """Normal(loc, scale)."""
 
 import math
-import numbers
 
 import fibril
-from . import constraints
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all
+from .utils import LocScale
 
 
-class Normal(ExponentialFamily):
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        scalar = isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number)
-        super().__init__(() if scalar else self.loc.size(), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        return self._expand_parameters(Normal, batch_shape, _instance, ("loc", "scale"))
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
-
+class Normal(LocScale, ExponentialFamily):
     @property
     def stddev(self):
         return self.scale
@@ -38,10 +16,8 @@ class Normal(ExponentialFamily):
     def variance(self):
         return self.stddev.pow(2)
 
-    def rsample(self, sample_shape=()):
-        shape = self._extended_shape(sample_shape)
-        eps = fibril.randn(shape, dtype=self.loc.dtype)
-        return self.loc + eps * self.scale
+    def _standard_rsample(self, shape):
+        return fibril.randn(shape, dtype=self.loc.dtype)
 
     def log_prob(self, value):
         if self._validate_args:
@@ -49,6 +25,8 @@ class Normal(ExponentialFamily):
         var = self.scale ** 2
         return -((value - self.loc) ** 2) / (2 * var) - self.scale.log() - math.log(math.sqrt(2 * math.pi))
 
+    # cdf and icdf in torch's order of operations (scale's reciprocal; scale * erfinv, then sqrt(2)),
+    # so that they round as torch's do: LocScale's (value - loc) / scale and scale * (erfinv * sqrt(2)) may not.
     def cdf(self, value):
         if self._validate_args:
             self._validate_sample(value)

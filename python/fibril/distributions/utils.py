@@ -1,5 +1,6 @@
 """Helpers shared by the distributions: broadcasting parameters, probs <-> logits, lazy
-parameters and the seeds numpy-backed samplers draw from fibril's generator."""
+parameters, the seeds numpy-backed samplers draw from fibril's generator, and the mixins of
+the binary-trial and the location-scale families."""
 
 import numbers
 from functools import update_wrapper
@@ -8,6 +9,7 @@ import numpy as np
 
 import fibril
 from ..tensor import Size, Tensor
+from . import constraints
 
 euler_constant = 0.57721566490153286060
 
@@ -83,6 +85,46 @@ class BinaryTrials:
     @lazy_property
     def probs(self):
         return logits_to_probs(self.logits, is_binary=True)
+
+
+class LocScale:
+    """loc + scale * X for a standard X (Cauchy, Laplace, Normal): loc and scale broadcast
+    together, their constraints, expand, mean and mode loc; rsample, cdf and icdf from the
+    class's _standard_rsample(shape), _standard_cdf(z) at z = (value - loc) / scale and
+    _standard_icdf(p). Put it before the Distribution base: class Laplace(LocScale, Distribution)."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc, self.scale = broadcast_all(loc, scale)
+        scalar = isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number)
+        super().__init__(() if scalar else self.loc.size(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        # the family (Normal, ...), not a subclass of it: a subclass with its own __init__ must expand itself
+        family = next(c for c in type(self).__mro__ if LocScale in c.__bases__)
+        return self._expand_parameters(family, batch_shape, _instance, ("loc", "scale"))
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
+
+    def rsample(self, sample_shape=()):
+        return self.loc + self.scale * self._standard_rsample(self._extended_shape(sample_shape))
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        return self._standard_cdf((value - self.loc) / self.scale)
+
+    def icdf(self, value):
+        return self.loc + self.scale * self._standard_icdf(value)
 
 
 def set_counted_trials(dist, total_count, probs, logits):

@@ -497,3 +497,193 @@ def test_chunk_of_an_empty_dim():
             for chunks in [1, 2, 3, 4]:
                 got = [tuple(c.shape) for c in fibril.chunk(fibril.zeros(shape), chunks, dim)]
                 assert got == [tuple(c.shape) for c in torch.chunk(torch.zeros(shape), chunks, dim)]
+
+
+# ------------------------------------------------------------------------------ fuzzing against torch: regressions
+def _from_torch(t):
+    """A fibril tensor with torch tensor t's values and dtype (bfloat16 through float32)."""
+    if t.dtype == torch.bfloat16:
+        return fibril.tensor(t.float().numpy()).to(fibril.bfloat16)
+    return fibril.tensor(t.numpy())
+
+
+def _same_as_torch(got, want):
+    got, want = (got, want) if isinstance(want, (tuple, list)) else ((got,), (want,))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert tuple(g.shape) == tuple(w.shape), (g.shape, w.shape)
+        assert g.dtype.name == str(w.dtype).replace("torch.", ""), (g.dtype, w.dtype)
+        g = g.to(fibril.float32) if g.dtype == fibril.bfloat16 else g
+        w = w.float() if w.dtype == torch.bfloat16 else w
+        np.testing.assert_array_equal(g.detach().numpy(), w.detach().numpy())
+
+
+@needs_torch
+def test_cat_takes_its_shape_from_the_first_tensor_that_is_not_a_legacy_empty():
+    # the (0,) tensor used to set the shape, so that (2, 0) "did not match"
+    shapes_dtypes = [((0,), "bfloat16"), ((2, 0), "bfloat16"), ((0, 0), "float16")]
+    ts = [torch.zeros(s, dtype=getattr(torch, d)) for s, d in shapes_dtypes]
+    _same_as_torch(fibril.cat([_from_torch(t) for t in ts]), torch.cat(ts))
+    _same_as_torch(fibril.cat([fibril.zeros(0)], -3), torch.cat([torch.zeros(0)], -3))  # dim never checked
+    with pytest.raises(ValueError, match=r"zero-dimensional tensor \(at position 1\)"):
+        fibril.cat([fibril.zeros(0), fibril.tensor(1.0)], 1)
+
+
+@needs_torch
+def test_split_chunk_narrow_check_sizes_and_dims_as_torch():
+    with pytest.raises(ValueError, match="non-negative, but got split_size=-1"):
+        fibril.split(fibril.zeros(0, 2), -1)  # a negative size for an empty dim used to pass
+    with pytest.raises(ValueError, match="can only be 0 if dimension size is 0"):
+        fibril.split(fibril.zeros(3), 0)
+    _same_as_torch(fibril.split(fibril.zeros(0), 0), torch.split(torch.zeros(0), 0))
+    for op in (lambda x: fibril.split(x, 1), lambda x: x.chunk(2), lambda x: x.narrow(0, 0, 1)):
+        with pytest.raises(ValueError, match="0-dim|1-dimensional"):  # was an IndexError from a tuple index
+            op(fibril.tensor(1.0))
+
+
+@needs_torch
+def test_roll_with_empty_dims_rolls_the_flattened_tensor():
+    x, t = fibril.arange(6).view(2, 3), torch.arange(6).view(2, 3)
+    _same_as_torch(fibril.roll(x, 1, ()), torch.roll(t, 1, ()))
+    _same_as_torch(x.roll(-4, dims=[]), t.roll(-4, dims=[]))
+    with pytest.raises(ValueError, match="must align"):
+        fibril.roll(x, (1, 2), ())
+    # an empty tensor: returned as it is whatever the dims, as torch
+    _same_as_torch(fibril.roll(fibril.zeros(1, 1, 0), 7, -4), torch.roll(torch.zeros(1, 1, 0), 7, -4))
+
+
+@needs_torch
+def test_copying_ops_never_return_a_view_of_their_input():
+    # repeat/tile/repeat_interleave made stride-0 views of a size-1 dim (one write changed every
+    # element, and the input); roll by whole turns and flip of no dims returned the input itself.
+    cases = [lambda L, x: x[:1].repeat(3), lambda L, x: x.repeat(1), lambda L, x: L.tile(x[:1], (3,)),
+             lambda L, x: x.tile(1), lambda L, x: x[:1].repeat_interleave(3), lambda L, x: L.repeat_interleave(x, 1),
+             lambda L, x: L.roll(x, 3), lambda L, x: L.roll(x, 0, 0), lambda L, x: L.flip(x, ()),
+             lambda L, x: L.repeat_interleave(x[:1], L.tensor([3]), 0)]
+    for fn in cases:
+        results = []
+        for lib in (fibril, torch):
+            x = lib.arange(3.0)
+            y = fn(lib, x)
+            y[0] = 100.0
+            results.append((x, y))
+        (fx, fy), (tx, ty) = results
+        _same_as_torch(fy, ty)
+        _same_as_torch(fx, tx)
+
+
+@needs_torch
+def test_tile_and_flip_methods_take_separate_ints_as_torch():
+    x, t = fibril.arange(6).view(2, 3), torch.arange(6).view(2, 3)
+    _same_as_torch(x.tile(2, 1), t.tile(2, 1))
+    _same_as_torch(x.tile((2,)), t.tile((2,)))
+    _same_as_torch(fibril.tile(x, dims=[2]), torch.tile(t, dims=[2]))
+    _same_as_torch(x.flip(0, 1), t.flip(0, 1))
+    _same_as_torch(x.flip([1]), t.flip([1]))
+    s = fibril.tensor(2.5)
+    _same_as_torch(fibril.flip(s, (0,)), torch.flip(torch.tensor(2.5), (0,)))  # 0-d: used to raise IndexError
+
+
+@needs_torch
+def test_keyword_names_and_aliases_as_torch():
+    x, t = fibril.arange(24.0).view(2, 3, 4), torch.arange(24.0).view(2, 3, 4)
+    cases = [
+        lambda L, x: L.cat([x, x], axis=1), lambda L, x: L.concat([x, x], axis=-1), lambda L, x: L.stack([x, x], axis=1),
+        lambda L, x: L.tensor_split(x, indices=[1, 3], dim=2), lambda L, x: L.tensor_split(x, sections=3, dim=1),
+        lambda L, x: x.split(split_size=3, dim=-1), lambda L, x: L.swapdims(x, dim0=0, dim1=2),
+        lambda L, x: x.swapdims(dim0=0, dim1=1), lambda L, x: L.gather(x, 2, L.tensor([[[3, 0]]]), sparse_grad=False),
+        lambda L, x: L.broadcast_to(x[0], size=(2, 3, 4)), lambda L, x: L.permute(x, dims=(2, 0, 1)),
+        lambda L, x: x.permute(dims=[1, 2, 0]), lambda L, x: x[:1].expand(size=(3, 3, 4)),
+        lambda L, x: L.reshape(x, shape=(-1, 4)), lambda L, x: x.reshape(shape=(4, -1)),
+    ]
+    for fn in cases:
+        _same_as_torch(fn(fibril, x), fn(torch, t))
+
+
+@needs_torch
+def test_gather_and_scatter_with_an_empty_index_as_torch():
+    # torch checks no sizes for an empty index; the kernel refused index (0, 3) for input (1, 2)
+    index, tindex = fibril.zeros(0, 3, dtype=fibril.int64), torch.zeros(0, 3, dtype=torch.int64)
+    cases = [lambda L, x, s, i: L.gather(x, 0, i), lambda L, x, s, i: L.gather(x, 1, i[:, :0].reshape(0)),
+             lambda L, x, s, i: L.scatter(x, 0, i, s), lambda L, x, s, i: L.scatter(x, 0, i, 1.5),
+             lambda L, x, s, i: L.scatter_add(x, 0, i, s)]
+    cases += [lambda L, x, s, i, r=r: L.scatter_reduce(x, 0, i, s, r, include_self=False)
+              for r in ("sum", "prod", "mean", "amax", "amin")]
+    for fn in cases:
+        a = np.array([[1.0, 2.0]])
+        xs = [fibril.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)]
+        ss = [fibril.ones(0, 3, dtype=fibril.float64, requires_grad=True),
+              torch.ones(0, 3, dtype=torch.float64, requires_grad=True)]
+        got, want = fn(fibril, xs[0], ss[0], index), fn(torch, xs[1], ss[1], tindex)
+        _same_as_torch(got, want)
+        got.sum().backward()
+        want.sum().backward()
+        _same_as_torch(xs[0].grad, xs[1].grad)
+        if ss[1].grad is not None:
+            _same_as_torch(ss[0].grad, ss[1].grad)
+
+
+@needs_torch
+def test_index_select_of_a_0d_tensor_stays_0d():
+    x, t = fibril.tensor(5.0), torch.tensor(5.0)
+    for i in ([0], 0):
+        _same_as_torch(fibril.index_select(x, 0, fibril.tensor(i)), torch.index_select(t, 0, torch.tensor(i)))
+    with pytest.raises(ValueError, match="only 1 value, got 0"):
+        x.index_select(0, fibril.tensor([], dtype=fibril.int64))
+
+
+@needs_torch
+def test_index_reduce_takes_an_int32_index_as_torch():
+    x, t = fibril.arange(8.0).view(4, 2), torch.arange(8.0).view(4, 2)
+    src, tsrc = fibril.full((3, 2), 2.0), torch.full((3, 2), 2.0)
+    for reduce in ("prod", "mean", "amax", "amin"):
+        i, ti = fibril.tensor([0, 2, 0], dtype=fibril.int32), torch.tensor([0, 2, 0], dtype=torch.int32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _same_as_torch(fibril.index_reduce(x, 0, i, src, reduce), torch.index_reduce(t, 0, ti, tsrc, reduce))
+
+
+@needs_torch
+def test_scatter_prod_of_half_floats_rounds_once_as_torch():
+    gen = torch.Generator().manual_seed(3)
+    for dtype in (torch.bfloat16, torch.float16):
+        for _ in range(20):
+            src = (torch.randn(6, generator=gen) * 3).to(dtype)
+            base = (torch.randn(2, generator=gen) * 3).to(dtype)
+            index = torch.tensor([0, 0, 0, 1, 1, 1])
+            fsrc, fbase, findex = _from_torch(src), _from_torch(base), fibril.tensor(index.numpy())
+            _same_as_torch(fibril.scatter_reduce(fbase, 0, findex, fsrc, "prod"),
+                           torch.scatter_reduce(base, 0, index, src, "prod"))
+            _same_as_torch(fibril.scatter(fbase, 0, findex, fsrc, reduce="multiply"),
+                           torch.scatter(base, 0, index, src, reduce="multiply"))
+
+
+@needs_torch
+def test_masked_scatter_with_no_true_in_mask_still_reaches_source():
+    a = np.arange(6.0).reshape(2, 3)
+    got = fibril.tensor(a).masked_scatter(fibril.zeros(2, 3, dtype=fibril.bool),
+                                          src := fibril.ones(7, dtype=fibril.float64, requires_grad=True))
+    tsrc = torch.ones(7, dtype=torch.float64, requires_grad=True)
+    want = torch.tensor(a).masked_scatter(torch.zeros(2, 3, dtype=torch.bool), tsrc)
+    _same_as_torch(got, want)
+    got.sum().backward()
+    want.sum().backward()
+    _same_as_torch(src.grad, tsrc.grad)
+
+
+@needs_torch
+def test_squeeze_refuses_a_repeated_dim():
+    for x, dims in ((fibril.zeros(1, 2), (0, 0)), (fibril.zeros(1, 1), (0, -2)), (fibril.tensor(1.0), (0, -1))):
+        with pytest.raises(ValueError, match="multiple times"):
+            x.squeeze(dims)
+    _same_as_torch(fibril.zeros(1, 2, 1).squeeze((0, -1)), torch.zeros(1, 2, 1).squeeze((0, -1)))
+
+
+@needs_torch
+def test_diag_and_diag_embed_keep_the_dtype_of_bool_and_integer_input():
+    for values, dtype in (([True, False], torch.bool), ([1, 2], torch.uint8), ([3, 4], torch.int32)):
+        t = torch.tensor(values, dtype=dtype)
+        x = _from_torch(t)
+        _same_as_torch(fibril.diag(x, 1), torch.diag(t, 1))
+        _same_as_torch(fibril.diag_embed(x, -1), torch.diag_embed(t, -1))
+        _same_as_torch(fibril.diagflat(x), torch.diagflat(t))

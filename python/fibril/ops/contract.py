@@ -6,6 +6,7 @@ view like Slice, has a backward of its own, beside its forward."""
 import math
 import numbers
 
+from .. import _C
 from ..amp.policy import autocast_inputs, autocast_op, active as _autocast_active
 from ..autograd import Function
 from ..tensor import Tensor, _wrap_dim
@@ -65,7 +66,8 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     values = index.unsqueeze(values, -1 if offset >= 0 else -2)
     steps = arange(n, device=input.device)
     on_diagonal = ew.eq(ew.sub(index.unsqueeze(steps, 0), index.unsqueeze(steps, 1)), offset)
-    square = ew.where(on_diagonal, values, 0)  # where, not a product: inf and nan stay on the diagonal
+    zero = Tensor._wrap(_C.Array.full((), 0, input.dtype, input.device))  # a 0 of input's dtype (bool stays bool)
+    square = ew.where(on_diagonal, values, zero)  # where, not a product: inf and nan stay on the diagonal
     rest = iter(range(ndim - 2))
     order = [ndim - 2 if d == d1 else ndim - 1 if d == d2 else next(rest) for d in range(ndim)]
     return index.permute(square, tuple(order))

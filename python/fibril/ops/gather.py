@@ -32,15 +32,28 @@ def _zeros(shape, like):
 
 
 # ------------------------------------------------------------------------------ gather / scatter
+def _no_indices(x, dim, index):
+    """Whether index is empty: torch then checks only dim, not the index's shape against x."""
+    if index.numel():
+        return False
+    _wrap_dim(dim, max(x.ndim, 1))
+    return True
+
+
 class Gather(Function):
     @staticmethod
     def forward(ctx, x, dim, index):
         ctx.in_shape, ctx.dim, ctx.index = x.shape, dim, index
+        if _no_indices(x, dim, index):
+            ctx.dim = 0 if x.ndim == 0 else _wrap_dim(dim, x.ndim)
+            return Tensor._wrap(_C.Array.empty(tuple(index.shape), x.dtype, x.device))
         return Tensor._wrap(_C.gather(x._data, dim, index._data))
 
     @staticmethod
     def backward(ctx, g):
         zeros = Tensor._wrap(_zeros(ctx.in_shape, g._data))
+        if ctx.index.numel() == 0:
+            return zeros, None, None
         return Scatter.apply(zeros, ctx.dim, ctx.index, g, True), None, None
 
 
@@ -48,11 +61,18 @@ class Scatter(Function):
     @staticmethod
     def forward(ctx, x, dim, index, src, add):
         ctx.dim, ctx.index, ctx.add, ctx.src_shape = dim, index, add, src.shape
+        if _no_indices(x, dim, index):
+            if src.dtype != x.dtype:
+                raise TypeError(f"scatter(): expected self.dtype to be equal to src.dtype, got {x.dtype.name} and "
+                                f"{src.dtype.name}")
+            return Tensor._wrap(x._data.clone())
         return Tensor._wrap(_C.scatter(x._data, dim, index._data, src._data, add))
 
     @staticmethod
     def backward(ctx, g):
         dim, index = ctx.dim, ctx.index
+        if index.numel() == 0:
+            return g, None, None, Tensor._wrap(_zeros(ctx.src_shape, g._data)) if ctx.needs_input_grad[3] else None, None
         grad_x = g if ctx.add else Scatter.apply(g, dim, index, Tensor._wrap(_zeros(index.shape, g._data)), False)
         grad_src = None
         if ctx.needs_input_grad[3]:
@@ -69,7 +89,8 @@ def _leading(array, shape):
     return array
 
 
-def gather(x, dim, index):
+def gather(x, dim, index, *, sparse_grad=False):
+    """x's elements at index along dim (sparse_grad, torch's, changes nothing here)."""
     return Gather.apply(x, dim, _as_index(index, x.device))
 
 
@@ -234,8 +255,13 @@ def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce(): src must be a tensor, got {type(src).__name__}")
     d = _wrap_dim(dim, x.ndim)
+    if _no_indices(x, d, index):  # as torch, no shape checks: x as it is (src's gradient zeros)
+        return Scatter.apply(x, d, index, src, True)
     # validates shapes, dtypes and index bounds with the kernel's errors
     _C.scatter(_zeros(x.shape, x._data), d, index._data, src._data, True)
+    if reduce == "prod" and x.dtype in (_C.float16, _C.bfloat16):  # torch multiplies in float32, rounds once
+        return scatter_reduce(x.to(_C.float32), d, index, src.to(_C.float32), reduce,
+                              include_self=include_self).to(x.dtype)
     if reduce in ("prod", "amax", "amin"):
         return ScatterReduce.apply(x, d, index, src, reduce, include_self)
     base = x if include_self else scatter(x, d, index, 0)
@@ -284,7 +310,13 @@ class IndexAdd(Function):
 
 
 def index_select(x, dim, index):
-    return IndexSelect.apply(x, dim, _as_index(index, x.device))
+    index = _as_index(index, x.device)
+    if x.ndim == 0:  # torch: a 0-d x takes one index (0 or -1) and stays 0-d
+        _wrap_dim(dim, 0)
+        if index.numel() != 1:
+            raise ValueError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)")
+        return view_ops.reshape(IndexSelect.apply(view_ops.reshape(x, (1,)), 0, view_ops.reshape(index, (1,))), ())
+    return IndexSelect.apply(x, dim, index)
 
 
 def index_add(x, dim, index, source, alpha=1):
@@ -431,6 +463,8 @@ def flip(x, dims):
     wrapped = [_wrap_dim(d, x.ndim) for d in dims]
     if len(set(wrapped)) != len(wrapped):
         raise ValueError(f"flip: dims {list(dims)} has a repeated dim")
+    if not wrapped or x.ndim == 0:  # as torch, a copy all the same
+        return view_ops.Clone.apply(x)
     for d in wrapped:
         n = x.shape[d]
         x = IndexSelect.apply(x, d, arange(n - 1, -1, -1, device=x.device) if n else arange(0, device=x.device))
@@ -899,7 +933,7 @@ def masked_scatter(x, mask, source):
     if count > source.numel():
         raise ValueError(f"masked_scatter: source of shape {list(source.shape)} has fewer elements than the "
                          f"{count} ones in mask of shape {list(mask.shape)}")
-    if count == 0:
+    if count == 0 and source.numel() == 0:  # else as below, where the gradient reaches source (zeros)
         return view_ops.expand(x, shape).clone()
     slot = ew.clamp(ew.sub(cumsum(view_ops.flatten(mask), 0), 1), min=0)  # the source element each position reads
     fill = view_ops.reshape(IndexSelect.apply(view_ops.flatten(source), 0, slot), shape)
@@ -948,6 +982,9 @@ def index_reduce(x, dim, index, source, reduce, *, include_self=True):
     if reduce not in _INDEX_REDUCTIONS:
         raise ValueError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
     d = _wrap_dim(dim, x.ndim)
+    index = _as_index(index, x.device)
+    if index.dtype == _C.int32:  # torch takes int32 indices here, scatter_reduce int64 only
+        index = index.to(_C.int64)
     if index.ndim > 1 or index.numel() != (source.shape[d] if source.ndim else 1):
         raise IndexError(f"index_reduce(): Index should have dimension 1 and as many elements as source has along "
                          f"dim {dim}, got shape {list(index.shape)}")
@@ -1008,7 +1045,7 @@ def _attach():
     Tensor.unique_consecutive = unique_consecutive
     Tensor.bincount = bincount
     Tensor.nonzero = nonzero
-    Tensor.flip = flip
+    Tensor.flip = lambda self, *dims, **kw: flip(self, *((view_ops._shape_arg(dims),) if dims else ()), **kw)
     Tensor.fliplr = fliplr
     Tensor.flipud = flipud
     Tensor.tril = tril

@@ -273,8 +273,18 @@ def _shape_arg(shape):
     return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) else tuple(shape)
 
 
-def reshape(x, *shape):
-    return Reshape.apply(x, _shape_arg(shape), False)
+def _sizes_or_keyword(args, kwargs, name, op):
+    """The sizes given as separate ints, one sequence, or (as torch) the keyword `name`."""
+    if kwargs:
+        if set(kwargs) != {name} or args:
+            bad = next((k for k in kwargs if k != name), name)
+            raise TypeError(f"{op}() got an unexpected keyword argument '{bad}'")
+        return _shape_arg((kwargs[name],))
+    return _shape_arg(args)
+
+
+def reshape(x, *shape, **kwargs):
+    return Reshape.apply(x, _sizes_or_keyword(shape, kwargs, "shape", "reshape"), False)
 
 
 def view(x, *shape, dtype=None):
@@ -287,21 +297,24 @@ def view(x, *shape, dtype=None):
     return Reshape.apply(x, _shape_arg(shape), True)
 
 
-def permute(x, *dims):
-    return Permute.apply(x, _shape_arg(dims))
+def permute(x, *dims, **kwargs):
+    return Permute.apply(x, _sizes_or_keyword(dims, kwargs, "dims", "permute"))
 
 
 def transpose(x, dim0, dim1):
     return Transpose.apply(x, dim0, dim1)
 
 
-def expand(x, *sizes):
-    return Expand.apply(x, _shape_arg(sizes))
+def expand(x, *sizes, **kwargs):
+    return Expand.apply(x, _sizes_or_keyword(sizes, kwargs, "size", "expand"))
 
 
 def squeeze(x, dim=None):
     if isinstance(dim, (tuple, list)):
-        for d in sorted((_wrap_dim(d, x.ndim) for d in dim), reverse=True):
+        wrapped = [_wrap_dim(d, x.ndim) for d in dim]
+        if len(set(wrapped)) != len(wrapped):
+            raise ValueError(f"squeeze: a dim appears multiple times in the list of dims {list(dim)}")
+        for d in sorted(wrapped, reverse=True):
             x = Squeeze.apply(x, d)
         return x
     return Squeeze.apply(x, dim)
@@ -345,6 +358,8 @@ def _split_sizes(sizes, size, d):
 
 
 def narrow(x, dim, start, length):
+    if x.ndim == 0:
+        raise ValueError("narrow() cannot be applied to a 0-dim tensor.")
     d = _wrap_dim(dim, x.ndim)
     size = x.shape[d]
     if start < 0:
@@ -379,12 +394,13 @@ def swapaxes(x, axis0, axis1):
     return transpose(x, axis0, axis1)
 
 
-swapdims = swapaxes
+def swapdims(x, dim0, dim1):
+    return transpose(x, dim0, dim1)
 
 
-def broadcast_to(x, shape):
-    """x expanded (a view) to shape; -1 keeps a dim's size."""
-    return expand(x, tuple(shape))
+def broadcast_to(x, shape=None, *, size=None):
+    """x expanded (a view) to shape (torch also names it size); -1 keeps a dim's size."""
+    return expand(x, tuple(size if shape is None else shape))
 
 
 def broadcast_tensors(*tensors):
@@ -528,7 +544,7 @@ def _attach():
     Tensor.movedim = movedim
     Tensor.moveaxis = movedim
     Tensor.swapaxes = swapaxes
-    Tensor.swapdims = swapaxes
+    Tensor.swapdims = swapdims
     Tensor.view_as = lambda self, other: view(self, other.shape)
     Tensor.reshape_as = lambda self, other: reshape(self, other.shape)
     Tensor.__getitem__ = getitem

@@ -26,11 +26,13 @@ def _promoted_dtype(tensors):
 class Cat(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
-        ref = next((t for t in tensors if t.ndim > 0 or t.numel() > 0), tensors[0])
-        if ref.ndim == 0:
-            raise ValueError("zero-dimensional tensor cannot be concatenated")
-        d = _wrap_dim(dim, ref.ndim)
+        for i, t in enumerate(tensors):
+            if t.ndim == 0:
+                raise ValueError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
         parts = [t for t in tensors if not (t.ndim == 1 and t.numel() == 0)]  # torch skips legacy empty (0,)
+        # the shape and dim come from the first tensor kept (only legacy empties: the first, dim unchecked)
+        ref = parts[0] if parts else tensors[0]
+        d = _wrap_dim(dim, ref.ndim) if parts else 0
         for t in parts:
             if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
                 raise ValueError(f"cat: sizes of tensors must match except in dimension {d}; got "
@@ -64,7 +66,9 @@ class Cat(Function):
         return (None, *grads)
 
 
-def cat(tensors, dim=0):
+def cat(tensors, dim=0, *, axis=None):
+    """tensors joined along dim (torch also names it axis)."""
+    dim = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat expects a non-empty list of tensors")
@@ -74,7 +78,8 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
-def stack(tensors, dim=0):
+def stack(tensors, dim=0, *, axis=None):
+    dim = dim if axis is None else axis
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack expects a non-empty list of tensors")
@@ -96,13 +101,21 @@ def _multiple_views(views, function):
     return views
 
 
+def _at_least_1d(x, op):
+    if x.ndim == 0:
+        raise ValueError(f"{op} expects at least a 1-dimensional tensor")
+
+
 def split(x, split_size_or_sections, dim=0):
+    _at_least_1d(x, "split")
     d = _wrap_dim(dim, x.ndim)
     size = x.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
         step = int(split_size_or_sections)
-        if step <= 0 and size > 0:
+        if step < 0:
             raise ValueError(f"split expects split_size be non-negative, but got split_size={step}")
+        if step == 0 and size > 0:
+            raise ValueError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}")
         sections = [min(step, size - i) for i in range(0, size, step)] if size else [0]
     else:
         sections = list(split_size_or_sections)
@@ -117,6 +130,7 @@ def split(x, split_size_or_sections, dim=0):
 
 
 def chunk(x, chunks, dim=0):
+    _at_least_1d(x, "chunk")
     if chunks <= 0:
         raise ValueError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = x.shape[_wrap_dim(dim, x.ndim)]
@@ -144,21 +158,32 @@ def repeat(x, *sizes):
         view_shape += [1, s]
         expanded_shape += [r, s]
     y = index.expand(index.reshape(x, tuple(view_shape)), tuple(expanded_shape))
-    return index.reshape(y, tuple(s * r for s, r in zip(shape, sizes)))
+    return _own_copy(index.reshape(y, tuple(s * r for s, r in zip(shape, sizes))), x)
+
+
+def _own_copy(y, x):
+    """y, or a copy of it where the reshape that made it was a view of x (repeats of 1, or of a
+    dim of size 1: a stride-0 view): as torch, repeat's results never alias their input."""
+    return index.Clone.apply(y) if y._data.shares_storage(x._data) else y
 
 
 def tile(x, dims):
+    """x repeated dims[i] times along each dim, dims padded with leading ones to x.ndim."""
     dims = tuple(dims)
     return repeat(x, *((1,) * (x.ndim - len(dims)) + dims))
 
 
 def roll(x, shifts, dims=None):
-    if dims is None:
-        return index.reshape(roll(index.flatten(x), shifts, 0), x.shape)
+    input = x
     shifts = (shifts,) if isinstance(shifts, numbers.Integral) else tuple(shifts)
-    dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
-    if len(shifts) != len(dims):
+    dims = () if dims is None else (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+    flat = not dims and len(shifts) == 1  # torch: no dims (None or empty) rolls the flattened x
+    if len(shifts) != len(dims) and not flat:
         raise ValueError(f"roll: shifts and dims must align, got {len(shifts)} shifts and {len(dims)} dims")
+    if x.numel() == 0:  # as torch, which checks no dims then
+        return x.clone()
+    if flat:
+        return index.reshape(roll(index.flatten(x), shifts, 0), x.shape)
     for s, d in zip(shifts, dims):
         d = _wrap_dim(d, x.ndim)
         n = x.shape[d]
@@ -167,7 +192,7 @@ def roll(x, shifts, dims=None):
         s %= n
         if s:
             x = cat([index.narrow(x, d, n - s, s), index.narrow(x, d, 0, n - s)], d)
-    return x
+    return x if x is not input else x.clone()  # shifts of whole turns: still a copy, as torch
 
 
 def _pad_dims(x, pad):
@@ -337,9 +362,14 @@ def column_stack(tensors):
     return cat([index.reshape(t, (t.numel(), 1)) if t.ndim < 2 else t for t in tensors], 1)
 
 
-def tensor_split(x, indices_or_sections, dim=0):
+def tensor_split(x, indices_or_sections=None, dim=0, *, indices=None, sections=None):
     """Views of x along dim: `sections` pieces of sizes differing by at most one (the larger
-    first), or the pieces between the given indices (sliced as Python slices)."""
+    first), or the pieces between the given indices (sliced as Python slices). As torch, the
+    second argument may be named indices or sections."""
+    given = [a for a in (indices_or_sections, indices, sections) if a is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split() expects one of indices_or_sections, indices or sections")
+    indices_or_sections = given[0]
     if x.ndim == 0:
         raise ValueError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     d = _wrap_dim(dim, x.ndim)
@@ -502,7 +532,7 @@ def repeat_interleave(x, repeats=None, dim=None, *, output_size=None):
             raise ValueError(f"repeat_interleave: repeats must be non-negative, got {repeats}")
         shape = tuple(x.shape)
         y = index.expand(index.unsqueeze(x, d + 1), shape[:d + 1] + (repeats,) + shape[d + 1:])
-        return index.reshape(y, shape[:d] + (shape[d] * repeats,) + shape[d + 1:])
+        return _own_copy(index.reshape(y, shape[:d] + (shape[d] * repeats,) + shape[d + 1:]), x)
     if repeats.shape[0] != x.shape[d]:
         raise ValueError(f"repeat_interleave: repeats must have the same size as input along dim, but got "
                          f"repeats of shape {list(repeats.shape)} and input of shape {list(x.shape)} (dim {d})")
@@ -524,11 +554,12 @@ def diagflat(x, offset=0):
 
 def _attach():
     Tensor.diagflat = diagflat
-    Tensor.split = split
+    Tensor.split = lambda self, split_size=None, dim=0, **kw: split(self, kw.pop("split_size_or_sections", split_size),
+                                                                    dim, **kw)
     Tensor.chunk = chunk
     Tensor.unbind = unbind
     Tensor.repeat = repeat
-    Tensor.tile = tile
+    Tensor.tile = lambda self, *dims: tile(self, index._shape_arg(dims))  # x.tile(2, 3) as x.tile((2, 3))
     Tensor.roll = roll
     Tensor.tensor_split = tensor_split
     Tensor.hsplit = hsplit

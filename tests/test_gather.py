@@ -190,6 +190,15 @@ def test_masked_fill_broadcasts_and_blocks_gradient():
              numpy_fn=lambda a: np.where(mask, -3.0, a))
 
 
+def test_masked_fill_takes_the_broadcast_shape_of_x_and_mask():
+    """torch's out-of-place masked_fill broadcasts x to the mask too; the gradient sums back."""
+    mask = rng.random((2, 1, 4)) > 0.5
+    fm = fibril.tensor(mask)
+    tm = torch.tensor(mask) if torch is not None else None
+    check_op(lambda x: x.masked_fill(fm, 2.0), lambda t: t.masked_fill(tm, 2.0), make_inputs([(3, 1)]),
+             numpy_fn=lambda a: np.where(mask, 2.0, a))
+
+
 def test_masked_fill_keeps_integer_dtype():
     x = fibril.tensor([1, 2, 3])
     out = x.masked_fill(fibril.tensor([True, False, True]), 1.7)
@@ -426,7 +435,8 @@ BAD = [
     (lambda: x34().index_select(0, fibril.tensor([1.0])), TypeError, r"index must be an int64 or int32 tensor"),
     (lambda: x34()[fibril.tensor([1.0])], TypeError, r"tensors used as indices must be long"),
     (lambda: x34().masked_fill(fibril.tensor([1, 0, 1, 0]), 0.0), TypeError, r"expected a bool tensor as mask"),
-    (lambda: x34().masked_fill(fibril.ones(2, 3, 4) > 0, 0.0), ValueError, r"does not broadcast"),
+    (lambda: x34().masked_fill_(fibril.ones(2, 3, 4) > 0, 0.0), ValueError, r"does not broadcast"),
+    (lambda: x34().masked_fill(fibril.ones(3, 5) > 0, 0.0), ValueError, r"cannot be broadcast"),
     (lambda: x34().gather(0, fibril.tensor([0])), ValueError, r"must have as many dims as input"),
     (lambda: fibril.tensor([1.0]).tril(), ValueError, r"at least 2 dimensions"),
     (lambda: x34().flip((0, -2)), ValueError, r"repeated dim"),

@@ -424,10 +424,9 @@ def _check_mask(mask, op):
 
 
 def masked_fill(x, mask, value):
-    """x with value where mask (broadcasting to x's shape); no gradient reaches x there."""
+    """x with value where mask, of their broadcast shape (as torch's; masked_fill_ keeps x's);
+    no gradient reaches x there."""
     _check_mask(mask, "masked_fill")
-    if np.broadcast_shapes(tuple(x.shape), tuple(mask.shape)) != tuple(x.shape):
-        raise ValueError(f"masked_fill: mask of shape {list(mask.shape)} does not broadcast to {list(x.shape)}")
     if not isinstance(value, Tensor):
         from ..creation import check_fits, tensor
 
@@ -1015,7 +1014,10 @@ def _no_overlap(x, *args, **kwargs):
     view_ops.check_no_overlap(x, *args, *kwargs.values())
 
 
-def _no_partial_overlap_with_mask(x, mask, *args, **kwargs):
+def _masked_fill_in_place_checks(x, mask, *args, **kwargs):
+    """masked_fill_ writes x: the mask broadcasts to x's shape and shares none of its memory."""
+    if isinstance(mask, Tensor) and np.broadcast_shapes(tuple(x.shape), tuple(mask.shape)) != tuple(x.shape):
+        raise ValueError(f"masked_fill_: mask of shape {list(mask.shape)} does not broadcast to {list(x.shape)}")
     view_ops.check_no_partial_overlap(x, mask)
 
 
@@ -1034,7 +1036,7 @@ def _attach():
     for fn in (scatter, scatter_add, scatter_reduce, index_add, index_copy, index_put, put):
         setattr(Tensor, fn.__name__ + "_", _inplace(fn, _no_overlap))
     Tensor.index_fill_ = _inplace(index_fill, _no_overlap)
-    Tensor.masked_fill_ = _inplace(masked_fill, _no_partial_overlap_with_mask)
+    Tensor.masked_fill_ = _inplace(masked_fill, _masked_fill_in_place_checks)
     Tensor.masked_select = masked_select
     Tensor.masked_scatter = masked_scatter
     Tensor.masked_scatter_ = _inplace(masked_scatter)

@@ -554,15 +554,16 @@ def isfinite(x):
 _MISSING = object()
 
 
-def where(cond, a=_MISSING, b=_MISSING):
-    """a where cond, else b; where(cond) alone is nonzero(cond, as_tuple=True), as torch."""
-    if a is _MISSING and b is _MISSING:
+def where(condition, input=_MISSING, other=_MISSING):
+    """input where condition, else other; where(condition) alone is nonzero(condition,
+    as_tuple=True), as torch."""
+    if input is _MISSING and other is _MISSING:
         from .gather import nonzero
 
-        return nonzero(cond, as_tuple=True)
-    if a is _MISSING or b is _MISSING:
+        return nonzero(condition, as_tuple=True)
+    if input is _MISSING or other is _MISSING:
         raise TypeError("where() takes a condition alone, or a condition and both input and other")
-    return Where.apply(cond, a, b)
+    return Where.apply(condition, input, other)
 
 
 def clamp(x, min=None, max=None):

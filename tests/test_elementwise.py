@@ -267,12 +267,12 @@ def test_where():
     with pytest.raises(RuntimeError, match="bool condition"):
         _C.where(arr(np.array([1.0])), 1, 2)
 
+
 def test_where_takes_torch_keyword_names():
     cond = fibril.tensor([True, False, True])
     out = fibril.where(condition=cond, input=fibril.tensor([1.0, 2.0, 3.0]), other=0.0)
     assert out.tolist() == [1.0, 0.0, 3.0]
     assert [t.tolist() for t in fibril.where(condition=cond)] == [[0, 2]]
-
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64, np.int32, np.uint8, np.bool_])

@@ -373,3 +373,108 @@ def test_max_min_of_two_tensors_are_elementwise(name):
     check_op(lambda x, y: getattr(fibril, name)(x, y), lambda x, y: getattr(x, name)(y), [a, b],
              numpy_fn=np.maximum if name == "max" else np.minimum)
     check_op(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), [a, b])
+
+
+# ------------------------------------------------------------------------------ regressions found by fuzzing against torch
+def _grads(fibril_fn, torch_fn, x):
+    """(fibril's gradient, torch's) of fn(x).sum() for a float64 numpy x."""
+    f, t = fibril.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    fibril_fn(f).sum().backward()
+    torch_fn(t).sum().backward()
+    return f.grad.numpy(), t.grad.numpy()
+
+
+@needs_torch
+@pytest.mark.parametrize("name,args", [
+    ("sum", (0,)), ("mean", (-1,)), ("prod", (0,)), ("amax", (0,)), ("amin", (-1,)),
+    ("logsumexp", (0,)), ("nansum", (-1,)), ("nanmean", (0,)), ("norm", (2, 0)), ("norm", (1, -1)),
+    ("var", (0,)), ("std", (-1,)), ("var_mean", (0,)), ("std_mean", (-1, False, True)),
+])
+def test_zero_d_input_with_a_dim_has_torchs_gradient(name, args):
+    """A 0-d input reduced along dim 0 or -1: backward restored the reduced dim into an empty
+    shape and raised IndexError."""
+    def call(lib):
+        def fn(t):
+            out = getattr(lib, name)(t, *args)
+            return out[0] + out[1] if isinstance(out, tuple) else out
+        return fn
+    with warnings.catch_warnings():  # torch warns of no degrees of freedom left (var, std)
+        warnings.simplefilter("ignore", UserWarning)
+        got, want = _grads(call(fibril), call(torch), np.array(1.5))
+    np.testing.assert_allclose(got, want)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["std", "var", "std_mean", "var_mean"])
+@pytest.mark.parametrize("unbiased", [True, False])
+def test_bool_second_argument_is_unbiased_as_torch(name, unbiased):
+    """torch.std(x, False) is the overload (input, unbiased): the population std of all
+    elements. fibril took the bool for dim and raised 'dims must be integers, got bool'."""
+    x = make_inputs([(3, 4)], seed=5)[0]
+    assert_same(getattr(fibril, name)(fibril.tensor(x), unbiased), getattr(torch, name)(torch.tensor(x), unbiased))
+    if name in ("std", "var"):
+        assert_same(getattr(fibril.tensor(x), name)(unbiased), getattr(torch.tensor(x), name)(unbiased))
+    for kwargs in ({"keepdim": True}, {"correction": 0}, {"unbiased": True}):
+        with pytest.raises(TypeError):
+            getattr(fibril, name)(fibril.tensor(x), unbiased, **kwargs)
+    with pytest.raises(TypeError, match="either unbiased or correction"):
+        getattr(fibril, name)(fibril.tensor(x), 0, unbiased=False, correction=0)
+
+
+@needs_torch
+@pytest.mark.parametrize("p", [2, 1, 3, float("inf"), "fro"])
+def test_norm_dtype_computes_in_that_dtype(p):
+    """torch.norm(x, p, dim, keepdim, dtype=...): fibril had no dtype argument (TypeError)."""
+    x = make_inputs([(3, 4)], seed=6)[0]
+    got = fibril.norm(fibril.tensor(x).to(fibril.float32), p, 1, dtype=fibril.float64)
+    want = torch.norm(torch.tensor(x).float(), p, 1, dtype=torch.float64)
+    assert_same(got, want)
+    assert_same(fibril.tensor(x).to(fibril.float32).norm(p, dtype=fibril.float64),
+                torch.tensor(x).float().norm(p, dtype=torch.float64))
+    got, want = _grads(lambda t: fibril.norm(t.to(fibril.float32), p, 0, dtype=fibril.float64),
+                       lambda t: torch.norm(t.float(), p, 0, dtype=torch.float64), x)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["amax", "amin", "aminmax", "max", "min"])
+def test_max_min_gradients_through_nan_as_torch(name):
+    """With NaN the result of a reduction is NaN. torch's amax/amin backward, (g / count) *
+    (x == result), gives such a slice a NaN gradient; its max()/min() over all elements splits
+    the gradient evenly among the NaN. fibril gave 0 everywhere in both cases."""
+    x = np.array([[1.0, nan, 2.0, nan], [3.0, 3.0, 1.0, 3.0]])
+    calls = {"amax": lambda lib, t: lib.amax(t, 1), "amin": lambda lib, t: lib.amin(t, -1, True),
+             "aminmax": lambda lib, t: lib.aminmax(t, dim=1).max,
+             "max": lambda lib, t: lib.max(t), "min": lambda lib, t: t.min()}
+    got, want = _grads(lambda t: calls[name](fibril, t), lambda t: calls[name](torch, t), x)
+    np.testing.assert_array_equal(got, want)
+    # Without NaN: ties split evenly (max()/min() of all elements, as amax/amin).
+    y = x[1:]
+    got, want = _grads(lambda t: calls[name](fibril, t), lambda t: calls[name](torch, t), y)
+    np.testing.assert_array_equal(got, want)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["median", "nanmedian"])
+def test_median_of_an_empty_tensor_stays_in_the_graph(name):
+    """median()/nanmedian() of an empty float tensor is NaN; fibril's was a constant without a
+    grad_fn, so backward raised 'does not require grad'."""
+    f, t = fibril.zeros((0, 2), requires_grad=True), torch.zeros((0, 2), requires_grad=True)
+    got, want = getattr(fibril, name)(f), getattr(torch, name)(t)
+    assert_same(got, want)
+    got.backward()
+    want.backward()
+    assert tuple(f.grad.shape) == tuple(t.grad.shape) == (0, 2)
+
+
+@needs_torch
+@pytest.mark.parametrize("line", [[nan, 1.0, 2.0], [1.0, 2.0, nan], [1.0, nan, 2.0, 3.0]])
+def test_logcumsumexp_gradient_through_nan_is_nan_as_torch(line):
+    """An output that a NaN reaches is NaN, and so is its derivative in every input it also
+    depends on (torch's). fibril's log-add-exp scan sent the gradient only to the NaN, so the
+    inputs before it got finite gradients that ignored the NaN outputs."""
+    got, want = _grads(lambda t: fibril.logcumsumexp(t, 0), lambda t: torch.logcumsumexp(t, 0), np.array(line))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert np.isnan(want).all()
+    for dtype in (fibril.float16, fibril.bfloat16, fibril.float32):  # the NaN path keeps the dtype
+        assert fibril.logcumsumexp(fibril.tensor(line).to(dtype), 0).dtype == dtype

@@ -22,8 +22,9 @@ MinMax = collections.namedtuple("MinMax", ["values", "indices"])
 
 
 def _dims(dim, ndim):
-    """None (all dims), an int or a sequence -> sorted tuple of non-negative dims."""
-    if dim is None:
+    """None (all dims), an int or a sequence -> sorted tuple of non-negative dims (none for a
+    0-d input, whose dim 0 or -1 the kernels accept and which has no dim to restore)."""
+    if dim is None or ndim == 0:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
     return tuple(sorted(_wrap_dim(d, ndim) for d in dims)) if dims else tuple(range(ndim))
@@ -75,10 +76,11 @@ class Reduce(Function):
                 grad = ew.mul(g, ew.exp(ew.sub(x, out)))
             elif op == R.prod:
                 grad = ew.mul(g, _prod_others(x, dims))
-            else:  # amax/amin: split evenly among the elements equal to the result
+            else:  # amax/amin: split evenly among the elements equal to the result; as torch's
+                # (g / count) * hit, a NaN result (no element equals it) gives its slice NaN
                 hit = ew.eq(x, out)
                 count = sum(hit, dims, keepdim=True)
-                grad = ew.where(hit, ew.div(g, count), 0.0)
+                grad = ew.mul(ew.div(g, count), hit)
         return (grad if grad.dtype == ctx.in_dtype else grad.to(ctx.in_dtype)), None, None, None, None
 
 
@@ -183,8 +185,8 @@ def max(x, dim=None, keepdim=False):
     elementwise maximum of two tensors."""
     if isinstance(dim, Tensor):
         return ew.maximum(x, dim)
-    if dim is None:
-        return amax(x)
+    if dim is None:  # as torch, the gradient is split evenly among the maxima, NaN matching NaN
+        return _EvenlySplit.apply(x, amax(x.detach())) if x.requires_grad else amax(x)
     return MinMax(*MaxDim.apply(x, dim, keepdim, True))
 
 
@@ -193,7 +195,7 @@ def min(x, dim=None, keepdim=False):
     if isinstance(dim, Tensor):
         return ew.minimum(x, dim)
     if dim is None:
-        return amin(x)
+        return _EvenlySplit.apply(x, amin(x.detach())) if x.requires_grad else amin(x)
     return MinMax(*MaxDim.apply(x, dim, keepdim, False))
 
 
@@ -239,19 +241,29 @@ class Moments(Function):
 
 
 def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    correction = _correction(unbiased, correction)
+    dim, correction = _moment_args(dim, unbiased, keepdim, correction, "var")
     return Moments.apply(x, dim, correction, keepdim, False)
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    correction = _correction(unbiased, correction)
+    dim, correction = _moment_args(dim, unbiased, keepdim, correction, "std")
     return Moments.apply(x, dim, correction, keepdim, True)
 
 
-def _correction(unbiased, correction):
+def _moment_args(dim, unbiased, keepdim, correction, op):
+    """(dim, correction) from torch's two forms: (dim, unbiased, keepdim) or (dim, *,
+    correction, keepdim), and its (input, unbiased) overload: a bool where dim goes is
+    `unbiased` over all elements (std(x, False): the population std), not dim 0 or 1."""
+    if isinstance(dim, bool):
+        if unbiased is not None or keepdim or correction is not None:
+            raise TypeError(f"{op}(): a bool second argument is `unbiased` (over all elements) and takes no "
+                            f"unbiased, keepdim or correction")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}(): pass either unbiased or correction, not both")
     if correction is not None:
-        return float(correction)
-    return 1.0 if unbiased is None or unbiased else 0.0
+        return dim, float(correction)
+    return dim, 1.0 if unbiased is None or unbiased else 0.0
 
 
 class Norm(Function):
@@ -287,8 +299,14 @@ class Norm(Function):
         return grad, None, None, None
 
 
-def norm(x, p="fro", dim=None, keepdim=False):
-    if _autocast_active.on:
+def norm(x, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm: dtype (a floating point dtype) casts x first, so the norm is computed and
+    returned in it."""
+    if dtype is not None:
+        if not dtype.is_floating_point:
+            raise TypeError(f"norm(): dtype must be a floating point dtype, got {dtype.name}")
+        x = x.to(dtype)
+    elif _autocast_active.on:
         (x,) = autocast_inputs("fp32_cuda", x)
     return Norm.apply(x, p, dim, keepdim)
 
@@ -401,11 +419,13 @@ def nanmean(x, dim=None, keepdim=False, dtype=None):
 
 
 def var_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    return var(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
+    dim, correction = _moment_args(dim, unbiased, keepdim, correction, "var_mean")
+    return var(x, dim, keepdim=keepdim, correction=correction), mean(x, dim, keepdim)
 
 
 def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    return std(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
+    dim, correction = _moment_args(dim, unbiased, keepdim, correction, "std_mean")
+    return std(x, dim, keepdim=keepdim, correction=correction), mean(x, dim, keepdim)
 
 
 def aminmax(x, *, dim=None, keepdim=False):
@@ -473,7 +493,8 @@ def _median(x, dim, keepdim, ignore_nan):
         if flat.numel() == 0:
             if not x.dtype.is_floating_point:
                 raise ValueError(f"{op}(): an empty {x.dtype.name} tensor has no median (and no NaN to return)")
-            return Tensor._wrap(_C.Array.full((), math.nan, x.dtype, x.device))
+            # NaN, still in the graph (as torch's): its gradient reaches the (empty) input
+            return ew.mul(sum(x), math.nan)
         return _EvenlySplit.apply(x, index.reshape(flat[_median_positions(flat, 0, ignore_nan)], ()))
     line = _line(x)
     d = _wrap_dim(dim, line.ndim)
@@ -643,10 +664,12 @@ def cummin(x, dim):
 
 def _logaddexp(a, b):
     """log(exp(a) + exp(b)) without overflow; infinite operands give torch's results (and no
-    NaN gradient)."""
+    NaN gradient); a NaN operand gives NaN and, as torch, a NaN gradient to both."""
     big = ew.maximum(a, b)
     gap = ew.where(ew.isfinite(big), ew.sub(ew.minimum(a, b), big), 0.0)
-    return ew.add(big, ew.log1p(ew.exp(gap)))
+    out = ew.add(big, ew.log1p(ew.exp(gap)))
+    nan = ew.isnan(big)  # (a + b) * NaN there: the value NaN, and d/da = d/db = NaN (nothing leaks elsewhere)
+    return ew.where(nan, ew.mul(ew.add(a, b), ew.where(nan, math.nan, 1.0).to(out.dtype)), out)
 
 
 def logcumsumexp(x, dim):

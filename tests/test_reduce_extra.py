@@ -478,3 +478,19 @@ def test_logcumsumexp_gradient_through_nan_is_nan_as_torch(line):
     assert np.isnan(want).all()
     for dtype in (fibril.float16, fibril.bfloat16, fibril.float32):  # the NaN path keeps the dtype
         assert fibril.logcumsumexp(fibril.tensor(line).to(dtype), 0).dtype == dtype
+
+
+def test_kthvalue_checks_dim_and_empty_lines_as_torch():
+    with pytest.raises(IndexError, match="out of range"):
+        fibril.kthvalue(fibril.tensor(3.0), 1, -2)
+    with pytest.raises(IndexError, match="non-zero size"):
+        fibril.kthvalue(fibril.zeros(0), 1, 0)
+    out = fibril.kthvalue(fibril.tensor([[3.0, 1.0], [0.0, 2.0]]), 1, -1)
+    assert out.values.tolist() == [1.0, 0.0] and out.indices.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("name", ["max", "min", "median", "nanmedian"])
+def test_keepdim_without_dim_is_refused_as_torch(name):
+    with pytest.raises(TypeError, match="keepdim"):
+        getattr(fibril, name)(fibril.zeros(3), keepdim=True)
+    assert getattr(fibril, name)(fibril.zeros(3), 0, keepdim=True).values.shape == (1,)

@@ -180,11 +180,18 @@ class MaxDim(Function):
         return scatter(zeros(shape, dtype=g.dtype, device=g.device), d, idx, g), None, None, None
 
 
+def _keepdim_needs_dim(name, dim, keepdim):
+    """torch has no whole-tensor form of these with keepdim: refused, not ignored."""
+    if dim is None and keepdim:
+        raise TypeError(f"{name}(): keepdim=True needs a dim")
+
+
 def max(x, dim=None, keepdim=False):
     """The maximum of x, its (values, indices) along dim, or, as torch.max(x, other), the
     elementwise maximum of two tensors."""
     if isinstance(dim, Tensor):
         return ew.maximum(x, dim)
+    _keepdim_needs_dim("max", dim, keepdim)
     if dim is None:  # as torch, the gradient is split evenly among the maxima, NaN matching NaN
         return _EvenlySplit.apply(x, amax(x.detach())) if x.requires_grad else amax(x)
     return MinMax(*MaxDim.apply(x, dim, keepdim, True))
@@ -194,6 +201,7 @@ def min(x, dim=None, keepdim=False):
     """As max, for the minimum (torch.min(x, other): the elementwise minimum)."""
     if isinstance(dim, Tensor):
         return ew.minimum(x, dim)
+    _keepdim_needs_dim("min", dim, keepdim)
     if dim is None:
         return _EvenlySplit.apply(x, amin(x.detach())) if x.requires_grad else amin(x)
     return MinMax(*MaxDim.apply(x, dim, keepdim, False))
@@ -506,12 +514,14 @@ def _median(x, dim, keepdim, ignore_nan):
 def median(x, dim=None, keepdim=False):
     """The lower median of all elements (NaN if any is NaN), or with dim each line's as
     (values, indices)."""
+    _keepdim_needs_dim("median", dim, keepdim)
     result = _median(x, dim, keepdim, False)
     return result if dim is None else MedianResult(*result)
 
 
 def nanmedian(x, dim=None, keepdim=False):
     """median ignoring NaN (NaN only where a line holds nothing else)."""
+    _keepdim_needs_dim("nanmedian", dim, keepdim)
     result = _median(x, dim, keepdim, True)
     return result if dim is None else NanmedianResult(*result)
 

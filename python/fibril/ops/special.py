@@ -812,9 +812,13 @@ KthvalueResult = collections.namedtuple("kthvalue", ["values", "indices"])
 
 def kthvalue(input, k, dim=-1, keepdim=False):
     """The k-th smallest value (1-based) along dim and its index; NaN is above every number."""
+    from ..tensor import _wrap_dim
     from .sort import sort
 
+    dim = _wrap_dim(dim, input.ndim)
     size = input.shape[dim] if input.ndim else 1
+    if size == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {dim} to have non-zero size.")
     if not 1 <= k <= size:
         raise ValueError(f"kthvalue: k = {k} is out of range for dim {dim} of shape {list(input.shape)}")
     if input.ndim == 0:

@@ -461,18 +461,30 @@ def test_bad_setitem_writes_nothing():
 @pytest.mark.skipif(torch is None, reason="torch not installed")
 @pytest.mark.parametrize("dtype", ["uint8", "int32", "int64", "bool", "float16", "bfloat16", "float32", "float64"])
 def test_numbers_out_of_the_dtypes_range_raise_as_torch(dtype):
-    """Advanced setitem and masked_fill(_) refuse a number the dtype cannot hold as torch does
-    (and only then; torch's setitem casts a number to float16 or bfloat16 unchecked)."""
+    """Advanced setitem, masked_fill(_) and index_fill refuse a number (or a 0-d host tensor of
+    another dtype) the dtype cannot hold as torch does (and only then; torch's setitem casts a
+    number to float16 or bfloat16 unchecked)."""
     values = [256, -256, -255, 2**31, 3.7, -0.5, float("nan"), float("inf"), 1e20, 65520.0, 3.4e38, 1e39]
 
     def ops(m):
         x, mask = lambda: m.zeros(2, dtype=getattr(m, dtype)), m.tensor([True, False])
+
+        def as_tensor(v):
+            return m.tensor(v, dtype=m.float64 if isinstance(v, float) else m.int64)
+
         return [lambda v: x().__setitem__(m.tensor([0]), v), lambda v: x().__setitem__(mask, v),
-                lambda v: x().masked_fill(mask, v), lambda v: x().masked_fill_(mask, v)]
+                lambda v: x().masked_fill(mask, v), lambda v: x().masked_fill_(mask, v),
+                lambda v: x().masked_fill(mask, as_tensor(v)), lambda v: x().index_fill(0, m.tensor([0]), v),
+                lambda v: x().index_fill(0, m.tensor([0]), as_tensor(v))]
 
     for value in values:
         want = [overflow_raises(op, value) for op in ops(torch)]
         assert [overflow_raises(op, value) for op in ops(fibril)] == want, value
+
+
+def test_index_reduce_checks_indices_when_source_is_empty():
+    with pytest.raises(IndexError, match="out of range"):
+        fibril.zeros(0, 3).index_reduce(1, fibril.tensor([5]), fibril.zeros(0, 1), "prod")
 
 
 # ------------------------------------------------------------------------------ determinism

@@ -228,6 +228,19 @@ def test_dtype_argument_casts_first():
     assert np.asarray(_C.reduce(Op.sum, arr(y), dtype=np.float32)) == np.float32(5e20)
 
 
+@pytest.mark.parametrize("reduce", [lambda x, dt: x.sum(dtype=dt), lambda x, dt: x.prod(0, dtype=dt),
+                                    lambda x, dt: x.cumsum(0, dtype=dt), lambda x, dt: fibril.nansum(x, dtype=dt)])
+def test_integer_dtype_argument_refused_on_a_graph(reduce):
+    """As torch: no gradient can flow into an integer result; without a graph it is computed."""
+    x = fibril.tensor([1.5, 2.5], requires_grad=True)
+    with pytest.raises(RuntimeError, match="int64"):
+        reduce(x, fibril.int64)
+    assert reduce(x, fibril.float64).requires_grad
+    with fibril.no_grad():
+        assert reduce(x, fibril.int64).dtype == fibril.int64
+    assert reduce(x.detach(), "int64").dtype == fibril.int64
+
+
 # ----------------------------------------------------------------- var, std and norm
 
 

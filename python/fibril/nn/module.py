@@ -25,15 +25,16 @@ _HOOK_REGISTRIES = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks
 _global_backward_pre_hooks = {}
 _global_backward_hooks = {}
 
+
 class IncompatibleKeys(collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """load_state_dict's result; printed as torch's when every key matched."""
+    """load_state_dict's result, printed as torch's (whose class is named _IncompatibleKeys)."""
 
     __slots__ = ()
 
     def __repr__(self):
         if not self.missing_keys and not self.unexpected_keys:
             return "<All keys matched successfully>"
-        return super().__repr__()
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
 
     __str__ = __repr__
 

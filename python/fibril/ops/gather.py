@@ -434,6 +434,10 @@ def masked_fill(x, mask, value):
         value = tensor(value, dtype=x.dtype)
     elif value.ndim != 0:
         raise ValueError(f"masked_fill only supports a 0-dimensional value tensor, got {value.ndim} dims")
+    elif value.dtype != x.dtype and value.device == x.device and value.device.type == "cpu":
+        from ..creation import check_fits
+
+        check_fits(value.item(), x.dtype)  # torch reads a host value tensor as a number
     out = ew.where(mask, value, x)
     return out if out.dtype == x.dtype else out.to(x.dtype)
 
@@ -990,6 +994,10 @@ def index_reduce(x, dim, index, source, reduce, *, include_self=True):
     if source.ndim != x.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, source.shape)) if i != d):
         raise ValueError(f"index_reduce(): source tensor shape must match self tensor shape, excluding the specified "
                          f"dimension. Got self.shape = {list(x.shape)} source.shape = {list(source.shape)}")
+    if index.numel() and not bool(((index >= 0) & (index < (x.shape[d] if x.ndim else 1))).all()):
+        # checked here: scatter_reduce checks nothing when source has no elements
+        raise IndexError(f"index_reduce(): index out of range for dimension {dim} with size "
+                         f"{x.shape[d] if x.ndim else 1}")
     spread = view_ops.reshape(index, tuple(-1 if i == d else 1 for i in range(source.ndim)))
     return scatter_reduce(x, d, view_ops.expand(spread, source.shape), source, reduce, include_self=include_self)
 

@@ -115,7 +115,17 @@ def _prod_before_and_after(x, dims):
     return index.permute(index.reshape(others, moved.shape), index.inverse_permutation(order))
 
 
+def _refuse_integer_result_with_grad(x, dtype):
+    """As torch: a graph cannot carry gradients into an integer result asked for by dtype=."""
+    from ..creation import _dtype
+
+    if dtype is not None and x.requires_grad and is_grad_enabled() and not _dtype(dtype).is_floating_point:
+        raise RuntimeError(f"autograd does not support dtype {_dtype(dtype).name}: the input "
+                           f"{x.dtype.name}{list(x.shape)} requires grad")
+
+
 def _reduce(x, op, dim, keepdim, dtype):
+    _refuse_integer_result_with_grad(x, dtype)
     return Reduce.apply(x, op, dim, keepdim, dtype)
 
 
@@ -391,12 +401,14 @@ def _cumprod_grad_by_products(x, g, d):
 def cumsum(x, dim, dtype=None):
     if _autocast_active.on and dtype is None:
         (x,) = autocast_inputs("fp32_cuda", x)
+    _refuse_integer_result_with_grad(x, dtype)
     return Cumsum.apply(x, dim, dtype)
 
 
 def cumprod(x, dim, dtype=None):
     if _autocast_active.on and dtype is None:
         (x,) = autocast_inputs("fp32_cuda", x)
+    _refuse_integer_result_with_grad(x, dtype)
     return Cumprod.apply(x, dim, dtype)
 
 

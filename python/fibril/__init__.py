@@ -119,6 +119,7 @@ from .ops.gather import index_reduce, isin
 from .ops.statistics import combinations, corrcoef, cov, cumulative_trapezoid, gradient, histogram, trapezoid, trapz
 from .ops.windows import bartlett_window, blackman_window, hamming_window, hann_window, kaiser_window
 from .random import binomial, poisson
+from .ops import storage as _storage  # noqa: F401  (Tensor.resize_, resize_as_, set_)
 from .ops.torch_forms import *  # noqa: F403  (torch.layer_norm, torch.kl_div, torch.exp_, ...: see its __all__)
 from .runtime import (
     are_deterministic_algorithms_enabled, compile, get_default_device, get_deterministic_debug_mode,
@@ -146,6 +147,13 @@ from .amp import (
     set_autocast_cache_enabled, set_autocast_cpu_dtype, set_autocast_cpu_enabled, set_autocast_dtype,
     set_autocast_enabled, set_autocast_gpu_dtype,
 )
+
+from .ops.out_arguments import LINALG as _LINALG_OUT, SPECIAL as _SPECIAL_OUT, TOP_LEVEL as _TOP_LEVEL_OUT
+from .ops.out_arguments import add_out_arguments as _add_out_arguments
+
+_add_out_arguments(globals(), _TOP_LEVEL_OUT)
+_add_out_arguments(linalg, _LINALG_OUT)
+_add_out_arguments(special, _SPECIAL_OUT)
 
 __version__ = "0.1.0"
 dtype = DType

@@ -1,5 +1,7 @@
 """fibril: a deep-learning engine with hand-written C++ (and optional CUDA) kernels."""
 
+import sys
+
 from . import _C
 from ._C import (
     Array,
@@ -151,9 +153,7 @@ from .amp import (
 from .ops.out_arguments import LINALG as _LINALG_OUT, SPECIAL as _SPECIAL_OUT, TOP_LEVEL as _TOP_LEVEL_OUT
 from .ops.out_arguments import add_out_arguments as _add_out_arguments
 
-_add_out_arguments(globals(), _TOP_LEVEL_OUT)
-_add_out_arguments(linalg, _LINALG_OUT)
-_add_out_arguments(special, _SPECIAL_OUT)
+_add_out_arguments([(sys.modules[__name__], _TOP_LEVEL_OUT), (linalg, _LINALG_OUT), (special, _SPECIAL_OUT)])
 
 __version__ = "0.1.0"
 dtype = DType

@@ -121,8 +121,18 @@ def with_out(fn, name, creation=False):
     return wrapper
 
 
-def add_out_arguments(namespace, names):
-    """Replaces each of names in namespace (a module or its dict) with its out= taking form."""
-    items = namespace if isinstance(namespace, dict) else vars(namespace)
-    for name in names:
-        items[name] = with_out(items[name], name, creation=name in CREATION)
+def add_out_arguments(namespaces):
+    """Gives names in each (namespace, names) pair their out= taking form. One function under
+    several names (asin and arcsin, lgamma and special.gammaln) gets one wrapper, under all of
+    its names in these namespaces."""
+    wrappers = {}
+    for namespace, names in namespaces:
+        for name in names:
+            fn = getattr(namespace, name)
+            if id(fn) not in wrappers:
+                wrappers[id(fn)] = with_out(fn, name, creation=name in CREATION)
+    for namespace, _ in namespaces:
+        items = vars(namespace)
+        for name, value in list(items.items()):
+            if id(value) in wrappers and not name.startswith("_"):
+                items[name] = wrappers[id(value)]

@@ -61,6 +61,9 @@ class Adafactor(Optimizer):
                 var_estimate = (row_var @ col_var).div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
             else:
                 var_estimate = state["variance"].lerp_(grad * grad, one_minus_beta2).clone()
-            update = var_estimate.clamp_(min=eps1 * eps1).rsqrt_().mul_(grad)
+            # eps1^2 may be subnormal, which fibril's kernels flush to 0 (a 0 grad would step to
+            # inf * 0 = nan): the floor is at least the dtype's smallest normal
+            floor = max(eps1 * eps1, finfo(p.dtype).tiny)
+            update = var_estimate.clamp_(min=floor).rsqrt_().mul_(grad)
             denom = max(1.0, update.norm(2).item() / (update.numel() ** 0.5 * d))
             p.add_(update, alpha=float(-alpha / denom))

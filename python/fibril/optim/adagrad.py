@@ -13,7 +13,7 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:  # as torch: the state exists before the first step
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init_state(p)
 
     def _check_group(self, group):
         for key, name in (("lr", "learning rate"), ("lr_decay", "lr_decay value"),
@@ -22,15 +22,16 @@ class Adagrad(Optimizer):
             if not 0.0 <= group[key]:
                 raise ValueError(f"Invalid {name}: {group[key]}")
 
-    def _init_state(self, p, group):
+    def _init_state(self, p):
         state = self.state[p]
         self._step_counter(state)
         if "sum" not in state:
-            state["sum"] = creation.full_like(p, group["initial_accumulator_value"])
+            # as torch: the constructor's value, whatever a param group says
+            state["sum"] = creation.full_like(p, self.defaults["initial_accumulator_value"])
         return state
 
     def _update(self, group, params, grads):
-        states = [self._init_state(p, group) for p in params]
+        states = [self._init_state(p) for p in params]
         _C.adagrad_step([p._data for p in params], [g._data for g in grads], [s["sum"]._data for s in states],
                         [s["step"]._data for s in states], lr=group["lr"], lr_decay=group["lr_decay"],
                         weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])

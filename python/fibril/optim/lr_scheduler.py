@@ -9,6 +9,22 @@ import collections
 import math
 import types
 
+from ..tensor import Tensor
+
+
+def _copy(value):
+    """A tensor rate cloned (never aliasing a group's), a float as is."""
+    return value.clone() if isinstance(value, Tensor) else value
+
+
+def _set_lr(group, lr):
+    """As torch: a tensor rate is filled in place (whoever holds it sees the new rate), a float
+    replaced."""
+    if isinstance(group["lr"], Tensor):
+        group["lr"].fill_(float(lr))
+    else:
+        group["lr"] = lr
+
 
 class LRScheduler:
     _is_initial = False  # true during the step a scheduler takes on construction
@@ -17,12 +33,12 @@ class LRScheduler:
         self._attach(optimizer)
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", _copy(group["lr"]))
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
                     raise KeyError(f"param 'initial_lr' is not specified in param_groups[{i}] when resuming")
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.base_lrs = [_copy(group["initial_lr"]) for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._initial_step()
 
@@ -46,7 +62,7 @@ class LRScheduler:
         return self._last_lr
 
     def _lrs(self):
-        return [group["lr"] for group in self.optimizer.param_groups]
+        return [_copy(group["lr"]) for group in self.optimizer.param_groups]
 
     def step(self, epoch=None):
         self._step_count += 1
@@ -60,7 +76,7 @@ class LRScheduler:
             self.last_epoch = epoch
             values = self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr") else self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
+            _set_lr(group, lr)
         self._last_lr = self._lrs()
 
     def state_dict(self):
@@ -261,34 +277,46 @@ def _per_group(value, groups, name):
 class OneCycleLR(LRScheduler):
     """The 1cycle policy: warm up from max_lr/div_factor to max_lr, then anneal to
     initial_lr/final_div_factor (three_phase: back to initial_lr first), cycling momentum
-    (or Adam's beta1) the other way."""
+    (or Adam's beta1) the other way. Its state dict has torch's keys (_schedule_phases,
+    _anneal_func_type, use_beta1)."""
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
                  anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
                  div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
-        if total_steps is None:
-            if epochs is None or steps_per_epoch is None:
-                raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+        if total_steps is not None:
+            if total_steps <= 0 or not isinstance(total_steps, int):
+                raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+        elif epochs is not None and steps_per_epoch is not None:
+            if not isinstance(epochs, int) or epochs <= 0:
+                raise ValueError(f"Expected positive integer epochs, but got {epochs}")
+            if not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0:
+                raise ValueError(f"Expected positive integer steps_per_epoch, but got {steps_per_epoch}")
             total_steps = epochs * steps_per_epoch
-        if total_steps <= 0 or not isinstance(total_steps, int):
-            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
-        if not 0 <= pct_start <= 1:
+        else:
+            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+        # as torch: an int pct_start (0 or 1 too) is refused
+        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
         self.total_steps = total_steps
-        self._anneal = self._cos if anneal_strategy == "cos" else self._linear
+        self._anneal_func_type = anneal_strategy
+
+        def phase(end_step, start_lr, end_lr, start_momentum, end_momentum):
+            return {"end_step": end_step, "start_lr": start_lr, "end_lr": end_lr, "start_momentum": start_momentum,
+                    "end_momentum": end_momentum}
+
+        warm_up = phase(float(pct_start * total_steps) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum")
         if three_phase:
-            self._phases = [
-                (pct_start * total_steps - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                (2 * pct_start * total_steps - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            self._schedule_phases = [
+                warm_up,
+                phase(float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum",
+                      "max_momentum"),
+                phase(total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
             ]
         else:
-            self._phases = [
-                (pct_start * total_steps - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
-            ]
+            self._schedule_phases = [
+                warm_up, phase(total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         groups = optimizer.param_groups
         if last_epoch == -1:
             for group, lr in zip(groups, _per_group(max_lr, len(groups), "max_lr")):
@@ -300,24 +328,22 @@ class OneCycleLR(LRScheduler):
             defaults = getattr(optimizer, "defaults", groups[0])
             if "momentum" not in defaults and "betas" not in defaults:
                 raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
-            self._use_beta1 = "betas" in defaults
-            for group, lo, hi in zip(groups, _per_group(base_momentum, len(groups), "base_momentum"),
-                                     _per_group(max_momentum, len(groups), "max_momentum")):
-                if last_epoch == -1:
+            self.use_beta1 = "betas" in defaults
+            max_momentums = _per_group(max_momentum, len(groups), "max_momentum")
+            base_momentums = _per_group(base_momentum, len(groups), "base_momentum")
+            if last_epoch == -1:  # a resumed run finds them in its groups
+                for group, hi, lo in zip(groups, max_momentums, base_momentums):
                     self._set_momentum(group, hi)
-                group["max_momentum"], group["base_momentum"] = hi, lo
+                    group["max_momentum"], group["base_momentum"] = hi, lo
         super().__init__(optimizer, last_epoch)
 
-    @staticmethod
-    def _cos(start, end, pct):
-        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-
-    @staticmethod
-    def _linear(start, end, pct):
+    def _anneal(self, start, end, pct):
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
     def _set_momentum(self, group, value):
-        if self._use_beta1:
+        if self.use_beta1:
             group["betas"] = (value, *group["betas"][1:])
         else:
             group["momentum"] = value
@@ -328,13 +354,15 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"Tried to step {step} times. The specified number of total steps is {self.total_steps}")
         lrs = []
         for group in self.optimizer.param_groups:
-            start = 0
-            for i, (end, lr0, lr1, m0, m1) in enumerate(self._phases):
-                if step <= end or i == len(self._phases) - 1:
+            start = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end = phase["end_step"]
+                if step <= end or i == len(self._schedule_phases) - 1:
                     pct = (step - start) / (end - start)
-                    lr = self._anneal(group[lr0], group[lr1], pct)
+                    lr = self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
                     if self.cycle_momentum:
-                        self._set_momentum(group, self._anneal(group[m0], group[m1], pct))
+                        self._set_momentum(group, self._anneal(group[phase["start_momentum"]],
+                                                               group[phase["end_momentum"]], pct))
                     break
                 start = end
             lrs.append(lr)
@@ -355,7 +383,7 @@ class CyclicLR(LRScheduler):
         base_lrs = _per_group(base_lr, len(groups), "base_lr")
         if last_epoch == -1:
             for group, lr in zip(groups, base_lrs):
-                group["lr"] = lr
+                _set_lr(group, lr)
         self.max_lrs = _per_group(max_lr, len(groups), "max_lr")
         step_size_up = float(step_size_up)
         step_size_down = step_size_up if step_size_down is None else float(step_size_down)
@@ -466,7 +494,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             self.T_i = self.T_0 * self.T_mult ** n
         self.last_epoch = math.floor(epoch)
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
+            _set_lr(group, lr)
         self._last_lr = self._lrs()
 
 
@@ -518,7 +546,7 @@ class SequentialLR(_SchedulerList):
         self._schedulers, self._milestones = list(schedulers), list(milestones)
         self.last_epoch = last_epoch + 1
         for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
+            _set_lr(group, group["initial_lr"])
         self._undo_initial_steps(self)
         first = self._schedulers[bisect.bisect_right(self._milestones, 0)]
         first._initial_step()
@@ -635,7 +663,7 @@ class ReduceLROnPlateau(LRScheduler):
             old = float(group["lr"])
             new = max(old * self.factor, floor)
             if old - new > self.eps:
-                group["lr"] = new
+                _set_lr(group, new)
 
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)

@@ -9,6 +9,7 @@ accepted and recorded for compatibility; every step is fused already.
 import collections
 import copy
 import itertools
+import warnings
 
 from .. import creation
 from .._C import float32
@@ -81,6 +82,9 @@ class Optimizer:
             if default is required and name not in param_group:
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
             param_group.setdefault(name, default)
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; in future, this will cause "
+                          "an error; see github.com/pytorch/pytorch/issues/40967 for more information", stacklevel=3)
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -88,7 +92,9 @@ class Optimizer:
         self.param_groups.append(param_group)
 
     def _check_group(self, group):
-        """Validates a group's options (a subclass checks what its __init__ checks)."""
+        """Validates a new group's options (a subclass checks what its __init__ checks). A loaded
+        state dict's groups are not checked, as torch: a scheduler may have rounded an lr of 0 to
+        -4e-19."""
 
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:
@@ -97,8 +103,11 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                else:
-                    p.grad = p.grad.detach()
+                else:  # in place, as torch: whoever holds the grad tensor sees it zeroed
+                    if p.grad.grad_fn is not None:
+                        p.grad.detach_()
+                    else:
+                        p.grad.requires_grad_(False)
                     p.grad.zero_()
 
     def step(self, closure=None):
@@ -191,5 +200,4 @@ class Optimizer:
             saved["params"] = group["params"]
             if "param_names" in group and "param_names" not in saved:
                 saved["param_names"] = group["param_names"]
-            self._check_group(saved)
         self.__setstate__({"state": state, "param_groups": saved_groups})

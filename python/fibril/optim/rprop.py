@@ -26,7 +26,7 @@ class Rprop(Optimizer):
             if not state:
                 self._step_counter(state)
                 state["prev"] = creation.zeros_like(p)
-                state["step_size"] = creation.full_like(p, group["lr"])
+                state["step_size"] = creation.full_like(p, float(group["lr"]))  # lr may be a 0-d tensor
             prev, step_size = state["prev"], state["step_size"]
             state["step"].add_(1)
             if group["maximize"]:

@@ -6,6 +6,7 @@ import builtins
 import functools
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -33,11 +34,32 @@ def _device(device):
     return "cuda:0" if device == "cuda" else str(device)
 
 
-def _size(size):
-    """zeros(2, 3) and zeros((2, 3)) alike."""
-    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
-        return tuple(size[0])
-    return tuple(size)
+def _size(sizes, size=None):
+    """zeros(2, 3), zeros((2, 3)) and zeros(size=(2, 3)) alike."""
+    if size is not None:
+        if sizes:
+            raise TypeError("the size was given both positionally and as the keyword 'size'")
+        return _shape(size)
+    if len(sizes) == 1 and not hasattr(sizes[0], "__index__"):  # one sequence, not one int
+        return _shape(sizes[0])
+    return _shape(sizes)
+
+
+def _shape(size):
+    """size as a tuple of Python ints: numpy integers and one-element integer tensors count as
+    ints (bools do not), as torch."""
+    shape = tuple(size)
+    if all(type(d) is int for d in shape):  # the usual case
+        return shape
+    if any(isinstance(d, (bool, np.bool_)) for d in shape):
+        raise TypeError(f"size must be a tuple of ints, got {shape}")
+    return tuple(operator.index(d) for d in shape)
+
+
+def _number(value):
+    """A one-element tensor given for a number (arange's bounds, full's fill value, ...) as
+    the Python number it holds, as torch takes it; anything else as it is."""
+    return value.item() if isinstance(value, Tensor) else value
 
 
 _PYTHON_SCALARS = {bool: np.dtype(np.bool_), int: np.dtype(np.int64), float: np.dtype(np.float32)}
@@ -93,10 +115,22 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if arr.dtype.name not in _NUMPY_DTYPES and dtype is None:
         raise TypeError(f"unsupported dtype {arr.dtype} (fibril has float32, float64, float16, int64, int32, uint8, "
                         "bool; bfloat16 from a float32 array)")
+    if dtype is not None and not hasattr(data, "dtype") and arr.size:
+        _check_python_values_fit(arr, dtype)
     if dtype is not None:  # bfloat16, which numpy lacks, is rounded from float32 by _finish
-        arr = arr.astype(np.float32 if dtype == _C.bfloat16 else np.dtype(dtype.name))
+        with np.errstate(over="ignore", invalid="ignore"):  # to inf, or wrapping (numpy's values), silently
+            arr = arr.astype(np.float32 if dtype == _C.bfloat16 else np.dtype(dtype.name))
     device = get_default_device() if device is None else device  # a tensor's data keeps its own device
     return _finish(_interop.from_numpy(np.array(arr, order="C", copy=True)), dtype, device, requires_grad)
+
+
+def _check_python_values_fit(values, dtype):
+    """As torch, Python numbers out of an integer dtype's range (NaN and the infinities too)
+    are refused (numpy arrays are cast, wrapping)."""
+    if dtype.is_floating_point or dtype == _C.bool:
+        return
+    for value in (values.min().item(), values.max().item()):  # NaN, if any, is both
+        check_fits(value, dtype)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -128,8 +162,8 @@ def from_foreign(value):
     raise TypeError(f"expected a tensor, got {type(value).__module__}.{type(value).__name__}")
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    array = _C.Array.empty(_size(size), _dtype(dtype) or get_default_dtype(), _device(device or get_default_device() or "cpu"))
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    array = _C.Array.empty(_size(sizes, size), _dtype(dtype) or get_default_dtype(), _device(device or get_default_device() or "cpu"))
     return _finish(array, None, None, requires_grad)
 
 
@@ -138,6 +172,7 @@ def check_fits(value, dtype):
     infinities are out of every integer dtype's, a float dtype holds them; bool holds anything."""
     if dtype == _C.bool or not isinstance(value, numbers.Real):
         return
+    value = value.item() if isinstance(value, np.generic) else value  # compared exactly, not in numpy's type
     if dtype.is_floating_point and not isinstance(value, numbers.Integral) and not math.isfinite(value):
         return
     low, high = _limits(dtype)
@@ -154,22 +189,24 @@ def _limits(dtype):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
-    """dtype defaults from the fill value: bool -> bool, int -> int64, float -> float32."""
+    """dtype defaults from the fill value: bool -> bool, int -> int64, float -> float32 (a
+    numpy bool too, as torch)."""
+    fill_value = _number(fill_value)
     if dtype is None:
-        dtype = (_C.bool if isinstance(fill_value, (bool, np.bool_)) else
+        dtype = (_C.bool if isinstance(fill_value, bool) else
                  _C.int64 if isinstance(fill_value, numbers.Integral) else get_default_dtype())
     dtype = _dtype(dtype)
     check_fits(fill_value, dtype)
-    array = _C.Array.full(tuple(size), fill_value, dtype, _device(device or get_default_device() or "cpu"))
+    array = _C.Array.full(_shape(size), fill_value, dtype, _device(device or get_default_device() or "cpu"))
     return _finish(array, None, None, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return full(_size(size), 0, dtype=_dtype(dtype) or get_default_dtype(), device=device, requires_grad=requires_grad)
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return full(_size(sizes, size), 0, dtype=_dtype(dtype) or get_default_dtype(), device=device, requires_grad=requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return full(_size(size), 1, dtype=_dtype(dtype) or get_default_dtype(), device=device, requires_grad=requires_grad)
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return full(_size(sizes, size), 1, dtype=_dtype(dtype) or get_default_dtype(), device=device, requires_grad=requires_grad)
 
 
 def _like(t, dtype, device):
@@ -194,28 +231,83 @@ def ones_like(t, dtype=None, device=None, requires_grad=False):
     return full_like(t, 1, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
-    """Values start, start+step, ... < end; float32 when any bound is a float, else int64."""
+def arange(start=None, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values start, start+step, ... < end; float32 when any bound is a float, else int64. Into an
+    integer dtype as torch: the bounds and step truncated, the count from the values as given
+    (from the truncated ones for int64)."""
+    if start is None and end is None:
+        raise TypeError("arange() missing 1 required positional argument: 'end'")
     if end is None:
         start, end = 0, start
-    is_float = any(isinstance(v, float) for v in (start, end, step))
+    start, end, step = _number(0 if start is None else start), _number(end), _number(step)
+    is_float = not all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dtype = _dtype(dtype) or (get_default_dtype() if is_float else _C.int64)
-    if not dtype.is_floating_point:  # torch truncates the bounds and step first: arange(0, 1, 0.5) has step 0
-        start, end, step = builtins.int(start), builtins.int(end), builtins.int(step)
+    if dtype == _C.bool:
+        raise TypeError("arange: not implemented for bool")
     if step == 0:
         raise ValueError("arange: step must be nonzero")
-    count = math.ceil((end - start) / step)
-    if count < 0:
+    if step > 0 and end < start or step < 0 and end > start:
         raise ValueError(f"arange: upper bound {end} and lower bound {start} inconsistent with step sign {step}")
+    count = math.ceil((end - start) / step)
+    if not dtype.is_floating_point:
+        start, end, step = builtins.int(start), builtins.int(end), builtins.int(step)
+        if dtype == _C.int64:
+            if step == 0:  # arange(0, 1, 0.5, dtype=int64) has step 0
+                raise ValueError("arange: step must be nonzero")
+            count = -((start - end) // step)
     values = start + np.arange(count, dtype=np.float64 if dtype.is_floating_point else np.int64) * step
     return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+def _exact(values):
+    return np.asarray(values, dtype=np.float64)
+
+
+def _rounding_to(dtype):
+    """A function rounding float64 values to dtype's precision (as float64s): torch's linspace
+    and logspace compute in their dtype (integer dtypes in float64)."""
+    if not dtype.is_floating_point or dtype == _C.float64:
+        return _exact
+    return lambda values: np.asarray(_interop.from_numpy(np.array(values, dtype=np.float64, ndmin=1))
+                                     .astype(dtype).astype(_C.float64))
+
+
+def _converted(value, dtype):
+    """A Python number converted to dtype as torch converts a scalar argument (checked, then
+    truncated or rounded; a negative int wraps into uint8), as float64."""
+    check_fits(value, dtype)
+    if dtype.is_floating_point:
+        return _rounding_to(dtype)(value)
+    return np.float64(np.array(builtins.int(value)).astype(dtype.name))
+
+
+def _spacing_args(start, end, steps, dtype, name):
+    steps = operator.index(steps)
     if steps < 0:
-        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+        raise ValueError(f"{name}: number of steps must be non-negative, got {steps}")
     dtype = _dtype(dtype) or get_default_dtype()
-    values = np.linspace(start, end, steps, dtype=np.float64)
+    if dtype == _C.bool and steps > 1:
+        raise TypeError(f"{name}: not implemented for bool")
+    return _number(start), _number(end), steps, dtype
+
+
+def _halves(first, last, step, steps, rounded=_exact):
+    """torch's linspace/logspace kernels: the first half of the points counted up from first,
+    the second down from last (so that both ends are exact), each operation rounded."""
+    i = np.arange(steps)
+    up = rounded(first + rounded(step * rounded(i)))
+    down = rounded(last - rounded(step * rounded(steps - 1 - i)))
+    return np.where(i < steps // 2, up, down)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    start, end, steps, dtype = _spacing_args(start, end, steps, dtype, "linspace")
+    if steps == 1:
+        return full((1,), start, dtype=dtype, device=device, requires_grad=requires_grad)
+    rounded = _rounding_to(dtype)
+    first, last = _converted(start, dtype), _converted(end, dtype)
+    step = rounded(rounded(last - first) / rounded(steps - 1))
+    values = _halves(first, last, step, steps, rounded)
     return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -225,11 +317,18 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
-    """base ** linspace(start, end, steps)."""
-    if steps < 0:
-        raise ValueError(f"logspace: number of steps must be non-negative, got {steps}")
-    dtype = _dtype(dtype) or get_default_dtype()
-    values = np.power(float(base), np.linspace(start, end, steps, dtype=np.float64))
+    """base ** linspace(start, end, steps), the exponents in float64 from the bounds converted
+    to dtype (an integer dtype's truncated), as torch."""
+    start, end, steps, dtype = _spacing_args(start, end, steps, dtype, "logspace")
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN, as torch, silently
+        if steps == 1:
+            return full((1,), np.power(np.float64(base), start).item(), dtype=dtype, device=device,
+                        requires_grad=requires_grad)
+        first, last = _converted(start, dtype), _converted(end, dtype)
+        step = _rounding_to(dtype)(last - first) / (steps - 1)
+        # torch raises an integer dtype's base to the power in float32
+        base = np.float64(np.float32(base)) if not dtype.is_floating_point else np.float64(base)
+        values = np.power(base, _halves(first, last, step, steps))
     return tensor(values, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -245,10 +344,13 @@ def triu_indices(row, col, offset=0, dtype=None, device=None):
 
 
 def _triangle_indices(numpy_indices, row, col, offset, dtype, device):
+    dtype = _dtype(dtype) or _C.int64
+    if dtype not in (_C.int64, _C.int32):
+        raise TypeError(f"tril_indices/triu_indices: not implemented for {dtype.name}")
     if row < 0 or col < 0:
         raise ValueError(f"tril_indices/triu_indices: row and col must be non-negative, got {row} and {col}")
     coords = np.stack(numpy_indices(row, offset, col)).astype(np.int64)
-    return tensor(coords, dtype=_dtype(dtype) or _C.int64, device=device)
+    return tensor(coords, dtype=dtype, device=device)
 
 
 def range(start, end, step=1, dtype=None, device=None, requires_grad=False):

@@ -6,6 +6,7 @@ attached by the op modules (ops/elementwise.py, ...) so each family stays in one
 """
 
 import copy
+import warnings
 import weakref
 
 import numpy as np
@@ -218,6 +219,14 @@ class Tensor:
 
     @property
     def mT(self):
+        """The transpose of the last two dims. As torch, the identity (a view) on a 0-D tensor,
+        with its deprecation warning, and refused on a 1-D one."""
+        if self.ndim == 0:
+            warnings.warn("Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.",
+                          UserWarning, stacklevel=2)
+            return self[...]
+        if self.ndim == 1:
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
         return self.transpose(-2, -1)
 
     def t(self):
@@ -525,7 +534,9 @@ class Tensor:
         return AsStrided.apply(self, self._data.as_strided(tuple(size), tuple(stride), offset))
 
     def ravel(self):
-        return self.reshape(-1)
+        """A contiguous flattened tensor: a view of a contiguous tensor, else a copy (as torch's,
+        even where a strided view could flatten it)."""
+        return self.contiguous().view(-1)
 
     def select(self, dim, index):
         return self[(slice(None),) * _wrap_dim(dim, self.ndim) + (index,)]

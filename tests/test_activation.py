@@ -143,7 +143,8 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="approximate"):
         F.gelu(fibril.zeros(2), approximate="fast")
     with pytest.raises(TypeError, match="floating-point"):
-        F.relu(fibril.tensor([1, 2]))
+        F.gelu(fibril.tensor([1, 2]))
+    assert F.relu(fibril.tensor([-1, 2])).tolist() == [0, 2]  # as torch: relu keeps integers
 
 
 def ulp_errors(got, ref64):

@@ -2,6 +2,8 @@
 reads the saved input, relu's the saved output, and the output gradient). prelu, whose weight takes a gradient, is
 composed from elementwise ops."""
 
+import math
+
 from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C
 from ..autograd import Function, is_grad_enabled
@@ -125,12 +127,28 @@ def _act(x, kind, a=0.0, b=0.0, c=0.0, inplace=False):
     return Activation.apply(x, kind, a, b, c)
 
 
+def _clamped_integers(input, lo, hi, inplace, name):
+    """relu and hardtanh of an integer tensor, as torch: a clamp keeping the dtype, at bounds
+    truncated to integers."""
+    if input.dtype == _C.bool:
+        raise RuntimeError(f"Boolean inputs not supported for {name}")
+    lo, hi = (None if v is None else math.trunc(v) for v in (lo, hi))
+    return input.clamp_(lo, hi) if inplace else ew.clamp(input, lo, hi)
+
+
+def _floating(input):
+    """An integer or bool input as float32, for the activations torch computes on them so."""
+    return input if input.dtype.is_floating_point else input.to(_C.float32)
+
+
 def relu(input, inplace=False):
+    if not input.dtype.is_floating_point:
+        return _clamped_integers(input, 0, None, inplace, "relu")
     return _act(input, K.relu, inplace=inplace)
 
 
 def relu6(input, inplace=False):
-    return _act(input, K.hardtanh, 0.0, 6.0, inplace=inplace)
+    return hardtanh(input, 0.0, 6.0, inplace=inplace)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -166,11 +184,11 @@ def mish(input, inplace=False):
 
 
 def sigmoid(input):
-    return _act(input, K.sigmoid)
+    return _act(_floating(input), K.sigmoid)
 
 
 def tanh(input):
-    return _act(input, K.tanh)
+    return _act(_floating(input), K.tanh)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -182,12 +200,16 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def softsign(input):
-    return _act(input, K.softsign)
+    return _act(_floating(input), K.softsign)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    if not input.dtype.is_floating_point:
+        if input.dtype == _C.uint8 and (min_val < 0 or max_val < 0):
+            raise RuntimeError("hardtanh: cannot do hardtanh on an unsigned type with negative limits")
+        return _clamped_integers(input, min_val, max_val, inplace, "hardtanh")
     return _act(input, K.hardtanh, min_val, max_val, inplace=inplace)
 
 
@@ -204,13 +226,19 @@ def prelu(input, weight):
     In the autocast dtype under autocast, as torch's."""
     if _autocast_active.on:
         input, weight = autocast_inputs("lower", input, weight)
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"prelu: not implemented for {input.dtype.name} inputs (floats only)")
+    if weight.dtype != input.dtype:
+        raise RuntimeError(f"prelu: type promoting not supported, got {input.dtype.name} and {weight.dtype.name}")
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: expected `weight` to be a scalar or 1D tensor, but got ndim = {weight.ndim}")
     channels = input.shape[1] if input.ndim >= 2 else 1
     if weight.numel() not in (1, channels):
         raise ValueError(f"prelu: weight of shape {list(weight.shape)} does not match the {channels} channels of "
                          f"input shape {list(input.shape)}")
     w = weight
-    if weight.numel() > 1:
-        w = index.reshape(weight, (-1,) + (1,) * (input.ndim - 2))
+    if weight.numel() != 1:  # one per channel (of which there may be none)
+        w = index.reshape(weight, (channels,) + (1,) * (input.ndim - 2))
     elif weight.ndim:
         w = index.reshape(weight, ())
     return ew.where(ew.gt(input, 0), input, ew.mul(w, input))

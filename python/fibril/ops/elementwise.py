@@ -10,6 +10,7 @@ from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from ..typeinfo import can_cast
 from .index import apply_inplace, check_no_partial_overlap
 
 U, B = _C.UnaryOp, _C.BinaryOp
@@ -301,8 +302,11 @@ Sign = _stepwise_function("Sign", partial(_unary, U.sign))
 def _rounded_div(a, b, rounding_mode):
     if rounding_mode == "floor":
         return _binary(B.floor_divide, a, b)
-    if _C.result_type(_arr(a), _arr(b)).is_floating_point:
+    dtype = _C.result_type(_arr(a), _arr(b))
+    if dtype.is_floating_point:
         return _unary(U.trunc, _binary(B.div, a, b))
+    if dtype == _C.uint8:  # the operands are cast to uint8 (a negative divisor too): no negative quotient
+        return _binary(B.floor_divide, a, b)
     # integers: floor division, plus one where it rounded a negative inexact quotient down
     inexact_negative = logical_and(ne(remainder(a, b), 0), ne(lt(a, 0), lt(b, 0)))
     return add(_binary(B.floor_divide, a, b), inexact_negative)
@@ -366,7 +370,8 @@ class Clamp(Function):
             inside = ge(x, lo)
         if hi is not None:
             inside = le(x, hi) if inside is None else logical_and(inside, le(x, hi))
-        gx = g if inside is None else where(inside, g, 0.0)
+        # summed back to x's shape where a bound broadcasts it larger
+        gx = _grad_for(g if inside is None else where(inside, g, 0.0), (x._data.shape, x._data.dtype))
         glo = ghi = None
         # Where lo > hi the result is hi, so only hi takes the gradient (as torch).
         if ctx.metas[0]:
@@ -379,63 +384,93 @@ class Clamp(Function):
 
 
 # ------------------------------------------------------------------------------ functions
-def add(a, b, alpha=1):
-    return Add.apply(a, b if alpha == 1 else mul(b, alpha))
+def _is_bool(x):
+    return x.dtype == _C.bool if isinstance(x, Tensor) else isinstance(x, bool)
 
 
-def sub(a, b, alpha=1):
-    return Sub.apply(a, b if alpha == 1 else mul(b, alpha))
+def _scaled_by_alpha(a, b, alpha):
+    """b * alpha for a + alpha * b, as torch: computed in the dtype of a + b (so a narrower b
+    does not wrap around first), with torch's checks on alpha."""
+    dtype = _C.result_type(_arr(a), _arr(b))
+    if isinstance(alpha, bool) and dtype != _C.bool:
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if isinstance(alpha, float) and not dtype.is_floating_point:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if dtype == _C.bool:
+        return logical_and(b, bool(alpha))
+    return mul(b.to(dtype), alpha) if isinstance(b, Tensor) else b * alpha
 
 
-def mul(a, b):
-    return Mul.apply(a, b)
+def _check_sub_operands(a, b):
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _is_unit_alpha(alpha):
+    return type(alpha) is int and alpha == 1
+
+
+def add(input, other, alpha=1):
+    return Add.apply(input, other if _is_unit_alpha(alpha) else _scaled_by_alpha(input, other, alpha))
+
+
+def sub(input, other, alpha=1):
+    if _is_unit_alpha(alpha):
+        return Sub.apply(input, other)
+    _check_sub_operands(input, other)
+    return Sub.apply(input, _scaled_by_alpha(input, other, alpha))
+
+
+def mul(input, other):
+    return Mul.apply(input, other)
 
 
 def _takes_grad(x):
     return isinstance(x, Tensor) and x.requires_grad and is_grad_enabled()
 
 
-def div(a, b, rounding_mode=None):
+def div(input, other, rounding_mode=None):
     if rounding_mode is None:
-        return Div.apply(a, b)
+        return Div.apply(input, other)
     if rounding_mode in ("floor", "trunc"):
-        if _takes_grad(a) or _takes_grad(b):
-            return RoundedDiv.apply(a, b, rounding_mode)
-        return _rounded_div(a, b, rounding_mode)
+        if _takes_grad(input) or _takes_grad(other):
+            return RoundedDiv.apply(input, other, rounding_mode)
+        return _rounded_div(input, other, rounding_mode)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
-def floor_divide(a, b):
-    if _takes_grad(a) or _takes_grad(b):
-        return FloorDivide.apply(a, b)
-    return _binary(B.floor_divide, a, b)
+def floor_divide(input, other):
+    if _takes_grad(input) or _takes_grad(other):
+        return FloorDivide.apply(input, other)
+    return _binary(B.floor_divide, input, other)
 
 
-def remainder(a, b):
-    return Remainder.apply(a, b)
+def remainder(input, other):
+    return Remainder.apply(input, other)
 
 
-def pow(a, b):
+def pow(input, exponent):
     if _autocast_active.on:
-        a, b = autocast_inputs("fp32_cuda", a, b)
-    return Pow.apply(a, b)
+        input, exponent = autocast_inputs("fp32_cuda", input, exponent)
+    return Pow.apply(input, exponent)
 
 
-def maximum(a, b):
-    return Maximum.apply(a, b)
+def maximum(input, other):
+    return Maximum.apply(input, other)
 
 
-def minimum(a, b):
-    return Minimum.apply(a, b)
+def minimum(input, other):
+    return Minimum.apply(input, other)
 
 
-def atan2(a, b):
-    return Atan2.apply(a, b)
+def atan2(input, other):
+    return Atan2.apply(input, other)
 
 
 def _compare(op):
-    def fn(a, b):
-        return _binary(op, a, b)
+    def fn(input, other):
+        return _binary(op, input, other)
 
     return fn
 
@@ -444,34 +479,34 @@ eq, ne, lt, le, gt, ge = (_compare(op) for op in (B.eq, B.ne, B.lt, B.le, B.gt, 
 logical_and, logical_or, logical_xor = (_compare(op) for op in (B.logical_and, B.logical_or, B.logical_xor))
 
 
-def logical_not(x):
-    return _unary(U.logical_not, x)
+def logical_not(input):
+    return _unary(U.logical_not, input)
 
 
 # Integers and bools only (on bools, the logical ops); `&`, `|`, `^` and `~` are these.
 bitwise_and, bitwise_or, bitwise_xor = (_compare(op) for op in (B.bitwise_and, B.bitwise_or, B.bitwise_xor))
 
 
-def bitwise_not(x):
-    return _unary(U.bitwise_not, x)
+def bitwise_not(input):
+    return _unary(U.bitwise_not, input)
 
 
-def neg(x):
-    return Neg.apply(x)
+def neg(input):
+    return Neg.apply(input)
 
 
-def abs(x):
-    return Abs.apply(x)
+def abs(input):
+    return Abs.apply(input)
 
 
 def _stepwise(cls, op):
-    """A function applying op, through cls (tracked) only when x takes a gradient: untracked,
+    """A function applying op, through cls (tracked) only when input takes a gradient: untracked,
     it costs what the bare kernel does."""
 
-    def fn(x):
-        if x.requires_grad and is_grad_enabled():
-            return cls.apply(x)
-        return _unary(op, x)
+    def fn(input):
+        if input.requires_grad and is_grad_enabled():
+            return cls.apply(input)
+        return _unary(op, input)
 
     fn.__name__ = cls.__name__.lower()
     return fn
@@ -485,13 +520,13 @@ def _function_of(cls, autocast=None):
     policy kind (fibril.amp.policy), if autocast casts its input."""
 
     if autocast is None:
-        def fn(x):
-            return cls.apply(x)
+        def fn(input):
+            return cls.apply(input)
     else:
-        def fn(x):
+        def fn(input):
             if _autocast_active.on:
-                (x,) = autocast_inputs(autocast, x)
-            return cls.apply(x)
+                (input,) = autocast_inputs(autocast, input)
+            return cls.apply(input)
 
     fn.__name__ = cls.__name__.lower()
     return fn
@@ -508,7 +543,10 @@ floor, ceil, trunc = _stepwise(Floor, U.floor), _stepwise(Ceil, U.ceil), _stepwi
 
 
 def _round_at(x, decimals):
-    """x * 10^decimals rounded, then divided back, as torch (negative: left of the point)."""
+    """x * 10^decimals rounded, then divided back, as torch (negative: left of the point); a
+    float16 or bfloat16 x computed in float32, as torch does."""
+    if x.dtype in (_C.float16, _C.bfloat16):
+        return _round_at(x.to(_C.float32), decimals).to(x.dtype)
     if decimals > 0:
         scale = 10.0 ** decimals
         return _binary(B.div, _unary(U.round, _binary(B.mul, x, scale)), scale)
@@ -519,36 +557,36 @@ def _round_at(x, decimals):
 RoundDecimals = _stepwise_function("RoundDecimals", _round_at)
 
 
-def round(x, decimals=0):
+def round(input, decimals=0):
     """Halves to even; with decimals, at that decimal place."""
     if decimals == 0:
-        return Round.apply(x) if x.requires_grad and is_grad_enabled() else _unary(U.round, x)
-    if not x.dtype.is_floating_point:
-        raise NotImplementedError(f"round(decimals={decimals}) is not supported for {x.dtype.name} tensors")
-    if _takes_grad(x):
-        return RoundDecimals.apply(x, decimals)
-    return _round_at(x, decimals)
+        return Round.apply(input) if input.requires_grad and is_grad_enabled() else _unary(U.round, input)
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"round(decimals={decimals}) is not supported for {input.dtype.name} tensors")
+    if _takes_grad(input):
+        return RoundDecimals.apply(input, decimals)
+    return _round_at(input, decimals)
 
 
 # The float tests, by comparison: an integer or bool x promotes to float, and is finite.
-def isnan(x):
-    return ne(x, x)
+def isnan(input):
+    return ne(input, input)
 
 
-def isposinf(x):
-    return eq(x, math.inf)
+def isposinf(input):
+    return eq(input, math.inf)
 
 
-def isneginf(x):
-    return eq(x, -math.inf)
+def isneginf(input):
+    return eq(input, -math.inf)
 
 
-def isinf(x):
-    return logical_or(isposinf(x), isneginf(x))
+def isinf(input):
+    return logical_or(isposinf(input), isneginf(input))
 
 
-def isfinite(x):
-    return logical_and(eq(x, x), logical_not(isinf(x)))
+def isfinite(input):
+    return logical_and(eq(input, input), logical_not(isinf(input)))
 
 
 _MISSING = object()
@@ -566,22 +604,22 @@ def where(condition, input=_MISSING, other=_MISSING):
     return Where.apply(condition, input, other)
 
 
-def clamp(x, min=None, max=None):
+def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
-    return Clamp.apply(x, min, max)
+    return Clamp.apply(input, min, max)
 
 
 clip = clamp
 
 
-def fmax(a, b):
-    """maximum, but a NaN loses to a number; the gradient goes to a where a >= b (as torch)."""
-    return where(logical_or(ge(a, b), isnan(b)), a, b)
+def fmax(input, other):
+    """maximum, but a NaN loses to a number; the gradient goes to input where input >= other (as torch)."""
+    return where(logical_or(ge(input, other), isnan(other)), input, other)
 
 
-def fmin(a, b):
-    return where(logical_or(le(a, b), isnan(b)), a, b)
+def fmin(input, other):
+    return where(logical_or(le(input, other), isnan(other)), input, other)
 
 
 def _shift_operands(a, b, op):
@@ -590,11 +628,11 @@ def _shift_operands(a, b, op):
     from ..typeinfo import iinfo
 
     dtype = _C.result_type(_arr(a), _arr(b))
-    if dtype.is_floating_point:
+    if dtype.is_floating_point or dtype == _C.bool:
         raise NotImplementedError(f"{op}: not implemented for {dtype.name} operands (integers only)")
     device = a.device if isinstance(a, Tensor) else b.device
     a, b = (v.to(dtype) if isinstance(v, Tensor) else tensor(v, dtype=dtype, device=device) for v in (a, b))
-    return a, b, 1 if dtype == _C.bool else iinfo(dtype).bits
+    return a, b, iinfo(dtype).bits
 
 
 def _power_of_two_halves(b):
@@ -603,24 +641,24 @@ def _power_of_two_halves(b):
     return pow(2, low), pow(2, sub(b, low))
 
 
-def bitwise_left_shift(a, b):
-    """a << b: a times 2^b, wrapping as the dtype does; 0 for a shift < 0 or >= the dtype's
+def bitwise_left_shift(input, other):
+    """input << other: input times 2^other, wrapping as the dtype does; 0 for a shift < 0 or >= the dtype's
     width (as torch)."""
-    a, b, bits = _shift_operands(a, b, "bitwise_left_shift")
-    valid = logical_and(ge(b, 0), lt(b, bits))
-    low, high = _power_of_two_halves(where(valid, b, 0))
-    shifted = mul(mul(a, low), high)
+    input, other, bits = _shift_operands(input, other, "bitwise_left_shift")
+    valid = logical_and(ge(other, 0), lt(other, bits))
+    low, high = _power_of_two_halves(where(valid, other, 0))
+    shifted = mul(mul(input, low), high)
     return where(valid, shifted, 0).to(shifted.dtype)
 
 
-def bitwise_right_shift(a, b):
-    """a >> b: arithmetic (floor division by 2^b); a shift < 0 or >= the width gives the sign
+def bitwise_right_shift(input, other):
+    """input >> other: arithmetic (floor division by 2^other); a shift < 0 or >= the width gives the sign
     fill, 0 or -1 (as torch)."""
-    a, b, bits = _shift_operands(a, b, "bitwise_right_shift")
-    valid = logical_and(ge(b, 0), lt(b, bits))
-    low, high = _power_of_two_halves(where(valid, b, 0))
-    shifted = floor_divide(floor_divide(a, low), high)
-    return where(valid, shifted, where(lt(a, 0), -1, 0)).to(shifted.dtype)
+    input, other, bits = _shift_operands(input, other, "bitwise_right_shift")
+    valid = logical_and(ge(other, 0), lt(other, bits))
+    low, high = _power_of_two_halves(where(valid, other, 0))
+    shifted = floor_divide(floor_divide(input, low), high)
+    return where(valid, shifted, where(lt(input, 0), -1, 0)).to(shifted.dtype)
 
 
 # ------------------------------------------------------------------------------ in place
@@ -638,10 +676,10 @@ def _binary_inplace(op, fn):
         rounding_mode = kwargs.pop("rounding_mode", None) if fn is div else None
         if kwargs:
             raise TypeError(f"{fn.__name__}_() got an unexpected keyword argument '{next(iter(kwargs))}'")
-        if alpha != 1:
-            if isinstance(alpha, float) and not (self.dtype.is_floating_point or _is_float(other)):
-                raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
-            other = mul(other, alpha)
+        if not _is_unit_alpha(alpha):
+            if fn is sub:
+                _check_sub_operands(self, other)
+            other = _scaled_by_alpha(self, other, alpha)
         kernel_op, after = op, None
         if rounding_mode == "floor":
             kernel_op = B.floor_divide
@@ -649,7 +687,8 @@ def _binary_inplace(op, fn):
             after = U.trunc if self.dtype.is_floating_point else None
             if after is None:  # integers: computed out of place (see div), then written
                 return apply_inplace(self, lambda x: div(x, other, rounding_mode="trunc"),
-                                     lambda a: a.copy_(div(Tensor._wrap(a), other, rounding_mode="trunc")._data))
+                                     lambda a: _copy_result(a, div(Tensor._wrap(a), other, rounding_mode="trunc"),
+                                                            "div_"))
         elif rounding_mode is not None:
             div(self, other, rounding_mode=rounding_mode)  # raises its error for an invalid mode
 
@@ -665,23 +704,22 @@ def _binary_inplace(op, fn):
     return method
 
 
-def _is_float(value):
-    return value.dtype.is_floating_point if isinstance(value, Tensor) else isinstance(value, float)
+def _copy_result(a, out, name):
+    """out's values written into the Array a, when out's dtype can be cast to a's (as torch's in-place ops)."""
+    if not can_cast(out.dtype, a.dtype):
+        raise RuntimeError(f"[{name}] result type {out.dtype.name} can't be cast to the desired output type "
+                           f"{a.dtype.name}")
+    a.copy_(out._data)
 
 
 def _composed_inplace(fn):
     """fn's in-place form, for ops without a kernel that writes in place: fn's result (which
     must cast to self's dtype as torch allows) copied into self."""
 
-    def kernel(a, other):
-        out = fn(Tensor._wrap(a), other)
-        if out.dtype.is_floating_point and not a.dtype.is_floating_point:
-            raise RuntimeError(f"result type {out.dtype.name} can't be cast to the desired output type {a.dtype.name}")
-        a.copy_(out._data)
-
     def method(self, other):
         check_no_partial_overlap(self, other)
-        return apply_inplace(self, lambda x: fn(x, other).to(x.dtype), lambda a: kernel(a, other),
+        return apply_inplace(self, lambda x: fn(x, other).to(x.dtype),
+                             lambda a: _copy_result(a, fn(Tensor._wrap(a), other), fn.__name__ + "_"),
                              _any_requires_grad(other))
 
     method.__name__ = fn.__name__ + "_"
@@ -714,6 +752,7 @@ def _attach():
     T.__and__, T.__or__, T.__xor__ = bitwise_and, bitwise_or, bitwise_xor
     T.__rand__, T.__ror__, T.__rxor__ = _reflected(bitwise_and), _reflected(bitwise_or), _reflected(bitwise_xor)
     T.__invert__ = T.bitwise_not = bitwise_not
+    T.bitwise_not_ = lambda self: apply_inplace(self, bitwise_not, lambda a: _C.unary(U.bitwise_not, a, out=a))
     for name, op, fn in [("add", B.add, add), ("sub", B.sub, sub), ("mul", B.mul, mul), ("div", B.div, div),
                          ("pow", B.pow, pow), ("remainder", B.remainder, remainder),
                          ("floor_divide", B.floor_divide, floor_divide), ("maximum", B.maximum, maximum),

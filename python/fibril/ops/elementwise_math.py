@@ -6,6 +6,7 @@ forward runs unrecorded). Integer and bool inputs of float-valued functions prom
 float32, as torch."""
 
 import collections
+import functools
 import math
 
 import numpy as np
@@ -14,11 +15,11 @@ from ..amp.policy import autocast_inputs, active as _autocast_active
 from .. import _C
 from ..autograd import Function
 from ..tensor import Tensor
-from ..typeinfo import finfo
+from ..typeinfo import finfo, promote_types
 from .elementwise import (
-    _LN2, _any_requires_grad, _arr, _grad_for, _metas, _operands, _save_operands, abs, add, atan2, clamp, cos, div,
-    eq, exp, exp2, expm1, ge, gt, isfinite, isinf, isnan, isneginf, isposinf, le, log, log1p, logical_and, logical_or,
-    lt, maximum, minimum, mul, ne, neg, pow, remainder, round, rsqrt, sign, sin, sqrt, sub, trunc, where,
+    _LN2, _any_requires_grad, _arr, _copy_result, _grad_for, _metas, _operands, _save_operands, abs, add, atan2, clamp,
+    cos, div, eq, exp, exp2, expm1, ge, gt, isfinite, isinf, isnan, isneginf, isposinf, le, log, log1p, logical_and,
+    logical_or, lt, maximum, minimum, mul, ne, neg, pow, remainder, round, rsqrt, sign, sin, sqrt, sub, trunc, where,
 )
 from .index import apply_inplace, check_no_partial_overlap
 
@@ -32,6 +33,35 @@ def _floating(x):
 def _float_type(a, b):
     dtype = _C.result_type(_arr(a), _arr(b))
     return dtype if dtype.is_floating_point else _C.float32
+
+
+def _cast_tensors(dtype, *operands):
+    """The tensor operands cast to dtype (numbers kept), so that a composition computes in the
+    op's result dtype: no bool operand meets an op refusing bools, no narrow one loses precision."""
+    return tuple(x.to(dtype) if isinstance(x, Tensor) else int(x) if isinstance(x, bool) and dtype != _C.bool else x
+                 for x in operands)
+
+
+def _category(dtype):
+    return 2 if dtype.is_floating_point else 0 if dtype == _C.bool else 1
+
+
+def _result_type(*operands):
+    """The dtype torch gives one op on all the operands at once: that of the dimensioned tensors,
+    unless the 0-d tensors, then the numbers, are of a higher category (bool, integer, float)."""
+    def number_dtype(x):
+        return _C.bool if isinstance(x, bool) else _C.float32 if isinstance(x, float) else _C.int64
+
+    classes = ([x.dtype for x in operands if isinstance(x, Tensor) and x.ndim],
+               [x.dtype for x in operands if isinstance(x, Tensor) and not x.ndim],
+               [number_dtype(x) for x in operands if not isinstance(x, Tensor)])
+    result = None
+    for dtypes in classes:
+        if dtypes:
+            dtype = functools.reduce(promote_types, dtypes)
+            if result is None or _category(dtype) > _category(result):
+                result = dtype
+    return result
 
 
 def _signbit(x):
@@ -173,7 +203,9 @@ class Fmod(Function):
     def forward(ctx, a, b):
         _save_operands(ctx, a, b, keep_a=ctx.needs_input_grad[1], keep_b=ctx.needs_input_grad[1])
         ctx.metas = _metas(ctx.needs_input_grad, a, b)
-        if _C.result_type(_arr(a), _arr(b)).is_floating_point:
+        dtype = _C.result_type(_arr(a), _arr(b))
+        a, b = _cast_tensors(dtype, a, b)
+        if dtype.is_floating_point:
             # remainder of magnitudes is fmod exactly; a's sign then moves it without rounding
             r = remainder(abs(a), abs(b) if isinstance(b, Tensor) else math.fabs(b))
             return where(_signbit(a), neg(r), r)
@@ -209,25 +241,25 @@ class Xlogy(Function):
         return ga, gb
 
 
-def square(x):
-    return mul(x, x) if x.dtype != _C.bool else pow(x, 2)  # torch: bool squares to int64
+def square(input):
+    return mul(input, input) if input.dtype != _C.bool else pow(input, 2)  # torch: bool squares to int64
 
 
-def log10(x):
+def log10(input):
     if _autocast_active.on:
-        (x,) = autocast_inputs("fp32_cuda", x)
-    return mul(log(x), 1.0 / _LN10)
+        (input,) = autocast_inputs("fp32_cuda", input)
+    return mul(log(input), 1.0 / _LN10)
 
 
 def _float_function_of(cls, autocast=None):
-    def fn(x):
-        return cls.apply(_floating(x))
+    def fn(input):
+        return cls.apply(_floating(input))
 
     if autocast is not None:  # its policy kind (fibril.amp.policy), if autocast casts its input
-        def fn(x):  # noqa: F811
+        def fn(input):  # noqa: F811
             if _autocast_active.on:
-                (x,) = autocast_inputs(autocast, x)
-            return cls.apply(_floating(x))
+                (input,) = autocast_inputs(autocast, input)
+            return cls.apply(_floating(input))
 
     fn.__name__ = cls.__name__.lower()
     return fn
@@ -239,176 +271,200 @@ asin, acos = _float_function_of(Asin, "fp32_cuda"), _float_function_of(Acos, "fp
 asinh, acosh, atanh = _float_function_of(Asinh), _float_function_of(Acosh), _float_function_of(Atanh)
 
 
-def atan(x):
-    return atan2(x, 1.0)
+def atan(input):
+    return atan2(input, 1.0)
 
 
-def hypot(a, b):
+def hypot(input, other):
     """Either input may be a number (torch takes tensors only)."""
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError(f"hypot: expected a tensor, got {type(a).__name__} and {type(b).__name__}")
-    dtype = _C.result_type(_arr(a), _arr(b))
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"hypot: expected a tensor, got {type(input).__name__} and {type(other).__name__}")
+    dtype = _C.result_type(_arr(input), _arr(other))
     if not dtype.is_floating_point:
         raise NotImplementedError(f"hypot: not implemented for {dtype} inputs (torch has no integer hypot)")
-    like = a if isinstance(a, Tensor) else b
-    a, b = (x.to(dtype) if isinstance(x, Tensor) else like.new_full((), x, dtype=dtype) for x in (a, b))
-    return Hypot.apply(a, b)
+    like = input if isinstance(input, Tensor) else other
+    input, other = (x.to(dtype) if isinstance(x, Tensor) else like.new_full((), x, dtype=dtype) for x in (input, other))
+    return Hypot.apply(input, other)
 
 
-def fmod(a, b):
-    return Fmod.apply(a, b)
+def fmod(input, other):
+    return Fmod.apply(input, other)
 
 
-def frac(x):
-    return sub(x, trunc(x))
+def frac(input):
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"frac: not implemented for {input.dtype.name} tensors (floats only)")
+    return sub(input, trunc(input))
 
 
-def lerp(start, end, weight):
+def lerp(input, end, weight):
+    """input + weight * (end - input). end, and a weight tensor with dimensions, must have input's
+    dtype; a 0-d weight tensor takes part in type promotion; the result must be float (as torch)."""
+    for name, operand in (("end", end), ("weight", weight)):
+        if isinstance(operand, Tensor) and operand.dtype != input.dtype and (name == "end" or operand.ndim):
+            raise RuntimeError(f"lerp: expected dtype {input.dtype.name} for `{name}` but got dtype "
+                               f"{operand.dtype.name}")
+    dtype = _result_type(input, end, weight) if isinstance(weight, Tensor) else input.dtype
+    if not dtype.is_floating_point:
+        raise NotImplementedError(f"lerp: not implemented for {dtype.name} tensors (floats only)")
+    input, end, weight = _cast_tensors(dtype, input, end, weight)
     # torch's two forms: each is exact at its own end (weight 0, weight 1)
-    diff = sub(end, start)
+    diff = sub(end, input)
     if not isinstance(weight, Tensor):
-        return add(start, mul(diff, weight)) if -0.5 < weight < 0.5 else sub(end, mul(diff, 1.0 - weight))
-    return where(lt(abs(weight), 0.5), add(start, mul(diff, weight)), sub(end, mul(diff, sub(1.0, weight))))
+        return add(input, mul(diff, weight)) if -0.5 < weight < 0.5 else sub(end, mul(diff, 1.0 - weight))
+    return where(lt(abs(weight), 0.5), add(input, mul(diff, weight)), sub(end, mul(diff, sub(1.0, weight))))
 
 
-def addcmul(x, tensor1, tensor2, value=1):
-    return add(x, mul(tensor1, tensor2), alpha=value)
+def addcmul(input, tensor1, tensor2, value=1):
+    dtype = _result_type(input, tensor1, tensor2)
+    if dtype == _C.bool:
+        raise NotImplementedError("addcmul: not implemented for bool tensors")
+    if not dtype.is_floating_point:
+        value = math.trunc(value)  # as torch, which casts value to the integer dtype
+    input, tensor1, tensor2 = _cast_tensors(dtype, input, tensor1, tensor2)
+    return add(input, mul(tensor1, tensor2), alpha=value)
 
 
-def addcdiv(x, tensor1, tensor2, value=1):
-    return add(x, div(tensor1, tensor2), alpha=value)
+def addcdiv(input, tensor1, tensor2, value=1):
+    if not (tensor1.dtype.is_floating_point or tensor2.dtype.is_floating_point):
+        raise RuntimeError("Integer division with addcdiv is no longer supported: use addcdiv(input, tensor1 / "
+                           "tensor2) for true division, or div(..., rounding_mode='trunc') for the old behaviour")
+    input, tensor1, tensor2 = _cast_tensors(_result_type(input, tensor1, tensor2), input, tensor1, tensor2)
+    return add(input, div(tensor1, tensor2), alpha=value)
 
 
 def _logaddexp(a, b, exp_fn, scale, name):
     dtype = _C.result_type(_arr(a), _arr(b))
     if not dtype.is_floating_point:
         raise NotImplementedError(f"{name}: not implemented for {dtype} inputs (torch has no integer {name})")
+    a, b = _cast_tensors(dtype, a, b)
     m = maximum(a, b)
     out = add(m, mul(log1p(exp_fn(neg(abs(sub(a, b))))), scale))
     return where(logical_and(eq(a, b), isinf(a)), a, out)  # inf - inf would make it NaN
 
 
-def logaddexp(a, b):
-    return _logaddexp(a, b, exp, 1.0, "logaddexp")
+def logaddexp(input, other):
+    return _logaddexp(input, other, exp, 1.0, "logaddexp")
 
 
-def logaddexp2(a, b):
-    return _logaddexp(a, b, exp2, 1.0 / _LN2, "logaddexp2")
+def logaddexp2(input, other):
+    return _logaddexp(input, other, exp2, 1.0 / _LN2, "logaddexp2")
 
 
-def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
-    if not x.dtype.is_floating_point:
-        return x.clone()
-    info = finfo(x.dtype)
-    x = where(isnan(x), nan, x)
-    x = where(isposinf(x), info.max if posinf is None else posinf, x)
-    return where(isneginf(x), info.min if neginf is None else neginf, x)
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    if not input.dtype.is_floating_point:
+        return input.clone()
+    info = finfo(input.dtype)
+    # each mask read from the input, so that a NaN replaced by an infinity stays one
+    out = where(isnan(input), nan, input)
+    out = where(isposinf(input), info.max if posinf is None else posinf, out)
+    return where(isneginf(input), info.min if neginf is None else neginf, out)
 
 
-def clamp_min(x, min):
-    return clamp(x, min=min)
+def clamp_min(input, min):
+    return clamp(input, min=min)
 
 
-def clamp_max(x, max):
-    return clamp(x, max=max)
+def clamp_max(input, max):
+    return clamp(input, max=max)
 
 
-def copysign(a, b):
-    """|a| with b's sign (a NaN b counts as positive)."""
-    mag = abs(a.to(_float_type(a, b)))
-    if not isinstance(b, Tensor):
-        return neg(mag) if math.copysign(1.0, b) < 0 else mag
-    return where(_signbit(b), neg(mag), mag)
+def copysign(input, other):
+    """|input| with other's sign (a NaN other counts as positive)."""
+    mag = abs(input.to(_float_type(input, other)))
+    if not isinstance(other, Tensor):
+        return neg(mag) if math.copysign(1.0, other) < 0 else mag
+    return where(_signbit(other), neg(mag), mag)
 
 
-def deg2rad(x):
-    return mul(_floating(x), math.pi / 180.0)
+def deg2rad(input):
+    return mul(_floating(input), math.pi / 180.0)
 
 
-def rad2deg(x):
-    return mul(_floating(x), 180.0 / math.pi)
+def rad2deg(input):
+    return mul(_floating(input), 180.0 / math.pi)
 
 
-def xlogy(a, b):
+def xlogy(input, other):
     from ..creation import full_like
 
     # A number becomes a tensor of the dtype the op would give it, as torch wraps it
-    if not isinstance(a, Tensor):
-        a = full_like(b, a, dtype=_C.result_type(a, _arr(b)))
-    if not isinstance(b, Tensor):
-        b = full_like(a, b, dtype=_C.result_type(_arr(a), b))
-    return Xlogy.apply(a, b)
+    if not isinstance(input, Tensor):
+        input = full_like(other, input, dtype=_C.result_type(input, _arr(other)))
+    if not isinstance(other, Tensor):
+        other = full_like(input, other, dtype=_C.result_type(_arr(input), other))
+    return Xlogy.apply(*_cast_tensors(_float_type(input, other), input, other))
 
 
-def float_power(a, b):
+def float_power(input, exponent):
     """pow computed in float64, as torch (complex numbers are not supported)."""
-    return pow(*(v.to(_C.float64) if isinstance(v, Tensor) else v for v in (a, b)))
+    return pow(*(v.to(_C.float64) if isinstance(v, Tensor) else v for v in (input, exponent)))
 
 
-def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    if a.dtype != b.dtype:
-        raise TypeError(f"isclose(): expected both inputs to have the same dtype, got {a.dtype.name} and "
-                        f"{b.dtype.name}")
-    close = eq(a, b)
-    if equal_nan and a.dtype.is_floating_point:
-        close = logical_or(close, logical_and(isnan(a), isnan(b)))
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if input.dtype != other.dtype:
+        raise TypeError(f"isclose(): expected both inputs to have the same dtype, got {input.dtype.name} and "
+                        f"{other.dtype.name}")
+    close = eq(input, other)
+    if equal_nan and input.dtype.is_floating_point:
+        close = logical_or(close, logical_and(isnan(input), isnan(other)))
     if rtol == 0 and atol == 0:
         return close
-    if a.dtype == _C.bool:
-        a, b = a.to(_C.float32), b.to(_C.float32)
-    error = sub(maximum(a, b), minimum(a, b))  # |a - b|, with no unsigned wrap-around
-    return logical_or(close, logical_and(isfinite(error), le(error, add(abs(mul(b, rtol)), atol))))
+    if input.dtype == _C.bool:
+        input, other = input.to(_C.float32), other.to(_C.float32)
+    error = sub(maximum(input, other), minimum(input, other))  # |input - other|, with no unsigned wrap-around
+    return logical_or(close, logical_and(isfinite(error), le(error, add(abs(mul(other, rtol)), atol))))
 
 
-def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    return isclose(a, b, rtol, atol, equal_nan).all().item()
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return isclose(input, other, rtol, atol, equal_nan).all().item()
 
 
-def equal(a, b):
+def equal(input, other):
     """Same shape and values (NaN equals nothing)."""
-    return a.shape == b.shape and eq(a, b).all().item()
+    return input.shape == other.shape and eq(input, other).all().item()
 
 
-def signbit(x):
-    """x < 0, -0.0 included (a NaN counts as positive: these ops cannot read its sign bit)."""
-    return _signbit(x) if x.dtype.is_floating_point else lt(x, 0)
+def signbit(input):
+    """input < 0, -0.0 included (a NaN counts as positive: these ops cannot read its sign bit)."""
+    return _signbit(input) if input.dtype.is_floating_point else lt(input, 0)
 
 
-def logit(x, eps=None):
-    """log(x / (1 - x)), x clamped to [eps, 1 - eps] first when eps is given."""
-    x = _floating(x)
+def logit(input, eps=None):
+    """log(input / (1 - input)), input clamped to [eps, 1 - eps] first when eps is given."""
+    input = _floating(input)
     if eps is not None:
-        x = clamp(x, eps, 1.0 - eps)
-    return log(div(x, sub(1.0, x)))
+        input = clamp(input, eps, 1.0 - eps)
+    return log(div(input, sub(1.0, input)))
 
 
-def dist(a, b, p=2):
-    """The p-norm of a - b (broadcast)."""
+def dist(input, other, p=2):
+    """The p-norm of input - other (broadcast)."""
     if _autocast_active.on:
-        a, b = autocast_inputs("fp32_cuda", a, b)
+        input, other = autocast_inputs("fp32_cuda", input, other)
     from .reduce import norm
 
-    return norm(sub(a, b), p)
+    return norm(sub(input, other), p)
 
 
-def renorm(x, p, dim, maxnorm):
-    """x with each slice along dim whose p-norm exceeds maxnorm scaled down to norm maxnorm."""
+def renorm(input, p, dim, maxnorm):
+    """input with each slice along dim whose p-norm exceeds maxnorm scaled down to norm maxnorm."""
     if _autocast_active.on:
-        (x,) = autocast_inputs("fp32_cuda", x)
+        (input,) = autocast_inputs("fp32_cuda", input)
     from .reduce import norm
     from ..tensor import _wrap_dim
 
-    if x.ndim < 2:
-        raise ValueError(f"renorm: input needs at least 2 dimensions, got {x.ndim}")
-    d = _wrap_dim(dim, x.ndim)
-    norms = norm(x, p, tuple(k for k in range(x.ndim) if k != d), keepdim=True)
-    return mul(x, where(gt(norms, maxnorm), div(maxnorm, add(norms, 1e-7)), 1.0))
+    if input.ndim < 2:
+        raise ValueError(f"renorm: input needs at least 2 dimensions, got {input.ndim}")
+    d = _wrap_dim(dim, input.ndim)
+    norms = norm(input, p, tuple(k for k in range(input.ndim) if k != d), keepdim=True)
+    return mul(input, where(gt(norms, maxnorm), div(maxnorm, add(norms, 1e-7)), 1.0))
 
 
-def positive(x):
-    if x.dtype == _C.bool:
+def positive(input):
+    if input.dtype == _C.bool:
         raise TypeError("positive: the `+` operator, on a bool tensor is not supported")
-    return x
+    return input
 
 
 def _as_numpy(x):
@@ -442,8 +498,15 @@ def lcm(input, other):
 
 
 def ldexp(input, other):
-    """input * 2 ** other, in a float dtype."""
-    return mul(input, pow(2.0, other))
+    """input * 2 ** other. As torch: of a float input and an integer other, exact (computed in
+    float64) in input's dtype; otherwise input * pow(2.0, other), in other's float dtype or float32."""
+    if not isinstance(other, Tensor):
+        return mul(input, 2.0 ** other)
+    if input.dtype.is_floating_point and not other.dtype.is_floating_point:
+        if other.dtype == _C.bool:
+            raise NotImplementedError("ldexp: not implemented for a bool exponent of a float input")
+        return mul(input.to(_C.float64), pow(2.0, other.to(_C.float64))).to(input.dtype)
+    return mul(input, pow(2.0, _floating(other)))
 
 
 FrexpResult = collections.namedtuple("frexp", ["mantissa", "exponent"])
@@ -469,16 +532,27 @@ def nextafter(input, other):
     if not isinstance(other, Tensor):
         raise TypeError(f"nextafter(): argument 'other' must be Tensor, not {type(other).__name__}")
     dtype = _C.result_type(_arr(input), _arr(other))
-    kind = {"float16": np.float16, "float32": np.float32, "float64": np.float64}.get(dtype.name)
-    if kind is None:
+    if not dtype.is_floating_point:
         raise NotImplementedError(f"nextafter not implemented for '{dtype.name}'")
-    values = np.nextafter(_as_numpy(input.to(dtype)).astype(kind), _as_numpy(other.to(dtype)).astype(kind))
+    held = _C.float32 if dtype == _C.bfloat16 else dtype  # numpy has no bfloat16
+    x, y = (_as_numpy(v.to(dtype).to(held)) for v in (input, other))
+    values = _bfloat16_nextafter(x, y) if dtype == _C.bfloat16 else np.nextafter(x, y)
     return tensor(values, dtype=dtype, device=input.device)
+
+
+def _bfloat16_nextafter(x, y):
+    """np.nextafter for bfloat16 values held in float32 arrays: a bfloat16 is the upper 16 bits
+    of its float32, whose magnitude one step of those bits moves."""
+    x, y = np.broadcast_arrays(x, y)
+    bits = (np.ascontiguousarray(x).view(np.uint32) >> 16).astype(np.int64)
+    bits = np.where(x == 0, np.where(y < 0, 0x8001, 0x0001), bits + np.where((y > x) == (x > 0), 1, -1))
+    stepped = (bits.astype(np.uint32) << 16).view(np.float32)
+    return np.where(np.isnan(x) | np.isnan(y), np.float32(np.nan), np.where(x == y, y, stepped))
 
 
 def rsub(input, other, alpha=1):
     """other - alpha * input: sub with its operands swapped."""
-    return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else add(mul(input, -alpha), other)
+    return sub(other, input, alpha=alpha)
 
 
 def isreal(input):
@@ -498,18 +572,11 @@ def _inplace(fn):
     """fn(self, ...) as an in-place method: computed out of place and copied in, where its
     dtype can go (no float into an integer tensor, nothing but bool into a bool one)."""
 
-    def kernel(a, args, kwargs):
-        out = fn(Tensor._wrap(a), *args, **kwargs)
-        if (out.dtype.is_floating_point and not a.dtype.is_floating_point
-                or a.dtype == _C.bool and out.dtype != _C.bool):
-            raise RuntimeError(f"[{fn.__name__}] result type {out.dtype.name} can't be cast to the desired "
-                               f"output type {a.dtype.name}")
-        a.copy_(out._data)
-
     def method(self, *args, **kwargs):
         check_no_partial_overlap(self, *args, *kwargs.values())
         # recorded on a clone: the composition's inner ops may save self, which is about to change
-        return apply_inplace(self, lambda x: fn(x.clone(), *args, **kwargs), lambda a: kernel(a, args, kwargs),
+        return apply_inplace(self, lambda x: fn(x.clone(), *args, **kwargs),
+                             lambda a: _copy_result(a, fn(Tensor._wrap(a), *args, **kwargs), fn.__name__ + "_"),
                              _any_requires_grad(*args, *kwargs.values()))
 
     return method
@@ -544,6 +611,7 @@ def _attach_math():
     T.hardshrink = lambda self, lambd=0.5: _functional().hardshrink(self, lambd)
     T.prelu = lambda self, weight: _functional().prelu(self, weight)
     T.float_power_ = _float_power_
+    T.__pos__ = positive
     T.clamp_min_ = lambda self, min: self.clamp_(min=min)
     T.clamp_max_ = lambda self, max: self.clamp_(max=max)
     for alias, name in [("sgn", "sign"), ("negative", "neg"), ("absolute", "abs"), ("fix", "trunc"),

@@ -93,8 +93,8 @@ from .ops.contract import cdist, cross, diag, diag_embed, diagonal, einsum, ger,
 from .ops.index import broadcast_tensors, broadcast_to, is_tensor, numel
 from . import autograd, nn, optim, special, testing
 from .linalg.legacy import (  # binds fibril.linalg too
-    cholesky, cholesky_inverse, cholesky_solve, det, inverse, logdet, lu, lu_solve, lu_unpack, matrix_exp, matrix_power,
-    pinverse, slogdet, svd,
+    cholesky, cholesky_inverse, cholesky_solve, det, geqrf, inverse, logdet, lu, lu_solve, lu_unpack, matrix_exp,
+    matrix_power, orgqr, pinverse, qr, slogdet, svd, triangular_solve,
 )
 from .serialization import load, save
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled

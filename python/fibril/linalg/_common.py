@@ -2,6 +2,8 @@
 tensor's values to numpy (whose LAPACK does the factorisations) and back, and the errors
 that name the failing matrix of a batch."""
 
+import math
+
 import numpy as np
 
 from .. import _interop
@@ -24,16 +26,16 @@ def dtype_name(dtype):
     return _TORCH_DTYPE_NAMES.get(dtype.name, dtype.name)
 
 
-def check_floating(name, A):
-    """float32 or float64: the dtypes LAPACK factorises."""
+def check_floating(name, A, low_precision=False):
+    """float32 or float64: the dtypes LAPACK factorises (any floating dtype with low_precision)."""
     if not A.dtype.is_floating_point:
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got {dtype_name(A.dtype)}")
-    if A.dtype.name not in ("float32", "float64"):
+    if not low_precision and A.dtype.name not in ("float32", "float64"):
         raise RuntimeError(f"{name}: Low precision dtypes not supported. Got {dtype_name(A.dtype)}")
 
 
-def check_matrix(name, A, square=False, arg="A"):
-    check_floating(name, A)
+def check_matrix(name, A, square=False, arg="A", low_precision=False):
+    check_floating(name, A, low_precision)
     if A.ndim < 2:
         raise RuntimeError(f"{name}: The input tensor {arg} must have at least 2 dimensions.")
     if square and A.shape[-1] != A.shape[-2]:
@@ -99,8 +101,9 @@ def per_matrix(fn, a):
 
 def first_failure(fn, arrays):
     """The flat batch index of the first matrix on which fn raises numpy's LinAlgError."""
-    flat = [a.reshape(-1, *a.shape[-2:]) for a in arrays]
-    for k in range(flat[0].shape[0]):
+    count = math.prod(arrays[0].shape[:-2])  # not -1 in reshape: a matrix may be empty
+    flat = [a.reshape(count, *a.shape[-2:]) for a in arrays]
+    for k in range(count):
         try:
             fn(*(f[k] for f in flat))
         except np.linalg.LinAlgError:

@@ -236,7 +236,7 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     """solve without the error: (result, info), info 0 where A is invertible, else the first
     zero on U's diagonal (the result then holds inf / NaN), as lu_factor_ex + lu_solve."""
     name = "torch.linalg.solve_ex"
-    B, vector = solve_operand("linalg.solve", A, B)
+    B, vector = solve_operand("linalg.solve", A, B, left)
     check_system("linalg.solve", A, B, left)
     LU, pivots, info = LUFactor.apply(A, None)
     if check_errors and host(info).any():

@@ -46,6 +46,8 @@ class MatrixExp(Function):
     @staticmethod
     def forward(ctx, A):
         ctx.save_for_backward(A)
+        if A.dtype.itemsize < 4:  # float16 / bfloat16, which numpy's wrap cannot hold: via float32
+            return wrap(_expm(host(A)), A.float()).to(A.dtype)
         return wrap(_expm(host(A)), A)
 
     @staticmethod
@@ -59,6 +61,7 @@ class MatrixExp(Function):
 
 @autocast_op("none")
 def matrix_exp(A):
-    """The exponential sum_k A^k / k! of each square matrix of A."""
-    check_matrix("linalg.matrix_exp", A, square=True)
+    """The exponential sum_k A^k / k! of each square matrix of A. float16 and bfloat16 too
+    (as torch accepts them), computed in float64 (torch's own result there overflows)."""
+    check_matrix("linalg.matrix_exp", A, square=True, low_precision=True)
     return MatrixExp.apply(A)

@@ -63,10 +63,24 @@ def _check_matrix_dims(A, dim):
     return d0, d1
 
 
+def _extreme(reduce, x, dim, keepdim):
+    """amax / amin of x over dim; as torch's matrix_norm, amax of nothing is 0 (the norms are
+    non-negative), while amin of nothing raises."""
+    if reduce is amax and x.shape[dim] == 0:
+        shape = list(x.shape)
+        if keepdim:
+            shape[dim] = 1
+        else:
+            del shape[dim]
+        return zeros(shape, dtype=x.dtype, device=x.device)
+    return reduce(x, dim, keepdim)
+
+
 def _singular_value_norm(A, d0, d1, keepdim, reduce):
     """reduce(singular values) of the matrices over dims d0, d1 ('nuc': sum, 2: amax, -2: amin)."""
     rest = [d for d in range(A.ndim) if d not in (d0, d1)]
-    out = reduce(svdvals(index.permute(A, (*rest, d0, d1))), -1)
+    values = svdvals(index.permute(A, (*rest, d0, d1)))
+    out = sum(values, -1) if reduce is sum else _extreme(reduce, values, -1, False)
     if keepdim:
         for d in sorted((d0, d1)):
             out = index.unsqueeze(out, d)
@@ -96,7 +110,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         if abs(ord) == math.inf:
             d0, d1 = d1, d0
         column_sums = vector_norm(A, 1, d0, keepdim)
-        return (amax if ord > 0 else amin)(column_sums, d1 if keepdim or d1 < d0 else d1 - 1, keepdim)
+        return _extreme(amax if ord > 0 else amin, column_sums, d1 if keepdim or d1 < d0 else d1 - 1, keepdim)
     raise RuntimeError(f"linalg.matrix_norm: Order {_format_ord(ord)} not supported.")
 
 
@@ -126,11 +140,16 @@ def cond(A, p=None):
         raise RuntimeError(f"linalg.cond got an invalid norm type: {_format_ord(p)}")
     if A.ndim < 2:
         raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions.")
+    # 0 for an empty A, as torch (numpy leaves it undefined), which checks that A is square
+    # before for 'fro' and 'nuc' only
+    if p in ("fro", "nuc") and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if A.numel() == 0:
+        return zeros(A.shape[:-2], dtype=A.dtype, device=A.device)
     if p not in (None, 2, -2) and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"linalg.cond(ord={_format_ord(p)}): A must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
-    if A.numel() == 0:  # as torch (numpy leaves it undefined)
-        return zeros(A.shape[:-2], dtype=A.dtype, device=A.device)
     if p in (None, 2, -2, "nuc"):
         values = svdvals(A)
         if p == "nuc":  # from the singular values, as torch: finite for a rounded-off singular matrix

@@ -14,7 +14,11 @@ from ._common import dtype_name
 
 
 def cross(input, other, *, dim=-1):
-    """The cross product of 3-vectors along dim, the other dims broadcasting."""
+    """The cross product of 3-vectors along dim, the other dims broadcasting; both of one
+    dtype, as torch's (which does not promote them)."""
+    if input.dtype != other.dtype:
+        raise RuntimeError(f"linalg.cross: expected input and other to have the same dtype, but got "
+                           f"{dtype_name(input.dtype)} and {dtype_name(other.dtype)}")
     return contract.cross(input, other, dim)
 
 
@@ -25,7 +29,12 @@ def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
 
 @autocast_op("lower")  # in the autocast dtype, as torch's linalg_vecdot (its sum too)
 def vecdot(x, y, *, dim=-1):
-    """The dot product of the vectors along dim, the other dims broadcasting."""
+    """The dot product of the vectors along dim, the other dims broadcasting (floating
+    dtypes only, as torch's)."""
+    for t in (x, y):
+        if not t.dtype.is_floating_point:
+            raise RuntimeError(f"linalg.vecdot: Expected a floating point or complex tensor as input. Got "
+                               f"{dtype_name(t.dtype)}")
     if x.dtype != y.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
                            f"{dtype_name(x.dtype)} and y of type {dtype_name(y.dtype)} instead")

@@ -234,14 +234,17 @@ def _solve_matrices(name, A, B, left, upper=None):
     return TriangularSolve.apply(A, B, upper) if left else TriangularSolve.apply(A.mT, B.mT, not upper).mT
 
 
-def solve_operand(name, A, B):
+def solve_operand(name, A, B, left):
     """solve's B checked against A and as a matrix, and whether it was a vector: 1-D, or of
-    A's shape without its last dim."""
+    A's shape without its last dim (only for left: torch solves no x A = b for a vector)."""
     check_matrix(name, A, square=True)
     check_same_dtype(name, A, B)
     if B.ndim == 0:
         raise RuntimeError(f"{name}: The input tensor B must have at least 2 dimensions.")
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])
+    if vector and not left and A.shape[-1] == 1:  # (for n > 1, the shapes' mismatch raises, as torch)
+        raise RuntimeError(f"{name}: Vector broadcasting of the left hand side is not supported for left=False. In "
+                           "this case linalg.solve is equivalent to B / A.squeeze(-1)")
     return (B.unsqueeze(-1) if vector else B), vector
 
 
@@ -249,7 +252,7 @@ def solve_operand(name, A, B):
 def solve(A, B, *, left=True):
     """X with A X = B (left) or X A = B, for square A. B is a vector (or a batch of them)
     when it is 1-D, or has A's shape without its last dim. Batch dims broadcast."""
-    B, vector = solve_operand("linalg.solve", A, B)
+    B, vector = solve_operand("linalg.solve", A, B, left)
     X = _solve_matrices("linalg.solve", A, B, left)
     return X.squeeze(-1) if vector else X
 
@@ -260,8 +263,9 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     its diagonal as ones with unitriangular). The gradient of A is triangular, as torch's; a
     zero on the diagonal gives inf / NaN, not an error, as torch's."""
     check_matrix("linalg.solve_triangular", A, square=True)
-    check_matrix("linalg.solve_triangular", B, arg="B")
-    check_same_dtype("linalg.solve_triangular", A, B)
+    if B.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    B = B.to(A.dtype)  # as torch, which solves in A's dtype whatever B's
     offset = 1 if unitriangular else 0
     T = triu(A, offset) if upper else tril(A, -offset)
     if unitriangular:

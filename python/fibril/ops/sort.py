@@ -3,6 +3,7 @@ values keep their input order; NaN sorts above every number). The values' gradie
 back to the positions they came from (one scatter)."""
 
 import collections
+import operator
 
 from .. import _C
 from ..autograd import Function
@@ -52,7 +53,9 @@ def msort(input):
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """(values, indices) of the k largest (smallest) elements along dim, in order (also when
     sorted=False, which only allows any order)."""
-    return TopkResult(*_Sorted.apply(input, int(k), dim, largest))
+    if isinstance(k, bool) or not hasattr(k, "__index__"):
+        raise TypeError(f"topk(): argument 'k' must be int, not {type(k).__name__}")
+    return TopkResult(*_Sorted.apply(input, operator.index(k), dim, largest))
 
 
 def _attach():

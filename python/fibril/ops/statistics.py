@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from .. import _C
 from ..creation import get_default_dtype, tensor
 from ..tensor import Tensor
 from . import elementwise as ew
@@ -31,10 +32,12 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     if input.ndim > 2:
         raise ValueError(f"cov(): expected input to have two or fewer dimensions but got an input with "
                          f"{input.ndim} dimensions")
+    if input.dtype == _C.bool:
+        raise TypeError("cov(): bool dtype is not supported for input")
     x = _floating(input if input.ndim == 2 else index.reshape(input, (1, -1)))
     weights = None
     if fweights is not None:
-        if fweights.dtype.is_floating_point:
+        if fweights.dtype.is_floating_point or fweights.dtype == _C.bool:
             raise TypeError("cov(): expected fweights to have integral dtype")
         if fweights.ndim > 1 or fweights.numel() != x.shape[1]:
             raise ValueError(f"cov(): expected fweights to be a 1-D tensor of {x.shape[1]} elements")
@@ -55,6 +58,8 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         norm = w_sum - correction
     else:
         w_sum = weights.sum()
+        if not bool(w_sum):
+            raise ValueError("cov(): weights sum to zero, can't be normalized")
         avg = ew.div(sum(ew.mul(x, weights), 1), w_sum)
         if correction == 0:
             norm = w_sum
@@ -200,6 +205,9 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     values = input.detach().cpu().numpy().astype(np.float64).reshape(-1)
     if isinstance(bins, Tensor):
         edges = bins.detach().cpu().numpy().astype(np.float64)
+        if edges.ndim != 1 or edges.size < 2:
+            raise ValueError(f"torch.histogram(): bins must be a 1-D tensor of at least 2 edges, got shape "
+                             f"{list(bins.shape)}")
     else:
         if bins <= 0:
             raise ValueError(f"torch.histogram(): bins must be > 0, but got {bins}")

@@ -117,9 +117,11 @@ def _prod_before_and_after(x, dims):
 
 def _refuse_integer_result_with_grad(x, dtype):
     """As torch: a graph cannot carry gradients into an integer result asked for by dtype=."""
+    if dtype is None or not (x.requires_grad and is_grad_enabled()):
+        return
     from ..creation import _dtype
 
-    if dtype is not None and x.requires_grad and is_grad_enabled() and not _dtype(dtype).is_floating_point:
+    if not _dtype(dtype).is_floating_point:
         raise RuntimeError(f"autograd does not support dtype {_dtype(dtype).name}: the input "
                            f"{x.dtype.name}{list(x.shape)} requires grad")
 
